@@ -1,0 +1,74 @@
+// The op table: the one place an op is defined. Per op: its name (MindSpore's primitive name),
+// arity, shape/dtype rule, CPU kernel factory, whether it draws random numbers, and its MindIR
+// spelling. Tracing, the executor and every graph format ask this table; none keeps its own list.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cellar/ir/graph.h"
+#include "cellar/tensor.h"
+
+namespace cellar::ops {
+
+struct TensorType {
+  DType dtype = DType::Float32;
+  Shape shape;
+  bool operator==(const TensorType&) const = default;
+};
+
+// A kernel computes outputs (preallocated with the inferred types) from inputs. It is built once
+// per node and is immutable: run it any number of times.
+using Kernel = std::function<void(std::span<const Tensor> inputs, std::span<Tensor> outputs)>;
+
+struct MindIRSpelling {
+  std::string primitive;  // written as op_type "REF::<primitive>:<uid>"
+  // Attributes MindSpore passes as constant inputs after the tensor inputs, in order
+  // (Reshape's `shape`); every other attribute is a primitive attribute.
+  std::vector<std::string> attr_inputs;
+};
+
+struct OpDef {
+  std::string name;
+  int min_inputs = 1;
+  int max_inputs = 1;  // -1: any number
+  int num_outputs = 1;
+  // Output types from input types and attributes. Throws ValueError (kShapeMismatch,
+  // kDTypeMismatch, kInvalidArgument) saying what disagrees.
+  std::function<std::vector<TensorType>(std::span<const TensorType>, const ir::Attrs&)> infer;
+  // Null for ops that only run eagerly (random ops).
+  std::function<Kernel(std::span<const TensorType>, const ir::Attrs&)> make_kernel;
+  bool is_random = false;
+  MindIRSpelling mindir;
+};
+
+class OpTable {
+ public:
+  void add(OpDef def);
+  const OpDef* find(const std::string& name) const;
+  // By MindIR primitive name.
+  const OpDef* find_mindir(const std::string& primitive) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, OpDef> ops_;
+  std::map<std::string, std::string> by_mindir_;
+};
+
+// The table, built once on first use (the only global state of cellar, and immutable after).
+const OpTable& op_table();
+
+// Attribute accessors that throw ValueError naming the op and attribute when absent or mistyped.
+int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key);
+int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key, int64_t dflt);
+bool attr_bool(const ir::Attrs& a, const std::string& op, const std::string& key, bool dflt);
+std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op, const std::string& key);
+
+// Runs `op` eagerly, or records it when an export trace is active and an input is symbolic or a
+// Parameter's value. Every function of cellar/ops.h goes through here.
+std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::Attrs attrs = {});
+
+}  // namespace cellar::ops
