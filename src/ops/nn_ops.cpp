@@ -1,0 +1,124 @@
+// MatMul, BiasAdd, ReLU.
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "ops/registry.h"
+
+namespace cellar::ops {
+
+namespace {
+
+std::vector<TensorType> matmul_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype("MatMul", in);
+  require_dtype_in("MatMul", in[0].dtype, {DType::Float32, DType::Float64});
+  const bool ta = attr_bool(attrs, "MatMul", "transpose_a", false);
+  const bool tb = attr_bool(attrs, "MatMul", "transpose_b", false);
+  const Shape& a = in[0].shape;
+  const Shape& b = in[1].shape;
+  if (a.rank() != 2 || b.rank() != 2)
+    shape_error("MatMul", "operands must be rank 2, got " + a.str() + " and " + b.str());
+  const int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1];
+  const int64_t k2 = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (k != k2)
+    shape_error("MatMul", "inner dimensions differ: " + a.str() + (ta ? "ᵀ" : "") + " · " +
+                              b.str() + (tb ? "ᵀ" : ""));
+  return {{in[0].dtype, Shape{m, n}}};
+}
+
+Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const bool ta = attr_bool(attrs, "MatMul", "transpose_a", false);
+  const bool tb = attr_bool(attrs, "MatMul", "transpose_b", false);
+  const Shape a = in[0].shape, b = in[1].shape;
+  const int m = static_cast<int>(ta ? a[1] : a[0]), k = static_cast<int>(ta ? a[0] : a[1]);
+  const int n = static_cast<int>(tb ? b[0] : b[1]);
+  const int lda = static_cast<int>(a[1]), ldb = static_cast<int>(b[1]);
+  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  if (in[0].dtype == DType::Float64)
+    return [=](std::span<const Tensor> x, std::span<Tensor> y) {
+      if (m == 0 || n == 0) return;
+      if (k == 0) { std::fill_n(y[0].data<double>(), static_cast<size_t>(m) * n, 0.0); return; }
+      cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, 1.0, x[0].data<double>(), lda,
+                  x[1].data<double>(), ldb, 0.0, y[0].data<double>(), n);
+    };
+  return [=](std::span<const Tensor> x, std::span<Tensor> y) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) { std::fill_n(y[0].data<float>(), static_cast<size_t>(m) * n, 0.0f); return; }
+    cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, 1.0f, x[0].data<float>(), lda,
+                x[1].data<float>(), ldb, 0.0f, y[0].data<float>(), n);
+  };
+}
+
+std::vector<TensorType> bias_add_infer(std::span<const TensorType> in, const ir::Attrs&) {
+  require_same_dtype("BiasAdd", in);
+  require_dtype_in("BiasAdd", in[0].dtype, {DType::Float32, DType::Float64});
+  const Shape& x = in[0].shape;
+  const Shape& b = in[1].shape;
+  if (x.rank() < 2) shape_error("BiasAdd", "input must have rank >= 2, got " + x.str());
+  if (b.rank() != 1 || b[0] != x[1])
+    shape_error("BiasAdd", "bias " + b.str() + " does not match channel dimension 1 of " + x.str());
+  return {in[0]};
+}
+
+template <class T>
+void bias_add_run(const Tensor& x, const Tensor& b, Tensor& y, int64_t n, int64_t c, int64_t inner) {
+  const T* xp = x.data<T>();
+  const T* bp = b.data<T>();
+  T* yp = y.data<T>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < c; ++j) {
+      const T bj = bp[j];
+      const int64_t base = (i * c + j) * inner;
+      for (int64_t k = 0; k < inner; ++k) yp[base + k] = xp[base + k] + bj;
+    }
+}
+
+Kernel bias_add_kernel(std::span<const TensorType> in, const ir::Attrs&) {
+  const Shape x = in[0].shape;
+  const int64_t n = x[0], c = x[1];
+  int64_t inner = 1;
+  for (size_t i = 2; i < x.rank(); ++i) inner *= x[i];
+  if (in[0].dtype == DType::Float64)
+    return [=](std::span<const Tensor> a, std::span<Tensor> y) { bias_add_run<double>(a[0], a[1], y[0], n, c, inner); };
+  return [=](std::span<const Tensor> a, std::span<Tensor> y) { bias_add_run<float>(a[0], a[1], y[0], n, c, inner); };
+}
+
+std::vector<TensorType> relu_infer(std::span<const TensorType> in, const ir::Attrs&) {
+  require_dtype_in("ReLU", in[0].dtype,
+                   {DType::Float32, DType::Float64, DType::Int8, DType::Int16, DType::Int32, DType::Int64});
+  return {in[0]};
+}
+
+template <class T>
+Kernel relu_typed(size_t n) {
+  return [n](std::span<const Tensor> x, std::span<Tensor> y) {
+    const T* xp = x[0].data<T>();
+    T* yp = y[0].data<T>();
+    for (size_t i = 0; i < n; ++i) yp[i] = xp[i] > T(0) ? xp[i] : T(0);
+  };
+}
+
+Kernel relu_kernel(std::span<const TensorType> in, const ir::Attrs&) {
+  const size_t n = static_cast<size_t>(in[0].shape.numel());
+  switch (in[0].dtype) {
+    case DType::Float64: return relu_typed<double>(n);
+    case DType::Int8: return relu_typed<int8_t>(n);
+    case DType::Int16: return relu_typed<int16_t>(n);
+    case DType::Int32: return relu_typed<int32_t>(n);
+    case DType::Int64: return relu_typed<int64_t>(n);
+    default: return relu_typed<float>(n);
+  }
+}
+
+}  // namespace
+
+void register_nn_ops(OpTable& t) {
+  t.add({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .infer = matmul_infer,
+         .make_kernel = matmul_kernel, .mindir = {.primitive = "MatMul"}});
+  t.add({.name = "BiasAdd", .min_inputs = 2, .max_inputs = 2, .infer = bias_add_infer,
+         .make_kernel = bias_add_kernel, .mindir = {.primitive = "BiasAdd"}});
+  t.add({.name = "ReLU", .infer = relu_infer, .make_kernel = relu_kernel,
+         .mindir = {.primitive = "ReLU"}});
+}
+
+}  // namespace cellar::ops

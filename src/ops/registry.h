@@ -1,0 +1,19 @@
+// Each file of src/ops registers its rows into the table (called once, by op_table()).
+#pragma once
+
+#include "ops/op_table.h"
+
+namespace cellar::ops {
+
+void register_nn_ops(OpTable& table);      // MatMul, BiasAdd, ReLU
+void register_array_ops(OpTable& table);   // Flatten, Reshape
+void register_math_ops(OpTable& table);    // Add, Mul
+void register_random_ops(OpTable& table);  // StandardNormal, UniformReal, Randperm
+
+// Shared helpers for shape rules.
+[[noreturn]] void shape_error(const std::string& op, const std::string& why);
+[[noreturn]] void dtype_error(const std::string& op, const std::string& why);
+void require_same_dtype(const std::string& op, std::span<const TensorType> in);
+void require_dtype_in(const std::string& op, DType t, std::initializer_list<DType> allowed);
+
+}  // namespace cellar::ops
