@@ -27,12 +27,12 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs) {
 
 std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format) {
+  // Trace fully before touching the file system: a refused export writes nothing.
+  const ir::Graph graph = trace(net, inputs);
   const formats::GraphFormat& fmt = formats::mindir_format();
   (void)format;  // MINDIR is the only format so far
   std::filesystem::path path = file_name;
   if (path.extension() != fmt.extension()) path += std::string(fmt.extension());
-  // Trace fully before touching the file system: a refused export writes nothing.
-  const ir::Graph graph = trace(net, inputs);
   formats::AtomicFile out(path);
   fmt.write(graph, out);
   out.commit();
