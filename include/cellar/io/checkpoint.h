@@ -54,12 +54,18 @@ std::ostream& operator<<(std::ostream& os, const NameList& names);
 // double → Float32 scalar, bool → Bool scalar, string → str.
 using AppendValue = std::variant<int64_t, double, bool, std::string>;
 
+// The on-disk layout save_checkpoint writes (load_checkpoint recognises it from the bytes).
+enum class CheckpointFormat { kCkpt, kSafetensors };
+
 struct SaveOptions {
   // Keep a parameter only when this returns true (null: keep all).
   std::function<bool(const std::string&)> choice_func;
   std::vector<std::pair<std::string, AppendValue>> append_dict;
   // Append MindSpore's `crc_num` trailer (zlib CRC-32 of everything before it).
   bool crc_check = false;
+  // kSafetensors writes `__metadata__ {"format": "ms"}` and entries in ascending offset order,
+  // as MindSpore does; crc_check does not apply to it.
+  CheckpointFormat format = CheckpointFormat::kCkpt;
 };
 
 struct LoadOptions {
