@@ -1,0 +1,63 @@
+// MindIR (`.mindir`): one serialized protobuf `mind_ir.ModelProto` (schema: mind_ir.proto).
+//
+// What the writer lays out (MindSpore 2.x conventions, mind_ir_version 3, established by
+// exporting networks with MindSpore 2.10 and reading its files; MindSpore 2.10's
+// `mindspore.load` + `nn.GraphCell` runs files laid out this way):
+//
+//   ModelProto   ir_version "1.1", producer_name "cellar", producer_version <cellar version>,
+//                model_version "2.10.0" (the MindSpore version whose conventions we follow),
+//                little_endian true, mind_ir_version 3, graph, primitives
+//   GraphProto   name G (the Graph's name); every value is named "G:<value name>"
+//     input      ValueInfoProto { name "G:x", tensor { dims, data_type } }
+//     parameter  TensorProto { dims, data_type, name "G:<param>", raw_data, ref_key "<param>" }
+//     node       tensor constants:  op_type "Constant", attribute value (TENSORS, raw_data)
+//                ops, in topological order: op_type "REF::<Primitive>:<uid>", input [tensor
+//                  inputs..., attr inputs...], output = name = "G:<value>", attribute "shape"
+//                  (the output's dtype and dims: TENSORS, or TUPLE of TENSORS)
+//                attr inputs (the op table's `mindir.attr_inputs`, e.g. Reshape's shape, in
+//                  MindSpore 2.x every primitive argument): a "Constant" node each, scalars in
+//                  `i`/`f`/`s`, tuples as TUPLE of typed elements
+//                more than one graph output: a MakeTuple node, output marked denotation "Tuple"
+//     output     ValueInfoProto { name "G:<value>", tensor { dims, data_type } }
+//   PrimitiveProto { name "<Primitive>:<uid>", op_type "<Primitive>", prim_type
+//                PRIMITIVE_FUNCTION, attribute: the node's attrs not passed as inputs }
+//   No Load/UpdateState/Depend plumbing: MindSpore does not need it to run an inference graph.
+//
+// What the reader accepts, beyond that: files MindSpore wrote (1.x and 2.x): graph plumbing is
+// mapped away (Load(p, u) → p, Depend(x, …) → x, UpdateState → dropped, MakeTuple/TupleGetItem →
+// tuples resolved to values, Return(x) → the graph output), primitive attributes and constant
+// attr inputs both become node attrs, node op_types without "REF::" are taken as primitive names
+// with the node's own attributes. Only nodes the outputs depend on are read.
+//
+// Refused with a cellar::Error naming the file (and the node or tensor): files over 2 GiB, bytes
+// that do not parse, a missing graph, duplicate or dangling names, cycles, unknown ops
+// (kUnsupported), dtypes or attribute kinds cellar does not have, raw_data whose size is not
+// numel × itemsize (checked arithmetic), negative dimensions, external data (kUnsupported for
+// now), calls into sub-graphs (kUnsupported). Structural checks against the op table (arity,
+// shapes) are Graph::validate's, which cellar::load() runs after read().
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "formats/format.h"
+
+namespace cellar::formats {
+
+class MindIRFormat final : public GraphFormat {
+ public:
+  std::string_view name() const override { return "mindir"; }
+  std::string_view extension() const override { return ".mindir"; }
+  // A ModelProto starts with a field tag; ours and MindSpore's with ir_version, a short text.
+  bool sniff(std::span<const std::byte> head) const override;
+  ir::Graph read(const std::filesystem::path& path) const override;
+  void write(const ir::Graph& graph, AtomicFile& out) const override;
+};
+
+// The same, over bytes in memory (tests and fuzzing). `file` names the source in errors.
+ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file);
+std::string write_mindir(const ir::Graph& graph);
+
+}  // namespace cellar::formats
