@@ -1,0 +1,656 @@
+// MindSpore .ckpt: the byte layout and the conventions are in ckpt.h. The protobuf wire format is
+// read by hand over the mapped file (zero copy, 64-bit offsets: no 2 GiB limit) and written by
+// hand, record by record, exactly as MindSpore's Python protobuf serialiser lays it out.
+#include "formats/ckpt.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "cellar/error.h"
+
+namespace cellar::formats {
+
+namespace {
+
+constexpr std::string_view kCrcMagic = "crc_num";
+constexpr uint32_t kWireVarint = 0, kWire64 = 1, kWireLen = 2, kWire32 = 5;
+constexpr uint64_t kMaxFieldNumber = (1u << 29) - 1;
+
+std::string dims_str(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+// Printable excerpt of untrusted text for an error message.
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  const size_t n = std::min<size_t>(s.size(), 64);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out + (s.size() > n ? "…'" : "'");
+}
+
+// ---- text encodings ----
+
+// Decodes one UTF-8 sequence at s[i]; returns the code point and advances i, or nullopt when the
+// bytes are not well-formed UTF-8 (overlong forms, surrogates and values over U+10FFFF included).
+std::optional<char32_t> next_utf8(std::string_view s, size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
+  size_t len;
+  char32_t cp;
+  if ((b0 & 0xe0) == 0xc0) {
+    len = 2;
+    cp = b0 & 0x1f;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3;
+    cp = b0 & 0x0f;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4;
+    cp = b0 & 0x07;
+  } else {
+    return std::nullopt;
+  }
+  if (s.size() - i < len) return std::nullopt;
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
+  i += len;
+  return cp;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();)
+    if (!next_utf8(s, i)) return false;
+  return true;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// NumPy's `<U` bytes of a str, as MindSpore writes them: UTF-32LE, at least one code point (an
+// empty string is a single NUL).
+std::vector<std::byte> utf8_to_utf32le(std::string_view s, const std::string& name) {
+  std::vector<std::byte> out;
+  out.reserve(s.size() * 4 + 4);
+  for (size_t i = 0; i < s.size();) {
+    auto cp = next_utf8(s, i);
+    if (!cp)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       "str value is not valid UTF-8 (byte " + std::to_string(i) + ")", {{}, name});
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<std::byte>((*cp >> (8 * k)) & 0xff));
+  }
+  if (out.empty()) out.resize(4, std::byte{0});
+  return out;
+}
+
+// ---- reading ----
+
+// One Value as it appears in the file: offsets of its parts, not yet validated.
+struct RawValue {
+  uint64_t offset = 0;  // of the record's key byte
+  std::optional<std::string_view> tag;
+  uint64_t tag_offset = 0;
+  std::optional<uint64_t> tensor_offset;
+  std::optional<uint64_t> map_offset;
+  std::vector<int64_t> dims;
+  std::optional<std::string_view> type;
+  uint64_t type_offset = 0;
+  bool has_content = false;
+  uint64_t content_offset = 0, content_size = 0;
+};
+
+// Consecutive Values with one tag, joined into one tensor.
+struct Group {
+  std::string tag;
+  uint64_t offset = 0;  // of the first Value
+  std::vector<int64_t> dims;
+  DType dtype = DType::Float32;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;  // (offset, size) of each content
+  uint64_t total = 0;
+};
+
+class Reader {
+ public:
+  Reader(std::shared_ptr<MappedFile> file, uint64_t end)
+      : file_(std::move(file)),
+        base_(reinterpret_cast<const uint8_t*>(file_->data())),
+        end_(end),
+        path_(file_->path().string()) {}
+
+  NamedTensors read() {
+    uint64_t pos = 0;
+    while (pos < end_) {
+      const uint64_t key_off = pos;
+      tag_.clear();
+      auto [field, wire] = key(pos, end_);
+      if (field == 1) {
+        if (wire != kWireLen)
+          fail("Checkpoint.value (field 1) has wire type " + std::to_string(wire) +
+                   ", expected 2 (length-delimited)",
+               key_off);
+        const uint64_t len = length(pos, end_, "Checkpoint.value");
+        RawValue v = parse_value(pos, pos + len, key_off);
+        pos += len;
+        take(v);
+      } else {
+        skip(wire, pos, end_, key_off);
+      }
+    }
+    flush();
+    return std::move(out_);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& reason, uint64_t offset) const {
+    throw FormatError(reason, {path_, tag_, offset});
+  }
+
+  uint64_t varint(uint64_t& pos, uint64_t end, std::string_view what) const {
+    const uint64_t start = pos;
+    uint64_t v = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (pos >= end)
+        fail("truncated varint (" + std::string(what) + ") at the end of its message", start);
+      const uint8_t b = base_[pos++];
+      if (i == 9 && b > 1)
+        fail(std::string(b & 0x80 ? "varint longer than 10 bytes" : "varint overflows 64 bits") +
+                 " (" + std::string(what) + ")",
+             start);
+      v |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+      if ((b & 0x80) == 0) return v;
+    }
+    fail("varint longer than 10 bytes", start);  // unreachable: i == 9 returns or fails
+  }
+
+  std::pair<uint64_t, uint32_t> key(uint64_t& pos, uint64_t end) const {
+    const uint64_t off = pos;
+    const uint64_t k = varint(pos, end, "field key");
+    const uint64_t field = k >> 3;
+    if (field == 0 || field > kMaxFieldNumber)
+      fail("invalid protobuf field number " + std::to_string(field), off);
+    return {field, static_cast<uint32_t>(k & 7)};
+  }
+
+  // A length prefix, checked against the bytes left in the enclosing message.
+  uint64_t length(uint64_t& pos, uint64_t end, std::string_view what) const {
+    const uint64_t off = pos;
+    const uint64_t n = varint(pos, end, std::string(what) + " length");
+    if (n > end - pos)
+      fail(std::string(what) + " has length " + std::to_string(n) + " but only " +
+               std::to_string(end - pos) + " bytes are left in its message",
+           off);
+    return n;
+  }
+
+  void skip(uint32_t wire, uint64_t& pos, uint64_t end, uint64_t key_off) const {
+    auto need = [&](uint64_t n) {
+      if (n > end - pos)
+        fail("truncated field: " + std::to_string(n) + " bytes needed, " +
+                 std::to_string(end - pos) + " left in its message",
+             key_off);
+      pos += n;
+    };
+    switch (wire) {
+      case kWireVarint:
+        varint(pos, end, "unknown field");
+        return;
+      case kWire64:
+        need(8);
+        return;
+      case kWireLen:
+        pos += length(pos, end, "unknown field");
+        return;
+      case kWire32:
+        need(4);
+        return;
+      case 3:
+      case 4:
+        fail("protobuf groups (wire type " + std::to_string(wire) + ") are invalid here", key_off);
+      default:
+        fail("invalid protobuf wire type " + std::to_string(wire), key_off);
+    }
+  }
+
+  void expect_len_wire(uint32_t wire, std::string_view field, uint64_t key_off) const {
+    if (wire != kWireLen)
+      fail(std::string(field) + " has wire type " + std::to_string(wire) +
+               ", expected 2 (length-delimited)",
+           key_off);
+  }
+
+  RawValue parse_value(uint64_t pos, uint64_t end, uint64_t record_off) {
+    RawValue v;
+    v.offset = record_off;
+    while (pos < end) {
+      const uint64_t key_off = pos;
+      auto [field, wire] = key(pos, end);
+      switch (field) {
+        case 1: {  // tag
+          expect_len_wire(wire, "Value.tag", key_off);
+          if (v.tag) fail("Value.tag appears twice", key_off);
+          const uint64_t len_off = pos;
+          const uint64_t n = length(pos, end, "Value.tag");
+          if (n > ckpt::kMaxTagBytes)
+            fail("tag of " + std::to_string(n) + " bytes exceeds the limit of " +
+                     std::to_string(ckpt::kMaxTagBytes),
+                 len_off);
+          v.tag = std::string_view(reinterpret_cast<const char*>(base_ + pos), n);
+          v.tag_offset = key_off;
+          if (!valid_utf8(*v.tag)) fail("tag " + quoted(*v.tag) + " is not valid UTF-8", key_off);
+          tag_ = std::string(*v.tag);
+          pos += n;
+          break;
+        }
+        case 2: {  // tensor
+          expect_len_wire(wire, "Value.tensor", key_off);
+          if (v.tensor_offset) fail("Value.tensor appears twice", key_off);
+          const uint64_t n = length(pos, end, "Value.tensor");
+          v.tensor_offset = key_off;
+          parse_tensor(pos, pos + n, v);
+          pos += n;
+          break;
+        }
+        case 3:  // maptensor: validated (skipped) here, refused once the tag is known
+          expect_len_wire(wire, "Value.maptensor", key_off);
+          v.map_offset = key_off;
+          pos += length(pos, end, "Value.maptensor");
+          break;
+        default:
+          skip(wire, pos, end, key_off);
+      }
+    }
+    return v;
+  }
+
+  void push_dim(RawValue& v, uint64_t raw, uint64_t off) const {
+    if (v.dims.size() >= ckpt::kMaxRank)
+      fail("tensor has more than " + std::to_string(ckpt::kMaxRank) + " dimensions", off);
+    const auto d = static_cast<int64_t>(raw);
+    if (d < 0) fail("negative dimension " + std::to_string(d), off);
+    v.dims.push_back(d);
+  }
+
+  void parse_tensor(uint64_t pos, uint64_t end, RawValue& v) const {
+    while (pos < end) {
+      const uint64_t key_off = pos;
+      auto [field, wire] = key(pos, end);
+      switch (field) {
+        case 1:  // dims: unpacked (as proto2 writes them) or packed
+          if (wire == kWireVarint) {
+            const uint64_t off = pos;
+            push_dim(v, varint(pos, end, "dims"), off);
+          } else if (wire == kWireLen) {
+            const uint64_t n = length(pos, end, "packed dims");
+            const uint64_t stop = pos + n;
+            while (pos < stop) {
+              const uint64_t off = pos;
+              push_dim(v, varint(pos, stop, "dims"), off);
+            }
+          } else {
+            fail("TensorProto.dims has wire type " + std::to_string(wire), key_off);
+          }
+          break;
+        case 2: {
+          expect_len_wire(wire, "TensorProto.tensor_type", key_off);
+          if (v.type) fail("TensorProto.tensor_type appears twice", key_off);
+          const uint64_t n = length(pos, end, "TensorProto.tensor_type");
+          v.type = std::string_view(reinterpret_cast<const char*>(base_ + pos), n);
+          v.type_offset = key_off;
+          pos += n;
+          break;
+        }
+        case 3: {
+          expect_len_wire(wire, "TensorProto.tensor_content", key_off);
+          if (v.has_content) fail("TensorProto.tensor_content appears twice", key_off);
+          const uint64_t n = length(pos, end, "TensorProto.tensor_content");
+          v.has_content = true;
+          v.content_offset = pos;
+          v.content_size = n;
+          pos += n;
+          break;
+        }
+        default:
+          skip(wire, pos, end, key_off);
+      }
+    }
+  }
+
+  // Validates one Value and adds it to the current group (or starts a new one).
+  void take(const RawValue& v) {
+    if (!v.tag || v.tag->empty()) fail("Value has an empty tag", v.offset);
+    if (v.map_offset)
+      throw Error(ErrorCode::kUnsupported, "map tensors (MindSpore MapParameter) are not supported",
+                  {path_, tag_, *v.map_offset});
+    if (!v.tensor_offset) fail("Value has no tensor", v.offset);
+    if (!v.type) fail("tensor has no tensor_type", *v.tensor_offset);
+    if (*v.type == "Int4")
+      throw Error(ErrorCode::kUnsupported, "tensor_type 'Int4' (qint4x2) is not supported",
+                  {path_, tag_, v.type_offset});
+    const auto dtype = dtype_from_mindspore_name(*v.type);
+    if (!dtype) fail("unknown tensor_type " + quoted(*v.type), v.type_offset);
+
+    if (group_ && group_->tag == *v.tag) {  // a further slice of a split tensor
+      if (group_->dims != v.dims)
+        fail("slice has dims " + dims_str(v.dims) + " but the first slice has " +
+                 dims_str(group_->dims),
+             *v.tensor_offset);
+      if (group_->dtype != *dtype)
+        fail("slice has tensor_type " + quoted(*v.type) + " but the first slice has '" +
+                 std::string(mindspore_name(group_->dtype)) + "'",
+             v.type_offset);
+      if (__builtin_add_overflow(group_->total, v.content_size, &group_->total))
+        fail("joined content size overflows", v.content_offset);
+      group_->pieces.emplace_back(v.content_offset, v.content_size);
+      return;
+    }
+    flush();
+    tag_ = std::string(*v.tag);  // flush() named the previous tensor
+    if (!seen_.insert(tag_).second)
+      fail("tag appears twice, apart (only consecutive slices of one tensor may share a tag)",
+           v.tag_offset);
+    group_.emplace();
+    group_->tag = *v.tag;
+    group_->offset = v.offset;
+    group_->dims = v.dims;
+    group_->dtype = *dtype;
+    group_->pieces.emplace_back(v.content_offset, v.content_size);
+    group_->total = v.content_size;
+  }
+
+  void flush() {
+    if (!group_) return;
+    Group g = std::move(*group_);
+    group_.reset();
+    tag_ = g.tag;
+    out_.emplace_back(g.tag, g.dtype == DType::String ? to_string_tensor(g) : to_tensor(g));
+  }
+
+  // The bytes of a group: a view of the file when it is one slice whose address suits the item
+  // size; otherwise (a split tensor, or content at an odd offset, which the format allows
+  // anywhere) one copy into aligned heap memory, so that typed access (float*, int64_t*) is
+  // always defined and vectorised kernels never meet a misaligned pointer.
+  std::shared_ptr<Storage> storage_of(const Group& g) const {
+    const uint64_t align = std::max<size_t>(itemsize(g.dtype), 1);
+    if (g.pieces.size() == 1 && reinterpret_cast<uintptr_t>(base_ + g.pieces[0].first) % align == 0)
+      return Storage::view(file_, g.pieces[0].first, g.pieces[0].second);
+    auto st = Storage::allocate(g.total, false);
+    uint64_t at = 0;
+    for (auto [off, n] : g.pieces) {
+      if (n) std::memcpy(st->data() + at, base_ + off, n);
+      at += n;
+    }
+    return st;
+  }
+
+  Tensor to_tensor(const Group& g) const {
+    Shape shape;
+    if (g.dims.size() == 1 && g.dims[0] == 0) {
+      // MindSpore 1.x's scalar spelling; with no content it is an empty vector.
+      shape = g.total == 0 ? Shape{0} : Shape{};
+    } else {
+      shape = Shape(g.dims);
+    }
+    const auto numel = shape.checked_numel();
+    if (!numel) fail("dims " + dims_str(g.dims) + " overflow the element count", g.offset);
+    uint64_t need;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(*numel), itemsize(g.dtype), &need))
+      fail("dims " + dims_str(g.dims) + " of " + std::string(mindspore_name(g.dtype)) +
+               " overflow the byte count",
+           g.offset);
+    if (need != g.total)
+      fail("tensor_content has " + std::to_string(g.total) + " bytes but dims " + dims_str(g.dims) +
+               " of " + std::string(mindspore_name(g.dtype)) + " need " + std::to_string(need),
+           g.pieces.front().first);
+    return Tensor(g.dtype, std::move(shape), storage_of(g), 0);
+  }
+
+  Tensor to_string_tensor(const Group& g) const {
+    if (g.total % 4 != 0)
+      fail("str content of " + std::to_string(g.total) +
+               " bytes is not UTF-32 (not a multiple of 4)",
+           g.pieces.front().first);
+    std::string text;
+    size_t pending_nuls = 0;  // NumPy drops trailing NULs; keep inner ones
+    for (auto [off, n] : g.pieces) {
+      for (uint64_t i = 0; i + 4 <= n; i += 4) {
+        const uint8_t* p = base_ + off + i;
+        const char32_t cp = static_cast<char32_t>(p[0]) | static_cast<char32_t>(p[1]) << 8 |
+                            static_cast<char32_t>(p[2]) << 16 | static_cast<char32_t>(p[3]) << 24;
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+          fail("str content holds an invalid UTF-32 code point " + std::to_string(cp), off + i);
+        if (cp == 0) {
+          ++pending_nuls;
+          continue;
+        }
+        text.append(pending_nuls, '\0');
+        pending_nuls = 0;
+        append_utf8(text, cp);
+      }
+    }
+    return Tensor::from_string(text);
+  }
+
+  std::shared_ptr<MappedFile> file_;
+  const uint8_t* base_;
+  uint64_t end_;  // where the records end (the trailer, if any, follows)
+  std::string path_;
+  std::string tag_;  // the tag being read, for error messages
+  std::optional<Group> group_;
+  std::unordered_set<std::string> seen_;
+  NamedTensors out_;
+};
+
+// ---- writing ----
+
+size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+class CkptFormat final : public CheckpointFormat {
+ public:
+  std::string_view name() const override { return "ckpt"; }
+
+  bool sniff(std::span<const std::byte> head) const override {
+    auto byte = [&](size_t i) { return std::to_integer<uint8_t>(head[i]); };
+    if (head.size() == ckpt::kTrailerBytes &&
+        std::memcmp(head.data(), kCrcMagic.data(), kCrcMagic.size()) == 0)
+      return true;                                      // nothing but a trailer
+    if (head.empty() || byte(0) != 0x0A) return false;  // field 1, length-delimited
+    size_t i = 1;
+    for (int k = 0; k < 10; ++k, ++i) {
+      if (i >= head.size()) return true;  // all we were shown fits
+      if ((byte(i) & 0x80) == 0) break;
+    }
+    ++i;
+    // A Value opens with its tag (field 1) or, rarely, its tensor (2) or maptensor (3).
+    return i >= head.size() || byte(i) == 0x0A || byte(i) == 0x12 || byte(i) == 0x1A;
+  }
+
+  NamedTensors read(const std::shared_ptr<MappedFile>& file,
+                    const LoadOptions& options) const override {
+    const auto* data = reinterpret_cast<const uint8_t*>(file->data());
+    uint64_t end = file->size();
+    const bool has_trailer =
+        end >= ckpt::kTrailerBytes &&
+        std::memcmp(data + end - ckpt::kTrailerBytes, kCrcMagic.data(), kCrcMagic.size()) == 0;
+    if (has_trailer) end -= ckpt::kTrailerBytes;
+    if (options.crc_check) {
+      const std::string path = file->path().string();
+      if (!has_trailer)
+        throw FormatError("crc_check was asked for but the file has no crc_num trailer",
+                          {path, {}, file->size()});
+      const uint8_t* t = data + end + kCrcMagic.size();
+      bool high_zero = true;
+      for (int i = 0; i < 6; ++i) high_zero = high_zero && t[i] == 0;
+      const uint32_t stored = static_cast<uint32_t>(t[6]) << 24 |
+                              static_cast<uint32_t>(t[7]) << 16 | static_cast<uint32_t>(t[8]) << 8 |
+                              t[9];
+      const uint32_t actual = ckpt::crc32({file->data(), static_cast<size_t>(end)});
+      if (!high_zero || stored != actual) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "CRC-32 mismatch: the trailer holds %s0x%08x, the data has 0x%08x",
+                      high_zero ? "" : "a value over 32 bits, low word ", stored, actual);
+        throw FormatError(buf, {path, {}, end});
+      }
+    }
+    return Reader(file, end).read();
+  }
+
+  void write(const NamedTensors& entries, AtomicFile& out,
+             const SaveOptions& options) const override {
+    ckpt::write(entries, out, options);
+  }
+};
+
+}  // namespace
+
+namespace ckpt {
+
+uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc) {
+  uLong c = crc;
+  const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
+  size_t left = bytes.size();
+  while (left > 0) {
+    const auto n = static_cast<uInt>(std::min<size_t>(left, 1u << 30));
+    c = ::crc32(c, p, n);
+    p += n;
+    left -= n;
+  }
+  return static_cast<uint32_t>(c);
+}
+
+void write(const NamedTensors& entries, AtomicFile& out, const SaveOptions& options,
+           uint64_t slice_bytes) {
+  if (slice_bytes == 0) slice_bytes = kSliceBytes;
+  uint32_t crc = 0;
+  auto emit = [&](std::span<const std::byte> bytes) {
+    out.write(bytes);
+    if (options.crc_check) crc = crc32(bytes, crc);
+  };
+  std::string head;
+  for (const auto& [name, t] : entries) {
+    if (name.empty())
+      throw ValueError(ErrorCode::kInvalidArgument, "a checkpoint entry needs a non-empty name");
+    if (name.size() > kMaxTagBytes || !valid_utf8(name))
+      throw ValueError(
+          ErrorCode::kInvalidArgument,
+          "checkpoint names are UTF-8 of at most " + std::to_string(kMaxTagBytes) + " bytes",
+          {{}, name});
+    if (!t.defined() || t.is_symbolic())
+      throw ValueError(ErrorCode::kInvalidArgument, "cannot save an undefined or symbolic tensor",
+                       {{}, name});
+    std::vector<std::byte> text;  // UTF-32LE of a str entry
+    std::span<const std::byte> content;
+    std::vector<int64_t> dims;
+    if (t.dtype() == DType::String) {
+      text = utf8_to_utf32le(t.string_value(), name);
+      content = text;
+      dims = {0};
+    } else {
+      content = t.bytes();
+      dims = t.shape().dims();  // a scalar has none, as MindSpore 2.x writes it
+    }
+    const std::string_view type = mindspore_name(t.dtype());
+    uint64_t off = 0;
+    do {  // one Value per slice; a tensor with no bytes still gets one
+      const uint64_t n = std::min<uint64_t>(content.size() - off, slice_bytes);
+      uint64_t tensor_len = 1 + varint_size(type.size()) + type.size() + 1 + varint_size(n) + n;
+      for (int64_t d : dims) tensor_len += 1 + varint_size(static_cast<uint64_t>(d));
+      const uint64_t value_len =
+          1 + varint_size(name.size()) + name.size() + 1 + varint_size(tensor_len) + tensor_len;
+      head.clear();
+      head += '\x0A';  // Checkpoint.value
+      put_varint(head, value_len);
+      head += '\x0A';  // Value.tag
+      put_varint(head, name.size());
+      head += name;
+      head += '\x12';  // Value.tensor
+      put_varint(head, tensor_len);
+      for (int64_t d : dims) {
+        head += '\x08';  // TensorProto.dims, unpacked
+        put_varint(head, static_cast<uint64_t>(d));
+      }
+      head += '\x12';  // TensorProto.tensor_type
+      put_varint(head, type.size());
+      head += type;
+      head += '\x1A';  // TensorProto.tensor_content
+      put_varint(head, n);
+      emit({reinterpret_cast<const std::byte*>(head.data()), head.size()});
+      if (n) emit(content.subspan(off, n));
+      off += n;
+    } while (off < content.size());
+  }
+  if (options.crc_check) {
+    std::byte trailer[kTrailerBytes] = {};
+    std::memcpy(trailer, kCrcMagic.data(), kCrcMagic.size());
+    for (int i = 0; i < 4; ++i)
+      trailer[kTrailerBytes - 1 - i] = static_cast<std::byte>((crc >> (8 * i)) & 0xff);
+    out.write(trailer, sizeof trailer);
+  }
+}
+
+}  // namespace ckpt
+
+const CheckpointFormat& ckpt_format() {
+  static const CkptFormat format;
+  return format;
+}
+
+}  // namespace cellar::formats
