@@ -218,10 +218,14 @@ class Reader {
   std::vector<bool> typed_;          // value id → dtype/shape known from the file
 };
 
-int Reader::new_value(const std::string& name, DType dtype, Shape shape, const std::string& where) {
-  if (!value_names_.insert(name).second) fail(where, "duplicate value name '" + name + "'");
+// Names in the file are unique (index_names checks); stripped of the "<graph>:" prefix they may
+// not be (MindSpore names value nodes without the prefix: a constant "y" next to input "G:y").
+// The first keeps the short name, later ones get a suffix.
+int Reader::new_value(const std::string& name, DType dtype, Shape shape, const std::string&) {
+  std::string unique = name;
+  for (int k = 1; !value_names_.insert(unique).second; ++k) unique = name + "_" + std::to_string(k);
   typed_.push_back(true);
-  return g_.add_value(name, dtype, std::move(shape));
+  return g_.add_value(unique, dtype, std::move(shape));
 }
 
 Shape Reader::dims_of(const pb::TensorProto& t, const std::string& where) const {
