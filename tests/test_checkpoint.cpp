@@ -217,6 +217,24 @@ TEST(Checkpoint, SplitTensorsAreJoinedOnLoad) {
   EXPECT_TRUE(back.at("small").data().equal(small));
 }
 
+TEST(Checkpoint, SafetensorsIsChosenBySaveOptionsAndRecognisedOnLoad) {
+  TempDir dir;
+  auto net = mlp();
+  cellar::SaveOptions opt;
+  opt.format = cellar::CheckpointFormat::kSafetensors;
+  cellar::save_checkpoint(net, dir / "net.ckpt", opt);  // the name does not decide the format
+  const auto bytes = read_bytes(dir / "net.ckpt");
+  ASSERT_GT(bytes.size(), 9u);
+  EXPECT_EQ(bytes[8], std::byte{'{'});
+  const ParamDict back = cellar::load_checkpoint(dir / "net.ckpt");
+  auto fresh = mlp();
+  auto r = cellar::load_param_into_net(fresh, back);
+  EXPECT_TRUE(r.param_not_load.empty());
+  EXPECT_TRUE(r.ckpt_not_load.empty());
+  for (const auto& [name, p] : net->parameters_and_names())
+    EXPECT_TRUE(back.at(name).data().equal(p.data())) << name;
+}
+
 // ---- golden bytes ----
 
 TEST(Checkpoint, WritesExactlyMindSporesBytes) {

@@ -11,6 +11,7 @@
 
 #include "formats/ckpt.h"
 #include "formats/format.h"
+#include "formats/safetensors.h"
 
 namespace cellar {
 
@@ -115,11 +116,11 @@ void save_entries(ParamDict params, const std::filesystem::path& path, const Sav
   formats::NamedTensors entries;
   entries.reserve(params.size());
   for (const auto& [name, p] : params) entries.emplace_back(name, p.data());
-  if (options.format != CheckpointFormat::kCkpt)
-    throw Error(ErrorCode::kUnsupported, "only the .ckpt format can be written yet",
-                {path.string()});
+  const formats::CheckpointFormat& format = options.format == CheckpointFormat::kSafetensors
+                                                ? formats::safetensors_format()
+                                                : formats::ckpt_format();
   formats::AtomicFile out(path);
-  formats::ckpt_format().write(entries, out, options);
+  format.write(entries, out, options);
   out.commit();
 }
 
@@ -167,10 +168,12 @@ ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& 
   auto file = MappedFile::open(path);
   if (file->size() == 0) throw FormatError("empty file: not a checkpoint", {path.string(), {}, 0});
   const std::span<const std::byte> head(file->data(), std::min<size_t>(file->size(), 64));
-  // The format is recognised from the bytes, not the file name. When no format claims them, the
-  // .ckpt parser (MindSpore's default format) gives the most precise account of what is wrong.
+  // The format is recognised from the bytes, not the file name (safetensors first: its sniffer
+  // checks a length and a '{', stricter than a protobuf tag). When no format claims the bytes,
+  // the .ckpt parser (MindSpore's default format) gives the most precise account of what is wrong.
   const formats::CheckpointFormat* format = &formats::ckpt_format();
-  for (const formats::CheckpointFormat* f : {&formats::ckpt_format()})
+  for (const formats::CheckpointFormat* f :
+       {&formats::safetensors_format(), &formats::ckpt_format()})
     if (f->sniff(head)) {
       format = f;
       break;
