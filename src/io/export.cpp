@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "formats/format.h"
+#include "formats/onnx.h"
 #include "ir/trace.h"
 
 namespace cellar {
@@ -29,8 +30,8 @@ std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inp
                                    const std::string& file_name, FileFormat format) {
   // Trace fully before touching the file system: a refused export writes nothing.
   const ir::Graph graph = trace(net, inputs);
-  const formats::GraphFormat& fmt = formats::mindir_format();
-  (void)format;  // MINDIR is the only format so far
+  const formats::GraphFormat& fmt =
+      format == FileFormat::ONNX ? formats::onnx_format() : formats::mindir_format();
   std::filesystem::path path = file_name;
   if (path.extension() != fmt.extension()) path += std::string(fmt.extension());
   formats::AtomicFile out(path);
@@ -45,10 +46,17 @@ ir::Graph load(const std::filesystem::path& path) {
   if (!f) throw IoError("cannot open", {path.string()});
   f.read(head.data(), head.size());
   const auto n = static_cast<size_t>(f.gcount());
-  const formats::GraphFormat& fmt = formats::mindir_format();
-  if (!fmt.sniff({reinterpret_cast<const std::byte*>(head.data()), n}))
-    throw FormatError("not a MindIR file (unrecognised leading bytes)", {path.string()});
-  ir::Graph g = fmt.read(path);
+  const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(head.data()), n};
+  // ONNX files start with ir_version (a varint), MindIR files with a string field; a file named
+  // .onnx goes to the ONNX reader, which says what is wrong with it.
+  const formats::GraphFormat* fmt = nullptr;
+  if (formats::onnx_format().sniff(bytes) || path.extension() == ".onnx")
+    fmt = &formats::onnx_format();
+  else if (formats::mindir_format().sniff(bytes))
+    fmt = &formats::mindir_format();
+  else
+    throw FormatError("not a MindIR or ONNX file (unrecognised leading bytes)", {path.string()});
+  ir::Graph g = fmt->read(path);
   g.validate(path.string());
   return g;
 }

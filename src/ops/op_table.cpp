@@ -28,6 +28,28 @@ std::vector<std::string> OpTable::names() const {
   return out;
 }
 
+bool OpTable::set_onnx_export(const std::string& name, OnnxExportFn fn) {
+  auto it = ops_.find(name);
+  if (it == ops_.end()) return false;
+  it->second.onnx = std::move(fn);
+  return true;
+}
+
+void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
+  onnx_import_[op_type] = std::move(fn);
+}
+
+const OnnxImportFn* OpTable::find_onnx_import(const std::string& op_type) const {
+  auto it = onnx_import_.find(op_type);
+  return it == onnx_import_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> OpTable::onnx_import_types() const {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : onnx_import_) out.push_back(n);
+  return out;
+}
+
 const OpTable& op_table() {
   static const OpTable table = [] {
     OpTable t;

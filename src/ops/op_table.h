@@ -12,6 +12,11 @@
 #include "cellar/ir/graph.h"
 #include "cellar/tensor.h"
 
+namespace cellar::formats {
+class OnnxBuilder;   // src/formats/onnx_builder.h
+class OnnxImporter;  // src/formats/onnx_builder.h
+}  // namespace cellar::formats
+
 namespace cellar::ops {
 
 struct TensorType {
@@ -31,6 +36,16 @@ struct MindIRSpelling {
   std::vector<std::string> attr_inputs;
 };
 
+// ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).
+// Export: writes one cellar node as one or more ONNX nodes through the builder, which knows the
+// graph's value names and types and hands out constant initializers and fresh names. Throws
+// ExportError naming the node when its attributes have no ONNX equivalent.
+using OnnxExportFn = std::function<void(formats::OnnxBuilder&, const ir::Node&)>;
+// Import: reads the importer's current ONNX node (inputs, constant inputs, typed attributes, the
+// opset) and emits one or more cellar nodes for it, binding each ONNX output to a cellar value.
+// Throws FormatError / kUnsupported through the importer, which names file, node and op.
+using OnnxImportFn = std::function<void(formats::OnnxImporter&)>;
+
 struct OpDef {
   std::string name;
   int min_inputs = 1;
@@ -43,6 +58,7 @@ struct OpDef {
   std::function<Kernel(std::span<const TensorType>, const ir::Attrs&)> make_kernel;
   bool is_random = false;
   MindIRSpelling mindir;
+  OnnxExportFn onnx;  // null: the op cannot be written to ONNX
 };
 
 class OpTable {
@@ -53,9 +69,17 @@ class OpTable {
   const OpDef* find_mindir(const std::string& primitive) const;
   std::vector<std::string> names() const;
 
+  // ONNX: the export spelling of an existing row (false when no row `name` exists, so spellings
+  // of ops that are not registered are skipped), and import rules keyed by ONNX op_type.
+  bool set_onnx_export(const std::string& name, OnnxExportFn fn);
+  void add_onnx_import(const std::string& op_type, OnnxImportFn fn);
+  const OnnxImportFn* find_onnx_import(const std::string& op_type) const;
+  std::vector<std::string> onnx_import_types() const;
+
  private:
   std::map<std::string, OpDef> ops_;
   std::map<std::string, std::string> by_mindir_;
+  std::map<std::string, OnnxImportFn> onnx_import_;
 };
 
 // The table, built once on first use (the only global state of cellar, and immutable after).

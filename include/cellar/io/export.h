@@ -19,12 +19,13 @@
 
 namespace cellar {
 
-enum class FileFormat { MINDIR };
+enum class FileFormat { MINDIR, ONNX };
 
 // The graph `net` computes on inputs shaped and typed like `inputs`.
 ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs);
 
-// Writes `file_name` + ".mindir" (the suffix is added unless already there); returns the path.
+// Writes `file_name` + ".mindir" or ".onnx" (the suffix is added unless already there); returns
+// the path.
 std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format);
 template <class C>

@@ -1,0 +1,922 @@
+// ONNX reader and writer. The layout is described in onnx.h; the per-op spellings live beside
+// the op table (src/ops/onnx_spellings.cpp) and work through onnx_builder.h.
+//
+// The reader works in passes so that a hostile file cannot make it recurse or dereference a bad
+// name: (1) index every name the graph defines (inputs, initializers, node outputs; duplicates
+// refused), (2) walk from the graph outputs with an explicit stack, in post-order, refusing
+// dangling names and cycles, (3) import the nodes in that order through the op table's rules,
+// (4) check declared types, materialize the constants that are used and drop everything else.
+#include "formats/onnx.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "formats/onnx_builder.h"
+#include "ops/op_table.h"
+
+namespace cellar::formats {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace pb = ::onnx;
+
+constexpr uint64_t kMaxModelBytes = std::numeric_limits<int32_t>::max();
+constexpr int64_t kIrVersion = 8;  // ONNX 1.12 (opset 17)
+constexpr char kProducer[] = "cellar";
+constexpr char kProducerVersion[] = "0.1.0";
+// Constant folding at load time runs a kernel; above this many output elements the node is kept
+// in the graph instead (a hostile Tile of a constant must not allocate at load).
+constexpr int64_t kMaxFoldElements = kOnnxMaxConstElements;
+
+const char* attr_type_name(int t) {
+  switch (t) {
+    case pb::AttributeProto::FLOAT:
+      return "FLOAT";
+    case pb::AttributeProto::INT:
+      return "INT";
+    case pb::AttributeProto::STRING:
+      return "STRING";
+    case pb::AttributeProto::TENSOR:
+      return "TENSOR";
+    case pb::AttributeProto::GRAPH:
+      return "GRAPH";
+    case pb::AttributeProto::SPARSE_TENSOR:
+      return "SPARSE_TENSOR";
+    case pb::AttributeProto::TYPE_PROTO:
+      return "TYPE_PROTO";
+    case pb::AttributeProto::FLOATS:
+      return "FLOATS";
+    case pb::AttributeProto::INTS:
+      return "INTS";
+    case pb::AttributeProto::STRINGS:
+      return "STRINGS";
+    case pb::AttributeProto::TENSORS:
+      return "TENSORS";
+    case pb::AttributeProto::GRAPHS:
+      return "GRAPHS";
+    case pb::AttributeProto::SPARSE_TENSORS:
+      return "SPARSE_TENSORS";
+    case pb::AttributeProto::TYPE_PROTOS:
+      return "TYPE_PROTOS";
+    default:
+      return "UNDEFINED";
+  }
+}
+
+// True when `p` (relative) stays inside `base` once resolved, symlinks included.
+bool inside(const fs::path& base, const fs::path& p) {
+  std::error_code ec;
+  const fs::path b = fs::weakly_canonical(base, ec);
+  if (ec) return false;
+  const fs::path full = fs::weakly_canonical(b / p, ec);
+  if (ec) return false;
+  auto bi = b.begin(), fi = full.begin();
+  for (; bi != b.end(); ++bi, ++fi)
+    if (fi == full.end() || *bi != *fi) return false;
+  return fi != full.end();
+}
+
+// ============================================================================================
+// Reader
+// ============================================================================================
+
+class Reader final : public OnnxImporter {
+ public:
+  Reader(const pb::ModelProto& model, std::string file, fs::path base_dir)
+      : model_(model), file_(std::move(file)), base_(std::move(base_dir)) {}
+  ir::Graph run();
+
+  // ---- OnnxImporter ----
+  const std::string& op_type() const override { return cur_->op_type(); }
+  const std::string& node_name() const override { return cur_label_; }
+  int64_t opset() const override { return opset_; }
+  size_t num_inputs() const override { return static_cast<size_t>(cur_->input_size()); }
+  bool has_input(size_t i) const override {
+    return i < num_inputs() && !cur_->input(static_cast<int>(i)).empty();
+  }
+  int input(size_t i) override;
+  std::optional<Tensor> constant_input(size_t i) override;
+  size_t num_outputs() const override { return static_cast<size_t>(cur_->output_size()); }
+  bool has_output(size_t i) const override {
+    return i < num_outputs() && !cur_->output(static_cast<int>(i)).empty();
+  }
+  const ir::ValueInfo& info(int value) const override { return g_.value(value); }
+  bool has_attr(const std::string& name) const override { return find_attr(name) != nullptr; }
+  int64_t attr_int(const std::string& name, int64_t dflt) const override;
+  double attr_float(const std::string& name, double dflt) const override;
+  std::string attr_string(const std::string& name, const std::string& dflt) const override;
+  std::optional<std::vector<int64_t>> attr_ints(const std::string& name) const override;
+  std::optional<std::vector<double>> attr_floats(const std::string& name) const override;
+  std::optional<Tensor> attr_tensor(const std::string& name) const override;
+  std::vector<int> emit(const std::string& op, const std::vector<int>& inputs,
+                        ir::Attrs attrs) override;
+  int constant(const Tensor& t) override;
+  void set_output(size_t i, int value) override;
+  [[noreturn]] void fail(const std::string& why) const override {
+    throw FormatError(where() + why, {.file = file_, .tensor = cur_label_});
+  }
+  [[noreturn]] void unsupported(const std::string& why) const override {
+    throw Error(ErrorCode::kUnsupported, where() + why, {.file = file_, .tensor = cur_label_});
+  }
+
+ private:
+  // What an ONNX name stands for.
+  struct Entry {
+    enum Kind { kInput, kInitializer, kNode } kind;
+    int index;  // graph input / initializer / node index in the file
+  };
+
+  std::string where() const {
+    return cur_ ? "node '" + cur_label_ + "' (" + cur_->op_type() + "): " : std::string();
+  }
+  [[noreturn]] void fail_at(const std::string& what, const std::string& why) const {
+    throw FormatError(why, {.file = file_, .tensor = what});
+  }
+  [[noreturn]] void unsupported_at(const std::string& what, const std::string& why) const {
+    throw Error(ErrorCode::kUnsupported, why, {.file = file_, .tensor = what});
+  }
+  std::string label(int i) const {
+    const auto& n = gp().node(i);
+    if (!n.name().empty()) return n.name();
+    if (n.output_size() > 0 && !n.output(0).empty()) return n.output(0);
+    return "#" + std::to_string(i);
+  }
+  const pb::GraphProto& gp() const { return model_.graph(); }
+  const pb::AttributeProto* find_attr(const std::string& name) const;
+  const pb::AttributeProto& attr_of_kind(const pb::AttributeProto& a, int kind) const;
+
+  void read_opset();
+  void index_names();
+  std::vector<int> order_from(const std::vector<std::string>& roots);
+  DType elem_dtype(const pb::TypeProto& t, const std::string& what) const;
+  std::optional<Shape> declared_shape(const pb::TypeProto& t, const std::string& what,
+                                      bool require_static) const;
+  Tensor tensor_of(const pb::TensorProto& t, const std::string& what) const;
+  // The tensor's data from its external file.
+  Tensor read_external(const pb::TensorProto& t, const std::string& what, DType dt,
+                       const Shape& shape, uint64_t nbytes) const;
+  int resolve(const std::string& name);  // cellar value of an ONNX name
+  int new_value(const std::string& name, DType dtype, Shape shape);
+  std::string fresh(const std::string& hint);
+  void import_node(int i);
+  void check_declared(const pb::ValueInfoProto& vi, int value, const std::string& what) const;
+  ir::Graph finish();
+
+  const pb::ModelProto& model_;
+  std::string file_;
+  fs::path base_;
+  int64_t opset_ = 0;
+  ir::Graph g_;
+  std::unordered_map<std::string, Entry> defs_;
+  std::unordered_map<std::string, int> bound_;  // ONNX name → cellar value
+  std::unordered_set<std::string> needed_;      // names some imported node or output reads
+  std::set<std::string> taken_;                 // every name in use or reserved
+  std::map<int, Tensor> const_;                 // value → its data (initializers, constants)
+  std::set<int> params_;                        // values that are parameters
+  // The node being imported.
+  const pb::NodeProto* cur_ = nullptr;
+  std::string cur_label_;
+  std::set<int> cur_new_;  // values emitted for the current node, not yet bound
+  int emitted_ = 0;
+};
+
+// ---- opset, names, order ----
+
+void Reader::read_opset() {
+  bool found = false;
+  for (const auto& o : model_.opset_import()) {
+    if (o.domain().empty() || o.domain() == "ai.onnx") {
+      if (found) fail_at("opset_import", "the default domain's opset is declared twice");
+      found = true;
+      opset_ = o.version();
+    }
+  }
+  if (!found) fail_at("opset_import", "the model declares no opset for the default ONNX domain");
+  if (opset_ < kOnnxMinReadOpset || opset_ > kOnnxMaxReadOpset)
+    unsupported_at("opset_import", "opset " + std::to_string(opset_) +
+                                       " is not supported (cellar reads opsets " +
+                                       std::to_string(kOnnxMinReadOpset) + " to " +
+                                       std::to_string(kOnnxMaxReadOpset) + ")");
+}
+
+void Reader::index_names() {
+  auto define = [&](const std::string& name, Entry e, const std::string& what) {
+    if (name.empty()) fail_at(what, what + " has an empty name");
+    if (!defs_.emplace(name, e).second) fail_at(name, "the name '" + name + "' is defined twice");
+    taken_.insert(name);
+  };
+  const auto& g = gp();
+  for (int i = 0; i < g.initializer_size(); ++i)
+    define(g.initializer(i).name(), {Entry::kInitializer, i}, "initializer #" + std::to_string(i));
+  for (int i = 0; i < g.input_size(); ++i) {
+    const std::string& n = g.input(i).name();
+    // An input with an initializer of the same name is the initializer (an overridable default
+    // in ONNX; a parameter here).
+    auto it = defs_.find(n);
+    if (it != defs_.end() && it->second.kind == Entry::kInitializer) continue;
+    define(n, {Entry::kInput, i}, "graph input #" + std::to_string(i));
+  }
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const auto& o : g.node(i).output())
+      if (!o.empty()) define(o, {Entry::kNode, i}, "an output of node '" + label(i) + "'");
+  for (const auto& n : g.node())
+    for (const auto& in : n.input()) taken_.insert(in);
+}
+
+// Nodes the roots depend on, producers first (iterative DFS; a node met again while on the stack
+// is a cycle).
+std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
+  const auto& g = gp();
+  std::vector<uint8_t> state(static_cast<size_t>(g.node_size()), 0);  // 0 new, 1 open, 2 done
+  std::vector<int> order;
+  std::vector<std::pair<int, int>> stack;  // node, next input to look at
+  auto producer = [&](const std::string& name, const std::string& user) -> int {
+    auto it = defs_.find(name);
+    if (it == defs_.end())
+      fail_at(user,
+              user == "graph output"
+                  ? "graph output '" + name + "' is not defined by any input, initializer or node"
+                  : "node '" + user + "' reads '" + name +
+                        "', which no input, initializer or node defines");
+    needed_.insert(name);
+    return it->second.kind == Entry::kNode ? it->second.index : -1;
+  };
+  for (const auto& r : roots) {
+    const int root = producer(r, "graph output");
+    if (root < 0 || state[static_cast<size_t>(root)] == 2) continue;
+    stack.push_back({root, 0});
+    state[static_cast<size_t>(root)] = 1;
+    while (!stack.empty()) {
+      auto& [n, k] = stack.back();
+      const auto& node = g.node(n);
+      if (k < node.input_size()) {
+        const std::string& in = node.input(k++);
+        if (in.empty()) continue;
+        const int p = producer(in, label(n));
+        if (p < 0) continue;
+        if (state[static_cast<size_t>(p)] == 1)
+          fail_at(label(n),
+                  "the graph has a cycle through node '" + label(n) + "' and '" + label(p) + "'");
+        if (state[static_cast<size_t>(p)] == 0) {
+          state[static_cast<size_t>(p)] = 1;
+          stack.push_back({p, 0});
+        }
+        continue;
+      }
+      state[static_cast<size_t>(n)] = 2;
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+// ---- types and tensors ----
+
+DType Reader::elem_dtype(const pb::TypeProto& t, const std::string& what) const {
+  if (!t.has_tensor_type())
+    unsupported_at(
+        what, "'" + what + "' is not a tensor (sequences, maps and optionals are not supported)");
+  if (!t.tensor_type().has_elem_type()) fail_at(what, "'" + what + "' has no elem_type");
+  const auto dt = dtype_from_onnx(t.tensor_type().elem_type());
+  if (!dt)
+    unsupported_at(what, "'" + what + "' has elem_type " +
+                             std::to_string(t.tensor_type().elem_type()) +
+                             ", which cellar does not support");
+  return *dt;
+}
+
+std::optional<Shape> Reader::declared_shape(const pb::TypeProto& t, const std::string& what,
+                                            bool require_static) const {
+  if (!t.has_tensor_type() || !t.tensor_type().has_shape()) {
+    if (require_static)
+      unsupported_at(what, "input '" + what + "' has no shape (static shapes only)");
+    return std::nullopt;
+  }
+  std::vector<int64_t> dims;
+  for (const auto& d : t.tensor_type().shape().dim()) {
+    if (d.has_dim_value()) {
+      if (d.dim_value() < 0)
+        fail_at(what, "'" + what + "' has negative dimension " + std::to_string(d.dim_value()));
+      dims.push_back(d.dim_value());
+    } else {
+      if (require_static)
+        unsupported_at(what, "input '" + what + "' has the symbolic dimension '" + d.dim_param() +
+                                 "'; cellar runs static shapes: export with fixed input sizes");
+      return std::nullopt;  // partly known: nothing to check against
+    }
+  }
+  Shape s(std::move(dims));
+  if (!s.checked_numel())
+    fail_at(what, "element count of '" + what + "' " + s.str() + " overflows");
+  return s;
+}
+
+Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) const {
+  if (!t.has_data_type()) fail_at(what, "tensor '" + what + "' has no data_type");
+  const auto dt = dtype_from_onnx(t.data_type());
+  if (!dt)
+    unsupported_at(what, "tensor '" + what + "' has data_type " + std::to_string(t.data_type()) +
+                             ", which cellar does not support");
+  if (t.has_segment()) unsupported_at(what, "tensor '" + what + "' is segmented");
+  std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+  for (int64_t d : dims)
+    if (d < 0) fail_at(what, "tensor '" + what + "' has negative dimension " + std::to_string(d));
+  const Shape shape(std::move(dims));
+  const auto numel = shape.checked_numel();
+  if (!numel) fail_at(what, "element count of tensor '" + what + "' " + shape.str() + " overflows");
+  uint64_t nbytes = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(*numel), static_cast<uint64_t>(itemsize(*dt)),
+                             &nbytes))
+    fail_at(what, "byte size of tensor '" + what + "' " + shape.str() + " overflows");
+
+  Tensor out;
+  if (t.data_location() == pb::TensorProto::EXTERNAL) {
+    out = read_external(t, what, *dt, shape, nbytes);
+  } else if (t.has_raw_data()) {
+    if (t.raw_data().size() != nbytes)
+      fail_at(what, "tensor '" + what + "' has " + std::to_string(t.raw_data().size()) +
+                        " bytes of raw_data, but " + std::string(mindspore_name(*dt)) +
+                        shape.str() + " needs " + std::to_string(nbytes));
+    out = Tensor(*dt, shape);
+    if (nbytes) std::memcpy(out.raw_data(), t.raw_data().data(), nbytes);
+  } else {
+    out = Tensor(*dt, shape);
+    auto check_count = [&](int count, const char* field) {
+      if (static_cast<uint64_t>(count) != static_cast<uint64_t>(*numel))
+        fail_at(what, "tensor '" + what + "' has " + std::to_string(count) + " values in " + field +
+                          ", but shape " + shape.str() + " holds " + std::to_string(*numel));
+    };
+    const size_t n = static_cast<size_t>(*numel);
+    switch (*dt) {
+      case DType::Float32:
+        check_count(t.float_data_size(), "float_data");
+        if (n) std::memcpy(out.raw_data(), t.float_data().data(), nbytes);
+        break;
+      case DType::Float64:
+        check_count(t.double_data_size(), "double_data");
+        if (n) std::memcpy(out.raw_data(), t.double_data().data(), nbytes);
+        break;
+      case DType::Int64:
+        check_count(t.int64_data_size(), "int64_data");
+        if (n) std::memcpy(out.raw_data(), t.int64_data().data(), nbytes);
+        break;
+      case DType::UInt32:
+      case DType::UInt64:
+        check_count(t.uint64_data_size(), "uint64_data");
+        for (size_t k = 0; k < n; ++k) {
+          if (*dt == DType::UInt32)
+            out.data<uint32_t>()[k] = static_cast<uint32_t>(t.uint64_data(static_cast<int>(k)));
+          else
+            out.data<uint64_t>()[k] = t.uint64_data(static_cast<int>(k));
+        }
+        break;
+      default:  // int32_data holds INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16
+        check_count(t.int32_data_size(), "int32_data");
+        for (size_t k = 0; k < n; ++k) {
+          const int32_t v = t.int32_data(static_cast<int>(k));
+          auto* p = out.raw_data() + k * itemsize(*dt);
+          switch (itemsize(*dt)) {
+            case 1: {
+              const uint8_t b = *dt == DType::Bool ? uint8_t{v != 0} : static_cast<uint8_t>(v);
+              std::memcpy(p, &b, 1);
+              break;
+            }
+            case 2: {
+              const uint16_t h = static_cast<uint16_t>(v);
+              std::memcpy(p, &h, 2);
+              break;
+            }
+            default:
+              std::memcpy(p, &v, 4);
+          }
+        }
+    }
+  }
+  if (*dt == DType::Bool) {  // only 0/1 are valid bool bytes
+    auto* p = reinterpret_cast<uint8_t*>(out.raw_data());
+    for (uint64_t k = 0; k < nbytes; ++k) p[k] = p[k] != 0;
+  }
+  return out;
+}
+
+// external_data { location, offset, length }: bytes of a file beside the model. The location
+// must be relative and stay inside the model's folder, symlinks resolved.
+Tensor Reader::read_external(const pb::TensorProto& t, const std::string& what, DType dt,
+                             const Shape& shape, uint64_t nbytes) const {
+  std::string location;
+  std::optional<uint64_t> offset, length;
+  auto number = [&](const std::string& key, const std::string& v) -> uint64_t {
+    if (v.empty() || v.size() > 19 || !std::all_of(v.begin(), v.end(), ::isdigit))
+      fail_at(what, "tensor '" + what + "': external_data " + key + " '" + v +
+                        "' is not a non-negative integer");
+    return std::stoull(v);
+  };
+  for (const auto& kv : t.external_data()) {
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = number("offset", kv.value());
+    else if (kv.key() == "length")
+      length = number("length", kv.value());
+  }
+  if (location.empty()) fail_at(what, "tensor '" + what + "' has external data but no location");
+  if (base_.empty())
+    unsupported_at(what, "tensor '" + what + "' keeps its data in '" + location +
+                             "', but the model was not read from a folder");
+  const fs::path rel(location);
+  if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory() ||
+      location.find('\0') != std::string::npos || !inside(base_, rel))
+    fail_at(what, "tensor '" + what + "': external data path '" + location +
+                      "' leaves the model's folder (only relative paths inside it are allowed)");
+  if (length && *length != nbytes)
+    fail_at(what, "tensor '" + what + "': external data length " + std::to_string(*length) +
+                      " differs from the " + std::to_string(nbytes) + " bytes its shape needs");
+  std::shared_ptr<MappedFile> f;
+  try {
+    f = MappedFile::open(base_ / rel);
+  } catch (const Error& e) {
+    fail_at(what,
+            "tensor '" + what + "': cannot read external data '" + location + "': " + e.reason());
+  }
+  const uint64_t off = offset.value_or(0);
+  if (off > f->size() || nbytes > f->size() - off)
+    fail_at(what, "tensor '" + what + "': external data [" + std::to_string(off) + ", +" +
+                      std::to_string(nbytes) + ") lies outside '" + location + "' (" +
+                      std::to_string(f->size()) + " bytes)");
+  // A view of the mapping when aligned (the tensor keeps the file mapped), else a copy.
+  if (off % Storage::kAlignment == 0 && nbytes > 0 && dt != DType::Bool)
+    return Tensor(dt, shape, Storage::view(f, off, nbytes), 0);
+  Tensor out(dt, shape);
+  if (nbytes) std::memcpy(out.raw_data(), f->data() + off, nbytes);
+  return out;
+}
+
+// ---- values ----
+
+std::string Reader::fresh(const std::string& hint) {
+  std::string n = hint;
+  for (int k = 1; !taken_.insert(n).second; ++k) n = hint + "_" + std::to_string(k);
+  return n;
+}
+
+int Reader::new_value(const std::string& name, DType dtype, Shape shape) {
+  return g_.add_value(name, dtype, std::move(shape));
+}
+
+int Reader::resolve(const std::string& name) {
+  if (auto it = bound_.find(name); it != bound_.end()) return it->second;
+  auto it = defs_.find(name);
+  if (it == defs_.end()) fail("reads '" + name + "', which nothing defines");
+  switch (it->second.kind) {
+    case Entry::kInitializer: {
+      Tensor t = tensor_of(gp().initializer(it->second.index), name);
+      const int v = new_value(name, t.dtype(), t.shape());
+      // Weights are parameters; integer tensors and scalars (shapes, indices, exponents) are
+      // constants.
+      if (is_floating(t.dtype()) && t.rank() > 0) params_.insert(v);
+      const_[v] = std::move(t);
+      bound_[name] = v;
+      return v;
+    }
+    case Entry::kInput: {
+      const auto& vi = gp().input(it->second.index);
+      const DType dt = elem_dtype(vi.type(), name);
+      const int v = new_value(name, dt, *declared_shape(vi.type(), name, true));
+      g_.inputs.push_back(v);
+      bound_[name] = v;
+      return v;
+    }
+    case Entry::kNode:
+      break;
+  }
+  // A node output that its node did not bind (an optional output the rule does not produce).
+  fail("reads '" + name + "', an output of node '" + label(it->second.index) +
+       "' that cellar does not compute");
+}
+
+int Reader::input(size_t i) {
+  if (!has_input(i)) fail("input " + std::to_string(i) + " is missing");
+  return resolve(cur_->input(static_cast<int>(i)));
+}
+
+std::optional<Tensor> Reader::constant_input(size_t i) {
+  if (!has_input(i)) return std::nullopt;
+  const std::string& name = cur_->input(static_cast<int>(i));
+  if (auto b = bound_.find(name); b != bound_.end()) {
+    auto c = const_.find(b->second);
+    if (c == const_.end()) return std::nullopt;
+    return c->second;
+  }
+  auto it = defs_.find(name);
+  if (it != defs_.end() && it->second.kind == Entry::kInitializer)
+    return tensor_of(gp().initializer(it->second.index), name);  // not materialized as a value
+  if (it != defs_.end() && it->second.kind == Entry::kNode) resolve(name);  // fails: unbound
+  return std::nullopt;
+}
+
+int Reader::constant(const Tensor& t) {
+  const int v = new_value(fresh(cur_label_ + "/const"), t.dtype(), t.shape());
+  const_[v] = t;
+  cur_new_.insert(v);
+  return v;
+}
+
+// ---- attributes ----
+
+const pb::AttributeProto* Reader::find_attr(const std::string& name) const {
+  for (const auto& a : cur_->attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+const pb::AttributeProto& Reader::attr_of_kind(const pb::AttributeProto& a, int kind) const {
+  if (a.has_ref_attr_name())
+    unsupported("attribute '" + a.name() + "' refers to a function attribute");
+  int t = a.type();
+  if (t == pb::AttributeProto::UNDEFINED) {  // files before IR version 2 leave type unset
+    if (a.has_i())
+      t = pb::AttributeProto::INT;
+    else if (a.has_f())
+      t = pb::AttributeProto::FLOAT;
+    else if (a.has_s())
+      t = pb::AttributeProto::STRING;
+    else if (a.has_t())
+      t = pb::AttributeProto::TENSOR;
+    else if (a.ints_size())
+      t = pb::AttributeProto::INTS;
+    else if (a.floats_size())
+      t = pb::AttributeProto::FLOATS;
+  }
+  if (t != kind)
+    fail("attribute '" + a.name() + "' must be " + attr_type_name(kind) + ", but is " +
+         attr_type_name(t));
+  return a;
+}
+
+int64_t Reader::attr_int(const std::string& name, int64_t dflt) const {
+  const auto* a = find_attr(name);
+  return a ? attr_of_kind(*a, pb::AttributeProto::INT).i() : dflt;
+}
+double Reader::attr_float(const std::string& name, double dflt) const {
+  const auto* a = find_attr(name);
+  return a ? attr_of_kind(*a, pb::AttributeProto::FLOAT).f() : dflt;
+}
+std::string Reader::attr_string(const std::string& name, const std::string& dflt) const {
+  const auto* a = find_attr(name);
+  return a ? attr_of_kind(*a, pb::AttributeProto::STRING).s() : dflt;
+}
+std::optional<std::vector<int64_t>> Reader::attr_ints(const std::string& name) const {
+  const auto* a = find_attr(name);
+  if (!a) return std::nullopt;
+  const auto& x = attr_of_kind(*a, pb::AttributeProto::INTS);
+  return std::vector<int64_t>(x.ints().begin(), x.ints().end());
+}
+std::optional<std::vector<double>> Reader::attr_floats(const std::string& name) const {
+  const auto* a = find_attr(name);
+  if (!a) return std::nullopt;
+  const auto& x = attr_of_kind(*a, pb::AttributeProto::FLOATS);
+  return std::vector<double>(x.floats().begin(), x.floats().end());
+}
+std::optional<Tensor> Reader::attr_tensor(const std::string& name) const {
+  const auto* a = find_attr(name);
+  if (!a) return std::nullopt;
+  return tensor_of(attr_of_kind(*a, pb::AttributeProto::TENSOR).t(), cur_label_ + "." + name);
+}
+
+// ---- emitting cellar nodes ----
+
+std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inputs,
+                              ir::Attrs attrs) {
+  const ops::OpDef* def = ops::op_table().find(op);
+  if (def == nullptr) unsupported("needs cellar op '" + op + "', which the op table does not have");
+  const int n = static_cast<int>(inputs.size());
+  if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
+    fail("cellar op " + op + " cannot take " + std::to_string(n) + " inputs");
+  std::vector<ops::TensorType> in;
+  bool all_const = true;
+  for (int v : inputs) {
+    in.push_back({g_.value(v).dtype, g_.value(v).shape});
+    all_const &= const_.count(v) && !params_.count(v);
+  }
+  std::vector<ops::TensorType> out;
+  try {
+    out = def->infer(in, attrs);
+  } catch (const Error& e) {
+    fail(e.reason());
+  }
+  int64_t total = 0;
+  for (const auto& t : out) {
+    const auto c = t.shape.checked_numel();
+    if (!c || __builtin_add_overflow(total, *c, &total)) total = kMaxFoldElements + 1;
+  }
+  const std::string base = cur_label_ + "/" + op;
+  std::vector<int> values;
+  if (all_const && !def->is_random && def->make_kernel && total <= kMaxFoldElements) {
+    // Everything is known: run the kernel now, the results are constants.
+    std::vector<Tensor> xs, ys;
+    for (int v : inputs) xs.push_back(const_.at(v));
+    for (const auto& t : out) ys.emplace_back(t.dtype, t.shape);
+    try {
+      def->make_kernel(in, attrs)(xs, ys);
+    } catch (const Error& e) {
+      fail(e.reason());
+    }
+    for (auto& y : ys) values.push_back(constant(y));
+    return values;
+  }
+  ir::Node node;
+  node.name = emitted_++ == 0 ? cur_label_ : base + "_" + std::to_string(emitted_ - 1);
+  node.op = op;
+  node.inputs = inputs;
+  node.attrs = std::move(attrs);
+  for (size_t k = 0; k < out.size(); ++k) {
+    const int v = new_value(fresh(base + (out.size() > 1 ? ":" + std::to_string(k) : "")),
+                            out[k].dtype, out[k].shape);
+    node.outputs.push_back(v);
+    values.push_back(v);
+    cur_new_.insert(v);
+  }
+  g_.nodes.push_back(std::move(node));
+  return values;
+}
+
+void Reader::set_output(size_t i, int value) {
+  if (!has_output(i)) return;  // an omitted optional output
+  const std::string& name = cur_->output(static_cast<int>(i));
+  if (bound_.count(name)) fail("output '" + name + "' is bound twice");
+  if (cur_new_.erase(value)) g_.values[static_cast<size_t>(value)].name = name;  // own value
+  bound_[name] = value;
+}
+
+void Reader::check_declared(const pb::ValueInfoProto& vi, int value,
+                            const std::string& what) const {
+  if (!vi.has_type()) return;
+  const auto& info = g_.value(value);
+  if (vi.type().has_tensor_type() && vi.type().tensor_type().has_elem_type()) {
+    const auto dt = dtype_from_onnx(vi.type().tensor_type().elem_type());
+    if (!dt || *dt != info.dtype)
+      fail_at(what, "'" + what + "' is declared with elem_type " +
+                        std::to_string(vi.type().tensor_type().elem_type()) + ", but is " +
+                        std::string(mindspore_name(info.dtype)));
+  }
+  if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return;
+  const auto& dims = vi.type().tensor_type().shape().dim();
+  bool agree = static_cast<size_t>(dims.size()) == info.shape.rank();
+  for (int k = 0; agree && k < dims.size(); ++k)
+    if (dims[k].has_dim_value() && dims[k].dim_value() != info.shape[static_cast<size_t>(k)])
+      agree = false;
+  if (!agree) {
+    std::string decl = "(";
+    for (int k = 0; k < dims.size(); ++k)
+      decl += (k ? ", " : "") +
+              (dims[k].has_dim_value() ? std::to_string(dims[k].dim_value()) : dims[k].dim_param());
+    decl += dims.size() == 1 ? ",)" : ")";
+    fail_at(what, "'" + what + "' is declared with shape " + decl + ", but the ops give " +
+                      info.shape.str());
+  }
+}
+
+void Reader::import_node(int i) {
+  const auto& n = gp().node(i);
+  cur_ = &n;
+  cur_label_ = label(i);
+  cur_new_.clear();
+  emitted_ = 0;
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    unsupported("op domain '" + n.domain() + "' is not supported (only the default ONNX domain)");
+  std::set<std::string> seen;
+  for (const auto& a : n.attribute()) {
+    if (!seen.insert(a.name()).second) fail("attribute '" + a.name() + "' is given twice");
+    if (a.type() == pb::AttributeProto::GRAPH || a.type() == pb::AttributeProto::GRAPHS ||
+        a.has_g() || a.graphs_size())
+      unsupported("sub-graphs (control flow) are not supported");
+  }
+  const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
+  if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
+  (*rule)(*this);
+  for (int k = 0; k < n.output_size(); ++k) {
+    const std::string& o = n.output(k);
+    if (!o.empty() && !bound_.count(o) && needed_.count(o))
+      unsupported("output " + std::to_string(k) + " ('" + o + "') is not supported");
+  }
+  cur_ = nullptr;
+}
+
+// Values and nodes are kept only when something reads them; constants become initializers.
+ir::Graph Reader::finish() {
+  std::vector<int> used(g_.values.size(), 0);
+  for (int v : g_.inputs) used[static_cast<size_t>(v)] = 1;
+  for (int v : g_.outputs) used[static_cast<size_t>(v)] = 1;
+  // Nodes in reverse: a node is live when one of its outputs is used.
+  std::vector<bool> live(g_.nodes.size(), false);
+  for (size_t k = g_.nodes.size(); k-- > 0;) {
+    for (int v : g_.nodes[k].outputs) live[k] = live[k] || used[static_cast<size_t>(v)];
+    if (live[k]) {
+      for (int v : g_.nodes[k].inputs) used[static_cast<size_t>(v)] = 1;
+      for (int v : g_.nodes[k].outputs) used[static_cast<size_t>(v)] = 1;
+    }
+  }
+  ir::Graph out;
+  out.name = g_.name;
+  std::vector<int> remap(g_.values.size(), -1);
+  for (size_t v = 0; v < g_.values.size(); ++v)
+    if (used[v])
+      remap[v] = out.add_value(g_.values[v].name, g_.values[v].dtype, g_.values[v].shape);
+  auto m = [&](int v) { return remap[static_cast<size_t>(v)]; };
+  for (int v : g_.inputs) out.inputs.push_back(m(v));
+  for (const auto& [v, t] : const_)
+    if (used[static_cast<size_t>(v)])
+      out.initializers.push_back({.value = m(v), .data = t, .is_parameter = params_.count(v) > 0});
+  for (size_t k = 0; k < g_.nodes.size(); ++k) {
+    if (!live[k]) continue;
+    ir::Node n = std::move(g_.nodes[k]);
+    for (int& v : n.inputs) v = m(v);
+    for (int& v : n.outputs) v = m(v);
+    out.nodes.push_back(std::move(n));
+  }
+  for (int v : g_.outputs) out.outputs.push_back(m(v));
+  return out;
+}
+
+ir::Graph Reader::run() {
+  if (!model_.has_graph()) fail_at("", "the model has no graph");
+  if (!model_.has_ir_version()) fail_at("", "the model has no ir_version");
+  if (model_.functions_size() > 0) unsupported_at("", "model-local functions are not supported");
+  read_opset();
+  const auto& g = gp();
+  g_.name = g.name().empty() ? "graph" : g.name();
+  if (g.sparse_initializer_size() > 0)
+    unsupported_at(g.sparse_initializer(0).values().name(),
+                   "sparse initializers are not supported");
+  index_names();
+
+  std::vector<std::string> roots;
+  for (const auto& o : g.output()) {
+    if (o.name().empty()) fail_at("graph output", "a graph output has no name");
+    roots.push_back(o.name());
+  }
+  if (roots.empty()) fail_at(g_.name, "the graph declares no outputs");
+  // Every declared input is an input of the graph, used or not, in file order.
+  for (const auto& in : g.input()) resolve(in.name());
+  for (int i : order_from(roots)) import_node(i);
+
+  for (const auto& o : g.output()) {
+    const int v = resolve(o.name());
+    check_declared(o, v, o.name());
+    g_.outputs.push_back(v);
+  }
+  for (const auto& vi : g.value_info())
+    if (auto it = bound_.find(vi.name()); it != bound_.end())
+      check_declared(vi, it->second, vi.name());
+  return finish();
+}
+
+// ============================================================================================
+// Writer
+// ============================================================================================
+
+void set_value_info(pb::ValueInfoProto* vi, const std::string& name, const ir::ValueInfo& info) {
+  vi->set_name(name);
+  const auto dt = dtype_to_onnx(info.dtype);
+  if (!dt)
+    throw ExportError("ONNX: value '" + info.name + "' has dtype " +
+                          std::string(mindspore_name(info.dtype)) + ", which ONNX cannot hold",
+                      {.tensor = info.name});
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(*dt);
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : info.shape) shape->add_dim()->set_dim_value(d);
+}
+
+pb::ModelProto build_model(const ir::Graph& g) {
+  pb::ModelProto m;
+  m.set_ir_version(kIrVersion);
+  m.set_producer_name(kProducer);
+  m.set_producer_version(kProducerVersion);
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(kOnnxWriteOpset);
+  auto* gp = m.mutable_graph();
+  gp->set_name(g.name.empty() ? "graph" : g.name);
+
+  const size_t nv = g.values.size();
+  auto check = [&](int v, const std::string& where) {
+    if (v < 0 || static_cast<size_t>(v) >= nv)
+      throw ExportError("ONNX: " + where + " refers to value id " + std::to_string(v) +
+                        ", out of range");
+  };
+  std::set<std::string> names;
+  for (const auto& v : g.values)
+    if (!names.insert(v.name).second)
+      throw ExportError("ONNX: two values are named '" + v.name + "'", {.tensor = v.name});
+  if (g.outputs.empty()) throw ExportError("ONNX: the graph has no outputs");
+
+  OnnxBuilder b(g, *gp);
+  std::vector<bool> defined_outside(nv, false);  // inputs and initializers
+  for (int v : g.inputs) {
+    check(v, "a graph input");
+    set_value_info(gp->add_input(), b.name(v), g.value(v));
+    defined_outside[static_cast<size_t>(v)] = true;
+  }
+  for (const auto& init : g.initializers) {
+    check(init.value, "an initializer");
+    if (!init.data.defined() || init.data.is_symbolic())
+      throw ExportError("ONNX: initializer '" + g.value(init.value).name + "' has no data");
+    fill_onnx_tensor(*gp->add_initializer(), init.data, b.name(init.value));
+    defined_outside[static_cast<size_t>(init.value)] = true;
+  }
+  for (const auto& n : g.nodes)
+    for (int v : n.inputs) check(v, "node '" + n.name + "'");
+  const auto& table = ops::op_table();
+  for (size_t idx : g.topological_order()) {
+    const ir::Node& node = g.nodes[idx];
+    for (int v : node.outputs) check(v, "node '" + node.name + "'");
+    const ops::OpDef* def = table.find(node.op);
+    if (def == nullptr || !def->onnx)
+      throw ExportError("ONNX: op '" + node.op + "' (node '" + node.name +
+                            "') has no ONNX spelling in the op table",
+                        {.tensor = node.name});
+    def->onnx(b, node);
+  }
+  std::set<int> written;
+  for (int v : g.outputs) {
+    check(v, "a graph output");
+    std::string name = b.name(v);
+    // ONNX outputs are produced by nodes, once each: an input, an initializer or a repeated
+    // output goes through an Identity.
+    if (defined_outside[static_cast<size_t>(v)] || !written.insert(v).second) {
+      const std::string copy = b.fresh(name + "_output");
+      b.add("Identity", {name}, {copy});
+      name = copy;
+    }
+    set_value_info(gp->add_output(), name, g.value(v));
+  }
+  return m;
+}
+
+}  // namespace
+
+ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
+                    const std::filesystem::path& base_dir) {
+  if (bytes.empty()) throw FormatError("empty file", {.file = file});
+  if (bytes.size() > kMaxModelBytes)
+    throw Error(ErrorCode::kUnsupported,
+                "ONNX model of " + std::to_string(bytes.size()) +
+                    " bytes is over protobuf's 2 GiB limit (keep weights in external data)",
+                {.file = file});
+  pb::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError("not a valid onnx.ModelProto (protobuf parse failed: truncated or corrupt)",
+                      {.file = file});
+  return Reader(model, file, base_dir).run();
+}
+
+std::string write_onnx(const ir::Graph& graph) {
+  const pb::ModelProto m = build_model(graph);
+  const size_t n = m.ByteSizeLong();
+  if (n > kMaxModelBytes)
+    throw Error(ErrorCode::kUnsupported,
+                "ONNX model of " + std::to_string(n) +
+                    " bytes is over protobuf's 2 GiB limit (external data is not written yet)");
+  std::string out;
+  if (!m.SerializeToString(&out)) throw ExportError("ONNX: protobuf serialization failed");
+  return out;
+}
+
+bool OnnxFormat::sniff(std::span<const std::byte> head) const {
+  if (head.size() < 2) return false;
+  const auto b = [&](size_t i) { return static_cast<uint8_t>(head[i]); };
+  // Field 1 (ir_version) as a varint: tag 0x08, then a small version (1 to 127 in one byte).
+  return b(0) == 0x08 && b(1) >= 1 && b(1) < 0x80;
+}
+
+ir::Graph OnnxFormat::read(const std::filesystem::path& path) const {
+  const auto file = MappedFile::open(path);
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  return read_onnx({file->data(), file->size()}, path.string(), dir);
+}
+
+void OnnxFormat::write(const ir::Graph& graph, AtomicFile& out) const {
+  const std::string bytes = write_onnx(graph);
+  out.write(bytes.data(), bytes.size());
+}
+
+const GraphFormat& onnx_format() {
+  static const OnnxFormat format;
+  return format;
+}
+
+}  // namespace cellar::formats
