@@ -57,6 +57,13 @@ const OpTable& op_table() {
     register_array_ops(t);
     register_math_ops(t);
     register_random_ops(t);
+    register_conv_ops(t);
+    register_pool_ops(t);
+    register_norm_ops(t);
+    register_activation_ops(t);
+    register_shape_ops(t);
+    register_reduce_ops(t);
+    register_math2_ops(t);
     return t;
   }();
   return table;

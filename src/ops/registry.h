@@ -9,6 +9,13 @@ void register_nn_ops(OpTable& table);      // MatMul, BiasAdd, ReLU
 void register_array_ops(OpTable& table);   // Flatten, Reshape
 void register_math_ops(OpTable& table);    // Add, Mul
 void register_random_ops(OpTable& table);  // StandardNormal, UniformReal, Randperm
+void register_conv_ops(OpTable& table);        // Conv2D
+void register_pool_ops(OpTable& table);        // MaxPool, AvgPool
+void register_norm_ops(OpTable& table);        // BatchNorm
+void register_activation_ops(OpTable& table);  // Softmax, LogSoftmax, Sigmoid, Tanh, GeLU, Abs
+void register_shape_ops(OpTable& table);       // Transpose, ExpandDims, Squeeze, Concat, Gather, Tile
+void register_reduce_ops(OpTable& table);      // ReduceSum, ReduceMean
+void register_math2_ops(OpTable& table);       // Sub, Div, BatchMatMul
 
 // Shared helpers for shape rules.
 [[noreturn]] void shape_error(const std::string& op, const std::string& why);

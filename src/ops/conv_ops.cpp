@@ -1,0 +1,184 @@
+// Conv2D (MindSpore's primitive, NCHW): im2col into a per-node scratch buffer, then one
+// cblas_?gemm per image and group.
+//
+// Attributes, as MindSpore's ops.Conv2D writes them (mindspore/ops/operations/nn_ops.py):
+// out_channel, kernel_size (kh, kw), mode (1), pad_mode ("valid" | "same" | "pad"), pad (top,
+// bottom, left, right), stride and dilation (1, 1, h, w), group (and its copy "groups"),
+// data_format "NCHW". The inputs are x and the weight [out, in/group, kh, kw]; bias is a
+// separate BiasAdd, as nn.Conv2d does it.
+#include <cblas.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "ops/attr_util.h"
+
+namespace cellar::ops {
+
+namespace {
+
+const char* const kOp = "Conv2D";
+
+struct ConvGeometry {
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // weight
+  int64_t group;
+  int64_t sh, sw, dh, dw;  // stride, dilation
+  int64_t pt, pb, pl, pr;  // padding
+  int64_t oh, ow;          // output
+};
+
+// Output size along one dimension (MindSpore's Conv2D shape rule, which the pooling ops share).
+int64_t out_dim(const std::string& mode, int64_t in, int64_t k, int64_t s, int64_t d,
+                int64_t pad_before, int64_t pad_after, int64_t* pb, int64_t* pa) {
+  const int64_t span = d * (k - 1) + 1;
+  if (mode == "valid") {
+    *pb = *pa = 0;
+    return in >= span ? (in - span) / s + 1 : 0;
+  }
+  if (mode == "same") {
+    const int64_t out = (in + s - 1) / s;
+    const int64_t need = std::max<int64_t>(0, (out - 1) * s + span - in);
+    *pb = need / 2;
+    *pa = need - *pb;
+    return out;
+  }
+  *pb = pad_before;
+  *pa = pad_after;
+  const int64_t padded = in + pad_before + pad_after;
+  return padded >= span ? (padded - span) / s + 1 : 0;
+}
+
+ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype(kOp, in);
+  require_dtype_in(kOp, in[0].dtype, {DType::Float32, DType::Float64});
+  require_nchw(attrs, kOp);
+  const Shape& x = in[0].shape;
+  const Shape& w = in[1].shape;
+  if (x.rank() != 4) shape_error(kOp, "input must be NCHW (rank 4), got " + x.str());
+  if (w.rank() != 4) shape_error(kOp, "weight must be [out, in/group, kh, kw], got " + w.str());
+  ConvGeometry g{};
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = w[0], g.kh = w[2], g.kw = w[3];
+  g.group = attr_scalar_int(attrs, kOp, "group", attr_scalar_int(attrs, kOp, "groups", 1));
+  if (g.group < 1) shape_error(kOp, "group must be positive, got " + std::to_string(g.group));
+  if (g.c % g.group != 0 || g.o % g.group != 0)
+    shape_error(kOp, "input channels " + std::to_string(g.c) + " and output channels " +
+                         std::to_string(g.o) + " must both be divisible by group " +
+                         std::to_string(g.group));
+  if (w[1] * g.group != g.c)
+    shape_error(kOp, "weight " + w.str() + " expects " + std::to_string(w[1] * g.group) +
+                         " input channels (group " + std::to_string(g.group) + "), input " +
+                         x.str() + " has " + std::to_string(g.c));
+  if (has_attr(attrs, "out_channel") && attr_scalar_int(attrs, kOp, "out_channel") != g.o)
+    shape_error(kOp, "out_channel " + std::to_string(attr_scalar_int(attrs, kOp, "out_channel")) +
+                         " differs from the weight's " + w.str());
+  if (has_attr(attrs, "kernel_size")) {
+    const auto [kh, kw] = attr_hw(attrs, kOp, "kernel_size", 1);
+    if (kh != g.kh || kw != g.kw)
+      shape_error(kOp, "kernel_size (" + std::to_string(kh) + ", " + std::to_string(kw) +
+                           ") differs from the weight's " + w.str());
+  }
+  std::tie(g.sh, g.sw) = attr_hw(attrs, kOp, "stride", 1);
+  std::tie(g.dh, g.dw) = attr_hw(attrs, kOp, "dilation", 1);
+  const std::string mode = attr_pad_mode(attrs, kOp, "valid");
+  std::vector<int64_t> pad = attr_int_list(attrs, kOp, "pad", {0});
+  if (pad.size() == 1) pad.assign(4, pad[0]);
+  if (pad.size() != 4) shape_error(kOp, "pad must have 1 or 4 values (top, bottom, left, right)");
+  for (int64_t p : pad)
+    if (p < 0) shape_error(kOp, "pad values must be non-negative");
+  if (mode != "pad" && pad != std::vector<int64_t>(4, 0))
+    shape_error(kOp, "pad must be zero when pad_mode is '" + mode + "'");
+  g.oh = out_dim(mode, g.h, g.kh, g.sh, g.dh, pad[0], pad[1], &g.pt, &g.pb);
+  g.ow = out_dim(mode, g.w, g.kw, g.sw, g.dw, pad[2], pad[3], &g.pl, &g.pr);
+  if (g.oh <= 0 || g.ow <= 0)
+    shape_error(kOp, "kernel " + w.str() + " (dilation " + std::to_string(g.dh) + ", " +
+                         std::to_string(g.dw) + ") does not fit input " + x.str() +
+                         " with pad_mode '" + mode + "'");
+  return g;
+}
+
+std::vector<TensorType> conv_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const ConvGeometry g = geometry(in, attrs);
+  return {{in[0].dtype, Shape{g.n, g.o, g.oh, g.ow}}};
+}
+
+inline void gemm(int m, int n, int k, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+}
+inline void gemm(int m, int n, int k, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+}
+
+template <class T>
+Kernel conv_typed(const ConvGeometry& g) {
+  const int64_t cg = g.c / g.group, og = g.o / g.group;
+  const int64_t kdim = cg * g.kh * g.kw, spatial = g.oh * g.ow;
+  // A 1×1, stride-1, unpadded convolution reads its input as the im2col matrix directly.
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
+                      g.pl == 0 && g.pr == 0;
+  // Scratch for one group's im2col matrix, sized once per node. The kernel is not reentrant
+  // through the same closure (nor is the Executor that owns it).
+  auto col = std::make_shared<std::vector<T>>(direct ? 0 : static_cast<size_t>(kdim * spatial));
+  return
+      [g, cg, og, kdim, spatial, direct, col](std::span<const Tensor> in, std::span<Tensor> out) {
+        const T* x = in[0].data<T>();
+        const T* w = in[1].data<T>();
+        T* y = out[0].data<T>();
+        if (out[0].numel() == 0) return;
+        if (kdim == 0) {
+          std::fill_n(y, out[0].numel(), T(0));
+          return;
+        }
+        T* c = col->data();
+        for (int64_t b = 0; b < g.n; ++b) {
+          for (int64_t gr = 0; gr < g.group; ++gr) {
+            const T* xg = x + (b * g.c + gr * cg) * g.h * g.w;
+            if (!direct) {
+              // Row (ci, i, j) of the im2col matrix holds input pixel (ci, oy·sh + i·dh − pt,
+              // ox·sw + j·dw − pl) for every output position (oy, ox); zero outside the input.
+              T* row = c;
+              for (int64_t ci = 0; ci < cg; ++ci)
+                for (int64_t i = 0; i < g.kh; ++i)
+                  for (int64_t j = 0; j < g.kw; ++j, row += spatial) {
+                    const T* plane = xg + ci * g.h * g.w;
+                    for (int64_t oy = 0; oy < g.oh; ++oy) {
+                      const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+                      T* dst = row + oy * g.ow;
+                      if (iy < 0 || iy >= g.h) {
+                        std::fill_n(dst, g.ow, T(0));
+                        continue;
+                      }
+                      const T* src = plane + iy * g.w;
+                      for (int64_t ox = 0; ox < g.ow; ++ox) {
+                        const int64_t ix = ox * g.sw + j * g.dw - g.pl;
+                        dst[ox] = ix >= 0 && ix < g.w ? src[ix] : T(0);
+                      }
+                    }
+                  }
+            }
+            gemm(static_cast<int>(og), static_cast<int>(spatial), static_cast<int>(kdim),
+                 w + gr * og * kdim, direct ? xg : c, y + (b * g.o + gr * og) * spatial);
+          }
+        }
+      };
+}
+
+Kernel conv_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const ConvGeometry g = geometry(in, attrs);
+  if (in[0].dtype == DType::Float64) return conv_typed<double>(g);
+  return conv_typed<float>(g);
+}
+
+}  // namespace
+
+void register_conv_ops(OpTable& t) {
+  t.add({.name = kOp,
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .infer = conv_infer,
+         .make_kernel = conv_kernel,
+         .mindir = {.primitive = kOp}});
+}
+
+}  // namespace cellar::ops

@@ -1,0 +1,132 @@
+// Sub, Div (elementwise, NumPy broadcasting) and BatchMatMul.
+//
+// Div is defined for floats only: MindSpore's integer Div rounding differs across versions and
+// backends, and integer division by zero has no defined result.
+// BatchMatMul (attributes transpose_a, transpose_b; mindspore/ops/operations/math_ops.py):
+// operands of rank >= 2, the last two dimensions multiplied as MatMul does, the leading (batch)
+// dimensions broadcast as NumPy does.
+#include <cblas.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "ops/broadcast.h"
+
+namespace cellar::ops {
+
+namespace {
+
+const char* const kBmm = "BatchMatMul";
+
+struct BmmPlan {
+  Shape batch;                        // broadcast batch shape
+  std::vector<int64_t> a_off, b_off;  // per batch index: element offset of each operand's matrix
+  int m, n, k, lda, ldb;
+  bool ta, tb;
+};
+
+BmmPlan bmm_plan(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype(kBmm, in);
+  require_dtype_in(kBmm, in[0].dtype, {DType::Float32, DType::Float64});
+  BmmPlan p{};
+  p.ta = attr_bool(attrs, kBmm, "transpose_a", false);
+  p.tb = attr_bool(attrs, kBmm, "transpose_b", false);
+  const Shape& a = in[0].shape;
+  const Shape& b = in[1].shape;
+  if (a.rank() < 2 || b.rank() < 2)
+    shape_error(kBmm, "operands must have rank >= 2, got " + a.str() + " and " + b.str());
+  const int64_t ar = a[a.rank() - 2], ac = a[a.rank() - 1];
+  const int64_t br = b[b.rank() - 2], bc = b[b.rank() - 1];
+  const int64_t m = p.ta ? ac : ar, k = p.ta ? ar : ac;
+  const int64_t k2 = p.tb ? bc : br, n = p.tb ? br : bc;
+  if (k != k2)
+    shape_error(kBmm, "inner dimensions differ: " + a.str() + (p.ta ? "ᵀ" : "") + " · " + b.str() +
+                          (p.tb ? "ᵀ" : ""));
+  const Shape ab(std::vector<int64_t>(a.begin(), a.end() - 2));
+  const Shape bb(std::vector<int64_t>(b.begin(), b.end() - 2));
+  p.batch = broadcast_shape(kBmm, ab, bb);
+  if (p.batch.rank() > kMaxBroadcastRank) shape_error(kBmm, "batch rank above 16 is not supported");
+  p.m = static_cast<int>(m), p.n = static_cast<int>(n), p.k = static_cast<int>(k);
+  p.lda = static_cast<int>(ac), p.ldb = static_cast<int>(bc);
+  return p;
+}
+
+std::vector<TensorType> bmm_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const BmmPlan p = bmm_plan(in, attrs);
+  std::vector<int64_t> out = p.batch.dims();
+  out.push_back(p.m);
+  out.push_back(p.n);
+  return {{in[0].dtype, Shape(out)}};
+}
+
+inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a,
+                 int lda, const float* b, int ldb, float* c) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+}
+inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a,
+                 int lda, const double* b, int ldb, double* c) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
+}
+
+template <class T>
+Kernel bmm_typed(BmmPlan p, const Shape& a, const Shape& b) {
+  // Matrix offsets of each batch entry, computed once: the batch strides of each operand in
+  // units of whole matrices, 0 along broadcast dimensions.
+  const Shape ab(std::vector<int64_t>(a.begin(), a.end() - 2));
+  const Shape bb(std::vector<int64_t>(b.begin(), b.end() - 2));
+  const auto sa = broadcast_strides(ab, p.batch), sb = broadcast_strides(bb, p.batch);
+  const int64_t a_mat = a[a.rank() - 2] * a[a.rank() - 1],
+                b_mat = b[b.rank() - 2] * b[b.rank() - 1];
+  const int64_t nb = p.batch.numel();
+  std::vector<int64_t> idx(p.batch.rank(), 0);
+  for (int64_t i = 0; i < nb; ++i) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      oa += idx[d] * sa[d];
+      ob += idx[d] * sb[d];
+    }
+    p.a_off.push_back(oa * a_mat);
+    p.b_off.push_back(ob * b_mat);
+    for (size_t d = idx.size(); d-- > 0;) {
+      if (++idx[d] < p.batch[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return [p](std::span<const Tensor> x, std::span<Tensor> y) {
+    const T* a = x[0].data<T>();
+    const T* b = x[1].data<T>();
+    T* c = y[0].data<T>();
+    const int64_t c_mat = static_cast<int64_t>(p.m) * p.n;
+    if (c_mat == 0) return;
+    const auto opa = p.ta ? CblasTrans : CblasNoTrans, opb = p.tb ? CblasTrans : CblasNoTrans;
+    for (size_t i = 0; i < p.a_off.size(); ++i) {
+      T* ci = c + static_cast<int64_t>(i) * c_mat;
+      if (p.k == 0)
+        std::fill_n(ci, c_mat, T(0));
+      else
+        gemm(opa, opb, p.m, p.n, p.k, a + p.a_off[i], p.lda, b + p.b_off[i], p.ldb, ci);
+    }
+  };
+}
+
+Kernel bmm_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  BmmPlan p = bmm_plan(in, attrs);
+  if (in[0].dtype == DType::Float64)
+    return bmm_typed<double>(std::move(p), in[0].shape, in[1].shape);
+  return bmm_typed<float>(std::move(p), in[0].shape, in[1].shape);
+}
+
+}  // namespace
+
+void register_math2_ops(OpTable& t) {
+  t.add(binary_op<std::minus>("Sub"));
+  t.add(binary_op<std::divides>("Div", {DType::Float32, DType::Float64}));
+  t.add({.name = kBmm,
+         .min_inputs = 2,
+         .max_inputs = 2,
+         .infer = bmm_infer,
+         .make_kernel = bmm_kernel,
+         .mindir = {.primitive = kBmm}});
+}
+
+}  // namespace cellar::ops

@@ -1,0 +1,110 @@
+// The functional API of cellar/nn_functional.h: each names a row and its attributes, spelled
+// as MindSpore's primitive writes them (so an exported graph carries MindSpore's attributes).
+#include "cellar/nn_functional.h"
+
+#include <cctype>
+
+#include "ops/op_table.h"
+
+namespace cellar::ops {
+
+namespace {
+std::vector<int64_t> four(const std::array<int64_t, 2>& hw) { return {1, 1, hw[0], hw[1]}; }
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+Tensor pool(const char* op, const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
+            const std::string& pad_mode) {
+  // ops.MaxPool / ops.AvgPool store kernel_size and strides as (1, 1, h, w) and pad_mode in
+  // upper case.
+  return call(op, {x},
+              {{"kernel_size", four(k)},
+               {"strides", four(s)},
+               {"pad_mode", upper(pad_mode)},
+               {"data_format", std::string("NCHW")}})[0];
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Conv2dArgs& a) {
+  const int64_t out = weight.rank() == 4 ? weight.shape()[0] : 0;
+  const std::vector<int64_t> ks = weight.rank() == 4
+                                      ? std::vector<int64_t>{weight.shape()[2], weight.shape()[3]}
+                                      : std::vector<int64_t>{};
+  ir::Attrs attrs{{"out_channel", out},
+                  {"kernel_size", ks},
+                  {"mode", int64_t{1}},
+                  {"pad_mode", a.pad_mode},
+                  {"pad", std::vector<int64_t>(a.pad.begin(), a.pad.end())},
+                  {"stride", four(a.stride)},
+                  {"dilation", four(a.dilation)},
+                  {"group", a.group},
+                  {"groups", a.group},
+                  {"data_format", std::string("NCHW")}};
+  if (weight.rank() != 4) attrs.erase("kernel_size");
+  return call("Conv2D", {x, weight}, std::move(attrs))[0];
+}
+
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
+                  const std::string& pad_mode) {
+  return pool("MaxPool", x, k, s, pad_mode);
+}
+Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
+                  const std::string& pad_mode) {
+  return pool("AvgPool", x, k, s, pad_mode);
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor& mean,
+                  const Tensor& variance, double epsilon, double momentum) {
+  return call("BatchNorm", {x, scale, bias, mean, variance},
+              {{"is_training", false},
+               {"epsilon", epsilon},
+               {"momentum", momentum},
+               {"data_format", std::string("NCHW")}})[0];
+}
+
+Tensor softmax(const Tensor& x, int64_t axis) {
+  return call("Softmax", {x}, {{"axis", std::vector<int64_t>{axis}}})[0];
+}
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  return call("LogSoftmax", {x}, {{"axis", axis}})[0];
+}
+Tensor sigmoid(const Tensor& x) { return call("Sigmoid", {x})[0]; }
+Tensor tanh(const Tensor& x) { return call("Tanh", {x})[0]; }
+Tensor gelu(const Tensor& x) { return call("GeLU", {x})[0]; }
+Tensor abs(const Tensor& x) { return call("Abs", {x})[0]; }
+
+Tensor sub(const Tensor& a, const Tensor& b) { return call("Sub", {a, b})[0]; }
+Tensor div(const Tensor& a, const Tensor& b) { return call("Div", {a, b})[0]; }
+Tensor batch_matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  return call("BatchMatMul", {a, b},
+              {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}})[0];
+}
+
+Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
+  return call("Transpose", {x}, {{"perm", perm}})[0];
+}
+Tensor expand_dims(const Tensor& x, int64_t axis) {
+  return call("ExpandDims", {x}, {{"axis", axis}})[0];
+}
+Tensor squeeze(const Tensor& x, const std::vector<int64_t>& axis) {
+  return call("Squeeze", {x}, {{"axis", axis}})[0];
+}
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  return call("Concat", xs, {{"axis", axis}})[0];
+}
+Tensor gather(const Tensor& params, const Tensor& indices, int64_t axis) {
+  return call("Gather", {params, indices}, {{"axis", axis}, {"batch_dims", int64_t{0}}})[0];
+}
+Tensor tile(const Tensor& x, const std::vector<int64_t>& multiples) {
+  return call("Tile", {x}, {{"multiples", multiples}})[0];
+}
+Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis, bool keep_dims) {
+  return call("ReduceSum", {x},
+              {{"axis", axis}, {"keep_dims", keep_dims}, {"skip_mode", false}})[0];
+}
+Tensor reduce_mean(const Tensor& x, const std::vector<int64_t>& axis, bool keep_dims) {
+  return call("ReduceMean", {x}, {{"axis", axis}, {"keep_dims", keep_dims}})[0];
+}
+
+}  // namespace cellar::ops

@@ -1,0 +1,97 @@
+// BatchNorm (MindSpore's primitive), inference only.
+//
+// MindSpore's BatchNorm takes (x, scale, bias, mean, variance) and returns a 5-tuple (y,
+// batch_mean, batch_variance, reserve_space_1, reserve_space_2)
+// (mindspore/core/ops/ops_def/batch_norm_op.yaml). nn.BatchNorm2d in eval mode calls it with
+// is_training=False and takes TupleGetItem 0, so an exported MindIR holds the 5-output node and
+// a TupleGetItem. The row has the same 5 outputs, so the MindIR reader maps TupleGetItem k to
+// output k one to one; at inference outputs 1–4 are copies of mean, variance, mean, variance.
+//
+// Attributes (prim_init in the yaml): is_training (only false has a kernel: training needs
+// batch statistics and updates state, which a graph of ours does not do), epsilon (1e-5),
+// momentum (0.1; unused at inference), data_format (NCHW).
+#include <cmath>
+#include <cstring>
+
+#include "ops/attr_util.h"
+
+namespace cellar::ops {
+
+namespace {
+
+const char* const kOp = "BatchNorm";
+
+std::vector<TensorType> bn_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype(kOp, in);
+  require_dtype_in(kOp, in[0].dtype, {DType::Float32, DType::Float64});
+  require_nchw(attrs, kOp);
+  const Shape& x = in[0].shape;
+  if (x.rank() < 2) shape_error(kOp, "input must have rank >= 2 (N, C, …), got " + x.str());
+  static const char* const names[] = {"scale", "bias", "mean", "variance"};
+  for (size_t i = 1; i < 5; ++i)
+    if (in[i].shape != Shape{x[1]})
+      shape_error(kOp, std::string(names[i - 1]) + " " + in[i].shape.str() +
+                           " does not match the channel dimension of " + x.str());
+  const TensorType stat{in[1].dtype, in[1].shape};
+  return {in[0], stat, stat, stat, stat};
+}
+
+template <class T>
+void bn_run(std::span<const Tensor> in, std::span<Tensor> out, int64_t n, int64_t c, int64_t inner,
+            double eps) {
+  const T* x = in[0].data<T>();
+  const T* scale = in[1].data<T>();
+  const T* bias = in[2].data<T>();
+  const T* mean = in[3].data<T>();
+  const T* var = in[4].data<T>();
+  T* y = out[0].data<T>();
+  for (int64_t j = 0; j < c; ++j) {
+    // y = (x − mean) / √(var + ε) · scale + bias = x·a + b, computed in double.
+    const double a = static_cast<double>(scale[j]) / std::sqrt(static_cast<double>(var[j]) + eps);
+    const double b = static_cast<double>(bias[j]) - static_cast<double>(mean[j]) * a;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t base = (i * c + j) * inner;
+      for (int64_t k = 0; k < inner; ++k)
+        y[base + k] = static_cast<T>(static_cast<double>(x[base + k]) * a + b);
+    }
+  }
+  const size_t bytes = static_cast<size_t>(c) * sizeof(T);
+  std::memcpy(out[1].data<T>(), mean, bytes);
+  std::memcpy(out[2].data<T>(), var, bytes);
+  std::memcpy(out[3].data<T>(), mean, bytes);
+  std::memcpy(out[4].data<T>(), var, bytes);
+}
+
+Kernel bn_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  if (attr_bool(attrs, kOp, "is_training", false))
+    throw ValueError(ErrorCode::kUnsupported,
+                     "BatchNorm with is_training=true (training mode) has no kernel; export and "
+                     "run networks in eval mode (set_train(false))");
+  const double eps = attr_double(attrs, kOp, "epsilon", 1e-5);
+  if (!(eps >= 0)) throw ValueError(ErrorCode::kInvalidArgument, "BatchNorm: epsilon must be >= 0");
+  const Shape x = in[0].shape;
+  const int64_t n = x[0], c = x[1];
+  int64_t inner = 1;
+  for (size_t i = 2; i < x.rank(); ++i) inner *= x[i];
+  if (in[0].dtype == DType::Float64)
+    return [=](std::span<const Tensor> a, std::span<Tensor> y) {
+      bn_run<double>(a, y, n, c, inner, eps);
+    };
+  return [=](std::span<const Tensor> a, std::span<Tensor> y) {
+    bn_run<float>(a, y, n, c, inner, eps);
+  };
+}
+
+}  // namespace
+
+void register_norm_ops(OpTable& t) {
+  t.add({.name = kOp,
+         .min_inputs = 5,
+         .max_inputs = 5,
+         .num_outputs = 5,
+         .infer = bn_infer,
+         .make_kernel = bn_kernel,
+         .mindir = {.primitive = kOp}});
+}
+
+}  // namespace cellar::ops
