@@ -596,14 +596,79 @@ std::optional<DType> dtype_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-uint32_t mindspore_crc(
-    std::vector<std::pair<std::string_view, std::span<const std::byte>>> tensors) {
-  std::sort(tensors.begin(), tensors.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+namespace {
+
+// CRC-32 of `crc`'s message followed by `n` zero bytes, in O(log n) (zlib's crc32_combine).
+uLong crc32_zeros(uLong crc, uint64_t n) {
+  uLong zeros = 0;  // CRC-32 of `len` zero bytes
+  uint64_t len = 0;
+  uLong block = ::crc32_z(0L, reinterpret_cast<const Bytef*>("\0"), 1);  // 2^k zero bytes
+  for (uint64_t k = 1; n != 0; n >>= 1, k <<= 1) {
+    if (n & 1) {
+      zeros = ::crc32_combine(zeros, block, static_cast<z_off_t>(k));
+      len += k;
+    }
+    if (n >> 1) block = ::crc32_combine(block, block, static_cast<z_off_t>(k));
+  }
+  return len == 0 ? crc : ::crc32_combine(crc, zeros, static_cast<z_off_t>(len));
+}
+
+// The Python int MindSpore's `bytes(ndarray)` sees for a rank-0 integer tensor, when it is one
+// `bytes()` accepts (0 ≤ value ≤ PY_SSIZE_T_MAX); nullopt otherwise.
+std::optional<uint64_t> python_index(const Tensor& t) {
+  if (t.rank() != 0 || !is_integral(t.dtype())) return std::nullopt;
+  int64_t v = 0;
+  switch (t.dtype()) {
+    case DType::Int8:
+      v = *t.data<int8_t>();
+      break;
+    case DType::Int16:
+      v = *t.data<int16_t>();
+      break;
+    case DType::Int32:
+      v = *t.data<int32_t>();
+      break;
+    case DType::Int64:
+      v = *t.data<int64_t>();
+      break;
+    case DType::UInt8:
+      v = *t.data<uint8_t>();
+      break;
+    case DType::UInt16:
+      v = *t.data<uint16_t>();
+      break;
+    case DType::UInt32:
+      v = *t.data<uint32_t>();
+      break;
+    case DType::UInt64: {
+      const uint64_t u = *t.data<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+      v = static_cast<int64_t>(u);
+      break;
+    }
+    default:
+      return std::nullopt;
+  }
+  if (v < 0) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
+}  // namespace
+
+uint32_t mindspore_crc(const NamedTensors& tensors) {
+  std::vector<const std::pair<std::string, Tensor>*> sorted;
+  sorted.reserve(tensors.size());
+  for (const auto& e : tensors) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
   uLong crc = ::crc32_z(0L, Z_NULL, 0);
-  for (const auto& [name, bytes] : tensors) {
-    crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(name.data()), name.size());
-    crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  for (const auto* e : sorted) {
+    crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(e->first.data()), e->first.size());
+    if (auto zeros = python_index(e->second)) {
+      crc = crc32_zeros(crc, *zeros);
+    } else {
+      const auto bytes = e->second.bytes();
+      crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+    }
   }
   return static_cast<uint32_t>(crc);
 }
@@ -805,10 +870,7 @@ class SafetensorsFormat final : public CheckpointFormat {
     if (!entries.empty()) {
       json += "\"__metadata__\":{\"format\":\"ms\"";
       if (options.crc_check) {
-        std::vector<std::pair<std::string_view, std::span<const std::byte>>> crc_input;
-        crc_input.reserve(entries.size());
-        for (const auto& [name, t] : entries) crc_input.emplace_back(name, t.bytes());
-        json += ",\"crc_num\":\"" + std::to_string(mindspore_crc(std::move(crc_input))) + "\"";
+        json += ",\"crc_num\":\"" + std::to_string(mindspore_crc(entries)) + "\"";
       }
       json += "}";
     }
@@ -856,10 +918,7 @@ class SafetensorsFormat final : public CheckpointFormat {
     if (!ok || want > std::numeric_limits<uint32_t>::max())
       throw FormatError("crc_num " + excerpt(*stored) + " in __metadata__ is not a CRC-32",
                         {path, {}, 8});
-    std::vector<std::pair<std::string_view, std::span<const std::byte>>> crc_input;
-    crc_input.reserve(tensors.size());
-    for (const auto& [name, t] : tensors) crc_input.emplace_back(name, t.bytes());
-    const uint32_t actual = mindspore_crc(std::move(crc_input));
+    const uint32_t actual = mindspore_crc(tensors);
     if (actual != want)
       throw FormatError("CRC-32 mismatch: __metadata__ crc_num is " + *stored +
                             ", the tensors give " + std::to_string(actual),

@@ -46,10 +46,11 @@
 //   order (the order MindSpore expects); names escaped as serde_json escapes them; padded with
 //   spaces so that 8 + N is a multiple of 8.
 // - Metadata {"format": "ms"}; with SaveOptions::crc_check also "crc_num": the decimal zlib
-//   CRC-32 over, for each tensor in name order, its UTF-8 name then its bytes (MindSpore's
-//   convention; its load_checkpoint(crc_check=True) verifies it, and so does our reader when
-//   LoadOptions::crc_check). With no entries at all MindSpore writes no metadata (header "{}"),
-//   and so do we.
+//   CRC-32 over, for each tensor in name order, its UTF-8 name then its bytes as MindSpore sees
+//   them (see mindspore_crc: an integer scalar counts as that many zero bytes). MindSpore's
+//   load_checkpoint(crc_check=True) verifies it, and so does our reader when
+//   LoadOptions::crc_check (which fails when crc_num is absent; MindSpore only warns). With no
+//   entries at all MindSpore writes no metadata (header "{}"), and so do we.
 // - str entries (DType::String, append_dict text) are refused with a ValueError (kUnsupported)
 //   naming the entry: safetensors has no string dtype and MindSpore 2.10 fails on them too
 //   ("Unknown dtype str…"); it has no metadata convention for them.
@@ -98,9 +99,13 @@ Header parse_header(std::span<const std::byte> file, const std::string& path);
 std::optional<std::string_view> dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
 
-// MindSpore's crc_num over `tensors`: zlib CRC-32 of each name then its bytes, in name order.
-uint32_t mindspore_crc(
-    std::vector<std::pair<std::string_view, std::span<const std::byte>>> tensors);
+// MindSpore's crc_num over `tensors`: zlib CRC-32 of, in name order, each UTF-8 name then
+// Python's `bytes(ndarray)` of the tensor (serialization.py, _exec_save and
+// _load_safetensors_into_param_dict). That is the tensor's bytes, except for a rank-0 integer
+// tensor: numpy gives it `__index__`, so `bytes()` makes `value` zero bytes (bytes(5) is five
+// NULs). MindSpore cannot save a negative or over-2^63 integer scalar with crc_check (bytes()
+// raises); for those we use the tensor's bytes.
+uint32_t mindspore_crc(const NamedTensors& tensors);
 
 }  // namespace safetensors
 
