@@ -1,0 +1,56 @@
+// A ResNet-18-shaped network with MindSpore's model-zoo names
+// (models/official/cv/ResNet/src/resnet.py, resnet18 = ResNet(ResidualBlockBase, [2, 2, 2, 2],
+// res_base=True)): conv1, bn1, layer1…layer4 of blocks (conv1, bn1d, conv2, bn2d, relu,
+// down_sample_layer = SequentialCell[conv 1×1, BatchNorm2d]), end_point (Dense). Parameter names
+// therefore match the zoo's checkpoints: `layer2.0.down_sample_layer.1.moving_mean`, ….
+//
+// One difference: the zoo's stem pads by 1 (nn.Pad) and max-pools 3×3/2 "valid"; this one
+// max-pools 3×3/2 "same" (the zoo's res_base=False stem), as cellar has no Pad op yet. Weights
+// and names are unaffected.
+#pragma once
+
+#include <memory>
+
+#include "cellar/generator.h"
+#include "cellar/nn/conv.h"
+#include "cellar/nn/layers.h"
+#include "cellar/nn/normalization.h"
+#include "cellar/nn/pooling.h"
+
+namespace cellar::models {
+
+// ResidualBlockBase: conv3×3(stride)–BN–ReLU–conv3×3–BN, plus the input (through a 1×1 conv and
+// BN when the stride or the channel count changes), then ReLU.
+class ResidualBlockBaseImpl : public nn::Cell {
+ public:
+  ResidualBlockBaseImpl(int64_t in_channel, int64_t out_channel, int64_t stride, Generator& gen);
+  Value construct(const std::vector<Value>& inputs) override;
+
+  std::shared_ptr<nn::Conv2dImpl> conv1, conv2;
+  std::shared_ptr<nn::BatchNorm2dImpl> bn1d, bn2d;
+  std::shared_ptr<nn::ReLUImpl> relu;
+  std::shared_ptr<nn::SequentialCellImpl> down_sample_layer;  // null without down-sampling
+};
+
+struct ResNetOptions {
+  int64_t num_classes = 10;
+  Generator* generator = nullptr;  // null: seeded from std::random_device
+};
+
+class ResNetImpl : public nn::Cell {
+ public:
+  explicit ResNetImpl(const ResNetOptions& options = {});
+  // x: (N, 3, H, W) float32 → (N, num_classes).
+  Value construct(const std::vector<Value>& inputs) override;
+
+  std::shared_ptr<nn::Conv2dImpl> conv1;
+  std::shared_ptr<nn::BatchNorm2dImpl> bn1;
+  std::shared_ptr<nn::MaxPool2dImpl> maxpool;
+  std::shared_ptr<nn::SequentialCellImpl> layer1, layer2, layer3, layer4;
+  std::shared_ptr<nn::FlattenImpl> flatten;
+  std::shared_ptr<nn::DenseImpl> end_point;
+};
+
+std::shared_ptr<ResNetImpl> resnet18(const ResNetOptions& options = {});
+
+}  // namespace cellar::models

@@ -1,0 +1,39 @@
+#include "cellar/nn/activation.h"
+
+#include "cellar/nn_functional.h"
+#include "nn/cell_input.h"
+
+namespace cellar::nn {
+
+Value SoftmaxImpl::construct(const std::vector<Value>& inputs) {
+  return ops::softmax(detail::single_tensor(inputs, cls_name()), axis_);
+}
+Value LogSoftmaxImpl::construct(const std::vector<Value>& inputs) {
+  return ops::log_softmax(detail::single_tensor(inputs, cls_name()), axis_);
+}
+Value SigmoidImpl::construct(const std::vector<Value>& inputs) {
+  return ops::sigmoid(detail::single_tensor(inputs, cls_name()));
+}
+Value TanhImpl::construct(const std::vector<Value>& inputs) {
+  return ops::tanh(detail::single_tensor(inputs, cls_name()));
+}
+
+GELUImpl::GELUImpl(bool approximate) : Cell("GELU") {
+  if (!approximate)
+    throw ValueError(ErrorCode::kUnsupported,
+                     "GELU(approximate=false) (the erf form) is not supported; MindSpore's GeLU "
+                     "primitive is the tanh approximation (approximate=true)");
+}
+Value GELUImpl::construct(const std::vector<Value>& inputs) {
+  return ops::gelu(detail::single_tensor(inputs, cls_name()));
+}
+
+std::shared_ptr<SoftmaxImpl> Softmax(int64_t axis) { return std::make_shared<SoftmaxImpl>(axis); }
+std::shared_ptr<LogSoftmaxImpl> LogSoftmax(int64_t axis) {
+  return std::make_shared<LogSoftmaxImpl>(axis);
+}
+std::shared_ptr<SigmoidImpl> Sigmoid() { return std::make_shared<SigmoidImpl>(); }
+std::shared_ptr<TanhImpl> Tanh() { return std::make_shared<TanhImpl>(); }
+std::shared_ptr<GELUImpl> GELU(bool approximate) { return std::make_shared<GELUImpl>(approximate); }
+
+}  // namespace cellar::nn
