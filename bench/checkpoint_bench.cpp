@@ -1,0 +1,278 @@
+// Checkpoint save/load speed and memory, cellar beside its peers and the machine's limits.
+//
+//   build/bench/checkpoint_bench [--size-mib 1024] [--repeats 5] [--dir DIR]
+//                                [--python PY]... [--no-peers]
+//
+// Builds a float32 model of many tensors of mixed sizes (--size-mib in all), then measures with
+// a warm page cache, each figure the median of --repeats runs:
+//   limits   memcpy of all tensor bytes; a plain sequential write() of them + fsync
+//   cellar   save .ckpt / .safetensors (atomic: temp file, fsync, rename); load zero-copy
+//            (mmap + validate) alone and + touching every page; a copying load (every tensor
+//            cloned to the heap); peak RSS of a load in a child process
+//   peers    bench/peers.py run by each --python given (safetensors, torch, mindspore: whatever
+//            that interpreter can import), on the same tensor sizes
+// and prints every figure with its ratio to the relevant limit and to the best peer.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cellar/cellar.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  size_t size_mib = 1024;
+  int repeats = 5;
+  fs::path dir;
+  std::vector<std::string> pythons;
+  bool peers = true;
+};
+
+// Mixed sizes, as a real model has: big matrices, small biases and norms, odd shapes.
+std::vector<int64_t> tensor_sizes(size_t total_bytes) {
+  static const int64_t pattern[] = {4 << 20, 1 << 10, 4 << 20, 1 << 10, 16 << 20, 4 << 10,
+                                    1 << 20, 256,     1 << 18, 3 << 20, 12345,    64 << 10};
+  std::vector<int64_t> out;
+  size_t have = 0;
+  for (size_t i = 0; have < total_bytes; ++i) {
+    int64_t n = pattern[i % std::size(pattern)];  // elements
+    n = std::min<int64_t>(n, static_cast<int64_t>((total_bytes - have + 3) / 4));
+    out.push_back(n);
+    have += static_cast<size_t>(n) * 4;
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double time_once(const std::function<void()>& f) {
+  const auto t0 = Clock::now();
+  f();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double time_median(int repeats, const std::function<void()>& f) {
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) t.push_back(time_once(f));
+  return median(t);
+}
+
+// Sum of one float per 4 KiB page: makes every page resident without a full pass.
+double touch(const cellar::ParamDict& d) {
+  double s = 0;
+  for (const auto& [_, p] : d) {
+    const cellar::Tensor& t = p.data();
+    const auto* b = reinterpret_cast<const volatile unsigned char*>(t.raw_data());
+    for (size_t i = 0; i < t.nbytes(); i += 4096) s += b[i];
+  }
+  return s;
+}
+
+long child_peak_rss_kib(const std::function<void()>& f) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    f();
+    _exit(0);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  return ru.ru_maxrss;
+}
+
+struct Row {
+  std::string group, name;
+  double seconds;
+  std::string vs;  // what the ratio is against
+  double ratio;    // throughput relative to `vs` (higher is better)
+};
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  pclose(p);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  opt.dir = fs::temp_directory_path() / "cellar-bench";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { std::cerr << a << " needs a value\n"; std::exit(2); }
+      return argv[++i];
+    };
+    if (a == "--size-mib") opt.size_mib = std::stoul(next());
+    else if (a == "--repeats") opt.repeats = std::stoi(next());
+    else if (a == "--dir") opt.dir = next();
+    else if (a == "--python") opt.pythons.push_back(next());
+    else if (a == "--no-peers") opt.peers = false;
+    else { std::cerr << "usage: checkpoint_bench [--size-mib N] [--repeats N] [--dir DIR] [--python PY]... [--no-peers]\n"; return 2; }
+  }
+  fs::create_directories(opt.dir);
+  const auto sizes = tensor_sizes(opt.size_mib << 20);
+  cellar::ParamDict model;
+  size_t total = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    cellar::Tensor t(cellar::float32, cellar::Shape{sizes[i]});
+    float* p = t.data<float>();
+    for (int64_t k = 0; k < sizes[i]; ++k) p[k] = static_cast<float>((k * 2654435761u + i) % 1000) / 997.0f;
+    model.set("layer" + std::to_string(i / 4) + ".param" + std::to_string(i % 4), t);
+    total += t.nbytes();
+  }
+  {
+    std::ofstream spec(opt.dir / "spec.txt");
+    for (auto n : sizes) spec << n << "\n";
+  }
+  std::cout << "model: " << sizes.size() << " float32 tensors, " << total / (1 << 20)
+            << " MiB; folder " << opt.dir << "; median of " << opt.repeats << " runs\n\n";
+  std::vector<Row> rows;
+
+  // ---- the machine's limits ----
+  std::vector<std::byte> dst(total);
+  std::memset(dst.data(), 1, dst.size());
+  const double t_memcpy = time_median(opt.repeats, [&] {
+    size_t off = 0;
+    for (const auto& [_, p] : model) {
+      std::memcpy(dst.data() + off, p.data().raw_data(), p.data().nbytes());
+      off += p.data().nbytes();
+    }
+  });
+  const fs::path plain = opt.dir / "plain.bin";
+  const double t_write = time_median(opt.repeats, [&] {
+    const int fd = ::open(plain.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (const auto& [_, p] : model) {
+      const auto* b = reinterpret_cast<const char*>(p.data().raw_data());
+      size_t left = p.data().nbytes();
+      while (left) {
+        const ssize_t n = ::write(fd, b, left);
+        if (n <= 0) { std::perror("write"); std::exit(1); }
+        b += n;
+        left -= static_cast<size_t>(n);
+      }
+    }
+    ::fsync(fd);
+    ::close(fd);
+  });
+  fs::remove(plain);
+  rows.push_back({"limit", "memcpy", t_memcpy, "memcpy", 1.0});
+  rows.push_back({"limit", "write()+fsync", t_write, "write()", 1.0});
+
+  // ---- cellar ----
+  const fs::path ckpt = opt.dir / "cellar.ckpt", st = opt.dir / "cellar.safetensors";
+  const double t_save_ckpt = time_median(opt.repeats, [&] { cellar::save_checkpoint(model, ckpt); });
+  const double t_save_st = time_median(opt.repeats, [&] {
+    cellar::save_checkpoint(model, st, {.format = cellar::CheckpointFormat::kSafetensors});
+  });
+  rows.push_back({"cellar", "save .ckpt", t_save_ckpt, "write()", t_write / t_save_ckpt});
+  rows.push_back({"cellar", "save .safetensors", t_save_st, "write()", t_write / t_save_st});
+  for (const auto& [label, path] : {std::pair{"ckpt", ckpt}, std::pair{"safetensors", st}}) {
+    const double t_load = time_median(opt.repeats, [&] { (void)cellar::load_checkpoint(path); });
+    const double t_touch = time_median(opt.repeats, [&] { touch(cellar::load_checkpoint(path)); });
+    const double t_copy = time_median(opt.repeats, [&] {
+      cellar::ParamDict d = cellar::load_checkpoint(path);
+      for (const auto& [n, p] : d) cellar::Parameter(p).set_data(p.data().clone());
+    });
+    rows.push_back({"cellar", std::string("load .") + label + " zero-copy", t_load, "-", 0});
+    rows.push_back({"cellar", std::string("load .") + label + " zero-copy + touch", t_touch, "memcpy", t_memcpy / t_touch});
+    rows.push_back({"cellar", std::string("load .") + label + " copying", t_copy, "memcpy", t_memcpy / t_copy});
+    const long rss = child_peak_rss_kib([&] { touch(cellar::load_checkpoint(path)); });
+    const long rss_copy = child_peak_rss_kib([&] {
+      cellar::ParamDict d = cellar::load_checkpoint(path);
+      for (const auto& [n, p] : d) cellar::Parameter(p).set_data(p.data().clone());
+      touch(d);
+    });
+    std::cout << "peak RSS of a load of the " << fs::file_size(path) / (1 << 20) << " MiB ." << label
+              << " (child process, includes this benchmark's own model copy inherited by fork): zero-copy+touch "
+              << rss / 1024 << " MiB, copying " << rss_copy / 1024 << " MiB\n";
+  }
+
+  // ---- peers ----
+  std::map<std::string, double> best_peer;  // kind → fastest seconds
+  if (opt.peers) {
+    if (opt.pythons.empty()) {
+      std::cout << "\n(no --python given: peers not measured)\n";
+    }
+    const fs::path script = fs::path(CELLAR_SOURCE_DIR) / "bench" / "peers.py";
+    for (const auto& py : opt.pythons) {
+      const std::string cmd = py + " " + script.string() + " --dir " + opt.dir.string() +
+                              " --repeats " + std::to_string(opt.repeats) + " 2>&1";
+      std::istringstream out(run_capture(cmd));
+      std::string line;
+      while (std::getline(out, line)) {
+        // "RESULT <kind> <seconds> <name…>" lines; anything else is the peer's own chatter.
+        if (line.rfind("RESULT ", 0) != 0) {
+          if (line.find("SKIP") == 0 || line.find("Error") != std::string::npos) std::cout << py << ": " << line << "\n";
+          continue;
+        }
+        std::istringstream ls(line.substr(7));
+        std::string kind, name;
+        double s = 0;
+        ls >> kind >> s;
+        std::getline(ls, name);
+        name.erase(0, name.find_first_not_of(' '));
+        const bool is_save = kind == "save";
+        name += " [" + fs::path(py).parent_path().parent_path().filename().string() + "]";
+        rows.push_back({"peer", name, s, is_save ? "write()" : "memcpy", (is_save ? t_write : t_memcpy) / s});
+        auto& b = best_peer[kind];
+        if (b == 0 || s < b) b = s;
+      }
+    }
+  }
+
+  std::cout << "\n" << std::left << std::setw(8) << "who" << std::setw(58) << "what" << std::right
+            << std::setw(11) << "median ms" << std::setw(10) << "GB/s" << std::setw(16) << "vs limit" << "\n";
+  for (const auto& r : rows) {
+    std::ostringstream ratio;
+    if (r.vs != "-") ratio << std::fixed << std::setprecision(2) << r.ratio << "x " << r.vs;
+    std::cout << std::left << std::setw(8) << r.group << std::setw(58) << r.name << std::right
+              << std::setw(11) << std::fixed << std::setprecision(1) << r.seconds * 1e3 << std::setw(10)
+              << std::setprecision(2) << total / r.seconds / 1e9 << std::setw(16) << ratio.str() << "\n";
+  }
+  if (!best_peer.empty()) {
+    std::cout << "\ncellar vs the fastest peer (>1: cellar faster):\n";
+    auto cmp = [&](const char* kind, const char* label, double cellar_s) {
+      if (best_peer.count(kind))
+        std::cout << "  " << std::left << std::setw(34) << label << std::fixed << std::setprecision(2)
+                  << best_peer[kind] / cellar_s << "x\n";
+    };
+    cmp("save", "save (.ckpt)", t_save_ckpt);
+    for (const auto& r : rows) {
+      if (r.group != "cellar") continue;
+      if (r.name == "load .safetensors copying") cmp("load_copy", "copying load (.safetensors)", r.seconds);
+      if (r.name == "load .ckpt zero-copy + touch") cmp("load_mmap", "mmap load + touch (.ckpt)", r.seconds);
+    }
+  }
+  fs::remove(ckpt);
+  fs::remove(st);
+  return 0;
+}

@@ -1,0 +1,96 @@
+"""The peers of bench/checkpoint_bench.cpp, on the tensor sizes it wrote to DIR/spec.txt.
+
+Prints `RESULT <kind> <median seconds> <name>` lines, kind one of save, load_copy, load_mmap.
+Measures whatever this interpreter can import: numpy + safetensors, torch, mindspore; says
+`SKIP <peer>: <reason>` for the others.
+"""
+import argparse
+import os
+import statistics
+import time
+
+
+def median_time(repeats, fn):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def touch_all(arrays):
+    s = 0
+    for a in arrays:
+        b = a.reshape(-1).view("uint8")
+        s += int(b[::4096].sum())
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    import numpy as np
+
+    sizes = [int(x) for x in open(os.path.join(args.dir, "spec.txt")).read().split()]
+    arrays = {}
+    for i, n in enumerate(sizes):
+        k = np.arange(n, dtype=np.uint64)
+        arrays[f"layer{i // 4}.param{i % 4}"] = (((k * 2654435761 + i) % 1000) / 997.0).astype(np.float32)
+    r = args.repeats
+
+    try:
+        from safetensors.numpy import save_file, load_file
+        path = os.path.join(args.dir, "peer.safetensors")
+        print("RESULT save", median_time(r, lambda: (save_file(arrays, path), os.sync())), "safetensors.numpy save_file (+sync)")
+        print("RESULT load_copy", median_time(r, lambda: load_file(path)), "safetensors.numpy load_file")
+        from safetensors import safe_open
+
+        def mmap_load():
+            with safe_open(path, "np") as f:
+                touch_all([f.get_tensor(k) for k in f.keys()])
+        print("RESULT load_copy", median_time(r, mmap_load), "safetensors safe_open get_tensor + touch")
+        os.remove(path)
+    except ImportError as e:
+        print(f"SKIP safetensors: {e}")
+
+    try:
+        import torch
+        tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        path = os.path.join(args.dir, "peer.pt")
+
+        def save():
+            torch.save(tensors, path)
+            fd = os.open(path, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        print("RESULT save", median_time(r, save), "torch.save (+fsync)")
+        print("RESULT load_copy", median_time(r, lambda: torch.load(path)), "torch.load")
+        print("RESULT load_mmap", median_time(r, lambda: torch.load(path, mmap=True)), "torch.load(mmap=True)")
+        print("RESULT load_mmap", median_time(r, lambda: touch_all([t.numpy() for t in torch.load(path, mmap=True).values()])),
+              "torch.load(mmap=True) + touch")
+        os.remove(path)
+    except ImportError as e:
+        print(f"SKIP torch: {e}")
+
+    try:
+        import mindspore as ms
+        params = [{"name": k, "data": ms.Tensor(v)} for k, v in arrays.items()]
+        path = os.path.join(args.dir, "peer.ckpt")
+
+        def save():
+            if os.path.exists(path):
+                os.chmod(path, 0o644)
+            ms.save_checkpoint(params, path)
+        print("RESULT save", median_time(r, save), "mindspore.save_checkpoint")
+        print("RESULT load_copy", median_time(r, lambda: ms.load_checkpoint(path)), "mindspore.load_checkpoint")
+        os.chmod(path, 0o644)
+        os.remove(path)
+    except ImportError as e:
+        print(f"SKIP mindspore: {e}")
+
+
+if __name__ == "__main__":
+    main()
