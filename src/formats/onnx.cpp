@@ -352,29 +352,39 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) cons
     out = Tensor(*dt, shape);
     if (nbytes) std::memcpy(out.raw_data(), t.raw_data().data(), nbytes);
   } else {
+    // Typed fields: the count must match before anything is allocated.
+    const auto [count, field] = [&]() -> std::pair<int, const char*> {
+      switch (*dt) {
+        case DType::Float32:
+          return {t.float_data_size(), "float_data"};
+        case DType::Float64:
+          return {t.double_data_size(), "double_data"};
+        case DType::Int64:
+          return {t.int64_data_size(), "int64_data"};
+        case DType::UInt32:
+        case DType::UInt64:
+          return {t.uint64_data_size(), "uint64_data"};
+        default:
+          return {t.int32_data_size(), "int32_data"};
+      }
+    }();
+    if (static_cast<uint64_t>(count) != static_cast<uint64_t>(*numel))
+      fail_at(what, "tensor '" + what + "' has " + std::to_string(count) + " values in " + field +
+                        ", but shape " + shape.str() + " holds " + std::to_string(*numel));
     out = Tensor(*dt, shape);
-    auto check_count = [&](int count, const char* field) {
-      if (static_cast<uint64_t>(count) != static_cast<uint64_t>(*numel))
-        fail_at(what, "tensor '" + what + "' has " + std::to_string(count) + " values in " + field +
-                          ", but shape " + shape.str() + " holds " + std::to_string(*numel));
-    };
     const size_t n = static_cast<size_t>(*numel);
     switch (*dt) {
       case DType::Float32:
-        check_count(t.float_data_size(), "float_data");
         if (n) std::memcpy(out.raw_data(), t.float_data().data(), nbytes);
         break;
       case DType::Float64:
-        check_count(t.double_data_size(), "double_data");
         if (n) std::memcpy(out.raw_data(), t.double_data().data(), nbytes);
         break;
       case DType::Int64:
-        check_count(t.int64_data_size(), "int64_data");
         if (n) std::memcpy(out.raw_data(), t.int64_data().data(), nbytes);
         break;
       case DType::UInt32:
       case DType::UInt64:
-        check_count(t.uint64_data_size(), "uint64_data");
         for (size_t k = 0; k < n; ++k) {
           if (*dt == DType::UInt32)
             out.data<uint32_t>()[k] = static_cast<uint32_t>(t.uint64_data(static_cast<int>(k)));
@@ -383,7 +393,6 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) cons
         }
         break;
       default:  // int32_data holds INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16
-        check_count(t.int32_data_size(), "int32_data");
         for (size_t k = 0; k < n; ++k) {
           const int32_t v = t.int32_data(static_cast<int>(k));
           auto* p = out.raw_data() + k * itemsize(*dt);
@@ -615,6 +624,8 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     out = def->infer(in, attrs);
   } catch (const Error& e) {
     fail(e.reason());
+  } catch (const std::exception& e) {  // a shape rule tripping on hostile shapes
+    fail(std::string("cellar op ") + op + ": " + e.what());
   }
   int64_t total = 0;
   for (const auto& t : out) {
@@ -632,6 +643,8 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
       def->make_kernel(in, attrs)(xs, ys);
     } catch (const Error& e) {
       fail(e.reason());
+    } catch (const std::exception& e) {
+      fail(std::string("cellar op ") + op + ": " + e.what());
     }
     for (auto& y : ys) values.push_back(constant(y));
     return values;
