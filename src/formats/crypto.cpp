@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -111,25 +112,25 @@ struct BlockRef {
   size_t cipher_len;
 };
 
-// Walks the framing of every block; every length is checked against the bytes that are left
-// before it is used. Nothing is decrypted here, so a bad file fails before any allocation that
-// depends on its lengths.
-std::vector<BlockRef> scan_blocks(std::span<const std::byte> in, EncMode mode,
-                                  const std::string& file) {
+// Walks the framing of every block, calling `on_block` for each; every length is checked against
+// the bytes that are left before it is used. decrypt() walks twice (validate and size, then
+// decrypt), so a bad file fails before any allocation that depends on its lengths and the walk
+// itself keeps no per-block state.
+void scan_blocks(std::span<const std::byte> in, EncMode mode, const std::string& file,
+                 const std::function<void(const BlockRef&)>& on_block) {
   if (in.empty()) {
     crypto_error(file, 0,
                  "empty file: no encrypted block (MindSpore writes an empty file for an empty "
                  "plaintext; there is nothing to load)");
   }
   const std::string mode_name = to_string(mode);
-  std::vector<BlockRef> blocks;
+  size_t blocks = 0;
   size_t pos = 0;
   while (pos < in.size()) {
     const size_t start = pos;
     const size_t left = in.size() - pos;
     // MindSpore's enc_key + crc_check writes this after the last block (see crypto.h).
-    if (!blocks.empty() && left == kCrcTrailerLen &&
-        std::memcmp(in.data() + pos, kCrcTag, 7) == 0) {
+    if (blocks > 0 && left == kCrcTrailerLen && std::memcmp(in.data() + pos, kCrcTag, 7) == 0) {
       break;
     }
     auto need = [&](size_t n, const char* what) {
@@ -150,8 +151,8 @@ std::vector<BlockRef> scan_blocks(std::span<const std::byte> in, EncMode mode,
                          mode_name + " was asked (wrong dec_mode)");
       }
       crypto_error(file, pos,
-                   (blocks.empty() ? std::string("not an encrypted file") : "bad block magic") +
-                       ": " + hex32(magic) + " where the " + mode_name + " magic " +
+                   (blocks == 0 ? std::string("not an encrypted file") : "bad block magic") + ": " +
+                       hex32(magic) + " where the " + mode_name + " magic " +
                        hex32(magic_of(mode)) + " belongs");
     }
     pos += 4;
@@ -201,9 +202,9 @@ std::vector<BlockRef> scan_blocks(std::span<const std::byte> in, EncMode mode,
     b.cipher = in.data() + pos;
     b.cipher_len = size_t(cipher_len);
     pos += b.cipher_len;
-    blocks.push_back(b);
+    ++blocks;
+    on_block(b);
   }
-  return blocks;
 }
 
 }  // namespace
@@ -264,9 +265,9 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
                                std::span<const std::byte> key, EncMode mode,
                                const std::string& file_for_errors) {
   check_key(key, mode);
-  const std::vector<BlockRef> blocks = scan_blocks(file_bytes, mode, file_for_errors);
-  size_t total_cipher = 0;
-  for (const BlockRef& b : blocks) total_cipher += b.cipher_len;  // ≤ file size: cannot overflow
+  size_t total_cipher = 0;  // ≤ file size: cannot overflow
+  scan_blocks(file_bytes, mode, file_for_errors,
+              [&](const BlockRef& b) { total_cipher += b.cipher_len; });
 
   // EVP_DecryptUpdate in CBC mode may write up to one cipher block beyond what it reports (it
   // holds back the last block for the padding check), hence the 16 bytes of slack; the plaintext
@@ -281,7 +282,7 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
     OPENSSL_cleanse(plain.data(), plain.size());  // no unauthenticated plaintext left behind
     crypto_error(file_for_errors, offset, why);
   };
-  for (const BlockRef& b : blocks) {
+  scan_blocks(file_bytes, mode, file_for_errors, [&](const BlockRef& b) {
     if (!init_block(ctx.get(), mode, key_u, reinterpret_cast<const unsigned char*>(b.iv), false)) {
       fail(b.offset, "OpenSSL: cannot initialise the cipher");
     }
@@ -304,7 +305,7 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
                                " padding check failed: wrong key, wrong mode or modified bytes");
     }
     out += size_t(n) + size_t(fin);
-  }
+  });
   plain.resize(out);
   return plain;
 }
