@@ -91,7 +91,9 @@ void save_checkpoint(const std::shared_ptr<C>& cell, const std::filesystem::path
   save_checkpoint(static_cast<const nn::Cell&>(*cell), path, options);
 }
 
-// Reads a checkpoint into an ordered dict. Tensors view the mapped file (zero copy). Errors:
+// Reads a checkpoint into an ordered dict. Tensors view the mapped file (zero copy) where their
+// bytes are aligned for their dtype; misaligned ones (usual in .ckpt, whose records pack data at
+// any offset) are copied into aligned heap memory. Errors:
 // IoError (cannot open), FormatError (bad bytes: names file, tensor and offset), Error kNotFound
 // when the filters leave nothing.
 ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options = {});
