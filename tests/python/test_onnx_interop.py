@@ -1,0 +1,69 @@
+"""ONNX interop: models cellar exports pass onnx.checker and run in ONNX Runtime (from PyPI) with
+outputs within 1e-5 of cellar's.
+
+The networks come from tests/tools/export_models (built with the tests, found in
+$CELLAR_BUILD_DIR/tests/tools/, or at $CELLAR_EXPORT_MODELS): the tutorial's MLP, LeNet-5, the
+ResNet-18-shaped net, and a net through every op with an ONNX spelling. A missing peer or tool
+is a failure that says what is missing, never a silent skip.
+"""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+NETWORKS = ["mlp", "lenet5", "resnet18", "ops"]
+TOLERANCE = 1e-5
+
+
+def _require(module):
+    try:
+        return __import__(module)
+    except ImportError as e:  # a missing peer fails loudly
+        pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
+
+
+def _export_models_binary():
+    explicit = os.environ.get("CELLAR_EXPORT_MODELS")
+    if explicit:
+        return Path(explicit)
+    build = os.environ.get("CELLAR_BUILD_DIR")
+    if not build:
+        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
+    return Path(build) / "tests" / "tools" / "export_models"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    tool = _export_models_binary()
+    if not tool.is_file():
+        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
+    out = tmp_path_factory.mktemp("cellar_onnx")
+    proc = subprocess.run([str(tool), str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{tool} failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_checker_accepts(exported, name):
+    onnx = _require("onnx")
+    model = onnx.load(str(exported / f"{name}.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert model.producer_name == "cellar"
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_onnxruntime_matches_cellar(exported, name):
+    np = _require("numpy")
+    ort = _require("onnxruntime")
+    x = np.load(exported / f"{name}_input.npy")
+    want = np.load(exported / f"{name}_output.npy")
+    session = ort.InferenceSession(str(exported / f"{name}.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert list(inp.shape) == list(x.shape)
+    (got,) = session.run(None, {inp.name: x})
+    assert got.shape == want.shape
+    diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+    assert diff <= TOLERANCE, f"{name}: max |onnxruntime - cellar| = {diff}"
