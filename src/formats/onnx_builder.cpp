@@ -144,7 +144,9 @@ void OnnxBuilder::add(const std::string& op_type, const std::vector<std::string>
   n->set_name(fresh(outputs.empty() ? op_type : op_type + ":" + outputs[0]));
   for (const auto& i : inputs) n->add_input(i);
   for (const auto& o : outputs) n->add_output(o);
-  for (const auto& [key, value] : attrs) {
+  for (const auto& kv : attrs) {  // not a structured binding: clang 14 can't capture one
+    const std::string& key = kv.first;
+    const auto& value = kv.second;
     auto* a = n->add_attribute();
     a->set_name(key);
     std::visit(

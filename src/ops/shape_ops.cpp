@@ -297,7 +297,9 @@ std::vector<TensorType> tile_infer(std::span<const TensorType> in, const ir::Att
 }
 
 Kernel tile_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const auto [in_dims, dims] = tile_dims(in, attrs);
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture those in a lambda.
+  const auto tiled = tile_dims(in, attrs);
+  const std::vector<int64_t> in_dims = tiled.first, dims = tiled.second;
   std::vector<int64_t> strides(in_dims.size(), 1);
   for (size_t i = in_dims.size(); i-- > 1;) strides[i - 1] = strides[i] * in_dims[i];
   const int64_t n = Shape(dims).numel();
