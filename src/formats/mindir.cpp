@@ -1006,10 +1006,12 @@ pb::ModelProto Writer::run() {
     }
     for (const auto& key : def->mindir.attr_inputs) {
       auto it = node.attrs.find(key);
-      if (it == node.attrs.end())
+      auto dflt = def->mindir.defaults.find(key);
+      if (it == node.attrs.end() && dflt == def->mindir.defaults.end())
         fail(node.name, "op " + node.op + " passes attribute '" + key +
                             "' as an input in MindIR, but the node does not have it");
-      inputs.push_back(constant_node(gp, prefix_ + node.name + ":" + key, it->second, node.name));
+      const ir::Attr& v = it != node.attrs.end() ? it->second : dflt->second;
+      inputs.push_back(constant_node(gp, prefix_ + node.name + ":" + key, v, node.name));
     }
     const std::string prim_name = def->mindir.primitive + ":" + std::to_string(++uid_);
     auto* prim = m.add_primitives();

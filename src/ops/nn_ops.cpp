@@ -49,7 +49,15 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   };
 }
 
-std::vector<TensorType> bias_add_infer(std::span<const TensorType> in, const ir::Attrs&) {
+std::vector<TensorType> bias_add_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  // data_format: MindSpore's format enum (0 NCHW) or, in 1.x files, the string.
+  auto fmt = attrs.find("data_format");
+  if (fmt != attrs.end()) {
+    const auto* i = std::get_if<int64_t>(&fmt->second);
+    const auto* s = std::get_if<std::string>(&fmt->second);
+    if (!((i && *i == 0) || (s && (*s == "NCHW" || *s == "NCDHW"))))
+      throw ValueError(ErrorCode::kUnsupported, "BiasAdd: only the channels-first data_format is supported");
+  }
   require_same_dtype("BiasAdd", in);
   require_dtype_in("BiasAdd", in[0].dtype, {DType::Float32, DType::Float64});
   const Shape& x = in[0].shape;
@@ -113,10 +121,18 @@ Kernel relu_kernel(std::span<const TensorType> in, const ir::Attrs&) {
 }  // namespace
 
 void register_nn_ops(OpTable& t) {
+  // MindSpore 2.x passes these attributes as constant inputs (MatMul(x, w, ta, tb),
+  // BiasAdd(x, b, format) with format an enum, 0 = NCHW).
   t.add({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .infer = matmul_infer,
-         .make_kernel = matmul_kernel, .mindir = {.primitive = "MatMul"}});
+         .make_kernel = matmul_kernel,
+         .mindir = {.primitive = "MatMul",
+                    .attr_inputs = {"transpose_a", "transpose_b"},
+                    .defaults = {{"transpose_a", false}, {"transpose_b", false}}}});
   t.add({.name = "BiasAdd", .min_inputs = 2, .max_inputs = 2, .infer = bias_add_infer,
-         .make_kernel = bias_add_kernel, .mindir = {.primitive = "BiasAdd"}});
+         .make_kernel = bias_add_kernel,
+         .mindir = {.primitive = "BiasAdd",
+                    .attr_inputs = {"data_format"},
+                    .defaults = {{"data_format", int64_t{0}}}}});
   t.add({.name = "ReLU", .infer = relu_infer, .make_kernel = relu_kernel,
          .mindir = {.primitive = "ReLU"}});
 }

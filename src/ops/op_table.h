@@ -34,6 +34,9 @@ struct MindIRSpelling {
   // Attributes MindSpore passes as constant inputs after the tensor inputs, in order
   // (Reshape's `shape`); every other attribute is a primitive attribute.
   std::vector<std::string> attr_inputs;
+  // Values written for attr inputs a node does not carry (MindSpore needs every one of them:
+  // MatMul without its two transpose flags crashes MindSpore 2.10's loader).
+  ir::Attrs defaults;
 };
 
 // ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).
