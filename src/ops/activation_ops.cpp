@@ -1,9 +1,11 @@
 // Softmax, LogSoftmax, Sigmoid, Tanh, GeLU, Abs (MindSpore's primitives).
 //
-// Softmax's `axis` is a tuple attribute (ops.Softmax stores an int as (axis,)); one axis is
-// supported, as on MindSpore's CPU. LogSoftmax's `axis` is an int attribute. GeLU is MindSpore's
-// primitive, which is the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)));
-// nn.GELU(approximate=False) is a composite of other ops in MindSpore, not this primitive.
+// Softmax's `axis` is a tuple (ops.Softmax stores an int as (axis,)); one axis is supported, as
+// on MindSpore's CPU. LogSoftmax's `axis` is an int. MindSpore 2.x passes both as a constant
+// input (mindspore/core/ops/ops_def/softmax_op.yaml, log_softmax_op.yaml: prim_init args). GeLU is
+// MindSpore's primitive, which is the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x +
+// 0.044715·x³))); nn.GELU(approximate=False) is a composite of other ops in MindSpore, not this
+// primitive.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -86,7 +88,11 @@ OpDef softmax_op(const std::string& name) {
       softmax_run<float, kLog>(a, x[0].data<float>(), y[0].data<float>());
     };
   };
-  d.mindir.primitive = name;
+  // MindSpore 2.x passes `axis` as a constant input (softmax_op.yaml / log_softmax_op.yaml).
+  d.mindir = {
+      .primitive = name,
+      .attr_inputs = {"axis"},
+      .defaults = {{"axis", kLog ? ir::Attr(int64_t{-1}) : ir::Attr(std::vector<int64_t>{-1})}}};
   return d;
 }
 

@@ -2,7 +2,7 @@
 //
 // Div is defined for floats only: MindSpore's integer Div rounding differs across versions and
 // backends, and integer division by zero has no defined result.
-// BatchMatMul (attributes transpose_a, transpose_b; mindspore/ops/operations/math_ops.py):
+// BatchMatMul (transpose_a, transpose_b: constant inputs in MindSpore 2.x, batch_matmul_op.yaml):
 // operands of rank >= 2, the last two dimensions multiplied as MatMul does, the leading (batch)
 // dimensions broadcast as NumPy does.
 #include <cblas.h>
@@ -126,7 +126,9 @@ void register_math2_ops(OpTable& t) {
          .max_inputs = 2,
          .infer = bmm_infer,
          .make_kernel = bmm_kernel,
-         .mindir = {.primitive = kBmm}});
+         .mindir = {.primitive = kBmm,
+                    .attr_inputs = {"transpose_a", "transpose_b"},
+                    .defaults = {{"transpose_a", false}, {"transpose_b", false}}}});
 }
 
 }  // namespace cellar::ops

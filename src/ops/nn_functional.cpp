@@ -16,8 +16,7 @@ std::string upper(std::string s) {
 }
 Tensor pool(const char* op, const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
             const std::string& pad_mode) {
-  // ops.MaxPool / ops.AvgPool store kernel_size and strides as (1, 1, h, w) and pad_mode in
-  // upper case.
+  // ops.MaxPool stores kernel_size and strides as (1, 1, h, w) and pad_mode in upper case.
   return call(op, {x},
               {{"kernel_size", four(k)},
                {"strides", four(s)},
@@ -51,7 +50,17 @@ Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t,
 }
 Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
                   const std::string& pad_mode) {
-  return pool("AvgPool", x, k, s, pad_mode);
+  // MindSpore 2.x's AvgPool (avg_pool_op.yaml) takes (h, w) windows and its PadMode and Format
+  // enums as inputs; an unknown mode is passed as written, for the shape rule to name.
+  const std::string m = upper(pad_mode);
+  const ir::Attr mode = m == "SAME"    ? ir::Attr(int64_t{1})
+                        : m == "VALID" ? ir::Attr(int64_t{2})
+                                       : ir::Attr(pad_mode);
+  return call("AvgPool", {x},
+              {{"kernel_size", std::vector<int64_t>{k[0], k[1]}},
+               {"strides", std::vector<int64_t>{s[0], s[1]}},
+               {"pad_mode", mode},
+               {"data_format", int64_t{0}}})[0];
 }
 
 Tensor batch_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, const Tensor& mean,
@@ -60,7 +69,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, cons
               {{"is_training", false},
                {"epsilon", epsilon},
                {"momentum", momentum},
-               {"data_format", std::string("NCHW")}})[0];
+               {"data_format", int64_t{0}}})[0];  // data_format: MindSpore's Format enum, NCHW
 }
 
 Tensor softmax(const Tensor& x, int64_t axis) {

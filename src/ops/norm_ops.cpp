@@ -7,9 +7,10 @@
 // a TupleGetItem. The row has the same 5 outputs, so the MindIR reader maps TupleGetItem k to
 // output k one to one; at inference outputs 1–4 are copies of mean, variance, mean, variance.
 //
-// Attributes (prim_init in the yaml): is_training (only false has a kernel: training needs
-// batch statistics and updates state, which a graph of ours does not do), epsilon (1e-5),
-// momentum (0.1; unused at inference), data_format (NCHW).
+// Attributes (prim_init in the yaml, so MindSpore 2.x passes them as constant inputs after the
+// five tensors, data_format as its Format enum, NCHW = 0): is_training (only false has a kernel:
+// training needs batch statistics and updates state, which a graph of ours does not do), epsilon
+// (1e-5), momentum (0.1; unused at inference), data_format (NCHW).
 #include <cmath>
 #include <cstring>
 
@@ -91,7 +92,12 @@ void register_norm_ops(OpTable& t) {
          .num_outputs = 5,
          .infer = bn_infer,
          .make_kernel = bn_kernel,
-         .mindir = {.primitive = kOp}});
+         .mindir = {.primitive = kOp,
+                    .attr_inputs = {"is_training", "epsilon", "momentum", "data_format"},
+                    .defaults = {{"is_training", false},
+                                 {"epsilon", 1e-5},
+                                 {"momentum", 0.1},
+                                 {"data_format", int64_t{0}}}}});
 }
 
 }  // namespace cellar::ops

@@ -102,6 +102,16 @@ OpDef pool_op(const std::string& name) {
     };
   };
   d.mindir.primitive = name;
+  // AvgPool is defined by MindSpore 2.x's ops_def/avg_pool_op.yaml, so its init arguments are
+  // constant inputs (pad_mode and data_format as enums); MaxPool stays a Python primitive with
+  // attributes.
+  if (!kMax) {
+    d.mindir.attr_inputs = {"kernel_size", "strides", "pad_mode", "data_format"};
+    d.mindir.defaults = {{"kernel_size", std::vector<int64_t>{1, 1}},
+                         {"strides", std::vector<int64_t>{1, 1}},
+                         {"pad_mode", int64_t{2}},
+                         {"data_format", int64_t{0}}};
+  }
   return d;
 }
 

@@ -1,8 +1,8 @@
 // ReduceSum and ReduceMean (MindSpore's primitives). `axis` is a constant input (an int, a
 // tuple, or () for every axis: ops.ReduceSum(keep_dims)(x, axis)); `keep_dims` is a primitive
-// attribute (mindspore/ops/operations/math_ops.py, class _Reduce). ReduceSum's `skip_mode`
-// (MindSpore 2.x) makes an empty axis mean "no reduction" instead of "every axis".
-// Sums accumulate in double (floats) or int64 (ints).
+// init argument, which MindSpore 2.x also passes as an input (ops_def/reduce_sum_op.yaml).
+// ReduceSum's `skip_mode` (MindSpore 2.x) makes an empty axis mean "no reduction" instead of "every
+// axis". Sums accumulate in double (floats) or int64 (ints).
 #include <limits>
 #include <type_traits>
 
@@ -119,7 +119,17 @@ OpDef reduce_op(const std::string& name) {
         return reduce_typed<float>(p, kMean);
     }
   };
-  d.mindir = {.primitive = name, .attr_inputs = {"axis"}};
+  // reduce_sum_op.yaml: (x, axis, keep_dims, skip_mode); reduce_mean_op.yaml: (x, axis,
+  // keep_dims). MindSpore 2.x passes them all as inputs.
+  if (kMean)
+    d.mindir = {.primitive = name,
+                .attr_inputs = {"axis", "keep_dims"},
+                .defaults = {{"axis", std::vector<int64_t>{}}, {"keep_dims", false}}};
+  else
+    d.mindir = {
+        .primitive = name,
+        .attr_inputs = {"axis", "keep_dims", "skip_mode"},
+        .defaults = {{"axis", std::vector<int64_t>{}}, {"keep_dims", false}, {"skip_mode", false}}};
   return d;
 }
 

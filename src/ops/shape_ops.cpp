@@ -1,12 +1,12 @@
 // Transpose, ExpandDims, Squeeze, Concat, Gather, Tile: data movement, any numeric dtype (the
 // kernels move elements by item size).
 //
-// MindSpore passes some attributes as constant inputs (mindspore/ops/operations/array_ops.py:
-// the second argument of the primitive's call): Transpose(x, perm), ExpandDims(x, axis),
-// Gather(params, indices, axis), Tile(x, multiples). Squeeze's `axis` (a tuple; () squeezes
-// every dimension of size 1) and Concat's `axis` (an int) are primitive attributes. In
-// MindSpore's graphs Concat takes one input, a MakeTuple of the tensors; here its tensors are
-// the node's inputs (any number).
+// MindSpore passes some attributes as constant inputs (mindspore/ops/operations/array_ops.py,
+// and MindSpore 2.x's mindspore/core/ops/ops_def/*_op.yaml, where prim_init arguments are inputs
+// too): Transpose(x, perm), ExpandDims(x, axis), Gather(params, indices, axis, batch_dims),
+// Tile(x, multiples), Concat(xs, axis). Squeeze's `axis` (a tuple; () squeezes every dimension
+// of size 1) is a primitive attribute. In MindSpore's graphs Concat's first input is one
+// MakeTuple of the tensors; here the tensors are the node's inputs (any number).
 #include <cstring>
 
 #include "ops/attr_util.h"
@@ -351,13 +351,16 @@ void register_shape_ops(OpTable& t) {
          .max_inputs = -1,
          .infer = concat_infer,
          .make_kernel = concat_kernel,
-         .mindir = {.primitive = "Concat"}});
+         .mindir = {
+             .primitive = "Concat", .attr_inputs = {"axis"}, .defaults = {{"axis", int64_t{0}}}}});
   t.add({.name = "Gather",
          .min_inputs = 2,
          .max_inputs = 2,
          .infer = gather_infer,
          .make_kernel = gather_kernel,
-         .mindir = {.primitive = "Gather", .attr_inputs = {"axis"}}});
+         .mindir = {.primitive = "Gather",
+                    .attr_inputs = {"axis", "batch_dims"},
+                    .defaults = {{"batch_dims", int64_t{0}}}}});
   t.add({.name = "Tile",
          .infer = tile_infer,
          .make_kernel = tile_kernel,
