@@ -43,7 +43,7 @@ NamedTensors st_load(const std::filesystem::path& path, LoadOptions options = {}
 
 std::vector<std::byte> bytes_of(std::string_view s) {
   std::vector<std::byte> out(s.size());
-  std::memcpy(out.data(), s.data(), s.size());
+  if (!s.empty()) std::memcpy(out.data(), s.data(), s.size());
   return out;
 }
 
