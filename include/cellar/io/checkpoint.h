@@ -63,8 +63,9 @@ struct SaveOptions {
   std::vector<std::pair<std::string, AppendValue>> append_dict;
   // Append MindSpore's `crc_num` trailer (zlib CRC-32 of everything before it).
   bool crc_check = false;
-  // kSafetensors writes `__metadata__ {"format": "ms"}` and entries in ascending offset order,
-  // as MindSpore does; crc_check does not apply to it.
+  // kSafetensors writes the bytes MindSpore 2.10 writes: `__metadata__ {"format": "ms"}`, data
+  // ordered by dtype size then name (safetensors.numpy's layout), entries in ascending offset
+  // order; crc_check adds MindSpore's `crc_num` metadata entry.
   CheckpointFormat format = CheckpointFormat::kCkpt;
 };
 
@@ -74,8 +75,9 @@ struct LoadOptions {
   std::vector<std::string> specify_prefix;
   std::vector<std::string> filter_prefix;
   std::function<bool(const std::string&)> choice_func;
-  // Verify the crc_num trailer and fail when it is absent or wrong. A trailer is always
-  // stripped; it is only verified when asked.
+  // Verify the crc_num trailer (.ckpt) or `crc_num` metadata (.safetensors) and fail when it is
+  // absent or wrong (MindSpore only warns when absent). A trailer is always stripped; it is
+  // only verified when asked.
   bool crc_check = false;
 };
 
