@@ -886,8 +886,9 @@ TEST(OnnxCorrupt, EveryCorruptionIsACleanError) {
     } catch (const Error& e) {
       EXPECT_EQ(e.file(), p.string()) << e.what();
       EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
-      if (!c.expect.empty())
+      if (!c.expect.empty()) {
         EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << e.what();
+      }
     }
   }
 }
