@@ -328,8 +328,9 @@ TEST(OnnxOps, EveryOpWithASpellingRoundTrips) {
   std::set<std::string> covered;
   for (const auto& c : cases) covered.insert(c.op);
   for (const auto& name : ops::op_table().names()) {
-    if (ops::op_table().find(name)->onnx)
+    if (ops::op_table().find(name)->onnx) {
       EXPECT_TRUE(covered.count(name)) << name << " has no case";
+    }
   }
 }
 
