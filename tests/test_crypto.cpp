@@ -194,7 +194,7 @@ TEST(Crypto, DropsTheCrcTrailerMindSporeAppendsAfterTheCiphertext) {
     // Only exactly that trailer, only after a block.
     Bytes longer = file;
     longer.push_back(std::byte{0});
-    expect_error([&] { decrypt(longer, key(16), mode, name); }, ErrorCode::kCrypto);
+    expect_error([&, m = mode, n = name] { decrypt(longer, key(16), m, n); }, ErrorCode::kCrypto);
   }
 }
 
@@ -500,12 +500,12 @@ TEST(Crypto, CbcCatchesFramingAndPaddingFlipsButNotAllCiphertextFlips) {
     for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31}) {
       Bytes bad = file;
       bad[i] ^= std::byte{0x01};
-      expect_error([&] { decrypt(bad, key(16), mode, name); }, ErrorCode::kCrypto);
+      expect_error([&, m = mode, n = name] { decrypt(bad, key(16), m, n); }, ErrorCode::kCrypto);
     }
     // The last padding byte, through the previous ciphertext block: PKCS#7 fails.
     Bytes bad = file;
     bad[file.size() - 17] ^= std::byte{0x01};
-    expect_error([&] { decrypt(bad, key(16), mode, name); }, ErrorCode::kCrypto);
+    expect_error([&, m = mode, n = name] { decrypt(bad, key(16), m, n); }, ErrorCode::kCrypto);
     // What CBC cannot see (crypto.h): a flipped IV byte changes the first plaintext block only.
     bad = file;
     bad[12] ^= std::byte{0x01};
