@@ -1082,7 +1082,8 @@ pb::ModelProto Writer::run() {
 
 }  // namespace
 
-ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file) {
+ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
+                      [[maybe_unused]] const std::filesystem::path& base_dir) {
   if (bytes.empty()) throw FormatError("empty file", {.file = file});
   if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
   pb::ModelProto model;

@@ -56,8 +56,10 @@ class MindIRFormat final : public GraphFormat {
   void write(const ir::Graph& graph, AtomicFile& out) const override;
 };
 
-// The same, over bytes in memory (tests and fuzzing). `file` names the source in errors.
-ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file);
+// The same, over bytes in memory (tests, fuzzing, decrypted files). `file` names the source in
+// errors; external data is resolved against `base_dir` (empty: external data is refused).
+ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
+                      const std::filesystem::path& base_dir = {});
 std::string write_mindir(const ir::Graph& graph);
 
 }  // namespace cellar::formats

@@ -3,7 +3,9 @@
 #include <array>
 #include <fstream>
 
+#include "formats/crypto.h"
 #include "formats/format.h"
+#include "formats/mindir.h"
 #include "formats/onnx.h"
 #include "ir/trace.h"
 
@@ -29,7 +31,12 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs) {
 std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format) {
   // Trace fully before touching the file system: a refused export writes nothing.
-  const ir::Graph graph = trace(net, inputs);
+  return export_graph(trace(net, inputs), file_name, format);
+}
+
+std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
+                                   FileFormat format) {
+  graph.validate();
   const formats::GraphFormat& fmt =
       format == FileFormat::ONNX ? formats::onnx_format() : formats::mindir_format();
   std::filesystem::path path = file_name;
@@ -40,13 +47,45 @@ std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inp
   return path;
 }
 
-ir::Graph load(const std::filesystem::path& path) {
+ir::Graph load(const std::filesystem::path& path) { return load(path, GraphLoadOptions{}); }
+
+ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& options) {
   std::array<char, 64> head{};
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot open", {path.string()});
-  f.read(head.data(), head.size());
-  const auto n = static_cast<size_t>(f.gcount());
-  const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(head.data()), n};
+  size_t head_n = 0;
+  {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw IoError("cannot open", {path.string()});
+    f.read(head.data(), head.size());
+    head_n = static_cast<size_t>(f.gcount());
+  }
+  const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(head.data()), head_n};
+  if (formats::is_encrypted(bytes)) {
+    // MindSpore encrypts MindIR (export's enc_key) with the same block layer as checkpoints.
+    const auto mode = formats::encrypted_mode(bytes);
+    if (options.dec_key.empty())
+      throw Error(ErrorCode::kCrypto,
+                  std::string("the file is encrypted (") + formats::to_string(*mode) +
+                      "); pass dec_key and dec_mode",
+                  {path.string()});
+    const formats::EncMode want = formats::parse_enc_mode(options.dec_mode);
+    if (want != *mode)
+      throw Error(ErrorCode::kCrypto,
+                  std::string("the file is encrypted with ") + formats::to_string(*mode) +
+                      ", not " + options.dec_mode,
+                  {path.string()});
+    const auto file = MappedFile::open(path);
+    const std::span<const std::byte> key{reinterpret_cast<const std::byte*>(options.dec_key.data()),
+                                         options.dec_key.size()};
+    const std::vector<std::byte> plain =
+        formats::decrypt({file->data(), file->size()}, key, want, path.string());
+    if (!formats::mindir_format().sniff(plain))
+      throw Error(ErrorCode::kCrypto,
+                  "decrypted bytes are not a MindIR model (wrong key or not a MindIR file)",
+                  {path.string()});
+    ir::Graph g = formats::read_mindir(plain, path.string(), path.parent_path());
+    g.validate(path.string());
+    return g;
+  }
   // ONNX files start with ir_version (a varint), MindIR files with a string field; a file named
   // .onnx goes to the ONNX reader, which says what is wrong with it.
   const formats::GraphFormat* fmt = nullptr;

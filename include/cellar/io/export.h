@@ -34,7 +34,22 @@ std::filesystem::path export_model(const std::shared_ptr<C>& net, const std::vec
   return export_model(static_cast<nn::Cell&>(*net), inputs, file_name, format);
 }
 
+// Writes an already-built graph (e.g. one load() returned): the same suffix rule and atomic write
+// as export_model, so `cellar convert a.onnx b.mindir` is load + export_graph. The graph is
+// validated first (a FormatError names the node); a node whose op has no spelling in `format` is
+// an ExportError naming the node and op. Nothing is written when it throws.
+std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
+                                   FileFormat format);
+
+// How load() opens an IR file. MindSpore's `mindspore.load(file, dec_key=, dec_mode=)`: an
+// encrypted MindIR needs the key; a plain file ignores it.
+struct GraphLoadOptions {
+  std::string dec_key;             // the key's bytes (16/24/32 for AES, 16 for SM4); empty: none
+  std::string dec_mode = "AES-GCM";  // "AES-GCM", "AES-CBC" or "SM4-CBC", as MindSpore spells them
+};
+
 // Reads an IR file (format recognised from its bytes) into a validated Graph.
 ir::Graph load(const std::filesystem::path& path);
+ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& options);
 
 }  // namespace cellar
