@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "cellar/cellar.h"
 #include "test_util.h"
@@ -130,4 +132,39 @@ TEST(Value, KindsAndErrors) {
   EXPECT_THROW(v.tensor(), ValueError);
   Value t(Value::Tuple{Value(ones({1})), Value(ones({2}))});
   EXPECT_EQ(t.tuple().size(), 2u);
+}
+
+TEST(Tensor, DeferredCopyGathersMisalignedBytesOnFirstUseOnly) {
+  cellar::testing::TempDir dir;
+  std::vector<std::byte> bytes(3 * 4096 + 7);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 7 % 251);
+  cellar::testing::write_bytes(dir / "f.bin", bytes);
+  auto file = MappedFile::open(dir / "f.bin");
+  // Two pieces at odd offsets, the first spanning whole pages (dropped after the copy).
+  auto st = Storage::deferred_copy(file, {{3, 2 * 4096 + 1}, {2 * 4096 + 9, 3}}, 2 * 4096 + 4);
+  file.reset();  // the storage keeps the mapping alive until it has copied
+  EXPECT_TRUE(st->is_pending());
+  EXPECT_FALSE(st->is_mapped());
+  Tensor t(DType::Float32, Shape{2 * 1024 + 1}, st);
+  const float* p = t.data<float>();
+  EXPECT_FALSE(st->is_pending());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % Storage::kAlignment, 0u);
+  const auto* b = reinterpret_cast<const std::byte*>(p);
+  for (size_t i = 0; i < 2 * 4096 + 1; ++i) ASSERT_EQ(b[i], bytes[3 + i]) << i;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(b[2 * 4096 + 1 + i], bytes[2 * 4096 + 9 + i]);
+  EXPECT_EQ(t.data<float>(), p);  // copied once
+}
+
+TEST(Tensor, DeferredCopyIsMadeOnceUnderConcurrentFirstUse) {
+  cellar::testing::TempDir dir;
+  std::vector<std::byte> bytes(1 << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i % 253);
+  cellar::testing::write_bytes(dir / "f.bin", bytes);
+  auto st = Storage::deferred_copy(MappedFile::open(dir / "f.bin"), {{1, (1 << 20) - 5}}, (1 << 20) - 5);
+  std::vector<const std::byte*> seen(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < seen.size(); ++i) threads.emplace_back([&, i] { seen[i] = st->data(); });
+  for (auto& th : threads) th.join();
+  for (auto* s : seen) EXPECT_EQ(s, seen[0]);
+  EXPECT_EQ(seen[0][100], bytes[101]);
 }

@@ -3,9 +3,13 @@
 // Thread safety: a Storage is immutable in its extent; writing its bytes is the caller's business.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace cellar {
 
@@ -43,18 +47,43 @@ class Storage {
   static std::shared_ptr<Storage> view(std::shared_ptr<MappedFile> file, size_t offset,
                                        size_t nbytes);
 
-  std::byte* data() const { return data_; }
+  // Bytes of a mapped file that cannot be viewed in place (`pieces`, (offset, size) pairs in
+  // order, `nbytes` in all: a tensor at an address misaligned for its dtype, or split over several
+  // records), gathered into aligned heap memory on the first call to data() rather than now. A
+  // load stays O(header) however the file lays its tensors out, and a tensor nobody reads is never
+  // copied. Once copied, the source pages wholly inside the pieces are dropped from the process's
+  // resident set (MADV_DONTNEED on the private, unwritten mapping), so reading every tensor of a
+  // file costs about the file's size in memory, not twice it. Bounds are checked like view().
+  static std::shared_ptr<Storage> deferred_copy(std::shared_ptr<MappedFile> file,
+                                                std::vector<std::pair<size_t, size_t>> pieces,
+                                                size_t nbytes);
+
+  // The bytes. For a deferred copy the first call (from any thread) copies, the others wait for
+  // it; afterwards the cost is one atomic load.
+  std::byte* data() const { return pending_ ? materialize() : data_; }
   size_t nbytes() const { return nbytes_; }
-  bool is_mapped() const { return file_ != nullptr; }
+  // True when data() points into the mapped file (a deferred copy does not).
+  bool is_mapped() const { return file_ != nullptr && !pending_; }
+  // True for a deferred copy not yet made (for tests and benchmarks).
+  bool is_pending() const;
 
  private:
+  struct Pending {
+    std::vector<std::pair<size_t, size_t>> pieces;
+    std::shared_ptr<MappedFile> file;
+    std::once_flag once;
+    std::atomic<bool> done{false};
+  };
   Storage(std::byte* data, size_t nbytes, std::shared_ptr<void> owner,
           std::shared_ptr<MappedFile> file)
       : data_(data), nbytes_(nbytes), owner_(std::move(owner)), file_(std::move(file)) {}
-  std::byte* data_;
+  std::byte* materialize() const;
+
+  mutable std::byte* data_;
   size_t nbytes_;
-  std::shared_ptr<void> owner_;       // heap block (freed with the Storage)
-  std::shared_ptr<MappedFile> file_;  // or the mapping this Storage views
+  mutable std::shared_ptr<void> owner_;  // heap block (freed with the Storage)
+  std::shared_ptr<MappedFile> file_;     // or the mapping this Storage views
+  std::unique_ptr<Pending> pending_;     // set only for a deferred copy
 };
 
 }  // namespace cellar

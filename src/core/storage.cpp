@@ -67,4 +67,51 @@ std::shared_ptr<Storage> Storage::view(std::shared_ptr<MappedFile> file, size_t 
   return std::shared_ptr<Storage>(new Storage(base, nbytes, nullptr, std::move(file)));
 }
 
+std::shared_ptr<Storage> Storage::deferred_copy(std::shared_ptr<MappedFile> file,
+                                                std::vector<std::pair<size_t, size_t>> pieces,
+                                                size_t nbytes) {
+  assert(file != nullptr);
+  [[maybe_unused]] size_t total = 0;
+  for ([[maybe_unused]] auto [off, n] : pieces) {
+    assert(off <= file->size() && n <= file->size() - off);
+    total += n;
+  }
+  assert(total == nbytes);
+  auto st = std::shared_ptr<Storage>(new Storage(nullptr, nbytes, nullptr, nullptr));
+  st->pending_ = std::make_unique<Pending>();
+  st->pending_->pieces = std::move(pieces);
+  st->pending_->file = std::move(file);
+  return st;
+}
+
+bool Storage::is_pending() const {
+  return pending_ != nullptr && !pending_->done.load(std::memory_order_acquire);
+}
+
+std::byte* Storage::materialize() const {
+  Pending& p = *pending_;
+  std::call_once(p.once, [&] {
+    auto heap = allocate(nbytes_, /*zero=*/false);
+    size_t at = 0;
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    for (auto [off, n] : p.pieces) {
+      if (n == 0) continue;
+      std::byte* src = p.file->mutable_data() + off;
+      std::memcpy(heap->data_ + at, src, n);
+      at += n;
+      // Give back the pages lying wholly inside the piece: nothing else views them (readers
+      // refuse overlapping tensors), and the private mapping was never written there, so they
+      // refault from the page cache unchanged should anything read them again.
+      const auto first = (reinterpret_cast<uintptr_t>(src) + page - 1) / page * page;
+      const auto last = (reinterpret_cast<uintptr_t>(src) + n) / page * page;
+      if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+    owner_ = heap->owner_;
+    data_ = heap->data_;
+    p.file.reset();  // the copy no longer needs the mapping
+    p.done.store(true, std::memory_order_release);
+  });
+  return data_;
+}
+
 }  // namespace cellar

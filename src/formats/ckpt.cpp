@@ -410,19 +410,18 @@ class Reader {
 
   // The bytes of a group: a view of the file when it is one slice whose address suits the item
   // size; otherwise (a split tensor, or content at an odd offset, which the format allows
-  // anywhere) one copy into aligned heap memory, so that typed access (float*, int64_t*) is
-  // always defined and vectorised kernels never meet a misaligned pointer.
+  // anywhere) a deferred copy into aligned heap memory (Storage::deferred_copy: made on first
+  // use), so that typed access (float*, int64_t*) is always defined, vectorised kernels never
+  // meet a misaligned pointer, and the load itself stays zero-copy.
   std::shared_ptr<Storage> storage_of(const Group& g) const {
     const uint64_t align = std::max<size_t>(itemsize(g.dtype), 1);
     if (g.pieces.size() == 1 && reinterpret_cast<uintptr_t>(base_ + g.pieces[0].first) % align == 0)
       return Storage::view(file_, g.pieces[0].first, g.pieces[0].second);
-    auto st = Storage::allocate(g.total, false);
-    uint64_t at = 0;
-    for (auto [off, n] : g.pieces) {
-      if (n) std::memcpy(st->data() + at, base_ + off, n);
-      at += n;
-    }
-    return st;
+    if (g.total == 0) return Storage::allocate(0, false);
+    std::vector<std::pair<size_t, size_t>> pieces;
+    pieces.reserve(g.pieces.size());
+    for (auto [off, n] : g.pieces) pieces.emplace_back(static_cast<size_t>(off), static_cast<size_t>(n));
+    return Storage::deferred_copy(file_, std::move(pieces), static_cast<size_t>(g.total));
   }
 
   Tensor to_tensor(const Group& g) const {

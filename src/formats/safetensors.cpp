@@ -824,9 +824,8 @@ class SafetensorsFormat final : public CheckpointFormat {
       const auto addr = reinterpret_cast<uintptr_t>(file->data()) + offset;
       if (addr % itemsize(t.dtype) == 0) {
         storage = Storage::view(file, offset, nbytes);
-      } else {  // misaligned for its dtype: copy so that typed access is defined
-        storage = Storage::allocate(nbytes, /*zero=*/false);
-        if (nbytes != 0) std::memcpy(storage->data(), file->data() + offset, nbytes);
+      } else {  // misaligned for its dtype: copied on first use, so typed access is defined
+        storage = Storage::deferred_copy(file, {{offset, nbytes}}, nbytes);
       }
       out.emplace_back(t.name, Tensor(t.dtype, t.shape, std::move(storage)));
     }
