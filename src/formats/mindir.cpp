@@ -8,6 +8,7 @@
 #include "formats/mindir.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -19,6 +20,8 @@
 #include <variant>
 #include <vector>
 
+#include "formats/crypto.h"
+#include "formats/external_file.h"
 #include "mind_ir.pb.h"
 #include "ops/op_table.h"
 
@@ -127,12 +130,121 @@ bool is_integer_attr_type(int t) {
 }
 
 // ============================================================================================
+// External weight files (MindSpore's `<name>_variables/data_N`), layout in mindir.h
+// ============================================================================================
+
+// The data files a model names, each opened (and decrypted) once. Tensors view the mapped file
+// (plain) or the decrypted copy; either way they keep it alive.
+class ExternalData {
+ public:
+  ExternalData(std::string file, const MindIRReadOptions& options)
+      : file_(std::move(file)), options_(options) {}
+
+  Tensor read(const pb::TensorProto& t, const std::string& where, DType dt, const Shape& shape,
+              uint64_t nbytes) {
+    const auto& e = t.external_data();
+    const std::string& location = e.location();
+    auto fail = [&](const std::string& why) -> void {
+      throw FormatError("external data '" + location + "': " + why, {.file = file_, .tensor = where});
+    };
+    if (location.empty()) fail("no location");
+    if (options_.base_dir.empty())
+      throw Error(ErrorCode::kUnsupported,
+                  "weights in external data ('" + location +
+                      "') need the model to be read from a folder",
+                  {.file = file_, .tensor = where});
+    if (!external_path_inside(options_.base_dir, location))
+      fail("the path leaves the model's folder (only relative paths inside it are allowed)");
+    if (!e.has_offset() || e.offset() < static_cast<int64_t>(kMindIRDataHeader))
+      fail("offset " + std::to_string(e.offset()) + " lies in the file's " +
+           std::to_string(kMindIRDataHeader) + "-byte header");
+    if (!e.has_length() || e.length() < 0 || static_cast<uint64_t>(e.length()) != nbytes)
+      fail("length " + std::to_string(e.length()) + " differs from the " + std::to_string(nbytes) +
+           " bytes of " + std::string(mindspore_name(dt)) + shape.str());
+    const Source& src = open(location, where);
+    const auto off = static_cast<uint64_t>(e.offset());
+    if (off > src.size || nbytes > src.size - off)
+      fail("[" + std::to_string(off) + ", +" + std::to_string(nbytes) + ") lies outside the " +
+           std::to_string(src.size) + " bytes of the file" + (src.map ? "" : " (decrypted)"));
+    if (off % Storage::kAlignment == 0 && nbytes > 0 && dt != DType::Bool) {
+      if (src.map) return Tensor(dt, shape, Storage::view(src.map, off, nbytes), 0);
+      return Tensor(dt, shape, src.plain, off);
+    }
+    Tensor out(dt, shape);
+    if (nbytes) std::memcpy(out.raw_data(), src.data + off, nbytes);
+    if (dt == DType::Bool) {
+      auto* p = reinterpret_cast<uint8_t*>(out.raw_data());
+      for (uint64_t k = 0; k < nbytes; ++k) p[k] = p[k] != 0;
+    }
+    return out;
+  }
+
+ private:
+  struct Source {
+    std::shared_ptr<MappedFile> map;     // plain files
+    std::shared_ptr<Storage> plain;      // decrypted files
+    const std::byte* data = nullptr;
+    uint64_t size = 0;
+  };
+
+  const Source& open(const std::string& location, const std::string& where) {
+    auto it = files_.find(location);
+    if (it != files_.end()) return it->second;
+    const std::filesystem::path path = options_.base_dir / location;
+    Source src;
+    try {
+      src.map = MappedFile::open(path);
+    } catch (const Error& e) {
+      throw FormatError("cannot read external data '" + location + "': " + e.reason(),
+                        {.file = file_, .tensor = where});
+    }
+    src.data = src.map->data();
+    src.size = src.map->size();
+    const std::span<const std::byte> head{src.data, std::min<size_t>(src.size, 4)};
+    if (is_encrypted(head)) {
+      // MindSpore encrypts the data files with the model's key: the header and each parameter
+      // as separate pieces, whose plaintexts concatenate to the plain layout.
+      if (!options_.dec)
+        throw Error(ErrorCode::kCrypto,
+                    "external data '" + location + "' is encrypted; pass dec_key and dec_mode",
+                    {.file = path.string(), .tensor = where});
+      const std::vector<std::byte> plain = decrypt({src.data, src.size}, options_.dec->key,
+                                                   options_.dec->mode, path.string());
+      src.plain = Storage::allocate(std::max<size_t>(plain.size(), 1), false);
+      if (!plain.empty()) std::memcpy(src.plain->data(), plain.data(), plain.size());
+      src.map.reset();
+      src.data = src.plain->data();
+      src.size = plain.size();
+    }
+    if (src.size < kMindIRDataHeader)
+      throw FormatError("external data file is shorter than its " +
+                            std::to_string(kMindIRDataHeader) + "-byte header",
+                        {.file = path.string(), .tensor = where});
+    const auto order = static_cast<uint8_t>(src.data[0]);
+    if (order == 0)
+      throw Error(ErrorCode::kUnsupported,
+                  "external data file was written on a big-endian machine (header byte 0 is 0)",
+                  {.file = path.string(), .tensor = where});
+    if (order != 1)
+      throw FormatError("external data file header byte 0 is " + std::to_string(order) +
+                            ", not 1 (little-endian)",
+                        {.file = path.string(), .tensor = where, .offset = 0});
+    return files_.emplace(location, std::move(src)).first->second;
+  }
+
+  std::string file_;
+  const MindIRReadOptions& options_;
+  std::map<std::string, Source> files_;
+};
+
+// ============================================================================================
 // Reader
 // ============================================================================================
 
 class Reader {
  public:
-  Reader(const pb::ModelProto& model, std::string file) : model_(model), file_(std::move(file)) {}
+  Reader(const pb::ModelProto& model, std::string file, const MindIRReadOptions& options)
+      : model_(model), file_(std::move(file)), external_(file_, options) {}
   ir::Graph run();
 
  private:
@@ -216,6 +328,7 @@ class Reader {
   std::vector<bool> built_;
   std::map<int, int> const_values_;  // Constant node → initializer value id
   std::vector<bool> typed_;          // value id → dtype/shape known from the file
+  mutable ExternalData external_;
 };
 
 // Names in the file are unique (index_names checks); stripped of the "<graph>:" prefix they may
@@ -249,9 +362,6 @@ DType Reader::dtype_of(const pb::TensorProto& t, const std::string& where) const
 Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) const {
   const DType dt = dtype_of(t, where);
   Shape shape = dims_of(t, where);
-  if (t.has_external_data())
-    unsupported(where, "weights in external data ('" + t.external_data().location() +
-                           "') are not supported yet");
   if (t.has_compression_type() && t.compression_type() != pb::TensorProto::NO_COMPRESSION)
     unsupported(where, "compressed tensors are not supported");
   const int64_t numel = *shape.checked_numel();
@@ -259,6 +369,7 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) con
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(itemsize(dt)),
                              &nbytes))
     fail(where, "byte size of shape " + shape.str() + " overflows");
+  if (t.has_external_data()) return external_.read(t, where, dt, shape, nbytes);
   Tensor out;
   auto copy_in = [&](const void* src, size_t n) {
     out = Tensor(dt, shape);
@@ -825,7 +936,9 @@ ir::Graph Reader::run() {
 
 class Writer {
  public:
-  explicit Writer(const ir::Graph& g) : g_(g) {}
+  // external: parameters get dims, type, name and ref_key but no raw_data (save_mindir places
+  // their bytes in a data file and sets external_data).
+  explicit Writer(const ir::Graph& g, bool external = false) : g_(g), external_(external) {}
   pb::ModelProto run();
 
  private:
@@ -863,6 +976,7 @@ class Writer {
                             const std::string& where);
 
   const ir::Graph& g_;
+  bool external_ = false;
   std::string prefix_;
   std::vector<std::string> names_;  // value id → name in the file
   std::set<std::string> used_;
@@ -972,7 +1086,10 @@ pb::ModelProto Writer::run() {
       fail(info.name, "initializer '" + info.name + "' has no data");
     if (init.is_parameter) {
       auto* p = gp->add_parameter();
-      fill_tensor(p, init.data, info.name);
+      if (external_)
+        fill_type(p, init.data.dtype(), init.data.shape(), info.name);
+      else
+        fill_tensor(p, init.data, info.name);
       p->set_name(names_[static_cast<size_t>(init.value)]);
       p->set_ref_key(info.name);
     } else {  // constants are value nodes, as MindSpore writes them
@@ -1076,14 +1193,15 @@ pb::ModelProto Writer::run() {
   throw Error(
       ErrorCode::kUnsupported,
       "MindIR model of " + std::to_string(n) +
-          " bytes is over protobuf's 2 GiB limit (external weight files are not supported yet)",
+          " bytes is over protobuf's 2 GiB limit (a model whose weights go to external files "
+          "should not reach it: are the constants that large?)",
       {.file = file});
 }
 
 }  // namespace
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
-                      [[maybe_unused]] const std::filesystem::path& base_dir) {
+                      const MindIRReadOptions& options) {
   if (bytes.empty()) throw FormatError("empty file", {.file = file});
   if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
   pb::ModelProto model;
@@ -1091,7 +1209,101 @@ ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
     throw FormatError(
         "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
         {.file = file});
-  return Reader(model, file).run();
+  return Reader(model, file, options).run();
+}
+
+ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
+                      const std::filesystem::path& base_dir) {
+  return read_mindir(bytes, file, MindIRReadOptions{.base_dir = base_dir});
+}
+
+uint64_t mindir_parameter_bytes(const ir::Graph& graph) {
+  uint64_t total = 0;
+  for (const auto& init : graph.initializers)
+    if (init.is_parameter && init.data.defined() && !init.data.is_symbolic())
+      total += init.data.nbytes() + kMindIRBytesOverhead;
+  return total;
+}
+
+std::filesystem::path save_mindir(const ir::Graph& graph, const std::filesystem::path& stem,
+                                  const MindIRWriteOptions& options) {
+  namespace fs = std::filesystem;
+  if (options.enc) check_key(options.enc->key, options.enc->mode);
+  const bool external = mindir_parameter_bytes(graph) > options.external_threshold;
+  const pb::ModelProto m = Writer(graph, external).run();
+  const size_t n = m.ByteSizeLong();
+  if (n > kMaxModelBytes) too_big("", n);
+  std::string model;
+  if (!m.SerializeToString(&model)) throw ExportError("MindIR: protobuf serialization failed");
+
+  auto write = [&](AtomicFile& out, std::span<const std::byte> bytes) {
+    if (options.enc)  // one encrypted piece per call, as MindSpore writes them
+      encrypt_to(bytes, options.enc->key, options.enc->mode, out);
+    else
+      out.write(bytes);
+  };
+  const auto as_bytes = [](const std::string& s) {
+    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  };
+  if (!external) {
+    const fs::path path = fs::path(stem) += ".mindir";
+    AtomicFile out(path);
+    write(out, as_bytes(model));
+    out.commit();
+    return path;
+  }
+
+  // The external layout: parameters sorted by name, each at a 64-byte aligned offset after the
+  // 64-byte header, padded with zeros to a multiple of 64; the model proto refers to them.
+  const std::string prefix = stem.filename().string();
+  const fs::path dir = stem.parent_path().empty() ? fs::path(".") : stem.parent_path();
+  const std::string location = prefix + "_variables/data_0";
+  std::error_code ec;
+  fs::create_directories(dir / (prefix + "_variables"), ec);
+  if (ec) throw IoError("cannot create the folder: " + ec.message(),
+                        {.file = (dir / (prefix + "_variables")).string()});
+  std::map<std::string, const ir::Initializer*> params;
+  for (const auto& init : graph.initializers)
+    if (init.is_parameter) params[graph.value(init.value).name] = &init;
+
+  pb::ModelProto placed = m;
+  std::map<std::string, pb::TensorProto*> protos;
+  for (auto& p : *placed.mutable_graph()->mutable_parameter()) protos[p.ref_key()] = &p;
+  AtomicFile data(dir / location);
+  std::array<std::byte, kMindIRDataHeader> header{};
+  header[0] = std::byte{1};  // little-endian, as MindSpore's check code says
+  write(data, header);
+  uint64_t offset = kMindIRDataHeader;
+  static const std::array<std::byte, kMindIRDataHeader> zeros{};
+  for (const auto& [name, init] : params) {
+    auto it = protos.find(name);
+    if (it == protos.end()) throw ExportError("MindIR: parameter '" + name + "' was not written");
+    const auto bytes = init->data.bytes();
+    const size_t pad = (kMindIRDataHeader - bytes.size() % kMindIRDataHeader) % kMindIRDataHeader;
+    auto* e = it->second->mutable_external_data();
+    e->set_location(location);
+    e->set_offset(static_cast<int64_t>(offset));
+    e->set_length(static_cast<int64_t>(bytes.size()));
+    if (options.enc) {
+      Encryptor enc(options.enc->key, options.enc->mode, data);
+      enc.write(bytes);
+      enc.write(std::span<const std::byte>(zeros.data(), pad));
+      enc.finish();
+    } else {
+      data.write(bytes);
+      data.write(zeros.data(), pad);
+    }
+    offset += bytes.size() + pad;
+  }
+  std::string graph_bytes;
+  if (!placed.SerializeToString(&graph_bytes))
+    throw ExportError("MindIR: protobuf serialization failed");
+  const fs::path path = dir / (prefix + "_graph.mindir");
+  AtomicFile out(path);
+  write(out, as_bytes(graph_bytes));
+  data.commit();  // the weights first: a committed graph never names missing bytes
+  out.commit();
+  return stem.parent_path().empty() ? fs::path(prefix + "_graph.mindir") : path;
 }
 
 std::string write_mindir(const ir::Graph& graph) {
@@ -1121,7 +1333,8 @@ bool MindIRFormat::sniff(std::span<const std::byte> head) const {
 
 ir::Graph MindIRFormat::read(const std::filesystem::path& path) const {
   const auto file = MappedFile::open(path);
-  return read_mindir({file->data(), file->size()}, path.string());
+  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  return read_mindir({file->data(), file->size()}, path.string(), dir);
 }
 
 void MindIRFormat::write(const ir::Graph& graph, AtomicFile& out) const {

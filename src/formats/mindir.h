@@ -32,8 +32,7 @@
 // Refused with a cellar::Error naming the file (and the node or tensor): files over 2 GiB, bytes
 // that do not parse, a missing graph, duplicate or dangling names, cycles, unknown ops
 // (kUnsupported), dtypes or attribute kinds cellar does not have, raw_data whose size is not
-// numel × itemsize (checked arithmetic), negative dimensions, external data (kUnsupported for
-// now), calls into sub-graphs (kUnsupported). Structural checks against the op table (arity,
+// numel × itemsize (checked arithmetic), negative dimensions, bad external data (see below), calls into sub-graphs (kUnsupported). Structural checks against the op table (arity,
 // shapes) are Graph::validate's, which cellar::load() runs after read().
 #pragma once
 
@@ -42,6 +41,10 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+#include <vector>
+
+#include "formats/crypto.h"
 #include "formats/format.h"
 
 namespace cellar::formats {
@@ -60,6 +63,54 @@ class MindIRFormat final : public GraphFormat {
 // errors; external data is resolved against `base_dir` (empty: external data is refused).
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const std::filesystem::path& base_dir = {});
+
+// ---- External weight files and encryption ----
+//
+// MindSpore 2.x (`mindspore.export`, train/serialization.py `_save_mindir`): when the parameters
+// hold more than 1 GiB (it sums sys.getsizeof of each parameter's bytes, i.e. bytes + 33, in KiB,
+// against TOTAL_SAVE = 1024 * 1024), `export(net, ..., file_name="m")` writes, instead of
+// m.mindir:
+//   m_graph.mindir        the ModelProto, parameters without raw_data, each with
+//                         external_data { location "m_variables/data_0", offset, length }
+//                         (location relative to the graph file's folder; length unpadded)
+//   m_variables/data_0    64-byte header: byte 0 = 1 (written on a little-endian machine), 63
+//                         zero bytes; then every parameter, sorted by name, at its offset (the
+//                         first at 64), each padded with zeros to a multiple of 64 bytes
+// (A next data_N starts only past 1 TiB, PARAMETER_SPLIT_SIZE in KiB; we write one file.) There
+// is no checksum. With enc_key, both files are encrypted (crypto.h's block layout): the graph
+// file as one piece, the data file as one piece for the header and one per padded parameter;
+// the decrypted pieces concatenate to the plain layout, whose offsets external_data gives.
+// The reader refuses locations that leave the model's folder, offsets inside the header, a
+// length other than the tensor's bytes, ranges past the end of the file, and a header byte 0
+// other than 1.
+inline constexpr size_t kMindIRDataHeader = 64;
+inline constexpr uint64_t kMindIRBytesOverhead = 33;  // sys.getsizeof(b"") in CPython
+inline constexpr uint64_t kMindIRExternalThreshold = uint64_t{1} << 30;
+
+struct MindIRCipher {
+  std::vector<std::byte> key;
+  EncMode mode = EncMode::kAesGcm;
+};
+
+struct MindIRReadOptions {
+  std::filesystem::path base_dir;   // external data is resolved against it; empty: refused
+  std::optional<MindIRCipher> dec;  // for encrypted external data files
+};
+ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
+                      const MindIRReadOptions& options);
+
+struct MindIRWriteOptions {
+  // Parameters' bytes (counted as MindSpore counts them, see above) above which the weights go
+  // to an external data file. Tests lower it.
+  uint64_t external_threshold = kMindIRExternalThreshold;
+  std::optional<MindIRCipher> enc;  // encrypt every file written
+};
+// Parameters' bytes as MindSpore counts them for the threshold.
+uint64_t mindir_parameter_bytes(const ir::Graph& graph);
+// Writes `stem`.mindir, or (external) `stem`_graph.mindir and `stem`_variables/data_0, every file
+// atomically (the data file is committed before the graph file). Returns the graph file's path.
+std::filesystem::path save_mindir(const ir::Graph& graph, const std::filesystem::path& stem,
+                                  const MindIRWriteOptions& options);
 std::string write_mindir(const ir::Graph& graph);
 
 }  // namespace cellar::formats

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "formats/external_file.h"
 #include "formats/onnx_builder.h"
 #include "ops/op_table.h"
 
@@ -72,19 +73,6 @@ const char* attr_type_name(int t) {
     default:
       return "UNDEFINED";
   }
-}
-
-// True when `p` (relative) stays inside `base` once resolved, symlinks included.
-bool inside(const fs::path& base, const fs::path& p) {
-  std::error_code ec;
-  const fs::path b = fs::weakly_canonical(base, ec);
-  if (ec) return false;
-  const fs::path full = fs::weakly_canonical(b / p, ec);
-  if (ec) return false;
-  auto bi = b.begin(), fi = full.begin();
-  for (; bi != b.end(); ++bi, ++fi)
-    if (fi == full.end() || *bi != *fi) return false;
-  return fi != full.end();
 }
 
 // ============================================================================================
@@ -445,8 +433,7 @@ Tensor Reader::read_external(const pb::TensorProto& t, const std::string& what, 
     unsupported_at(what, "tensor '" + what + "' keeps its data in '" + location +
                              "', but the model was not read from a folder");
   const fs::path rel(location);
-  if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory() ||
-      location.find('\0') != std::string::npos || !inside(base_, rel))
+  if (!external_path_inside(base_, location))
     fail_at(what, "tensor '" + what + "': external data path '" + location +
                       "' leaves the model's folder (only relative paths inside it are allowed)");
   if (length && *length != nbytes)

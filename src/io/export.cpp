@@ -1,6 +1,8 @@
 #include "cellar/io/export.h"
 
 #include <array>
+#include <cstring>
+#include <optional>
 #include <fstream>
 
 #include "formats/crypto.h"
@@ -30,13 +32,47 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs) {
 
 std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format) {
-  // Trace fully before touching the file system: a refused export writes nothing.
-  return export_graph(trace(net, inputs), file_name, format);
+  return export_model(net, inputs, file_name, format, ExportOptions{});
 }
 
+std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
+                                   const std::string& file_name, FileFormat format,
+                                   const ExportOptions& options) {
+  // Trace fully before touching the file system: a refused export writes nothing.
+  return export_graph(trace(net, inputs), file_name, format, options);
+}
+
+namespace {
+
+std::optional<formats::MindIRCipher> cipher(const std::string& key, const std::string& mode) {
+  if (key.empty()) return std::nullopt;
+  formats::MindIRCipher c;
+  c.mode = formats::parse_enc_mode(mode);
+  c.key.resize(key.size());
+  std::memcpy(c.key.data(), key.data(), key.size());
+  formats::check_key(c.key, c.mode);
+  return c;
+}
+
+std::filesystem::path folder_of(const std::filesystem::path& path) {
+  return path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+}
+
+}  // namespace
+
 std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
-                                   FileFormat format) {
+                                   FileFormat format, const ExportOptions& options) {
   graph.validate();
+  if (format == FileFormat::MINDIR) {
+    std::filesystem::path stem = file_name;
+    if (stem.extension() == ".mindir") stem.replace_extension();
+    return formats::save_mindir(graph, stem,
+                                {.enc = cipher(options.enc_key, options.enc_mode)});
+  }
+  if (!options.enc_key.empty())
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "enc_key: only MindIR files are encrypted (MindSpore encrypts ONNX only with "
+                     "a custom function)");
   const formats::GraphFormat& fmt =
       format == FileFormat::ONNX ? formats::onnx_format() : formats::mindir_format();
   std::filesystem::path path = file_name;
@@ -67,22 +103,21 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
                   std::string("the file is encrypted (") + formats::to_string(*mode) +
                       "); pass dec_key and dec_mode",
                   {path.string()});
-    const formats::EncMode want = formats::parse_enc_mode(options.dec_mode);
-    if (want != *mode)
+    auto dec = cipher(options.dec_key, options.dec_mode);
+    if (dec->mode != *mode)
       throw Error(ErrorCode::kCrypto,
                   std::string("the file is encrypted with ") + formats::to_string(*mode) +
                       ", not " + options.dec_mode,
                   {path.string()});
     const auto file = MappedFile::open(path);
-    const std::span<const std::byte> key{reinterpret_cast<const std::byte*>(options.dec_key.data()),
-                                         options.dec_key.size()};
     const std::vector<std::byte> plain =
-        formats::decrypt({file->data(), file->size()}, key, want, path.string());
+        formats::decrypt({file->data(), file->size()}, dec->key, dec->mode, path.string());
     if (!formats::mindir_format().sniff(plain))
       throw Error(ErrorCode::kCrypto,
                   "decrypted bytes are not a MindIR model (wrong key or not a MindIR file)",
                   {path.string()});
-    ir::Graph g = formats::read_mindir(plain, path.string(), path.parent_path());
+    ir::Graph g = formats::read_mindir(plain, path.string(),
+                                       {.base_dir = folder_of(path), .dec = std::move(dec)});
     g.validate(path.string());
     return g;
   }
@@ -91,9 +126,15 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
   const formats::GraphFormat* fmt = nullptr;
   if (formats::onnx_format().sniff(bytes) || path.extension() == ".onnx")
     fmt = &formats::onnx_format();
-  else if (formats::mindir_format().sniff(bytes))
-    fmt = &formats::mindir_format();
-  else
+  else if (formats::mindir_format().sniff(bytes)) {
+    // Read here rather than through the format: a plain model may name encrypted data files.
+    const auto file = MappedFile::open(path);
+    ir::Graph g = formats::read_mindir(
+        {file->data(), file->size()}, path.string(),
+        {.base_dir = folder_of(path), .dec = cipher(options.dec_key, options.dec_mode)});
+    g.validate(path.string());
+    return g;
+  } else
     throw FormatError("not a MindIR or ONNX file (unrecognised leading bytes)", {path.string()});
   ir::Graph g = fmt->read(path);
   g.validate(path.string());

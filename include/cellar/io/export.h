@@ -26,20 +26,35 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs);
 
 // Writes `file_name` + ".mindir" or ".onnx" (the suffix is added unless already there); returns
 // the path.
+// MINDIR over 1 GiB of parameters and encryption: see export_graph.
+struct ExportOptions;
 std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format);
+std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inputs,
+                                   const std::string& file_name, FileFormat format,
+                                   const ExportOptions& options);
 template <class C>
 std::filesystem::path export_model(const std::shared_ptr<C>& net, const std::vector<Tensor>& inputs,
                                    const std::string& file_name, FileFormat format) {
   return export_model(static_cast<nn::Cell&>(*net), inputs, file_name, format);
 }
 
+// MindSpore's export(..., enc_key=, enc_mode=): MINDIR only (ONNX refuses a key).
+struct ExportOptions {
+  std::string enc_key;               // the key's bytes (16/24/32 for AES, 16 for SM4); empty: none
+  std::string enc_mode = "AES-GCM";  // "AES-GCM", "AES-CBC" or "SM4-CBC"
+};
+
 // Writes an already-built graph (e.g. one load() returned): the same suffix rule and atomic write
 // as export_model, so `cellar convert a.onnx b.mindir` is load + export_graph. The graph is
 // validated first (a FormatError names the node); a node whose op has no spelling in `format` is
 // an ExportError naming the node and op. Nothing is written when it throws.
+//
+// MINDIR, as MindSpore does it: when the parameters hold more than 1 GiB, the weights go to
+// `<name>_variables/data_0` beside `<name>_graph.mindir` (the returned path), not `<name>.mindir`.
+// With options.enc_key every file written is encrypted.
 std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
-                                   FileFormat format);
+                                   FileFormat format, const ExportOptions& options = {});
 
 // How load() opens an IR file. MindSpore's `mindspore.load(file, dec_key=, dec_mode=)`: an
 // encrypted MindIR needs the key; a plain file ignores it.
