@@ -513,6 +513,8 @@ TEST(Safetensors, RefusesEveryHandMadeCorruptFile) {
       if (std::getenv("CELLAR_TEST_VERBOSE")) std::cerr << c.what << "\n    " << e.what() << "\n";
       EXPECT_EQ(e.code(), c.code) << c.what << ": " << e.what();
       EXPECT_EQ(e.file(), path.string()) << c.what << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos)
+          << c.what << ": the message does not name the file: " << e.what();
       EXPECT_TRUE(e.offset().has_value()) << c.what << ": " << e.what();
       if (!c.tensor.empty()) {
         EXPECT_EQ(e.tensor(), c.tensor) << c.what << ": " << e.what();
