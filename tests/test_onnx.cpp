@@ -156,6 +156,9 @@ std::vector<OpCase> op_cases() {
   const In x23{.shape = {2, 3}};
   const In x4{.shape = {1, 2, 7, 7}};
   const Tensor idx = Tensor::from_vector(std::vector<int64_t>{2, 0, 1, 2}, Shape{2, 2});
+  const Tensor eq_a = Tensor::from_vector(std::vector<int64_t>{1, 2, 3, 3, 2, 1}, Shape{2, 3});
+  const Tensor eq_b = Tensor::from_vector(std::vector<int64_t>{1, 5, 1}, Shape{3});
+  const Tensor cond = Tensor::from_vector(std::vector<int64_t>{1, 0}, Shape{2, 1}).to(DType::Bool);
   return {
       {"MatMul_tb",
        "MatMul",
@@ -262,6 +265,26 @@ std::vector<OpCase> op_cases() {
        "ReduceMean",
        {{.shape = {2, 3, 4}}},
        {{"axis", V{}}, {"keep_dims", true}}},
+      {"Erf", "Erf", {x23}, {}},
+      {"Sqrt", "Sqrt", {{.shape = {2, 3}, .positive = true}}, {}},
+      {"Exp", "Exp", {x23}, {}},
+      {"Log", "Log", {{.shape = {2, 3}, .positive = true}}, {}},
+      {"Reciprocal", "Reciprocal", {{.shape = {2, 3}, .positive = true}}, {}},
+      {"Neg", "Neg", {x23}, {}},
+      {"Pow", "Pow", {{.shape = {2, 3}, .positive = true}, {.shape = {3}}}, {}},
+      {"Minimum", "Minimum", {x23, {.shape = {2, 1}}}, {}},
+      {"Maximum", "Maximum", {x23, {.shape = {3}, .kind = In::kConst}}, {}},
+      {"Equal", "Equal", {{.dtype = DType::Int64, .shape = {2, 3}, .data = eq_a},
+                          {.dtype = DType::Int64, .shape = {3}, .data = eq_b}}, {}},
+      {"Greater", "Greater", {x23, {.shape = {2, 1}}}, {}},
+      {"Less", "Less", {x23, {.shape = {3}}}, {}},
+      {"Select",
+       "Select",
+       {{.dtype = DType::Bool, .shape = {2, 1}, .data = cond}, x23, {.shape = {3}}},
+       {}},
+      {"ReduceMax_axes", "ReduceMax", {{.shape = {2, 3, 4}}}, {{"axis", V{0, 2}}, {"keep_dims", false}}},
+      {"ReduceMax_all", "ReduceMax", {{.shape = {2, 3, 4}}}, {{"axis", V{}}, {"keep_dims", true}}},
+      {"Cast", "Cast", {x23}, {{"dst_type", std::string("Int32")}}},
   };
 }
 
@@ -972,6 +995,36 @@ TEST(OnnxTorch, FixturesRunWithinToleranceAndConvertToMindIR) {
     }
   }
   EXPECT_EQ(checked, 9);
+}
+
+}  // namespace
+
+namespace {
+
+// Nets whose torch export uses the wider op set (make_fixtures.py's OP_NETS, opset 17): exact
+// GELU (Erf) and LayerNormalization, a transformer block (Split, Softmax, batched MatMul), and
+// elementwise ops (Pow, Sqrt, Exp, Log, Neg, Reciprocal, Clip, Min/Max, Where, Equal, Greater,
+// Cast, ConstantOfShape, Slice, Pad, ReduceMax/ReduceMean, Flatten, GlobalAveragePool, Gemm).
+TEST(OnnxTorch, OpBreadthNetsRunWithinToleranceAndConvert) {
+  TempDir dir;
+  for (const std::string net : {"gelu_mlp", "transformer", "elementwise"}) {
+    SCOPED_TRACE(net);
+    const fs::path p = kTorchFixtures / (net + "_opset17.onnx");
+    ASSERT_TRUE(fs::exists(p)) << p << " (run make_fixtures.py --op-nets there)";
+    const Tensor x = cellar::testing::read_npy(kTorchFixtures / (net + "_input.npy"));
+    const Tensor want = cellar::testing::read_npy(kTorchFixtures / (net + "_output.npy"));
+    try {
+      const ir::Graph g = load(p);
+      EXPECT_LE(max_abs_diff(nn::GraphCell(g)(x), want), 1e-5);
+      const fs::path mindir = export_graph(g, (dir / net).string(), FileFormat::MINDIR);
+      const ir::Graph from_mindir = load(mindir);
+      EXPECT_LE(max_abs_diff(nn::GraphCell(from_mindir)(x), want), 1e-5);
+      const fs::path onnx = export_graph(from_mindir, (dir / net).string(), FileFormat::ONNX);
+      EXPECT_LE(max_abs_diff(nn::GraphCell(load(onnx))(x), want), 1e-5);
+    } catch (const Error& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
 }
 
 }  // namespace

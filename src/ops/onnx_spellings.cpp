@@ -22,16 +22,22 @@
 //   Concat(axis) Gather(axis)     the same
 //   Tile(multiples)               Tile (input reshaped first when multiples is longer)
 //   ReduceSum(axis, keep_dims)    ReduceSum (axes input); ReduceMean (axes attribute, opset 17)
+//   Erf Sqrt Exp Log Reciprocal Neg Pow Equal Greater Less   the same
+//   Minimum Maximum Select        Min Max Where
+//   ReduceMax(axis, keep_dims)    ReduceMax (axes attribute, opset 17)
+//   Cast(dst_type)                Cast(to)
 //
 // Import, per ONNX op type: the rows below, plus Constant, Identity, Dropout (identity),
 // Gemm (MatMul + alpha/beta + BiasAdd/Add), GlobalAveragePool (ReduceMean over H, W), Shape (a
-// constant: shapes are static), Cast (of constants), Slice and Split (Gathers of constant
+// constant: shapes are static), Cast, Min/Max (1..N inputs, folded pairwise), Clip (Maximum then
+// Minimum), LayerNormalization (opset 17; in ReduceMean/Sub/Mul/Add/Sqrt/Div), Slice and Split (Gathers of constant
 // indices), Pad (constant mode: Concat of fill blocks), Expand (Reshape + Tile), and explicit
 // pooling pads that no MindSpore pad_mode expresses (the input is padded with Concat of −∞ or
 // 0 constants first). The attribute→input moves are read by opset: Squeeze/Unsqueeze/
 // ReduceSum axes and Split's split (13), ReduceMean axes and Split's num_outputs (18); Pad's
 // pads are an input in every opset read (11+), its axes from 18.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -336,6 +342,29 @@ void register_exports(OpTable& t) {
   t.set_onnx_export("Tile", export_tile);
   t.set_onnx_export("ReduceSum", export_reduce(false));
   t.set_onnx_export("ReduceMean", export_reduce(true));
+  // src/ops/elementwise_ops.cpp
+  for (const char* op : {"Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Pow", "Equal",
+                         "Greater", "Less"})
+    t.set_onnx_export(op, same_name(op));
+  t.set_onnx_export("Minimum", same_name("Min"));
+  t.set_onnx_export("Maximum", same_name("Max"));
+  t.set_onnx_export("Select", same_name("Where"));
+  t.set_onnx_export("ReduceMax", [](OnnxBuilder& b, const ir::Node& n) {
+    const auto [axes, keep] = checked(b, n, [&] {
+      return std::pair{attr_int_list(n.attrs, n.op, "axis", {}),
+                       attr_bool(n.attrs, n.op, "keep_dims", false)};
+    });
+    OnnxAttrs attrs = {{"keepdims", int64_t{keep}}};
+    if (!axes.empty()) attrs.push_back({"axes", axes});  // an attribute until opset 18
+    b.add("ReduceMax", {b.name(n.inputs.at(0))}, {b.name(n.outputs.at(0))}, attrs);
+  });
+  t.set_onnx_export("Cast", [](OnnxBuilder& b, const ir::Node& n) {
+    const DType to = b.info(n.outputs.at(0)).dtype;
+    const auto code = formats::dtype_to_onnx(to);
+    if (!code) b.fail(n, "cast to " + std::string(mindspore_name(to)) + " has no ONNX type");
+    b.add("Cast", {b.name(n.inputs.at(0))}, {b.name(n.outputs.at(0))},
+          {{"to", static_cast<int64_t>(*code)}});
+  });
 }
 
 // ============================================================================================
@@ -756,9 +785,87 @@ void import_cast(OnnxImporter& m) {
     return;
   }
   const int x = m.input(0);
-  if (m.info(x).dtype != *dt)
-    m.unsupported("casting a computed tensor is not supported (only constants)");
-  m.set_output(0, x);
+  if (m.info(x).dtype == *dt) {
+    m.set_output(0, x);
+    return;
+  }
+  m.set_output(0, m.emit1("Cast", {x}, {{"dst_type", std::string(mindspore_name(*dt))}}));
+}
+
+// ConstantOfShape(shape; value): a constant, since shapes are static (the shape input must fold
+// to a constant). The fill is `value`'s one element (default float32 0).
+void import_constant_of_shape(OnnxImporter& m) {
+  m.require_inputs(1, 1);
+  const auto shape = m.constant_input(0);
+  if (!shape) m.unsupported("the shape input must be a constant (shapes are static)");
+  if (shape->dtype() != DType::Int64 || shape->shape().rank() != 1)
+    m.fail("the shape input must be a 1-D int64 tensor");
+  std::vector<int64_t> dims(static_cast<size_t>(shape->numel()));
+  for (size_t i = 0; i < dims.size(); ++i) {
+    dims[i] = shape->data<int64_t>()[i];
+    if (dims[i] < 0) m.fail("negative dimension " + std::to_string(dims[i]));
+  }
+  const Shape out(dims);
+  const auto numel = out.checked_numel();
+  if (!numel || *numel > (int64_t{1} << 28)) m.fail("shape " + out.str() + " is too large");
+  Tensor fill = Tensor::scalar(0.0f);
+  if (auto v = m.attr_tensor("value")) {
+    if (v->numel() != 1) m.fail("value must hold exactly one element");
+    fill = *v;
+  }
+  Tensor t(fill.dtype(), out);
+  const size_t item = itemsize(fill.dtype());
+  for (int64_t i = 0; i < *numel; ++i)
+    std::memcpy(static_cast<std::byte*>(t.raw_data()) + static_cast<size_t>(i) * item,
+                fill.raw_data(), item);
+  m.set_output(0, m.constant(t));
+}
+
+// Min / Max: one or more inputs, folded pairwise (all broadcast together).
+OnnxImportFn import_minmax(std::string op) {
+  return [op](OnnxImporter& m) {
+    if (m.num_inputs() < 1) m.fail("needs at least one input");
+    int acc = m.input(0);
+    for (size_t i = 1; i < m.num_inputs(); ++i) acc = m.emit1(op, {acc, m.input(i)});
+    m.set_output(0, acc);
+  };
+}
+
+// Clip(x, min?, max?) (opset 11+: bounds are optional inputs) = Minimum(Maximum(x, min), max).
+void import_clip(OnnxImporter& m) {
+  m.require_inputs(1, 3);
+  int y = m.input(0);
+  if (m.has_input(1)) y = m.emit1("Maximum", {y, m.input(1)});
+  if (m.has_input(2)) y = m.emit1("Minimum", {y, m.input(2)});
+  m.set_output(0, y);
+}
+
+// LayerNormalization (opset 17): normalise over axes [axis, rank) with the biased variance,
+// y = (x − mean) / √(var + ε) · scale + B, written in ReduceMean/Sub/Mul/Add/Sqrt/Div (what
+// torch computes, within float rounding). Mean and InvStdDev outputs are not produced.
+void import_layer_norm(OnnxImporter& m) {
+  m.require_inputs(2, 3);
+  for (size_t k = 1; k < m.num_outputs(); ++k)
+    if (m.has_output(k)) m.unsupported("outputs Mean and InvStdDev are not supported");
+  const int x = m.input(0);
+  const int64_t r = m.rank(x);
+  if (r == 0) m.fail("input must have rank >= 1");
+  const int64_t axis = m.axis(m.attr_int("axis", -1), r);
+  const DType dt = m.info(x).dtype;
+  if (dt != DType::Float32 && dt != DType::Float64) m.unsupported("input must be float");
+  if (m.has_attr("stash_type") && m.attr_int("stash_type", 1) != 1)
+    m.unsupported("stash_type other than 1 (float32) is not supported");
+  std::vector<int64_t> axes;
+  for (int64_t a = axis; a < r; ++a) axes.push_back(a);
+  const ir::Attrs reduce = {{"axis", axes}, {"keep_dims", true}};
+  const int mean = m.emit1("ReduceMean", {x}, reduce);
+  const int d = m.emit1("Sub", {x, mean});
+  const int var = m.emit1("ReduceMean", {m.emit1("Mul", {d, d})}, reduce);
+  const double eps = m.attr_float("epsilon", 1e-5);
+  const int den = m.emit1("Sqrt", {m.emit1("Add", {var, m.constant(scalar_like(eps, dt))})});
+  int y = m.emit1("Mul", {m.emit1("Div", {d, den}), m.input(1)});
+  if (m.has_input(2)) y = m.emit1("Add", {y, m.input(2)});
+  m.set_output(0, y);
 }
 
 // Elements [indices…] of `x` along `axis` (slicing a static shape is a Gather of constant
@@ -941,6 +1048,19 @@ void register_imports(OpTable& t) {
   t.add_onnx_import("Split", import_split);
   t.add_onnx_import("Pad", import_pad);
   t.add_onnx_import("Expand", import_expand);
+  for (const char* op : {"Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg"})
+    t.add_onnx_import(op, unary(op));
+  for (const char* op : {"Pow", "Equal", "Greater", "Less"}) t.add_onnx_import(op, binary(op));
+  t.add_onnx_import("Min", import_minmax("Minimum"));
+  t.add_onnx_import("Max", import_minmax("Maximum"));
+  t.add_onnx_import("Where", [](OnnxImporter& m) {
+    m.require_inputs(3, 3);
+    m.set_output(0, m.emit1("Select", {m.input(0), m.input(1), m.input(2)}));
+  });
+  t.add_onnx_import("ReduceMax", import_reduce("ReduceMax", 18));
+  t.add_onnx_import("Clip", import_clip);
+  t.add_onnx_import("ConstantOfShape", import_constant_of_shape);
+  t.add_onnx_import("LayerNormalization", import_layer_norm);
 }
 
 }  // namespace
