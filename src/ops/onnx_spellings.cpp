@@ -433,8 +433,23 @@ void import_matmul(OnnxImporter& m) {
   if (ra == 1) a = m.emit1("ExpandDims", {a}, {{"axis", int64_t{0}}});
   if (rb == 1) b = m.emit1("ExpandDims", {b}, {{"axis", int64_t{-1}}});
   const bool two_d = m.rank(a) == 2 && m.rank(b) == 2;
-  int y = m.emit1(two_d ? "MatMul" : "BatchMatMul", {a, b},
-                  {{"transpose_a", false}, {"transpose_b", false}});
+  int y;
+  if (m.rank(a) > 2 && m.rank(b) == 2) {
+    // (…, M, K) · (K, N), as torch writes every Linear on a sequence: one 2-D MatMul between
+    // Reshapes. (MindSpore 2.10's CPU BatchMatMul returns NaN for this rank mix.)
+    const Shape sa = m.info(a).shape;
+    const int64_t k = sa[sa.rank() - 1], n = m.info(b).shape[1];
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < sa.rank(); ++i) rows *= sa[i];
+    std::vector<int64_t> out(sa.begin(), sa.end());
+    out.back() = n;
+    const int a2 = m.emit1("Reshape", {a}, {{"shape", std::vector<int64_t>{rows, k}}});
+    const int y2 = m.emit1("MatMul", {a2, b}, {{"transpose_a", false}, {"transpose_b", false}});
+    y = m.emit1("Reshape", {y2}, {{"shape", out}});
+  } else {
+    y = m.emit1(two_d ? "MatMul" : "BatchMatMul", {a, b},
+                {{"transpose_a", false}, {"transpose_b", false}});
+  }
   if (ra == 1) y = m.emit1("Squeeze", {y}, {{"axis", std::vector<int64_t>{m.rank(y) - 2}}});
   if (rb == 1) y = m.emit1("Squeeze", {y}, {{"axis", std::vector<int64_t>{m.rank(y) - 1}}});
   m.set_output(0, y);
