@@ -13,6 +13,8 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -889,6 +891,93 @@ std::vector<Corruption> corruptions() {
          node_named(m, "Relu")->add_input("k");
        },
        nullptr, "exactly one value"},
+      // The op-breadth importers (Where, Clip, Min/Max, Cast, Equal/Pow, LayerNormalization,
+      // ConstantOfShape): arity, attribute, dtype and shape faults name the node.
+      {"Where with two inputs",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Where");
+         n->add_input("h");
+       },
+       nullptr, "Where"},
+      {"Clip with four inputs",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Clip");
+         for (int k = 0; k < 3; ++k) n->add_input("h");
+       },
+       nullptr, "Clip"},
+      {"Max without inputs",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Max");
+         n->clear_input();
+       },
+       nullptr, "at least one input"},
+      {"Cast without 'to'", [](pb::ModelProto& m) { node_named(m, "Relu")->set_op_type("Cast"); },
+       nullptr, "'to' is required"},
+      {"Cast to string",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Cast");
+         auto* a = n->add_attribute();
+         a->set_name("to");
+         a->set_type(pb::AttributeProto::INT);
+         a->set_i(pb::TensorProto::STRING);
+       },
+       nullptr, "Cast"},
+      {"Equal of float and int64",
+       [](pb::ModelProto& m) {
+         auto* t = m.mutable_graph()->add_initializer();
+         t->set_name("k");
+         t->set_data_type(pb::TensorProto::INT64);
+         t->add_dims(3);
+         for (int64_t v : {1, 2, 3}) t->add_int64_data(v);
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Equal");
+         n->add_input("k");
+       },
+       nullptr, "Equal"},
+      {"Pow of shapes that do not broadcast",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("Pow");
+         n->add_input("w");  // h (1, 3) and w (3, 4)
+       },
+       nullptr, "broadcast"},
+      {"LayerNormalization asked for Mean",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("LayerNormalization");
+         n->add_input("b");
+         n->add_output("mean");
+       },
+       nullptr, "Mean"},
+      {"LayerNormalization scale of the wrong length",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("LayerNormalization");
+         n->add_input("x");  // (1, 4) against h (1, 3)
+       },
+       nullptr, "LayerNormalization"},
+      {"ConstantOfShape of a computed shape",
+       [](pb::ModelProto& m) {
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("ConstantOfShape");
+       },
+       nullptr, "constant"},
+      {"ConstantOfShape too large",
+       [](pb::ModelProto& m) {
+         auto* t = m.mutable_graph()->add_initializer();
+         t->set_name("k");
+         t->set_data_type(pb::TensorProto::INT64);
+         t->add_dims(2);
+         for (int64_t v : {int64_t{1} << 20, int64_t{1} << 20}) t->add_int64_data(v);
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("ConstantOfShape");
+         n->set_input(0, "k");
+       },
+       nullptr, "too large"},
   };
 }
 
@@ -908,6 +997,7 @@ TEST(OnnxCorrupt, EveryCorruptionIsACleanError) {
       load(p);
       ADD_FAILURE() << "loaded without error";
     } catch (const Error& e) {
+      if (std::getenv("CELLAR_PRINT_ERRORS")) std::cout << c.name << ": " << e.what() << "\n";
       EXPECT_EQ(e.file(), p.string()) << e.what();
       EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
       if (!c.expect.empty()) {

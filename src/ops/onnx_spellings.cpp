@@ -878,8 +878,13 @@ void import_layer_norm(OnnxImporter& m) {
   const int var = m.emit1("ReduceMean", {m.emit1("Mul", {d, d})}, reduce);
   const double eps = m.attr_float("epsilon", 1e-5);
   const int den = m.emit1("Sqrt", {m.emit1("Add", {var, m.constant(scalar_like(eps, dt))})});
+  for (size_t k = 1; k < m.num_inputs(); ++k)
+    if (m.has_input(k) && m.rank(m.input(k)) > r - axis)
+      m.fail(std::string(k == 1 ? "Scale" : "B") + " has more dimensions than the normalized axes");
   int y = m.emit1("Mul", {m.emit1("Div", {d, den}), m.input(1)});
   if (m.has_input(2)) y = m.emit1("Add", {y, m.input(2)});
+  if (m.info(y).shape != m.info(x).shape)
+    m.fail("Scale and B must broadcast to the normalized axes " + m.info(x).shape.str());
   m.set_output(0, y);
 }
 
