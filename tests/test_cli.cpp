@@ -151,7 +151,8 @@ TEST(CliInspect, TutorialCheckpointText) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
   const auto rs = rows(r.out);
-  ASSERT_EQ(lines(r.out).size(), kTutorial.size()) << r.out;  // exactly one line per tensor
+  EXPECT_NE(r.out.find("format: ckpt\ntensors: 6 ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\ncrc: absent\n"), std::string::npos) << r.out;
   ASSERT_EQ(rs.size(), kTutorial.size()) << r.out;
   for (size_t i = 0; i < rs.size(); ++i) {
     EXPECT_EQ(rs[i].name, kTutorial[i].name);
@@ -185,7 +186,10 @@ TEST(CliInspect, LenetCheckpointScalarsAndInts) {
   ASSERT_EQ(r.status, 0) << r.err;
   const auto rs = rows(r.out);
   ASSERT_EQ(rs.size(), 15u) << r.out;
-  EXPECT_EQ(lines(r.out).size(), 15u);
+  // Rank-0 entries are listed again with their values (MindSpore's append_dict writes those).
+  EXPECT_NE(r.out.find("scalars: 2\n  learning_rate = 0.01\n  momentum = 0.9\n"),
+            std::string::npos)
+      << r.out;
   std::map<std::string, Row> by_name;
   for (const auto& x : rs) by_name[x.name] = x;
   EXPECT_EQ(by_name["dense1.weight"].shape, "(128, 1024)");
@@ -258,11 +262,10 @@ TEST(CliInspect, MindIRText) {
   const CliResult r = cellar_cli({"inspect", p.string()});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  const auto ls = lines(r.out);
-  ASSERT_GE(ls.size(), 1u);
-  EXPECT_EQ(ls[0], "inputs: 1");
+  EXPECT_EQ(r.out.find("format: mindir\nproducer: cellar 0.1.0\n"), 0u) << r.out;
+  EXPECT_NE(r.out.find("\ninputs: 1\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("outputs: 1\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("parameters: 6 (" + std::to_string(kMlpParamBytes) + " bytes)\n"),
+  EXPECT_NE(r.out.find("parameters: 6 (" + std::to_string(kMlpParamBytes) + " bytes, 2.6 MiB)\n"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("nodes: " + std::to_string(g.nodes.size()) + "\n"), std::string::npos)

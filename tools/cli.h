@@ -1,0 +1,114 @@
+// What the `cellar` commands share: exit statuses, the usage error, recognising a file from its
+// bytes, reading key files, loading tensors or graphs from any of the four formats, and printing
+// (aligned text tables, one-line JSON). Each command lives in its own tools/<command>.cpp and is
+// registered in tools/cellar.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cellar/cellar.h"
+
+namespace cellar::cli {
+
+// Keys keep the order they are written in (file, format, then the contents), for human readers.
+using json = nlohmann::ordered_json;
+
+// Exit statuses, the same for every command (printed by `cellar --help`).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitBadInput = 1;  // a file could not be read, or holds what we cannot use
+inline constexpr int kExitUsage = 2;     // the command line itself is wrong
+inline constexpr int kExitDiffer = 3;    // `cellar diff`: the files differ (beyond --atol/--rtol)
+
+inline constexpr const char* kVersion = "0.1.0";  // keep in step with project(VERSION)
+
+// A mistake in the command line found after parsing (a malformed --input, a conversion between
+// kinds of file that cannot be converted): exit status 2, one line.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One registered subcommand: its CLI11 sub-app and what runs when it was chosen. `file` names the
+// file an error without a file of its own is about (the first positional), for the error line.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_inspect(CLI::App& app);
+Command add_diff(CLI::App& app);
+Command add_run(CLI::App& app);
+Command add_convert(CLI::App& app);
+Command add_bench(CLI::App& app);
+
+// ---- files ---------------------------------------------------------------------------------
+
+enum class FileKind { kCheckpoint, kSafetensors, kMindIR, kOnnx, kEncrypted };
+const char* kind_name(FileKind k);  // "ckpt", "safetensors", "mindir", "onnx", "encrypted"
+bool is_graph(FileKind k);
+
+// The first bytes of `path` (up to 4 KiB). IoError naming the file when it cannot be opened, is
+// a directory, or cannot be read.
+std::vector<std::byte> read_head(const std::string& path);
+// Which reader understands the bytes of `path`; FormatError naming the file when none does.
+FileKind detect(const std::string& path);
+// The format a file *name* asks for (".ckpt", ".safetensors", ".mindir", ".onnx"); nullopt.
+std::optional<FileKind> kind_from_suffix(const std::string& path);
+// The same from a --to value ("ckpt", "safetensors", "mindir", "onnx"); UsageError otherwise.
+FileKind kind_from_name(const std::string& name);
+
+// A key for MindSpore's encryption, read from a file: its bytes are the key (16, 24 or 32 bytes;
+// a single trailing newline is dropped when the rest has one of those lengths).
+// IoError naming the file when it cannot be read.
+std::string read_key_file(const std::string& path);
+
+// Decryption for every loader below: the key's bytes (empty: none) and MindSpore's mode name.
+struct KeyOptions {
+  std::string key;
+  std::string mode;  // "AES-GCM", "AES-CBC", "SM4-CBC"; empty: the mode the file's magic names
+};
+
+// The named tensors of a checkpoint (.ckpt, .safetensors) or the parameters of a graph
+// (.mindir, .onnx), in file order, with the kind they were read as. Files over the progress
+// threshold are read ahead with a progress bar (see progress.h).
+struct NamedTensorList {
+  FileKind kind;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+};
+NamedTensorList load_tensors(const std::string& path, const KeyOptions& key = {});
+// A graph file, validated. Encrypted MindIR needs the key.
+ir::Graph load_graph(const std::string& path, const KeyOptions& key = {});
+
+// ---- printing ------------------------------------------------------------------------------
+
+std::string dtype_str(DType t);  // MindSpore's spelling: "Float32"
+// One row per item, columns padded to the widest cell, separated by two spaces.
+void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& rows,
+                 const std::string& indent = "");
+// One line on stdout; bytes that are not UTF-8 (names are the file's) print as U+FFFD.
+void print_json(const json& j);
+// A number for text output: integers as integers, others with 6 significant digits.
+std::string fmt_num(double v);
+// A number for JSON: finite values as numbers, NaN and ±inf as the strings "nan", "inf", "-inf"
+// (JSON has no spelling for them).
+json json_num(double v);
+// The first `n` elements of a numeric tensor, as doubles.
+std::vector<double> first_values(const Tensor& t, size_t n);
+// "[0.1, 0.2, …]" for text output.
+std::string values_str(const std::vector<double>& v, size_t total);
+// One line, whatever the message holds.
+std::string one_line(std::string s);
+// "1.5 MiB" for byte counts in text output.
+std::string human_bytes(uint64_t n);
+
+}  // namespace cellar::cli

@@ -1,0 +1,388 @@
+// `cellar inspect FILE`: what a .ckpt, .safetensors, .mindir or .onnx file holds.
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "cli.h"
+#include "formats/ckpt.h"
+#include "formats/crypto.h"
+#include "formats/safetensors.h"
+#include "model_header.h"
+#include "progress.h"
+#include "stats.h"
+
+namespace cellar::cli {
+
+namespace {
+
+struct InspectArgs {
+  std::string file;
+  bool json = false;
+  bool stats = false;
+  std::string dec_key_file;
+  std::string dec_mode;
+};
+
+struct Row {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t bytes = 0;
+  bool with_bytes = true;
+  std::optional<TensorStats> stats;
+};
+
+Row make_row(const std::string& name, const Tensor& t, bool stats, Progress* bar,
+             uint64_t* done) {
+  Row r{name, t.dtype(), t.shape(), t.nbytes()};
+  if (stats) {
+    r.stats = tensor_stats(t);
+    *done += t.nbytes();
+    if (bar) bar->update(*done);
+  }
+  return r;
+}
+
+std::vector<Row> tensor_rows(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                             bool stats) {
+  uint64_t total = 0, done = 0;
+  for (const auto& [n, t] : tensors) total += t.nbytes();
+  Progress bar("statistics", stats ? total : 0);
+  std::vector<Row> rows;
+  rows.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) rows.push_back(make_row(name, t, stats, &bar, &done));
+  return rows;
+}
+
+void print_rows(const std::vector<Row>& rows) {
+  const bool any_stats = std::any_of(rows.begin(), rows.end(), [](const Row& r) {
+    return r.stats.has_value();
+  });
+  std::vector<std::vector<std::string>> cells;
+  if (any_stats) cells.push_back({"name", "dtype", "shape", "bytes", "min", "max", "mean", "nan"});
+  for (const Row& r : rows) {
+    std::vector<std::string> c{r.name, dtype_str(r.dtype), r.shape.str()};
+    if (r.with_bytes) c.push_back(std::to_string(r.bytes));
+    if (r.stats && r.stats->numeric) {
+      const TensorStats& s = *r.stats;
+      const bool any = s.count > 0;
+      c.insert(c.end(), {any ? fmt_num(s.min) : "-", any ? fmt_num(s.max) : "-",
+                         any ? fmt_num(s.mean) : "-", std::to_string(s.nan_count)});
+    }
+    cells.push_back(std::move(c));
+  }
+  print_table(std::cout, cells, "  ");
+}
+
+json json_rows(const std::vector<Row>& rows) {
+  json a = json::array();
+  for (const Row& r : rows) {
+    json j = {{"name", r.name}, {"dtype", dtype_str(r.dtype)}, {"shape", r.shape.dims()}};
+    if (r.with_bytes) j["bytes"] = r.bytes;
+    if (r.stats && r.stats->numeric) {
+      const TensorStats& s = *r.stats;
+      const bool any = s.count > 0;
+      j["stats"] = {{"min", any ? json_num(s.min) : json(nullptr)},
+                    {"max", any ? json_num(s.max) : json(nullptr)},
+                    {"mean", any ? json_num(s.mean) : json(nullptr)},
+                    {"nan_count", s.nan_count}};
+    }
+    a.push_back(std::move(j));
+  }
+  return a;
+}
+
+uint64_t total_bytes(const std::vector<Row>& rows) {
+  uint64_t n = 0;
+  for (const Row& r : rows) n += r.bytes;
+  return n;
+}
+
+// ---- checkpoints ---------------------------------------------------------------------------
+
+struct Crc {
+  bool present = false;
+  bool valid = false;
+};
+
+// MindSpore's .ckpt trailer: "crc_num" + the CRC-32 of everything before it, 10 bytes big-endian.
+Crc ckpt_crc(const MappedFile& f) {
+  Crc c;
+  const size_t n = f.size();
+  const auto* d = reinterpret_cast<const uint8_t*>(f.data());
+  constexpr size_t kTrailer = formats::ckpt::kTrailerBytes;
+  if (n < kTrailer || std::memcmp(d + n - kTrailer, "crc_num", 7) != 0) return c;
+  c.present = true;
+  uint64_t stored = 0;
+  for (size_t i = n - 10; i < n; ++i) stored = stored << 8 | d[i];
+  const bool high_zero = std::all_of(d + n - 10, d + n - 4, [](uint8_t b) { return b == 0; });
+  Progress bar("checking CRC", n);
+  uint32_t crc = 0;
+  constexpr size_t kChunk = size_t{64} << 20;
+  for (size_t off = 0; off < n - kTrailer; off += kChunk) {
+    const size_t len = std::min(kChunk, n - kTrailer - off);
+    crc = formats::ckpt::crc32({f.data() + off, len}, crc);
+    bar.update(off + len);
+  }
+  c.valid = high_zero && stored == crc;
+  return c;
+}
+
+// A scalar or str entry's value (MindSpore's append_dict writes those), for the metadata list.
+json scalar_value(const Tensor& t) {
+  if (t.dtype() == DType::String) return t.string_value();
+  const auto v = first_values(t, 1);
+  if (v.empty()) return nullptr;
+  if (t.dtype() == DType::Bool) return v[0] != 0;
+  return json_num(v[0]);
+}
+
+std::string scalar_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  if (v.is_number()) return fmt_num(v.get<double>());
+  return v.dump();
+}
+
+int inspect_checkpoint(const InspectArgs& a, FileKind kind, const std::string& enc_mode) {
+  const auto file = MappedFile::open(a.file);
+  const NamedTensorList list = load_tensors(a.file);
+  const std::vector<Row> rows = tensor_rows(list.tensors, a.stats);
+
+  Crc crc;
+  std::vector<std::pair<std::string, std::string>> metadata;  // safetensors __metadata__
+  if (kind == FileKind::kCheckpoint) {
+    crc = ckpt_crc(*file);
+  } else {
+    const auto h = formats::safetensors::parse_header({file->data(), file->size()}, a.file);
+    metadata = h.metadata;
+    if (const auto stored = h.metadata_value("crc_num")) {
+      crc.present = true;
+      formats::NamedTensors named(list.tensors.begin(), list.tensors.end());
+      crc.valid = *stored == std::to_string(formats::safetensors::mindspore_crc(named));
+    }
+  }
+  json scalars = json::object();
+  for (const auto& [name, t] : list.tensors)
+    if (t.rank() == 0 || t.dtype() == DType::String) scalars[name] = scalar_value(t);
+
+  if (a.json) {
+    json j{{"file", a.file},
+           {"format", kind_name(kind)},
+           {"file_bytes", file->size()},
+           {"tensor_count", rows.size()},
+           {"tensor_bytes", total_bytes(rows)},
+           {"tensors", json_rows(rows)},
+           {"scalars", scalars},
+           {"crc", {{"present", crc.present}, {"valid", crc.present ? json(crc.valid) : json()}}},
+           {"encrypted", enc_mode.empty() ? json(false) : json{{"mode", enc_mode}}}};
+    if (kind == FileKind::kSafetensors) {
+      json m = json::object();
+      for (const auto& [k, v] : metadata) m[k] = v;
+      j["metadata"] = m;
+    }
+    print_json(j);
+    return kExitOk;
+  }
+  std::cout << "format: " << kind_name(kind) << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")")
+            << '\n';
+  std::cout << "tensors: " << rows.size() << " (" << total_bytes(rows) << " bytes, "
+            << human_bytes(total_bytes(rows)) << ")\n";
+  print_rows(rows);
+  if (kind == FileKind::kSafetensors) {
+    std::cout << "metadata: " << metadata.size() << '\n';
+    for (const auto& [k, v] : metadata) std::cout << "  " << k << " = " << v << '\n';
+  }
+  if (!scalars.empty()) {
+    std::cout << "scalars: " << scalars.size() << '\n';
+    for (const auto& [k, v] : scalars.items()) std::cout << "  " << k << " = " << scalar_text(v) << '\n';
+  }
+  std::cout << "crc: " << (!crc.present ? "absent" : crc.valid ? "present, valid" : "present, INVALID")
+            << '\n';
+  return kExitOk;
+}
+
+// ---- graphs --------------------------------------------------------------------------------
+
+int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
+                  const std::string& enc_mode) {
+  const ir::Graph g = load_graph(a.file, key);
+  ModelHeader h;
+  {
+    const auto file = MappedFile::open(a.file);
+    std::span<const std::byte> bytes{file->data(), file->size()};
+    std::vector<std::byte> plain;
+    if (!enc_mode.empty()) {
+      plain = formats::decrypt(bytes, {reinterpret_cast<const std::byte*>(key.key.data()),
+                                       key.key.size()},
+                               formats::parse_enc_mode(enc_mode), a.file);
+      bytes = plain;
+    }
+    h = read_model_header(bytes, kind == FileKind::kOnnx);
+  }
+  auto io_rows = [&](const std::vector<int>& ids) {
+    std::vector<Row> rows;
+    for (int id : ids) {
+      const ir::ValueInfo& v = g.value(id);
+      rows.push_back({v.name, v.dtype, v.shape, 0, false, std::nullopt});
+    }
+    return rows;
+  };
+  const std::vector<Row> inputs = io_rows(g.inputs), outputs = io_rows(g.outputs);
+  std::vector<std::pair<std::string, Tensor>> params;
+  for (const ir::Initializer& init : g.initializers)
+    if (init.is_parameter && init.data.defined())
+      params.emplace_back(g.value(init.value).name, init.data);
+  const std::vector<Row> prows = tensor_rows(params, a.stats);
+
+  std::map<std::string, size_t> hist;
+  for (const ir::Node& n : g.nodes) ++hist[n.op];
+  std::vector<std::pair<std::string, size_t>> ops(hist.begin(), hist.end());
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const auto& x, const auto& y) { return x.second > y.second; });
+
+  if (a.json) {
+    json jops = json::object();
+    for (const auto& [op, n] : ops) jops[op] = n;
+    json j{{"file", a.file},
+           {"format", kind_name(kind)},
+           {"producer", {{"name", h.producer_name}, {"version", h.producer_version}}},
+           {"ir_version", h.ir_version},
+           {"model_version", h.model_version}};
+    if (kind == FileKind::kOnnx) {
+      json o = json::array();
+      for (const auto& [d, v] : h.opsets) o.push_back({{"domain", d}, {"version", v}});
+      j["opsets"] = o;
+    } else {
+      j["mind_ir_version"] = h.mind_ir_version;
+    }
+    j["encrypted"] = enc_mode.empty() ? json(false) : json{{"mode", enc_mode}};
+    j["inputs"] = json_rows(inputs);
+    j["outputs"] = json_rows(outputs);
+    j["parameter_count"] = prows.size();
+    j["parameter_bytes"] = total_bytes(prows);
+    j["parameters"] = json_rows(prows);
+    j["node_count"] = g.nodes.size();
+    j["ops"] = jops;
+    print_json(j);
+    return kExitOk;
+  }
+  std::cout << "format: " << kind_name(kind)
+            << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")") << '\n';
+  std::cout << "producer: " << (h.producer_name.empty() ? "(none)" : h.producer_name)
+            << (h.producer_version.empty() ? "" : " " + h.producer_version) << '\n';
+  std::cout << "ir_version: " << h.ir_version;
+  if (kind == FileKind::kOnnx) {
+    std::cout << "  opset:";
+    for (const auto& [d, v] : h.opsets) std::cout << ' ' << (d.empty() ? "ai.onnx" : d) << '=' << v;
+  } else {
+    std::cout << "  model_version: " << h.model_version;
+  }
+  std::cout << '\n';
+  std::cout << "inputs: " << inputs.size() << '\n';
+  print_rows(inputs);
+  std::cout << "outputs: " << outputs.size() << '\n';
+  print_rows(outputs);
+  std::cout << "parameters: " << prows.size() << " (" << total_bytes(prows) << " bytes, "
+            << human_bytes(total_bytes(prows)) << ")\n";
+  print_rows(prows);
+  std::cout << "nodes: " << g.nodes.size() << '\n';
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& [op, n] : ops) cells.push_back({op, std::to_string(n)});
+  print_table(std::cout, cells, "  ");
+  return kExitOk;
+}
+
+// ---- encrypted files -----------------------------------------------------------------------
+
+// The first block of an encrypted file, decrypted, tells a .ckpt from a MindIR file.
+FileKind encrypted_content(const std::string& path, const KeyOptions& key,
+                           formats::EncMode mode) {
+  const auto file = MappedFile::open(path);
+  const std::span<const std::byte> b{file->data(), file->size()};
+  auto le32 = [&](size_t off) -> std::optional<uint32_t> {
+    if (off + 4 > b.size()) return std::nullopt;
+    uint32_t v;
+    std::memcpy(&v, b.data() + off, 4);
+    return v;
+  };
+  const size_t len_at = mode == formats::EncMode::kAesGcm ? 4 + 16 : 4;
+  const auto block_len = le32(len_at);
+  if (!block_len || *block_len > b.size() - len_at - 4)
+    throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, len_at});
+  const auto first = b.subspan(0, len_at + 4 + *block_len);
+  const auto plain = formats::decrypt(
+      first, {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()}, mode, path);
+  if (formats::mindir_format().sniff(plain)) return FileKind::kMindIR;
+  if (formats::ckpt_format().sniff(plain)) return FileKind::kCheckpoint;
+  throw Error(ErrorCode::kCrypto,
+              "the decrypted bytes are neither a checkpoint nor a MindIR file (wrong key?)", {path});
+}
+
+int inspect_encrypted(const InspectArgs& a, const KeyOptions& key) {
+  const auto mode = formats::encrypted_mode(read_head(a.file));
+  const std::string mode_name = formats::to_string(*mode);
+  if (key.key.empty()) {
+    // Without a key, what can be said: that it is encrypted, and how.
+    if (a.json) {
+      print_json(json{{"file", a.file},
+                      {"format", kind_name(FileKind::kEncrypted)},
+                      {"encrypted", {{"mode", mode_name}}}});
+    } else {
+      std::cout << "format: encrypted (" << mode_name
+                << "): a .ckpt or .mindir; pass --dec-key-file to see inside\n";
+    }
+    return kExitOk;
+  }
+  if (!key.mode.empty() && formats::parse_enc_mode(key.mode) != *mode)
+    throw Error(ErrorCode::kCrypto,
+                "the file is encrypted with " + mode_name + ", not " + key.mode, {a.file});
+  const FileKind inner = encrypted_content(a.file, key, *mode);
+  if (inner == FileKind::kMindIR) return inspect_graph(a, inner, key, mode_name);
+  throw Error(ErrorCode::kUnsupported,
+              "encrypted checkpoints need the library's dec_key support (not in this build)",
+              {a.file});
+}
+
+}  // namespace
+
+Command add_inspect(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "inspect", "Show what a .ckpt, .safetensors, .mindir or .onnx file holds");
+  sub->add_option("FILE", args->file, "the file (its format is recognised from its bytes)")
+      ->required();
+  sub->add_flag("--json", args->json, "print one JSON object instead of text");
+  sub->add_flag("--stats", args->stats,
+                "per tensor: min, max, mean (over non-NaN values) and NaN count");
+  sub->add_option("--dec-key-file", args->dec_key_file,
+                  "key of an encrypted file (the file's bytes: 16, 24 or 32)");
+  sub->add_option("--dec-mode", args->dec_mode,
+                  "AES-GCM, AES-CBC or SM4-CBC (default: the mode the file names)");
+  sub->footer(
+      "Checkpoints: one line per tensor (name, dtype, shape, bytes), scalar and str entries\n"
+      "(MindSpore's append_dict) with their values, safetensors __metadata__, and whether a CRC\n"
+      "is present and valid. Graphs: producer, IR and opset versions, inputs, outputs,\n"
+      "parameters (count, bytes, one line each) and a histogram of the ops (cellar's op names).\n"
+      "An encrypted file without a key: its encryption mode.\n\n"
+      "Examples:\n"
+      "  cellar inspect model.ckpt\n"
+      "  cellar inspect model.safetensors --stats\n"
+      "  cellar inspect model.mindir --json\n"
+      "  cellar inspect secret.ckpt --dec-key-file key.bin");
+  return {sub, [args] {
+            KeyOptions key;
+            if (!args->dec_key_file.empty()) key.key = read_key_file(args->dec_key_file);
+            key.mode = args->dec_mode;
+            const FileKind kind = detect(args->file);
+            switch (kind) {
+              case FileKind::kEncrypted: return inspect_encrypted(*args, key);
+              case FileKind::kMindIR:
+              case FileKind::kOnnx: return inspect_graph(*args, kind, key, "");
+              default: return inspect_checkpoint(*args, kind, "");
+            }
+          }};
+}
+
+}  // namespace cellar::cli
