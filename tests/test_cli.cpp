@@ -1005,11 +1005,12 @@ fs::path big_safetensors(const TempDir& dir) {
 TEST(CliProgress, NothingOnStderrWhenItIsNotATerminal) {
   TempDir dir;
   const fs::path big = big_safetensors(dir);
-  const CliResult r = cellar_cli({"inspect", "--stats", S(big)});
+  // (inspect without --stats touches no data: faulting in 300 MiB of fresh holes through a
+  // mapping costs seconds on some file systems.)
+  const CliResult r = cellar_cli({"inspect", S(big)});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_NE(r.out.find("  big   Float32  (78643200,)  314572800  0    0    0     0\n"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("  big  Float32  (78643200,)  314572800\n"), std::string::npos) << r.out;
 }
 
 }  // namespace
