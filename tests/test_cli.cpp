@@ -410,10 +410,14 @@ TEST(CliUsage, VersionAndHelp) {
   EXPECT_NE(h.out.find("inspect"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("cellar inspect model.ckpt"), std::string::npos) << h.out;  // an example
 
-  const CliResult hi = cellar_cli({"inspect", "--help"});
-  EXPECT_EQ(hi.status, 0) << hi.err;
-  EXPECT_NE(hi.out.find("--json"), std::string::npos) << hi.out;
-  EXPECT_NE(hi.out.find("Examples"), std::string::npos) << hi.out;
+  EXPECT_NE(h.out.find("3 `diff` found the files different"), std::string::npos) << h.out;
+  for (const std::string cmd : {"inspect", "diff", "run", "convert", "bench"}) {
+    SCOPED_TRACE(cmd);
+    const CliResult hi = cellar_cli({cmd, "--help"});
+    EXPECT_EQ(hi.status, 0) << hi.err;
+    EXPECT_NE(hi.out.find("--json"), std::string::npos) << hi.out;
+    EXPECT_NE(hi.out.find("Examples:\n  cellar " + cmd + " "), std::string::npos) << hi.out;
+  }
 }
 
 

@@ -52,8 +52,7 @@ ModelInputs random_inputs(const ir::Graph& g, uint64_t seed) {
   return in;
 }
 
-ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs,
-                       const std::string& model) {
+ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs) {
   std::string names;
   for (int id : g.inputs) names += (names.empty() ? "" : ", ") + g.value(id).name;
   std::vector<std::string> file(g.inputs.size());
@@ -120,7 +119,6 @@ ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs
     in.sources.push_back(file[k]);
   }
   if (rebatch) in.batch = batch;
-  (void)model;
   return in;
 }
 

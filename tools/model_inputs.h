@@ -27,7 +27,6 @@ ModelInputs random_inputs(const ir::Graph& g, uint64_t seed);
 // `specs` are "NAME=FILE.npy" (or "FILE.npy" alone for a one-input graph). UsageError for an
 // unknown or repeated NAME or a missing input; FormatError (naming the .npy file) for data that
 // cannot go into its input: another kind of dtype, another shape.
-ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs,
-                       const std::string& model);
+ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs);
 
 }  // namespace cellar::cli

@@ -52,7 +52,7 @@ int run_model(const RunArgs& a) {
 
   ModelInputs in = a.ones     ? constant_inputs(g, 1.0)
                    : a.random ? random_inputs(g, a.seed.value_or(0))
-                              : npy_inputs(g, a.inputs, a.model);
+                              : npy_inputs(g, a.inputs);
   if (in.batch) g = with_batch(g, *in.batch, a.model);
 
   runtime::Executor exec(g);
