@@ -220,3 +220,16 @@ def test_no_progress_bar_off_a_terminal(tmp_path):
     proc = cellar("inspect", big)
     assert proc.stderr == ""
     assert "big  Float32  (78643200,)  314572800" in proc.stdout
+
+
+def test_progress_bar_while_converting(tmp_path):
+    big = _big_safetensors(tmp_path / "big.safetensors")
+    out = tmp_path / "big.ckpt"
+    status, stdout, err = _run_with_stderr_on_a_pty(["convert", big, out])
+    assert status == 0, err
+    assert f"reading {big}" in err
+    assert f"writing {out}" in err and "100%  300.0 MiB / 300.0 MiB" in err
+    assert err.endswith("\r\x1b[K")
+    assert stdout == f"wrote {out} (ckpt, 1 tensors, 300.0 MiB)\n"
+    assert out.stat().st_size > 300 << 20
+    out.unlink()
