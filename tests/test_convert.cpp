@@ -50,18 +50,19 @@ TEST(ExportGraph, MindSporeMindIRToOnnxRunsTheSame) {
                              Value(read_f32(kMsFixtures / "tuple.input1.f32", {2, 3}))});
     ASSERT_TRUE(out.is_tuple());
     ASSERT_EQ(out.tuple().size(), 2u);
-    EXPECT_LE(max_abs_diff(out.tuple()[0].tensor(),
-                           read_f32(kMsFixtures / "tuple.output0.f32", {2, 3})),
-              1e-5);
-    EXPECT_LE(max_abs_diff(out.tuple()[1].tensor(),
-                           read_f32(kMsFixtures / "tuple.output1.f32", {2, 3})),
-              1e-5);
+    EXPECT_LE(
+        max_abs_diff(out.tuple()[0].tensor(), read_f32(kMsFixtures / "tuple.output0.f32", {2, 3})),
+        1e-5);
+    EXPECT_LE(
+        max_abs_diff(out.tuple()[1].tensor(), read_f32(kMsFixtures / "tuple.output1.f32", {2, 3})),
+        1e-5);
   }
   {
     const ir::Graph g = load(kMsFixtures / "mlp.mindir");
     const fs::path p = export_graph(g, (dir / "mlp.onnx").string(), FileFormat::ONNX);
     EXPECT_EQ(p, dir / "mlp.onnx");  // the suffix is not doubled
-    const Tensor y = nn::GraphCell(load(p))(read_f32(kMsFixtures / "mlp.input.f32", {1, 1, 28, 28}));
+    const Tensor y =
+        nn::GraphCell(load(p))(read_f32(kMsFixtures / "mlp.input.f32", {1, 1, 28, 28}));
     EXPECT_LE(max_abs_diff(y, read_f32(kMsFixtures / "mlp.output.f32", {1, 10})), 1e-5);
   }
   EXPECT_EQ(testing::list_dir(dir.path()), (std::vector<std::string>{"mlp.onnx", "tuple.onnx"}));
@@ -79,8 +80,8 @@ TEST(ExportGraph, TorchOnnxToMindIRAndBackRunsTheSame) {
     const ir::Graph from_mindir = load(mindir);
     EXPECT_LE(max_abs_diff(nn::GraphCell(from_mindir)(x), want), 1e-5);
     // And on to ONNX again: two conversions keep the numbers.
-    const fs::path onnx = export_graph(from_mindir, (dir / (net + "_again")).string(),
-                                       FileFormat::ONNX);
+    const fs::path onnx =
+        export_graph(from_mindir, (dir / (net + "_again")).string(), FileFormat::ONNX);
     EXPECT_EQ(onnx, dir / (net + "_again.onnx"));
     EXPECT_LE(max_abs_diff(nn::GraphCell(load(onnx))(x), want), 1e-5);
   }
@@ -111,12 +112,10 @@ TEST(ExportGraph, AWriterRefusalWritesNothingAndKeepsTheOldFile) {
   g.outputs = {y};
   g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {x}, .outputs = {y}});
   ASSERT_NO_THROW(g.validate());
-  for (const auto& [f, name] : {std::pair{FileFormat::MINDIR, "r.mindir"},
-                                std::pair{FileFormat::ONNX, "r.onnx"}}) {
+  for (const auto& [f, name] :
+       {std::pair{FileFormat::MINDIR, "r.mindir"}, std::pair{FileFormat::ONNX, "r.onnx"}}) {
     SCOPED_TRACE(name);
-    {
-      std::ofstream(dir / name) << "old";
-    }
+    { std::ofstream(dir / name) << "old"; }
     try {
       export_graph(g, (dir / "r").string(), f);
       ADD_FAILURE() << "no error";

@@ -72,8 +72,9 @@ TEST(MindIREncrypted, MindSporesFilesLoadInEveryMode) {
     std::string key;
     const char* mode;
   };
-  for (const Case& c : {Case{"gcm.mindir", kKey16, "AES-GCM"}, Case{"gcm32.mindir", kKey32, "AES-GCM"},
-                        Case{"cbc.mindir", kKey16, "AES-CBC"}, Case{"sm4.mindir", kKey16, "SM4-CBC"}}) {
+  for (const Case& c :
+       {Case{"gcm.mindir", kKey16, "AES-GCM"}, Case{"gcm32.mindir", kKey32, "AES-GCM"},
+        Case{"cbc.mindir", kKey16, "AES-CBC"}, Case{"sm4.mindir", kKey16, "SM4-CBC"}}) {
     SCOPED_TRACE(c.file);
     const std::vector<std::byte> head = testing::read_bytes(kDir / c.file);
     ASSERT_TRUE(formats::is_encrypted(head));
@@ -100,9 +101,9 @@ TEST(MindIREncrypted, BadKeysAndModesAreTypedErrors) {
     EXPECT_TRUE(c == ErrorCode::kCrypto || c == ErrorCode::kFormat) << f;
   }
   // The mode the file does not use, and key lengths no mode takes.
-  EXPECT_EQ(code_of([] { load(kDir / "gcm.mindir", {.dec_key = kKey16, .dec_mode = "AES-CBC"}); },
-                    &what),
-            ErrorCode::kCrypto);
+  EXPECT_EQ(
+      code_of([] { load(kDir / "gcm.mindir", {.dec_key = kKey16, .dec_mode = "AES-CBC"}); }, &what),
+      ErrorCode::kCrypto);
   EXPECT_NE(what.find("AES-GCM"), std::string::npos) << what;
   EXPECT_EQ(code_of([] { load(kDir / "gcm.mindir", {.dec_key = "short"}); }),
             ErrorCode::kInvalidArgument);
@@ -152,10 +153,10 @@ void hostile_copy(const fs::path& dir, const std::function<void(mind_ir::TensorP
   std::string out;
   ASSERT_TRUE(m.SerializeToString(&out));
   fs::create_directories(dir / "split_variables");
-  testing::write_bytes(dir / "split_graph.mindir",
-                       std::vector<std::byte>(reinterpret_cast<const std::byte*>(out.data()),
-                                              reinterpret_cast<const std::byte*>(out.data()) +
-                                                  out.size()));
+  testing::write_bytes(
+      dir / "split_graph.mindir",
+      std::vector<std::byte>(reinterpret_cast<const std::byte*>(out.data()),
+                             reinterpret_cast<const std::byte*>(out.data()) + out.size()));
   auto d = testing::read_bytes(kDir / "split_variables/data_0");
   if (data) data(d);
   testing::write_bytes(dir / "split_variables/data_0", d);
@@ -171,38 +172,70 @@ TEST(MindIRExternal, HostileExternalDataIsATypedErrorNamingTheTensor) {
     const char* says;
   };
   const std::vector<Case> cases = {
-      {"parent folder", [](Proto& t) { t.mutable_external_data()->set_location("../x/data_0"); },
-       {}, ErrorCode::kFormat, "leaves the model's folder"},
-      {"absolute", [](Proto& t) { t.mutable_external_data()->set_location("/etc/passwd"); }, {},
-       ErrorCode::kFormat, "leaves the model's folder"},
+      {"parent folder",
+       [](Proto& t) { t.mutable_external_data()->set_location("../x/data_0"); },
+       {},
+       ErrorCode::kFormat,
+       "leaves the model's folder"},
+      {"absolute",
+       [](Proto& t) { t.mutable_external_data()->set_location("/etc/passwd"); },
+       {},
+       ErrorCode::kFormat,
+       "leaves the model's folder"},
       {"dot dot inside",
        [](Proto& t) {
          t.mutable_external_data()->set_location("split_variables/../../split_variables/data_0");
        },
-       {}, ErrorCode::kFormat, "leaves the model's folder"},
-      {"the folder itself", [](Proto& t) { t.mutable_external_data()->set_location("."); }, {},
-       ErrorCode::kFormat, "leaves the model's folder"},
-      {"no location", [](Proto& t) { t.mutable_external_data()->clear_location(); }, {},
-       ErrorCode::kFormat, "no location"},
+       {},
+       ErrorCode::kFormat,
+       "leaves the model's folder"},
+      {"the folder itself",
+       [](Proto& t) { t.mutable_external_data()->set_location("."); },
+       {},
+       ErrorCode::kFormat,
+       "leaves the model's folder"},
+      {"no location",
+       [](Proto& t) { t.mutable_external_data()->clear_location(); },
+       {},
+       ErrorCode::kFormat,
+       "no location"},
       {"missing file",
-       [](Proto& t) { t.mutable_external_data()->set_location("split_variables/data_7"); }, {},
-       ErrorCode::kFormat, "cannot read"},
-      {"offset in header", [](Proto& t) { t.mutable_external_data()->set_offset(0); }, {},
-       ErrorCode::kFormat, "header"},
-      {"negative offset", [](Proto& t) { t.mutable_external_data()->set_offset(-64); }, {},
-       ErrorCode::kFormat, "header"},
-      {"offset past end", [](Proto& t) { t.mutable_external_data()->set_offset(1 << 20); }, {},
-       ErrorCode::kFormat, "outside"},
+       [](Proto& t) { t.mutable_external_data()->set_location("split_variables/data_7"); },
+       {},
+       ErrorCode::kFormat,
+       "cannot read"},
+      {"offset in header",
+       [](Proto& t) { t.mutable_external_data()->set_offset(0); },
+       {},
+       ErrorCode::kFormat,
+       "header"},
+      {"negative offset",
+       [](Proto& t) { t.mutable_external_data()->set_offset(-64); },
+       {},
+       ErrorCode::kFormat,
+       "header"},
+      {"offset past end",
+       [](Proto& t) { t.mutable_external_data()->set_offset(1 << 20); },
+       {},
+       ErrorCode::kFormat,
+       "outside"},
       {"huge offset",
-       [](Proto& t) { t.mutable_external_data()->set_offset(INT64_MAX - 8); }, {},
-       ErrorCode::kFormat, "outside"},
-      {"wrong length", [](Proto& t) { t.mutable_external_data()->set_length(16); }, {},
-       ErrorCode::kFormat, "differs"},
-      {"no length", [](Proto& t) { t.mutable_external_data()->clear_length(); }, {},
-       ErrorCode::kFormat, "differs"},
-      {"big-endian header", [](Proto&) {},
-       [](std::vector<std::byte>& d) { d[0] = std::byte{0}; }, ErrorCode::kUnsupported,
-       "big-endian"},
+       [](Proto& t) { t.mutable_external_data()->set_offset(INT64_MAX - 8); },
+       {},
+       ErrorCode::kFormat,
+       "outside"},
+      {"wrong length",
+       [](Proto& t) { t.mutable_external_data()->set_length(16); },
+       {},
+       ErrorCode::kFormat,
+       "differs"},
+      {"no length",
+       [](Proto& t) { t.mutable_external_data()->clear_length(); },
+       {},
+       ErrorCode::kFormat,
+       "differs"},
+      {"big-endian header", [](Proto&) {}, [](std::vector<std::byte>& d) { d[0] = std::byte{0}; },
+       ErrorCode::kUnsupported, "big-endian"},
       {"garbled header", [](Proto&) {}, [](std::vector<std::byte>& d) { d[0] = std::byte{7}; },
        ErrorCode::kFormat, "header byte 0"},
       {"truncated data file", [](Proto&) {}, [](std::vector<std::byte>& d) { d.resize(40); },
@@ -256,8 +289,7 @@ ir::Graph fixture_graph() { return load(kDir / "split_graph.mindir"); }
 TEST(MindIRExternal, WriterLaysOutMindSporesSplitFormat) {
   TempDir dir;
   const ir::Graph g = fixture_graph();
-  const fs::path p =
-      formats::save_mindir(g, dir / "net", {.external_threshold = 0});
+  const fs::path p = formats::save_mindir(g, dir / "net", {.external_threshold = 0});
   EXPECT_EQ(p, dir / "net_graph.mindir");
   EXPECT_EQ(testing::list_dir(dir.path()),
             (std::vector<std::string>{"net_graph.mindir", "net_variables"}));
@@ -296,8 +328,8 @@ TEST(MindIREncrypted, CellarWritesEncryptedFilesInEveryMode) {
   for (const auto& [mode, key] : {std::pair{"AES-GCM", kKey16}, std::pair{"AES-GCM", kKey32},
                                   std::pair{"AES-CBC", kKey16}, std::pair{"SM4-CBC", kKey16}}) {
     SCOPED_TRACE(std::string(mode) + " " + std::to_string(key.size()));
-    const fs::path p =
-        export_graph(g, (dir / "enc").string(), FileFormat::MINDIR, {.enc_key = key, .enc_mode = mode});
+    const fs::path p = export_graph(g, (dir / "enc").string(), FileFormat::MINDIR,
+                                    {.enc_key = key, .enc_mode = mode});
     EXPECT_EQ(p, dir / "enc.mindir");
     const auto bytes = testing::read_bytes(p);
     ASSERT_TRUE(formats::is_encrypted(bytes));
@@ -375,7 +407,8 @@ TEST(MindIRLive, MindSporeRunsCellarsExternalAndEncryptedFiles) {
   const char* py = std::getenv("CELLAR_MINDSPORE_PYTHON");
   if (py == nullptr || *py == '\0')
     GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore (the fixtures in " << kDir << " are checked regardless)";
+                    "mindspore (the fixtures in "
+                 << kDir << " are checked regardless)";
   TempDir dir;
   const ir::Graph g = fixture_graph();
   std::vector<std::byte> key(kKey16.size());
@@ -386,11 +419,12 @@ TEST(MindIRLive, MindSporeRunsCellarsExternalAndEncryptedFiles) {
   };
   std::vector<Case> cases;
   cases.push_back({formats::save_mindir(g, dir / "split", {.external_threshold = 0}), ""});
-  cases.push_back({formats::save_mindir(
-                       g, dir / "encsplit",
-                       {.external_threshold = 0,
-                        .enc = formats::MindIRCipher{.key = key, .mode = formats::EncMode::kAesGcm}}),
-                   " 16 AES-GCM"});
+  cases.push_back(
+      {formats::save_mindir(
+           g, dir / "encsplit",
+           {.external_threshold = 0,
+            .enc = formats::MindIRCipher{.key = key, .mode = formats::EncMode::kAesGcm}}),
+       " 16 AES-GCM"});
   for (const char* mode : {"AES-GCM", "AES-CBC", "SM4-CBC"})
     cases.push_back({export_graph(g, (dir / mode).string(), FileFormat::MINDIR,
                                   {.enc_key = kKey16, .enc_mode = mode}),
@@ -405,7 +439,7 @@ TEST(MindIRLive, MindSporeRunsCellarsExternalAndEncryptedFiles) {
     std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     EXPECT_EQ(rc, 0) << text;
     if (const auto at = text.rfind(": max |"); at != std::string::npos)
-      std::cout << "MindSpore: " << c.file.filename().string() << text.substr(at) ;
+      std::cout << "MindSpore: " << c.file.filename().string() << text.substr(at);
   }
 }
 

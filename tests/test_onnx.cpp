@@ -14,9 +14,9 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <iostream>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <random>
 #include <set>
 
@@ -276,15 +276,21 @@ std::vector<OpCase> op_cases() {
       {"Pow", "Pow", {{.shape = {2, 3}, .positive = true}, {.shape = {3}}}, {}},
       {"Minimum", "Minimum", {x23, {.shape = {2, 1}}}, {}},
       {"Maximum", "Maximum", {x23, {.shape = {3}, .kind = In::kConst}}, {}},
-      {"Equal", "Equal", {{.dtype = DType::Int64, .shape = {2, 3}, .data = eq_a},
-                          {.dtype = DType::Int64, .shape = {3}, .data = eq_b}}, {}},
+      {"Equal",
+       "Equal",
+       {{.dtype = DType::Int64, .shape = {2, 3}, .data = eq_a},
+        {.dtype = DType::Int64, .shape = {3}, .data = eq_b}},
+       {}},
       {"Greater", "Greater", {x23, {.shape = {2, 1}}}, {}},
       {"Less", "Less", {x23, {.shape = {3}}}, {}},
       {"Select",
        "Select",
        {{.dtype = DType::Bool, .shape = {2, 1}, .data = cond}, x23, {.shape = {3}}},
        {}},
-      {"ReduceMax_axes", "ReduceMax", {{.shape = {2, 3, 4}}}, {{"axis", V{0, 2}}, {"keep_dims", false}}},
+      {"ReduceMax_axes",
+       "ReduceMax",
+       {{.shape = {2, 3, 4}}},
+       {{"axis", V{0, 2}}, {"keep_dims", false}}},
       {"ReduceMax_all", "ReduceMax", {{.shape = {2, 3, 4}}}, {{"axis", V{}}, {"keep_dims", true}}},
       {"Cast", "Cast", {x23}, {{"dst_type", std::string("Int32")}}},
   };

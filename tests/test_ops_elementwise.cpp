@@ -71,8 +71,9 @@ TEST(ElementwiseOps, UnaryAgainstTheCLibrary) {
                         Case{"Neg", &x, [](double v) { return -v; }}}) {
     SCOPED_TRACE(c.op);
     const Tensor y = ops::call(c.op, {*c.in}).at(0);
-    expect_matches(y, {3, 4}, DType::Float32,
-                   [&](const auto& idx) { return c.f(at(*c.in, idx, {3, 4})); });
+    expect_matches(y, {3, 4}, DType::Float32, [&](const auto& idx) {
+      return c.f(at(*c.in, idx, {3, 4}));
+    });
   }
   // Neg on ints; Sqrt refuses ints.
   const Tensor xi = Tensor::from_vector(std::vector<int64_t>{3, -4, 0}, Shape{3});
@@ -92,9 +93,9 @@ TEST(ElementwiseOps, BinaryBroadcastAgainstNaive) {
                         Case{"Minimum", [](double p, double q) { return std::min(p, q); }},
                         Case{"Maximum", [](double p, double q) { return std::max(p, q); }}}) {
     SCOPED_TRACE(c.op);
-    expect_matches(ops::call(c.op, {a, b}).at(0), out, DType::Float32, [&](const auto& idx) {
-      return c.f(at(a, idx, out), at(b, idx, out));
-    }, 1e-5);
+    expect_matches(
+        ops::call(c.op, {a, b}).at(0), out, DType::Float32,
+        [&](const auto& idx) { return c.f(at(a, idx, out), at(b, idx, out)); }, 1e-5);
   }
 }
 
@@ -122,18 +123,17 @@ TEST(ElementwiseOps, SelectBroadcastsAllThree) {
       Tensor::from_vector(std::vector<int64_t>{1, 0, 0, 1}, Shape{4, 1}).to(DType::Bool);
   const Tensor x = rand({4, 3}, 5), y = rand({3}, 6);
   const Shape out{4, 3};
-  expect_matches(ops::call("Select", {cond, x, y}).at(0), out, DType::Float32,
-                 [&](const auto& idx) {
-                   return at(cond, idx, out) != 0 ? at(x, idx, out) : at(y, idx, out);
-                 });
+  expect_matches(
+      ops::call("Select", {cond, x, y}).at(0), out, DType::Float32,
+      [&](const auto& idx) { return at(cond, idx, out) != 0 ? at(x, idx, out) : at(y, idx, out); });
   EXPECT_THROW(ops::call("Select", {x, x, y}), Error);  // the condition must be Bool
 }
 
 TEST(ElementwiseOps, ReduceMaxAgainstNaive) {
   const Tensor x = rand({2, 3, 4}, 7);
-  const Tensor y = ops::call("ReduceMax", {x}, {{"axis", std::vector<int64_t>{0, 2}},
-                                                {"keep_dims", false}})
-                       .at(0);
+  const Tensor y =
+      ops::call("ReduceMax", {x}, {{"axis", std::vector<int64_t>{0, 2}}, {"keep_dims", false}})
+          .at(0);
   expect_matches(y, {3}, DType::Float32, [&](const auto& idx) {
     double m = -INFINITY;
     for (int64_t i = 0; i < 2; ++i)
@@ -151,8 +151,8 @@ TEST(ElementwiseOps, ReduceMaxAgainstNaive) {
 }
 
 TEST(ElementwiseOps, CastConvertsAndSaturates) {
-  const Tensor x = Tensor::from_vector(std::vector<float>{1.75f, -2.5f, 0.0f, NAN, 1e20f, -1e20f},
-                                       Shape{6});
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{1.75f, -2.5f, 0.0f, NAN, 1e20f, -1e20f}, Shape{6});
   const Tensor i = ops::call("Cast", {x}, {{"dst_type", std::string("Int32")}}).at(0);
   ASSERT_EQ(i.dtype(), DType::Int32);
   EXPECT_EQ(std::vector<int32_t>(i.data<int32_t>(), i.data<int32_t>() + 6),

@@ -145,14 +145,15 @@ class ExternalData {
     const auto& e = t.external_data();
     const std::string& location = e.location();
     auto fail = [&](const std::string& why) -> void {
-      throw FormatError("external data '" + location + "': " + why, {.file = file_, .tensor = where});
+      throw FormatError("external data '" + location + "': " + why,
+                        {.file = file_, .tensor = where});
     };
     if (location.empty()) fail("no location");
     if (options_.base_dir.empty())
-      throw Error(ErrorCode::kUnsupported,
-                  "weights in external data ('" + location +
-                      "') need the model to be read from a folder",
-                  {.file = file_, .tensor = where});
+      throw Error(
+          ErrorCode::kUnsupported,
+          "weights in external data ('" + location + "') need the model to be read from a folder",
+          {.file = file_, .tensor = where});
     if (!external_path_inside(options_.base_dir, location))
       fail("the path leaves the model's folder (only relative paths inside it are allowed)");
     if (!e.has_offset() || e.offset() < static_cast<int64_t>(kMindIRDataHeader))
@@ -181,8 +182,8 @@ class ExternalData {
 
  private:
   struct Source {
-    std::shared_ptr<MappedFile> map;     // plain files
-    std::shared_ptr<Storage> plain;      // decrypted files
+    std::shared_ptr<MappedFile> map;  // plain files
+    std::shared_ptr<Storage> plain;   // decrypted files
     const std::byte* data = nullptr;
     uint64_t size = 0;
   };
@@ -208,8 +209,8 @@ class ExternalData {
         throw Error(ErrorCode::kCrypto,
                     "external data '" + location + "' is encrypted; pass dec_key and dec_mode",
                     {.file = path.string(), .tensor = where});
-      const std::vector<std::byte> plain = decrypt({src.data, src.size}, options_.dec->key,
-                                                   options_.dec->mode, path.string());
+      const std::vector<std::byte> plain =
+          decrypt({src.data, src.size}, options_.dec->key, options_.dec->mode, path.string());
       src.plain = Storage::allocate(std::max<size_t>(plain.size(), 1), false);
       if (!plain.empty()) std::memcpy(src.plain->data(), plain.data(), plain.size());
       src.map.reset();
@@ -1260,8 +1261,9 @@ std::filesystem::path save_mindir(const ir::Graph& graph, const std::filesystem:
   const std::string location = prefix + "_variables/data_0";
   std::error_code ec;
   fs::create_directories(dir / (prefix + "_variables"), ec);
-  if (ec) throw IoError("cannot create the folder: " + ec.message(),
-                        {.file = (dir / (prefix + "_variables")).string()});
+  if (ec)
+    throw IoError("cannot create the folder: " + ec.message(),
+                  {.file = (dir / (prefix + "_variables")).string()});
   std::map<std::string, const ir::Initializer*> params;
   for (const auto& init : graph.initializers)
     if (init.is_parameter) params[graph.value(init.value).name] = &init;

@@ -32,16 +32,16 @@
 // Refused with a cellar::Error naming the file (and the node or tensor): files over 2 GiB, bytes
 // that do not parse, a missing graph, duplicate or dangling names, cycles, unknown ops
 // (kUnsupported), dtypes or attribute kinds cellar does not have, raw_data whose size is not
-// numel × itemsize (checked arithmetic), negative dimensions, bad external data (see below), calls into sub-graphs (kUnsupported). Structural checks against the op table (arity,
-// shapes) are Graph::validate's, which cellar::load() runs after read().
+// numel × itemsize (checked arithmetic), negative dimensions, bad external data (see below), calls
+// into sub-graphs (kUnsupported). Structural checks against the op table (arity, shapes) are
+// Graph::validate's, which cellar::load() runs after read().
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <optional>
 #include <vector>
 
 #include "formats/crypto.h"

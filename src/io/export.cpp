@@ -2,8 +2,8 @@
 
 #include <array>
 #include <cstring>
-#include <optional>
 #include <fstream>
+#include <optional>
 
 #include "formats/crypto.h"
 #include "formats/format.h"
@@ -20,7 +20,8 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[i];
     if (!x.defined() || x.dtype() == DType::String)
       throw ExportError("export input " + std::to_string(i) + " must be a numeric tensor");
-    args.emplace_back(tracer.add_input(inputs.size() == 1 ? "x" : "x" + std::to_string(i), x.dtype(), x.shape()));
+    args.emplace_back(
+        tracer.add_input(inputs.size() == 1 ? "x" : "x" + std::to_string(i), x.dtype(), x.shape()));
   }
   const Value result = net.construct(args);
   tracer.set_outputs(result, net.cls_name());
@@ -66,8 +67,7 @@ std::filesystem::path export_graph(const ir::Graph& graph, const std::string& fi
   if (format == FileFormat::MINDIR) {
     std::filesystem::path stem = file_name;
     if (stem.extension() == ".mindir") stem.replace_extension();
-    return formats::save_mindir(graph, stem,
-                                {.enc = cipher(options.enc_key, options.enc_mode)});
+    return formats::save_mindir(graph, stem, {.enc = cipher(options.enc_key, options.enc_mode)});
   }
   if (!options.enc_key.empty())
     throw ValueError(ErrorCode::kInvalidArgument,

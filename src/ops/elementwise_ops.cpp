@@ -252,8 +252,8 @@ MaxPlan max_plan(const TensorType& x, const ir::Attrs& attrs) {
   const auto r = static_cast<int64_t>(x.shape.rank());
   std::vector<bool> reduced(static_cast<size_t>(r), axes.empty());
   for (int64_t a : axes) {
-    if (a < -r || a >= r) shape_error(op, "axis " + std::to_string(a) + " out of range for rank " +
-                                              std::to_string(r));
+    if (a < -r || a >= r)
+      shape_error(op, "axis " + std::to_string(a) + " out of range for rank " + std::to_string(r));
     reduced[static_cast<size_t>(a < 0 ? a + r : a)] = true;
   }
   MaxPlan p;
@@ -332,8 +332,9 @@ OpDef reduce_max_op() {
 DType cast_target(const ir::Attrs& attrs) {
   auto it = attrs.find("dst_type");
   if (it == attrs.end() || !std::holds_alternative<std::string>(it->second))
-    throw ValueError(ErrorCode::kInvalidArgument, "Cast: attribute 'dst_type' (a dtype name) is "
-                                                  "required");
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "Cast: attribute 'dst_type' (a dtype name) is "
+                     "required");
   const auto& s = std::get<std::string>(it->second);
   const auto t = dtype_from_mindspore_name(s);
   if (!t || *t == DType::String || *t == DType::Float16 || *t == DType::BFloat16)
@@ -407,9 +408,9 @@ OpDef cast_op() {
     const DType to = cast_target(attrs);
     if (in[0].dtype == DType::String || in[0].dtype == DType::Float16 ||
         in[0].dtype == DType::BFloat16)
-      throw ValueError(ErrorCode::kUnsupported, "Cast: from " +
-                                                    std::string(mindspore_name(in[0].dtype)) +
-                                                    " is not supported");
+      throw ValueError(
+          ErrorCode::kUnsupported,
+          "Cast: from " + std::string(mindspore_name(in[0].dtype)) + " is not supported");
     return std::vector<TensorType>{{to, in[0].shape}};
   };
   d.make_kernel = [](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {

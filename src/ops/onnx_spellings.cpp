@@ -30,12 +30,12 @@
 // Import, per ONNX op type: the rows below, plus Constant, Identity, Dropout (identity),
 // Gemm (MatMul + alpha/beta + BiasAdd/Add), GlobalAveragePool (ReduceMean over H, W), Shape (a
 // constant: shapes are static), Cast, Min/Max (1..N inputs, folded pairwise), Clip (Maximum then
-// Minimum), LayerNormalization (opset 17; in ReduceMean/Sub/Mul/Add/Sqrt/Div), Slice and Split (Gathers of constant
-// indices), Pad (constant mode: Concat of fill blocks), Expand (Reshape + Tile), and explicit
-// pooling pads that no MindSpore pad_mode expresses (the input is padded with Concat of −∞ or
-// 0 constants first). The attribute→input moves are read by opset: Squeeze/Unsqueeze/
-// ReduceSum axes and Split's split (13), ReduceMean axes and Split's num_outputs (18); Pad's
-// pads are an input in every opset read (11+), its axes from 18.
+// Minimum), LayerNormalization (opset 17; in ReduceMean/Sub/Mul/Add/Sqrt/Div), Slice and Split
+// (Gathers of constant indices), Pad (constant mode: Concat of fill blocks), Expand (Reshape +
+// Tile), and explicit pooling pads that no MindSpore pad_mode expresses (the input is padded with
+// Concat of −∞ or 0 constants first). The attribute→input moves are read by opset:
+// Squeeze/Unsqueeze/ ReduceSum axes and Split's split (13), ReduceMean axes and Split's num_outputs
+// (18); Pad's pads are an input in every opset read (11+), its axes from 18.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -343,8 +343,8 @@ void register_exports(OpTable& t) {
   t.set_onnx_export("ReduceSum", export_reduce(false));
   t.set_onnx_export("ReduceMean", export_reduce(true));
   // src/ops/elementwise_ops.cpp
-  for (const char* op : {"Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Pow", "Equal",
-                         "Greater", "Less"})
+  for (const char* op :
+       {"Erf", "Sqrt", "Exp", "Log", "Reciprocal", "Neg", "Pow", "Equal", "Greater", "Less"})
     t.set_onnx_export(op, same_name(op));
   t.set_onnx_export("Minimum", same_name("Min"));
   t.set_onnx_export("Maximum", same_name("Max"));

@@ -15,8 +15,7 @@ int main(int argc, char** argv) {
   try {
     const auto format =
         out.extension() == ".onnx" ? cellar::FileFormat::ONNX : cellar::FileFormat::MINDIR;
-    std::cout << cellar::export_graph(cellar::load(argv[1]), out.string(), format).string()
-              << "\n";
+    std::cout << cellar::export_graph(cellar::load(argv[1]), out.string(), format).string() << "\n";
   } catch (const std::exception& e) {
     std::cerr << "convert_graph: " << e.what() << "\n";
     return 1;

@@ -59,7 +59,7 @@ std::filesystem::path export_graph(const ir::Graph& graph, const std::string& fi
 // How load() opens an IR file. MindSpore's `mindspore.load(file, dec_key=, dec_mode=)`: an
 // encrypted MindIR needs the key; a plain file ignores it.
 struct GraphLoadOptions {
-  std::string dec_key;             // the key's bytes (16/24/32 for AES, 16 for SM4); empty: none
+  std::string dec_key;               // the key's bytes (16/24/32 for AES, 16 for SM4); empty: none
   std::string dec_mode = "AES-GCM";  // "AES-GCM", "AES-CBC" or "SM4-CBC", as MindSpore spells them
 };
 
