@@ -188,8 +188,7 @@ TEST(CliInspect, LenetCheckpointScalarsAndInts) {
   const auto rs = rows(r.out);
   ASSERT_EQ(rs.size(), 15u) << r.out;
   // Rank-0 entries are listed again with their values (MindSpore's append_dict writes those).
-  EXPECT_NE(r.out.find("scalars: 2\n  learning_rate = 0.01\n  momentum = 0.9\n"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("scalars: 2\n  learning_rate = 0.01\n  momentum = 0.9\n"), std::string::npos)
       << r.out;
   std::map<std::string, Row> by_name;
   for (const auto& x : rs) by_name[x.name] = x;
@@ -420,10 +419,11 @@ TEST(CliUsage, VersionAndHelp) {
   }
 }
 
-
 // ---- helpers for the commands beyond inspect -----------------------------------------------
 
-fs::path fixture(const std::string& rel) { return fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures" / rel; }
+fs::path fixture(const std::string& rel) {
+  return fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures" / rel;
+}
 
 std::string S(const fs::path& p) { return p.string(); }
 
@@ -471,7 +471,8 @@ void write_text(const fs::path& p, const std::string& s) {
 
 TEST(CliInspect, SafetensorsFromThePackage) {
   // Written by the `safetensors` package (tests/fixtures/safetensors/make_fixtures.py).
-  const json j = run_json({"inspect", S(fixture("safetensors/package_dtypes.safetensors")), "--json"});
+  const json j =
+      run_json({"inspect", S(fixture("safetensors/package_dtypes.safetensors")), "--json"});
   EXPECT_EQ(j.at("format"), "safetensors");
   EXPECT_EQ(j.at("tensor_count"), 14);
   std::map<std::string, json> by;
@@ -523,8 +524,9 @@ TEST(CliInspect, CheckpointCrcFromMindSpore) {
 
 TEST(CliInspect, AppendDictValues) {
   const json j = run_json({"inspect", "--json", S(fixture("mindspore/append.ckpt"))});
-  EXPECT_EQ(j.at("scalars"),
-            json({{"epoch_num", 5}, {"lr", 0.009999999776482582}, {"flag", true}, {"note", "héllo"}}));
+  EXPECT_EQ(
+      j.at("scalars"),
+      json({{"epoch_num", 5}, {"lr", 0.009999999776482582}, {"flag", true}, {"note", "héllo"}}));
 }
 
 TEST(CliInspect, Stats) {
@@ -535,7 +537,8 @@ TEST(CliInspect, Stats) {
   EXPECT_EQ(by.at("b.f16").at("min"), -2.0);
   EXPECT_EQ(by.at("b.f16").at("max"), 65504.0);
   EXPECT_EQ(by.at("i.i64").at("max"), double(int64_t{1} << 40));
-  EXPECT_EQ(by.at("m.bool"), json({{"min", 0.0}, {"max", 1.0}, {"mean", 2.0 / 3}, {"nan_count", 0}}));
+  EXPECT_EQ(by.at("m.bool"),
+            json({{"min", 0.0}, {"max", 1.0}, {"mean", 2.0 / 3}, {"nan_count", 0}}));
   EXPECT_EQ(by.at("bf.bf16").at("min"), -3.0);
 
   TempDir dir;
@@ -552,7 +555,8 @@ TEST(CliInspect, Stats) {
   EXPECT_EQ(jn.at("tensors")[2].at("stats").at("max"), "inf");
   const CliResult r = cellar_cli({"inspect", "--stats", S(dir / "nan.ckpt")});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("name     dtype    shape  bytes  min  max  mean      nan"), std::string::npos)
+  EXPECT_NE(r.out.find("name     dtype    shape  bytes  min  max  mean      nan"),
+            std::string::npos)
       << r.out;
 }
 
@@ -614,8 +618,8 @@ TEST(CliInspect, EncryptedMindIRWithKey) {
 
   write_text(dir / "wrong", "fedcba9876543210fedcba9876543210");
   expect_file_error(cellar_cli({"inspect", S(enc), "--dec-key-file", S(dir / "wrong")}), S(enc));
-  const CliResult m = cellar_cli({"inspect", S(enc), "--dec-key-file", S(dir / "key"),
-                                  "--dec-mode", "AES-GCM"});
+  const CliResult m =
+      cellar_cli({"inspect", S(enc), "--dec-key-file", S(dir / "key"), "--dec-mode", "AES-GCM"});
   EXPECT_EQ(m.status, 1);
   EXPECT_NE(m.err.find("AES-CBC"), std::string::npos) << m.err;
 }
@@ -697,9 +701,9 @@ TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
     SCOPED_TRACE(net);
     const fs::path model = fixture("torch/" + net + "_opset17.onnx");
     const fs::path out = dir / (net + ".npy");
-    const CliResult r = cellar_cli({"run", S(model), "--input",
-                                    "x=" + S(fixture("torch/" + net + "_input.npy")), "--output",
-                                    S(out)});
+    const CliResult r =
+        cellar_cli({"run", S(model), "--input", "x=" + S(fixture("torch/" + net + "_input.npy")),
+                    "--output", S(out)});
     ASSERT_EQ(r.status, 0) << r.err;
     const cellar::Tensor want = cellar::testing::read_npy(fixture("torch/" + net + "_output.npy"));
     const cellar::Tensor got = cellar::testing::read_npy(out);
@@ -711,9 +715,10 @@ TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
 TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   TempDir dir;
   const fs::path x = dir / "x.npy";
-  cellar::testing::write_npy(x, read_f32(fixture("mindspore/mindir/mlp.input.f32"), {1, 1, 28, 28}));
-  const json j = run_json({"run", S(fixture("mindspore/mindir/mlp.mindir")), "-i", S(x), "--json",
-                           "--head", "10"});
+  cellar::testing::write_npy(x,
+                             read_f32(fixture("mindspore/mindir/mlp.input.f32"), {1, 1, 28, 28}));
+  const json j = run_json(
+      {"run", S(fixture("mindspore/mindir/mlp.mindir")), "-i", S(x), "--json", "--head", "10"});
   const cellar::Tensor want = read_f32(fixture("mindspore/mindir/mlp.output.f32"), {1, 10});
   ASSERT_EQ(j.at("outputs").size(), 1u);
   EXPECT_EQ(j.at("outputs")[0].at("shape"), json({1, 10}));
@@ -728,12 +733,13 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   cellar::testing::write_npy(b, read_f32(fixture("mindspore/mindir/tuple.input1.f32"), {2, 3}));
   const cellar::ir::Graph g = cellar::load(fixture("mindspore/mindir/tuple.mindir"));
   const std::string in0 = g.value(g.inputs[0]).name, in1 = g.value(g.inputs[1]).name;
-  const json jt = run_json({"run", S(fixture("mindspore/mindir/tuple.mindir")), "--input",
-                            in0 + "=" + S(a), "--input", in1 + "=" + S(b), "--output-dir",
-                            S(dir / "out"), "--json"});
+  const json jt =
+      run_json({"run", S(fixture("mindspore/mindir/tuple.mindir")), "--input", in0 + "=" + S(a),
+                "--input", in1 + "=" + S(b), "--output-dir", S(dir / "out"), "--json"});
   ASSERT_EQ(jt.at("outputs").size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
-    const cellar::Tensor got = cellar::testing::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
+    const cellar::Tensor got =
+        cellar::testing::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
     const cellar::Tensor want_k =
         read_f32(fixture("mindspore/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
     EXPECT_LT(max_abs_diff(got, want_k), 1e-6f);
@@ -783,7 +789,8 @@ TEST(CliRun, BatchFromTheInputs) {
   const cellar::Tensor y3 = cellar::testing::read_npy(dir / "y3.npy");
   const cellar::Tensor want = cellar::testing::read_npy(fixture("torch/mlp_output.npy"));
   ASSERT_EQ(y3.shape()[0], 3);
-  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(y3.data<float>()[i], want.data<float>()[i], 1e-5);
+  for (int64_t i = 0; i < want.numel(); ++i)
+    EXPECT_NEAR(y3.data<float>()[i], want.data<float>()[i], 1e-5);
 }
 
 TEST(CliRun, HostileNpyFiles) {
@@ -813,11 +820,13 @@ TEST(CliRun, HostileNpyFiles) {
        "big-endian"},
       {npy("short.npy", "{'descr': '<f4', 'fortran_order': False, " + shape + ", }", n - 1),
        "needs 3136 bytes"},
-      {npy("huge.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387903, 4), }", 8),
+      {npy("huge.npy",
+           "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387903, 4), }", 8),
        "needs more bytes"},
       {npy("object.npy", "{'descr': '|O', 'fortran_order': False, " + shape + ", }", n),
        "unsupported dtype"},
-      {npy("dup.npy", "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, " + shape + ", }", n),
+      {npy("dup.npy", "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, " + shape + ", }",
+           n),
        "duplicate"},
       {npy("nokey.npy", "{'descr': '<f4', " + shape + ", }", n), "needs 'descr'"},
       {npy("garbage.npy", "{'descr': '<f4', 'fortran_order': Maybe, " + shape + ", }", n),
@@ -842,7 +851,8 @@ TEST(CliRun, HostileNpyFiles) {
   write_text(dir / "tiny.npy", "\x93NU");
   expect_file_error(cellar_cli({"run", m, "--input", S(dir / "tiny.npy")}), S(dir / "tiny.npy"));
   // Version 2.0 headers are read too.
-  const std::string v2 = npy("v2.npy", "{'descr': '<f4', 'fortran_order': False, " + shape + ", }", n, 2);
+  const std::string v2 =
+      npy("v2.npy", "{'descr': '<f4', 'fortran_order': False, " + shape + ", }", n, 2);
   EXPECT_EQ(cellar_cli({"run", m, "--input", v2}).status, 0);
 }
 
@@ -852,10 +862,10 @@ TEST(CliRun, Usage) {
   cellar::testing::write_npy(dir / "x.npy", cellar::ones({1, 1, 28, 28}));
   const std::string x = S(dir / "x.npy");
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"run", m},                                   // no inputs at all
-           {"run", m, "--ones", "--random"},             // two sources
-           {"run", m, "--ones", "--seed", "3"},          // --seed without --random
-           {"run", m, "--input", "nope=" + x},           // no such input
+           {"run", m},                                            // no inputs at all
+           {"run", m, "--ones", "--random"},                      // two sources
+           {"run", m, "--ones", "--seed", "3"},                   // --seed without --random
+           {"run", m, "--input", "nope=" + x},                    // no such input
            {"run", m, "--input", "x=" + x, "--input", "x=" + x},  // twice
            {"run", m, "--ones", "-o", "a.npy", "--output-dir", "d"},
        }) {
@@ -882,10 +892,11 @@ TEST(CliConvert, CheckpointToSafetensorsAndBack) {
   EXPECT_EQ(run_json({"inspect", "--json", S(dir / "l.safetensors")}).at("format"), "safetensors");
   EXPECT_EQ(cellar_cli({"diff", tut, S(dir / "l.safetensors")}).status, 0);
   // Back, with a CRC, named without a suffix (--to).
-  const CliResult r = cellar_cli({"convert", S(dir / "l.safetensors"), S(dir / "back"), "--to",
-                                  "ckpt", "--crc"});
+  const CliResult r =
+      cellar_cli({"convert", S(dir / "l.safetensors"), S(dir / "back"), "--to", "ckpt", "--crc"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("wrote " + S(dir / "back") + " (ckpt, 15 tensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wrote " + S(dir / "back") + " (ckpt, 15 tensors"), std::string::npos)
+      << r.out;
   const json jb = run_json({"inspect", "--json", S(dir / "back")});
   EXPECT_EQ(jb.at("format"), "ckpt");
   EXPECT_EQ(jb.at("crc"), json({{"present", true}, {"valid", true}}));
@@ -903,7 +914,9 @@ TEST(CliConvert, CastFloatingTensors) {
     const fs::path out = dir / (dt + ".safetensors");
     ASSERT_EQ(cellar_cli({"convert", src, S(out), "--dtype", dt}).status, 0);
     const json j = run_json({"inspect", "--json", S(out)});
-    const std::string want = dt == "float16" ? "Float16" : dt == "bfloat16" ? "BFloat16" : "Float32";
+    const std::string want = dt == "float16"    ? "Float16"
+                             : dt == "bfloat16" ? "BFloat16"
+                                                : "Float32";
     for (const json& t : j.at("tensors")) {
       const std::string name = t.at("name");
       if (name[0] == 'w' || name[0] == 'b' || name[0] == 'c' || name[0] == 's')
@@ -930,12 +943,17 @@ TEST(CliConvert, GraphsBothWays) {
   EXPECT_EQ(a.at("outputs")[0].at("values"), b.at("outputs")[0].at("values"));
   EXPECT_EQ(a.at("outputs")[0].at("values"), c.at("outputs")[0].at("values"));
   // PyTorch's ONNX (external data) to MindIR.
-  ASSERT_EQ(cellar_cli({"convert", S(fixture("torch/lenet5_default.onnx")), S(dir / "l.mindir")}).status, 0);
-  EXPECT_EQ(cellar_cli({"diff", S(fixture("torch/lenet5_default.onnx")), S(dir / "l.mindir")}).status, 0);
+  ASSERT_EQ(
+      cellar_cli({"convert", S(fixture("torch/lenet5_default.onnx")), S(dir / "l.mindir")}).status,
+      0);
+  EXPECT_EQ(
+      cellar_cli({"diff", S(fixture("torch/lenet5_default.onnx")), S(dir / "l.mindir")}).status, 0);
   // Encrypted MindIR runs with its key.
   write_text(dir / "k", "0123456789abcdef");
-  ASSERT_EQ(cellar_cli({"convert", ms, S(dir / "e.mindir"), "--enc-key-file", S(dir / "k")}).status, 0);
-  const json e = run_json({"run", S(dir / "e.mindir"), "--ones", "--json", "--dec-key-file", S(dir / "k")});
+  ASSERT_EQ(cellar_cli({"convert", ms, S(dir / "e.mindir"), "--enc-key-file", S(dir / "k")}).status,
+            0);
+  const json e =
+      run_json({"run", S(dir / "e.mindir"), "--ones", "--json", "--dec-key-file", S(dir / "k")});
   EXPECT_EQ(a.at("outputs")[0].at("values"), e.at("outputs")[0].at("values"));
   expect_file_error(cellar_cli({"run", S(dir / "e.mindir"), "--ones"}), S(dir / "e.mindir"));
 }
@@ -944,9 +962,9 @@ TEST(CliConvert, UsageAndErrors) {
   TempDir dir;
   const std::string ck = S(fixture("mindspore/dtypes.ckpt"));
   const std::string ms = S(fixture("mindspore/mindir/mlp.mindir"));
-  EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.onnx")}).status, 2);       // ckpt → graph
-  EXPECT_EQ(cellar_cli({"convert", ms, S(dir / "x.ckpt")}).status, 2);       // graph → ckpt
-  EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.bin")}).status, 2);        // no format
+  EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.onnx")}).status, 2);  // ckpt → graph
+  EXPECT_EQ(cellar_cli({"convert", ms, S(dir / "x.ckpt")}).status, 2);  // graph → ckpt
+  EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.bin")}).status, 2);   // no format
   EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x"), "--to", "pt"}).status, 2);
   EXPECT_EQ(cellar_cli({"convert", ms, S(dir / "x.onnx"), "--dtype", "float16"}).status, 2);
   EXPECT_FALSE(fs::exists(dir / "x.onnx"));
@@ -954,7 +972,8 @@ TEST(CliConvert, UsageAndErrors) {
                     S(dir / "none.ckpt"));
   EXPECT_FALSE(fs::exists(dir / "y.ckpt"));
   write_text(dir / "short", "0123");
-  const CliResult k = cellar_cli({"convert", ms, S(dir / "e.mindir"), "--enc-key-file", S(dir / "short")});
+  const CliResult k =
+      cellar_cli({"convert", ms, S(dir / "e.mindir"), "--enc-key-file", S(dir / "short")});
   EXPECT_EQ(k.status, 1) << k.err;
   EXPECT_EQ(lines(k.err).size(), 1u);
   EXPECT_FALSE(fs::exists(dir / "e.mindir"));

@@ -55,7 +55,8 @@ int run_bench(const BenchArgs& a) {
 
   KeyOptions key{a.dec_key_file.empty() ? "" : read_key_file(a.dec_key_file), a.dec_mode};
   ir::Graph g = load_graph(a.model, key);
-  if (g.inputs.empty()) throw Error(ErrorCode::kInvalidArgument, "the model has no inputs", {a.model});
+  if (g.inputs.empty())
+    throw Error(ErrorCode::kInvalidArgument, "the model has no inputs", {a.model});
   if (a.batch) g = with_batch(g, *a.batch, a.model);
   const int64_t batch =
       g.value(g.inputs[0]).shape.rank() ? g.value(g.inputs[0]).shape[0] : int64_t{1};
@@ -97,8 +98,8 @@ int run_bench(const BenchArgs& a) {
     return kExitOk;
   }
   std::cout << a.model << ": batch " << batch << ", " << threads << " BLAS thread"
-            << (threads == 1 ? "" : "s") << ", " << a.iterations << " iterations after "
-            << a.warmup << " warm-up\n";
+            << (threads == 1 ? "" : "s") << ", " << a.iterations << " iterations after " << a.warmup
+            << " warm-up\n";
   print_table(std::cout, {{"latency", "p50", fmt_num(p50) + " us"},
                           {"", "p90", fmt_num(p90) + " us"},
                           {"", "p99", fmt_num(p99) + " us"},
@@ -120,7 +121,8 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--warmup", args->warmup, "untimed runs first (default 5)");
   sub->add_option("--seed", args->seed, "seed of the random inputs (default 0)");
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted MindIR file");
-  sub->add_option("--dec-mode", args->dec_mode, "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
+  sub->add_option("--dec-mode", args->dec_mode,
+                  "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
   sub->add_flag("--json", args->json,
                 "print one JSON object: median_us, p90_us, p99_us, mean_us, min_us, max_us, "
                 "throughput_per_s, ...");

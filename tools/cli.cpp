@@ -26,11 +26,16 @@ namespace cellar::cli {
 
 const char* kind_name(FileKind k) {
   switch (k) {
-    case FileKind::kCheckpoint: return "ckpt";
-    case FileKind::kSafetensors: return "safetensors";
-    case FileKind::kMindIR: return "mindir";
-    case FileKind::kOnnx: return "onnx";
-    case FileKind::kEncrypted: return "encrypted";
+    case FileKind::kCheckpoint:
+      return "ckpt";
+    case FileKind::kSafetensors:
+      return "safetensors";
+    case FileKind::kMindIR:
+      return "mindir";
+    case FileKind::kOnnx:
+      return "onnx";
+    case FileKind::kEncrypted:
+      return "encrypted";
   }
   return "?";
 }
@@ -100,7 +105,8 @@ FileKind kind_from_name(const std::string& name) {
 
 std::string read_key_file(const std::string& path) {
   const std::vector<std::byte> head = read_head(path);  // names the file when unreadable
-  if (head.size() >= 4096) throw FormatError("too long for a key file (keys are 16-32 bytes)", {path});
+  if (head.size() >= 4096)
+    throw FormatError("too long for a key file (keys are 16-32 bytes)", {path});
   std::string key(reinterpret_cast<const char*>(head.data()), head.size());
   auto usable = [](size_t n) { return n == 16 || n == 24 || n == 32; };
   if (!usable(key.size())) {
@@ -208,20 +214,47 @@ std::vector<double> first_values(const Tensor& t, size_t n) {
     };
     double x = 0;
     switch (t.dtype()) {
-      case DType::Bool: x = ld(uint8_t{}) != 0; break;
-      case DType::Int8: x = ld(int8_t{}); break;
-      case DType::Int16: x = ld(int16_t{}); break;
-      case DType::Int32: x = ld(int32_t{}); break;
-      case DType::Int64: x = static_cast<double>(ld(int64_t{})); break;
-      case DType::UInt8: x = ld(uint8_t{}); break;
-      case DType::UInt16: x = ld(uint16_t{}); break;
-      case DType::UInt32: x = ld(uint32_t{}); break;
-      case DType::UInt64: x = static_cast<double>(ld(uint64_t{})); break;
-      case DType::Float16: x = half_to_float(ld(uint16_t{})); break;
-      case DType::BFloat16: x = bfloat16_to_float(ld(uint16_t{})); break;
-      case DType::Float32: x = ld(float{}); break;
-      case DType::Float64: x = ld(double{}); break;
-      case DType::String: break;
+      case DType::Bool:
+        x = ld(uint8_t{}) != 0;
+        break;
+      case DType::Int8:
+        x = ld(int8_t{});
+        break;
+      case DType::Int16:
+        x = ld(int16_t{});
+        break;
+      case DType::Int32:
+        x = ld(int32_t{});
+        break;
+      case DType::Int64:
+        x = static_cast<double>(ld(int64_t{}));
+        break;
+      case DType::UInt8:
+        x = ld(uint8_t{});
+        break;
+      case DType::UInt16:
+        x = ld(uint16_t{});
+        break;
+      case DType::UInt32:
+        x = ld(uint32_t{});
+        break;
+      case DType::UInt64:
+        x = static_cast<double>(ld(uint64_t{}));
+        break;
+      case DType::Float16:
+        x = half_to_float(ld(uint16_t{}));
+        break;
+      case DType::BFloat16:
+        x = bfloat16_to_float(ld(uint16_t{}));
+        break;
+      case DType::Float32:
+        x = ld(float{});
+        break;
+      case DType::Float64:
+        x = ld(double{});
+        break;
+      case DType::String:
+        break;
     }
     v.push_back(x);
   }

@@ -28,8 +28,8 @@ struct ValueDiff {
 
 // Element-wise comparison of two tensors of one shape, numpy.isclose's rule:
 // |a - b| <= atol + rtol·|b|; NaN equals NaN, inf equals inf of the same sign.
-ValueDiff compare_values(const std::string& name, const Tensor& ta, const Tensor& tb,
-                         double atol, double rtol) {
+ValueDiff compare_values(const std::string& name, const Tensor& ta, const Tensor& tb, double atol,
+                         double rtol) {
   ValueDiff d{name};
   const size_t n = static_cast<size_t>(ta.numel());
   if (ta.dtype() == tb.dtype() && ta.nbytes() == tb.nbytes() &&
@@ -93,8 +93,8 @@ int run_diff(const DiffArgs& a) {
     const Tensor& tb = *it->second;
     const bool numeric = ta.dtype() != DType::String && tb.dtype() != DType::String;
     if (ta.dtype() != tb.dtype()) {
-      if (!(a.ignore_dtype && numeric)) dtype_diffs.push_back({name, dtype_str(ta.dtype()),
-                                                                dtype_str(tb.dtype())});
+      if (!(a.ignore_dtype && numeric))
+        dtype_diffs.push_back({name, dtype_str(ta.dtype()), dtype_str(tb.dtype())});
       if (!numeric) continue;
     }
     if (ta.shape() != tb.shape()) {
@@ -154,8 +154,7 @@ int run_diff(const DiffArgs& a) {
   pairs("dtype differs (A, B)", dtype_diffs);
   pairs("shape differs (A, B)", shape_diffs);
   if (!values.empty()) {
-    std::cout << "values: " << values.size() << " tensors compared, " << value_diffs
-              << " differ\n";
+    std::cout << "values: " << values.size() << " tensors compared, " << value_diffs << " differ\n";
     std::vector<std::vector<std::string>> cells{{"name", "max_abs_diff", "mismatches"}};
     for (const ValueDiff& v : values)
       cells.push_back({v.name, fmt_num(v.max_abs), std::to_string(v.mismatches)});

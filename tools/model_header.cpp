@@ -33,11 +33,16 @@ class Reader {
   }
   bool skip(uint32_t wire) {
     switch (wire) {
-      case 0: return varint().has_value();
-      case 1: return advance(8);
-      case 2: return bytes().has_value();
-      case 5: return advance(4);
-      default: return false;  // groups and unknown wire types: stop
+      case 0:
+        return varint().has_value();
+      case 1:
+        return advance(8);
+      case 2:
+        return bytes().has_value();
+      case 5:
+        return advance(4);
+      default:
+        return false;  // groups and unknown wire types: stop
     }
   }
 
@@ -67,14 +72,15 @@ ModelHeader read_model_header(std::span<const std::byte> bytes, bool onnx) {
     if (wire == 2 && field >= 1 && field <= 5 && !(onnx && (field == 1 || field == 5))) {
       const auto s = r.bytes();
       if (!s) break;
-      std::string* dst[] = {nullptr, &h.ir_version, &h.producer_name, &h.producer_version,
+      std::string* dst[] = {nullptr,   &h.ir_version,   &h.producer_name, &h.producer_version,
                             &h.domain, &h.model_version};
       *dst[field] = text(*s);
     } else if (wire == 0 && ((onnx && (field == 1 || field == 5)) || (!onnx && field == 13))) {
       const auto v = r.varint();
       if (!v) break;
-      (field == 1 ? h.ir_version : field == 5 ? h.model_version : h.mind_ir_version) =
-          std::to_string(*v);
+      (field == 1   ? h.ir_version
+       : field == 5 ? h.model_version
+                    : h.mind_ir_version) = std::to_string(*v);
     } else if (onnx && wire == 2 && field == 8) {
       const auto s = r.bytes();
       if (!s) break;

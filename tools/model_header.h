@@ -23,7 +23,7 @@ struct ModelHeader {
   std::string producer_version;
   std::string domain;
   std::string model_version;
-  std::string mind_ir_version;                           // MindIR only
+  std::string mind_ir_version;                            // MindIR only
   std::vector<std::pair<std::string, long long>> opsets;  // ONNX only: (domain, version)
 };
 

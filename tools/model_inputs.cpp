@@ -26,9 +26,8 @@ ModelInputs constant_inputs(const ir::Graph& g, double value) {
   ModelInputs in;
   for (int id : g.inputs) {
     const ir::ValueInfo& v = g.value(id);
-    in.tensors.push_back(
-        from_doubles(std::vector<double>(static_cast<size_t>(v.shape.numel()), value), v.dtype,
-                     v.shape));
+    in.tensors.push_back(from_doubles(
+        std::vector<double>(static_cast<size_t>(v.shape.numel()), value), v.dtype, v.shape));
     in.sources.push_back(value == 1.0 ? "ones" : "constant");
   }
   return in;
@@ -43,8 +42,10 @@ ModelInputs random_inputs(const ir::Graph& g, uint64_t seed) {
     std::vector<double> x(static_cast<size_t>(v.shape.numel()));
     for (double& e : x) {
       e = u(rng);
-      if (v.dtype == DType::Bool) e = e < 0.5 ? 0 : 1;
-      else if (!is_floating(v.dtype)) e = std::floor(e * 10);
+      if (v.dtype == DType::Bool)
+        e = e < 0.5 ? 0 : 1;
+      else if (!is_floating(v.dtype))
+        e = std::floor(e * 10);
     }
     in.tensors.push_back(from_doubles(x, v.dtype, v.shape));
     in.sources.push_back("random");
@@ -99,9 +100,9 @@ ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs
       t = t.to(v.dtype);
     }
     if (t.shape() != v.shape) {
-      const bool only_leading = t.rank() == v.shape.rank() && t.rank() > 0 &&
-                                std::equal(t.shape().begin() + 1, t.shape().end(),
-                                           v.shape.begin() + 1);
+      const bool only_leading =
+          t.rank() == v.shape.rank() && t.rank() > 0 &&
+          std::equal(t.shape().begin() + 1, t.shape().end(), v.shape.begin() + 1);
       if (!only_leading || (batch && *batch != t.shape()[0]))
         throw FormatError("shape " + t.shape().str() + " does not fit the model's input '" +
                               v.name + "' of shape " + v.shape.str(),

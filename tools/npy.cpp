@@ -17,10 +17,10 @@ struct Descr {
   const char* code;  // without the byte-order character
   DType dtype;
 };
-constexpr Descr kDescrs[] = {{"b1", DType::Bool},    {"i1", DType::Int8},    {"i2", DType::Int16},
-                             {"i4", DType::Int32},   {"i8", DType::Int64},   {"u1", DType::UInt8},
-                             {"u2", DType::UInt16},  {"u4", DType::UInt32},  {"u8", DType::UInt64},
-                             {"f2", DType::Float16}, {"f4", DType::Float32}, {"f8", DType::Float64}};
+constexpr Descr kDescrs[] = {
+    {"b1", DType::Bool},   {"i1", DType::Int8},    {"i2", DType::Int16},   {"i4", DType::Int32},
+    {"i8", DType::Int64},  {"u1", DType::UInt8},   {"u2", DType::UInt16},  {"u4", DType::UInt32},
+    {"u8", DType::UInt64}, {"f2", DType::Float16}, {"f4", DType::Float32}, {"f8", DType::Float64}};
 
 // The header dict, token by token.
 class HeaderParser {
@@ -113,7 +113,8 @@ Tensor read_npy(const std::string& path) {
   auto bad = [&](const std::string& why, uint64_t off) -> FormatError {
     return FormatError(why, {path, {}, off});
   };
-  if (size < 10 || std::string_view(b, 6) != kMagic) throw bad("not a .npy file (no \\x93NUMPY magic)", 0);
+  if (size < 10 || std::string_view(b, 6) != kMagic)
+    throw bad("not a .npy file (no \\x93NUMPY magic)", 0);
   const int major = static_cast<uint8_t>(b[6]);
   size_t hlen = 0, start = 0;
   if (major == 1) {
@@ -121,13 +122,16 @@ Tensor read_npy(const std::string& path) {
     start = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12) throw bad("truncated header", size);
-    for (int k = 0; k < 4; ++k) hlen |= static_cast<size_t>(static_cast<uint8_t>(b[8 + k])) << (8 * k);
+    for (int k = 0; k < 4; ++k)
+      hlen |= static_cast<size_t>(static_cast<uint8_t>(b[8 + k])) << (8 * k);
     start = 12;
   } else {
     throw bad("unsupported .npy format version " + std::to_string(major), 6);
   }
-  if (hlen > kMaxNpyHeaderBytes) throw bad("header length " + std::to_string(hlen) + " is over the limit", 8);
-  if (hlen > size - start) throw bad("truncated header (" + std::to_string(hlen) + " bytes declared)", 8);
+  if (hlen > kMaxNpyHeaderBytes)
+    throw bad("header length " + std::to_string(hlen) + " is over the limit", 8);
+  if (hlen > size - start)
+    throw bad("truncated header (" + std::to_string(hlen) + " bytes declared)", 8);
 
   HeaderParser p(std::string_view(b + start, hlen), path, start);
   std::optional<std::string> descr;
@@ -157,10 +161,13 @@ Tensor read_npy(const std::string& path) {
   if (!p.at_end()) p.fail("text after the dict");
   if (!descr || !fortran || !shape) p.fail("the dict needs 'descr', 'fortran_order' and 'shape'");
   if (*fortran)
-    throw bad("fortran_order is True: only C-order arrays are supported (save with "
-              "numpy.ascontiguousarray)", start);
+    throw bad(
+        "fortran_order is True: only C-order arrays are supported (save with "
+        "numpy.ascontiguousarray)",
+        start);
   const std::string& d = *descr;
-  if (d.size() != 3) throw bad("unsupported dtype '" + d + "' (structured, object or unknown)", start);
+  if (d.size() != 3)
+    throw bad("unsupported dtype '" + d + "' (structured, object or unknown)", start);
   if (d[0] == '>' && d.substr(1) != "b1" && d.substr(1) != "i1" && d.substr(1) != "u1")
     throw bad("big-endian dtype '" + d + "' is not supported", start);
   if (d[0] != '<' && d[0] != '|' && d[0] != '=' && d[0] != '>')
@@ -198,8 +205,10 @@ void write_npy(const std::string& path, const Tensor& in) {
     if (x.dtype == t.dtype()) descr = (itemsize(t.dtype()) == 1 ? "|" : "<") + std::string(x.code);
   std::string shape = "(";
   for (size_t i = 0; i < t.rank(); ++i) shape += std::to_string(t.shape()[i]) + ", ";
-  if (t.rank() == 1) shape.erase(shape.size() - 1);       // "(5,)"
-  else if (t.rank() > 1) shape.erase(shape.size() - 2);  // "(2, 3)"
+  if (t.rank() == 1)
+    shape.erase(shape.size() - 1);  // "(5,)"
+  else if (t.rank() > 1)
+    shape.erase(shape.size() - 2);  // "(2, 3)"
   shape += ")";
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const bool v2 = dict.size() + 1 + 10 > 65535;

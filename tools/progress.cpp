@@ -60,8 +60,8 @@ void Progress::draw(uint64_t done) {
   if (done > total_) done = total_;
   const double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
   const int filled = static_cast<int>(frac * kBarWidth);
-  std::string bar = "\r" + label_ + "  [" + std::string(filled, '#') +
-                    std::string(kBarWidth - filled, '-') + "]";
+  std::string bar =
+      "\r" + label_ + "  [" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "]";
   char pct[16];
   std::snprintf(pct, sizeof pct, " %3d%%  ", static_cast<int>(frac * 100));
   bar += pct + human_bytes(done) + " / " + human_bytes(total_) + "\033[K";

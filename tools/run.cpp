@@ -38,7 +38,8 @@ std::string file_stem(std::string name) {
 
 int run_model(const RunArgs& a) {
   const int sources = (!a.inputs.empty()) + a.ones + a.random;
-  if (sources != 1) throw UsageError("give the inputs: --input NAME=FILE.npy ..., --ones or --random");
+  if (sources != 1)
+    throw UsageError("give the inputs: --input NAME=FILE.npy ..., --ones or --random");
   if (a.seed && !a.random) throw UsageError("--seed goes with --random");
   if (!a.output.empty() && !a.output_dir.empty())
     throw UsageError("--output and --output-dir exclude each other");
@@ -98,10 +99,9 @@ int run_model(const RunArgs& a) {
   }
   std::vector<std::vector<std::string>> cells;
   for (size_t k = 0; k < n_out; ++k) {
-    std::vector<std::string> row{g.value(g.outputs[k]).name, dtype_str(outs[k].dtype()),
-                                 outs[k].shape().str(),
-                                 values_str(first_values(outs[k], a.head),
-                                            static_cast<size_t>(outs[k].numel()))};
+    std::vector<std::string> row{
+        g.value(g.outputs[k]).name, dtype_str(outs[k].dtype()), outs[k].shape().str(),
+        values_str(first_values(outs[k], a.head), static_cast<size_t>(outs[k].numel()))};
     if (!files[k].empty()) row.push_back("-> " + files[k]);
     cells.push_back(std::move(row));
   }
@@ -126,7 +126,8 @@ Command add_run(CLI::App& app) {
   sub->add_option("--output-dir", args->output_dir, "write every output to DIR/<name>.npy");
   sub->add_option("--head", args->head, "how many leading values of each output to print (8)");
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted MindIR file");
-  sub->add_option("--dec-mode", args->dec_mode, "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
+  sub->add_option("--dec-mode", args->dec_mode,
+                  "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
   sub->footer(
       "Inputs must have the model's recorded dtype and shape; float64 .npy data goes into a\n"

@@ -90,28 +90,36 @@ TensorStats tensor_stats(const Tensor& t) {
   const std::byte* p = t.raw_data();
   const size_t n = static_cast<size_t>(t.numel());
   switch (t.dtype()) {
-    case DType::Bool: return int_stats<uint8_t>(p, n);
-    case DType::Int8: return int_stats<int8_t>(p, n);
-    case DType::Int16: return int_stats<int16_t>(p, n);
-    case DType::Int32: return int_stats<int32_t>(p, n);
-    case DType::Int64: return int_stats<int64_t>(p, n);
-    case DType::UInt8: return int_stats<uint8_t>(p, n);
-    case DType::UInt16: return int_stats<uint16_t>(p, n);
-    case DType::UInt32: return int_stats<uint32_t>(p, n);
-    case DType::UInt64: return int_stats<uint64_t>(p, n);
+    case DType::Bool:
+      return int_stats<uint8_t>(p, n);
+    case DType::Int8:
+      return int_stats<int8_t>(p, n);
+    case DType::Int16:
+      return int_stats<int16_t>(p, n);
+    case DType::Int32:
+      return int_stats<int32_t>(p, n);
+    case DType::Int64:
+      return int_stats<int64_t>(p, n);
+    case DType::UInt8:
+      return int_stats<uint8_t>(p, n);
+    case DType::UInt16:
+      return int_stats<uint16_t>(p, n);
+    case DType::UInt32:
+      return int_stats<uint32_t>(p, n);
+    case DType::UInt64:
+      return int_stats<uint64_t>(p, n);
     case DType::Float16:
-      return float_stats<float>(p, n, 2, [](const std::byte* q) {
-        return half_to_float(load<uint16_t>(q));
-      });
+      return float_stats<float>(
+          p, n, 2, [](const std::byte* q) { return half_to_float(load<uint16_t>(q)); });
     case DType::BFloat16:
-      return float_stats<float>(p, n, 2, [](const std::byte* q) {
-        return bfloat16_to_float(load<uint16_t>(q));
-      });
+      return float_stats<float>(
+          p, n, 2, [](const std::byte* q) { return bfloat16_to_float(load<uint16_t>(q)); });
     case DType::Float32:
       return float_stats<float>(p, n, 4, [](const std::byte* q) { return load<float>(q); });
     case DType::Float64:
       return float_stats<double>(p, n, 8, [](const std::byte* q) { return load<double>(q); });
-    case DType::String: break;
+    case DType::String:
+      break;
   }
   return {};
 }
