@@ -780,13 +780,19 @@ void Reader::build_node(int i) {
       node.op = def.name;
       node.name = where;
       // Attributes: the primitive's (or, in old files, the node's own), then attr inputs.
+      auto cellar_name = [&](const std::string& key) {
+        for (const auto& [ours, theirs] : def.mindir.renamed)
+          if (theirs == key) return ours;
+        return key;
+      };
       if (info.prim != nullptr) {
         for (const auto& a : info.prim->attribute())
-          if (auto v = attr_of(a, where, false)) node.attrs[a.name()] = std::move(*v);
+          if (auto v = attr_of(a, where, false)) node.attrs[cellar_name(a.name())] = std::move(*v);
       } else {
         for (const auto& a : n.attribute())
           if (a.name() != "shape")
-            if (auto v = attr_of(a, where, false)) node.attrs[a.name()] = std::move(*v);
+            if (auto v = attr_of(a, where, false))
+              node.attrs[cellar_name(a.name())] = std::move(*v);
       }
       const int k_all = n.input_size();
       const int n_attr = static_cast<int>(def.mindir.attr_inputs.size());
@@ -1136,27 +1142,54 @@ pb::ModelProto Writer::run() {
     prim->set_name(prim_name);
     prim->set_op_type(def->mindir.primitive);
     prim->set_instance_name("");
-    prim->set_prim_type(pb::PrimitiveProto::PRIMITIVE_FUNCTION);
-    for (const auto& [key, v] : node.attrs) {
-      bool as_input = false;
-      for (const auto& k : def->mindir.attr_inputs) as_input |= k == key;
-      if (as_input) continue;
+    prim->set_prim_type(def->mindir.primitive_function ? pb::PrimitiveProto::PRIMITIVE_FUNCTION
+                                                       : pb::PrimitiveProto::PRIMITIVE);
+    ir::Attrs prim_attrs = node.attrs;
+    for (const auto& k : def->mindir.attr_inputs) prim_attrs.erase(k);
+    if (!def->mindir.primitive_function)  // MindSpore's loader reads every attribute it defines
+      for (const auto& [key, v] : def->mindir.defaults) prim_attrs.emplace(key, v);
+    if (!def->mindir.primitive_function && def->mindir.complete) def->mindir.complete(prim_attrs);
+    for (const auto& [key, v] : prim_attrs) {
       auto* a = prim->add_attribute();
-      a->set_name(key);
+      auto r = def->mindir.renamed.find(key);
+      a->set_name(r == def->mindir.renamed.end() ? key : r->second);
       set_attr(a, v, node.name);
     }
 
     auto* n = gp->add_node();
     for (auto& s : inputs) n->add_input(s);
-    for (int v : node.outputs) {
-      value(v, node.name);
-      n->add_output(names_[static_cast<size_t>(v)]);
-    }
-    // MindSpore's nodes are named after their single output.
-    n->set_name(node.outputs.size() == 1 ? names_[static_cast<size_t>(node.outputs[0])]
-                                         : unique(prefix_ + node.name));
+    for (int v : node.outputs) value(v, node.name);
+    // MindSpore's nodes have one output, named like the node; an op with several outputs
+    // (BatchNorm) yields a tuple that TupleGetItem nodes take apart (MindSpore's loader reads
+    // a node's first output only).
+    const std::string out_name = node.outputs.size() == 1
+                                     ? names_[static_cast<size_t>(node.outputs[0])]
+                                     : unique(prefix_ + node.name);
+    n->add_output(out_name);
+    n->set_name(out_name);
     n->set_op_type("REF::" + prim_name);
     set_abstract(n->add_attribute(), node.outputs, node.name);
+    if (node.outputs.size() > 1) {
+      const std::string get_name = "TupleGetItem:" + std::to_string(++uid_);
+      auto* get = m.add_primitives();
+      get->set_name(get_name);
+      get->set_op_type("TupleGetItem");
+      get->set_instance_name("");
+      get->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        const int v = node.outputs[k];
+        const std::string index = constant_node(
+            gp, out_name + ":index" + std::to_string(k), ir::Attr(static_cast<int64_t>(k)),
+            node.name);
+        auto* g = gp->add_node();
+        g->add_input(out_name);
+        g->add_input(index);
+        g->add_output(names_[static_cast<size_t>(v)]);
+        g->set_name(names_[static_cast<size_t>(v)]);
+        g->set_op_type("REF::" + get_name);
+        set_abstract(g->add_attribute(), {v}, node.name);
+      }
+    }
   }
 
   if (g_.outputs.empty()) fail(gname, "the graph has no outputs");

@@ -9,6 +9,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include "ops/attr_util.h"
@@ -170,6 +171,21 @@ Kernel conv_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   return conv_typed<float>(g);
 }
 
+// MindSpore's Conv2D kernel pads by the primitive's pad_list (top, bottom, left, right), which its
+// Python constructor fills from `pad` in "pad" mode and with zeros in "valid" mode ("same" is
+// resolved by its shape inference).
+void complete_pad_list(ir::Attrs& a) {
+  if (a.count("pad_list")) return;
+  auto mode = a.find("pad_mode");
+  const std::string* m = mode == a.end() ? nullptr : std::get_if<std::string>(&mode->second);
+  if (m == nullptr) return;
+  std::string lower;
+  for (char c : *m) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "valid") a["pad_list"] = std::vector<int64_t>{0, 0, 0, 0};
+  if (lower == "pad")
+    if (auto p = a.find("pad"); p != a.end()) a["pad_list"] = p->second;
+}
+
 }  // namespace
 
 void register_conv_ops(OpTable& t) {
@@ -178,7 +194,12 @@ void register_conv_ops(OpTable& t) {
          .max_inputs = 2,
          .infer = conv_infer,
          .make_kernel = conv_kernel,
-         .mindir = {.primitive = kOp}});
+         // MindSpore writes Conv2D as a PRIMITIVE with attributes; its loader needs "format".
+         .mindir = {.primitive = kOp,
+                    .defaults = {{"data_format", std::string("NCHW")}},
+                    .primitive_function = false,
+                    .renamed = {{"data_format", "format"}},
+                    .complete = complete_pad_list}});
 }
 
 }  // namespace cellar::ops

@@ -37,6 +37,16 @@ struct MindIRSpelling {
   // Values written for attr inputs a node does not carry (MindSpore needs every one of them:
   // MatMul without its two transpose flags crashes MindSpore 2.10's loader).
   ir::Attrs defaults;
+  // MindSpore 2.x writes ops defined by its ops_def yaml as PRIMITIVE_FUNCTION (every argument an
+  // input: attr_inputs above); older Python primitives (Conv2D, MaxPool, Pad) as PRIMITIVE with
+  // their attributes on the primitive, which MindSpore's loader reads by its own names.
+  bool primitive_function = true;
+  // cellar attribute name → the name MindSpore gives it on the primitive (Conv2D's and MaxPool's
+  // "data_format" is "format"); the reader maps back.
+  std::map<std::string, std::string> renamed;
+  // For PRIMITIVE ops: adds attributes MindSpore's loader reads that cellar derives from others
+  // (Conv2D's pad_list). Null: nothing to add.
+  std::function<void(ir::Attrs&)> complete;
 };
 
 // ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).

@@ -111,6 +111,10 @@ OpDef pool_op(const std::string& name) {
                          {"strides", std::vector<int64_t>{1, 1}},
                          {"pad_mode", int64_t{2}},
                          {"data_format", int64_t{0}}};
+  } else {
+    d.mindir.defaults = {{"data_format", std::string("NCHW")}};
+    d.mindir.primitive_function = false;
+    d.mindir.renamed = {{"data_format", "format"}};
   }
   return d;
 }

@@ -1,10 +1,12 @@
-// export_models OUT_DIR: builds the networks the ONNX interop test checks (fixed seeds), exports
-// each with cellar::export_model(..., ONNX) and writes, per network NAME:
-//   OUT_DIR/NAME.onnx, OUT_DIR/NAME_input.npy (the input), OUT_DIR/NAME_output.npy (cellar's
-//   eager output for it).
+// export_models OUT_DIR: builds the networks the ONNX and MindIR interop tests check (fixed
+// seeds), exports each with cellar::export_model(..., ONNX) and (..., MINDIR) and writes, per
+// network NAME:
+//   OUT_DIR/NAME.onnx, OUT_DIR/NAME.mindir, OUT_DIR/NAME_input.npy (the input),
+//   OUT_DIR/NAME_output.npy (cellar's eager output for it).
 // Networks: the tutorial's MLP, LeNet-5, the ResNet-18-shaped net (include/cellar/models/), and
 // "ops", a small net that goes through every op with an ONNX spelling, so ONNX Runtime checks
-// each spelling. tests/python/test_onnx_interop.py runs it and compares with ONNX Runtime.
+// each spelling. tests/python/test_onnx_interop.py runs it and compares with ONNX Runtime;
+// tests/python/test_mindir_interop.py with MindSpore.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -69,6 +71,7 @@ void write(nn::Cell& net, const Tensor& x, const fs::path& dir, const std::strin
   net.set_train(false);
   const Tensor y = net(x);
   const fs::path path = export_model(net, {x}, (dir / name).string(), FileFormat::ONNX);
+  export_model(net, {x}, (dir / name).string(), FileFormat::MINDIR);
   testing::write_npy(dir / (name + "_input.npy"), x);
   testing::write_npy(dir / (name + "_output.npy"), y);
   std::cout << path.string() << " " << y.shape() << "\n";
