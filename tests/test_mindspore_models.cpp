@@ -96,3 +96,53 @@ TEST(MindSporeLeNet5, ExportedAgainItRunsTheSame) {
   nn::GraphCell cell(load(path));
   EXPECT_LE(max_abs_diff(cell(x), cellar::testing::read_npy(kFixtures / "lenet5.output.npy")), 1e-5);
 }
+
+TEST(MindSporeLeNet5, GraphCellParamsInitReplacesMatchingParameters) {
+  // Another LeNet-5's weights (cellar's, seeded) go into MindSpore's graph through params_init:
+  // the graph then computes what that network computes eagerly.
+  Generator gen(7);
+  auto other = models::LeNet5({.generator = &gen});
+  other->set_train(false);
+  ParamDict init;
+  for (const auto& [name, p] : other->parameters_and_names()) init.set(name, p.data());
+  init.set("not_in_the_graph", ones({3}));  // ignored, as MindSpore ignores it
+  const Tensor x = cellar::testing::read_npy(kFixtures / "lenet5.input.npy");
+  nn::GraphCell replaced(load(kFixtures / "lenet5.mindir"), init);
+  const Tensor want = (*other)(x);
+  EXPECT_LE(max_abs_diff(replaced(x), want), 1e-5);
+  EXPECT_GT(max_abs_diff(want, cellar::testing::read_npy(kFixtures / "lenet5.output.npy")), 1e-3);
+
+  ParamDict bad;
+  bad.set("fc3.bias", zeros({11}));
+  try {
+    nn::GraphCell cell(load(kFixtures / "lenet5.mindir"), bad);
+    ADD_FAILURE() << "a params_init entry of another shape was accepted";
+  } catch (const ValueError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("fc3.bias"), std::string::npos) << m;
+    EXPECT_NE(m.find("(11,)"), std::string::npos) << m;
+    EXPECT_NE(m.find("(10,)"), std::string::npos) << m;
+  }
+}
+
+TEST(MindSporeLeNet5, GraphCellRefusesInputsOfAnotherDTypeOrShape) {
+  nn::GraphCell cell(load(kFixtures / "lenet5.mindir"));
+  const Tensor x = cellar::testing::read_npy(kFixtures / "lenet5.input.npy");
+  auto message = [&](const Tensor& given) -> std::string {
+    try {
+      cell(given);
+    } catch (const ValueError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "GraphCell accepted " << given.shape();
+    return "";
+  };
+  const std::string dtype = message(x.to(DType::Float64));
+  EXPECT_NE(dtype.find("'x'"), std::string::npos) << dtype;
+  EXPECT_NE(dtype.find("Float32(2, 1, 32, 32)"), std::string::npos) << dtype;
+  EXPECT_NE(dtype.find("Float64(2, 1, 32, 32)"), std::string::npos) << dtype;
+  const std::string shape = message(ones({1, 1, 32, 32}));
+  EXPECT_NE(shape.find("'x'"), std::string::npos) << shape;
+  EXPECT_NE(shape.find("expects Float32(2, 1, 32, 32)"), std::string::npos) << shape;
+  EXPECT_NE(shape.find("given Float32(1, 1, 32, 32)"), std::string::npos) << shape;
+}
