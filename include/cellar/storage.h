@@ -19,6 +19,17 @@ class MappedFile {
  public:
   // Throws IoError naming the file when it cannot be opened or mapped.
   static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);
+  // The whole file read with plain read() into private anonymous memory instead of mapped (for
+  // network filesystems, where a mapped page that cannot be fetched later is a SIGBUS). The
+  // memory is page-aligned like a mapping, so readers see the same alignment. IoError as open().
+  static std::shared_ptr<MappedFile> read(const std::filesystem::path& path);
+  // Bytes derived from the file at `path` (e.g. its decrypted plaintext), owned from now on;
+  // `path` only names them in messages.
+  // For read() and adopt() memory as for a mapping, a deferred copy (below) drops the source
+  // pages it has copied (MADV_DONTNEED): here they would read back as zeros, but no reader reads
+  // a tensor's source bytes again once its copy is made.
+  static std::shared_ptr<MappedFile> adopt(std::filesystem::path path,
+                                           std::vector<std::byte> bytes);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -29,11 +40,13 @@ class MappedFile {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  MappedFile(std::filesystem::path path, std::byte* data, size_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::filesystem::path path, std::byte* data, size_t size, size_t map_len)
+      : path_(std::move(path)), data_(data), size_(size), map_len_(map_len) {}
   std::filesystem::path path_;
   std::byte* data_;
   size_t size_;
+  size_t map_len_;               // bytes to munmap (0: the bytes live in owned_)
+  std::vector<std::byte> owned_;  // adopt()
 };
 
 class Storage {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
@@ -41,11 +42,62 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
     data = static_cast<std::byte*>(p);
   }
   ::close(fd);  // the mapping outlives the descriptor
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, size));
+}
+
+std::shared_ptr<MappedFile> MappedFile::read(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(std::string("cannot open: ") + std::strerror(errno), {path.string()});
+  auto fail = [&](const char* what) {
+    const int e = errno;
+    ::close(fd);
+    throw IoError(std::string(what) + std::strerror(e), {path.string()});
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail("cannot stat: ");
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("not a regular file", {path.string()});
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  std::byte* data = nullptr;
+  if (size > 0) {
+    // Anonymous memory: page-aligned like a mapping, and not zero-filled up front (read() is
+    // the first touch of each page).
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) fail("cannot allocate memory for the file: ");
+    data = static_cast<std::byte*>(p);
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::read(fd, data + done, std::min<size_t>(size - done, size_t{1} << 30));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int e = n < 0 ? errno : 0;
+        ::munmap(data, size);
+        ::close(fd);
+        throw IoError(e ? std::string("cannot read: ") + std::strerror(e)
+                        : "the file shrank while it was read (" + std::to_string(done) + " of " +
+                              std::to_string(size) + " bytes)",
+                      {path.string()});
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, size));
+}
+
+std::shared_ptr<MappedFile> MappedFile::adopt(std::filesystem::path path,
+                                              std::vector<std::byte> bytes) {
+  std::shared_ptr<MappedFile> f(new MappedFile(std::move(path), nullptr, 0, 0));
+  f->owned_ = std::move(bytes);
+  f->data_ = f->owned_.empty() ? nullptr : f->owned_.data();
+  f->size_ = f->owned_.size();
+  return f;
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr && map_len_ != 0) ::munmap(data_, map_len_);
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, bool zero) {

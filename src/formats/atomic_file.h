@@ -11,14 +11,23 @@
 
 namespace cellar::formats {
 
-class AtomicFile {
+// Where a writer sends its bytes, in order: an AtomicFile, or an Encryptor in front of one
+// (src/formats/crypto.h), so that a format writer streams through encryption unchanged.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void write(const void* data, size_t n) = 0;
+  void write(std::span<const std::byte> bytes) { write(bytes.data(), bytes.size()); }
+};
+
+class AtomicFile final : public ByteSink {
  public:
   explicit AtomicFile(std::filesystem::path target);  // IoError when the folder is not writable
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
-  void write(const void* data, size_t n);  // buffered; IoError on failure
+  void write(const void* data, size_t n) override;  // buffered; IoError on failure
   void write(std::span<const std::byte> bytes) { write(bytes.data(), bytes.size()); }
   uint64_t bytes_written() const { return written_; }
   void commit();

@@ -552,7 +552,7 @@ class CkptFormat final : public CheckpointFormat {
     return Reader(file, end).read();
   }
 
-  void write(const NamedTensors& entries, AtomicFile& out,
+  void write(const NamedTensors& entries, ByteSink& out,
              const SaveOptions& options) const override {
     ckpt::write(entries, out, options);
   }
@@ -575,7 +575,7 @@ uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc) {
   return static_cast<uint32_t>(c);
 }
 
-void write(const NamedTensors& entries, AtomicFile& out, const SaveOptions& options,
+void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
            uint64_t slice_bytes) {
   if (slice_bytes == 0) slice_bytes = kSliceBytes;
   uint32_t crc = 0;

@@ -75,7 +75,7 @@ inline constexpr size_t kTrailerBytes = 17;
 // Writes `entries` as MindSpore does, slicing content at `slice_bytes` (kSliceBytes except in
 // tests). String tensors are written as UTF-32LE; a String whose text is not UTF-8 is a
 // ValueError. Appends the crc_num trailer when options.crc_check.
-void write(const NamedTensors& entries, AtomicFile& out, const SaveOptions& options,
+void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
            uint64_t slice_bytes = kSliceBytes);
 
 // zlib's CRC-32 of `bytes`, continuing from `crc` (no 4 GiB limit).

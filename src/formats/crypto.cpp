@@ -327,7 +327,7 @@ Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, Sink sink, si
   ctx_ = ctx;
 }
 
-Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, AtomicFile& out,
+Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, ByteSink& out,
                      size_t block_size)
     : Encryptor(key, mode, Sink([&out](std::span<const std::byte> b) { out.write(b); }),
                 block_size) {}
@@ -414,7 +414,7 @@ void Encryptor::finish() {
 }
 
 void encrypt_to(std::span<const std::byte> plain, std::span<const std::byte> key, EncMode mode,
-                AtomicFile& out) {
+                ByteSink& out) {
   Encryptor enc(key, mode, out);
   enc.write(plain);
   enc.finish();

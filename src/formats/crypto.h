@@ -105,7 +105,7 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
 //   for (auto& record : records) enc.write(record);
 //   enc.finish();
 //   out.commit();
-class Encryptor {
+class Encryptor final : public ByteSink {
  public:
   using Sink = std::function<void(std::span<const std::byte>)>;
 
@@ -113,14 +113,14 @@ class Encryptor {
   // than kEncBlockSize is for tests (MindSpore reads any size up to kEncBlockSize).
   Encryptor(std::span<const std::byte> key, EncMode mode, Sink sink,
             size_t block_size = kEncBlockSize);
-  Encryptor(std::span<const std::byte> key, EncMode mode, AtomicFile& out,
+  Encryptor(std::span<const std::byte> key, EncMode mode, ByteSink& out,
             size_t block_size = kEncBlockSize);
   ~Encryptor();
   Encryptor(const Encryptor&) = delete;
   Encryptor& operator=(const Encryptor&) = delete;
 
   void write(std::span<const std::byte> plain);
-  void write(const void* data, size_t n) {
+  void write(const void* data, size_t n) override {
     write(std::span<const std::byte>(static_cast<const std::byte*>(data), n));
   }
   void finish();
@@ -146,7 +146,7 @@ class Encryptor {
 
 // One-shot forms of Encryptor.
 void encrypt_to(std::span<const std::byte> plain, std::span<const std::byte> key, EncMode mode,
-                AtomicFile& out);
+                ByteSink& out);
 std::vector<std::byte> encrypt(std::span<const std::byte> plain, std::span<const std::byte> key,
                                EncMode mode, size_t block_size = kEncBlockSize);
 

@@ -29,7 +29,8 @@ class CheckpointFormat {
   // file, the tensor and the offset.
   virtual NamedTensors read(const std::shared_ptr<MappedFile>& file,
                             const LoadOptions& options) const = 0;
-  virtual void write(const NamedTensors& entries, AtomicFile& out,
+  // Streams the file's bytes to `out` (an AtomicFile, or an Encryptor in front of one).
+  virtual void write(const NamedTensors& entries, ByteSink& out,
                      const SaveOptions& options) const = 0;
 };
 

@@ -833,7 +833,7 @@ class SafetensorsFormat final : public CheckpointFormat {
     return out;
   }
 
-  void write(const NamedTensors& entries, AtomicFile& out,
+  void write(const NamedTensors& entries, ByteSink& out,
              const SaveOptions& options) const override {
     std::unordered_set<std::string_view> names;
     for (const auto& [name, t] : entries) {

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
 #include <variant>
 
 #include "formats/ckpt.h"
+#include "formats/crypto.h"
 #include "formats/format.h"
 #include "formats/safetensors.h"
 
@@ -109,37 +112,122 @@ Tensor append_tensor(const AppendValue& v) {
   return std::visit(Visitor{}, v);
 }
 
-void save_entries(ParamDict params, const std::filesystem::path& path, const SaveOptions& options) {
+std::span<const std::byte> key_bytes(const std::string& key) {
+  return {reinterpret_cast<const std::byte*>(key.data()), key.size()};
+}
+
+// The options' encryption mode, checked with the key before anything is written (nullopt: no
+// encryption). MindSpore refuses enc_key and a non-default enc_mode for safetensors.
+std::optional<formats::EncMode> save_enc_mode(const SaveOptions& o) {
+  if (o.format == CheckpointFormat::kSafetensors) {
+    if (!o.enc_key.empty() || o.enc_mode != "AES-GCM")
+      throw ValueError(ErrorCode::kUnsupported,
+                       "enc_key/enc_mode cannot be used with the safetensors format (MindSpore "
+                       "refuses them too: safetensors has no encryption); save as .ckpt");
+    return std::nullopt;
+  }
+  if (o.enc_key.empty()) return std::nullopt;  // enc_mode only matters with a key, as in MindSpore
+  const formats::EncMode mode = formats::parse_enc_mode(o.enc_mode);
+  formats::check_key(key_bytes(o.enc_key), mode);
+  return mode;
+}
+
+void write_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
+                const SaveOptions& options, std::optional<formats::EncMode> enc) {
+  const formats::CheckpointFormat& format = options.format == CheckpointFormat::kSafetensors
+                                                ? formats::safetensors_format()
+                                                : formats::ckpt_format();
+  formats::AtomicFile out(path);
+  if (enc) {
+    // The writer streams its plaintext through the Encryptor, block by block, into the file; a
+    // crc_num trailer lands inside the plaintext, where MindSpore's loader strips and checks it.
+    formats::Encryptor encryptor(key_bytes(options.enc_key), *enc, out);
+    format.write(entries, encryptor, options);
+    encryptor.finish();
+  } else {
+    format.write(entries, out, options);
+  }
+  out.commit();
+}
+
+// Saves run one after another in call order (MindSpore's _ckpt_mutex plus its wait for the
+// previous async thread): each save takes the previous one's future and waits for it before it
+// writes. This chain is the checkpoint module's only process-wide state. Its destructor, at
+// static destruction, waits for the last save, and so for every save still pending at exit (a
+// std::async future's last owner joins the thread).
+struct SaveChain {
+  std::mutex mutex;
+  std::shared_future<void> last;
+  ~SaveChain() {
+    if (last.valid()) last.wait();
+  }
+};
+
+SaveChain& save_chain() {
+  static SaveChain chain;
+  return chain;
+}
+
+std::shared_future<void> save_entries(ParamDict params, const std::filesystem::path& path,
+                                      const SaveOptions& options) {
+  const auto enc = save_enc_mode(options);
   // append_dict entries follow the parameters; a repeated name replaces the earlier value in its
   // place, as MindSpore's OrderedDict does.
   for (const auto& [name, value] : options.append_dict) params.set(name, append_tensor(value));
   formats::NamedTensors entries;
   entries.reserve(params.size());
-  for (const auto& [name, p] : params) entries.emplace_back(name, p.data());
-  const formats::CheckpointFormat& format = options.format == CheckpointFormat::kSafetensors
-                                                ? formats::safetensors_format()
-                                                : formats::ckpt_format();
-  formats::AtomicFile out(path);
-  format.write(entries, out, options);
-  out.commit();
+  // An async save snapshots the tensors (one copy, in the caller's thread) so that the caller
+  // may change the weights as soon as the call returns.
+  for (const auto& [name, p] : params)
+    entries.emplace_back(name, options.async_save ? p.data().clone() : p.data());
+
+  SaveChain& chain = save_chain();
+  if (options.async_save) {
+    std::lock_guard lock(chain.mutex);
+    // The thread owns everything it uses: the snapshot, the path, the options (by value).
+    chain.last = std::async(std::launch::async,
+                            [prev = chain.last, entries = std::move(entries), path, options, enc] {
+                              if (prev.valid()) prev.wait();
+                              write_file(entries, path, options, enc);
+                            })
+                     .share();
+    return chain.last;
+  }
+  std::promise<void> done;
+  std::shared_future<void> prev;
+  std::shared_future<void> mine = done.get_future().share();
+  {
+    std::lock_guard lock(chain.mutex);
+    prev = std::exchange(chain.last, mine);
+  }
+  if (prev.valid()) prev.wait();
+  try {
+    write_file(entries, path, options, enc);
+  } catch (...) {
+    done.set_exception(std::current_exception());
+    throw;
+  }
+  done.set_value();
+  return mine;
 }
 
 }  // namespace
 
-void save_checkpoint(const nn::Cell& cell, const std::filesystem::path& path,
-                     const SaveOptions& options) {
+std::shared_future<void> save_checkpoint(const nn::Cell& cell, const std::filesystem::path& path,
+                                         const SaveOptions& options) {
   ParamDict params;
   for (const auto& [name, p] : cell.parameters_and_names())
     if (!options.choice_func || options.choice_func(name)) params.set(name, p);
-  save_entries(std::move(params), path, options);
+  return save_entries(std::move(params), path, options);
 }
 
-void save_checkpoint(const ParamDict& params, const std::filesystem::path& path,
-                     const SaveOptions& options) {
+std::shared_future<void> save_checkpoint(const ParamDict& params,
+                                         const std::filesystem::path& path,
+                                         const SaveOptions& options) {
   ParamDict kept;
   for (const auto& [name, p] : params)
     if (!options.choice_func || options.choice_func(name)) kept.set(name, p);
-  save_entries(std::move(kept), path, options);
+  return save_entries(std::move(kept), path, options);
 }
 
 // ---- load ----
@@ -162,10 +250,35 @@ bool keep(const std::string& name, const LoadOptions& o) {
   return !o.choice_func || o.choice_func(name);
 }
 
+// The file's bytes as the format readers see them: mapped or read, and decrypted when asked.
+std::shared_ptr<MappedFile> open_plain(const std::filesystem::path& path, const LoadOptions& o) {
+  auto file = o.use_mmap ? MappedFile::open(path) : MappedFile::read(path);
+  const std::span<const std::byte> bytes(file->data(), file->size());
+  const auto enc = formats::encrypted_mode(bytes);
+  if (o.dec_key.empty()) {
+    if (enc)
+      throw Error(ErrorCode::kCrypto,
+                  std::string("the file is encrypted with ") + formats::to_string(*enc) +
+                      " (MindSpore's enc_mode); pass LoadOptions::dec_key and dec_mode \"" +
+                      formats::to_string(*enc) + "\"",
+                  {path.string(), {}, 0});
+    return file;
+  }
+  const formats::EncMode mode = formats::parse_enc_mode(o.dec_mode);
+  if (!enc && formats::safetensors_format().sniff(bytes.first(std::min<size_t>(bytes.size(), 64))))
+    throw Error(ErrorCode::kUnsupported,
+                "dec_key was given for a safetensors file, which has no encryption (MindSpore "
+                "refuses dec_key for safetensors too)",
+                {path.string(), {}, 0});
+  // decrypt() names the file and the mode in every error: not encrypted, wrong mode (the magic
+  // names the file's), failed authentication or padding (wrong key, modified bytes).
+  return MappedFile::adopt(path, formats::decrypt(bytes, key_bytes(o.dec_key), mode, path.string()));
+}
+
 }  // namespace
 
 ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options) {
-  auto file = MappedFile::open(path);
+  auto file = open_plain(path, options);
   if (file->size() == 0) throw FormatError("empty file: not a checkpoint", {path.string(), {}, 0});
   const std::span<const std::byte> head(file->data(), std::min<size_t>(file->size(), 64));
   // The format is recognised from the bytes, not the file name (safetensors first: its sniffer
@@ -273,6 +386,7 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
 
   // Check everything before changing anything: a refused load leaves the network as it was.
   std::vector<Tensor> loaded(pairs.size());
+  std::vector<size_t> converted;  // indices in net_params
   for (size_t k = 0; k < pairs.size(); ++k) {
     const auto& [i, entry] = pairs[k];
     const std::string& name = net_params[i].first;
@@ -285,6 +399,7 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
                            " in the parameter dict",
                        {{}, name});
     loaded[k] = loaded_tensor(name, src, have.dtype(), strict_load);
+    if (src.dtype() != have.dtype()) converted.push_back(i);
   }
   for (size_t k = 0; k < pairs.size(); ++k) {
     Parameter p = net_params[pairs[k].first].second;
@@ -296,7 +411,113 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
   for (size_t i : missing) result.param_not_load.push_back(net_params[i].first);
   for (const auto& [key, _] : params)
     if (!used.count(key)) result.ckpt_not_load.push_back(key);
+  std::sort(converted.begin(), converted.end());
+  for (size_t i : converted) result.converted.push_back(net_params[i].first);
   return result;
+}
+
+// ---- ckpt_to_safetensors / safetensors_to_ckpt ----
+
+namespace {
+
+struct Conversion {
+  const char* func;  // MindSpore's name, for messages
+  const char* src_suffix;
+  const char* dst_suffix;
+  CheckpointFormat dst_format;
+};
+
+void convert_file(const std::filesystem::path& src, const std::filesystem::path& dst,
+                  const Conversion& c) {
+  ParamDict params = load_checkpoint(src);
+  SaveOptions options;
+  options.format = c.dst_format;
+  if (c.dst_format == CheckpointFormat::kSafetensors) {
+    save_checkpoint(params, dst, options);
+    return;
+  }
+  // MindSpore's safetensors loader yields the names sorted, so its .ckpt lists them in that order.
+  std::vector<const std::pair<std::string, Parameter>*> sorted;
+  for (const auto& e : params) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  ParamDict ordered;
+  for (const auto* e : sorted) ordered.set(e->first, e->second);
+  save_checkpoint(ordered, dst, options);
+}
+
+std::string with_suffix(const std::filesystem::path& file, const Conversion& c) {
+  std::string name = file.filename().string();
+  return name.substr(0, name.size() - std::strlen(c.src_suffix)) + c.dst_suffix;
+}
+
+void convert(const std::filesystem::path& file_path, const std::filesystem::path& save_path,
+             const Conversion& c) {
+  namespace fs = std::filesystem;
+  const std::string func = std::string("For '") + c.func + "', ";
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(file_path, ec);
+  const bool is_file = fs::is_regular_file(file_path, ec);
+  if (!is_dir && !is_file)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     func + "the input path must be an existing file or folder",
+                     {file_path.string()});
+  if (!save_path.empty() && save_path.has_extension())
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     func + "save_path must be a folder, but '" + save_path.string() +
+                         "' has an extension",
+                     {save_path.string()});
+  auto make_dirs = [&](const fs::path& dir) {
+    std::error_code e;
+    fs::create_directories(dir, e);
+    if (e) throw IoError("cannot create the folder: " + e.message(), {dir.string()});
+  };
+  if (is_file) {
+    if (!file_path.filename().string().ends_with(c.src_suffix) ||
+        file_path.filename().string() == c.src_suffix)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       func + "the input file must be a " + c.src_suffix + " file",
+                       {file_path.string()});
+    if (!save_path.empty()) make_dirs(save_path);
+    const fs::path folder = save_path.empty() ? file_path.parent_path() : save_path;
+    convert_file(file_path, folder / with_suffix(file_path, c), c);
+    return;
+  }
+  // A folder: MindSpore's layout of a parallel run, rank*/ subfolders holding the files.
+  std::vector<fs::path> ranks;
+  for (const auto& e : fs::directory_iterator(file_path))
+    if (e.is_directory() && e.path().filename().string().starts_with("rank"))
+      ranks.push_back(e.path());
+  if (ranks.empty())
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     func + "no folders whose names start with 'rank' were found in the folder",
+                     {file_path.string()});
+  std::sort(ranks.begin(), ranks.end());
+  for (const auto& rank : ranks) {
+    const fs::path dst_root = save_path.empty() ? rank : save_path / rank.filename();
+    make_dirs(dst_root);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(rank)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name.ends_with(c.src_suffix) && name != c.src_suffix)
+        files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) convert_file(f, dst_root / with_suffix(f, c), c);
+  }
+}
+
+}  // namespace
+
+void ckpt_to_safetensors(const std::filesystem::path& file_path,
+                         const std::filesystem::path& save_path) {
+  convert(file_path, save_path,
+          {"ckpt_to_safetensors", ".ckpt", ".safetensors", CheckpointFormat::kSafetensors});
+}
+
+void safetensors_to_ckpt(const std::filesystem::path& file_path,
+                         const std::filesystem::path& save_path) {
+  convert(file_path, save_path,
+          {"safetensors_to_ckpt", ".safetensors", ".ckpt", CheckpointFormat::kCkpt});
 }
 
 }  // namespace cellar

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -67,6 +69,17 @@ struct SaveOptions {
   // ordered by dtype size then name (safetensors.numpy's layout), entries in ascending offset
   // order; crc_check adds MindSpore's `crc_num` metadata entry.
   CheckpointFormat format = CheckpointFormat::kCkpt;
+  // Raw key bytes; empty: no encryption. 16, 24 or 32 bytes for AES (AES-128/192/256), 16 for
+  // SM4. The serialized file is encrypted in MindSpore's 64 MiB block framing
+  // (src/formats/crypto.h), streamed: memory stays one block whatever the file size. With
+  // crc_check the crc_num trailer goes inside the plaintext, where MindSpore verifies it.
+  // kCkpt only: MindSpore refuses enc_key for safetensors, and so do we (kUnsupported).
+  std::string enc_key;
+  // "AES-GCM" | "AES-CBC" | "SM4-CBC", as MindSpore spells them; used only with enc_key.
+  std::string enc_mode = "AES-GCM";
+  // Write in a background thread; save_checkpoint returns once the tensors are copied (a
+  // snapshot: the caller may change the weights right away without changing what is saved).
+  bool async_save = false;
 };
 
 struct LoadOptions {
@@ -79,18 +92,39 @@ struct LoadOptions {
   // absent or wrong (MindSpore only warns when absent). A trailer is always stripped; it is
   // only verified when asked.
   bool crc_check = false;
+  // The key and mode of an encrypted .ckpt (see SaveOptions::enc_key). The file is decrypted
+  // into memory, then parsed. An encrypted file without dec_key is an Error kCrypto naming the
+  // file and its mode; a wrong key or mode is an Error (kCrypto, or kFormat for the rare CBC
+  // wrong key whose padding happens to check out), never garbage. dec_key on a file that is not
+  // encrypted, or on a .safetensors file (MindSpore refuses that combination), is an error.
+  std::string dec_key;
+  std::string dec_mode = "AES-GCM";
+  // true: map the file (zero copy, tensors view its pages). false: read it with plain read()
+  // into private memory first; use it on network filesystems (NFS, FUSE, …), where a mapped page
+  // that cannot be fetched later raises SIGBUS instead of an error, and where reading the file
+  // once sequentially is often faster than faulting pages in at random.
+  bool use_mmap = true;
 };
 
 // Writes every parameter of `cell` (its parameters_and_names) or every entry of `params`, in
 // order, atomically: a temporary file in the same folder, fsync, rename, fsync of the folder.
-void save_checkpoint(const nn::Cell& cell, const std::filesystem::path& path,
-                     const SaveOptions& options = {});
-void save_checkpoint(const ParamDict& params, const std::filesystem::path& path,
-                     const SaveOptions& options = {});
+//
+// Saves run one after another in call order, whatever their paths (as MindSpore's): a save,
+// sync or async, starts writing only when every earlier save has finished. Without async_save
+// the returned future is ready (errors are thrown by the call itself). With async_save, argument
+// errors that need no writing (bad key, bad mode) are still thrown by the call; write errors
+// are rethrown by the future's get(). Saves still pending at exit are finished before the
+// process ends (static destruction waits for them).
+std::shared_future<void> save_checkpoint(const nn::Cell& cell, const std::filesystem::path& path,
+                                         const SaveOptions& options = {});
+std::shared_future<void> save_checkpoint(const ParamDict& params,
+                                         const std::filesystem::path& path,
+                                         const SaveOptions& options = {});
 template <class C>
-void save_checkpoint(const std::shared_ptr<C>& cell, const std::filesystem::path& path,
-                     const SaveOptions& options = {}) {
-  save_checkpoint(static_cast<const nn::Cell&>(*cell), path, options);
+std::shared_future<void> save_checkpoint(const std::shared_ptr<C>& cell,
+                                         const std::filesystem::path& path,
+                                         const SaveOptions& options = {}) {
+  return save_checkpoint(static_cast<const nn::Cell&>(*cell), path, options);
 }
 
 // Reads a checkpoint into an ordered dict. Tensors view the mapped file (zero copy) where their
@@ -100,9 +134,25 @@ void save_checkpoint(const std::shared_ptr<C>& cell, const std::filesystem::path
 // when the filters leave nothing.
 ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options = {});
 
+// MindSpore's (param_not_load, ckpt_not_load) pair, plus what cellar also reports. Structured
+// bindings see the pair only, as in Python: `auto [param_not_load, ckpt_not_load] = ...`.
 struct LoadResult {
   NameList param_not_load;  // network parameters with no checkpoint entry
   NameList ckpt_not_load;   // checkpoint entries the network did not use
+  NameList converted;       // network parameters loaded with a dtype conversion (not strict)
+
+  template <size_t I>
+  const NameList& get() const {
+    static_assert(I < 2);
+    if constexpr (I == 0) return param_not_load;
+    else return ckpt_not_load;
+  }
+  template <size_t I>
+  NameList& get() {
+    static_assert(I < 2);
+    if constexpr (I == 0) return param_not_load;
+    else return ckpt_not_load;
+  }
 };
 
 // Copies matching entries into the network's parameters. A shape difference is a ValueError
@@ -115,4 +165,32 @@ LoadResult load_param_into_net(const std::shared_ptr<C>& net, const ParamDict& p
   return load_param_into_net(static_cast<nn::Cell&>(*net), params, strict_load);
 }
 
+// MindSpore's ckpt_to_safetensors / safetensors_to_ckpt (without name_map, file_name_regex and
+// processes_num). `file_path` is
+// - a file, which must end in ".ckpt" (".safetensors"): written next to it, or into `save_path`
+//   (created when missing), under the same name with the other suffix;
+// - a folder: every file ending in the suffix inside each of its subfolders whose name starts
+//   with "rank" (MindSpore's layout of a parallel run: rank_0/, rank_1/, …; files at the top
+//   and deeper folders are ignored, as MindSpore does) is converted into the same subfolder of
+//   `save_path` (created), or in place. A folder without "rank*" subfolders is an error.
+// `save_path` must be a folder name (a name with an extension is refused, as MindSpore does).
+// The .ckpt written by safetensors_to_ckpt lists the tensors in name order, as MindSpore's does
+// (its safetensors loader yields sorted names). ValueError kInvalidArgument for a bad path or
+// suffix; the loaders' and writers' errors otherwise (an encrypted .ckpt cannot be converted; a
+// str entry cannot be written to safetensors). Each output is written atomically.
+void ckpt_to_safetensors(const std::filesystem::path& file_path,
+                         const std::filesystem::path& save_path = {});
+void safetensors_to_ckpt(const std::filesystem::path& file_path,
+                         const std::filesystem::path& save_path = {});
+
 }  // namespace cellar
+
+// Structured bindings of LoadResult: the MindSpore pair (param_not_load, ckpt_not_load).
+namespace std {
+template <>
+struct tuple_size<cellar::LoadResult> : integral_constant<size_t, 2> {};
+template <size_t I>
+struct tuple_element<I, cellar::LoadResult> {
+  using type = cellar::NameList;
+};
+}  // namespace std
