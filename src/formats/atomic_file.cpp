@@ -17,6 +17,13 @@ namespace cellar::formats {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 20;
+constexpr size_t kHoleBytes = 1 << 20;  // zero runs skipped with lseek come in these units
+
+bool all_zero(const char* p, size_t n) {
+  // p[0] is zero and every byte equals the one before it (glibc's memcmp is vectorised and stops
+  // at the first difference, so dense data is rejected within its first bytes).
+  return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
+}
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -57,32 +64,42 @@ void AtomicFile::write(const void* data, size_t n) {
     if (n < kBufferBytes) {
       buf_.append(static_cast<const char*>(data), n);
     } else {  // large tensors go straight from their storage to the file
-      const char* p = static_cast<const char*>(data);
-      size_t left = n;
-      while (left > 0) {
-        const ssize_t w = ::write(fd_, p, std::min<size_t>(left, 1u << 30));
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw IoError(errno_text("cannot write"), {target_.string()});
-        }
-        p += w;
-        left -= static_cast<size_t>(w);
-      }
+      write_direct(static_cast<const char*>(data), n);
     }
   }
   written_ += n;
 }
 
-void AtomicFile::flush() {
-  size_t done = 0;
-  while (done < buf_.size()) {
-    const ssize_t w = ::write(fd_, buf_.data() + done, buf_.size() - done);
+void AtomicFile::write_direct(const char* p, size_t n) {
+  while (n > 0) {
+    const size_t k = std::min(n, kHoleBytes);
+    if (k == kHoleBytes && all_zero(p, k)) {
+      if (::lseek(fd_, static_cast<off_t>(k), SEEK_CUR) < 0)
+        throw IoError(errno_text("cannot seek"), {target_.string()});
+      tail_hole_ = true;
+    } else {
+      write_all(p, k);
+    }
+    p += k;
+    n -= k;
+  }
+}
+
+void AtomicFile::write_all(const char* p, size_t n) {
+  if (n > 0) tail_hole_ = false;
+  while (n > 0) {
+    const ssize_t w = ::write(fd_, p, std::min<size_t>(n, 1u << 30));
     if (w < 0) {
       if (errno == EINTR) continue;
       throw IoError(errno_text("cannot write"), {target_.string()});
     }
-    done += static_cast<size_t>(w);
+    p += w;
+    n -= static_cast<size_t>(w);
   }
+}
+
+void AtomicFile::flush() {
+  write_all(buf_.data(), buf_.size());
   buf_.clear();
 }
 
@@ -90,6 +107,9 @@ void AtomicFile::commit() {
   if (committed_ || fd_ < 0)
     throw IoError("commit of a file already committed", {target_.string()});
   flush();
+  // A file ending in skipped zeros is extended to its full size.
+  if (tail_hole_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0)
+    throw IoError(errno_text("cannot set the file size"), {target_.string()});
   if (::fsync(fd_) != 0) throw IoError(errno_text("cannot fsync"), {target_.string()});
   const int fd = fd_;
   fd_ = -1;

@@ -1,7 +1,15 @@
 // AtomicFile: writes a file so that the target path only ever holds the old file or the complete
-// new one. Bytes go to a temporary file in the target's folder; commit() fsyncs it, renames it
-// over the target and fsyncs the folder. Destroying an uncommitted AtomicFile removes the
-// temporary file (an exception during a save leaves the target untouched).
+// new one. Bytes go to a temporary file in the target's folder (a hidden sibling,
+// `.<name>.tmp-XXXXXX`); commit() fsyncs it, renames it over the target and fsyncs the folder
+// (so that the rename survives a power loss). Destroying an uncommitted AtomicFile removes the
+// temporary file (an exception during a save leaves the target untouched); a process killed
+// mid-save leaves the target as it was and its temporary file behind, never under the target's
+// name.
+//
+// Large writes (≥ 1 MiB, handed over in one call: tensor contents) skip runs of 1 MiB of zero
+// bytes with lseek instead of writing them, so that the file is sparse where the data is zero
+// (optimizer states at step 0, masks, tests of files over 4 GiB). Readers see the same bytes;
+// a non-zero block is detected in its first bytes, so dense data costs nothing extra.
 #pragma once
 
 #include <cstddef>
@@ -34,11 +42,14 @@ class AtomicFile final : public ByteSink {
 
  private:
   void flush();
+  void write_direct(const char* p, size_t n);
+  void write_all(const char* p, size_t n);
   std::filesystem::path target_;
   std::filesystem::path tmp_;
   int fd_ = -1;
   bool committed_ = false;
   uint64_t written_ = 0;
+  bool tail_hole_ = false;  // the last bytes were skipped, not written: commit() sets the size
   std::string buf_;
 };
 
