@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cellar/error.h"
+#include "core/utf8.h"
 
 namespace cellar::formats {
 
@@ -52,71 +53,13 @@ std::string quoted(std::string_view s) {
 
 // ---- text encodings ----
 
-// Decodes one UTF-8 sequence at s[i]; returns the code point and advances i, or nullopt when the
-// bytes are not well-formed UTF-8 (overlong forms, surrogates and values over U+10FFFF included).
-std::optional<char32_t> next_utf8(std::string_view s, size_t& i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  size_t len;
-  char32_t cp;
-  if ((b0 & 0xe0) == 0xc0) {
-    len = 2;
-    cp = b0 & 0x1f;
-  } else if ((b0 & 0xf0) == 0xe0) {
-    len = 3;
-    cp = b0 & 0x0f;
-  } else if ((b0 & 0xf8) == 0xf0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return std::nullopt;
-  }
-  if (s.size() - i < len) return std::nullopt;
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0) != 0x80) return std::nullopt;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
-  i += len;
-  return cp;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();)
-    if (!next_utf8(s, i)) return false;
-  return true;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
-
 // NumPy's `<U` bytes of a str, as MindSpore writes them: UTF-32LE, at least one code point (an
 // empty string is a single NUL).
 std::vector<std::byte> utf8_to_utf32le(std::string_view s, const std::string& name) {
   std::vector<std::byte> out;
   out.reserve(s.size() * 4 + 4);
   for (size_t i = 0; i < s.size();) {
-    auto cp = next_utf8(s, i);
+    auto cp = utf8::next(s, i);
     if (!cp)
       throw ValueError(ErrorCode::kInvalidArgument,
                        "str value is not valid UTF-8 (byte " + std::to_string(i) + ")", {{}, name});
@@ -279,7 +222,7 @@ class Reader {
                  len_off);
           v.tag = std::string_view(reinterpret_cast<const char*>(base_ + pos), n);
           v.tag_offset = key_off;
-          if (!valid_utf8(*v.tag)) fail("tag " + quoted(*v.tag) + " is not valid UTF-8", key_off);
+          if (!utf8::valid(*v.tag)) fail("tag " + quoted(*v.tag) + " is not valid UTF-8", key_off);
           tag_ = std::string(*v.tag);
           pos += n;
           break;
@@ -466,7 +409,7 @@ class Reader {
         }
         text.append(pending_nuls, '\0');
         pending_nuls = 0;
-        append_utf8(text, cp);
+        utf8::append(text, cp);
       }
     }
     return Tensor::from_string(text);
@@ -587,7 +530,7 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
   for (const auto& [name, t] : entries) {
     if (name.empty())
       throw ValueError(ErrorCode::kInvalidArgument, "a checkpoint entry needs a non-empty name");
-    if (name.size() > kMaxTagBytes || !valid_utf8(name))
+    if (name.size() > kMaxTagBytes || !utf8::valid(name))
       throw ValueError(
           ErrorCode::kInvalidArgument,
           "checkpoint names are UTF-8 of at most " + std::to_string(kMaxTagBytes) + " bytes",

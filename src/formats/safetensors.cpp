@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "cellar/error.h"
+#include "core/utf8.h"
 
 namespace cellar::formats {
 
@@ -86,60 +87,6 @@ std::string describe_byte(std::string_view s, size_t pos) {
   if (c >= 0x21 && c < 0x7f) return std::string("'") + static_cast<char>(c) + "'";
   static constexpr char kHex[] = "0123456789abcdef";
   return std::string("byte 0x") + kHex[c >> 4] + kHex[c & 15];
-}
-
-// Index of the first byte of `s` that is not well-formed UTF-8 (overlong forms, surrogates and
-// code points over U+10FFFF included), or nullopt when all of it is.
-std::optional<size_t> first_invalid_utf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-      len = 2;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      len = 3;
-      if (b0 == 0xe0) lo = 0xa0;
-      if (b0 == 0xed) hi = 0x9f;  // no surrogates
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      len = 4;
-      if (b0 == 0xf0) lo = 0x90;
-      if (b0 == 0xf4) hi = 0x8f;  // ≤ U+10FFFF
-    } else {
-      return i;
-    }
-    if (n - i < len) return i;
-    const auto b1 = static_cast<unsigned char>(s[i + 1]);
-    if (b1 < lo || b1 > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return i;
-    i += len;
-  }
-  return std::nullopt;
-}
-
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
 }
 
 uint64_t saturating_add(uint64_t a, uint64_t b) {
@@ -275,7 +222,7 @@ class HeaderParser {
               fail("high surrogate in a \\u escape not followed by a low one", esc, tensor);
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
           }
-          put_utf8(out, cp);
+          utf8::append(out, cp);
           break;
         }
         default:
@@ -689,7 +636,7 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
                           std::to_string(size) + " bytes)",
                       {path, {}, 0});
   const std::string_view json(reinterpret_cast<const char*>(file.data()) + kLenBytes, n);
-  if (auto bad = first_invalid_utf8(json))
+  if (auto bad = utf8::first_invalid(json))
     throw FormatError("the header is not valid UTF-8", {path, {}, kLenBytes + *bad});
 
   Header h;
@@ -697,15 +644,18 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
   HeaderParser(json, kLenBytes, path).parse(h);
 
   // MindSpore's qint4x2 tensors are marked in the metadata; their bytes are packed nibbles.
+  // (A set, not a loop over tensors per entry: a hostile header may hold millions of both.)
+  std::unordered_set<std::string_view> int4;
   for (const auto& [key, value] : h.metadata)
-    if (value == "Int4")
-      for (const auto& t : h.tensors)
-        if (t.name == key)
-          throw Error(ErrorCode::kUnsupported,
-                      "tensor " + excerpt(t.name) +
-                          " is marked Int4 (MindSpore qint4x2) in "
-                          "__metadata__, which cellar does not support",
-                      {path, t.name, t.key_offset});
+    if (value == "Int4") int4.insert(key);
+  if (!int4.empty())
+    for (const auto& t : h.tensors)
+      if (int4.count(t.name))
+        throw Error(ErrorCode::kUnsupported,
+                    "tensor " + excerpt(t.name) +
+                        " is marked Int4 (MindSpore qint4x2) in "
+                        "__metadata__, which cellar does not support",
+                    {path, t.name, t.key_offset});
 
   // Layout: sorted by offsets, the tensors tile the data section exactly.
   std::stable_sort(h.tensors.begin(), h.tensors.end(),
@@ -850,7 +800,7 @@ class SafetensorsFormat final : public CheckpointFormat {
       if (name == "__metadata__")
         throw ValueError(ErrorCode::kInvalidArgument,
                          "an entry may not be named '__metadata__' in safetensors", ctx);
-      if (first_invalid_utf8(name))
+      if (utf8::first_invalid(name))
         throw ValueError(ErrorCode::kInvalidArgument,
                          "entry name " + excerpt(name) + " is not valid UTF-8", ctx);
       if (!names.insert(name).second)
