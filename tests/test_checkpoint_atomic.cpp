@@ -1,10 +1,10 @@
 // Atomic saves under SIGKILL: a child process saves a 12 MiB checkpoint over an existing file and
 // is killed at moments spread over the save (before it starts, while it writes, around the
 // rename, after it ends). A kill during fsync waits for the fsync to end (the process is in the
-// kernel), so each step costs about one fsync: some 3 s in all. The target must always be byte-identical to the old file or to the
-// complete new one, and leftovers must be the hidden temporary files only, never the target.
-// And (where strace can run) the system calls of a save: fsync of the data, rename, then fsync
-// of the folder.
+// kernel), so each step costs about one fsync: some 3 s in all. The target must always be
+// byte-identical to the old file or to the complete new one, and leftovers must be the hidden
+// temporary files only, never the target. And (where strace can run) the system calls of a save:
+// fsync of the data, rename, then fsync of the folder.
 #include <cellar/cellar.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -149,7 +149,8 @@ TEST(CheckpointAtomic, FsyncsTheDataThenRenamesThenFsyncsTheFolder) {
   std::smatch m;
   while (std::getline(in, line)) {
     if (std::regex_search(line, m, open_tmp)) tmp_fd = m[1];
-    if (state == kOpen && !tmp_fd.empty() && line.find("fsync(" + tmp_fd + ")") != std::string::npos)
+    if (state == kOpen && !tmp_fd.empty() &&
+        line.find("fsync(" + tmp_fd + ")") != std::string::npos)
       state = kDataSynced;
     if (state == kDataSynced && line.find("rename") != std::string::npos &&
         line.find("m.ckpt\"") != std::string::npos)

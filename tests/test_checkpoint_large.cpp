@@ -142,8 +142,7 @@ TEST(CheckpointLarge, SplitsOver512MiBAndWritesAndReadsFilesOver4GiB) {
     std::error_code ec;
     fs::remove(path, ec);
   }
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cerr << "[ info ] wrote and read a 4.5 GiB .ckpt and .safetensors in " << s << " s\n";
 }
 

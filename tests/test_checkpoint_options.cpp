@@ -6,6 +6,7 @@
 #include <cellar/cellar.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <string>
@@ -16,13 +17,13 @@
 namespace {
 
 using cellar::CheckpointFormat;
-using cellar::load_checkpoint;
-using cellar::save_checkpoint;
 using cellar::DType;
 using cellar::Error;
 using cellar::ErrorCode;
+using cellar::load_checkpoint;
 using cellar::LoadOptions;
 using cellar::ParamDict;
+using cellar::save_checkpoint;
 using cellar::SaveOptions;
 using cellar::Shape;
 using cellar::Tensor;
@@ -93,9 +94,8 @@ struct ModeKey {
   const char* mode;
   size_t key_len;
 };
-constexpr ModeKey kModes[] = {{"AES-GCM", 16}, {"AES-GCM", 24}, {"AES-GCM", 32},
-                              {"AES-CBC", 16}, {"AES-CBC", 24}, {"AES-CBC", 32},
-                              {"SM4-CBC", 16}};
+constexpr ModeKey kModes[] = {{"AES-GCM", 16}, {"AES-GCM", 24}, {"AES-GCM", 32}, {"AES-CBC", 16},
+                              {"AES-CBC", 24}, {"AES-CBC", 32}, {"SM4-CBC", 16}};
 
 TEST(CheckpointEncryption, RoundTripsEveryModeAndKeyLength) {
   TempDir dir;
@@ -124,10 +124,10 @@ TEST(CheckpointEncryption, MindSporesEncryptedFilesLoad) {
     const char* file;
     const char* mode;
     size_t n;
-  } files[] = {{"gcm16.ckpt", "AES-GCM", 16}, {"gcm24.ckpt", "AES-GCM", 24},
-               {"gcm32.ckpt", "AES-GCM", 32}, {"cbc16.ckpt", "AES-CBC", 16},
-               {"cbc24.ckpt", "AES-CBC", 24}, {"cbc32.ckpt", "AES-CBC", 32},
-               {"sm4.ckpt", "SM4-CBC", 16},   {"gcm16_crc.ckpt", "AES-GCM", 16},
+  } files[] = {{"gcm16.ckpt", "AES-GCM", 16},    {"gcm24.ckpt", "AES-GCM", 24},
+               {"gcm32.ckpt", "AES-GCM", 32},    {"cbc16.ckpt", "AES-CBC", 16},
+               {"cbc24.ckpt", "AES-CBC", 24},    {"cbc32.ckpt", "AES-CBC", 32},
+               {"sm4.ckpt", "SM4-CBC", 16},      {"gcm16_crc.ckpt", "AES-GCM", 16},
                {"cbc16_crc.ckpt", "AES-CBC", 16}};
   for (const auto& f : files) {
     SCOPED_TRACE(f.file);
@@ -141,8 +141,8 @@ TEST(CheckpointEncryption, CrcCheckGoesInsideThePlaintextAndIsVerified) {
   const ParamDict params = sample();
   for (const auto& [mode, n] : kModes) {
     SCOPED_TRACE(mode);
-    save_checkpoint(params, dir / "e.ckpt", {.crc_check = true, .enc_key = key(n),
-                                             .enc_mode = mode});
+    save_checkpoint(params, dir / "e.ckpt",
+                    {.crc_check = true, .enc_key = key(n), .enc_mode = mode});
     expect_same(params, load_checkpoint(dir / "e.ckpt",
                                         {.crc_check = true, .dec_key = key(n), .dec_mode = mode}));
     // The file ends with ciphertext, not with a trailer outside it.
@@ -169,16 +169,14 @@ TEST(CheckpointEncryption, WrongKeyOrModeIsAnErrorNeverGarbage) {
   save_checkpoint(sample(), p, {.enc_key = key(16), .enc_mode = "AES-GCM"});
   for (const std::string& wrong : {std::string("cellar-aes-key17"), std::string(16, '\0')}) {
     const Error e = expect_error(
-        [&] { load_checkpoint(p, {.dec_key = wrong, .dec_mode = "AES-GCM"}); },
-        ErrorCode::kCrypto);
+        [&] { load_checkpoint(p, {.dec_key = wrong, .dec_mode = "AES-GCM"}); }, ErrorCode::kCrypto);
     EXPECT_EQ(e.file(), p.string());
     EXPECT_TRUE(contains(e.what(), "AES-GCM")) << e.what();
   }
   // A wrong mode is named by the magic of the file's blocks.
   for (const char* mode : {"AES-CBC", "SM4-CBC"}) {
-    const Error e =
-        expect_error([&] { load_checkpoint(p, {.dec_key = key(16), .dec_mode = mode}); },
-                     ErrorCode::kCrypto);
+    const Error e = expect_error(
+        [&] { load_checkpoint(p, {.dec_key = key(16), .dec_mode = mode}); }, ErrorCode::kCrypto);
     EXPECT_TRUE(contains(e.what(), "AES-GCM") && contains(e.what(), mode)) << e.what();
   }
   // CBC has no authentication: a wrong key fails the padding check, or (rarely) yields bytes the
@@ -219,7 +217,8 @@ TEST(CheckpointEncryption, SafetensorsRefusesKeysAsMindSporeDoes) {
   const fs::path p = dir / "m.safetensors";
   const Error e = expect_error(
       [&] {
-        save_checkpoint(sample(), p, {.format = CheckpointFormat::kSafetensors, .enc_key = key(16)});
+        save_checkpoint(sample(), p,
+                        {.format = CheckpointFormat::kSafetensors, .enc_key = key(16)});
       },
       ErrorCode::kUnsupported);
   EXPECT_TRUE(contains(e.what(), "safetensors")) << e.what();
@@ -233,10 +232,37 @@ TEST(CheckpointEncryption, LargeFilesStreamAcrossBlocks) {
   TempDir dir;
   ParamDict params;
   params.set("a", patterned(DType::Float32, {40, 1024, 256}, 5));  // 40 MiB
-  params.set("b", patterned(DType::Int8, {30, 1024, 1024}, 6));                // 30 MiB
+  params.set("b", patterned(DType::Int8, {30, 1024, 1024}, 6));    // 30 MiB
   const fs::path p = dir / "big.ckpt";
   save_checkpoint(params, p, {.enc_key = key(32), .enc_mode = "AES-GCM"});
   expect_same(params, load_checkpoint(p, {.dec_key = key(32)}));
+}
+
+// MindSpore's load_checkpoint(dec_key=, dec_mode=, crc_check=True) reads what save_checkpoint
+// encrypts, in every mode, with the crc_num trailer inside the plaintext.
+TEST(CheckpointEncryption, MindSporeLoadsWhatSaveCheckpointEncrypts) {
+  const char* py = std::getenv("CELLAR_MINDSPORE_PYTHON");
+  if (py == nullptr || !fs::exists(py))
+    GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
+                    "mindspore (MindSpore's own encrypted files are checked regardless)";
+  TempDir dir;
+  save_checkpoint(sample(), dir / "plain.ckpt");
+  std::string cmd = std::string(py) + " " + fixture("mindspore_enc/make_fixtures.py").string() +
+                    " --verify " + (dir / "plain.ckpt").string();
+  int i = 0;
+  for (const auto& [mode, n] : kModes) {
+    const fs::path p = dir / ("enc" + std::to_string(i++) + ".ckpt");
+    save_checkpoint(
+        sample(), p,
+        {.crc_check = true, .enc_key = key(n), .enc_mode = mode, .async_save = i % 2 == 1})
+        .get();
+    cmd += " " + p.string() + " " + mode + " " + std::to_string(n);
+  }
+  cmd += " > " + (dir / "log.txt").string() + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << [&] {
+    const auto b = read_bytes(dir / "log.txt");
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }();
 }
 
 // ---- async_save ----
@@ -372,17 +398,17 @@ TEST(CheckpointConvert, FileNextToItOrIntoSavePath) {
   ASSERT_TRUE(fs::exists(dir / "out" / "m.ckpt"));
   const ParamDict back = load_checkpoint(dir / "out" / "m.ckpt");
   // Name order, as MindSpore's safetensors_to_ckpt writes it.
-  EXPECT_EQ(back.keys(), (std::vector<std::string>{"conv.bias", "conv.weight", "fc.weight",
-                                                   "step"}));
+  EXPECT_EQ(back.keys(),
+            (std::vector<std::string>{"conv.bias", "conv.weight", "fc.weight", "step"}));
   for (const auto& [name, p] : params) EXPECT_TRUE(p.data().equal(back.at(name).data())) << name;
 }
 
 TEST(CheckpointConvert, RoundTripIsByteIdenticalForANameOrderedCkpt) {
   TempDir dir;
   ParamDict params;  // name order, every dtype safetensors and .ckpt share
-  const DType dtypes[] = {DType::Bool,    DType::Int8,    DType::UInt8,   DType::Int16,
-                          DType::UInt16,  DType::Int32,   DType::UInt32,  DType::Int64,
-                          DType::UInt64,  DType::Float16, DType::BFloat16, DType::Float32,
+  const DType dtypes[] = {DType::Bool,   DType::Int8,    DType::UInt8,    DType::Int16,
+                          DType::UInt16, DType::Int32,   DType::UInt32,   DType::Int64,
+                          DType::UInt64, DType::Float16, DType::BFloat16, DType::Float32,
                           DType::Float64};
   int i = 0;
   for (DType t : dtypes) {

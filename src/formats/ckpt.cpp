@@ -363,7 +363,8 @@ class Reader {
     if (g.total == 0) return Storage::allocate(0, false);
     std::vector<std::pair<size_t, size_t>> pieces;
     pieces.reserve(g.pieces.size());
-    for (auto [off, n] : g.pieces) pieces.emplace_back(static_cast<size_t>(off), static_cast<size_t>(n));
+    for (auto [off, n] : g.pieces)
+      pieces.emplace_back(static_cast<size_t>(off), static_cast<size_t>(n));
     return Storage::deferred_copy(file_, std::move(pieces), static_cast<size_t>(g.total));
   }
 

@@ -185,12 +185,11 @@ std::shared_future<void> save_entries(ParamDict params, const std::filesystem::p
   if (options.async_save) {
     std::lock_guard lock(chain.mutex);
     // The thread owns everything it uses: the snapshot, the path, the options (by value).
-    chain.last = std::async(std::launch::async,
-                            [prev = chain.last, entries = std::move(entries), path, options, enc] {
-                              if (prev.valid()) prev.wait();
-                              write_file(entries, path, options, enc);
-                            })
-                     .share();
+    chain.last = std::async(std::launch::async, [prev = chain.last, entries = std::move(entries),
+                                                 path, options, enc] {
+                   if (prev.valid()) prev.wait();
+                   write_file(entries, path, options, enc);
+                 }).share();
     return chain.last;
   }
   std::promise<void> done;
@@ -221,8 +220,7 @@ std::shared_future<void> save_checkpoint(const nn::Cell& cell, const std::filesy
   return save_entries(std::move(params), path, options);
 }
 
-std::shared_future<void> save_checkpoint(const ParamDict& params,
-                                         const std::filesystem::path& path,
+std::shared_future<void> save_checkpoint(const ParamDict& params, const std::filesystem::path& path,
                                          const SaveOptions& options) {
   ParamDict kept;
   for (const auto& [name, p] : params)
@@ -272,7 +270,8 @@ std::shared_ptr<MappedFile> open_plain(const std::filesystem::path& path, const 
                 {path.string(), {}, 0});
   // decrypt() names the file and the mode in every error: not encrypted, wrong mode (the magic
   // names the file's), failed authentication or padding (wrong key, modified bytes).
-  return MappedFile::adopt(path, formats::decrypt(bytes, key_bytes(o.dec_key), mode, path.string()));
+  return MappedFile::adopt(path,
+                           formats::decrypt(bytes, key_bytes(o.dec_key), mode, path.string()));
 }
 
 }  // namespace
@@ -462,10 +461,10 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
                      func + "the input path must be an existing file or folder",
                      {file_path.string()});
   if (!save_path.empty() && save_path.has_extension())
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     func + "save_path must be a folder, but '" + save_path.string() +
-                         "' has an extension",
-                     {save_path.string()});
+    throw ValueError(
+        ErrorCode::kInvalidArgument,
+        func + "save_path must be a folder, but '" + save_path.string() + "' has an extension",
+        {save_path.string()});
   auto make_dirs = [&](const fs::path& dir) {
     std::error_code e;
     fs::create_directories(dir, e);

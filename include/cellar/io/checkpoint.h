@@ -117,8 +117,7 @@ struct LoadOptions {
 // process ends (static destruction waits for them).
 std::shared_future<void> save_checkpoint(const nn::Cell& cell, const std::filesystem::path& path,
                                          const SaveOptions& options = {});
-std::shared_future<void> save_checkpoint(const ParamDict& params,
-                                         const std::filesystem::path& path,
+std::shared_future<void> save_checkpoint(const ParamDict& params, const std::filesystem::path& path,
                                          const SaveOptions& options = {});
 template <class C>
 std::shared_future<void> save_checkpoint(const std::shared_ptr<C>& cell,
@@ -144,14 +143,18 @@ struct LoadResult {
   template <size_t I>
   const NameList& get() const {
     static_assert(I < 2);
-    if constexpr (I == 0) return param_not_load;
-    else return ckpt_not_load;
+    if constexpr (I == 0)
+      return param_not_load;
+    else
+      return ckpt_not_load;
   }
   template <size_t I>
   NameList& get() {
     static_assert(I < 2);
-    if constexpr (I == 0) return param_not_load;
-    else return ckpt_not_load;
+    if constexpr (I == 0)
+      return param_not_load;
+    else
+      return ckpt_not_load;
   }
 };
 
