@@ -3,10 +3,12 @@
 // _write_parameter_bytes_data) and joined on load, and a file over 4 GiB in both formats.
 //
 // Cheap by construction: the big tensors view one buffer of untouched anonymous memory (zero
-// pages: no resident memory), AtomicFile turns their zero runs into holes (a sparse file: almost
-// no disk I/O), and the readers touch only the pages of the record headers and of a small
-// patterned tensor placed after 4 GiB. Runs in about a second and a half; skipped loudly when
-// the temp folder has less than 10 GiB free.
+// pages: no resident memory), AtomicFile punches their zero runs out (a sparse file: no disk
+// I/O, only the copy of 8 GiB into the page cache, which the punches drop), and the readers
+// touch only the pages of the record headers, of the split tensor (joined: one 512 MiB copy) and
+// of a small patterned tensor placed after 4 GiB. About 4 s on an idle 2-core machine, longer
+// when busy, hence CTest label `large` (./dev test runs it); skipped loudly when the temp folder
+// has less than 10 GiB free.
 #include <cellar/cellar.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -104,7 +106,7 @@ TEST(CheckpointLarge, SplitsOver512MiBAndWritesAndReadsFilesOver4GiB) {
   // Over 512 MiB: MindSpore writes Values of 512 MiB, 512 MiB and the rest, with the full dims.
   params.set("split", Tensor(DType::UInt8, Shape{int64_t(kSlice + 1000)}, zeros));
   // Exactly 512 MiB: one Value.
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 7; ++i)
     params.set("w" + std::to_string(i), Tensor(DType::UInt8, Shape{512, 1024, 1024}, zeros));
   // After 4.5 GiB of data, in both formats (safetensors orders by dtype, then name): offsets
   // beyond 32 bits.
@@ -117,16 +119,16 @@ TEST(CheckpointLarge, SplitsOver512MiBAndWritesAndReadsFilesOver4GiB) {
     cellar::save_checkpoint(params, path, {.format = format});
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
-    EXPECT_GT(uint64_t(st.st_size), 9 * kSlice);
+    EXPECT_GT(uint64_t(st.st_size), 8 * kSlice);  // over 4 GiB
     EXPECT_LT(uint64_t(st.st_blocks) * 512, 64 * kMiB) << "expected a sparse file";
 
     if (ckpt) {
       const auto values = ckpt_values(path);
-      ASSERT_EQ(values.size(), 11u);  // split ×2, w0..w7, z_tail
+      ASSERT_EQ(values.size(), 10u);  // split ×2, w0..w6, z_tail
       EXPECT_EQ(values[0], (std::pair<std::string, uint64_t>{"split", kSlice}));
       EXPECT_EQ(values[1], (std::pair<std::string, uint64_t>{"split", 1000}));
       EXPECT_EQ(values[2], (std::pair<std::string, uint64_t>{"w0", kSlice}));
-      EXPECT_EQ(values[10], (std::pair<std::string, uint64_t>{"z_tail", 4}));
+      EXPECT_EQ(values[9], (std::pair<std::string, uint64_t>{"z_tail", 4}));
     }
 
     // Load only what the test reads: the split tensor is joined (one 512 MiB copy); the rest
@@ -136,14 +138,14 @@ TEST(CheckpointLarge, SplitsOver512MiBAndWritesAndReadsFilesOver4GiB) {
     const Tensor& split = back.at("split").data();
     EXPECT_EQ(split.shape(), Shape{int64_t(kSlice + 1000)});
     EXPECT_EQ(split.raw_data()[kSlice + 999], std::byte{0});
-    EXPECT_EQ(back.at("w7").data().shape(), (Shape{512, 1024, 1024}));
-    EXPECT_TRUE(back.at("w7").data().storage()->is_mapped());
+    EXPECT_EQ(back.at("w6").data().shape(), (Shape{512, 1024, 1024}));
+    EXPECT_TRUE(back.at("w6").data().storage()->is_mapped());
     EXPECT_TRUE(back.at("z_tail").data().equal(params.at("z_tail").data()));
     std::error_code ec;
     fs::remove(path, ec);
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cerr << "[ info ] wrote and read a 4.5 GiB .ckpt and .safetensors in " << s << " s\n";
+  std::cerr << "[ info ] wrote and read a 4 GiB + 1 KiB .ckpt and .safetensors in " << s << " s\n";
 }
 
 TEST(CheckpointLarge, ZeroRunsBecomeHolesAndReadBackAsZeros) {

@@ -1,6 +1,7 @@
 #include "formats/atomic_file.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +18,8 @@ namespace cellar::formats {
 namespace {
 
 constexpr size_t kBufferBytes = 1 << 20;
-constexpr size_t kHoleBytes = 1 << 20;  // zero runs skipped with lseek come in these units
+constexpr size_t kHoleBytes = 1 << 20;      // zero runs punched out come in these units
+constexpr size_t kMaxRunBytes = 256 << 20;  // punched at the latest after this many
 
 bool all_zero(const char* p, size_t n) {
   // p[0] is zero and every byte equals the one before it (glibc's memcmp is vectorised and stops
@@ -71,22 +73,34 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::write_direct(const char* p, size_t n) {
+  // Zero chunks are punched out run by run (one fallocate per run, at most kMaxRunBytes of dirty
+  // zeros waiting): a punch is a journal transaction, too slow to make per MiB. Best effort:
+  // where the filesystem cannot punch holes the zeros simply stay written.
+  uint64_t run_start = 0, run_len = 0;
+  auto punch = [&] {
+    if (run_len)
+      (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        static_cast<off_t>(run_start), static_cast<off_t>(run_len));
+    run_len = 0;
+  };
   while (n > 0) {
     const size_t k = std::min(n, kHoleBytes);
+    const uint64_t at = fd_pos_;
+    write_all(p, k);
     if (k == kHoleBytes && all_zero(p, k)) {
-      if (::lseek(fd_, static_cast<off_t>(k), SEEK_CUR) < 0)
-        throw IoError(errno_text("cannot seek"), {target_.string()});
-      tail_hole_ = true;
+      if (run_len == 0) run_start = at;
+      run_len += k;
+      if (run_len >= kMaxRunBytes) punch();
     } else {
-      write_all(p, k);
+      punch();
     }
     p += k;
     n -= k;
   }
+  punch();
 }
 
 void AtomicFile::write_all(const char* p, size_t n) {
-  if (n > 0) tail_hole_ = false;
   while (n > 0) {
     const ssize_t w = ::write(fd_, p, std::min<size_t>(n, 1u << 30));
     if (w < 0) {
@@ -95,6 +109,7 @@ void AtomicFile::write_all(const char* p, size_t n) {
     }
     p += w;
     n -= static_cast<size_t>(w);
+    fd_pos_ += static_cast<uint64_t>(w);
   }
 }
 
@@ -107,9 +122,6 @@ void AtomicFile::commit() {
   if (committed_ || fd_ < 0)
     throw IoError("commit of a file already committed", {target_.string()});
   flush();
-  // A file ending in skipped zeros is extended to its full size.
-  if (tail_hole_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0)
-    throw IoError(errno_text("cannot set the file size"), {target_.string()});
   if (::fsync(fd_) != 0) throw IoError(errno_text("cannot fsync"), {target_.string()});
   const int fd = fd_;
   fd_ = -1;

@@ -6,10 +6,13 @@
 // mid-save leaves the target as it was and its temporary file behind, never under the target's
 // name.
 //
-// Large writes (≥ 1 MiB, handed over in one call: tensor contents) skip runs of 1 MiB of zero
-// bytes with lseek instead of writing them, so that the file is sparse where the data is zero
-// (optimizer states at step 0, masks, tests of files over 4 GiB). Readers see the same bytes;
-// a non-zero block is detected in its first bytes, so dense data costs nothing extra.
+// Large writes (≥ 1 MiB, handed over in one call: tensor contents) turn each run of 1 MiB of zero
+// bytes into a hole: the zeros are written (every byte goes through write(2), as progress
+// meters counting the process's written bytes expect) and the range is then punched out
+// (FALLOC_FL_PUNCH_HOLE, best effort), which drops the dirty pages before they reach the disk.
+// So a mostly-zero file (optimizer states at step 0, masks, tests of files over 4 GiB) costs
+// neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero block is
+// detected in its first bytes, so dense data costs nothing extra.
 #pragma once
 
 #include <cstddef>
@@ -49,7 +52,7 @@ class AtomicFile final : public ByteSink {
   int fd_ = -1;
   bool committed_ = false;
   uint64_t written_ = 0;
-  bool tail_hole_ = false;  // the last bytes were skipped, not written: commit() sets the size
+  uint64_t fd_pos_ = 0;  // bytes handed to write(2) so far: the file offset
   std::string buf_;
 };
 
