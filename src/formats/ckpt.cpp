@@ -223,6 +223,17 @@ class Reader {
           v.tag = std::string_view(reinterpret_cast<const char*>(base_ + pos), n);
           v.tag_offset = key_off;
           if (!utf8::valid(*v.tag)) fail("tag " + quoted(*v.tag) + " is not valid UTF-8", key_off);
+          // Parameter names never hold control characters, and printing one (ESC) would let a
+          // file drive the user's terminal: refuse them, naming the tensor by the part before.
+          for (size_t k = 0; k < v.tag->size(); ++k) {
+            const auto c = static_cast<unsigned char>((*v.tag)[k]);
+            if (c < 0x20 || c == 0x7f) {
+              tag_ = std::string(v.tag->substr(0, k));
+              fail("tag " + quoted(*v.tag) + " holds the control character " +
+                       quoted(v.tag->substr(k, 1)) + " at byte " + std::to_string(k),
+                   key_off);
+            }
+          }
           tag_ = std::string(*v.tag);
           pos += n;
           break;
