@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -448,6 +449,10 @@ size_t varint_size(uint64_t v) {
   return n;
 }
 
+// align_tensors: the key of field 2047, wire type 2 (varint 0x3FFA), and the content alignment.
+constexpr uint64_t kPadKeyBytes = 2;
+constexpr uint64_t kAlignment = 64;
+
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out += static_cast<char>((v & 0x7f) | 0x80);
@@ -534,8 +539,10 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
            uint64_t slice_bytes) {
   if (slice_bytes == 0) slice_bytes = kSliceBytes;
   uint32_t crc = 0;
+  uint64_t pos = 0;  // bytes written so far (the file offset, for align_tensors)
   auto emit = [&](std::span<const std::byte> bytes) {
     out.write(bytes);
+    pos += bytes.size();
     if (options.crc_check) crc = crc32(bytes, crc);
   };
   std::string head;
@@ -565,10 +572,22 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
     uint64_t off = 0;
     do {  // one Value per slice; a tensor with no bytes still gets one
       const uint64_t n = std::min<uint64_t>(content.size() - off, slice_bytes);
-      uint64_t tensor_len = 1 + varint_size(type.size()) + type.size() + 1 + varint_size(n) + n;
-      for (int64_t d : dims) tensor_len += 1 + varint_size(static_cast<uint64_t>(d));
-      const uint64_t value_len =
-          1 + varint_size(name.size()) + name.size() + 1 + varint_size(tensor_len) + tensor_len;
+      uint64_t tensor_base = 1 + varint_size(type.size()) + type.size() + 1 + varint_size(n) + n;
+      for (int64_t d : dims) tensor_base += 1 + varint_size(static_cast<uint64_t>(d));
+      // With align_tensors, a padding field of `pad` zero bytes (3 + pad bytes with its key and
+      // one-byte length) puts the content at a multiple of kAlignment; the lengths around it
+      // grow with it, so try each pad until the content lands aligned.
+      const bool align = options.align_tensors && n > 0 && t.dtype() != DType::String;
+      uint64_t pad = 0, tensor_len = 0, value_len = 0;
+      for (;; ++pad) {
+        tensor_len = tensor_base + (align ? kPadKeyBytes + 1 + pad : 0);
+        value_len =
+            1 + varint_size(name.size()) + name.size() + 1 + varint_size(tensor_len) + tensor_len;
+        if (!align) break;
+        const uint64_t content_at = pos + 1 + varint_size(value_len) + value_len - n;
+        if (content_at % kAlignment == 0) break;
+        if (pad == 127) throw std::logic_error("ckpt writer: no padding aligns the content");
+      }
       head.clear();
       head += '\x0A';  // Checkpoint.value
       put_varint(head, value_len);
@@ -584,6 +603,12 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
       head += '\x12';  // TensorProto.tensor_type
       put_varint(head, type.size());
       head += type;
+      if (align) {  // the unknown field 2047, length-delimited: skipped by every reader
+        head += '\xFA';
+        head += '\x7F';
+        head += static_cast<char>(pad);
+        head.append(pad, '\0');
+      }
       head += '\x1A';  // TensorProto.tensor_content
       put_varint(head, n);
       emit({reinterpret_cast<const std::byte*>(head.data()), head.size()});
