@@ -5,10 +5,12 @@
 //
 // Builds a float32 model of many tensors of mixed sizes (--size-mib in all), then measures with
 // a warm page cache, each figure the median of --repeats runs:
-//   limits   memcpy of all tensor bytes (into warm memory, and into fresh pages); a plain sequential write() of them + fsync
-//   cellar   save .ckpt / .safetensors (atomic: temp file, fsync, rename); load zero-copy
-//            (mmap + validate) alone and + touching every page; a copying load (every tensor
-//            cloned to the heap); peak RSS of a load in a child process
+//   limits   memcpy of all tensor bytes (into warm memory, and into fresh pages); a plain
+//            sequential write() of them + fsync
+//   cellar   save .ckpt (MindSpore's bytes, and with align_tensors) / .safetensors (atomic:
+//            temp file, fsync, rename); load zero-copy (mmap + validate) alone and + touching
+//            every page; a copying load (use_mmap = false: read() + touch); peak RSS of both
+//            loads in a fresh process
 //   peers    bench/peers.py run by each --python given (safetensors, torch, mindspore: whatever
 //            that interpreter can import), on the same tensor sizes
 // and prints every figure with its ratio to the relevant limit and to the best peer.
@@ -113,18 +115,13 @@ long read_status_kib(const char* field) {
   return -1;
 }
 
-void copy_all(cellar::ParamDict& d) {
-  for (const auto& [n, p] : d) cellar::Parameter(p).set_data(p.data().clone());
-}
-
 int rss_child(const std::string& mode, const fs::path& path) {
   const long before = read_status_kib("VmRSS:");
   if (mode == "touch") {
     auto d = cellar::load_checkpoint(path);
     touch(d);
-  } else if (mode == "copy") {
-    auto d = cellar::load_checkpoint(path);
-    copy_all(d);
+  } else if (mode == "read") {
+    auto d = cellar::load_checkpoint(path, {.use_mmap = false});
     touch(d);
   } else {
     return 2;
@@ -232,30 +229,34 @@ int main(int argc, char** argv) {
   rows.push_back({"limit", "write()+fsync", t_write, "write()", 1.0});
 
   // ---- cellar ----
-  const fs::path ckpt = opt.dir / "cellar.ckpt", st = opt.dir / "cellar.safetensors";
+  const fs::path ckpt = opt.dir / "cellar.ckpt", aligned = opt.dir / "cellar-aligned.ckpt",
+                 st = opt.dir / "cellar.safetensors";
   const double t_save_ckpt = time_median(opt.repeats, [&] { cellar::save_checkpoint(model, ckpt); });
+  const double t_save_aligned = time_median(opt.repeats, [&] {
+    cellar::save_checkpoint(model, aligned, {.align_tensors = true});
+  });
   const double t_save_st = time_median(opt.repeats, [&] {
     cellar::save_checkpoint(model, st, {.format = cellar::CheckpointFormat::kSafetensors});
   });
   rows.push_back({"cellar", "save .ckpt", t_save_ckpt, "write()", t_write / t_save_ckpt});
+  rows.push_back({"cellar", "save .ckpt align_tensors", t_save_aligned, "write()", t_write / t_save_aligned});
   rows.push_back({"cellar", "save .safetensors", t_save_st, "write()", t_write / t_save_st});
-  for (const auto& [label, path] : {std::pair{"ckpt", ckpt}, std::pair{"safetensors", st}}) {
+  for (const auto& [label, path] : {std::pair{"ckpt", ckpt}, std::pair{"ckpt (aligned)", aligned},
+                                    std::pair{"safetensors", st}}) {
     const double t_load = time_median(opt.repeats, [&] { (void)cellar::load_checkpoint(path); });
     const double t_touch = time_median(opt.repeats, [&] { touch(cellar::load_checkpoint(path)); });
-    const double t_copy = time_median(opt.repeats, [&] {
-      cellar::ParamDict d = cellar::load_checkpoint(path);
-      copy_all(d);
-    });
+    // The copying load: read() into memory (LoadOptions::use_mmap = false), every page touched.
+    const double t_copy = time_median(opt.repeats, [&] { touch(cellar::load_checkpoint(path, {.use_mmap = false})); });
     rows.push_back({"cellar", std::string("load .") + label + " zero-copy", t_load, "-", 0});
     rows.push_back({"cellar", std::string("load .") + label + " zero-copy + touch", t_touch, "memcpy", t_memcpy / t_touch});
-    rows.push_back({"cellar", std::string("load .") + label + " copying", t_copy, "memcpy", t_memcpy / t_copy});
+    rows.push_back({"cellar", std::string("load .") + label + " copying (read() + touch)", t_copy, "memcpy", t_memcpy / t_copy});
     const Rss rss = child_peak_rss(argv[0], "touch", path);
-    const Rss rss_copy = child_peak_rss(argv[0], "copy", path);
+    const Rss rss_copy = child_peak_rss(argv[0], "read", path);
     const long file_mib = static_cast<long>(fs::file_size(path) >> 20);
     std::cout << "peak RSS of a fresh process loading the " << file_mib << " MiB ." << label
               << " (its RSS before the load: " << rss.baseline_kib / 1024 << " MiB): zero-copy + touch "
               << rss.peak_kib / 1024 << " MiB (" << (rss.peak_kib / 1024 - file_mib)
-              << " MiB over the file), copying " << rss_copy.peak_kib / 1024 << " MiB ("
+              << " MiB over the file), read() + touch " << rss_copy.peak_kib / 1024 << " MiB ("
               << (rss_copy.peak_kib / 1024 - file_mib) << " MiB over the file)\n";
   }
 
@@ -311,11 +312,16 @@ int main(int argc, char** argv) {
     cmp("save", "save (.ckpt)", t_save_ckpt);
     for (const auto& r : rows) {
       if (r.group != "cellar") continue;
-      if (r.name == "load .safetensors copying") cmp("load_copy", "copying load (.safetensors)", r.seconds);
+      if (r.name == "load .safetensors copying (read() + touch)") cmp("load_copy", "copying load (.safetensors)", r.seconds);
       if (r.name == "load .ckpt zero-copy + touch") cmp("load_mmap", "mmap load + touch (.ckpt)", r.seconds);
+      if (r.name == "load .ckpt (aligned) zero-copy + touch")
+        cmp("load_mmap", "mmap load + touch (.ckpt aligned)", r.seconds);
+      if (r.name == "load .safetensors zero-copy + touch")
+        cmp("load_mmap", "mmap load + touch (.safetensors)", r.seconds);
     }
   }
   fs::remove(ckpt);
+  fs::remove(aligned);
   fs::remove(st);
   return 0;
 }

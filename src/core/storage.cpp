@@ -152,8 +152,9 @@ std::byte* Storage::materialize() const {
       std::memcpy(heap->data_ + at, src, n);
       at += n;
       // Give back the pages lying wholly inside the piece: nothing else views them (readers
-      // refuse overlapping tensors), and the private mapping was never written there, so they
-      // refault from the page cache unchanged should anything read them again.
+      // refuse overlapping tensors) and nothing reads them after this copy. A file mapping was
+      // never written there, so they would refault from the page cache unchanged; a file read
+      // into anonymous memory (MappedFile::read) would refault as zeros, which nothing sees.
       const auto first = (reinterpret_cast<uintptr_t>(src) + page - 1) / page * page;
       const auto last = (reinterpret_cast<uintptr_t>(src) + n) / page * page;
       if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
