@@ -303,21 +303,24 @@ int main(int argc, char** argv) {
               << std::setprecision(2) << total / r.seconds / 1e9 << std::setw(16) << ratio.str() << "\n";
   }
   if (!best_peer.empty()) {
-    std::cout << "\ncellar vs the fastest peer (>1: cellar faster):\n";
+    std::cout << "\ncellar vs the fastest peer doing the same (>1: cellar faster):\n";
     auto cmp = [&](const char* kind, const char* label, double cellar_s) {
       if (best_peer.count(kind))
-        std::cout << "  " << std::left << std::setw(34) << label << std::fixed << std::setprecision(2)
+        std::cout << "  " << std::left << std::setw(46) << label << std::fixed << std::setprecision(2)
                   << best_peer[kind] / cellar_s << "x\n";
     };
     cmp("save", "save (.ckpt)", t_save_ckpt);
+    cmp("save", "save (.safetensors)", t_save_st);
     for (const auto& r : rows) {
       if (r.group != "cellar") continue;
       if (r.name == "load .safetensors copying (read() + touch)") cmp("load_copy", "copying load (.safetensors)", r.seconds);
-      if (r.name == "load .ckpt zero-copy + touch") cmp("load_mmap", "mmap load + touch (.ckpt)", r.seconds);
-      if (r.name == "load .ckpt (aligned) zero-copy + touch")
-        cmp("load_mmap", "mmap load + touch (.ckpt aligned)", r.seconds);
-      if (r.name == "load .safetensors zero-copy + touch")
-        cmp("load_mmap", "mmap load + touch (.safetensors)", r.seconds);
+      if (r.name == "load .ckpt copying (read() + touch)") cmp("load_copy", "copying load (.ckpt)", r.seconds);
+      for (const char* label : {"ckpt", "ckpt (aligned)", "safetensors"}) {
+        const std::string base = std::string("load .") + label + " zero-copy";
+        if (r.name == base) cmp("load_mmap", ("zero-copy load (." + std::string(label) + ")").c_str(), r.seconds);
+        if (r.name == base + " + touch")
+          cmp("load_mmap_touch", ("zero-copy load + touch (." + std::string(label) + ")").c_str(), r.seconds);
+      }
     }
   }
   fs::remove(ckpt);

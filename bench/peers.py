@@ -1,6 +1,7 @@
 """The peers of bench/checkpoint_bench.cpp, on the tensor sizes it wrote to DIR/spec.txt.
 
-Prints `RESULT <kind> <median seconds> <name>` lines, kind one of save, load_copy, load_mmap.
+Prints `RESULT <kind> <median seconds> <name>` lines, kind one of save, load_copy, load_mmap (no
+bytes read), load_mmap_touch (every page read).
 Measures whatever this interpreter can import: numpy + safetensors, torch, mindspore; says
 `SKIP <peer>: <reason>` for the others.
 """
@@ -52,6 +53,11 @@ def main():
             with safe_open(path, "np") as f:
                 touch_all([f.get_tensor(k) for k in f.keys()])
         print("RESULT load_copy", median_time(r, mmap_load), "safetensors safe_open get_tensor + touch")
+
+        def mmap_view():
+            with safe_open(path, "np") as f:
+                return [f.get_slice(k) for k in f.keys()]
+        print("RESULT load_mmap", median_time(r, mmap_view), "safetensors safe_open get_slice (lazy views)")
         os.remove(path)
     except ImportError as e:
         print(f"SKIP safetensors: {e}")
@@ -69,7 +75,7 @@ def main():
         print("RESULT save", median_time(r, save), "torch.save (+fsync)")
         print("RESULT load_copy", median_time(r, lambda: torch.load(path)), "torch.load")
         print("RESULT load_mmap", median_time(r, lambda: torch.load(path, mmap=True)), "torch.load(mmap=True)")
-        print("RESULT load_mmap", median_time(r, lambda: touch_all([t.numpy() for t in torch.load(path, mmap=True).values()])),
+        print("RESULT load_mmap_touch", median_time(r, lambda: touch_all([t.numpy() for t in torch.load(path, mmap=True).values()])),
               "torch.load(mmap=True) + touch")
         os.remove(path)
     except ImportError as e:
