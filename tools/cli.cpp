@@ -119,25 +119,65 @@ std::string read_key_file(const std::string& path) {
   return key;
 }
 
+std::string dec_mode_for(const std::string& path, const KeyOptions& key) {
+  if (!key.mode.empty()) return key.mode;
+  if (const auto m = formats::encrypted_mode(read_head(path))) return formats::to_string(*m);
+  return "AES-GCM";
+}
+
+FileKind encrypted_content(const std::string& path, const KeyOptions& key) {
+  const auto file = MappedFile::open(path);
+  const std::span<const std::byte> b{file->data(), file->size()};
+  const auto file_mode = formats::encrypted_mode(b);
+  if (!file_mode) throw Error(ErrorCode::kCrypto, "the file is not encrypted", {path});
+  const formats::EncMode mode = formats::parse_enc_mode(dec_mode_for(path, key));
+  if (mode != *file_mode)
+    throw Error(ErrorCode::kCrypto,
+                std::string("the file is encrypted with ") + formats::to_string(*file_mode) +
+                    ", not " + formats::to_string(mode),
+                {path});
+  // The first block alone: magic, [GCM tag], block length, then that many bytes.
+  const size_t len_at = mode == formats::EncMode::kAesGcm ? 4 + 16 : 4;
+  uint32_t block_len = 0;
+  if (len_at + 4 > b.size()) throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, 0});
+  std::memcpy(&block_len, b.data() + len_at, 4);
+  if (block_len > b.size() - len_at - 4)
+    throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, len_at});
+  const auto plain = formats::decrypt(
+      b.subspan(0, len_at + 4 + block_len),
+      {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()}, mode, path);
+  if (formats::mindir_format().sniff(plain)) return FileKind::kMindIR;
+  if (formats::ckpt_format().sniff(plain)) return FileKind::kCheckpoint;
+  throw Error(ErrorCode::kCrypto,
+              "the decrypted bytes are neither a checkpoint nor a MindIR file (wrong key?)", {path});
+}
+
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
-  const FileKind kind = detect(path);
-  read_ahead_with_progress(path);
-  NamedTensorList out{kind, {}};
-  if (is_graph(kind) || kind == FileKind::kEncrypted) {
-    if (kind == FileKind::kEncrypted && key.key.empty())
+  FileKind kind = detect(path);
+  if (kind == FileKind::kEncrypted) {
+    if (key.key.empty())
       throw Error(ErrorCode::kCrypto,
                   std::string("the file is encrypted (") +
                       formats::to_string(*formats::encrypted_mode(read_head(path))) +
                       "); pass --dec-key-file",
                   {path});
+    kind = encrypted_content(path, key);
+  }
+  read_ahead_with_progress(path);
+  NamedTensorList out{kind, {}};
+  if (is_graph(kind)) {
     const ir::Graph g = load_graph(path, key);
-    out.kind = kind == FileKind::kEncrypted ? FileKind::kMindIR : kind;
     for (const ir::Initializer& init : g.initializers)
       if (init.is_parameter && init.data.defined())
         out.tensors.emplace_back(g.value(init.value).name, init.data);
     return out;
   }
-  const ParamDict dict = load_checkpoint(path);
+  LoadOptions o;
+  if (!key.key.empty()) {
+    o.dec_key = key.key;
+    o.dec_mode = dec_mode_for(path, key);
+  }
+  const ParamDict dict = load_checkpoint(path, o);
   for (const auto& [name, p] : dict) out.tensors.emplace_back(name, p.data());
   return out;
 }
@@ -146,12 +186,8 @@ ir::Graph load_graph(const std::string& path, const KeyOptions& key) {
   read_ahead_with_progress(path);
   GraphLoadOptions o;
   o.dec_key = key.key;
-  if (!key.key.empty()) {
-    // The mode defaults to the one the file's magic names, so a key is all the user must give.
-    const auto head = read_head(path);
-    if (const auto m = formats::encrypted_mode(head)) o.dec_mode = formats::to_string(*m);
-    if (!key.mode.empty()) o.dec_mode = key.mode;
-  }
+  // The mode defaults to the one the file's magic names, so a key is all the user must give.
+  if (!key.key.empty()) o.dec_mode = dec_mode_for(path, key);
   return load(path, o);
 }
 

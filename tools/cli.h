@@ -86,6 +86,11 @@ struct NamedTensorList {
   std::vector<std::pair<std::string, Tensor>> tensors;
 };
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key = {});
+// What an encrypted file holds (kCheckpoint or kMindIR), from its first block decrypted with
+// `key`. Error kCrypto naming the file for a wrong key or mode.
+FileKind encrypted_content(const std::string& path, const KeyOptions& key);
+// The mode to decrypt `path` with: key.mode, or else the one the file's magic names.
+std::string dec_mode_for(const std::string& path, const KeyOptions& key);
 // A graph file, validated. Encrypted MindIR needs the key.
 ir::Graph load_graph(const std::string& path, const KeyOptions& key = {});
 

@@ -39,14 +39,6 @@ struct Written {
 
 Written convert_checkpoint(const ConvertArgs& a, FileKind to, const KeyOptions& dec,
                            const std::string& enc_key) {
-  if (!dec.key.empty())
-    throw Error(ErrorCode::kUnsupported,
-                "decrypting checkpoints needs the library's dec_key support (not in this build)",
-                {a.in});
-  if (!enc_key.empty())
-    throw Error(ErrorCode::kUnsupported,
-                "encrypting checkpoints needs the library's enc_key support (not in this build)",
-                {a.out});
   const NamedTensorList list = load_tensors(a.in, dec);
   std::optional<DType> target;
   if (!a.dtype.empty()) target = parse_dtype(a.dtype);
@@ -64,9 +56,15 @@ Written convert_checkpoint(const ConvertArgs& a, FileKind to, const KeyOptions& 
   w.tensors = dict.size();
   SaveOptions o;
   o.crc_check = a.crc;
-  o.format =
-      to == FileKind::kSafetensors ? CheckpointFormat::kSafetensors : CheckpointFormat::kCkpt;
-  with_write_progress("writing " + a.out, w.tensor_bytes, [&] { save_checkpoint(dict, a.out, o); });
+  o.format = to == FileKind::kSafetensors ? CheckpointFormat::kSafetensors : CheckpointFormat::kCkpt;
+  if (!enc_key.empty()) {
+    if (to != FileKind::kCheckpoint)
+      throw UsageError("only .ckpt checkpoints can be encrypted (MindSpore refuses safetensors)");
+    o.enc_key = enc_key;
+    o.enc_mode = a.enc_mode;
+  }
+  with_write_progress("writing " + a.out, w.tensor_bytes,
+                      [&] { save_checkpoint(dict, a.out, o); });
   return w;
 }
 
@@ -111,8 +109,7 @@ int run_convert(const ConvertArgs& a) {
   } else if (auto k = kind_from_suffix(a.out)) {
     to = *k;
   } else {
-    throw UsageError(a.out +
-                     ": cannot tell the output format from its name; add --to "
+    throw UsageError(a.out + ": cannot tell the output format from its name; add --to "
                      "ckpt|safetensors|mindir|onnx");
   }
   const KeyOptions dec{a.dec_key_file.empty() ? "" : read_key_file(a.dec_key_file), a.dec_mode};
@@ -126,17 +123,14 @@ int run_convert(const ConvertArgs& a) {
   if (from == FileKind::kEncrypted) {
     if (dec.key.empty())
       throw Error(ErrorCode::kCrypto, "the file is encrypted; pass --dec-key-file", {a.in});
-    // Encrypted checkpoints and MindIR look alike from outside; the target decides which one
-    // the user means, and the reader refuses the other.
-    from = is_graph(to) ? FileKind::kMindIR : FileKind::kCheckpoint;
+    from = encrypted_content(a.in, dec);
   }
   if (is_graph(from) != is_graph(to))
-    throw UsageError(std::string("cannot convert ") +
-                     (is_graph(from) ? "a graph" : "a checkpoint") + " (" + kind_name(from) +
-                     ") to " + kind_name(to) +
+    throw UsageError(std::string("cannot convert ") + (is_graph(from) ? "a graph" : "a checkpoint") +
+                     " (" + kind_name(from) + ") to " + kind_name(to) +
                      ": convert between ckpt and safetensors, or between mindir and onnx");
-  const Written w =
-      is_graph(to) ? convert_graph(a, to, dec, enc_key) : convert_checkpoint(a, to, dec, enc_key);
+  const Written w = is_graph(to) ? convert_graph(a, to, dec, enc_key)
+                                 : convert_checkpoint(a, to, dec, enc_key);
   if (a.json) {
     print_json(json{{"in", a.in},
                     {"out", w.path},
