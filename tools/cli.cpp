@@ -139,7 +139,8 @@ FileKind encrypted_content(const std::string& path, const KeyOptions& key) {
   // The first block alone: magic, [GCM tag], block length, then that many bytes.
   const size_t len_at = mode == formats::EncMode::kAesGcm ? 4 + 16 : 4;
   uint32_t block_len = 0;
-  if (len_at + 4 > b.size()) throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, 0});
+  if (len_at + 4 > b.size())
+    throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, 0});
   std::memcpy(&block_len, b.data() + len_at, 4);
   if (block_len > b.size() - len_at - 4)
     throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, len_at});
@@ -149,7 +150,8 @@ FileKind encrypted_content(const std::string& path, const KeyOptions& key) {
   if (formats::mindir_format().sniff(plain)) return FileKind::kMindIR;
   if (formats::ckpt_format().sniff(plain)) return FileKind::kCheckpoint;
   throw Error(ErrorCode::kCrypto,
-              "the decrypted bytes are neither a checkpoint nor a MindIR file (wrong key?)", {path});
+              "the decrypted bytes are neither a checkpoint nor a MindIR file (wrong key?)",
+              {path});
 }
 
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {

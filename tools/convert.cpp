@@ -56,15 +56,15 @@ Written convert_checkpoint(const ConvertArgs& a, FileKind to, const KeyOptions& 
   w.tensors = dict.size();
   SaveOptions o;
   o.crc_check = a.crc;
-  o.format = to == FileKind::kSafetensors ? CheckpointFormat::kSafetensors : CheckpointFormat::kCkpt;
+  o.format =
+      to == FileKind::kSafetensors ? CheckpointFormat::kSafetensors : CheckpointFormat::kCkpt;
   if (!enc_key.empty()) {
     if (to != FileKind::kCheckpoint)
       throw UsageError("only .ckpt checkpoints can be encrypted (MindSpore refuses safetensors)");
     o.enc_key = enc_key;
     o.enc_mode = a.enc_mode;
   }
-  with_write_progress("writing " + a.out, w.tensor_bytes,
-                      [&] { save_checkpoint(dict, a.out, o); });
+  with_write_progress("writing " + a.out, w.tensor_bytes, [&] { save_checkpoint(dict, a.out, o); });
   return w;
 }
 
@@ -109,7 +109,8 @@ int run_convert(const ConvertArgs& a) {
   } else if (auto k = kind_from_suffix(a.out)) {
     to = *k;
   } else {
-    throw UsageError(a.out + ": cannot tell the output format from its name; add --to "
+    throw UsageError(a.out +
+                     ": cannot tell the output format from its name; add --to "
                      "ckpt|safetensors|mindir|onnx");
   }
   const KeyOptions dec{a.dec_key_file.empty() ? "" : read_key_file(a.dec_key_file), a.dec_mode};
@@ -126,11 +127,12 @@ int run_convert(const ConvertArgs& a) {
     from = encrypted_content(a.in, dec);
   }
   if (is_graph(from) != is_graph(to))
-    throw UsageError(std::string("cannot convert ") + (is_graph(from) ? "a graph" : "a checkpoint") +
-                     " (" + kind_name(from) + ") to " + kind_name(to) +
+    throw UsageError(std::string("cannot convert ") +
+                     (is_graph(from) ? "a graph" : "a checkpoint") + " (" + kind_name(from) +
+                     ") to " + kind_name(to) +
                      ": convert between ckpt and safetensors, or between mindir and onnx");
-  const Written w = is_graph(to) ? convert_graph(a, to, dec, enc_key)
-                                 : convert_checkpoint(a, to, dec, enc_key);
+  const Written w =
+      is_graph(to) ? convert_graph(a, to, dec, enc_key) : convert_checkpoint(a, to, dec, enc_key);
   if (a.json) {
     print_json(json{{"in", a.in},
                     {"out", w.path},

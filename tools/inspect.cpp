@@ -33,8 +33,7 @@ struct Row {
   std::optional<TensorStats> stats;
 };
 
-Row make_row(const std::string& name, const Tensor& t, bool stats, Progress* bar,
-             uint64_t* done) {
+Row make_row(const std::string& name, const Tensor& t, bool stats, Progress* bar, uint64_t* done) {
   Row r{name, t.dtype(), t.shape(), t.nbytes()};
   if (stats) {
     r.stats = tensor_stats(t);
@@ -56,9 +55,8 @@ std::vector<Row> tensor_rows(const std::vector<std::pair<std::string, Tensor>>& 
 }
 
 void print_rows(const std::vector<Row>& rows) {
-  const bool any_stats = std::any_of(rows.begin(), rows.end(), [](const Row& r) {
-    return r.stats.has_value();
-  });
+  const bool any_stats =
+      std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.stats.has_value(); });
   std::vector<std::vector<std::string>> cells;
   if (any_stats) cells.push_back({"name", "dtype", "shape", "bytes", "min", "max", "mean", "nan"});
   for (const Row& r : rows) {
@@ -156,10 +154,10 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
   if (kind == FileKind::kCheckpoint && !enc_mode.empty()) {
     // The trailer is inside the plaintext (MindSpore 2.10's outer one, written with a CRC of 0,
     // is dropped by decrypt()).
-    const auto plain = formats::decrypt(
-        {file->data(), file->size()},
-        {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()},
-        formats::parse_enc_mode(enc_mode), a.file);
+    const auto plain =
+        formats::decrypt({file->data(), file->size()},
+                         {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()},
+                         formats::parse_enc_mode(enc_mode), a.file);
     crc = ckpt_crc(plain);
   } else if (kind == FileKind::kCheckpoint) {
     crc = ckpt_crc({file->data(), file->size()});
@@ -194,8 +192,8 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
     print_json(j);
     return kExitOk;
   }
-  std::cout << "format: " << kind_name(kind) << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")")
-            << '\n';
+  std::cout << "format: " << kind_name(kind)
+            << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")") << '\n';
   std::cout << "tensors: " << rows.size() << " (" << total_bytes(rows) << " bytes, "
             << human_bytes(total_bytes(rows)) << ")\n";
   print_rows(rows);
@@ -205,9 +203,13 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
   }
   if (!scalars.empty()) {
     std::cout << "scalars: " << scalars.size() << '\n';
-    for (const auto& [k, v] : scalars.items()) std::cout << "  " << k << " = " << scalar_text(v) << '\n';
+    for (const auto& [k, v] : scalars.items())
+      std::cout << "  " << k << " = " << scalar_text(v) << '\n';
   }
-  std::cout << "crc: " << (!crc.present ? "absent" : crc.valid ? "present, valid" : "present, INVALID")
+  std::cout << "crc: "
+            << (!crc.present ? "absent"
+                : crc.valid  ? "present, valid"
+                             : "present, INVALID")
             << '\n';
   return kExitOk;
 }
@@ -223,8 +225,8 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     std::span<const std::byte> bytes{file->data(), file->size()};
     std::vector<std::byte> plain;
     if (!enc_mode.empty()) {
-      plain = formats::decrypt(bytes, {reinterpret_cast<const std::byte*>(key.key.data()),
-                                       key.key.size()},
+      plain = formats::decrypt(bytes,
+                               {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()},
                                formats::parse_enc_mode(enc_mode), a.file);
       bytes = plain;
     }
@@ -329,8 +331,8 @@ int inspect_encrypted(const InspectArgs& a, const KeyOptions& key) {
 
 Command add_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "inspect", "Show what a .ckpt, .safetensors, .mindir or .onnx file holds");
+  CLI::App* sub =
+      app.add_subcommand("inspect", "Show what a .ckpt, .safetensors, .mindir or .onnx file holds");
   sub->add_option("FILE", args->file, "the file (its format is recognised from its bytes)")
       ->required();
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
@@ -357,10 +359,13 @@ Command add_inspect(CLI::App& app) {
             key.mode = args->dec_mode;
             const FileKind kind = detect(args->file);
             switch (kind) {
-              case FileKind::kEncrypted: return inspect_encrypted(*args, key);
+              case FileKind::kEncrypted:
+                return inspect_encrypted(*args, key);
               case FileKind::kMindIR:
-              case FileKind::kOnnx: return inspect_graph(*args, kind, key, "");
-              default: return inspect_checkpoint(*args, kind, key, "");
+              case FileKind::kOnnx:
+                return inspect_graph(*args, kind, key, "");
+              default:
+                return inspect_checkpoint(*args, kind, key, "");
             }
           }};
 }
