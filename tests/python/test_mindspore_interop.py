@@ -56,6 +56,8 @@ def test_mindspore_loads_every_checkpoint_cellar_writes(tmp_path):
     failed = [l for l in lines if not l.endswith(": ok")]
     assert not failed and proc.returncode == 0, f"MindSpore refused cellar's files:\n{report}"
     files = {l.split(": ")[0] for l in lines}
-    for must in ("plain.ckpt", "crc.ckpt", "append.ckpt", "choice.ckpt", "plain.safetensors",
-                 "crc.safetensors", "append.safetensors"):
+    for must in ("plain.ckpt", "crc.ckpt", "append.ckpt", "choice.ckpt", "async.ckpt",
+                 "gcm16.ckpt", "gcm24.ckpt", "gcm32.ckpt", "cbc16.ckpt", "cbc24.ckpt", "cbc32.ckpt",
+                 "sm4.ckpt", "gcm16_crc.ckpt", "plain.safetensors", "crc.safetensors",
+                 "append.safetensors"):
         assert must in files, f"{must} was not checked:\n{report}"

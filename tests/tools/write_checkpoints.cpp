@@ -5,8 +5,8 @@
 //   write_checkpoints OUTDIR
 //
 // The entries are make_fixtures.py's SPECS (same names, dtypes, shapes and values). Files: plain,
-// CRC, choice_func, append_dict (+CRC) .ckpt; encrypted .ckpt with append_dict in AES-GCM and
-// AES-CBC with 16/24/32-byte keys and SM4-CBC, and one with CRC inside the plaintext; and
+// CRC, choice_func, append_dict (+CRC), async_save .ckpt; encrypted .ckpt with append_dict in
+// AES-GCM and AES-CBC with 16/24/32-byte keys and SM4-CBC, two of them with crc_check; and
 // .safetensors plain, CRC, choice_func and append_dict. Errors go to stderr, exit status 1.
 #include <cellar/cellar.h>
 
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     json manifest = json::array();
     auto write = [&](const std::string& file, bool with_bf16, SaveOptions o, json extra = json::object()) {
       const ParamDict params = entries(with_bf16);
-      save_checkpoint(params, out / file, o);
+      save_checkpoint(params, out / file, o).get();
       json names = json::array();
       for (const auto& [name, p] : params)
         if (!o.choice_func || o.choice_func(name)) names.push_back(name);
@@ -125,6 +125,33 @@ int main(int argc, char** argv) {
     write("choice.ckpt", true, {.choice_func = not_u});
     write("append.ckpt", true, {.append_dict = append_dict(true)});
     write("append_crc.ckpt", true, {.append_dict = append_dict(true), .crc_check = true});
+    struct Enc {
+      const char* file;
+      const char* mode;
+      size_t key_len;
+      bool crc;
+    };
+    const std::string keys[] = {"cellar-aes-key16", "cellar-aes-key-24-bytes!",
+                                "cellar-aes-key-32-bytes-long-ok!"};
+    for (const Enc& e : {Enc{"gcm16.ckpt", "AES-GCM", 16, false},
+                         Enc{"gcm24.ckpt", "AES-GCM", 24, false},
+                         Enc{"gcm32.ckpt", "AES-GCM", 32, false},
+                         Enc{"cbc16.ckpt", "AES-CBC", 16, false},
+                         Enc{"cbc24.ckpt", "AES-CBC", 24, false},
+                         Enc{"cbc32.ckpt", "AES-CBC", 32, false},
+                         Enc{"sm4.ckpt", "SM4-CBC", 16, false},
+                         Enc{"gcm16_crc.ckpt", "AES-GCM", 16, true},
+                         Enc{"sm4_crc.ckpt", "SM4-CBC", 16, true}}) {
+      SaveOptions o;
+      o.append_dict = append_dict(true);
+      o.crc_check = e.crc;
+      o.enc_key = keys[e.key_len / 8 - 2];
+      o.enc_mode = e.mode;
+      write(e.file, true, o, {{"mode", e.mode}, {"key_len", e.key_len}});
+    }
+    SaveOptions async;
+    async.async_save = true;
+    write("async.ckpt", true, async);
     const SaveOptions st{.format = CheckpointFormat::kSafetensors};
     write("plain.safetensors", false, st);
     SaveOptions o = st;
