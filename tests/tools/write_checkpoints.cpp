@@ -19,77 +19,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "mindspore_variant_specs.h"
+
 namespace fs = std::filesystem;
 using namespace cellar;
 using nlohmann::json;
+using namespace cellar::testing::variants;
 
 namespace {
-
-template <class T>
-Tensor ints(Shape shape) {
-  if (shape.rank() == 0) return Tensor::scalar<T>(T(42));
-  const int64_t n = shape.numel();
-  std::vector<T> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    if constexpr (std::is_unsigned_v<T>)
-      v[i] = i == n - 1 ? std::numeric_limits<T>::max() : T(i * 3);
-    else
-      v[i] = i == 0 ? std::numeric_limits<T>::min() : i == n - 1 ? std::numeric_limits<T>::max()
-                                                                 : T(i - 1);
-  }
-  return Tensor::from_vector<T>(v, shape);
-}
-Tensor floats(DType t, Shape shape) {
-  const int64_t n = shape.rank() ? shape.numel() : 1;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(i - n / 2) / 4;
-  return Tensor::from_vector<double>(v, shape).to(t);
-}
-Tensor bools(Shape shape) {
-  const int64_t n = shape.rank() ? shape.numel() : 1;
-  std::vector<bool> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = i % 3 == 0;
-  return Tensor::from_vector<bool>(v, shape);
-}
-Tensor bf16(Shape shape) {
-  std::vector<float> v(static_cast<size_t>(shape.numel()));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = (static_cast<float>(i) - 1.5f) * 2;
-  return Tensor::from_vector<float>(v, shape).to(DType::BFloat16);
-}
-
-ParamDict entries(bool with_bf16) {
-  ParamDict d;
-  d.set("t.int8", ints<int8_t>({2, 3}));
-  d.set("t.uint8", ints<uint8_t>({4}));
-  d.set("t.int16", ints<int16_t>({3}));
-  d.set("t.uint16", ints<uint16_t>({3}));
-  d.set("t.int32", ints<int32_t>({2, 2}));
-  d.set("t.uint32", ints<uint32_t>({2}));
-  d.set("t.int64", ints<int64_t>({3}));
-  d.set("t.uint64", ints<uint64_t>({2}));
-  d.set("t.float16", floats(DType::Float16, {2, 2}));
-  d.set("t.float32", floats(DType::Float32, {2, 1, 3}));
-  d.set("t.float64", floats(DType::Float64, {3}));
-  d.set("t.bool", bools({5}));
-  if (with_bf16) d.set("t.bfloat16", bf16({4}));
-  d.set("s.float32", floats(DType::Float32, {}));
-  d.set("s.int64", ints<int64_t>({}));
-  d.set("s.bool", bools({}));
-  d.set("u.big", floats(DType::Float32, {1, 2, 2, 2}));
-  return d;
-}
-
-std::vector<std::pair<std::string, AppendValue>> append_dict(bool with_strings) {
-  std::vector<std::pair<std::string, AppendValue>> a = {
-      {"epoch_num", int64_t{7}}, {"neg", int64_t{-3}}, {"big", int64_t{1} << 40},
-      {"lr", 0.125},             {"tiny", -1e-30},     {"flag", true},
-      {"off", false}};
-  if (with_strings) {
-    a.push_back({"note", std::string("héllo, 世界 ✓")});
-    a.push_back({"empty", std::string()});
-  }
-  return a;
-}
 
 json append_json(const std::vector<std::pair<std::string, AppendValue>>& a) {
   json j = json::object();
@@ -123,8 +60,8 @@ int main(int argc, char** argv) {
     write("plain.ckpt", true, {});
     write("crc.ckpt", true, {.crc_check = true});
     write("choice.ckpt", true, {.choice_func = not_u});
-    write("append.ckpt", true, {.append_dict = append_dict(true)});
-    write("append_crc.ckpt", true, {.append_dict = append_dict(true), .crc_check = true});
+    write("append.ckpt", true, {.append_dict = append(true)});
+    write("append_crc.ckpt", true, {.append_dict = append(true), .crc_check = true});
     struct Enc {
       const char* file;
       const char* mode;
@@ -143,7 +80,7 @@ int main(int argc, char** argv) {
                          Enc{"gcm16_crc.ckpt", "AES-GCM", 16, true},
                          Enc{"sm4_crc.ckpt", "SM4-CBC", 16, true}}) {
       SaveOptions o;
-      o.append_dict = append_dict(true);
+      o.append_dict = append(true);
       o.crc_check = e.crc;
       o.enc_key = keys[e.key_len / 8 - 2];
       o.enc_mode = e.mode;
@@ -161,7 +98,7 @@ int main(int argc, char** argv) {
     o.choice_func = not_u;
     write("choice.safetensors", false, o);
     o = st;
-    o.append_dict = append_dict(false);
+    o.append_dict = append(false);
     write("append.safetensors", false, o);
     std::ofstream(out / "manifest.json") << manifest.dump(1);
   } catch (const std::exception& e) {
