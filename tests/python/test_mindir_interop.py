@@ -6,7 +6,7 @@ Python named by $CELLAR_MINDSPORE_PYTHON (e.g. CELLAR_MINDSPORE_PYTHON=/opt/msen
 one process per model (tests/python/mindspore_run_mindir.py), so that a crash inside MindSpore
 fails that model alone. Without the variable every test is skipped, saying why.
 
-The networks come from tests/tools/export_models (found as in test_onnx_interop.py): the
+The networks come from tests/tools/export_models (the `exported` fixture of conftest.py): the
 tutorial's MLP, LeNet-5 and the ResNet-18-shaped net. The reverse direction (MindSpore's files in
 cellar) is tests/test_mindspore_models.cpp. The last run's output is kept in
 tests/fixtures/mindspore/mindir/cellar_in_mindspore.txt.
@@ -28,27 +28,6 @@ pytestmark = pytest.mark.skipif(
     not MINDSPORE_PYTHON,
     reason="SKIPPED LOUDLY: set CELLAR_MINDSPORE_PYTHON to a Python with MindSpore "
     "(e.g. /opt/msenv/bin/python) to run cellar's MindIR files in MindSpore")
-
-
-def _export_models_binary():
-    explicit = os.environ.get("CELLAR_EXPORT_MODELS")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    return Path(build) / "tests" / "tools" / "export_models"
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    tool = _export_models_binary()
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
-    out = tmp_path_factory.mktemp("cellar_mindir")
-    proc = subprocess.run([str(tool), str(out)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{tool} failed:\n{proc.stdout}\n{proc.stderr}"
-    return out
 
 
 @pytest.mark.parametrize("name", NETWORKS)

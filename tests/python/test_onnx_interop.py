@@ -6,9 +6,6 @@ $CELLAR_BUILD_DIR/tests/tools/, or at $CELLAR_EXPORT_MODELS): the tutorial's MLP
 ResNet-18-shaped net, and a net through every op with an ONNX spelling. A missing peer or tool
 is a failure that says what is missing, never a silent skip.
 """
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -21,27 +18,6 @@ def _require(module):
         return __import__(module)
     except ImportError as e:  # a missing peer fails loudly
         pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
-
-
-def _export_models_binary():
-    explicit = os.environ.get("CELLAR_EXPORT_MODELS")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    return Path(build) / "tests" / "tools" / "export_models"
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    tool = _export_models_binary()
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
-    out = tmp_path_factory.mktemp("cellar_onnx")
-    proc = subprocess.run([str(tool), str(out)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{tool} failed:\n{proc.stdout}\n{proc.stderr}"
-    return out
 
 
 @pytest.mark.parametrize("name", NETWORKS)
