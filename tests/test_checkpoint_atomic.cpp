@@ -7,7 +7,9 @@
 // fsync of the data, rename, then fsync of the folder.
 #include <cellar/cellar.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +124,72 @@ TEST(CheckpointAtomic, AKilledSaveLeavesTheOldFileOrTheNewOneNeverATornOne) {
   // A later save over the same target works as usual.
   cellar::save_checkpoint(new_params, target);
   EXPECT_EQ(read_bytes(target), new_bytes);
+}
+
+// Leftovers of killed saves do not pile up: a save removes the temporary files of earlier saves to
+// the same target whose writer is gone, and leaves alone those of a save still running (its
+// writer holds a lock on it) and anything that is not such a temporary file.
+TEST(CheckpointAtomic, ASaveRemovesTheTemporaryFilesOfDeadSavesOnly) {
+  TempDir dir;
+  ParamDict params;
+  params.set("w", dense(DType::Float32, {4, 4}, 3));
+  const fs::path target = dir / "model.ckpt";
+  const std::vector<std::string> stale = {".model.ckpt.tmp-a1B2c3", ".model.ckpt.tmp-ZZZZZZ"};
+  const std::vector<std::string> kept = {".model.ckpt.tmp-abc",        // not mkostemp's suffix
+                                         ".model.ckpt.tmp-abcdefg",    // nor this
+                                         ".other.ckpt.tmp-a1B2c3",     // another target's
+                                         "model.ckpt.tmp-a1B2c3"};     // not hidden
+  for (const auto& n : stale) cellar::testing::write_bytes(dir / n, {std::byte{1}});
+  for (const auto& n : kept) cellar::testing::write_bytes(dir / n, {std::byte{1}});
+  // A save in progress elsewhere: its temporary file is locked.
+  const fs::path live = dir / ".model.ckpt.tmp-L1v3ee";
+  cellar::testing::write_bytes(live, {std::byte{1}});
+  const int live_fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(live_fd, 0);
+  ASSERT_EQ(::flock(live_fd, LOCK_EX), 0);
+  // A folder with a temporary file's name is not a file: left alone.
+  fs::create_directory(dir / ".model.ckpt.tmp-D1rect");
+
+  cellar::save_checkpoint(params, target);
+  for (const auto& n : stale) EXPECT_FALSE(fs::exists(dir / n)) << n;
+  for (const auto& n : kept) EXPECT_TRUE(fs::exists(dir / n)) << n;
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::is_directory(dir / ".model.ckpt.tmp-D1rect"));
+  EXPECT_EQ(cellar::load_checkpoint(target).size(), 1u);
+
+  // Once the other save is gone (its lock with it), the next save removes its leftover too.
+  ::close(live_fd);
+  cellar::save_checkpoint(params, target);
+  EXPECT_FALSE(fs::exists(live));
+}
+
+// A save killed with SIGKILL leaves a temporary file behind; the next save to the target
+// removes it.
+TEST(CheckpointAtomic, TheNextSaveRemovesWhatAKilledSaveLeft) {
+  TempDir dir;
+  ParamDict params;
+  for (int i = 0; i < 8; ++i)
+    params.set("p" + std::to_string(i), dense(DType::Float32, {512, 1024}, 40 + i));
+  const fs::path target = dir / "model.ckpt";
+  const std::regex temp_name(R"(\.model\.ckpt\.tmp-[A-Za-z0-9]{6})");
+  auto temps = [&] {
+    int n = 0;
+    for (const auto& name : list_dir(dir.path())) n += std::regex_match(name, temp_name);
+    return n;
+  };
+  // Kill children until one dies mid-save (its temporary file exists and is not renamed yet).
+  for (int tries = 0; tries < 50 && temps() == 0; ++tries) {
+    const pid_t pid = spawn_save(params, target);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + tries));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  }
+  ASSERT_GT(temps(), 0) << "no kill landed while the child was writing";
+  cellar::save_checkpoint(params, target);
+  EXPECT_EQ(temps(), 0);
+  EXPECT_EQ(cellar::load_checkpoint(target).size(), 8u);
 }
 
 // The system calls of a save, as strace records them: the temporary file is fsynced before it is

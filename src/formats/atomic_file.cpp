@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "cellar/error.h"
@@ -29,6 +31,35 @@ bool all_zero(const char* p, size_t n) {
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+// mkostemp's six random characters.
+bool is_temp_suffix(std::string_view s) {
+  return s.size() == 6 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+         });
+}
+
+// Removes the temporary files of earlier saves to the same target whose writer is gone. A writer
+// holds flock(LOCK_EX) on its temporary file until it commits or dies (the kernel drops the lock
+// with the process, SIGKILL included), so a temporary file this process can lock has no writer.
+// Best effort: a file that cannot be opened or locked is left alone.
+void remove_stale_temps(const std::filesystem::path& folder, const std::string& prefix,
+                        const std::filesystem::path& own) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(folder, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0 ||
+        !is_temp_suffix(std::string_view(name).substr(prefix.size())) || it->path() == own)
+      continue;
+    const int fd = ::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      ::unlink(it->path().c_str());
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
@@ -36,14 +67,31 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   if (folder.empty()) folder = ".";
   if (target_.filename().empty()) throw IoError("not a file name", {target_.string()});
   // A hidden sibling, so that rename() stays inside one file system and is atomic.
-  std::string pattern = (folder / ("." + target_.filename().string() + ".tmp-XXXXXX")).string();
-  std::vector<char> name(pattern.begin(), pattern.end());
-  name.push_back('\0');
-  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd_ < 0)
-    throw IoError(errno_text(("cannot create a temporary file in " + folder.string()).c_str()),
-                  {target_.string()});
-  tmp_ = name.data();
+  const std::string prefix = "." + target_.filename().string() + ".tmp-";
+  const std::string pattern = (folder / (prefix + "XXXXXX")).string();
+  for (int attempt = 0;; ++attempt) {
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd_ < 0)
+      throw IoError(errno_text(("cannot create a temporary file in " + folder.string()).c_str()),
+                    {target_.string()});
+    // Locked for as long as this save runs: the mark of a live writer (remove_stale_temps).
+    // Another save may have taken the file for stale between mkostemp and flock and unlinked
+    // it; then the path no longer names this file, and a new one is made.
+    struct stat mine {}, there {};
+    const bool locked = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+    if (locked && ::fstat(fd_, &mine) == 0 && ::stat(name.data(), &there) == 0 &&
+        mine.st_ino == there.st_ino && mine.st_dev == there.st_dev) {
+      tmp_ = name.data();
+      break;
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (!locked) ::unlink(name.data());  // else it was unlinked under us: nothing to clean up
+    if (attempt >= 8) throw IoError("cannot lock a temporary file", {target_.string()});
+  }
+  remove_stale_temps(folder, prefix, tmp_);
   // mkostemp makes the file 0600; give the new file the mode the target has, or 0644.
   struct stat st {};
   const mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;

@@ -4,7 +4,9 @@
 // (so that the rename survives a power loss). Destroying an uncommitted AtomicFile removes the
 // temporary file (an exception during a save leaves the target untouched); a process killed
 // mid-save leaves the target as it was and its temporary file behind, never under the target's
-// name.
+// name; the next save to the same target removes such leftovers. A writer holds flock(LOCK_EX) on
+// its temporary file while it runs, so only files whose writer is gone (the lock fell with the
+// process) are removed, never those of a save still running in another process.
 //
 // Large writes (≥ 1 MiB, handed over in one call: tensor contents) turn each run of 1 MiB of zero
 // bytes into a hole: the zeros are written (every byte goes through write(2), as progress
