@@ -554,6 +554,8 @@ TEST(OpsBreadth, ReduceSumAndMean) {
   }
   Tensor xi = Tensor::from_vector<int32_t>({1, 2, 3, 4}, {2, 2});
   EXPECT_EQ(vals(ops::reduce_sum(xi, {0})), (std::vector<double>{4, 6}));
+  // An integer mean is refused (MindSpore's CPU ReduceMean takes floats), never a sum.
+  EXPECT_THROW(ops::reduce_mean(xi, {0}), cellar::Error);
   // MindSpore's axis as a single int, and skip_mode with no axis (identity).
   EXPECT_EQ(vals(via_executor_all("ReduceSum", {xi}, {{"axis", int64_t{1}}})[0]),
             (std::vector<double>{3, 7}));

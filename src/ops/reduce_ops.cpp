@@ -88,10 +88,12 @@ Kernel reduce_typed(const ReducePlan& p, bool is_mean) {
       Acc s = 0;
       walk(p.red_dims, p.red_strides, p.red_count,
            [&](int64_t, int64_t off) { s += static_cast<Acc>(x[base + off]); });
-      if constexpr (std::is_floating_point_v<T>) {
-        if (is_mean)
+      if (is_mean) {
+        if constexpr (std::is_floating_point_v<T>)
           s = p.red_count ? s / static_cast<double>(p.red_count)
                           : std::numeric_limits<double>::quiet_NaN();
+        else  // integer mean truncates, as ONNX Runtime's does; over nothing it is 0
+          s = p.red_count ? s / p.red_count : 0;
       }
       y[i] = static_cast<T>(s);
     });
