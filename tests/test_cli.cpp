@@ -693,6 +693,39 @@ TEST(CliDiff, ErrorsAndUsage) {
   EXPECT_EQ(cellar_cli({"diff", tut, tut, "--atol", "abc"}).status, 2);
 }
 
+TEST(CliDiff, EncryptedFiles) {
+  TempDir dir;
+  write_text(dir / "k16", "cellar-aes-key16");  // tests/fixtures/mindspore_enc/make_fixtures.py
+  write_text(dir / "wrong", "cellar-aes-keyXX");
+  const std::string plain = S(fixture("mindspore_enc/plain.ckpt"));
+  for (const std::string f : {"gcm16.ckpt", "cbc16.ckpt", "sm4.ckpt"}) {
+    SCOPED_TRACE(f);
+    const std::string enc = S(fixture("mindspore_enc/" + f));
+    const CliResult r = cellar_cli({"diff", plain, enc, "--dec-key-file", S(dir / "k16")});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("\nequal (atol 0, rtol 0)\n"), std::string::npos) << r.out;
+    // Either side; without the key, or with a wrong one, it is an error naming the file.
+    EXPECT_EQ(cellar_cli({"diff", enc, plain, "--dec-key-file", S(dir / "k16")}).status, 0);
+    const CliResult no_key = cellar_cli({"diff", plain, enc});
+    EXPECT_EQ(no_key.status, 1);
+    EXPECT_NE(no_key.err.find("--dec-key-file"), std::string::npos) << no_key.err;
+    expect_file_error(cellar_cli({"diff", plain, enc, "--dec-key-file", S(dir / "wrong")}), enc);
+  }
+  // Two encrypted files with different keys: B's own key.
+  write_text(dir / "k32", "0123456789abcdef0123456789abcdef");
+  const fs::path mine = dir / "mine.ckpt";
+  cellar::SaveOptions o;
+  o.enc_key = "0123456789abcdef0123456789abcdef";
+  o.enc_mode = "AES-CBC";
+  cellar::save_checkpoint(cellar::load_checkpoint(plain), mine, o);
+  const std::string gcm = S(fixture("mindspore_enc/gcm16.ckpt"));
+  EXPECT_EQ(cellar_cli({"diff", gcm, S(mine), "--dec-key-file", S(dir / "k16"), "--dec-key-file-b",
+                        S(dir / "k32")})
+                .status,
+            0);
+  expect_file_error(cellar_cli({"diff", gcm, S(mine), "--dec-key-file", S(dir / "k16")}), S(mine));
+}
+
 // ---- run -----------------------------------------------------------------------------------
 
 TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
@@ -919,10 +952,15 @@ TEST(CliConvert, CastFloatingTensors) {
                                                 : "Float32";
     for (const json& t : j.at("tensors")) {
       const std::string name = t.at("name");
-      if (name[0] == 'w' || name[0] == 'b' || name[0] == 'c' || name[0] == 's')
+      if (name[0] == 'w' || name[0] == 'b' || name[0] == 'c' || name[0] == 's') {
         EXPECT_EQ(t.at("dtype"), want) << name;
-      if (name == "i.i64") EXPECT_EQ(t.at("dtype"), "Int64");
-      if (name == "m.bool") EXPECT_EQ(t.at("dtype"), "Bool");
+      }
+      if (name == "i.i64") {
+        EXPECT_EQ(t.at("dtype"), "Int64");
+      }
+      if (name == "m.bool") {
+        EXPECT_EQ(t.at("dtype"), "Bool");
+      }
     }
     // Values survive within the target's precision (65504 overflows nothing in float16).
     const CliResult d = cellar_cli({"diff", src, S(out), "--ignore-dtype", "--rtol", "1e-2"});

@@ -80,24 +80,14 @@ Written convert_graph(const ConvertArgs& a, FileKind to, const KeyOptions& dec,
       ++w.tensors;
       w.tensor_bytes += init.data.nbytes();
     }
-  if (!enc_key.empty()) {
-    if (to != FileKind::kMindIR) throw UsageError("only MindIR files can be encrypted, not ONNX");
-    // MindSpore's export(enc_key=...): the serialized model, encrypted block by block.
-    w.path = kind_from_suffix(a.out) ? a.out : a.out + ".mindir";
-    g.validate(a.in);
-    const std::string plain = formats::write_mindir(g);
-    with_write_progress("writing " + w.path, plain.size(), [&] {
-      formats::AtomicFile out(w.path);
-      formats::encrypt_to({reinterpret_cast<const std::byte*>(plain.data()), plain.size()},
-                          {reinterpret_cast<const std::byte*>(enc_key.data()), enc_key.size()},
-                          formats::parse_enc_mode(a.enc_mode), out);
-      out.commit();
-    });
-    return w;
-  }
+  if (!enc_key.empty() && to != FileKind::kMindIR)
+    throw UsageError("only MindIR files can be encrypted, not ONNX");
+  // export_graph encrypts as MindSpore's export(enc_key=...) does, external-data files included.
+  const ExportOptions eo{.enc_key = enc_key, .enc_mode = a.enc_mode};
   with_write_progress("writing " + a.out, w.tensor_bytes, [&] {
-    w.path = export_graph(g, a.out, to == FileKind::kOnnx ? FileFormat::ONNX : FileFormat::MINDIR)
-                 .string();
+    w.path =
+        export_graph(g, a.out, to == FileKind::kOnnx ? FileFormat::ONNX : FileFormat::MINDIR, eo)
+            .string();
   });
   return w;
 }

@@ -18,6 +18,7 @@ struct DiffArgs {
   double atol = 0, rtol = 0;
   bool ignore_dtype = false;
   bool json = false;
+  std::string dec_key_file, dec_key_file_b, dec_mode;
 };
 
 struct ValueDiff {
@@ -69,7 +70,14 @@ ValueDiff compare_values(const std::string& name, const Tensor& ta, const Tensor
 
 int run_diff(const DiffArgs& a) {
   if (!(a.atol >= 0) || !(a.rtol >= 0)) throw UsageError("--atol and --rtol must be >= 0");
-  const NamedTensorList A = load_tensors(a.a), B = load_tensors(a.b);
+  // A key is used for the file(s) that are encrypted; B may have its own.
+  const std::string key = a.dec_key_file.empty() ? "" : read_key_file(a.dec_key_file);
+  const std::string key_b = a.dec_key_file_b.empty() ? key : read_key_file(a.dec_key_file_b);
+  auto key_for = [&](const std::string& path, const std::string& k) {
+    return detect(path) == FileKind::kEncrypted ? KeyOptions{k, a.dec_mode} : KeyOptions{};
+  };
+  const NamedTensorList A = load_tensors(a.a, key_for(a.a, key)),
+                        B = load_tensors(a.b, key_for(a.b, key_b));
   std::map<std::string, const Tensor*> in_b;
   for (const auto& [n, t] : B.tensors) in_b[n] = &t;
   std::map<std::string, bool> in_a;
@@ -177,6 +185,12 @@ Command add_diff(CLI::App& app) {
   sub->add_flag("--ignore-dtype", args->ignore_dtype,
                 "compare values across numeric dtypes without calling the dtype a difference");
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
+  sub->add_option("--dec-key-file", args->dec_key_file,
+                  "key of whichever of A and B is encrypted (a plain file ignores it)");
+  sub->add_option("--dec-key-file-b", args->dec_key_file_b,
+                  "key of B, when it differs from A's");
+  sub->add_option("--dec-mode", args->dec_mode,
+                  "AES-GCM, AES-CBC or SM4-CBC (default: the mode the file names)");
   sub->footer(
       "Lists names only in A and only in B, dtype and shape differences, and for every tensor\n"
       "in both the maximum absolute difference and how many elements differ beyond\n"
@@ -185,7 +199,8 @@ Command add_diff(CLI::App& app) {
       "2 bad usage.\n\n"
       "Examples:\n"
       "  cellar diff a.ckpt b.ckpt\n"
-      "  cellar diff model.ckpt model.safetensors --atol 1e-3 --ignore-dtype --json");
+      "  cellar diff model.ckpt model.safetensors --atol 1e-3 --ignore-dtype --json\n"
+      "  cellar diff plain.ckpt secret.ckpt --dec-key-file key.bin");
   return {sub, [args] { return run_diff(*args); }};
 }
 
