@@ -441,6 +441,74 @@ TEST(CheckpointConvert, SameBytesAsMindSporesOwnConversions) {
   EXPECT_EQ(read_bytes(dir / "fourth/plain.ckpt"), read_bytes(dir / "again/plain.ckpt"));
 }
 
+TEST(CheckpointConvert, NameMapGivesMindSporesBytes) {
+  // make_fixtures.py ran both conversions with name_map=NAME_MAP (one entry names no parameter).
+  TempDir dir;
+  const cellar::ConvertOptions o{.name_map = {{"conv.weight", "backbone.conv.weight"},
+                                              {"fc.weight", "head.fc.weight"},
+                                              {"absent", "never.used"}}};
+  cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "st", o);
+  EXPECT_EQ(read_bytes(dir / "st/plain.safetensors"),
+            read_bytes(fixture("mindspore_convert/renamed.safetensors")));
+  cellar::safetensors_to_ckpt(fixture("mindspore_convert/plain.safetensors"), dir / "ck", o);
+  EXPECT_EQ(read_bytes(dir / "ck/plain.ckpt"),
+            read_bytes(fixture("mindspore_convert/renamed_roundtrip.ckpt")));
+  // Two parameters mapped to one name would lose one: refused, nothing written.
+  const cellar::ConvertOptions clash{.name_map = {{"conv.bias", "b"}, {"ids", "b"}}};
+  expect_error(
+      [&] { cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "x", clash); },
+      ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir / "x/plain.safetensors"));
+  // Swapping two names is no clash.
+  const cellar::ConvertOptions swap{.name_map = {{"conv.bias", "ids"}, {"ids", "conv.bias"}}};
+  cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "sw", swap);
+  const ParamDict a = load_checkpoint(fixture("mindspore_convert/plain.ckpt"));
+  const ParamDict b = load_checkpoint(dir / "sw/plain.safetensors");
+  EXPECT_TRUE(a.at("conv.bias").data().equal(b.at("ids").data()));
+  EXPECT_TRUE(a.at("ids").data().equal(b.at("conv.bias").data()));
+}
+
+TEST(CheckpointConvert, FileNameRegexAndParallelFolders) {
+  TempDir dir;
+  const fs::path in = dir / "run";
+  for (int r = 0; r < 3; ++r) {
+    fs::create_directories(in / ("rank_" + std::to_string(r)));
+    for (const char* f : {"step_100.ckpt", "step_200.ckpt", "opt_100.ckpt", "notes.ckpt"})
+      save_checkpoint(sample(), in / ("rank_" + std::to_string(r)) / f);
+  }
+  // MindSpore's re.search on each file's name.
+  cellar::ckpt_to_safetensors(in, dir / "steps", {.file_name_regex = R"(^step_\d+)"});
+  for (int r = 0; r < 3; ++r)
+    EXPECT_EQ(cellar::testing::list_dir(dir / "steps" / ("rank_" + std::to_string(r))),
+              (std::vector<std::string>{"step_100.safetensors", "step_200.safetensors"}));
+  // Four threads over twelve files give the same files as one.
+  cellar::ckpt_to_safetensors(in, dir / "p1", {.processes_num = 1});
+  cellar::ckpt_to_safetensors(in, dir / "p4", {.processes_num = 4});
+  for (int r = 0; r < 3; ++r) {
+    const fs::path sub = "rank_" + std::to_string(r);
+    const auto names = cellar::testing::list_dir(dir / "p1" / sub);
+    ASSERT_EQ(names.size(), 4u);
+    EXPECT_EQ(cellar::testing::list_dir(dir / "p4" / sub), names);
+    for (const auto& n : names)
+      EXPECT_EQ(read_bytes(dir / "p4" / sub / n), read_bytes(dir / "p1" / sub / n)) << n;
+  }
+  // A failing file in a parallel run is reported; the others are still written atomically.
+  cellar::testing::write_bytes(in / "rank_1" / "step_300.ckpt", {std::byte{7}, std::byte{7}});
+  EXPECT_THROW(cellar::ckpt_to_safetensors(in, dir / "bad", {.processes_num = 2}), cellar::Error);
+  EXPECT_FALSE(fs::exists(dir / "bad/rank_1/step_300.safetensors"));
+  // A single file: its path must match, or it is an error as in MindSpore.
+  const fs::path one = in / "rank_0" / "step_100.ckpt";
+  cellar::ckpt_to_safetensors(one, dir / "one", {.file_name_regex = "rank_0"});
+  EXPECT_TRUE(fs::exists(dir / "one/step_100.safetensors"));
+  expect_error([&] { cellar::ckpt_to_safetensors(one, dir / "two", {.file_name_regex = "opt_"}); },
+               ErrorCode::kInvalidArgument);
+  // Bad options.
+  expect_error([&] { cellar::ckpt_to_safetensors(in, dir / "z", {.file_name_regex = "(["}); },
+               ErrorCode::kInvalidArgument);
+  expect_error([&] { cellar::ckpt_to_safetensors(in, dir / "z", {.processes_num = 0}); },
+               ErrorCode::kInvalidArgument);
+}
+
 TEST(CheckpointConvert, FoldersConvertRankSubfoldersAsMindSporeDoes) {
   TempDir dir;
   const fs::path in = dir / "run";

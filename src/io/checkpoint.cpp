@@ -3,12 +3,15 @@
 #include "cellar/io/checkpoint.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <span>
+#include <thread>
 #include <variant>
 
 #include "formats/ckpt.h"
@@ -426,22 +429,34 @@ struct Conversion {
   CheckpointFormat dst_format;
 };
 
+// Loads `src`, renames its parameters by options.name_map and writes `dst` in the other format.
+// The write skips the save chain (save_entries): each conversion writes its own file, so
+// conversions may run side by side (processes_num).
 void convert_file(const std::filesystem::path& src, const std::filesystem::path& dst,
-                  const Conversion& c) {
+                  const Conversion& c, const ConvertOptions& co) {
   ParamDict params = load_checkpoint(src);
+  std::vector<const std::pair<std::string, Parameter>*> order;
+  for (const auto& e : params) order.push_back(&e);
+  // MindSpore's safetensors loader yields the names sorted, so its .ckpt lists them in that
+  // order (the order of the original names: the renaming comes after).
+  if (c.dst_format == CheckpointFormat::kCkpt)
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  formats::NamedTensors entries;
+  entries.reserve(order.size());
+  std::map<std::string, std::string> renamed_from;
+  for (const auto* e : order) {
+    const auto it = co.name_map.find(e->first);
+    const std::string& name = it == co.name_map.end() ? e->first : it->second;
+    if (const auto [prev, fresh] = renamed_from.emplace(name, e->first); !fresh)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       std::string("For '") + c.func + "', name_map gives '" + prev->second +
+                           "' and '" + e->first + "' the same name '" + name + "'",
+                       {src.string(), name});
+    entries.emplace_back(name, e->second.data());
+  }
   SaveOptions options;
   options.format = c.dst_format;
-  if (c.dst_format == CheckpointFormat::kSafetensors) {
-    save_checkpoint(params, dst, options);
-    return;
-  }
-  // MindSpore's safetensors loader yields the names sorted, so its .ckpt lists them in that order.
-  std::vector<const std::pair<std::string, Parameter>*> sorted;
-  for (const auto& e : params) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  ParamDict ordered;
-  for (const auto* e : sorted) ordered.set(e->first, e->second);
-  save_checkpoint(ordered, dst, options);
+  write_file(entries, dst, options, save_enc_mode(options));
 }
 
 std::string with_suffix(const std::filesystem::path& file, const Conversion& c) {
@@ -449,10 +464,51 @@ std::string with_suffix(const std::filesystem::path& file, const Conversion& c) 
   return name.substr(0, name.size() - std::strlen(c.src_suffix)) + c.dst_suffix;
 }
 
+// Runs jobs[i]() for every i on `threads` threads; the first exception (in job order) is
+// rethrown once all have stopped. After a failure no new job starts.
+void run_jobs(const std::vector<std::function<void()>>& jobs, int threads) {
+  std::vector<std::exception_ptr> errors(jobs.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    for (size_t i; !failed && (i = next++) < jobs.size();) {
+      try {
+        jobs[i]();
+      } catch (...) {
+        errors[i] = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    const size_t n = std::min(jobs.size(), static_cast<size_t>(threads));
+    for (size_t t = 1; t < n; ++t) pool.emplace_back(worker);
+    worker();
+  }
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 void convert(const std::filesystem::path& file_path, const std::filesystem::path& save_path,
-             const Conversion& c) {
+             const Conversion& c, const ConvertOptions& co) {
   namespace fs = std::filesystem;
   const std::string func = std::string("For '") + c.func + "', ";
+  if (co.processes_num < 1)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     func + "processes_num must be at least 1, got " +
+                         std::to_string(co.processes_num));
+  std::optional<std::regex> regex;
+  if (!co.file_name_regex.empty()) {
+    try {
+      regex.emplace(co.file_name_regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       func + "file_name_regex '" + co.file_name_regex +
+                           "' is not a valid regular expression: " + e.what());
+    }
+  }
+  auto matches = [&](const std::string& s) { return !regex || std::regex_search(s, *regex); };
   std::error_code ec;
   const bool is_dir = fs::is_directory(file_path, ec);
   const bool is_file = fs::is_regular_file(file_path, ec);
@@ -476,9 +532,14 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
       throw ValueError(ErrorCode::kInvalidArgument,
                        func + "the input file must be a " + c.src_suffix + " file",
                        {file_path.string()});
+    if (!matches(file_path.string()))
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       func + "the input file does not match file_name_regex '" +
+                           co.file_name_regex + "'",
+                       {file_path.string()});
     if (!save_path.empty()) make_dirs(save_path);
     const fs::path folder = save_path.empty() ? file_path.parent_path() : save_path;
-    convert_file(file_path, folder / with_suffix(file_path, c), c);
+    convert_file(file_path, folder / with_suffix(file_path, c), c, co);
     return;
   }
   // A folder: MindSpore's layout of a parallel run, rank*/ subfolders holding the files.
@@ -491,32 +552,39 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
                      func + "no folders whose names start with 'rank' were found in the folder",
                      {file_path.string()});
   std::sort(ranks.begin(), ranks.end());
+  std::vector<std::function<void()>> jobs;
   for (const auto& rank : ranks) {
     const fs::path dst_root = save_path.empty() ? rank : save_path / rank.filename();
     make_dirs(dst_root);
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(rank)) {
       const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && name.ends_with(c.src_suffix) && name != c.src_suffix)
+      if (e.is_regular_file() && name.ends_with(c.src_suffix) && name != c.src_suffix &&
+          matches(name))
         files.push_back(e.path());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) convert_file(f, dst_root / with_suffix(f, c), c);
+    for (const auto& f : files)
+      jobs.push_back([f, dst = dst_root / with_suffix(f, c), &c, &co] {
+        convert_file(f, dst, c, co);
+      });
   }
+  run_jobs(jobs, co.processes_num);
 }
 
 }  // namespace
 
 void ckpt_to_safetensors(const std::filesystem::path& file_path,
-                         const std::filesystem::path& save_path) {
+                         const std::filesystem::path& save_path, const ConvertOptions& options) {
   convert(file_path, save_path,
-          {"ckpt_to_safetensors", ".ckpt", ".safetensors", CheckpointFormat::kSafetensors});
+          {"ckpt_to_safetensors", ".ckpt", ".safetensors", CheckpointFormat::kSafetensors},
+          options);
 }
 
 void safetensors_to_ckpt(const std::filesystem::path& file_path,
-                         const std::filesystem::path& save_path) {
+                         const std::filesystem::path& save_path, const ConvertOptions& options) {
   convert(file_path, save_path,
-          {"safetensors_to_ckpt", ".safetensors", ".ckpt", CheckpointFormat::kCkpt});
+          {"safetensors_to_ckpt", ".safetensors", ".ckpt", CheckpointFormat::kCkpt}, options);
 }
 
 }  // namespace cellar

@@ -174,8 +174,7 @@ LoadResult load_param_into_net(const std::shared_ptr<C>& net, const ParamDict& p
   return load_param_into_net(static_cast<nn::Cell&>(*net), params, strict_load);
 }
 
-// MindSpore's ckpt_to_safetensors / safetensors_to_ckpt (without name_map, file_name_regex and
-// processes_num). `file_path` is
+// MindSpore's ckpt_to_safetensors / safetensors_to_ckpt. `file_path` is
 // - a file, which must end in ".ckpt" (".safetensors"): written next to it, or into `save_path`
 //   (created when missing), under the same name with the other suffix;
 // - a folder: every file ending in the suffix inside each of its subfolders whose name starts
@@ -187,10 +186,25 @@ LoadResult load_param_into_net(const std::shared_ptr<C>& net, const ParamDict& p
 // (its safetensors loader yields sorted names). ValueError kInvalidArgument for a bad path or
 // suffix; the loaders' and writers' errors otherwise (an encrypted .ckpt cannot be converted; a
 // str entry cannot be written to safetensors). Each output is written atomically.
+struct ConvertOptions {
+  // Renames parameters: a name found here is written under the mapped name, others as they are
+  // (MindSpore's name_map). Two parameters ending up with one name are refused (MindSpore would
+  // silently keep the last), ValueError kInvalidArgument naming both.
+  std::map<std::string, std::string> name_map;
+  // Only files whose name this regular expression finds a match in are converted (MindSpore's
+  // file_name_regex, Python's re.search; here ECMAScript syntax, std::regex). For a folder the
+  // file's name is searched; for a single file its whole path, and a file that does not match
+  // is an error, as in MindSpore. An invalid expression is ValueError kInvalidArgument.
+  std::string file_name_regex;
+  // Files converted at once in a folder (MindSpore's processes_num; threads here). ≥ 1.
+  int processes_num = 1;
+};
 void ckpt_to_safetensors(const std::filesystem::path& file_path,
-                         const std::filesystem::path& save_path = {});
+                         const std::filesystem::path& save_path = {},
+                         const ConvertOptions& options = {});
 void safetensors_to_ckpt(const std::filesystem::path& file_path,
-                         const std::filesystem::path& save_path = {});
+                         const std::filesystem::path& save_path = {},
+                         const ConvertOptions& options = {});
 
 }  // namespace cellar
 
