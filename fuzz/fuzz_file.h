@@ -1,6 +1,7 @@
-// An in-memory file for fuzz targets whose readers take a path: a memfd, rewritten for each
-// input and named /proc/self/fd/N. One per target process; not thread safe (libFuzzer runs one
-// input at a time per process).
+// Shared by the fuzz targets. MemFile: an in-memory file for readers that take a path, a memfd
+// rewritten for each input and named /proc/self/fd/N; one per target process, not thread safe
+// (libFuzzer runs one input at a time per process). touch_initializers: reads every byte of a
+// graph's weights, so that a view past the end of its buffer is found by ASan.
 #pragma once
 
 #include <sys/mman.h>
@@ -11,7 +12,17 @@
 #include <cstdlib>
 #include <string>
 
+#include "cellar/ir/graph.h"
+
 namespace cellar::fuzz {
+
+inline void touch_initializers(const ir::Graph& g) {
+  uint64_t sum = 0;
+  for (const auto& init : g.initializers)
+    for (std::byte b : init.data.bytes()) sum += static_cast<uint8_t>(b);
+  volatile uint64_t sink = sum;
+  (void)sink;
+}
 
 class MemFile {
  public:
