@@ -241,11 +241,19 @@ TEST(CkptEncryptedCorrupt, EveryHandMadeCorruptionIsATypedErrorNamingTheFile) {
       if (c.code != ErrorCode::kInvalidArgument) {
         EXPECT_NE(msg.find(file), std::string::npos) << msg;
         EXPECT_TRUE(e.offset().has_value()) << msg;
-        if (e.offset()) EXPECT_LE(*e.offset(), c.bytes.size()) << msg;
+        if (e.offset()) {
+          EXPECT_LE(*e.offset(), c.bytes.size()) << msg;
+        }
       }
-      if (c.offset) EXPECT_EQ(e.offset(), c.offset) << msg;
-      if (!c.tensor.empty()) EXPECT_EQ(e.tensor(), c.tensor) << msg;
-      if (!c.phrase.empty()) EXPECT_NE(msg.find(c.phrase), std::string::npos) << msg;
+      if (c.offset) {
+        EXPECT_EQ(e.offset(), c.offset) << msg;
+      }
+      if (!c.tensor.empty()) {
+        EXPECT_EQ(e.tensor(), c.tensor) << msg;
+      }
+      if (!c.phrase.empty()) {
+        EXPECT_NE(msg.find(c.phrase), std::string::npos) << msg;
+      }
     } catch (const std::exception& e) {
       ADD_FAILURE() << "not a cellar::Error: " << e.what();
     }
