@@ -20,11 +20,14 @@
 
 #include "cellar/cellar.h"
 #include "npy.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 extern char** environ;
 
 namespace {
+using cellar::testing::max_abs_diff;
+using cellar::testing::read_f32;
 
 namespace fs = std::filesystem;
 namespace nn = cellar::nn;
@@ -437,23 +440,6 @@ json run_json(const std::vector<std::string>& args, int want_status = 0) {
     ADD_FAILURE() << "not JSON: " << r.out;
     return json();
   }
-}
-
-// A raw little-endian float32 file (MindSpore's fixtures) as a tensor of `shape`.
-cellar::Tensor read_f32(const fs::path& p, cellar::Shape shape) {
-  const auto b = cellar::testing::read_bytes(p);
-  cellar::Tensor t(cellar::float32, std::move(shape));
-  EXPECT_EQ(b.size(), t.nbytes());
-  std::memcpy(t.raw_data(), b.data(), std::min(b.size(), t.nbytes()));
-  return t;
-}
-
-float max_abs_diff(const cellar::Tensor& a, const cellar::Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  float m = 0;
-  for (int64_t i = 0; i < std::min(a.numel(), b.numel()); ++i)
-    m = std::max(m, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
-  return m;
 }
 
 void flip_byte(const fs::path& p, size_t offset) {

@@ -10,33 +10,19 @@
 
 #include "cellar/cellar.h"
 #include "npy.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 namespace cellar {
 namespace {
+using cellar::testing::max_abs_diff;
+using cellar::testing::read_f32;
 
 namespace fs = std::filesystem;
 using testing::TempDir;
 
 const fs::path kMsFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
 const fs::path kTorchFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
-
-Tensor read_f32(const fs::path& p, Shape shape) {
-  Tensor t(DType::Float32, std::move(shape));
-  std::ifstream f(p, std::ios::binary);
-  f.read(reinterpret_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
-  EXPECT_EQ(static_cast<size_t>(f.gcount()), t.nbytes()) << p;
-  return t;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    m = std::max(m, std::abs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
-  return m;
-}
 
 TEST(ExportGraph, MindSporeMindIRToOnnxRunsTheSame) {
   TempDir dir;

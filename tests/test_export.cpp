@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cellar/cellar.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -11,6 +12,7 @@ namespace nn = cellar::nn;
 using cellar::testing::TempDir;
 
 namespace {
+using cellar::testing::max_abs_diff;
 std::shared_ptr<nn::SequentialCellImpl> mlp(uint64_t seed) {
   Generator g(seed);
   return nn::SequentialCell({nn::Flatten(), nn::Dense({.in = 784, .out = 512, .generator = &g}),
@@ -21,14 +23,6 @@ std::shared_ptr<nn::SequentialCellImpl> mlp(uint64_t seed) {
 Tensor input(Shape s, uint64_t seed) {
   Generator g(seed);
   return ops::uniform(s, -1, 1, g);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    m = std::max(m, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-  return m;
 }
 
 // A cell whose construct is a lambda, for the refusal cases.

@@ -12,6 +12,7 @@
 #include "formats/mindir.h"
 #include "mind_ir.pb.h"
 #include "ops/op_table.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -19,26 +20,11 @@ using cellar::testing::TempDir;
 namespace pb = ::mind_ir;
 
 namespace {
+using cellar::testing::max_abs_diff;
+using cellar::testing::read_f32;
 
 const std::filesystem::path kFixtures =
     std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
-
-Tensor read_f32(const std::filesystem::path& p, Shape shape) {
-  const auto bytes = cellar::testing::read_bytes(p);
-  Tensor t(DType::Float32, shape);
-  EXPECT_EQ(bytes.size(), t.nbytes()) << p;
-  std::memcpy(t.raw_data(), bytes.data(), std::min(bytes.size(), t.nbytes()));
-  return t;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    m = std::max(m, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-  return m;
-}
 
 Tensor iota(DType t, Shape s) {
   Tensor x = Tensor::from_vector(std::vector<double>(static_cast<size_t>(s.numel())), s);

@@ -17,10 +17,13 @@
 #include "formats/crypto.h"
 #include "formats/mindir.h"
 #include "mind_ir.pb.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 namespace cellar {
 namespace {
+using cellar::testing::max_abs_diff;
+using cellar::testing::read_f32;
 
 namespace fs = std::filesystem;
 using testing::TempDir;
@@ -28,23 +31,6 @@ using testing::TempDir;
 const fs::path kDir = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir_extdata";
 const std::string kKey16 = "cellar-mindir-16";
 const std::string kKey32 = "cellar-mindir-key-32-bytes-long!";
-
-Tensor read_f32(const fs::path& p, Shape shape) {
-  Tensor t(DType::Float32, std::move(shape));
-  std::ifstream f(p, std::ios::binary);
-  f.read(reinterpret_cast<char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
-  EXPECT_EQ(static_cast<size_t>(f.gcount()), t.nbytes()) << p;
-  return t;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    m = std::max(m, std::abs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
-  return m;
-}
 
 // Runs the fixture network's graph on MindSpore's input; max difference from MindSpore's output.
 double run_diff(const ir::Graph& g) {

@@ -10,24 +10,16 @@
 
 #include "cellar/cellar.h"
 #include "npy.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
 
 namespace {
+using cellar::testing::max_abs_diff;
 
 const std::filesystem::path kFixtures =
     std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  const Tensor fa = a.to(DType::Float32), fb = b.to(DType::Float32);
-  double m = 0;
-  for (int64_t i = 0; i < fa.numel(); ++i)
-    m = std::max(m, std::fabs(double(fa.data<float>()[i]) - fb.data<float>()[i]));
-  return m;
-}
 
 std::map<std::string, int> op_counts(const ir::Graph& g) {
   std::map<std::string, int> ops;

@@ -7,25 +7,18 @@
 #include <set>
 
 #include "cellar/cellar.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
 using cellar::testing::TempDir;
 
 namespace {
+using cellar::testing::max_abs_diff;
 
 Tensor rnd(Shape s, uint64_t seed) {
   Generator g(seed);
   return ops::uniform(s, -1, 1, g);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  Tensor x = a.to(DType::Float64), y = b.to(DType::Float64);
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    m = std::max(m, std::fabs(x.data<double>()[i] - y.data<double>()[i]));
-  return m;
 }
 
 std::vector<std::string> names_of(const nn::Cell& c) {

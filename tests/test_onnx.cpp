@@ -25,6 +25,7 @@
 #include "formats/onnx_builder.h"
 #include "npy.h"
 #include "ops/op_table.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -33,19 +34,9 @@ namespace fs = std::filesystem;
 namespace pb = ::onnx;
 
 namespace {
+using cellar::testing::max_abs_diff;
 
 const fs::path kTorchFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  EXPECT_EQ(a.dtype(), b.dtype());
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return INFINITY;
-  const Tensor x = a.to(DType::Float64), y = b.to(DType::Float64);
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i)
-    m = std::max(m, std::fabs(x.data<double>()[i] - y.data<double>()[i]));
-  return m;
-}
 
 // Deterministic data in [-1, 1) (or [0.5, 1.5) when positive).
 Tensor pattern(DType t, const Shape& s, int seed, bool positive = false) {
