@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace {
+using cellar::testing::expect_error;
 
 using cellar::CheckpointFormat;
 using cellar::DType;
@@ -70,18 +72,6 @@ ParamDict sample() {
 void expect_same(const ParamDict& a, const ParamDict& b) {
   ASSERT_EQ(a.keys(), b.keys());
   for (const auto& [name, p] : a) EXPECT_TRUE(p.data().equal(b.at(name).data())) << name;
-}
-
-template <class F>
-Error expect_error(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "no cellar::Error thrown";
-  return Error(ErrorCode::kInvalidArgument, "none");
 }
 
 bool contains(const std::string& s, const std::string& part) {

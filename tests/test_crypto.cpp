@@ -17,6 +17,7 @@
 #include "cellar/error.h"
 #include "formats/atomic_file.h"
 #include "formats/crypto.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -27,6 +28,7 @@ using cellar::testing::write_bytes;
 using Bytes = std::vector<std::byte>;
 
 namespace {
+using cellar::testing::expect_error;
 
 std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore_enc" / name;
@@ -68,19 +70,6 @@ uint32_t get_u32(const Bytes& b, size_t at) {
   uint32_t v = 0;
   for (int i = 0; i < 4; ++i) v |= uint32_t(b[at + i]) << (8 * i);
   return v;
-}
-
-// Runs `f`, expects an Error with `code`; returns it for further checks.
-template <class F>
-Error expect_error(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ErrorCode::kIo, "none");
 }
 
 struct ModeKey {
