@@ -537,3 +537,54 @@ TEST(MindIRCorrupt, RandomStructuredEditsLoadOrFailCleanly) {
     load_or_error(m.SerializeAsString(), "structured edit #" + std::to_string(iter));
   }
 }
+
+// MindSpore's Pad (resnet18w8.mindir's stem) with its `paddings` tuple of pairs broken: an error
+// naming the file and the Pad node, never a crash or a silently wrong shape.
+TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
+  TempDir dir;
+  pb::ModelProto good;
+  {
+    const auto b = cellar::testing::read_bytes(kFixtures / "resnet18w8.mindir");
+    ASSERT_TRUE(good.ParseFromArray(b.data(), static_cast<int>(b.size())));
+  }
+  auto paddings = [](pb::ModelProto& m) -> pb::AttributeProto* {
+    for (auto& p : *m.mutable_primitives())
+      if (p.op_type() == "Pad")
+        for (auto& a : *p.mutable_attribute())
+          if (a.name() == "paddings") return &a;
+    ADD_FAILURE() << "no Pad paddings";
+    return nullptr;
+  };
+  ASSERT_NE(paddings(good), nullptr);
+  struct Edit {
+    std::string name;
+    std::function<void(pb::AttributeProto&)> f;
+  };
+  const std::vector<Edit> edits = {
+      {"ragged pairs", [](auto& a) { a.mutable_values(2)->mutable_values()->RemoveLast(); }},
+      {"a pair too many", [](auto& a) { *a.add_values() = a.values(0); }},
+      {"a pair missing", [](auto& a) { a.mutable_values()->RemoveLast(); }},
+      {"negative padding", [](auto& a) { a.mutable_values(3)->mutable_values(0)->set_ints(0, -2); }},
+      {"a string inside", [](auto& a) {
+         auto* e = a.mutable_values(1)->mutable_values(0);
+         e->Clear();
+         e->set_type(pb::AttributeProto::STRING);
+         e->set_s("x");
+       }},
+      {"huge padding", [](auto& a) {
+         a.mutable_values(2)->mutable_values(1)->set_ints(0, int64_t{1} << 62);
+       }},
+      {"no paddings", [](auto& a) { a.Clear(); a.set_name("not_paddings"); }},
+  };
+  int i = 0;
+  for (const Edit& e : edits) {
+    pb::ModelProto m = good;
+    e.f(*paddings(m));
+    const auto path = dir / ("pad" + std::to_string(i++) + ".mindir");
+    const std::string s = bytes_of(m);
+    cellar::testing::write_bytes(
+        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
+                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    expect_error_naming_file(path, "Pad", e.name);
+  }
+}

@@ -138,3 +138,34 @@ TEST(MindSporeLeNet5, GraphCellRefusesInputsOfAnotherDTypeOrShape) {
   EXPECT_NE(shape.find("expects Float32(2, 1, 32, 32)"), std::string::npos) << shape;
   EXPECT_NE(shape.find("given Float32(1, 1, 32, 32)"), std::string::npos) << shape;
 }
+
+// The model zoo's resnet18 (res_base: Pad + "valid" max-pool stem) at width 8, random BatchNorm
+// statistics: MindSpore's MindIR in cellar, and cellar's resnet18 with MindSpore's checkpoint.
+TEST(MindSporeResNet18, MindIRRunsLikeMindSpore) {
+  expect_mindir_runs_like_mindspore("resnet18w8");
+  const auto ops = op_counts(load(kFixtures / "resnet18w8.mindir"));
+  EXPECT_EQ(ops.at("Pad"), 1);
+  EXPECT_EQ(ops.at("MaxPool"), 1);
+  EXPECT_EQ(ops.at("Conv2D"), 20);
+}
+
+TEST(MindSporeResNet18, CellarsResNet18LoadsTheCheckpointAndRunsLikeMindSpore) {
+  auto net = models::resnet18({.num_classes = 10, .width = 8});
+  expect_eager_runs_like_mindspore(*net, "resnet18w8");
+}
+
+TEST(MindSporeResNet18, ExportedByCellarItRunsTheSameInMindIRAndOnnx) {
+  const cellar::testing::TempDir dir;
+  auto net = models::resnet18({.num_classes = 10, .width = 8});
+  load_param_into_net(net, load_checkpoint(kFixtures / "resnet18w8.ckpt"));
+  net->set_train(false);
+  const Tensor x = cellar::testing::read_npy(kFixtures / "resnet18w8.input.npy");
+  const Tensor want = cellar::testing::read_npy(kFixtures / "resnet18w8.output.npy");
+  for (FileFormat f : {FileFormat::MINDIR, FileFormat::ONNX}) {
+    const auto path = export_model(*net, {x}, (dir.path() / "r").string(), f);
+    const ir::Graph g = load(path);
+    EXPECT_EQ(op_counts(g).at("Pad"), 1) << path;
+    nn::GraphCell cell(g);
+    EXPECT_LE(max_abs_diff(cell(x), want), 1e-5) << path;
+  }
+}

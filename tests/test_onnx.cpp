@@ -245,6 +245,8 @@ std::vector<OpCase> op_cases() {
         {.dtype = DType::Int64, .shape = {2, 2}, .kind = In::kConst, .data = idx}},
        {{"axis", int64_t{1}}}},
       {"Tile", "Tile", {x23}, {{"multiples", V{2, 1, 3}}}},
+      {"Pad_zero", "Pad", {{.shape = {1, 2, 3, 4}}}, {{"paddings", V{0, 0, 0, 1, 1, 1, 2, 0}}}},
+      {"Pad_value", "Pad", {x23}, {{"paddings", V{1, 0, 0, 2}}, {"value", -2.5}}},
       {"ReduceSum_keep",
        "ReduceSum",
        {{.shape = {2, 3, 4}}},

@@ -606,3 +606,62 @@ TEST(OpsBreadth, MindIRSpellings) {
     EXPECT_EQ(ops::op_table().find_mindir(name), def);
   }
 }
+
+// Pad against a naive reference: every output element is the input element it maps back to, or
+// the fill; ranks 1 to 4, zero and non-zero fills, an integer dtype, zero-size pads and inputs.
+TEST(OpsBreadth, PadAgainstReference) {
+  struct Case {
+    Shape x;
+    std::vector<std::pair<int64_t, int64_t>> p;
+    double value;
+    DType dtype;
+  };
+  const std::vector<Case> cases = {
+      {Shape{5}, {{2, 3}}, 0, DType::Float32},
+      {Shape{2, 3}, {{0, 1}, {2, 0}}, -1.5, DType::Float32},
+      {Shape{1, 2, 3, 4}, {{0, 0}, {0, 0}, {1, 1}, {1, 1}}, 0, DType::Float32},
+      {Shape{2, 1, 3, 2}, {{1, 0}, {0, 2}, {3, 1}, {0, 0}}, 7, DType::Int32},
+      {Shape{2, 2}, {{0, 0}, {0, 0}}, 0, DType::Float64},
+      {Shape{0, 3}, {{1, 1}, {0, 0}}, 2, DType::Float32},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.x.str());
+    const size_t r = c.x.rank();
+    Tensor x = Tensor(DType::Float64, c.x);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = double(i % 11) - 4;
+    x = x.to(c.dtype);
+    std::vector<int64_t> od, flat;
+    for (size_t d = 0; d < r; ++d) {
+      od.push_back(c.x[d] + c.p[d].first + c.p[d].second);
+      flat.push_back(c.p[d].first);
+      flat.push_back(c.p[d].second);
+    }
+    const Shape out(od);
+    const auto xv = vals(x);
+    std::vector<double> ref;
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      int64_t rest = i, src = 0, stride = 1;
+      bool inside = true;
+      std::vector<int64_t> idx(r);
+      for (size_t d = r; d-- > 0;) {
+        idx[d] = rest % out[d];
+        rest /= out[d];
+      }
+      for (size_t d = r; d-- > 0;) {
+        const int64_t k = idx[d] - c.p[d].first;
+        inside = inside && k >= 0 && k < c.x[d];
+        src += k * stride;
+        stride *= c.x[d];
+      }
+      ref.push_back(inside ? xv[static_cast<size_t>(src)] : c.value);
+    }
+    ir::Attrs attrs{{"paddings", flat}};
+    if (c.value != 0) attrs["value"] = c.value;
+    check_both("Pad", {x}, attrs, ops::pad(x, c.p, c.value), out, ref, 0);
+  }
+  // Bad paddings: a clear error, at the call.
+  const Tensor x = ones({2, 3});
+  EXPECT_THROW(ops::pad(x, {{1, 1}}), cellar::ValueError);              // rank 2, one pair
+  EXPECT_THROW(ops::pad(x, {{0, 0}, {-1, 0}}), cellar::ValueError);     // negative
+  EXPECT_THROW(ops::pad(x, {{0, 0}, {INT64_MAX, 1}}), cellar::ValueError);  // overflow
+}

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cellar/tensor.h"
@@ -61,6 +62,10 @@ Tensor gather(const Tensor& params, const Tensor& indices, int64_t axis);
 // Repeats x multiples[i] times along dimension i (x is padded with leading 1s to the length of
 // multiples).
 Tensor tile(const Tensor& x, const std::vector<int64_t>& multiples);
+// Constant padding: paddings[d] = (before, after) for each dimension d of x, both ≥ 0, filled
+// with `value` (MindSpore's Pad / nn.Pad mode "CONSTANT"; MindIR can only carry value 0).
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& paddings,
+           double value = 0);
 // Over `axis` (every axis when empty).
 Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis = {}, bool keep_dims = false);
 Tensor reduce_mean(const Tensor& x, const std::vector<int64_t>& axis = {}, bool keep_dims = false);

@@ -463,6 +463,23 @@ std::optional<ir::Attr> Reader::attr_of(const pb::AttributeProto& a, const std::
   }
   if (type == AttrType::STRING) return ir::Attr(std::string(a.s()));
   if (type == AttrType::TUPLE || type == AttrType::LIST) {
+    // A tuple of equal-length integer tuples (Pad's paddings), flattened row by row.
+    if (a.values_size() > 0 && std::all_of(a.values().begin(), a.values().end(), [](const auto& e) {
+          return e.type() == AttrType::TUPLE || e.type() == AttrType::LIST;
+        })) {
+      std::vector<int64_t> flat;
+      for (const auto& row : a.values()) {
+        if (row.values_size() != a.values(0).values_size())
+          return bad("a tuple of tuples of different lengths");
+        for (const auto& e : row.values()) {
+          int64_t i;
+          if (!is_integer_attr_type(e.type()) || !int_value(e, i))
+            return bad("a tuple of tuples holding something other than integers");
+          flat.push_back(i);
+        }
+      }
+      return ir::Attr(std::move(flat));
+    }
     bool any_float = false;
     for (const auto& e : a.values()) {
       if (e.type() == AttrType::FLOAT || e.type() == AttrType::DOUBLE)
@@ -1148,12 +1165,33 @@ pb::ModelProto Writer::run() {
     for (const auto& k : def->mindir.attr_inputs) prim_attrs.erase(k);
     if (!def->mindir.primitive_function)  // MindSpore's loader reads every attribute it defines
       for (const auto& [key, v] : def->mindir.defaults) prim_attrs.emplace(key, v);
-    if (!def->mindir.primitive_function && def->mindir.complete) def->mindir.complete(prim_attrs);
+    if (!def->mindir.primitive_function && def->mindir.complete) {
+      try {
+        def->mindir.complete(prim_attrs);
+      } catch (const Error& e) {
+        fail(node.name, e.reason());
+      }
+    }
     for (const auto& [key, v] : prim_attrs) {
       auto* a = prim->add_attribute();
       auto r = def->mindir.renamed.find(key);
       a->set_name(r == def->mindir.renamed.end() ? key : r->second);
-      set_attr(a, v, node.name);
+      const auto nest = def->mindir.nested.find(key);
+      const auto* flat = std::get_if<std::vector<int64_t>>(&v);
+      if (nest != def->mindir.nested.end() && flat != nullptr) {
+        const size_t k = nest->second;
+        if (k == 0 || flat->size() % k != 0)
+          fail(node.name, "attribute '" + key + "' has " + std::to_string(flat->size()) +
+                              " values, not a whole number of " + std::to_string(k) + "-tuples");
+        a->set_type(AttrType::TUPLE);
+        for (size_t i = 0; i < flat->size(); i += k)
+          set_attr(a->add_values(),
+                   std::vector<int64_t>(flat->begin() + static_cast<std::ptrdiff_t>(i),
+                                        flat->begin() + static_cast<std::ptrdiff_t>(i + k)),
+                   node.name);
+      } else {
+        set_attr(a, v, node.name);
+      }
     }
 
     auto* n = gp->add_node();

@@ -22,6 +22,11 @@
 //   PrimitiveProto { name "<Primitive>:<uid>", op_type "<Primitive>", prim_type
 //                PRIMITIVE_FUNCTION, attribute: the node's attrs not passed as inputs }
 //   No Load/UpdateState/Depend plumbing: MindSpore does not need it to run an inference graph.
+//   Older Python primitives (Conv2D, MaxPool, Pad) are prim_type PRIMITIVE with every attribute
+//   on the primitive, as MindSpore 2.10 writes them. Pad (nn.Pad mode "CONSTANT", the model
+//   zoo's ResNet stem) carries `paddings` as a TUPLE of TUPLE (before, after) pairs, one per
+//   dimension, and always pads with zeros; cellar keeps paddings flat (the op table's
+//   `mindir.nested`), and the reader flattens any tuple of equal-length integer tuples.
 //
 // What the reader accepts, beyond that: files MindSpore wrote (1.x and 2.x): graph plumbing is
 // mapped away (Load(p, u) → p, Depend(x, …) → x, UpdateState → dropped, MakeTuple/TupleGetItem →

@@ -71,24 +71,27 @@ Value ResidualBlockBaseImpl::construct(const std::vector<Value>& inputs) {
 ResNetImpl::ResNetImpl(const ResNetOptions& o) : Cell("ResNet") {
   Generator fallback;
   Generator& gen = o.generator ? *o.generator : fallback;
-  conv1 = register_cell("conv1", conv(3, 64, 7, 2, 3, gen));
-  bn1 = register_cell("bn1", bn(64, true));
-  maxpool = register_cell("maxpool", nn::MaxPool2d(3, 2, "same"));
-  layer1 = register_cell("layer1", make_layer(2, 64, 64, 1, gen));
-  layer2 = register_cell("layer2", make_layer(2, 64, 128, 2, gen));
-  layer3 = register_cell("layer3", make_layer(2, 128, 256, 2, gen));
-  layer4 = register_cell("layer4", make_layer(2, 256, 512, 2, gen));
+  const int64_t w = o.width;
+  if (w < 1) throw ValueError(ErrorCode::kInvalidArgument, "ResNet width must be >= 1");
+  conv1 = register_cell("conv1", conv(3, w, 7, 2, 3, gen));
+  bn1 = register_cell("bn1", bn(w, true));
+  pad = register_cell("pad", nn::Pad({{0, 0}, {0, 0}, {1, 1}, {1, 1}}));
+  maxpool = register_cell("maxpool", nn::MaxPool2d(3, 2, "valid"));
+  layer1 = register_cell("layer1", make_layer(2, w, w, 1, gen));
+  layer2 = register_cell("layer2", make_layer(2, w, 2 * w, 2, gen));
+  layer3 = register_cell("layer3", make_layer(2, 2 * w, 4 * w, 2, gen));
+  layer4 = register_cell("layer4", make_layer(2, 4 * w, 8 * w, 2, gen));
   flatten = register_cell("flatten", nn::Flatten());
   // The zoo's _fc: weight kaiming_uniform(a=√5) (Dense's default), bias 0.
   end_point =
-      register_cell("end_point", nn::Dense({.in = 512, .out = o.num_classes, .generator = &gen}));
+      register_cell("end_point", nn::Dense({.in = 8 * w, .out = o.num_classes, .generator = &gen}));
   end_point->bias.set_data(zeros(Shape{o.num_classes}));
 }
 
 Value ResNetImpl::construct(const std::vector<Value>& inputs) {
   Tensor x = nn::detail::single_tensor(inputs, cls_name());
   x = ops::relu((*bn1)((*conv1)(x)));
-  x = (*maxpool)(x);
+  x = (*maxpool)((*pad)(x));
   x = (*layer4)((*layer3)((*layer2)((*layer1)(x))));
   x = ops::reduce_mean(x, {2, 3}, true);
   x = (*flatten)(x);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cellar/nn_functional.h"
 #include "cellar/ops.h"
 
 namespace cellar::nn {
@@ -32,6 +33,10 @@ Value SequentialCellImpl::construct(const std::vector<Value>& inputs) {
 
 Value FlattenImpl::construct(const std::vector<Value>& inputs) {
   return ops::flatten(single_tensor(inputs, cls_name()));
+}
+
+Value PadImpl::construct(const std::vector<Value>& inputs) {
+  return ops::pad(single_tensor(inputs, cls_name()), paddings_);
 }
 
 Value ReLUImpl::construct(const std::vector<Value>& inputs) {
@@ -83,6 +88,9 @@ std::shared_ptr<SequentialCellImpl> SequentialCell(std::vector<CellPtr> cells) {
 }
 std::shared_ptr<FlattenImpl> Flatten() { return std::make_shared<FlattenImpl>(); }
 std::shared_ptr<ReLUImpl> ReLU() { return std::make_shared<ReLUImpl>(); }
+std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings) {
+  return std::make_shared<PadImpl>(std::move(paddings));
+}
 std::shared_ptr<DenseImpl> Dense(int64_t in, int64_t out, bool has_bias) {
   return Dense(DenseOptions{.in = in, .out = out, .has_bias = has_bias});
 }

@@ -108,6 +108,17 @@ Tensor gather(const Tensor& params, const Tensor& indices, int64_t axis) {
 Tensor tile(const Tensor& x, const std::vector<int64_t>& multiples) {
   return call("Tile", {x}, {{"multiples", multiples}})[0];
 }
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& paddings,
+           double value) {
+  std::vector<int64_t> flat;
+  for (const auto& [b, a] : paddings) {
+    flat.push_back(b);
+    flat.push_back(a);
+  }
+  ir::Attrs attrs{{"paddings", flat}};
+  if (value != 0) attrs["value"] = value;
+  return call("Pad", {x}, std::move(attrs))[0];
+}
 Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis, bool keep_dims) {
   return call("ReduceSum", {x},
               {{"axis", axis}, {"keep_dims", keep_dims}, {"skip_mode", false}})[0];

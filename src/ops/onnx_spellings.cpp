@@ -270,6 +270,28 @@ void export_gather(OnnxBuilder& b, const ir::Node& n) {
         {{"axis", axis}});
 }
 
+// Pad: ONNX wants all the befores, then all the afters; a fill other than 0 is an input of x's
+// dtype.
+void export_pad(OnnxBuilder& b, const ir::Node& n) {
+  const Shape& x = shape_of(b, n.inputs.at(0));
+  const auto flat = checked(b, n, [&] { return attr_int_list(n.attrs, "Pad", "paddings"); });
+  if (flat.size() != 2 * x.rank()) b.fail(n, "paddings do not match the input's rank");
+  std::vector<int64_t> pads(flat.size());
+  for (size_t d = 0; d < x.rank(); ++d) {
+    pads[d] = flat[2 * d];
+    pads[x.rank() + d] = flat[2 * d + 1];
+  }
+  const std::string out = b.name(n.outputs.at(0));
+  std::vector<std::string> in{b.name(n.inputs[0]), b.ints(out + "_pads", pads)};
+  if (const auto v = n.attrs.find("value"); v != n.attrs.end()) {
+    const double fill = checked(b, n, [&] { return attr_double(n.attrs, "Pad", "value", 0.0); });
+    if (fill != 0)
+      in.push_back(b.constant(out + "_value",
+                              Tensor::scalar<double>(fill).to(b.info(n.inputs[0]).dtype)));
+  }
+  b.add("Pad", in, {out}, {{"mode", std::string("constant")}});
+}
+
 void export_tile(OnnxBuilder& b, const ir::Node& n) {
   const Shape& x = shape_of(b, n.inputs.at(0));
   const auto mult = checked(b, n, [&] { return attr_int_list(n.attrs, "Tile", "multiples"); });
@@ -340,6 +362,7 @@ void register_exports(OpTable& t) {
   t.set_onnx_export("Concat", export_concat);
   t.set_onnx_export("Gather", export_gather);
   t.set_onnx_export("Tile", export_tile);
+  t.set_onnx_export("Pad", export_pad);
   t.set_onnx_export("ReduceSum", export_reduce(false));
   t.set_onnx_export("ReduceMean", export_reduce(true));
   // src/ops/elementwise_ops.cpp
@@ -540,7 +563,8 @@ void import_conv(OnnxImporter& m) {
   m.set_output(0, y);
 }
 
-// Concat of fill constants around `x` along `axis` (explicit pooling pads).
+// Concat of fill constants around `x` along `axis`: explicit pooling pads (−∞ for a max) and
+// Pad with a fill other than 0, which MindSpore's Pad (zeros only) could not carry to MindIR.
 int pad_with(OnnxImporter& m, int x, size_t axis, int64_t before, int64_t after, double fill) {
   std::vector<int> parts;
   const DType dt = m.info(x).dtype;
@@ -970,7 +994,8 @@ void import_split(OnnxImporter& m) {
   if (begin != dim) m.fail("split sizes do not add up to dimension " + std::to_string(dim));
 }
 
-// Pad (constant mode) with Concat of fill blocks; negative pads crop (Gather).
+// Pad (constant mode): cellar's Pad for a zero fill, Concat of fill blocks for another;
+// negative pads crop first (Gather).
 void import_pad(OnnxImporter& m) {
   m.require_inputs(2, 4);
   int x = m.input(0);
@@ -994,6 +1019,7 @@ void import_pad(OnnxImporter& m) {
   if (pads.size() != 2 * axes.size())
     m.fail("pads has " + std::to_string(pads.size()) + " values for " +
            std::to_string(axes.size()) + " axes");
+  std::vector<int64_t> flat(2 * static_cast<size_t>(r), 0);  // cellar's (before, after) per dim
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t before = pads[i], after = pads[i + axes.size()];
     const int64_t dim = m.info(x).shape[static_cast<size_t>(axes[i])];
@@ -1002,8 +1028,14 @@ void import_pad(OnnxImporter& m) {
       if (b > e) m.fail("negative pads remove more than the dimension");
       x = take(m, x, axes[i], range(b, e));
     }
-    x = pad_with(m, x, static_cast<size_t>(axes[i]), std::max<int64_t>(0, before),
-                 std::max<int64_t>(0, after), fill);
+    flat[2 * static_cast<size_t>(axes[i])] = std::max<int64_t>(0, before);
+    flat[2 * static_cast<size_t>(axes[i]) + 1] = std::max<int64_t>(0, after);
+  }
+  if (fill != 0) {
+    for (size_t d = 0; d < static_cast<size_t>(r); ++d)
+      x = pad_with(m, x, d, flat[2 * d], flat[2 * d + 1], fill);
+  } else if (std::any_of(flat.begin(), flat.end(), [](int64_t v) { return v != 0; })) {
+    x = m.emit1("Pad", {x}, {{"paddings", flat}});
   }
   m.set_output(0, x);
 }

@@ -65,6 +65,7 @@ const OpTable& op_table() {
     register_reduce_ops(t);
     register_math2_ops(t);
     register_elementwise_ops(t);
+    register_pad_ops(t);
     register_onnx_spellings(t);  // last: it fills the ONNX spelling of rows registered above
     return t;
   }();

@@ -47,6 +47,10 @@ struct MindIRSpelling {
   // For PRIMITIVE ops: adds attributes MindSpore's loader reads that cellar derives from others
   // (Conv2D's pad_list). Null: nothing to add.
   std::function<void(ir::Attrs&)> complete;
+  // Integer-list attributes MindSpore writes as a tuple of tuples of this length (Pad's
+  // `paddings`: (before, after) per dimension). cellar keeps them flat; the reader flattens any
+  // tuple of equal-length integer tuples.
+  std::map<std::string, size_t> nested;
 };
 
 // ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).

@@ -16,6 +16,7 @@ void register_activation_ops(OpTable& table);  // Softmax, LogSoftmax, Sigmoid, 
 void register_shape_ops(OpTable& table);       // Transpose, ExpandDims, Squeeze, Concat, Gather, Tile
 void register_reduce_ops(OpTable& table);      // ReduceSum, ReduceMean
 void register_math2_ops(OpTable& table);       // Sub, Div, BatchMatMul
+void register_pad_ops(OpTable& table);          // Pad
 void register_elementwise_ops(OpTable& table);  // Erf, Sqrt, …, Equal, Select, ReduceMax, Cast
 void register_onnx_spellings(OpTable& table);  // ONNX export/import of the rows above (last)
 

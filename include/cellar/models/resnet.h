@@ -3,10 +3,9 @@
 // res_base=True)): conv1, bn1, layer1…layer4 of blocks (conv1, bn1d, conv2, bn2d, relu,
 // down_sample_layer = SequentialCell[conv 1×1, BatchNorm2d]), end_point (Dense). Parameter names
 // therefore match the zoo's checkpoints: `layer2.0.down_sample_layer.1.moving_mean`, ….
-//
-// One difference: the zoo's stem pads by 1 (nn.Pad) and max-pools 3×3/2 "valid"; this one
-// max-pools 3×3/2 "same" (the zoo's res_base=False stem), as cellar has no Pad op yet. Weights
-// and names are unaffected.
+// The stem is the zoo's res_base one: conv 7×7/2, BN, ReLU, nn.Pad by 1 on H and W, max-pool
+// 3×3/2 "valid". `width` scales the channel counts (64, 128, 256, 512 at the zoo's 64), so
+// width 8 is the network of tests/fixtures/mindspore/mindir/resnet18w8.*.
 #pragma once
 
 #include <memory>
@@ -34,6 +33,7 @@ class ResidualBlockBaseImpl : public nn::Cell {
 
 struct ResNetOptions {
   int64_t num_classes = 10;
+  int64_t width = 64;  // channels of layer1 (the stem's output); later layers 2×, 4×, 8×
   Generator* generator = nullptr;  // null: seeded from std::random_device
 };
 
@@ -45,6 +45,7 @@ class ResNetImpl : public nn::Cell {
 
   std::shared_ptr<nn::Conv2dImpl> conv1;
   std::shared_ptr<nn::BatchNorm2dImpl> bn1;
+  std::shared_ptr<nn::PadImpl> pad;
   std::shared_ptr<nn::MaxPool2dImpl> maxpool;
   std::shared_ptr<nn::SequentialCellImpl> layer1, layer2, layer3, layer4;
   std::shared_ptr<nn::FlattenImpl> flatten;

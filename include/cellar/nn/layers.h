@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "cellar/generator.h"
@@ -26,6 +27,18 @@ class FlattenImpl : public Cell {
  public:
   FlattenImpl() : Cell("Flatten") {}
   Value construct(const std::vector<Value>& inputs) override;
+};
+
+// MindSpore's nn.Pad(paddings, mode="CONSTANT"): zero padding, (before, after) per dimension.
+class PadImpl : public Cell {
+ public:
+  explicit PadImpl(std::vector<std::pair<int64_t, int64_t>> paddings)
+      : Cell("Pad"), paddings_(std::move(paddings)) {}
+  Value construct(const std::vector<Value>& inputs) override;
+  const std::vector<std::pair<int64_t, int64_t>>& paddings() const { return paddings_; }
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> paddings_;
 };
 
 class ReLUImpl : public Cell {
@@ -61,6 +74,7 @@ class DenseImpl : public Cell {
 std::shared_ptr<SequentialCellImpl> SequentialCell(std::vector<CellPtr> cells);
 std::shared_ptr<FlattenImpl> Flatten();
 std::shared_ptr<ReLUImpl> ReLU();
+std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings);
 std::shared_ptr<DenseImpl> Dense(int64_t in, int64_t out, bool has_bias = true);
 std::shared_ptr<DenseImpl> Dense(const DenseOptions& options);
 
