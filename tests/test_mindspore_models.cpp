@@ -169,3 +169,23 @@ TEST(MindSporeResNet18, ExportedByCellarItRunsTheSameInMindIRAndOnnx) {
     EXPECT_LE(max_abs_diff(cell(x), want), 1e-5) << path;
   }
 }
+
+// nn.GELU(approximate=False): MindSpore writes Div, Erf, Add, Mul (make_gelu_exact.py); cellar
+// reads and runs that, and its own nn::GELU(false) exports the same nodes and the same values.
+TEST(MindSporeGELU, ExactFormBothWays) {
+  const Tensor x = cellar::testing::read_npy(kFixtures / "gelu_exact.input.npy");
+  const Tensor want = cellar::testing::read_npy(kFixtures / "gelu_exact.output.npy");
+  const ir::Graph ms = load(kFixtures / "gelu_exact.mindir");
+  const std::map<std::string, int> spelled{{"Add", 1}, {"Div", 1}, {"Erf", 1}, {"Mul", 2}};
+  EXPECT_EQ(op_counts(ms), spelled);
+  EXPECT_LE(max_abs_diff(nn::GraphCell(ms)(x), want), 1e-6);
+
+  auto net = nn::GELU(false);
+  EXPECT_LE(max_abs_diff((*net)(x), want), 1e-6);
+  const cellar::testing::TempDir dir;
+  for (FileFormat f : {FileFormat::MINDIR, FileFormat::ONNX}) {
+    const ir::Graph g = load(export_model(*net, {x}, (dir.path() / "gelu").string(), f));
+    EXPECT_EQ(op_counts(g), spelled);
+    EXPECT_LE(max_abs_diff(nn::GraphCell(g)(x), want), 1e-6);
+  }
+}

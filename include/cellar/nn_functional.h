@@ -41,8 +41,12 @@ Tensor softmax(const Tensor& x, int64_t axis = -1);
 Tensor log_softmax(const Tensor& x, int64_t axis = -1);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
-// MindSpore's GeLU: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-Tensor gelu(const Tensor& x);
+// approximate (MindSpore's GeLU primitive): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)));
+// otherwise the exact x·Φ(x) = 0.5·x·(1 + erf(x/√2)), built from Div, Erf, Add and Mul as
+// MindSpore builds nn.GELU(approximate=False).
+Tensor gelu(const Tensor& x, bool approximate = true);
+// The Gauss error function, elementwise (floating dtypes).
+Tensor erf(const Tensor& x);
 Tensor abs(const Tensor& x);
 
 // Elementwise with NumPy broadcasting; div is for floating dtypes.

@@ -18,14 +18,8 @@ Value TanhImpl::construct(const std::vector<Value>& inputs) {
   return ops::tanh(detail::single_tensor(inputs, cls_name()));
 }
 
-GELUImpl::GELUImpl(bool approximate) : Cell("GELU") {
-  if (!approximate)
-    throw ValueError(ErrorCode::kUnsupported,
-                     "GELU(approximate=false) (the erf form) is not supported; MindSpore's GeLU "
-                     "primitive is the tanh approximation (approximate=true)");
-}
 Value GELUImpl::construct(const std::vector<Value>& inputs) {
-  return ops::gelu(detail::single_tensor(inputs, cls_name()));
+  return ops::gelu(detail::single_tensor(inputs, cls_name()), approximate_);
 }
 
 std::shared_ptr<SoftmaxImpl> Softmax(int64_t axis) { return std::make_shared<SoftmaxImpl>(axis); }

@@ -3,6 +3,7 @@
 #include "cellar/nn_functional.h"
 
 #include <cctype>
+#include <cmath>
 
 #include "ops/op_table.h"
 
@@ -80,7 +81,15 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
 }
 Tensor sigmoid(const Tensor& x) { return call("Sigmoid", {x})[0]; }
 Tensor tanh(const Tensor& x) { return call("Tanh", {x})[0]; }
-Tensor gelu(const Tensor& x) { return call("GeLU", {x})[0]; }
+Tensor gelu(const Tensor& x, bool approximate) {
+  if (approximate) return call("GeLU", {x})[0];
+  // As MindSpore 2.x builds nn.GELU(approximate=False): x · (erf(x / √2) + 1) · 0.5, the same
+  // Div, Erf, Add and Mul nodes (with scalar constants of x's dtype) in an exported graph.
+  auto c = [&](double v) { return Tensor::scalar<double>(v).to(x.dtype()); };
+  const Tensor e = call("Erf", {call("Div", {x, c(std::sqrt(2.0))})[0]})[0];
+  return call("Mul", {call("Mul", {x, call("Add", {e, c(1.0)})[0]})[0], c(0.5)})[0];
+}
+Tensor erf(const Tensor& x) { return call("Erf", {x})[0]; }
 Tensor abs(const Tensor& x) { return call("Abs", {x})[0]; }
 
 Tensor sub(const Tensor& a, const Tensor& b) { return call("Sub", {a, b})[0]; }

@@ -795,11 +795,17 @@ OnnxImportFn import_softmax(std::string op) {
 void import_gelu(OnnxImporter& m) {
   m.require_inputs(1, 1);
   const std::string approx = m.attr_string("approximate", "none");
-  if (approx != "tanh")
-    m.unsupported("approximate='" + approx +
-                  "' (exact, erf-based GELU) is not supported; cellar's GeLU is the tanh "
-                  "approximation");
-  m.set_output(0, m.emit1("GeLU", {m.input(0)}));
+  const int x = m.input(0);
+  if (approx == "tanh") {
+    m.set_output(0, m.emit1("GeLU", {x}));
+    return;
+  }
+  if (approx != "none") m.fail("approximate must be 'none' or 'tanh', not '" + approx + "'");
+  // Exact: x · (erf(x / √2) + 1) · 0.5, as ops::gelu(x, false) and MindSpore build it.
+  const DType dt = m.info(x).dtype;
+  auto c = [&](double v) { return m.constant(Tensor::scalar<double>(v).to(dt)); };
+  const int e = m.emit1("Erf", {m.emit1("Div", {x, c(std::sqrt(2.0))})});
+  m.set_output(0, m.emit1("Mul", {m.emit1("Mul", {x, m.emit1("Add", {e, c(1.0)})}), c(0.5)}));
 }
 
 // Shapes are static, so Shape is a constant (shape arithmetic then folds away).

@@ -39,12 +39,16 @@ class TanhImpl : public Cell {
   Value construct(const std::vector<Value>& inputs) override;
 };
 
-// approximate = true (MindSpore's default) is the GeLU primitive's tanh form. The exact (erf)
-// form is a composite of other ops in MindSpore and is not supported here (ValueError).
+// approximate = true (MindSpore's default) is the GeLU primitive's tanh form; false is the exact
+// erf form, which MindSpore (and so cellar's export) writes as Div, Erf, Add and Mul.
 class GELUImpl : public Cell {
  public:
-  explicit GELUImpl(bool approximate = true);
+  explicit GELUImpl(bool approximate = true) : Cell("GELU"), approximate_(approximate) {}
   Value construct(const std::vector<Value>& inputs) override;
+  bool approximate() const { return approximate_; }
+
+ private:
+  bool approximate_;
 };
 
 std::shared_ptr<SoftmaxImpl> Softmax(int64_t axis = -1);
