@@ -91,7 +91,16 @@ def main():
                 os.chmod(path, 0o644)
             ms.save_checkpoint(params, path)
         print("RESULT save", median_time(r, save), "mindspore.save_checkpoint")
-        print("RESULT load_copy", median_time(r, lambda: ms.load_checkpoint(path)), "mindspore.load_checkpoint")
+        try:
+            print("RESULT load_copy", median_time(r, lambda: ms.load_checkpoint(path)), "mindspore.load_checkpoint")
+        except ValueError as e:
+            # MindSpore 2.10 refuses a .ckpt larger than os.sysconf("SC_AVPHYS_PAGES") pages: the
+            # kernel's MemFree, which leaves out the page cache (MemAvailable counts it). With a warm
+            # cache MemFree can be far below what the process could have. No option turns it off.
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            mem_available = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemAvailable:")), "?")
+            print(f"SKIP mindspore.load_checkpoint: {type(e).__name__}: {e} "
+                  f"(SC_AVPHYS_PAGES now {avail >> 20} MiB; MemAvailable {int(mem_available) >> 10} MiB)")
         os.chmod(path, 0o644)
         os.remove(path)
     except ImportError as e:
