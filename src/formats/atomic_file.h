@@ -8,12 +8,12 @@
 // its temporary file while it runs, so only files whose writer is gone (the lock fell with the
 // process) are removed, never those of a save still running in another process.
 //
-// Large writes (≥ 1 MiB, handed over in one call: tensor contents) turn each run of 1 MiB of zero
-// bytes into a hole: the zeros are written (every byte goes through write(2), as progress
-// meters counting the process's written bytes expect) and the range is then punched out
-// (FALLOC_FL_PUNCH_HOLE, best effort), which drops the dirty pages before they reach the disk.
-// So a mostly-zero file (optimizer states at step 0, masks, tests of files over 4 GiB) costs
-// neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero block is
+// Bytes reach write(2) in chunks that end at multiples of 2 MiB in the file. Each whole chunk of
+// zero bytes (tensor contents) becomes part of a hole: the zeros are written (every byte goes
+// through write(2), as progress meters counting the process's written bytes expect) and the range
+// is then punched out (FALLOC_FL_PUNCH_HOLE, best effort), which drops the dirty pages before they
+// reach the disk. So a mostly-zero file (optimizer states at step 0, masks, tests of files over 4
+// GiB) costs neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero block is
 // detected in its first bytes, so dense data costs nothing extra.
 #pragma once
 
