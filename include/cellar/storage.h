@@ -21,7 +21,9 @@ class MappedFile {
   static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);
   // The whole file read with plain read() into private anonymous memory instead of mapped (for
   // network filesystems, where a mapped page that cannot be fetched later is a SIGBUS). The
-  // memory is page-aligned like a mapping, so readers see the same alignment. IoError as open().
+  // memory is page-aligned like a mapping, so readers see the same alignment; a large file gets
+  // 2 MiB-aligned memory in transparent huge pages (where the system allows them) and is read by
+  // two threads. IoError as open().
   static std::shared_ptr<MappedFile> read(const std::filesystem::path& path);
   // Bytes derived from the file at `path` (e.g. its decrypted plaintext), owned from now on;
   // `path` only names them in messages.
@@ -38,14 +40,24 @@ class MappedFile {
   std::byte* mutable_data() const { return data_; }
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
+  // True for read() and adopt(): the bytes are the process's own copy, not a view of the file,
+  // so a reader may move bytes it has parsed (to align a tensor in place) without the page
+  // cache or the file ever seeing it.
+  bool is_private_copy() const { return private_copy_; }
 
  private:
-  MappedFile(std::filesystem::path path, std::byte* data, size_t size, size_t map_len)
-      : path_(std::move(path)), data_(data), size_(size), map_len_(map_len) {}
+  MappedFile(std::filesystem::path path, std::byte* data, size_t size, size_t map_len,
+             bool private_copy)
+      : path_(std::move(path)),
+        data_(data),
+        size_(size),
+        map_len_(map_len),
+        private_copy_(private_copy) {}
   std::filesystem::path path_;
   std::byte* data_;
   size_t size_;
-  size_t map_len_;               // bytes to munmap (0: the bytes live in owned_)
+  size_t map_len_;  // bytes to munmap (0: the bytes live in owned_)
+  bool private_copy_;
   std::vector<std::byte> owned_;  // adopt()
 };
 
@@ -64,9 +76,10 @@ class Storage {
   // order, `nbytes` in all: a tensor at an address misaligned for its dtype, or split over several
   // records), gathered into aligned heap memory on the first call to data() rather than now. A
   // load stays O(header) however the file lays its tensors out, and a tensor nobody reads is never
-  // copied. Once copied, the source pages wholly inside the pieces are dropped from the process's
-  // resident set (MADV_DONTNEED on the private, unwritten mapping), so reading every tensor of a
-  // file costs about the file's size in memory, not twice it. Bounds are checked like view().
+  // copied. As the copy passes them, the source pages wholly inside the pieces are dropped from the
+  // process's resident set (MADV_DONTNEED on the private, unwritten mapping, 4 MiB at a time), so
+  // reading every tensor of a file costs about the file's size in memory, not twice it, nor the
+  // file plus its largest tensor. Bounds are checked like view().
   static std::shared_ptr<Storage> deferred_copy(std::shared_ptr<MappedFile> file,
                                                 std::vector<std::pair<size_t, size_t>> pieces,
                                                 size_t nbytes);

@@ -6,11 +6,11 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <stdexcept>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -373,6 +373,20 @@ class Reader {
     if (g.pieces.size() == 1 && reinterpret_cast<uintptr_t>(base_ + g.pieces[0].first) % align == 0)
       return Storage::view(file_, g.pieces[0].first, g.pieces[0].second);
     if (g.total == 0) return Storage::allocate(0, false);
+    if (g.pieces.size() == 1 && file_->is_private_copy()) {
+      // The bytes are this process's own copy (LoadOptions::use_mmap = false, or a decrypted
+      // file), already read in full: slide the content back to the aligned address just before
+      // it and view it there, instead of copying it into new memory later. The bytes it moves
+      // over are this Value's own header (record key and length, tag, dims, tensor_type: at
+      // least 12 bytes before the content, all parsed by now); the shift (< the item size, at
+      // most 7) is checked against them all the same.
+      const uint64_t off = g.pieces[0].first, n = g.pieces[0].second;
+      const uint64_t shift = reinterpret_cast<uintptr_t>(base_ + off) % align;
+      if (shift <= off - g.offset) {
+        std::memmove(file_->mutable_data() + (off - shift), file_->data() + off, n);
+        return Storage::view(file_, off - shift, n);
+      }
+    }
     std::vector<std::pair<size_t, size_t>> pieces;
     pieces.reserve(g.pieces.size());
     for (auto [off, n] : g.pieces)
