@@ -828,20 +828,43 @@ void Reader::build_node(int i) {
           node.attrs.erase(key);
         }
       }
-      if (def.max_inputs >= 0 && n_tensor > def.max_inputs)
+      if (!def.mindir.tuple_input && def.max_inputs >= 0 && n_tensor > def.max_inputs)
         fail(where, def.name + " takes at most " + std::to_string(def.max_inputs) +
                         " tensor inputs but has " + std::to_string(n_tensor) +
                         (n_attr == 0 ? " (extra constant inputs are attr inputs the op table "
                                        "does not name in its MindIR spelling)"
                                      : ""));
-      for (int k = 0; k < n_tensor; ++k) {
-        const Ref r = input(k);
+      // The tensors: the node's inputs, or (tuple_input: Concat) the items of its one tuple.
+      std::vector<Ref> tensors;
+      if (def.mindir.tuple_input) {
+        if (n_tensor != 1)
+          fail(where, def.name + " takes one tuple of tensors (a MakeTuple) and its " +
+                          std::to_string(n_attr) + " attribute inputs, but has " +
+                          std::to_string(k_all) + " inputs");
+        const Ref t = input(0);
+        if (t.kind != Ref::kTuple)
+          fail(where, def.name + "'s input 0 ('" + n.input(0) +
+                          "') is not a tuple (MindSpore passes a MakeTuple of the tensors)");
+        if (static_cast<int>(t.items->size()) < def.min_inputs ||
+            (def.max_inputs >= 0 && static_cast<int>(t.items->size()) > def.max_inputs))
+          fail(where, def.name + "'s tuple ('" + n.input(0) + "') has " +
+                          std::to_string(t.items->size()) + " elements");
+        tensors = *t.items;
+      } else {
+        for (int k = 0; k < n_tensor; ++k) tensors.push_back(input(k));
+      }
+      for (size_t k = 0; k < tensors.size(); ++k) {
+        const Ref& r = tensors[k];
+        const std::string what =
+            def.mindir.tuple_input
+                ? "element " + std::to_string(k) + " of the tuple ('" + n.input(0) + "')"
+                : "input " + std::to_string(k) + " ('" + n.input(static_cast<int>(k)) + "')";
         if (r.kind == Ref::kValue)
           node.inputs.push_back(r.value);
         else if (r.kind == Ref::kConst)
           node.inputs.push_back(const_tensor(r, where));
         else
-          fail(where, "input " + std::to_string(k) + " ('" + n.input(k) + "') is not a tensor");
+          fail(where, what + " is not a tensor");
       }
       auto types = output_types(n, i);
       if (types && static_cast<int>(types->size()) != def.num_outputs)
@@ -1145,6 +1168,22 @@ pb::ModelProto Writer::run() {
       value(v, node.name);
       inputs.push_back(names_[static_cast<size_t>(v)]);
     }
+    if (def->mindir.tuple_input) {  // Concat(MakeTuple(x0, x1, ...), axis), as MindSpore writes
+      const std::string tuple_prim = "MakeTuple:" + std::to_string(++uid_);
+      auto* prim = m.add_primitives();
+      prim->set_name(tuple_prim);
+      prim->set_op_type("MakeTuple");
+      prim->set_instance_name("");
+      prim->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
+      auto* t = gp->add_node();
+      const std::string tuple_name = unique(prefix_ + node.name + ":tuple");
+      for (auto& s : inputs) t->add_input(s);
+      t->add_output(tuple_name);
+      t->set_name(tuple_name);
+      t->set_op_type("REF::" + tuple_prim);
+      set_abstract(t->add_attribute(), node.inputs, node.name);
+      inputs = {tuple_name};
+    }
     for (const auto& key : def->mindir.attr_inputs) {
       auto it = node.attrs.find(key);
       auto dflt = def->mindir.defaults.find(key);
@@ -1216,9 +1255,8 @@ pb::ModelProto Writer::run() {
       get->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
       for (size_t k = 0; k < node.outputs.size(); ++k) {
         const int v = node.outputs[k];
-        const std::string index = constant_node(
-            gp, out_name + ":index" + std::to_string(k), ir::Attr(static_cast<int64_t>(k)),
-            node.name);
+        const std::string index = constant_node(gp, out_name + ":index" + std::to_string(k),
+                                                ir::Attr(static_cast<int64_t>(k)), node.name);
         auto* g = gp->add_node();
         g->add_input(out_name);
         g->add_input(index);

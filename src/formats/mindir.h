@@ -17,6 +17,9 @@
 //                attr inputs (the op table's `mindir.attr_inputs`, e.g. Reshape's shape, in
 //                  MindSpore 2.x every primitive argument): a "Constant" node each, scalars in
 //                  `i`/`f`/`s`, tuples as TUPLE of typed elements
+//                ops whose MindSpore primitive takes its tensors as one tuple (the op table's
+//                  `mindir.tuple_input`: Concat) get a MakeTuple node of the tensor inputs, its
+//                  "shape" a TUPLE of TENSORS, as the op's input 0: Concat(MakeTuple(x0, x1), axis)
 //                more than one graph output: a MakeTuple node, output marked denotation "Tuple"
 //     output     ValueInfoProto { name "G:<value>", tensor { dims, data_type } }
 //   PrimitiveProto { name "<Primitive>:<uid>", op_type "<Primitive>", prim_type
@@ -28,18 +31,34 @@
 //   dimension, and always pads with zeros; cellar keeps paddings flat (the op table's
 //   `mindir.nested`), and the reader flattens any tuple of equal-length integer tuples.
 //
+// Checked against MindSpore 2.10 both ways, op by op (tests/test_mindspore_ops.cpp reads
+// tests/fixtures/mindspore/mindir/ops_*.mindir that MindSpore exported; the "ops" net of
+// tests/tools/export_models runs in mindspore.load + nn.GraphCell, tests/python/
+// test_mindir_interop.py): AvgPool, BatchNorm (inference), Softmax, LogSoftmax, Sigmoid, Tanh,
+// GeLU (tanh), Abs, Add/Sub/Mul/Div with broadcasting, MatMul, BatchMatMul (transpose flags as
+// inputs), Reshape, Transpose, ExpandDims, Squeeze, Concat, Gather, Tile, ReduceSum, ReduceMean
+// (axis and keep_dims as inputs). What those files taught:
+//   - Concat is Concat(MakeTuple(...), axis). cellar's earlier spelling (Concat's tensors as
+//     separate inputs, Squeeze's axis on the primitive) made MindSpore 2.10 die of SIGSEGV on the
+//     ops net; with both fixed it runs (which of the two crashed it alone was not isolated).
+//   - Squeeze's axis is a constant input (a TUPLE of INT64) in 2.10's files, like every other
+//     yaml-defined op's arguments; nothing is left on its primitive.
+//   - Div stays "Div" (not RealDiv) for float tensors; nn.Dropout leaves no node at inference.
+//
 // What the reader accepts, beyond that: files MindSpore wrote (1.x and 2.x): graph plumbing is
 // mapped away (Load(p, u) → p, Depend(x, …) → x, UpdateState → dropped, MakeTuple/TupleGetItem →
 // tuples resolved to values, Return(x) → the graph output), primitive attributes and constant
 // attr inputs both become node attrs, node op_types without "REF::" are taken as primitive names
 // with the node's own attributes. Only nodes the outputs depend on are read.
 //
-// Refused with a cellar::Error naming the file (and the node or tensor): files over 2 GiB, bytes
-// that do not parse, a missing graph, duplicate or dangling names, cycles, unknown ops
-// (kUnsupported), dtypes or attribute kinds cellar does not have, raw_data whose size is not
-// numel × itemsize (checked arithmetic), negative dimensions, bad external data (see below), calls
-// into sub-graphs (kUnsupported). Structural checks against the op table (arity, shapes) are
-// Graph::validate's, which cellar::load() runs after read().
+// Refused with a cellar::Error naming the file (and the node or tensor): a tuple_input op
+// (Concat) whose input 0 is not a tuple, whose tuple is empty or holds a scalar or a tuple, or
+// whose tensors' shapes disagree; files over 2 GiB, bytes that do not parse, a missing graph,
+// duplicate or dangling names, cycles, unknown ops (kUnsupported), dtypes or attribute kinds cellar
+// does not have, raw_data whose size is not numel × itemsize (checked arithmetic), negative
+// dimensions, bad external data (see below), calls into sub-graphs (kUnsupported). Structural
+// checks against the op table (arity, shapes) are Graph::validate's, which cellar::load() runs
+// after read().
 #pragma once
 
 #include <filesystem>

@@ -41,6 +41,10 @@ struct MindIRSpelling {
   // input: attr_inputs above); older Python primitives (Conv2D, MaxPool, Pad) as PRIMITIVE with
   // their attributes on the primitive, which MindSpore's loader reads by its own names.
   bool primitive_function = true;
+  // MindSpore's op takes its tensors as one tuple (Concat(MakeTuple(x0, x1, ...), axis)); cellar's
+  // node takes them as its inputs. The writer packs them into a MakeTuple node, the reader unpacks
+  // the tuple (and refuses anything else in its place).
+  bool tuple_input = false;
   // cellar attribute name → the name MindSpore gives it on the primitive (Conv2D's and MaxPool's
   // "data_format" is "format"); the reader maps back.
   std::map<std::string, std::string> renamed;

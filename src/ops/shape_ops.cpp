@@ -4,9 +4,11 @@
 // MindSpore passes some attributes as constant inputs (mindspore/ops/operations/array_ops.py,
 // and MindSpore 2.x's mindspore/core/ops/ops_def/*_op.yaml, where prim_init arguments are inputs
 // too): Transpose(x, perm), ExpandDims(x, axis), Gather(params, indices, axis, batch_dims),
-// Tile(x, multiples), Concat(xs, axis). Squeeze's `axis` (a tuple; () squeezes every dimension
-// of size 1) is a primitive attribute. In MindSpore's graphs Concat's first input is one
-// MakeTuple of the tensors; here the tensors are the node's inputs (any number).
+// Tile(x, multiples), Concat(xs, axis), Squeeze(x, axis) (`axis` a tuple; () squeezes every
+// dimension of size 1; an input in the files MindSpore 2.10 writes, checked with
+// tests/fixtures/mindspore/mindir/ops_matmul.mindir). In MindSpore's graphs Concat's first input
+// is one MakeTuple of the tensors; here the tensors are the node's inputs (any number), and the
+// MindIR spelling's tuple_input packs and unpacks them.
 #include <cstring>
 
 #include "ops/attr_util.h"
@@ -345,14 +347,16 @@ void register_shape_ops(OpTable& t) {
   t.add({.name = "Squeeze",
          .infer = squeeze_infer,
          .make_kernel = copy_kernel,
-         .mindir = {.primitive = "Squeeze"}});
+         .mindir = {.primitive = "Squeeze", .attr_inputs = {"axis"}}});
   t.add({.name = "Concat",
          .min_inputs = 1,
          .max_inputs = -1,
          .infer = concat_infer,
          .make_kernel = concat_kernel,
-         .mindir = {
-             .primitive = "Concat", .attr_inputs = {"axis"}, .defaults = {{"axis", int64_t{0}}}}});
+         .mindir = {.primitive = "Concat",
+                    .attr_inputs = {"axis"},
+                    .defaults = {{"axis", int64_t{0}}},
+                    .tuple_input = true}});
   t.add({.name = "Gather",
          .min_inputs = 2,
          .max_inputs = 2,
