@@ -564,22 +564,17 @@ TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
       {"ragged pairs", [](auto& a) { a.mutable_values(2)->mutable_values()->RemoveLast(); }},
       {"a pair too many", [](auto& a) { *a.add_values() = a.values(0); }},
       {"a pair missing", [](auto& a) { a.mutable_values()->RemoveLast(); }},
-      {"negative padding",
-       [](auto& a) { a.mutable_values(3)->mutable_values(0)->set_ints(0, -2); }},
-      {"a string inside",
-       [](auto& a) {
+      {"negative padding", [](auto& a) { a.mutable_values(3)->mutable_values(0)->set_ints(0, -2); }},
+      {"a string inside", [](auto& a) {
          auto* e = a.mutable_values(1)->mutable_values(0);
          e->Clear();
          e->set_type(pb::AttributeProto::STRING);
          e->set_s("x");
        }},
-      {"huge padding",
-       [](auto& a) { a.mutable_values(2)->mutable_values(1)->set_ints(0, int64_t{1} << 62); }},
-      {"no paddings",
-       [](auto& a) {
-         a.Clear();
-         a.set_name("not_paddings");
+      {"huge padding", [](auto& a) {
+         a.mutable_values(2)->mutable_values(1)->set_ints(0, int64_t{1} << 62);
        }},
+      {"no paddings", [](auto& a) { a.Clear(); a.set_name("not_paddings"); }},
   };
   int i = 0;
   for (const Edit& e : edits) {
@@ -592,100 +587,101 @@ TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
                                      reinterpret_cast<const std::byte*>(s.data()) + s.size()));
     expect_error_naming_file(path, "Pad", e.name);
   }
+}
 
-  // Concat in MindIR is Concat(MakeTuple(x0, x1, ...), axis) (MindSpore 2.10's spelling; the op
-  // table's tuple_input). A tuple of the wrong kind or shape is an error naming the file and node.
-  TEST(MindIRCorrupt, BrokenConcatTuplesAreErrorsNamingTheNode) {
-    ir::Graph g;
-    g.name = "G";
-    const int x = g.add_value("x", DType::Float32, {2, 3});
-    const int w = g.add_value("w", DType::Float32, {2, 3});
-    const int cat = g.add_value("cat", DType::Float32, {4, 3});
-    g.inputs = {x};
-    g.initializers = {{.value = w, .data = filled({2, 3}, 0.5f)}};
-    g.nodes.push_back({.name = "cat",
-                       .op = "Concat",
-                       .inputs = {x, w},
-                       .outputs = {cat},
-                       .attrs = {{"axis", int64_t{0}}}});
-    g.outputs = {cat};
-    g.validate();
-    pb::ModelProto good;
-    ASSERT_TRUE(good.ParseFromString(formats::write_mindir(g)));
-    ASSERT_EQ(node_named(good, "G:cat:tuple")->input_size(), 2);
+// Concat in MindIR is Concat(MakeTuple(x0, x1, ...), axis) (MindSpore 2.10's spelling; the op
+// table's tuple_input). A tuple of the wrong kind or shape is an error naming the file and node.
+TEST(MindIRCorrupt, BrokenConcatTuplesAreErrorsNamingTheNode) {
+  ir::Graph g;
+  g.name = "G";
+  const int x = g.add_value("x", DType::Float32, {2, 3});
+  const int w = g.add_value("w", DType::Float32, {2, 3});
+  const int cat = g.add_value("cat", DType::Float32, {4, 3});
+  g.inputs = {x};
+  g.initializers = {{.value = w, .data = filled({2, 3}, 0.5f)}};
+  g.nodes.push_back({.name = "cat",
+                     .op = "Concat",
+                     .inputs = {x, w},
+                     .outputs = {cat},
+                     .attrs = {{"axis", int64_t{0}}}});
+  g.outputs = {cat};
+  g.validate();
+  pb::ModelProto good;
+  ASSERT_TRUE(good.ParseFromString(formats::write_mindir(g)));
+  ASSERT_EQ(node_named(good, "G:cat:tuple")->input_size(), 2);
 
-    struct Edit {
-      std::string name;
-      std::function<void(pb::ModelProto&)> edit;
-      std::string expect;
-    };
-    const std::vector<Edit> edits = {
-        {"a tensor instead of the tuple",
-         [](auto& m) { node_named(m, "G:cat")->set_input(0, "G:x"); }, "is not a tuple"},
-        {"no tuple at all (only the axis)",
-         [](auto& m) {
-           auto* n = node_named(m, "G:cat");
-           n->mutable_input()->DeleteSubrange(0, 1);
-         },
-         "is not a tuple"},
-        {"two tuples", [](auto& m) { node_named(m, "G:cat")->add_input("G:cat:tuple"); },
-         "must be a constant"},  // the last input is the axis
-        {"an empty tuple", [](auto& m) { node_named(m, "G:cat:tuple")->clear_input(); },
-         "has 0 elements"},
-        {"a scalar in the tuple",
-         [](auto& m) {
-           auto* t = node_named(m, "G:cat:tuple");
-           t->set_input(1, node_named(m, "G:cat")->input(1));  // the axis constant
-         },
-         "scalar or tuple where a tensor is expected"},
-        {"a tuple in the tuple",
-         [](auto& m) {
-           auto* gp = m.mutable_graph();
-           auto* inner = gp->add_node();
-           *inner = *node_named(m, "G:cat:tuple");
-           inner->set_name("G:inner");
-           inner->set_output(0, "G:inner");
-           // the inner tuple must come first: move it to the front
-           gp->mutable_node()->SwapElements(0, gp->node_size() - 1);
-           node_named(m, "G:cat:tuple")->set_input(0, "G:inner");
-         },
-         "is not a tensor"},
-        {"tuple elements whose shapes do not agree",
-         [](auto& m) {
-           auto* p = m.mutable_graph()->mutable_parameter(0);
-           p->clear_dims();
-           p->add_dims(3);
-           p->add_dims(2);
-         },
-         "Concat"},
-    };
-    TempDir dir;
-    int i = 0;
-    for (const auto& e : edits) {
-      pb::ModelProto m = good;
-      e.edit(m);
-      const auto path = dir / ("concat" + std::to_string(i++) + ".mindir");
-      const std::string s = m.SerializeAsString();
-      cellar::testing::write_bytes(
-          path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                       reinterpret_cast<const std::byte*>(s.data()) + s.size()));
-      expect_error_naming_file(path, e.expect, e.name);
-      try {
-        (void)load(path);
-      } catch (const Error& err) {
-        EXPECT_NE(std::string(err.what()).find("cat"), std::string::npos)
-            << e.name << ": the node is not named: " << err.what();
-        std::cout << e.name << ": " << err.what() << "\n";
-      }
-    }
-    // The unedited file loads and runs: the writer's MakeTuple is what the reader unpacks.
-    const auto path = dir / "good.mindir";
-    const std::string s = good.SerializeAsString();
+  struct Edit {
+    std::string name;
+    std::function<void(pb::ModelProto&)> edit;
+    std::string expect;
+  };
+  const std::vector<Edit> edits = {
+      {"a tensor instead of the tuple",
+       [](auto& m) { node_named(m, "G:cat")->set_input(0, "G:x"); }, "is not a tuple"},
+      {"no tuple at all (only the axis)",
+       [](auto& m) {
+         auto* n = node_named(m, "G:cat");
+         n->mutable_input()->DeleteSubrange(0, 1);
+       },
+       "is not a tuple"},
+      {"two tuples", [](auto& m) { node_named(m, "G:cat")->add_input("G:cat:tuple"); },
+       "must be a constant"},  // the last input is the axis
+      {"an empty tuple", [](auto& m) { node_named(m, "G:cat:tuple")->clear_input(); },
+       "has 0 elements"},
+      {"a scalar in the tuple",
+       [](auto& m) {
+         auto* t = node_named(m, "G:cat:tuple");
+         t->set_input(1, node_named(m, "G:cat")->input(1));  // the axis constant
+       },
+       "scalar or tuple where a tensor is expected"},
+      {"a tuple in the tuple",
+       [](auto& m) {
+         auto* gp = m.mutable_graph();
+         auto* inner = gp->add_node();
+         *inner = *node_named(m, "G:cat:tuple");
+         inner->set_name("G:inner");
+         inner->set_output(0, "G:inner");
+         // the inner tuple must come first: move it to the front
+         gp->mutable_node()->SwapElements(0, gp->node_size() - 1);
+         node_named(m, "G:cat:tuple")->set_input(0, "G:inner");
+       },
+       "is not a tensor"},
+      {"tuple elements whose shapes do not agree",
+       [](auto& m) {
+         auto* p = m.mutable_graph()->mutable_parameter(0);
+         p->clear_dims();
+         p->add_dims(3);
+         p->add_dims(2);
+       },
+       "Concat"},
+  };
+  TempDir dir;
+  int i = 0;
+  for (const auto& e : edits) {
+    pb::ModelProto m = good;
+    e.edit(m);
+    const auto path = dir / ("concat" + std::to_string(i++) + ".mindir");
+    const std::string s = m.SerializeAsString();
     cellar::testing::write_bytes(
         path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
                                      reinterpret_cast<const std::byte*>(s.data()) + s.size()));
-    const ir::Graph back = load(path);
-    ASSERT_EQ(back.nodes.size(), 1u);
-    EXPECT_EQ(back.nodes[0].op, "Concat");
-    EXPECT_EQ(back.nodes[0].inputs.size(), 2u);
+    expect_error_naming_file(path, e.expect, e.name);
+    try {
+      (void)load(path);
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("cat"), std::string::npos)
+          << e.name << ": the node is not named: " << err.what();
+      std::cout << e.name << ": " << err.what() << "\n";
+    }
   }
+  // The unedited file loads and runs: the writer's MakeTuple is what the reader unpacks.
+  const auto path = dir / "good.mindir";
+  const std::string s = good.SerializeAsString();
+  cellar::testing::write_bytes(
+      path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
+                                   reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+  const ir::Graph back = load(path);
+  ASSERT_EQ(back.nodes.size(), 1u);
+  EXPECT_EQ(back.nodes[0].op, "Concat");
+  EXPECT_EQ(back.nodes[0].inputs.size(), 2u);
+}
