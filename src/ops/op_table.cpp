@@ -8,6 +8,7 @@ namespace cellar::ops {
 
 void OpTable::add(OpDef def) {
   if (!def.mindir.primitive.empty()) by_mindir_[def.mindir.primitive] = def.name;
+  for (const auto& legacy : def.mindir.legacy_primitives) by_mindir_[legacy] = def.name;
   const std::string name = def.name;
   ops_.emplace(name, std::move(def));
 }

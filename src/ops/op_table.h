@@ -31,6 +31,9 @@ using Kernel = std::function<void(std::span<const Tensor> inputs, std::span<Tens
 
 struct MindIRSpelling {
   std::string primitive;  // written as op_type "REF::<primitive>:<uid>"
+  // Older names of the same primitive that the reader also accepts (MindSpore 1.0/1.1 wrote Add
+  // as "TensorAdd"); never written.
+  std::vector<std::string> legacy_primitives;
   // Attributes MindSpore passes as constant inputs after the tensor inputs, in order
   // (Reshape's `shape`); every other attribute is a primitive attribute.
   std::vector<std::string> attr_inputs;
