@@ -574,6 +574,9 @@ Reader::NodeInfo Reader::classify(int i) const {
   } else {
     info.primitive = op;  // old files: the primitive's name, attributes on the node
   }
+  // MindSpore 1.x names primitives that Python code calls (bprop graphs) "S-Prim-<Primitive>".
+  if (info.primitive.rfind("S-Prim-", 0) == 0 && info.primitive.size() > 7)
+    info.primitive = info.primitive.substr(7);
   static const std::map<std::string, Kind> plumbing = {{"Load", Kind::kLoad},
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
@@ -632,6 +635,11 @@ void Reader::index_names() {
   for (int k = 0; k < gp.input_size(); ++k) {
     const auto& in = gp.input(k);
     const std::string where = strip(in.name());
+    if (in.tensor_size() == 0 && !in.has_denotation() && !in.has_attr_info())
+      unsupported(where.empty() ? "graph input" : where,
+                  "graph input is not a tensor: it has no type (MindSpore 1.x writes untyped "
+                  "inputs for functions such as bprop graphs; a GraphCell needs each input's "
+                  "dtype and shape)");
     if (in.tensor_size() != 1)
       unsupported(where.empty() ? "graph input" : where,
                   "graph input is not a tensor (tuple or scalar inputs are not supported)");

@@ -51,6 +51,30 @@
 // attr inputs both become node attrs, node op_types without "REF::" are taken as primitive names
 // with the node's own attributes. Only nodes the outputs depend on are read.
 //
+// MindSpore 1.x files (established from files 1.1.0 to 1.9.0 wrote, tests/test_mindspore_1x.cpp
+// and the list in tests/fixtures/mindspore/mindir_1x/README.md):
+//   ModelProto   ir_version "0.1.0" (1.1 to 1.6) or "0.1.1" (1.7 to 1.9), producer_name
+//                "MindSpore", model_version the MindSpore version ("1.1.0", "1.5.0rc1",
+//                "1.6.0.20220112" for nightlies), mind_ir_version absent (to 1.6) or 1 (1.7 on;
+//                2.x writes 3), little_endian from 1.6, no primitives before 1.7
+//   GraphProto   name "<ids>_construct_wrapper[.N]" (bprop graphs "bprop.N"), values named
+//                "<graph>:<name>" as in 2.x; inputs as ValueInfoProto with one TensorProto; a
+//                node's output name may differ from its own name ("…:6:2" vs "…:5:1"); bprop
+//                graphs carry bprop_hash and untyped inputs (no tensor, no attr_info)
+//   node         to 1.6: op_type is the bare primitive name ("Add", "ReLU", 1.0/1.1's "TensorAdd"
+//                for Add, op table `legacy_primitives`) with the primitive's attributes on the
+//                node: an unnamed "shape" attribute (the output's type: a TensorProto named
+//                "shape1", ref_attr_name "shape:shape1,"), "input_names"/"output_names" as STRING
+//                lists (ref_attr_name "scalar:List[value1,…],"), domain the scope
+//                ("Default/Add-op5"). From 1.7: "REF::<Primitive>:<uid>" with ModelProto.primitives
+//                as in 2.x (LIST attributes of typed values). Primitives called from Python are
+//                "S-Prim-<Primitive>" ("S-Prim-MakeTuple", "REF::S-Prim-ReluGrad:2"): the prefix
+//                is dropped.
+//   Encryption   1.7 on: the 2.x block layout (crypto.h). 1.3 wrote AES-GCM blocks without the
+//                16-byte tag (magic, block length, IV length 16, IV, cipher length, cipher);
+//                MindSpore 2.10 cannot read those either, and cellar refuses them (the IV length
+//                sits where the block length is read).
+//
 // Refused with a cellar::Error naming the file (and the node or tensor): a tuple_input op
 // (Concat) whose input 0 is not a tuple, whose tuple is empty or holds a scalar or a tuple, or
 // whose tensors' shapes disagree; files over 2 GiB, bytes that do not parse, a missing graph,
