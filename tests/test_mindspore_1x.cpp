@@ -9,12 +9,17 @@
 // cellar has run through a GraphCell within 1e-5 of MindSpore 2.10's output on the same inputs
 // (make_fixtures.py); the others fail with a cellar::Error naming the file, the node or input,
 // and the reason.
+//
+// Checkpoints that MindSpore training wrote in 2020 and 2021 (<dir>/ckpt/, the model zoo's LeNet-5
+// with optimizer state) load through load_checkpoint with exactly the entries, dtypes, shapes and
+// values MindSpore 2.10's load_checkpoint gives, and run in cellar's LeNet-5 like in MindSpore's.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "cellar/cellar.h"
 #include "mind_ir.pb.h"
@@ -233,4 +238,84 @@ TEST(MindSpore1x, BpropGraphsReachTheOpTable) {
     expect_refused(typed_copy(p, tmp / name), ErrorCode::kUnsupported, node,
                    "unknown op 'ReluGrad'");
   }
+}
+
+namespace {
+
+// `<stem>.tensors.txt`: name, dtype, dims (comma-separated; empty for a scalar), float64 sum, one
+// line per entry of MindSpore's load_checkpoint, in its order.
+struct Entry {
+  std::string name, dtype;
+  Shape shape;
+  double sum = 0;
+};
+std::vector<Entry> mindspore_entries(const std::string& stem) {
+  std::ifstream in(kFixtures / (stem + ".tensors.txt"));
+  EXPECT_TRUE(in) << stem;
+  std::vector<Entry> out;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    Entry e;
+    std::string dims, sum;
+    std::getline(fields, e.name, '\t');
+    std::getline(fields, e.dtype, '\t');
+    std::getline(fields, dims, '\t');
+    std::getline(fields, sum, '\t');
+    std::istringstream ds(dims);
+    std::vector<int64_t> shape;
+    for (std::string d; std::getline(ds, d, ',');) shape.push_back(std::stoll(d));
+    e.shape = Shape(shape);
+    e.sum = std::stod(sum);
+    out.push_back(e);
+  }
+  return out;
+}
+
+double sum_of(const Tensor& t) {
+  const Tensor f = t.to(DType::Float64);
+  double s = 0;
+  for (int64_t i = 0; i < f.numel(); ++i) s += f.data<double>()[i];
+  return s;
+}
+
+void expect_checkpoint_like_mindspore(const std::string& stem) {
+  REQUIRE_FILE(p, "ckpt/" + stem + ".ckpt");
+  const ParamDict params = load_checkpoint(p);
+  const auto want = mindspore_entries(stem);
+  ASSERT_EQ(params.size(), want.size());
+  size_t k = 0;
+  for (const auto& [name, param] : params) {
+    const Entry& e = want[k++];
+    SCOPED_TRACE(name);
+    EXPECT_EQ(name, e.name);
+    EXPECT_EQ(mindspore_name(param.value().dtype()), e.dtype);
+    EXPECT_EQ(param.value().shape(), e.shape);
+    EXPECT_NEAR(sum_of(param.value()), e.sum, 1e-9 * std::max(1.0, std::fabs(e.sum)));
+  }
+
+  // The model zoo's LeNet-5 takes its parameters; the rest is optimizer state.
+  auto net = models::LeNet5();
+  const auto [param_not_load, ckpt_not_load] = load_param_into_net(net, params, true);
+  EXPECT_TRUE(param_not_load.empty()) << param_not_load;
+  EXPECT_EQ(ckpt_not_load.size(), params.size() - 8) << ckpt_not_load;
+  net->set_train(false);
+  const Tensor y = (*net)(cellar::testing::read_npy(kFixtures / (stem + ".lenet5.in0.npy")));
+  const double d =
+      max_abs_diff(y, cellar::testing::read_npy(kFixtures / (stem + ".lenet5.out.npy")));
+  std::cout << "[ " << stem << " ] LeNet-5 max |cellar - MindSpore 2.10| = " << d << "\n";
+  EXPECT_LE(d, 1e-5);
+}
+
+}  // namespace
+
+// MindSpore 1.1.1 on Ascend (MindSpore Serving's LeNet example, June 2021): loss-scale state
+// (scale_sense, current_iterator_step, last_overflow_iterator_step) as scalars beside the weights.
+TEST(MindSpore1xCheckpoint, LeNetFromServingV111LoadsLikeMindSpore) {
+  expect_checkpoint_like_mindspore("lenet_ascend_v111");
+}
+
+// MindSpore 0.1 (MindArmour's test data, March 2020, before 1.0): learning_rate and momentum as
+// Float64 scalars.
+TEST(MindSpore1xCheckpoint, LeNetFromMindArmour2020LoadsLikeMindSpore) {
+  expect_checkpoint_like_mindspore("lenet_mindarmour_2020");
 }
