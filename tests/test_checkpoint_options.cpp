@@ -380,6 +380,34 @@ TEST(CheckpointRead, UseMmapFalseAlignsMisalignedTensorsInPlace) {
   }
 }
 
+// Past 64 MiB of misaligned content, the slides run on two threads, cut inside one tensor (the
+// bytes around the cut are kept aside): every byte must still land where it belongs.
+TEST(CheckpointRead, UseMmapFalseSlidesManyMisalignedMegabytesOnTwoThreads) {
+  TempDir dir;
+  ParamDict params;
+  params.set("a", patterned(DType::Int8, {5}, 1));
+  params.set("big1", patterned(DType::Float32, {(24 << 20) / 4 + 1}, 2));
+  params.set("b", patterned(DType::Int8, {3}, 3));
+  params.set("big2", patterned(DType::Float64, {(30 << 20) / 8 + 3}, 4));
+  params.set("cc", patterned(DType::Int8, {7}, 5));
+  params.set("big3", patterned(DType::Int32, {(24 << 20) / 4 + 5}, 6));
+  save_checkpoint(params, dir / "m.ckpt");
+  {
+    const auto mapped = load_checkpoint(dir / "m.ckpt");
+    uint64_t pending_bytes = 0;
+    for (const auto& [name, p] : mapped)
+      if (p.data().storage()->is_pending()) pending_bytes += p.data().nbytes();
+    ASSERT_GE(pending_bytes, 64u << 20) << "the test needs 64 MiB of misaligned tensors";
+  }
+  const auto read = load_checkpoint(dir / "m.ckpt", {.use_mmap = false});
+  for (const auto& [name, p] : read) {
+    EXPECT_FALSE(p.data().storage()->is_pending()) << name;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data().raw_data()) % cellar::itemsize(p.data().dtype()), 0u)
+        << name;
+  }
+  expect_same(params, read);
+}
+
 // A file large enough to be read by two threads into huge pages reads back the same bytes,
 // including around the point where the two halves meet.
 TEST(CheckpointRead, UseMmapFalseReadsALargeFileInTwoHalves) {

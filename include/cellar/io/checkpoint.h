@@ -84,7 +84,10 @@ struct SaveOptions {
   // view them in place (zero-copy) instead of copying misaligned ones on first use. The padding
   // is an unknown length-delimited field (number 2047) before TensorProto.tensor_content, which
   // protobuf parsers skip: MindSpore 2.10 and cellar load such files unchanged (checked), and
-  // reading them back yields the same tensors. Off: the bytes MindSpore itself writes.
+  // reading them back yields the same tensors. Off by default, deliberately: a default save
+  // writes the very bytes MindSpore writes (byte-identical to its files, which tools that hash or
+  // diff checkpoints rely on), and a reader older than these checks may not skip field 2047. For
+  // fast zero-copy loads, turn it on, or use safetensors (aligned by construction).
   bool align_tensors = false;
 };
 
