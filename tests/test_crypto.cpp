@@ -479,6 +479,47 @@ TEST(Crypto, EveryFlippedByteOfAGcmFileIsRefused) {
   }
 }
 
+// MindSpore 1.3's AES-GCM layout: every block without its 16-byte tag (crypto.h). Made here from
+// a tagged file by cutting the tags out, which is exactly 1.3's layout of the same ciphertext.
+Bytes without_tags(const Bytes& tagged) {
+  Bytes out;
+  size_t pos = 0;
+  while (pos < tagged.size()) {
+    const uint32_t block_len = get_u32(tagged, pos + 4 + 16);
+    out.insert(out.end(), tagged.begin() + pos, tagged.begin() + pos + 4);  // magic
+    out.insert(out.end(), tagged.begin() + pos + 20, tagged.begin() + pos + 24 + block_len);
+    pos += 24 + block_len;
+  }
+  return out;
+}
+
+TEST(Crypto, MindSpore13GcmBlocksWithoutTagDecrypt) {
+  const Bytes plain = pattern(1000, 9);
+  for (size_t block : {100, 1000}) {
+    const Bytes tagged = encrypt(plain, key(24), EncMode::kAesGcm, block);
+    const Bytes tagless = without_tags(tagged);
+    ASSERT_EQ(tagless.size() + 16 * ((plain.size() + block - 1) / block), tagged.size());
+    EXPECT_EQ(decrypt(tagless, key(24), EncMode::kAesGcm, "v13.ckpt"), plain) << block;
+    // Every truncation still fails in the framing checks, naming the file.
+    for (size_t cut = 0; cut < tagless.size(); cut += 37) {
+      const Error e = expect_error(
+          [&] { (void)decrypt(std::span(tagless).first(cut), key(24), EncMode::kAesGcm, "v13.ckpt"); },
+          ErrorCode::kCrypto);
+      EXPECT_EQ(e.file(), "v13.ckpt");
+    }
+  }
+  // MindSpore's own file, its tag cut out: the same plaintext as the tagged one.
+  const Bytes ms = read_bytes(fixture("gcm16.ckpt"));
+  EXPECT_EQ(decrypt(without_tags(ms), key(16), EncMode::kAesGcm, "v13.ckpt"),
+            decrypt(ms, key(16), EncMode::kAesGcm, "gcm16.ckpt"));
+  // Unauthenticated, as CBC is: a wrong key decrypts to garbage rather than failing here; the
+  // checkpoint parser refuses it (test_ckpt_encrypted_corrupt).
+  const Bytes right = key(16);
+  const Bytes wrong(right.rbegin(), right.rend());
+  EXPECT_NE(decrypt(without_tags(ms), wrong, EncMode::kAesGcm, "v13.ckpt"),
+            decrypt(ms, key(16), EncMode::kAesGcm, "gcm16.ckpt"));
+}
+
 TEST(Crypto, CbcCatchesFramingAndPaddingFlipsButNotAllCiphertextFlips) {
   for (const auto& [name, mode] :
        {std::pair{"cbc16.ckpt", EncMode::kAesCbc}, std::pair{"sm4.ckpt", EncMode::kSm4Cbc}}) {

@@ -112,6 +112,19 @@ struct BlockRef {
   size_t cipher_len;
 };
 
+// MindSpore 1.3's AES-GCM block: magic, block_len, iv_len = 16, iv, cipher_len, cipher, with no
+// tag. Recognised when the fields after the magic agree with one another as 1.3 wrote them; in a
+// tagged block those 8 bytes are the first half of a random tag, which matches by chance with
+// probability below 2^-60 (and must then also meet the cipher length).
+bool is_tagless_gcm_block(std::span<const std::byte> in) {
+  if (in.size() < 4 + 4 + 4 + kIvLen + 4) return false;
+  const uint32_t block_len = load_u32(in.data() + 4);
+  const uint32_t iv_len = load_u32(in.data() + 8);
+  const uint32_t cipher_len = load_u32(in.data() + 12 + kIvLen);
+  return iv_len == kIvLen && cipher_len <= kMaxCipherLen &&
+         size_t(block_len) == kBlockLenOverhead + cipher_len && block_len <= in.size() - 8;
+}
+
 // Walks the framing of every block, calling `on_block` for each; every length is checked against
 // the bytes that are left before it is used. decrypt() walks twice (validate and size, then
 // decrypt), so a bad file fails before any allocation that depends on its lengths and the walk
@@ -124,6 +137,8 @@ void scan_blocks(std::span<const std::byte> in, EncMode mode, const std::string&
                  "plaintext; there is nothing to load)");
   }
   const std::string mode_name = to_string(mode);
+  // MindSpore 1.3's AES-GCM blocks have no tag (crypto.h); the first block decides for the file.
+  const bool gcm_without_tag = mode == EncMode::kAesGcm && is_tagless_gcm_block(in);
   size_t blocks = 0;
   size_t pos = 0;
   while (pos < in.size()) {
@@ -157,7 +172,7 @@ void scan_blocks(std::span<const std::byte> in, EncMode mode, const std::string&
     }
     pos += 4;
     BlockRef b{start, nullptr, nullptr, nullptr, 0};
-    if (mode == EncMode::kAesGcm) {
+    if (mode == EncMode::kAesGcm && !gcm_without_tag) {
       need(kTagLen, "the GCM tag");
       b.tag = in.data() + pos;
       pos += kTagLen;
@@ -291,6 +306,12 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
     if (EVP_DecryptUpdate(ctx.get(), dst, &n, reinterpret_cast<const unsigned char*>(b.cipher),
                           int(b.cipher_len)) != 1) {
       fail(b.offset, "OpenSSL: decryption failed");
+    }
+    if (mode == EncMode::kAesGcm && b.tag == nullptr) {
+      // MindSpore 1.3's tagless block: nothing to authenticate, so no Final (it would check a
+      // tag). Like CBC, a wrong key gives garbage for the caller's parser to refuse.
+      out += size_t(n);
+      return;
     }
     if (mode == EncMode::kAesGcm &&
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kTagLen),

@@ -39,6 +39,12 @@
 //   modified byte in a non-final ciphertext block or the IV is not detected at all. Then decrypt()
 //   returns garbage and the caller's parser must fail (the .ckpt and MindIR readers do: every
 //   length and tag is checked). Only AES-GCM guarantees "an error, never garbage".
+// - MindSpore 1.3 (mid-2021) wrote AES-GCM blocks with no tag at all: magic, block_len, iv_len,
+//   iv, cipher_len, cipher (the same GCM ciphertext of the first 12 IV bytes; verified on a file
+//   MindSpore 1.3's tests encrypted, whose plaintext is byte-identical to the 1.1 file it was made
+//   from). MindSpore 2.x cannot read them; decrypt() does, recognising the layout from its first
+//   block (the fields after the magic agree as 1.3 wrote them, which a random tag does by chance
+//   with probability below 2^-60). Such a file has no authentication, as CBC has none.
 // - The framing has no block count and no end marker, and each block is authenticated alone: a
 //   file cut right after a whole block, or with whole blocks reordered, decrypts to a cut or
 //   reordered plaintext without error, in every mode (as in MindSpore). Blocks are 64 MiB, so the
