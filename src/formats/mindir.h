@@ -72,8 +72,8 @@
 //                is dropped.
 //   Encryption   1.7 on: the 2.x block layout (crypto.h). 1.3 wrote AES-GCM blocks without the
 //                16-byte tag (magic, block length, IV length 16, IV, cipher length, cipher);
-//                MindSpore 2.10 cannot read those either, and cellar refuses them (the IV length
-//                sits where the block length is read).
+//                MindSpore 2.10 cannot read those; cellar does (crypto.h: recognised from the
+//                first block, unauthenticated like CBC).
 //
 // Refused with a cellar::Error naming the file (and the node or tensor): a tuple_input op
 // (Concat) whose input 0 is not a tuple, whose tuple is empty or holds a scalar or a tuple, or
