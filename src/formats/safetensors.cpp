@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <unordered_set>
 
 #include "cellar/error.h"
@@ -117,8 +118,8 @@ class HeaderParser {
         if (!keys.insert(key).second)
           fail("duplicate key " + excerpt(key) + " in the header", key_pos, key);
         colon(key);
-        const std::string entry = key;
-        if (key == "__metadata__") {
+        const bool is_metadata = key == "__metadata__";
+        if (is_metadata) {
           metadata(h);
         } else {
           h.tensors.push_back(tensor_info(std::move(key), key_pos));
@@ -130,7 +131,10 @@ class HeaderParser {
           continue;
         }
         if (at('}')) break;
-        fail("expected ',' or '}' after the entry " + excerpt(entry) + ", found " + here(), pos_);
+        fail("expected ',' or '}' after the entry " +
+                 excerpt(is_metadata ? std::string_view("__metadata__") : h.tensors.back().name) +
+                 ", found " + here(),
+             pos_);
       }
     }
     ++pos_;  // '}'
@@ -393,13 +397,22 @@ class HeaderParser {
     ++pos_;
     ws();
     bool have_dtype = false, have_shape = false, have_offsets = false;
-    std::unordered_set<std::string> fields;
+    // Duplicates: the three known fields by their flags; a set (made only when needed: this runs
+    // once per tensor of every load) for any other field name.
+    std::optional<std::unordered_set<std::string>> other_fields;
     if (!at('}')) {
       for (;;) {
         const size_t field_pos = pos_;
         if (!at('"')) fail("expected a field name (a JSON string), found " + here(), pos_, n);
         std::string field = string(n);
-        if (!fields.insert(field).second)
+        const bool duplicate =
+            field == "dtype"          ? have_dtype
+            : field == "shape"        ? have_shape
+            : field == "data_offsets" ? have_offsets
+                                      : !(other_fields ? *other_fields : other_fields.emplace())
+                                             .insert(field)
+                                             .second;
+        if (duplicate)
           fail("duplicate field " + excerpt(field) + " in tensor " + excerpt(n), field_pos, n);
         colon(field);
         if (field == "dtype") {
@@ -666,36 +679,38 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
   uint64_t expect = 0;
   const TensorInfo* prev = nullptr;
   for (const auto& t : h.tensors) {
-    const ErrorContext ctx{path, t.name, t.key_offset};
-    const std::string offsets =
-        "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
-    const std::string who = "tensor " + excerpt(t.name);
-    if (t.end < t.begin) throw FormatError(who + " has " + offsets + ": end before begin", ctx);
+    // Made only for an error: this loop runs once per tensor of every load.
+    const auto ctx = [&] { return ErrorContext{path, t.name, t.key_offset}; };
+    const auto offsets = [&] {
+      return "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
+    };
+    const auto who = [&] { return "tensor " + excerpt(t.name); };
+    if (t.end < t.begin) throw FormatError(who() + " has " + offsets() + ": end before begin", ctx());
     if (t.begin > expect)
-      throw FormatError(who + " has " + offsets + ", leaving a gap of " +
+      throw FormatError(who() + " has " + offsets() + ", leaving a gap of " +
                             std::to_string(t.begin - expect) + " bytes after " +
                             (prev ? "tensor " + excerpt(prev->name) : std::string("the header")) +
                             " (data offset " + std::to_string(expect) + ")",
-                        ctx);
+                        ctx());
     if (t.begin < expect)
-      throw FormatError(who + " has " + offsets + ", overlapping tensor " + excerpt(prev->name) +
+      throw FormatError(who() + " has " + offsets() + ", overlapping tensor " + excerpt(prev->name) +
                             " (which ends at data offset " + std::to_string(expect) + ")",
-                        ctx);
+                        ctx());
     const auto need = checked_nbytes(t.shape, t.dtype);
     if (!need)
-      throw FormatError(who + ": element count × item size of shape " + t.shape.str() + " and " +
+      throw FormatError(who() + ": element count × item size of shape " + t.shape.str() + " and " +
                             std::string(*dtype_name(t.dtype)) + " overflows",
-                        ctx);
+                        ctx());
     if (t.end - t.begin != *need)
-      throw FormatError(who + " has " + offsets + " (" + std::to_string(t.end - t.begin) +
+      throw FormatError(who() + " has " + offsets() + " (" + std::to_string(t.end - t.begin) +
                             " bytes), but shape " + t.shape.str() + " of " +
                             std::string(*dtype_name(t.dtype)) + " needs " + std::to_string(*need),
-                        ctx);
+                        ctx());
     if (t.end > data_size)
-      throw FormatError(who + " has " + offsets + ", ending at file offset " +
+      throw FormatError(who() + " has " + offsets() + ", ending at file offset " +
                             std::to_string(saturating_add(h.data_start, t.end)) +
                             " past the end of the file (" + std::to_string(size) + " bytes)",
-                        ctx);
+                        ctx());
     expect = t.end;
     prev = &t;
   }
