@@ -1,6 +1,7 @@
 """The peers of bench/checkpoint_bench.cpp, on the tensor sizes it wrote to DIR/spec.txt.
 
-Prints `RESULT <kind> <median seconds> <name>` lines, kind one of save, load_copy, load_mmap (no
+Prints `RESULT <kind>@<format> <median seconds> <name>` lines, format the file format written or
+read (ckpt, safetensors, pt), kind one of save, load_copy, load_mmap (no
 bytes read), load_mmap_touch (every page read).
 Measures whatever this interpreter can import: numpy + safetensors, torch, mindspore; says
 `SKIP <peer>: <reason>` for the others.
@@ -50,19 +51,19 @@ def main():
     try:
         from safetensors.numpy import save_file, load_file
         path = os.path.join(args.dir, "peer.safetensors")
-        print("RESULT save", median_time(r, lambda: (save_file(arrays, path), os.sync())), "safetensors.numpy save_file (+sync)")
-        print("RESULT load_copy", median_time(r, lambda: load_file(path)), "safetensors.numpy load_file")
+        print("RESULT save@safetensors", median_time(r, lambda: (save_file(arrays, path), os.sync())), "safetensors.numpy save_file (+sync)")
+        print("RESULT load_copy@safetensors", median_time(r, lambda: load_file(path)), "safetensors.numpy load_file")
         from safetensors import safe_open
 
         def mmap_load():
             with safe_open(path, "np") as f:
                 touch_all([f.get_tensor(k) for k in f.keys()])
-        print("RESULT load_copy", median_time(r, mmap_load), "safetensors safe_open get_tensor + touch")
+        print("RESULT load_copy@safetensors", median_time(r, mmap_load), "safetensors safe_open get_tensor + touch")
 
         def mmap_view():
             with safe_open(path, "np") as f:
                 return [f.get_slice(k) for k in f.keys()]
-        print("RESULT load_mmap", median_time(max(r, MIN_MMAP_REPEATS), mmap_view), "safetensors safe_open get_slice (lazy views)")
+        print("RESULT load_mmap@safetensors", median_time(max(r, MIN_MMAP_REPEATS), mmap_view), "safetensors safe_open get_slice (lazy views)")
         os.remove(path)
     except ImportError as e:
         print(f"SKIP safetensors: {e}")
@@ -77,10 +78,10 @@ def main():
             fd = os.open(path, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
-        print("RESULT save", median_time(r, save), "torch.save (+fsync)")
-        print("RESULT load_copy", median_time(r, lambda: torch.load(path)), "torch.load")
-        print("RESULT load_mmap", median_time(max(r, MIN_MMAP_REPEATS), lambda: torch.load(path, mmap=True)), "torch.load(mmap=True)")
-        print("RESULT load_mmap_touch", median_time(r, lambda: touch_all([t.numpy() for t in torch.load(path, mmap=True).values()])),
+        print("RESULT save@pt", median_time(r, save), "torch.save (+fsync)")
+        print("RESULT load_copy@pt", median_time(r, lambda: torch.load(path)), "torch.load")
+        print("RESULT load_mmap@pt", median_time(max(r, MIN_MMAP_REPEATS), lambda: torch.load(path, mmap=True)), "torch.load(mmap=True)")
+        print("RESULT load_mmap_touch@pt", median_time(r, lambda: touch_all([t.numpy() for t in torch.load(path, mmap=True).values()])),
               "torch.load(mmap=True) + touch")
         os.remove(path)
     except ImportError as e:
@@ -104,9 +105,9 @@ def main():
                 os.chmod(path, 0o644)
             ms.save_checkpoint(params, path)
             fsync(path)
-        print("RESULT save", median_time(r, save), "mindspore.save_checkpoint (+fsync)")
+        print("RESULT save@ckpt", median_time(r, save), "mindspore.save_checkpoint (+fsync)")
         try:
-            print("RESULT load_copy", median_time(r, lambda: ms.load_checkpoint(path)), "mindspore.load_checkpoint")
+            print("RESULT load_copy@ckpt", median_time(r, lambda: ms.load_checkpoint(path)), "mindspore.load_checkpoint")
         except ValueError as e:
             # MindSpore 2.10 refuses a .ckpt larger than os.sysconf("SC_AVPHYS_PAGES") pages: the
             # kernel's MemFree, which leaves out the page cache (MemAvailable counts it). With a warm
@@ -126,12 +127,12 @@ def main():
                 os.chmod(st_path, 0o644)
             ms.save_checkpoint(params, st_path, format="safetensors")
             fsync(st_path)
-        print("RESULT save", median_time(r, save_st), "mindspore.save_checkpoint(format=safetensors) (+fsync)")
+        print("RESULT save@safetensors", median_time(r, save_st), "mindspore.save_checkpoint(format=safetensors) (+fsync)")
         # Its safetensors load is lazy: Parameters over the mapped file (nothing copied), so it is
         # a zero-copy load, compared with cellar's, and timed again with every page touched.
-        print("RESULT load_mmap", median_time(max(r, MIN_MMAP_REPEATS), lambda: ms.load_checkpoint(st_path, format="safetensors")),
+        print("RESULT load_mmap@safetensors", median_time(max(r, MIN_MMAP_REPEATS), lambda: ms.load_checkpoint(st_path, format="safetensors")),
               "mindspore.load_checkpoint(format=safetensors) (lazy)")
-        print("RESULT load_mmap_touch",
+        print("RESULT load_mmap_touch@safetensors",
               median_time(r, lambda: touch_all([p.asnumpy() for p in ms.load_checkpoint(st_path, format="safetensors").values()])),
               "mindspore.load_checkpoint(format=safetensors) + touch")
         os.chmod(st_path, 0o644)
