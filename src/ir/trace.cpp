@@ -62,12 +62,12 @@ int Tracer::value_of(const Tensor& t, const std::string& op) {
     throw ExportError("a str tensor cannot enter an exported graph (op " + op + ")");
   auto key = std::make_pair(t.storage().get(), t.storage_offset());
   auto known = constants_.find(key);
-  if (known != constants_.end() && graph_.value(known->second).shape == t.shape() &&
-      graph_.value(known->second).dtype == t.dtype())
-    return known->second;
+  if (known != constants_.end() && graph_.value(known->second.first).shape == t.shape() &&
+      graph_.value(known->second.first).dtype == t.dtype())
+    return known->second.first;
   const int v = graph_.add_value("const_" + std::to_string(constants_.size()), t.dtype(), t.shape());
   graph_.initializers.push_back({v, t.clone(), false});
-  constants_[key] = v;
+  constants_[key] = {v, t.storage()};
   return v;
 }
 

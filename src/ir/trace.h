@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,10 @@ class Tracer {
   std::map<const detail::ParamState*, std::string> owned_;  // parameter → dotted name
   std::map<const Storage*, const detail::ParamState*> owned_storage_;
   std::map<const detail::ParamState*, int> param_values_;
-  std::map<std::pair<const Storage*, size_t>, int> constants_;
+  // Constants by their storage; the storage is kept alive for the trace, so that a temporary's
+  // freed address, reused by the next constant, cannot alias it.
+  std::map<std::pair<const Storage*, size_t>, std::pair<int, std::shared_ptr<Storage>>>
+      constants_;
   int next_node_ = 0;
 };
 
