@@ -437,3 +437,114 @@ TEST(MindIRFromMindSpore, QuickStartMLPRunsLikeMindSpore) {
   // And back out through our writer: same graph.
   expect_same_graph(g, roundtrip(g));
 }
+
+// Pad's MindIR spellings, as MindSpore 2.10 writes and runs them: a zero fill is Pad (paddings a
+// tuple of pairs), reflect/symmetric are MirrorPad (mode REFLECT/SYMMETRIC, paddings an int64
+// (rank, 2) tensor input), edge and other fills are PadV3 (paddings for the last dimensions, last
+// first; value a scalar of x's dtype, None in edge mode). Each reads back as the same Pad and runs
+// to the same values; what MindSpore cannot run is refused at export naming the node.
+TEST(MindIR, PadModesAsMindSporeSpellsThem) {
+  struct Case {
+    ir::Attrs attrs;
+    Shape x;
+    std::string primitive;
+  };
+  using V = std::vector<int64_t>;
+  const std::vector<Case> cases = {
+      {{{"paddings", V{0, 0, 1, 2}}}, {2, 3}, "Pad"},
+      {{{"paddings", V{0, 0, 1, 2}}, {"mode", std::string("constant")}, {"value", 0.0}},
+       {2, 3},
+       "Pad"},
+      {{{"paddings", V{1, 0, 0, 2}}, {"mode", std::string("reflect")}}, {2, 3}, "MirrorPad"},
+      {{{"paddings", V{2, 1, 3, 0, 0, 0}}, {"mode", std::string("symmetric")}},
+       {2, 3, 4},
+       "MirrorPad"},
+      {{{"paddings", V{0, 0, 0, 0, 2, 1, 0, 3}}, {"mode", std::string("edge")}},
+       {2, 3, 4, 5},
+       "PadV3"},
+      {{{"paddings", V{0, 0, 1, 0, 0, 0}}, {"value", -1.5}}, {2, 3, 4}, "PadV3"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.primitive);
+    ir::Graph g;
+    g.name = "P";
+    const int x = g.add_value("x", DType::Float32, c.x);
+    const ops::TensorType t{DType::Float32, c.x};
+    const auto out = ops::op_table().find("Pad")->infer({&t, 1}, c.attrs);
+    const int y = g.add_value("y", DType::Float32, out[0].shape);
+    g.inputs = {x};
+    g.outputs = {y};
+    g.nodes.push_back(node("Pad", {x}, {y}, c.attrs));
+    pb::ModelProto m;
+    ASSERT_TRUE(m.ParseFromString(formats::write_mindir(g)));
+    const pb::PrimitiveProto* prim = nullptr;
+    for (const auto& p : m.primitives())
+      if (p.op_type() != "MakeTuple") prim = &p;
+    ASSERT_NE(prim, nullptr);
+    EXPECT_EQ(prim->op_type(), c.primitive);
+    EXPECT_EQ(prim->prim_type(), pb::PrimitiveProto::PRIMITIVE);
+    std::map<std::string, const pb::AttributeProto*> attrs;
+    for (const auto& a : prim->attribute()) attrs[a.name()] = &a;
+    std::vector<const pb::AttributeProto*> consts;  // the op's constant inputs, in order
+    for (const auto& n : m.graph().node())
+      if (n.op_type() == "Constant") consts.push_back(&n.attribute(0));
+    if (c.primitive == "MirrorPad") {
+      ASSERT_TRUE(attrs.count("mode"));
+      EXPECT_EQ(attrs["mode"]->s(),
+                std::get<std::string>(c.attrs.at("mode")) == "reflect" ? "REFLECT" : "SYMMETRIC");
+      ASSERT_EQ(consts.size(), 1u);
+      ASSERT_EQ(consts[0]->type(), pb::AttributeProto::TENSORS);
+      EXPECT_EQ(consts[0]->tensors(0).data_type(), pb::TensorProto::INT64);
+      EXPECT_EQ(consts[0]->tensors(0).dims_size(), 2);
+      EXPECT_EQ(consts[0]->tensors(0).dims(1), 2);
+    } else if (c.primitive == "PadV3") {
+      ASSERT_TRUE(attrs.count("mode") && attrs.count("paddings_contiguous"));
+      EXPECT_EQ(attrs["paddings_contiguous"]->type(), pb::AttributeProto::BOOL);
+      ASSERT_EQ(consts.size(), 2u);
+      EXPECT_EQ(consts[0]->type(), pb::AttributeProto::TUPLE);
+      if (attrs["mode"]->s() == "edge") {
+        EXPECT_EQ(consts[0]->values_size(), 2 * (int(c.x.rank()) - 2));  // dimensions 2 and up
+        EXPECT_EQ(consts[1]->type(), pb::AttributeProto::NONE);
+      } else {
+        EXPECT_EQ(attrs["mode"]->s(), "constant");
+        EXPECT_EQ(consts[0]->values_size(), 4);  // the last two dimensions, the last first
+        EXPECT_EQ(consts[0]->values(2).ints(0), 1);
+        EXPECT_EQ(consts[1]->type(), pb::AttributeProto::TENSORS);
+        EXPECT_EQ(consts[1]->tensors(0).data_type(), pb::TensorProto::FLOAT);
+      }
+    } else {
+      EXPECT_FALSE(attrs.count("mode"));
+      EXPECT_FALSE(attrs.count("value"));
+      ASSERT_TRUE(attrs.count("paddings"));
+      EXPECT_EQ(attrs["paddings"]->values(0).type(), pb::AttributeProto::TUPLE);
+    }
+    const ir::Graph back = formats::read_mindir(as_bytes(formats::write_mindir(g)), "p.mindir");
+    ASSERT_EQ(back.nodes.size(), 1u);
+    EXPECT_EQ(back.nodes[0].op, "Pad");
+    const Tensor in = iota(DType::Float32, c.x);
+    EXPECT_TRUE(nn::GraphCell(back)(in).equal(nn::GraphCell(g)(in)));
+  }
+  // What MindSpore 2.10 cannot run: refused, naming the node.
+  const std::vector<std::pair<ir::Attrs, Shape>> refused = {
+      {{{"paddings", V{1, 0, 0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3, 4}},   // dim 0
+      {{{"paddings", V{0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3}},            // rank 2
+      {{{"paddings", V(12, 0)}, {"mode", std::string("reflect")}}, {2, 2, 2, 2, 2, 2}},  // rank 6
+  };
+  for (const auto& [attrs, shape] : refused) {
+    ir::Graph g;
+    const int x = g.add_value("x", DType::Float32, shape);
+    const ops::TensorType t{DType::Float32, shape};
+    const int y = g.add_value("y", DType::Float32,
+                              ops::op_table().find("Pad")->infer({&t, 1}, attrs)[0].shape);
+    g.inputs = {x};
+    g.outputs = {y};
+    g.nodes.push_back(node("Pad", {x}, {y}, attrs));
+    try {
+      (void)formats::write_mindir(g);
+      ADD_FAILURE() << "no error for " << shape.str();
+    } catch (const ExportError& e) {
+      EXPECT_NE(std::string(e.what()).find("Pad-op1"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("MindSpore's"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -685,3 +685,214 @@ TEST(MindIRCorrupt, BrokenConcatTuplesAreErrorsNamingTheNode) {
   EXPECT_EQ(back.nodes[0].op, "Concat");
   EXPECT_EQ(back.nodes[0].inputs.size(), 2u);
 }
+
+// MirrorPad and PadV3 as MindSpore 2.10 wrote them (pad_mirror.mindir, pad_v3.mindir from
+// make_pad_fixtures.py) with one attribute or constant input broken: an error naming the file,
+// the primitive and what is wrong, never a crash, an allocation sized by the file, or a silently
+// wrong shape.
+namespace {
+
+// The first node whose primitive is `op`, and the Constant node feeding its input k (null when
+// that input is not a Constant).
+pb::NodeProto* first_node_of(pb::ModelProto& m, const std::string& op) {
+  for (auto& n : *m.mutable_graph()->mutable_node())
+    if (n.op_type().rfind("REF::" + op + ":", 0) == 0) return &n;
+  ADD_FAILURE() << "no " << op << " node";
+  return nullptr;
+}
+pb::AttributeProto* prim_attr(pb::ModelProto& m, const std::string& op, const std::string& key) {
+  const std::string ref = first_node_of(m, op)->op_type().substr(5);
+  for (auto& p : *m.mutable_primitives())
+    if (p.name() == ref)
+      for (auto& a : *p.mutable_attribute())
+        if (a.name() == key) return &a;
+  ADD_FAILURE() << "no attribute " << key << " on " << op;
+  return nullptr;
+}
+pb::AttributeProto* const_input(pb::ModelProto& m, const std::string& op, int k) {
+  const std::string name = first_node_of(m, op)->input(k);
+  for (auto& n : *m.mutable_graph()->mutable_node())
+    if (n.op_type() == "Constant" && n.name() == name) return n.mutable_attribute(0);
+  ADD_FAILURE() << op << "'s input " << k << " is not a Constant";
+  return nullptr;
+}
+
+struct PadEdit {
+  std::string name;
+  std::function<void(pb::ModelProto&)> f;
+  std::string expect;  // in the message
+};
+
+void expect_pad_edits_fail(const std::string& fixture, const std::vector<PadEdit>& edits) {
+  TempDir dir;
+  pb::ModelProto good;
+  const auto b = cellar::testing::read_bytes(kFixtures / (fixture + ".mindir"));
+  ASSERT_TRUE(good.ParseFromArray(b.data(), static_cast<int>(b.size())));
+  (void)load(kFixtures / (fixture + ".mindir"));  // the unbroken file loads
+  int i = 0;
+  for (const PadEdit& e : edits) {
+    SCOPED_TRACE(e.name);
+    pb::ModelProto m = good;
+    e.f(m);
+    const auto path = dir / (fixture + std::to_string(i++) + ".mindir");
+    const std::string s = bytes_of(m);
+    cellar::testing::write_bytes(
+        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
+                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    expect_error_naming_file(path, e.expect, e.name);
+  }
+}
+
+void set_int64s(pb::TensorProto* t, const std::vector<int64_t>& v) {
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 8));
+}
+
+}  // namespace
+
+TEST(MindIRCorrupt, BrokenMirrorPadIsAnErrorNamingTheNode) {
+  using M = pb::ModelProto;
+  auto paddings = [](M& m) { return const_input(m, "MirrorPad", 1)->mutable_tensors(0); };
+  expect_pad_edits_fail(
+      "pad_mirror",
+      {
+          {"mode of the wrong kind",
+           [](M& m) {
+             auto* a = prim_attr(m, "MirrorPad", "mode");
+             a->set_type(pb::AttributeProto::INT64);
+             a->set_i(1);
+           },
+           "'mode' is not a string"},
+          {"unknown mode", [](M& m) { prim_attr(m, "MirrorPad", "mode")->set_s("WRAP"); },
+           "mode 'WRAP'"},
+          {"float paddings",
+           [&](M& m) {
+             auto* t = paddings(m);
+             t->set_data_type(pb::TensorProto::FLOAT);
+             t->set_raw_data(std::string(32, '\0'));
+           },
+           "dtype Float32"},
+          {"paddings (2, 4)",
+           [&](M& m) {
+             paddings(m)->set_dims(0, 2);
+             paddings(m)->set_dims(1, 4);
+           },
+           "want (4, 2)"},
+          {"paddings of one dimension too few",
+           [&](M& m) {
+             paddings(m)->set_dims(0, 3);
+             set_int64s(paddings(m), {0, 0, 1, 0, 2, 1});
+           },
+           "want (4, 2)"},
+          {"negative padding",
+           [&](M& m) {
+             set_int64s(paddings(m), {0, 0, -1, 0, 2, 1, 0, 3});
+           },
+           "negative"},
+          {"reflect by the whole dimension",
+           [&](M& m) {
+             set_int64s(paddings(m), {0, 0, 1, 0, 4, 1, 0, 3});
+           },
+           "smaller than the dimension"},
+          {"huge padding",
+           [&](M& m) {
+             set_int64s(paddings(m), {0, 0, 1, 0, 2, int64_t{1} << 62, 0, 3});
+           },
+           "MirrorPad"},
+          {"paddings not a constant",
+           [](M& m) {
+             auto* n = first_node_of(m, "MirrorPad");
+             n->set_input(1, n->input(0));
+           },
+           "must be a constant"},
+          {"paddings missing",
+           [](M& m) { first_node_of(m, "MirrorPad")->mutable_input()->RemoveLast(); },
+           "'paddings' is missing"},
+          {"paddings a tuple",
+           [](M& m) {
+             auto* a = const_input(m, "MirrorPad", 1);
+             a->Clear();
+             a->set_name("value");
+             a->set_type(pb::AttributeProto::TUPLE);
+             for (int k = 0; k < 8; ++k) {
+               auto* e = a->add_values();
+               e->set_type(pb::AttributeProto::INT64);
+               e->add_ints(0);
+             }
+           },
+           "'paddings' is not a tensor"},
+      });
+}
+
+TEST(MindIRCorrupt, BrokenPadV3IsAnErrorNamingTheNode) {
+  using M = pb::ModelProto;
+  auto padding = [](M& m) { return const_input(m, "PadV3", 1); };
+  expect_pad_edits_fail(
+      "pad_v3",
+      {
+          {"mode of the wrong kind",
+           [](M& m) {
+             auto* a = prim_attr(m, "PadV3", "mode");
+             a->set_type(pb::AttributeProto::FLOAT);
+             a->set_f(1);
+           },
+           "'mode' is not a string"},
+          {"circular", [](M& m) { prim_attr(m, "PadV3", "mode")->set_s("circular"); },
+           "'circular' is not supported"},
+          {"unknown mode", [](M& m) { prim_attr(m, "PadV3", "mode")->set_s("wrap"); },
+           "mode 'wrap'"},
+          {"paddings_contiguous a string",
+           [](M& m) {
+             auto* a = prim_attr(m, "PadV3", "paddings_contiguous");
+             a->set_type(pb::AttributeProto::STRING);
+             a->set_s("yes");
+           },
+           "'paddings_contiguous' is not a bool"},
+          {"an odd number of paddings", [&](M& m) { padding(m)->mutable_values()->RemoveLast(); },
+           "want an even number"},
+          {"more paddings than dimensions",
+           [&](M& m) {
+             for (int k = 0; k < 6; ++k) *padding(m)->add_values() = padding(m)->values(0);
+           },
+           "at most 8"},
+          {"negative padding", [&](M& m) { padding(m)->mutable_values(0)->set_ints(0, -3); },
+           "negative"},
+          {"huge padding",
+           [&](M& m) { padding(m)->mutable_values(1)->set_ints(0, int64_t{1} << 62); }, "PadV3"},
+          {"float paddings",
+           [&](M& m) {
+             auto* e = padding(m)->mutable_values(0);
+             e->Clear();
+             e->set_type(pb::AttributeProto::FLOAT);
+             e->set_f(1.5f);
+           },
+           "paddings"},
+          {"paddings a float tensor",
+           [&](M& m) {
+             auto* a = padding(m);
+             a->Clear();
+             a->set_name("value");
+             a->set_type(pb::AttributeProto::TENSORS);
+             auto* t = a->add_tensors();
+             t->set_data_type(pb::TensorProto::FLOAT);
+             t->add_dims(4);
+             t->set_raw_data(std::string(16, '\0'));
+           },
+           "paddings"},
+          {"value a string",
+           [](M& m) {
+             auto* a = const_input(m, "PadV3", 2);
+             a->Clear();
+             a->set_name("value");
+             a->set_type(pb::AttributeProto::STRING);
+             a->set_s("half");
+           },
+           "value"},
+          {"value of two elements",
+           [](M& m) {
+             auto* t = const_input(m, "PadV3", 2)->mutable_tensors(0);
+             t->add_dims(2);
+             t->set_raw_data(std::string(8, '\0'));
+           },
+           "'value' is not a scalar number"},
+      });
+}

@@ -93,3 +93,13 @@ TEST(MindSporeOps, ConcatGatherTile) {
   expect_ops(expect_runs_like_mindspore("ops_concat"),
              {{"Concat", 2}, {"Gather", 2}, {"Tile", 1}, {"Abs", 1}});
 }
+
+// Padding as MindSpore 2.10 writes it (make_pad_fixtures.py): MirrorPad for nn.Pad's REFLECT and
+// SYMMETRIC modes and nn.ReflectionPad2d; PadV3 for nn.ConstantPad2d (a non-zero fill),
+// nn.ZeroPad2d, nn.ReplicationPad1d/2d ("edge") and ops.pad (reflect, constant). All read as
+// cellar's Pad.
+TEST(MindSporePad, MirrorPad) {
+  expect_ops(expect_runs_like_mindspore("pad_mirror"), {{"Pad", 3}});
+}
+
+TEST(MindSporePad, PadV3) { expect_ops(expect_runs_like_mindspore("pad_v3"), {{"Pad", 6}}); }

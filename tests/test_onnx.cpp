@@ -17,6 +17,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -247,6 +248,14 @@ std::vector<OpCase> op_cases() {
       {"Tile", "Tile", {x23}, {{"multiples", V{2, 1, 3}}}},
       {"Pad_zero", "Pad", {{.shape = {1, 2, 3, 4}}}, {{"paddings", V{0, 0, 0, 1, 1, 1, 2, 0}}}},
       {"Pad_value", "Pad", {x23}, {{"paddings", V{1, 0, 0, 2}}, {"value", -2.5}}},
+      {"Pad_reflect",
+       "Pad",
+       {{.shape = {2, 3, 4}}},
+       {{"paddings", V{1, 0, 0, 2, 3, 1}}, {"mode", std::string("reflect")}}},
+      {"Pad_edge",
+       "Pad",
+       {{.shape = {2, 3, 4}}},
+       {{"paddings", V{0, 1, 2, 0, 1, 4}}, {"mode", std::string("edge")}}},
       {"ReduceSum_keep",
        "ReduceSum",
        {{.shape = {2, 3, 4}}},
@@ -598,7 +607,8 @@ std::vector<float> values(const Tensor& t) {
   return {t.data<float>(), t.data<float>() + t.numel()};
 }
 
-// Slice, Split, Pad and Expand have no cellar row: they become Gather, Concat, Reshape, Tile.
+// Slice, Split and Expand have no cellar row: they become Gather, Concat, Reshape, Tile; Pad
+// (constant, a fill of 7) is cellar's Pad.
 TEST(OnnxImport, SliceSplitPadExpand) {
   ModelMaker mk(13);
   mk.input("x", {3, 5});
@@ -1116,4 +1126,95 @@ TEST(OnnxTorch, OpBreadthNetsRunWithinToleranceAndConvert) {
   }
 }
 
+// torch.nn.functional.pad in every mode ONNX has (make_pad_fixture.py: constant with a fill and a
+// cropping negative padding, reflect, replicate = edge) runs within 1e-5 of torch, each Pad as
+// cellar's Pad with its mode, and survives MindIR (Pad, PadV3, MirrorPad) and ONNX round trips.
+TEST(OnnxTorch, PadModes) {
+  TempDir dir;
+  const Tensor x = cellar::testing::read_npy(kTorchFixtures / "pad_input.npy");
+  const Tensor want = cellar::testing::read_npy(kTorchFixtures / "pad_output.npy");
+  const ir::Graph g = load(kTorchFixtures / "pad_opset17.onnx");
+  std::map<std::string, int> modes;
+  for (const auto& n : g.nodes)
+    if (n.op == "Pad") {
+      const auto m = n.attrs.find("mode");
+      ++modes[m == n.attrs.end() ? "constant" : std::get<std::string>(m->second)];
+    }
+  EXPECT_EQ(modes, (std::map<std::string, int>{{"constant", 2}, {"edge", 2}, {"reflect", 2}}));
+  EXPECT_LE(max_abs_diff(nn::GraphCell(g)(x), want), 1e-5);
+  const ir::Graph from_mindir = load(export_graph(g, (dir / "pad").string(), FileFormat::MINDIR));
+  EXPECT_LE(max_abs_diff(nn::GraphCell(from_mindir)(x), want), 1e-5);
+  const ir::Graph from_onnx =
+      load(export_graph(from_mindir, (dir / "pad2").string(), FileFormat::ONNX));
+  EXPECT_LE(max_abs_diff(nn::GraphCell(from_onnx)(x), want), 1e-5);
+}
+
 }  // namespace
+
+// ONNX Pad's reflect and edge modes import as cellar's Pad (hand-made opset-18 model with axes);
+// wrap (opset 19) is refused naming the mode; symmetric padding has no ONNX spelling.
+TEST(OnnxImport, PadModes) {
+  for (const std::string mode : {"reflect", "edge"}) {
+    SCOPED_TRACE(mode);
+    ModelMaker mk(18);
+    mk.input("x", {2, 3});
+    mk.init("pads", i64({2, 1}));
+    mk.init("axes", i64({-1}));
+    auto* n = mk.node("Pad", {"x", "pads", "", "axes"}, {"y"});
+    ModelMaker::s(n, "mode", mode);
+    mk.output("y", {2, 6});
+    const auto y = run_graph(mk.read(), {iota_f32({2, 3})});
+    if (mode == "reflect")
+      EXPECT_EQ(values(y[0]), (std::vector<float>{2, 1, 0, 1, 2, 1, 5, 4, 3, 4, 5, 4}));
+    else
+      EXPECT_EQ(values(y[0]), (std::vector<float>{0, 0, 0, 1, 2, 2, 3, 3, 3, 4, 5, 5}));
+  }
+  {  // reflect by as much as the dimension: the Pad row's check, naming the node
+    ModelMaker mk(13);
+    mk.input("x", {2, 3});
+    mk.init("pads", i64({0, 3, 0, 0}));
+    ModelMaker::s(mk.node("Pad", {"x", "pads"}, {"y"}), "mode", "reflect");
+    mk.output("y");
+    try {
+      (void)mk.read();
+      ADD_FAILURE() << "no error";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("smaller than the dimension"), std::string::npos)
+          << e.what();
+    }
+  }
+  {
+    ModelMaker mk(19);
+    mk.input("x", {2, 3});
+    mk.init("pads", i64({0, 1, 0, 1}));
+    ModelMaker::s(mk.node("Pad", {"x", "pads"}, {"y"}), "mode", "wrap");
+    mk.output("y");
+    try {
+      (void)mk.read();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+      EXPECT_NE(std::string(e.what()).find("wrap"), std::string::npos) << e.what();
+    }
+  }
+  // Symmetric: export refuses, naming the node and the mode.
+  ir::Graph g;
+  const int x = g.add_value("x", DType::Float32, {2, 3});
+  const int y = g.add_value("y", DType::Float32, {2, 5});
+  g.inputs = {x};
+  g.outputs = {y};
+  g.nodes.push_back({.name = "mirror",
+                     .op = "Pad",
+                     .inputs = {x},
+                     .outputs = {y},
+                     .attrs = {{"paddings", std::vector<int64_t>{0, 0, 1, 1}},
+                               {"mode", std::string("symmetric")}}});
+  try {
+    formats::write_onnx(g);
+    FAIL() << "no error";
+  } catch (const ExportError& e) {
+    EXPECT_NE(std::string(e.what()).find("mirror"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'symmetric' has no ONNX spelling"), std::string::npos)
+        << e.what();
+  }
+}

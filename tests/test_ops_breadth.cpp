@@ -668,3 +668,109 @@ TEST(OpsBreadth, PadAgainstReference) {
   EXPECT_THROW(ops::pad(x, {{0, 0}, {-1, 0}}), cellar::ValueError);     // negative
   EXPECT_THROW(ops::pad(x, {{0, 0}, {INT64_MAX, 1}}), cellar::ValueError);  // overflow
 }
+
+// Pad's reflect, symmetric and edge modes against a naive reference that builds each padded
+// dimension's source indices by concatenation, as numpy.pad describes the modes: reflect
+// x[b] … x[1] | x | x[n-2] … x[n-1-a]; symmetric x[b-1] … x[0] | x | x[n-1] … x[n-a]; edge
+// x[0]·b | x | x[n-1]·a. Ranks 0 to 5, several dtypes, paddings up to the modes' limits.
+TEST(OpsBreadth, PadModesAgainstReference) {
+  struct Case {
+    Shape x;
+    std::vector<std::pair<int64_t, int64_t>> p;
+    std::string mode;
+    DType dtype;
+  };
+  const std::vector<Case> cases = {
+      {Shape{5}, {{4, 4}}, "reflect", DType::Float32},
+      {Shape{5}, {{5, 5}}, "symmetric", DType::Float32},
+      {Shape{5}, {{7, 2}}, "edge", DType::Float32},
+      {Shape{2, 3}, {{1, 0}, {2, 2}}, "reflect", DType::Int32},
+      {Shape{2, 3}, {{2, 1}, {3, 0}}, "symmetric", DType::Float16},
+      {Shape{2, 3}, {{0, 3}, {1, 4}}, "edge", DType::UInt8},
+      {Shape{2, 3, 4, 5}, {{0, 0}, {1, 0}, {2, 1}, {0, 3}}, "reflect", DType::Float64},
+      {Shape{2, 3, 4, 5}, {{1, 2}, {0, 3}, {4, 1}, {2, 5}}, "symmetric", DType::Int64},
+      {Shape{2, 1, 3, 2, 2}, {{1, 1}, {2, 0}, {0, 1}, {1, 2}, {0, 0}}, "edge", DType::Bool},
+      {Shape{1, 1}, {{0, 0}, {1, 1}}, "symmetric", DType::BFloat16},
+      {Shape{1, 4}, {{0, 0}, {0, 0}}, "reflect", DType::Float32},  // size 1, no padding
+      {Shape{0, 3}, {{0, 0}, {2, 1}}, "edge", DType::Float32},     // empty input
+      {Shape{}, {}, "reflect", DType::Int8},                       // a scalar
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.x.str() + " " + c.mode);
+    const size_t r = c.x.rank();
+    Tensor x = Tensor(DType::Float64, c.x);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = double(i % 13) - 5;
+    if (c.dtype == DType::UInt8 || c.dtype == DType::Bool)
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = double(i % 2 + i % 7);
+    x = x.to(c.dtype);
+    std::vector<std::vector<int64_t>> src(r);  // per dimension: output index → input index
+    std::vector<int64_t> od, flat;
+    for (size_t d = 0; d < r; ++d) {
+      const int64_t n = c.x[d], b = c.p[d].first, a = c.p[d].second;
+      std::vector<int64_t>& s = src[d];
+      for (int64_t k = 0; k < b; ++k)
+        s.push_back(c.mode == "reflect" ? b - k : c.mode == "symmetric" ? b - 1 - k : 0);
+      for (int64_t k = 0; k < n; ++k) s.push_back(k);
+      for (int64_t k = 0; k < a; ++k)
+        s.push_back(c.mode == "reflect" ? n - 2 - k : c.mode == "symmetric" ? n - 1 - k : n - 1);
+      od.push_back(static_cast<int64_t>(s.size()));
+      flat.push_back(b);
+      flat.push_back(a);
+    }
+    const Shape out(od);
+    const auto xv = vals(x);
+    std::vector<double> ref;
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      int64_t rest = i, off = 0, stride = 1;
+      for (size_t d = r; d-- > 0;) {
+        off += src[d][static_cast<size_t>(rest % out[d])] * stride;
+        rest /= out[d];
+        stride *= c.x[d];
+      }
+      ref.push_back(xv[static_cast<size_t>(off)]);
+    }
+    const ir::Attrs attrs{{"paddings", flat}, {"mode", c.mode}};
+    check_both("Pad", {x}, attrs, ops::pad(x, c.p, c.mode), out, ref, 0);
+  }
+  // MindSpore's upper-case spellings (nn.Pad's modes) through ops::pad and nn::Pad.
+  const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, Shape{2, 3});
+  EXPECT_TRUE(
+      ops::pad(x, {{1, 1}, {2, 2}}, "SYMMETRIC").equal(ops::pad(x, {{1, 1}, {2, 2}}, "symmetric")));
+  auto reflect = nn::Pad({{0, 1}, {2, 0}}, "REFLECT");
+  EXPECT_TRUE(Tensor((*reflect)(x)).equal(ops::pad(x, {{0, 1}, {2, 0}}, "reflect")));
+  EXPECT_TRUE(
+      ops::pad(x, {{0, 1}, {2, 0}}, "CONSTANT", 2.5).equal(ops::pad(x, {{0, 1}, {2, 0}}, 2.5)));
+}
+
+// The modes' limits and bad attributes: a ValueError that says which dimension and why.
+TEST(OpsBreadth, PadModeLimitsAreErrors) {
+  const Tensor x = ones({2, 3});
+  auto message = [&](const std::vector<std::pair<int64_t, int64_t>>& p, const std::string& mode,
+                     double value = 0) {
+    try {
+      (void)ops::pad(x, p, mode, value);
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({{0, 0}, {3, 0}}, "reflect").find("smaller than the dimension"),
+            std::string::npos);  // reflect: padding < dimension
+  EXPECT_NE(message({{0, 2}, {0, 0}}, "reflect").find("dimension 0"), std::string::npos);
+  EXPECT_EQ(message({{1, 1}, {2, 2}}, "reflect"), "no error");
+  EXPECT_NE(message({{0, 0}, {0, 4}}, "symmetric").find("must not exceed"), std::string::npos);
+  EXPECT_EQ(message({{2, 2}, {3, 3}}, "symmetric"), "no error");
+  EXPECT_NE(message({{0, 0}, {-1, 0}}, "edge").find("negative"), std::string::npos);
+  EXPECT_NE(message({{0, 0}, {1, 0}}, "wrap").find("not one of"), std::string::npos);
+  EXPECT_NE(message({{0, 0}, {1, 0}}, "edge", 1.0).find("constant mode"), std::string::npos);
+  EXPECT_THROW(ops::pad(ones({0, 2}), {{1, 0}, {0, 0}}, "edge"), ValueError);
+  EXPECT_THROW(ops::pad(ones({1, 2}), {{1, 0}, {0, 0}}, "reflect"), ValueError);
+  EXPECT_THROW(ops::pad(x, {{0, 0}, {INT64_MAX, 1}}, "edge"), ValueError);
+  EXPECT_THROW(ops::pad(Tensor::from_string("s"), {}, "edge"), ValueError);
+  // A mode that is not a string, through the op table.
+  const auto* def = ops::op_table().find("Pad");
+  const ops::TensorType t{DType::Float32, Shape{2, 3}};
+  EXPECT_THROW(
+      def->infer({&t, 1}, {{"paddings", std::vector<int64_t>{0, 0, 1, 1}}, {"mode", int64_t{1}}}),
+      ValueError);
+}

@@ -67,9 +67,15 @@ Tensor gather(const Tensor& params, const Tensor& indices, int64_t axis);
 // multiples).
 Tensor tile(const Tensor& x, const std::vector<int64_t>& multiples);
 // Constant padding: paddings[d] = (before, after) for each dimension d of x, both ≥ 0, filled
-// with `value` (MindSpore's Pad / nn.Pad mode "CONSTANT"; MindIR can only carry value 0).
+// with `value` (MindSpore's Pad / nn.Pad mode "CONSTANT", ops.pad mode "constant").
 Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& paddings,
            double value = 0);
+// Padding by `mode`: "constant" (fill `value`), "reflect" (mirror without the edge, padding <
+// dimension), "symmetric" (mirror with the edge, padding ≤ dimension) or "edge" (repeat the edge),
+// as numpy.pad names them; MindSpore's nn.Pad modes "CONSTANT", "REFLECT", "SYMMETRIC" are accepted
+// in upper case too. ONNX cannot carry "symmetric".
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& paddings,
+           const std::string& mode, double value = 0);
 // Over `axis` (every axis when empty).
 Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis = {}, bool keep_dims = false);
 Tensor reduce_mean(const Tensor& x, const std::vector<int64_t>& axis = {}, bool keep_dims = false);

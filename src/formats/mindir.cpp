@@ -273,6 +273,7 @@ class Reader {
     std::string primitive;                     // primitive (op) name for kOp
     const pb::PrimitiveProto* prim = nullptr;  // null: attrs on the node itself (old files)
     const ops::OpDef* def = nullptr;
+    const ops::MindIRVariant* variant = nullptr;  // the primitive is one of the row's variants
   };
   struct Def {
     enum Kind { kInput, kParam, kNode } kind;
@@ -588,6 +589,7 @@ Reader::NodeInfo Reader::classify(int i) const {
     return info;
   }
   info.def = ops::op_table().find_mindir(info.primitive);
+  info.variant = ops::op_table().find_mindir_variant(info.primitive);
   if (info.def == nullptr) {
     for (const auto& f : model_.functions())
       if (f.name() == op)
@@ -801,12 +803,13 @@ void Reader::build_node(int i) {
     }
     case Kind::kOp: {
       const ops::OpDef& def = *info.def;
+      const ops::MindIRSpelling& sp = info.variant ? info.variant->spelling : def.mindir;
       ir::Node node;
       node.op = def.name;
       node.name = where;
       // Attributes: the primitive's (or, in old files, the node's own), then attr inputs.
       auto cellar_name = [&](const std::string& key) {
-        for (const auto& [ours, theirs] : def.mindir.renamed)
+        for (const auto& [ours, theirs] : sp.renamed)
           if (theirs == key) return ours;
         return key;
       };
@@ -820,12 +823,12 @@ void Reader::build_node(int i) {
               node.attrs[cellar_name(a.name())] = std::move(*v);
       }
       const int k_all = n.input_size();
-      const int n_attr = static_cast<int>(def.mindir.attr_inputs.size());
+      const int n_attr = static_cast<int>(sp.attr_inputs.size());
       // MindSpore 2.x passes every attr input; older files may pass none (attrs on the
       // primitive instead).
       const int n_tensor = k_all >= def.min_inputs + n_attr ? k_all - n_attr : k_all;
       for (int k = n_tensor; k < k_all; ++k) {
-        const std::string& key = def.mindir.attr_inputs[static_cast<size_t>(k - n_tensor)];
+        const std::string& key = sp.attr_inputs[static_cast<size_t>(k - n_tensor)];
         const Ref r = input(k);
         if (r.kind != Ref::kConst)
           unsupported(where, "input " + std::to_string(k) + " ('" + key + "' of " + def.name +
@@ -836,7 +839,7 @@ void Reader::build_node(int i) {
           node.attrs.erase(key);
         }
       }
-      if (!def.mindir.tuple_input && def.max_inputs >= 0 && n_tensor > def.max_inputs)
+      if (!sp.tuple_input && def.max_inputs >= 0 && n_tensor > def.max_inputs)
         fail(where, def.name + " takes at most " + std::to_string(def.max_inputs) +
                         " tensor inputs but has " + std::to_string(n_tensor) +
                         (n_attr == 0 ? " (extra constant inputs are attr inputs the op table "
@@ -844,7 +847,7 @@ void Reader::build_node(int i) {
                                      : ""));
       // The tensors: the node's inputs, or (tuple_input: Concat) the items of its one tuple.
       std::vector<Ref> tensors;
-      if (def.mindir.tuple_input) {
+      if (sp.tuple_input) {
         if (n_tensor != 1)
           fail(where, def.name + " takes one tuple of tensors (a MakeTuple) and its " +
                           std::to_string(n_attr) + " attribute inputs, but has " +
@@ -864,7 +867,7 @@ void Reader::build_node(int i) {
       for (size_t k = 0; k < tensors.size(); ++k) {
         const Ref& r = tensors[k];
         const std::string what =
-            def.mindir.tuple_input
+            sp.tuple_input
                 ? "element " + std::to_string(k) + " of the tuple ('" + n.input(0) + "')"
                 : "input " + std::to_string(k) + " ('" + n.input(static_cast<int>(k)) + "')";
         if (r.kind == Ref::kValue)
@@ -873,6 +876,21 @@ void Reader::build_node(int i) {
           node.inputs.push_back(const_tensor(r, where));
         else
           fail(where, what + " is not a tensor");
+      }
+      if (info.variant != nullptr) {  // e.g. MirrorPad's attributes → Pad's
+        std::vector<ops::TensorType> in;
+        for (int v : node.inputs) {
+          if (!typed_[static_cast<size_t>(v)])
+            fail(where, info.primitive +
+                            " needs the types of its inputs, which the file does not "
+                            "record");
+          in.push_back({g_.value(v).dtype, g_.value(v).shape});
+        }
+        try {
+          info.variant->read(node.attrs, in);
+        } catch (const Error& e) {
+          fail(where, info.primitive + ": " + e.reason());
+        }
       }
       auto types = output_types(n, i);
       if (types && static_cast<int>(types->size()) != def.num_outputs)
@@ -1029,6 +1047,7 @@ class Writer {
                     const std::string& where) const;
   std::string constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
                             const std::string& where);
+  std::string none_node(pb::GraphProto* gp, const std::string& name);  // a None constant
 
   const ir::Graph& g_;
   bool external_ = false;
@@ -1109,6 +1128,18 @@ std::string Writer::constant_node(pb::GraphProto* gp, const std::string& name, c
   return file_name;
 }
 
+std::string Writer::none_node(pb::GraphProto* gp, const std::string& name) {
+  auto* n = gp->add_node();
+  const std::string file_name = unique(name);
+  n->set_name(file_name);
+  n->add_output(file_name);
+  n->set_op_type("Constant");
+  auto* a = n->add_attribute();
+  a->set_name("value");
+  a->set_type(AttrType::NONE);
+  return file_name;
+}
+
 pb::ModelProto Writer::run() {
   pb::ModelProto m;
   m.set_ir_version(kIrVersion);
@@ -1171,12 +1202,35 @@ pb::ModelProto Writer::run() {
     if (def == nullptr || def->mindir.primitive.empty())
       fail(node.name, "op '" + node.op + "' has no MindIR spelling in the op table");
     if (node.outputs.empty()) fail(node.name, "node has no outputs");
+    // The spelling: the row's own, or the first variant that takes the node (Pad in reflect
+    // mode is MirrorPad), with the attributes rewritten into the variant's.
+    const ops::MindIRSpelling* sp = &def->mindir;
+    ir::Attrs attrs = node.attrs;
+    if (!def->mindir.variants.empty()) {
+      std::vector<ops::TensorType> in;
+      for (int v : node.inputs)
+        in.push_back({value(v, node.name).dtype, value(v, node.name).shape});
+      for (const auto& variant : def->mindir.variants) {
+        ir::Attrs a = node.attrs;
+        bool take = false;
+        try {
+          take = variant.write(a, in);
+        } catch (const Error& e) {
+          fail(node.name, e.reason());
+        }
+        if (take) {
+          sp = &variant.spelling;
+          attrs = std::move(a);
+          break;
+        }
+      }
+    }
     std::vector<std::string> inputs;
     for (int v : node.inputs) {
       value(v, node.name);
       inputs.push_back(names_[static_cast<size_t>(v)]);
     }
-    if (def->mindir.tuple_input) {  // Concat(MakeTuple(x0, x1, ...), axis), as MindSpore writes
+    if (sp->tuple_input) {  // Concat(MakeTuple(x0, x1, ...), axis), as MindSpore writes
       const std::string tuple_prim = "MakeTuple:" + std::to_string(++uid_);
       auto* prim = m.add_primitives();
       prim->set_name(tuple_prim);
@@ -1192,40 +1246,46 @@ pb::ModelProto Writer::run() {
       set_abstract(t->add_attribute(), node.inputs, node.name);
       inputs = {tuple_name};
     }
-    for (const auto& key : def->mindir.attr_inputs) {
-      auto it = node.attrs.find(key);
-      auto dflt = def->mindir.defaults.find(key);
-      if (it == node.attrs.end() && dflt == def->mindir.defaults.end())
+    for (const auto& key : sp->attr_inputs) {
+      auto it = attrs.find(key);
+      auto dflt = sp->defaults.find(key);
+      if (it == attrs.end() && dflt == sp->defaults.end() &&
+          std::find(sp->none_when_absent.begin(), sp->none_when_absent.end(), key) !=
+              sp->none_when_absent.end()) {
+        inputs.push_back(none_node(gp, prefix_ + node.name + ":" + key));
+        continue;
+      }
+      if (it == attrs.end() && dflt == sp->defaults.end())
         fail(node.name, "op " + node.op + " passes attribute '" + key +
                             "' as an input in MindIR, but the node does not have it");
-      const ir::Attr& v = it != node.attrs.end() ? it->second : dflt->second;
+      const ir::Attr& v = it != attrs.end() ? it->second : dflt->second;
       inputs.push_back(constant_node(gp, prefix_ + node.name + ":" + key, v, node.name));
     }
-    const std::string prim_name = def->mindir.primitive + ":" + std::to_string(++uid_);
+    const std::string prim_name = sp->primitive + ":" + std::to_string(++uid_);
     auto* prim = m.add_primitives();
     prim->set_name(prim_name);
-    prim->set_op_type(def->mindir.primitive);
+    prim->set_op_type(sp->primitive);
     prim->set_instance_name("");
-    prim->set_prim_type(def->mindir.primitive_function ? pb::PrimitiveProto::PRIMITIVE_FUNCTION
-                                                       : pb::PrimitiveProto::PRIMITIVE);
-    ir::Attrs prim_attrs = node.attrs;
-    for (const auto& k : def->mindir.attr_inputs) prim_attrs.erase(k);
-    if (!def->mindir.primitive_function)  // MindSpore's loader reads every attribute it defines
-      for (const auto& [key, v] : def->mindir.defaults) prim_attrs.emplace(key, v);
-    if (!def->mindir.primitive_function && def->mindir.complete) {
+    prim->set_prim_type(sp->primitive_function ? pb::PrimitiveProto::PRIMITIVE_FUNCTION
+                                               : pb::PrimitiveProto::PRIMITIVE);
+    ir::Attrs prim_attrs = attrs;
+    for (const auto& k : sp->attr_inputs) prim_attrs.erase(k);
+    if (!sp->primitive_function)  // MindSpore's loader reads every attribute it defines
+      for (const auto& [key, v] : sp->defaults) prim_attrs.emplace(key, v);
+    if (!sp->primitive_function && sp->complete) {
       try {
-        def->mindir.complete(prim_attrs);
+        sp->complete(prim_attrs);
       } catch (const Error& e) {
         fail(node.name, e.reason());
       }
     }
     for (const auto& [key, v] : prim_attrs) {
       auto* a = prim->add_attribute();
-      auto r = def->mindir.renamed.find(key);
-      a->set_name(r == def->mindir.renamed.end() ? key : r->second);
-      const auto nest = def->mindir.nested.find(key);
+      auto r = sp->renamed.find(key);
+      a->set_name(r == sp->renamed.end() ? key : r->second);
+      const auto nest = sp->nested.find(key);
       const auto* flat = std::get_if<std::vector<int64_t>>(&v);
-      if (nest != def->mindir.nested.end() && flat != nullptr) {
+      if (nest != sp->nested.end() && flat != nullptr) {
         const size_t k = nest->second;
         if (k == 0 || flat->size() % k != 0)
           fail(node.name, "attribute '" + key + "' has " + std::to_string(flat->size()) +

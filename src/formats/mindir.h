@@ -30,6 +30,20 @@
 //   zoo's ResNet stem) carries `paddings` as a TUPLE of TUPLE (before, after) pairs, one per
 //   dimension, and always pads with zeros; cellar keeps paddings flat (the op table's
 //   `mindir.nested`), and the reader flattens any tuple of equal-length integer tuples.
+//   Padding's other spellings are the Pad row's `mindir.variants` (src/ops/pad_ops.cpp), as
+//   MindSpore 2.10 exports them (tests/fixtures/mindspore/mindir/make_pad_fixtures.py):
+//     MirrorPad  nn.Pad modes REFLECT / SYMMETRIC, nn.ReflectionPad*: PRIMITIVE, attribute mode
+//                "REFLECT" / "SYMMETRIC", inputs (x, paddings), paddings a Constant int64 tensor
+//                (rank, 2) of (before, after) per dimension in order. MindSpore runs rank 1-5.
+//     PadV3      nn.ConstantPad*, nn.ZeroPad2d, nn.ReplicationPad* ("edge"), ops.pad: PRIMITIVE,
+//                attributes mode ("constant", "reflect", "edge", "circular") and
+//                paddings_contiguous (BOOL), inputs (x, paddings, value): paddings a TUPLE of
+//                INT64 pairs for the LAST dimensions, last dimension first; value a scalar tensor
+//                of x's dtype, or a NONE Constant outside constant mode. MindSpore's edge mode
+//                takes exactly dimensions 2 and up of a rank-3 to rank-5 input, and ran a file
+//                with more pairs silently wrong, so the writer refuses other edge paddings.
+//   The writer keeps Pad for a zero fill, writes MirrorPad for reflect/symmetric and PadV3 for
+//   edge and for other fills; the reader reads PadV3's reflect as well (not its circular).
 //
 // Checked against MindSpore 2.10 both ways, op by op (tests/test_mindspore_ops.cpp reads
 // tests/fixtures/mindspore/mindir/ops_*.mindir that MindSpore exported; the "ops" net of

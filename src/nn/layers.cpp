@@ -36,7 +36,7 @@ Value FlattenImpl::construct(const std::vector<Value>& inputs) {
 }
 
 Value PadImpl::construct(const std::vector<Value>& inputs) {
-  return ops::pad(single_tensor(inputs, cls_name()), paddings_);
+  return ops::pad(single_tensor(inputs, cls_name()), paddings_, mode_);
 }
 
 Value ReLUImpl::construct(const std::vector<Value>& inputs) {
@@ -88,8 +88,8 @@ std::shared_ptr<SequentialCellImpl> SequentialCell(std::vector<CellPtr> cells) {
 }
 std::shared_ptr<FlattenImpl> Flatten() { return std::make_shared<FlattenImpl>(); }
 std::shared_ptr<ReLUImpl> ReLU() { return std::make_shared<ReLUImpl>(); }
-std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings) {
-  return std::make_shared<PadImpl>(std::move(paddings));
+std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings, std::string mode) {
+  return std::make_shared<PadImpl>(std::move(paddings), std::move(mode));
 }
 std::shared_ptr<DenseImpl> Dense(int64_t in, int64_t out, bool has_bias) {
   return Dense(DenseOptions{.in = in, .out = out, .has_bias = has_bias});

@@ -128,6 +128,20 @@ Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& padd
   if (value != 0) attrs["value"] = value;
   return call("Pad", {x}, std::move(attrs))[0];
 }
+Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& paddings,
+           const std::string& mode, double value) {
+  std::string lower;
+  for (char c : mode) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "constant") return pad(x, paddings, value);
+  std::vector<int64_t> flat;
+  for (const auto& [b, a] : paddings) {
+    flat.push_back(b);
+    flat.push_back(a);
+  }
+  ir::Attrs attrs{{"paddings", flat}, {"mode", lower}};
+  if (value != 0) attrs["value"] = value;  // refused by the op: only constant mode has a fill
+  return call("Pad", {x}, std::move(attrs))[0];
+}
 Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis, bool keep_dims) {
   return call("ReduceSum", {x},
               {{"axis", axis}, {"keep_dims", keep_dims}, {"skip_mode", false}})[0];

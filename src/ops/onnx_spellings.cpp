@@ -31,9 +31,9 @@
 // Gemm (MatMul + alpha/beta + BiasAdd/Add), GlobalAveragePool (ReduceMean over H, W), Shape (a
 // constant: shapes are static), Cast, Min/Max (1..N inputs, folded pairwise), Clip (Maximum then
 // Minimum), LayerNormalization (opset 17; in ReduceMean/Sub/Mul/Add/Sqrt/Div), Slice and Split
-// (Gathers of constant indices), Pad (constant mode: Concat of fill blocks), Expand (Reshape +
-// Tile), and explicit pooling pads that no MindSpore pad_mode expresses (the input is padded with
-// Concat of −∞ or 0 constants first). The attribute→input moves are read by opset:
+// (Gathers of constant indices), Pad (cellar's Pad; modes constant, reflect, edge), Expand
+// (Reshape + Tile), and explicit pooling pads that no MindSpore pad_mode expresses (the input is
+// padded with Concat of −∞ or 0 constants first). The attribute→input moves are read by opset:
 // Squeeze/Unsqueeze/ ReduceSum axes and Split's split (13), ReduceMean axes and Split's num_outputs
 // (18); Pad's pads are an input in every opset read (11+), its axes from 18.
 #include <cmath>
@@ -271,10 +271,20 @@ void export_gather(OnnxBuilder& b, const ir::Node& n) {
 }
 
 // Pad: ONNX wants all the befores, then all the afters; a fill other than 0 is an input of x's
-// dtype.
+// dtype. Modes constant, reflect and edge are ONNX's own; symmetric has no ONNX spelling.
 void export_pad(OnnxBuilder& b, const ir::Node& n) {
   const Shape& x = shape_of(b, n.inputs.at(0));
   const auto flat = checked(b, n, [&] { return attr_int_list(n.attrs, "Pad", "paddings"); });
+  std::string mode = "constant";
+  if (const auto m = n.attrs.find("mode"); m != n.attrs.end()) {
+    const auto* s = std::get_if<std::string>(&m->second);
+    if (s == nullptr) b.fail(n, "attribute 'mode' is not a string");
+    mode = *s;
+  }
+  if (mode == "symmetric")
+    b.fail(n, "Pad mode 'symmetric' has no ONNX spelling (ONNX pads constant, reflect, edge)");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    b.fail(n, "Pad mode '" + mode + "' is not one of constant, reflect, edge");
   if (flat.size() != 2 * x.rank()) b.fail(n, "paddings do not match the input's rank");
   std::vector<int64_t> pads(flat.size());
   for (size_t d = 0; d < x.rank(); ++d) {
@@ -289,7 +299,7 @@ void export_pad(OnnxBuilder& b, const ir::Node& n) {
       in.push_back(b.constant(out + "_value",
                               Tensor::scalar<double>(fill).to(b.info(n.inputs[0]).dtype)));
   }
-  b.add("Pad", in, {out}, {{"mode", std::string("constant")}});
+  b.add("Pad", in, {out}, {{"mode", mode}});
 }
 
 void export_tile(OnnxBuilder& b, const ir::Node& n) {
@@ -563,8 +573,7 @@ void import_conv(OnnxImporter& m) {
   m.set_output(0, y);
 }
 
-// Concat of fill constants around `x` along `axis`: explicit pooling pads (−∞ for a max) and
-// Pad with a fill other than 0, which MindSpore's Pad (zeros only) could not carry to MindIR.
+// Concat of fill constants around `x` along `axis`: explicit pooling pads (−∞ for a max).
 int pad_with(OnnxImporter& m, int x, size_t axis, int64_t before, int64_t after, double fill) {
   std::vector<int> parts;
   const DType dt = m.info(x).dtype;
@@ -1000,17 +1009,18 @@ void import_split(OnnxImporter& m) {
   if (begin != dim) m.fail("split sizes do not add up to dimension " + std::to_string(dim));
 }
 
-// Pad (constant mode): cellar's Pad for a zero fill, Concat of fill blocks for another;
-// negative pads crop first (Gather).
+// Pad (modes constant, reflect, edge; opset 19's wrap is refused) as cellar's Pad; negative pads
+// crop first (Gather). constant_value matters in constant mode only.
 void import_pad(OnnxImporter& m) {
   m.require_inputs(2, 4);
   int x = m.input(0);
   const int64_t r = m.rank(x);
   const std::string mode = m.attr_string("mode", "constant");
-  if (mode != "constant") m.unsupported("mode '" + mode + "' (only constant padding)");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    m.unsupported("mode '" + mode + "' (cellar pads constant, reflect, edge)");
   const auto pads = m.const_ints(1);
   double fill = 0;
-  if (m.num_inputs() > 2 && m.has_input(2)) {
+  if (mode == "constant" && m.num_inputs() > 2 && m.has_input(2)) {
     const auto v = m.constant_input(2);
     if (!v) m.unsupported("constant_value must be a constant");
     if (v->numel() != 1) m.fail("constant_value must hold one value");
@@ -1037,11 +1047,11 @@ void import_pad(OnnxImporter& m) {
     flat[2 * static_cast<size_t>(axes[i])] = std::max<int64_t>(0, before);
     flat[2 * static_cast<size_t>(axes[i]) + 1] = std::max<int64_t>(0, after);
   }
-  if (fill != 0) {
-    for (size_t d = 0; d < static_cast<size_t>(r); ++d)
-      x = pad_with(m, x, d, flat[2 * d], flat[2 * d + 1], fill);
-  } else if (std::any_of(flat.begin(), flat.end(), [](int64_t v) { return v != 0; })) {
-    x = m.emit1("Pad", {x}, {{"paddings", flat}});
+  if (std::any_of(flat.begin(), flat.end(), [](int64_t v) { return v != 0; })) {
+    ir::Attrs attrs{{"paddings", flat}};
+    if (mode != "constant") attrs["mode"] = mode;
+    if (fill != 0) attrs["value"] = fill;
+    x = m.emit1("Pad", {x}, std::move(attrs));
   }
   m.set_output(0, x);
 }

@@ -9,6 +9,11 @@ namespace cellar::ops {
 void OpTable::add(OpDef def) {
   if (!def.mindir.primitive.empty()) by_mindir_[def.mindir.primitive] = def.name;
   for (const auto& legacy : def.mindir.legacy_primitives) by_mindir_[legacy] = def.name;
+  for (size_t i = 0; i < def.mindir.variants.size(); ++i) {
+    const std::string& prim = def.mindir.variants[i].spelling.primitive;
+    by_mindir_[prim] = def.name;
+    by_mindir_variant_[prim] = {def.name, i};
+  }
   const std::string name = def.name;
   ops_.emplace(name, std::move(def));
 }
@@ -21,6 +26,12 @@ const OpDef* OpTable::find(const std::string& name) const {
 const OpDef* OpTable::find_mindir(const std::string& primitive) const {
   auto it = by_mindir_.find(primitive);
   return it == by_mindir_.end() ? nullptr : find(it->second);
+}
+
+const MindIRVariant* OpTable::find_mindir_variant(const std::string& primitive) const {
+  auto it = by_mindir_variant_.find(primitive);
+  if (it == by_mindir_variant_.end()) return nullptr;
+  return &find(it->second.first)->mindir.variants.at(it->second.second);
 }
 
 std::vector<std::string> OpTable::names() const {

@@ -29,6 +29,8 @@ struct TensorType {
 // per node and is immutable: run it any number of times.
 using Kernel = std::function<void(std::span<const Tensor> inputs, std::span<Tensor> outputs)>;
 
+struct MindIRVariant;
+
 struct MindIRSpelling {
   std::string primitive;  // written as op_type "REF::<primitive>:<uid>"
   // Older names of the same primitive that the reader also accepts (MindSpore 1.0/1.1 wrote Add
@@ -40,6 +42,9 @@ struct MindIRSpelling {
   // Values written for attr inputs a node does not carry (MindSpore needs every one of them:
   // MatMul without its two transpose flags crashes MindSpore 2.10's loader).
   ir::Attrs defaults;
+  // Attr inputs a node may lack: written as a None constant (PadV3's constant_value outside
+  // constant mode), and a None read back is no attribute.
+  std::vector<std::string> none_when_absent;
   // MindSpore 2.x writes ops defined by its ops_def yaml as PRIMITIVE_FUNCTION (every argument an
   // input: attr_inputs above); older Python primitives (Conv2D, MaxPool, Pad) as PRIMITIVE with
   // their attributes on the primitive, which MindSpore's loader reads by its own names.
@@ -58,6 +63,22 @@ struct MindIRSpelling {
   // `paddings`: (before, after) per dimension). cellar keeps them flat; the reader flattens any
   // tuple of equal-length integer tuples.
   std::map<std::string, size_t> nested;
+  // Other MindSpore primitives that compute this op with attributes of their own (Pad: MirrorPad
+  // for the mirror modes, PadV3 for edge and for fills other than 0). The reader maps each of
+  // them to this row; the writer picks one per node.
+  std::vector<MindIRVariant> variants;
+};
+
+struct MindIRVariant {
+  // The variant's primitive and how its attributes are written (its own `variants` stay empty).
+  MindIRSpelling spelling;
+  // Reading: turns the variant's attributes (its primitive's, and its attr inputs') into the
+  // row's, given the types of the node's tensor inputs. Throws ValueError saying what is wrong.
+  std::function<void(ir::Attrs&, std::span<const TensorType>)> read;
+  // Writing: whether a node with these attributes and input types is written as this variant
+  // (the first variant that says so wins; none: the row's own spelling); if so, rewrites the
+  // attributes into the variant's. Throws ExportError for attributes no spelling carries.
+  std::function<bool(ir::Attrs&, std::span<const TensorType>)> write;
 };
 
 // ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).
@@ -89,8 +110,10 @@ class OpTable {
  public:
   void add(OpDef def);
   const OpDef* find(const std::string& name) const;
-  // By MindIR primitive name.
+  // By MindIR primitive name (the row's own, a legacy one or a variant's).
   const OpDef* find_mindir(const std::string& primitive) const;
+  // The variant a MindIR primitive name is; null for a row's own (or legacy) primitive.
+  const MindIRVariant* find_mindir_variant(const std::string& primitive) const;
   std::vector<std::string> names() const;
 
   // ONNX: the export spelling of an existing row (false when no row `name` exists, so spellings
@@ -103,6 +126,7 @@ class OpTable {
  private:
   std::map<std::string, OpDef> ops_;
   std::map<std::string, std::string> by_mindir_;
+  std::map<std::string, std::pair<std::string, size_t>> by_mindir_variant_;  // row, index
   std::map<std::string, OnnxImportFn> onnx_import_;
 };
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-NETWORKS = ["mlp", "lenet5", "resnet18", "ops"]
+NETWORKS = ["mlp", "lenet5", "resnet18", "ops", "pad", "pad_symmetric"]
 TOLERANCE = 1e-5
 RUNNER = Path(__file__).with_name("mindspore_run_mindir.py")
 

@@ -9,7 +9,7 @@ is a failure that says what is missing, never a silent skip.
 
 import pytest
 
-NETWORKS = ["mlp", "lenet5", "resnet18", "ops"]
+NETWORKS = ["mlp", "lenet5", "resnet18", "ops", "pad"]
 TOLERANCE = 1e-5
 
 

@@ -5,7 +5,8 @@
 //   OUT_DIR/NAME_output.npy (cellar's eager output for it).
 // Networks: the tutorial's MLP, LeNet-5, the ResNet-18-shaped net (include/cellar/models/), and
 // "ops", a small net that goes through every op with an ONNX spelling, so ONNX Runtime checks
-// each spelling. tests/python/test_onnx_interop.py runs it and compares with ONNX Runtime;
+// each spelling; "pad" (every Pad mode ONNX has) and "pad_symmetric" (MindIR only).
+// tests/python/test_onnx_interop.py runs it and compares with ONNX Runtime;
 // tests/python/test_mindir_interop.py with MindSpore.
 #include <cstdio>
 #include <filesystem>
@@ -67,11 +68,36 @@ class OpsNet : public nn::Cell {
   Parameter conv_w, scale, shift, mean, var, divisor, fc_w, fc_b;
 };
 
-void write(nn::Cell& net, const Tensor& x, const fs::path& dir, const std::string& name) {
+// Every Pad mode and fill, each spelled its own way in MindIR (Pad, PadV3, MirrorPad) and ONNX
+// (Pad's modes). Symmetric padding, which ONNX cannot express, only with `symmetric` (exported
+// to MindIR alone).
+class PadNet : public nn::Cell {
+ public:
+  explicit PadNet(bool symmetric) : nn::Cell("PadNet"), symmetric_(symmetric) {
+    reflect = register_cell("reflect", nn::Pad({{0, 0}, {1, 0}, {2, 1}, {0, 3}}, "REFLECT"));
+  }
+  Value construct(const std::vector<Value>& inputs) override {
+    const Tensor x = inputs.at(0).tensor();                         // (2, 4, 6, 6)
+    Tensor y = ops::pad(x, {{0, 0}, {0, 0}, {1, 2}, {0, 1}}, 0.5);  // (2, 4, 9, 7)
+    y = (*reflect)(y);                                              // (2, 5, 12, 10)
+    y = ops::pad(y, {{0, 0}, {0, 0}, {2, 0}, {1, 3}}, "edge");      // (2, 5, 14, 14)
+    y = ops::pad(ops::relu(y), {{1, 0}, {0, 0}, {1, 1}, {0, 0}});   // (3, 5, 16, 14)
+    if (symmetric_) y = ops::pad(y, {{0, 0}, {2, 1}, {0, 0}, {3, 3}}, "symmetric");
+    return ops::pad(y, {{0, 0}, {0, 0}, {0, 0}, {2, 2}}, "constant", -1.25);
+  }
+  std::shared_ptr<nn::PadImpl> reflect;
+
+ private:
+  bool symmetric_;
+};
+
+void write(nn::Cell& net, const Tensor& x, const fs::path& dir, const std::string& name,
+           bool onnx = true) {
   net.set_train(false);
   const Tensor y = net(x);
-  const fs::path path = export_model(net, {x}, (dir / name).string(), FileFormat::ONNX);
-  export_model(net, {x}, (dir / name).string(), FileFormat::MINDIR);
+  fs::path path;
+  if (onnx) path = export_model(net, {x}, (dir / name).string(), FileFormat::ONNX);
+  path = export_model(net, {x}, (dir / name).string(), FileFormat::MINDIR);
   testing::write_npy(dir / (name + "_input.npy"), x);
   testing::write_npy(dir / (name + "_output.npy"), y);
   std::cout << path.string() << " " << y.shape() << "\n";
@@ -110,6 +136,12 @@ int main(int argc, char** argv) {
       Generator gen(4);
       auto net = std::make_shared<OpsNet>(gen);
       write(*net, uniform(data, {2, 4, 6, 6}, -1, 1), dir, "ops");
+    }
+    {
+      PadNet pad(false), pad_symmetric(true);
+      const Tensor x = uniform(data, {2, 4, 6, 6}, -1, 1);
+      write(pad, x, dir, "pad");
+      write(pad_symmetric, x, dir, "pad_symmetric", /*onnx=*/false);  // ONNX has no symmetric
     }
   } catch (const std::exception& e) {
     std::cerr << "export_models: " << e.what() << "\n";

@@ -29,16 +29,20 @@ class FlattenImpl : public Cell {
   Value construct(const std::vector<Value>& inputs) override;
 };
 
-// MindSpore's nn.Pad(paddings, mode="CONSTANT"): zero padding, (before, after) per dimension.
+// MindSpore's nn.Pad(paddings, mode): (before, after) per dimension; mode "CONSTANT" (zeros),
+// "REFLECT" or "SYMMETRIC" (MindSpore's spellings; ops::pad's lower-case names and "edge" are
+// accepted too).
 class PadImpl : public Cell {
  public:
-  explicit PadImpl(std::vector<std::pair<int64_t, int64_t>> paddings)
-      : Cell("Pad"), paddings_(std::move(paddings)) {}
+  explicit PadImpl(std::vector<std::pair<int64_t, int64_t>> paddings, std::string mode = "CONSTANT")
+      : Cell("Pad"), paddings_(std::move(paddings)), mode_(std::move(mode)) {}
   Value construct(const std::vector<Value>& inputs) override;
   const std::vector<std::pair<int64_t, int64_t>>& paddings() const { return paddings_; }
+  const std::string& mode() const { return mode_; }
 
  private:
   std::vector<std::pair<int64_t, int64_t>> paddings_;
+  std::string mode_;
 };
 
 class ReLUImpl : public Cell {
@@ -74,7 +78,8 @@ class DenseImpl : public Cell {
 std::shared_ptr<SequentialCellImpl> SequentialCell(std::vector<CellPtr> cells);
 std::shared_ptr<FlattenImpl> Flatten();
 std::shared_ptr<ReLUImpl> ReLU();
-std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings);
+std::shared_ptr<PadImpl> Pad(std::vector<std::pair<int64_t, int64_t>> paddings,
+                             std::string mode = "CONSTANT");
 std::shared_ptr<DenseImpl> Dense(int64_t in, int64_t out, bool has_bias = true);
 std::shared_ptr<DenseImpl> Dense(const DenseOptions& options);
 
