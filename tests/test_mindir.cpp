@@ -463,6 +463,9 @@ TEST(MindIR, PadModesAsMindSporeSpellsThem) {
        {2, 3, 4, 5},
        "PadV3"},
       {{{"paddings", V{0, 0, 1, 0, 0, 0}}, {"value", -1.5}}, {2, 3, 4}, "PadV3"},
+      // No padding: the identity, whatever the mode or fill.
+      {{{"paddings", V{0, 0, 0, 0}}, {"mode", std::string("symmetric")}}, {2, 3}, "Pad"},
+      {{{"paddings", V{0, 0, 0, 0}}, {"value", 3.0}}, {2, 3}, "Pad"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.primitive);
@@ -526,9 +529,10 @@ TEST(MindIR, PadModesAsMindSporeSpellsThem) {
   }
   // What MindSpore 2.10 cannot run: refused, naming the node.
   const std::vector<std::pair<ir::Attrs, Shape>> refused = {
-      {{{"paddings", V{1, 0, 0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3, 4}},   // dim 0
-      {{{"paddings", V{0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3}},            // rank 2
-      {{{"paddings", V(12, 0)}, {"mode", std::string("reflect")}}, {2, 2, 2, 2, 2, 2}},  // rank 6
+      {{{"paddings", V{1, 0, 0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3, 4}},  // dim 0
+      {{{"paddings", V{0, 0, 1, 1}}, {"mode", std::string("edge")}}, {2, 3}},           // rank 2
+      {{{"paddings", V{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}}, {"mode", std::string("reflect")}},
+       {2, 2, 2, 2, 2, 3}},  // rank 6
   };
   for (const auto& [attrs, shape] : refused) {
     ir::Graph g;

@@ -208,6 +208,12 @@ std::string lower(std::string s) {
   return s;
 }
 
+// No padding at all: any mode and fill is the identity, which MindSpore's Pad spells as well.
+bool pads_nothing(const ir::Attrs& a) {
+  const std::vector<int64_t> p = attr_ints(a, kOp, "paddings");
+  return std::all_of(p.begin(), p.end(), [](int64_t v) { return v == 0; });
+}
+
 std::string string_attr(const ir::Attrs& a, const std::string& prim, const std::string& key) {
   const auto it = a.find(key);
   if (it == a.end()) shape_error(prim, "attribute '" + key + "' is missing");
@@ -245,6 +251,7 @@ bool write_mirror_pad(ir::Attrs& a, std::span<const TensorType> in) {
   const Mode mode = pad_mode(a);
   if (mode != Mode::kReflect && mode != Mode::kSymmetric) return false;
   (void)pad_plan(in[0], a);
+  if (pads_nothing(a)) return false;
   if (in[0].shape.rank() < 1 || in[0].shape.rank() > 5)
     throw ExportError("Pad: MindSpore's MirrorPad pads inputs of rank 1 to 5, not " +
                       std::to_string(in[0].shape.rank()));
@@ -313,6 +320,7 @@ bool write_pad_v3(ir::Attrs& a, std::span<const TensorType> in) {
   const double value = fill_value(a);
   if (mode != Mode::kEdge && !(mode == Mode::kConstant && value != 0)) return false;
   (void)pad_plan(in[0], a);
+  if (pads_nothing(a)) return false;
   const std::vector<int64_t> flat = attr_ints(a, kOp, "paddings");
   const size_t r = flat.size() / 2;
   size_t first = 0;  // the first padded dimension
@@ -346,16 +354,17 @@ void register_pad_ops(OpTable& t) {
   // MindSpore writes Pad as a PRIMITIVE whose `paddings` attribute is a tuple of (before, after)
   // pairs: ((0, 0), (0, 0), (1, 1), (1, 1)) for the model zoo's ResNet stem. It pads with zeros;
   // the other modes and fills are its variants MirrorPad and PadV3.
-  d.mindir = {.primitive = kOp,
-              .primitive_function = false,
-              .complete =
-                  [](ir::Attrs& a) {
-                    if (pad_mode(a) != Mode::kConstant || fill_value(a) != 0.0)
-                      throw ExportError("Pad: only a zero fill is MindSpore's Pad primitive");
-                    a.erase("mode");
-                    a.erase("value");
-                  },
-              .nested = {{"paddings", 2}}};
+  d.mindir = {
+      .primitive = kOp,
+      .primitive_function = false,
+      .complete =
+          [](ir::Attrs& a) {
+            if (!pads_nothing(a) && (pad_mode(a) != Mode::kConstant || fill_value(a) != 0.0))
+              throw ExportError("Pad: only a zero fill is MindSpore's Pad primitive");
+            a.erase("mode");
+            a.erase("value");
+          },
+      .nested = {{"paddings", 2}}};
   d.mindir.variants.push_back({.spelling = {.primitive = "MirrorPad",
                                             .attr_inputs = {"paddings"},
                                             .primitive_function = false},
