@@ -125,6 +125,89 @@ std::filesystem::path typed_copy(const std::filesystem::path& p, const std::file
 
 }  // namespace
 
+// ---- 1.x layout without the real files: built here, field by field, as 1.1.0 lays it out ----
+// (The real files cannot be committed; see the README. This keeps the 1.x spellings tested on a
+// clean checkout: bare op_type with the primitive's attributes on the node, the unnamed "shape"
+// attribute, STRING lists, a domain, the output named apart from the node, TensorAdd, an S-Prim-
+// prefix, ir_version "0.1.0", no mind_ir_version, no primitives.)
+namespace {
+
+::mind_ir::ModelProto handmade_1x_model() {
+  const std::string g = "9_8_construct_wrapper";
+  ::mind_ir::ModelProto m;
+  m.set_ir_version("0.1.0");
+  m.set_producer_name("MindSpore");
+  m.set_model_version("1.1.0");
+  auto* graph = m.mutable_graph();
+  graph->set_name(g);
+  auto typed = [](auto* value_info) {
+    auto* t = value_info->add_tensor();
+    t->add_dims(2);
+    t->add_dims(3);
+    t->set_data_type(::mind_ir::TensorProto::FLOAT);
+  };
+  for (const char* in : {"x_", "y_"}) {
+    auto* i = graph->add_input();
+    i->set_name(g + ":" + in);
+    typed(i);
+  }
+  auto node = [&](const std::string& op, std::vector<std::string> inputs, const std::string& out,
+                  const std::string& name, int id) {
+    auto* n = graph->add_node();
+    for (auto& i : inputs) n->add_input(g + ":" + i);
+    n->add_output(g + ":" + out);
+    n->set_name(g + ":" + name);
+    n->set_op_type(op);
+    auto* shape = n->add_attribute();  // the output's type, unnamed
+    auto* t = shape->add_tensors();
+    t->add_dims(2);
+    t->add_dims(3);
+    t->set_data_type(::mind_ir::TensorProto::FLOAT);
+    t->set_name("shape1");
+    shape->set_ref_attr_name("shape:shape1,");
+    auto* names = n->add_attribute();
+    names->set_name("input_names");
+    for (size_t k = 0; k < inputs.size(); ++k) names->add_strings(k == 0 ? "x" : "y");
+    names->set_ref_attr_name(inputs.size() == 1 ? "scalar:List[value1,],"
+                                                : "scalar:List[value1,value2,],");
+    names->set_type(::mind_ir::AttributeProto::STRING);
+    n->set_domain("Default/" + op + "-op" + std::to_string(id));
+  };
+  node("TensorAdd", {"x_", "y_"}, "1:2", "[CNode]0:1", 3);
+  node("S-Prim-ReLU", {"1:2"}, "3:4", "[CNode]2:3", 5);
+  auto* o = graph->add_output();
+  o->set_name(g + ":3:4");
+  typed(o);
+  return m;
+}
+
+}  // namespace
+
+TEST(MindSpore1xLayout, HandmadeFileRunsAsAddThenReLU) {
+  cellar::testing::TempDir dir;
+  const auto p = dir / "handmade_1x.mindir";
+  std::ofstream(p, std::ios::binary) << handmade_1x_model().SerializeAsString();
+  const ir::Graph g = load(p);
+  EXPECT_EQ(input_names(g), (std::vector<std::string>{"x_", "y_"}));
+  EXPECT_EQ(op_counts(g), (std::map<std::string, int>{{"Add", 1}, {"ReLU", 1}}));
+  const std::vector<float> x = {-3, -1, 0, 1, 2, 3}, y = {1, 0.5f, -1, 2, -2.5f, 0};
+  nn::GraphCell cell(g);
+  const Value out = cell({Value(Tensor::from_vector<float>(x, {2, 3})),
+                          Value(Tensor::from_vector<float>(y, {2, 3}))});
+  ASSERT_TRUE(out.is_tensor());
+  const float* v = out.tensor().data<float>();
+  for (size_t k = 0; k < x.size(); ++k) EXPECT_EQ(v[k], std::max(0.0f, x[k] + y[k])) << k;
+}
+
+TEST(MindSpore1xLayout, HandmadeUntypedInputIsRefusedByName) {
+  cellar::testing::TempDir dir;
+  auto m = handmade_1x_model();
+  m.mutable_graph()->mutable_input(1)->clear_tensor();  // as in 1.x bprop graphs
+  const auto p = dir / "untyped_1x.mindir";
+  std::ofstream(p, std::ios::binary) << m.SerializeAsString();
+  expect_refused(p, ErrorCode::kUnsupported, "y_", "it has no type");
+}
+
 // MindSpore 1.1.0 (a MindSpore unit-test file, committed June 2021): Add with its attributes on
 // the node (shape, input_names, output_names), no primitives, ir_version "0.1.0".
 TEST(MindSpore1x, Add110RunsLikeMindSpore) {
