@@ -987,6 +987,45 @@ std::vector<Corruption> corruptions() {
          n->set_input(0, "k");
        },
        nullptr, "too large"},
+      {"ConstantOfShape of 117 million elements (a fuzzer find: 930 MB from 9 KB)",
+       [](pb::ModelProto& m) {
+         auto* t = m.mutable_graph()->add_initializer();
+         t->set_name("k");
+         t->set_data_type(pb::TensorProto::INT64);
+         t->add_dims(1);
+         t->add_int64_data(117440516);
+         auto* n = node_named(m, "Relu");
+         n->set_op_type("ConstantOfShape");
+         n->set_input(0, "k");
+       },
+       nullptr, "too large"},
+      {"ConstantOfShape nodes past the load-time budget together",
+       [](pb::ModelProto& m) {
+         auto* t = m.mutable_graph()->add_initializer();
+         t->set_name("k");
+         t->set_data_type(pb::TensorProto::INT64);
+         t->add_dims(1);
+         t->add_int64_data(int64_t{1} << 22);  // each within the per-node cap: 32 MiB of int64
+         for (int i = 0; i < 3; ++i) {
+           auto* n = m.mutable_graph()->add_node();
+           n->set_op_type("ConstantOfShape");
+           n->set_name("big" + std::to_string(i));
+           n->add_input("k");
+           n->add_output("c" + std::to_string(i));
+           auto* a = n->add_attribute();
+           a->set_name("value");
+           a->set_type(pb::AttributeProto::TENSOR);
+           a->mutable_t()->set_data_type(pb::TensorProto::INT64);
+           a->mutable_t()->add_dims(1);
+           a->mutable_t()->add_int64_data(7);
+           auto* o = m.mutable_graph()->add_output();  // an output, so that the node is read
+           o->set_name("c" + std::to_string(i));
+           auto* tt = o->mutable_type()->mutable_tensor_type();
+           tt->set_elem_type(pb::TensorProto::INT64);
+           tt->mutable_shape()->add_dim()->set_dim_value(int64_t{1} << 22);
+         }
+       },
+       nullptr, "MiB for this model"},
   };
 }
 

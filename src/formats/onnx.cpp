@@ -39,6 +39,11 @@ constexpr char kProducerVersion[] = "0.1.0";
 // Constant folding at load time runs a kernel; above this many output elements the node is kept
 // in the graph instead (a hostile Tile of a constant must not allocate at load).
 constexpr int64_t kMaxFoldElements = kOnnxMaxConstElements;
+// And all folds of one model together produce at most this many bytes: each fold is capped, but a
+// small hostile file can chain hundreds of them (ConstantOfShape → Concat → Reshape → Slice, as
+// the fuzzer found: 9 KB of ONNX allocated 930 MB and took 5 s). Past the budget, nodes stay in
+// the graph; real models fold shape arithmetic of a few kilobytes.
+constexpr uint64_t kMaxFoldBytesTotal = uint64_t{64} << 20;
 
 const char* attr_type_name(int t) {
   switch (t) {
@@ -110,6 +115,12 @@ class Reader final : public OnnxImporter {
   std::vector<int> emit(const std::string& op, const std::vector<int>& inputs,
                         ir::Attrs attrs) override;
   int constant(const Tensor& t) override;
+  void charge_generated(uint64_t bytes) override {
+    if (bytes > kMaxFoldBytesTotal - std::min(folded_bytes_, kMaxFoldBytesTotal))
+      unsupported("constants made at load time would exceed " +
+                  std::to_string(kMaxFoldBytesTotal >> 20) + " MiB for this model");
+    folded_bytes_ += bytes;
+  }
   void set_output(size_t i, int value) override;
   [[noreturn]] void fail(const std::string& why) const override {
     throw FormatError(where() + why, {.file = file_, .tensor = cur_label_});
@@ -177,6 +188,7 @@ class Reader final : public OnnxImporter {
   std::string cur_label_;
   std::set<int> cur_new_;  // values emitted for the current node, not yet bound
   int emitted_ = 0;
+  uint64_t folded_bytes_ = 0;  // output bytes of every fold so far (kMaxFoldBytesTotal)
 };
 
 // ---- opset, names, order ----
@@ -615,13 +627,17 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     fail(std::string("cellar op ") + op + ": " + e.what());
   }
   int64_t total = 0;
+  uint64_t bytes = 0;
   for (const auto& t : out) {
     const auto c = t.shape.checked_numel();
     if (!c || __builtin_add_overflow(total, *c, &total)) total = kMaxFoldElements + 1;
+    else bytes += static_cast<uint64_t>(*c) * itemsize(t.dtype);  // ≤ 2^22 × 8 per output
   }
   const std::string base = cur_label_ + "/" + op;
   std::vector<int> values;
-  if (all_const && !def->is_random && def->make_kernel && total <= kMaxFoldElements) {
+  if (all_const && !def->is_random && def->make_kernel && total <= kMaxFoldElements &&
+      bytes <= kMaxFoldBytesTotal - std::min(folded_bytes_, kMaxFoldBytesTotal)) {
+    folded_bytes_ += bytes;
     // Everything is known: run the kernel now, the results are constants.
     std::vector<Tensor> xs, ys;
     for (int v : inputs) xs.push_back(const_.at(v));

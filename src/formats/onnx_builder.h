@@ -124,6 +124,10 @@ class OnnxImporter {
   }
   // A constant value (folded into later nodes, written as a non-parameter initializer).
   virtual int constant(const Tensor& t) = 0;
+  // Before making `bytes` of constant data that the file does not hold (ConstantOfShape, padding
+  // blocks): counts them against the model's load-time budget, which folding shares, and refuses
+  // (kUnsupported) past it, so that a small file cannot make the loader allocate without bound.
+  virtual void charge_generated(uint64_t bytes) = 0;
   // ONNX output i is cellar value `value`.
   virtual void set_output(size_t i, int value) = 0;
 

@@ -584,6 +584,7 @@ int pad_with(OnnxImporter& m, int x, size_t axis, int64_t before, int64_t after,
     const auto numel = s.checked_numel();
     if (!numel || *numel > formats::kOnnxMaxConstElements)
       m.unsupported("padding block " + s.str() + " is too large");
+    m.charge_generated(static_cast<uint64_t>(*numel) * 8);  // the float64 block, then its cast
     Tensor t = Tensor(DType::Float64, s);
     std::fill_n(t.data<double>(), *numel, fill);
     return m.constant(t.to(dt));
@@ -861,12 +862,14 @@ void import_constant_of_shape(OnnxImporter& m) {
   }
   const Shape out(dims);
   const auto numel = out.checked_numel();
-  if (!numel || *numel > (int64_t{1} << 28)) m.fail("shape " + out.str() + " is too large");
+  if (!numel || *numel > formats::kOnnxMaxConstElements)
+    m.unsupported("shape " + out.str() + " is too large to make at load time");
   Tensor fill = Tensor::scalar(0.0f);
   if (auto v = m.attr_tensor("value")) {
     if (v->numel() != 1) m.fail("value must hold exactly one element");
     fill = *v;
   }
+  m.charge_generated(static_cast<uint64_t>(*numel) * itemsize(fill.dtype()));
   Tensor t(fill.dtype(), out);
   const size_t item = itemsize(fill.dtype());
   for (int64_t i = 0; i < *numel; ++i)
