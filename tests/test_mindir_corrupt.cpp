@@ -325,11 +325,7 @@ void expect_error_naming_file(const std::filesystem::path& path, const std::stri
 
 TEST(MindIRCorrupt, TheBaseFileLoads) {
   TempDir dir;
-  cellar::testing::write_bytes(dir / "good.mindir", [] {
-    const std::string s = bytes_of(base_model());
-    return std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                  reinterpret_cast<const std::byte*>(s.data()) + s.size());
-  }());
+  cellar::testing::write_string(dir / "good.mindir", bytes_of(base_model()));
   EXPECT_NO_THROW(load(dir / "good.mindir"));
 }
 
@@ -341,9 +337,7 @@ TEST(MindIRCorrupt, EveryHandMadeCorruptionIsAnErrorNamingTheFile) {
   for (const auto& c : table) {
     const auto path = dir / ("corrupt" + std::to_string(i++) + ".mindir");
     const std::string s = c.make();
-    cellar::testing::write_bytes(
-        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    cellar::testing::write_string(path, s);
     SCOPED_TRACE(c.name);
     if (s.empty()) {  // load() refuses an empty file before the reader sees it
       EXPECT_THROW(load(path), Error) << c.name;
@@ -582,9 +576,7 @@ TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
     e.f(*paddings(m));
     const auto path = dir / ("pad" + std::to_string(i++) + ".mindir");
     const std::string s = bytes_of(m);
-    cellar::testing::write_bytes(
-        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    cellar::testing::write_string(path, s);
     expect_error_naming_file(path, "Pad", e.name);
   }
 }
@@ -662,9 +654,7 @@ TEST(MindIRCorrupt, BrokenConcatTuplesAreErrorsNamingTheNode) {
     e.edit(m);
     const auto path = dir / ("concat" + std::to_string(i++) + ".mindir");
     const std::string s = m.SerializeAsString();
-    cellar::testing::write_bytes(
-        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    cellar::testing::write_string(path, s);
     expect_error_naming_file(path, e.expect, e.name);
     try {
       (void)load(path);
@@ -677,9 +667,7 @@ TEST(MindIRCorrupt, BrokenConcatTuplesAreErrorsNamingTheNode) {
   // The unedited file loads and runs: the writer's MakeTuple is what the reader unpacks.
   const auto path = dir / "good.mindir";
   const std::string s = good.SerializeAsString();
-  cellar::testing::write_bytes(
-      path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                   reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+  cellar::testing::write_string(path, s);
   const ir::Graph back = load(path);
   ASSERT_EQ(back.nodes.size(), 1u);
   EXPECT_EQ(back.nodes[0].op, "Concat");
@@ -736,9 +724,7 @@ void expect_pad_edits_fail(const std::string& fixture, const std::vector<PadEdit
     e.f(m);
     const auto path = dir / (fixture + std::to_string(i++) + ".mindir");
     const std::string s = bytes_of(m);
-    cellar::testing::write_bytes(
-        path, std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
-                                     reinterpret_cast<const std::byte*>(s.data()) + s.size()));
+    cellar::testing::write_string(path, s);
     expect_error_naming_file(path, e.expect, e.name);
   }
 }

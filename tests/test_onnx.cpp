@@ -31,6 +31,7 @@
 
 using namespace cellar;
 using cellar::testing::TempDir;
+using cellar::testing::write_string;
 namespace fs = std::filesystem;
 namespace pb = ::onnx;
 
@@ -46,12 +47,6 @@ Tensor pattern(DType t, const Shape& s, int seed, bool positive = false) {
   Tensor x(DType::Float64, s);
   for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = u(rng);
   return x.to(t);
-}
-
-void write_string(const fs::path& p, const std::string& s) {
-  std::vector<std::byte> b(s.size());
-  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
-  cellar::testing::write_bytes(p, b);
 }
 
 std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs) {
@@ -739,6 +734,16 @@ pb::ModelProto base_model() {
   return mk.m;
 }
 
+// An int64 initializer `name` of shape (values.size(),).
+void add_i64_initializer(pb::ModelProto& m, const std::string& name,
+                         const std::vector<int64_t>& values) {
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(pb::TensorProto::INT64);
+  t->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) t->add_int64_data(v);
+}
+
 pb::NodeProto* node_named(pb::ModelProto& m, const std::string& op) {
   for (auto& n : *m.mutable_graph()->mutable_node())
     if (n.op_type() == op) return &n;
@@ -937,11 +942,7 @@ std::vector<Corruption> corruptions() {
        nullptr, "Cast"},
       {"Equal of float and int64",
        [](pb::ModelProto& m) {
-         auto* t = m.mutable_graph()->add_initializer();
-         t->set_name("k");
-         t->set_data_type(pb::TensorProto::INT64);
-         t->add_dims(3);
-         for (int64_t v : {1, 2, 3}) t->add_int64_data(v);
+         add_i64_initializer(m, "k", {1, 2, 3});
          auto* n = node_named(m, "Relu");
          n->set_op_type("Equal");
          n->add_input("k");
@@ -977,11 +978,7 @@ std::vector<Corruption> corruptions() {
        nullptr, "constant"},
       {"ConstantOfShape too large",
        [](pb::ModelProto& m) {
-         auto* t = m.mutable_graph()->add_initializer();
-         t->set_name("k");
-         t->set_data_type(pb::TensorProto::INT64);
-         t->add_dims(2);
-         for (int64_t v : {int64_t{1} << 20, int64_t{1} << 20}) t->add_int64_data(v);
+         add_i64_initializer(m, "k", {int64_t{1} << 20, int64_t{1} << 20});
          auto* n = node_named(m, "Relu");
          n->set_op_type("ConstantOfShape");
          n->set_input(0, "k");
@@ -989,11 +986,7 @@ std::vector<Corruption> corruptions() {
        nullptr, "too large"},
       {"ConstantOfShape of 117 million elements (a fuzzer find: 930 MB from 9 KB)",
        [](pb::ModelProto& m) {
-         auto* t = m.mutable_graph()->add_initializer();
-         t->set_name("k");
-         t->set_data_type(pb::TensorProto::INT64);
-         t->add_dims(1);
-         t->add_int64_data(117440516);
+         add_i64_initializer(m, "k", {117440516});
          auto* n = node_named(m, "Relu");
          n->set_op_type("ConstantOfShape");
          n->set_input(0, "k");
@@ -1001,11 +994,7 @@ std::vector<Corruption> corruptions() {
        nullptr, "too large"},
       {"ConstantOfShape nodes past the load-time budget together",
        [](pb::ModelProto& m) {
-         auto* t = m.mutable_graph()->add_initializer();
-         t->set_name("k");
-         t->set_data_type(pb::TensorProto::INT64);
-         t->add_dims(1);
-         t->add_int64_data(int64_t{1} << 22);  // each within the per-node cap: 32 MiB of int64
+         add_i64_initializer(m, "k", {int64_t{1} << 22});  // each within the per-node cap: 32 MiB
          for (int i = 0; i < 3; ++i) {
            auto* n = m.mutable_graph()->add_node();
            n->set_op_type("ConstantOfShape");

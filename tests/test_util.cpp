@@ -40,6 +40,12 @@ void write_bytes(const std::filesystem::path& p, const std::vector<std::byte>& b
   if (!f) throw std::runtime_error("cannot write " + p.string());
 }
 
+void write_string(const std::filesystem::path& p, std::string_view s) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(s.data(), static_cast<std::streamsize>(s.size()));
+  if (!f) throw std::runtime_error("cannot write " + p.string());
+}
+
 std::filesystem::path conformance(const std::string& name) {
   return std::filesystem::path(CELLAR_SHARED_DIR) / "conformance" / name;
 }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cellar::testing {
@@ -22,6 +23,8 @@ class TempDir {
 
 std::vector<std::byte> read_bytes(const std::filesystem::path& p);
 void write_bytes(const std::filesystem::path& p, const std::vector<std::byte>& bytes);
+// The bytes of `s` (a serialized protobuf, say) as the whole file `p`.
+void write_string(const std::filesystem::path& p, std::string_view s);
 // ../shared/conformance/<name>
 std::filesystem::path conformance(const std::string& name);
 // Files in `dir` (names only), sorted.

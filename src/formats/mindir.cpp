@@ -1048,6 +1048,9 @@ class Writer {
   std::string constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
                             const std::string& where);
   std::string none_node(pb::GraphProto* gp, const std::string& name);  // a None constant
+  // A "Constant" node named after `name`: its name in the file and its "value" attribute, unset.
+  std::pair<std::string, pb::AttributeProto*> add_constant(pb::GraphProto* gp,
+                                                            const std::string& name);
 
   const ir::Graph& g_;
   bool external_ = false;
@@ -1115,8 +1118,8 @@ void Writer::set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
   a->mutable_seq_info()->set_is_dyn_len(false);
 }
 
-std::string Writer::constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
-                                  const std::string& where) {
+std::pair<std::string, pb::AttributeProto*> Writer::add_constant(pb::GraphProto* gp,
+                                                                 const std::string& name) {
   auto* n = gp->add_node();
   const std::string file_name = unique(name);
   n->set_name(file_name);
@@ -1124,18 +1127,18 @@ std::string Writer::constant_node(pb::GraphProto* gp, const std::string& name, c
   n->set_op_type("Constant");
   auto* a = n->add_attribute();
   a->set_name("value");
+  return {file_name, a};
+}
+
+std::string Writer::constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
+                                  const std::string& where) {
+  auto [file_name, a] = add_constant(gp, name);
   set_attr(a, v, where);
   return file_name;
 }
 
 std::string Writer::none_node(pb::GraphProto* gp, const std::string& name) {
-  auto* n = gp->add_node();
-  const std::string file_name = unique(name);
-  n->set_name(file_name);
-  n->add_output(file_name);
-  n->set_op_type("Constant");
-  auto* a = n->add_attribute();
-  a->set_name("value");
+  auto [file_name, a] = add_constant(gp, name);
   a->set_type(AttrType::NONE);
   return file_name;
 }

@@ -116,7 +116,7 @@ class Reader final : public OnnxImporter {
                         ir::Attrs attrs) override;
   int constant(const Tensor& t) override;
   void charge_generated(uint64_t bytes) override {
-    if (bytes > kMaxFoldBytesTotal - std::min(folded_bytes_, kMaxFoldBytesTotal))
+    if (!within_budget(bytes))
       unsupported("constants made at load time would exceed " +
                   std::to_string(kMaxFoldBytesTotal >> 20) + " MiB for this model");
     folded_bytes_ += bytes;
@@ -188,7 +188,8 @@ class Reader final : public OnnxImporter {
   std::string cur_label_;
   std::set<int> cur_new_;  // values emitted for the current node, not yet bound
   int emitted_ = 0;
-  uint64_t folded_bytes_ = 0;  // output bytes of every fold so far (kMaxFoldBytesTotal)
+  uint64_t folded_bytes_ = 0;  // bytes made at load time so far, never over kMaxFoldBytesTotal
+  bool within_budget(uint64_t bytes) const { return bytes <= kMaxFoldBytesTotal - folded_bytes_; }
 };
 
 // ---- opset, names, order ----
@@ -636,7 +637,7 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   const std::string base = cur_label_ + "/" + op;
   std::vector<int> values;
   if (all_const && !def->is_random && def->make_kernel && total <= kMaxFoldElements &&
-      bytes <= kMaxFoldBytesTotal - std::min(folded_bytes_, kMaxFoldBytesTotal)) {
+      within_budget(bytes)) {
     folded_bytes_ += bytes;
     // Everything is known: run the kernel now, the results are constants.
     std::vector<Tensor> xs, ys;
