@@ -38,7 +38,7 @@ constexpr char kProducer[] = "cellar";
 constexpr char kProducerVersion[] = "0.1.0";
 // Constant folding at load time runs a kernel; above this many output elements the node is kept
 // in the graph instead (a hostile Tile of a constant must not allocate at load).
-constexpr int64_t kMaxFoldElements = kOnnxMaxConstElements;
+constexpr int64_t kMaxFoldElements = ops::kOnnxMaxConstElements;
 // And all folds of one model together produce at most this many bytes: each fold is capped, but a
 // small hostile file can chain hundreds of them (ConstantOfShape → Concat → Reshape → Slice, as
 // the fuzzer found: 9 KB of ONNX allocated 930 MB and took 5 s). Past the budget, nodes stay in
@@ -84,7 +84,7 @@ const char* attr_type_name(int t) {
 // Reader
 // ============================================================================================
 
-class Reader final : public OnnxImporter {
+class Reader final : public ops::OnnxImporter {
  public:
   Reader(const pb::ModelProto& model, std::string file, fs::path base_dir)
       : model_(model), file_(std::move(file)), base_(std::move(base_dir)) {}
@@ -92,8 +92,8 @@ class Reader final : public OnnxImporter {
 
   // ---- OnnxImporter ----
   const std::string& op_type() const override { return cur_->op_type(); }
-  const std::string& node_name() const override { return cur_label_; }
   int64_t opset() const override { return opset_; }
+  std::optional<DType> dtype_of_code(int64_t code) const override { return dtype_from_onnx(code); }
   size_t num_inputs() const override { return static_cast<size_t>(cur_->input_size()); }
   bool has_input(size_t i) const override {
     return i < num_inputs() && !cur_->input(static_cast<int>(i)).empty();
@@ -721,6 +721,7 @@ void Reader::import_node(int i) {
       unsupported("sub-graphs (control flow) are not supported");
   }
   const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
+  if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
   if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
   (*rule)(*this);
   for (int k = 0; k < n.output_size(); ++k) {
@@ -840,7 +841,7 @@ pb::ModelProto build_model(const ir::Graph& g) {
       throw ExportError("ONNX: two values are named '" + v.name + "'", {.tensor = v.name});
   if (g.outputs.empty()) throw ExportError("ONNX: the graph has no outputs");
 
-  OnnxBuilder b(g, *gp);
+  GraphProtoBuilder b(g, *gp);
   std::vector<bool> defined_outside(nv, false);  // inputs and initializers
   for (int v : g.inputs) {
     check(v, "a graph input");

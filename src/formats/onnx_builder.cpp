@@ -1,4 +1,4 @@
-// OnnxBuilder (the writer's side of an op spelling) and the OnnxImporter helpers.
+// GraphProtoBuilder (the ONNX writer's side of an op spelling) and the dtype numbers.
 #include "formats/onnx_builder.h"
 
 #include <onnx/onnx_pb.h>
@@ -94,7 +94,7 @@ void fill_onnx_tensor(TensorProto& out, const Tensor& t, const std::string& name
 
 // ---- OnnxBuilder ----
 
-OnnxBuilder::OnnxBuilder(const ir::Graph& graph, onnx::GraphProto& out)
+GraphProtoBuilder::GraphProtoBuilder(const ir::Graph& graph, onnx::GraphProto& out)
     : g_(graph), out_(out), uses_(graph.values.size(), 0) {
   names_.reserve(g_.values.size());
   for (const auto& v : g_.values) {
@@ -109,36 +109,28 @@ OnnxBuilder::OnnxBuilder(const ir::Graph& graph, onnx::GraphProto& out)
   for (int v : g_.outputs) use(v);
 }
 
-const ir::ValueInfo& OnnxBuilder::info(int value) const { return g_.value(value); }
+const ir::ValueInfo& GraphProtoBuilder::info(int value) const { return g_.value(value); }
 
-const std::string& OnnxBuilder::name(int value) const {
+const std::string& GraphProtoBuilder::name(int value) const {
   return names_.at(static_cast<size_t>(value));
 }
 
-bool OnnxBuilder::used(int value) const { return uses_.at(static_cast<size_t>(value)) > 0; }
+bool GraphProtoBuilder::used(int value) const { return uses_.at(static_cast<size_t>(value)) > 0; }
 
-std::string OnnxBuilder::fresh(const std::string& hint) {
+std::string GraphProtoBuilder::fresh(const std::string& hint) {
   std::string n = hint.empty() ? "v" : hint;
   for (int k = 1; !taken_.insert(n).second; ++k) n = hint + "_" + std::to_string(k);
   return n;
 }
 
-std::string OnnxBuilder::constant(const std::string& hint, const Tensor& t) {
+std::string GraphProtoBuilder::constant(const std::string& hint, const Tensor& t) {
   const std::string n = fresh(hint);
   fill_onnx_tensor(*out_.add_initializer(), t, n);
   return n;
 }
 
-std::string OnnxBuilder::ints(const std::string& hint, const std::vector<int64_t>& v) {
-  return constant(hint, Tensor::from_vector(v, Shape{static_cast<int64_t>(v.size())}));
-}
-
-std::string OnnxBuilder::scalar(const std::string& hint, double v, DType dtype) {
-  return constant(hint, Tensor::scalar(v).to(dtype));
-}
-
-void OnnxBuilder::add(const std::string& op_type, const std::vector<std::string>& inputs,
-                      const std::vector<std::string>& outputs, const OnnxAttrs& attrs) {
+void GraphProtoBuilder::add(const std::string& op_type, const std::vector<std::string>& inputs,
+                      const std::vector<std::string>& outputs, const ops::OnnxAttrs& attrs) {
   auto* n = out_.add_node();
   n->set_op_type(op_type);
   n->set_name(fresh(outputs.empty() ? op_type : op_type + ":" + outputs[0]));
@@ -176,57 +168,5 @@ void OnnxBuilder::add(const std::string& op_type, const std::vector<std::string>
   }
 }
 
-void OnnxBuilder::fail(const ir::Node& node, const std::string& why) const {
-  throw ExportError("ONNX: node '" + node.name + "' (" + node.op + "): " + why,
-                    {.tensor = node.name});
-}
-
-// ---- OnnxImporter helpers ----
-
-void OnnxImporter::require_inputs(size_t min, size_t max) const {
-  const size_t n = num_inputs();
-  if (n < min || n > max)
-    fail("has " + std::to_string(n) + " inputs, expected " +
-         (min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max)));
-  for (size_t i = 0; i < min; ++i)
-    if (!has_input(i)) fail("required input " + std::to_string(i) + " is empty");
-}
-
-std::vector<int64_t> OnnxImporter::const_ints(size_t i) {
-  if (!has_input(i)) fail("input " + std::to_string(i) + " is missing");
-  const std::optional<Tensor> t = constant_input(i);
-  if (!t)
-    unsupported("input " + std::to_string(i) +
-                " must be a constant (an initializer or a Constant node): cellar needs it at load "
-                "time");
-  if (t->rank() > 1)
-    fail("input " + std::to_string(i) + " must be a scalar or 1-D, got " + t->shape().str());
-  std::vector<int64_t> out(static_cast<size_t>(t->numel()));
-  if (t->dtype() == DType::Int64) {
-    for (size_t k = 0; k < out.size(); ++k) out[k] = t->data<int64_t>()[k];
-  } else if (t->dtype() == DType::Int32) {
-    for (size_t k = 0; k < out.size(); ++k) out[k] = t->data<int32_t>()[k];
-  } else {
-    fail("input " + std::to_string(i) + " must be int64 or int32, got " +
-         std::string(mindspore_name(t->dtype())));
-  }
-  return out;
-}
-
-std::optional<std::vector<int64_t>> OnnxImporter::ints_attr_or_input(const std::string& attr,
-                                                                     size_t i, int64_t moved_in) {
-  if (opset() < moved_in) return attr_ints(attr);
-  if (has_attr(attr))
-    fail("attribute '" + attr + "' became input " + std::to_string(i) + " in opset " +
-         std::to_string(moved_in) + "; this model declares opset " + std::to_string(opset()));
-  if (num_inputs() > i && has_input(i)) return const_ints(i);
-  return std::nullopt;
-}
-
-int64_t OnnxImporter::axis(int64_t a, int64_t rank) const {
-  if (a < -rank || a >= rank)
-    fail("axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
-  return a < 0 ? a + rank : a;
-}
 
 }  // namespace cellar::formats

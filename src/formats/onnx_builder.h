@@ -1,16 +1,7 @@
-// The two contexts an op's ONNX spelling works in (private to src/formats and src/ops).
-//
-// OnnxBuilder (export): the ONNX writer hands one to each node's `OpDef::onnx` function. It knows
-// the cellar graph (value names, dtypes, shapes, which values are used) and collects ONNX nodes,
-// constant initializers and fresh names; it keeps protobuf out of the op table.
-//
-// OnnxImporter (import): the ONNX reader hands one to the import rule registered for the current
-// node's op_type. It answers questions about that node (inputs as cellar values, inputs that are
-// constants, attributes checked for their kind, the opset) and emits cellar nodes whose output
-// types are inferred through the op table at once, so a rule can look at shapes. Emitting a node
-// whose inputs are all constants folds it: the kernel runs at load time and the result is a
-// constant (how shape arithmetic such as Shape → Gather → Concat → Reshape disappears).
-// Every error it throws names the file, the ONNX node and its op_type.
+// The ONNX format's side of the op spellings (private to src/formats): the opsets, dtype
+// numbers, and the protobuf implementation of ops::OnnxBuilder (ops/onnx_spelling.h). The reader
+// implements ops::OnnxImporter in onnx.cpp; the rules the ONNX format reads with no op table row
+// of their own (Gemm, Slice, Shape, …) are in onnx_rules.cpp.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +9,11 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "cellar/ir/graph.h"
 #include "cellar/tensor.h"
+#include "ops/onnx_spelling.h"
 
 namespace onnx {
 class GraphProto;
@@ -38,9 +29,6 @@ namespace cellar::formats {
 inline constexpr int64_t kOnnxWriteOpset = 17;
 inline constexpr int64_t kOnnxMinReadOpset = 13;
 inline constexpr int64_t kOnnxMaxReadOpset = 25;
-// Import rules and constant folding make constant tensors at load time; above this many elements
-// they refuse (or keep the node) instead, so a hostile file cannot make the reader allocate.
-inline constexpr int64_t kOnnxMaxConstElements = int64_t{1} << 22;
 
 // TensorProto.DataType numbers ↔ cellar dtypes (nullopt: no counterpart).
 std::optional<DType> dtype_from_onnx(int64_t t);
@@ -48,35 +36,27 @@ std::optional<int> dtype_to_onnx(DType t);
 // dims, data_type, raw_data (little-endian C order) and `name`; ExportError for String tensors.
 void fill_onnx_tensor(onnx::TensorProto& out, const Tensor& t, const std::string& name);
 
-// An ONNX attribute value as a spelling writes it.
-using OnnxAttr =
-    std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>, Tensor>;
-using OnnxAttrs = std::vector<std::pair<std::string, OnnxAttr>>;
+// The rule for an ONNX op type that no op table row reads (onnx_rules.cpp); null when none.
+const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type);
 
-class OnnxBuilder {
+// The ONNX writer's OnnxBuilder: collects nodes and initializers into a GraphProto.
+class GraphProtoBuilder final : public ops::OnnxBuilder {
  public:
-  OnnxBuilder(const ir::Graph& graph, onnx::GraphProto& out);
+  GraphProtoBuilder(const ir::Graph& graph, onnx::GraphProto& out);
 
-  const ir::Graph& graph() const { return g_; }
-  const ir::ValueInfo& info(int value) const;
-  // The ONNX name of a cellar value.
-  const std::string& name(int value) const;
-  // True when another node or the graph's outputs read `value`.
-  bool used(int value) const;
-  int64_t opset() const { return kOnnxWriteOpset; }
-
-  // A name no other ONNX value has, built from `hint`.
-  std::string fresh(const std::string& hint);
-  // A constant initializer holding `t`; returns its name.
-  std::string constant(const std::string& hint, const Tensor& t);
-  std::string ints(const std::string& hint, const std::vector<int64_t>& v);  // 1-D int64
-  std::string scalar(const std::string& hint, double v, DType dtype);        // rank-0
-
+  const ir::Graph& graph() const override { return g_; }
+  const ir::ValueInfo& info(int value) const override;
+  const std::string& name(int value) const override;
+  bool used(int value) const override;
+  int64_t opset() const override { return kOnnxWriteOpset; }
+  std::optional<int64_t> dtype_code(DType t) const override {
+    const auto c = dtype_to_onnx(t);
+    return c ? std::optional<int64_t>(*c) : std::nullopt;
+  }
+  std::string fresh(const std::string& hint) override;
+  std::string constant(const std::string& hint, const Tensor& t) override;
   void add(const std::string& op_type, const std::vector<std::string>& inputs,
-           const std::vector<std::string>& outputs, const OnnxAttrs& attrs = {});
-
-  // Writing `node` as ONNX is impossible: ExportError naming the node and op.
-  [[noreturn]] void fail(const ir::Node& node, const std::string& why) const;
+           const std::vector<std::string>& outputs, const ops::OnnxAttrs& attrs = {}) override;
 
  private:
   const ir::Graph& g_;
@@ -84,67 +64,6 @@ class OnnxBuilder {
   std::vector<std::string> names_;
   std::vector<int> uses_;
   std::set<std::string> taken_;
-};
-
-class OnnxImporter {
- public:
-  // Interface to the reader's state; implemented in onnx.cpp.
-  virtual ~OnnxImporter() = default;
-
-  virtual const std::string& op_type() const = 0;
-  virtual const std::string& node_name() const = 0;
-  virtual int64_t opset() const = 0;
-
-  // Inputs as in the file; an empty name is an omitted optional input.
-  virtual size_t num_inputs() const = 0;
-  virtual bool has_input(size_t i) const = 0;
-  // The cellar value of input i (FormatError when it is missing).
-  virtual int input(size_t i) = 0;
-  // Input i's value when it is known at load time (initializer, Constant, folded), else nullopt.
-  virtual std::optional<Tensor> constant_input(size_t i) = 0;
-  virtual size_t num_outputs() const = 0;
-  // True when output i is named (an empty name is an omitted optional output).
-  virtual bool has_output(size_t i) const = 0;
-  virtual const ir::ValueInfo& info(int value) const = 0;
-
-  // Attributes. Absent: the default. Present with another kind: FormatError naming it.
-  virtual bool has_attr(const std::string& name) const = 0;
-  virtual int64_t attr_int(const std::string& name, int64_t dflt) const = 0;
-  virtual double attr_float(const std::string& name, double dflt) const = 0;
-  virtual std::string attr_string(const std::string& name, const std::string& dflt) const = 0;
-  virtual std::optional<std::vector<int64_t>> attr_ints(const std::string& name) const = 0;
-  virtual std::optional<std::vector<double>> attr_floats(const std::string& name) const = 0;
-  virtual std::optional<Tensor> attr_tensor(const std::string& name) const = 0;
-
-  // A cellar node `op` with `attrs`; returns its output values (types from the op table).
-  virtual std::vector<int> emit(const std::string& op, const std::vector<int>& inputs,
-                                ir::Attrs attrs = {}) = 0;
-  int emit1(const std::string& op, const std::vector<int>& inputs, ir::Attrs attrs = {}) {
-    return emit(op, inputs, std::move(attrs)).at(0);
-  }
-  // A constant value (folded into later nodes, written as a non-parameter initializer).
-  virtual int constant(const Tensor& t) = 0;
-  // Before making `bytes` of constant data that the file does not hold (ConstantOfShape, padding
-  // blocks): counts them against the model's load-time budget, which folding shares, and refuses
-  // (kUnsupported) past it, so that a small file cannot make the loader allocate without bound.
-  virtual void charge_generated(uint64_t bytes) = 0;
-  // ONNX output i is cellar value `value`.
-  virtual void set_output(size_t i, int value) = 0;
-
-  [[noreturn]] virtual void fail(const std::string& why) const = 0;         // kFormat
-  [[noreturn]] virtual void unsupported(const std::string& why) const = 0;  // kUnsupported
-
-  // Helpers over the above.
-  void require_inputs(size_t min, size_t max) const;
-  // Input i must be a constant integer tensor of rank ≤ 1 (shapes, axes, repeats).
-  std::vector<int64_t> const_ints(size_t i);
-  // ints from the attribute (older opsets) or from input i (newer): `moved_in` is the opset
-  // where ONNX turned the attribute into an input. nullopt when neither is given.
-  std::optional<std::vector<int64_t>> ints_attr_or_input(const std::string& attr, size_t i,
-                                                         int64_t moved_in);
-  int64_t rank(int value) const { return static_cast<int64_t>(info(value).shape.rank()); }
-  // axis in [-rank, rank) → [0, rank), FormatError otherwise.
-  int64_t axis(int64_t a, int64_t rank) const;
 };
 
 }  // namespace cellar::formats

@@ -1,5 +1,8 @@
 #include "ops/op_table.h"
 
+#include <set>
+#include <stdexcept>
+
 #include "cellar/ops.h"
 #include "ir/trace.h"
 #include "ops/registry.h"
@@ -7,13 +10,38 @@
 namespace cellar::ops {
 
 void OpTable::add(OpDef def) {
-  if (!def.mindir.primitive.empty()) by_mindir_[def.mindir.primitive] = def.name;
-  for (const auto& legacy : def.mindir.legacy_primitives) by_mindir_[legacy] = def.name;
-  for (size_t i = 0; i < def.mindir.variants.size(); ++i) {
-    const std::string& prim = def.mindir.variants[i].spelling.primitive;
-    by_mindir_[prim] = def.name;
-    by_mindir_variant_[prim] = {def.name, i};
+  auto clash = [&](const std::string& what) {
+    throw std::logic_error("op table: row '" + def.name + "' " + what);
+  };
+  if (def.name.empty()) clash("has no name");
+  if (!def.infer) clash("has no shape rule");
+  if (ops_.count(def.name)) clash("is registered twice");
+  // Every spelling the row answers to, checked before anything is inserted.
+  std::vector<std::string> prims;
+  if (!def.mindir.primitive.empty()) prims.push_back(def.mindir.primitive);
+  for (const auto& legacy : def.mindir.legacy_primitives) prims.push_back(legacy);
+  for (const auto& v : def.mindir.variants) prims.push_back(v.spelling.primitive);
+  std::set<std::string> seen;
+  for (const auto& p : prims) {
+    if (!seen.insert(p).second) clash("lists MindIR primitive '" + p + "' twice");
+    if (auto it = by_mindir_.find(p); it != by_mindir_.end())
+      clash("spells MindIR primitive '" + p + "', which row '" + it->second + "' already spells");
   }
+  seen.clear();
+  for (const auto& imp : def.onnx_import) {
+    if (imp.op_type.empty() || !imp.rule) clash("has an empty ONNX import rule");
+    if (!seen.insert(imp.op_type).second) clash("imports ONNX '" + imp.op_type + "' twice");
+    if (auto it = by_onnx_import_.find(imp.op_type); it != by_onnx_import_.end())
+      clash("imports ONNX '" + imp.op_type + "', which row '" + it->second.first +
+            "' already imports");
+    if (transitional_import_.count(imp.op_type))
+      clash("imports ONNX '" + imp.op_type + "', which another rule already imports");
+  }
+  for (const auto& p : prims) by_mindir_[p] = def.name;
+  for (size_t i = 0; i < def.mindir.variants.size(); ++i)
+    by_mindir_variant_[def.mindir.variants[i].spelling.primitive] = {def.name, i};
+  for (size_t i = 0; i < def.onnx_import.size(); ++i)
+    by_onnx_import_[def.onnx_import[i].op_type] = {def.name, i};
   const std::string name = def.name;
   ops_.emplace(name, std::move(def));
 }
@@ -40,45 +68,53 @@ std::vector<std::string> OpTable::names() const {
   return out;
 }
 
-bool OpTable::set_onnx_export(const std::string& name, OnnxExportFn fn) {
-  auto it = ops_.find(name);
-  if (it == ops_.end()) return false;
-  it->second.onnx = std::move(fn);
-  return true;
-}
-
-void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
-  onnx_import_[op_type] = std::move(fn);
+void OpTable::throw_if_imported(const std::string& op_type) const {
+  if (auto it = by_onnx_import_.find(op_type); it != by_onnx_import_.end())
+    throw std::logic_error("op table: ONNX '" + op_type + "' is imported by row '" +
+                           it->second.first + "' already");
+  if (transitional_import_.count(op_type))
+    throw std::logic_error("op table: ONNX '" + op_type + "' is imported twice");
 }
 
 const OnnxImportFn* OpTable::find_onnx_import(const std::string& op_type) const {
-  auto it = onnx_import_.find(op_type);
-  return it == onnx_import_.end() ? nullptr : &it->second;
+  if (auto t = transitional_import_.find(op_type); t != transitional_import_.end())
+    return &t->second;
+  auto it = by_onnx_import_.find(op_type);
+  if (it == by_onnx_import_.end()) return nullptr;
+  return &find(it->second.first)->onnx_import.at(it->second.second).rule;
 }
 
-std::vector<std::string> OpTable::onnx_import_types() const {
-  std::vector<std::string> out;
-  for (const auto& [n, _] : onnx_import_) out.push_back(n);
-  return out;
+void OpTable::set_onnx_export(const std::string& name, OnnxExportFn fn) {
+  auto it = ops_.find(name);
+  if (it == ops_.end()) throw std::logic_error("op table: no row '" + name + "' to spell in ONNX");
+  it->second.onnx = std::move(fn);
 }
+
+void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
+  throw_if_imported(op_type);
+  // Kept on a row-less side list: the transitional rules emit rows by name themselves.
+  transitional_import_.emplace(op_type, std::move(fn));
+}
+
+// Each op file's registration function, as the build collected them (ops_index.inc is generated
+// from the CELLAR_REGISTER_OPS lines under src/ops/ by cmake/ops_index.cmake).
+#define CELLAR_OPS_FILE(id) void register_ops_##id(OpTable& table);
+#include "ops_index.inc"
+#undef CELLAR_OPS_FILE
+void attach_onnx_math(OpTable& t);    // TRANSITIONAL: src/ops/math/onnx_math.cpp
+void attach_onnx_nn(OpTable& t);      // TRANSITIONAL: src/ops/nn/onnx_nn.cpp
+void attach_onnx_tensor(OpTable& t);  // TRANSITIONAL: src/ops/tensor/onnx_tensor.cpp
 
 const OpTable& op_table() {
   static const OpTable table = [] {
     OpTable t;
-    register_nn_ops(t);
-    register_array_ops(t);
-    register_math_ops(t);
-    register_random_ops(t);
-    register_conv_ops(t);
-    register_pool_ops(t);
-    register_norm_ops(t);
-    register_activation_ops(t);
-    register_shape_ops(t);
-    register_reduce_ops(t);
-    register_math2_ops(t);
-    register_elementwise_ops(t);
-    register_pad_ops(t);
-    register_onnx_spellings(t);  // last: it fills the ONNX spelling of rows registered above
+#define CELLAR_OPS_FILE(id) register_ops_##id(t);
+#include "ops_index.inc"
+#undef CELLAR_OPS_FILE
+    // TRANSITIONAL (see OpTable::set_onnx_export).
+    attach_onnx_math(t);
+    attach_onnx_nn(t);
+    attach_onnx_tensor(t);
     return t;
   }();
   return table;
@@ -103,39 +139,6 @@ void require_dtype_in(const std::string& op, DType t, std::initializer_list<DTyp
   for (DType a : allowed) list += (list.empty() ? "" : ", ") + std::string(mindspore_name(a));
   throw ValueError(ErrorCode::kUnsupported, op + ": dtype " + std::string(mindspore_name(t)) +
                                                 " is not supported (supported: " + list + ")");
-}
-
-namespace {
-const ir::Attr* find_attr(const ir::Attrs& a, const std::string& key) {
-  auto it = a.find(key);
-  return it == a.end() ? nullptr : &it->second;
-}
-[[noreturn]] void attr_error(const std::string& op, const std::string& key, const std::string& why) {
-  throw ValueError(ErrorCode::kInvalidArgument, op + ": attribute '" + key + "' " + why);
-}
-}  // namespace
-
-int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key) {
-  const ir::Attr* v = find_attr(a, key);
-  if (v == nullptr) attr_error(op, key, "is missing");
-  if (auto* i = std::get_if<int64_t>(v)) return *i;
-  attr_error(op, key, "must be an integer");
-}
-int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key, int64_t dflt) {
-  return find_attr(a, key) ? attr_int(a, op, key) : dflt;
-}
-bool attr_bool(const ir::Attrs& a, const std::string& op, const std::string& key, bool dflt) {
-  const ir::Attr* v = find_attr(a, key);
-  if (v == nullptr) return dflt;
-  if (auto* b = std::get_if<bool>(v)) return *b;
-  if (auto* i = std::get_if<int64_t>(v)) return *i != 0;
-  attr_error(op, key, "must be a bool");
-}
-std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op, const std::string& key) {
-  const ir::Attr* v = find_attr(a, key);
-  if (v == nullptr) attr_error(op, key, "is missing");
-  if (auto* i = std::get_if<std::vector<int64_t>>(v)) return *i;
-  attr_error(op, key, "must be a list of integers");
 }
 
 std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::Attrs attrs) {

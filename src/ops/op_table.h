@@ -1,6 +1,10 @@
-// The op table: the one place an op is defined. Per op: its name (MindSpore's primitive name),
-// arity, shape/dtype rule, CPU kernel factory, whether it draws random numbers, and its MindIR
-// spelling. Tracing, the executor and every graph format ask this table; none keeps its own list.
+// The op table: the one place an op is defined. Per op, one row: its name (MindSpore's primitive
+// name), arity, shape/dtype rule, CPU kernel factory, whether it draws random numbers, its MindIR
+// spellings (2.x and 1.x) and its ONNX spellings (export, and the ONNX op types read as it).
+// Tracing, the executor and every graph format ask this table; none keeps its own list.
+//
+// One op is one file under src/ops/<domain>/ that registers its row (CELLAR_REGISTER_OPS in
+// ops/registry.h); the build collects the registrations, so adding an op touches nothing else.
 #pragma once
 
 #include <functional>
@@ -12,12 +16,10 @@
 #include "cellar/ir/graph.h"
 #include "cellar/tensor.h"
 
-namespace cellar::formats {
-class OnnxBuilder;   // src/formats/onnx_builder.h
-class OnnxImporter;  // src/formats/onnx_builder.h
-}  // namespace cellar::formats
-
 namespace cellar::ops {
+
+class OnnxBuilder;   // ops/onnx_spelling.h
+class OnnxImporter;  // ops/onnx_spelling.h
 
 struct TensorType {
   DType dtype = DType::Float32;
@@ -81,15 +83,21 @@ struct MindIRVariant {
   std::function<bool(ir::Attrs&, std::span<const TensorType>)> write;
 };
 
-// ONNX spellings (src/ops/onnx_spellings.cpp fills them; src/formats/onnx.cpp uses them).
+// ONNX spellings (ops/onnx_spelling.h has the two interfaces; src/formats/onnx* implements them).
 // Export: writes one cellar node as one or more ONNX nodes through the builder, which knows the
 // graph's value names and types and hands out constant initializers and fresh names. Throws
 // ExportError naming the node when its attributes have no ONNX equivalent.
-using OnnxExportFn = std::function<void(formats::OnnxBuilder&, const ir::Node&)>;
+using OnnxExportFn = std::function<void(OnnxBuilder&, const ir::Node&)>;
 // Import: reads the importer's current ONNX node (inputs, constant inputs, typed attributes, the
 // opset) and emits one or more cellar nodes for it, binding each ONNX output to a cellar value.
 // Throws FormatError / kUnsupported through the importer, which names file, node and op.
-using OnnxImportFn = std::function<void(formats::OnnxImporter&)>;
+using OnnxImportFn = std::function<void(OnnxImporter&)>;
+
+// An ONNX op type this row reads, and how.
+struct OnnxImport {
+  std::string op_type;
+  OnnxImportFn rule;
+};
 
 struct OpDef {
   std::string name;
@@ -104,10 +112,16 @@ struct OpDef {
   bool is_random = false;
   MindIRSpelling mindir;
   OnnxExportFn onnx;  // null: the op cannot be written to ONNX
+  // The ONNX op types read as this op (Relu for ReLU; Min for Minimum, folding its N inputs).
+  // Decompositions with no row of their own (Gemm, Slice, Shape, …) belong to the ONNX format.
+  std::vector<OnnxImport> onnx_import;
 };
 
 class OpTable {
  public:
+  // Registers a row. A programming error (std::logic_error naming the clash) when the name, one of
+  // its MindIR primitives (own, legacy, variants) or one of its ONNX import op types is taken, or
+  // when the row has no shape rule: two rows can never answer to one spelling.
   void add(OpDef def);
   const OpDef* find(const std::string& name) const;
   // By MindIR primitive name (the row's own, a legacy one or a variant's).
@@ -116,28 +130,26 @@ class OpTable {
   const MindIRVariant* find_mindir_variant(const std::string& primitive) const;
   std::vector<std::string> names() const;
 
-  // ONNX: the export spelling of an existing row (false when no row `name` exists, so spellings
-  // of ops that are not registered are skipped), and import rules keyed by ONNX op_type.
-  bool set_onnx_export(const std::string& name, OnnxExportFn fn);
-  void add_onnx_import(const std::string& op_type, OnnxImportFn fn);
+  // The import rule a row registered for an ONNX op type; null when no row reads it.
   const OnnxImportFn* find_onnx_import(const std::string& op_type) const;
-  std::vector<std::string> onnx_import_types() const;
+
+  // TRANSITIONAL, for the domains whose spellings still live in src/ops/<domain>/onnx_*.cpp:
+  // attach an ONNX export or import rule to an existing row (logic_error on a missing row or a
+  // taken op type). Goes when every spelling is in its op's own row.
+  void set_onnx_export(const std::string& name, OnnxExportFn fn);
+  void add_onnx_import(const std::string& op_type, OnnxImportFn fn);
 
  private:
   std::map<std::string, OpDef> ops_;
   std::map<std::string, std::string> by_mindir_;
   std::map<std::string, std::pair<std::string, size_t>> by_mindir_variant_;  // row, index
-  std::map<std::string, OnnxImportFn> onnx_import_;
+  std::map<std::string, std::pair<std::string, size_t>> by_onnx_import_;  // row, index
+  std::map<std::string, OnnxImportFn> transitional_import_;  // TRANSITIONAL: see set_onnx_export
+  void throw_if_imported(const std::string& op_type) const;
 };
 
 // The table, built once on first use (the only global state of cellar, and immutable after).
 const OpTable& op_table();
-
-// Attribute accessors that throw ValueError naming the op and attribute when absent or mistyped.
-int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key);
-int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key, int64_t dflt);
-bool attr_bool(const ir::Attrs& a, const std::string& op, const std::string& key, bool dflt);
-std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op, const std::string& key);
 
 // Runs `op` eagerly, or records it when an export trace is active and an input is symbolic or a
 // Parameter's value. Every function of cellar/ops.h goes through here.

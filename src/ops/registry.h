@@ -1,24 +1,24 @@
-// Each file of src/ops registers its rows into the table (called once, by op_table()).
+// What an op's file includes: the table, the attribute readers, the shape-rule helpers, and the
+// macro that registers the file's rows.
+//
+//   // src/ops/nn/relu6.cpp
+//   #include "ops/registry.h"
+//   namespace cellar::ops {
+//   CELLAR_REGISTER_OPS(relu6) { table.add({.name = "ReLU6", ...}); }
+//   }  // namespace cellar::ops
+//
+// The build scans src/ops/ for CELLAR_REGISTER_OPS lines (cmake/ops_index.cmake writes
+// ops_index.inc) and op_table() calls every one of them once, so a new op file needs no edit
+// anywhere else. The id is the file's own (its stem); the linker refuses two files with one id.
 #pragma once
 
+#include "ops/attr.h"
 #include "ops/op_table.h"
 
-namespace cellar::ops {
+// Must start a line, inside namespace cellar::ops: the build finds it by that pattern.
+#define CELLAR_REGISTER_OPS(id) void register_ops_##id(OpTable& table)
 
-void register_nn_ops(OpTable& table);      // MatMul, BiasAdd, ReLU
-void register_array_ops(OpTable& table);   // Flatten, Reshape
-void register_math_ops(OpTable& table);    // Add, Mul
-void register_random_ops(OpTable& table);  // StandardNormal, UniformReal, Randperm
-void register_conv_ops(OpTable& table);        // Conv2D
-void register_pool_ops(OpTable& table);        // MaxPool, AvgPool
-void register_norm_ops(OpTable& table);        // BatchNorm
-void register_activation_ops(OpTable& table);  // Softmax, LogSoftmax, Sigmoid, Tanh, GeLU, Abs
-void register_shape_ops(OpTable& table);       // Transpose, ExpandDims, Squeeze, Concat, Gather, Tile
-void register_reduce_ops(OpTable& table);      // ReduceSum, ReduceMean
-void register_math2_ops(OpTable& table);       // Sub, Div, BatchMatMul
-void register_pad_ops(OpTable& table);          // Pad
-void register_elementwise_ops(OpTable& table);  // Erf, Sqrt, …, Equal, Select, ReduceMax, Cast
-void register_onnx_spellings(OpTable& table);  // ONNX export/import of the rows above (last)
+namespace cellar::ops {
 
 // Shared helpers for shape rules.
 [[noreturn]] void shape_error(const std::string& op, const std::string& why);

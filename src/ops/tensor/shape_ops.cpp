@@ -11,7 +11,7 @@
 // MindIR spelling's tuple_input packs and unpacks them.
 #include <cstring>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -61,7 +61,7 @@ T* raw(Tensor& t) {
 std::vector<int64_t> transpose_perm(std::span<const TensorType> in, const ir::Attrs& attrs) {
   require_numeric("Transpose", in[0].dtype);
   const Shape& x = in[0].shape;
-  const auto perm = attr_int_list(attrs, "Transpose", "perm");
+  const auto perm = attr_ints(attrs, "Transpose", "perm");
   if (perm.size() != x.rank())
     shape_error("Transpose", "perm has " + std::to_string(perm.size()) +
                                  " entries for input of rank " + std::to_string(x.rank()));
@@ -124,7 +124,7 @@ std::vector<TensorType> expand_dims_infer(std::span<const TensorType> in, const 
   require_numeric("ExpandDims", in[0].dtype);
   const int64_t rank = static_cast<int64_t>(in[0].shape.rank());
   const int64_t axis =
-      normalize_axis("ExpandDims", attr_scalar_int(attrs, "ExpandDims", "axis"), rank + 1);
+      normalize_axis("ExpandDims", attr_int(attrs, "ExpandDims", "axis"), rank + 1);
   std::vector<int64_t> out = in[0].shape.dims();
   out.insert(out.begin() + axis, 1);
   return {{in[0].dtype, Shape(out)}};
@@ -134,7 +134,7 @@ std::vector<TensorType> squeeze_infer(std::span<const TensorType> in, const ir::
   require_numeric("Squeeze", in[0].dtype);
   const Shape& x = in[0].shape;
   const int64_t rank = static_cast<int64_t>(x.rank());
-  const auto axes = attr_int_list(attrs, "Squeeze", "axis", {});
+  const auto axes = attr_ints(attrs, "Squeeze", "axis", {});
   std::vector<bool> drop(x.rank(), false);
   if (axes.empty()) {
     for (size_t i = 0; i < x.rank(); ++i) drop[i] = x[i] == 1;
@@ -161,7 +161,7 @@ std::vector<TensorType> concat_infer(std::span<const TensorType> in, const ir::A
   const Shape& s0 = in[0].shape;
   if (s0.rank() == 0) shape_error("Concat", "inputs must have rank >= 1");
   const auto axis = static_cast<size_t>(normalize_axis(
-      "Concat", attr_scalar_int(attrs, "Concat", "axis", 0), static_cast<int64_t>(s0.rank())));
+      "Concat", attr_int(attrs, "Concat", "axis", 0), static_cast<int64_t>(s0.rank())));
   std::vector<int64_t> out = s0.dims();
   out[axis] = 0;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -180,7 +180,7 @@ std::vector<TensorType> concat_infer(std::span<const TensorType> in, const ir::A
 Kernel concat_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const Shape& s0 = in[0].shape;
   const auto axis = static_cast<size_t>(normalize_axis(
-      "Concat", attr_scalar_int(attrs, "Concat", "axis", 0), static_cast<int64_t>(s0.rank())));
+      "Concat", attr_int(attrs, "Concat", "axis", 0), static_cast<int64_t>(s0.rank())));
   int64_t outer = 1, inner = 1;
   for (size_t d = 0; d < axis; ++d) outer *= s0[d];
   for (size_t d = axis + 1; d < s0.rank(); ++d) inner *= s0[d];
@@ -207,12 +207,12 @@ struct GatherGeometry {
 GatherGeometry gather_geometry(std::span<const TensorType> in, const ir::Attrs& attrs, Shape* out) {
   require_numeric("Gather", in[0].dtype);
   require_dtype_in("Gather", in[1].dtype, {DType::Int32, DType::Int64});
-  if (attr_scalar_int(attrs, "Gather", "batch_dims", 0) != 0)
+  if (attr_int(attrs, "Gather", "batch_dims", 0) != 0)
     throw ValueError(ErrorCode::kUnsupported, "Gather: only batch_dims = 0 is supported");
   const Shape& p = in[0].shape;
   if (p.rank() == 0) shape_error("Gather", "params must have rank >= 1");
   const auto axis = static_cast<size_t>(normalize_axis(
-      "Gather", attr_scalar_int(attrs, "Gather", "axis"), static_cast<int64_t>(p.rank())));
+      "Gather", attr_int(attrs, "Gather", "axis"), static_cast<int64_t>(p.rank())));
   GatherGeometry g;
   std::vector<int64_t> dims;
   for (size_t d = 0; d < axis; ++d) {
@@ -275,7 +275,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> tile_dims(std::span<const 
                                                                 const ir::Attrs& attrs) {
   require_numeric("Tile", in[0].dtype);
   const Shape& x = in[0].shape;
-  const auto mult = attr_int_list(attrs, "Tile", "multiples");
+  const auto mult = attr_ints(attrs, "Tile", "multiples");
   if (mult.size() < x.rank())
     shape_error("Tile", "multiples has " + std::to_string(mult.size()) +
                             " entries, fewer than the input's rank " + std::to_string(x.rank()));
@@ -335,7 +335,8 @@ Kernel tile_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
 
 }  // namespace
 
-void register_shape_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(shape_ops) {
+  OpTable& t = table;
   t.add({.name = "Transpose",
          .infer = transpose_infer,
          .make_kernel = transpose_kernel,

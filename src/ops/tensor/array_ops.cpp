@@ -49,7 +49,8 @@ std::vector<TensorType> reshape_infer(std::span<const TensorType> in, const ir::
 
 }  // namespace
 
-void register_array_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(array_ops) {
+  OpTable& t = table;
   t.add({.name = "Flatten", .infer = flatten_infer, .make_kernel = copy_kernel,
          .mindir = {.primitive = "Flatten"}});
   t.add({.name = "Reshape", .infer = reshape_infer, .make_kernel = copy_kernel,

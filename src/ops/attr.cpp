@@ -1,4 +1,5 @@
-#include "ops/attr_util.h"
+#include "ops/attr.h"
+#include "ops/registry.h"
 
 #include <algorithm>
 #include <cctype>
@@ -28,7 +29,7 @@ std::vector<int64_t> ints_of_tensor(const Tensor& t, const std::string& op,
 
 bool has_attr(const ir::Attrs& a, const std::string& key) { return find(a, key) != nullptr; }
 
-std::vector<int64_t> attr_int_list(const ir::Attrs& a, const std::string& op,
+std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op,
                                    const std::string& key) {
   const ir::Attr* v = find(a, key);
   if (v == nullptr) bad(op, key, "is missing");
@@ -40,20 +41,28 @@ std::vector<int64_t> attr_int_list(const ir::Attrs& a, const std::string& op,
   bad(op, key, "must be an integer or a list of integers");
 }
 
-std::vector<int64_t> attr_int_list(const ir::Attrs& a, const std::string& op,
+std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op,
                                    const std::string& key, std::vector<int64_t> dflt) {
-  return find(a, key) ? attr_int_list(a, op, key) : dflt;
+  return find(a, key) ? attr_ints(a, op, key) : dflt;
 }
 
-int64_t attr_scalar_int(const ir::Attrs& a, const std::string& op, const std::string& key) {
-  const auto l = attr_int_list(a, op, key);
+int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key) {
+  const auto l = attr_ints(a, op, key);
   if (l.size() != 1) bad(op, key, "must be a single integer");
   return l[0];
 }
 
-int64_t attr_scalar_int(const ir::Attrs& a, const std::string& op, const std::string& key,
+int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key,
                         int64_t dflt) {
-  return find(a, key) ? attr_scalar_int(a, op, key) : dflt;
+  return find(a, key) ? attr_int(a, op, key) : dflt;
+}
+
+bool attr_bool(const ir::Attrs& a, const std::string& op, const std::string& key, bool dflt) {
+  const ir::Attr* v = find(a, key);
+  if (v == nullptr) return dflt;
+  if (auto* b = std::get_if<bool>(v)) return *b;
+  if (auto* i = std::get_if<int64_t>(v)) return *i != 0;
+  bad(op, key, "must be a bool");
 }
 
 double attr_double(const ir::Attrs& a, const std::string& op, const std::string& key, double dflt) {
@@ -68,7 +77,7 @@ double attr_double(const ir::Attrs& a, const std::string& op, const std::string&
 
 std::pair<int64_t, int64_t> attr_hw(const ir::Attrs& a, const std::string& op,
                                     const std::string& key, int64_t dflt) {
-  const auto l = attr_int_list(a, op, key, {dflt});
+  const auto l = attr_ints(a, op, key, {dflt});
   std::pair<int64_t, int64_t> hw;
   if (l.size() == 1)
     hw = {l[0], l[0]};

@@ -3,10 +3,12 @@
 #include <utility>
 
 #include "ops/broadcast.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
-void register_math_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(math_ops) {
+  OpTable& t = table;
   OpDef add = binary_op<std::plus>("Add");
   add.mindir.legacy_primitives = {"TensorAdd"};  // MindSpore 1.0/1.1 (renamed Add in 1.2)
   t.add(std::move(add));

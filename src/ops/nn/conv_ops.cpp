@@ -6,13 +6,13 @@
 // bottom, left, right), stride and dilation (1, 1, h, w), group (and its copy "groups"),
 // data_format "NCHW". The inputs are x and the weight [out, in/group, kh, kw]; bias is a
 // separate BiasAdd, as nn.Conv2d does it.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
 
-#include "ops/attr_util.h"
+#include "ops/gemm.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -61,7 +61,7 @@ ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
   ConvGeometry g{};
   g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
   g.o = w[0], g.kh = w[2], g.kw = w[3];
-  g.group = attr_scalar_int(attrs, kOp, "group", attr_scalar_int(attrs, kOp, "groups", 1));
+  g.group = attr_int(attrs, kOp, "group", attr_int(attrs, kOp, "groups", 1));
   if (g.group < 1) shape_error(kOp, "group must be positive, got " + std::to_string(g.group));
   if (g.c % g.group != 0 || g.o % g.group != 0)
     shape_error(kOp, "input channels " + std::to_string(g.c) + " and output channels " +
@@ -71,8 +71,8 @@ ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
     shape_error(kOp, "weight " + w.str() + " expects " + std::to_string(w[1] * g.group) +
                          " input channels (group " + std::to_string(g.group) + "), input " +
                          x.str() + " has " + std::to_string(g.c));
-  if (has_attr(attrs, "out_channel") && attr_scalar_int(attrs, kOp, "out_channel") != g.o)
-    shape_error(kOp, "out_channel " + std::to_string(attr_scalar_int(attrs, kOp, "out_channel")) +
+  if (has_attr(attrs, "out_channel") && attr_int(attrs, kOp, "out_channel") != g.o)
+    shape_error(kOp, "out_channel " + std::to_string(attr_int(attrs, kOp, "out_channel")) +
                          " differs from the weight's " + w.str());
   if (has_attr(attrs, "kernel_size")) {
     const auto [kh, kw] = attr_hw(attrs, kOp, "kernel_size", 1);
@@ -83,7 +83,7 @@ ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
   std::tie(g.sh, g.sw) = attr_hw(attrs, kOp, "stride", 1);
   std::tie(g.dh, g.dw) = attr_hw(attrs, kOp, "dilation", 1);
   const std::string mode = attr_pad_mode(attrs, kOp, "valid");
-  std::vector<int64_t> pad = attr_int_list(attrs, kOp, "pad", {0});
+  std::vector<int64_t> pad = attr_ints(attrs, kOp, "pad", {0});
   if (pad.size() == 1) pad.assign(4, pad[0]);
   if (pad.size() != 4) shape_error(kOp, "pad must have 1 or 4 values (top, bottom, left, right)");
   for (int64_t p : pad)
@@ -102,13 +102,6 @@ ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
 std::vector<TensorType> conv_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const ConvGeometry g = geometry(in, attrs);
   return {{in[0].dtype, Shape{g.n, g.o, g.oh, g.ow}}};
-}
-
-inline void gemm(int m, int n, int k, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
-}
-inline void gemm(int m, int n, int k, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, n, 0.0, c, n);
 }
 
 template <class T>
@@ -158,8 +151,8 @@ Kernel conv_typed(const ConvGeometry& g) {
                     }
                   }
             }
-            gemm(static_cast<int>(og), static_cast<int>(spatial), static_cast<int>(kdim),
-                 w + gr * og * kdim, direct ? xg : c, y + (b * g.o + gr * og) * spatial);
+            gemm(false, false, og, spatial, kdim, w + gr * og * kdim, kdim, direct ? xg : c,
+                 spatial, y + (b * g.o + gr * og) * spatial, spatial);
           }
         }
       };
@@ -188,7 +181,8 @@ void complete_pad_list(ir::Attrs& a) {
 
 }  // namespace
 
-void register_conv_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(conv_ops) {
+  OpTable& t = table;
   t.add({.name = kOp,
          .min_inputs = 2,
          .max_inputs = 2,

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -85,7 +85,8 @@ Kernel bn_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
 
 }  // namespace
 
-void register_norm_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(norm_ops) {
+  OpTable& t = table;
   t.add({.name = kOp,
          .min_inputs = 5,
          .max_inputs = 5,

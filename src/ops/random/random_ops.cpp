@@ -30,7 +30,8 @@ Tensor fill_random(const Shape& shape, DType dtype, const std::function<double()
 }
 }  // namespace
 
-void register_random_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(random_ops) {
+  OpTable& t = table;
   for (const char* name : {"StandardNormal", "UniformReal", "Randperm"})
     t.add({.name = name, .min_inputs = 0, .max_inputs = -1, .infer = no_infer, .is_random = true});
 }

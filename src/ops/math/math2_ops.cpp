@@ -5,12 +5,13 @@
 // BatchMatMul (transpose_a, transpose_b: constant inputs in MindSpore 2.x, batch_matmul_op.yaml):
 // operands of rank >= 2, the last two dimensions multiplied as MatMul does, the leading (batch)
 // dimensions broadcast as NumPy does.
-#include <cblas.h>
 
 #include <algorithm>
 #include <functional>
 
 #include "ops/broadcast.h"
+#include "ops/gemm.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -59,15 +60,6 @@ std::vector<TensorType> bmm_infer(std::span<const TensorType> in, const ir::Attr
   return {{in[0].dtype, Shape(out)}};
 }
 
-inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a,
-                 int lda, const float* b, int ldb, float* c) {
-  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
-}
-inline void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a,
-                 int lda, const double* b, int ldb, double* c) {
-  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, n);
-}
-
 template <class T>
 Kernel bmm_typed(BmmPlan p, const Shape& a, const Shape& b) {
   // Matrix offsets of each batch entry, computed once: the batch strides of each operand in
@@ -98,14 +90,9 @@ Kernel bmm_typed(BmmPlan p, const Shape& a, const Shape& b) {
     T* c = y[0].data<T>();
     const int64_t c_mat = static_cast<int64_t>(p.m) * p.n;
     if (c_mat == 0) return;
-    const auto opa = p.ta ? CblasTrans : CblasNoTrans, opb = p.tb ? CblasTrans : CblasNoTrans;
-    for (size_t i = 0; i < p.a_off.size(); ++i) {
-      T* ci = c + static_cast<int64_t>(i) * c_mat;
-      if (p.k == 0)
-        std::fill_n(ci, c_mat, T(0));
-      else
-        gemm(opa, opb, p.m, p.n, p.k, a + p.a_off[i], p.lda, b + p.b_off[i], p.ldb, ci);
-    }
+    for (size_t i = 0; i < p.a_off.size(); ++i)
+      gemm(p.ta, p.tb, p.m, p.n, p.k, a + p.a_off[i], p.lda, b + p.b_off[i], p.ldb,
+           c + static_cast<int64_t>(i) * c_mat, p.n);
   };
 }
 
@@ -118,7 +105,8 @@ Kernel bmm_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
 
 }  // namespace
 
-void register_math2_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(math2_ops) {
+  OpTable& t = table;
   t.add(binary_op<std::minus>("Sub"));
   t.add(binary_op<std::divides>("Div", {DType::Float32, DType::Float64}));
   t.add({.name = kBmm,

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -41,7 +41,7 @@ int64_t softmax_axis(const std::string& op, std::span<const TensorType> in,
   require_dtype_in(op, in[0].dtype, {DType::Float32, DType::Float64});
   const int64_t rank = static_cast<int64_t>(in[0].shape.rank());
   if (rank == 0) shape_error(op, "input must have rank >= 1");
-  const auto axes = attr_int_list(attrs, op, "axis", {-1});
+  const auto axes = attr_ints(attrs, op, "axis", {-1});
   if (axes.size() != 1)
     throw ValueError(ErrorCode::kUnsupported,
                      op + ": exactly one axis is supported, got " + std::to_string(axes.size()));
@@ -170,7 +170,8 @@ OpDef unary_op(const std::string& name) {
 
 }  // namespace
 
-void register_activation_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(activation_ops) {
+  OpTable& t = table;
   t.add(softmax_op<false>("Softmax"));
   t.add(softmax_op<true>("LogSoftmax"));
   t.add(unary_op<Sigmoid, false>("Sigmoid"));

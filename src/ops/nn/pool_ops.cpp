@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -121,7 +121,8 @@ OpDef pool_op(const std::string& name) {
 
 }  // namespace
 
-void register_pool_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(pool_ops) {
+  OpTable& t = table;
   t.add(pool_op<true>("MaxPool"));
   t.add(pool_op<false>("AvgPool"));
 }

@@ -6,7 +6,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -32,7 +32,7 @@ ReducePlan reduce_plan(const std::string& op, std::span<const TensorType> in,
   const int64_t rank = static_cast<int64_t>(x.rank());
   const bool keep = attr_bool(attrs, op, "keep_dims", false);
   const bool skip = attr_bool(attrs, op, "skip_mode", false);
-  const auto axes = attr_int_list(attrs, op, "axis", {});
+  const auto axes = attr_ints(attrs, op, "axis", {});
   std::vector<bool> reduce(x.rank(), axes.empty() && !skip);
   for (int64_t a : axes) {
     const auto k = static_cast<size_t>(normalize_axis(op, a, rank));
@@ -137,7 +137,8 @@ OpDef reduce_op(const std::string& name) {
 
 }  // namespace
 
-void register_reduce_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(reduce_ops) {
+  OpTable& t = table;
   t.add(reduce_op<false>("ReduceSum"));
   t.add(reduce_op<true>("ReduceMean"));
 }

@@ -11,7 +11,7 @@
 #include <functional>
 #include <limits>
 
-#include "ops/attr_util.h"
+#include "ops/registry.h"
 #include "ops/broadcast.h"
 
 namespace cellar::ops {
@@ -447,7 +447,8 @@ OpDef cast_op() {
 
 }  // namespace
 
-void register_elementwise_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(elementwise_ops) {
+  OpTable& t = table;
   t.add(unary<Erf>("Erf", false));
   t.add(unary<Sqrt>("Sqrt", false));
   t.add(unary<Exp>("Exp", false));

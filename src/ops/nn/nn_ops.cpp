@@ -1,8 +1,8 @@
 // MatMul, BiasAdd, ReLU.
-#include <cblas.h>
 
 #include <algorithm>
 
+#include "ops/gemm.h"
 #include "ops/registry.h"
 
 namespace cellar::ops {
@@ -33,20 +33,12 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const int m = static_cast<int>(ta ? a[1] : a[0]), k = static_cast<int>(ta ? a[0] : a[1]);
   const int n = static_cast<int>(tb ? b[0] : b[1]);
   const int lda = static_cast<int>(a[1]), ldb = static_cast<int>(b[1]);
-  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-  if (in[0].dtype == DType::Float64)
-    return [=](std::span<const Tensor> x, std::span<Tensor> y) {
-      if (m == 0 || n == 0) return;
-      if (k == 0) { std::fill_n(y[0].data<double>(), static_cast<size_t>(m) * n, 0.0); return; }
-      cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, 1.0, x[0].data<double>(), lda,
-                  x[1].data<double>(), ldb, 0.0, y[0].data<double>(), n);
-    };
-  return [=](std::span<const Tensor> x, std::span<Tensor> y) {
-    if (m == 0 || n == 0) return;
-    if (k == 0) { std::fill_n(y[0].data<float>(), static_cast<size_t>(m) * n, 0.0f); return; }
-    cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, 1.0f, x[0].data<float>(), lda,
-                x[1].data<float>(), ldb, 0.0f, y[0].data<float>(), n);
+  auto run = [=]<class T>(std::span<const Tensor> x, std::span<Tensor> y, T) {
+    gemm(ta, tb, m, n, k, x[0].data<T>(), lda, x[1].data<T>(), ldb, y[0].data<T>(), n);
   };
+  if (in[0].dtype == DType::Float64)
+    return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0); };
+  return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0f); };
 }
 
 std::vector<TensorType> bias_add_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
@@ -120,7 +112,8 @@ Kernel relu_kernel(std::span<const TensorType> in, const ir::Attrs&) {
 
 }  // namespace
 
-void register_nn_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(nn_ops) {
+  OpTable& t = table;
   // MindSpore 2.x passes these attributes as constant inputs (MatMul(x, w, ta, tb),
   // BiasAdd(x, b, format) with format an enum, 0 = NCHW).
   t.add({.name = "MatMul", .min_inputs = 2, .max_inputs = 2, .infer = matmul_infer,

@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/attr_util.h"
+#include "ops/attr.h"
 #include "ops/registry.h"
 
 namespace cellar::ops {
@@ -281,7 +281,7 @@ void read_pad_v3(ir::Attrs& a, std::span<const TensorType> in) {
     contiguous = *b;
   }
   if (!a.count("paddings")) shape_error(prim, "input 'paddings' is missing");
-  const std::vector<int64_t> p = attr_int_list(a, prim, "paddings");
+  const std::vector<int64_t> p = attr_ints(a, prim, "paddings");
   const size_t r = in[0].shape.rank();
   if (p.size() % 2 != 0 || p.size() > 2 * r)
     shape_error(prim, "input 'paddings' has " + std::to_string(p.size()) +
@@ -349,7 +349,8 @@ bool write_pad_v3(ir::Attrs& a, std::span<const TensorType> in) {
 
 }  // namespace
 
-void register_pad_ops(OpTable& t) {
+CELLAR_REGISTER_OPS(pad_ops) {
+  OpTable& t = table;
   OpDef d{.name = kOp, .infer = pad_infer, .make_kernel = pad_kernel};
   // MindSpore writes Pad as a PRIMITIVE whose `paddings` attribute is a tuple of (before, after)
   // pairs: ((0, 0), (0, 0), (1, 1), (1, 1)) for the model zoo's ResNet stem. It pads with zeros;
