@@ -1060,4 +1060,28 @@ TEST(CliProgress, NothingOnStderrWhenItIsNotATerminal) {
   EXPECT_NE(r.out.find("  big  Float32  (78643200,)  314572800\n"), std::string::npos) << r.out;
 }
 
+// The list of ops in the docs is the table's own: docs/ops.md is `cellar ops --markdown`.
+TEST(CliOps, DocsPageIsTheTable) {
+  const auto r = cellar_cli({"ops", "--markdown"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, slurp(fs::path(CELLAR_SOURCE_DIR) / "docs" / "ops.md"))
+      << "docs/ops.md is stale: run `cellar ops --markdown > docs/ops.md`";
+}
+
+TEST(CliOps, JsonListsEveryRowWithItsSpellings) {
+  const auto r = cellar_cli({"ops", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json j = json::parse(r.out);
+  std::map<std::string, json> by_name;
+  for (const auto& op : j.at("ops")) by_name[op.at("name").get<std::string>()] = op;
+  ASSERT_EQ(by_name.size(), cellar::op_catalog().size());
+  EXPECT_EQ(by_name.at("Add").at("mindir_legacy"), json::array({"TensorAdd"}));
+  EXPECT_EQ(by_name.at("HSwish").at("onnx_import"), json::array({"HardSwish"}));
+  EXPECT_EQ(by_name.at("Pad").at("mindir_variants"), json::array({"MirrorPad", "PadV3"}));
+  EXPECT_TRUE(by_name.at("StandardNormal").at("random").get<bool>());
+  EXPECT_FALSE(by_name.at("StandardNormal").at("runs_in_graph").get<bool>());
+  const auto decomposed = j.at("onnx_decomposed");
+  EXPECT_NE(std::find(decomposed.begin(), decomposed.end(), "Gemm"), decomposed.end());
+}
+
 }  // namespace

@@ -26,13 +26,14 @@ int main(int argc, char** argv) {
       "  cellar diff a.ckpt b.safetensors --atol 1e-6\n"
       "  cellar run model.onnx --input x=x.npy --output y.npy\n"
       "  cellar convert model.ckpt model.safetensors --dtype float16\n"
-      "  cellar bench model.mindir --batch 8 --json\n\n"
+      "  cellar bench model.mindir --batch 8 --json\n"
+      "  cellar ops --json                  the ops cellar runs and their MindIR/ONNX names\n\n"
       "Exit status: 0 success, 1 bad input (a file that cannot be read or used), 2 bad usage,\n"
       "3 `diff` found the files different.\n"
       "Run `cellar COMMAND --help` for a command's options.");
 
   std::vector<Command> commands{add_inspect(app), add_diff(app), add_run(app), add_convert(app),
-                                add_bench(app)};
+                                add_bench(app), add_ops(app)};
 
   try {
     app.parse(argc, argv);

@@ -50,6 +50,7 @@ Command add_diff(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_ops(CLI::App& app);
 
 // ---- files ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@
 #include "cellar/nn/parameter.h"
 #include "cellar/nn/pooling.h"
 #include "cellar/nn_functional.h"
+#include "cellar/op_catalog.h"
 #include "cellar/ops.h"
 #include "cellar/runtime/executor.h"
 #include "cellar/storage.h"

@@ -38,6 +38,7 @@ void fill_onnx_tensor(onnx::TensorProto& out, const Tensor& t, const std::string
 
 // The rule for an ONNX op type that no op table row reads (onnx_rules.cpp); null when none.
 const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type);
+std::vector<std::string> onnx_format_rule_types();  // sorted
 
 // The ONNX writer's OnnxBuilder: collects nodes and initializers into a GraphProto.
 class GraphProtoBuilder final : public ops::OnnxBuilder {

@@ -264,8 +264,9 @@ void import_expand(OnnxImporter& m) {
 
 }  // namespace
 
-const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type) {
-  static const std::map<std::string, ops::OnnxImportFn> rules = [] {
+namespace {
+const std::map<std::string, ops::OnnxImportFn>& rules() {
+  static const std::map<std::string, ops::OnnxImportFn> table = [] {
     std::map<std::string, ops::OnnxImportFn> r = {
         {"Constant", import_constant},
         {"Identity", import_identity},
@@ -286,8 +287,19 @@ const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type) {
                                "' is read both by an op table row and by the ONNX format");
     return r;
   }();
-  auto it = rules.find(op_type);
-  return it == rules.end() ? nullptr : &it->second;
+  return table;
+}
+}  // namespace
+
+const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type) {
+  auto it = rules().find(op_type);
+  return it == rules().end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> onnx_format_rule_types() {
+  std::vector<std::string> out;
+  for (const auto& kv : rules()) out.push_back(kv.first);
+  return out;
 }
 
 }  // namespace cellar::formats

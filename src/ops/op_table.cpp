@@ -3,7 +3,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "cellar/ops.h"
 #include "ir/trace.h"
 #include "ops/registry.h"
 
@@ -166,19 +165,5 @@ std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::
   kernel(inputs, outs);
   return outs;
 }
-
-// ---- the functional API (cellar/ops.h): each names a row and its attributes ----
-
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  return call("MatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}})[0];
-}
-Tensor bias_add(const Tensor& x, const Tensor& bias) { return call("BiasAdd", {x, bias})[0]; }
-Tensor relu(const Tensor& x) { return call("ReLU", {x})[0]; }
-Tensor flatten(const Tensor& x) { return call("Flatten", {x})[0]; }
-Tensor reshape(const Tensor& x, const Shape& shape) {
-  return call("Reshape", {x}, {{"shape", shape.dims()}})[0];
-}
-Tensor add(const Tensor& a, const Tensor& b) { return call("Add", {a, b})[0]; }
-Tensor mul(const Tensor& a, const Tensor& b) { return call("Mul", {a, b})[0]; }
 
 }  // namespace cellar::ops

@@ -1,6 +1,9 @@
-// The functional API of cellar/nn_functional.h: each names a row and its attributes, spelled
-// as MindSpore's primitive writes them (so an exported graph carries MindSpore's attributes).
+// The functional API (cellar/ops.h, cellar/nn_functional.h): each function names a row and its
+// attributes, spelled as MindSpore's primitive writes them (so an exported graph carries
+// MindSpore's attributes), and goes through ops::call. The random ops' functions are in their
+// own files (src/ops/random/).
 #include "cellar/nn_functional.h"
+#include "cellar/ops.h"
 
 #include <cctype>
 #include <cmath>
@@ -149,5 +152,19 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis, bool keep_d
 Tensor reduce_mean(const Tensor& x, const std::vector<int64_t>& axis, bool keep_dims) {
   return call("ReduceMean", {x}, {{"axis", axis}, {"keep_dims", keep_dims}})[0];
 }
+
+// ---- cellar/ops.h ----
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  return call("MatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}})[0];
+}
+Tensor bias_add(const Tensor& x, const Tensor& bias) { return call("BiasAdd", {x, bias})[0]; }
+Tensor relu(const Tensor& x) { return call("ReLU", {x})[0]; }
+Tensor flatten(const Tensor& x) { return call("Flatten", {x})[0]; }
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  return call("Reshape", {x}, {{"shape", shape.dims()}})[0];
+}
+Tensor add(const Tensor& a, const Tensor& b) { return call("Add", {a, b})[0]; }
+Tensor mul(const Tensor& a, const Tensor& b) { return call("Mul", {a, b})[0]; }
 
 }  // namespace cellar::ops
