@@ -17,7 +17,7 @@ using namespace cellar::cli;
 int main(int argc, char** argv) {
   CLI::App app{"cellar: MindSpore checkpoints, safetensors, MindIR and ONNX files, natively",
                "cellar"};
-  app.set_version_flag("--version", std::string("cellar ") + kVersion);
+  app.set_version_flag("--version", std::string("cellar ") + cellar::kVersion);
   app.require_subcommand(1);
   app.footer(
       "Examples:\n"

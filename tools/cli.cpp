@@ -13,34 +13,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "formats/crypto.h"
-#include "formats/format.h"
-#include "formats/mindir.h"
-#include "formats/onnx.h"
-#include "formats/safetensors.h"
 #include "progress.h"
 
 namespace cellar::cli {
 
 // ---- files ---------------------------------------------------------------------------------
-
-const char* kind_name(FileKind k) {
-  switch (k) {
-    case FileKind::kCheckpoint:
-      return "ckpt";
-    case FileKind::kSafetensors:
-      return "safetensors";
-    case FileKind::kMindIR:
-      return "mindir";
-    case FileKind::kOnnx:
-      return "onnx";
-    case FileKind::kEncrypted:
-      return "encrypted";
-  }
-  return "?";
-}
-
-bool is_graph(FileKind k) { return k == FileKind::kMindIR || k == FileKind::kOnnx; }
 
 std::vector<std::byte> read_head(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -69,30 +46,11 @@ std::vector<std::byte> read_head(const std::string& path) {
 FileKind detect(const std::string& path) {
   const std::vector<std::byte> head = read_head(path);
   if (head.empty()) throw FormatError("empty file", {path});
-  // Safetensors first: its sniffer wants a small little-endian length and a '{' at byte 8, which
-  // no protobuf file has. Then the encryption magics (0xD8..0xDA: no protobuf tag byte), then
-  // the protobuf formats from the most to the least specific first field.
-  if (formats::safetensors_format().sniff(head)) return FileKind::kSafetensors;
-  if (formats::is_encrypted(head)) return FileKind::kEncrypted;
-  if (formats::onnx_format().sniff(head)) return FileKind::kOnnx;
-  if (formats::mindir_format().sniff(head)) return FileKind::kMindIR;
-  if (formats::ckpt_format().sniff(head)) return FileKind::kCheckpoint;
+  if (const auto kind = cellar::detect(head, path)) return *kind;
   throw FormatError(
       "unrecognised format: not a .ckpt, .safetensors, .mindir or .onnx file (nor an encrypted "
       "one)",
       {path});
-}
-
-std::optional<FileKind> kind_from_suffix(const std::string& path) {
-  auto ends = [&](const char* s) {
-    const size_t n = std::strlen(s);
-    return path.size() >= n && path.compare(path.size() - n, n, s) == 0;
-  };
-  if (ends(".ckpt")) return FileKind::kCheckpoint;
-  if (ends(".safetensors")) return FileKind::kSafetensors;
-  if (ends(".mindir")) return FileKind::kMindIR;
-  if (ends(".onnx")) return FileKind::kOnnx;
-  return std::nullopt;
 }
 
 FileKind kind_from_name(const std::string& name) {
@@ -121,37 +79,12 @@ std::string read_key_file(const std::string& path) {
 
 std::string dec_mode_for(const std::string& path, const KeyOptions& key) {
   if (!key.mode.empty()) return key.mode;
-  if (const auto m = formats::encrypted_mode(read_head(path))) return formats::to_string(*m);
+  if (const auto m = encryption_mode(read_head(path))) return *m;
   return "AES-GCM";
 }
 
 FileKind encrypted_content(const std::string& path, const KeyOptions& key) {
-  const auto file = MappedFile::open(path);
-  const std::span<const std::byte> b{file->data(), file->size()};
-  const auto file_mode = formats::encrypted_mode(b);
-  if (!file_mode) throw Error(ErrorCode::kCrypto, "the file is not encrypted", {path});
-  const formats::EncMode mode = formats::parse_enc_mode(dec_mode_for(path, key));
-  if (mode != *file_mode)
-    throw Error(ErrorCode::kCrypto,
-                std::string("the file is encrypted with ") + formats::to_string(*file_mode) +
-                    ", not " + formats::to_string(mode),
-                {path});
-  // The first block alone: magic, [GCM tag], block length, then that many bytes.
-  const size_t len_at = mode == formats::EncMode::kAesGcm ? 4 + 16 : 4;
-  uint32_t block_len = 0;
-  if (len_at + 4 > b.size())
-    throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, 0});
-  std::memcpy(&block_len, b.data() + len_at, 4);
-  if (block_len > b.size() - len_at - 4)
-    throw Error(ErrorCode::kCrypto, "truncated encrypted block", {path, {}, len_at});
-  const auto plain = formats::decrypt(
-      b.subspan(0, len_at + 4 + block_len),
-      {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()}, mode, path);
-  if (formats::mindir_format().sniff(plain)) return FileKind::kMindIR;
-  if (formats::ckpt_format().sniff(plain)) return FileKind::kCheckpoint;
-  throw Error(ErrorCode::kCrypto,
-              "the decrypted bytes are neither a checkpoint nor a MindIR file (wrong key?)",
-              {path});
+  return cellar::encrypted_content(path, key.key, dec_mode_for(path, key));
 }
 
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
@@ -160,7 +93,7 @@ NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
     if (key.key.empty())
       throw Error(ErrorCode::kCrypto,
                   std::string("the file is encrypted (") +
-                      formats::to_string(*formats::encrypted_mode(read_head(path))) +
+                      *encryption_mode(read_head(path)) +
                       "); pass --dec-key-file",
                   {path});
     kind = encrypted_content(path, key);

@@ -29,8 +29,6 @@ inline constexpr int kExitBadInput = 1;  // a file could not be read, or holds w
 inline constexpr int kExitUsage = 2;     // the command line itself is wrong
 inline constexpr int kExitDiffer = 3;    // `cellar diff`: the files differ (beyond --atol/--rtol)
 
-inline constexpr const char* kVersion = "0.1.0";  // keep in step with project(VERSION)
-
 // A mistake in the command line found after parsing (a malformed --input, a conversion between
 // kinds of file that cannot be converted): exit status 2, one line.
 class UsageError : public std::runtime_error {
@@ -54,17 +52,15 @@ Command add_ops(CLI::App& app);
 
 // ---- files ---------------------------------------------------------------------------------
 
-enum class FileKind { kCheckpoint, kSafetensors, kMindIR, kOnnx, kEncrypted };
-const char* kind_name(FileKind k);  // "ckpt", "safetensors", "mindir", "onnx", "encrypted"
-bool is_graph(FileKind k);
+// cellar::FileKind, kind_name() and is_graph() (cellar/io/inspect.h) name the formats.
 
 // The first bytes of `path` (up to 4 KiB). IoError naming the file when it cannot be opened, is
 // a directory, or cannot be read.
 std::vector<std::byte> read_head(const std::string& path);
-// Which reader understands the bytes of `path`; FormatError naming the file when none does.
+// Which reader understands the bytes of `path` (cellar::detect: the bytes, then the file name's
+// extension); FormatError naming the file when it is empty or neither tells.
 FileKind detect(const std::string& path);
-// The format a file *name* asks for (".ckpt", ".safetensors", ".mindir", ".onnx"); nullopt.
-std::optional<FileKind> kind_from_suffix(const std::string& path);
+// The format a file *name* asks for is cellar::kind_from_extension.
 // The same from a --to value ("ckpt", "safetensors", "mindir", "onnx"); UsageError otherwise.
 FileKind kind_from_name(const std::string& name);
 
@@ -88,7 +84,7 @@ struct NamedTensorList {
 };
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key = {});
 // What an encrypted file holds (kCheckpoint or kMindIR), from its first block decrypted with
-// `key`. Error kCrypto naming the file for a wrong key or mode.
+// `key` (cellar::encrypted_content). Error kCrypto naming the file for a wrong key or mode.
 FileKind encrypted_content(const std::string& path, const KeyOptions& key);
 // The mode to decrypt `path` with: key.mode, or else the one the file's magic names.
 std::string dec_mode_for(const std::string& path, const KeyOptions& key);

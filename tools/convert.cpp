@@ -4,9 +4,6 @@
 #include <iostream>
 
 #include "cli.h"
-#include "formats/atomic_file.h"
-#include "formats/crypto.h"
-#include "formats/mindir.h"
 #include "progress.h"
 
 namespace cellar::cli {
@@ -96,7 +93,7 @@ int run_convert(const ConvertArgs& a) {
   FileKind to;
   if (!a.to.empty()) {
     to = kind_from_name(a.to);
-  } else if (auto k = kind_from_suffix(a.out)) {
+  } else if (auto k = kind_from_extension(a.out)) {
     to = *k;
   } else {
     throw UsageError(a.out +
@@ -107,8 +104,7 @@ int run_convert(const ConvertArgs& a) {
   const std::string enc_key = a.enc_key_file.empty() ? "" : read_key_file(a.enc_key_file);
   if (!enc_key.empty()) {
     // Check key and mode before any work (kInvalidArgument names what is wrong).
-    formats::check_key({reinterpret_cast<const std::byte*>(enc_key.data()), enc_key.size()},
-                       formats::parse_enc_mode(a.enc_mode));
+    check_key(enc_key, a.enc_mode);
   }
   FileKind from = detect(a.in);
   if (from == FileKind::kEncrypted) {

@@ -1,8 +1,7 @@
 #include "graph_shapes.h"
 
+#include <optional>
 #include <vector>
-
-#include "ops/op_table.h"
 
 namespace cellar::cli {
 
@@ -23,16 +22,16 @@ ir::Graph with_batch(const ir::Graph& g, int64_t batch, const std::string& file)
   }
   for (size_t idx : out.topological_order(file)) {
     ir::Node& n = out.nodes[idx];
-    const ops::OpDef* op = ops::op_table().find(n.op);
-    if (!op) throw refuse("unknown op " + n.op, n.name);
-    std::vector<ops::TensorType> in;
+    std::vector<ir::ValueType> in;
     for (int id : n.inputs) in.push_back({out.value(id).dtype, out.value(id).shape});
-    std::vector<ops::TensorType> types;
+    std::optional<std::vector<ir::ValueType>> inferred;
     try {
-      types = op->infer(in, n.attrs);
+      inferred = ir::infer_types(n.op, in, n.attrs);
     } catch (const Error& e) {
       throw refuse("node " + n.name + " (" + n.op + "): " + e.reason(), n.name);
     }
+    if (!inferred) throw refuse("unknown op " + n.op, n.name);
+    const std::vector<ir::ValueType>& types = *inferred;
     if (types.size() != n.outputs.size())
       throw refuse("node " + n.name + " (" + n.op + ") changes its number of outputs", n.name);
     for (size_t k = 0; k < types.size(); ++k) {

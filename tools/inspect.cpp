@@ -5,9 +5,6 @@
 #include <map>
 
 #include "cli.h"
-#include "formats/ckpt.h"
-#include "formats/crypto.h"
-#include "formats/safetensors.h"
 #include "model_header.h"
 #include "progress.h"
 #include "stats.h"
@@ -99,32 +96,13 @@ uint64_t total_bytes(const std::vector<Row>& rows) {
 
 // ---- checkpoints ---------------------------------------------------------------------------
 
-struct Crc {
-  bool present = false;
-  bool valid = false;
-};
-
-// MindSpore's .ckpt trailer: "crc_num" + the CRC-32 of everything before it, 10 bytes big-endian.
-Crc ckpt_crc(std::span<const std::byte> f) {
-  Crc c;
-  const size_t n = f.size();
-  const auto* d = reinterpret_cast<const uint8_t*>(f.data());
-  constexpr size_t kTrailer = formats::ckpt::kTrailerBytes;
-  if (n < kTrailer || std::memcmp(d + n - kTrailer, "crc_num", 7) != 0) return c;
-  c.present = true;
-  uint64_t stored = 0;
-  for (size_t i = n - 10; i < n; ++i) stored = stored << 8 | d[i];
-  const bool high_zero = std::all_of(d + n - 10, d + n - 4, [](uint8_t b) { return b == 0; });
-  Progress bar("checking CRC", n);
-  uint32_t crc = 0;
-  constexpr size_t kChunk = size_t{64} << 20;
-  for (size_t off = 0; off < n - kTrailer; off += kChunk) {
-    const size_t len = std::min(kChunk, n - kTrailer - off);
-    crc = formats::ckpt::crc32({f.data() + off, len}, crc);
-    bar.update(off + len);
-  }
-  c.valid = high_zero && stored == crc;
-  return c;
+// MindSpore's .ckpt trailer, checked with a progress bar.
+CrcCheck ckpt_crc(std::span<const std::byte> f) {
+  std::optional<Progress> bar;  // only once a trailer was found
+  return checkpoint_crc(f, [&](uint64_t done) {
+    if (!bar) bar.emplace("checking CRC", f.size());
+    bar->update(done);
+  });
 }
 
 // A scalar or str entry's value (MindSpore's append_dict writes those), for the metadata list.
@@ -149,26 +127,19 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
   const NamedTensorList list = load_tensors(a.file, key);
   const std::vector<Row> rows = tensor_rows(list.tensors, a.stats);
 
-  Crc crc;
+  CrcCheck crc;
   std::vector<std::pair<std::string, std::string>> metadata;  // safetensors __metadata__
   if (kind == FileKind::kCheckpoint && !enc_mode.empty()) {
     // The trailer is inside the plaintext (MindSpore 2.10's outer one, written with a CRC of 0,
-    // is dropped by decrypt()).
-    const auto plain =
-        formats::decrypt({file->data(), file->size()},
-                         {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()},
-                         formats::parse_enc_mode(enc_mode), a.file);
-    crc = ckpt_crc(plain);
+    // is dropped by decryption).
+    const auto plain = read_plaintext(a.file, key.key, enc_mode);
+    crc = ckpt_crc({plain->data(), plain->size()});
   } else if (kind == FileKind::kCheckpoint) {
     crc = ckpt_crc({file->data(), file->size()});
   } else {
-    const auto h = formats::safetensors::parse_header({file->data(), file->size()}, a.file);
-    metadata = h.metadata;
-    if (const auto stored = h.metadata_value("crc_num")) {
-      crc.present = true;
-      formats::NamedTensors named(list.tensors.begin(), list.tensors.end());
-      crc.valid = *stored == std::to_string(formats::safetensors::mindspore_crc(named));
-    }
+    SafetensorsInfo info = inspect_safetensors({file->data(), file->size()}, a.file, list.tensors);
+    metadata = std::move(info.metadata);
+    crc = info.crc;
   }
   json scalars = json::object();
   for (const auto& [name, t] : list.tensors)
@@ -221,16 +192,9 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
   const ir::Graph g = load_graph(a.file, key);
   ModelHeader h;
   {
-    const auto file = MappedFile::open(a.file);
-    std::span<const std::byte> bytes{file->data(), file->size()};
-    std::vector<std::byte> plain;
-    if (!enc_mode.empty()) {
-      plain = formats::decrypt(bytes,
-                               {reinterpret_cast<const std::byte*>(key.key.data()), key.key.size()},
-                               formats::parse_enc_mode(enc_mode), a.file);
-      bytes = plain;
-    }
-    h = read_model_header(bytes, kind == FileKind::kOnnx);
+    const auto plain = enc_mode.empty() ? MappedFile::open(a.file)
+                                        : read_plaintext(a.file, key.key, enc_mode);
+    h = read_model_header({plain->data(), plain->size()}, kind == FileKind::kOnnx);
   }
   auto io_rows = [&](const std::vector<int>& ids) {
     std::vector<Row> rows;
@@ -308,8 +272,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
 // ---- encrypted files -----------------------------------------------------------------------
 
 int inspect_encrypted(const InspectArgs& a, const KeyOptions& key) {
-  const auto mode = formats::encrypted_mode(read_head(a.file));
-  const std::string mode_name = formats::to_string(*mode);
+  const std::string mode_name = *encryption_mode(read_head(a.file));
   if (key.key.empty()) {
     // Without a key, what can be said: that it is encrypted, and how.
     if (a.json) {

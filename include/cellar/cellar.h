@@ -6,6 +6,7 @@
 #include "cellar/generator.h"
 #include "cellar/io/checkpoint.h"
 #include "cellar/io/export.h"
+#include "cellar/io/inspect.h"
 #include "cellar/ir/graph.h"
 #include "cellar/models/lenet.h"
 #include "cellar/models/resnet.h"
@@ -25,3 +26,4 @@
 #include "cellar/storage.h"
 #include "cellar/tensor.h"
 #include "cellar/value.h"
+#include "cellar/version.h"

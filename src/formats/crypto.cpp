@@ -276,6 +276,28 @@ std::optional<EncMode> encrypted_mode(std::span<const std::byte> head) {
 
 bool is_encrypted(std::span<const std::byte> head) { return encrypted_mode(head).has_value(); }
 
+std::optional<Cipher> make_cipher(std::string_view key, std::string_view mode) {
+  if (key.empty()) return std::nullopt;
+  Cipher c;
+  c.mode = parse_enc_mode(mode);
+  c.key.resize(key.size());
+  std::memcpy(c.key.data(), key.data(), key.size());
+  check_key(c.key, c.mode);
+  return c;
+}
+
+std::shared_ptr<MappedFile> plaintext(std::shared_ptr<MappedFile> file,
+                                      const std::optional<Cipher>& dec, const std::string& what,
+                                      const std::string& tensor) {
+  const std::span<const std::byte> bytes(file->data(), file->size());
+  if (!is_encrypted(bytes)) return file;
+  const std::string name = file->path().string();
+  if (!dec)
+    throw Error(ErrorCode::kCrypto, what + " is encrypted; pass dec_key and dec_mode",
+                {.file = name, .tensor = tensor});
+  return MappedFile::adopt(file->path(), decrypt(bytes, dec->key, dec->mode, name));
+}
+
 std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
                                std::span<const std::byte> key, EncMode mode,
                                const std::string& file_for_errors) {

@@ -60,12 +60,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cellar/storage.h"
 #include "formats/atomic_file.h"
 
 namespace cellar::formats {
@@ -91,6 +93,16 @@ bool is_encrypted(std::span<const std::byte> head);
 // encrypted with SM4-CBC; pass dec_key").
 std::optional<EncMode> encrypted_mode(std::span<const std::byte> head);
 
+// A key and the mode it is for (MindSpore's enc_key/enc_mode and dec_key/dec_mode), as the format
+// options carry it.
+struct Cipher {
+  std::vector<std::byte> key;
+  EncMode mode = EncMode::kAesGcm;
+};
+// nullopt for an empty key (no encryption, whatever the mode says, as in MindSpore); otherwise the
+// mode parsed and the key checked against it (kInvalidArgument).
+std::optional<Cipher> make_cipher(std::string_view key, std::string_view mode);
+
 // Decrypts a whole encrypted file (every block, then an optional outer `crc_num` trailer, see
 // above) and returns the plaintext. The framing of every block is validated before anything is
 // decrypted or allocated; the plaintext buffer is never larger than the input. `file_for_errors`
@@ -98,6 +110,19 @@ std::optional<EncMode> encrypted_mode(std::span<const std::byte> head);
 std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
                                std::span<const std::byte> key, EncMode mode,
                                const std::string& file_for_errors);
+
+// ---- Decryption as a byte source in front of any reader ----
+//
+// A format reader receives plaintext bytes and never knows about ciphers: whoever opens a file
+// (io/, the external-data files of a graph) passes it through plaintext() first.
+
+// `file` itself when it does not start with a block magic; else its decrypted plaintext, owned by
+// the returned MappedFile (named like `file`). Encrypted without `dec`: kCrypto "<what> is
+// encrypted; pass dec_key and dec_mode" with `tensor` in its context. With `dec`, decrypt()'s
+// errors.
+std::shared_ptr<MappedFile> plaintext(std::shared_ptr<MappedFile> file,
+                                      const std::optional<Cipher>& dec, const std::string& what,
+                                      const std::string& tensor = {});
 
 // Encrypts a plaintext handed over in pieces of any size, emitting each block as soon as its
 // plaintext is complete: memory is one block of ciphertext (at most block_size + 16 bytes, reused

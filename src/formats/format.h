@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,9 +12,11 @@
 #include <vector>
 
 #include "cellar/io/checkpoint.h"
+#include "cellar/io/inspect.h"
 #include "cellar/ir/graph.h"
 #include "cellar/storage.h"
 #include "formats/atomic_file.h"
+#include "formats/crypto.h"
 
 namespace cellar::formats {
 
@@ -34,18 +37,51 @@ class CheckpointFormat {
                      const SaveOptions& options) const = 0;
 };
 
+// What a graph reader may need beyond the bytes: where the model's external data files lie and
+// the key they are encrypted with. The model's own bytes arrive decrypted (crypto.h plaintext()).
+struct GraphReadOptions {
+  std::filesystem::path base_dir;   // external data is resolved against it; empty: refused
+  std::optional<Cipher> dec;        // for encrypted external data files
+};
+
+// How a graph is written to disk: encryption of every file written, and for formats that split
+// large weights into external files, the size above which they do.
+struct GraphWriteOptions {
+  // Parameters' bytes (as the format counts them) above which the weights go to external data
+  // files. Tests lower it.
+  uint64_t external_threshold = uint64_t{1} << 30;
+  std::optional<Cipher> enc;  // encrypt every file written (formats that cannot: kInvalidArgument)
+};
+
 class GraphFormat {
  public:
   virtual ~GraphFormat() = default;
   virtual std::string_view name() const = 0;
   virtual std::string_view extension() const = 0;  // ".mindir"
   virtual bool sniff(std::span<const std::byte> head) const = 0;
-  // A graph as in the file (validated by the caller). FormatError names file, node and reason.
-  virtual ir::Graph read(const std::filesystem::path& path) const = 0;
+  // A graph from the file's plaintext bytes (validated by the caller). `file` names the source in
+  // errors. FormatError names file, node and reason.
+  virtual ir::Graph read(std::span<const std::byte> bytes, const std::string& file,
+                         const GraphReadOptions& options) const = 0;
+  // Writes `path` (and any external data files beside it) atomically; returns the path of the
+  // graph file, which a format that splits its weights may name differently (MindIR's
+  // `<stem>_graph.mindir`). Nothing is left behind when it throws.
+  virtual std::filesystem::path write(const ir::Graph& graph, const std::filesystem::path& path,
+                                      const GraphWriteOptions& options) const = 0;
+  // The whole graph, weights inline, as one stream of bytes (tests, in-memory use).
   virtual void write(const ir::Graph& graph, AtomicFile& out) const = 0;
+
+  // The file at `path` mapped and read, its folder as base_dir (a plain file only).
+  ir::Graph read(const std::filesystem::path& path) const;
 };
 
 const CheckpointFormat& ckpt_format();
+const CheckpointFormat& safetensors_format();
 const GraphFormat& mindir_format();
+const GraphFormat& onnx_format();
+
+// The format that reads and writes a kind of file: how io/ reaches a format without naming it.
+const CheckpointFormat& format_for(cellar::CheckpointFormat format);
+const GraphFormat& format_for(FileKind kind);  // kMindIR or kOnnx (an internal error otherwise)
 
 }  // namespace cellar::formats

@@ -106,18 +106,24 @@
 #include <string_view>
 #include <vector>
 
-#include "formats/crypto.h"
 #include "formats/format.h"
 
 namespace cellar::formats {
 
 class MindIRFormat final : public GraphFormat {
  public:
+  using GraphFormat::read;
+  using GraphFormat::write;
   std::string_view name() const override { return "mindir"; }
   std::string_view extension() const override { return ".mindir"; }
   // A ModelProto starts with a field tag; ours and MindSpore's with ir_version, a short text.
   bool sniff(std::span<const std::byte> head) const override;
-  ir::Graph read(const std::filesystem::path& path) const override;
+  // External data is resolved against options.base_dir and decrypted with options.dec.
+  ir::Graph read(std::span<const std::byte> bytes, const std::string& file,
+                 const GraphReadOptions& options) const override;
+  // `path` with its extension dropped is the stem of save_mindir below.
+  std::filesystem::path write(const ir::Graph& graph, const std::filesystem::path& path,
+                              const GraphWriteOptions& options) const override;
   void write(const ir::Graph& graph, AtomicFile& out) const override;
 };
 
@@ -149,24 +155,14 @@ inline constexpr size_t kMindIRDataHeader = 64;
 inline constexpr uint64_t kMindIRBytesOverhead = 33;  // sys.getsizeof(b"") in CPython
 inline constexpr uint64_t kMindIRExternalThreshold = uint64_t{1} << 30;
 
-struct MindIRCipher {
-  std::vector<std::byte> key;
-  EncMode mode = EncMode::kAesGcm;
-};
-
-struct MindIRReadOptions {
-  std::filesystem::path base_dir;   // external data is resolved against it; empty: refused
-  std::optional<MindIRCipher> dec;  // for encrypted external data files
-};
+using MindIRCipher = Cipher;
+using MindIRReadOptions = GraphReadOptions;
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const MindIRReadOptions& options);
 
-struct MindIRWriteOptions {
-  // Parameters' bytes (counted as MindSpore counts them, see above) above which the weights go
-  // to an external data file. Tests lower it.
-  uint64_t external_threshold = kMindIRExternalThreshold;
-  std::optional<MindIRCipher> enc;  // encrypt every file written
-};
+// external_threshold defaults to kMindIRExternalThreshold; enc encrypts every file written.
+using MindIRWriteOptions = GraphWriteOptions;
+static_assert(GraphWriteOptions{}.external_threshold == kMindIRExternalThreshold);
 // Parameters' bytes as MindSpore counts them for the threshold.
 uint64_t mindir_parameter_bytes(const ir::Graph& graph);
 // Writes `stem`.mindir, or (external) `stem`_graph.mindir and `stem`_variables/data_0, every file

@@ -21,7 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "formats/external_file.h"
+#include "cellar/version.h"
+#include "formats/graph_reader.h"
 #include "formats/onnx_builder.h"
 #include "ops/op_table.h"
 
@@ -35,7 +36,6 @@ namespace pb = ::onnx;
 constexpr uint64_t kMaxModelBytes = std::numeric_limits<int32_t>::max();
 constexpr int64_t kIrVersion = 8;  // ONNX 1.12 (opset 17)
 constexpr char kProducer[] = "cellar";
-constexpr char kProducerVersion[] = "0.1.0";
 // Constant folding at load time runs a kernel; above this many output elements the node is kept
 // in the graph instead (a hostile Tile of a constant must not allocate at load).
 constexpr int64_t kMaxFoldElements = ops::kOnnxMaxConstElements;
@@ -86,8 +86,8 @@ const char* attr_type_name(int t) {
 
 class Reader final : public ops::OnnxImporter {
  public:
-  Reader(const pb::ModelProto& model, std::string file, fs::path base_dir)
-      : model_(model), file_(std::move(file)), base_(std::move(base_dir)) {}
+  Reader(const pb::ModelProto& model, std::string file, const GraphReadOptions& options)
+      : model_(model), file_(std::move(file)), external_(options.base_dir, options.dec) {}
   ir::Graph run();
 
   // ---- OnnxImporter ----
@@ -174,10 +174,10 @@ class Reader final : public ops::OnnxImporter {
 
   const pb::ModelProto& model_;
   std::string file_;
-  fs::path base_;
+  mutable ExternalFiles external_;  // files opened once, as tensors name them
   int64_t opset_ = 0;
   ir::Graph g_;
-  std::unordered_map<std::string, Entry> defs_;
+  NameIndex<Entry> defs_;
   std::unordered_map<std::string, int> bound_;  // ONNX name → cellar value
   std::unordered_set<std::string> needed_;      // names some imported node or output reads
   std::set<std::string> taken_;                 // every name in use or reserved
@@ -214,7 +214,7 @@ void Reader::read_opset() {
 void Reader::index_names() {
   auto define = [&](const std::string& name, Entry e, const std::string& what) {
     if (name.empty()) fail_at(what, what + " has an empty name");
-    if (!defs_.emplace(name, e).second) fail_at(name, "the name '" + name + "' is defined twice");
+    if (!defs_.define(name, e)) fail_at(name, "the name '" + name + "' is defined twice");
     taken_.insert(name);
   };
   const auto& g = gp();
@@ -235,13 +235,11 @@ void Reader::index_names() {
     for (const auto& in : n.input()) taken_.insert(in);
 }
 
-// Nodes the roots depend on, producers first (iterative DFS; a node met again while on the stack
-// is a cycle).
+// Nodes the roots depend on, producers first (graph_reader.h: an iterative DFS; a node met again
+// while on the stack is a cycle).
 std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
   const auto& g = gp();
-  std::vector<uint8_t> state(static_cast<size_t>(g.node_size()), 0);  // 0 new, 1 open, 2 done
-  std::vector<int> order;
-  std::vector<std::pair<int, int>> stack;  // node, next input to look at
+  PostOrder order(static_cast<size_t>(g.node_size()));
   auto producer = [&](const std::string& name, const std::string& user) -> int {
     auto it = defs_.find(name);
     if (it == defs_.end())
@@ -253,34 +251,22 @@ std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
     needed_.insert(name);
     return it->second.kind == Entry::kNode ? it->second.index : -1;
   };
+  auto next = [&](int n, int k) -> int {
+    const auto& node = g.node(n);
+    if (k >= node.input_size()) return PostOrder::kEnd;
+    const std::string& in = node.input(k);
+    if (in.empty()) return PostOrder::kSkip;
+    const int p = producer(in, label(n));
+    return p < 0 ? PostOrder::kSkip : p;
+  };
+  auto cycle = [&](int n, int p) {
+    fail_at(label(n), "the graph has a cycle through node '" + label(n) + "' and '" + label(p) + "'");
+  };
   for (const auto& r : roots) {
     const int root = producer(r, "graph output");
-    if (root < 0 || state[static_cast<size_t>(root)] == 2) continue;
-    stack.push_back({root, 0});
-    state[static_cast<size_t>(root)] = 1;
-    while (!stack.empty()) {
-      auto& [n, k] = stack.back();
-      const auto& node = g.node(n);
-      if (k < node.input_size()) {
-        const std::string& in = node.input(k++);
-        if (in.empty()) continue;
-        const int p = producer(in, label(n));
-        if (p < 0) continue;
-        if (state[static_cast<size_t>(p)] == 1)
-          fail_at(label(n),
-                  "the graph has a cycle through node '" + label(n) + "' and '" + label(p) + "'");
-        if (state[static_cast<size_t>(p)] == 0) {
-          state[static_cast<size_t>(p)] = 1;
-          stack.push_back({p, 0});
-        }
-        continue;
-      }
-      state[static_cast<size_t>(n)] = 2;
-      order.push_back(n);
-      stack.pop_back();
-    }
+    if (root >= 0) order.visit(root, next, cycle);
   }
-  return order;
+  return order.take();
 }
 
 // ---- types and tensors ----
@@ -337,10 +323,10 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) cons
   const Shape shape(std::move(dims));
   const auto numel = shape.checked_numel();
   if (!numel) fail_at(what, "element count of tensor '" + what + "' " + shape.str() + " overflows");
-  uint64_t nbytes = 0;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(*numel), static_cast<uint64_t>(itemsize(*dt)),
-                             &nbytes))
+  const auto checked_nbytes = tensor_nbytes(*dt, shape);
+  if (!checked_nbytes)
     fail_at(what, "byte size of tensor '" + what + "' " + shape.str() + " overflows");
+  const uint64_t nbytes = *checked_nbytes;
 
   Tensor out;
   if (t.data_location() == pb::TensorProto::EXTERNAL) {
@@ -414,10 +400,7 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) cons
         }
     }
   }
-  if (*dt == DType::Bool) {  // only 0/1 are valid bool bytes
-    auto* p = reinterpret_cast<uint8_t*>(out.raw_data());
-    for (uint64_t k = 0; k < nbytes; ++k) p[k] = p[k] != 0;
-  }
+  normalize_bools(out);
   return out;
 }
 
@@ -442,34 +425,27 @@ Tensor Reader::read_external(const pb::TensorProto& t, const std::string& what, 
       length = number("length", kv.value());
   }
   if (location.empty()) fail_at(what, "tensor '" + what + "' has external data but no location");
-  if (base_.empty())
+  if (!external_.enabled())
     unsupported_at(what, "tensor '" + what + "' keeps its data in '" + location +
                              "', but the model was not read from a folder");
-  const fs::path rel(location);
-  if (!external_path_inside(base_, location))
+  if (!external_.inside(location))
     fail_at(what, "tensor '" + what + "': external data path '" + location +
                       "' leaves the model's folder (only relative paths inside it are allowed)");
   if (length && *length != nbytes)
     fail_at(what, "tensor '" + what + "': external data length " + std::to_string(*length) +
                       " differs from the " + std::to_string(nbytes) + " bytes its shape needs");
-  std::shared_ptr<MappedFile> f;
-  try {
-    f = MappedFile::open(base_ / rel);
-  } catch (const Error& e) {
-    fail_at(what,
-            "tensor '" + what + "': cannot read external data '" + location + "': " + e.reason());
-  }
+  const ExternalFiles::Bytes& f =
+      external_.open(location, what, [&](const std::string& reason) {
+        fail_at(what, "tensor '" + what + "': cannot read external data '" + location + "': " +
+                          reason);
+      });
   const uint64_t off = offset.value_or(0);
-  if (off > f->size() || nbytes > f->size() - off)
+  if (off > f.size || nbytes > f.size - off)
     fail_at(what, "tensor '" + what + "': external data [" + std::to_string(off) + ", +" +
                       std::to_string(nbytes) + ") lies outside '" + location + "' (" +
-                      std::to_string(f->size()) + " bytes)");
+                      std::to_string(f.size) + " bytes)");
   // A view of the mapping when aligned (the tensor keeps the file mapped), else a copy.
-  if (off % Storage::kAlignment == 0 && nbytes > 0 && dt != DType::Bool)
-    return Tensor(dt, shape, Storage::view(f, off, nbytes), 0);
-  Tensor out(dt, shape);
-  if (nbytes) std::memcpy(out.raw_data(), f->data() + off, nbytes);
-  return out;
+  return ExternalFiles::tensor_at(f, off, nbytes, dt, shape);
 }
 
 // ---- values ----
@@ -822,7 +798,7 @@ pb::ModelProto build_model(const ir::Graph& g) {
   pb::ModelProto m;
   m.set_ir_version(kIrVersion);
   m.set_producer_name(kProducer);
-  m.set_producer_version(kProducerVersion);
+  m.set_producer_version(kVersion);
   auto* op = m.add_opset_import();
   op->set_domain("");
   op->set_version(kOnnxWriteOpset);
@@ -888,6 +864,11 @@ pb::ModelProto build_model(const ir::Graph& g) {
 
 ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
                     const std::filesystem::path& base_dir) {
+  return onnx_format().read(bytes, file, GraphReadOptions{.base_dir = base_dir});
+}
+
+ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& file,
+                           const GraphReadOptions& options) const {
   if (bytes.empty()) throw FormatError("empty file", {.file = file});
   if (bytes.size() > kMaxModelBytes)
     throw Error(ErrorCode::kUnsupported,
@@ -898,7 +879,7 @@ ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
   if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     throw FormatError("not a valid onnx.ModelProto (protobuf parse failed: truncated or corrupt)",
                       {.file = file});
-  return Reader(model, file, base_dir).run();
+  return Reader(model, file, options).run();
 }
 
 std::string write_onnx(const ir::Graph& graph) {
@@ -920,11 +901,16 @@ bool OnnxFormat::sniff(std::span<const std::byte> head) const {
   return b(0) == 0x08 && b(1) >= 1 && b(1) < 0x80;
 }
 
-ir::Graph OnnxFormat::read(const std::filesystem::path& path) const {
-  const auto file = MappedFile::open(path);
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  return read_onnx({file->data(), file->size()}, path.string(), dir);
+std::filesystem::path OnnxFormat::write(const ir::Graph& graph, const std::filesystem::path& path,
+                                        const GraphWriteOptions& options) const {
+  if (options.enc)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "enc_key: only MindIR files are encrypted (MindSpore encrypts ONNX only with "
+                     "a custom function)");
+  AtomicFile out(path);
+  write(graph, out);
+  out.commit();
+  return path;
 }
 
 void OnnxFormat::write(const ir::Graph& graph, AtomicFile& out) const {

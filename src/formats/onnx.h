@@ -41,15 +41,21 @@ namespace cellar::formats {
 
 class OnnxFormat final : public GraphFormat {
  public:
+  using GraphFormat::read;
+  using GraphFormat::write;
   std::string_view name() const override { return "onnx"; }
   std::string_view extension() const override { return ".onnx"; }
   // ModelProto serializers write ir_version (field 1, a varint) first: 0x08 and a small number.
   bool sniff(std::span<const std::byte> head) const override;
-  ir::Graph read(const std::filesystem::path& path) const override;
+  // External data is resolved against options.base_dir.
+  ir::Graph read(std::span<const std::byte> bytes, const std::string& file,
+                 const GraphReadOptions& options) const override;
+  // One file, weights inline. options.enc: ValueError kInvalidArgument (MindSpore encrypts ONNX
+  // only with a custom function), before anything is written.
+  std::filesystem::path write(const ir::Graph& graph, const std::filesystem::path& path,
+                              const GraphWriteOptions& options) const override;
   void write(const ir::Graph& graph, AtomicFile& out) const override;
 };
-
-const GraphFormat& onnx_format();
 
 // The same, over bytes in memory (tests and fuzzing). `file` names the source in errors;
 // external data is resolved against `base_dir` (empty: external data is refused).

@@ -14,10 +14,9 @@
 #include <thread>
 #include <variant>
 
-#include "formats/ckpt.h"
+#include "cellar/io/inspect.h"
 #include "formats/crypto.h"
 #include "formats/format.h"
-#include "formats/safetensors.h"
 
 namespace cellar {
 
@@ -137,9 +136,7 @@ std::optional<formats::EncMode> save_enc_mode(const SaveOptions& o) {
 
 void write_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
                 const SaveOptions& options, std::optional<formats::EncMode> enc) {
-  const formats::CheckpointFormat& format = options.format == CheckpointFormat::kSafetensors
-                                                ? formats::safetensors_format()
-                                                : formats::ckpt_format();
+  const formats::CheckpointFormat& format = formats::format_for(options.format);
   formats::AtomicFile out(path);
   if (enc) {
     // The writer streams its plaintext through the Encryptor, block by block, into the file; a
@@ -266,7 +263,7 @@ std::shared_ptr<MappedFile> open_plain(const std::filesystem::path& path, const 
     return file;
   }
   const formats::EncMode mode = formats::parse_enc_mode(o.dec_mode);
-  if (!enc && formats::safetensors_format().sniff(bytes.first(std::min<size_t>(bytes.size(), 64))))
+  if (!enc && detect(bytes.first(std::min<size_t>(bytes.size(), 64))) == FileKind::kSafetensors)
     throw Error(ErrorCode::kUnsupported,
                 "dec_key was given for a safetensors file, which has no encryption (MindSpore "
                 "refuses dec_key for safetensors too)",
@@ -283,17 +280,14 @@ ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& 
   auto file = open_plain(path, options);
   if (file->size() == 0) throw FormatError("empty file: not a checkpoint", {path.string(), {}, 0});
   const std::span<const std::byte> head(file->data(), std::min<size_t>(file->size(), 64));
-  // The format is recognised from the bytes, not the file name (safetensors first: its sniffer
-  // checks a length and a '{', stricter than a protobuf tag). When no format claims the bytes,
-  // the .ckpt parser (MindSpore's default format) gives the most precise account of what is wrong.
-  const formats::CheckpointFormat* format = &formats::ckpt_format();
-  for (const formats::CheckpointFormat* f :
-       {&formats::safetensors_format(), &formats::ckpt_format()})
-    if (f->sniff(head)) {
-      format = f;
-      break;
-    }
-  formats::NamedTensors entries = format->read(file, options);
+  // The format is recognised from the bytes alone, not the file name (detect(): safetensors
+  // first, its sniffer checks a length and a '{', stricter than a protobuf tag). Whatever is not
+  // safetensors goes to the .ckpt parser (MindSpore's default format), which gives the most
+  // precise account of what is wrong.
+  const formats::CheckpointFormat& format = formats::format_for(
+      detect(head) == FileKind::kSafetensors ? CheckpointFormat::kSafetensors
+                                             : CheckpointFormat::kCkpt);
+  formats::NamedTensors entries = format.read(file, options);
   const bool had_any = !entries.empty();
   ParamDict out;
   for (auto& [name, t] : entries)

@@ -5,10 +5,9 @@
 #include <fstream>
 #include <optional>
 
+#include "cellar/io/inspect.h"
 #include "formats/crypto.h"
 #include "formats/format.h"
-#include "formats/mindir.h"
-#include "formats/onnx.h"
 #include "ir/trace.h"
 
 namespace cellar {
@@ -45,16 +44,6 @@ std::filesystem::path export_model(nn::Cell& net, const std::vector<Tensor>& inp
 
 namespace {
 
-std::optional<formats::MindIRCipher> cipher(const std::string& key, const std::string& mode) {
-  if (key.empty()) return std::nullopt;
-  formats::MindIRCipher c;
-  c.mode = formats::parse_enc_mode(mode);
-  c.key.resize(key.size());
-  std::memcpy(c.key.data(), key.data(), key.size());
-  formats::check_key(c.key, c.mode);
-  return c;
-}
-
 std::filesystem::path folder_of(const std::filesystem::path& path) {
   return path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
 }
@@ -64,23 +53,12 @@ std::filesystem::path folder_of(const std::filesystem::path& path) {
 std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
                                    FileFormat format, const ExportOptions& options) {
   graph.validate();
-  if (format == FileFormat::MINDIR) {
-    std::filesystem::path stem = file_name;
-    if (stem.extension() == ".mindir") stem.replace_extension();
-    return formats::save_mindir(graph, stem, {.enc = cipher(options.enc_key, options.enc_mode)});
-  }
-  if (!options.enc_key.empty())
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     "enc_key: only MindIR files are encrypted (MindSpore encrypts ONNX only with "
-                     "a custom function)");
   const formats::GraphFormat& fmt =
-      format == FileFormat::ONNX ? formats::onnx_format() : formats::mindir_format();
+      formats::format_for(format == FileFormat::ONNX ? FileKind::kOnnx : FileKind::kMindIR);
   std::filesystem::path path = file_name;
   if (path.extension() != fmt.extension()) path += std::string(fmt.extension());
-  formats::AtomicFile out(path);
-  fmt.write(graph, out);
-  out.commit();
-  return path;
+  // The format refuses a cipher it cannot write (ONNX) before it writes anything.
+  return fmt.write(graph, path, {.enc = formats::make_cipher(options.enc_key, options.enc_mode)});
 }
 
 ir::Graph load(const std::filesystem::path& path) { return load(path, GraphLoadOptions{}); }
@@ -95,7 +73,16 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
     head_n = static_cast<size_t>(f.gcount());
   }
   const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(head.data()), head_n};
-  if (formats::is_encrypted(bytes)) {
+  // The bytes decide; a file whose bytes no format claims goes by its extension to the reader
+  // that says what is wrong with it.
+  const std::optional<FileKind> kind = detect(bytes, path);
+  if (kind != FileKind::kMindIR && kind != FileKind::kOnnx && kind != FileKind::kEncrypted)
+    throw FormatError("not a MindIR or ONNX file (unrecognised leading bytes)", {path.string()});
+  // A MindIR model, plain or not, may name encrypted data files: the cipher goes to its reader.
+  formats::GraphReadOptions read_options{.base_dir = folder_of(path)};
+  if (kind != FileKind::kOnnx)
+    read_options.dec = formats::make_cipher(options.dec_key, options.dec_mode);
+  if (kind == FileKind::kEncrypted) {
     // MindSpore encrypts MindIR (export's enc_key) with the same block layer as checkpoints.
     const auto mode = formats::encrypted_mode(bytes);
     if (options.dec_key.empty())
@@ -103,40 +90,24 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
                   std::string("the file is encrypted (") + formats::to_string(*mode) +
                       "); pass dec_key and dec_mode",
                   {path.string()});
-    auto dec = cipher(options.dec_key, options.dec_mode);
-    if (dec->mode != *mode)
+    if (read_options.dec->mode != *mode)
       throw Error(ErrorCode::kCrypto,
                   std::string("the file is encrypted with ") + formats::to_string(*mode) +
                       ", not " + options.dec_mode,
                   {path.string()});
-    const auto file = MappedFile::open(path);
-    const std::vector<std::byte> plain =
-        formats::decrypt({file->data(), file->size()}, dec->key, dec->mode, path.string());
-    if (!formats::mindir_format().sniff(plain))
+    const auto plain = formats::plaintext(MappedFile::open(path), read_options.dec, "the file");
+    const std::span<const std::byte> plain_bytes{plain->data(), plain->size()};
+    if (!formats::mindir_format().sniff(plain_bytes))
       throw Error(ErrorCode::kCrypto,
                   "decrypted bytes are not a MindIR model (wrong key or not a MindIR file)",
                   {path.string()});
-    ir::Graph g = formats::read_mindir(plain, path.string(),
-                                       {.base_dir = folder_of(path), .dec = std::move(dec)});
+    ir::Graph g = formats::mindir_format().read(plain_bytes, path.string(), read_options);
     g.validate(path.string());
     return g;
   }
-  // ONNX files start with ir_version (a varint), MindIR files with a string field; a file named
-  // .onnx goes to the ONNX reader, which says what is wrong with it.
-  const formats::GraphFormat* fmt = nullptr;
-  if (formats::onnx_format().sniff(bytes) || path.extension() == ".onnx")
-    fmt = &formats::onnx_format();
-  else if (formats::mindir_format().sniff(bytes)) {
-    // Read here rather than through the format: a plain model may name encrypted data files.
-    const auto file = MappedFile::open(path);
-    ir::Graph g = formats::read_mindir(
-        {file->data(), file->size()}, path.string(),
-        {.base_dir = folder_of(path), .dec = cipher(options.dec_key, options.dec_mode)});
-    g.validate(path.string());
-    return g;
-  } else
-    throw FormatError("not a MindIR or ONNX file (unrecognised leading bytes)", {path.string()});
-  ir::Graph g = fmt->read(path);
+  const auto file = MappedFile::open(path);
+  ir::Graph g =
+      formats::format_for(*kind).read({file->data(), file->size()}, path.string(), read_options);
   g.validate(path.string());
   return g;
 }

@@ -140,4 +140,17 @@ void Graph::validate(const std::string& file) const {
   }
 }
 
+std::optional<std::vector<ValueType>> infer_types(const std::string& op,
+                                                  const std::vector<ValueType>& inputs,
+                                                  const Attrs& attrs) {
+  const ops::OpDef* def = ops::op_table().find(op);
+  if (!def) return std::nullopt;
+  std::vector<ops::TensorType> in;
+  in.reserve(inputs.size());
+  for (const ValueType& t : inputs) in.push_back({t.dtype, t.shape});
+  std::vector<ValueType> out;
+  for (ops::TensorType& t : def->infer(in, attrs)) out.push_back({t.dtype, std::move(t.shape)});
+  return out;
+}
+
 }  // namespace cellar::ir

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -64,5 +65,18 @@ class Graph {
   // (FormatError on a cycle or an undefined input).
   std::vector<size_t> topological_order(const std::string& file = "") const;
 };
+
+// A value's dtype and shape, as an op's shape rule sees them.
+struct ValueType {
+  DType dtype = DType::Float32;
+  Shape shape;
+};
+
+// The output types the op table's shape rule for `op` gives for inputs of `inputs`' types and
+// `attrs` (to re-type a graph whose input shapes changed); nullopt when the table has no `op`.
+// Throws the rule's Error when it refuses them.
+std::optional<std::vector<ValueType>> infer_types(const std::string& op,
+                                                  const std::vector<ValueType>& inputs,
+                                                  const Attrs& attrs);
 
 }  // namespace cellar::ir

@@ -1,16 +1,13 @@
-// MindIR reader and writer. The layout is described in mindir.h; the schema in mind_ir.proto.
+// MindIR reader: file bytes → Graph. The layout is described in formats/mindir.h; the schema in
+// mind_ir.proto; what MindSpore 1.x spells differently is in dialect_1x.cpp.
 //
 // The reader works in three passes so that hostile files cannot make it recurse deeply or
 // dereference a bad name: (1) index every name the graph defines (inputs, parameters, node
 // outputs; duplicates refused), (2) walk from the graph outputs with an explicit stack, in
 // post-order, refusing dangling names and cycles, (3) build the Graph in that order, so every
 // node's inputs are resolved before the node.
-#include "formats/mindir.h"
-
 #include <algorithm>
-#include <array>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,125 +17,25 @@
 #include <variant>
 #include <vector>
 
-#include "formats/crypto.h"
-#include "formats/external_file.h"
-#include "mind_ir.pb.h"
+#include "formats/graph_reader.h"
+#include "formats/mindir/mindir_impl.h"
 #include "ops/op_table.h"
 
 namespace cellar::formats {
 
+using namespace mindir;  // NOLINT: this file is MindIR's
+
 namespace {
-
-namespace pb = ::mind_ir;
-using AttrType = pb::AttributeProto;
-
-// protobuf refuses messages of 2 GiB or more; so do we, with a clear message.
-constexpr uint64_t kMaxModelBytes = std::numeric_limits<int32_t>::max();
-constexpr size_t kMaxTupleDepth = 64;
-constexpr char kProducer[] = "cellar";
-constexpr char kProducerVersion[] = "0.1.0";
-constexpr char kIrVersion[] = "1.1";
-constexpr char kModelVersion[] = "2.10.0";
-constexpr int64_t kMindIrVersion = pb::IR_VERSION_WITH_SCALAR_GRAPH_HOLDER;
-
-// ---- dtypes: TensorProto.DataType numbering ----
-
-std::optional<DType> dtype_from_mindir(int64_t t) {
-  switch (t) {
-    case pb::TensorProto::FLOAT:
-      return DType::Float32;
-    case pb::TensorProto::UINT8:
-      return DType::UInt8;
-    case pb::TensorProto::INT8:
-      return DType::Int8;
-    case pb::TensorProto::UINT16:
-      return DType::UInt16;
-    case pb::TensorProto::INT16:
-      return DType::Int16;
-    case pb::TensorProto::INT32:
-      return DType::Int32;
-    case pb::TensorProto::INT64:
-      return DType::Int64;
-    case pb::TensorProto::BOOL:
-      return DType::Bool;
-    case pb::TensorProto::FLOAT16:
-      return DType::Float16;
-    case pb::TensorProto::DOUBLE:
-      return DType::Float64;  // what MindSpore writes for float64
-    case pb::TensorProto::UINT32:
-      return DType::UInt32;
-    case pb::TensorProto::UINT64:
-      return DType::UInt64;
-    case pb::TensorProto::BFLOAT16:
-      return DType::BFloat16;
-    case pb::TensorProto::FLOAT64:
-      return DType::Float64;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<int> dtype_to_mindir(DType t) {
-  switch (t) {
-    case DType::Bool:
-      return pb::TensorProto::BOOL;
-    case DType::Int8:
-      return pb::TensorProto::INT8;
-    case DType::Int16:
-      return pb::TensorProto::INT16;
-    case DType::Int32:
-      return pb::TensorProto::INT32;
-    case DType::Int64:
-      return pb::TensorProto::INT64;
-    case DType::UInt8:
-      return pb::TensorProto::UINT8;
-    case DType::UInt16:
-      return pb::TensorProto::UINT16;
-    case DType::UInt32:
-      return pb::TensorProto::UINT32;
-    case DType::UInt64:
-      return pb::TensorProto::UINT64;
-    case DType::Float16:
-      return pb::TensorProto::FLOAT16;
-    case DType::BFloat16:
-      return pb::TensorProto::BFLOAT16;
-    case DType::Float32:
-      return pb::TensorProto::FLOAT;
-    case DType::Float64:
-      return pb::TensorProto::DOUBLE;
-    case DType::String:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-bool is_integer_attr_type(int t) {
-  switch (t) {
-    case AttrType::UINT8:
-    case AttrType::INT8:
-    case AttrType::UINT16:
-    case AttrType::INT16:
-    case AttrType::INT32:
-    case AttrType::INT64:
-    case AttrType::UINT32:
-    case AttrType::UINT64:
-    case AttrType::BOOL:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // ============================================================================================
 // External weight files (MindSpore's `<name>_variables/data_N`), layout in mindir.h
 // ============================================================================================
 
-// The data files a model names, each opened (and decrypted) once. Tensors view the mapped file
-// (plain) or the decrypted copy; either way they keep it alive.
+// The data files a model names, each opened (and decrypted) once (graph_reader.h).
 class ExternalData {
  public:
   ExternalData(std::string file, const MindIRReadOptions& options)
-      : file_(std::move(file)), options_(options) {}
+      : file_(std::move(file)), files_(options.base_dir, options.dec) {}
 
   Tensor read(const pb::TensorProto& t, const std::string& where, DType dt, const Shape& shape,
               uint64_t nbytes) {
@@ -149,12 +46,12 @@ class ExternalData {
                         {.file = file_, .tensor = where});
     };
     if (location.empty()) fail("no location");
-    if (options_.base_dir.empty())
+    if (!files_.enabled())
       throw Error(
           ErrorCode::kUnsupported,
           "weights in external data ('" + location + "') need the model to be read from a folder",
           {.file = file_, .tensor = where});
-    if (!external_path_inside(options_.base_dir, location))
+    if (!files_.inside(location))
       fail("the path leaves the model's folder (only relative paths inside it are allowed)");
     if (!e.has_offset() || e.offset() < static_cast<int64_t>(kMindIRDataHeader))
       fail("offset " + std::to_string(e.offset()) + " lies in the file's " +
@@ -162,61 +59,24 @@ class ExternalData {
     if (!e.has_length() || e.length() < 0 || static_cast<uint64_t>(e.length()) != nbytes)
       fail("length " + std::to_string(e.length()) + " differs from the " + std::to_string(nbytes) +
            " bytes of " + std::string(mindspore_name(dt)) + shape.str());
-    const Source& src = open(location, where);
+    const ExternalFiles::Bytes& src = open(location, where);
     const auto off = static_cast<uint64_t>(e.offset());
     if (off > src.size || nbytes > src.size - off)
       fail("[" + std::to_string(off) + ", +" + std::to_string(nbytes) + ") lies outside the " +
            std::to_string(src.size) + " bytes of the file" + (src.map ? "" : " (decrypted)"));
-    if (off % Storage::kAlignment == 0 && nbytes > 0 && dt != DType::Bool) {
-      if (src.map) return Tensor(dt, shape, Storage::view(src.map, off, nbytes), 0);
-      return Tensor(dt, shape, src.plain, off);
-    }
-    Tensor out(dt, shape);
-    if (nbytes) std::memcpy(out.raw_data(), src.data + off, nbytes);
-    if (dt == DType::Bool) {
-      auto* p = reinterpret_cast<uint8_t*>(out.raw_data());
-      for (uint64_t k = 0; k < nbytes; ++k) p[k] = p[k] != 0;
-    }
-    return out;
+    return ExternalFiles::tensor_at(src, off, nbytes, dt, shape);
   }
 
  private:
-  struct Source {
-    std::shared_ptr<MappedFile> map;  // plain files
-    std::shared_ptr<Storage> plain;   // decrypted files
-    const std::byte* data = nullptr;
-    uint64_t size = 0;
-  };
-
-  const Source& open(const std::string& location, const std::string& where) {
-    auto it = files_.find(location);
-    if (it != files_.end()) return it->second;
-    const std::filesystem::path path = options_.base_dir / location;
-    Source src;
-    try {
-      src.map = MappedFile::open(path);
-    } catch (const Error& e) {
-      throw FormatError("cannot read external data '" + location + "': " + e.reason(),
-                        {.file = file_, .tensor = where});
-    }
-    src.data = src.map->data();
-    src.size = src.map->size();
-    const std::span<const std::byte> head{src.data, std::min<size_t>(src.size, 4)};
-    if (is_encrypted(head)) {
-      // MindSpore encrypts the data files with the model's key: the header and each parameter
-      // as separate pieces, whose plaintexts concatenate to the plain layout.
-      if (!options_.dec)
-        throw Error(ErrorCode::kCrypto,
-                    "external data '" + location + "' is encrypted; pass dec_key and dec_mode",
-                    {.file = path.string(), .tensor = where});
-      const std::vector<std::byte> plain =
-          decrypt({src.data, src.size}, options_.dec->key, options_.dec->mode, path.string());
-      src.plain = Storage::allocate(std::max<size_t>(plain.size(), 1), false);
-      if (!plain.empty()) std::memcpy(src.plain->data(), plain.data(), plain.size());
-      src.map.reset();
-      src.data = src.plain->data();
-      src.size = plain.size();
-    }
+  // The file, checked once: its header says little-endian.
+  const ExternalFiles::Bytes& open(const std::string& location, const std::string& where) {
+    const ExternalFiles::Bytes& src =
+        files_.open(location, where, [&](const std::string& reason) {
+          throw FormatError("cannot read external data '" + location + "': " + reason,
+                            {.file = file_, .tensor = where});
+        });
+    if (checked_.count(location)) return src;
+    const std::filesystem::path path = files_.base_dir() / location;
     if (src.size < kMindIRDataHeader)
       throw FormatError("external data file is shorter than its " +
                             std::to_string(kMindIRDataHeader) + "-byte header",
@@ -230,12 +90,13 @@ class ExternalData {
       throw FormatError("external data file header byte 0 is " + std::to_string(order) +
                             ", not 1 (little-endian)",
                         {.file = path.string(), .tensor = where, .offset = 0});
-    return files_.emplace(location, std::move(src)).first->second;
+    checked_.insert(location);
+    return src;
   }
 
   std::string file_;
-  const MindIRReadOptions& options_;
-  std::map<std::string, Source> files_;
+  ExternalFiles files_;
+  std::set<std::string> checked_;
 };
 
 // ============================================================================================
@@ -324,7 +185,7 @@ class Reader {
   ir::Graph g_;
   std::set<std::string> value_names_;
   std::unordered_map<std::string, const pb::PrimitiveProto*> prims_;
-  std::unordered_map<std::string, Def> defs_;
+  NameIndex<Def> defs_;
   std::vector<NodeInfo> info_;
   std::vector<Ref> refs_;  // per file node, once built
   std::vector<bool> built_;
@@ -367,10 +228,9 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) con
   if (t.has_compression_type() && t.compression_type() != pb::TensorProto::NO_COMPRESSION)
     unsupported(where, "compressed tensors are not supported");
   const int64_t numel = *shape.checked_numel();
-  uint64_t nbytes = 0;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(itemsize(dt)),
-                             &nbytes))
-    fail(where, "byte size of shape " + shape.str() + " overflows");
+  const auto checked_nbytes = tensor_nbytes(dt, shape);
+  if (!checked_nbytes) fail(where, "byte size of shape " + shape.str() + " overflows");
+  const uint64_t nbytes = *checked_nbytes;
   if (t.has_external_data()) return external_.read(t, where, dt, shape, nbytes);
   Tensor out;
   auto copy_in = [&](const void* src, size_t n) {
@@ -383,10 +243,7 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) con
                       std::string(mindspore_name(dt)) + shape.str() + " needs " +
                       std::to_string(nbytes));
     copy_in(t.raw_data().data(), nbytes);
-    if (dt == DType::Bool) {  // only 0/1 are valid bool bytes
-      auto* p = reinterpret_cast<uint8_t*>(out.raw_data());
-      for (uint64_t k = 0; k < nbytes; ++k) p[k] = p[k] != 0;
-    }
+    normalize_bools(out);
     return out;
   }
   // ONNX-style typed fields, for files that do not use raw_data.
@@ -573,11 +430,9 @@ Reader::NodeInfo Reader::classify(int i) const {
   } else if (op.empty()) {
     fail(node_label(i), "node has no op_type");
   } else {
-    info.primitive = op;  // old files: the primitive's name, attributes on the node
+    info.primitive = bare_primitive_1x(op);
   }
-  // MindSpore 1.x names primitives that Python code calls (bprop graphs) "S-Prim-<Primitive>".
-  if (info.primitive.rfind("S-Prim-", 0) == 0 && info.primitive.size() > 7)
-    info.primitive = info.primitive.substr(7);
+  info.primitive = strip_python_prefix_1x(std::move(info.primitive));
   static const std::map<std::string, Kind> plumbing = {{"Load", Kind::kLoad},
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
@@ -632,16 +487,12 @@ void Reader::index_names() {
   const auto& gp = graph_proto();
   auto define = [&](const std::string& name, Def d, const std::string& what) {
     if (name.empty()) fail(what, what + " has no name");
-    if (!defs_.emplace(name, d).second) fail(strip(name), "name '" + name + "' is defined twice");
+    if (!defs_.define(name, d)) fail(strip(name), "name '" + name + "' is defined twice");
   };
   for (int k = 0; k < gp.input_size(); ++k) {
     const auto& in = gp.input(k);
     const std::string where = strip(in.name());
-    if (in.tensor_size() == 0 && !in.has_denotation() && !in.has_attr_info())
-      unsupported(where.empty() ? "graph input" : where,
-                  "graph input is not a tensor: it has no type (MindSpore 1.x writes untyped "
-                  "inputs for functions such as bprop graphs; a GraphCell needs each input's "
-                  "dtype and shape)");
+    if (is_untyped_input_1x(in)) unsupported(where.empty() ? "graph input" : where, kUntypedInput1x);
     if (in.tensor_size() != 1)
       unsupported(where.empty() ? "graph input" : where,
                   "graph input is not a tensor (tuple or scalar inputs are not supported)");
@@ -671,45 +522,31 @@ void Reader::index_names() {
   }
 }
 
-// Post-order of the nodes reachable from `roots`, by an explicit stack (no recursion).
+// Post-order of the nodes reachable from `roots` (graph_reader.h: no recursion).
 std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
   const size_t nn = static_cast<size_t>(graph_proto().node_size());
-  std::vector<uint8_t> state(nn, 0);  // 0 new, 1 on the stack, 2 done
   std::vector<std::vector<int>> deps(nn);
   std::vector<bool> have_deps(nn, false);
-  std::vector<int> order;
+  PostOrder order(nn);
+  auto next = [&](int i, int k) {
+    const auto ui = static_cast<size_t>(i);
+    if (!have_deps[ui]) {
+      info_[ui] = classify(i);
+      deps[ui] = dependencies(i);
+      have_deps[ui] = true;
+    }
+    return static_cast<size_t>(k) < deps[ui].size() ? deps[ui][static_cast<size_t>(k)]
+                                                     : PostOrder::kEnd;
+  };
+  auto cycle = [&](int, int d) { fail(node_label(d), "the graph has a cycle through this node"); };
   for (const auto& root : roots) {
     auto it = defs_.find(root);
     if (it == defs_.end())
       fail(strip(root), "graph output '" + root + "' is not defined in the graph");
     if (it->second.kind != Def::kNode) continue;
-    std::vector<std::pair<int, size_t>> stack{{it->second.index, 0}};
-    if (state[static_cast<size_t>(it->second.index)] != 0) continue;
-    state[static_cast<size_t>(it->second.index)] = 1;
-    while (!stack.empty()) {
-      auto& [i, next] = stack.back();
-      const auto ui = static_cast<size_t>(i);
-      if (!have_deps[ui]) {
-        info_[ui] = classify(i);
-        deps[ui] = dependencies(i);
-        have_deps[ui] = true;
-      }
-      if (next < deps[ui].size()) {
-        const int d = deps[ui][next++];
-        const auto ud = static_cast<size_t>(d);
-        if (state[ud] == 1) fail(node_label(d), "the graph has a cycle through this node");
-        if (state[ud] == 0) {
-          state[ud] = 1;
-          stack.emplace_back(d, 0);
-        }
-        continue;
-      }
-      state[ui] = 2;
-      order.push_back(i);
-      stack.pop_back();
-    }
+    order.visit(it->second.index, next, cycle);
   }
-  return order;
+  return order.take();
 }
 
 Reader::Ref Reader::resolve_name(const std::string& name, const std::string& where) const {
@@ -818,7 +655,7 @@ void Reader::build_node(int i) {
           if (auto v = attr_of(a, where, false)) node.attrs[cellar_name(a.name())] = std::move(*v);
       } else {
         for (const auto& a : n.attribute())
-          if (a.name() != "shape")
+          if (is_primitive_attribute_1x(a))
             if (auto v = attr_of(a, where, false))
               node.attrs[cellar_name(a.name())] = std::move(*v);
       }
@@ -1003,382 +840,6 @@ ir::Graph Reader::run() {
   return std::move(g_);
 }
 
-// ============================================================================================
-// Writer
-// ============================================================================================
-
-class Writer {
- public:
-  // external: parameters get dims, type, name and ref_key but no raw_data (save_mindir places
-  // their bytes in a data file and sets external_data).
-  explicit Writer(const ir::Graph& g, bool external = false) : g_(g), external_(external) {}
-  pb::ModelProto run();
-
- private:
-  [[noreturn]] void fail(const std::string& where, const std::string& why) const {
-    throw ExportError("MindIR: " + why, {.tensor = where});
-  }
-  const ir::ValueInfo& value(int v, const std::string& where) const {
-    if (v < 0 || static_cast<size_t>(v) >= g_.values.size())
-      fail(where, "value id " + std::to_string(v) + " out of range");
-    return g_.values[static_cast<size_t>(v)];
-  }
-  std::string unique(const std::string& want) {
-    std::string name = want;
-    for (int k = 1; !used_.insert(name).second; ++k) name = want + "_" + std::to_string(k);
-    return name;
-  }
-  int mindir_dtype(DType t, const std::string& where) const {
-    auto d = dtype_to_mindir(t);
-    if (!d) fail(where, "dtype " + std::string(mindspore_name(t)) + " cannot be written to MindIR");
-    return *d;
-  }
-  void fill_type(pb::TensorProto* t, DType dt, const Shape& s, const std::string& where) const {
-    for (int64_t d : s) t->add_dims(d);
-    t->set_data_type(mindir_dtype(dt, where));
-  }
-  void fill_tensor(pb::TensorProto* t, const Tensor& x, const std::string& where) const {
-    fill_type(t, x.dtype(), x.shape(), where);
-    const auto b = x.bytes();
-    t->set_raw_data(reinterpret_cast<const char*>(b.data()), b.size());
-  }
-  void set_attr(pb::AttributeProto* a, const ir::Attr& v, const std::string& where) const;
-  void set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
-                    const std::string& where) const;
-  std::string constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
-                            const std::string& where);
-  std::string none_node(pb::GraphProto* gp, const std::string& name);  // a None constant
-  // A "Constant" node named after `name`: its name in the file and its "value" attribute, unset.
-  std::pair<std::string, pb::AttributeProto*> add_constant(pb::GraphProto* gp,
-                                                            const std::string& name);
-
-  const ir::Graph& g_;
-  bool external_ = false;
-  std::string prefix_;
-  std::vector<std::string> names_;  // value id → name in the file
-  std::set<std::string> used_;
-  int uid_ = 0;
-};
-
-void Writer::set_attr(pb::AttributeProto* a, const ir::Attr& v, const std::string& where) const {
-  auto set_float = [](pb::AttributeProto* e, double d) {
-    // MindSpore's float scalars are FP32 (read from `f`); `d` keeps the exact value for us.
-    e->set_type(AttrType::FLOAT);
-    e->set_f(static_cast<float>(d));
-    e->set_d(d);
-  };
-  std::visit(
-      [&](const auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          a->set_type(AttrType::BOOL);
-          a->set_i(x ? 1 : 0);
-        } else if constexpr (std::is_same_v<T, int64_t>) {
-          a->set_type(AttrType::INT64);
-          a->set_i(x);
-        } else if constexpr (std::is_same_v<T, double>) {
-          set_float(a, x);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          a->set_type(AttrType::STRING);
-          a->set_s(x);
-        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-          a->set_type(AttrType::TUPLE);  // as MindSpore writes a shape: elements in `ints`
-          for (int64_t i : x) {
-            auto* e = a->add_values();
-            e->set_type(AttrType::INT64);
-            e->add_ints(i);
-          }
-        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-          a->set_type(AttrType::TUPLE);
-          for (double d : x) set_float(a->add_values(), d);
-        } else if constexpr (std::is_same_v<T, Tensor>) {
-          a->set_type(AttrType::TENSORS);
-          if (!x.defined() || x.is_symbolic()) fail(where, "a tensor attribute has no data");
-          fill_tensor(a->add_tensors(), x, where);
-        }
-      },
-      v);
-}
-
-// The "shape" attribute MindSpore puts on every node: its output's dtype and dims.
-void Writer::set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
-                          const std::string& where) const {
-  a->set_name("shape");
-  auto one = [&](pb::AttributeProto* e, int v) {
-    const auto& info = value(v, where);
-    e->set_type(AttrType::TENSORS);
-    fill_type(e->add_tensors(), info.dtype, info.shape, where);
-  };
-  if (values.size() == 1) {
-    one(a, values[0]);
-    return;
-  }
-  a->set_type(AttrType::TUPLE);
-  for (int v : values) one(a->add_values(), v);
-  a->mutable_seq_info()->set_is_dyn_len(false);
-}
-
-std::pair<std::string, pb::AttributeProto*> Writer::add_constant(pb::GraphProto* gp,
-                                                                 const std::string& name) {
-  auto* n = gp->add_node();
-  const std::string file_name = unique(name);
-  n->set_name(file_name);
-  n->add_output(file_name);
-  n->set_op_type("Constant");
-  auto* a = n->add_attribute();
-  a->set_name("value");
-  return {file_name, a};
-}
-
-std::string Writer::constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
-                                  const std::string& where) {
-  auto [file_name, a] = add_constant(gp, name);
-  set_attr(a, v, where);
-  return file_name;
-}
-
-std::string Writer::none_node(pb::GraphProto* gp, const std::string& name) {
-  auto [file_name, a] = add_constant(gp, name);
-  a->set_type(AttrType::NONE);
-  return file_name;
-}
-
-pb::ModelProto Writer::run() {
-  pb::ModelProto m;
-  m.set_ir_version(kIrVersion);
-  m.set_producer_name(kProducer);
-  m.set_producer_version(kProducerVersion);
-  m.set_model_version(kModelVersion);
-  m.set_little_endian(true);
-  m.set_mind_ir_version(kMindIrVersion);
-  auto* gp = m.mutable_graph();
-  const std::string gname = g_.name.empty() ? "graph" : g_.name;
-  gp->set_name(gname);
-  prefix_ = gname + ":";
-
-  names_.resize(g_.values.size());
-  for (size_t v = 0; v < g_.values.size(); ++v) {
-    names_[v] = prefix_ + g_.values[v].name;
-    if (!used_.insert(names_[v]).second)
-      fail(g_.values[v].name, "two values are named '" + g_.values[v].name + "'");
-  }
-
-  for (int v : g_.inputs) {
-    const auto& info = value(v, "graph input");
-    auto* in = gp->add_input();
-    in->set_name(names_[static_cast<size_t>(v)]);
-    fill_type(in->add_tensor(), info.dtype, info.shape, info.name);
-  }
-  for (const auto& init : g_.initializers) {
-    const auto& info = value(init.value, "initializer");
-    if (!init.data.defined() || init.data.is_symbolic())
-      fail(info.name, "initializer '" + info.name + "' has no data");
-    if (init.is_parameter) {
-      auto* p = gp->add_parameter();
-      if (external_)
-        fill_type(p, init.data.dtype(), init.data.shape(), info.name);
-      else
-        fill_tensor(p, init.data, info.name);
-      p->set_name(names_[static_cast<size_t>(init.value)]);
-      p->set_ref_key(info.name);
-    } else {  // constants are value nodes, as MindSpore writes them
-      auto* n = gp->add_node();
-      n->set_name(names_[static_cast<size_t>(init.value)]);
-      n->add_output(names_[static_cast<size_t>(init.value)]);
-      n->set_op_type("Constant");
-      auto* a = n->add_attribute();
-      a->set_name("value");
-      set_attr(a, ir::Attr(init.data), info.name);
-    }
-  }
-
-  std::vector<size_t> order;
-  try {
-    order = g_.topological_order();
-  } catch (const std::out_of_range&) {
-    fail(g_.name, "a node refers to a value id out of range");
-  }
-  const auto& table = ops::op_table();
-  for (size_t idx : order) {
-    const ir::Node& node = g_.nodes[idx];
-    const ops::OpDef* def = table.find(node.op);
-    if (def == nullptr || def->mindir.primitive.empty())
-      fail(node.name, "op '" + node.op + "' has no MindIR spelling in the op table");
-    if (node.outputs.empty()) fail(node.name, "node has no outputs");
-    // The spelling: the row's own, or the first variant that takes the node (Pad in reflect
-    // mode is MirrorPad), with the attributes rewritten into the variant's.
-    const ops::MindIRSpelling* sp = &def->mindir;
-    ir::Attrs attrs = node.attrs;
-    if (!def->mindir.variants.empty()) {
-      std::vector<ops::TensorType> in;
-      for (int v : node.inputs)
-        in.push_back({value(v, node.name).dtype, value(v, node.name).shape});
-      for (const auto& variant : def->mindir.variants) {
-        ir::Attrs a = node.attrs;
-        bool take = false;
-        try {
-          take = variant.write(a, in);
-        } catch (const Error& e) {
-          fail(node.name, e.reason());
-        }
-        if (take) {
-          sp = &variant.spelling;
-          attrs = std::move(a);
-          break;
-        }
-      }
-    }
-    std::vector<std::string> inputs;
-    for (int v : node.inputs) {
-      value(v, node.name);
-      inputs.push_back(names_[static_cast<size_t>(v)]);
-    }
-    if (sp->tuple_input) {  // Concat(MakeTuple(x0, x1, ...), axis), as MindSpore writes
-      const std::string tuple_prim = "MakeTuple:" + std::to_string(++uid_);
-      auto* prim = m.add_primitives();
-      prim->set_name(tuple_prim);
-      prim->set_op_type("MakeTuple");
-      prim->set_instance_name("");
-      prim->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
-      auto* t = gp->add_node();
-      const std::string tuple_name = unique(prefix_ + node.name + ":tuple");
-      for (auto& s : inputs) t->add_input(s);
-      t->add_output(tuple_name);
-      t->set_name(tuple_name);
-      t->set_op_type("REF::" + tuple_prim);
-      set_abstract(t->add_attribute(), node.inputs, node.name);
-      inputs = {tuple_name};
-    }
-    for (const auto& key : sp->attr_inputs) {
-      auto it = attrs.find(key);
-      auto dflt = sp->defaults.find(key);
-      if (it == attrs.end() && dflt == sp->defaults.end() &&
-          std::find(sp->none_when_absent.begin(), sp->none_when_absent.end(), key) !=
-              sp->none_when_absent.end()) {
-        inputs.push_back(none_node(gp, prefix_ + node.name + ":" + key));
-        continue;
-      }
-      if (it == attrs.end() && dflt == sp->defaults.end())
-        fail(node.name, "op " + node.op + " passes attribute '" + key +
-                            "' as an input in MindIR, but the node does not have it");
-      const ir::Attr& v = it != attrs.end() ? it->second : dflt->second;
-      inputs.push_back(constant_node(gp, prefix_ + node.name + ":" + key, v, node.name));
-    }
-    const std::string prim_name = sp->primitive + ":" + std::to_string(++uid_);
-    auto* prim = m.add_primitives();
-    prim->set_name(prim_name);
-    prim->set_op_type(sp->primitive);
-    prim->set_instance_name("");
-    prim->set_prim_type(sp->primitive_function ? pb::PrimitiveProto::PRIMITIVE_FUNCTION
-                                               : pb::PrimitiveProto::PRIMITIVE);
-    ir::Attrs prim_attrs = attrs;
-    for (const auto& k : sp->attr_inputs) prim_attrs.erase(k);
-    if (!sp->primitive_function)  // MindSpore's loader reads every attribute it defines
-      for (const auto& [key, v] : sp->defaults) prim_attrs.emplace(key, v);
-    if (!sp->primitive_function && sp->complete) {
-      try {
-        sp->complete(prim_attrs);
-      } catch (const Error& e) {
-        fail(node.name, e.reason());
-      }
-    }
-    for (const auto& [key, v] : prim_attrs) {
-      auto* a = prim->add_attribute();
-      auto r = sp->renamed.find(key);
-      a->set_name(r == sp->renamed.end() ? key : r->second);
-      const auto nest = sp->nested.find(key);
-      const auto* flat = std::get_if<std::vector<int64_t>>(&v);
-      if (nest != sp->nested.end() && flat != nullptr) {
-        const size_t k = nest->second;
-        if (k == 0 || flat->size() % k != 0)
-          fail(node.name, "attribute '" + key + "' has " + std::to_string(flat->size()) +
-                              " values, not a whole number of " + std::to_string(k) + "-tuples");
-        a->set_type(AttrType::TUPLE);
-        for (size_t i = 0; i < flat->size(); i += k)
-          set_attr(a->add_values(),
-                   std::vector<int64_t>(flat->begin() + static_cast<std::ptrdiff_t>(i),
-                                        flat->begin() + static_cast<std::ptrdiff_t>(i + k)),
-                   node.name);
-      } else {
-        set_attr(a, v, node.name);
-      }
-    }
-
-    auto* n = gp->add_node();
-    for (auto& s : inputs) n->add_input(s);
-    for (int v : node.outputs) value(v, node.name);
-    // MindSpore's nodes have one output, named like the node; an op with several outputs
-    // (BatchNorm) yields a tuple that TupleGetItem nodes take apart (MindSpore's loader reads
-    // a node's first output only).
-    const std::string out_name = node.outputs.size() == 1
-                                     ? names_[static_cast<size_t>(node.outputs[0])]
-                                     : unique(prefix_ + node.name);
-    n->add_output(out_name);
-    n->set_name(out_name);
-    n->set_op_type("REF::" + prim_name);
-    set_abstract(n->add_attribute(), node.outputs, node.name);
-    if (node.outputs.size() > 1) {
-      const std::string get_name = "TupleGetItem:" + std::to_string(++uid_);
-      auto* get = m.add_primitives();
-      get->set_name(get_name);
-      get->set_op_type("TupleGetItem");
-      get->set_instance_name("");
-      get->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
-      for (size_t k = 0; k < node.outputs.size(); ++k) {
-        const int v = node.outputs[k];
-        const std::string index = constant_node(gp, out_name + ":index" + std::to_string(k),
-                                                ir::Attr(static_cast<int64_t>(k)), node.name);
-        auto* g = gp->add_node();
-        g->add_input(out_name);
-        g->add_input(index);
-        g->add_output(names_[static_cast<size_t>(v)]);
-        g->set_name(names_[static_cast<size_t>(v)]);
-        g->set_op_type("REF::" + get_name);
-        set_abstract(g->add_attribute(), {v}, node.name);
-      }
-    }
-  }
-
-  if (g_.outputs.empty()) fail(gname, "the graph has no outputs");
-  for (int v : g_.outputs) value(v, "graph output");
-  if (g_.outputs.size() == 1) {
-    const int v = g_.outputs[0];
-    auto* o = gp->add_output();
-    o->set_name(names_[static_cast<size_t>(v)]);
-    fill_type(o->add_tensor(), value(v, "").dtype, value(v, "").shape, value(v, "").name);
-  } else {
-    const std::string prim_name = "MakeTuple:" + std::to_string(++uid_);
-    auto* prim = m.add_primitives();
-    prim->set_name(prim_name);
-    prim->set_op_type("MakeTuple");
-    prim->set_instance_name("");
-    prim->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
-    auto* n = gp->add_node();
-    const std::string name = unique(prefix_ + "MakeTuple");
-    for (int v : g_.outputs) n->add_input(names_[static_cast<size_t>(v)]);
-    n->add_output(name);
-    n->set_name(name);
-    n->set_op_type("REF::" + prim_name);
-    set_abstract(n->add_attribute(), g_.outputs, "graph output");
-    auto* o = gp->add_output();
-    o->set_name(name);
-    o->set_denotation("Tuple");
-    auto* info = o->mutable_attr_info();
-    set_abstract(info, g_.outputs, "graph output");
-    info->clear_name();
-  }
-  return m;
-}
-
-[[noreturn]] void too_big(const std::string& file, uint64_t n) {
-  throw Error(
-      ErrorCode::kUnsupported,
-      "MindIR model of " + std::to_string(n) +
-          " bytes is over protobuf's 2 GiB limit (a model whose weights go to external files "
-          "should not reach it: are the constants that large?)",
-      {.file = file});
-}
-
 }  // namespace
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
@@ -1398,135 +859,10 @@ ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
   return read_mindir(bytes, file, MindIRReadOptions{.base_dir = base_dir});
 }
 
-uint64_t mindir_parameter_bytes(const ir::Graph& graph) {
-  uint64_t total = 0;
-  for (const auto& init : graph.initializers)
-    if (init.is_parameter && init.data.defined() && !init.data.is_symbolic())
-      total += init.data.nbytes() + kMindIRBytesOverhead;
-  return total;
+ir::Graph MindIRFormat::read(std::span<const std::byte> bytes, const std::string& file,
+                             const GraphReadOptions& options) const {
+  return read_mindir(bytes, file, options);
 }
 
-std::filesystem::path save_mindir(const ir::Graph& graph, const std::filesystem::path& stem,
-                                  const MindIRWriteOptions& options) {
-  namespace fs = std::filesystem;
-  if (options.enc) check_key(options.enc->key, options.enc->mode);
-  const bool external = mindir_parameter_bytes(graph) > options.external_threshold;
-  const pb::ModelProto m = Writer(graph, external).run();
-  const size_t n = m.ByteSizeLong();
-  if (n > kMaxModelBytes) too_big("", n);
-  std::string model;
-  if (!m.SerializeToString(&model)) throw ExportError("MindIR: protobuf serialization failed");
-
-  auto write = [&](AtomicFile& out, std::span<const std::byte> bytes) {
-    if (options.enc)  // one encrypted piece per call, as MindSpore writes them
-      encrypt_to(bytes, options.enc->key, options.enc->mode, out);
-    else
-      out.write(bytes);
-  };
-  const auto as_bytes = [](const std::string& s) {
-    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());
-  };
-  if (!external) {
-    const fs::path path = fs::path(stem) += ".mindir";
-    AtomicFile out(path);
-    write(out, as_bytes(model));
-    out.commit();
-    return path;
-  }
-
-  // The external layout: parameters sorted by name, each at a 64-byte aligned offset after the
-  // 64-byte header, padded with zeros to a multiple of 64; the model proto refers to them.
-  const std::string prefix = stem.filename().string();
-  const fs::path dir = stem.parent_path().empty() ? fs::path(".") : stem.parent_path();
-  const std::string location = prefix + "_variables/data_0";
-  std::error_code ec;
-  fs::create_directories(dir / (prefix + "_variables"), ec);
-  if (ec)
-    throw IoError("cannot create the folder: " + ec.message(),
-                  {.file = (dir / (prefix + "_variables")).string()});
-  std::map<std::string, const ir::Initializer*> params;
-  for (const auto& init : graph.initializers)
-    if (init.is_parameter) params[graph.value(init.value).name] = &init;
-
-  pb::ModelProto placed = m;
-  std::map<std::string, pb::TensorProto*> protos;
-  for (auto& p : *placed.mutable_graph()->mutable_parameter()) protos[p.ref_key()] = &p;
-  AtomicFile data(dir / location);
-  std::array<std::byte, kMindIRDataHeader> header{};
-  header[0] = std::byte{1};  // little-endian, as MindSpore's check code says
-  write(data, header);
-  uint64_t offset = kMindIRDataHeader;
-  static const std::array<std::byte, kMindIRDataHeader> zeros{};
-  for (const auto& [name, init] : params) {
-    auto it = protos.find(name);
-    if (it == protos.end()) throw ExportError("MindIR: parameter '" + name + "' was not written");
-    const auto bytes = init->data.bytes();
-    const size_t pad = (kMindIRDataHeader - bytes.size() % kMindIRDataHeader) % kMindIRDataHeader;
-    auto* e = it->second->mutable_external_data();
-    e->set_location(location);
-    e->set_offset(static_cast<int64_t>(offset));
-    e->set_length(static_cast<int64_t>(bytes.size()));
-    if (options.enc) {
-      Encryptor enc(options.enc->key, options.enc->mode, data);
-      enc.write(bytes);
-      enc.write(std::span<const std::byte>(zeros.data(), pad));
-      enc.finish();
-    } else {
-      data.write(bytes);
-      data.write(zeros.data(), pad);
-    }
-    offset += bytes.size() + pad;
-  }
-  std::string graph_bytes;
-  if (!placed.SerializeToString(&graph_bytes))
-    throw ExportError("MindIR: protobuf serialization failed");
-  const fs::path path = dir / (prefix + "_graph.mindir");
-  AtomicFile out(path);
-  write(out, as_bytes(graph_bytes));
-  data.commit();  // the weights first: a committed graph never names missing bytes
-  out.commit();
-  return stem.parent_path().empty() ? fs::path(prefix + "_graph.mindir") : path;
-}
-
-std::string write_mindir(const ir::Graph& graph) {
-  const pb::ModelProto m = Writer(graph).run();
-  const size_t n = m.ByteSizeLong();
-  if (n > kMaxModelBytes) too_big("", n);
-  std::string out;
-  if (!m.SerializeToString(&out)) throw ExportError("MindIR: protobuf serialization failed");
-  return out;
-}
-
-bool MindIRFormat::sniff(std::span<const std::byte> head) const {
-  if (head.empty()) return false;
-  const auto b = [&](size_t i) { return static_cast<uint8_t>(head[i]); };
-  // Tags of ModelProto fields: length-delimited 1-9, 11, 12, 14; varint 10, 13.
-  static constexpr uint8_t kTags[] = {0x0A, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A,
-                                      0x42, 0x4A, 0x50, 0x5A, 0x62, 0x68, 0x72};
-  if (std::find(std::begin(kTags), std::end(kTags), b(0)) == std::end(kTags)) return false;
-  if (b(0) != 0x0A) return true;
-  // ir_version first (ours and MindSpore's): a short printable string. This tells a MindIR
-  // file from a checkpoint, whose first field 1 is a message starting with a tag byte.
-  if (head.size() < 2 || b(1) == 0 || b(1) > 32) return false;
-  for (size_t i = 2; i < head.size() && i < 2 + static_cast<size_t>(b(1)); ++i)
-    if (b(i) < 0x20 || b(i) > 0x7E) return false;
-  return true;
-}
-
-ir::Graph MindIRFormat::read(const std::filesystem::path& path) const {
-  const auto file = MappedFile::open(path);
-  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-  return read_mindir({file->data(), file->size()}, path.string(), dir);
-}
-
-void MindIRFormat::write(const ir::Graph& graph, AtomicFile& out) const {
-  const std::string bytes = write_mindir(graph);
-  out.write(bytes.data(), bytes.size());
-}
-
-const GraphFormat& mindir_format() {
-  static const MindIRFormat format;
-  return format;
-}
 
 }  // namespace cellar::formats

@@ -1,0 +1,60 @@
+// What the MindIR reader, writer and 1.x dialect share (private to src/formats/mindir/): the
+// schema's namespace, the constants of the layout we write, dtype numbering, and the 1.x dialect's
+// hooks. The layout itself is described in formats/mindir.h; the schema in mind_ir.proto.
+//
+//   reader.cpp      file → Graph (external data through graph_reader.h)
+//   dialect_1x.cpp  what MindSpore 1.x files spell differently (bare op types, S-Prim-, untyped
+//                   inputs, attributes on the node)
+//   writer.cpp      Graph → file (save_mindir: external data, encryption)
+//   format.cpp      the MindIRFormat interface, dtype numbering, the size limit
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "cellar/dtype.h"
+#include "formats/mindir.h"
+#include "mind_ir.pb.h"
+
+namespace cellar::formats::mindir {
+
+namespace pb = ::mind_ir;
+using AttrType = pb::AttributeProto;
+
+// protobuf refuses messages of 2 GiB or more; so do we, with a clear message.
+inline constexpr uint64_t kMaxModelBytes = std::numeric_limits<int32_t>::max();
+inline constexpr size_t kMaxTupleDepth = 64;
+inline constexpr char kProducer[] = "cellar";
+inline constexpr char kIrVersion[] = "1.1";
+inline constexpr char kModelVersion[] = "2.10.0";
+inline constexpr int64_t kMindIrVersion = pb::IR_VERSION_WITH_SCALAR_GRAPH_HOLDER;
+
+// ---- dtypes: TensorProto.DataType numbering ----
+std::optional<DType> dtype_from_mindir(int64_t t);
+std::optional<int> dtype_to_mindir(DType t);
+bool is_integer_attr_type(int t);
+
+// kUnsupported: a model of `n` bytes is over protobuf's limit.
+[[noreturn]] void too_big(const std::string& file, uint64_t n);
+
+// ---- the MindSpore 1.x dialect (dialect_1x.cpp) ----
+
+// The primitive a node's op_type names when it has no "REF::" prefix: MindSpore up to 1.6 wrote
+// the bare primitive name, with the primitive's attributes on the node.
+std::string bare_primitive_1x(const std::string& op_type);
+// MindSpore 1.x names primitives that Python code calls (bprop graphs) "S-Prim-<Primitive>":
+// the primitive without that prefix.
+std::string strip_python_prefix_1x(std::string primitive);
+// True for a graph input without any type (MindSpore 1.x bprop graphs); the reader refuses it
+// with kUntypedInput1x.
+bool is_untyped_input_1x(const pb::ValueInfoProto& in);
+inline constexpr char kUntypedInput1x[] =
+    "graph input is not a tensor: it has no type (MindSpore 1.x writes untyped inputs for "
+    "functions such as bprop graphs; a GraphCell needs each input's dtype and shape)";
+// Whether a node attribute of a 1.x file (attributes on the node) is one of the primitive's: all
+// but the output abstract "shape".
+bool is_primitive_attribute_1x(const pb::AttributeProto& a);
+
+}  // namespace cellar::formats::mindir
