@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "expect_error.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 namespace {
 using cellar::testing::expect_error;
+using cellar::testing::expect_same;
 
 using cellar::CheckpointFormat;
 using cellar::DType;
@@ -67,11 +69,6 @@ ParamDict sample() {
   d.set("fc.weight", patterned(DType::Float16, {3, 4}, 3));
   d.set("step", Tensor::scalar<int64_t>(7));
   return d;
-}
-
-void expect_same(const ParamDict& a, const ParamDict& b) {
-  ASSERT_EQ(a.keys(), b.keys());
-  for (const auto& [name, p] : a) EXPECT_TRUE(p.data().equal(b.at(name).data())) << name;
 }
 
 bool contains(const std::string& s, const std::string& part) {

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "cellar/cellar.h"
-#include "npy.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -724,8 +723,8 @@ TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
         cellar_cli({"run", S(model), "--input", "x=" + S(fixture("torch/" + net + "_input.npy")),
                     "--output", S(out)});
     ASSERT_EQ(r.status, 0) << r.err;
-    const cellar::Tensor want = cellar::testing::read_npy(fixture("torch/" + net + "_output.npy"));
-    const cellar::Tensor got = cellar::testing::read_npy(out);
+    const cellar::Tensor want = cellar::read_npy(fixture("torch/" + net + "_output.npy"));
+    const cellar::Tensor got = cellar::read_npy(out);
     EXPECT_LT(max_abs_diff(got, want), 1e-5f);
     EXPECT_NE(r.out.find(" -> " + S(out)), std::string::npos) << r.out;
   }
@@ -734,8 +733,7 @@ TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
 TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   TempDir dir;
   const fs::path x = dir / "x.npy";
-  cellar::testing::write_npy(x,
-                             read_f32(fixture("mindspore/mindir/mlp.input.f32"), {1, 1, 28, 28}));
+  cellar::write_npy(read_f32(fixture("mindspore/mindir/mlp.input.f32"), {1, 1, 28, 28}), x);
   const json j = run_json(
       {"run", S(fixture("mindspore/mindir/mlp.mindir")), "-i", S(x), "--json", "--head", "10"});
   const cellar::Tensor want = read_f32(fixture("mindspore/mindir/mlp.output.f32"), {1, 10});
@@ -748,8 +746,8 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
 
   // Two outputs (MindSpore's tuple model) into a folder.
   const fs::path a = dir / "a.npy", b = dir / "b.npy";
-  cellar::testing::write_npy(a, read_f32(fixture("mindspore/mindir/tuple.input0.f32"), {6}));
-  cellar::testing::write_npy(b, read_f32(fixture("mindspore/mindir/tuple.input1.f32"), {2, 3}));
+  cellar::write_npy(read_f32(fixture("mindspore/mindir/tuple.input0.f32"), {6}), a);
+  cellar::write_npy(read_f32(fixture("mindspore/mindir/tuple.input1.f32"), {2, 3}), b);
   const cellar::ir::Graph g = cellar::load(fixture("mindspore/mindir/tuple.mindir"));
   const std::string in0 = g.value(g.inputs[0]).name, in1 = g.value(g.inputs[1]).name;
   const json jt =
@@ -758,7 +756,7 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   ASSERT_EQ(jt.at("outputs").size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
     const cellar::Tensor got =
-        cellar::testing::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
+        cellar::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
     const cellar::Tensor want_k =
         read_f32(fixture("mindspore/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
     EXPECT_LT(max_abs_diff(got, want_k), 1e-6f);
@@ -794,7 +792,7 @@ TEST(CliRun, OnesRandomAndSeeds) {
 TEST(CliRun, BatchFromTheInputs) {
   TempDir dir;
   const std::string m = S(fixture("torch/mlp_opset17.onnx"));
-  const cellar::Tensor one = cellar::testing::read_npy(fixture("torch/mlp_input.npy"));
+  const cellar::Tensor one = cellar::read_npy(fixture("torch/mlp_input.npy"));
   ASSERT_EQ(one.shape()[0], 1);
   std::vector<int64_t> dims = one.shape().dims();
   dims[0] = 3;
@@ -802,11 +800,11 @@ TEST(CliRun, BatchFromTheInputs) {
   for (int k = 0; k < 3; ++k)
     for (int64_t i = 0; i < one.numel(); ++i)
       three.data<float>()[k * one.numel() + i] = one.data<float>()[i] * float(k + 1);
-  cellar::testing::write_npy(dir / "x3.npy", three);
+  cellar::write_npy(three, dir / "x3.npy");
   const CliResult r = cellar_cli({"run", m, "-i", S(dir / "x3.npy"), "-o", S(dir / "y3.npy")});
   ASSERT_EQ(r.status, 0) << r.err;
-  const cellar::Tensor y3 = cellar::testing::read_npy(dir / "y3.npy");
-  const cellar::Tensor want = cellar::testing::read_npy(fixture("torch/mlp_output.npy"));
+  const cellar::Tensor y3 = cellar::read_npy(dir / "y3.npy");
+  const cellar::Tensor want = cellar::read_npy(fixture("torch/mlp_output.npy"));
   ASSERT_EQ(y3.shape()[0], 3);
   for (int64_t i = 0; i < want.numel(); ++i)
     EXPECT_NEAR(y3.data<float>()[i], want.data<float>()[i], 1e-5);
@@ -878,7 +876,7 @@ TEST(CliRun, HostileNpyFiles) {
 TEST(CliRun, Usage) {
   TempDir dir;
   const std::string m = S(fixture("mindspore/mindir/mlp.mindir"));
-  cellar::testing::write_npy(dir / "x.npy", cellar::ones({1, 1, 28, 28}));
+  cellar::write_npy(cellar::ones({1, 1, 28, 28}), dir / "x.npy");
   const std::string x = S(dir / "x.npy");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"run", m},                                            // no inputs at all
@@ -895,7 +893,7 @@ TEST(CliRun, Usage) {
   const CliResult nope = cellar_cli({"run", m, "--input", "nope=" + x});
   EXPECT_NE(nope.err.find("its inputs are: x"), std::string::npos) << nope.err;
   // Float64 data goes into the float32 input by conversion.
-  cellar::testing::write_npy(dir / "x64.npy", cellar::ones({1, 1, 28, 28}, cellar::float64));
+  cellar::write_npy(cellar::ones({1, 1, 28, 28}, cellar::float64), dir / "x64.npy");
   EXPECT_EQ(cellar_cli({"run", m, "--input", "x=" + S(dir / "x64.npy")}).status, 0);
 }
 

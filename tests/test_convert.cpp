@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include "cellar/cellar.h"
-#include "npy.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -58,8 +57,8 @@ TEST(ExportGraph, TorchOnnxToMindIRAndBackRunsTheSame) {
   TempDir dir;
   for (const std::string net : {"mlp", "lenet5", "resnetish"}) {
     SCOPED_TRACE(net);
-    const Tensor x = testing::read_npy(kTorchFixtures / (net + "_input.npy"));
-    const Tensor want = testing::read_npy(kTorchFixtures / (net + "_output.npy"));
+    const Tensor x = cellar::read_npy(kTorchFixtures / (net + "_input.npy"));
+    const Tensor want = cellar::read_npy(kTorchFixtures / (net + "_output.npy"));
     const ir::Graph g = load(kTorchFixtures / (net + "_opset17.onnx"));
     const fs::path mindir = export_graph(g, (dir / net).string(), FileFormat::MINDIR);
     EXPECT_EQ(mindir, dir / (net + ".mindir"));

@@ -24,7 +24,6 @@
 #include "cellar/cellar.h"
 #include "expect_error.h"
 #include "mind_ir.pb.h"
-#include "npy.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -82,8 +81,8 @@ double run_against_mindspore(const ir::Graph& g, const std::string& stem) {
   std::vector<Value> inputs;
   for (size_t k = 0; k < g.inputs.size(); ++k)
     inputs.emplace_back(
-        cellar::testing::read_npy(kFixtures / (stem + ".in" + std::to_string(k) + ".npy")));
-  const Tensor want = cellar::testing::read_npy(kFixtures / (stem + ".out.npy"));
+        cellar::read_npy(kFixtures / (stem + ".in" + std::to_string(k) + ".npy")));
+  const Tensor want = cellar::read_npy(kFixtures / (stem + ".out.npy"));
   nn::GraphCell cell(g);
   const Value out = cell(inputs);
   EXPECT_TRUE(out.is_tensor());
@@ -369,9 +368,9 @@ void expect_checkpoint_like_mindspore(const std::string& stem) {
   EXPECT_TRUE(param_not_load.empty()) << param_not_load;
   EXPECT_EQ(ckpt_not_load.size(), params.size() - 8) << ckpt_not_load;
   net->set_train(false);
-  const Tensor y = (*net)(cellar::testing::read_npy(kFixtures / (stem + ".lenet5.in0.npy")));
+  const Tensor y = (*net)(cellar::read_npy(kFixtures / (stem + ".lenet5.in0.npy")));
   const double d =
-      max_abs_diff(y, cellar::testing::read_npy(kFixtures / (stem + ".lenet5.out.npy")));
+      max_abs_diff(y, cellar::read_npy(kFixtures / (stem + ".lenet5.out.npy")));
   std::cout << "[ " << stem << " ] LeNet-5 max |cellar - MindSpore 2.10| = " << d << "\n";
   EXPECT_LE(d, 1e-5);
 }

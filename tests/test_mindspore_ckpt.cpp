@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cellar/cellar.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -37,15 +38,7 @@ ParamDict entries() {
 }  // namespace
 
 TEST(MindSporeCkpt, ReadsEveryDTypeMindSporeWrote) {
-  ParamDict got = load_checkpoint(fixture("dtypes.ckpt"));
-  ParamDict want = entries();
-  ASSERT_EQ(got.keys(), want.keys());
-  for (const auto& [name, p] : want) {
-    const Tensor& g = got.at(name).data();
-    EXPECT_EQ(g.dtype(), p.data().dtype()) << name;
-    EXPECT_EQ(g.shape(), p.data().shape()) << name;
-    EXPECT_TRUE(g.equal(p.data())) << name;
-  }
+  cellar::testing::expect_same(load_checkpoint(fixture("dtypes.ckpt")), entries());
 }
 
 TEST(MindSporeCkpt, WritesTheSameBytesAsMindSpore) {

@@ -9,7 +9,6 @@
 #include <map>
 
 #include "cellar/cellar.h"
-#include "npy.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -30,8 +29,8 @@ std::map<std::string, int> op_counts(const ir::Graph& g) {
 // MindSpore's MindIR runs in cellar like in MindSpore; every checkpoint entry is a parameter of
 // the graph under the same name.
 void expect_mindir_runs_like_mindspore(const std::string& name) {
-  const Tensor x = cellar::testing::read_npy(kFixtures / (name + ".input.npy"));
-  const Tensor want = cellar::testing::read_npy(kFixtures / (name + ".output.npy"));
+  const Tensor x = cellar::read_npy(kFixtures / (name + ".input.npy"));
+  const Tensor want = cellar::read_npy(kFixtures / (name + ".output.npy"));
   const ir::Graph g = load(kFixtures / (name + ".mindir"));
   ASSERT_EQ(g.inputs.size(), 1u);
   EXPECT_EQ(g.value(g.inputs[0]).shape, x.shape());
@@ -54,8 +53,8 @@ void expect_eager_runs_like_mindspore(nn::Cell& net, const std::string& name) {
   EXPECT_TRUE(param_not_load.empty()) << param_not_load;
   EXPECT_TRUE(ckpt_not_load.empty()) << ckpt_not_load;
   net.set_train(false);
-  const Tensor y = net(cellar::testing::read_npy(kFixtures / (name + ".input.npy")));
-  EXPECT_LE(max_abs_diff(y, cellar::testing::read_npy(kFixtures / (name + ".output.npy"))), 1e-5)
+  const Tensor y = net(cellar::read_npy(kFixtures / (name + ".input.npy")));
+  EXPECT_LE(max_abs_diff(y, cellar::read_npy(kFixtures / (name + ".output.npy"))), 1e-5)
       << name;
 }
 
@@ -83,10 +82,10 @@ TEST(MindSporeLeNet5, ExportedAgainItRunsTheSame) {
   auto net = models::LeNet5();
   load_param_into_net(net, load_checkpoint(kFixtures / "lenet5.ckpt"));
   net->set_train(false);
-  const Tensor x = cellar::testing::read_npy(kFixtures / "lenet5.input.npy");
+  const Tensor x = cellar::read_npy(kFixtures / "lenet5.input.npy");
   const auto path = export_model(*net, {x}, (dir.path() / "lenet5").string(), FileFormat::MINDIR);
   nn::GraphCell cell(load(path));
-  EXPECT_LE(max_abs_diff(cell(x), cellar::testing::read_npy(kFixtures / "lenet5.output.npy")), 1e-5);
+  EXPECT_LE(max_abs_diff(cell(x), cellar::read_npy(kFixtures / "lenet5.output.npy")), 1e-5);
 }
 
 TEST(MindSporeLeNet5, GraphCellParamsInitReplacesMatchingParameters) {
@@ -98,11 +97,11 @@ TEST(MindSporeLeNet5, GraphCellParamsInitReplacesMatchingParameters) {
   ParamDict init;
   for (const auto& [name, p] : other->parameters_and_names()) init.set(name, p.data());
   init.set("not_in_the_graph", ones({3}));  // ignored, as MindSpore ignores it
-  const Tensor x = cellar::testing::read_npy(kFixtures / "lenet5.input.npy");
+  const Tensor x = cellar::read_npy(kFixtures / "lenet5.input.npy");
   nn::GraphCell replaced(load(kFixtures / "lenet5.mindir"), init);
   const Tensor want = (*other)(x);
   EXPECT_LE(max_abs_diff(replaced(x), want), 1e-5);
-  EXPECT_GT(max_abs_diff(want, cellar::testing::read_npy(kFixtures / "lenet5.output.npy")), 1e-3);
+  EXPECT_GT(max_abs_diff(want, cellar::read_npy(kFixtures / "lenet5.output.npy")), 1e-3);
 
   ParamDict bad;
   bad.set("fc3.bias", zeros({11}));
@@ -119,7 +118,7 @@ TEST(MindSporeLeNet5, GraphCellParamsInitReplacesMatchingParameters) {
 
 TEST(MindSporeLeNet5, GraphCellRefusesInputsOfAnotherDTypeOrShape) {
   nn::GraphCell cell(load(kFixtures / "lenet5.mindir"));
-  const Tensor x = cellar::testing::read_npy(kFixtures / "lenet5.input.npy");
+  const Tensor x = cellar::read_npy(kFixtures / "lenet5.input.npy");
   auto message = [&](const Tensor& given) -> std::string {
     try {
       cell(given);
@@ -159,8 +158,8 @@ TEST(MindSporeResNet18, ExportedByCellarItRunsTheSameInMindIRAndOnnx) {
   auto net = models::resnet18({.num_classes = 10, .width = 8});
   load_param_into_net(net, load_checkpoint(kFixtures / "resnet18w8.ckpt"));
   net->set_train(false);
-  const Tensor x = cellar::testing::read_npy(kFixtures / "resnet18w8.input.npy");
-  const Tensor want = cellar::testing::read_npy(kFixtures / "resnet18w8.output.npy");
+  const Tensor x = cellar::read_npy(kFixtures / "resnet18w8.input.npy");
+  const Tensor want = cellar::read_npy(kFixtures / "resnet18w8.output.npy");
   for (FileFormat f : {FileFormat::MINDIR, FileFormat::ONNX}) {
     const auto path = export_model(*net, {x}, (dir.path() / "r").string(), f);
     const ir::Graph g = load(path);
@@ -173,8 +172,8 @@ TEST(MindSporeResNet18, ExportedByCellarItRunsTheSameInMindIRAndOnnx) {
 // nn.GELU(approximate=False): MindSpore writes Div, Erf, Add, Mul (make_gelu_exact.py); cellar
 // reads and runs that, and its own nn::GELU(false) exports the same nodes and the same values.
 TEST(MindSporeGELU, ExactFormBothWays) {
-  const Tensor x = cellar::testing::read_npy(kFixtures / "gelu_exact.input.npy");
-  const Tensor want = cellar::testing::read_npy(kFixtures / "gelu_exact.output.npy");
+  const Tensor x = cellar::read_npy(kFixtures / "gelu_exact.input.npy");
+  const Tensor want = cellar::read_npy(kFixtures / "gelu_exact.output.npy");
   const ir::Graph ms = load(kFixtures / "gelu_exact.mindir");
   const std::map<std::string, int> spelled{{"Add", 1}, {"Div", 1}, {"Erf", 1}, {"Mul", 2}};
   EXPECT_EQ(op_counts(ms), spelled);

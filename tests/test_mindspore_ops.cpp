@@ -8,25 +8,16 @@
 #include <map>
 
 #include "cellar/cellar.h"
-#include "npy.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
 
 namespace {
+using cellar::testing::max_abs_diff;
 
 const std::filesystem::path kFixtures =
     std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  const Tensor fa = a.to(DType::Float32), fb = b.to(DType::Float32);
-  double m = 0;
-  for (int64_t i = 0; i < fa.numel(); ++i)
-    m = std::max(m, std::fabs(double(fa.data<float>()[i]) - fb.data<float>()[i]));
-  return m;
-}
 
 std::map<std::string, int> op_counts(const ir::Graph& g) {
   std::map<std::string, int> ops;
@@ -36,8 +27,8 @@ std::map<std::string, int> op_counts(const ir::Graph& g) {
 
 // Loads ops_<name>.mindir, runs it on its input, returns the op counts of the loaded graph.
 std::map<std::string, int> expect_runs_like_mindspore(const std::string& name) {
-  const Tensor x = cellar::testing::read_npy(kFixtures / (name + ".input.npy"));
-  const Tensor want = cellar::testing::read_npy(kFixtures / (name + ".output.npy"));
+  const Tensor x = cellar::read_npy(kFixtures / (name + ".input.npy"));
+  const Tensor want = cellar::read_npy(kFixtures / (name + ".output.npy"));
   const ir::Graph g = load(kFixtures / (name + ".mindir"));
   nn::GraphCell cell(g);
   const Tensor y = cell(x);

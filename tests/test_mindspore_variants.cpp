@@ -15,6 +15,7 @@
 #include "cellar/cellar.h"
 #include "formats/safetensors.h"
 #include "mindspore_variant_specs.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -33,10 +34,7 @@ bool choice(const std::string& name) { return name.rfind("u.", 0) != 0; }
 void expect_tensors(const ParamDict& got, const ParamDict& want) {
   for (const auto& [name, p] : want) {
     ASSERT_TRUE(got.contains(name)) << name;
-    const Tensor& g = got.at(name).data();
-    EXPECT_EQ(g.dtype(), p.data().dtype()) << name;
-    EXPECT_EQ(g.shape(), p.data().shape()) << name;
-    EXPECT_TRUE(g.equal(p.data())) << name;
+    cellar::testing::expect_same(got.at(name).data(), p.data(), name);
   }
 }
 

@@ -24,7 +24,6 @@
 #include "cellar/cellar.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
-#include "npy.h"
 #include "ops/op_table.h"
 #include "tensor_compare.h"
 #include "test_util.h"
@@ -1100,8 +1099,8 @@ TEST(OnnxTorch, FixturesRunWithinToleranceAndConvertToMindIR) {
   TempDir dir;
   int checked = 0;
   for (const std::string net : {"mlp", "lenet5", "resnetish"}) {
-    const Tensor x = cellar::testing::read_npy(kTorchFixtures / (net + "_input.npy"));
-    const Tensor want = cellar::testing::read_npy(kTorchFixtures / (net + "_output.npy"));
+    const Tensor x = cellar::read_npy(kTorchFixtures / (net + "_input.npy"));
+    const Tensor want = cellar::read_npy(kTorchFixtures / (net + "_output.npy"));
     for (const std::string tag : {"opset13", "opset17", "default"}) {
       SCOPED_TRACE(net + "_" + tag);
       const fs::path p = kTorchFixtures / (net + "_" + tag + ".onnx");
@@ -1138,8 +1137,8 @@ TEST(OnnxTorch, OpBreadthNetsRunWithinToleranceAndConvert) {
     SCOPED_TRACE(net);
     const fs::path p = kTorchFixtures / (net + "_opset17.onnx");
     ASSERT_TRUE(fs::exists(p)) << p << " (run make_fixtures.py --op-nets there)";
-    const Tensor x = cellar::testing::read_npy(kTorchFixtures / (net + "_input.npy"));
-    const Tensor want = cellar::testing::read_npy(kTorchFixtures / (net + "_output.npy"));
+    const Tensor x = cellar::read_npy(kTorchFixtures / (net + "_input.npy"));
+    const Tensor want = cellar::read_npy(kTorchFixtures / (net + "_output.npy"));
     try {
       const ir::Graph g = load(p);
       EXPECT_LE(max_abs_diff(nn::GraphCell(g)(x), want), 1e-5);
@@ -1159,8 +1158,8 @@ TEST(OnnxTorch, OpBreadthNetsRunWithinToleranceAndConvert) {
 // cellar's Pad with its mode, and survives MindIR (Pad, PadV3, MirrorPad) and ONNX round trips.
 TEST(OnnxTorch, PadModes) {
   TempDir dir;
-  const Tensor x = cellar::testing::read_npy(kTorchFixtures / "pad_input.npy");
-  const Tensor want = cellar::testing::read_npy(kTorchFixtures / "pad_output.npy");
+  const Tensor x = cellar::read_npy(kTorchFixtures / "pad_input.npy");
+  const Tensor want = cellar::read_npy(kTorchFixtures / "pad_output.npy");
   const ir::Graph g = load(kTorchFixtures / "pad_opset17.onnx");
   std::map<std::string, int> modes;
   for (const auto& n : g.nodes)

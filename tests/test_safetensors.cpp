@@ -15,10 +15,12 @@
 #include "cellar/cellar.h"
 #include "formats/atomic_file.h"
 #include "formats/safetensors.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
 using cellar::formats::NamedTensors;
+using cellar::testing::expect_same;
 using cellar::formats::safetensors_format;
 using cellar::testing::read_bytes;
 using cellar::testing::TempDir;
@@ -65,15 +67,6 @@ std::vector<std::string> names(const NamedTensors& entries) {
 
 Tensor bf16(std::vector<float> v) {
   return Tensor::from_vector<float>(v, Shape{static_cast<int64_t>(v.size())}).to(DType::BFloat16);
-}
-
-void expect_same(const NamedTensors& got, const NamedTensors& want) {
-  ASSERT_EQ(names(got), names(want));
-  for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ(got[i].second.dtype(), want[i].second.dtype()) << want[i].first;
-    EXPECT_EQ(got[i].second.shape(), want[i].second.shape()) << want[i].first;
-    EXPECT_TRUE(got[i].second.equal(want[i].second)) << want[i].first;
-  }
 }
 
 // One tensor of every dtype, in the order the writer lays them out (dtype rank desc, then name).

@@ -6,6 +6,7 @@
 #include "cellar/generator.h"
 #include "cellar/io/checkpoint.h"
 #include "cellar/io/export.h"
+#include "cellar/io/npy.h"
 #include "cellar/ir/graph.h"
 #include "cellar/models/lenet.h"
 #include "cellar/models/resnet.h"

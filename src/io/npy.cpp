@@ -1,13 +1,16 @@
-#include "npy.h"
+// The .npy reader and writer; the byte layout and what is refused are in include/cellar/io/npy.h.
+#include "cellar/io/npy.h"
 
 #include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
 
+#include "cellar/error.h"
+#include "cellar/storage.h"
 #include "formats/atomic_file.h"
 
-namespace cellar::cli {
+namespace cellar {
 
 namespace {
 
@@ -106,8 +109,9 @@ class HeaderParser {
 
 }  // namespace
 
-Tensor read_npy(const std::string& path) {
-  const auto file = MappedFile::open(path);
+Tensor read_npy(const std::filesystem::path& file_path) {
+  const std::string path = file_path.string();
+  const auto file = MappedFile::open(file_path);
   const auto* b = reinterpret_cast<const char*>(file->data());
   const size_t size = file->size();
   auto bad = [&](const std::string& why, uint64_t off) -> FormatError {
@@ -143,6 +147,7 @@ Tensor read_npy(const std::string& path) {
     p.expect(':');
     if (key == "descr") {
       if (descr) p.fail("duplicate key 'descr'");
+      if (p.accept('[')) p.fail("structured dtypes (a list descr) are not supported");
       descr = p.str();
     } else if (key == "fortran_order") {
       if (fortran) p.fail("duplicate key 'fortran_order'");
@@ -196,9 +201,10 @@ Tensor read_npy(const std::string& path) {
   return t;
 }
 
-void write_npy(const std::string& path, const Tensor& in) {
+void write_npy(const Tensor& in, const std::filesystem::path& path) {
   if (in.dtype() == DType::String)
-    throw ValueError(ErrorCode::kUnsupported, "a str tensor cannot be written as .npy", {path});
+    throw ValueError(ErrorCode::kUnsupported, "a str tensor cannot be written as .npy",
+                     {path.string()});
   const Tensor t = in.dtype() == DType::BFloat16 ? in.to(DType::Float32) : in;
   std::string descr;
   for (const Descr& x : kDescrs)
@@ -227,4 +233,4 @@ void write_npy(const std::string& path, const Tensor& in) {
   out.commit();
 }
 
-}  // namespace cellar::cli
+}  // namespace cellar
