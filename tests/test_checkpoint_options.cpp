@@ -41,7 +41,7 @@ fs::path fixture(const std::string& rel) {
   return fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures" / rel;
 }
 
-// The keys tests/fixtures/mindspore_enc/make_fixtures.py uses.
+// The keys tests/fixtures/mindspore/2.10/enc/make_fixtures.py uses.
 std::string key(size_t n) {
   switch (n) {
     case 16:
@@ -106,7 +106,7 @@ TEST(CheckpointEncryption, RoundTripsEveryModeAndKeyLength) {
 }
 
 TEST(CheckpointEncryption, MindSporesEncryptedFilesLoad) {
-  const auto want = load_checkpoint(fixture("mindspore_enc/plain.ckpt"));
+  const auto want = load_checkpoint(fixture("mindspore/2.10/enc/plain.ckpt"));
   const struct {
     const char* file;
     const char* mode;
@@ -118,7 +118,7 @@ TEST(CheckpointEncryption, MindSporesEncryptedFilesLoad) {
                {"cbc16_crc.ckpt", "AES-CBC", 16}};
   for (const auto& f : files) {
     SCOPED_TRACE(f.file);
-    expect_same(want, load_checkpoint(fixture(std::string("mindspore_enc/") + f.file),
+    expect_same(want, load_checkpoint(fixture(std::string("mindspore/2.10/enc/") + f.file),
                                       {.dec_key = key(f.n), .dec_mode = f.mode}));
   }
 }
@@ -234,7 +234,7 @@ TEST(CheckpointEncryption, MindSporeLoadsWhatSaveCheckpointEncrypts) {
                     "mindspore (MindSpore's own encrypted files are checked regardless)";
   TempDir dir;
   save_checkpoint(sample(), dir / "plain.ckpt");
-  std::string cmd = std::string(py) + " " + fixture("mindspore_enc/make_fixtures.py").string() +
+  std::string cmd = std::string(py) + " " + fixture("mindspore/2.10/enc/make_fixtures.py").string() +
                     " --verify " + (dir / "plain.ckpt").string();
   int i = 0;
   for (const auto& [mode, n] : kModes) {
@@ -496,15 +496,15 @@ TEST(CheckpointConvert, RoundTripIsByteIdenticalForANameOrderedCkpt) {
 TEST(CheckpointConvert, SameBytesAsMindSporesOwnConversions) {
   // make_fixtures.py ran MindSpore's ckpt_to_safetensors and safetensors_to_ckpt on plain.ckpt.
   TempDir dir;
-  fs::copy_file(fixture("mindspore_convert/plain.ckpt"), dir / "plain.ckpt");
+  fs::copy_file(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "plain.ckpt");
   cellar::ckpt_to_safetensors(dir / "plain.ckpt");
   EXPECT_EQ(read_bytes(dir / "plain.safetensors"),
-            read_bytes(fixture("mindspore_convert/plain.safetensors")));
+            read_bytes(fixture("mindspore/2.10/convert/plain.safetensors")));
   fs::create_directories(dir / "again");
-  fs::copy_file(fixture("mindspore_convert/plain.safetensors"), dir / "again/plain.safetensors");
+  fs::copy_file(fixture("mindspore/2.10/convert/plain.safetensors"), dir / "again/plain.safetensors");
   cellar::safetensors_to_ckpt(dir / "again/plain.safetensors");
   EXPECT_EQ(read_bytes(dir / "again/plain.ckpt"),
-            read_bytes(fixture("mindspore_convert/plain_roundtrip.ckpt")));
+            read_bytes(fixture("mindspore/2.10/convert/plain_roundtrip.ckpt")));
   // The second conversion round trip is a fixed point: byte-identical.
   cellar::ckpt_to_safetensors(dir / "again/plain.ckpt", dir / "third");
   cellar::safetensors_to_ckpt(dir / "third/plain.safetensors", dir / "fourth");
@@ -517,22 +517,22 @@ TEST(CheckpointConvert, NameMapGivesMindSporesBytes) {
   const cellar::ConvertOptions o{.name_map = {{"conv.weight", "backbone.conv.weight"},
                                               {"fc.weight", "head.fc.weight"},
                                               {"absent", "never.used"}}};
-  cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "st", o);
+  cellar::ckpt_to_safetensors(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "st", o);
   EXPECT_EQ(read_bytes(dir / "st/plain.safetensors"),
-            read_bytes(fixture("mindspore_convert/renamed.safetensors")));
-  cellar::safetensors_to_ckpt(fixture("mindspore_convert/plain.safetensors"), dir / "ck", o);
+            read_bytes(fixture("mindspore/2.10/convert/renamed.safetensors")));
+  cellar::safetensors_to_ckpt(fixture("mindspore/2.10/convert/plain.safetensors"), dir / "ck", o);
   EXPECT_EQ(read_bytes(dir / "ck/plain.ckpt"),
-            read_bytes(fixture("mindspore_convert/renamed_roundtrip.ckpt")));
+            read_bytes(fixture("mindspore/2.10/convert/renamed_roundtrip.ckpt")));
   // Two parameters mapped to one name would lose one: refused, nothing written.
   const cellar::ConvertOptions clash{.name_map = {{"conv.bias", "b"}, {"ids", "b"}}};
   expect_error(
-      [&] { cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "x", clash); },
+      [&] { cellar::ckpt_to_safetensors(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "x", clash); },
       ErrorCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(dir / "x/plain.safetensors"));
   // Swapping two names is no clash.
   const cellar::ConvertOptions swap{.name_map = {{"conv.bias", "ids"}, {"ids", "conv.bias"}}};
-  cellar::ckpt_to_safetensors(fixture("mindspore_convert/plain.ckpt"), dir / "sw", swap);
-  const ParamDict a = load_checkpoint(fixture("mindspore_convert/plain.ckpt"));
+  cellar::ckpt_to_safetensors(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "sw", swap);
+  const ParamDict a = load_checkpoint(fixture("mindspore/2.10/convert/plain.ckpt"));
   const ParamDict b = load_checkpoint(dir / "sw/plain.safetensors");
   EXPECT_TRUE(a.at("conv.bias").data().equal(b.at("ids").data()));
   EXPECT_TRUE(a.at("ids").data().equal(b.at("conv.bias").data()));

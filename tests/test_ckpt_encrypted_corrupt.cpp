@@ -1,6 +1,6 @@
 // Hostile *encrypted* .ckpt files through the public loader (load_checkpoint with dec_key /
 // dec_mode): a table of hand-made corruptions of files MindSpore 2.10 encrypted
-// (tests/fixtures/mindspore_enc: fixed bytes, so every case is deterministic) and of files cellar
+// (tests/fixtures/mindspore/2.10/enc: fixed bytes, so every case is deterministic) and of files cellar
 // encrypted, in each mode. Each case names the Error code it must raise, checks that the message
 // names the file, and where meaningful the byte offset and the tensor.
 //
@@ -61,10 +61,10 @@ void set_enc(O& o, const std::string& key, const std::string& mode) {
                   "checkpoint API is not merged); encrypted-file corruptions are NOT checked"
 
 std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore_enc" / name;
+  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/enc" / name;
 }
 
-// The keys tests/fixtures/mindspore_enc/make_fixtures.py uses.
+// The keys tests/fixtures/mindspore/2.10/enc/make_fixtures.py uses.
 std::string key(size_t n) {
   switch (n) {
     case 24:

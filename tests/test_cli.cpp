@@ -493,7 +493,7 @@ TEST(CliInspect, SafetensorsMetadataAndCrcFromMindSpore) {
 }
 
 TEST(CliInspect, CheckpointCrcFromMindSpore) {
-  const fs::path src = fixture("mindspore/crc.ckpt");
+  const fs::path src = fixture("mindspore/2.10/ckpt/crc.ckpt");
   EXPECT_EQ(run_json({"inspect", "--json", S(src)}).at("crc"),
             json({{"present", true}, {"valid", true}}));
   TempDir dir;
@@ -503,19 +503,19 @@ TEST(CliInspect, CheckpointCrcFromMindSpore) {
   const CliResult r = cellar_cli({"inspect", S(bad)});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("crc: present, INVALID\n"), std::string::npos) << r.out;
-  EXPECT_EQ(run_json({"inspect", "--json", S(fixture("mindspore/dtypes.ckpt"))}).at("crc"),
+  EXPECT_EQ(run_json({"inspect", "--json", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))}).at("crc"),
             json({{"present", false}, {"valid", nullptr}}));
 }
 
 TEST(CliInspect, AppendDictValues) {
-  const json j = run_json({"inspect", "--json", S(fixture("mindspore/append.ckpt"))});
+  const json j = run_json({"inspect", "--json", S(fixture("mindspore/2.10/ckpt/append.ckpt"))});
   EXPECT_EQ(
       j.at("scalars"),
       json({{"epoch_num", 5}, {"lr", 0.009999999776482582}, {"flag", true}, {"note", "héllo"}}));
 }
 
 TEST(CliInspect, Stats) {
-  const json j = run_json({"inspect", "--json", "--stats", S(fixture("mindspore/dtypes.ckpt"))});
+  const json j = run_json({"inspect", "--json", "--stats", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))});
   std::map<std::string, json> by;
   for (const json& t : j.at("tensors")) by[t.at("name")] = t.at("stats");
   EXPECT_EQ(by.at("w.f32"), json({{"min", 0.0}, {"max", 1.25}, {"mean", 0.625}, {"nan_count", 0}}));
@@ -565,7 +565,7 @@ TEST(CliInspect, OnnxFromPyTorch) {
 }
 
 TEST(CliInspect, MindIRFromMindSpore) {
-  const json j = run_json({"inspect", "--json", S(fixture("mindspore/mindir/mlp.mindir"))});
+  const json j = run_json({"inspect", "--json", S(fixture("mindspore/2.10/mindir/mlp.mindir"))});
   EXPECT_EQ(j.at("format"), "mindir");
   EXPECT_EQ(j.at("producer").at("name"), "MindSpore");
   EXPECT_EQ(j.at("model_version"), "2.10.0");
@@ -577,7 +577,7 @@ TEST(CliInspect, MindIRFromMindSpore) {
 TEST(CliInspect, EncryptedWithoutKey) {
   for (const auto& [file, mode] : std::vector<std::pair<std::string, std::string>>{
            {"gcm16.ckpt", "AES-GCM"}, {"cbc24.ckpt", "AES-CBC"}, {"sm4.ckpt", "SM4-CBC"}}) {
-    const fs::path f = fixture("mindspore_enc/" + file);
+    const fs::path f = fixture("mindspore/2.10/enc/" + file);
     const json j = run_json({"inspect", "--json", S(f)});
     EXPECT_EQ(j.at("format"), "encrypted");
     EXPECT_EQ(j.at("encrypted").at("mode"), mode);
@@ -591,7 +591,7 @@ TEST(CliInspect, EncryptedMindIRWithKey) {
   TempDir dir;
   write_text(dir / "key", "0123456789abcdef0123456789abcdef\n");  // 32 bytes + newline
   const fs::path enc = dir / "enc.mindir";
-  const CliResult c = cellar_cli({"convert", S(fixture("mindspore/mindir/mlp.mindir")), S(enc),
+  const CliResult c = cellar_cli({"convert", S(fixture("mindspore/2.10/mindir/mlp.mindir")), S(enc),
                                   "--enc-key-file", S(dir / "key"), "--enc-mode", "AES-CBC"});
   ASSERT_EQ(c.status, 0) << c.err;
   EXPECT_EQ(run_json({"inspect", "--json", S(enc)}).at("encrypted").at("mode"), "AES-CBC");
@@ -618,7 +618,7 @@ TEST(CliDiff, EqualAndDifferent) {
   EXPECT_NE(same.out.find("\nequal (atol 0, rtol 0)\n"), std::string::npos) << same.out;
 
   // MindSpore's .ckpt and MindSpore's .safetensors of (almost) the same entries.
-  const json j = run_json({"diff", "--json", S(fixture("mindspore/dtypes.ckpt")),
+  const json j = run_json({"diff", "--json", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt")),
                            S(fixture("safetensors/ms_dtypes.safetensors"))},
                           3);
   EXPECT_EQ(j.at("equal"), false);
@@ -680,12 +680,12 @@ TEST(CliDiff, ErrorsAndUsage) {
 
 TEST(CliDiff, EncryptedFiles) {
   TempDir dir;
-  write_text(dir / "k16", "cellar-aes-key16");  // tests/fixtures/mindspore_enc/make_fixtures.py
+  write_text(dir / "k16", "cellar-aes-key16");  // tests/fixtures/mindspore/2.10/enc/make_fixtures.py
   write_text(dir / "wrong", "cellar-aes-keyXX");
-  const std::string plain = S(fixture("mindspore_enc/plain.ckpt"));
+  const std::string plain = S(fixture("mindspore/2.10/enc/plain.ckpt"));
   for (const std::string f : {"gcm16.ckpt", "cbc16.ckpt", "sm4.ckpt"}) {
     SCOPED_TRACE(f);
-    const std::string enc = S(fixture("mindspore_enc/" + f));
+    const std::string enc = S(fixture("mindspore/2.10/enc/" + f));
     const CliResult r = cellar_cli({"diff", plain, enc, "--dec-key-file", S(dir / "k16")});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("\nequal (atol 0, rtol 0)\n"), std::string::npos) << r.out;
@@ -703,7 +703,7 @@ TEST(CliDiff, EncryptedFiles) {
   o.enc_key = "0123456789abcdef0123456789abcdef";
   o.enc_mode = "AES-CBC";
   cellar::save_checkpoint(cellar::load_checkpoint(plain), mine, o);
-  const std::string gcm = S(fixture("mindspore_enc/gcm16.ckpt"));
+  const std::string gcm = S(fixture("mindspore/2.10/enc/gcm16.ckpt"));
   EXPECT_EQ(cellar_cli({"diff", gcm, S(mine), "--dec-key-file", S(dir / "k16"), "--dec-key-file-b",
                         S(dir / "k32")})
                 .status,
@@ -733,10 +733,10 @@ TEST(CliRun, PyTorchOnnxOnItsOwnInput) {
 TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   TempDir dir;
   const fs::path x = dir / "x.npy";
-  cellar::write_npy(read_f32(fixture("mindspore/mindir/mlp.input.f32"), {1, 1, 28, 28}), x);
+  cellar::write_npy(read_f32(fixture("mindspore/2.10/mindir/mlp.input.f32"), {1, 1, 28, 28}), x);
   const json j = run_json(
-      {"run", S(fixture("mindspore/mindir/mlp.mindir")), "-i", S(x), "--json", "--head", "10"});
-  const cellar::Tensor want = read_f32(fixture("mindspore/mindir/mlp.output.f32"), {1, 10});
+      {"run", S(fixture("mindspore/2.10/mindir/mlp.mindir")), "-i", S(x), "--json", "--head", "10"});
+  const cellar::Tensor want = read_f32(fixture("mindspore/2.10/mindir/mlp.output.f32"), {1, 10});
   ASSERT_EQ(j.at("outputs").size(), 1u);
   EXPECT_EQ(j.at("outputs")[0].at("shape"), json({1, 10}));
   ASSERT_EQ(j.at("outputs")[0].at("values").size(), 10u);
@@ -746,30 +746,30 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
 
   // Two outputs (MindSpore's tuple model) into a folder.
   const fs::path a = dir / "a.npy", b = dir / "b.npy";
-  cellar::write_npy(read_f32(fixture("mindspore/mindir/tuple.input0.f32"), {6}), a);
-  cellar::write_npy(read_f32(fixture("mindspore/mindir/tuple.input1.f32"), {2, 3}), b);
-  const cellar::ir::Graph g = cellar::load(fixture("mindspore/mindir/tuple.mindir"));
+  cellar::write_npy(read_f32(fixture("mindspore/2.10/mindir/tuple.input0.f32"), {6}), a);
+  cellar::write_npy(read_f32(fixture("mindspore/2.10/mindir/tuple.input1.f32"), {2, 3}), b);
+  const cellar::ir::Graph g = cellar::load(fixture("mindspore/2.10/mindir/tuple.mindir"));
   const std::string in0 = g.value(g.inputs[0]).name, in1 = g.value(g.inputs[1]).name;
   const json jt =
-      run_json({"run", S(fixture("mindspore/mindir/tuple.mindir")), "--input", in0 + "=" + S(a),
+      run_json({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--input", in0 + "=" + S(a),
                 "--input", in1 + "=" + S(b), "--output-dir", S(dir / "out"), "--json"});
   ASSERT_EQ(jt.at("outputs").size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
     const cellar::Tensor got =
         cellar::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
     const cellar::Tensor want_k =
-        read_f32(fixture("mindspore/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
+        read_f32(fixture("mindspore/2.10/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
     EXPECT_LT(max_abs_diff(got, want_k), 1e-6f);
   }
   // --output with two outputs is a usage error.
-  EXPECT_EQ(cellar_cli({"run", S(fixture("mindspore/mindir/tuple.mindir")), "--ones", "--output",
+  EXPECT_EQ(cellar_cli({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--ones", "--output",
                         S(dir / "o.npy")})
                 .status,
             2);
 }
 
 TEST(CliRun, OnesRandomAndSeeds) {
-  const std::string m = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string m = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   const json ones = run_json({"run", m, "--ones", "--json"});
   EXPECT_EQ(ones.at("inputs")[0].at("shape"), json({1, 1, 28, 28}));
   EXPECT_EQ(ones.at("inputs")[0].at("source"), "ones");
@@ -812,7 +812,7 @@ TEST(CliRun, BatchFromTheInputs) {
 
 TEST(CliRun, HostileNpyFiles) {
   TempDir dir;
-  const std::string m = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string m = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   auto npy = [&](const std::string& name, const std::string& dict, size_t data_bytes,
                  int major = 1) {
     std::string h = dict;
@@ -875,7 +875,7 @@ TEST(CliRun, HostileNpyFiles) {
 
 TEST(CliRun, Usage) {
   TempDir dir;
-  const std::string m = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string m = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   cellar::write_npy(cellar::ones({1, 1, 28, 28}), dir / "x.npy");
   const std::string x = S(dir / "x.npy");
   for (const auto& args : std::vector<std::vector<std::string>>{
@@ -925,7 +925,7 @@ TEST(CliConvert, CheckpointToSafetensorsAndBack) {
 
 TEST(CliConvert, CastFloatingTensors) {
   TempDir dir;
-  const std::string src = S(fixture("mindspore/dtypes.ckpt"));
+  const std::string src = S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"));
   for (const std::string dt : {"float16", "bfloat16", "float32"}) {
     SCOPED_TRACE(dt);
     const fs::path out = dir / (dt + ".safetensors");
@@ -955,7 +955,7 @@ TEST(CliConvert, CastFloatingTensors) {
 
 TEST(CliConvert, GraphsBothWays) {
   TempDir dir;
-  const std::string ms = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string ms = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   ASSERT_EQ(cellar_cli({"convert", ms, S(dir / "m.onnx")}).status, 0);
   EXPECT_EQ(run_json({"inspect", "--json", S(dir / "m.onnx")}).at("format"), "onnx");
   ASSERT_EQ(cellar_cli({"convert", S(dir / "m.onnx"), S(dir / "m2.mindir")}).status, 0);
@@ -982,8 +982,8 @@ TEST(CliConvert, GraphsBothWays) {
 
 TEST(CliConvert, UsageAndErrors) {
   TempDir dir;
-  const std::string ck = S(fixture("mindspore/dtypes.ckpt"));
-  const std::string ms = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string ck = S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"));
+  const std::string ms = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.onnx")}).status, 2);  // ckpt → graph
   EXPECT_EQ(cellar_cli({"convert", ms, S(dir / "x.ckpt")}).status, 2);  // graph → ckpt
   EXPECT_EQ(cellar_cli({"convert", ck, S(dir / "x.bin")}).status, 2);   // no format
@@ -1004,7 +1004,7 @@ TEST(CliConvert, UsageAndErrors) {
 // ---- bench ---------------------------------------------------------------------------------
 
 TEST(CliBench, JsonAndBatch) {
-  const std::string m = S(fixture("mindspore/mindir/mlp.mindir"));
+  const std::string m = S(fixture("mindspore/2.10/mindir/mlp.mindir"));
   const json j = run_json({"bench", m, "--iterations", "5", "--warmup", "1", "--json"});
   EXPECT_GT(j.at("median_us").get<double>(), 0);
   EXPECT_LE(j.at("median_us").get<double>(), j.at("p90_us").get<double>());

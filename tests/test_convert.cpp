@@ -1,6 +1,6 @@
 // Converting between IR formats: load() a file, export_graph() it in the other format, load that
 // and run it. The sources are real peers' files: MindIR that MindSpore 2.10 wrote
-// (tests/fixtures/mindspore/mindir) and ONNX that PyTorch wrote (tests/fixtures/torch). What
+// (tests/fixtures/mindspore/2.10/mindir) and ONNX that PyTorch wrote (tests/fixtures/torch). What
 // `cellar convert a.onnx b.mindir` and the reverse do.
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@ using cellar::testing::read_f32;
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-const fs::path kMsFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
+const fs::path kMsFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir";
 const fs::path kTorchFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
 
 TEST(ExportGraph, MindSporeMindIRToOnnxRunsTheSame) {

@@ -1,5 +1,5 @@
 // MindSpore's checkpoint encryption (src/formats/crypto.h): files MindSpore 2.10 encrypted
-// (tests/fixtures/mindspore_enc/make_fixtures.py) decrypt to the exact bytes of its plain
+// (tests/fixtures/mindspore/2.10/enc/make_fixtures.py) decrypt to the exact bytes of its plain
 // checkpoint; round trips in every mode and key length, across block boundaries; MindSpore loads
 // what cellar encrypts (when CELLAR_MINDSPORE_PYTHON names a python with mindspore); and hostile files — wrong key,
 // wrong mode, every flipped byte, every truncation, a table of hand-made corrupt files — fail with
@@ -31,7 +31,7 @@ namespace {
 using cellar::testing::expect_error;
 
 std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore_enc" / name;
+  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/enc" / name;
 }
 
 Bytes bytes_of(std::string_view s) {
@@ -344,7 +344,7 @@ std::string slurp(const std::filesystem::path& p) {
 TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
   if (ms_python().empty() || !std::filesystem::exists(ms_python()))
     GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore (the fixtures in tests/fixtures/mindspore_enc are checked regardless)";
+                    "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
   TempDir dir;
   const Bytes plain = read_bytes(fixture("plain.ckpt"));
   std::vector<std::tuple<std::filesystem::path, EncMode, size_t>> files;
@@ -363,7 +363,7 @@ TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
   // crc_check with encryption the way MindSpore can load it: the CRC trailer inside the
   // plaintext. MindSpore decrypts, finds "crc_num", verifies (crc_check=True) and strips it.
   const auto crc_plain =
-      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/crc.ckpt";
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/ckpt/crc.ckpt";
   auto crc_enc = dir / "cellar_crc_inside.ckpt";
   write_bytes(crc_enc, encrypt(read_bytes(crc_plain), key(32), EncMode::kAesGcm));
   EXPECT_EQ(mindspore_verify(crc_plain, {{crc_enc, EncMode::kAesGcm, 32}}, log), 0) << slurp(log);
@@ -376,7 +376,7 @@ TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
 TEST(Crypto, MindSporeLoadsCellarFilesOfTwo64MiBBlocks) {
   if (ms_python().empty() || !std::filesystem::exists(ms_python()))
     GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore (the fixtures in tests/fixtures/mindspore_enc are checked regardless)";
+                    "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
   TempDir dir;
   // 16 Mi + 25 floats: 64 MiB + 100 bytes of content, so the plaintext spans two blocks.
   const Bytes plain = one_tensor_ckpt("big.weight", (kEncBlockSize + 100) / 4);

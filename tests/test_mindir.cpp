@@ -1,6 +1,6 @@
 // MindIR: round trips Graph → file → Graph through the op table, the layout the writer puts on
 // disk (MindSpore's conventions), MindSpore's graph plumbing, and files MindSpore 2.10 wrote
-// (tests/fixtures/mindspore/mindir, made by make_fixtures.py there).
+// (tests/fixtures/mindspore/2.10/mindir, made by make_fixtures.py there).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,7 +24,7 @@ using cellar::testing::max_abs_diff;
 using cellar::testing::read_f32;
 
 const std::filesystem::path kFixtures =
-    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
+    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir";
 
 Tensor iota(DType t, Shape s) {
   Tensor x = Tensor::from_vector(std::vector<double>(static_cast<size_t>(s.numel())), s);

@@ -19,7 +19,7 @@ namespace pb = ::mind_ir;
 namespace {
 
 const std::filesystem::path kFixtures =
-    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
+    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir";
 
 Tensor filled(Shape s, float v) {
   Tensor t(DType::Float32, s);

@@ -1,5 +1,5 @@
 // MindIR's external weight files and encryption, against files MindSpore 2.10 wrote
-// (tests/fixtures/mindspore/mindir_extdata, made by make_fixtures.py there): encrypted models in
+// (tests/fixtures/mindspore/2.10/mindir_extdata, made by make_fixtures.py there): encrypted models in
 // every mode MindSpore has (AES-GCM, AES-CBC, SM4-CBC), the `<name>_graph.mindir` +
 // `<name>_variables/data_0` layout MindSpore writes over 1 GiB of parameters, plain and encrypted.
 // cellar writes the same layouts; a live check (CELLAR_MINDSPORE_PYTHON) has MindSpore run them.
@@ -28,7 +28,7 @@ using cellar::testing::read_f32;
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-const fs::path kDir = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir_extdata";
+const fs::path kDir = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir_extdata";
 const std::string kKey16 = "cellar-mindir-16";
 const std::string kKey32 = "cellar-mindir-key-32-bytes-long!";
 

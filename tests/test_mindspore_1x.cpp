@@ -1,5 +1,5 @@
 // MindIR files that MindSpore 1.x wrote (1.1.0 to 1.9.0), taken from MindSpore's public
-// repositories (tests/fixtures/mindspore/mindir_1x/README.md: where each comes from). The files are
+// repositories (tests/fixtures/mindspore/1.x/README.md: where each comes from). The files are
 // not in this repository; they are read from $CELLAR_MINDIR_1X_DIR, else from
 // ../shared/conformance/mindir_1x. Without them the tests skip, saying so.
 //
@@ -33,7 +33,7 @@ using cellar::testing::max_abs_diff;
 namespace {
 
 const std::filesystem::path kFixtures =
-    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir_1x";
+    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/1.x";
 const std::string kKey = "0123456789ABCDEF";  // the key MindSpore's own tests encrypt with
 
 std::filesystem::path data_dir() {
@@ -51,7 +51,7 @@ std::filesystem::path file_or_empty(const std::string& name) {
   const auto var = file_or_empty(name);                                                   \
   if (var.empty())                                                                        \
   GTEST_SKIP() << "SKIPPED: MindSpore 1.x file " << (name) << " is not in " << data_dir() \
-               << " (set CELLAR_MINDIR_1X_DIR; see tests/fixtures/mindspore/mindir_1x/README.md)"
+               << " (set CELLAR_MINDIR_1X_DIR; see tests/fixtures/mindspore/1.x/README.md)"
 
 std::map<std::string, int> op_counts(const ir::Graph& g) {
   std::map<std::string, int> ops;
@@ -81,8 +81,8 @@ double run_against_mindspore(const ir::Graph& g, const std::string& stem) {
   std::vector<Value> inputs;
   for (size_t k = 0; k < g.inputs.size(); ++k)
     inputs.emplace_back(
-        cellar::read_npy(kFixtures / (stem + ".in" + std::to_string(k) + ".npy")));
-  const Tensor want = cellar::read_npy(kFixtures / (stem + ".out.npy"));
+        cellar::read_npy(kFixtures / "mindir" / (stem + ".in" + std::to_string(k) + ".npy")));
+  const Tensor want = cellar::read_npy(kFixtures / "mindir" / (stem + ".out.npy"));
   nn::GraphCell cell(g);
   const Value out = cell(inputs);
   EXPECT_TRUE(out.is_tensor());
@@ -319,7 +319,7 @@ struct Entry {
   double sum = 0;
 };
 std::vector<Entry> mindspore_entries(const std::string& stem) {
-  std::ifstream in(kFixtures / (stem + ".tensors.txt"));
+  std::ifstream in(kFixtures / "ckpt" / (stem + ".tensors.txt"));
   EXPECT_TRUE(in) << stem;
   std::vector<Entry> out;
   for (std::string line; std::getline(in, line);) {
@@ -368,9 +368,9 @@ void expect_checkpoint_like_mindspore(const std::string& stem) {
   EXPECT_TRUE(param_not_load.empty()) << param_not_load;
   EXPECT_EQ(ckpt_not_load.size(), params.size() - 8) << ckpt_not_load;
   net->set_train(false);
-  const Tensor y = (*net)(cellar::read_npy(kFixtures / (stem + ".lenet5.in0.npy")));
+  const Tensor y = (*net)(cellar::read_npy(kFixtures / "ckpt" / (stem + ".lenet5.in0.npy")));
   const double d =
-      max_abs_diff(y, cellar::read_npy(kFixtures / (stem + ".lenet5.out.npy")));
+      max_abs_diff(y, cellar::read_npy(kFixtures / "ckpt" / (stem + ".lenet5.out.npy")));
   std::cout << "[ " << stem << " ] LeNet-5 max |cellar - MindSpore 2.10| = " << d << "\n";
   EXPECT_LE(d, 1e-5);
 }

@@ -1,4 +1,4 @@
-// Checkpoints written by MindSpore 2.10 (tests/fixtures/mindspore/make_ckpt_fixtures.py): cellar
+// Checkpoints written by MindSpore 2.10 (tests/fixtures/mindspore/2.10/ckpt/make_ckpt_fixtures.py): cellar
 // reads every dtype exactly, and writes the very same bytes for the same entries.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ using cellar::testing::TempDir;
 
 namespace {
 std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore" / name;
+  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/ckpt" / name;
 }
 
 Tensor bf16(std::vector<float> v) {

@@ -1,5 +1,5 @@
 // Issue 4's op list, MindSpore → cellar: small networks MindSpore 2.10 exported to MindIR, one
-// group of ops each (tests/fixtures/mindspore/mindir/make_ops_fixtures.py), run through cellar's
+// group of ops each (tests/fixtures/mindspore/2.10/mindir/make_ops_fixtures.py), run through cellar's
 // GraphCell on the committed input; each must match MindSpore's output within 1e-5. The op counts
 // show which ops MindSpore actually wrote (a test that silently lost an op would not be one).
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@ namespace {
 using cellar::testing::max_abs_diff;
 
 const std::filesystem::path kFixtures =
-    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/mindir";
+    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir";
 
 std::map<std::string, int> op_counts(const ir::Graph& g) {
   std::map<std::string, int> ops;

@@ -1,5 +1,5 @@
 // Files written by MindSpore 2.7.0, an older MindSpore than the 2.10 of the other fixture folders
-// (tests/fixtures/mindspore/v2.7, written by make_fixtures_v27.py there, which runs the 2.10
+// (tests/fixtures/mindspore/2.7, written by make_fixtures_v27.py there, which runs the 2.10
 // folders' own scripts into that folder). Checkpoints must read exactly — every dtype, CRC,
 // choice_func, append_dict, async_save, safetensors, every encryption mode and key length —
 // and MindIR networks (MLP, two-output tuple net, LeNet-5, resnet18 at width 4, the op-group
@@ -28,7 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures";
-const fs::path kV27 = kFixtures / "mindspore/v2.7";
+const fs::path kV27 = kFixtures / "mindspore/2.7";
 
 // The tensor entries `want` (of the variants specs) plus the append_dict values of APPEND.
 ParamDict with_append(ParamDict d, bool with_strings = true) {
@@ -150,7 +150,7 @@ TEST(MindSpore27Checkpoints, UnencryptedFilesAreByteForByteThoseOfMindSpore210) 
                         "all_dtypes_crc.safetensors", "choice.safetensors", "append.safetensors"}) {
     SCOPED_TRACE(f);
     const auto ours = read_bytes(kV27 / "variants" / f);
-    const auto theirs = read_bytes(kFixtures / "mindspore_variants" / f);
+    const auto theirs = read_bytes(kFixtures / "mindspore/2.10/variants" / f);
     if (std::string(f) == "all_dtypes_crc.safetensors") {
       // The metadata is a HashMap in both: "crc_num" and "format" come in either order, from run
       // to run. Same size, and every byte after the metadata object (its first '}') the same.
@@ -162,7 +162,7 @@ TEST(MindSpore27Checkpoints, UnencryptedFilesAreByteForByteThoseOfMindSpore210) 
     EXPECT_EQ(ours, theirs);
   }
   EXPECT_EQ(read_bytes(kV27 / "enc/plain.ckpt"),
-            read_bytes(kFixtures / "mindspore_enc/plain.ckpt"));
+            read_bytes(kFixtures / "mindspore/2.10/enc/plain.ckpt"));
 }
 
 TEST(MindSpore27Checkpoints, EveryEncryptionModeAndKeyLength) {

@@ -1,5 +1,5 @@
 // Every variant of checkpoint MindSpore 2.10's save_checkpoint writes
-// (tests/fixtures/mindspore_variants/make_fixtures.py, with tests/fixtures/mindspore,
+// (tests/fixtures/mindspore/2.10/variants/make_fixtures.py, with tests/fixtures/mindspore,
 // mindspore_enc and safetensors for the rest): cellar reads each one with exact contents, and
 // where MindSpore's output is deterministic (everything but encryption's random IVs) cellar
 // writes the very same bytes for the same entries and options.
@@ -26,7 +26,7 @@ using namespace cellar::testing::variants;
 namespace {
 
 std::filesystem::path fixture(const std::string& name) {
-  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore_variants" / name;
+  return std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/variants" / name;
 }
 
 bool choice(const std::string& name) { return name.rfind("u.", 0) != 0; }

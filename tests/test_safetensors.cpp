@@ -193,7 +193,7 @@ TEST(Safetensors, SniffsItsOwnBytesOnly) {
   const auto b = read_bytes(dir / "a.safetensors");
   EXPECT_TRUE(safetensors_format().sniff({b.data(), 64}));
   const auto ckpt =
-      read_bytes(std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/dtypes.ckpt");
+      read_bytes(std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/ckpt/dtypes.ckpt");
   EXPECT_FALSE(safetensors_format().sniff({ckpt.data(), 64}));
   EXPECT_FALSE(safetensors_format().sniff({b.data(), 8}));
 }
