@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <ostream>
 #include <string>
 
 #include "cellar/cellar.h"
@@ -26,6 +27,8 @@ namespace fs = std::filesystem;
 struct Version {
   std::string name;  // the folder under tests/fixtures/mindspore
 };
+// Names the parameter in test listings (ctest's names), instead of its bytes.
+void PrintTo(const Version& v, std::ostream* os) { *os << v.name; }
 
 fs::path version_dir(const Version& v) {
   return fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore" / v.name;
