@@ -22,7 +22,6 @@ using cellar::testing::expect_same;
 using cellar::testing::max_abs_diff;
 using cellar::testing::Order;
 using cellar::testing::read_bytes;
-using cellar::testing::read_f32;
 
 namespace {
 namespace fs = std::filesystem;
@@ -48,30 +47,6 @@ ParamDict with_append(ParamDict d, bool with_strings = true) {
         v);
   }
   return d;
-}
-
-std::map<std::string, int> op_counts(const ir::Graph& g) {
-  std::map<std::string, int> ops;
-  for (const auto& n : g.nodes) ++ops[n.op];
-  return ops;
-}
-
-// The parameters a MindIR file holds, by name.
-ParamDict graph_parameters(const ir::Graph& g) {
-  ParamDict d;
-  for (const auto& init : g.initializers)
-    if (init.is_parameter) d.set(g.value(init.value).name, init.data);
-  return d;
-}
-
-// <name>.mindir in cellar's GraphCell on <name>.input.npy, against <name>.output.npy.
-double run_npy_fixture(const std::string& name) {
-  const fs::path dir = kV27 / "mindir";
-  const ir::Graph g = load(dir / (name + ".mindir"));
-  const Tensor y = nn::GraphCell(g)(read_npy(dir / (name + ".input.npy")));
-  const double diff = max_abs_diff(y, read_npy(dir / (name + ".output.npy")));
-  std::cout << "MindSpore 2.7 " << name << ".mindir: max |cellar - MindSpore| = " << diff << "\n";
-  return diff;
 }
 
 }  // namespace
@@ -205,112 +180,5 @@ TEST(MindSpore27Checkpoints, EveryEncryptionModeAndKeyLength) {
   }
 }
 
-TEST(MindSpore27Checkpoints, NetworkCheckpointsHoldTheExportedGraphsParameters) {
-  // save_checkpoint(net) and export(net) of the same network: the same parameters, bit for bit.
-  for (const char* name : {"lenet5", "resnet18w4"}) {
-    SCOPED_TRACE(name);
-    const ParamDict ckpt = load_checkpoint(kV27 / "mindir" / (std::string(name) + ".ckpt"));
-    const ParamDict graph = graph_parameters(load(kV27 / "mindir" / (std::string(name) + ".mindir")));
-    EXPECT_EQ(ckpt.size(), graph.size());
-    for (const std::string& key : ckpt.keys()) {
-      ASSERT_TRUE(graph.contains(key)) << key;
-      EXPECT_EQ(graph.at(key).data().dtype(), ckpt.at(key).data().dtype()) << key;
-      EXPECT_EQ(graph.at(key).data().shape(), ckpt.at(key).data().shape()) << key;
-      EXPECT_TRUE(graph.at(key).data().equal(ckpt.at(key).data())) << key;
-    }
-  }
-}
-
-TEST(MindSpore27Checkpoints, CellarsModelsLoadThemAndRunLikeMindSpore) {
-  auto lenet = models::LeNet5();
-  auto resnet = models::resnet18({.num_classes = 10, .width = 4});
-  for (auto [net, name] : {std::pair<nn::Cell*, const char*>{lenet.get(), "lenet5"},
-                           std::pair<nn::Cell*, const char*>{resnet.get(), "resnet18w4"}}) {
-    SCOPED_TRACE(name);
-    const fs::path base = kV27 / "mindir" / name;
-    const auto [param_not_load, ckpt_not_load] =
-        load_param_into_net(*net, load_checkpoint(base.string() + ".ckpt"), true);
-    EXPECT_TRUE(param_not_load.empty()) << param_not_load;
-    EXPECT_TRUE(ckpt_not_load.empty()) << ckpt_not_load;
-    net->set_train(false);
-    const Tensor y = (*net)(read_npy(base.string() + ".input.npy"));
-    EXPECT_LE(max_abs_diff(y, read_npy(base.string() + ".output.npy")), 1e-5);
-  }
-}
-
-// ---- MindIR ----
-
-TEST(MindSpore27MindIR, MLPRunsLikeMindSpore) {
-  const fs::path dir = kV27 / "mindir";
-  const ir::Graph g = load(dir / "mlp.mindir");
-  EXPECT_EQ(op_counts(g),
-            (std::map<std::string, int>{{"BiasAdd", 3}, {"Flatten", 1}, {"MatMul", 3}, {"ReLU", 2}}));
-  EXPECT_EQ(graph_parameters(g).at("dense_relu_sequential.2.weight").data().shape(),
-            (Shape{32, 32}));
-  const Tensor y = nn::GraphCell(g)(read_f32(dir / "mlp.input.f32", {1, 1, 28, 28}));
-  EXPECT_LE(max_abs_diff(y, read_f32(dir / "mlp.output.f32", {1, 10})), 1e-5);
-}
-
-TEST(MindSpore27MindIR, TwoOutputNetRunsLikeMindSpore) {
-  const fs::path dir = kV27 / "mindir";
-  const ir::Graph g = load(dir / "tuple.mindir");
-  ASSERT_EQ(g.inputs.size(), 2u);
-  ASSERT_EQ(g.outputs.size(), 2u);
-  nn::GraphCell cell(g);
-  const Value out = cell({Value(read_f32(dir / "tuple.input0.f32", {6})),
-                          Value(read_f32(dir / "tuple.input1.f32", {2, 3}))});
-  ASSERT_TRUE(out.is_tuple());
-  EXPECT_LE(max_abs_diff(out.tuple().at(0).tensor(), read_f32(dir / "tuple.output0.f32", {2, 3})),
-            1e-5);
-  EXPECT_LE(max_abs_diff(out.tuple().at(1).tensor(), read_f32(dir / "tuple.output1.f32", {2, 3})),
-            1e-5);
-}
-
-TEST(MindSpore27MindIR, LeNet5AndResNet18RunLikeMindSpore) {
-  EXPECT_LE(run_npy_fixture("lenet5"), 1e-5);
-  EXPECT_EQ(op_counts(load(kV27 / "mindir/lenet5.mindir")),
-            (std::map<std::string, int>{{"BiasAdd", 3},
-                                        {"Conv2D", 2},
-                                        {"Flatten", 1},
-                                        {"MatMul", 3},
-                                        {"MaxPool", 2},
-                                        {"ReLU", 4}}));
-  EXPECT_LE(run_npy_fixture("resnet18w4"), 1e-5);
-  const auto ops = op_counts(load(kV27 / "mindir/resnet18w4.mindir"));
-  EXPECT_EQ(ops.at("Pad"), 1);
-  EXPECT_EQ(ops.at("MaxPool"), 1);
-  EXPECT_EQ(ops.at("Conv2D"), 20);
-}
-
-// The op-group nets and gelu_exact: MindSporeVersion (test_mindspore.cpp), for every version.
-
-TEST(MindSpore27MindIR, EncryptedAndExternalDataRunLikeMindSpore) {
-  const fs::path dir = kV27 / "mindir_extdata";
-  const std::string key16 = "cellar-mindir-16", key32 = "cellar-mindir-key-32-bytes-long!";
-  const Tensor x = read_f32(dir / "net.input.f32", {2, 8});
-  const Tensor want = read_f32(dir / "net.output.f32", {2, 3});
-  auto diff = [&](const ir::Graph& g) { return max_abs_diff(nn::GraphCell(g)(x), want); };
-  struct Case {
-    const char* file;
-    std::string key;
-    const char* mode;
-  };
-  for (const Case& c :
-       {Case{"gcm.mindir", key16, "AES-GCM"}, Case{"gcm32.mindir", key32, "AES-GCM"},
-        Case{"cbc.mindir", key16, "AES-CBC"}, Case{"sm4.mindir", key16, "SM4-CBC"},
-        Case{"encsplit_graph.mindir", key16, "AES-GCM"}, Case{"split_graph.mindir", "", ""}}) {
-    SCOPED_TRACE(c.file);
-    const ir::Graph g = c.key.empty() ? load(dir / c.file)
-                                      : load(dir / c.file, {.dec_key = c.key, .dec_mode = c.mode});
-    EXPECT_EQ(graph_parameters(g).size(), 4u);
-    EXPECT_LE(diff(g), 1e-5);
-  }
-  // Without the key: a typed error naming the file, not garbage.
-  try {
-    load(dir / "gcm.mindir");
-    ADD_FAILURE() << "an encrypted MindIR loaded without a key";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kCrypto);
-    EXPECT_NE(std::string(e.what()).find("gcm.mindir"), std::string::npos) << e.what();
-  }
-}
+// MindIR networks, encrypted and external-data MindIR, and cellar's models on 2.7's checkpoints:
+// MindSporeVersion (test_mindspore.cpp), for every version.
