@@ -9,21 +9,29 @@
 // The op-group and padding networks (make_ops_fixtures.py, make_pad_fixtures.py,
 // make_gelu_exact.py) run through cellar's GraphCell on the committed input within 1e-5 of that
 // MindSpore's output, with the ops it wrote counted (a test that silently lost an op would not be
-// one). Checkpoint variants are still per version in test_mindspore_{ckpt,variants,v27}.cpp, and
-// 1.x's own files in test_mindspore_1x.cpp.
+// one). Every save_checkpoint variant (variants/, enc/) reads exactly, and cellar writes the very
+// bytes MindSpore wrote where those are deterministic. 2.10's ckpt/ and convert/ files are read
+// by test_mindspore_ckpt.cpp and the io tests; 1.x's own files by test_mindspore_1x.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <iostream>
+#include <type_traits>
+#include <variant>
+#include <vector>
 #include <map>
 #include <ostream>
 #include <string>
 
 #include "cellar/cellar.h"
+#include "mindspore_variant_specs.h"
 #include "tensor_compare.h"
+#include "test_util.h"
 
 using namespace cellar;
 using cellar::testing::max_abs_diff;
+using cellar::testing::read_bytes;
 
 namespace {
 namespace fs = std::filesystem;
@@ -279,6 +287,208 @@ TEST_P(MindSporeVersion, EncryptedAndExternalDataRunLikeMindSpore) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kCrypto);
     EXPECT_NE(std::string(e.what()).find("gcm.mindir"), std::string::npos) << e.what();
+  }
+}
+
+// ---- checkpoints: every variant of save_checkpoint (variants/make_fixtures.py) ----
+
+namespace {
+
+// The tensor entries `d` plus the append_dict values of APPEND (as MindSpore stores them: int →
+// Int64 scalar, float → Float32 scalar, bool → Bool scalar, str → String).
+ParamDict with_append(ParamDict d, bool with_strings = true) {
+  for (const auto& [k, v] : cellar::testing::variants::append(with_strings)) {
+    std::visit(
+        [&, key = k](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, int64_t>)
+            d.set(key, Tensor::scalar<int64_t>(x));
+          else if constexpr (std::is_same_v<T, double>)
+            d.set(key, Tensor::scalar<float>(static_cast<float>(x)));
+          else if constexpr (std::is_same_v<T, bool>)
+            d.set(key, Tensor::scalar<bool>(x));
+          else
+            d.set(key, Tensor::from_string(x));
+        },
+        v);
+  }
+  return d;
+}
+
+bool choice(const std::string& name) { return name.rfind("u.", 0) != 0; }
+
+}  // namespace
+
+#define REQUIRE_FIXTURE(path)                                                               \
+  if (!fs::exists(path))                                                                    \
+  GTEST_SKIP() << "SKIPPED: MindSpore " << GetParam().name << " has no fixture " << (path).string()
+
+TEST_P(MindSporeVersion, VariantsReadExactly) {
+  using namespace cellar::testing::variants;
+  using cellar::testing::expect_same;
+  using cellar::testing::Order;
+  const fs::path dir = version_dir(GetParam()) / "variants";
+  REQUIRE_FIXTURE(dir / "all_dtypes.ckpt");
+  LoadOptions crc;
+  crc.crc_check = true;
+  expect_same(load_checkpoint(dir / "all_dtypes.ckpt"), entries());
+  expect_same(load_checkpoint(dir / "all_dtypes_crc.ckpt", crc), entries());
+  expect_same(load_checkpoint(dir / "choice.ckpt"), entries(true, true));
+  expect_same(load_checkpoint(dir / "append.ckpt"), with_append(entries()));
+  expect_same(load_checkpoint(dir / "append_crc.ckpt", crc), with_append(entries()));
+  expect_same(load_checkpoint(dir / "async.ckpt"), entries(false));
+  expect_same(load_checkpoint(dir / "all_dtypes.safetensors"), entries(false), Order::kAny);
+  expect_same(load_checkpoint(dir / "all_dtypes_crc.safetensors", crc), entries(false), Order::kAny);
+  expect_same(load_checkpoint(dir / "choice.safetensors"), entries(false, true), Order::kAny);
+  expect_same(load_checkpoint(dir / "append.safetensors"), with_append(entries(false), false),
+              Order::kAny);
+}
+
+TEST_P(MindSporeVersion, VariantsAppendDictInsideEachEncryptionMode) {
+  const fs::path dir = version_dir(GetParam()) / "variants";
+  REQUIRE_FIXTURE(dir / "append_gcm.ckpt");
+  for (const auto& [f, mode] : {std::pair{"append_gcm.ckpt", "AES-GCM"},
+                                std::pair{"append_cbc.ckpt", "AES-CBC"},
+                                std::pair{"append_sm4.ckpt", "SM4-CBC"}}) {
+    SCOPED_TRACE(f);
+    LoadOptions o;
+    o.dec_key = "cellar-aes-key16";  // KEYS[16] of variants/make_fixtures.py
+    o.dec_mode = mode;
+    cellar::testing::expect_same(load_checkpoint(dir / f, o),
+                                 with_append(cellar::testing::variants::entries()));
+  }
+}
+
+// Where MindSpore's bytes are deterministic (all but encryption's random IVs), cellar writes them.
+TEST_P(MindSporeVersion, VariantsWrittenByteForByte) {
+  using namespace cellar::testing::variants;
+  const fs::path dir = version_dir(GetParam()) / "variants";
+  REQUIRE_FIXTURE(dir / "all_dtypes.ckpt");
+  cellar::testing::TempDir tmp;
+  SaveOptions crc;
+  crc.crc_check = true;
+  SaveOptions chooser;
+  chooser.choice_func = choice;
+  SaveOptions app;
+  app.append_dict = append();
+  SaveOptions app_crc = app;
+  app_crc.crc_check = true;
+  SaveOptions async;
+  async.async_save = true;
+  SaveOptions st;
+  st.format = CheckpointFormat::kSafetensors;
+  SaveOptions st_crc = st;
+  st_crc.crc_check = true;
+  SaveOptions st_choice = st;
+  st_choice.choice_func = choice;
+  SaveOptions st_app = st;
+  st_app.append_dict = append(false);
+  struct Case {
+    const char* file;
+    ParamDict params;
+    SaveOptions options;
+  };
+  std::vector<Case> cases = {
+      {"all_dtypes.ckpt", entries(), {}},
+      {"all_dtypes_crc.ckpt", entries(), crc},
+      {"choice.ckpt", entries(), chooser},
+      {"append.ckpt", entries(), app},
+      {"append_crc.ckpt", entries(), app_crc},
+      {"async.ckpt", entries(false), async},
+      {"all_dtypes.safetensors", entries(false), st},
+      {"all_dtypes_crc.safetensors", entries(false), st_crc},
+      {"choice.safetensors", entries(false), st_choice},
+      {"append.safetensors", entries(false), st_app},
+  };
+  // bfloat16 in safetensors and async_save: only MindSpores whose numpy can (2.7, not 2.10).
+  if (fs::exists(dir / "bf16.safetensors")) {
+    SaveOptions st_app_bf16 = st;
+    st_app_bf16.append_dict = append(false);
+    cases.push_back({"bf16.safetensors", entries(), st});
+    cases.push_back({"bf16_choice.safetensors", entries(), st_choice});
+    cases.push_back({"bf16_append.safetensors", entries(), st_app_bf16});
+    cases.push_back({"bf16_async.ckpt", entries(), async});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    save_checkpoint(c.params, tmp / c.file, c.options).get();
+    const auto ours = read_bytes(tmp / c.file), theirs = read_bytes(dir / c.file);
+    if (std::string(c.file) == "all_dtypes_crc.safetensors") {
+      // MindSpore's metadata is a HashMap: "crc_num" and "format" come in either order. Same size,
+      // and every byte after the metadata object (which closes at the first '}') the same.
+      ASSERT_EQ(ours.size(), theirs.size());
+      const auto end = std::find(ours.begin(), ours.end(), std::byte{'}'}) - ours.begin();
+      EXPECT_TRUE(std::equal(ours.begin() + end, ours.end(), theirs.begin() + end));
+      // The CRC itself, wherever it sits in the metadata: the same value.
+      auto crc_num = [](const std::vector<std::byte>& b) {
+        const std::string h(reinterpret_cast<const char*>(b.data()), b.size());
+        const size_t k = h.find("\"crc_num\"");
+        EXPECT_NE(k, std::string::npos);
+        if (k == std::string::npos) return std::string();
+        const size_t open = h.find('"', h.find(':', k)) + 1;
+        return h.substr(open, h.find('"', open) - open);
+      };
+      EXPECT_EQ(crc_num(ours), crc_num(theirs));
+      EXPECT_FALSE(crc_num(theirs).empty());
+      continue;
+    }
+    EXPECT_EQ(ours, theirs);
+  }
+}
+
+TEST_P(MindSporeVersion, VariantsWithBFloat16InSafetensorsAndAsyncSave) {
+  // 2.10 (with its numpy) cannot put bfloat16 into safetensors or async_save; 2.7 can.
+  using namespace cellar::testing::variants;
+  using cellar::testing::Order;
+  const fs::path dir = version_dir(GetParam()) / "variants";
+  REQUIRE_FIXTURE(dir / "bf16.safetensors");
+  cellar::testing::expect_same(load_checkpoint(dir / "bf16_async.ckpt"), entries());
+  cellar::testing::expect_same(load_checkpoint(dir / "bf16.safetensors"), entries(), Order::kAny);
+  cellar::testing::expect_same(load_checkpoint(dir / "bf16_choice.safetensors"),
+                               entries(true, true), Order::kAny);
+  cellar::testing::expect_same(load_checkpoint(dir / "bf16_append.safetensors"),
+                               with_append(entries(), false), Order::kAny);
+  EXPECT_EQ(load_checkpoint(dir / "bf16.safetensors").at("t.bfloat16").data().dtype(),
+            DType::BFloat16);
+}
+
+// enc/make_fixtures.py: four parameters plain and encrypted with every mode and key length.
+TEST_P(MindSporeVersion, EncryptedCheckpointsEveryModeAndKeyLength) {
+  const fs::path dir = version_dir(GetParam()) / "enc";
+  REQUIRE_FIXTURE(dir / "plain.ckpt");
+  ParamDict want;
+  std::vector<float> w(24);
+  for (int i = 0; i < 24; ++i) w[i] = static_cast<float>(i - 12) / 8;
+  want.set("conv.weight", Tensor::from_vector<float>(w, {2, 3, 2, 2}));
+  want.set("conv.bias", Tensor::from_vector<float>({0.25f, -0.5f}, {2}));
+  std::vector<float> fc(12);
+  for (int i = 0; i < 12; ++i) fc[i] = static_cast<float>(i);
+  want.set("fc.weight", Tensor::from_vector<float>(fc, {3, 4}).to(DType::Float16));
+  want.set("step", Tensor::from_vector<int64_t>({123456789}, {1}));
+  cellar::testing::expect_same(load_checkpoint(dir / "plain.ckpt"), want);
+  const std::map<int, std::string> keys = {{16, "cellar-aes-key16"},
+                                           {24, "cellar-aes-key-24-bytes!"},
+                                           {32, "cellar-aes-key-32-bytes-long-ok!"}};
+  struct Case {
+    std::string file, mode;
+    int key;
+  };
+  std::vector<Case> cases;
+  for (int n : {16, 24, 32}) {
+    cases.push_back({"gcm" + std::to_string(n) + ".ckpt", "AES-GCM", n});
+    cases.push_back({"cbc" + std::to_string(n) + ".ckpt", "AES-CBC", n});
+  }
+  cases.push_back({"sm4.ckpt", "SM4-CBC", 16});
+  // enc_key with crc_check=True: the crc_num trailer after the ciphertext, which MindSpore then
+  // refuses to load itself; cellar drops the trailer.
+  cases.push_back({"gcm16_crc.ckpt", "AES-GCM", 16});
+  cases.push_back({"cbc16_crc.ckpt", "AES-CBC", 16});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    LoadOptions o;
+    o.dec_key = keys.at(c.key);
+    o.dec_mode = c.mode;
+    cellar::testing::expect_same(load_checkpoint(dir / c.file, o), want);
   }
 }
 
