@@ -10,8 +10,8 @@
 // make_gelu_exact.py) run through cellar's GraphCell on the committed input within 1e-5 of that
 // MindSpore's output, with the ops it wrote counted (a test that silently lost an op would not be
 // one). Every save_checkpoint variant (variants/, enc/) reads exactly, and cellar writes the very
-// bytes MindSpore wrote where those are deterministic. 2.10's ckpt/ and convert/ files are read
-// by test_mindspore_ckpt.cpp and the io tests; 1.x's own files by test_mindspore_1x.cpp.
+// bytes MindSpore wrote where those are deterministic; so do ckpt/'s files. 2.10's convert/ files
+// are read by the io tests; 1.x's own files by test_mindspore_1x.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -73,6 +73,9 @@ void expect_ops(const std::map<std::string, int>& got, const std::map<std::strin
 class MindSporeVersion : public ::testing::TestWithParam<Version> {
  protected:
   fs::path mindir_dir() const { return version_dir(GetParam()) / "mindir"; }
+  fs::path ckpt_fixture(const std::string& name) const {
+    return version_dir(GetParam()) / "ckpt" / name;
+  }
 
   // <name>.mindir on <name>.input.npy in cellar's GraphCell, against <name>.output.npy; returns
   // the loaded graph's op counts.
@@ -490,6 +493,76 @@ TEST_P(MindSporeVersion, EncryptedCheckpointsEveryModeAndKeyLength) {
     o.dec_mode = c.mode;
     cellar::testing::expect_same(load_checkpoint(dir / c.file, o), want);
   }
+}
+
+// ---- checkpoints: ckpt/make_ckpt_fixtures.py (one of every dtype, a CRC trailer, append_dict) ----
+
+namespace {
+
+Tensor bf16_of(std::vector<float> v) {
+  Tensor t = Tensor::from_vector<float>(v, Shape{static_cast<int64_t>(v.size())});
+  return t.to(DType::BFloat16);
+}
+
+// The entries make_ckpt_fixtures.py saves, built in C++.
+ParamDict ckpt_entries() {
+  ParamDict d;
+  d.set("w.f32", Tensor::from_vector<float>({0, 0.25f, 0.5f, 0.75f, 1, 1.25f}, {2, 3}));
+  d.set("b.f16", Tensor::from_vector<float>({1.5f, -2.0f, 65504.0f}, {3}).to(DType::Float16));
+  d.set("c.f64", Tensor::from_vector<double>({0.1, -0.2}, {2, 1}));
+  d.set("i.i64", Tensor::from_vector<int64_t>({1, -2, 3, int64_t{1} << 40}, {4}));
+  d.set("i.i32", Tensor::from_vector<int32_t>({7}, {1}));
+  d.set("i.i8", Tensor::from_vector<int8_t>({-128, 127}, {2}));
+  d.set("u.u8", Tensor::from_vector<uint8_t>({0, 255}, {2}));
+  d.set("m.bool", Tensor::from_vector<bool>({true, false, true}, {3}));
+  d.set("s.scalar", Tensor::scalar<float>(0.5f));
+  d.set("bf.bf16", bf16_of({1.0f, -3.0f}));
+  return d;
+}
+}  // namespace
+
+TEST_P(MindSporeVersion, CkptReadsEveryDTypeMindSporeWrote) {
+  REQUIRE_FIXTURE(ckpt_fixture("dtypes.ckpt"));
+  cellar::testing::expect_same(load_checkpoint(ckpt_fixture("dtypes.ckpt")), ckpt_entries());
+}
+
+TEST_P(MindSporeVersion, CkptWritesTheSameBytesAsMindSpore) {
+  REQUIRE_FIXTURE(ckpt_fixture("dtypes.ckpt"));
+  cellar::testing::TempDir dir;
+  save_checkpoint(ckpt_entries(), dir / "dtypes.ckpt");
+  EXPECT_EQ(read_bytes(dir / "dtypes.ckpt"), read_bytes(ckpt_fixture("dtypes.ckpt")));
+}
+
+TEST_P(MindSporeVersion, CkptCrcTrailerMatchesMindSpore) {
+  REQUIRE_FIXTURE(ckpt_fixture("crc.ckpt"));
+  ParamDict two;
+  int i = 0;
+  for (const auto& [name, p] : ckpt_entries())
+    if (i++ < 2) two.set(name, p.data());
+  cellar::testing::TempDir dir;
+  save_checkpoint(two, dir / "crc.ckpt", {.crc_check = true});
+  EXPECT_EQ(read_bytes(dir / "crc.ckpt"), read_bytes(ckpt_fixture("crc.ckpt")));
+  ParamDict back = load_checkpoint(ckpt_fixture("crc.ckpt"), {.crc_check = true});
+  EXPECT_EQ(back.keys(), (std::vector<std::string>{"w.f32", "b.f16"}));
+}
+
+TEST_P(MindSporeVersion, CkptAppendDictMatchesMindSpore) {
+  REQUIRE_FIXTURE(ckpt_fixture("append.ckpt"));
+  ParamDict one;
+  one.set("w.f32", ckpt_entries().at("w.f32").data());
+  cellar::testing::TempDir dir;
+  SaveOptions opt;
+  opt.append_dict = {{"epoch_num", int64_t{5}}, {"lr", 0.01}, {"flag", true}, {"note", std::string("héllo")}};
+  save_checkpoint(one, dir / "append.ckpt", opt);
+  EXPECT_EQ(read_bytes(dir / "append.ckpt"), read_bytes(ckpt_fixture("append.ckpt")));
+  ParamDict back = load_checkpoint(ckpt_fixture("append.ckpt"));
+  EXPECT_EQ(back.at("epoch_num").data().dtype(), DType::Int64);
+  EXPECT_EQ(back.at("epoch_num").data().shape(), Shape{});
+  EXPECT_EQ(back.at("epoch_num").data().item(), 5);
+  EXPECT_EQ(back.at("lr").data().dtype(), DType::Float32);
+  EXPECT_FLOAT_EQ(static_cast<float>(back.at("lr").data().item()), 0.01f);
+  EXPECT_EQ(back.at("flag").data().dtype(), DType::Bool);
+  EXPECT_EQ(back.at("note").data().string_value(), "héllo");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MindSporeVersion,
