@@ -1,5 +1,5 @@
-// The checkpoint entries of tests/fixtures/mindspore_variants/make_fixtures.py (SPECS, values()
-// and APPEND), shared by the test that reads MindSpore's files (test_mindspore_variants.cpp) and
+// The checkpoint entries of tests/fixtures/mindspore/2.10/variants/make_fixtures.py (SPECS, values()
+// and APPEND), shared by the test that reads MindSpore's files (test_mindspore.cpp) and
 // the tool that writes cellar's for MindSpore to read (tools/write_checkpoints.cpp): both sides
 // must mean the very same names, dtypes, shapes and values.
 #pragma once

@@ -1,5 +1,10 @@
-// Comparing tensors in tests: one strict max_abs_diff and a raw float32 file reader, shared by the
-// model, MindIR, ONNX and CLI tests (each used to carry its own, slightly different copy).
+// Comparing tensors in tests, one helper per question, shared by every test (each used to carry
+// its own, slightly different copy):
+//  - max_abs_diff: how far apart two float results are (for a tolerance against a peer's output);
+//  - expect_same: exactly the same entries, for what must survive a file bit for bit.
+// NaN: a NaN on one side only is always a difference. max_abs_diff counts NaN on both sides at
+// the same element as equal (a NaN that both peers compute is agreement); expect_same compares
+// bytes, so a NaN equals only a NaN with the very same bits.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,7 +14,11 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "cellar/io/checkpoint.h"
 #include "cellar/tensor.h"
 #include "test_util.h"
 
@@ -33,6 +42,47 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
     m = std::max(m, std::fabs(u - v));
   }
   return m;
+}
+
+// One tensor exactly: dtype, shape, and every byte (a String tensor by its text). Failures name
+// `name`.
+inline void expect_same(const Tensor& got, const Tensor& want, const std::string& name = "") {
+  EXPECT_EQ(got.dtype(), want.dtype()) << name;
+  EXPECT_EQ(got.shape(), want.shape()) << name;
+  if (got.dtype() != want.dtype() || got.shape() != want.shape()) return;
+  if (want.dtype() == DType::String)
+    EXPECT_EQ(got.string_value(), want.string_value()) << name;
+  else
+    EXPECT_TRUE(got.equal(want)) << name << ": " << got << " vs " << want;
+}
+
+enum class Order { kSame, kAny };
+
+// Exactly the same entries: the same names (in the same order unless Order::kAny: a .ckpt keeps
+// save order, safetensors sorts its header) and, name by name, the same tensors as above.
+inline void expect_same(const ParamDict& got, const ParamDict& want, Order order = Order::kSame) {
+  auto names = [&](const ParamDict& d) {
+    auto k = d.keys();
+    if (order == Order::kAny) std::sort(k.begin(), k.end());
+    return k;
+  };
+  EXPECT_EQ(names(got), names(want));
+  for (const std::string& name : want.keys())
+    if (got.contains(name)) expect_same(got.at(name).data(), want.at(name).data(), name);
+}
+
+// The same for name → tensor lists (a format's entries), in order.
+inline void expect_same(const std::vector<std::pair<std::string, Tensor>>& got,
+                        const std::vector<std::pair<std::string, Tensor>>& want) {
+  auto names = [](const std::vector<std::pair<std::string, Tensor>>& d) {
+    std::vector<std::string> out;
+    for (const auto& [n, _] : d) out.push_back(n);
+    return out;
+  };
+  EXPECT_EQ(names(got), names(want));
+  if (got.size() != want.size()) return;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (got[i].first == want[i].first) expect_same(got[i].second, want[i].second, want[i].first);
 }
 
 // A file of raw little-endian float32 values in C order (the .f32 fixtures), as a tensor of

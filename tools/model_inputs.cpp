@@ -2,8 +2,8 @@
 
 #include <random>
 
+#include "cellar/io/npy.h"
 #include "cli.h"
-#include "npy.h"
 
 namespace cellar::cli {
 

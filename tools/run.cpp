@@ -6,10 +6,10 @@
 #include <random>
 #include <set>
 
+#include "cellar/io/npy.h"
 #include "cli.h"
 #include "graph_shapes.h"
 #include "model_inputs.h"
-#include "npy.h"
 
 namespace cellar::cli {
 
@@ -75,7 +75,7 @@ int run_model(const RunArgs& a) {
     }
   }
   for (size_t k = 0; k < n_out; ++k)
-    if (!files[k].empty()) write_npy(files[k], outs[k]);
+    if (!files[k].empty()) write_npy(outs[k], files[k]);
 
   if (a.json) {
     json ji = json::array(), jo = json::array();

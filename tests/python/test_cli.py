@@ -116,7 +116,7 @@ def test_run_npy_inputs_and_outputs_match_onnxruntime(tmp_path):
     np = _require("numpy")
     ort = _require("onnxruntime")
     model = tmp_path / "mlp.onnx"
-    cellar("convert", FIXTURES / "mindspore" / "mindir" / "mlp.mindir", model)
+    cellar("convert", FIXTURES / "mindspore" / "2.10" / "mindir" / "mlp.mindir", model)
     x = np.random.default_rng(1).standard_normal((1, 1, 28, 28))  # float64: cellar converts
     np.save(tmp_path / "x.npy", x)
     cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output", tmp_path / "y.npy")
@@ -157,7 +157,7 @@ def test_npy_versions_and_refusals(tmp_path):
 def test_run_outputs_are_numpy_readable(tmp_path):
     np = _require("numpy")
     out = tmp_path / "out"
-    cellar("run", FIXTURES / "mindspore" / "mindir" / "tuple.mindir", "--random", "--seed", "3",
+    cellar("run", FIXTURES / "mindspore" / "2.10" / "mindir" / "tuple.mindir", "--random", "--seed", "3",
            "--output-dir", out)
     files = sorted(out.iterdir())
     assert len(files) == 2
@@ -211,7 +211,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert "big  Float32  (78643200,)  314572800" in out  # stdout is untouched by the bar
 
     # A small file on the same terminal: no bar.
-    status, out, err = _run_with_stderr_on_a_pty(["inspect", FIXTURES / "mindspore" / "crc.ckpt"])
+    status, out, err = _run_with_stderr_on_a_pty(["inspect", FIXTURES / "mindspore" / "2.10" / "ckpt" / "crc.ckpt"])
     assert status == 0 and err == ""
 
 

@@ -1,4 +1,4 @@
-"""Conversion interop: MindIR files MindSpore 2.10 wrote (tests/fixtures/mindspore/mindir),
+"""Conversion interop: MindIR files MindSpore 2.10 wrote (tests/fixtures/mindspore/2.10/mindir),
 converted to ONNX by cellar (load + export_graph, what `cellar convert x.mindir x.onnx` does), pass
 onnx.checker and run in ONNX Runtime (PyPI) with outputs within 1e-5 of MindSpore's own.
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mindspore" / "mindir"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mindspore" / "2.10" / "mindir"
 TOLERANCE = 1e-5
 # name: (input shapes, output shapes), as make_fixtures.py there wrote them.
 MODELS = {

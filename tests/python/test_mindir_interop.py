@@ -8,10 +8,10 @@ fails that model alone. Without the variable every test is skipped, saying why.
 
 The networks come from tests/tools/export_models (the `exported` fixture of conftest.py): the
 tutorial's MLP, LeNet-5 and the ResNet-18-shaped net. The reverse direction (MindSpore's files in
-cellar) is tests/test_mindspore_models.cpp. The last run's output is kept in
-tests/fixtures/mindspore/mindir/cellar_in_mindspore.txt (MindSpore 2.10), and the run with
+cellar) is tests/interop/test_mindspore_models.cpp. The last run's output is kept in
+tests/fixtures/mindspore/2.10/mindir/cellar_in_mindspore.txt (MindSpore 2.10), and the run with
 MindSpore 2.7.0 (CELLAR_MINDSPORE_PYTHON=/opt/ms27env/bin/python) in
-tests/fixtures/mindspore/v2.7/cellar_in_mindspore27.txt; the test itself writes only to a temporary
+tests/fixtures/mindspore/2.7/cellar_in_mindspore27.txt; the test itself writes only to a temporary
 folder.
 """
 import os

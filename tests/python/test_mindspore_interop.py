@@ -10,7 +10,7 @@ CELLAR_MINDSPORE_PYTHON names a Python that imports mindspore, e.g.
         .venv/bin/python -m pytest tests/python/test_mindspore_interop.py
 
 and is skipped otherwise with a reason saying so. The comparison itself is
-tests/fixtures/mindspore_variants/make_fixtures.py --verify, which prints one line per file.
+tests/fixtures/mindspore/2.10/variants/make_fixtures.py --verify, which prints one line per file.
 """
 import os
 import subprocess
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-VERIFY = ROOT / "tests" / "fixtures" / "mindspore_variants" / "make_fixtures.py"
+VERIFY = ROOT / "tests" / "fixtures" / "mindspore/2.10/variants" / "make_fixtures.py"
 
 
 def _mindspore_python():

@@ -14,7 +14,6 @@
 #include <string>
 
 #include "cellar/cellar.h"
-#include "npy.h"
 
 using namespace cellar;
 namespace fs = std::filesystem;
@@ -98,8 +97,8 @@ void write(nn::Cell& net, const Tensor& x, const fs::path& dir, const std::strin
   fs::path path;
   if (onnx) path = export_model(net, {x}, (dir / name).string(), FileFormat::ONNX);
   path = export_model(net, {x}, (dir / name).string(), FileFormat::MINDIR);
-  testing::write_npy(dir / (name + "_input.npy"), x);
-  testing::write_npy(dir / (name + "_output.npy"), y);
+  cellar::write_npy(x, dir / (name + "_input.npy"));
+  cellar::write_npy(y, dir / (name + "_output.npy"));
   std::cout << path.string() << " " << y.shape() << "\n";
 }
 

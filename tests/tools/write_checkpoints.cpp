@@ -1,5 +1,5 @@
 // Writes the checkpoints tests/python/test_mindspore_interop.py hands to MindSpore's
-// load_checkpoint (through tests/fixtures/mindspore_variants/make_fixtures.py --verify), and a
+// load_checkpoint (through tests/fixtures/mindspore/2.10/variants/make_fixtures.py --verify), and a
 // manifest.json saying, per file, the names it holds, its append_dict, its encryption and CRC:
 //
 //   write_checkpoints OUTDIR

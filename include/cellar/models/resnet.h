@@ -5,7 +5,7 @@
 // therefore match the zoo's checkpoints: `layer2.0.down_sample_layer.1.moving_mean`, ….
 // The stem is the zoo's res_base one: conv 7×7/2, BN, ReLU, nn.Pad by 1 on H and W, max-pool
 // 3×3/2 "valid". `width` scales the channel counts (64, 128, 256, 512 at the zoo's 64), so
-// width 8 is the network of tests/fixtures/mindspore/mindir/resnet18w8.*.
+// width 8 is the network of tests/fixtures/mindspore/2.10/mindir/resnet18w8.*.
 #pragma once
 
 #include <memory>
