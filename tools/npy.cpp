@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/gcc_false_positives.h"
 #include "formats/atomic_file.h"
 
 namespace cellar::cli {
@@ -201,8 +202,10 @@ void write_npy(const std::string& path, const Tensor& in) {
     throw ValueError(ErrorCode::kUnsupported, "a str tensor cannot be written as .npy", {path});
   const Tensor t = in.dtype() == DType::BFloat16 ? in.to(DType::Float32) : in;
   std::string descr;
+  CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "<" + std::string
   for (const Descr& x : kDescrs)
     if (x.dtype == t.dtype()) descr = (itemsize(t.dtype()) == 1 ? "|" : "<") + std::string(x.code);
+  CELLAR_GCC_IGNORE_END
   std::string shape = "(";
   for (size_t i = 0; i < t.rank(); ++i) shape += std::to_string(t.shape()[i]) + ", ";
   if (t.rank() == 1)
