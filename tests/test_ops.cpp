@@ -141,6 +141,8 @@ TEST(Ops, RandomOpsAreSeededAndMarked) {
 TEST(Ops, EveryGraphOpHasAMindIRSpelling) {
   for (const auto& name : ops::op_table().names()) {
     const auto* def = ops::op_table().find(name);
-    if (def->make_kernel) EXPECT_FALSE(def->mindir.primitive.empty()) << name;
+    if (def->make_kernel) {
+      EXPECT_FALSE(def->mindir.primitive.empty()) << name;
+    }
   }
 }

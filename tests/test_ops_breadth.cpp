@@ -603,9 +603,11 @@ TEST(OpsBreadth, MindIRSpellings) {
     ASSERT_NE(def, nullptr) << name;
     EXPECT_EQ(def->mindir.primitive, name);
     EXPECT_EQ(def->mindir.attr_inputs, inputs) << name;
-    for (const auto& key : inputs)
-      if (!(name == "Transpose" || name == "ExpandDims" || name == "Tile" || key == "axis"))
+    for (const auto& key : inputs) {
+      if (!(name == "Transpose" || name == "ExpandDims" || name == "Tile" || key == "axis")) {
         EXPECT_TRUE(def->mindir.defaults.count(key)) << name << " " << key;
+      }
+    }
     EXPECT_EQ(ops::op_table().find_mindir(name), def);
   }
 }

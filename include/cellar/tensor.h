@@ -51,6 +51,9 @@ namespace detail {
 struct ParamState;  // see nn/parameter.h
 struct TraceRef;    // see src/ir/trace.h
 }  // namespace detail
+namespace ir {
+class Tracer;  // src/ir/trace.h: the one maker and reader of symbolic tensors
+}  // namespace ir
 
 class Tensor {
  public:
@@ -96,14 +99,15 @@ class Tensor {
   // Equality of dtype, shape and bytes.
   bool equal(const Tensor& other) const;
 
-  // Internal (tracing and parameters); not part of the stable API.
-  const std::shared_ptr<detail::TraceRef>& trace_ref() const { return trace_; }
-  void set_trace_ref(std::shared_ptr<detail::TraceRef> r) { trace_ = std::move(r); }
+  // Internal (parameters); not part of the stable API.
   const std::shared_ptr<detail::ParamState>& param_state() const { return param_; }
   void set_param_state(std::shared_ptr<detail::ParamState> p) { param_ = std::move(p); }
-  static Tensor symbolic(DType dtype, Shape shape, std::shared_ptr<detail::TraceRef> ref);
 
  private:
+  friend class ir::Tracer;
+  const std::shared_ptr<detail::TraceRef>& trace_ref() const { return trace_; }
+  static Tensor symbolic(DType dtype, Shape shape, std::shared_ptr<detail::TraceRef> ref);
+
   void check_readable() const;
   template <class T>
   void check_type() const;

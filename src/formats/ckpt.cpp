@@ -123,7 +123,8 @@ std::vector<std::byte> utf8_to_utf32le(std::string_view s, const std::string& na
                        "str value is not valid UTF-8 (byte " + std::to_string(i) + ")", {{}, name});
     for (int k = 0; k < 4; ++k) out.push_back(static_cast<std::byte>((*cp >> (8 * k)) & 0xff));
   }
-  if (out.empty()) out.resize(4, std::byte{0});
+  // assign, not resize: gcc 12 reports a bogus -Warray-bounds in resize's reallocation path.
+  if (out.empty()) out.assign(4, std::byte{0});
   return out;
 }
 

@@ -6,8 +6,8 @@
 
 namespace cellar::ir {
 
-int Graph::add_value(std::string name, DType dtype, Shape shape) {
-  values.push_back({std::move(name), dtype, std::move(shape)});
+int Graph::add_value(std::string value_name, DType dtype, Shape shape) {
+  values.push_back({std::move(value_name), dtype, std::move(shape)});
   return static_cast<int>(values.size() - 1);
 }
 

@@ -386,9 +386,11 @@ TEST(MindIRFromMindSpore, TupleNetworkRunsLikeMindSpore) {
   std::map<std::string, int> ops;
   for (const auto& n : g.nodes) ++ops[n.op];
   EXPECT_EQ(ops, (std::map<std::string, int>{{"Add", 1}, {"Mul", 1}, {"ReLU", 1}, {"Reshape", 1}}));
-  for (const auto& n : g.nodes)
-    if (n.op == "Reshape")
+  for (const auto& n : g.nodes) {
+    if (n.op == "Reshape") {
       EXPECT_EQ(std::get<std::vector<int64_t>>(n.attrs.at("shape")), (std::vector<int64_t>{2, 3}));
+    }
+  }
 
   nn::GraphCell cell(g);
   const Value out = cell({Value(read_f32(kFixtures / "tuple.input0.f32", {6})),

@@ -49,7 +49,7 @@ class Graph {
   std::vector<Initializer> initializers;
   std::vector<Node> nodes;
 
-  int add_value(std::string name, DType dtype, Shape shape);
+  int add_value(std::string value_name, DType dtype, Shape shape);
   const ValueInfo& value(int id) const { return values.at(static_cast<size_t>(id)); }
   // Value id by name, or -1.
   int find_value(const std::string& name) const;
