@@ -108,26 +108,6 @@ TEST(Ops, FlattenAndReshape) {
   EXPECT_THROW(ops::flatten(Tensor::scalar<float>(1)), ValueError);
 }
 
-TEST(Ops, AddMulBroadcast) {
-  Tensor a = random_tensor({2, 1, 4}, 10);
-  Tensor b = random_tensor({3, 1}, 11);
-  Tensor s = ops::add(a, b);
-  Tensor p = ops::mul(a, b);
-  ASSERT_EQ(s.shape(), (Shape{2, 3, 4}));
-  for (int64_t i = 0; i < 2; ++i)
-    for (int64_t j = 0; j < 3; ++j)
-      for (int64_t k = 0; k < 4; ++k) {
-        const float av = a.data<float>()[i * 4 + k], bv = b.data<float>()[j];
-        ASSERT_FLOAT_EQ(s.data<float>()[(i * 3 + j) * 4 + k], av + bv);
-        ASSERT_FLOAT_EQ(p.data<float>()[(i * 3 + j) * 4 + k], av * bv);
-      }
-  expect_close(via_executor("Add", {a, b}, {}), s, 0);
-  expect_close(via_executor("Mul", {a, b}, {}), p, 0);
-  EXPECT_THROW(ops::add(ones({2, 3}), ones({3, 2})), ValueError);
-  Tensor i = ops::add(Tensor::from_vector<int64_t>({1, 2}, {2}), Tensor::scalar<int64_t>(5));
-  EXPECT_EQ(i.data<int64_t>()[1], 7);
-}
-
 TEST(Ops, RandomOpsAreSeededAndMarked) {
   Generator g1(3), g2(3);
   EXPECT_TRUE(ops::randn({4, 4}, g1).equal(ops::randn({4, 4}, g2)));

@@ -100,7 +100,6 @@ void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
 #define CELLAR_OPS_FILE(id) void register_ops_##id(OpTable& table);
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
-void attach_onnx_math(OpTable& t);    // TRANSITIONAL: src/ops/math/onnx_math.cpp
 void attach_onnx_nn(OpTable& t);      // TRANSITIONAL: src/ops/nn/onnx_nn.cpp
 void attach_onnx_tensor(OpTable& t);  // TRANSITIONAL: src/ops/tensor/onnx_tensor.cpp
 
@@ -111,7 +110,6 @@ const OpTable& op_table() {
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
     // TRANSITIONAL (see OpTable::set_onnx_export).
-    attach_onnx_math(t);
     attach_onnx_nn(t);
     attach_onnx_tensor(t);
     return t;

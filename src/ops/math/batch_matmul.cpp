@@ -1,16 +1,18 @@
-// Sub, Div (elementwise, NumPy broadcasting) and BatchMatMul.
-//
-// Div is defined for floats only: MindSpore's integer Div rounding differs across versions and
-// backends, and integer division by zero has no defined result.
-// BatchMatMul (transpose_a, transpose_b: constant inputs in MindSpore 2.x, batch_matmul_op.yaml):
-// operands of rank >= 2, the last two dimensions multiplied as MatMul does, the leading (batch)
-// dimensions broadcast as NumPy does.
-
+// BatchMatMul(x, y; transpose_a, transpose_b): operands of rank >= 2 (Float32 or Float64), the
+// last two dimensions multiplied as MatMul does (each transposed first when its flag says so), the
+// leading (batch) dimensions broadcast as NumPy does. MindSpore 2.x writes the PRIMITIVE_FUNCTION
+// "BatchMatMul" with transpose_a and transpose_b as constant inputs (ops_def
+// batch_matmul_op.yaml; both always written, false by default); 1.x wrote them as primitive
+// attributes. ONNX's MatMul broadcasts batch dimensions the same way but has no transpose flags:
+// written as a Transpose of the last two axes where a flag is set, then MatMul (ONNX's MatMul is
+// read as cellar's MatMul or BatchMatMul by the nn domain's MatMul row).
 #include <algorithm>
-#include <functional>
+#include <numeric>
+#include <utility>
 
 #include "ops/broadcast.h"
 #include "ops/gemm.h"
+#include "ops/onnx_spelling.h"
 #include "ops/registry.h"
 
 namespace cellar::ops {
@@ -103,20 +105,37 @@ Kernel bmm_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   return bmm_typed<float>(std::move(p), in[0].shape, in[1].shape);
 }
 
+void export_batch_matmul(OnnxBuilder& b, const ir::Node& n) {
+  const auto [ta, tb] = onnx_checked(b, n, [&] {
+    return std::pair{attr_bool(n.attrs, "BatchMatMul", "transpose_a", false),
+                     attr_bool(n.attrs, "BatchMatMul", "transpose_b", false)};
+  });
+  auto maybe_t = [&](int v, bool t) {
+    if (!t) return b.name(v);
+    const size_t r = b.shape(v).rank();
+    std::vector<int64_t> perm(r);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::swap(perm[r - 1], perm[r - 2]);
+    const std::string out = b.fresh(b.name(v) + "_T");
+    b.add("Transpose", {b.name(v)}, {out}, {{"perm", perm}});
+    return out;
+  };
+  const std::string a = maybe_t(n.inputs.at(0), ta), c = maybe_t(n.inputs.at(1), tb);
+  b.add("MatMul", {a, c}, {b.name(n.outputs.at(0))});
+}
+
 }  // namespace
 
-CELLAR_REGISTER_OPS(math2_ops) {
-  OpTable& t = table;
-  t.add(binary_op<std::minus>("Sub"));
-  t.add(binary_op<std::divides>("Div", {DType::Float32, DType::Float64}));
-  t.add({.name = kBmm,
-         .min_inputs = 2,
-         .max_inputs = 2,
-         .infer = bmm_infer,
-         .make_kernel = bmm_kernel,
-         .mindir = {.primitive = kBmm,
-                    .attr_inputs = {"transpose_a", "transpose_b"},
-                    .defaults = {{"transpose_a", false}, {"transpose_b", false}}}});
+CELLAR_REGISTER_OPS(batch_matmul) {
+  table.add({.name = kBmm,
+             .min_inputs = 2,
+             .max_inputs = 2,
+             .infer = bmm_infer,
+             .make_kernel = bmm_kernel,
+             .mindir = {.primitive = kBmm,
+                        .attr_inputs = {"transpose_a", "transpose_b"},
+                        .defaults = {{"transpose_a", false}, {"transpose_b", false}}},
+             .onnx = export_batch_matmul});
 }
 
 }  // namespace cellar::ops

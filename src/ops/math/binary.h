@@ -1,0 +1,125 @@
+// The rows of the math domain's element-wise ops on broadcast operands (private to
+// src/ops/math/): arithmetic rows (Add, Sub, Mul, Div, Pow, Minimum, Maximum) give a result in
+// their operands' dtype, comparison rows (Equal, Greater, Less) a Bool one. Both broadcast as
+// NumPy does (ops/broadcast.h); Select's three-operand walk uses broadcast_all below too.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "ops/broadcast.h"
+#include "ops/onnx_spelling.h"
+#include "ops/registry.h"
+
+namespace cellar::ops {
+
+// The broadcast shape of every input; refuses ranks above kMaxBroadcastRank.
+inline Shape broadcast_all(const std::string& op, std::span<const TensorType> in) {
+  Shape s = in[0].shape;
+  for (size_t i = 1; i < in.size(); ++i) s = broadcast_shape(op, s, in[i].shape);
+  if (s.rank() > kMaxBroadcastRank) shape_error(op, "rank above 16 is not supported");
+  return s;
+}
+
+// Both inputs of one dtype, one of `allowed`; returns their broadcast shape.
+inline Shape binary_infer(const std::string& op, std::span<const TensorType> in,
+                          const std::vector<DType>& allowed) {
+  require_same_dtype(op, in);
+  bool ok = false;
+  for (DType t : allowed) ok |= t == in[0].dtype;
+  if (!ok) {
+    std::string list;
+    for (DType t : allowed) list += (list.empty() ? "" : ", ") + std::string(mindspore_name(t));
+    throw ValueError(ErrorCode::kUnsupported, op + ": dtype " +
+                                                  std::string(mindspore_name(in[0].dtype)) +
+                                                  " is not supported (supported: " + list + ")");
+  }
+  return broadcast_all(op, in);
+}
+
+// out[i] = f(a[i], b[i]) over the broadcast walk; Out is T, or uint8_t for Bool results.
+template <class T, class Out, class F>
+Kernel binary_kernel(std::span<const TensorType> in, const Shape& out) {
+  const Shape shapes[2] = {in[0].shape, in[1].shape};
+  return [w = BroadcastWalk<2>(shapes, out)](std::span<const Tensor> x, std::span<Tensor> y) {
+    const auto* a = reinterpret_cast<const T*>(x[0].raw_data());
+    const auto* b = reinterpret_cast<const T*>(x[1].raw_data());
+    auto* o = reinterpret_cast<Out*>(y[0].raw_data());
+    const F f;
+    w.run([&](int64_t i, const int64_t* off) { o[i] = static_cast<Out>(f(a[off[0]], b[off[1]])); });
+  };
+}
+
+inline const std::vector<DType> kBinaryDTypes = {DType::Float32, DType::Float64, DType::Int32,
+                                                 DType::Int64};
+
+// An arithmetic row named `name` (also its MindIR primitive): y = F<T>()(a, b) in the operands'
+// dtype T, one of `dtypes` (a subset of Float32, Float64, Int32, Int64).
+template <template <class> class F>
+OpDef binary_row(const std::string& name, std::vector<DType> dtypes = kBinaryDTypes) {
+  OpDef d;
+  d.name = name;
+  d.min_inputs = d.max_inputs = 2;
+  d.infer = [name, dtypes](std::span<const TensorType> in, const ir::Attrs&) {
+    return std::vector<TensorType>{{in[0].dtype, binary_infer(name, in, dtypes)}};
+  };
+  d.make_kernel = [name](std::span<const TensorType> in, const ir::Attrs&) -> Kernel {
+    const Shape out = broadcast_all(name, in);
+    switch (in[0].dtype) {
+      case DType::Float64:
+        return binary_kernel<double, double, F<double>>(in, out);
+      case DType::Int32:
+        return binary_kernel<int32_t, int32_t, F<int32_t>>(in, out);
+      case DType::Int64:
+        return binary_kernel<int64_t, int64_t, F<int64_t>>(in, out);
+      default:
+        return binary_kernel<float, float, F<float>>(in, out);
+    }
+  };
+  d.mindir.primitive = name;
+  return d;
+}
+
+// A comparison row: y = Cmp()(a, b) as Bool (one byte, 0 or 1), for operands of one dtype in
+// `dtypes` (a subset of Float32, Float64, Int32, Int64, Bool).
+template <class Cmp>
+OpDef compare_row(const std::string& name, std::vector<DType> dtypes) {
+  OpDef d;
+  d.name = name;
+  d.min_inputs = d.max_inputs = 2;
+  d.infer = [name, dtypes](std::span<const TensorType> in, const ir::Attrs&) {
+    return std::vector<TensorType>{{DType::Bool, binary_infer(name, in, dtypes)}};
+  };
+  d.make_kernel = [name](std::span<const TensorType> in, const ir::Attrs&) -> Kernel {
+    const Shape out = broadcast_all(name, in);
+    switch (in[0].dtype) {
+      case DType::Float64:
+        return binary_kernel<double, uint8_t, Cmp>(in, out);
+      case DType::Int32:
+        return binary_kernel<int32_t, uint8_t, Cmp>(in, out);
+      case DType::Int64:
+        return binary_kernel<int64_t, uint8_t, Cmp>(in, out);
+      case DType::Bool:
+        return binary_kernel<uint8_t, uint8_t, Cmp>(in, out);
+      default:
+        return binary_kernel<float, uint8_t, Cmp>(in, out);
+    }
+  };
+  d.mindir.primitive = name;
+  return d;
+}
+
+// Import of ONNX's Min / Max: one or more inputs (all broadcast together), folded pairwise into
+// nodes of the two-input row `op`.
+inline OnnxImportFn onnx_fold_inputs(std::string op) {
+  return [op](OnnxImporter& m) {
+    if (m.num_inputs() < 1) m.fail("needs at least one input");
+    int acc = m.input(0);
+    for (size_t i = 1; i < m.num_inputs(); ++i) acc = m.emit1(op, {acc, m.input(i)});
+    m.set_output(0, acc);
+  };
+}
+
+}  // namespace cellar::ops

@@ -1,0 +1,167 @@
+// Cast(x; dst_type): value conversion to the dtype dst_type names (MindSpore's name, e.g.
+// "Float32"), from and to Bool, Int8–Int64, UInt8–UInt64, Float32 and Float64 (not Float16,
+// BFloat16, String). Conversion is static_cast's, except float → int, which saturates (NaN → 0)
+// where static_cast is undefined; a Bool result is 0/1 (any non-zero is true). In MindIR the
+// primitive "Cast", dst_type a primitive attribute. ONNX's Cast carries the target as `to` (a
+// TensorProto.DataType number): written and read one to one; a Cast of a constant is folded at
+// load time, and a Cast to the input's own dtype is read as no node.
+#include <limits>
+#include <type_traits>
+
+#include "ops/onnx_spelling.h"
+#include "ops/registry.h"
+
+namespace cellar::ops {
+
+namespace {
+
+DType cast_target(const ir::Attrs& attrs) {
+  auto it = attrs.find("dst_type");
+  if (it == attrs.end() || !std::holds_alternative<std::string>(it->second))
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "Cast: attribute 'dst_type' (a dtype name) is "
+                     "required");
+  const auto& s = std::get<std::string>(it->second);
+  const auto t = dtype_from_mindspore_name(s);
+  if (!t || *t == DType::String || *t == DType::Float16 || *t == DType::BFloat16)
+    throw ValueError(ErrorCode::kUnsupported, "Cast: to '" + s + "' is not supported");
+  return *t;
+}
+
+struct ToBool {};  // a Bool result: one byte, 0 or 1
+
+template <class From, class To>
+void cast_loop(const Tensor& x, Tensor& y, int64_t n) {
+  const auto* p = reinterpret_cast<const From*>(x.raw_data());
+  if constexpr (std::is_same_v<To, ToBool>) {
+    auto* q = reinterpret_cast<uint8_t*>(y.raw_data());
+    for (int64_t i = 0; i < n; ++i) q[i] = p[i] != From(0) ? 1 : 0;
+  } else {
+    auto* q = reinterpret_cast<To*>(y.raw_data());
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+        // Out-of-range and NaN are undefined for static_cast: saturate, NaN → 0.
+        const From v = p[i];
+        if (!(v == v))
+          q[i] = 0;
+        else if (v <= static_cast<From>(std::numeric_limits<To>::lowest()))
+          q[i] = std::numeric_limits<To>::lowest();
+        else if (v >= static_cast<From>(std::numeric_limits<To>::max()))
+          q[i] = std::numeric_limits<To>::max();
+        else
+          q[i] = static_cast<To>(v);
+      } else {
+        q[i] = static_cast<To>(p[i]);
+      }
+    }
+  }
+}
+
+template <class From>
+Kernel cast_from(DType to, int64_t n) {
+  return [to, n](std::span<const Tensor> x, std::span<Tensor> y) {
+    switch (to) {
+      case DType::Bool:
+        return cast_loop<From, ToBool>(x[0], y[0], n);
+      case DType::Int8:
+        return cast_loop<From, int8_t>(x[0], y[0], n);
+      case DType::Int16:
+        return cast_loop<From, int16_t>(x[0], y[0], n);
+      case DType::Int32:
+        return cast_loop<From, int32_t>(x[0], y[0], n);
+      case DType::Int64:
+        return cast_loop<From, int64_t>(x[0], y[0], n);
+      case DType::UInt8:
+        return cast_loop<From, uint8_t>(x[0], y[0], n);
+      case DType::UInt16:
+        return cast_loop<From, uint16_t>(x[0], y[0], n);
+      case DType::UInt32:
+        return cast_loop<From, uint32_t>(x[0], y[0], n);
+      case DType::UInt64:
+        return cast_loop<From, uint64_t>(x[0], y[0], n);
+      case DType::Float64:
+        return cast_loop<From, double>(x[0], y[0], n);
+      default:
+        return cast_loop<From, float>(x[0], y[0], n);
+    }
+  };
+}
+
+OpDef cast_row() {
+  OpDef d;
+  d.name = "Cast";
+  d.infer = [](std::span<const TensorType> in, const ir::Attrs& attrs) {
+    const DType to = cast_target(attrs);
+    if (in[0].dtype == DType::String || in[0].dtype == DType::Float16 ||
+        in[0].dtype == DType::BFloat16)
+      throw ValueError(
+          ErrorCode::kUnsupported,
+          "Cast: from " + std::string(mindspore_name(in[0].dtype)) + " is not supported");
+    return std::vector<TensorType>{{to, in[0].shape}};
+  };
+  d.make_kernel = [](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
+    const DType to = cast_target(attrs);
+    const int64_t n = in[0].shape.numel();
+    switch (in[0].dtype) {
+      case DType::Bool:
+        return cast_from<uint8_t>(to, n);
+      case DType::Int8:
+        return cast_from<int8_t>(to, n);
+      case DType::Int16:
+        return cast_from<int16_t>(to, n);
+      case DType::Int32:
+        return cast_from<int32_t>(to, n);
+      case DType::Int64:
+        return cast_from<int64_t>(to, n);
+      case DType::UInt8:
+        return cast_from<uint8_t>(to, n);
+      case DType::UInt16:
+        return cast_from<uint16_t>(to, n);
+      case DType::UInt32:
+        return cast_from<uint32_t>(to, n);
+      case DType::UInt64:
+        return cast_from<uint64_t>(to, n);
+      case DType::Float64:
+        return cast_from<double>(to, n);
+      default:
+        return cast_from<float>(to, n);
+    }
+  };
+  d.mindir.primitive = "Cast";
+  return d;
+}
+
+void import_cast(OnnxImporter& m) {
+  m.require_inputs(1, 1);
+  if (!m.has_attr("to")) m.fail("attribute 'to' is required");
+  const auto dt = m.dtype_of_code(m.attr_int("to", 0));
+  if (!dt) m.unsupported("cast to data type " + std::to_string(m.attr_int("to", 0)));
+  if (auto c = m.constant_input(0)) {
+    m.set_output(0, m.constant(c->to(*dt)));
+    return;
+  }
+  const int x = m.input(0);
+  if (m.info(x).dtype == *dt) {
+    m.set_output(0, x);
+    return;
+  }
+  m.set_output(0, m.emit1("Cast", {x}, {{"dst_type", std::string(mindspore_name(*dt))}}));
+}
+
+void export_cast(OnnxBuilder& b, const ir::Node& n) {
+  const DType to = b.info(n.outputs.at(0)).dtype;
+  const auto code = b.dtype_code(to);
+  if (!code) b.fail(n, "cast to " + std::string(mindspore_name(to)) + " has no ONNX type");
+  b.add("Cast", {b.name(n.inputs.at(0))}, {b.name(n.outputs.at(0))}, {{"to", *code}});
+}
+
+}  // namespace
+
+CELLAR_REGISTER_OPS(cast) {
+  OpDef d = cast_row();
+  d.onnx = export_cast;
+  d.onnx_import = {{"Cast", import_cast}};
+  table.add(std::move(d));
+}
+
+}  // namespace cellar::ops

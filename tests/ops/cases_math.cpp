@@ -1,0 +1,531 @@
+// Cases of the math rows (src/ops/math/, and Cast in src/ops/tensor/cast.cpp): element-wise unary
+// and broadcasting binary ops, comparisons, Select, BatchMatMul, the reductions and Cast.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/op_case.h"
+
+namespace cellar::testing {
+namespace {
+
+using V = std::vector<int64_t>;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// y = x where c else y, the three broadcast together.
+std::vector<Tensor> select_ref(const std::vector<Tensor>& in, const ir::Attrs&) {
+  const Shape s = broadcast_shape(broadcast_shape(in[0].shape(), in[1].shape()), in[2].shape());
+  const auto c = as_doubles(in[0]), a = as_doubles(in[1]), b = as_doubles(in[2]);
+  std::vector<double> y;
+  for (int64_t i = 0; i < s.numel(); ++i)
+    y.push_back(c[static_cast<size_t>(broadcast_index(in[0].shape(), s, i))] != 0
+                    ? a[static_cast<size_t>(broadcast_index(in[1].shape(), s, i))]
+                    : b[static_cast<size_t>(broadcast_index(in[2].shape(), s, i))]);
+  return {from_doubles(y, s, in[1].dtype())};
+}
+
+// The reduction over `axis` (empty: all, unless skip_mode) of input 0, by definition: every
+// input element added into (or compared with) the output element its kept coordinates name.
+enum class Red { kSum, kMean, kMax };
+OpReference reduce_ref(Red kind) {
+  return [kind](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    const Shape& xs = in[0].shape();
+    const auto r = static_cast<int64_t>(xs.rank());
+    std::vector<int64_t> axes;
+    if (auto it = attrs.find("axis"); it != attrs.end()) {
+      if (const auto* one = std::get_if<int64_t>(&it->second))
+        axes = {*one};
+      else
+        axes = std::get<std::vector<int64_t>>(it->second);
+    }
+    bool keep = false, skip = false;
+    if (auto it = attrs.find("keep_dims"); it != attrs.end()) keep = std::get<bool>(it->second);
+    if (auto it = attrs.find("skip_mode"); it != attrs.end()) skip = std::get<bool>(it->second);
+    std::vector<bool> red(xs.rank(), axes.empty() && !skip);
+    for (int64_t a : axes) red[static_cast<size_t>(a < 0 ? a + r : a)] = true;
+    std::vector<int64_t> od, kept;
+    for (size_t d = 0; d < xs.rank(); ++d) {
+      if (!red[d]) kept.push_back(xs[d]);
+      if (!red[d] || keep) od.push_back(red[d] ? 1 : xs[d]);
+    }
+    const Shape out(od);
+    const double init = kind == Red::kMax ? -kInf : 0.0;
+    std::vector<double> acc(static_cast<size_t>(out.numel()), init);
+    std::vector<int64_t> count(acc.size(), 0);
+    const auto x = as_doubles(in[0]);
+    for (int64_t i = 0; i < xs.numel(); ++i) {
+      int64_t rest = i, o = 0, stride = 1;
+      for (size_t k = xs.rank(); k-- > 0;) {
+        const int64_t coord = rest % xs[k];
+        rest /= xs[k];
+        if (!red[k]) {
+          o += coord * stride;
+          stride *= xs[k];
+        }
+      }
+      double& a = acc[static_cast<size_t>(o)];
+      const double v = x[static_cast<size_t>(i)];
+      if (kind == Red::kMax)
+        a = std::isnan(v) || std::isnan(a) ? kNaN : std::max(a, v);
+      else
+        a += v;
+      ++count[static_cast<size_t>(o)];
+    }
+    if (kind == Red::kMean)
+      for (size_t k = 0; k < acc.size(); ++k)
+        acc[k] = count[k] ? acc[k] / static_cast<double>(count[k]) : kNaN;
+    return std::vector<Tensor>{from_doubles(acc, out, in[0].dtype())};
+  };
+}
+
+// Batched a · b (each transposed first when its flag says so), batch dimensions broadcast.
+std::vector<Tensor> bmm_ref(const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+  const bool ta = attrs.count("transpose_a") && std::get<bool>(attrs.at("transpose_a"));
+  const bool tb = attrs.count("transpose_b") && std::get<bool>(attrs.at("transpose_b"));
+  const Shape& as = in[0].shape();
+  const Shape& bs = in[1].shape();
+  const int64_t ar = as[as.rank() - 2], ac = as[as.rank() - 1];
+  const int64_t br = bs[bs.rank() - 2], bc = bs[bs.rank() - 1];
+  const int64_t m = ta ? ac : ar, k = ta ? ar : ac, n = tb ? br : bc;
+  const Shape ab(std::vector<int64_t>(as.begin(), as.end() - 2));
+  const Shape bb(std::vector<int64_t>(bs.begin(), bs.end() - 2));
+  const Shape batch = broadcast_shape(ab, bb);
+  const auto a = as_doubles(in[0]), b = as_doubles(in[1]);
+  std::vector<double> y;
+  for (int64_t i = 0; i < batch.numel(); ++i) {
+    const int64_t oa = broadcast_index(ab, batch, i) * ar * ac;
+    const int64_t ob = broadcast_index(bb, batch, i) * br * bc;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        double s = 0;
+        for (int64_t p = 0; p < k; ++p)
+          s += a[static_cast<size_t>(oa + (ta ? p * ac + r : r * ac + p))] *
+               b[static_cast<size_t>(ob + (tb ? c * bc + p : p * bc + c))];
+        y.push_back(s);
+      }
+  }
+  std::vector<int64_t> od = batch.dims();
+  od.push_back(m);
+  od.push_back(n);
+  return {from_doubles(y, Shape(od), in[0].dtype())};
+}
+
+// Cast by definition: saturating float → int with NaN → 0, Bool as x ≠ 0.
+OpReference cast_ref(DType to) {
+  return [to](const std::vector<Tensor>& in, const ir::Attrs&) {
+    auto x = as_doubles(in[0]);
+    for (double& v : x) {
+      if (to == DType::Bool) {
+        v = v != 0 ? 1 : 0;
+      } else if (to == DType::Int32) {
+        v = std::isnan(v) ? 0
+                          : std::clamp(std::trunc(v), double{std::numeric_limits<int32_t>::min()},
+                                       double{std::numeric_limits<int32_t>::max()});
+      }
+    }
+    return std::vector<Tensor>{from_doubles(x, in[0].shape(), to)};
+  };
+}
+
+ir::Attrs cast_to(const char* name) { return {{"dst_type", std::string(name)}}; }
+
+const auto kErf = [](double x) { return std::erf(x); };
+const auto kSqrt = [](double x) { return std::sqrt(x); };
+const auto kExp = [](double x) { return std::exp(x); };
+const auto kLog = [](double x) { return std::log(x); };
+const auto kRecip = [](double x) { return 1 / x; };
+const auto kNeg = [](double x) { return -x; };
+const auto kAdd = [](double a, double b) { return a + b; };
+const auto kMul = [](double a, double b) { return a * b; };
+const auto kSub = [](double a, double b) { return a - b; };
+const auto kDiv = [](double a, double b) { return a / b; };
+const auto kPow = [](double a, double b) { return std::pow(a, b); };
+const auto kMin = [](double a, double b) { return b < a ? b : a; };
+const auto kMax = [](double a, double b) { return a < b ? b : a; };
+
+const OpCaseTable kMath([] {
+  const Tensor x34 = uniform({3, 4}, 1), pos34 = uniform({3, 4}, 2, 0.1, 3.0);
+  const Tensor special = values({0, -0.0, 1, -1, kInf, -kInf, kNaN, 1e-30}, {8});
+  const Tensor a214 = uniform({2, 1, 4}, 10), b31 = uniform({3, 1}, 11);
+  const Tensor x234 = uniform({2, 3, 4}, 1300),
+               x234d = uniform({2, 3, 4}, 1301, -2, 2, DType::Float64);
+  const Tensor i22 = values({1, 2, 3, 4}, {2, 2}, DType::Int32);
+  std::vector<OpCase> c = {
+      // ---- unary
+      {.op = "Erf", .label = "f32", .inputs = {x34}, .reference = unary_ref(kErf)},
+      {.op = "Erf", .label = "special", .inputs = {special}, .reference = unary_ref(kErf)},
+      {.op = "Erf",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int32)},
+       .error = "dtype Int32 is not supported"},
+      {.op = "Sqrt", .label = "positive", .inputs = {pos34}, .reference = unary_ref(kSqrt)},
+      {.op = "Sqrt",
+       .label = "special_f64",
+       .inputs = {values({0, 4, -1, kInf, kNaN}, {5}, DType::Float64)},
+       .reference = unary_ref(kSqrt)},
+      {.op = "Sqrt",
+       .label = "int_refused",
+       .inputs = {values({3, -4, 0}, {3}, DType::Int64)},
+       .error = "dtype Int64 is not supported"},
+      {.op = "Exp", .label = "f32", .inputs = {x34}, .reference = unary_ref(kExp)},
+      {.op = "Exp",
+       .label = "special",
+       .inputs = {values({0, -kInf, kInf, kNaN, 100}, {5})},
+       .reference = unary_ref(kExp)},
+      {.op = "Log", .label = "positive", .inputs = {pos34}, .reference = unary_ref(kLog)},
+      {.op = "Log",
+       .label = "zero_and_negative",
+       .inputs = {values({0, -1, 1, kInf}, {4})},
+       .reference = unary_ref(kLog)},
+      {.op = "Reciprocal", .label = "positive", .inputs = {pos34}, .reference = unary_ref(kRecip)},
+      {.op = "Reciprocal",
+       .label = "signed_zero_f64",
+       .inputs = {values({0, -0.0, kInf, 4}, {4}, DType::Float64)},
+       .reference = unary_ref(kRecip)},
+      {.op = "Neg", .label = "f32", .inputs = {x34}, .reference = unary_ref(kNeg)},
+      {.op = "Neg",
+       .label = "int64",
+       .inputs = {values({3, -4, 0}, {3}, DType::Int64)},
+       .reference = unary_ref(kNeg)},
+      {.op = "Neg",
+       .label = "int8",
+       .inputs = {values({3, -4, 0, 127}, {4}, DType::Int8)},
+       .reference = unary_ref(kNeg)},
+      {.op = "Neg", .label = "empty", .inputs = {values({}, {0, 3})}, .reference = unary_ref(kNeg)},
+      {.op = "Neg",
+       .label = "bool_refused",
+       .inputs = {values({1}, {1}, DType::Bool)},
+       .error = "dtype Bool is not supported"},
+
+      // ---- arithmetic, broadcast
+      {.op = "Add", .label = "broadcast", .inputs = {a214, b31}, .reference = binary_ref(kAdd)},
+      {.op = "Add",
+       .label = "int64_scalar",
+       .inputs = {values({1, 2}, {2}, DType::Int64), values({5}, {}, DType::Int64)},
+       .reference = binary_ref(kAdd)},
+      {.op = "Add",
+       .label = "same_shape_f64",
+       .inputs = {uniform({5, 6}, 12, -2, 2, DType::Float64),
+                  uniform({5, 6}, 13, -2, 2, DType::Float64)},
+       .reference = binary_ref(kAdd)},
+      {.op = "Add",
+       .label = "empty",
+       .inputs = {values({}, {0, 4}), uniform({4}, 14)},
+       .reference = binary_ref(kAdd)},
+      {.op = "Add",
+       .label = "no_broadcast",
+       .inputs = {uniform({2, 3}, 1), uniform({3, 2}, 2)},
+       .error = "do not broadcast"},
+      {.op = "Add",
+       .label = "dtypes_differ",
+       .inputs = {uniform({2}, 1), uniform({2}, 2, -2, 2, DType::Float64)},
+       .error = "different dtypes"},
+      {.op = "Mul", .label = "broadcast", .inputs = {a214, b31}, .reference = binary_ref(kMul)},
+      {.op = "Mul",
+       .label = "int32",
+       .inputs = {values({1, -2, 3}, {3}, DType::Int32), values({4}, {1}, DType::Int32)},
+       .reference = binary_ref(kMul)},
+      {.op = "Sub",
+       .label = "broadcast_f32",
+       .inputs = {uniform({2, 1, 4}, 600), uniform({3, 1}, 601)},
+       .reference = binary_ref(kSub)},
+      {.op = "Sub",
+       .label = "broadcast_f64",
+       .inputs = {uniform({2, 1, 4}, 600, -2, 2, DType::Float64),
+                  uniform({3, 1}, 601, -2, 2, DType::Float64)},
+       .reference = binary_ref(kSub)},
+      {.op = "Sub",
+       .label = "int64_scalar",
+       .inputs = {values({5, 7}, {2}, DType::Int64), values({2}, {}, DType::Int64)},
+       .reference = binary_ref(kSub)},
+      {.op = "Sub",
+       .label = "no_broadcast",
+       .inputs = {uniform({2, 3}, 1), uniform({3, 2}, 2)},
+       .error = "do not broadcast"},
+      {.op = "Div",
+       .label = "broadcast_f32",
+       .inputs = {uniform({2, 1, 4}, 600), uniform({3, 1}, 602, 0.5, 2.0)},
+       .reference = binary_ref(kDiv)},
+      {.op = "Div",
+       .label = "broadcast_f64",
+       .inputs = {uniform({2, 1, 4}, 600, -2, 2, DType::Float64),
+                  uniform({3, 1}, 602, 0.5, 2.0, DType::Float64)},
+       .reference = binary_ref(kDiv)},
+      {.op = "Div",
+       .label = "by_zero",
+       .inputs = {values({1, -1, 0}, {3}), values({0}, {1})},
+       .reference = binary_ref(kDiv)},
+      {.op = "Div",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int32), values({1}, {1}, DType::Int32)},
+       .error = "dtype Int32 is not supported"},
+      {.op = "Pow",
+       .label = "broadcast",
+       .inputs = {uniform({2, 3, 4}, 3, 0.2, 2.0), uniform({3, 1}, 4)},
+       .reference = binary_ref(kPow)},
+      {.op = "Pow",
+       .label = "negative_base",
+       .inputs = {values({-2, -2, 0, 4}, {4}, DType::Float64),
+                  values({2, 0.5, -1, 0.5}, {4}, DType::Float64)},
+       .reference = binary_ref(kPow)},
+      {.op = "Pow",
+       .label = "int_refused",
+       .inputs = {values({2}, {1}, DType::Int64), values({2}, {1}, DType::Int64)},
+       .error = "dtype Int64 is not supported"},
+      {.op = "Minimum",
+       .label = "broadcast",
+       .inputs = {uniform({2, 3, 4}, 3, 0.2, 2.0), uniform({3, 1}, 4)},
+       .reference = binary_ref(kMin)},
+      {.op = "Minimum",
+       .label = "int32",
+       .inputs = {values({1, -5, 7}, {3}, DType::Int32), values({0}, {}, DType::Int32)},
+       .reference = binary_ref(kMin)},
+      {.op = "Maximum",
+       .label = "broadcast",
+       .inputs = {uniform({2, 3, 4}, 3, 0.2, 2.0), uniform({3, 1}, 4)},
+       .reference = binary_ref(kMax)},
+      {.op = "Maximum",
+       .label = "int64",
+       .inputs = {values({1, -5, 7}, {3}, DType::Int64), values({0}, {}, DType::Int64)},
+       .reference = binary_ref(kMax)},
+
+      // ---- comparisons: Bool results
+      {.op = "Equal",
+       .label = "broadcast",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {2, 3}), values({2, 5, 3}, {3})},
+       .reference = binary_ref([](double a, double b) { return a == b; }, DType::Bool)},
+      {.op = "Equal",
+       .label = "nan_equals_nothing",
+       .inputs = {values({kNaN, 1}, {2}), values({kNaN, 1}, {2})},
+       .reference = binary_ref([](double a, double b) { return a == b; }, DType::Bool)},
+      {.op = "Equal",
+       .label = "bool",
+       .inputs = {values({1, 0, 1, 0}, {4}, DType::Bool), values({1, 1, 0, 0}, {4}, DType::Bool)},
+       .reference = binary_ref([](double a, double b) { return a == b; }, DType::Bool)},
+      {.op = "Greater",
+       .label = "broadcast",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {2, 3}), values({2, 5, 3}, {3})},
+       .reference = binary_ref([](double a, double b) { return a > b; }, DType::Bool)},
+      {.op = "Greater",
+       .label = "int64",
+       .inputs = {values({-1, 0, 1}, {3, 1}, DType::Int64), values({0, 1}, {2}, DType::Int64)},
+       .reference = binary_ref([](double a, double b) { return a > b; }, DType::Bool)},
+      {.op = "Greater",
+       .label = "dtypes_differ",
+       .inputs = {values({1, 2, 3}, {3}), values({2, 5, 3}, {3}, DType::Float64)},
+       .error = "different dtypes"},
+      {.op = "Greater",
+       .label = "bool_refused",
+       .inputs = {values({1}, {1}, DType::Bool), values({0}, {1}, DType::Bool)},
+       .error = "dtype Bool is not supported"},
+      {.op = "Less",
+       .label = "broadcast",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {2, 3}), values({2, 5, 3}, {3})},
+       .reference = binary_ref([](double a, double b) { return a < b; }, DType::Bool)},
+      {.op = "Less",
+       .label = "f64",
+       .inputs = {uniform({4, 5}, 20, -2, 2, DType::Float64),
+                  uniform({5}, 21, -2, 2, DType::Float64)},
+       .reference = binary_ref([](double a, double b) { return a < b; }, DType::Bool)},
+
+      // ---- Select
+      {.op = "Select",
+       .label = "broadcast_all_three",
+       .inputs = {values({1, 0, 0, 1}, {4, 1}, DType::Bool), uniform({4, 3}, 5), uniform({3}, 6)},
+       .reference = select_ref},
+      {.op = "Select",
+       .label = "int64",
+       .inputs = {values({1, 0}, {2}, DType::Bool), values({1, 2}, {2}, DType::Int64),
+                  values({-1}, {}, DType::Int64)},
+       .reference = select_ref},
+      {.op = "Select",
+       .label = "condition_not_bool",
+       .inputs = {uniform({4, 3}, 5), uniform({4, 3}, 5), uniform({3}, 6)},
+       .error = "the condition must be Bool"},
+
+      // ---- BatchMatMul
+      {.op = "BatchMatMul",
+       .label = "f64_same_batch",
+       .inputs = {uniform({2, 3, 4}, 1, -2, 2, DType::Float64),
+                  uniform({2, 4, 5}, 2, -2, 2, DType::Float64)},
+       .reference = bmm_ref},
+      {.op = "BatchMatMul",
+       .label = "inner_differ",
+       .inputs = {uniform({2, 3, 4}, 1), uniform({2, 3, 4}, 2)},
+       .error = "inner dimensions differ"},
+      {.op = "BatchMatMul",
+       .label = "batch_no_broadcast",
+       .inputs = {uniform({2, 3, 4}, 1), uniform({3, 4, 5}, 2)},
+       .error = "do not broadcast"},
+      {.op = "BatchMatMul",
+       .label = "rank_1",
+       .inputs = {uniform({4}, 1), uniform({4, 5}, 2)},
+       .error = "rank >= 2"},
+      {.op = "BatchMatMul",
+       .label = "int_refused",
+       .inputs = {values({1}, {1, 1}, DType::Int32), values({1}, {1, 1}, DType::Int32)},
+       .error = "dtype Int32 is not supported"},
+
+      // ---- reductions (one plan: reduce.h)
+      {.op = "ReduceSum",
+       .label = "int32_axis0",
+       .inputs = {i22},
+       .attrs = {{"axis", V{0}}},
+       .reference = reduce_ref(Red::kSum)},
+      {.op = "ReduceSum",
+       .label = "axis_as_int",
+       .inputs = {i22},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = reduce_ref(Red::kSum)},
+      {.op = "ReduceSum",
+       .label = "skip_mode_no_axis",
+       .inputs = {i22},
+       .attrs = {{"axis", V{}}, {"skip_mode", true}},
+       .reference = reduce_ref(Red::kSum)},
+      {.op = "ReduceSum",
+       .label = "int64_all_keep",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {2, 3}, DType::Int64)},
+       .attrs = {{"axis", V{}}, {"keep_dims", true}},
+       .reference = reduce_ref(Red::kSum)},
+      {.op = "ReduceSum",
+       .label = "empty_axis_is_zero",
+       .inputs = {values({}, {2, 0})},
+       .attrs = {{"axis", V{1}}},
+       .reference = reduce_ref(Red::kSum)},
+      {.op = "ReduceSum",
+       .label = "axis_out_of_range",
+       .inputs = {i22},
+       .attrs = {{"axis", V{2}}},
+       .error = "out of range"},
+      {.op = "ReduceSum",
+       .label = "repeated_axis",
+       .inputs = {i22},
+       .attrs = {{"axis", V{0, -2}}},
+       .error = "given twice"},
+      {.op = "ReduceMean",
+       .label = "int_refused",
+       .inputs = {i22},
+       .attrs = {{"axis", V{0}}},
+       .error = "dtype Int32 is not supported"},
+      {.op = "ReduceMean",
+       .label = "repeated_axis",
+       .inputs = {x234},
+       .attrs = {{"axis", V{1, 1}}},
+       .error = "given twice"},
+      {.op = "ReduceMean",
+       .label = "empty_axis_is_nan",
+       .inputs = {values({}, {0, 2})},
+       .attrs = {{"axis", V{0}}},
+       .reference = reduce_ref(Red::kMean)},
+      {.op = "ReduceMax",
+       .label = "axes_0_2",
+       .inputs = {uniform({2, 3, 4}, 7)},
+       .attrs = {{"axis", V{0, 2}}, {"keep_dims", false}},
+       .reference = reduce_ref(Red::kMax)},
+      {.op = "ReduceMax",
+       .label = "all_keep",
+       .inputs = {uniform({2, 3, 4}, 7)},
+       .attrs = {{"axis", V{}}, {"keep_dims", true}},
+       .reference = reduce_ref(Red::kMax)},
+      {.op = "ReduceMax",
+       .label = "negative_axis_int32",
+       .inputs = {uniform({3, 5}, 8, -50, 50, DType::Int32)},
+       .attrs = {{"axis", V{-1}}},
+       .reference = reduce_ref(Red::kMax)},
+      {.op = "ReduceMax",
+       .label = "int64_lowest",
+       .inputs = {values({-9e18, -9e18, 3, 4}, {2, 2}, DType::Int64)},
+       .attrs = {{"axis", V{1}}},
+       .reference = reduce_ref(Red::kMax)},
+      {.op = "ReduceMax",
+       .label = "nan_propagates",
+       .inputs = {values({1, kNaN, 3, -kInf, -kInf, 2}, {2, 3})},
+       .attrs = {{"axis", V{1}}},
+       .reference = reduce_ref(Red::kMax)},
+      {.op = "ReduceMax",
+       .label = "axis_out_of_range",
+       .inputs = {uniform({2, 3, 4}, 7)},
+       .attrs = {{"axis", V{3}}},
+       .error = "out of range"},
+      {.op = "ReduceMax",
+       .label = "repeated_axis",
+       .inputs = {uniform({2, 3, 4}, 7)},
+       .attrs = {{"axis", V{2, -1}}},
+       .error = "given twice"},
+      {.op = "ReduceMax",
+       .label = "empty_axis",
+       .inputs = {values({}, {2, 0})},
+       .attrs = {{"axis", V{1}}},
+       .error = "cannot reduce an empty axis"},
+      {.op = "ReduceMax",
+       .label = "axis_required",
+       .inputs = {uniform({2, 3}, 7)},
+       .error = "axis"},
+
+      // ---- Cast
+      {.op = "Cast",
+       .label = "f32_to_int32_saturates",
+       .inputs = {values({1.75, -2.5, 0, kNaN, 1e20, -1e20}, {6})},
+       .attrs = cast_to("Int32"),
+       .reference = cast_ref(DType::Int32)},
+      {.op = "Cast",
+       .label = "f32_to_bool",
+       .inputs = {values({1.75, -2.5, 0, kNaN, 1e20, -1e20}, {6})},
+       .attrs = cast_to("Bool"),
+       .reference = cast_ref(DType::Bool)},
+      {.op = "Cast",
+       .label = "bool_to_f64",
+       .inputs = {values({1, 0, 1}, {3}, DType::Bool)},
+       .attrs = cast_to("Float64"),
+       .reference = cast_ref(DType::Float64)},
+      {.op = "Cast",
+       .label = "int64_to_f32",
+       .inputs = {values({-3, 0, 1 << 20}, {3}, DType::Int64)},
+       .attrs = cast_to("Float32"),
+       .reference = cast_ref(DType::Float32)},
+      {.op = "Cast",
+       .label = "to_complex_refused",
+       .inputs = {uniform({2}, 1)},
+       .attrs = cast_to("Complex64"),
+       .error = "is not supported"},
+      {.op = "Cast", .label = "no_dst_type", .inputs = {uniform({2}, 1)}, .error = "dst_type"},
+  };
+  // ReduceSum and ReduceMean over float dtypes, keep_dims, negative and empty axis lists.
+  const std::vector<std::pair<V, bool>> axes = {
+      {{1}, false}, {{0, 2}, true}, {{-1}, false}, {{}, false}, {{}, true}};
+  for (const auto& [x, dt] : {std::pair{x234, "f32"}, std::pair{x234d, "f64"}})
+    for (const auto& [ax, keep] : axes) {
+      std::string label = std::string(dt) + "_axis";
+      for (int64_t a : ax) label += a < 0 ? "_m" + std::to_string(-a) : "_" + std::to_string(a);
+      if (ax.empty()) label += "_all";
+      if (keep) label += "_keep";
+      const ir::Attrs attrs{{"axis", ax}, {"keep_dims", keep}};
+      c.push_back({.op = "ReduceSum",
+                   .label = label,
+                   .inputs = {x},
+                   .attrs = attrs,
+                   .reference = reduce_ref(Red::kSum)});
+      c.push_back({.op = "ReduceMean",
+                   .label = label,
+                   .inputs = {x},
+                   .attrs = attrs,
+                   .reference = reduce_ref(Red::kMean)});
+    }
+  // BatchMatMul: batch dimensions broadcast, every pair of transpose flags.
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      const int64_t m = 3, k = 4, n = 2;
+      c.push_back(
+          {.op = "BatchMatMul",
+           .label = std::string("broadcast_ta") + (ta ? "1" : "0") + "_tb" + (tb ? "1" : "0"),
+           .inputs = {uniform(ta ? Shape{2, 1, k, m} : Shape{2, 1, m, k}, 700),
+                      uniform(tb ? Shape{3, n, k} : Shape{3, k, n}, 701)},
+           .attrs = {{"transpose_a", ta}, {"transpose_b", tb}},
+           .reference = bmm_ref});
+    }
+  return c;
+});
+
+}  // namespace
+}  // namespace cellar::testing
