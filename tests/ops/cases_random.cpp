@@ -59,7 +59,8 @@ std::vector<OpCase> cases() {
                  const ir::Attrs other{{"shape", Ints{64, 64}}, {"seed", int64_t{4}}};
                  EXPECT_FALSE(ops::call("StandardNormal", {}, other)[0].equal(out[0]));
                }});
-  const ir::Attrs normal64{{"shape", Ints{2, 3, 4}}, {"seed", int64_t{7}}, {"dtype", std::string("Float64")}};
+  const ir::Attrs normal64{
+      {"shape", Ints{2, 3, 4}}, {"seed", int64_t{7}}, {"dtype", std::string("Float64")}};
   c.push_back({.op = "StandardNormal", .label = "float64", .attrs = normal64,
                .check = [normal64](const std::vector<Tensor>& out) {
                  expect_typed(out, {2, 3, 4}, DType::Float64);
@@ -96,7 +97,8 @@ std::vector<OpCase> cases() {
                  EXPECT_GT(*std::max_element(v.begin(), v.end()), 2.9);
                  EXPECT_NEAR(mean(v), 0.5, 0.15);
                }});
-  const ir::Attrs unit{{"shape", Ints{3, 100}}, {"seed", int64_t{6}}, {"dtype", std::string("Float64")}};
+  const ir::Attrs unit{
+      {"shape", Ints{3, 100}}, {"seed", int64_t{6}}, {"dtype", std::string("Float64")}};
   c.push_back({.op = "UniformReal", .label = "default_unit_range_float64", .attrs = unit,
                .check = [unit](const std::vector<Tensor>& out) {
                  expect_typed(out, {3, 100}, DType::Float64);
@@ -122,7 +124,8 @@ std::vector<OpCase> cases() {
                  std::sort(v.begin(), v.end());
                  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], double(i));
                }});
-  const ir::Attrs perm32{{"n", int64_t{100}}, {"seed", int64_t{8}}, {"dtype", std::string("Int32")}};
+  const ir::Attrs perm32{
+      {"n", int64_t{100}}, {"seed", int64_t{8}}, {"dtype", std::string("Int32")}};
   c.push_back({.op = "Randperm", .label = "int32_shuffles", .attrs = perm32,
                .check = [perm32](const std::vector<Tensor>& out) {
                  expect_typed(out, {100}, DType::Int32);

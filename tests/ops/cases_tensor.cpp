@@ -131,13 +131,17 @@ OpReference pad_ref(Pairs p, std::string mode = "constant", double value = 0) {
     for (size_t d = 0; d < r; ++d) {
       const int64_t n = x.shape()[d], b = p[d].first, a = p[d].second;
       Ints& s = src[d];
-      for (int64_t k = 0; k < b; ++k)
-        s.push_back(mode == "reflect" ? b - k : mode == "symmetric" ? b - 1 - k : mode == "edge" ? 0 : -1);
+      for (int64_t k = 0; k < b; ++k) {
+        if (mode == "reflect") s.push_back(b - k);
+        else if (mode == "symmetric") s.push_back(b - 1 - k);
+        else s.push_back(mode == "edge" ? 0 : -1);
+      }
       for (int64_t k = 0; k < n; ++k) s.push_back(k);
-      for (int64_t k = 0; k < a; ++k)
-        s.push_back(mode == "reflect" ? n - 2 - k : mode == "symmetric" ? n - 1 - k
-                                                  : mode == "edge"      ? n - 1
-                                                                        : -1);
+      for (int64_t k = 0; k < a; ++k) {
+        if (mode == "reflect") s.push_back(n - 2 - k);
+        else if (mode == "symmetric") s.push_back(n - 1 - k);
+        else s.push_back(mode == "edge" ? n - 1 : -1);
+      }
       od.push_back(static_cast<int64_t>(s.size()));
     }
     const Shape out(od);
@@ -418,8 +422,8 @@ std::vector<OpCase> cases() {
            {"mode_not_string", {2, 3},
             {{"paddings", Ints{0, 0, 1, 1}}, {"mode", int64_t{1}}}, "must be a string"},
        })
-    c.push_back({.op = "Pad", .label = "refuses_" + k.label, .inputs = {pattern(k.x, DType::Float32)},
-                 .attrs = k.attrs, .error = k.error});
+    c.push_back({.op = "Pad", .label = "refuses_" + k.label,
+                 .inputs = {pattern(k.x, DType::Float32)}, .attrs = k.attrs, .error = k.error});
   c.push_back({.op = "Pad", .label = "refuses_str", .inputs = {Tensor::from_string("s")},
                .attrs = pad_attrs({}, "edge"), .error = "str tensors cannot be padded"});
   return c;

@@ -1,10 +1,6 @@
-// Pad's plan and kernels, one per family of modes (private to src/ops/tensor/pad.cpp, which has
-// the row, the op's description and its spellings). The modes, numpy.pad's names, for a
-// dimension [a b c] padded by 2 on each side:
-//   constant   v v | a b c | v v
-//   reflect    c b | a b c | b a    padding < dimension
-//   symmetric  b a | a b c | c b    padding ≤ dimension
-//   edge       a a | a b c | c c    a dimension of size 0 cannot be padded
+// Pad's plan and kernels, one per family of modes (private to src/ops/tensor/pad.cpp, whose
+// opening comment describes the op and the modes constant, reflect, symmetric and edge: numpy.pad's
+// names and limits). The plan checks a node's attributes once; the kernels only copy bytes.
 #pragma once
 
 #include <vector>
