@@ -94,28 +94,6 @@ TEST(Ops, ReLU) {
   EXPECT_EQ(ops::relu(xi).data<int32_t>()[0], 0);
 }
 
-TEST(Ops, FlattenAndReshape) {
-  Tensor x = random_tensor({2, 3, 4}, 9);
-  Tensor f = ops::flatten(x);
-  EXPECT_EQ(f.shape(), (Shape{2, 12}));
-  EXPECT_EQ(std::memcmp(f.raw_data(), x.raw_data(), x.nbytes()), 0);
-  Tensor r = ops::reshape(x, Shape{4, -1});
-  EXPECT_EQ(r.shape(), (Shape{4, 6}));
-  expect_close(via_executor("Reshape", {x}, {{"shape", std::vector<int64_t>{4, -1}}}), r, 0);
-  EXPECT_THROW(ops::reshape(x, Shape{5, -1}), ValueError);
-  EXPECT_THROW(ops::reshape(x, Shape{-1, -1}), ValueError);
-  EXPECT_THROW(ops::reshape(x, Shape{7}), ValueError);
-  EXPECT_THROW(ops::flatten(Tensor::scalar<float>(1)), ValueError);
-}
-
-TEST(Ops, RandomOpsAreSeededAndMarked) {
-  Generator g1(3), g2(3);
-  EXPECT_TRUE(ops::randn({4, 4}, g1).equal(ops::randn({4, 4}, g2)));
-  Tensor p = ops::randperm(10, g1);
-  std::vector<bool> seen(10);
-  for (int i = 0; i < 10; ++i) seen.at(static_cast<size_t>(p.data<int64_t>()[i])) = true;
-  EXPECT_EQ(std::count(seen.begin(), seen.end(), true), 10);
-  EXPECT_TRUE(ops::op_table().find("StandardNormal")->is_random);
 }
 
 TEST(Ops, EveryGraphOpHasAMindIRSpelling) {

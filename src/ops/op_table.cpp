@@ -101,7 +101,6 @@ void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
 void attach_onnx_nn(OpTable& t);      // TRANSITIONAL: src/ops/nn/onnx_nn.cpp
-void attach_onnx_tensor(OpTable& t);  // TRANSITIONAL: src/ops/tensor/onnx_tensor.cpp
 
 const OpTable& op_table() {
   static const OpTable table = [] {
@@ -111,7 +110,6 @@ const OpTable& op_table() {
 #undef CELLAR_OPS_FILE
     // TRANSITIONAL (see OpTable::set_onnx_export).
     attach_onnx_nn(t);
-    attach_onnx_tensor(t);
     return t;
   }();
   return table;
@@ -157,6 +155,10 @@ std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::
   if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
     throw ValueError(ErrorCode::kInvalidArgument, "op " + op + " got " + std::to_string(n) + " inputs");
   const auto out_types = def->infer(types, attrs);
+  if (!def->make_kernel) {
+    if (!def->eager) throw ValueError(ErrorCode::kUnsupported, "op " + op + " has no kernel");
+    return def->eager(inputs, attrs);
+  }
   std::vector<Tensor> outs;
   for (const auto& t : out_types) outs.emplace_back(t.dtype, t.shape);
   const Kernel kernel = def->make_kernel(types, attrs);

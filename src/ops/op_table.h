@@ -109,6 +109,9 @@ struct OpDef {
   std::function<std::vector<TensorType>(std::span<const TensorType>, const ir::Attrs&)> infer;
   // Null for ops that only run eagerly (random ops).
   std::function<Kernel(std::span<const TensorType>, const ir::Attrs&)> make_kernel;
+  // Set only for rows with no kernel (random ops): computes the outputs of an eager ops::call
+  // (typed as `infer` says) from its inputs and attributes.
+  std::function<std::vector<Tensor>(std::span<const Tensor>, const ir::Attrs&)> eager;
   bool is_random = false;
   MindIRSpelling mindir;
   OnnxExportFn onnx;  // null: the op cannot be written to ONNX

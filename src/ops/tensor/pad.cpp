@@ -1,9 +1,11 @@
-// Pad: widens every dimension of a tensor of any rank and dtype by (before, after) elements.
-// Attributes: `paddings`, 2·rank integers ≥ 0, (before, after) for each dimension in order
-// (MindSpore's tuple of pairs, flattened); `mode`, how the new elements are filled (default
-// "constant"); `value`, the fill of constant mode (default 0; only constant mode has one).
+// Pad(x; paddings, mode, value): widens every dimension of a tensor of any rank and dtype (but
+// str) by (before, after) elements. Attributes: `paddings`, 2·rank integers ≥ 0, (before, after)
+// for each dimension in order (MindSpore's tuple of pairs, flattened); `mode`, how the new
+// elements are filled (default "constant"); `value`, the fill of constant mode (default 0; only
+// constant mode has one).
 //
-// The modes (numpy.pad's names), for a dimension [a b c] padded by 2 on each side:
+// The modes (numpy.pad's names; pad_modes.h has their kernels), for a dimension [a b c] padded by
+// 2 on each side:
 //   constant   v v | a b c | v v    ONNX "constant"; MindSpore Pad (v = 0), PadV3 "constant"
 //   reflect    c b | a b c | b a    ONNX "reflect"; MindSpore MirrorPad REFLECT, PadV3 "reflect";
 //                                   padding < dimension
@@ -11,81 +13,26 @@
 //                                   padding ≤ dimension
 //   edge       a a | a b c | c c    ONNX "edge"; MindSpore PadV3 "edge" (nn.ReplicationPad*);
 //                                   a dimension of size 0 cannot be padded
+//
+// MindIR: MindSpore (2.x and 1.x) writes Pad as a PRIMITIVE whose `paddings` attribute is a tuple
+// of (before, after) pairs, zero fill only; the other modes and fills are its variants MirrorPad
+// and PadV3 (below), read as this row and written where a node needs them. ONNX: Pad with the
+// pads as an input (all befores, then all afters), a fill other than 0 as a third input.
 #include <algorithm>
-#include <cstring>
+#include <cctype>
 
-#include "ops/attr.h"
-#include "ops/registry.h"
+#include "ops/onnx_spelling.h"
+#include "ops/tensor/pad_modes.h"
 
 namespace cellar::ops {
 
 namespace {
 
-constexpr const char* kOp = "Pad";
-
-enum class Mode { kConstant, kReflect, kSymmetric, kEdge };
-
-Mode pad_mode(const ir::Attrs& attrs) {
-  const auto it = attrs.find("mode");
-  if (it == attrs.end()) return Mode::kConstant;
-  const auto* s = std::get_if<std::string>(&it->second);
-  if (s == nullptr) shape_error(kOp, "attribute 'mode' must be a string");
-  if (*s == "constant") return Mode::kConstant;
-  if (*s == "reflect") return Mode::kReflect;
-  if (*s == "symmetric") return Mode::kSymmetric;
-  if (*s == "edge") return Mode::kEdge;
-  shape_error(kOp, "mode '" + *s + "' is not one of constant, reflect, symmetric, edge");
-}
-
-double fill_value(const ir::Attrs& attrs) {
-  const auto it = attrs.find("value");
-  if (it == attrs.end()) return 0.0;
-  if (const auto* d = std::get_if<double>(&it->second)) return *d;
-  if (const auto* i = std::get_if<int64_t>(&it->second)) return static_cast<double>(*i);
-  if (const auto* b = std::get_if<bool>(&it->second)) return *b ? 1.0 : 0.0;
-  shape_error(kOp, "attribute 'value' must be a number");
-}
-
-struct PadPlan {
-  Mode mode = Mode::kConstant;
-  std::vector<int64_t> before;  // per dimension
-  Shape out;
-};
-
-PadPlan pad_plan(const TensorType& x, const ir::Attrs& attrs) {
-  PadPlan plan;
-  plan.mode = pad_mode(attrs);
-  if (plan.mode != Mode::kConstant && fill_value(attrs) != 0.0)
-    shape_error(kOp,
-                "attribute 'value' is the fill of constant mode; this Pad's mode is not "
-                "constant");
-  const std::vector<int64_t> p = attr_ints(attrs, kOp, "paddings");
-  const size_t r = x.shape.rank();
-  if (p.size() != 2 * r)
-    shape_error(kOp, "paddings has " + std::to_string(p.size()) + " values for an input of rank " +
-                         std::to_string(r) + " (want 2 per dimension: before, after)");
-  std::vector<int64_t> dims;
-  for (size_t d = 0; d < r; ++d) {
-    const int64_t b = p[2 * d], a = p[2 * d + 1], size = x.shape[d];
-    const std::string dim = "dimension " + std::to_string(d) + " (size " + std::to_string(size) +
-                            ", paddings " + std::to_string(b) + ", " + std::to_string(a) + ")";
-    if (b < 0 || a < 0) shape_error(kOp, "paddings of " + dim + " are negative");
-    if (plan.mode == Mode::kReflect && (b > 0 || a > 0) && (b >= size || a >= size))
-      shape_error(kOp, "reflect padding of " + dim + " must be smaller than the dimension");
-    if (plan.mode == Mode::kSymmetric && (b > size || a > size))
-      shape_error(kOp, "symmetric padding of " + dim + " must not exceed the dimension");
-    if (plan.mode == Mode::kEdge && size == 0 && (b > 0 || a > 0))
-      shape_error(kOp, "edge padding of " + dim + ", which is empty");
-    int64_t n = 0;
-    if (__builtin_add_overflow(size, b, &n) || __builtin_add_overflow(n, a, &n))
-      shape_error(kOp, "padded dimension " + std::to_string(d) + " overflows");
-    plan.before.push_back(b);
-    dims.push_back(n);
-  }
-  plan.out = Shape(dims);
-  if (!plan.out.checked_numel()) shape_error(kOp, "padded shape overflows");
-  return plan;
-}
+using tensor::fill_value;
+using tensor::pad_mode;
+using tensor::pad_plan;
+using Mode = tensor::PadMode;
+constexpr const char* kOp = tensor::kPad;
 
 std::vector<TensorType> pad_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   (void)fill_value(attrs);
@@ -93,115 +40,7 @@ std::vector<TensorType> pad_infer(std::span<const TensorType> in, const ir::Attr
   return {{in[0].dtype, pad_plan(in[0], attrs).out}};
 }
 
-// One element of `dtype` holding `v` (the fill), as bytes.
-std::vector<std::byte> fill_bytes(DType dtype, double v) {
-  const Tensor one = Tensor::scalar<double>(v).to(dtype);
-  return {one.raw_data(), one.raw_data() + itemsize(dtype)};
-}
-
-// The input index that output index `o` of a dimension of size n (padded by `before`) copies;
-// only for o outside [before, before + n) in the mirror and edge modes (the checks of pad_plan
-// keep the result inside [0, n)).
-int64_t source_index(Mode mode, int64_t o, int64_t before, int64_t n) {
-  const int64_t i = o - before;
-  if (i >= 0 && i < n) return i;
-  switch (mode) {
-    case Mode::kReflect:
-      return i < 0 ? -i : 2 * (n - 1) - i;
-    case Mode::kSymmetric:
-      return i < 0 ? -i - 1 : 2 * n - 1 - i;
-    default:  // edge
-      return i < 0 ? 0 : n - 1;
-  }
-}
-
-// Constant mode: fill the output, then copy each innermost row of the input to its place.
-Kernel constant_kernel(const PadPlan& plan, const Shape& xs, size_t item,
-                       std::vector<std::byte> fill) {
-  const bool zero_fill =
-      std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; });
-  return [plan, xs, item, fill, zero_fill](std::span<const Tensor> x, std::span<Tensor> y) {
-    std::byte* out = y[0].raw_data();
-    const int64_t n_out = plan.out.numel();
-    if (zero_fill) {
-      std::memset(out, 0, static_cast<size_t>(n_out) * item);
-    } else {
-      for (int64_t i = 0; i < n_out; ++i) std::memcpy(out + i * item, fill.data(), item);
-    }
-    const size_t r = xs.rank();
-    if (xs.numel() == 0) return;
-    if (r == 0) {
-      std::memcpy(out, x[0].raw_data(), item);
-      return;
-    }
-    std::vector<int64_t> out_stride(r, 1);
-    for (size_t d = r - 1; d > 0; --d) out_stride[d - 1] = out_stride[d] * plan.out[d];
-    const int64_t row = xs[r - 1];
-    const int64_t rows = xs.numel() / row;
-    const std::byte* src = x[0].raw_data();
-    std::vector<int64_t> idx(r, 0);  // index of the current row (last entry unused)
-    for (int64_t k = 0; k < rows; ++k) {
-      int64_t off = plan.before[r - 1];
-      for (size_t d = 0; d + 1 < r; ++d) off += (idx[d] + plan.before[d]) * out_stride[d];
-      std::memcpy(out + off * static_cast<int64_t>(item), src + k * row * static_cast<int64_t>(item),
-                  static_cast<size_t>(row) * item);
-      for (size_t d = r - 1; d-- > 0;) {
-        if (++idx[d] < xs[d]) break;
-        idx[d] = 0;
-      }
-    }
-  };
-}
-
-// Mirror and edge modes: every output row copies one input row (the middle in one piece, the
-// padded ends element by element), the rows chosen through a per-dimension index map built once.
-Kernel gather_kernel(const PadPlan& plan, const Shape& xs, size_t item) {
-  const size_t r = xs.rank();
-  std::vector<std::vector<int64_t>> map(r);
-  for (size_t d = 0; d < r; ++d)
-    for (int64_t o = 0; o < plan.out[d]; ++o)
-      map[d].push_back(source_index(plan.mode, o, plan.before[d], xs[d]));
-  std::vector<int64_t> in_stride(r, 1);
-  for (size_t d = r; d-- > 1;) in_stride[d - 1] = in_stride[d] * xs[d];
-  return [plan, xs, item, map, in_stride, r](std::span<const Tensor> x, std::span<Tensor> y) {
-    const std::byte* src = x[0].raw_data();
-    std::byte* out = y[0].raw_data();
-    if (plan.out.numel() == 0) return;
-    if (r == 0) {
-      std::memcpy(out, src, item);
-      return;
-    }
-    const int64_t row_out = plan.out[r - 1], row_in = xs[r - 1], b = plan.before[r - 1];
-    const int64_t rows = plan.out.numel() / row_out;
-    const std::vector<int64_t>& last = map[r - 1];
-    std::vector<int64_t> idx(r, 0);  // output index of the current row (last entry unused)
-    for (int64_t k = 0; k < rows; ++k) {
-      int64_t base = 0;
-      for (size_t d = 0; d + 1 < r; ++d) base += map[d][static_cast<size_t>(idx[d])] * in_stride[d];
-      std::byte* dst = out + k * row_out * static_cast<int64_t>(item);
-      const std::byte* s = src + base * static_cast<int64_t>(item);
-      std::memcpy(dst + b * static_cast<int64_t>(item), s, static_cast<size_t>(row_in) * item);
-      for (int64_t o = 0; o < row_out; ++o)
-        if (o < b || o >= b + row_in)
-          std::memcpy(dst + o * static_cast<int64_t>(item),
-                      s + last[static_cast<size_t>(o)] * static_cast<int64_t>(item), item);
-      for (size_t d = r - 1; d-- > 0;) {
-        if (++idx[d] < plan.out[d]) break;
-        idx[d] = 0;
-      }
-    }
-  };
-}
-
-Kernel pad_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const PadPlan plan = pad_plan(in[0], attrs);
-  const size_t item = itemsize(in[0].dtype);
-  if (plan.mode == Mode::kConstant)
-    return constant_kernel(plan, in[0].shape, item, fill_bytes(in[0].dtype, fill_value(attrs)));
-  return gather_kernel(plan, in[0].shape, item);
-}
-
-// ---- MindIR: MindSpore 2.10 spells Pad three ways (see mindir.h) ----
+// ---- MindIR: MindSpore 2.10 spells Pad three ways (Pad, MirrorPad, PadV3) ----
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -347,11 +186,91 @@ bool write_pad_v3(ir::Attrs& a, std::span<const TensorType> in) {
   return true;
 }
 
+// ---- ONNX ----
+
+// Pad: ONNX wants all the befores, then all the afters; a fill other than 0 is an input of x's
+// dtype. Modes constant, reflect and edge are ONNX's own; symmetric has no ONNX spelling.
+void export_pad(OnnxBuilder& b, const ir::Node& n) {
+  const Shape& x = b.shape(n.inputs.at(0));
+  const auto flat = onnx_checked(b, n, [&] { return attr_ints(n.attrs, "Pad", "paddings"); });
+  std::string mode = "constant";
+  if (const auto m = n.attrs.find("mode"); m != n.attrs.end()) {
+    const auto* s = std::get_if<std::string>(&m->second);
+    if (s == nullptr) b.fail(n, "attribute 'mode' is not a string");
+    mode = *s;
+  }
+  if (mode == "symmetric")
+    b.fail(n, "Pad mode 'symmetric' has no ONNX spelling (ONNX pads constant, reflect, edge)");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    b.fail(n, "Pad mode '" + mode + "' is not one of constant, reflect, edge");
+  if (flat.size() != 2 * x.rank()) b.fail(n, "paddings do not match the input's rank");
+  std::vector<int64_t> pads(flat.size());
+  for (size_t d = 0; d < x.rank(); ++d) {
+    pads[d] = flat[2 * d];
+    pads[x.rank() + d] = flat[2 * d + 1];
+  }
+  const std::string out = b.name(n.outputs.at(0));
+  std::vector<std::string> in{b.name(n.inputs[0]), b.ints(out + "_pads", pads)};
+  if (const auto v = n.attrs.find("value"); v != n.attrs.end()) {
+    const double fill = onnx_checked(b, n, [&] { return attr_double(n.attrs, "Pad", "value", 0.0); });
+    if (fill != 0)
+      in.push_back(b.constant(out + "_value",
+                              Tensor::scalar<double>(fill).to(b.info(n.inputs[0]).dtype)));
+  }
+  b.add("Pad", in, {out}, {{"mode", mode}});
+}
+
+// Pad (modes constant, reflect, edge; opset 19's wrap is refused) as cellar's Pad; negative pads
+// crop first (Gather). constant_value matters in constant mode only.
+void import_pad(OnnxImporter& m) {
+  m.require_inputs(2, 4);
+  int x = m.input(0);
+  const int64_t r = m.rank(x);
+  const std::string mode = m.attr_string("mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    m.unsupported("mode '" + mode + "' (cellar pads constant, reflect, edge)");
+  const auto pads = m.const_ints(1);
+  double fill = 0;
+  if (mode == "constant" && m.num_inputs() > 2 && m.has_input(2)) {
+    const auto v = m.constant_input(2);
+    if (!v) m.unsupported("constant_value must be a constant");
+    if (v->numel() != 1) m.fail("constant_value must hold one value");
+    fill = v->to(DType::Float64).item();
+  }
+  std::vector<int64_t> axes;
+  if (m.num_inputs() > 3 && m.has_input(3)) {
+    for (int64_t a : m.const_ints(3)) axes.push_back(m.axis(a, r));
+  } else {
+    for (int64_t a = 0; a < r; ++a) axes.push_back(a);
+  }
+  if (pads.size() != 2 * axes.size())
+    m.fail("pads has " + std::to_string(pads.size()) + " values for " +
+           std::to_string(axes.size()) + " axes");
+  std::vector<int64_t> flat(2 * static_cast<size_t>(r), 0);  // cellar's (before, after) per dim
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t before = pads[i], after = pads[i + axes.size()];
+    const int64_t dim = m.info(x).shape[static_cast<size_t>(axes[i])];
+    if (before < 0 || after < 0) {  // crop first
+      const int64_t b = std::max<int64_t>(0, -before), e = dim - std::max<int64_t>(0, -after);
+      if (b > e) m.fail("negative pads remove more than the dimension");
+      x = m.take(x, axes[i], index_range(b, e));
+    }
+    flat[2 * static_cast<size_t>(axes[i])] = std::max<int64_t>(0, before);
+    flat[2 * static_cast<size_t>(axes[i]) + 1] = std::max<int64_t>(0, after);
+  }
+  if (std::any_of(flat.begin(), flat.end(), [](int64_t v) { return v != 0; })) {
+    ir::Attrs attrs{{"paddings", flat}};
+    if (mode != "constant") attrs["mode"] = mode;
+    if (fill != 0) attrs["value"] = fill;
+    x = m.emit1("Pad", {x}, std::move(attrs));
+  }
+  m.set_output(0, x);
+}
+
 }  // namespace
 
-CELLAR_REGISTER_OPS(pad_ops) {
-  OpTable& t = table;
-  OpDef d{.name = kOp, .infer = pad_infer, .make_kernel = pad_kernel};
+CELLAR_REGISTER_OPS(pad) {
+  OpDef d{.name = kOp, .infer = pad_infer, .make_kernel = tensor::pad_kernel};
   // MindSpore writes Pad as a PRIMITIVE whose `paddings` attribute is a tuple of (before, after)
   // pairs: ((0, 0), (0, 0), (1, 1), (1, 1)) for the model zoo's ResNet stem. It pads with zeros;
   // the other modes and fills are its variants MirrorPad and PadV3.
@@ -377,7 +296,9 @@ CELLAR_REGISTER_OPS(pad_ops) {
                                             .primitive_function = false},
                                .read = read_pad_v3,
                                .write = write_pad_v3});
-  t.add(std::move(d));
+  d.onnx = export_pad;
+  d.onnx_import = {{"Pad", import_pad}};
+  table.add(std::move(d));
 }
 
 }  // namespace cellar::ops

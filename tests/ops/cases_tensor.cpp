@@ -1,0 +1,435 @@
+// Cases of the tensor rows (src/ops/tensor/): data movement. Every reference says where each
+// output element comes from, by index arithmetic on the input's C-order values, so the outputs
+// must match exactly (tol 0), in every dtype the rows move.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "ops/op_case.h"
+
+namespace cellar::testing {
+namespace {
+
+using Ints = std::vector<int64_t>;
+using Pairs = std::vector<std::pair<int64_t, int64_t>>;
+
+// The C-order index of `flat` in shape `s`, and back.
+Ints unravel(int64_t flat, const Shape& s) {
+  Ints idx(s.rank());
+  for (size_t d = s.rank(); d-- > 0;) {
+    idx[d] = flat % s[d];
+    flat /= s[d];
+  }
+  return idx;
+}
+int64_t ravel(const Ints& idx, const Shape& s) {
+  int64_t flat = 0;
+  for (size_t d = 0; d < s.rank(); ++d) flat = flat * s[d] + idx[d];
+  return flat;
+}
+
+// out[i] = in0[source(out index)] for an output of `shape`, in input 0's dtype.
+OpReference gather_from(Shape shape, std::function<int64_t(const Ints&)> source) {
+  return [shape, source](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const auto x = as_doubles(in.at(0));
+    std::vector<double> y;
+    for (int64_t i = 0; i < shape.numel(); ++i)
+      y.push_back(x[static_cast<size_t>(source(unravel(i, shape)))]);
+    return std::vector<Tensor>{from_doubles(y, shape, in[0].dtype())};
+  };
+}
+
+// The input's values unchanged under a new shape (Flatten, Reshape, ExpandDims, Squeeze).
+OpReference same_values(Shape shape) {
+  return [shape](const std::vector<Tensor>& in, const ir::Attrs&) {
+    return std::vector<Tensor>{from_doubles(as_doubles(in.at(0)), shape, in[0].dtype())};
+  };
+}
+
+// y[i0, …] = x[perm applied]: output dimension k is input dimension perm[k].
+OpReference transpose_ref(Ints perm) {
+  return [perm](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape& xs = in.at(0).shape();
+    Ints out;
+    for (int64_t p : perm) out.push_back(xs[static_cast<size_t>(p)]);
+    return gather_from(Shape(out), [perm, xs](const Ints& o) {
+      Ints i(xs.rank());
+      for (size_t k = 0; k < perm.size(); ++k) i[static_cast<size_t>(perm[k])] = o[k];
+      return ravel(i, xs);
+    })(in, a);
+  };
+}
+
+// The inputs joined along `axis`: each output index walks back through the inputs' sizes.
+OpReference concat_ref(int64_t axis) {
+  return [axis](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const size_t a = static_cast<size_t>(axis < 0 ? axis + int64_t(in[0].shape().rank()) : axis);
+    Ints out = in[0].shape().dims();
+    out[a] = 0;
+    for (const Tensor& t : in) out[a] += t.shape()[a];
+    const Shape os(out);
+    std::vector<double> y;
+    for (int64_t i = 0; i < os.numel(); ++i) {
+      Ints idx = unravel(i, os);
+      size_t t = 0;
+      while (idx[a] >= in[t].shape()[a]) idx[a] -= in[t++].shape()[a];
+      y.push_back(as_doubles(in[t])[static_cast<size_t>(ravel(idx, in[t].shape()))]);
+    }
+    return std::vector<Tensor>{from_doubles(y, os, in[0].dtype())};
+  };
+}
+
+// out[p0…, i…, p(axis+1)…] = params[p0…, indices[i…], p(axis+1)…].
+OpReference gather_ref(int64_t axis) {
+  return [axis](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape& ps = in.at(0).shape();
+    const Shape& is = in.at(1).shape();
+    const auto idx = as_doubles(in[1]);
+    const auto ax = static_cast<size_t>(axis);
+    const Ints pd = ps.dims();
+    Ints out(pd.begin(), pd.begin() + axis);
+    for (int64_t d : is) out.push_back(d);
+    for (size_t d = ax + 1; d < ps.rank(); ++d) out.push_back(ps[d]);
+    return gather_from(Shape(out), [=](const Ints& o) {
+      Ints p(o.begin(), o.begin() + axis);
+      Ints i(o.begin() + axis, o.begin() + axis + static_cast<int64_t>(is.rank()));
+      p.push_back(static_cast<int64_t>(idx[static_cast<size_t>(ravel(i, is))]));
+      p.insert(p.end(), o.begin() + axis + static_cast<int64_t>(is.rank()), o.end());
+      return ravel(p, ps);
+    })(in, a);
+  };
+}
+
+// x (its shape padded with leading 1s) repeated: out index k reads x at k mod size.
+OpReference tile_ref(Ints mult) {
+  return [mult](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape& xs = in.at(0).shape();
+    Ints dims(mult.size() - xs.rank(), 1);
+    for (int64_t d : xs) dims.push_back(d);
+    Ints out;
+    for (size_t k = 0; k < mult.size(); ++k) out.push_back(dims[k] * mult[k]);
+    const Shape padded(dims);
+    return gather_from(Shape(out), [padded](const Ints& o) {
+      Ints i;
+      for (size_t k = 0; k < o.size(); ++k) i.push_back(o[k] % padded[k]);
+      return ravel(i, padded);
+    })(in, a);
+  };
+}
+
+// Pad as numpy.pad describes it: per dimension, the source index of each output index, built by
+// concatenation (constant: -1 for the fill): reflect x[b] … x[1] | x | x[n-2] … x[n-1-a];
+// symmetric x[b-1] … x[0] | x | x[n-1] … x[n-a]; edge x[0]·b | x | x[n-1]·a.
+OpReference pad_ref(Pairs p, std::string mode = "constant", double value = 0) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Tensor& x = in.at(0);
+    const size_t r = x.shape().rank();
+    std::vector<Ints> src(r);
+    Ints od;
+    for (size_t d = 0; d < r; ++d) {
+      const int64_t n = x.shape()[d], b = p[d].first, a = p[d].second;
+      Ints& s = src[d];
+      for (int64_t k = 0; k < b; ++k) {
+        if (mode == "reflect") s.push_back(b - k);
+        else if (mode == "symmetric") s.push_back(b - 1 - k);
+        else s.push_back(mode == "edge" ? 0 : -1);
+      }
+      for (int64_t k = 0; k < n; ++k) s.push_back(k);
+      for (int64_t k = 0; k < a; ++k) {
+        if (mode == "reflect") s.push_back(n - 2 - k);
+        else if (mode == "symmetric") s.push_back(n - 1 - k);
+        else s.push_back(mode == "edge" ? n - 1 : -1);
+      }
+      od.push_back(static_cast<int64_t>(s.size()));
+    }
+    const Shape out(od);
+    const auto xv = as_doubles(x);
+    std::vector<double> y;
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      const Ints o = unravel(i, out);
+      Ints idx;
+      for (size_t d = 0; d < r; ++d) idx.push_back(src[d][static_cast<size_t>(o[d])]);
+      const bool fill = std::find(idx.begin(), idx.end(), -1) != idx.end();
+      y.push_back(fill ? value : xv[static_cast<size_t>(ravel(idx, x.shape()))]);
+    }
+    return std::vector<Tensor>{from_doubles(y, out, x.dtype())};
+  };
+}
+
+// Pad's attributes for these pairs.
+ir::Attrs pad_attrs(const Pairs& p, const std::string& mode = "", double value = 0) {
+  Ints flat;
+  for (const auto& [b, a] : p) {
+    flat.push_back(b);
+    flat.push_back(a);
+  }
+  ir::Attrs attrs{{"paddings", flat}};
+  if (!mode.empty()) attrs["mode"] = mode;
+  if (value != 0) attrs["value"] = value;
+  return attrs;
+}
+
+// Element i is i % m + offset, in `dt` (small integers every dtype holds, repeating).
+Tensor pattern(const Shape& s, DType dt, int64_t m = 11, double offset = -4) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < s.numel(); ++i) v.push_back(double(i % m) + offset);
+  return values(v, s, dt);
+}
+
+Tensor ints(const Ints& v, const Shape& s, DType dt = DType::Int64) {
+  return values(std::vector<double>(v.begin(), v.end()), s, dt);
+}
+
+std::vector<OpCase> cases() {
+  std::vector<OpCase> c;
+  const Tensor x234 = uniform({2, 3, 4}, 9);
+
+  // ---- Flatten, Reshape ----
+  c.push_back({.op = "Flatten", .label = "rank3", .inputs = {x234},
+               .reference = same_values({2, 12}), .tol = 0});
+  c.push_back({.op = "Flatten", .label = "int_rank1", .inputs = {ints({1, 2, 3}, {3})},
+               .reference = same_values({3, 1}), .tol = 0});
+  c.push_back({.op = "Flatten", .label = "scalar_refused", .inputs = {values({1}, {})},
+               .error = "input must have rank >= 1"});
+  c.push_back({.op = "Reshape", .label = "inferred_dim", .inputs = {x234},
+               .attrs = {{"shape", Ints{4, -1}}}, .reference = same_values({4, 6}), .tol = 0});
+  c.push_back({.op = "Reshape", .label = "int8_to_rank4", .inputs = {pattern({6, 4}, DType::Int8)},
+               .attrs = {{"shape", Ints{2, 3, 2, 2}}}, .reference = same_values({2, 3, 2, 2}),
+               .tol = 0});
+  c.push_back({.op = "Reshape", .label = "indivisible_refused", .inputs = {x234},
+               .attrs = {{"shape", Ints{5, -1}}}, .error = "cannot reshape"});
+  c.push_back({.op = "Reshape", .label = "two_inferred_refused", .inputs = {x234},
+               .attrs = {{"shape", Ints{-1, -1}}}, .error = "more than one -1"});
+  c.push_back({.op = "Reshape", .label = "wrong_count_refused", .inputs = {x234},
+               .attrs = {{"shape", Ints{7}}}, .error = "cannot reshape"});
+  c.push_back({.op = "Reshape", .label = "negative_refused", .inputs = {x234},
+               .attrs = {{"shape", Ints{-2, 12}}}, .error = "negative dimension -2"});
+
+  // ---- Transpose ----
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int32, DType::Int8})
+    c.push_back({.op = "Transpose", .label = "perm201_" + std::string(mindspore_name(dt)),
+                 .inputs = {uniform({2, 3, 4}, 800, -100, 100, dt)},
+                 .attrs = {{"perm", Ints{2, 0, 1}}}, .reference = transpose_ref({2, 0, 1}),
+                 .tol = 0});
+  c.push_back({.op = "Transpose", .label = "rank4_negative_axes",
+               .inputs = {uniform({2, 1, 3, 5}, 801)}, .attrs = {{"perm", Ints{-1, 0, 2, 1}}},
+               .reference = transpose_ref({3, 0, 2, 1}), .tol = 0});
+  const Tensor ones23 = values({1, 1, 1, 1, 1, 1}, {2, 3});
+  c.push_back({.op = "Transpose", .label = "short_perm_refused", .inputs = {ones23},
+               .attrs = {{"perm", Ints{0}}}, .error = "perm has 1 entries"});
+  c.push_back({.op = "Transpose", .label = "repeat_refused", .inputs = {ones23},
+               .attrs = {{"perm", Ints{0, 0}}}, .error = "not a permutation"});
+  c.push_back({.op = "Transpose", .label = "axis_out_of_range_refused", .inputs = {ones23},
+               .attrs = {{"perm", Ints{0, 2}}}, .error = "axis 2 is out of range for rank 2"});
+
+  // ---- ExpandDims, Squeeze ----
+  const Tensor x23 = uniform({2, 3}, 900);
+  c.push_back({.op = "ExpandDims", .label = "middle", .inputs = {x23},
+               .attrs = {{"axis", int64_t{1}}}, .reference = same_values({2, 1, 3}), .tol = 0});
+  c.push_back({.op = "ExpandDims", .label = "last", .inputs = {x23},
+               .attrs = {{"axis", int64_t{-1}}}, .reference = same_values({2, 3, 1}), .tol = 0});
+  c.push_back({.op = "ExpandDims", .label = "first_int", .inputs = {ints({4, 5}, {2})},
+               .attrs = {{"axis", int64_t{0}}}, .reference = same_values({1, 2}), .tol = 0});
+  c.push_back({.op = "ExpandDims", .label = "axis_3_refused", .inputs = {x23},
+               .attrs = {{"axis", int64_t{3}}}, .error = "axis 3 is out of range for rank 3"});
+  c.push_back({.op = "ExpandDims", .label = "axis_minus4_refused", .inputs = {x23},
+               .attrs = {{"axis", int64_t{-4}}}, .error = "axis -4 is out of range"});
+  const Tensor x1213 = uniform({1, 2, 1, 3}, 901);
+  c.push_back({.op = "Squeeze", .label = "every_size1", .inputs = {x1213},
+               .attrs = {{"axis", Ints{}}}, .reference = same_values({2, 3}), .tol = 0});
+  c.push_back({.op = "Squeeze", .label = "no_axis_attr", .inputs = {x1213},
+               .reference = same_values({2, 3}), .tol = 0,
+               .no_mindir = "the MindIR writer needs `axis` (Squeeze's spelling has no default)"});
+  c.push_back({.op = "Squeeze", .label = "one_negative_axis", .inputs = {x1213},
+               .attrs = {{"axis", Ints{-2}}}, .reference = same_values({1, 2, 3}), .tol = 0});
+  c.push_back({.op = "Squeeze", .label = "nothing_to_drop", .inputs = {x23},
+               .attrs = {{"axis", Ints{}}}, .reference = same_values({2, 3}), .tol = 0});
+  c.push_back({.op = "Squeeze", .label = "size2_refused", .inputs = {x1213},
+               .attrs = {{"axis", Ints{1}}}, .error = "has size 2, not 1"});
+  c.push_back({.op = "Squeeze", .label = "axis_out_of_range_refused", .inputs = {x1213},
+               .attrs = {{"axis", Ints{4}}}, .error = "axis 4 is out of range for rank 4"});
+
+  // ---- Concat ----
+  for (int64_t axis : {0, 1, -1}) {
+    const auto a = static_cast<size_t>(axis < 0 ? 2 : axis);
+    Shape s2{2, 3, 4}, s3{2, 3, 4};
+    s2[a] = 1;
+    s3[a] = 2;
+    c.push_back({.op = "Concat", .label = "three_axis" + std::to_string(a),
+                 .inputs = {uniform({2, 3, 4}, 1000), uniform(s2, 1001), uniform(s3, 1002)},
+                 .attrs = {{"axis", axis}}, .reference = concat_ref(axis), .tol = 0});
+  }
+  c.push_back({.op = "Concat", .label = "one_input_default_axis",
+               .inputs = {uniform({2, 2}, 1003)}, .reference = concat_ref(0), .tol = 0});
+  c.push_back({.op = "Concat", .label = "int64_with_empty",
+               .inputs = {ints({1, 2, 3, 4}, {2, 2}), ints({}, {2, 0}), ints({5, 6}, {2, 1})},
+               .attrs = {{"axis", int64_t{1}}}, .reference = concat_ref(1), .tol = 0});
+  c.push_back({.op = "Concat", .label = "mismatch_refused",
+               .inputs = {ones23, uniform({2, 4}, 1)}, .attrs = {{"axis", int64_t{0}}},
+               .error = "does not match input 0"});
+  c.push_back({.op = "Concat", .label = "rank_mismatch_refused",
+               .inputs = {ones23, uniform({2, 3, 1}, 1)}, .attrs = {{"axis", int64_t{0}}},
+               .error = "does not match input 0"});
+  c.push_back({.op = "Concat", .label = "dtype_mismatch_refused",
+               .inputs = {ones23, uniform({2, 3}, 1, -2, 2, DType::Float64)},
+               .attrs = {{"axis", int64_t{0}}}, .error = "inputs have different dtypes"});
+  c.push_back({.op = "Concat", .label = "axis_out_of_range_refused", .inputs = {ones23},
+               .attrs = {{"axis", int64_t{2}}}, .error = "axis 2 is out of range for rank 2"});
+
+  // ---- Gather ----
+  const Tensor params = uniform({4, 5, 3}, 1100);
+  for (DType it : {DType::Int32, DType::Int64})
+    c.push_back({.op = "Gather", .label = "axis1_" + std::string(mindspore_name(it)),
+                 .inputs = {params, ints({4, 0, 2, 4, 1, 1}, {2, 3}, it)},
+                 .attrs = {{"axis", int64_t{1}}}, .reference = gather_ref(1), .tol = 0});
+  c.push_back({.op = "Gather", .label = "int_params_axis0",
+               .inputs = {ints({10, 20, 30}, {3}, DType::Int32), ints({2, 0}, {2}, DType::Int32)},
+               .attrs = {{"axis", int64_t{0}}}, .reference = gather_ref(0), .tol = 0});
+  c.push_back({.op = "Gather", .label = "last_axis_scalar_index",
+               .inputs = {params, ints({2}, {})}, .attrs = {{"axis", int64_t{-1}}},
+               .reference = gather_ref(2), .tol = 0});
+  c.push_back({.op = "Gather", .label = "index_too_big_refused",
+               .inputs = {params, ints({5}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{1}}},
+               .error = "index 5 is out of range [0, 5)"});
+  c.push_back({.op = "Gather", .label = "negative_index_refused",
+               .inputs = {params, ints({-1}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{1}}},
+               .error = "index -1 is out of range"});
+  c.push_back({.op = "Gather", .label = "float_indices_refused",
+               .inputs = {params, values({1}, {1})}, .attrs = {{"axis", int64_t{0}}},
+               .error = "dtype Float32 is not supported"});
+  c.push_back({.op = "Gather", .label = "axis_out_of_range_refused",
+               .inputs = {params, ints({0}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{3}}},
+               .error = "axis 3 is out of range for rank 3"});
+  c.push_back({.op = "Gather", .label = "batch_dims_refused",
+               .inputs = {params, ints({0}, {1})},
+               .attrs = {{"axis", int64_t{1}}, {"batch_dims", int64_t{1}}},
+               .error = "only batch_dims = 0 is supported"});
+
+  // ---- Tile ----
+  c.push_back({.op = "Tile", .label = "longer_multiples", .inputs = {uniform({2, 3}, 1200)},
+               .attrs = {{"multiples", Ints{2, 1, 3}}}, .reference = tile_ref({2, 1, 3}),
+               .tol = 0});
+  c.push_back({.op = "Tile", .label = "int64", .inputs = {ints({1, 2}, {2, 1})},
+               .attrs = {{"multiples", Ints{2, 2}}}, .reference = tile_ref({2, 2}), .tol = 0});
+  c.push_back({.op = "Tile", .label = "zero_multiple_is_empty", .inputs = {uniform({2, 3}, 1201)},
+               .attrs = {{"multiples", Ints{0, 1}}}, .reference = tile_ref({0, 1}), .tol = 0});
+  c.push_back({.op = "Tile", .label = "uint8_rank3",
+               .inputs = {uniform({2, 1, 3}, 1202, 0, 200, DType::UInt8)},
+               .attrs = {{"multiples", Ints{1, 4, 2}}}, .reference = tile_ref({1, 4, 2}),
+               .tol = 0});
+  c.push_back({.op = "Tile", .label = "short_multiples_refused", .inputs = {ones23},
+               .attrs = {{"multiples", Ints{2}}}, .error = "fewer than the input's rank"});
+  c.push_back({.op = "Tile", .label = "negative_refused", .inputs = {ones23},
+               .attrs = {{"multiples", Ints{-1, 1}}}, .error = "must be non-negative"});
+
+  // ---- Pad, constant mode: ranks 1 to 4, zero and other fills, an integer dtype, zero-size
+  // pads and inputs ----
+  struct Constant {
+    std::string label;
+    Shape x;
+    Pairs p;
+    double value;
+    DType dtype;
+  };
+  for (const Constant& k : std::vector<Constant>{
+           {"rank1", {5}, {{2, 3}}, 0, DType::Float32},
+           {"rank2_fill", {2, 3}, {{0, 1}, {2, 0}}, -1.5, DType::Float32},
+           {"resnet_stem", {1, 2, 3, 4}, {{0, 0}, {0, 0}, {1, 1}, {1, 1}}, 0, DType::Float32},
+           {"int32_fill", {2, 1, 3, 2}, {{1, 0}, {0, 2}, {3, 1}, {0, 0}}, 7, DType::Int32},
+           {"no_padding", {2, 2}, {{0, 0}, {0, 0}}, 0, DType::Float64},
+           {"empty_input_fill", {0, 3}, {{1, 1}, {0, 0}}, 2, DType::Float32},
+       })
+    c.push_back({.op = "Pad", .label = "constant_" + k.label, .inputs = {pattern(k.x, k.dtype)},
+                 .attrs = pad_attrs(k.p, "", k.value), .reference = pad_ref(k.p, "constant",
+                                                                            k.value),
+                 .tol = 0});
+
+  // ---- Pad, the mirror and edge modes: ranks 0 to 5, several dtypes, paddings up to the
+  // modes' limits. MindSpore's MirrorPad takes ranks 1 to 5 and its PadV3 edge mode only
+  // dimensions 2 and up of ranks 3 to 5; ONNX has no symmetric mode ----
+  const std::string kNoEdge = "MindSpore's PadV3 pads edge only in dimensions 2+ of rank 3-5";
+  const std::string kNoSymmetric = "ONNX's Pad has no symmetric mode";
+  struct Mode {
+    std::string label;
+    Shape x;
+    Pairs p;
+    std::string mode;
+    DType dtype;
+    std::string no_mindir, no_onnx;
+  };
+  for (const Mode& k : std::vector<Mode>{
+           {"rank1_max", {5}, {{4, 4}}, "reflect", DType::Float32},
+           {"rank1_max", {5}, {{5, 5}}, "symmetric", DType::Float32, "", kNoSymmetric},
+           {"rank1", {5}, {{7, 2}}, "edge", DType::Float32, kNoEdge},
+           {"int32", {2, 3}, {{1, 0}, {2, 2}}, "reflect", DType::Int32},
+           {"at_limits", {2, 3}, {{1, 1}, {2, 2}}, "reflect", DType::Float32},
+           {"at_limits", {2, 3}, {{2, 2}, {3, 3}}, "symmetric", DType::Float32, "", kNoSymmetric},
+           {"float16", {2, 3}, {{2, 1}, {3, 0}}, "symmetric", DType::Float16, "", kNoSymmetric},
+           {"uint8", {2, 3}, {{0, 3}, {1, 4}}, "edge", DType::UInt8, kNoEdge},
+           {"rank4_float64", {2, 3, 4, 5}, {{0, 0}, {1, 0}, {2, 1}, {0, 3}}, "reflect",
+            DType::Float64},
+           {"rank4_int64", {2, 3, 4, 5}, {{1, 2}, {0, 3}, {4, 1}, {2, 5}}, "symmetric",
+            DType::Int64, "", kNoSymmetric},
+           {"rank5_bool", {2, 1, 3, 2, 2}, {{1, 1}, {2, 0}, {0, 1}, {1, 2}, {0, 0}}, "edge",
+            DType::Bool, kNoEdge},
+           {"rank4_spatial", {1, 2, 3, 2}, {{0, 0}, {0, 0}, {2, 1}, {1, 3}}, "edge",
+            DType::Float32},
+           {"bfloat16", {1, 1}, {{0, 0}, {1, 1}}, "symmetric", DType::BFloat16, "",
+            kNoSymmetric},
+           {"size1_no_padding", {1, 4}, {{0, 0}, {0, 0}}, "reflect", DType::Float32},
+           {"empty_input", {0, 3}, {{0, 0}, {2, 1}}, "edge", DType::Float32, kNoEdge},
+           {"scalar", {}, {}, "reflect", DType::Int8},
+       }) {
+    Tensor x = pattern(k.x, k.dtype, 13, -5);
+    if (k.dtype == DType::UInt8 || k.dtype == DType::Bool) {
+      std::vector<double> v;
+      for (int64_t i = 0; i < k.x.numel(); ++i) v.push_back(double(i % 2 + i % 7));
+      x = values(v, k.x, k.dtype);
+    }
+    c.push_back({.op = "Pad", .label = k.mode + "_" + k.label, .inputs = {x},
+                 .attrs = pad_attrs(k.p, k.mode), .reference = pad_ref(k.p, k.mode), .tol = 0,
+                 .no_mindir = k.no_mindir, .no_onnx = k.no_onnx});
+  }
+
+  // ---- Pad's refusals: a ValueError that says which dimension and why ----
+  struct Refused {
+    std::string label;
+    Shape x;
+    ir::Attrs attrs;
+    std::string error;
+  };
+  const Pairs overflow{{0, 0}, {std::numeric_limits<int64_t>::max(), 1}};
+  for (const Refused& k : std::vector<Refused>{
+           {"one_pair_for_rank2", {2, 3}, pad_attrs({{1, 1}}), "paddings has 2 values"},
+           {"negative", {2, 3}, pad_attrs({{0, 0}, {-1, 0}}), "are negative"},
+           {"overflow", {2, 3}, pad_attrs(overflow), "overflows"},
+           {"reflect_not_smaller", {2, 3}, pad_attrs({{0, 0}, {3, 0}}, "reflect"),
+            "smaller than the dimension"},
+           {"reflect_names_dimension", {2, 3}, pad_attrs({{0, 2}, {0, 0}}, "reflect"),
+            "dimension 0"},
+           {"reflect_size1", {1, 2}, pad_attrs({{1, 0}, {0, 0}}, "reflect"),
+            "smaller than the dimension"},
+           {"symmetric_exceeds", {2, 3}, pad_attrs({{0, 0}, {0, 4}}, "symmetric"),
+            "must not exceed"},
+           {"edge_negative", {2, 3}, pad_attrs({{0, 0}, {-1, 0}}, "edge"), "negative"},
+           {"edge_empty", {0, 2}, pad_attrs({{1, 0}, {0, 0}}, "edge"), "which is empty"},
+           {"edge_overflow", {2, 3}, pad_attrs(overflow, "edge"), "overflows"},
+           {"unknown_mode", {2, 3}, pad_attrs({{0, 0}, {1, 0}}, "wrap"), "not one of"},
+           {"fill_outside_constant", {2, 3}, pad_attrs({{0, 0}, {1, 0}}, "edge", 1.0),
+            "constant mode"},
+           {"mode_not_string", {2, 3},
+            {{"paddings", Ints{0, 0, 1, 1}}, {"mode", int64_t{1}}}, "must be a string"},
+       })
+    c.push_back({.op = "Pad", .label = "refuses_" + k.label,
+                 .inputs = {pattern(k.x, DType::Float32)}, .attrs = k.attrs, .error = k.error});
+  c.push_back({.op = "Pad", .label = "refuses_str", .inputs = {Tensor::from_string("s")},
+               .attrs = pad_attrs({}, "edge"), .error = "str tensors cannot be padded"});
+  return c;
+}
+
+const OpCaseTable kTensor(cases);
+
+}  // namespace
+}  // namespace cellar::testing
