@@ -94,8 +94,6 @@ TEST(Ops, ReLU) {
   EXPECT_EQ(ops::relu(xi).data<int32_t>()[0], 0);
 }
 
-}
-
 TEST(Ops, EveryGraphOpHasAMindIRSpelling) {
   for (const auto& name : ops::op_table().names()) {
     const auto* def = ops::op_table().find(name);

@@ -344,8 +344,6 @@ TEST(OpsBreadth, ElementwiseUnary) {
   EXPECT_THROW(ops::gelu(Tensor::from_vector<int64_t>({1}, {1})), ValueError);
 }
 
-}
-
 // ---------------------------------------------------------------- the table
 
 TEST(OpsBreadth, MindIRSpellings) {
