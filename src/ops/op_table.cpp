@@ -102,7 +102,6 @@ void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
 void attach_onnx_math(OpTable& t);    // TRANSITIONAL: src/ops/math/onnx_math.cpp
-void attach_onnx_nn(OpTable& t);      // TRANSITIONAL: src/ops/nn/onnx_nn.cpp
 void attach_onnx_tensor(OpTable& t);  // TRANSITIONAL: src/ops/tensor/onnx_tensor.cpp
 
 const OpTable& op_table() {
@@ -113,7 +112,6 @@ const OpTable& op_table() {
 #undef CELLAR_OPS_FILE
     // TRANSITIONAL (see OpTable::set_onnx_export).
     attach_onnx_math(t);
-    attach_onnx_nn(t);
     attach_onnx_tensor(t);
     return t;
   }();
