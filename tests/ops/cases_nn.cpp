@@ -502,6 +502,23 @@ std::vector<OpCase> nn_cases() {
     for (bool is_max : {true, false})
       for (DType dt : {DType::Float32, DType::Float64})
         add(pool_case(is_max, p.x, p.kh, p.kw, p.sh, p.sw, p.same, dt, seed++));
+  // The other spelling of each: AvgPool as ops.AvgPool 1.x wrote it, MaxPool with the enums.
+  {
+    OpCase a = pool_case(false, {1, 2, 7, 9}, 3, 3, 2, 2, true, DType::Float32, 230);
+    a.label = "ms1x_attrs_same";
+    a.attrs = {{"kernel_size", std::vector<int64_t>{1, 1, 3, 3}},
+               {"strides", std::vector<int64_t>{1, 1, 2, 2}},
+               {"pad_mode", std::string("SAME")},
+               {"data_format", std::string("NCHW")}};
+    add(a);
+    OpCase m = pool_case(true, {1, 2, 7, 9}, 3, 3, 2, 2, true, DType::Float32, 231);
+    m.label = "enum_attrs_same";
+    m.attrs = {{"kernel_size", std::vector<int64_t>{3, 3}},
+               {"strides", std::vector<int64_t>{2, 2}},
+               {"pad_mode", int64_t{1}},
+               {"data_format", int64_t{0}}};
+    add(m);
+  }
   add({.op = "MaxPool",
        .label = "window_too_large",
        .inputs = {ones({1, 1, 2, 2})},
