@@ -33,8 +33,6 @@ void OpTable::add(OpDef def) {
     if (auto it = by_onnx_import_.find(imp.op_type); it != by_onnx_import_.end())
       clash("imports ONNX '" + imp.op_type + "', which row '" + it->second.first +
             "' already imports");
-    if (transitional_import_.count(imp.op_type))
-      clash("imports ONNX '" + imp.op_type + "', which another rule already imports");
   }
   for (const auto& p : prims) by_mindir_[p] = def.name;
   for (size_t i = 0; i < def.mindir.variants.size(); ++i)
@@ -67,32 +65,10 @@ std::vector<std::string> OpTable::names() const {
   return out;
 }
 
-void OpTable::throw_if_imported(const std::string& op_type) const {
-  if (auto it = by_onnx_import_.find(op_type); it != by_onnx_import_.end())
-    throw std::logic_error("op table: ONNX '" + op_type + "' is imported by row '" +
-                           it->second.first + "' already");
-  if (transitional_import_.count(op_type))
-    throw std::logic_error("op table: ONNX '" + op_type + "' is imported twice");
-}
-
 const OnnxImportFn* OpTable::find_onnx_import(const std::string& op_type) const {
-  if (auto t = transitional_import_.find(op_type); t != transitional_import_.end())
-    return &t->second;
   auto it = by_onnx_import_.find(op_type);
   if (it == by_onnx_import_.end()) return nullptr;
   return &find(it->second.first)->onnx_import.at(it->second.second).rule;
-}
-
-void OpTable::set_onnx_export(const std::string& name, OnnxExportFn fn) {
-  auto it = ops_.find(name);
-  if (it == ops_.end()) throw std::logic_error("op table: no row '" + name + "' to spell in ONNX");
-  it->second.onnx = std::move(fn);
-}
-
-void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
-  throw_if_imported(op_type);
-  // Kept on a row-less side list: the transitional rules emit rows by name themselves.
-  transitional_import_.emplace(op_type, std::move(fn));
 }
 
 // Each op file's registration function, as the build collected them (ops_index.inc is generated
@@ -100,7 +76,6 @@ void OpTable::add_onnx_import(const std::string& op_type, OnnxImportFn fn) {
 #define CELLAR_OPS_FILE(id) void register_ops_##id(OpTable& table);
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
-void attach_onnx_nn(OpTable& t);      // TRANSITIONAL: src/ops/nn/onnx_nn.cpp
 
 const OpTable& op_table() {
   static const OpTable table = [] {
@@ -108,8 +83,6 @@ const OpTable& op_table() {
 #define CELLAR_OPS_FILE(id) register_ops_##id(t);
 #include "ops_index.inc"
 #undef CELLAR_OPS_FILE
-    // TRANSITIONAL (see OpTable::set_onnx_export).
-    attach_onnx_nn(t);
     return t;
   }();
   return table;

@@ -136,19 +136,11 @@ class OpTable {
   // The import rule a row registered for an ONNX op type; null when no row reads it.
   const OnnxImportFn* find_onnx_import(const std::string& op_type) const;
 
-  // TRANSITIONAL, for the domains whose spellings still live in src/ops/<domain>/onnx_*.cpp:
-  // attach an ONNX export or import rule to an existing row (logic_error on a missing row or a
-  // taken op type). Goes when every spelling is in its op's own row.
-  void set_onnx_export(const std::string& name, OnnxExportFn fn);
-  void add_onnx_import(const std::string& op_type, OnnxImportFn fn);
-
  private:
   std::map<std::string, OpDef> ops_;
   std::map<std::string, std::string> by_mindir_;
   std::map<std::string, std::pair<std::string, size_t>> by_mindir_variant_;  // row, index
   std::map<std::string, std::pair<std::string, size_t>> by_onnx_import_;  // row, index
-  std::map<std::string, OnnxImportFn> transitional_import_;  // TRANSITIONAL: see set_onnx_export
-  void throw_if_imported(const std::string& op_type) const;
 };
 
 // The table, built once on first use (the only global state of cellar, and immutable after).

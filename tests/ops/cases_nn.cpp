@@ -1,29 +1,590 @@
 // Cases of the nn rows (src/ops/nn/): activations, convolution, pooling, normalisation.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
 
 #include "ops/op_case.h"
 
 namespace cellar::testing {
 namespace {
 
-const OpCaseTable kNn([] {
-  return std::vector<OpCase>{
-      {.op = "ReLU6",
-       .label = "both_clamps",
-       .inputs = {values({-3, -0.5, 0, 0.5, 5.9, 6, 6.1, 100}, {2, 4})},
-       .reference = unary_ref([](double x) { return std::clamp(x, 0.0, 6.0); })},
-      {.op = "ReLU6",
-       .label = "f64_random",
-       .inputs = {uniform({3, 5, 7}, 61, -9, 9, DType::Float64)},
-       .reference = unary_ref([](double x) { return std::clamp(x, 0.0, 6.0); })},
-      {.op = "ReLU6", .label = "int_refused", .inputs = {values({1, 2}, {2}, DType::Int32)},
-       .error = "dtype Int32 is not supported"},
-      {.op = "HSwish",
-       .label = "around_the_knees",
-       .inputs = {uniform({2, 3, 4, 5}, 62, -5, 5)},
-       .reference = unary_ref([](double x) { return x * std::clamp(x + 3, 0.0, 6.0) / 6; })},
+// ---- references of the nn rows (plain loops in double) ----
+
+// y[i, j] = Σ_p op(a)[i, p] · op(b)[p, j].
+OpReference matmul_ref() {
+  return [](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    const bool ta = std::get<bool>(attrs.at("transpose_a")),
+               tb = std::get<bool>(attrs.at("transpose_b"));
+    const Shape& as = in[0].shape();
+    const Shape& bs = in[1].shape();
+    const int64_t m = ta ? as[1] : as[0], k = ta ? as[0] : as[1], n = tb ? bs[0] : bs[1];
+    const auto a = as_doubles(in[0]), b = as_doubles(in[1]);
+    std::vector<double> y(static_cast<size_t>(m * n));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t p = 0; p < k; ++p)
+          s += a[static_cast<size_t>(ta ? p * m + i : i * k + p)] *
+               b[static_cast<size_t>(tb ? j * k + p : p * n + j)];
+        y[static_cast<size_t>(i * n + j)] = s;
+      }
+    return std::vector<Tensor>{from_doubles(y, Shape{m, n}, in[0].dtype())};
   };
+}
+
+OpCase matmul_case(bool ta, bool tb) {
+  const int64_t m = 5, k = 7, n = 3;
+  return {.op = "MatMul",
+          .label = std::string("ta") + (ta ? "1" : "0") + "_tb" + (tb ? "1" : "0"),
+          .inputs = {uniform(ta ? Shape{k, m} : Shape{m, k}, 1),
+                     uniform(tb ? Shape{n, k} : Shape{k, n}, 2)},
+          .attrs = {{"transpose_a", ta}, {"transpose_b", tb}},
+          .reference = matmul_ref()};
+}
+
+// y = x + b[c] along dimension 1.
+OpReference bias_add_ref() {
+  return [](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Shape& s = in[0].shape();
+    auto x = as_doubles(in[0]);
+    const auto b = as_doubles(in[1]);
+    int64_t inner = 1;
+    for (size_t i = 2; i < s.rank(); ++i) inner *= s[i];
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] += b[(i / static_cast<size_t>(inner)) % static_cast<size_t>(s[1])];
+    return std::vector<Tensor>{from_doubles(x, s, in[0].dtype())};
+  };
+}
+
+struct ConvParams {
+  Shape x, w;
+  std::string mode;
+  std::vector<int64_t> pad;  // top, bottom, left, right
+  int64_t sh, sw, dh, dw, group;
+};
+
+// Each output pixel is the sum over the window's taps that fall inside the input (zero padding);
+// the output size and the padding before from MindSpore's rule for the pad mode.
+OpReference conv_ref(ConvParams p) {
+  return [p](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const auto x = as_doubles(in[0]), w = as_doubles(in[1]);
+    const int64_t n = p.x[0], c = p.x[1], h = p.x[2], wd = p.x[3];
+    const int64_t o = p.w[0], kh = p.w[2], kw = p.w[3];
+    const int64_t spanh = p.dh * (kh - 1) + 1, spanw = p.dw * (kw - 1) + 1;
+    int64_t oh, ow, pt = 0, pl = 0;
+    if (p.mode == "valid") {
+      oh = (h - spanh) / p.sh + 1;
+      ow = (wd - spanw) / p.sw + 1;
+    } else if (p.mode == "same") {
+      oh = (h + p.sh - 1) / p.sh;
+      ow = (wd + p.sw - 1) / p.sw;
+      pt = std::max<int64_t>(0, (oh - 1) * p.sh + spanh - h) / 2;
+      pl = std::max<int64_t>(0, (ow - 1) * p.sw + spanw - wd) / 2;
+    } else {
+      oh = (h + p.pad[0] + p.pad[1] - spanh) / p.sh + 1;
+      ow = (wd + p.pad[2] + p.pad[3] - spanw) / p.sw + 1;
+      pt = p.pad[0];
+      pl = p.pad[2];
+    }
+    const int64_t cg = c / p.group, og = o / p.group;
+    std::vector<double> y(static_cast<size_t>(n * o * oh * ow), 0.0);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t oc = 0; oc < o; ++oc)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            double s = 0;
+            const int64_t gr = oc / og;
+            for (int64_t ci = 0; ci < cg; ++ci)
+              for (int64_t i = 0; i < kh; ++i)
+                for (int64_t j = 0; j < kw; ++j) {
+                  const int64_t iy = oy * p.sh + i * p.dh - pt, ix = ox * p.sw + j * p.dw - pl;
+                  if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                  s += x[static_cast<size_t>(((b * c + gr * cg + ci) * h + iy) * wd + ix)] *
+                       w[static_cast<size_t>(((oc * cg + ci) * kh + i) * kw + j)];
+                }
+            y[static_cast<size_t>(((b * o + oc) * oh + oy) * ow + ox)] = s;
+          }
+    return std::vector<Tensor>{from_doubles(y, Shape{n, o, oh, ow}, in[0].dtype())};
+  };
+}
+
+OpCase conv_case(std::string label, ConvParams p, DType dt, uint64_t seed) {
+  return {.op = "Conv2D",
+          .label = std::move(label),
+          .inputs = {uniform(p.x, seed, -2, 2, dt), uniform(p.w, seed + 1, -2, 2, dt)},
+          .attrs = {{"pad_mode", p.mode},
+                    {"pad", p.pad},
+                    {"stride", std::vector<int64_t>{1, 1, p.sh, p.sw}},
+                    {"dilation", std::vector<int64_t>{1, 1, p.dh, p.dw}},
+                    {"group", p.group}},
+          .reference = conv_ref(p),
+          .tol = 1e-4};
+}
+
+// The mean (padding not counted) or maximum of the window's taps inside the input.
+OpReference pool_ref(bool is_max, int64_t kh, int64_t kw, int64_t sh, int64_t sw, bool same) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const auto x = as_doubles(in[0]);
+    const Shape& s = in[0].shape();
+    int64_t oh, ow, pt = 0, pl = 0;
+    if (!same) {
+      oh = (s[2] - kh) / sh + 1;
+      ow = (s[3] - kw) / sw + 1;
+    } else {
+      oh = (s[2] + sh - 1) / sh;
+      ow = (s[3] + sw - 1) / sw;
+      pt = std::max<int64_t>(0, (oh - 1) * sh + kh - s[2]) / 2;
+      pl = std::max<int64_t>(0, (ow - 1) * sw + kw - s[3]) / 2;
+    }
+    std::vector<double> y;
+    for (int64_t p = 0; p < s[0] * s[1]; ++p)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double acc = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+          int cnt = 0;
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t j = 0; j < kw; ++j) {
+              const int64_t iy = oy * sh + i - pt, ix = ox * sw + j - pl;
+              if (iy < 0 || iy >= s[2] || ix < 0 || ix >= s[3]) continue;
+              const double v = x[static_cast<size_t>((p * s[2] + iy) * s[3] + ix)];
+              acc = is_max ? std::max(acc, v) : acc + v;
+              ++cnt;
+            }
+          y.push_back(is_max ? acc : acc / cnt);
+        }
+    return std::vector<Tensor>{from_doubles(y, Shape{s[0], s[1], oh, ow}, in[0].dtype())};
+  };
+}
+
+// MaxPool as ops.MaxPool writes it ((1, 1, h, w), "VALID"/"SAME"); AvgPool as MindSpore 2.x's
+// AvgPool does ((h, w), the PadMode and Format enums), as the functional API calls them.
+OpCase pool_case(bool is_max, const Shape& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                 bool same, DType dt, uint64_t seed) {
+  ir::Attrs attrs;
+  if (is_max)
+    attrs = {{"kernel_size", std::vector<int64_t>{1, 1, kh, kw}},
+             {"strides", std::vector<int64_t>{1, 1, sh, sw}},
+             {"pad_mode", std::string(same ? "SAME" : "VALID")},
+             {"data_format", std::string("NCHW")}};
+  else
+    attrs = {{"kernel_size", std::vector<int64_t>{kh, kw}},
+             {"strides", std::vector<int64_t>{sh, sw}},
+             {"pad_mode", int64_t{same ? 1 : 2}},
+             {"data_format", int64_t{0}}};
+  std::string label = x.str() + "_k" + std::to_string(kh) + std::to_string(kw) + "_s" +
+                      std::to_string(sh) + std::to_string(sw) + (same ? "_same_" : "_valid_") +
+                      (dt == DType::Float64 ? "f64" : "f32");
+  return {.op = is_max ? "MaxPool" : "AvgPool",
+          .label = label,
+          .inputs = {uniform(x, seed, -2, 2, dt)},
+          .attrs = attrs,
+          .reference = pool_ref(is_max, kh, kw, sh, sw, same)};
+}
+
+// y, then the statistics passed through (mean, variance, mean, variance) at inference.
+OpReference batch_norm_ref(double eps) {
+  return [eps](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Shape& s = in[0].shape();
+    auto x = as_doubles(in[0]);
+    const auto sc = as_doubles(in[1]), b = as_doubles(in[2]), m = as_doubles(in[3]),
+               v = as_doubles(in[4]);
+    int64_t inner = 1;
+    for (size_t i = 2; i < s.rank(); ++i) inner *= s[i];
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t j = (i / static_cast<size_t>(inner)) % static_cast<size_t>(s[1]);
+      x[i] = (x[i] - m[j]) / std::sqrt(v[j] + eps) * sc[j] + b[j];
+    }
+    return std::vector<Tensor>{from_doubles(x, s, in[0].dtype()), in[3], in[4], in[3], in[4]};
+  };
+}
+
+OpCase batch_norm_case(DType dt) {
+  const int64_t c = 3;
+  Generator g(304);
+  return {.op = "BatchNorm",
+          .label = dt == DType::Float64 ? "f64" : "f32",
+          .inputs = {uniform({2, c, 5, 1}, 300, -2, 2, dt), uniform({c}, 301, -2, 2, dt),
+                     uniform({c}, 302, -2, 2, dt), uniform({c}, 303, -2, 2, dt),
+                     ops::uniform({c}, 0.1, 2.0, g, dt)},
+          .attrs = {{"is_training", false}, {"epsilon", 1e-3}},
+          .reference = batch_norm_ref(1e-3),
+          .no_onnx =
+              "the one-node graph outputs the batch statistics (outputs 1-4), which "
+              "ONNX's inference BatchNormalization does not have"};
+}
+
+// e^x / Σ e^x (or its log) along one axis.
+OpReference softmax_ref(int64_t axis, bool log) {
+  return [axis, log](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Shape& s = in[0].shape();
+    const auto x = as_doubles(in[0]);
+    const int64_t r = static_cast<int64_t>(s.rank()), a = axis < 0 ? axis + r : axis;
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < a; ++i) outer *= s[static_cast<size_t>(i)];
+    for (int64_t i = a + 1; i < r; ++i) inner *= s[static_cast<size_t>(i)];
+    const int64_t len = s[static_cast<size_t>(a)];
+    std::vector<double> y(x.size());
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        double z = 0;
+        for (int64_t k = 0; k < len; ++k)
+          z += std::exp(x[static_cast<size_t>((o * len + k) * inner + i)]);
+        for (int64_t k = 0; k < len; ++k) {
+          const size_t idx = static_cast<size_t>((o * len + k) * inner + i);
+          y[idx] = log ? x[idx] - std::log(z) : std::exp(x[idx]) / z;
+        }
+      }
+    return std::vector<Tensor>{from_doubles(y, s, in[0].dtype())};
+  };
+}
+
+double gelu_tanh(double v) {
+  return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+}
+double sigmoid(double v) { return 1 / (1 + std::exp(-v)); }
+
+const double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::vector<OpCase> nn_cases() {
+  std::vector<OpCase> cases;
+  auto add = [&](OpCase c) { cases.push_back(std::move(c)); };
+
+  // MatMul (src/ops/math/matmul.cpp)
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) add(matmul_case(ta, tb));
+  add({.op = "MatMul",
+       .label = "f64",
+       .inputs = {uniform({2, 3}, 3, -2, 2, DType::Float64),
+                  uniform({3, 4}, 4, -2, 2, DType::Float64)},
+       .attrs = {{"transpose_a", false}, {"transpose_b", false}},
+       .reference = matmul_ref()});
+  add({.op = "MatMul",
+       .label = "inner_differ",
+       .inputs = {ones({2, 3}), ones({2, 3})},
+       .error = "inner dimensions differ"});
+  add({.op = "MatMul",
+       .label = "dtypes_differ",
+       .inputs = {ones({2, 3}), ones({3, 2}, DType::Float64)},
+       .error = "inputs have different dtypes"});
+  add({.op = "MatMul",
+       .label = "rank3_refused",
+       .inputs = {ones({2, 2, 3}), ones({3, 2})},
+       .error = "operands must be rank 2"});
+
+  // BiasAdd
+  add({.op = "BiasAdd",
+       .label = "rank3",
+       .inputs = {uniform({2, 3, 4}, 5), uniform({3}, 6)},
+       .reference = bias_add_ref()});
+  add({.op = "BiasAdd",
+       .label = "rank2_f64",
+       .inputs = {uniform({4, 3}, 7, -2, 2, DType::Float64),
+                  uniform({3}, 8, -2, 2, DType::Float64)},
+       .reference = bias_add_ref()});
+  add({.op = "BiasAdd",
+       .label = "rank4_format_enum",
+       .inputs = {uniform({2, 3, 2, 2}, 9), uniform({3}, 10)},
+       .attrs = {{"data_format", int64_t{0}}},
+       .reference = bias_add_ref()});
+  add({.op = "BiasAdd",
+       .label = "bias_not_channels",
+       .inputs = {ones({2, 3, 4}), ones({4})},
+       .error = "does not match channel dimension"});
+  add({.op = "BiasAdd",
+       .label = "nhwc_refused",
+       .inputs = {ones({2, 3, 4}), ones({3})},
+       .attrs = {{"data_format", std::string("NHWC")}},
+       .error = "only the channels-first data_format"});
+
+  // ReLU
+  add({.op = "ReLU",
+       .label = "f32",
+       .inputs = {uniform({3, 5}, 8)},
+       .reference = unary_ref([](double v) { return std::max(0.0, v); })});
+  add({.op = "ReLU",
+       .label = "int32",
+       .inputs = {values({-1, 2, 0, -7}, {4}, DType::Int32)},
+       .reference = unary_ref([](double v) { return std::max(0.0, v); })});
+  add({.op = "ReLU",
+       .label = "special_values",
+       .inputs = {values({-kInf, -0.0, kInf, kNaN}, {4}, DType::Float64)},
+       .reference = unary_ref([](double v) { return v > 0 ? v : 0.0; })});
+  add({.op = "ReLU",
+       .label = "empty",
+       .inputs = {values({}, {0, 3})},
+       .reference = unary_ref([](double v) { return std::max(0.0, v); })});
+  add({.op = "ReLU",
+       .label = "bool_refused",
+       .inputs = {ones({2}, DType::Bool)},
+       .error = "is not supported"});
+
+  // Sigmoid, Tanh, GeLU, Abs
+  const std::vector<std::pair<std::string, double (*)(double)>> unary = {
+      {"Sigmoid", sigmoid},
+      {"Tanh", [](double v) { return std::tanh(v); }},
+      {"GeLU", gelu_tanh},
+      {"Abs", [](double v) { return std::fabs(v); }}};
+  for (const auto& [op, f] : unary)
+    for (DType dt : {DType::Float32, DType::Float64})
+      add({.op = op,
+           .label = dt == DType::Float64 ? "f64" : "f32",
+           .inputs = {uniform({4, 7}, 500, -2, 2, dt)},
+           .reference = unary_ref(f),
+           .tol = 1e-6});
+  for (size_t i : {0, 1, 3})  // Sigmoid, Tanh, Abs at ±∞, −0, NaN and saturation
+    add({.op = unary[i].first,
+         .label = "special_values",
+         .inputs = {values({-kInf, -0.0, kInf, kNaN, 40, -40}, {6}, DType::Float64)},
+         .reference = unary_ref(unary[i].second)});
+  add({.op = "Abs",
+       .label = "int32",
+       .inputs = {values({-3, 0, 4}, {3}, DType::Int32)},
+       .reference = unary_ref([](double v) { return std::fabs(v); })});
+  add({.op = "Abs",
+       .label = "int64",
+       .inputs = {values({-5, 7}, {2}, DType::Int64)},
+       .reference = unary_ref([](double v) { return std::fabs(v); })});
+  add({.op = "Sigmoid",
+       .label = "int_refused",
+       .inputs = {values({-3, 0, 4}, {3}, DType::Int32)},
+       .error = "dtype Int32 is not supported"});
+  add({.op = "Tanh",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int64)},
+       .error = "is not supported"});
+  add({.op = "GeLU",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int64)},
+       .error = "dtype Int64 is not supported"});
+
+  // Softmax, LogSoftmax
+  uint64_t seed = 400;
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (int64_t axis : {0, 1, -1}) {
+      const std::string label = "axis" + std::string(axis < 0 ? "m1" : std::to_string(axis)) +
+                                (dt == DType::Float64 ? "_f64" : "_f32");
+      const Tensor x = uniform({3, 4, 5}, seed++, -2, 2, dt);
+      add({.op = "Softmax",
+           .label = label,
+           .inputs = {x},
+           .attrs = {{"axis", std::vector<int64_t>{axis}}},
+           .reference = softmax_ref(axis, false),
+           .tol = 1e-6});
+      add({.op = "LogSoftmax",
+           .label = label,
+           .inputs = {x},
+           .attrs = {{"axis", axis}},
+           .reference = softmax_ref(axis, true)});
+    }
+  add({.op = "Softmax",
+       .label = "default_axis",
+       .inputs = {uniform({2, 6}, 410)},
+       .reference = softmax_ref(-1, false),
+       .tol = 1e-6});
+  add({.op = "Softmax",
+       .label = "large_values_stable",
+       .inputs = {values({1000, 1001, 1002, -1000}, {1, 4}, DType::Float64)},
+       .attrs = {{"axis", std::vector<int64_t>{-1}}},
+       .reference = [](const std::vector<Tensor>& in, const ir::Attrs&) {
+         // Shifted by the maximum, as the kernel does: e^1000 overflows a double.
+         std::vector<double> y;
+         double z = 0;
+         for (double v : as_doubles(in[0])) z += std::exp(v - 1002);
+         for (double v : as_doubles(in[0])) y.push_back(std::exp(v - 1002) / z);
+         return std::vector<Tensor>{from_doubles(y, in[0].shape(), DType::Float64)};
+       }});
+  add({.op = "Softmax",
+       .label = "axis_out_of_range",
+       .inputs = {ones({2, 3})},
+       .attrs = {{"axis", std::vector<int64_t>{2}}},
+       .error = "axis 2 is out of range"});
+  add({.op = "LogSoftmax",
+       .label = "axis_out_of_range",
+       .inputs = {ones({2, 3})},
+       .attrs = {{"axis", int64_t{-3}}},
+       .error = "axis -3 is out of range"});
+  add({.op = "Softmax",
+       .label = "two_axes",
+       .inputs = {ones({2, 3})},
+       .attrs = {{"axis", std::vector<int64_t>{0, 1}}},
+       .error = "exactly one axis"});
+  add({.op = "Softmax",
+       .label = "int_refused",
+       .inputs = {values({1, 2}, {2}, DType::Int32)},
+       .error = "dtype Int32 is not supported"});
+  add({.op = "LogSoftmax",
+       .label = "scalar_refused",
+       .inputs = {values({1}, {})},
+       .error = "rank >= 1"});
+
+  // Conv2D: every pad mode, strides, dilations, groups (depthwise), the direct 1×1 path.
+  const std::vector<std::pair<std::string, ConvParams>> convs = {
+      {"valid", {{2, 3, 9, 8}, {4, 3, 3, 3}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+      {"same", {{1, 3, 9, 8}, {4, 3, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+      {"same_strided", {{1, 3, 9, 8}, {4, 3, 3, 2}, "same", {0, 0, 0, 0}, 2, 3, 1, 1, 1}},
+      {"pad_dilated_grouped", {{2, 4, 10, 7}, {6, 2, 3, 3}, "pad", {1, 2, 0, 3}, 2, 1, 2, 1, 2}},
+      {"depthwise_dilated", {{1, 4, 8, 8}, {4, 1, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 2, 2, 4}},
+      {"direct_1x1", {{2, 5, 6, 6}, {3, 5, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+      {"pad_strided_5x5", {{1, 2, 7, 7}, {2, 2, 5, 5}, "pad", {2, 2, 2, 2}, 3, 3, 1, 1, 1}},
+  };
+  seed = 100;
+  for (const auto& [label, p] : convs)
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      add(conv_case(label + (dt == DType::Float64 ? "_f64" : "_f32"), p, dt, seed));
+      seed += 2;
+    }
+  // MindSpore's spellings of pad_mode: the PadMode enum (SAME = 1) and upper case; and every
+  // attribute ops.Conv2D (and the functional API) writes.
+  {
+    const ConvParams p{{1, 2, 5, 5}, {2, 2, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 1, 1, 1};
+    OpCase e = conv_case("pad_mode_enum", p, DType::Float32, 1);
+    e.attrs["pad_mode"] = int64_t{1};
+    add(e);
+    OpCase u = conv_case("pad_mode_upper", p, DType::Float32, 1);
+    u.attrs["pad_mode"] = std::string("SAME");
+    add(u);
+    OpCase f = conv_case("all_ms_attrs", p, DType::Float32, 3);
+    f.attrs["out_channel"] = int64_t{2};
+    f.attrs["kernel_size"] = std::vector<int64_t>{3, 3};
+    f.attrs["mode"] = int64_t{1};
+    f.attrs["groups"] = int64_t{1};
+    f.attrs["data_format"] = std::string("NCHW");
+    add(f);
+  }
+  add({.op = "Conv2D",
+       .label = "channels_differ",
+       .inputs = {ones({1, 3, 8, 8}), ones({4, 2, 3, 3})},
+       .error = "input channels"});
+  add({.op = "Conv2D",
+       .label = "rank3_refused",
+       .inputs = {ones({3, 8, 8}), ones({4, 3, 3, 3})},
+       .error = "input must be NCHW"});
+  add({.op = "Conv2D",
+       .label = "kernel_too_large",
+       .inputs = {ones({1, 3, 2, 2}), ones({4, 3, 3, 3})},
+       .error = "does not fit input"});
+  add({.op = "Conv2D",
+       .label = "group_indivisible",
+       .inputs = {ones({1, 4, 8, 8}), ones({3, 2, 3, 3})},
+       .attrs = {{"group", int64_t{2}}},
+       .error = "divisible by group"});
+  add({.op = "Conv2D",
+       .label = "pad_with_same",
+       .inputs = {ones({1, 3, 8, 8}), ones({4, 3, 3, 3})},
+       .attrs = {{"pad_mode", std::string("same")}, {"pad", std::vector<int64_t>{1, 1, 1, 1}}},
+       .error = "pad must be zero when pad_mode is 'same'"});
+  add({.op = "Conv2D",
+       .label = "unknown_pad_mode",
+       .inputs = {ones({1, 3, 8, 8}), ones({4, 3, 3, 3})},
+       .attrs = {{"pad_mode", std::string("full")}},
+       .error = "'full' is not one of"});
+  add({.op = "Conv2D",
+       .label = "dtypes_differ",
+       .inputs = {ones({1, 3, 8, 8}), ones({4, 3, 3, 3}, DType::Float64)},
+       .error = "inputs have different dtypes"});
+
+  // MaxPool, AvgPool
+  struct Pool {
+    Shape x;
+    int64_t kh, kw, sh, sw;
+    bool same;
+  };
+  const std::vector<Pool> pools = {{{2, 3, 8, 8}, 2, 2, 2, 2, false},
+                                   {{1, 2, 7, 9}, 3, 3, 2, 2, false},
+                                   {{1, 2, 7, 9}, 3, 3, 2, 2, true},
+                                   {{1, 1, 6, 5}, 3, 2, 1, 3, true},
+                                   {{2, 2, 5, 5}, 1, 1, 1, 1, false}};
+  seed = 200;
+  for (const auto& p : pools)
+    for (bool is_max : {true, false})
+      for (DType dt : {DType::Float32, DType::Float64})
+        add(pool_case(is_max, p.x, p.kh, p.kw, p.sh, p.sw, p.same, dt, seed++));
+  // The other spelling of each: AvgPool as ops.AvgPool 1.x wrote it, MaxPool with the enums.
+  {
+    OpCase a = pool_case(false, {1, 2, 7, 9}, 3, 3, 2, 2, true, DType::Float32, 230);
+    a.label = "ms1x_attrs_same";
+    a.attrs = {{"kernel_size", std::vector<int64_t>{1, 1, 3, 3}},
+               {"strides", std::vector<int64_t>{1, 1, 2, 2}},
+               {"pad_mode", std::string("SAME")},
+               {"data_format", std::string("NCHW")}};
+    add(a);
+    OpCase m = pool_case(true, {1, 2, 7, 9}, 3, 3, 2, 2, true, DType::Float32, 231);
+    m.label = "enum_attrs_same";
+    m.attrs = {{"kernel_size", std::vector<int64_t>{3, 3}},
+               {"strides", std::vector<int64_t>{2, 2}},
+               {"pad_mode", int64_t{1}},
+               {"data_format", int64_t{0}}};
+    add(m);
+  }
+  add({.op = "MaxPool",
+       .label = "window_too_large",
+       .inputs = {ones({1, 1, 2, 2})},
+       .attrs = {{"kernel_size", std::vector<int64_t>{1, 1, 3, 3}}},
+       .error = "does not fit input"});
+  add({.op = "MaxPool",
+       .label = "rank3_refused",
+       .inputs = {ones({1, 4, 4})},
+       .attrs = {{"kernel_size", std::vector<int64_t>{1, 1, 2, 2}}},
+       .error = "input must be NCHW"});
+  add({.op = "AvgPool",
+       .label = "pad_mode_pad",
+       .inputs = {ones({1, 1, 4, 4})},
+       .attrs = {{"kernel_size", std::vector<int64_t>{2, 2}}, {"pad_mode", std::string("pad")}},
+       .error = "pad_mode 'pad' is not a mode"});
+  add({.op = "AvgPool",
+       .label = "zero_window",
+       .inputs = {ones({1, 1, 4, 4})},
+       .attrs = {{"kernel_size", std::vector<int64_t>{0, 2}}},
+       .error = "must be positive"});
+  add({.op = "MaxPool",
+       .label = "nhwc_refused",
+       .inputs = {ones({1, 1, 4, 4})},
+       .attrs = {{"data_format", std::string("NHWC")}},
+       .error = "only data_format NCHW"});
+
+  // BatchNorm
+  for (DType dt : {DType::Float32, DType::Float64}) add(batch_norm_case(dt));
+  add({.op = "BatchNorm",
+       .label = "scale_not_channels",
+       .inputs = {ones({2, 3, 4, 4}), ones({4}), ones({3}), ones({3}), ones({3})},
+       .error = "does not match the channel dimension"});
+  add({.op = "BatchNorm",
+       .label = "rank1_refused",
+       .inputs = {ones({3}), ones({3}), ones({3}), ones({3}), ones({3})},
+       .error = "rank >= 2"});
+  add({.op = "BatchNorm",
+       .label = "training_refused",
+       .inputs = {ones({2, 3}), ones({3}), ones({3}), ones({3}), ones({3})},
+       .attrs = {{"is_training", true}},
+       .error = "is_training=true"});
+  return cases;
+}
+
+const OpCaseTable kNn([] {
+  std::vector<OpCase> cases = nn_cases();
+  for (auto& c : std::vector<OpCase>{
+           {.op = "ReLU6",
+  .label = "both_clamps",
+  .inputs = {values({-3, -0.5, 0, 0.5, 5.9, 6, 6.1, 100}, {2, 4})},
+  .reference = unary_ref([](double x) { return std::clamp(x, 0.0, 6.0); })},
+           {.op = "ReLU6",
+           .label = "f64_random",
+           .inputs = {uniform({3, 5, 7}, 61, -9, 9, DType::Float64)},
+           .reference = unary_ref([](double x) { return std::clamp(x, 0.0, 6.0); })},
+           {.op = "ReLU6",
+           .label = "int_refused",
+           .inputs = {values({1, 2}, {2}, DType::Int32)},
+           .error = "dtype Int32 is not supported"},
+           {.op = "HSwish",
+           .label = "around_the_knees",
+           .inputs = {uniform({2, 3, 4, 5}, 62, -5, 5)},
+           .reference = unary_ref([](double x) { return x * std::clamp(x + 3, 0.0, 6.0) / 6; })},
+       })
+    cases.push_back(std::move(c));
+  return cases;
 });
 
 }  // namespace

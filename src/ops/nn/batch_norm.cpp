@@ -1,4 +1,4 @@
-// BatchNorm (MindSpore's primitive), inference only.
+// BatchNorm, inference only: y = (x − mean) / √(variance + ε) · scale + bias along dimension 1.
 //
 // MindSpore's BatchNorm takes (x, scale, bias, mean, variance) and returns a 5-tuple (y,
 // batch_mean, batch_variance, reserve_space_1, reserve_space_2)
@@ -8,12 +8,18 @@
 // output k one to one; at inference outputs 1–4 are copies of mean, variance, mean, variance.
 //
 // Attributes (prim_init in the yaml, so MindSpore 2.x passes them as constant inputs after the
-// five tensors, data_format as its Format enum, NCHW = 0): is_training (only false has a kernel:
-// training needs batch statistics and updates state, which a graph of ours does not do), epsilon
-// (1e-5), momentum (0.1; unused at inference), data_format (NCHW).
+// five tensors, data_format as its Format enum, NCHW = 0; 1.x as primitive attributes):
+// is_training (only false has a kernel: training needs batch statistics and updates state, which
+// a graph of ours does not do), epsilon (1e-5), momentum (0.1; unused at inference), data_format
+// (NCHW).
+//
+// ONNX: written as BatchNormalization(epsilon) with output y only (refused when outputs 1–4 are
+// used); BatchNormalization is read back with momentum' = 1 − ONNX momentum (the two weight the
+// running statistics oppositely), training_mode and spatial=0 refused.
 #include <cmath>
 #include <cstring>
 
+#include "ops/onnx_spelling.h"
 #include "ops/registry.h"
 
 namespace cellar::ops {
@@ -83,22 +89,56 @@ Kernel bn_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   };
 }
 
+void export_batch_norm(OnnxBuilder& b, const ir::Node& n) {
+  for (size_t k = 1; k < n.outputs.size(); ++k)
+    if (b.used(n.outputs[k]))
+      b.fail(n, "output " + std::to_string(k) +
+                    " (batch statistics) is used; ONNX's inference BatchNormalization has only y");
+  const double eps = onnx_checked(b, n, [&] {
+    if (attr_bool(n.attrs, kOp, "is_training", false))
+      throw ValueError(ErrorCode::kUnsupported, "training mode (is_training) cannot be exported");
+    require_nchw(n.attrs, kOp);
+    return attr_double(n.attrs, kOp, "epsilon", 1e-5);
+  });
+  std::vector<std::string> in;
+  for (int v : n.inputs) in.push_back(b.name(v));
+  b.add("BatchNormalization", in, {b.name(n.outputs.at(0))},
+        {{"epsilon", static_cast<float>(eps)}});
+}
+
+void import_batch_norm(OnnxImporter& m) {
+  m.require_inputs(5, 5);
+  if (m.attr_int("training_mode", 0) != 0)
+    m.unsupported("training_mode=1; cellar runs inference only");
+  if (m.has_attr("spatial") && m.attr_int("spatial", 1) != 1)
+    m.unsupported("spatial=0 is not supported");
+  std::vector<int> in;
+  for (size_t i = 0; i < 5; ++i) in.push_back(m.input(i));
+  const auto ys = m.emit(kOp, in,
+                         {{"epsilon", m.attr_float("epsilon", 1e-5)},
+                          {"momentum", 1.0 - m.attr_float("momentum", 0.9)},
+                          {"is_training", false},
+                          {"data_format", std::string("NCHW")}});
+  m.set_output(0, ys.at(0));
+}
+
 }  // namespace
 
-CELLAR_REGISTER_OPS(norm_ops) {
-  OpTable& t = table;
-  t.add({.name = kOp,
-         .min_inputs = 5,
-         .max_inputs = 5,
-         .num_outputs = 5,
-         .infer = bn_infer,
-         .make_kernel = bn_kernel,
-         .mindir = {.primitive = kOp,
-                    .attr_inputs = {"is_training", "epsilon", "momentum", "data_format"},
-                    .defaults = {{"is_training", false},
-                                 {"epsilon", 1e-5},
-                                 {"momentum", 0.1},
-                                 {"data_format", int64_t{0}}}}});
+CELLAR_REGISTER_OPS(batch_norm) {
+  table.add({.name = kOp,
+             .min_inputs = 5,
+             .max_inputs = 5,
+             .num_outputs = 5,
+             .infer = bn_infer,
+             .make_kernel = bn_kernel,
+             .mindir = {.primitive = kOp,
+                        .attr_inputs = {"is_training", "epsilon", "momentum", "data_format"},
+                        .defaults = {{"is_training", false},
+                                     {"epsilon", 1e-5},
+                                     {"momentum", 0.1},
+                                     {"data_format", int64_t{0}}}},
+             .onnx = export_batch_norm,
+             .onnx_import = {{"BatchNormalization", import_batch_norm}}});
 }
 
 }  // namespace cellar::ops

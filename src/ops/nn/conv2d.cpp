@@ -1,17 +1,23 @@
-// Conv2D (MindSpore's primitive, NCHW): im2col into a per-node scratch buffer, then one
-// cblas_?gemm per image and group.
+// Conv2D: 2-D convolution of an NCHW input x with a weight [out, in/group, kh, kw], with
+// stride, dilation, groups and padding (MindSpore's pad_mode "valid" | "same" | "pad"). Computed
+// as im2col into a per-node scratch buffer, then one GEMM per image and group.
 //
-// Attributes, as MindSpore's ops.Conv2D writes them (mindspore/ops/operations/nn_ops.py):
-// out_channel, kernel_size (kh, kw), mode (1), pad_mode ("valid" | "same" | "pad"), pad (top,
-// bottom, left, right), stride and dilation (1, 1, h, w), group (and its copy "groups"),
-// data_format "NCHW". The inputs are x and the weight [out, in/group, kh, kw]; bias is a
+// MindSpore (2.x as 1.x) writes Conv2D as a PRIMITIVE with attributes, as ops.Conv2D sets them
+// (mindspore/ops/operations/nn_ops.py): out_channel, kernel_size (kh, kw), mode (1), pad_mode,
+// pad (top, bottom, left, right), pad_list (what its kernel pads by), stride and dilation (1, 1,
+// h, w), group (and its copy "groups"), format "NCHW" (cellar's data_format). The bias is a
 // separate BiasAdd, as nn.Conv2d does it.
-
+//
+// ONNX: written as Conv with explicit pads (the pad mode resolved against the input shape),
+// strides, dilations, group; Conv is read back with pad_mode "pad" (or "valid" when unpadded), its
+// optional bias input as a BiasAdd.
 #include <algorithm>
 #include <cctype>
 #include <memory>
 
 #include "ops/gemm.h"
+#include "ops/nn/window.h"
+#include "ops/onnx_spelling.h"
 #include "ops/registry.h"
 
 namespace cellar::ops {
@@ -29,7 +35,7 @@ struct ConvGeometry {
   int64_t oh, ow;          // output
 };
 
-// Output size along one dimension (MindSpore's Conv2D shape rule, which the pooling ops share).
+// Output size along one dimension (MindSpore's Conv2D shape rule).
 int64_t out_dim(const std::string& mode, int64_t in, int64_t k, int64_t s, int64_t d,
                 int64_t pad_before, int64_t pad_after, int64_t* pb, int64_t* pa) {
   const int64_t span = d * (k - 1) + 1;
@@ -179,21 +185,82 @@ void complete_pad_list(ir::Attrs& a) {
     if (auto p = a.find("pad"); p != a.end()) a["pad_list"] = p->second;
 }
 
+void export_conv(OnnxBuilder& b, const ir::Node& n) {
+  const Shape& x = b.shape(n.inputs.at(0));
+  const Shape& w = b.shape(n.inputs.at(1));
+  if (x.rank() != 4 || w.rank() != 4) b.fail(n, "only 2-D convolution (NCHW) is written");
+  const auto [sh, sw, dh, dw, group, mode, pad] = onnx_checked(b, n, [&] {
+    require_nchw(n.attrs, kOp);
+    const auto [sh, sw] = attr_hw(n.attrs, kOp, "stride", 1);
+    const auto [dh, dw] = attr_hw(n.attrs, kOp, "dilation", 1);
+    const int64_t group = attr_int(n.attrs, kOp, "group", attr_int(n.attrs, kOp, "groups", 1));
+    auto pad = attr_ints(n.attrs, kOp, "pad", {0});
+    if (pad.size() == 1) pad.assign(4, pad[0]);
+    return std::tuple{sh, sw, dh, dw, group, attr_pad_mode(n.attrs, kOp, "valid"), pad};
+  });
+  std::vector<int64_t> pads(4, 0);  // ONNX: top, left, bottom, right
+  if (mode == "same") {
+    std::tie(pads[0], pads[2]) = same_pads(x[2], w[2], sh, dh);
+    std::tie(pads[1], pads[3]) = same_pads(x[3], w[3], sw, dw);
+  } else if (mode == "pad") {
+    if (pad.size() != 4) b.fail(n, "pad must have 1 or 4 values");
+    pads = {pad[0], pad[2], pad[1], pad[3]};
+  }
+  b.add("Conv", {b.name(n.inputs[0]), b.name(n.inputs[1])}, {b.name(n.outputs.at(0))},
+        {{"kernel_shape", std::vector<int64_t>{w[2], w[3]}},
+         {"strides", std::vector<int64_t>{sh, sw}},
+         {"dilations", std::vector<int64_t>{dh, dw}},
+         {"group", group},
+         {"pads", pads}});
+}
+
+void import_conv(OnnxImporter& m) {
+  m.require_inputs(2, 3);
+  const int x = m.input(0), w = m.input(1);
+  const Shape& xs = m.info(x).shape;
+  const Shape& ws = m.info(w).shape;
+  if (xs.rank() != 4 || ws.rank() != 4)
+    m.unsupported("only 2-D convolution (4-D input and weight) is supported");
+  if (auto k = m.attr_ints("kernel_shape");
+      k && (k->size() != 2 || (*k)[0] != ws[2] || (*k)[1] != ws[3]))
+    m.fail("kernel_shape disagrees with the weight's shape " + ws.str());
+  const auto sp = onnx_window(m, xs, ws[2], ws[3]);
+  const int64_t group = m.attr_int("group", 1);
+  std::string mode = "pad";
+  std::vector<int64_t> pad = {sp[0].before, sp[0].after, sp[1].before, sp[1].after};
+  if (pad == std::vector<int64_t>(4, 0)) mode = "valid";
+  ir::Attrs attrs = {{"out_channel", ws[0]},
+                     {"kernel_size", std::vector<int64_t>{ws[2], ws[3]}},
+                     {"mode", int64_t{1}},
+                     {"pad_mode", mode},
+                     {"pad", pad},
+                     {"stride", std::vector<int64_t>{1, 1, sp[0].s, sp[1].s}},
+                     {"dilation", std::vector<int64_t>{1, 1, sp[0].d, sp[1].d}},
+                     {"group", group},
+                     {"groups", group},
+                     {"data_format", std::string("NCHW")}};
+  int y = m.emit1("Conv2D", {x, w}, std::move(attrs));
+  if (m.num_inputs() == 3 && m.has_input(2))
+    y = m.emit1("BiasAdd", {y, m.input(2)}, {{"data_format", std::string("NCHW")}});
+  m.set_output(0, y);
+}
+
 }  // namespace
 
-CELLAR_REGISTER_OPS(conv_ops) {
-  OpTable& t = table;
-  t.add({.name = kOp,
-         .min_inputs = 2,
-         .max_inputs = 2,
-         .infer = conv_infer,
-         .make_kernel = conv_kernel,
-         // MindSpore writes Conv2D as a PRIMITIVE with attributes; its loader needs "format".
-         .mindir = {.primitive = kOp,
-                    .defaults = {{"data_format", std::string("NCHW")}},
-                    .primitive_function = false,
-                    .renamed = {{"data_format", "format"}},
-                    .complete = complete_pad_list}});
+CELLAR_REGISTER_OPS(conv2d) {
+  table.add({.name = kOp,
+             .min_inputs = 2,
+             .max_inputs = 2,
+             .infer = conv_infer,
+             .make_kernel = conv_kernel,
+             // MindSpore writes Conv2D as a PRIMITIVE with attributes; its loader needs "format".
+             .mindir = {.primitive = kOp,
+                        .defaults = {{"data_format", std::string("NCHW")}},
+                        .primitive_function = false,
+                        .renamed = {{"data_format", "format"}},
+                        .complete = complete_pad_list},
+             .onnx = export_conv,
+             .onnx_import = {{"Conv", import_conv}}});
 }
 
 }  // namespace cellar::ops

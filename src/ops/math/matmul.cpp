@@ -1,0 +1,102 @@
+// MatMul: y = op(a) · op(b) for two rank-2 operands, op = transpose where transpose_a /
+// transpose_b ask. MindSpore 2.x writes the PRIMITIVE_FUNCTION "MatMul" with the two flags as
+// constant inputs after a and b (ops_def matmul_op.yaml; its loader needs both, so they are always
+// written); 1.x wrote them as primitive attributes. ONNX: written as Gemm(transA, transB) with no
+// C; ONNX's MatMul (NumPy semantics: rank 1 operands, batch dimensions) reads back as MatMul,
+// BatchMatMul or a Reshape → MatMul → Reshape, with ExpandDims/Squeeze around rank-1 operands.
+#include "ops/gemm.h"
+#include "ops/onnx_spelling.h"
+#include "ops/registry.h"
+
+namespace cellar::ops {
+
+namespace {
+
+std::vector<TensorType> matmul_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype("MatMul", in);
+  require_dtype_in("MatMul", in[0].dtype, {DType::Float32, DType::Float64});
+  const bool ta = attr_bool(attrs, "MatMul", "transpose_a", false);
+  const bool tb = attr_bool(attrs, "MatMul", "transpose_b", false);
+  const Shape& a = in[0].shape;
+  const Shape& b = in[1].shape;
+  if (a.rank() != 2 || b.rank() != 2)
+    shape_error("MatMul", "operands must be rank 2, got " + a.str() + " and " + b.str());
+  const int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1];
+  const int64_t k2 = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (k != k2)
+    shape_error("MatMul", "inner dimensions differ: " + a.str() + (ta ? "ᵀ" : "") + " · " +
+                              b.str() + (tb ? "ᵀ" : ""));
+  return {{in[0].dtype, Shape{m, n}}};
+}
+
+Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const bool ta = attr_bool(attrs, "MatMul", "transpose_a", false);
+  const bool tb = attr_bool(attrs, "MatMul", "transpose_b", false);
+  const Shape a = in[0].shape, b = in[1].shape;
+  const int m = static_cast<int>(ta ? a[1] : a[0]), k = static_cast<int>(ta ? a[0] : a[1]);
+  const int n = static_cast<int>(tb ? b[0] : b[1]);
+  const int lda = static_cast<int>(a[1]), ldb = static_cast<int>(b[1]);
+  auto run = [=]<class T>(std::span<const Tensor> x, std::span<Tensor> y, T) {
+    gemm(ta, tb, m, n, k, x[0].data<T>(), lda, x[1].data<T>(), ldb, y[0].data<T>(), n);
+  };
+  if (in[0].dtype == DType::Float64)
+    return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0); };
+  return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0f); };
+}
+
+void export_matmul(OnnxBuilder& b, const ir::Node& n) {
+  const auto [ta, tb] = onnx_checked(b, n, [&] {
+    return std::pair{attr_bool(n.attrs, "MatMul", "transpose_a", false),
+                     attr_bool(n.attrs, "MatMul", "transpose_b", false)};
+  });
+  b.add("Gemm", {b.name(n.inputs.at(0)), b.name(n.inputs.at(1))}, {b.name(n.outputs.at(0))},
+        {{"transA", int64_t{ta}}, {"transB", int64_t{tb}}});
+}
+
+void import_matmul(OnnxImporter& m) {
+  m.require_inputs(2, 2);
+  int a = m.input(0), b = m.input(1);
+  const int64_t ra = m.rank(a), rb = m.rank(b);
+  if (ra == 0 || rb == 0) m.fail("operands must have rank >= 1");
+  // NumPy's rules: a 1-D operand gets a dimension added, and removed from the result.
+  if (ra == 1) a = m.emit1("ExpandDims", {a}, {{"axis", int64_t{0}}});
+  if (rb == 1) b = m.emit1("ExpandDims", {b}, {{"axis", int64_t{-1}}});
+  const bool two_d = m.rank(a) == 2 && m.rank(b) == 2;
+  int y;
+  if (m.rank(a) > 2 && m.rank(b) == 2) {
+    // (…, M, K) · (K, N), as torch writes every Linear on a sequence: one 2-D MatMul between
+    // Reshapes. (MindSpore 2.10's CPU BatchMatMul returns NaN for this rank mix.)
+    const Shape sa = m.info(a).shape;
+    const int64_t k = sa[sa.rank() - 1], n = m.info(b).shape[1];
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < sa.rank(); ++i) rows *= sa[i];
+    std::vector<int64_t> out(sa.begin(), sa.end());
+    out.back() = n;
+    const int a2 = m.emit1("Reshape", {a}, {{"shape", std::vector<int64_t>{rows, k}}});
+    const int y2 = m.emit1("MatMul", {a2, b}, {{"transpose_a", false}, {"transpose_b", false}});
+    y = m.emit1("Reshape", {y2}, {{"shape", out}});
+  } else {
+    y = m.emit1(two_d ? "MatMul" : "BatchMatMul", {a, b},
+                {{"transpose_a", false}, {"transpose_b", false}});
+  }
+  if (ra == 1) y = m.emit1("Squeeze", {y}, {{"axis", std::vector<int64_t>{m.rank(y) - 2}}});
+  if (rb == 1) y = m.emit1("Squeeze", {y}, {{"axis", std::vector<int64_t>{m.rank(y) - 1}}});
+  m.set_output(0, y);
+}
+
+}  // namespace
+
+CELLAR_REGISTER_OPS(matmul) {
+  table.add({.name = "MatMul",
+             .min_inputs = 2,
+             .max_inputs = 2,
+             .infer = matmul_infer,
+             .make_kernel = matmul_kernel,
+             .mindir = {.primitive = "MatMul",
+                        .attr_inputs = {"transpose_a", "transpose_b"},
+                        .defaults = {{"transpose_a", false}, {"transpose_b", false}}},
+             .onnx = export_matmul,
+             .onnx_import = {{"MatMul", import_matmul}}});
+}
+
+}  // namespace cellar::ops
