@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "cellar/error.h"
-#include "core/gcc_false_positives.h"
 
 namespace cellar::formats {
 
@@ -69,9 +68,7 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   if (folder.empty()) folder = ".";
   if (target_.filename().empty()) throw IoError("not a file name", {target_.string()});
   // A hidden sibling, so that rename() stays inside one file system and is atomic.
-  CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "." + std::string
   const std::string prefix = "." + target_.filename().string() + ".tmp-";
-  CELLAR_GCC_IGNORE_END
   const std::string pattern = (folder / (prefix + "XXXXXX")).string();
   for (int attempt = 0;; ++attempt) {
     std::vector<char> name(pattern.begin(), pattern.end());

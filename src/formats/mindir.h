@@ -30,8 +30,8 @@
 //   zoo's ResNet stem) carries `paddings` as a TUPLE of TUPLE (before, after) pairs, one per
 //   dimension, and always pads with zeros; cellar keeps paddings flat (the op table's
 //   `mindir.nested`), and the reader flattens any tuple of equal-length integer tuples.
-//   Padding's other spellings are the Pad row's `mindir.variants` (src/ops/pad_ops.cpp), as
-//   MindSpore 2.10 exports them (tests/fixtures/mindspore/mindir/make_pad_fixtures.py):
+//   Padding's other spellings are the Pad row's `mindir.variants` (src/ops/tensor/pad.cpp), as
+//   MindSpore 2.10 exports them (tests/fixtures/mindspore/2.10/mindir/make_pad_fixtures.py):
 //     MirrorPad  nn.Pad modes REFLECT / SYMMETRIC, nn.ReflectionPad*: PRIMITIVE, attribute mode
 //                "REFLECT" / "SYMMETRIC", inputs (x, paddings), paddings a Constant int64 tensor
 //                (rank, 2) of (before, after) per dimension in order. MindSpore runs rank 1-5.
@@ -45,8 +45,8 @@
 //   The writer keeps Pad for a zero fill, writes MirrorPad for reflect/symmetric and PadV3 for
 //   edge and for other fills; the reader reads PadV3's reflect as well (not its circular).
 //
-// Checked against MindSpore 2.10 both ways, op by op (tests/test_mindspore_ops.cpp reads
-// tests/fixtures/mindspore/mindir/ops_*.mindir that MindSpore exported; the "ops" net of
+// Checked against MindSpore 2.10 both ways, op by op (tests/interop/test_mindspore.cpp reads
+// tests/fixtures/mindspore/2.10/mindir/ops_*.mindir that MindSpore exported; the "ops" net of
 // tests/tools/export_models runs in mindspore.load + nn.GraphCell, tests/python/
 // test_mindir_interop.py): AvgPool, BatchNorm (inference), Softmax, LogSoftmax, Sigmoid, Tanh,
 // GeLU (tanh), Abs, Add/Sub/Mul/Div with broadcasting, MatMul, BatchMatMul (transpose flags as
@@ -66,7 +66,7 @@
 // with the node's own attributes. Only nodes the outputs depend on are read.
 //
 // MindSpore 1.x files (established from files 1.1.0 to 1.9.0 wrote, tests/test_mindspore_1x.cpp
-// and the list in tests/fixtures/mindspore/mindir_1x/README.md):
+// and the list in tests/fixtures/mindspore/1.x/README.md):
 //   ModelProto   ir_version "0.1.0" (1.1 to 1.6) or "0.1.1" (1.7 to 1.9), producer_name
 //                "MindSpore", model_version the MindSpore version ("1.1.0", "1.5.0rc1",
 //                "1.6.0.20220112" for nightlies), mind_ir_version absent (to 1.6) or 1 (1.7 on;

@@ -1,5 +1,5 @@
 // ONNX reader and writer. The layout is described in onnx.h; the per-op spellings live beside
-// the op table (src/ops/onnx_spellings.cpp) and work through onnx_builder.h.
+// the op table (each op's own file under src/ops/) and work through onnx_builder.h.
 //
 // The reader works in passes so that a hostile file cannot make it recurse or dereference a bad
 // name: (1) index every name the graph defines (inputs, initializers, node outputs; duplicates

@@ -9,7 +9,7 @@
 //     initializer every parameter and constant: TensorProto { name, dims, data_type, raw_data }
 //                (little-endian C order), plus the small constants spellings add (shapes, axes)
 //     node       each cellar node in topological order, written by its op table row's `onnx`
-//                spelling as one or more ONNX nodes (src/ops/onnx_spellings.cpp); ops without a
+//                spelling as one or more ONNX nodes (src/ops/<domain>/<op>.cpp); ops without a
 //                spelling are refused with an ExportError naming the node and op
 //     output     ValueInfoProto as for inputs
 //

@@ -6,7 +6,6 @@
 #include <optional>
 
 #include "cellar/io/inspect.h"
-#include "core/gcc_false_positives.h"
 #include "formats/crypto.h"
 #include "formats/format.h"
 #include "ir/trace.h"
@@ -20,10 +19,8 @@ ir::Graph trace(nn::Cell& net, const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[i];
     if (!x.defined() || x.dtype() == DType::String)
       throw ExportError("export input " + std::to_string(i) + " must be a numeric tensor");
-    CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "x" + std::string
     args.emplace_back(
         tracer.add_input(inputs.size() == 1 ? "x" : "x" + std::to_string(i), x.dtype(), x.shape()));
-    CELLAR_GCC_IGNORE_END
   }
   const Value result = net.construct(args);
   tracer.set_outputs(result, net.cls_name());

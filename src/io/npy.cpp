@@ -8,7 +8,6 @@
 
 #include "cellar/error.h"
 #include "cellar/storage.h"
-#include "core/gcc_false_positives.h"
 #include "formats/atomic_file.h"
 
 namespace cellar {
@@ -208,10 +207,8 @@ void write_npy(const Tensor& in, const std::filesystem::path& path) {
                      {path.string()});
   const Tensor t = in.dtype() == DType::BFloat16 ? in.to(DType::Float32) : in;
   std::string descr;
-  CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "<" + std::string
   for (const Descr& x : kDescrs)
     if (x.dtype == t.dtype()) descr = (itemsize(t.dtype()) == 1 ? "|" : "<") + std::string(x.code);
-  CELLAR_GCC_IGNORE_END
   std::string shape = "(";
   for (size_t i = 0; i < t.rank(); ++i) shape += std::to_string(t.shape()[i]) + ", ";
   if (t.rank() == 1)

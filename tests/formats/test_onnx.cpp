@@ -22,7 +22,6 @@
 #include <set>
 
 #include "cellar/cellar.h"
-#include "core/gcc_false_positives.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
 #include "ops/op_table.h"
@@ -306,10 +305,8 @@ std::pair<ir::Graph, std::vector<Tensor>> single_op_graph(const OpCase& c) {
   n.attrs = c.attrs;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const In& in = c.inputs[i];
-    CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "w" + std::string
     const int v =
         g.add_value((in.kind == In::kParam ? "w" : "x") + std::to_string(i), in.dtype, in.shape);
-    CELLAR_GCC_IGNORE_END
     const Tensor data =
         in.data ? *in.data : pattern(in.dtype, in.shape, static_cast<int>(i) + 11, in.positive);
     if (in.kind == In::kInput) {
@@ -748,7 +745,6 @@ pb::NodeProto* node_named(pb::ModelProto& m, const std::string& op) {
 
 // The table's one-letter names (set_input(0, "r"), …) assign a one-character literal to a
 // std::string inside protobuf's setters.
-CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329
 std::vector<Corruption> corruptions() {
   auto ext = [](const std::string& location, const std::string& offset) {
     return [=](pb::ModelProto& m) {
@@ -1016,7 +1012,6 @@ std::vector<Corruption> corruptions() {
        nullptr, "MiB for this model"},
   };
 }
-CELLAR_GCC_IGNORE_END
 
 TEST(OnnxCorrupt, EveryCorruptionIsACleanError) {
   TempDir dir;

@@ -568,8 +568,8 @@ TEST_P(MindSporeVersion, CkptAppendDictMatchesMindSpore) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, MindSporeVersion,
                          ::testing::Values(Version{"2.10", 512, 8}, Version{"2.7", 32, 4},
                                            Version{"1.x"}),
-                         [](const auto& info) {
-                           std::string n = "v" + info.param.name;
+                         [](const auto& param_info) {
+                           std::string n = "v" + param_info.param.name;
                            for (char& c : n)
                              if (c == '.') c = '_';
                            return n;

@@ -20,7 +20,6 @@
 #include <regex>
 #include <thread>
 
-#include "core/gcc_false_positives.h"
 #include "test_util.h"
 
 namespace {
@@ -169,10 +168,8 @@ TEST(CheckpointAtomic, ASaveRemovesTheTemporaryFilesOfDeadSavesOnly) {
 TEST(CheckpointAtomic, TheNextSaveRemovesWhatAKilledSaveLeft) {
   TempDir dir;
   ParamDict params;
-  CELLAR_GCC_IGNORE("-Wrestrict")  // gcc 12 PR105329: "p" + std::string
   for (int i = 0; i < 8; ++i)
     params.set("p" + std::to_string(i), dense(DType::Float32, {512, 1024}, 40 + i));
-  CELLAR_GCC_IGNORE_END
   const fs::path target = dir / "model.ckpt";
   const std::regex temp_name(R"(\.model\.ckpt\.tmp-[A-Za-z0-9]{6})");
   auto temps = [&] {

@@ -217,8 +217,8 @@ TEST_P(OpTableCase, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpTableCase, ::testing::ValuesIn(all_op_cases()),
-                         [](const ::testing::TestParamInfo<OpCase>& info) {
-                           return test_name(info.param);
+                         [](const ::testing::TestParamInfo<OpCase>& param_info) {
+                           return test_name(param_info.param);
                          });
 
 TEST(OpTable, EveryRowHasACaseAndEveryCaseARow) {

@@ -63,14 +63,14 @@ std::vector<TensorType> bmm_infer(std::span<const TensorType> in, const ir::Attr
 }
 
 template <class T>
-Kernel bmm_typed(BmmPlan p, const Shape& a, const Shape& b) {
+Kernel bmm_typed(BmmPlan p, const Shape& a_shape, const Shape& b_shape) {
   // Matrix offsets of each batch entry, computed once: the batch strides of each operand in
   // units of whole matrices, 0 along broadcast dimensions.
-  const Shape ab(std::vector<int64_t>(a.begin(), a.end() - 2));
-  const Shape bb(std::vector<int64_t>(b.begin(), b.end() - 2));
+  const Shape ab(std::vector<int64_t>(a_shape.begin(), a_shape.end() - 2));
+  const Shape bb(std::vector<int64_t>(b_shape.begin(), b_shape.end() - 2));
   const auto sa = broadcast_strides(ab, p.batch), sb = broadcast_strides(bb, p.batch);
-  const int64_t a_mat = a[a.rank() - 2] * a[a.rank() - 1],
-                b_mat = b[b.rank() - 2] * b[b.rank() - 1];
+  const int64_t a_mat = a_shape[a_shape.rank() - 2] * a_shape[a_shape.rank() - 1],
+                b_mat = b_shape[b_shape.rank() - 2] * b_shape[b_shape.rank() - 1];
   const int64_t nb = p.batch.numel();
   std::vector<int64_t> idx(p.batch.rank(), 0);
   for (int64_t i = 0; i < nb; ++i) {

@@ -191,12 +191,12 @@ void export_conv(OnnxBuilder& b, const ir::Node& n) {
   if (x.rank() != 4 || w.rank() != 4) b.fail(n, "only 2-D convolution (NCHW) is written");
   const auto [sh, sw, dh, dw, group, mode, pad] = onnx_checked(b, n, [&] {
     require_nchw(n.attrs, kOp);
-    const auto [sh, sw] = attr_hw(n.attrs, kOp, "stride", 1);
-    const auto [dh, dw] = attr_hw(n.attrs, kOp, "dilation", 1);
-    const int64_t group = attr_int(n.attrs, kOp, "group", attr_int(n.attrs, kOp, "groups", 1));
-    auto pad = attr_ints(n.attrs, kOp, "pad", {0});
-    if (pad.size() == 1) pad.assign(4, pad[0]);
-    return std::tuple{sh, sw, dh, dw, group, attr_pad_mode(n.attrs, kOp, "valid"), pad};
+    const auto [s_h, s_w] = attr_hw(n.attrs, kOp, "stride", 1);
+    const auto [d_h, d_w] = attr_hw(n.attrs, kOp, "dilation", 1);
+    const int64_t groups = attr_int(n.attrs, kOp, "group", attr_int(n.attrs, kOp, "groups", 1));
+    auto pad_list = attr_ints(n.attrs, kOp, "pad", {0});
+    if (pad_list.size() == 1) pad_list.assign(4, pad_list[0]);
+    return std::tuple{s_h, s_w, d_h, d_w, groups, attr_pad_mode(n.attrs, kOp, "valid"), pad_list};
   });
   std::vector<int64_t> pads(4, 0);  // ONNX: top, left, bottom, right
   if (mode == "same") {

@@ -180,9 +180,9 @@ OnnxExportFn onnx_pool_export(bool is_max) {
     if (x.rank() != 4) b.fail(n, "input must be NCHW");
     const auto [kh, kw, sh, sw, mode] = onnx_checked(b, n, [&] {
       require_nchw(n.attrs, n.op);
-      const auto [kh, kw] = attr_hw(n.attrs, n.op, "kernel_size", 1);
-      const auto [sh, sw] = attr_hw(n.attrs, n.op, "strides", 1);
-      return std::tuple{kh, kw, sh, sw, attr_pad_mode(n.attrs, n.op, "valid")};
+      const auto [k_h, k_w] = attr_hw(n.attrs, n.op, "kernel_size", 1);
+      const auto [s_h, s_w] = attr_hw(n.attrs, n.op, "strides", 1);
+      return std::tuple{k_h, k_w, s_h, s_w, attr_pad_mode(n.attrs, n.op, "valid")};
     });
     if (mode == "pad") b.fail(n, "pad_mode 'pad' is not a mode of " + n.op);
     std::vector<int64_t> pads(4, 0);
