@@ -161,15 +161,27 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::cerr << a << " needs a value\n"; std::exit(2); }
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--size-mib") opt.size_mib = std::stoul(next());
-    else if (a == "--repeats") opt.repeats = std::stoi(next());
-    else if (a == "--dir") opt.dir = next();
-    else if (a == "--python") opt.pythons.push_back(next());
-    else if (a == "--no-peers") opt.peers = false;
-    else { std::cerr << "usage: checkpoint_bench [--size-mib N] [--repeats N] [--dir DIR] [--python PY]... [--no-peers]\n"; return 2; }
+    if (a == "--size-mib")
+      opt.size_mib = std::stoul(next());
+    else if (a == "--repeats")
+      opt.repeats = std::stoi(next());
+    else if (a == "--dir")
+      opt.dir = next();
+    else if (a == "--python")
+      opt.pythons.push_back(next());
+    else if (a == "--no-peers")
+      opt.peers = false;
+    else {
+      std::cerr << "usage: checkpoint_bench [--size-mib N] [--repeats N] [--dir DIR] [--python "
+                   "PY]... [--no-peers]\n";
+      return 2;
+    }
   }
   fs::create_directories(opt.dir);
   const auto sizes = tensor_sizes(opt.size_mib << 20);
@@ -178,7 +190,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < sizes.size(); ++i) {
     cellar::Tensor t(cellar::float32, cellar::Shape{sizes[i]});
     float* p = t.data<float>();
-    for (int64_t k = 0; k < sizes[i]; ++k) p[k] = static_cast<float>((k * 2654435761u + i) % 1000) / 997.0f;
+    for (int64_t k = 0; k < sizes[i]; ++k)
+      p[k] = static_cast<float>((k * 2654435761u + i) % 1000) / 997.0f;
     model.set("layer" + std::to_string(i / 4) + ".param" + std::to_string(i % 4), t);
     total += t.nbytes();
   }
@@ -219,7 +232,10 @@ int main(int argc, char** argv) {
       size_t left = p.data().nbytes();
       while (left) {
         const ssize_t n = ::write(fd, b, left);
-        if (n <= 0) { std::perror("write"); std::exit(1); }
+        if (n <= 0) {
+          std::perror("write");
+          std::exit(1);
+        }
         b += n;
         left -= static_cast<size_t>(n);
       }
@@ -229,41 +245,48 @@ int main(int argc, char** argv) {
   });
   fs::remove(plain);
   rows.push_back({"limit", "memcpy", t_memcpy, "memcpy", 1.0});
-  rows.push_back({"limit", "memcpy into fresh memory", t_memcpy_fresh, "memcpy", t_memcpy / t_memcpy_fresh});
+  rows.push_back(
+      {"limit", "memcpy into fresh memory", t_memcpy_fresh, "memcpy", t_memcpy / t_memcpy_fresh});
   rows.push_back({"limit", "write()+fsync", t_write, "write()", 1.0});
 
   // ---- cellar ----
   const fs::path ckpt = opt.dir / "cellar.ckpt", aligned = opt.dir / "cellar-aligned.ckpt",
                  st = opt.dir / "cellar.safetensors";
-  const double t_save_ckpt = time_median(opt.repeats, [&] { cellar::save_checkpoint(model, ckpt); });
-  const double t_save_aligned = time_median(opt.repeats, [&] {
-    cellar::save_checkpoint(model, aligned, {.align_tensors = true});
-  });
+  const double t_save_ckpt =
+      time_median(opt.repeats, [&] { cellar::save_checkpoint(model, ckpt); });
+  const double t_save_aligned = time_median(
+      opt.repeats, [&] { cellar::save_checkpoint(model, aligned, {.align_tensors = true}); });
   const double t_save_st = time_median(opt.repeats, [&] {
     cellar::save_checkpoint(model, st, {.format = cellar::CheckpointFormat::kSafetensors});
   });
   rows.push_back({"cellar", "save .ckpt", t_save_ckpt, "write()", t_write / t_save_ckpt});
-  rows.push_back({"cellar", "save .ckpt align_tensors", t_save_aligned, "write()", t_write / t_save_aligned});
+  rows.push_back(
+      {"cellar", "save .ckpt align_tensors", t_save_aligned, "write()", t_write / t_save_aligned});
   rows.push_back({"cellar", "save .safetensors", t_save_st, "write()", t_write / t_save_st});
   for (const auto& [label, path] : {std::pair{"ckpt", ckpt}, std::pair{"ckpt (aligned)", aligned},
                                     std::pair{"safetensors", st}}) {
     // Well under a millisecond: a median of a few runs would be mostly the first run's cold
     // caches, so this row takes at least 50 (as bench/peers.py's lazy loads do).
-    const double t_load = time_median(std::max(opt.repeats, 50), [&] { (void)cellar::load_checkpoint(path); });
+    const double t_load =
+        time_median(std::max(opt.repeats, 50), [&] { (void)cellar::load_checkpoint(path); });
     const double t_touch = time_median(opt.repeats, [&] { touch(cellar::load_checkpoint(path)); });
     // The copying load: read() into memory (LoadOptions::use_mmap = false), every page touched.
-    const double t_copy = time_median(opt.repeats, [&] { touch(cellar::load_checkpoint(path, {.use_mmap = false})); });
+    const double t_copy = time_median(
+        opt.repeats, [&] { touch(cellar::load_checkpoint(path, {.use_mmap = false})); });
     rows.push_back({"cellar", std::string("load .") + label + " zero-copy", t_load, "-", 0});
-    rows.push_back({"cellar", std::string("load .") + label + " zero-copy + touch", t_touch, "memcpy", t_memcpy / t_touch});
-    rows.push_back({"cellar", std::string("load .") + label + " copying (read() + touch)", t_copy, "memcpy", t_memcpy / t_copy});
+    rows.push_back({"cellar", std::string("load .") + label + " zero-copy + touch", t_touch,
+                    "memcpy", t_memcpy / t_touch});
+    rows.push_back({"cellar", std::string("load .") + label + " copying (read() + touch)", t_copy,
+                    "memcpy", t_memcpy / t_copy});
     const Rss rss = child_peak_rss(argv[0], "touch", path);
     const Rss rss_copy = child_peak_rss(argv[0], "read", path);
     const long file_mib = static_cast<long>(fs::file_size(path) >> 20);
     std::cout << "peak RSS of a fresh process loading the " << file_mib << " MiB ." << label
-              << " (its RSS before the load: " << rss.baseline_kib / 1024 << " MiB): zero-copy + touch "
-              << rss.peak_kib / 1024 << " MiB (" << (rss.peak_kib / 1024 - file_mib)
-              << " MiB over the file), read() + touch " << rss_copy.peak_kib / 1024 << " MiB ("
-              << (rss_copy.peak_kib / 1024 - file_mib) << " MiB over the file)\n";
+              << " (its RSS before the load: " << rss.baseline_kib / 1024
+              << " MiB): zero-copy + touch " << rss.peak_kib / 1024 << " MiB ("
+              << (rss.peak_kib / 1024 - file_mib) << " MiB over the file), read() + touch "
+              << rss_copy.peak_kib / 1024 << " MiB (" << (rss_copy.peak_kib / 1024 - file_mib)
+              << " MiB over the file)\n";
   }
 
   // The cellar files are not needed any more: free their page cache before the peers run (a
@@ -288,7 +311,8 @@ int main(int argc, char** argv) {
       while (std::getline(out, line)) {
         // "RESULT <kind> <seconds> <name…>" lines; anything else is the peer's own chatter.
         if (line.rfind("RESULT ", 0) != 0) {
-          if (line.find("SKIP") == 0 || line.find("Error") != std::string::npos) std::cout << py << ": " << line << "\n";
+          if (line.find("SKIP") == 0 || line.find("Error") != std::string::npos)
+            std::cout << py << ": " << line << "\n";
           continue;
         }
         std::istringstream ls(line.substr(7));
@@ -300,7 +324,8 @@ int main(int argc, char** argv) {
         const std::string kind_any = kind.substr(0, kind.find('@'));
         const bool is_save = kind_any == "save";
         name += " [" + fs::path(py).parent_path().parent_path().filename().string() + "]";
-        rows.push_back({"peer", name, s, is_save ? "write()" : "memcpy", (is_save ? t_write : t_memcpy) / s});
+        rows.push_back(
+            {"peer", name, s, is_save ? "write()" : "memcpy", (is_save ? t_write : t_memcpy) / s});
         for (const std::string& k : {kind_any, kind}) {
           auto& b = best_peer[k];
           if (b == 0 || s < b) b = s;
@@ -309,14 +334,18 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::cout << "\n" << std::left << std::setw(8) << "who" << std::setw(66) << "what" << std::right
-            << std::setw(11) << "median ms" << std::setw(10) << "GB/s" << std::setw(16) << "vs limit" << "\n";
+  std::cout << "\n"
+            << std::left << std::setw(8) << "who" << std::setw(66) << "what" << std::right
+            << std::setw(11) << "median ms" << std::setw(10) << "GB/s" << std::setw(16)
+            << "vs limit"
+            << "\n";
   for (const auto& r : rows) {
     std::ostringstream ratio;
     if (r.vs != "-") ratio << std::fixed << std::setprecision(2) << r.ratio << "x " << r.vs;
     std::cout << std::left << std::setw(8) << r.group << std::setw(66) << r.name << std::right
-              << std::setw(11) << std::fixed << std::setprecision(r.seconds < 0.01 ? 3 : 1) << r.seconds * 1e3 << std::setw(10)
-              << std::setprecision(2) << total / r.seconds / 1e9 << std::setw(16) << ratio.str() << "\n";
+              << std::setw(11) << std::fixed << std::setprecision(r.seconds < 0.01 ? 3 : 1)
+              << r.seconds * 1e3 << std::setw(10) << std::setprecision(2) << total / r.seconds / 1e9
+              << std::setw(16) << ratio.str() << "\n";
   }
   if (!best_peer.empty()) {
     // Two columns: against the fastest peer handling the same file format (for a MindSpore .ckpt
@@ -324,11 +353,14 @@ int main(int argc, char** argv) {
     // format (torch's own .pt, say), which is not the same work when layouts differ.
     std::cout << "\ncellar vs the fastest peer doing the same (>1: cellar faster)\n"
               << std::left << std::setw(50) << "" << std::right << std::setw(14) << "same format"
-              << std::setw(14) << "any format" << "\n";
+              << std::setw(14) << "any format"
+              << "\n";
     auto ratio = [&](const std::string& key, double cellar_s) {
       std::ostringstream o;
-      if (best_peer.count(key)) o << std::fixed << std::setprecision(2) << best_peer[key] / cellar_s << "x";
-      else o << "-";
+      if (best_peer.count(key))
+        o << std::fixed << std::setprecision(2) << best_peer[key] / cellar_s << "x";
+      else
+        o << "-";
       return o.str();
     };
     auto cmp = [&](const std::string& kind, const std::string& format, const std::string& label,
@@ -347,7 +379,8 @@ int main(int argc, char** argv) {
         if (r.name == base + " zero-copy")
           cmp("load_mmap", format, "zero-copy load (." + std::string(label) + ")", r.seconds);
         if (r.name == base + " zero-copy + touch")
-          cmp("load_mmap_touch", format, "zero-copy load + touch (." + std::string(label) + ")", r.seconds);
+          cmp("load_mmap_touch", format, "zero-copy load + touch (." + std::string(label) + ")",
+              r.seconds);
         if (r.name == base + " copying (read() + touch)")
           cmp("load_copy", format, "copying load (." + std::string(label) + ")", r.seconds);
       }

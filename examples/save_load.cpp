@@ -25,10 +25,10 @@ class Network : public nn::Cell {
  public:
   Network() : Cell("Network") {
     flatten_ = register_cell("flatten", nn::Flatten());
-    dense_relu_sequential_ = register_cell(
-        "dense_relu_sequential",
-        nn::SequentialCell({nn::Dense(28 * 28, 512), nn::ReLU(), nn::Dense(512, 512), nn::ReLU(),
-                            nn::Dense(512, 10)}));
+    dense_relu_sequential_ =
+        register_cell("dense_relu_sequential",
+                      nn::SequentialCell({nn::Dense(28 * 28, 512), nn::ReLU(), nn::Dense(512, 512),
+                                          nn::ReLU(), nn::Dense(512, 10)}));
   }
   cellar::Value construct(const std::vector<cellar::Value>& inputs) override {
     cellar::Tensor x = (*flatten_)(inputs.at(0).tensor());
@@ -43,8 +43,10 @@ class Network : public nn::Cell {
 int main(int argc, char** argv) {
   fs::path out = ".", shared = "../shared";
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-    else if (!std::strcmp(argv[i], "--shared") && i + 1 < argc) shared = argv[++i];
+    if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
+      out = argv[++i];
+    else if (!std::strcmp(argv[i], "--shared") && i + 1 < argc)
+      shared = argv[++i];
     else {
       std::cerr << "usage: save_load [--out DIR] [--shared DIR]\n";
       return 2;
@@ -84,13 +86,14 @@ int main(int argc, char** argv) {
     cellar::Tensor eager = (*trained)(inputs);
     double max_diff = 0;
     for (int64_t i = 0; i < logits.numel(); ++i)
-      max_diff = std::max(max_diff, double(std::abs(logits.data<float>()[i] - eager.data<float>()[i])));
-    std::cout << "MindSpore's trained MLP from " << ms_ckpt.filename().string()
-              << ": output " << logits.shape() << ", " << logits << ", GraphCell vs eager max |diff| "
-              << max_diff << "\n";
+      max_diff =
+          std::max(max_diff, double(std::abs(logits.data<float>()[i] - eager.data<float>()[i])));
+    std::cout << "MindSpore's trained MLP from " << ms_ckpt.filename().string() << ": output "
+              << logits.shape() << ", " << logits << ", GraphCell vs eager max |diff| " << max_diff
+              << "\n";
     std::cout << "files: " << (out / "model.ckpt").string() << ", "
-              << (out / "model.mindir").string() << ", "
-              << (out / "mindspore-mlp.mindir").string() << "\n";
+              << (out / "model.mindir").string() << ", " << (out / "mindspore-mlp.mindir").string()
+              << "\n";
   } catch (const cellar::Error& e) {
     std::cerr << "save_load: " << e.what() << "\n";
     return 1;

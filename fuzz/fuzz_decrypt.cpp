@@ -40,15 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Choice& c = kChoices[data[0] % std::size(kChoices)];
   std::vector<std::byte> key(c.key_len);
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::byte>(i);
-  const auto file = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data + 1), size - 1);
+  const auto file =
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(data + 1), size - 1);
   uint64_t sum = 0;
   try {
     (void)cellar::formats::is_encrypted(file);
     (void)cellar::formats::encrypted_mode(file);
     const std::vector<std::byte> plain =
         cellar::formats::decrypt(file, key, c.mode, "fuzz.ckpt.enc");
-    const std::string& path = plain_file.set(reinterpret_cast<const uint8_t*>(plain.data()),
-                                             plain.size());
+    const std::string& path =
+        plain_file.set(reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
     const auto mapped = cellar::MappedFile::open(path);
     const auto entries = cellar::formats::ckpt_format().read(mapped, {});
     for (const auto& [name, t] : entries) {

@@ -99,8 +99,8 @@ void encrypted(const fs::path& ckpt_dir, const fs::path& dir) {
   for (size_t i = 0; i < std::size(choices); ++i) {
     std::vector<std::byte> key(choices[i].key_len);
     for (size_t k = 0; k < key.size(); ++k) key[k] = static_cast<std::byte>(k);
-    const auto cipher = cellar::formats::encrypt(
-        std::as_bytes(std::span(plain)), key, choices[i].mode, /*block_size=*/64);
+    const auto cipher = cellar::formats::encrypt(std::as_bytes(std::span(plain)), key,
+                                                 choices[i].mode, /*block_size=*/64);
     std::ofstream out(dir / (std::string(choices[i].name) + ".bin"), std::ios::binary);
     const char mode_byte = static_cast<char>(i);
     out.write(&mode_byte, 1);
@@ -120,13 +120,12 @@ void onnx(const fs::path& dir) {
       {nn::Dense({.in = 3, .out = 2, .has_bias = false, .generator = &g}), nn::Sigmoid()});
   cellar::export_model(nobias, {cellar::ones({1, 3})}, (dir / "nobias").string(),
                        cellar::FileFormat::ONNX);
-  auto conv = nn::SequentialCell(
-      {nn::Conv2d({.in_channels = 1,
-                   .out_channels = 2,
-                   .kernel_size = {3, 3},
-                   .has_bias = true,
-                   .generator = &g}),
-       nn::ReLU(), nn::MaxPool2d(2, 2), nn::Flatten()});
+  auto conv = nn::SequentialCell({nn::Conv2d({.in_channels = 1,
+                                              .out_channels = 2,
+                                              .kernel_size = {3, 3},
+                                              .has_bias = true,
+                                              .generator = &g}),
+                                  nn::ReLU(), nn::MaxPool2d(2, 2), nn::Flatten()});
   cellar::export_model(conv, {cellar::ones({1, 1, 6, 6})}, (dir / "conv").string(),
                        cellar::FileFormat::ONNX);
 }
@@ -135,7 +134,8 @@ void onnx(const fs::path& dir) {
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::cerr << "usage: fuzz_make_seeds CORPUS_DIR   (writes CORPUS_DIR/{ckpt,mindir,safetensors,decrypt,onnx}/*)\n";
+    std::cerr << "usage: fuzz_make_seeds CORPUS_DIR   (writes "
+                 "CORPUS_DIR/{ckpt,mindir,safetensors,decrypt,onnx}/*)\n";
     return 2;
   }
   try {

@@ -1,5 +1,5 @@
-// The checkpoint entries of tests/fixtures/mindspore/2.10/variants/make_fixtures.py (SPECS, values()
-// and APPEND), shared by the test that reads MindSpore's files (test_mindspore.cpp) and
+// The checkpoint entries of tests/fixtures/mindspore/2.10/variants/make_fixtures.py (SPECS,
+// values() and APPEND), shared by the test that reads MindSpore's files (test_mindspore.cpp) and
 // the tool that writes cellar's for MindSpore to read (tools/write_checkpoints.cpp): both sides
 // must mean the very same names, dtypes, shapes and values.
 #pragma once
@@ -76,10 +76,13 @@ ParamDict entries(bool with_bf16 = true, bool choice = false) {
 
 // APPEND of make_fixtures.py.
 std::vector<std::pair<std::string, AppendValue>> append(bool with_strings = true) {
-  std::vector<std::pair<std::string, AppendValue>> a = {
-      {"epoch_num", int64_t{7}}, {"neg", int64_t{-3}}, {"big", int64_t{1} << 40},
-      {"lr", 0.125},             {"tiny", -1e-30},     {"flag", true},
-      {"off", false}};
+  std::vector<std::pair<std::string, AppendValue>> a = {{"epoch_num", int64_t{7}},
+                                                        {"neg", int64_t{-3}},
+                                                        {"big", int64_t{1} << 40},
+                                                        {"lr", 0.125},
+                                                        {"tiny", -1e-30},
+                                                        {"flag", true},
+                                                        {"off", false}};
   if (with_strings) {
     a.push_back({"note", std::string("héllo, 世界 ✓")});
     a.push_back({"empty", std::string()});

@@ -92,8 +92,7 @@ NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
   if (kind == FileKind::kEncrypted) {
     if (key.key.empty())
       throw Error(ErrorCode::kCrypto,
-                  std::string("the file is encrypted (") +
-                      *encryption_mode(read_head(path)) +
+                  std::string("the file is encrypted (") + *encryption_mode(read_head(path)) +
                       "); pass --dec-key-file",
                   {path});
     kind = encrypted_content(path, key);

@@ -187,8 +187,7 @@ Command add_diff(CLI::App& app) {
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
   sub->add_option("--dec-key-file", args->dec_key_file,
                   "key of whichever of A and B is encrypted (a plain file ignores it)");
-  sub->add_option("--dec-key-file-b", args->dec_key_file_b,
-                  "key of B, when it differs from A's");
+  sub->add_option("--dec-key-file-b", args->dec_key_file_b, "key of B, when it differs from A's");
   sub->add_option("--dec-mode", args->dec_mode,
                   "AES-GCM, AES-CBC or SM4-CBC (default: the mode the file names)");
   sub->footer(

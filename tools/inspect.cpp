@@ -192,8 +192,8 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
   const ir::Graph g = load_graph(a.file, key);
   ModelHeader h;
   {
-    const auto plain = enc_mode.empty() ? MappedFile::open(a.file)
-                                        : read_plaintext(a.file, key.key, enc_mode);
+    const auto plain =
+        enc_mode.empty() ? MappedFile::open(a.file) : read_plaintext(a.file, key.key, enc_mode);
     h = read_model_header({plain->data(), plain->size()}, kind == FileKind::kOnnx);
   }
   auto io_rows = [&](const std::vector<int>& ids) {

@@ -13,8 +13,12 @@ class Generator {
   // Seeded from std::random_device.
   Generator();
 
-  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(engine_); }
-  double normal(double mean, double stddev) { return std::normal_distribution<double>(mean, stddev)(engine_); }
+  double uniform(double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(engine_);
+  }
+  double normal(double mean, double stddev) {
+    return std::normal_distribution<double>(mean, stddev)(engine_);
+  }
   uint64_t next() { return engine_(); }
   std::mt19937_64& engine() { return engine_; }
 

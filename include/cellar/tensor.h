@@ -92,8 +92,8 @@ class Tensor {
   std::string string_value() const;  // for DType::String
   double item() const;               // the single element of a numel()==1 numeric tensor
 
-  Tensor clone() const;       // deep copy into fresh heap storage
-  Tensor to(DType t) const;   // converted copy (numeric types only); same dtype: clone
+  Tensor clone() const;           // deep copy into fresh heap storage
+  Tensor to(DType t) const;       // converted copy (numeric types only); same dtype: clone
   Tensor reshape(Shape s) const;  // shares storage; numel must agree
 
   // Equality of dtype, shape and bytes.
@@ -121,7 +121,8 @@ class Tensor {
   std::shared_ptr<detail::ParamState> param_;
 };
 
-std::ostream& operator<<(std::ostream& os, const Tensor& t);  // Tensor(shape=(1, 10), dtype=Float32, …)
+std::ostream& operator<<(std::ostream& os,
+                         const Tensor& t);  // Tensor(shape=(1, 10), dtype=Float32, …)
 
 Tensor zeros(Shape shape, DType dtype = DType::Float32);
 Tensor ones(Shape shape, DType dtype = DType::Float32);
@@ -135,18 +136,30 @@ constexpr std::optional<DType> dtype_of();
 
 template <class T>
 constexpr std::optional<DType> dtype_of() {
-  if constexpr (std::is_same_v<T, bool>) return DType::Bool;
-  else if constexpr (std::is_same_v<T, int8_t>) return DType::Int8;
-  else if constexpr (std::is_same_v<T, int16_t>) return DType::Int16;
-  else if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
-  else if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
-  else if constexpr (std::is_same_v<T, uint8_t>) return DType::UInt8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return DType::UInt16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return DType::UInt32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return DType::UInt64;
-  else if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  else if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  else return std::nullopt;
+  if constexpr (std::is_same_v<T, bool>)
+    return DType::Bool;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return DType::Int8;
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return DType::Int16;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return DType::Int32;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return DType::Int64;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return DType::UInt8;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return DType::UInt16;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return DType::UInt32;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return DType::UInt64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::Float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::Float64;
+  else
+    return std::nullopt;
 }
 
 namespace detail {
@@ -182,9 +195,8 @@ Tensor Tensor::from_vector(const std::vector<T>& values, Shape shape) {
   static_assert(dt.has_value(), "no dtype for this C++ type");
   Tensor t(*dt, std::move(shape));
   if (static_cast<size_t>(t.numel()) != values.size())
-    throw ValueError(ErrorCode::kShapeMismatch,
-                     "from_vector: " + std::to_string(values.size()) +
-                         " values do not fill shape " + t.shape().str());
+    throw ValueError(ErrorCode::kShapeMismatch, "from_vector: " + std::to_string(values.size()) +
+                                                    " values do not fill shape " + t.shape().str());
   if constexpr (std::is_same_v<T, bool>) {
     for (size_t i = 0; i < values.size(); ++i) t.data<bool>()[i] = values[i];
   } else if (!values.empty()) {

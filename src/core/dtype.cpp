@@ -13,13 +13,20 @@ struct DTypeInfo {
 };
 // MindSpore's tensor_type spellings (checkpoint.proto writers use str(dtype) of the Tensor).
 constexpr std::array<DTypeInfo, 14> kInfo{{
-    {DType::Bool, "Bool", 1},       {DType::Int8, "Int8", 1},
-    {DType::Int16, "Int16", 2},     {DType::Int32, "Int32", 4},
-    {DType::Int64, "Int64", 8},     {DType::UInt8, "UInt8", 1},
-    {DType::UInt16, "UInt16", 2},   {DType::UInt32, "UInt32", 4},
-    {DType::UInt64, "UInt64", 8},   {DType::Float16, "Float16", 2},
-    {DType::BFloat16, "BFloat16", 2}, {DType::Float32, "Float32", 4},
-    {DType::Float64, "Float64", 8}, {DType::String, "str", 0},
+    {DType::Bool, "Bool", 1},
+    {DType::Int8, "Int8", 1},
+    {DType::Int16, "Int16", 2},
+    {DType::Int32, "Int32", 4},
+    {DType::Int64, "Int64", 8},
+    {DType::UInt8, "UInt8", 1},
+    {DType::UInt16, "UInt16", 2},
+    {DType::UInt32, "UInt32", 4},
+    {DType::UInt64, "UInt64", 8},
+    {DType::Float16, "Float16", 2},
+    {DType::BFloat16, "BFloat16", 2},
+    {DType::Float32, "Float32", 4},
+    {DType::Float64, "Float64", 8},
+    {DType::String, "str", 0},
 }};
 const DTypeInfo& info(DType t) { return kInfo[static_cast<size_t>(t)]; }
 }  // namespace
@@ -31,8 +38,14 @@ bool is_floating(DType t) {
 }
 bool is_integral(DType t) {
   switch (t) {
-    case DType::Int8: case DType::Int16: case DType::Int32: case DType::Int64:
-    case DType::UInt8: case DType::UInt16: case DType::UInt32: case DType::UInt64:
+    case DType::Int8:
+    case DType::Int16:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::UInt8:
+    case DType::UInt16:
+    case DType::UInt32:
+    case DType::UInt64:
       return true;
     default:
       return false;

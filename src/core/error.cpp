@@ -4,15 +4,24 @@ namespace cellar {
 
 const char* to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kIo: return "I/O error";
-    case ErrorCode::kFormat: return "format error";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kShapeMismatch: return "shape mismatch";
-    case ErrorCode::kDTypeMismatch: return "dtype mismatch";
-    case ErrorCode::kExport: return "export error";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kCrypto: return "crypto error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kIo:
+      return "I/O error";
+    case ErrorCode::kFormat:
+      return "format error";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kShapeMismatch:
+      return "shape mismatch";
+    case ErrorCode::kDTypeMismatch:
+      return "dtype mismatch";
+    case ErrorCode::kExport:
+      return "export error";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kCrypto:
+      return "crypto error";
   }
   return "error";
 }
@@ -29,6 +38,9 @@ std::string compose(const std::string& reason, const ErrorContext& ctx) {
 }  // namespace
 
 Error::Error(ErrorCode code, const std::string& reason, ErrorContext ctx)
-    : std::runtime_error(compose(reason, ctx)), code_(code), reason_(reason), ctx_(std::move(ctx)) {}
+    : std::runtime_error(compose(reason, ctx)),
+      code_(code),
+      reason_(reason),
+      ctx_(std::move(ctx)) {}
 
 }  // namespace cellar

@@ -40,9 +40,9 @@ std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(
 
 namespace detail {
 void throw_type_mismatch(DType have, const char* want) {
-  throw ValueError(ErrorCode::kDTypeMismatch, "tensor of dtype " +
-                                                  std::string(mindspore_name(have)) +
-                                                  " accessed as C++ type " + want);
+  throw ValueError(
+      ErrorCode::kDTypeMismatch,
+      "tensor of dtype " + std::string(mindspore_name(have)) + " accessed as C++ type " + want);
 }
 }  // namespace detail
 
@@ -65,7 +65,10 @@ Tensor::Tensor(DType dtype, Shape shape)
 }
 
 Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Storage> storage, size_t offset)
-    : dtype_(dtype), dtype_set_(true), shape_(std::move(shape)), storage_(std::move(storage)),
+    : dtype_(dtype),
+      dtype_set_(true),
+      shape_(std::move(shape)),
+      storage_(std::move(storage)),
       offset_(offset) {
   if (storage_ == nullptr || offset > storage_->nbytes())
     throw ValueError(ErrorCode::kInvalidArgument, "tensor offset outside its storage");
@@ -123,20 +126,34 @@ namespace {
 // Reads element i of a numeric buffer as double / writes it back.
 double load_as_double(DType t, const std::byte* p, size_t i) {
   switch (t) {
-    case DType::Bool: return reinterpret_cast<const uint8_t*>(p)[i] != 0 ? 1.0 : 0.0;
-    case DType::Int8: return reinterpret_cast<const int8_t*>(p)[i];
-    case DType::Int16: return reinterpret_cast<const int16_t*>(p)[i];
-    case DType::Int32: return reinterpret_cast<const int32_t*>(p)[i];
-    case DType::Int64: return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
-    case DType::UInt8: return reinterpret_cast<const uint8_t*>(p)[i];
-    case DType::UInt16: return reinterpret_cast<const uint16_t*>(p)[i];
-    case DType::UInt32: return reinterpret_cast<const uint32_t*>(p)[i];
-    case DType::UInt64: return static_cast<double>(reinterpret_cast<const uint64_t*>(p)[i]);
-    case DType::Float16: return half_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
-    case DType::BFloat16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
-    case DType::Float32: return reinterpret_cast<const float*>(p)[i];
-    case DType::Float64: return reinterpret_cast<const double*>(p)[i];
-    case DType::String: break;
+    case DType::Bool:
+      return reinterpret_cast<const uint8_t*>(p)[i] != 0 ? 1.0 : 0.0;
+    case DType::Int8:
+      return reinterpret_cast<const int8_t*>(p)[i];
+    case DType::Int16:
+      return reinterpret_cast<const int16_t*>(p)[i];
+    case DType::Int32:
+      return reinterpret_cast<const int32_t*>(p)[i];
+    case DType::Int64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(p)[i]);
+    case DType::UInt8:
+      return reinterpret_cast<const uint8_t*>(p)[i];
+    case DType::UInt16:
+      return reinterpret_cast<const uint16_t*>(p)[i];
+    case DType::UInt32:
+      return reinterpret_cast<const uint32_t*>(p)[i];
+    case DType::UInt64:
+      return static_cast<double>(reinterpret_cast<const uint64_t*>(p)[i]);
+    case DType::Float16:
+      return half_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+    case DType::BFloat16:
+      return bfloat16_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+    case DType::Float32:
+      return reinterpret_cast<const float*>(p)[i];
+    case DType::Float64:
+      return reinterpret_cast<const double*>(p)[i];
+    case DType::String:
+      break;
   }
   return 0;
 }
@@ -144,27 +161,56 @@ double load_as_double(DType t, const std::byte* p, size_t i) {
 template <class To>
 To saturate(double v) {
   if (std::isnan(v)) return To(0);
-  if (v <= static_cast<double>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-  if (v >= static_cast<double>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  if (v <= static_cast<double>(std::numeric_limits<To>::lowest()))
+    return std::numeric_limits<To>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<To>::max()))
+    return std::numeric_limits<To>::max();
   return static_cast<To>(v);
 }
 
 void store_from_double(DType t, std::byte* p, size_t i, double v) {
   switch (t) {
-    case DType::Bool: reinterpret_cast<uint8_t*>(p)[i] = v != 0; break;
-    case DType::Int8: reinterpret_cast<int8_t*>(p)[i] = saturate<int8_t>(v); break;
-    case DType::Int16: reinterpret_cast<int16_t*>(p)[i] = saturate<int16_t>(v); break;
-    case DType::Int32: reinterpret_cast<int32_t*>(p)[i] = saturate<int32_t>(v); break;
-    case DType::Int64: reinterpret_cast<int64_t*>(p)[i] = saturate<int64_t>(v); break;
-    case DType::UInt8: reinterpret_cast<uint8_t*>(p)[i] = saturate<uint8_t>(v); break;
-    case DType::UInt16: reinterpret_cast<uint16_t*>(p)[i] = saturate<uint16_t>(v); break;
-    case DType::UInt32: reinterpret_cast<uint32_t*>(p)[i] = saturate<uint32_t>(v); break;
-    case DType::UInt64: reinterpret_cast<uint64_t*>(p)[i] = saturate<uint64_t>(v); break;
-    case DType::Float16: reinterpret_cast<uint16_t*>(p)[i] = float_to_half(static_cast<float>(v)); break;
-    case DType::BFloat16: reinterpret_cast<uint16_t*>(p)[i] = float_to_bfloat16(static_cast<float>(v)); break;
-    case DType::Float32: reinterpret_cast<float*>(p)[i] = static_cast<float>(v); break;
-    case DType::Float64: reinterpret_cast<double*>(p)[i] = v; break;
-    case DType::String: break;
+    case DType::Bool:
+      reinterpret_cast<uint8_t*>(p)[i] = v != 0;
+      break;
+    case DType::Int8:
+      reinterpret_cast<int8_t*>(p)[i] = saturate<int8_t>(v);
+      break;
+    case DType::Int16:
+      reinterpret_cast<int16_t*>(p)[i] = saturate<int16_t>(v);
+      break;
+    case DType::Int32:
+      reinterpret_cast<int32_t*>(p)[i] = saturate<int32_t>(v);
+      break;
+    case DType::Int64:
+      reinterpret_cast<int64_t*>(p)[i] = saturate<int64_t>(v);
+      break;
+    case DType::UInt8:
+      reinterpret_cast<uint8_t*>(p)[i] = saturate<uint8_t>(v);
+      break;
+    case DType::UInt16:
+      reinterpret_cast<uint16_t*>(p)[i] = saturate<uint16_t>(v);
+      break;
+    case DType::UInt32:
+      reinterpret_cast<uint32_t*>(p)[i] = saturate<uint32_t>(v);
+      break;
+    case DType::UInt64:
+      reinterpret_cast<uint64_t*>(p)[i] = saturate<uint64_t>(v);
+      break;
+    case DType::Float16:
+      reinterpret_cast<uint16_t*>(p)[i] = float_to_half(static_cast<float>(v));
+      break;
+    case DType::BFloat16:
+      reinterpret_cast<uint16_t*>(p)[i] = float_to_bfloat16(static_cast<float>(v));
+      break;
+    case DType::Float32:
+      reinterpret_cast<float*>(p)[i] = static_cast<float>(v);
+      break;
+    case DType::Float64:
+      reinterpret_cast<double*>(p)[i] = v;
+      break;
+    case DType::String:
+      break;
   }
 }
 
@@ -178,7 +224,8 @@ double Tensor::item() const {
   if (numel() != 1)
     throw ValueError(ErrorCode::kInvalidArgument,
                      "item() of a tensor with " + std::to_string(numel()) + " elements");
-  if (dtype_ == DType::String) throw ValueError(ErrorCode::kDTypeMismatch, "item() of a str tensor");
+  if (dtype_ == DType::String)
+    throw ValueError(ErrorCode::kDTypeMismatch, "item() of a str tensor");
   return load_as_double(dtype_, raw_data(), 0);
 }
 
@@ -193,8 +240,9 @@ Tensor Tensor::to(DType t) const {
   check_readable();
   if (t == dtype_) return clone();
   if (t == DType::String || dtype_ == DType::String)
-    throw ValueError(ErrorCode::kDTypeMismatch, "cannot convert between str and " +
-                                                    std::string(mindspore_name(t == DType::String ? dtype_ : t)));
+    throw ValueError(ErrorCode::kDTypeMismatch,
+                     "cannot convert between str and " +
+                         std::string(mindspore_name(t == DType::String ? dtype_ : t)));
   Tensor out(t, shape_);
   const size_t n = static_cast<size_t>(numel());
   const std::byte* src = raw_data();

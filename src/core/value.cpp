@@ -4,14 +4,22 @@ namespace cellar {
 
 std::string Value::kind_name() const {
   switch (v_.index()) {
-    case 0: return "None";
-    case 1: return "Tensor";
-    case 2: return "tuple";
-    case 3: return "DType";
-    case 4: return "int";
-    case 5: return "float";
-    case 6: return "bool";
-    case 7: return "str";
+    case 0:
+      return "None";
+    case 1:
+      return "Tensor";
+    case 2:
+      return "tuple";
+    case 3:
+      return "DType";
+    case 4:
+      return "int";
+    case 5:
+      return "float";
+    case 6:
+      return "bool";
+    case 7:
+      return "str";
   }
   return "?";
 }

@@ -80,7 +80,8 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
     // Locked for as long as this save runs: the mark of a live writer (remove_stale_temps).
     // Another save may have taken the file for stale between mkostemp and flock and unlinked
     // it; then the path no longer names this file, and a new one is made.
-    struct stat mine {}, there {};
+    struct stat mine {
+    }, there{};
     const bool locked = ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
     if (locked && ::fstat(fd_, &mine) == 0 && ::stat(name.data(), &there) == 0 &&
         mine.st_ino == there.st_ino && mine.st_dev == there.st_dev) {

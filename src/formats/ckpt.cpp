@@ -71,7 +71,8 @@ void run_slides(std::byte* base, const std::vector<Slide>& slides) {
   std::memcpy(kept, base + m - 8, 8);
   auto second_half = [&] {
     move(m, cut.offset + cut.size - m, cut.shift);
-    for (size_t i = k + 1; i < slides.size(); ++i) move(slides[i].offset, slides[i].size, slides[i].shift);
+    for (size_t i = k + 1; i < slides.size(); ++i)
+      move(slides[i].offset, slides[i].size, slides[i].shift);
   };
   std::optional<std::thread> second;
   try {
@@ -80,8 +81,10 @@ void run_slides(std::byte* base, const std::vector<Slide>& slides) {
   }
   for (size_t i = 0; i < k; ++i) move(slides[i].offset, slides[i].size, slides[i].shift);
   move(cut.offset, in - 8, cut.shift);
-  if (second) second->join();
-  else second_half();
+  if (second)
+    second->join();
+  else
+    second_half();
   std::memcpy(base + m - 8 - cut.shift, kept, 8);
 }
 

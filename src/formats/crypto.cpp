@@ -370,8 +370,7 @@ Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, Sink sink, si
   ctx_ = ctx;
 }
 
-Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, ByteSink& out,
-                     size_t block_size)
+Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, ByteSink& out, size_t block_size)
     : Encryptor(key, mode, Sink([&out](std::span<const std::byte> b) { out.write(b); }),
                 block_size) {}
 

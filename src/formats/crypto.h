@@ -4,8 +4,8 @@
 //
 // Byte layout (checked against MindSpore's mindspore/core/utils/crypto.cc `Encrypt`, `Decrypt`,
 // `BlockEncrypt`, `BlockDecrypt`, `ParseEncryptData`, its installed include/.../utils/crypto.h
-// constants, and files MindSpore 2.10 wrote: tests/fixtures/mindspore/2.10/enc/). The plaintext is cut
-// into blocks of 64 MiB (the last one shorter); the file is the blocks back to back:
+// constants, and files MindSpore 2.10 wrote: tests/fixtures/mindspore/2.10/enc/). The plaintext is
+// cut into blocks of 64 MiB (the last one shorter); the file is the blocks back to back:
 //
 //   block  := magic:u32                       0x7F3A5ED8 AES-GCM, 0x7F3A5ED9 AES-CBC,
 //                                             0x7F3A5EDA SM4-CBC

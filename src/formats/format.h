@@ -40,8 +40,8 @@ class CheckpointFormat {
 // What a graph reader may need beyond the bytes: where the model's external data files lie and
 // the key they are encrypted with. The model's own bytes arrive decrypted (crypto.h plaintext()).
 struct GraphReadOptions {
-  std::filesystem::path base_dir;   // external data is resolved against it; empty: refused
-  std::optional<Cipher> dec;        // for encrypted external data files
+  std::filesystem::path base_dir;  // external data is resolved against it; empty: refused
+  std::optional<Cipher> dec;       // for encrypted external data files
 };
 
 // How a graph is written to disk: encryption of every file written, and for formats that split

@@ -260,7 +260,8 @@ std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
     return p < 0 ? PostOrder::kSkip : p;
   };
   auto cycle = [&](int n, int p) {
-    fail_at(label(n), "the graph has a cycle through node '" + label(n) + "' and '" + label(p) + "'");
+    fail_at(label(n),
+            "the graph has a cycle through node '" + label(n) + "' and '" + label(p) + "'");
   };
   for (const auto& r : roots) {
     const int root = producer(r, "graph output");
@@ -434,11 +435,9 @@ Tensor Reader::read_external(const pb::TensorProto& t, const std::string& what, 
   if (length && *length != nbytes)
     fail_at(what, "tensor '" + what + "': external data length " + std::to_string(*length) +
                       " differs from the " + std::to_string(nbytes) + " bytes its shape needs");
-  const ExternalFiles::Bytes& f =
-      external_.open(location, what, [&](const std::string& reason) {
-        fail_at(what, "tensor '" + what + "': cannot read external data '" + location + "': " +
-                          reason);
-      });
+  const ExternalFiles::Bytes& f = external_.open(location, what, [&](const std::string& reason) {
+    fail_at(what, "tensor '" + what + "': cannot read external data '" + location + "': " + reason);
+  });
   const uint64_t off = offset.value_or(0);
   if (off > f.size || nbytes > f.size - off)
     fail_at(what, "tensor '" + what + "': external data [" + std::to_string(off) + ", +" +
@@ -607,8 +606,10 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   uint64_t bytes = 0;
   for (const auto& t : out) {
     const auto c = t.shape.checked_numel();
-    if (!c || __builtin_add_overflow(total, *c, &total)) total = kMaxFoldElements + 1;
-    else bytes += static_cast<uint64_t>(*c) * itemsize(t.dtype);  // ≤ 2^22 × 8 per output
+    if (!c || __builtin_add_overflow(total, *c, &total))
+      total = kMaxFoldElements + 1;
+    else
+      bytes += static_cast<uint64_t>(*c) * itemsize(t.dtype);  // ≤ 2^22 × 8 per output
   }
   const std::string base = cur_label_ + "/" + op;
   std::vector<int> values;

@@ -130,7 +130,7 @@ std::string GraphProtoBuilder::constant(const std::string& hint, const Tensor& t
 }
 
 void GraphProtoBuilder::add(const std::string& op_type, const std::vector<std::string>& inputs,
-                      const std::vector<std::string>& outputs, const ops::OnnxAttrs& attrs) {
+                            const std::vector<std::string>& outputs, const ops::OnnxAttrs& attrs) {
   auto* n = out_.add_node();
   n->set_op_type(op_type);
   n->set_name(fresh(outputs.empty() ? op_type : op_type + ":" + outputs[0]));
@@ -167,6 +167,5 @@ void GraphProtoBuilder::add(const std::string& op_type, const std::vector<std::s
         value);
   }
 }
-
 
 }  // namespace cellar::formats

@@ -8,7 +8,6 @@
 #include <limits>
 #include <numeric>
 #include <set>
-
 #include <stdexcept>
 
 #include "formats/onnx_builder.h"
@@ -204,8 +203,7 @@ void import_slice(OnnxImporter& m) {
     const int64_t b = step > 0 ? norm(starts[i], 0, dim) : norm(starts[i], 0, dim - 1);
     const int64_t e = step > 0 ? norm(ends[i], 0, dim) : norm(ends[i], -1, dim - 1);
     const auto idx = index_range(b, e, step);
-    if (static_cast<int64_t>(idx.size()) > kOnnxMaxConstElements)
-      m.unsupported("slice too large");
+    if (static_cast<int64_t>(idx.size()) > kOnnxMaxConstElements) m.unsupported("slice too large");
     x = m.take(x, axis, idx);
   }
   m.set_output(0, x);

@@ -406,12 +406,11 @@ class HeaderParser {
         if (!at('"')) fail("expected a field name (a JSON string), found " + here(), pos_, n);
         std::string field = string(n);
         const bool duplicate =
-            field == "dtype"          ? have_dtype
-            : field == "shape"        ? have_shape
-            : field == "data_offsets" ? have_offsets
-                                      : !(other_fields ? *other_fields : other_fields.emplace())
-                                             .insert(field)
-                                             .second;
+            field == "dtype"   ? have_dtype
+            : field == "shape" ? have_shape
+            : field == "data_offsets"
+                ? have_offsets
+                : !(other_fields ? *other_fields : other_fields.emplace()).insert(field).second;
         if (duplicate)
           fail("duplicate field " + excerpt(field) + " in tensor " + excerpt(n), field_pos, n);
         colon(field);
@@ -685,7 +684,8 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
       return "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
     };
     const auto who = [&] { return "tensor " + excerpt(t.name); };
-    if (t.end < t.begin) throw FormatError(who() + " has " + offsets() + ": end before begin", ctx());
+    if (t.end < t.begin)
+      throw FormatError(who() + " has " + offsets() + ": end before begin", ctx());
     if (t.begin > expect)
       throw FormatError(who() + " has " + offsets() + ", leaving a gap of " +
                             std::to_string(t.begin - expect) + " bytes after " +
@@ -693,8 +693,9 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
                             " (data offset " + std::to_string(expect) + ")",
                         ctx());
     if (t.begin < expect)
-      throw FormatError(who() + " has " + offsets() + ", overlapping tensor " + excerpt(prev->name) +
-                            " (which ends at data offset " + std::to_string(expect) + ")",
+      throw FormatError(who() + " has " + offsets() + ", overlapping tensor " +
+                            excerpt(prev->name) + " (which ends at data offset " +
+                            std::to_string(expect) + ")",
                         ctx());
     const auto need = checked_nbytes(t.shape, t.dtype);
     if (!need)

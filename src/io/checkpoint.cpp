@@ -284,9 +284,9 @@ ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& 
   // first, its sniffer checks a length and a '{', stricter than a protobuf tag). Whatever is not
   // safetensors goes to the .ckpt parser (MindSpore's default format), which gives the most
   // precise account of what is wrong.
-  const formats::CheckpointFormat& format = formats::format_for(
-      detect(head) == FileKind::kSafetensors ? CheckpointFormat::kSafetensors
-                                             : CheckpointFormat::kCkpt);
+  const formats::CheckpointFormat& format =
+      formats::format_for(detect(head) == FileKind::kSafetensors ? CheckpointFormat::kSafetensors
+                                                                 : CheckpointFormat::kCkpt);
   formats::NamedTensors entries = format.read(file, options);
   const bool had_any = !entries.empty();
   ParamDict out;
@@ -489,9 +489,8 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
   namespace fs = std::filesystem;
   const std::string func = std::string("For '") + c.func + "', ";
   if (co.processes_num < 1)
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     func + "processes_num must be at least 1, got " +
-                         std::to_string(co.processes_num));
+    throw ValueError(ErrorCode::kInvalidArgument, func + "processes_num must be at least 1, got " +
+                                                      std::to_string(co.processes_num));
   std::optional<std::regex> regex;
   if (!co.file_name_regex.empty()) {
     try {
@@ -527,10 +526,10 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
                        func + "the input file must be a " + c.src_suffix + " file",
                        {file_path.string()});
     if (!matches(file_path.string()))
-      throw ValueError(ErrorCode::kInvalidArgument,
-                       func + "the input file does not match file_name_regex '" +
-                           co.file_name_regex + "'",
-                       {file_path.string()});
+      throw ValueError(
+          ErrorCode::kInvalidArgument,
+          func + "the input file does not match file_name_regex '" + co.file_name_regex + "'",
+          {file_path.string()});
     if (!save_path.empty()) make_dirs(save_path);
     const fs::path folder = save_path.empty() ? file_path.parent_path() : save_path;
     convert_file(file_path, folder / with_suffix(file_path, c), c, co);
@@ -559,9 +558,8 @@ void convert(const std::filesystem::path& file_path, const std::filesystem::path
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files)
-      jobs.push_back([f, dst = dst_root / with_suffix(f, c), &c, &co] {
-        convert_file(f, dst, c, co);
-      });
+      jobs.push_back(
+          [f, dst = dst_root / with_suffix(f, c), &c, &co] { convert_file(f, dst, c, co); });
   }
   run_jobs(jobs, co.processes_num);
 }

@@ -45,7 +45,8 @@ std::vector<size_t> Graph::topological_order(const std::string& file) const {
     for (int v : nodes[i].inputs) {
       const int p = producer.at(static_cast<size_t>(v));
       if (p == -2)
-        fail(file, nodes[i].name, "input '" + values[static_cast<size_t>(v)].name + "' is never defined");
+        fail(file, nodes[i].name,
+             "input '" + values[static_cast<size_t>(v)].name + "' is never defined");
       if (p >= 0) {
         ++pending[i];
         users[static_cast<size_t>(p)].push_back(i);
@@ -77,8 +78,7 @@ void Graph::validate(const std::string& file) const {
       fail(file, where, "value id " + std::to_string(v) + " out of range");
   };
   for (const auto& info : values) {
-    if (!info.shape.checked_numel())
-      fail(file, info.name, "invalid shape " + info.shape.str());
+    if (!info.shape.checked_numel()) fail(file, info.name, "invalid shape " + info.shape.str());
     if (info.dtype == DType::String) fail(file, info.name, "str values cannot appear in a graph");
   }
   for (int v : inputs) {
@@ -102,7 +102,9 @@ void Graph::validate(const std::string& file) const {
     if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
       fail(file, node.name, "op " + node.op + " has " + std::to_string(n) + " inputs");
     if (static_cast<int>(node.outputs.size()) != def->num_outputs)
-      fail(file, node.name, "op " + node.op + " has " + std::to_string(node.outputs.size()) + " outputs, expected " + std::to_string(def->num_outputs));
+      fail(file, node.name,
+           "op " + node.op + " has " + std::to_string(node.outputs.size()) + " outputs, expected " +
+               std::to_string(def->num_outputs));
     for (int v : node.inputs) check_id(v, node.name);
     for (int v : node.outputs) {
       check_id(v, node.name);
@@ -113,7 +115,8 @@ void Graph::validate(const std::string& file) const {
     if (defined[v] > 1) fail(file, values[v].name, "value is defined more than once");
   for (int v : outputs) {
     check_id(v, "graph output");
-    if (defined[static_cast<size_t>(v)] == 0) fail(file, values[static_cast<size_t>(v)].name, "graph output is never defined");
+    if (defined[static_cast<size_t>(v)] == 0)
+      fail(file, values[static_cast<size_t>(v)].name, "graph output is never defined");
   }
   if (outputs.empty()) fail(file, name, "the graph has no outputs");
   const auto order = topological_order(file);
@@ -122,7 +125,8 @@ void Graph::validate(const std::string& file) const {
     const Node& node = nodes[i];
     const ops::OpDef* def = table.find(node.op);
     std::vector<ops::TensorType> in;
-    for (int v : node.inputs) in.push_back({values[static_cast<size_t>(v)].dtype, values[static_cast<size_t>(v)].shape});
+    for (int v : node.inputs)
+      in.push_back({values[static_cast<size_t>(v)].dtype, values[static_cast<size_t>(v)].shape});
     std::vector<ops::TensorType> out;
     try {
       out = def->infer(in, node.attrs);
@@ -133,9 +137,9 @@ void Graph::validate(const std::string& file) const {
       const auto& info = values[static_cast<size_t>(node.outputs[k])];
       if (out[k].dtype != info.dtype || out[k].shape != info.shape)
         fail(file, node.name,
-             "output '" + info.name + "' is recorded as " + std::string(mindspore_name(info.dtype)) +
-                 info.shape.str() + " but op " + node.op + " gives " +
-                 std::string(mindspore_name(out[k].dtype)) + out[k].shape.str());
+             "output '" + info.name + "' is recorded as " +
+                 std::string(mindspore_name(info.dtype)) + info.shape.str() + " but op " + node.op +
+                 " gives " + std::string(mindspore_name(out[k].dtype)) + out[k].shape.str());
     }
   }
 }

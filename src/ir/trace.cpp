@@ -25,7 +25,8 @@ Tracer* Tracer::current() { return t_current; }
 Tensor Tracer::add_input(const std::string& name, DType dtype, const Shape& shape) {
   const int v = graph_.add_value(name, dtype, shape);
   graph_.inputs.push_back(v);
-  return Tensor::symbolic(dtype, shape, std::make_shared<detail::TraceRef>(detail::TraceRef{id_, v}));
+  return Tensor::symbolic(dtype, shape,
+                          std::make_shared<detail::TraceRef>(detail::TraceRef{id_, v}));
 }
 
 int Tracer::value_of(const Tensor& t, const std::string& op) {
@@ -65,7 +66,8 @@ int Tracer::value_of(const Tensor& t, const std::string& op) {
   if (known != constants_.end() && graph_.value(known->second.first).shape == t.shape() &&
       graph_.value(known->second.first).dtype == t.dtype())
     return known->second.first;
-  const int v = graph_.add_value("const_" + std::to_string(constants_.size()), t.dtype(), t.shape());
+  const int v =
+      graph_.add_value("const_" + std::to_string(constants_.size()), t.dtype(), t.shape());
   graph_.initializers.push_back({v, t.clone(), false});
   constants_[key] = {v, t.storage()};
   return v;
@@ -84,18 +86,20 @@ std::vector<Tensor> Tracer::record(const ops::OpDef& def, const std::vector<Tens
   const auto out_types = def.infer(types, attrs);
   std::vector<Tensor> outs;
   for (size_t i = 0; i < out_types.size(); ++i) {
-    const std::string name = out_types.size() == 1 ? node.name : node.name + ":" + std::to_string(i);
+    const std::string name =
+        out_types.size() == 1 ? node.name : node.name + ":" + std::to_string(i);
     const int v = graph_.add_value(name, out_types[i].dtype, out_types[i].shape);
     node.outputs.push_back(v);
     outs.push_back(Tensor::symbolic(out_types[i].dtype, out_types[i].shape,
-                                     std::make_shared<detail::TraceRef>(detail::TraceRef{id_, v})));
+                                    std::make_shared<detail::TraceRef>(detail::TraceRef{id_, v})));
   }
   node.attrs = std::move(attrs);
   graph_.nodes.push_back(std::move(node));
   return outs;
 }
 
-void Tracer::collect_outputs(const Value& v, const std::string& cell_name, const std::string& path) {
+void Tracer::collect_outputs(const Value& v, const std::string& cell_name,
+                             const std::string& path) {
   if (v.is_tensor()) {
     graph_.outputs.push_back(value_of(v.tensor(), "Return"));
     return;

@@ -62,8 +62,7 @@ class Tracer {
   std::map<const detail::ParamState*, int> param_values_;
   // Constants by their storage; the storage is kept alive for the trace, so that a temporary's
   // freed address, reused by the next constant, cannot alias it.
-  std::map<std::pair<const Storage*, size_t>, std::pair<int, std::shared_ptr<Storage>>>
-      constants_;
+  std::map<std::pair<const Storage*, size_t>, std::pair<int, std::shared_ptr<Storage>>> constants_;
   int next_node_ = 0;
 };
 

@@ -14,12 +14,16 @@ Tensor Cell::operator()(const Tensor& x) {
 
 void Cell::check_new_name(const std::string& name) const {
   if (name.empty() || name.find('.') != std::string::npos)
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     "invalid name '" + name + "' in " + cls_name_ + ": names are non-empty and contain no '.'");
+    throw ValueError(ErrorCode::kInvalidArgument, "invalid name '" + name + "' in " + cls_name_ +
+                                                      ": names are non-empty and contain no '.'");
   for (const auto& [n, _] : children_)
-    if (n == name) throw ValueError(ErrorCode::kInvalidArgument, cls_name_ + " already has a child named '" + name + "'");
+    if (n == name)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       cls_name_ + " already has a child named '" + name + "'");
   for (const auto& [n, _] : params_)
-    if (n == name) throw ValueError(ErrorCode::kInvalidArgument, cls_name_ + " already has a parameter named '" + name + "'");
+    if (n == name)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       cls_name_ + " already has a parameter named '" + name + "'");
 }
 
 Parameter Cell::register_parameter(const std::string& name, Tensor data, bool requires_grad) {
@@ -30,7 +34,8 @@ Parameter Cell::register_parameter(const std::string& name, Tensor data, bool re
 }
 
 void Cell::add_child(const std::string& name, std::shared_ptr<Cell> cell) {
-  if (!cell) throw ValueError(ErrorCode::kInvalidArgument, "null child '" + name + "' in " + cls_name_);
+  if (!cell)
+    throw ValueError(ErrorCode::kInvalidArgument, "null child '" + name + "' in " + cls_name_);
   check_new_name(name);
   // As MindSpore's auto-prefix: a child's parameters are renamed to their path in the parent.
   for (auto& [path, p] : cell->parameters_and_names(name)) p.set_name(path);
@@ -48,7 +53,8 @@ std::vector<std::pair<std::string, Parameter>> Cell::parameters_and_names(
       if (!seen.insert(p.state().get()).second) continue;
       out.emplace_back(pre.empty() ? n : pre + "." + n, p);
     }
-    for (const auto& [n, child] : c->children_) self(self, pre.empty() ? n : pre + "." + n, child.get());
+    for (const auto& [n, child] : c->children_)
+      self(self, pre.empty() ? n : pre + "." + n, child.get());
   };
   visit(visit, prefix, this);
   return out;

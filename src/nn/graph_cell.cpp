@@ -11,8 +11,9 @@ ir::Graph with_params(ir::Graph g, const ParamDict& params) {
     const Tensor& t = params.at(info.name).data();
     if (t.dtype() != info.dtype || t.shape() != info.shape)
       throw ValueError(ErrorCode::kShapeMismatch,
-                       "params_init entry '" + info.name + "' is " + std::string(mindspore_name(t.dtype())) +
-                           t.shape().str() + " but the graph parameter is " +
+                       "params_init entry '" + info.name + "' is " +
+                           std::string(mindspore_name(t.dtype())) + t.shape().str() +
+                           " but the graph parameter is " +
                            std::string(mindspore_name(info.dtype)) + info.shape.str(),
                        {.tensor = info.name});
     init.data = t;
@@ -28,8 +29,9 @@ Value GraphCell::construct(const std::vector<Value>& inputs) {
   std::vector<Tensor> xs;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].is_tensor())
-      throw ValueError(ErrorCode::kInvalidArgument,
-                       "GraphCell input " + std::to_string(i) + " is a " + inputs[i].kind_name() + ", not a Tensor");
+      throw ValueError(ErrorCode::kInvalidArgument, "GraphCell input " + std::to_string(i) +
+                                                        " is a " + inputs[i].kind_name() +
+                                                        ", not a Tensor");
     xs.push_back(inputs[i].tensor());
   }
   auto outs = executor_.run(xs);

@@ -69,9 +69,9 @@ Value DenseImpl::construct(const std::vector<Value>& inputs) {
   Tensor x = single_tensor(inputs, cls_name());
   const Shape in_shape = x.shape();
   if (in_shape.rank() == 0 || in_shape[in_shape.rank() - 1] != options_.in)
-    throw ValueError(ErrorCode::kShapeMismatch,
-                     "Dense(" + std::to_string(options_.in) + ", " + std::to_string(options_.out) +
-                         ") got input of shape " + in_shape.str());
+    throw ValueError(ErrorCode::kShapeMismatch, "Dense(" + std::to_string(options_.in) + ", " +
+                                                    std::to_string(options_.out) +
+                                                    ") got input of shape " + in_shape.str());
   if (in_shape.rank() != 2) x = ops::reshape(x, Shape{-1, options_.in});
   Tensor y = ops::matmul(x, weight.value(), false, true);
   if (bias.defined()) y = ops::bias_add(y, bias.value());

@@ -17,12 +17,30 @@ void require(const std::shared_ptr<detail::ParamState>& s) {
 }
 }  // namespace
 
-const std::string& Parameter::name() const { require(s_); return s_->name; }
-void Parameter::set_name(std::string name) { require(s_); s_->name = std::move(name); }
-bool Parameter::requires_grad() const { require(s_); return s_->requires_grad; }
-void Parameter::set_requires_grad(bool r) { require(s_); s_->requires_grad = r; }
-const Tensor& Parameter::data() const { require(s_); return s_->data; }
-void Parameter::set_data(Tensor t) { require(s_); s_->data = std::move(t); }
+const std::string& Parameter::name() const {
+  require(s_);
+  return s_->name;
+}
+void Parameter::set_name(std::string name) {
+  require(s_);
+  s_->name = std::move(name);
+}
+bool Parameter::requires_grad() const {
+  require(s_);
+  return s_->requires_grad;
+}
+void Parameter::set_requires_grad(bool r) {
+  require(s_);
+  s_->requires_grad = r;
+}
+const Tensor& Parameter::data() const {
+  require(s_);
+  return s_->data;
+}
+void Parameter::set_data(Tensor t) {
+  require(s_);
+  s_->data = std::move(t);
+}
 
 Tensor Parameter::value() const {
   require(s_);

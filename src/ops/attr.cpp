@@ -1,8 +1,9 @@
 #include "ops/attr.h"
-#include "ops/registry.h"
 
 #include <algorithm>
 #include <cctype>
+
+#include "ops/registry.h"
 
 namespace cellar::ops {
 
@@ -29,8 +30,7 @@ std::vector<int64_t> ints_of_tensor(const Tensor& t, const std::string& op,
 
 bool has_attr(const ir::Attrs& a, const std::string& key) { return find(a, key) != nullptr; }
 
-std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op,
-                                   const std::string& key) {
+std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op, const std::string& key) {
   const ir::Attr* v = find(a, key);
   if (v == nullptr) bad(op, key, "is missing");
   if (auto* i = std::get_if<int64_t>(v)) return {*i};
@@ -41,8 +41,8 @@ std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op,
   bad(op, key, "must be an integer or a list of integers");
 }
 
-std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op,
-                                   const std::string& key, std::vector<int64_t> dflt) {
+std::vector<int64_t> attr_ints(const ir::Attrs& a, const std::string& op, const std::string& key,
+                               std::vector<int64_t> dflt) {
   return find(a, key) ? attr_ints(a, op, key) : dflt;
 }
 
@@ -52,8 +52,7 @@ int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& k
   return l[0];
 }
 
-int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key,
-                        int64_t dflt) {
+int64_t attr_int(const ir::Attrs& a, const std::string& op, const std::string& key, int64_t dflt) {
   return find(a, key) ? attr_int(a, op, key) : dflt;
 }
 

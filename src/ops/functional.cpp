@@ -2,12 +2,11 @@
 // attributes, spelled as MindSpore's primitive writes them (so an exported graph carries
 // MindSpore's attributes), and goes through ops::call. The random ops' functions are in their
 // own files (src/ops/random/).
-#include "cellar/nn_functional.h"
-#include "cellar/ops.h"
-
 #include <cctype>
 #include <cmath>
 
+#include "cellar/nn_functional.h"
+#include "cellar/ops.h"
 #include "ops/op_table.h"
 
 namespace cellar::ops {

@@ -10,9 +10,9 @@ namespace cellar::ops {
 // C[m×n] = op(A) · op(B), row-major, op = transpose when asked; op(A) is m×k, op(B) is k×n;
 // lda/ldb/ldc are the row strides of A, B, C as stored. C is overwritten (zeros when k == 0);
 // nothing happens when m or n is 0. Dimensions must fit an int (the BLAS interface).
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc);
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float* c, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double* c, int64_t ldc);
 
 }  // namespace cellar::ops

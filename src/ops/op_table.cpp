@@ -121,12 +121,14 @@ std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::
   for (const Tensor& t : inputs) {
     if (t.is_symbolic())
       throw ExportError("op " + op + " got a symbolic tensor outside of its export trace");
-    if (!t.defined()) throw ValueError(ErrorCode::kInvalidArgument, "op " + op + " got an undefined tensor");
+    if (!t.defined())
+      throw ValueError(ErrorCode::kInvalidArgument, "op " + op + " got an undefined tensor");
     types.push_back({t.dtype(), t.shape()});
   }
   const int n = static_cast<int>(inputs.size());
   if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
-    throw ValueError(ErrorCode::kInvalidArgument, "op " + op + " got " + std::to_string(n) + " inputs");
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "op " + op + " got " + std::to_string(n) + " inputs");
   const auto out_types = def->infer(types, attrs);
   if (!def->make_kernel) {
     if (!def->eager) throw ValueError(ErrorCode::kUnsupported, "op " + op + " has no kernel");

@@ -140,7 +140,7 @@ class OpTable {
   std::map<std::string, OpDef> ops_;
   std::map<std::string, std::string> by_mindir_;
   std::map<std::string, std::pair<std::string, size_t>> by_mindir_variant_;  // row, index
-  std::map<std::string, std::pair<std::string, size_t>> by_onnx_import_;  // row, index
+  std::map<std::string, std::pair<std::string, size_t>> by_onnx_import_;     // row, index
 };
 
 // The table, built once on first use (the only global state of cellar, and immutable after).

@@ -34,8 +34,8 @@ OpDef unary_row(const std::string& name) {
   d.name = name;
   d.infer = [name](std::span<const TensorType> in, const ir::Attrs&) {
     const std::vector<DType> allowed =
-        kInts ? std::vector<DType>{DType::Float32, DType::Float64, DType::Int8, DType::Int16,
-                                   DType::Int32, DType::Int64}
+        kInts ? std::vector<DType>{DType::Float32, DType::Float64, DType::Int8,
+                                   DType::Int16,   DType::Int32,   DType::Int64}
               : std::vector<DType>{DType::Float32, DType::Float64};
     bool ok = false;
     for (DType t : allowed) ok |= t == in[0].dtype;

@@ -11,7 +11,9 @@ namespace cellar::runtime {
 
 namespace {
 
-size_t align_up(size_t n) { return (n + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment; }
+size_t align_up(size_t n) {
+  return (n + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
+}
 
 // First-fit allocator over one arena, used only while planning: it hands out offsets, and
 // freed ranges are reused by later values. The arena is allocated once, after planning.
@@ -124,7 +126,8 @@ Executor::Executor(ir::Graph graph) : impl_(std::make_unique<Impl>()) {
     if (offset[v] == kForever) continue;
     impl_->values[v] = Tensor(g.values[v].dtype, g.values[v].shape, impl_->arena, offset[v]);
   }
-  for (const auto& init : g.initializers) impl_->values[static_cast<size_t>(init.value)] = init.data;
+  for (const auto& init : g.initializers)
+    impl_->values[static_cast<size_t>(init.value)] = init.data;
 
   const auto& table = ops::op_table();
   for (size_t s : order) {
@@ -151,32 +154,38 @@ size_t Executor::arena_bytes() const { return impl_->arena ? impl_->arena->nbyte
 
 std::vector<Tensor> Executor::make_outputs() const {
   std::vector<Tensor> outs;
-  for (int v : impl_->graph.outputs) outs.emplace_back(impl_->graph.value(v).dtype, impl_->graph.value(v).shape);
+  for (int v : impl_->graph.outputs)
+    outs.emplace_back(impl_->graph.value(v).dtype, impl_->graph.value(v).shape);
   return outs;
 }
 
 void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   const ir::Graph& g = impl_->graph;
   if (inputs.size() != g.inputs.size())
-    throw ValueError(ErrorCode::kInvalidArgument, "the graph takes " + std::to_string(g.inputs.size()) +
-                                                      " inputs, got " + std::to_string(inputs.size()));
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "the graph takes " + std::to_string(g.inputs.size()) + " inputs, got " +
+                         std::to_string(inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& info = g.value(g.inputs[i]);
     const Tensor& x = inputs[i];
     if (!x.defined() || x.dtype() != info.dtype || x.shape() != info.shape)
-      throw ValueError(x.defined() && x.dtype() != info.dtype ? ErrorCode::kDTypeMismatch : ErrorCode::kShapeMismatch,
+      throw ValueError(x.defined() && x.dtype() != info.dtype ? ErrorCode::kDTypeMismatch
+                                                              : ErrorCode::kShapeMismatch,
                        "input " + std::to_string(i) + " ('" + info.name + "') expects " +
                            std::string(mindspore_name(info.dtype)) + info.shape.str() + ", given " +
-                           (x.defined() ? std::string(mindspore_name(x.dtype())) + x.shape().str() : "an undefined tensor"),
+                           (x.defined() ? std::string(mindspore_name(x.dtype())) + x.shape().str()
+                                        : "an undefined tensor"),
                        {.tensor = info.name});
   }
   if (outputs.size() != g.outputs.size())
     throw ValueError(ErrorCode::kInvalidArgument, "wrong number of output tensors");
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& info = g.value(g.outputs[i]);
-    if (!outputs[i].defined() || outputs[i].dtype() != info.dtype || outputs[i].shape() != info.shape)
-      throw ValueError(ErrorCode::kShapeMismatch, "output tensor " + std::to_string(i) + " must be " +
-                                                      std::string(mindspore_name(info.dtype)) + info.shape.str());
+    if (!outputs[i].defined() || outputs[i].dtype() != info.dtype ||
+        outputs[i].shape() != info.shape)
+      throw ValueError(ErrorCode::kShapeMismatch,
+                       "output tensor " + std::to_string(i) + " must be " +
+                           std::string(mindspore_name(info.dtype)) + info.shape.str());
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     Tensor& slot = impl_->values[static_cast<size_t>(g.inputs[i])];

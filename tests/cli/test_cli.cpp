@@ -264,7 +264,8 @@ TEST(CliInspect, MindIRText) {
   const CliResult r = cellar_cli({"inspect", p.string()});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_EQ(r.out.find(std::string("format: mindir\nproducer: cellar ") + cellar::kVersion + "\n"), 0u)
+  EXPECT_EQ(r.out.find(std::string("format: mindir\nproducer: cellar ") + cellar::kVersion + "\n"),
+            0u)
       << r.out;
   EXPECT_NE(r.out.find("\ninputs: 1\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("outputs: 1\n"), std::string::npos) << r.out;
@@ -504,8 +505,9 @@ TEST(CliInspect, CheckpointCrcFromMindSpore) {
   const CliResult r = cellar_cli({"inspect", S(bad)});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("crc: present, INVALID\n"), std::string::npos) << r.out;
-  EXPECT_EQ(run_json({"inspect", "--json", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))}).at("crc"),
-            json({{"present", false}, {"valid", nullptr}}));
+  EXPECT_EQ(
+      run_json({"inspect", "--json", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))}).at("crc"),
+      json({{"present", false}, {"valid", nullptr}}));
 }
 
 TEST(CliInspect, AppendDictValues) {
@@ -516,7 +518,8 @@ TEST(CliInspect, AppendDictValues) {
 }
 
 TEST(CliInspect, Stats) {
-  const json j = run_json({"inspect", "--json", "--stats", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))});
+  const json j =
+      run_json({"inspect", "--json", "--stats", S(fixture("mindspore/2.10/ckpt/dtypes.ckpt"))});
   std::map<std::string, json> by;
   for (const json& t : j.at("tensors")) by[t.at("name")] = t.at("stats");
   EXPECT_EQ(by.at("w.f32"), json({{"min", 0.0}, {"max", 1.25}, {"mean", 0.625}, {"nan_count", 0}}));
@@ -681,7 +684,8 @@ TEST(CliDiff, ErrorsAndUsage) {
 
 TEST(CliDiff, EncryptedFiles) {
   TempDir dir;
-  write_text(dir / "k16", "cellar-aes-key16");  // tests/fixtures/mindspore/2.10/enc/make_fixtures.py
+  write_text(dir / "k16",
+             "cellar-aes-key16");  // tests/fixtures/mindspore/2.10/enc/make_fixtures.py
   write_text(dir / "wrong", "cellar-aes-keyXX");
   const std::string plain = S(fixture("mindspore/2.10/enc/plain.ckpt"));
   for (const std::string f : {"gcm16.ckpt", "cbc16.ckpt", "sm4.ckpt"}) {
@@ -735,8 +739,8 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   TempDir dir;
   const fs::path x = dir / "x.npy";
   cellar::write_npy(read_f32(fixture("mindspore/2.10/mindir/mlp.input.f32"), {1, 1, 28, 28}), x);
-  const json j = run_json(
-      {"run", S(fixture("mindspore/2.10/mindir/mlp.mindir")), "-i", S(x), "--json", "--head", "10"});
+  const json j = run_json({"run", S(fixture("mindspore/2.10/mindir/mlp.mindir")), "-i", S(x),
+                           "--json", "--head", "10"});
   const cellar::Tensor want = read_f32(fixture("mindspore/2.10/mindir/mlp.output.f32"), {1, 10});
   ASSERT_EQ(j.at("outputs").size(), 1u);
   EXPECT_EQ(j.at("outputs")[0].at("shape"), json({1, 10}));
@@ -751,20 +755,19 @@ TEST(CliRun, MindSporeMindIROnItsOwnInput) {
   cellar::write_npy(read_f32(fixture("mindspore/2.10/mindir/tuple.input1.f32"), {2, 3}), b);
   const cellar::ir::Graph g = cellar::load(fixture("mindspore/2.10/mindir/tuple.mindir"));
   const std::string in0 = g.value(g.inputs[0]).name, in1 = g.value(g.inputs[1]).name;
-  const json jt =
-      run_json({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--input", in0 + "=" + S(a),
-                "--input", in1 + "=" + S(b), "--output-dir", S(dir / "out"), "--json"});
+  const json jt = run_json({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--input",
+                            in0 + "=" + S(a), "--input", in1 + "=" + S(b), "--output-dir",
+                            S(dir / "out"), "--json"});
   ASSERT_EQ(jt.at("outputs").size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
-    const cellar::Tensor got =
-        cellar::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
-    const cellar::Tensor want_k =
-        read_f32(fixture("mindspore/2.10/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
+    const cellar::Tensor got = cellar::read_npy(jt.at("outputs")[k].at("file").get<std::string>());
+    const cellar::Tensor want_k = read_f32(
+        fixture("mindspore/2.10/mindir/tuple.output" + std::to_string(k) + ".f32"), {2, 3});
     EXPECT_LT(max_abs_diff(got, want_k), 1e-6f);
   }
   // --output with two outputs is a usage error.
-  EXPECT_EQ(cellar_cli({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--ones", "--output",
-                        S(dir / "o.npy")})
+  EXPECT_EQ(cellar_cli({"run", S(fixture("mindspore/2.10/mindir/tuple.mindir")), "--ones",
+                        "--output", S(dir / "o.npy")})
                 .status,
             2);
 }

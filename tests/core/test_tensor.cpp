@@ -42,7 +42,7 @@ TEST(DType, HalfConversionIsExactOnEveryHalf) {
   EXPECT_EQ(half_to_float(0x3c00), 1.0f);
   EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
   EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
-  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                     // overflow → inf
+  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                          // overflow → inf
   EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie → even
   EXPECT_EQ(float_to_half(std::ldexp(1.0f, -26)), 0x0000);
 }
@@ -92,7 +92,7 @@ TEST(Tensor, ConversionsBetweenTypes) {
   Tensor i = f.to(DType::Int32);
   EXPECT_EQ(i.data<int32_t>()[1], -2);
   Tensor u = Tensor::from_vector<float>({-3.0f, 300.0f}, {2}).to(DType::UInt8);
-  EXPECT_EQ(u.data<uint8_t>()[0], 0);    // saturates
+  EXPECT_EQ(u.data<uint8_t>()[0], 0);  // saturates
   EXPECT_EQ(u.data<uint8_t>()[1], 255);
   EXPECT_THROW(Tensor::from_string("x").to(DType::Float32), ValueError);
 }
@@ -122,8 +122,9 @@ TEST(Tensor, ViewsOfAMappedFileKeepItAlive) {
   t.data<uint8_t>()[0] = 1;  // private mapping: the file is not changed
   EXPECT_EQ(cellar::testing::read_bytes(dir / "f.bin")[64], std::byte(64));
   EXPECT_THROW(MappedFile::open(dir / "missing.bin"), IoError);
-  EXPECT_THROW(Tensor(DType::Float32, Shape{100}, Storage::view(MappedFile::open(dir / "f.bin"), 0, 16)),
-               ValueError);
+  EXPECT_THROW(
+      Tensor(DType::Float32, Shape{100}, Storage::view(MappedFile::open(dir / "f.bin"), 0, 16)),
+      ValueError);
 }
 
 TEST(Value, KindsAndErrors) {
@@ -160,7 +161,8 @@ TEST(Tensor, DeferredCopyIsMadeOnceUnderConcurrentFirstUse) {
   std::vector<std::byte> bytes(1 << 20);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i % 253);
   cellar::testing::write_bytes(dir / "f.bin", bytes);
-  auto st = Storage::deferred_copy(MappedFile::open(dir / "f.bin"), {{1, (1 << 20) - 5}}, (1 << 20) - 5);
+  auto st =
+      Storage::deferred_copy(MappedFile::open(dir / "f.bin"), {{1, (1 << 20) - 5}}, (1 << 20) - 5);
   std::vector<const std::byte*> seen(4);
   std::vector<std::thread> threads;
   for (size_t i = 0; i < seen.size(); ++i) threads.emplace_back([&, i] { seen[i] = st->data(); });

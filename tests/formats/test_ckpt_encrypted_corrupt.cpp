@@ -1,8 +1,8 @@
 // Hostile *encrypted* .ckpt files through the public loader (load_checkpoint with dec_key /
 // dec_mode): a table of hand-made corruptions of files MindSpore 2.10 encrypted
-// (tests/fixtures/mindspore/2.10/enc: fixed bytes, so every case is deterministic) and of files cellar
-// encrypted, in each mode. Each case names the Error code it must raise, checks that the message
-// names the file, and where meaningful the byte offset and the tensor.
+// (tests/fixtures/mindspore/2.10/enc: fixed bytes, so every case is deterministic) and of files
+// cellar encrypted, in each mode. Each case names the Error code it must raise, checks that the
+// message names the file, and where meaningful the byte offset and the tensor.
 //
 // Block layout (src/formats/crypto.h): GCM magic 0, tag 4, block_len 20, iv_len 24, iv 28,
 // cipher_len 44, cipher 48; CBC and SM4-CBC magic 0, block_len 4, iv_len 8, iv 12, cipher_len
@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +40,9 @@ using cellar::testing::write_bytes;
 // checkpoint API in a parallel change; until they are in this tree the tests skip (loudly), and
 // they run as soon as the fields exist. Templates keep the field accesses dependent.
 template <class O>
-constexpr bool kHasDecKey = requires(O o) { o.dec_key; };
+constexpr bool kHasDecKey = requires(O o) {
+  o.dec_key;
+};
 template <class O>
 void set_dec(O& o, const std::string& key, const std::string& mode) {
   if constexpr (requires { o.dec_key; }) {
@@ -55,8 +57,8 @@ void set_enc(O& o, const std::string& key, const std::string& mode) {
     o.enc_mode = mode;
   }
 }
-#define SKIP_WITHOUT_DEC_KEY()                                                          \
-  if (!kHasDecKey<cellar::LoadOptions>)                                                 \
+#define SKIP_WITHOUT_DEC_KEY()                                                                 \
+  if (!kHasDecKey<cellar::LoadOptions>)                                                        \
   GTEST_SKIP() << "SKIPPED LOUDLY: this tree's LoadOptions has no dec_key yet (the encrypted " \
                   "checkpoint API is not merged); encrypted-file corruptions are NOT checked"
 
@@ -197,15 +199,21 @@ std::vector<Case> corruptions() {
     }
     for (const Mode& other : kModes)
       if (&other != &m)
-        cases.push_back({p + "wrong mode " + other.name, f, crypto, k, other.name, 0, {},
-                         "wrong dec_mode"});
+        cases.push_back(
+            {p + "wrong mode " + other.name, f, crypto, k, other.name, 0, {}, "wrong dec_mode"});
     cases.push_back({p + "missing key", f, crypto, "", md, std::nullopt, {}, m.name});
-    cases.push_back({p + "key of 15 bytes", f, ErrorCode::kInvalidArgument, k.substr(0, 15), md,
-                     std::nullopt});
+    cases.push_back(
+        {p + "key of 15 bytes", f, ErrorCode::kInvalidArgument, k.substr(0, 15), md, std::nullopt});
   }
   // Whole-file cases that are not per mode.
-  cases.push_back({"dec_key on a plain checkpoint", plain, ErrorCode::kCrypto, key(16), "AES-GCM",
-                   0, {}, "not an encrypted file"});
+  cases.push_back({"dec_key on a plain checkpoint",
+                   plain,
+                   ErrorCode::kCrypto,
+                   key(16),
+                   "AES-GCM",
+                   0,
+                   {},
+                   "not an encrypted file"});
   cases.push_back({"AES-GCM 24-byte key file, 16-byte key", read_bytes(fixture("gcm24.ckpt")),
                    ErrorCode::kCrypto, key(16), "AES-GCM", 0});
   cases.push_back({"AES-CBC 32-byte key file, 24-byte key", read_bytes(fixture("cbc32.ckpt")),
@@ -326,8 +334,8 @@ TEST(CkptEncryptedCorrupt, TaglessGcmOfMindSpore13LoadsAndWrongKeysNeverLoadGarb
 TEST(CkptEncryptedCorrupt, CbcContentFlipIsCaughtByCrcCheck) {
   SKIP_WITHOUT_DEC_KEY();
   TempDir dir;
-  cellar::ParamDict params{{"w", cellar::Tensor::from_vector<float>(std::vector<float>(64, 1.5f),
-                                                                    {8, 8})}};
+  cellar::ParamDict params{
+      {"w", cellar::Tensor::from_vector<float>(std::vector<float>(64, 1.5f), {8, 8})}};
   for (const char* mode : {"AES-CBC", "SM4-CBC"}) {
     SCOPED_TRACE(mode);
     cellar::SaveOptions so;
@@ -372,8 +380,8 @@ TEST(CkptEncryptedCorrupt, ParseErrorsAfterDecryptionNameTheTensorAndOffset) {
     uint8_t bit;
     const char* what;
   };
-  for (const Flip& f : {Flip{134, 0x01, "record length 0x22 -> 0x23"},
-                        Flip{136, 0x02, "tag length 9 -> 11"}}) {
+  for (const Flip& f :
+       {Flip{134, 0x01, "record length 0x22 -> 0x23"}, Flip{136, 0x02, "tag length 9 -> 11"}}) {
     for (const char* name : {"cbc16.ckpt", "sm4.ckpt"}) {
       SCOPED_TRACE(std::string(name) + ": " + f.what);
       const auto path = dir / name;

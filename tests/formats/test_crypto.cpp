@@ -1,9 +1,10 @@
 // MindSpore's checkpoint encryption (src/formats/crypto.h): files MindSpore 2.10 encrypted
 // (tests/fixtures/mindspore/2.10/enc/make_fixtures.py) decrypt to the exact bytes of its plain
 // checkpoint; round trips in every mode and key length, across block boundaries; MindSpore loads
-// what cellar encrypts (when CELLAR_MINDSPORE_PYTHON names a python with mindspore); and hostile files — wrong key,
-// wrong mode, every flipped byte, every truncation, a table of hand-made corrupt files — fail with
-// ErrorCode::kCrypto naming the file and the offset, never a crash, never accepted garbage (GCM).
+// what cellar encrypts (when CELLAR_MINDSPORE_PYTHON names a python with mindspore); and hostile
+// files — wrong key, wrong mode, every flipped byte, every truncation, a table of hand-made corrupt
+// files — fail with ErrorCode::kCrypto naming the file and the offset, never a crash, never
+// accepted garbage (GCM).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,9 +16,9 @@
 #include <vector>
 
 #include "cellar/error.h"
+#include "expect_error.h"
 #include "formats/atomic_file.h"
 #include "formats/crypto.h"
-#include "expect_error.h"
 #include "test_util.h"
 
 using namespace cellar;
@@ -326,8 +327,8 @@ Bytes one_tensor_ckpt(const std::string& name, uint64_t n) {
 int mindspore_verify(const std::filesystem::path& plain,
                      const std::vector<std::tuple<std::filesystem::path, EncMode, size_t>>& files,
                      const std::filesystem::path& log) {
-  std::string cmd = ms_python() + " " + fixture("make_fixtures.py").string() +
-                    " --verify " + plain.string();
+  std::string cmd =
+      ms_python() + " " + fixture("make_fixtures.py").string() + " --verify " + plain.string();
   for (const auto& [p, m, k] : files) {
     cmd += " " + p.string() + " " + to_string(m) + " " + std::to_string(k);
   }
@@ -343,8 +344,9 @@ std::string slurp(const std::filesystem::path& p) {
 
 TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
   if (ms_python().empty() || !std::filesystem::exists(ms_python()))
-    GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
+    GTEST_SKIP()
+        << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
+           "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
   TempDir dir;
   const Bytes plain = read_bytes(fixture("plain.ckpt"));
   std::vector<std::tuple<std::filesystem::path, EncMode, size_t>> files;
@@ -375,8 +377,9 @@ TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
 
 TEST(Crypto, MindSporeLoadsCellarFilesOfTwo64MiBBlocks) {
   if (ms_python().empty() || !std::filesystem::exists(ms_python()))
-    GTEST_SKIP() << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
+    GTEST_SKIP()
+        << "LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
+           "mindspore (the fixtures in tests/fixtures/mindspore/2.10/enc are checked regardless)";
   TempDir dir;
   // 16 Mi + 25 floats: 64 MiB + 100 bytes of content, so the plaintext spans two blocks.
   const Bytes plain = one_tensor_ckpt("big.weight", (kEncBlockSize + 100) / 4);
@@ -503,7 +506,9 @@ TEST(Crypto, MindSpore13GcmBlocksWithoutTagDecrypt) {
     // Every truncation still fails in the framing checks, naming the file.
     for (size_t cut = 0; cut < tagless.size(); cut += 37) {
       const Error e = expect_error(
-          [&] { (void)decrypt(std::span(tagless).first(cut), key(24), EncMode::kAesGcm, "v13.ckpt"); },
+          [&] {
+            (void)decrypt(std::span(tagless).first(cut), key(24), EncMode::kAesGcm, "v13.ckpt");
+          },
           ErrorCode::kCrypto);
       EXPECT_EQ(e.file(), "v13.ckpt");
     }

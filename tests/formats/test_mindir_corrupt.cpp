@@ -558,17 +558,22 @@ TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
       {"ragged pairs", [](auto& a) { a.mutable_values(2)->mutable_values()->RemoveLast(); }},
       {"a pair too many", [](auto& a) { *a.add_values() = a.values(0); }},
       {"a pair missing", [](auto& a) { a.mutable_values()->RemoveLast(); }},
-      {"negative padding", [](auto& a) { a.mutable_values(3)->mutable_values(0)->set_ints(0, -2); }},
-      {"a string inside", [](auto& a) {
+      {"negative padding",
+       [](auto& a) { a.mutable_values(3)->mutable_values(0)->set_ints(0, -2); }},
+      {"a string inside",
+       [](auto& a) {
          auto* e = a.mutable_values(1)->mutable_values(0);
          e->Clear();
          e->set_type(pb::AttributeProto::STRING);
          e->set_s("x");
        }},
-      {"huge padding", [](auto& a) {
-         a.mutable_values(2)->mutable_values(1)->set_ints(0, int64_t{1} << 62);
+      {"huge padding",
+       [](auto& a) { a.mutable_values(2)->mutable_values(1)->set_ints(0, int64_t{1} << 62); }},
+      {"no paddings",
+       [](auto& a) {
+         a.Clear();
+         a.set_name("not_paddings");
        }},
-      {"no paddings", [](auto& a) { a.Clear(); a.set_name("not_paddings"); }},
   };
   int i = 0;
   for (const Edit& e : edits) {

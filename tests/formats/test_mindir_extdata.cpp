@@ -1,6 +1,6 @@
 // MindIR's external weight files and encryption, against files MindSpore 2.10 wrote
-// (tests/fixtures/mindspore/2.10/mindir_extdata, made by make_fixtures.py there): encrypted models in
-// every mode MindSpore has (AES-GCM, AES-CBC, SM4-CBC), the `<name>_graph.mindir` +
+// (tests/fixtures/mindspore/2.10/mindir_extdata, made by make_fixtures.py there): encrypted models
+// in every mode MindSpore has (AES-GCM, AES-CBC, SM4-CBC), the `<name>_graph.mindir` +
 // `<name>_variables/data_0` layout MindSpore writes over 1 GiB of parameters, plain and encrypted.
 // cellar writes the same layouts; a live check (CELLAR_MINDSPORE_PYTHON) has MindSpore run them.
 // Hostile external data (paths leaving the folder, bad offsets, lengths, headers) and bad keys

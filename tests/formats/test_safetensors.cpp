@@ -20,8 +20,8 @@
 
 using namespace cellar;
 using cellar::formats::NamedTensors;
-using cellar::testing::expect_same;
 using cellar::formats::safetensors_format;
+using cellar::testing::expect_same;
 using cellar::testing::read_bytes;
 using cellar::testing::TempDir;
 using cellar::testing::write_bytes;
@@ -192,8 +192,8 @@ TEST(Safetensors, SniffsItsOwnBytesOnly) {
   st_save(every_dtype(), dir / "a.safetensors");
   const auto b = read_bytes(dir / "a.safetensors");
   EXPECT_TRUE(safetensors_format().sniff({b.data(), 64}));
-  const auto ckpt =
-      read_bytes(std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/ckpt/dtypes.ckpt");
+  const auto ckpt = read_bytes(std::filesystem::path(CELLAR_SOURCE_DIR) /
+                               "tests/fixtures/mindspore/2.10/ckpt/dtypes.ckpt");
   EXPECT_FALSE(safetensors_format().sniff({ckpt.data(), 64}));
   EXPECT_FALSE(safetensors_format().sniff({b.data(), 8}));
 }

@@ -14,15 +14,15 @@
 // are read by the io tests; 1.x's own files by test_mindspore_1x.cpp.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
-#include <type_traits>
-#include <variant>
-#include <vector>
 #include <map>
 #include <ostream>
 #include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "cellar/cellar.h"
 #include "mindspore_variant_specs.h"
@@ -93,9 +93,9 @@ class MindSporeVersion : public ::testing::TestWithParam<Version> {
 };
 
 // Skips the test, loudly, when this version's folder lacks `file` (under mindir/).
-#define REQUIRE_MINDIR_FIXTURE(file)                                                    \
-  if (!fs::exists(mindir_dir() / (file)))                                               \
-  GTEST_SKIP() << "SKIPPED: MindSpore " << GetParam().name << " has no fixture "        \
+#define REQUIRE_MINDIR_FIXTURE(file)                                             \
+  if (!fs::exists(mindir_dir() / (file)))                                        \
+  GTEST_SKIP() << "SKIPPED: MindSpore " << GetParam().name << " has no fixture " \
                << (mindir_dir() / (file)).string()
 
 }  // namespace
@@ -166,8 +166,8 @@ TEST_P(MindSporeVersion, ExactGELU) {
 TEST_P(MindSporeVersion, MLPRunsLikeMindSpore) {
   REQUIRE_MINDIR_FIXTURE("mlp.mindir");
   const ir::Graph g = load(mindir_dir() / "mlp.mindir");
-  EXPECT_EQ(op_counts(g),
-            (std::map<std::string, int>{{"BiasAdd", 3}, {"Flatten", 1}, {"MatMul", 3}, {"ReLU", 2}}));
+  EXPECT_EQ(op_counts(g), (std::map<std::string, int>{
+                              {"BiasAdd", 3}, {"Flatten", 1}, {"MatMul", 3}, {"ReLU", 2}}));
   const int64_t h = GetParam().mlp_hidden;
   EXPECT_EQ(graph_parameters(g).at("dense_relu_sequential.2.weight").data().shape(), (Shape{h, h}));
   const Tensor y =
@@ -196,17 +196,17 @@ TEST_P(MindSporeVersion, TwoOutputNetRunsLikeMindSpore) {
 // <name>.mindir takes <name>.input.npy's shape, holds exactly <name>.ckpt's parameters (the same
 // names, dtypes, shapes and bits: save_checkpoint(net) and export(net) of one network), and runs
 // like MindSpore.
-#define EXPECT_NETWORK_LIKE_MINDSPORE(name)                                                  \
-  do {                                                                                     \
-    const fs::path dir = mindir_dir();                                                     \
-    const ir::Graph g = load(dir / ((name) + std::string(".mindir")));                     \
-    ASSERT_EQ(g.inputs.size(), 1u);                                                        \
-    EXPECT_EQ(g.value(g.inputs[0]).shape,                                                  \
-              read_npy(dir / ((name) + std::string(".input.npy"))).shape());               \
-    cellar::testing::expect_same(graph_parameters(g),                                      \
-                                 load_checkpoint(dir / ((name) + std::string(".ckpt"))),   \
-                                 cellar::testing::Order::kAny);                            \
-    expect_runs_like_mindspore(name);                                                      \
+#define EXPECT_NETWORK_LIKE_MINDSPORE(name)                                              \
+  do {                                                                                   \
+    const fs::path dir = mindir_dir();                                                   \
+    const ir::Graph g = load(dir / ((name) + std::string(".mindir")));                   \
+    ASSERT_EQ(g.inputs.size(), 1u);                                                      \
+    EXPECT_EQ(g.value(g.inputs[0]).shape,                                                \
+              read_npy(dir / ((name) + std::string(".input.npy"))).shape());             \
+    cellar::testing::expect_same(graph_parameters(g),                                    \
+                                 load_checkpoint(dir / ((name) + std::string(".ckpt"))), \
+                                 cellar::testing::Order::kAny);                          \
+    expect_runs_like_mindspore(name);                                                    \
   } while (0)
 
 TEST_P(MindSporeVersion, LeNet5MindIRRunsLikeMindSpore) {
@@ -234,16 +234,16 @@ TEST_P(MindSporeVersion, ResNet18MindIRRunsLikeMindSpore) {
 
 // cellar's own models (include/cellar/models/) load MindSpore's checkpoint strictly and run
 // eagerly like MindSpore.
-#define EXPECT_EAGER_LIKE_MINDSPORE(net, name)                                              \
-  do {                                                                                      \
-    const fs::path base = mindir_dir() / (name);                                            \
-    const auto [param_not_load, ckpt_not_load] =                                            \
-        load_param_into_net(net, load_checkpoint(base.string() + ".ckpt"), true);           \
-    EXPECT_TRUE(param_not_load.empty()) << param_not_load;                                  \
-    EXPECT_TRUE(ckpt_not_load.empty()) << ckpt_not_load;                                    \
-    (net).set_train(false);                                                                 \
-    const Tensor y = (net)(read_npy(base.string() + ".input.npy"));                         \
-    EXPECT_LE(max_abs_diff(y, read_npy(base.string() + ".output.npy")), 1e-5) << (name);    \
+#define EXPECT_EAGER_LIKE_MINDSPORE(net, name)                                           \
+  do {                                                                                   \
+    const fs::path base = mindir_dir() / (name);                                         \
+    const auto [param_not_load, ckpt_not_load] =                                         \
+        load_param_into_net(net, load_checkpoint(base.string() + ".ckpt"), true);        \
+    EXPECT_TRUE(param_not_load.empty()) << param_not_load;                               \
+    EXPECT_TRUE(ckpt_not_load.empty()) << ckpt_not_load;                                 \
+    (net).set_train(false);                                                              \
+    const Tensor y = (net)(read_npy(base.string() + ".input.npy"));                      \
+    EXPECT_LE(max_abs_diff(y, read_npy(base.string() + ".output.npy")), 1e-5) << (name); \
   } while (0)
 
 TEST_P(MindSporeVersion, CellarsLeNet5LoadsTheCheckpointAndRunsLikeMindSpore) {
@@ -322,8 +322,8 @@ bool choice(const std::string& name) { return name.rfind("u.", 0) != 0; }
 
 }  // namespace
 
-#define REQUIRE_FIXTURE(path)                                                               \
-  if (!fs::exists(path))                                                                    \
+#define REQUIRE_FIXTURE(path) \
+  if (!fs::exists(path))      \
   GTEST_SKIP() << "SKIPPED: MindSpore " << GetParam().name << " has no fixture " << (path).string()
 
 TEST_P(MindSporeVersion, VariantsReadExactly) {
@@ -341,7 +341,8 @@ TEST_P(MindSporeVersion, VariantsReadExactly) {
   expect_same(load_checkpoint(dir / "append_crc.ckpt", crc), with_append(entries()));
   expect_same(load_checkpoint(dir / "async.ckpt"), entries(false));
   expect_same(load_checkpoint(dir / "all_dtypes.safetensors"), entries(false), Order::kAny);
-  expect_same(load_checkpoint(dir / "all_dtypes_crc.safetensors", crc), entries(false), Order::kAny);
+  expect_same(load_checkpoint(dir / "all_dtypes_crc.safetensors", crc), entries(false),
+              Order::kAny);
   expect_same(load_checkpoint(dir / "choice.safetensors"), entries(false, true), Order::kAny);
   expect_same(load_checkpoint(dir / "append.safetensors"), with_append(entries(false), false),
               Order::kAny);
@@ -350,9 +351,9 @@ TEST_P(MindSporeVersion, VariantsReadExactly) {
 TEST_P(MindSporeVersion, VariantsAppendDictInsideEachEncryptionMode) {
   const fs::path dir = version_dir(GetParam()) / "variants";
   REQUIRE_FIXTURE(dir / "append_gcm.ckpt");
-  for (const auto& [f, mode] : {std::pair{"append_gcm.ckpt", "AES-GCM"},
-                                std::pair{"append_cbc.ckpt", "AES-CBC"},
-                                std::pair{"append_sm4.ckpt", "SM4-CBC"}}) {
+  for (const auto& [f, mode] :
+       {std::pair{"append_gcm.ckpt", "AES-GCM"}, std::pair{"append_cbc.ckpt", "AES-CBC"},
+        std::pair{"append_sm4.ckpt", "SM4-CBC"}}) {
     SCOPED_TRACE(f);
     LoadOptions o;
     o.dec_key = "cellar-aes-key16";  // KEYS[16] of variants/make_fixtures.py
@@ -495,7 +496,8 @@ TEST_P(MindSporeVersion, EncryptedCheckpointsEveryModeAndKeyLength) {
   }
 }
 
-// ---- checkpoints: ckpt/make_ckpt_fixtures.py (one of every dtype, a CRC trailer, append_dict) ----
+// ---- checkpoints: ckpt/make_ckpt_fixtures.py (one of every dtype, a CRC trailer, append_dict)
+// ----
 
 namespace {
 
@@ -552,7 +554,8 @@ TEST_P(MindSporeVersion, CkptAppendDictMatchesMindSpore) {
   one.set("w.f32", ckpt_entries().at("w.f32").data());
   cellar::testing::TempDir dir;
   SaveOptions opt;
-  opt.append_dict = {{"epoch_num", int64_t{5}}, {"lr", 0.01}, {"flag", true}, {"note", std::string("héllo")}};
+  opt.append_dict = {
+      {"epoch_num", int64_t{5}}, {"lr", 0.01}, {"flag", true}, {"note", std::string("héllo")}};
   save_checkpoint(one, dir / "append.ckpt", opt);
   EXPECT_EQ(read_bytes(dir / "append.ckpt"), read_bytes(ckpt_fixture("append.ckpt")));
   ParamDict back = load_checkpoint(ckpt_fixture("append.ckpt"));

@@ -191,8 +191,8 @@ TEST(MindSpore1xLayout, HandmadeFileRunsAsAddThenReLU) {
   EXPECT_EQ(op_counts(g), (std::map<std::string, int>{{"Add", 1}, {"ReLU", 1}}));
   const std::vector<float> x = {-3, -1, 0, 1, 2, 3}, y = {1, 0.5f, -1, 2, -2.5f, 0};
   nn::GraphCell cell(g);
-  const Value out = cell({Value(Tensor::from_vector<float>(x, {2, 3})),
-                          Value(Tensor::from_vector<float>(y, {2, 3}))});
+  const Value out = cell(
+      {Value(Tensor::from_vector<float>(x, {2, 3})), Value(Tensor::from_vector<float>(y, {2, 3}))});
   ASSERT_TRUE(out.is_tensor());
   const float* v = out.tensor().data<float>();
   for (size_t k = 0; k < x.size(); ++k) EXPECT_EQ(v[k], std::max(0.0f, x[k] + y[k])) << k;

@@ -1,7 +1,7 @@
 // Real networks from MindSpore 2.10: the model zoo's LeNet-5 and resnet18 (at an eighth of its
 // width), exported by MindSpore as MindIR with their checkpoints, inputs and MindSpore's outputs
-// (tests/fixtures/mindspore/2.10/mindir/make_fixtures.py). Both ways in: cellar runs MindSpore's MindIR
-// through a GraphCell, and cellar's own models (include/cellar/models/) load MindSpore's
+// (tests/fixtures/mindspore/2.10/mindir/make_fixtures.py). Both ways in: cellar runs MindSpore's
+// MindIR through a GraphCell, and cellar's own models (include/cellar/models/) load MindSpore's
 // checkpoint and run eagerly; both must match MindSpore's output within 1e-5.
 #include <gtest/gtest.h>
 

@@ -76,7 +76,8 @@ TEST(CheckpointAlign, OffWritesMindSporesBytesAndOnOnlyAddsPadding) {
   EXPECT_GT(aligned.size(), plain.size());
   EXPECT_LE(aligned.size(), plain.size() + d.size() * (64 + 3 + 2));
   // Same tensors either way; the CLI-visible contents do not change.
-  const ParamDict a = load_checkpoint(dir / "plain.ckpt"), b = load_checkpoint(dir / "aligned.ckpt");
+  const ParamDict a = load_checkpoint(dir / "plain.ckpt"),
+                  b = load_checkpoint(dir / "aligned.ckpt");
   for (const auto& [name, p] : a) EXPECT_TRUE(b.at(name).data().equal(p.data())) << name;
 }
 

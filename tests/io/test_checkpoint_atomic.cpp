@@ -6,8 +6,8 @@
 // temporary files only, never the target. And (where strace can run) the system calls of a save:
 // fsync of the data, rename, then fsync of the folder.
 #include <cellar/cellar.h>
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -135,10 +135,10 @@ TEST(CheckpointAtomic, ASaveRemovesTheTemporaryFilesOfDeadSavesOnly) {
   params.set("w", dense(DType::Float32, {4, 4}, 3));
   const fs::path target = dir / "model.ckpt";
   const std::vector<std::string> stale = {".model.ckpt.tmp-a1B2c3", ".model.ckpt.tmp-ZZZZZZ"};
-  const std::vector<std::string> kept = {".model.ckpt.tmp-abc",        // not mkostemp's suffix
-                                         ".model.ckpt.tmp-abcdefg",    // nor this
-                                         ".other.ckpt.tmp-a1B2c3",     // another target's
-                                         "model.ckpt.tmp-a1B2c3"};     // not hidden
+  const std::vector<std::string> kept = {".model.ckpt.tmp-abc",      // not mkostemp's suffix
+                                         ".model.ckpt.tmp-abcdefg",  // nor this
+                                         ".other.ckpt.tmp-a1B2c3",   // another target's
+                                         "model.ckpt.tmp-a1B2c3"};   // not hidden
   for (const auto& n : stale) cellar::testing::write_bytes(dir / n, {std::byte{1}});
   for (const auto& n : kept) cellar::testing::write_bytes(dir / n, {std::byte{1}});
   // A save in progress elsewhere: its temporary file is locked.

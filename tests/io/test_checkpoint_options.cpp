@@ -234,8 +234,9 @@ TEST(CheckpointEncryption, MindSporeLoadsWhatSaveCheckpointEncrypts) {
                     "mindspore (MindSpore's own encrypted files are checked regardless)";
   TempDir dir;
   save_checkpoint(sample(), dir / "plain.ckpt");
-  std::string cmd = std::string(py) + " " + fixture("mindspore/2.10/enc/make_fixtures.py").string() +
-                    " --verify " + (dir / "plain.ckpt").string();
+  std::string cmd = std::string(py) + " " +
+                    fixture("mindspore/2.10/enc/make_fixtures.py").string() + " --verify " +
+                    (dir / "plain.ckpt").string();
   int i = 0;
   for (const auto& [mode, n] : kModes) {
     const fs::path p = dir / ("enc" + std::to_string(i++) + ".ckpt");
@@ -399,7 +400,8 @@ TEST(CheckpointRead, UseMmapFalseSlidesManyMisalignedMegabytesOnTwoThreads) {
   const auto read = load_checkpoint(dir / "m.ckpt", {.use_mmap = false});
   for (const auto& [name, p] : read) {
     EXPECT_FALSE(p.data().storage()->is_pending()) << name;
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data().raw_data()) % cellar::itemsize(p.data().dtype()), 0u)
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data().raw_data()) % cellar::itemsize(p.data().dtype()),
+              0u)
         << name;
   }
   expect_same(params, read);
@@ -501,7 +503,8 @@ TEST(CheckpointConvert, SameBytesAsMindSporesOwnConversions) {
   EXPECT_EQ(read_bytes(dir / "plain.safetensors"),
             read_bytes(fixture("mindspore/2.10/convert/plain.safetensors")));
   fs::create_directories(dir / "again");
-  fs::copy_file(fixture("mindspore/2.10/convert/plain.safetensors"), dir / "again/plain.safetensors");
+  fs::copy_file(fixture("mindspore/2.10/convert/plain.safetensors"),
+                dir / "again/plain.safetensors");
   cellar::safetensors_to_ckpt(dir / "again/plain.safetensors");
   EXPECT_EQ(read_bytes(dir / "again/plain.ckpt"),
             read_bytes(fixture("mindspore/2.10/convert/plain_roundtrip.ckpt")));
@@ -526,7 +529,9 @@ TEST(CheckpointConvert, NameMapGivesMindSporesBytes) {
   // Two parameters mapped to one name would lose one: refused, nothing written.
   const cellar::ConvertOptions clash{.name_map = {{"conv.bias", "b"}, {"ids", "b"}}};
   expect_error(
-      [&] { cellar::ckpt_to_safetensors(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "x", clash); },
+      [&] {
+        cellar::ckpt_to_safetensors(fixture("mindspore/2.10/convert/plain.ckpt"), dir / "x", clash);
+      },
       ErrorCode::kInvalidArgument);
   EXPECT_FALSE(fs::exists(dir / "x/plain.safetensors"));
   // Swapping two names is no clash.

@@ -75,7 +75,8 @@ TEST(Trace, RecordsTheNetworkThroughTheOpTable) {
 TEST(Export, MindIRRoundTripMatchesEagerNetwork) {
   TempDir dir;
   auto net = mlp(2);
-  const auto path = export_model(net, {ones({1, 1, 28, 28})}, (dir / "model").string(), FileFormat::MINDIR);
+  const auto path =
+      export_model(net, {ones({1, 1, 28, 28})}, (dir / "model").string(), FileFormat::MINDIR);
   EXPECT_EQ(path.filename(), "model.mindir");
   ASSERT_TRUE(std::filesystem::exists(path));
   nn::GraphCell cell(load(path));

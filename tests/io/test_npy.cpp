@@ -31,7 +31,8 @@ std::string npy(const std::string& dict, const std::string& data, int major = 1)
   std::string out = "\x93NUMPY";
   out += static_cast<char>(major);
   out += '\0';
-  for (size_t k = 0; k < prefix - 8; ++k) out += static_cast<char>((header.size() >> (8 * k)) & 0xff);
+  for (size_t k = 0; k < prefix - 8; ++k)
+    out += static_cast<char>((header.size() >> (8 * k)) & 0xff);
   return out + header + data;
 }
 
@@ -83,7 +84,8 @@ TEST(Npy, Version2And3HeadersAreRead) {
   write_npy(ones({2, 3}), dir / "small.npy");
   EXPECT_EQ(read_bytes(dir / "small.npy")[6], std::byte{1});
   for (int major : {2, 3}) {
-    cellar::testing::write_string(dir / "v.npy", npy(dict("<f4", "(2,)"), std::string(8, '\0'), major));
+    cellar::testing::write_string(dir / "v.npy",
+                                  npy(dict("<f4", "(2,)"), std::string(8, '\0'), major));
     EXPECT_TRUE(read_npy(dir / "v.npy").equal(zeros({2}))) << major;
   }
 }
@@ -151,18 +153,21 @@ TEST(Npy, HostileFilesAreRefusedWithTheReason) {
       {"unicode", npy(dict("<U2", "(1,)"), f4x2), "unsupported dtype '<U2'"},
       {"object", npy(dict("|O", "(1,)"), f4x2), "unsupported dtype '|O'"},
       {"datetime", npy(dict("<M8[s]", "(1,)"), f4x2), "unsupported dtype"},
-      {"structured", npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", f4x2),
+      {"structured",
+       npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", f4x2),
        "structured"},
       {"huge shape, small file", npy(dict("<f4", "(1099511627776, 1048576)"), f4x2),
        "needs more bytes than the file holds"},
-      {"element count overflows", npy(dict("<f8", "(4611686018427387904, 4611686018427387904)"), f4x2),
+      {"element count overflows",
+       npy(dict("<f8", "(4611686018427387904, 4611686018427387904)"), f4x2),
        "needs more bytes than the file holds"},
       {"dimension too large", npy(dict("<f4", "(99999999999999999999,)"), f4x2), "too large"},
       {"negative dimension", npy(dict("<f4", "(-2,)"), f4x2), "non-negative integer"},
       {"65 dimensions", npy(dict("<f4", dims65), f4x2), "more than 64 dimensions"},
       {"data one byte short", npy(dict("<f4", "(2,)"), f4x2.substr(1)), "needs 8 bytes"},
       {"data one byte long", npy(dict("<f4", "(2,)"), f4x2 + '\0'), "needs 8 bytes"},
-      {"duplicate key", npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", f4x2),
+      {"duplicate key",
+       npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", f4x2),
        "duplicate key 'descr'"},
       {"missing key", npy("{'descr': '<f4', 'shape': (2,)}", f4x2), "needs 'descr'"},
       {"unknown key", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", f4x2),

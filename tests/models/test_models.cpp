@@ -176,8 +176,8 @@ TEST(Models, PoolingAndActivationCells) {
   const Tensor xd = x.to(DType::Float64);
   for (int64_t i = 0; i < x.numel(); ++i) {
     const double v = xd.data<double>()[i];
-    EXPECT_NEAR(exact.to(DType::Float64).data<double>()[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))),
-                1e-6);
+    EXPECT_NEAR(exact.to(DType::Float64).data<double>()[i],
+                0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-6);
   }
   EXPECT_TRUE(names_of(*nn::Softmax()).empty());
 }

@@ -44,11 +44,10 @@ TEST(Cell, SequentialNamesChildrenByIndex) {
 
 TEST(Cell, AttributeNamesPrefixNestedParameters) {
   auto net = std::make_shared<TutorialNet>();
-  EXPECT_EQ(names_of(*net),
-            (std::vector<std::string>{
-                "dense_relu_sequential.0.weight", "dense_relu_sequential.0.bias",
-                "dense_relu_sequential.2.weight", "dense_relu_sequential.2.bias",
-                "dense_relu_sequential.4.weight", "dense_relu_sequential.4.bias"}));
+  EXPECT_EQ(names_of(*net), (std::vector<std::string>{
+                                "dense_relu_sequential.0.weight", "dense_relu_sequential.0.bias",
+                                "dense_relu_sequential.2.weight", "dense_relu_sequential.2.bias",
+                                "dense_relu_sequential.4.weight", "dense_relu_sequential.4.bias"}));
   // Parameter names follow their path, as MindSpore's auto-prefix does.
   EXPECT_EQ(net->parameters_and_names()[2].second.name(), "dense_relu_sequential.2.weight");
   auto cells = net->cells_and_names();

@@ -44,7 +44,9 @@ std::vector<OpCase> cases() {
 
   // ---- StandardNormal ----
   const ir::Attrs normal{{"shape", Ints{64, 64}}, {"seed", int64_t{3}}};
-  c.push_back({.op = "StandardNormal", .label = "seeded_moments", .attrs = normal,
+  c.push_back({.op = "StandardNormal",
+               .label = "seeded_moments",
+               .attrs = normal,
                .check = [normal](const std::vector<Tensor>& out) {
                  expect_typed(out, {64, 64}, DType::Float32);
                  expect_seeded("StandardNormal", normal, out[0]);
@@ -61,30 +63,40 @@ std::vector<OpCase> cases() {
                }});
   const ir::Attrs normal64{
       {"shape", Ints{2, 3, 4}}, {"seed", int64_t{7}}, {"dtype", std::string("Float64")}};
-  c.push_back({.op = "StandardNormal", .label = "float64", .attrs = normal64,
+  c.push_back({.op = "StandardNormal",
+               .label = "float64",
+               .attrs = normal64,
                .check = [normal64](const std::vector<Tensor>& out) {
                  expect_typed(out, {2, 3, 4}, DType::Float64);
                  expect_seeded("StandardNormal", normal64, out[0]);
                  Generator g(7);
                  EXPECT_TRUE(ops::randn({2, 3, 4}, g, DType::Float64).equal(out[0]));
                }});
-  c.push_back({.op = "StandardNormal", .label = "unseeded_empty",
-               .attrs = {{"shape", Ints{0, 3}}}, .check = [](const std::vector<Tensor>& out) {
+  c.push_back({.op = "StandardNormal",
+               .label = "unseeded_empty",
+               .attrs = {{"shape", Ints{0, 3}}},
+               .check = [](const std::vector<Tensor>& out) {
                  expect_typed(out, {0, 3}, DType::Float32);
                }});
-  c.push_back({.op = "StandardNormal", .label = "int_dtype_refused",
+  c.push_back({.op = "StandardNormal",
+               .label = "int_dtype_refused",
                .attrs = {{"shape", Ints{2}}, {"dtype", std::string("Int32")}},
                .error = "random floats need a floating dtype"});
-  c.push_back({.op = "StandardNormal", .label = "negative_shape_refused",
-               .attrs = {{"shape", Ints{2, -1}}}, .error = "has a negative dimension"});
-  c.push_back({.op = "StandardNormal", .label = "unknown_dtype_refused",
+  c.push_back({.op = "StandardNormal",
+               .label = "negative_shape_refused",
+               .attrs = {{"shape", Ints{2, -1}}},
+               .error = "has a negative dimension"});
+  c.push_back({.op = "StandardNormal",
+               .label = "unknown_dtype_refused",
                .attrs = {{"shape", Ints{2}}, {"dtype", std::string("Float33")}},
                .error = "attribute 'dtype' must name a numeric dtype"});
 
   // ---- UniformReal ----
-  const ir::Attrs uni{{"shape", Ints{1000}}, {"seed", int64_t{5}}, {"minval", -2.0},
-                      {"maxval", 3.0}};
-  c.push_back({.op = "UniformReal", .label = "seeded_range", .attrs = uni,
+  const ir::Attrs uni{
+      {"shape", Ints{1000}}, {"seed", int64_t{5}}, {"minval", -2.0}, {"maxval", 3.0}};
+  c.push_back({.op = "UniformReal",
+               .label = "seeded_range",
+               .attrs = uni,
                .check = [uni](const std::vector<Tensor>& out) {
                  expect_typed(out, {1000}, DType::Float32);
                  expect_seeded("UniformReal", uni, out[0]);
@@ -99,22 +111,28 @@ std::vector<OpCase> cases() {
                }});
   const ir::Attrs unit{
       {"shape", Ints{3, 100}}, {"seed", int64_t{6}}, {"dtype", std::string("Float64")}};
-  c.push_back({.op = "UniformReal", .label = "default_unit_range_float64", .attrs = unit,
+  c.push_back({.op = "UniformReal",
+               .label = "default_unit_range_float64",
+               .attrs = unit,
                .check = [unit](const std::vector<Tensor>& out) {
                  expect_typed(out, {3, 100}, DType::Float64);
                  expect_seeded("UniformReal", unit, out[0]);
                  for (double x : as_doubles(out[0])) ASSERT_TRUE(x >= 0 && x < 1) << x;
                }});
-  c.push_back({.op = "UniformReal", .label = "empty_range_refused",
+  c.push_back({.op = "UniformReal",
+               .label = "empty_range_refused",
                .attrs = {{"shape", Ints{2}}, {"minval", 1.0}, {"maxval", 1.0}},
                .error = "is not below maxval"});
-  c.push_back({.op = "UniformReal", .label = "int_dtype_refused",
+  c.push_back({.op = "UniformReal",
+               .label = "int_dtype_refused",
                .attrs = {{"shape", Ints{2}}, {"dtype", std::string("Int64")}},
                .error = "random floats need a floating dtype"});
 
   // ---- Randperm ----
   const ir::Attrs perm{{"n", int64_t{10}}, {"seed", int64_t{3}}};
-  c.push_back({.op = "Randperm", .label = "seeded_permutation", .attrs = perm,
+  c.push_back({.op = "Randperm",
+               .label = "seeded_permutation",
+               .attrs = perm,
                .check = [perm](const std::vector<Tensor>& out) {
                  expect_typed(out, {10}, DType::Int64);
                  expect_seeded("Randperm", perm, out[0]);
@@ -126,7 +144,9 @@ std::vector<OpCase> cases() {
                }});
   const ir::Attrs perm32{
       {"n", int64_t{100}}, {"seed", int64_t{8}}, {"dtype", std::string("Int32")}};
-  c.push_back({.op = "Randperm", .label = "int32_shuffles", .attrs = perm32,
+  c.push_back({.op = "Randperm",
+               .label = "int32_shuffles",
+               .attrs = perm32,
                .check = [perm32](const std::vector<Tensor>& out) {
                  expect_typed(out, {100}, DType::Int32);
                  expect_seeded("Randperm", perm32, out[0]);
@@ -137,11 +157,14 @@ std::vector<OpCase> cases() {
                  std::sort(v.begin(), v.end());
                  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], double(i));
                }});
-  c.push_back({.op = "Randperm", .label = "zero_is_empty", .attrs = {{"n", int64_t{0}}},
-               .check = [](const std::vector<Tensor>& out) {
-                 expect_typed(out, {0}, DType::Int64);
-               }});
-  c.push_back({.op = "Randperm", .label = "negative_refused", .attrs = {{"n", int64_t{-1}}},
+  c.push_back(
+      {.op = "Randperm",
+       .label = "zero_is_empty",
+       .attrs = {{"n", int64_t{0}}},
+       .check = [](const std::vector<Tensor>& out) { expect_typed(out, {0}, DType::Int64); }});
+  c.push_back({.op = "Randperm",
+               .label = "negative_refused",
+               .attrs = {{"n", int64_t{-1}}},
                .error = "randperm of a negative count"});
   return c;
 }

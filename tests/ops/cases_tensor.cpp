@@ -132,15 +132,21 @@ OpReference pad_ref(Pairs p, std::string mode = "constant", double value = 0) {
       const int64_t n = x.shape()[d], b = p[d].first, a = p[d].second;
       Ints& s = src[d];
       for (int64_t k = 0; k < b; ++k) {
-        if (mode == "reflect") s.push_back(b - k);
-        else if (mode == "symmetric") s.push_back(b - 1 - k);
-        else s.push_back(mode == "edge" ? 0 : -1);
+        if (mode == "reflect")
+          s.push_back(b - k);
+        else if (mode == "symmetric")
+          s.push_back(b - 1 - k);
+        else
+          s.push_back(mode == "edge" ? 0 : -1);
       }
       for (int64_t k = 0; k < n; ++k) s.push_back(k);
       for (int64_t k = 0; k < a; ++k) {
-        if (mode == "reflect") s.push_back(n - 2 - k);
-        else if (mode == "symmetric") s.push_back(n - 1 - k);
-        else s.push_back(mode == "edge" ? n - 1 : -1);
+        if (mode == "reflect")
+          s.push_back(n - 2 - k);
+        else if (mode == "symmetric")
+          s.push_back(n - 1 - k);
+        else
+          s.push_back(mode == "edge" ? n - 1 : -1);
       }
       od.push_back(static_cast<int64_t>(s.size()));
     }
@@ -187,69 +193,149 @@ std::vector<OpCase> cases() {
   const Tensor x234 = uniform({2, 3, 4}, 9);
 
   // ---- Flatten, Reshape ----
-  c.push_back({.op = "Flatten", .label = "rank3", .inputs = {x234},
-               .reference = same_values({2, 12}), .tol = 0});
-  c.push_back({.op = "Flatten", .label = "int_rank1", .inputs = {ints({1, 2, 3}, {3})},
-               .reference = same_values({3, 1}), .tol = 0});
-  c.push_back({.op = "Flatten", .label = "scalar_refused", .inputs = {values({1}, {})},
-               .error = "input must have rank >= 1"});
-  c.push_back({.op = "Reshape", .label = "inferred_dim", .inputs = {x234},
-               .attrs = {{"shape", Ints{4, -1}}}, .reference = same_values({4, 6}), .tol = 0});
-  c.push_back({.op = "Reshape", .label = "int8_to_rank4", .inputs = {pattern({6, 4}, DType::Int8)},
-               .attrs = {{"shape", Ints{2, 3, 2, 2}}}, .reference = same_values({2, 3, 2, 2}),
+  c.push_back({.op = "Flatten",
+               .label = "rank3",
+               .inputs = {x234},
+               .reference = same_values({2, 12}),
                .tol = 0});
-  c.push_back({.op = "Reshape", .label = "indivisible_refused", .inputs = {x234},
-               .attrs = {{"shape", Ints{5, -1}}}, .error = "cannot reshape"});
-  c.push_back({.op = "Reshape", .label = "two_inferred_refused", .inputs = {x234},
-               .attrs = {{"shape", Ints{-1, -1}}}, .error = "more than one -1"});
-  c.push_back({.op = "Reshape", .label = "wrong_count_refused", .inputs = {x234},
-               .attrs = {{"shape", Ints{7}}}, .error = "cannot reshape"});
-  c.push_back({.op = "Reshape", .label = "negative_refused", .inputs = {x234},
-               .attrs = {{"shape", Ints{-2, 12}}}, .error = "negative dimension -2"});
+  c.push_back({.op = "Flatten",
+               .label = "int_rank1",
+               .inputs = {ints({1, 2, 3}, {3})},
+               .reference = same_values({3, 1}),
+               .tol = 0});
+  c.push_back({.op = "Flatten",
+               .label = "scalar_refused",
+               .inputs = {values({1}, {})},
+               .error = "input must have rank >= 1"});
+  c.push_back({.op = "Reshape",
+               .label = "inferred_dim",
+               .inputs = {x234},
+               .attrs = {{"shape", Ints{4, -1}}},
+               .reference = same_values({4, 6}),
+               .tol = 0});
+  c.push_back({.op = "Reshape",
+               .label = "int8_to_rank4",
+               .inputs = {pattern({6, 4}, DType::Int8)},
+               .attrs = {{"shape", Ints{2, 3, 2, 2}}},
+               .reference = same_values({2, 3, 2, 2}),
+               .tol = 0});
+  c.push_back({.op = "Reshape",
+               .label = "indivisible_refused",
+               .inputs = {x234},
+               .attrs = {{"shape", Ints{5, -1}}},
+               .error = "cannot reshape"});
+  c.push_back({.op = "Reshape",
+               .label = "two_inferred_refused",
+               .inputs = {x234},
+               .attrs = {{"shape", Ints{-1, -1}}},
+               .error = "more than one -1"});
+  c.push_back({.op = "Reshape",
+               .label = "wrong_count_refused",
+               .inputs = {x234},
+               .attrs = {{"shape", Ints{7}}},
+               .error = "cannot reshape"});
+  c.push_back({.op = "Reshape",
+               .label = "negative_refused",
+               .inputs = {x234},
+               .attrs = {{"shape", Ints{-2, 12}}},
+               .error = "negative dimension -2"});
 
   // ---- Transpose ----
   for (DType dt : {DType::Float32, DType::Float64, DType::Int32, DType::Int8})
-    c.push_back({.op = "Transpose", .label = "perm201_" + std::string(mindspore_name(dt)),
+    c.push_back({.op = "Transpose",
+                 .label = "perm201_" + std::string(mindspore_name(dt)),
                  .inputs = {uniform({2, 3, 4}, 800, -100, 100, dt)},
-                 .attrs = {{"perm", Ints{2, 0, 1}}}, .reference = transpose_ref({2, 0, 1}),
+                 .attrs = {{"perm", Ints{2, 0, 1}}},
+                 .reference = transpose_ref({2, 0, 1}),
                  .tol = 0});
-  c.push_back({.op = "Transpose", .label = "rank4_negative_axes",
-               .inputs = {uniform({2, 1, 3, 5}, 801)}, .attrs = {{"perm", Ints{-1, 0, 2, 1}}},
-               .reference = transpose_ref({3, 0, 2, 1}), .tol = 0});
+  c.push_back({.op = "Transpose",
+               .label = "rank4_negative_axes",
+               .inputs = {uniform({2, 1, 3, 5}, 801)},
+               .attrs = {{"perm", Ints{-1, 0, 2, 1}}},
+               .reference = transpose_ref({3, 0, 2, 1}),
+               .tol = 0});
   const Tensor ones23 = values({1, 1, 1, 1, 1, 1}, {2, 3});
-  c.push_back({.op = "Transpose", .label = "short_perm_refused", .inputs = {ones23},
-               .attrs = {{"perm", Ints{0}}}, .error = "perm has 1 entries"});
-  c.push_back({.op = "Transpose", .label = "repeat_refused", .inputs = {ones23},
-               .attrs = {{"perm", Ints{0, 0}}}, .error = "not a permutation"});
-  c.push_back({.op = "Transpose", .label = "axis_out_of_range_refused", .inputs = {ones23},
-               .attrs = {{"perm", Ints{0, 2}}}, .error = "axis 2 is out of range for rank 2"});
+  c.push_back({.op = "Transpose",
+               .label = "short_perm_refused",
+               .inputs = {ones23},
+               .attrs = {{"perm", Ints{0}}},
+               .error = "perm has 1 entries"});
+  c.push_back({.op = "Transpose",
+               .label = "repeat_refused",
+               .inputs = {ones23},
+               .attrs = {{"perm", Ints{0, 0}}},
+               .error = "not a permutation"});
+  c.push_back({.op = "Transpose",
+               .label = "axis_out_of_range_refused",
+               .inputs = {ones23},
+               .attrs = {{"perm", Ints{0, 2}}},
+               .error = "axis 2 is out of range for rank 2"});
 
   // ---- ExpandDims, Squeeze ----
   const Tensor x23 = uniform({2, 3}, 900);
-  c.push_back({.op = "ExpandDims", .label = "middle", .inputs = {x23},
-               .attrs = {{"axis", int64_t{1}}}, .reference = same_values({2, 1, 3}), .tol = 0});
-  c.push_back({.op = "ExpandDims", .label = "last", .inputs = {x23},
-               .attrs = {{"axis", int64_t{-1}}}, .reference = same_values({2, 3, 1}), .tol = 0});
-  c.push_back({.op = "ExpandDims", .label = "first_int", .inputs = {ints({4, 5}, {2})},
-               .attrs = {{"axis", int64_t{0}}}, .reference = same_values({1, 2}), .tol = 0});
-  c.push_back({.op = "ExpandDims", .label = "axis_3_refused", .inputs = {x23},
-               .attrs = {{"axis", int64_t{3}}}, .error = "axis 3 is out of range for rank 3"});
-  c.push_back({.op = "ExpandDims", .label = "axis_minus4_refused", .inputs = {x23},
-               .attrs = {{"axis", int64_t{-4}}}, .error = "axis -4 is out of range"});
+  c.push_back({.op = "ExpandDims",
+               .label = "middle",
+               .inputs = {x23},
+               .attrs = {{"axis", int64_t{1}}},
+               .reference = same_values({2, 1, 3}),
+               .tol = 0});
+  c.push_back({.op = "ExpandDims",
+               .label = "last",
+               .inputs = {x23},
+               .attrs = {{"axis", int64_t{-1}}},
+               .reference = same_values({2, 3, 1}),
+               .tol = 0});
+  c.push_back({.op = "ExpandDims",
+               .label = "first_int",
+               .inputs = {ints({4, 5}, {2})},
+               .attrs = {{"axis", int64_t{0}}},
+               .reference = same_values({1, 2}),
+               .tol = 0});
+  c.push_back({.op = "ExpandDims",
+               .label = "axis_3_refused",
+               .inputs = {x23},
+               .attrs = {{"axis", int64_t{3}}},
+               .error = "axis 3 is out of range for rank 3"});
+  c.push_back({.op = "ExpandDims",
+               .label = "axis_minus4_refused",
+               .inputs = {x23},
+               .attrs = {{"axis", int64_t{-4}}},
+               .error = "axis -4 is out of range"});
   const Tensor x1213 = uniform({1, 2, 1, 3}, 901);
-  c.push_back({.op = "Squeeze", .label = "every_size1", .inputs = {x1213},
-               .attrs = {{"axis", Ints{}}}, .reference = same_values({2, 3}), .tol = 0});
-  c.push_back({.op = "Squeeze", .label = "no_axis_attr", .inputs = {x1213},
-               .reference = same_values({2, 3}), .tol = 0,
+  c.push_back({.op = "Squeeze",
+               .label = "every_size1",
+               .inputs = {x1213},
+               .attrs = {{"axis", Ints{}}},
+               .reference = same_values({2, 3}),
+               .tol = 0});
+  c.push_back({.op = "Squeeze",
+               .label = "no_axis_attr",
+               .inputs = {x1213},
+               .reference = same_values({2, 3}),
+               .tol = 0,
                .no_mindir = "the MindIR writer needs `axis` (Squeeze's spelling has no default)"});
-  c.push_back({.op = "Squeeze", .label = "one_negative_axis", .inputs = {x1213},
-               .attrs = {{"axis", Ints{-2}}}, .reference = same_values({1, 2, 3}), .tol = 0});
-  c.push_back({.op = "Squeeze", .label = "nothing_to_drop", .inputs = {x23},
-               .attrs = {{"axis", Ints{}}}, .reference = same_values({2, 3}), .tol = 0});
-  c.push_back({.op = "Squeeze", .label = "size2_refused", .inputs = {x1213},
-               .attrs = {{"axis", Ints{1}}}, .error = "has size 2, not 1"});
-  c.push_back({.op = "Squeeze", .label = "axis_out_of_range_refused", .inputs = {x1213},
-               .attrs = {{"axis", Ints{4}}}, .error = "axis 4 is out of range for rank 4"});
+  c.push_back({.op = "Squeeze",
+               .label = "one_negative_axis",
+               .inputs = {x1213},
+               .attrs = {{"axis", Ints{-2}}},
+               .reference = same_values({1, 2, 3}),
+               .tol = 0});
+  c.push_back({.op = "Squeeze",
+               .label = "nothing_to_drop",
+               .inputs = {x23},
+               .attrs = {{"axis", Ints{}}},
+               .reference = same_values({2, 3}),
+               .tol = 0});
+  c.push_back({.op = "Squeeze",
+               .label = "size2_refused",
+               .inputs = {x1213},
+               .attrs = {{"axis", Ints{1}}},
+               .error = "has size 2, not 1"});
+  c.push_back({.op = "Squeeze",
+               .label = "axis_out_of_range_refused",
+               .inputs = {x1213},
+               .attrs = {{"axis", Ints{4}}},
+               .error = "axis 4 is out of range for rank 4"});
 
   // ---- Concat ----
   for (int64_t axis : {0, 1, -1}) {
@@ -257,72 +343,127 @@ std::vector<OpCase> cases() {
     Shape s2{2, 3, 4}, s3{2, 3, 4};
     s2[a] = 1;
     s3[a] = 2;
-    c.push_back({.op = "Concat", .label = "three_axis" + std::to_string(a),
+    c.push_back({.op = "Concat",
+                 .label = "three_axis" + std::to_string(a),
                  .inputs = {uniform({2, 3, 4}, 1000), uniform(s2, 1001), uniform(s3, 1002)},
-                 .attrs = {{"axis", axis}}, .reference = concat_ref(axis), .tol = 0});
+                 .attrs = {{"axis", axis}},
+                 .reference = concat_ref(axis),
+                 .tol = 0});
   }
-  c.push_back({.op = "Concat", .label = "one_input_default_axis",
-               .inputs = {uniform({2, 2}, 1003)}, .reference = concat_ref(0), .tol = 0});
-  c.push_back({.op = "Concat", .label = "int64_with_empty",
+  c.push_back({.op = "Concat",
+               .label = "one_input_default_axis",
+               .inputs = {uniform({2, 2}, 1003)},
+               .reference = concat_ref(0),
+               .tol = 0});
+  c.push_back({.op = "Concat",
+               .label = "int64_with_empty",
                .inputs = {ints({1, 2, 3, 4}, {2, 2}), ints({}, {2, 0}), ints({5, 6}, {2, 1})},
-               .attrs = {{"axis", int64_t{1}}}, .reference = concat_ref(1), .tol = 0});
-  c.push_back({.op = "Concat", .label = "mismatch_refused",
-               .inputs = {ones23, uniform({2, 4}, 1)}, .attrs = {{"axis", int64_t{0}}},
+               .attrs = {{"axis", int64_t{1}}},
+               .reference = concat_ref(1),
+               .tol = 0});
+  c.push_back({.op = "Concat",
+               .label = "mismatch_refused",
+               .inputs = {ones23, uniform({2, 4}, 1)},
+               .attrs = {{"axis", int64_t{0}}},
                .error = "does not match input 0"});
-  c.push_back({.op = "Concat", .label = "rank_mismatch_refused",
-               .inputs = {ones23, uniform({2, 3, 1}, 1)}, .attrs = {{"axis", int64_t{0}}},
+  c.push_back({.op = "Concat",
+               .label = "rank_mismatch_refused",
+               .inputs = {ones23, uniform({2, 3, 1}, 1)},
+               .attrs = {{"axis", int64_t{0}}},
                .error = "does not match input 0"});
-  c.push_back({.op = "Concat", .label = "dtype_mismatch_refused",
+  c.push_back({.op = "Concat",
+               .label = "dtype_mismatch_refused",
                .inputs = {ones23, uniform({2, 3}, 1, -2, 2, DType::Float64)},
-               .attrs = {{"axis", int64_t{0}}}, .error = "inputs have different dtypes"});
-  c.push_back({.op = "Concat", .label = "axis_out_of_range_refused", .inputs = {ones23},
-               .attrs = {{"axis", int64_t{2}}}, .error = "axis 2 is out of range for rank 2"});
+               .attrs = {{"axis", int64_t{0}}},
+               .error = "inputs have different dtypes"});
+  c.push_back({.op = "Concat",
+               .label = "axis_out_of_range_refused",
+               .inputs = {ones23},
+               .attrs = {{"axis", int64_t{2}}},
+               .error = "axis 2 is out of range for rank 2"});
 
   // ---- Gather ----
   const Tensor params = uniform({4, 5, 3}, 1100);
   for (DType it : {DType::Int32, DType::Int64})
-    c.push_back({.op = "Gather", .label = "axis1_" + std::string(mindspore_name(it)),
+    c.push_back({.op = "Gather",
+                 .label = "axis1_" + std::string(mindspore_name(it)),
                  .inputs = {params, ints({4, 0, 2, 4, 1, 1}, {2, 3}, it)},
-                 .attrs = {{"axis", int64_t{1}}}, .reference = gather_ref(1), .tol = 0});
-  c.push_back({.op = "Gather", .label = "int_params_axis0",
+                 .attrs = {{"axis", int64_t{1}}},
+                 .reference = gather_ref(1),
+                 .tol = 0});
+  c.push_back({.op = "Gather",
+               .label = "int_params_axis0",
                .inputs = {ints({10, 20, 30}, {3}, DType::Int32), ints({2, 0}, {2}, DType::Int32)},
-               .attrs = {{"axis", int64_t{0}}}, .reference = gather_ref(0), .tol = 0});
-  c.push_back({.op = "Gather", .label = "last_axis_scalar_index",
-               .inputs = {params, ints({2}, {})}, .attrs = {{"axis", int64_t{-1}}},
-               .reference = gather_ref(2), .tol = 0});
-  c.push_back({.op = "Gather", .label = "index_too_big_refused",
-               .inputs = {params, ints({5}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{1}}},
+               .attrs = {{"axis", int64_t{0}}},
+               .reference = gather_ref(0),
+               .tol = 0});
+  c.push_back({.op = "Gather",
+               .label = "last_axis_scalar_index",
+               .inputs = {params, ints({2}, {})},
+               .attrs = {{"axis", int64_t{-1}}},
+               .reference = gather_ref(2),
+               .tol = 0});
+  c.push_back({.op = "Gather",
+               .label = "index_too_big_refused",
+               .inputs = {params, ints({5}, {1}, DType::Int32)},
+               .attrs = {{"axis", int64_t{1}}},
                .error = "index 5 is out of range [0, 5)"});
-  c.push_back({.op = "Gather", .label = "negative_index_refused",
-               .inputs = {params, ints({-1}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{1}}},
+  c.push_back({.op = "Gather",
+               .label = "negative_index_refused",
+               .inputs = {params, ints({-1}, {1}, DType::Int32)},
+               .attrs = {{"axis", int64_t{1}}},
                .error = "index -1 is out of range"});
-  c.push_back({.op = "Gather", .label = "float_indices_refused",
-               .inputs = {params, values({1}, {1})}, .attrs = {{"axis", int64_t{0}}},
+  c.push_back({.op = "Gather",
+               .label = "float_indices_refused",
+               .inputs = {params, values({1}, {1})},
+               .attrs = {{"axis", int64_t{0}}},
                .error = "dtype Float32 is not supported"});
-  c.push_back({.op = "Gather", .label = "axis_out_of_range_refused",
-               .inputs = {params, ints({0}, {1}, DType::Int32)}, .attrs = {{"axis", int64_t{3}}},
+  c.push_back({.op = "Gather",
+               .label = "axis_out_of_range_refused",
+               .inputs = {params, ints({0}, {1}, DType::Int32)},
+               .attrs = {{"axis", int64_t{3}}},
                .error = "axis 3 is out of range for rank 3"});
-  c.push_back({.op = "Gather", .label = "batch_dims_refused",
+  c.push_back({.op = "Gather",
+               .label = "batch_dims_refused",
                .inputs = {params, ints({0}, {1})},
                .attrs = {{"axis", int64_t{1}}, {"batch_dims", int64_t{1}}},
                .error = "only batch_dims = 0 is supported"});
 
   // ---- Tile ----
-  c.push_back({.op = "Tile", .label = "longer_multiples", .inputs = {uniform({2, 3}, 1200)},
-               .attrs = {{"multiples", Ints{2, 1, 3}}}, .reference = tile_ref({2, 1, 3}),
+  c.push_back({.op = "Tile",
+               .label = "longer_multiples",
+               .inputs = {uniform({2, 3}, 1200)},
+               .attrs = {{"multiples", Ints{2, 1, 3}}},
+               .reference = tile_ref({2, 1, 3}),
                .tol = 0});
-  c.push_back({.op = "Tile", .label = "int64", .inputs = {ints({1, 2}, {2, 1})},
-               .attrs = {{"multiples", Ints{2, 2}}}, .reference = tile_ref({2, 2}), .tol = 0});
-  c.push_back({.op = "Tile", .label = "zero_multiple_is_empty", .inputs = {uniform({2, 3}, 1201)},
-               .attrs = {{"multiples", Ints{0, 1}}}, .reference = tile_ref({0, 1}), .tol = 0});
-  c.push_back({.op = "Tile", .label = "uint8_rank3",
+  c.push_back({.op = "Tile",
+               .label = "int64",
+               .inputs = {ints({1, 2}, {2, 1})},
+               .attrs = {{"multiples", Ints{2, 2}}},
+               .reference = tile_ref({2, 2}),
+               .tol = 0});
+  c.push_back({.op = "Tile",
+               .label = "zero_multiple_is_empty",
+               .inputs = {uniform({2, 3}, 1201)},
+               .attrs = {{"multiples", Ints{0, 1}}},
+               .reference = tile_ref({0, 1}),
+               .tol = 0});
+  c.push_back({.op = "Tile",
+               .label = "uint8_rank3",
                .inputs = {uniform({2, 1, 3}, 1202, 0, 200, DType::UInt8)},
-               .attrs = {{"multiples", Ints{1, 4, 2}}}, .reference = tile_ref({1, 4, 2}),
+               .attrs = {{"multiples", Ints{1, 4, 2}}},
+               .reference = tile_ref({1, 4, 2}),
                .tol = 0});
-  c.push_back({.op = "Tile", .label = "short_multiples_refused", .inputs = {ones23},
-               .attrs = {{"multiples", Ints{2}}}, .error = "fewer than the input's rank"});
-  c.push_back({.op = "Tile", .label = "negative_refused", .inputs = {ones23},
-               .attrs = {{"multiples", Ints{-1, 1}}}, .error = "must be non-negative"});
+  c.push_back({.op = "Tile",
+               .label = "short_multiples_refused",
+               .inputs = {ones23},
+               .attrs = {{"multiples", Ints{2}}},
+               .error = "fewer than the input's rank"});
+  c.push_back({.op = "Tile",
+               .label = "negative_refused",
+               .inputs = {ones23},
+               .attrs = {{"multiples", Ints{-1, 1}}},
+               .error = "must be non-negative"});
 
   // ---- Pad, constant mode: ranks 1 to 4, zero and other fills, an integer dtype, zero-size
   // pads and inputs ----
@@ -341,9 +482,11 @@ std::vector<OpCase> cases() {
            {"no_padding", {2, 2}, {{0, 0}, {0, 0}}, 0, DType::Float64},
            {"empty_input_fill", {0, 3}, {{1, 1}, {0, 0}}, 2, DType::Float32},
        })
-    c.push_back({.op = "Pad", .label = "constant_" + k.label, .inputs = {pattern(k.x, k.dtype)},
-                 .attrs = pad_attrs(k.p, "", k.value), .reference = pad_ref(k.p, "constant",
-                                                                            k.value),
+    c.push_back({.op = "Pad",
+                 .label = "constant_" + k.label,
+                 .inputs = {pattern(k.x, k.dtype)},
+                 .attrs = pad_attrs(k.p, "", k.value),
+                 .reference = pad_ref(k.p, "constant", k.value),
                  .tol = 0});
 
   // ---- Pad, the mirror and edge modes: ranks 0 to 5, several dtypes, paddings up to the
@@ -368,16 +511,30 @@ std::vector<OpCase> cases() {
            {"at_limits", {2, 3}, {{2, 2}, {3, 3}}, "symmetric", DType::Float32, "", kNoSymmetric},
            {"float16", {2, 3}, {{2, 1}, {3, 0}}, "symmetric", DType::Float16, "", kNoSymmetric},
            {"uint8", {2, 3}, {{0, 3}, {1, 4}}, "edge", DType::UInt8, kNoEdge},
-           {"rank4_float64", {2, 3, 4, 5}, {{0, 0}, {1, 0}, {2, 1}, {0, 3}}, "reflect",
+           {"rank4_float64",
+            {2, 3, 4, 5},
+            {{0, 0}, {1, 0}, {2, 1}, {0, 3}},
+            "reflect",
             DType::Float64},
-           {"rank4_int64", {2, 3, 4, 5}, {{1, 2}, {0, 3}, {4, 1}, {2, 5}}, "symmetric",
-            DType::Int64, "", kNoSymmetric},
-           {"rank5_bool", {2, 1, 3, 2, 2}, {{1, 1}, {2, 0}, {0, 1}, {1, 2}, {0, 0}}, "edge",
-            DType::Bool, kNoEdge},
-           {"rank4_spatial", {1, 2, 3, 2}, {{0, 0}, {0, 0}, {2, 1}, {1, 3}}, "edge",
-            DType::Float32},
-           {"bfloat16", {1, 1}, {{0, 0}, {1, 1}}, "symmetric", DType::BFloat16, "",
+           {"rank4_int64",
+            {2, 3, 4, 5},
+            {{1, 2}, {0, 3}, {4, 1}, {2, 5}},
+            "symmetric",
+            DType::Int64,
+            "",
             kNoSymmetric},
+           {"rank5_bool",
+            {2, 1, 3, 2, 2},
+            {{1, 1}, {2, 0}, {0, 1}, {1, 2}, {0, 0}},
+            "edge",
+            DType::Bool,
+            kNoEdge},
+           {"rank4_spatial",
+            {1, 2, 3, 2},
+            {{0, 0}, {0, 0}, {2, 1}, {1, 3}},
+            "edge",
+            DType::Float32},
+           {"bfloat16", {1, 1}, {{0, 0}, {1, 1}}, "symmetric", DType::BFloat16, "", kNoSymmetric},
            {"size1_no_padding", {1, 4}, {{0, 0}, {0, 0}}, "reflect", DType::Float32},
            {"empty_input", {0, 3}, {{0, 0}, {2, 1}}, "edge", DType::Float32, kNoEdge},
            {"scalar", {}, {}, "reflect", DType::Int8},
@@ -388,9 +545,14 @@ std::vector<OpCase> cases() {
       for (int64_t i = 0; i < k.x.numel(); ++i) v.push_back(double(i % 2 + i % 7));
       x = values(v, k.x, k.dtype);
     }
-    c.push_back({.op = "Pad", .label = k.mode + "_" + k.label, .inputs = {x},
-                 .attrs = pad_attrs(k.p, k.mode), .reference = pad_ref(k.p, k.mode), .tol = 0,
-                 .no_mindir = k.no_mindir, .no_onnx = k.no_onnx});
+    c.push_back({.op = "Pad",
+                 .label = k.mode + "_" + k.label,
+                 .inputs = {x},
+                 .attrs = pad_attrs(k.p, k.mode),
+                 .reference = pad_ref(k.p, k.mode),
+                 .tol = 0,
+                 .no_mindir = k.no_mindir,
+                 .no_onnx = k.no_onnx});
   }
 
   // ---- Pad's refusals: a ValueError that says which dimension and why ----
@@ -405,27 +567,45 @@ std::vector<OpCase> cases() {
            {"one_pair_for_rank2", {2, 3}, pad_attrs({{1, 1}}), "paddings has 2 values"},
            {"negative", {2, 3}, pad_attrs({{0, 0}, {-1, 0}}), "are negative"},
            {"overflow", {2, 3}, pad_attrs(overflow), "overflows"},
-           {"reflect_not_smaller", {2, 3}, pad_attrs({{0, 0}, {3, 0}}, "reflect"),
+           {"reflect_not_smaller",
+            {2, 3},
+            pad_attrs({{0, 0}, {3, 0}}, "reflect"),
             "smaller than the dimension"},
-           {"reflect_names_dimension", {2, 3}, pad_attrs({{0, 2}, {0, 0}}, "reflect"),
+           {"reflect_names_dimension",
+            {2, 3},
+            pad_attrs({{0, 2}, {0, 0}}, "reflect"),
             "dimension 0"},
-           {"reflect_size1", {1, 2}, pad_attrs({{1, 0}, {0, 0}}, "reflect"),
+           {"reflect_size1",
+            {1, 2},
+            pad_attrs({{1, 0}, {0, 0}}, "reflect"),
             "smaller than the dimension"},
-           {"symmetric_exceeds", {2, 3}, pad_attrs({{0, 0}, {0, 4}}, "symmetric"),
+           {"symmetric_exceeds",
+            {2, 3},
+            pad_attrs({{0, 0}, {0, 4}}, "symmetric"),
             "must not exceed"},
            {"edge_negative", {2, 3}, pad_attrs({{0, 0}, {-1, 0}}, "edge"), "negative"},
            {"edge_empty", {0, 2}, pad_attrs({{1, 0}, {0, 0}}, "edge"), "which is empty"},
            {"edge_overflow", {2, 3}, pad_attrs(overflow, "edge"), "overflows"},
            {"unknown_mode", {2, 3}, pad_attrs({{0, 0}, {1, 0}}, "wrap"), "not one of"},
-           {"fill_outside_constant", {2, 3}, pad_attrs({{0, 0}, {1, 0}}, "edge", 1.0),
+           {"fill_outside_constant",
+            {2, 3},
+            pad_attrs({{0, 0}, {1, 0}}, "edge", 1.0),
             "constant mode"},
-           {"mode_not_string", {2, 3},
-            {{"paddings", Ints{0, 0, 1, 1}}, {"mode", int64_t{1}}}, "must be a string"},
+           {"mode_not_string",
+            {2, 3},
+            {{"paddings", Ints{0, 0, 1, 1}}, {"mode", int64_t{1}}},
+            "must be a string"},
        })
-    c.push_back({.op = "Pad", .label = "refuses_" + k.label,
-                 .inputs = {pattern(k.x, DType::Float32)}, .attrs = k.attrs, .error = k.error});
-  c.push_back({.op = "Pad", .label = "refuses_str", .inputs = {Tensor::from_string("s")},
-               .attrs = pad_attrs({}, "edge"), .error = "str tensors cannot be padded"});
+    c.push_back({.op = "Pad",
+                 .label = "refuses_" + k.label,
+                 .inputs = {pattern(k.x, DType::Float32)},
+                 .attrs = k.attrs,
+                 .error = k.error});
+  c.push_back({.op = "Pad",
+               .label = "refuses_str",
+               .inputs = {Tensor::from_string("s")},
+               .attrs = pad_attrs({}, "edge"),
+               .error = "str tensors cannot be padded"});
   return c;
 }
 

@@ -153,8 +153,8 @@ void expect_matches(const std::vector<Tensor>& got, const std::vector<Tensor>& w
     const auto g = as_doubles(got[i]), w = as_doubles(want[i]);
     for (size_t k = 0; k < g.size(); ++k) {
       if (std::isnan(w[k]) || std::isnan(g[k])) {
-        ASSERT_EQ(std::isnan(w[k]), std::isnan(g[k])) << "element " << k << ": got " << g[k]
-                                                      << ", want " << w[k];
+        ASSERT_EQ(std::isnan(w[k]), std::isnan(g[k]))
+            << "element " << k << ": got " << g[k] << ", want " << w[k];
         continue;
       }
       if (std::isinf(w[k])) {
@@ -245,9 +245,9 @@ TEST(OpTable, RegistrationRefusesClashes) {
     return d;
   };
   t.add(row("A", "A", "OnnxA"));
-  EXPECT_THROW(t.add(row("A", "Other", "")), std::logic_error);      // the name
-  EXPECT_THROW(t.add(row("B", "A", "")), std::logic_error);          // a MindIR primitive
-  EXPECT_THROW(t.add(row("C", "C", "OnnxA")), std::logic_error);     // an ONNX import op type
+  EXPECT_THROW(t.add(row("A", "Other", "")), std::logic_error);         // the name
+  EXPECT_THROW(t.add(row("B", "A", "")), std::logic_error);             // a MindIR primitive
+  EXPECT_THROW(t.add(row("C", "C", "OnnxA")), std::logic_error);        // an ONNX import op type
   EXPECT_THROW(t.add(ops::OpDef{.name = "NoRule"}), std::logic_error);  // no shape rule
   t.add(row("D", "D", "OnnxD"));  // a clean row still goes in after the refusals
   EXPECT_NE(t.find("D"), nullptr);

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     const fs::path out = argv[1];
     fs::create_directories(out);
     json manifest = json::array();
-    auto write = [&](const std::string& file, bool with_bf16, SaveOptions o, json extra = json::object()) {
+    auto write = [&](const std::string& file, bool with_bf16, SaveOptions o,
+                     json extra = json::object()) {
       const ParamDict params = entries(with_bf16);
       save_checkpoint(params, out / file, o).get();
       json names = json::array();
@@ -70,15 +71,12 @@ int main(int argc, char** argv) {
     };
     const std::string keys[] = {"cellar-aes-key16", "cellar-aes-key-24-bytes!",
                                 "cellar-aes-key-32-bytes-long-ok!"};
-    for (const Enc& e : {Enc{"gcm16.ckpt", "AES-GCM", 16, false},
-                         Enc{"gcm24.ckpt", "AES-GCM", 24, false},
-                         Enc{"gcm32.ckpt", "AES-GCM", 32, false},
-                         Enc{"cbc16.ckpt", "AES-CBC", 16, false},
-                         Enc{"cbc24.ckpt", "AES-CBC", 24, false},
-                         Enc{"cbc32.ckpt", "AES-CBC", 32, false},
-                         Enc{"sm4.ckpt", "SM4-CBC", 16, false},
-                         Enc{"gcm16_crc.ckpt", "AES-GCM", 16, true},
-                         Enc{"sm4_crc.ckpt", "SM4-CBC", 16, true}}) {
+    for (const Enc& e :
+         {Enc{"gcm16.ckpt", "AES-GCM", 16, false}, Enc{"gcm24.ckpt", "AES-GCM", 24, false},
+          Enc{"gcm32.ckpt", "AES-GCM", 32, false}, Enc{"cbc16.ckpt", "AES-CBC", 16, false},
+          Enc{"cbc24.ckpt", "AES-CBC", 24, false}, Enc{"cbc32.ckpt", "AES-CBC", 32, false},
+          Enc{"sm4.ckpt", "SM4-CBC", 16, false}, Enc{"gcm16_crc.ckpt", "AES-GCM", 16, true},
+          Enc{"sm4_crc.ckpt", "SM4-CBC", 16, true}}) {
       SaveOptions o;
       o.append_dict = append(true);
       o.crc_check = e.crc;

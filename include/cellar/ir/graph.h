@@ -28,14 +28,14 @@ struct ValueInfo {
 
 struct Node {
   std::string name;
-  std::string op;              // op table name
-  std::vector<int> inputs;     // value ids
-  std::vector<int> outputs;    // value ids
+  std::string op;            // op table name
+  std::vector<int> inputs;   // value ids
+  std::vector<int> outputs;  // value ids
   Attrs attrs;
 };
 
 struct Initializer {
-  int value = -1;           // value id
+  int value = -1;  // value id
   Tensor data;
   bool is_parameter = true;  // false: a constant
 };

@@ -46,9 +46,7 @@ class Cell : public std::enable_shared_from_this<Cell> {
   const std::vector<std::pair<std::string, std::shared_ptr<Cell>>>& name_cells() const {
     return children_;
   }
-  const std::vector<std::pair<std::string, Parameter>>& own_parameters() const {
-    return params_;
-  }
+  const std::vector<std::pair<std::string, Parameter>>& own_parameters() const { return params_; }
   // A child or an own parameter by local name; NotFound error when absent.
   std::shared_ptr<Cell> child(const std::string& name) const;
   Parameter parameter(const std::string& name) const;

@@ -70,11 +70,10 @@ class ExternalData {
  private:
   // The file, checked once: its header says little-endian.
   const ExternalFiles::Bytes& open(const std::string& location, const std::string& where) {
-    const ExternalFiles::Bytes& src =
-        files_.open(location, where, [&](const std::string& reason) {
-          throw FormatError("cannot read external data '" + location + "': " + reason,
-                            {.file = file_, .tensor = where});
-        });
+    const ExternalFiles::Bytes& src = files_.open(location, where, [&](const std::string& reason) {
+      throw FormatError("cannot read external data '" + location + "': " + reason,
+                        {.file = file_, .tensor = where});
+    });
     if (checked_.count(location)) return src;
     const std::filesystem::path path = files_.base_dir() / location;
     if (src.size < kMindIRDataHeader)
@@ -492,7 +491,8 @@ void Reader::index_names() {
   for (int k = 0; k < gp.input_size(); ++k) {
     const auto& in = gp.input(k);
     const std::string where = strip(in.name());
-    if (is_untyped_input_1x(in)) unsupported(where.empty() ? "graph input" : where, kUntypedInput1x);
+    if (is_untyped_input_1x(in))
+      unsupported(where.empty() ? "graph input" : where, kUntypedInput1x);
     if (in.tensor_size() != 1)
       unsupported(where.empty() ? "graph input" : where,
                   "graph input is not a tensor (tuple or scalar inputs are not supported)");
@@ -536,7 +536,7 @@ std::vector<int> Reader::order_from(const std::vector<std::string>& roots) {
       have_deps[ui] = true;
     }
     return static_cast<size_t>(k) < deps[ui].size() ? deps[ui][static_cast<size_t>(k)]
-                                                     : PostOrder::kEnd;
+                                                    : PostOrder::kEnd;
   };
   auto cycle = [&](int, int d) { fail(node_label(d), "the graph has a cycle through this node"); };
   for (const auto& root : roots) {
@@ -863,6 +863,5 @@ ir::Graph MindIRFormat::read(std::span<const std::byte> bytes, const std::string
                              const GraphReadOptions& options) const {
   return read_mindir(bytes, file, options);
 }
-
 
 }  // namespace cellar::formats

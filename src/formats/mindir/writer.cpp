@@ -66,7 +66,7 @@ class Writer {
   std::string none_node(pb::GraphProto* gp, const std::string& name);  // a None constant
   // A "Constant" node named after `name`: its name in the file and its "value" attribute, unset.
   std::pair<std::string, pb::AttributeProto*> add_constant(pb::GraphProto* gp,
-                                                            const std::string& name);
+                                                           const std::string& name);
 
   // The steps of run(), in order.
   void write_header(pb::ModelProto& m);
@@ -272,7 +272,7 @@ pb::PrimitiveProto* Writer::add_primitive(pb::ModelProto& m, const std::string& 
 // The spelling: the row's own, or the first variant that takes the node (Pad in reflect mode is
 // MirrorPad), with the attributes rewritten into the variant's.
 std::pair<const ops::MindIRSpelling*, ir::Attrs> Writer::spelling(const ir::Node& node,
-                                                                   const ops::OpDef& def) const {
+                                                                  const ops::OpDef& def) const {
   const ops::MindIRSpelling* sp = &def.mindir;
   ir::Attrs attrs = node.attrs;
   if (!def.mindir.variants.empty()) {
@@ -548,8 +548,7 @@ std::string write_mindir(const ir::Graph& graph) {
   return out;
 }
 
-std::filesystem::path MindIRFormat::write(const ir::Graph& graph,
-                                          const std::filesystem::path& path,
+std::filesystem::path MindIRFormat::write(const ir::Graph& graph, const std::filesystem::path& path,
                                           const GraphWriteOptions& options) const {
   std::filesystem::path stem = path;
   if (stem.extension() == extension()) stem.replace_extension();

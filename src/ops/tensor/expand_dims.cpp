@@ -22,8 +22,7 @@ std::vector<TensorType> expand_dims_infer(std::span<const TensorType> in, const 
 }
 
 void export_expand_dims(OnnxBuilder& b, const ir::Node& n) {
-  const int64_t axis =
-      onnx_checked(b, n, [&] { return attr_int(n.attrs, "ExpandDims", "axis"); });
+  const int64_t axis = onnx_checked(b, n, [&] { return attr_int(n.attrs, "ExpandDims", "axis"); });
   const std::string out = b.name(n.outputs.at(0));
   b.add("Unsqueeze", {b.name(n.inputs.at(0)), b.ints(out + "_axes", {axis})}, {out});
 }

@@ -23,8 +23,8 @@ GatherGeometry gather_geometry(std::span<const TensorType> in, const ir::Attrs& 
     throw ValueError(ErrorCode::kUnsupported, "Gather: only batch_dims = 0 is supported");
   const Shape& p = in[0].shape;
   if (p.rank() == 0) shape_error("Gather", "params must have rank >= 1");
-  const auto axis = static_cast<size_t>(normalize_axis(
-      "Gather", attr_int(attrs, "Gather", "axis"), static_cast<int64_t>(p.rank())));
+  const auto axis = static_cast<size_t>(
+      normalize_axis("Gather", attr_int(attrs, "Gather", "axis"), static_cast<int64_t>(p.rank())));
   GatherGeometry g;
   std::vector<int64_t> dims;
   for (size_t d = 0; d < axis; ++d) {

@@ -212,10 +212,11 @@ void export_pad(OnnxBuilder& b, const ir::Node& n) {
   const std::string out = b.name(n.outputs.at(0));
   std::vector<std::string> in{b.name(n.inputs[0]), b.ints(out + "_pads", pads)};
   if (const auto v = n.attrs.find("value"); v != n.attrs.end()) {
-    const double fill = onnx_checked(b, n, [&] { return attr_double(n.attrs, "Pad", "value", 0.0); });
+    const double fill =
+        onnx_checked(b, n, [&] { return attr_double(n.attrs, "Pad", "value", 0.0); });
     if (fill != 0)
-      in.push_back(b.constant(out + "_value",
-                              Tensor::scalar<double>(fill).to(b.info(n.inputs[0]).dtype)));
+      in.push_back(
+          b.constant(out + "_value", Tensor::scalar<double>(fill).to(b.info(n.inputs[0]).dtype)));
   }
   b.add("Pad", in, {out}, {{"mode", mode}});
 }

@@ -37,7 +37,7 @@ PadPlan pad_plan(const TensorType& x, const ir::Attrs& attrs) {
   const size_t r = x.shape.rank();
   if (p.size() != 2 * r)
     shape_error(kPad, "paddings has " + std::to_string(p.size()) + " values for an input of rank " +
-                         std::to_string(r) + " (want 2 per dimension: before, after)");
+                          std::to_string(r) + " (want 2 per dimension: before, after)");
   std::vector<int64_t> dims;
   for (size_t d = 0; d < r; ++d) {
     const int64_t b = p[2 * d], a = p[2 * d + 1], size = x.shape[d];
@@ -60,7 +60,6 @@ PadPlan pad_plan(const TensorType& x, const ir::Attrs& attrs) {
   if (!plan.out.checked_numel()) shape_error(kPad, "padded shape overflows");
   return plan;
 }
-
 
 namespace {
 
@@ -114,8 +113,8 @@ Kernel constant_kernel(const PadPlan& plan, const Shape& xs, size_t item,
     for (int64_t k = 0; k < rows; ++k) {
       int64_t off = plan.before[r - 1];
       for (size_t d = 0; d + 1 < r; ++d) off += (idx[d] + plan.before[d]) * out_stride[d];
-      std::memcpy(out + off * static_cast<int64_t>(item), src + k * row * static_cast<int64_t>(item),
-                  static_cast<size_t>(row) * item);
+      std::memcpy(out + off * static_cast<int64_t>(item),
+                  src + k * row * static_cast<int64_t>(item), static_cast<size_t>(row) * item);
       for (size_t d = r - 1; d-- > 0;) {
         if (++idx[d] < xs[d]) break;
         idx[d] = 0;

@@ -1,8 +1,8 @@
 // Squeeze(x; axis): x without the dimensions of size 1 listed in `axis` (a tuple; () drops every
 // dimension of size 1); the data unchanged. MindSpore 2.x writes the PRIMITIVE_FUNCTION "Squeeze"
 // with `axis` a constant input after x (checked with the files MindSpore 2.10 writes:
-// tests/fixtures/mindspore/2.10/mindir/ops_matmul.mindir). ONNX's Squeeze takes axes as an input from
-// opset 13 (an attribute before): written with () resolved to the size-1 dimensions (Identity
+// tests/fixtures/mindspore/2.10/mindir/ops_matmul.mindir). ONNX's Squeeze takes axes as an input
+// from opset 13 (an attribute before): written with () resolved to the size-1 dimensions (Identity
 // when there are none).
 #include "ops/onnx_spelling.h"
 #include "ops/tensor/data_movement.h"
