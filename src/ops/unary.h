@@ -29,14 +29,14 @@ enum class UnaryDTypes {
 
 template <class F, UnaryDTypes kDTypes = UnaryDTypes::kFloat>
 OpDef unary_row(const std::string& name) {
-  constexpr bool kInts = kDTypes == UnaryDTypes::kNumeric;
   OpDef d;
   d.name = name;
   d.infer = [name](std::span<const TensorType> in, const ir::Attrs&) {
     const std::vector<DType> allowed =
-        kInts ? std::vector<DType>{DType::Float32, DType::Float64, DType::Int8,
-                                   DType::Int16,   DType::Int32,   DType::Int64}
-              : std::vector<DType>{DType::Float32, DType::Float64};
+        kDTypes == UnaryDTypes::kNumeric
+            ? std::vector<DType>{DType::Float32, DType::Float64, DType::Int8,
+                                 DType::Int16,   DType::Int32,   DType::Int64}
+            : std::vector<DType>{DType::Float32, DType::Float64};
     bool ok = false;
     for (DType t : allowed) ok |= t == in[0].dtype;
     if (!ok) {
@@ -51,7 +51,7 @@ OpDef unary_row(const std::string& name) {
   d.make_kernel = [](std::span<const TensorType> in, const ir::Attrs&) -> Kernel {
     const int64_t n = in[0].shape.numel();
     if (in[0].dtype == DType::Float64) return unary_kernel<double, F>(n);
-    if constexpr (kInts) {
+    if constexpr (kDTypes == UnaryDTypes::kNumeric) {
       switch (in[0].dtype) {
         case DType::Int8:
           return unary_kernel<int8_t, F>(n);
