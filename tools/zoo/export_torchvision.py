@@ -8,7 +8,8 @@ wheel pulls its CUDA libraries too, ~3 GB, although only the CPU is used):
 
 then, from the repository root:
 
-    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo            # every model
+    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo            # smallest per family
+    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo --all      # every model
     /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo --models resnet18
 
 For each model, OUT/<model>/ gets <model>.onnx (opset 17, the TorchScript-based exporter that
@@ -32,6 +33,12 @@ SEED = 0
 OPSET = 17
 # Models whose own definition needs a larger input than 224 or a specific size.
 INPUT_SIZE = {"inception_v3": 299}
+# The smallest model of each torchvision family (the default; --all exports all 80).
+SMALLEST = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
+            "googlenet", "inception_v3", "maxvit_t", "mnasnet0_5", "mobilenet_v2",
+            "mobilenet_v3_large", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf",
+            "resnet18", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5", "squeezenet1_0",
+            "squeezenet1_1", "swin_t", "swin_v2_t", "vgg11", "vit_b_32", "wide_resnet50_2"]
 
 
 def export_one(model_name, out_dir, dynamic_batch):
@@ -96,6 +103,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="/work/tvzoo")
     p.add_argument("--models", nargs="*")
+    p.add_argument("--all", action="store_true", help="every classification model, not the smallest per family")
     p.add_argument("--dynamic-batch", action="store_true", help="export with a symbolic batch axis")
     p.add_argument("--force", action="store_true")
     p.add_argument("--timeout", type=int, default=900)
@@ -105,7 +113,8 @@ def main():
         return child(a)
     import torchvision
 
-    models = a.models or sorted(torchvision.models.list_models(module=torchvision.models))
+    models = a.models or (sorted(torchvision.models.list_models(module=torchvision.models)) if a.all
+                          else SMALLEST)
     for m in models:
         if not a.force and os.path.exists(os.path.join(a.out, m, "meta.json")):
             continue
