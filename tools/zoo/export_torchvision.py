@@ -16,7 +16,8 @@ For each model, OUT/<model>/ gets <model>.onnx (opset 17, the TorchScript-based 
 `torch.onnx.export(..., dynamo=False)` selects, batch axis fixed at 1 unless --dynamic-batch),
 input.npy (seeded standard normal, (1, 3, H, W) float32, H = 224 or the model's own minimum),
 output.npy (PyTorch's eager output, the reference), ort.npy (ONNX Runtime's output on the same
-file) and meta.json (parameter count, what failed and its message). Weights are random (seed 0):
+file) and meta.json (parameter count, what failed and its message). Weights are random (seed 0),
+BatchNorm statistics calibrated on two random batches so activations keep a sane range:
 the check is that cellar computes what PyTorch and ONNX Runtime compute, not accuracy. Each model
 runs in a fresh subprocess so one failure costs only its own row.
 
@@ -41,6 +42,32 @@ SMALLEST = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "effic
             "squeezenet1_1", "swin_t", "swin_v2_t", "vgg11", "vit_b_32", "wide_resnet50_2"]
 
 
+def calibrate_batch_norm(net, size):
+    """Random weights with BatchNorm's initial statistics (mean 0, variance 1) make activations
+    vanish or explode layer by layer (outputs of 1e-20 or 1e+11), which would make the comparison
+    meaningless. Running statistics are set from two seeded random batches first, as training would."""
+    import torch
+
+    # torchvision zero-initialises some classifier heads (ViT's): an all-zero output compares
+    # equal to anything, so such weights get small seeded values instead.
+    g0 = torch.Generator().manual_seed(SEED + 2)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g0) * 0.02)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    net.train()
+    g = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for _ in range(2):
+            net(torch.randn(4, 3, size, size, generator=g))
+
+
 def export_one(model_name, out_dir, dynamic_batch):
     import numpy as np
     import torch
@@ -50,6 +77,7 @@ def export_one(model_name, out_dir, dynamic_batch):
     meta = {"model": model_name, "opset": OPSET, "dynamic_batch": dynamic_batch}
     t0 = time.time()
     net = torchvision.models.get_model(model_name, weights=None)
+    calibrate_batch_norm(net, INPUT_SIZE.get(model_name, 224))
     net.eval()
     meta["params"] = sum(p.numel() for p in net.parameters())
     size = INPUT_SIZE.get(model_name, 224)
