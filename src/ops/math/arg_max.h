@@ -55,8 +55,19 @@ void arg_max_run(const ArgMaxPlan& p, const T* x, Emit emit) {
     }
 }
 
-// MindSpore's type ids for an index dtype (mindspore/core/include/ir/dtype/type_id.h).
-inline DType index_dtype(const std::string& op, int64_t type_id) {
+// The index dtype `output_type` names: MindSpore's type id (2.x writes the number: 34 Int32, 35
+// Int64, mindspore/core/include/ir/dtype/type_id.h) or the dtype's name (1.x's type attribute,
+// as the reader gives it).
+inline DType index_dtype(const std::string& op, const ir::Attrs& a) {
+  auto it = a.find("output_type");
+  if (it == a.end()) return DType::Int32;
+  if (const auto* s = std::get_if<std::string>(&it->second)) {
+    if (*s == "Int32") return DType::Int32;
+    if (*s == "Int64") return DType::Int64;
+    throw ValueError(ErrorCode::kUnsupported,
+                     op + ": output_type " + *s + " is not Int32 or Int64");
+  }
+  const int64_t type_id = attr_int(a, op, "output_type");
   if (type_id == 34) return DType::Int32;
   if (type_id == 35) return DType::Int64;
   throw ValueError(ErrorCode::kUnsupported, op + ": output_type " + std::to_string(type_id) +

@@ -53,12 +53,11 @@ CELLAR_REGISTER_OPS(argmax) {
           .infer =
               [](std::span<const TensorType> in, const ir::Attrs& attrs) {
                 const ArgMaxPlan p = arg_max_plan(kOp, in[0], attrs, false, -1);
-                return std::vector<TensorType>{
-                    {index_dtype(kOp, attr_int(attrs, kOp, "output_type", 34)), p.out}};
+                return std::vector<TensorType>{{index_dtype(kOp, attrs), p.out}};
               },
           .make_kernel = [](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
             ArgMaxPlan p = arg_max_plan(kOp, in[0], attrs, false, -1);
-            if (index_dtype(kOp, attr_int(attrs, kOp, "output_type", 34)) == DType::Int64)
+            if (index_dtype(kOp, attrs) == DType::Int64)
               return argmax_for<int64_t>(in[0].dtype, std::move(p));
             return argmax_for<int32_t>(in[0].dtype, std::move(p));
           },
