@@ -281,8 +281,8 @@ void Graph::derive_symbols() {
       if (sa[d] == sb[d]) continue;
       any = true;
       symbols[d] = "?";
-      for (const auto& [name, sizes] : probe)
-        if (sa[d] == sizes.first && sb[d] == sizes.second && name != "?") symbols[d] = name;
+      for (const auto& [symbol, sizes] : probe)
+        if (sa[d] == sizes.first && sb[d] == sizes.second && symbol != "?") symbols[d] = symbol;
     }
     info.symbols = any ? std::move(symbols) : std::vector<std::string>{};
   }

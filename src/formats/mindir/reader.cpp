@@ -207,8 +207,8 @@ Shape Reader::dims_of(const pb::TensorProto& t, const std::string& where) const 
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
   for (int64_t d : dims)
     if (d < 0)
-      unsupported(
-          where, "negative dimension " + std::to_string(d) + " (dynamic shapes are not supported)");
+      unsupported(where, "negative dimension " + std::to_string(d) +
+                             " (only a graph input's may be -1, a dynamic dimension)");
   Shape s(std::move(dims));
   if (!s.checked_numel()) fail(where, "element count of shape " + s.str() + " overflows");
   return s;
