@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -127,8 +128,8 @@ std::string show(const ir::Attr& x) {
 
 }  // namespace
 
-void check_open_dims_agree(const ir::Graph& a, const ir::Graph& b, int64_t size_a, int64_t size_b,
-                           const std::string& file) {
+void reconcile_open_dims(ir::Graph& a, const ir::Graph& b, int64_t size_a, int64_t size_b,
+                         const std::string& file) {
   const std::string at_a = " with the symbolic dimensions at " + std::to_string(size_a);
   const std::string at_b = " but at " + std::to_string(size_b);
   const std::string why =
@@ -163,9 +164,48 @@ void check_open_dims_agree(const ir::Graph& a, const ir::Graph& b, int64_t size_
       refuse(name, "constant '" + name + "'" + user_of(x.value) + " is " + show(x.data) + at_a +
                        at_b + " it is " + show(y.data));
   }
+  // A Reshape target entry that is the open size at both sizes, taken from the one input
+  // dimension that is too: the entries' run-time source, or nullopt.
+  auto reshape_fix = [&](const ir::Node& x,
+                         const ir::Node& y) -> std::optional<std::vector<int64_t>> {
+    if (x.op != "Reshape" || x.inputs.empty() || x.attrs.size() != y.attrs.size() ||
+        !x.attrs.count("shape") || !y.attrs.count("shape"))
+      return std::nullopt;
+    for (const auto& [key, val] : x.attrs) {
+      auto it = y.attrs.find(key);
+      if (it == y.attrs.end() || (key != "shape" && !same_attr(val, it->second)))
+        return std::nullopt;
+    }
+    const auto* sx = std::get_if<std::vector<int64_t>>(&x.attrs.at("shape"));
+    const auto* sy = std::get_if<std::vector<int64_t>>(&y.attrs.at("shape"));
+    if (!sx || !sy || sx->size() != sy->size() || x.attrs.count("dims_from_input"))
+      return std::nullopt;
+    const Shape& ia = a.value(x.inputs[0]).shape;
+    const Shape& ib = b.value(y.inputs[0]).shape;
+    if (ia.rank() != ib.rank()) return std::nullopt;
+    std::optional<int64_t> source;
+    for (size_t j = 0; j < ia.rank(); ++j)
+      if (ia[j] == size_a && ib[j] == size_b) {
+        if (source) return std::nullopt;  // two candidates: ambiguous
+        source = static_cast<int64_t>(j);
+      }
+    if (!source) return std::nullopt;
+    std::vector<int64_t> from(sx->size(), -1);
+    for (size_t i = 0; i < sx->size(); ++i) {
+      if ((*sx)[i] == (*sy)[i]) continue;
+      if ((*sx)[i] != size_a || (*sy)[i] != size_b) return std::nullopt;
+      from[i] = *source;
+    }
+    return from;
+  };
   for (size_t k = 0; k < a.nodes.size(); ++k) {
-    const auto& x = a.nodes[k];
+    auto& x = a.nodes[k];
     const auto& y = b.nodes[k];
+    if (x.op == y.op && x.inputs == y.inputs && x.outputs == y.outputs)
+      if (auto from = reshape_fix(x, y)) {
+        x.attrs["dims_from_input"] = std::move(*from);
+        continue;
+      }
     const std::string where = "node '" + x.name + "' (" + x.op + ")";
     if (x.op != y.op || x.inputs != y.inputs || x.outputs != y.outputs ||
         x.attrs.size() != y.attrs.size())

@@ -928,9 +928,10 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
     throw FormatError("not a valid onnx.ModelProto (protobuf parse failed: truncated or corrupt)",
                       {.file = file});
   // Open (symbolic) input dimensions: the reader folds shape arithmetic into constants, so the
-  // model is imported at two sizes of its open dimensions and must give the same graph; a model
-  // whose ops or constants change with them (a Shape → Gather → Concat → Reshape chain) would
-  // compute with the wrong size at any other, and is refused (check_open_dims_agree).
+  // model is imported at two sizes of its open dimensions and must give the same graph; a Reshape
+  // to the batch read from the input (torch's x.view(x.size(0), -1)) is repaired to follow it, and
+  // a model whose ops or constants change with them otherwise would compute with the wrong size
+  // at any other, and is refused (reconcile_open_dims).
   ir::Graph g = Reader(model, file, options, 1).run();
   if (!g.symbolic()) return g;
   constexpr int64_t kProbe = 7;
@@ -944,7 +945,7 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
                     "): it does not run at other sizes; export with fixed input sizes",
                 {.file = file, .tensor = e.tensor()});
   }
-  check_open_dims_agree(g, probe, 1, kProbe, file);
+  reconcile_open_dims(g, probe, 1, kProbe, file);
   g.derive_symbols();
   return g;
 }

@@ -1,7 +1,8 @@
 """ONNX models with symbolic dimensions (dim_param, or a dimension with neither value nor param),
 written with onnx.helper, run by `cellar run` at several batch sizes and compared with ONNX Runtime
 live; a torch-style Shape -> Gather -> Concat -> Reshape chain (what torch.onnx exports for
-x.view(x.size(0), -1)) is refused with a message that says why; `cellar inspect` shows the symbols.
+x.view(x.size(0), -1)) runs at every batch too, while a model that bakes its batch into a constant
+cellar cannot repair is refused with a message that says why; `cellar inspect` shows the symbols.
 
 The binary is $CELLAR_BUILD_DIR/cellar (./dev test sets CELLAR_BUILD_DIR), or $CELLAR_CLI.
 """
@@ -156,17 +157,45 @@ def test_fixed_axis_conflict_is_refused(tmp_path):
     assert "(batch, 8)" in proc.stderr, proc.stderr
 
 
-def test_torch_style_shape_chain_is_refused_with_the_reason(tmp_path):
+def test_torch_style_view_follows_the_batch(tmp_path):
+    """cellar folds the Shape chain at load; the Reshape it feeds then takes its batch from its
+    input at run time, so every batch matches ONNX Runtime."""
     model = torch_view(tmp_path / "view.onnx")
+    for batch in (1, 3, 8):
+        x = np.random.default_rng(batch).standard_normal((batch, 2, 3)).astype(np.float32)
+        got, want = _run_both(model, x, tmp_path, f"b{batch}")
+        assert got.shape == want.shape == (batch, 4)
+        assert float(np.abs(got - want).max()) <= 1e-4 * max(1.0, float(np.abs(want).max()))
+    j = json.loads(cellar("inspect", model, "--json").stdout)
+    assert j["outputs"][0]["symbols"] == ["batch", ""]
+
+
+def baked_constant(path):
+    """x + ConstantOfShape(Shape(x)): folded at load into a constant of the batch it was folded
+    at, which no Reshape can repair."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2, 3])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("ConstantOfShape", ["s"], ["c"], value=one),
+        helper.make_node("Add", ["x", "c"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "baked", [x], [y])
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_a_batch_baked_into_a_constant_is_refused_with_the_reason(tmp_path):
+    model = baked_constant(tmp_path / "baked.onnx")
     # ONNX Runtime runs it at any batch; cellar folds the chain at load and must not compute
     # with the batch it folded in.
     x = np.ones((3, 2, 3), dtype=np.float32)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    assert sess.run(None, {"x": x})[0].shape == (3, 4)
+    assert sess.run(None, {"x": x})[0].shape == (3, 2, 3)
     np.save(tmp_path / "x.npy", x)
     proc = cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", status=1)
     assert "would compute with a wrong size" in proc.stderr, proc.stderr
-    assert "Reshape" in proc.stderr, proc.stderr
+    assert "(1, 2, 3)" in proc.stderr and "(7, 2, 3)" in proc.stderr, proc.stderr
 
 
 def test_inspect_shows_the_symbols(tmp_path):
