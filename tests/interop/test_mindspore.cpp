@@ -178,10 +178,11 @@ TEST_P(MindSporeVersion, StridedSliceNegativeStridesFollowNumPy) {
   REQUIRE_MINDIR_FIXTURE("ops_a_reverse.mindir");
   expect_ops(expect_runs_like_mindspore("ops_a_reverse"), {{"StridedSlice", 2}});
   const fs::path dir = mindir_dir();
-  if (fs::exists(dir / "ops_a_reverse.mindspore.npy"))
+  if (fs::exists(dir / "ops_a_reverse.mindspore.npy")) {
     EXPECT_GT(max_abs_diff(read_npy(dir / "ops_a_reverse.mindspore.npy"),
                            read_npy(dir / "ops_a_reverse.output.npy")),
               0.1);
+  }
 }
 
 TEST_P(MindSporeVersion, ExtArithmeticCumSumTrig) {

@@ -1,8 +1,8 @@
 // mindcv's smallest models as MindSpore 2.10 exports them (tests/fixtures/mindspore/2.10/zoo/,
 // written by its make_zoo_fixtures.py): every model listed in zoo.json loads, runs within
-// 1e-4 · max(1, max |reference|) of MindSpore's own GraphCell output, and survives cellar's own
-// MindIR and ONNX export and reload with the same output. The full zoo table, with every family,
-// is docs/zoo.md (tools/zoo/).
+// 1e-4 · max(1, max |reference|) of MindSpore's own GraphCell output (and within 1e-3 of its
+// scale), and survives cellar's own MindIR and ONNX export and reload with the same output. The
+// full zoo table, with every family, is docs/zoo.md (tools/zoo/).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,12 +31,20 @@ std::vector<std::string> zoo_models() {
   return names;
 }
 
-double bound_for(const Tensor& reference) {
-  double biggest = 1.0;
-  const auto* p = reference.data<float>();
-  for (int64_t i = 0; i < reference.numel(); ++i)
+double max_abs(const Tensor& t) {
+  double biggest = 0.0;
+  const auto* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
     biggest = std::max(biggest, static_cast<double>(std::fabs(p[i])));
-  return 1e-4 * biggest;
+  return biggest;
+}
+
+// The zoo's bound, 1e-4 · max(1, max |reference|); and, since random weights can leave a
+// network's outputs tiny (mobilenet_v3's are ~1e-10, which any answer would meet), also within
+// 1e-3 of the reference's own scale.
+double bound_for(const Tensor& reference) {
+  const double scale = max_abs(reference);
+  return std::min(1e-4 * std::max(1.0, scale), 1e-3 * scale + 1e-30);
 }
 
 class MindcvZoo : public ::testing::TestWithParam<std::string> {};

@@ -49,42 +49,60 @@ def input_hw(name):
 
 
 def count_params(family):
-    """[[params or None, model], ...] for every model of the family, built in this process."""
+    """Prints [params or None, model] for every model of the family as it is built, one JSON
+    line each, so a parent that times out still keeps the models counted so far."""
     import gc
 
     import mindcv
     from mindcv.models import registry
 
-    rows = []
     for model in sorted(registry._module_to_models[family]):
         try:
             net = mindcv.create_model(model, pretrained=False, num_classes=NUM_CLASSES)
-            rows.append([int(sum(p.size for p in net.get_parameters())), model])
+            row = [int(sum(p.size for p in net.get_parameters())), model]
             del net
         except Exception:  # noqa: BLE001 - a model mindcv cannot build is recorded as such
-            rows.append([None, model])
+            row = [None, model]
+        print(json.dumps(row), flush=True)
         gc.collect()
-    return rows
 
 
-def families(zoo):
+def families(zoo, timeout=900):
     """{family: [[params, model], ...]} for every registered module, cached in ZOO/families.json.
-    One process per family builds its models (random weights) and counts their parameters."""
+    One process per family builds its models (random weights) and counts their parameters; a
+    family that takes longer than `timeout` keeps the models counted by then (the rest are
+    recorded as not built). Progress is kept family by family in ZOO/families.partial.json."""
     path = os.path.join(zoo, "families.json")
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
     from mindcv.models import registry
 
+    partial = os.path.join(zoo, "families.partial.json")
     out = {}
+    if os.path.exists(partial):
+        with open(partial) as f:
+            out = json.load(f)
     for module in sorted(registry.list_modules()):
-        r = subprocess.run([sys.executable, __file__, "--count-params", module],
-                           capture_output=True, text=True, timeout=1800)
-        lines = r.stdout.strip().splitlines()
-        rows = json.loads(lines[-1]) if lines and lines[-1].startswith("[") else \
-            [[None, m] for m in sorted(registry._module_to_models[module])]
+        if module in out:
+            continue
+        try:
+            r = subprocess.run([sys.executable, __file__, "--count-params", module],
+                               capture_output=True, text=True, timeout=timeout)
+            text = r.stdout
+        except subprocess.TimeoutExpired as e:
+            text = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        counted = {}
+        for line in text.splitlines():
+            if line.startswith("["):
+                n, m = json.loads(line)
+                counted[m] = n
+        rows = [[counted.get(m), m] for m in sorted(registry._module_to_models[module])]
         print(f"  {module}: " + ", ".join(f"{m} {n}" for n, m in rows), flush=True)
         out[module] = rows
+        with open(partial + ".tmp", "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+        os.replace(partial + ".tmp", partial)
     with open(path + ".tmp", "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
     os.replace(path + ".tmp", path)
@@ -172,7 +190,7 @@ def main():
     a = p.parse_args()
     if a.count_params:
         quiet_mindspore()
-        print(json.dumps(count_params(a.count_params)))
+        count_params(a.count_params)
         return
     if a.one:
         export_one(a.zoo, a.one[0], a.one[1], a.runs)

@@ -8,14 +8,16 @@ wheel pulls its CUDA libraries too, ~3 GB, although only the CPU is used):
 
 then, from the repository root:
 
-    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo            # every model
+    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo            # smallest per family
+    /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo --all      # every model
     /opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo --models resnet18
 
 For each model, OUT/<model>/ gets <model>.onnx (opset 17, the TorchScript-based exporter that
 `torch.onnx.export(..., dynamo=False)` selects, batch axis fixed at 1 unless --dynamic-batch),
 input.npy (seeded standard normal, (1, 3, H, W) float32, H = 224 or the model's own minimum),
 output.npy (PyTorch's eager output, the reference), ort.npy (ONNX Runtime's output on the same
-file) and meta.json (parameter count, what failed and its message). Weights are random (seed 0):
+file) and meta.json (parameter count, what failed and its message). Weights are random (seed 0),
+BatchNorm statistics calibrated on two random batches so activations keep a sane range:
 the check is that cellar computes what PyTorch and ONNX Runtime compute, not accuracy. Each model
 runs in a fresh subprocess so one failure costs only its own row.
 
@@ -32,6 +34,38 @@ SEED = 0
 OPSET = 17
 # Models whose own definition needs a larger input than 224 or a specific size.
 INPUT_SIZE = {"inception_v3": 299}
+# The smallest model of each torchvision family (the default; --all exports all 80).
+SMALLEST = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
+            "googlenet", "inception_v3", "maxvit_t", "mnasnet0_5", "mobilenet_v2",
+            "mobilenet_v3_large", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf",
+            "resnet18", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5", "squeezenet1_0",
+            "squeezenet1_1", "swin_t", "swin_v2_t", "vgg11", "vit_b_32", "wide_resnet50_2"]
+
+
+def calibrate_batch_norm(net, size):
+    """Random weights with BatchNorm's initial statistics (mean 0, variance 1) make activations
+    vanish or explode layer by layer (outputs of 1e-20 or 1e+11), which would make the comparison
+    meaningless. Running statistics are set from two seeded random batches first, as training would."""
+    import torch
+
+    # torchvision zero-initialises some classifier heads (ViT's): an all-zero output compares
+    # equal to anything, so such weights get small seeded values instead.
+    g0 = torch.Generator().manual_seed(SEED + 2)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g0) * 0.02)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    net.train()
+    g = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for _ in range(2):
+            net(torch.randn(4, 3, size, size, generator=g))
 
 
 def export_one(model_name, out_dir, dynamic_batch):
@@ -43,6 +77,7 @@ def export_one(model_name, out_dir, dynamic_batch):
     meta = {"model": model_name, "opset": OPSET, "dynamic_batch": dynamic_batch}
     t0 = time.time()
     net = torchvision.models.get_model(model_name, weights=None)
+    calibrate_batch_norm(net, INPUT_SIZE.get(model_name, 224))
     net.eval()
     meta["params"] = sum(p.numel() for p in net.parameters())
     size = INPUT_SIZE.get(model_name, 224)
@@ -96,6 +131,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="/work/tvzoo")
     p.add_argument("--models", nargs="*")
+    p.add_argument("--all", action="store_true", help="every classification model, not the smallest per family")
     p.add_argument("--dynamic-batch", action="store_true", help="export with a symbolic batch axis")
     p.add_argument("--force", action="store_true")
     p.add_argument("--timeout", type=int, default=900)
@@ -105,7 +141,8 @@ def main():
         return child(a)
     import torchvision
 
-    models = a.models or sorted(torchvision.models.list_models(module=torchvision.models))
+    models = a.models or (sorted(torchvision.models.list_models(module=torchvision.models)) if a.all
+                          else SMALLEST)
     for m in models:
         if not a.force and os.path.exists(os.path.join(a.out, m, "meta.json")):
             continue
