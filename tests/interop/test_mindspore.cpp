@@ -252,6 +252,14 @@ TEST_P(MindSporeVersion, LpNormAndL2Normalize) {
   expect_ops(expect_runs_like_mindspore("ops_b_lpnorm"), {{"L2Normalize", 2}, {"LpNorm", 4}});
 }
 
+// ResizeBilinearV2 (align_corners, half_pixel_centers, neither; up and down; ops.interpolate),
+// ResizeNearestNeighbor (align_corners and not) and ResizeNearestNeighborV2 (ops.interpolate).
+TEST_P(MindSporeVersion, ResizeBilinearAndNearest) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_resize.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_resize"),
+             {{"ResizeBilinearV2", 7}, {"ResizeNearestNeighbor", 4}});
+}
+
 // ---- networks ----
 
 TEST_P(MindSporeVersion, MLPRunsLikeMindSpore) {

@@ -142,6 +142,57 @@ OpReference l2_normalize_ref(std::vector<int64_t> axes, double eps) {
   };
 }
 
+// TensorFlow's resize rules, one output element at a time (ops/nn/resize.h states them).
+double resize_scale_ref(int64_t in, int64_t out, bool ac) {
+  return ac && out > 1 ? double(in - 1) / double(out - 1) : double(in) / double(out);
+}
+
+OpReference resize_ref(bool bilinear, int64_t oh, int64_t ow, bool ac, bool hp) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Shape& s = in[0].shape();
+    const auto x = as_doubles(in[0]);
+    const int64_t planes = s[0] * s[1], ih = s[2], iw = s[3];
+    auto at = [&](int64_t p, int64_t i, int64_t j) {
+      return x[static_cast<size_t>((p * ih + i) * iw + j)];
+    };
+    std::vector<double> y;
+    const double sh = resize_scale_ref(ih, oh, ac), sw = resize_scale_ref(iw, ow, ac);
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          if (!bilinear) {
+            auto src = [&](int64_t o, double sc, int64_t n) {
+              const double v = (double(o) + (hp ? 0.5 : 0)) * sc;
+              return std::min<int64_t>(int64_t(ac ? std::round(v) : std::floor(v)), n - 1);
+            };
+            y.push_back(at(p, src(i, sh, ih), src(j, sw, iw)));
+            continue;
+          }
+          const double fy = hp ? (double(i) + 0.5) * sh - 0.5 : double(i) * sh;
+          const double fx = hp ? (double(j) + 0.5) * sw - 0.5 : double(j) * sw;
+          const int64_t y0 = std::max<int64_t>(int64_t(std::floor(fy)), 0),
+                        y1 = std::min<int64_t>(int64_t(std::ceil(fy)), ih - 1),
+                        x0 = std::max<int64_t>(int64_t(std::floor(fx)), 0),
+                        x1 = std::min<int64_t>(int64_t(std::ceil(fx)), iw - 1);
+          const double dy = fy - std::floor(fy), dx = fx - std::floor(fx);
+          y.push_back(at(p, y0, x0) * (1 - dy) * (1 - dx) + at(p, y0, x1) * (1 - dy) * dx +
+                      at(p, y1, x0) * dy * (1 - dx) + at(p, y1, x1) * dy * dx);
+        }
+    return std::vector<Tensor>{from_doubles(y, Shape{s[0], s[1], oh, ow}, in[0].dtype())};
+  };
+}
+
+OpCase resize_case(bool bilinear, const std::string& label, int64_t oh, int64_t ow, bool ac,
+                   bool hp, uint64_t seed) {
+  return {.op = bilinear ? "ResizeBilinearV2" : "ResizeNearestNeighbor",
+          .label = label,
+          .inputs = {uniform({2, 3, 4, 5}, seed)},
+          .attrs = {{"size", std::vector<int64_t>{oh, ow}},
+                    {"align_corners", ac},
+                    {"half_pixel_centers", hp}},
+          .reference = resize_ref(bilinear, oh, ow, ac, hp)};
+}
+
 const OpCaseTable kNnB([] {
   std::vector<OpCase> cases;
   for (auto& c : std::vector<OpCase>{
@@ -330,6 +381,31 @@ const OpCaseTable kNnB([] {
            .inputs = {uniform({2, 3}, 148)},
            .attrs = {{"axis", int64_t{2}}},
            .error = "axis"},
+           resize_case(true, "up_align_corners", 7, 9, true, false, 149),
+           resize_case(true, "up_half_pixel", 7, 9, false, true, 150),
+           resize_case(true, "up_asymmetric", 7, 9, false, false, 151),
+           resize_case(true, "down_half_pixel", 3, 2, false, true, 152),
+           resize_case(true, "to_one_row_align_corners", 1, 3, true, false, 153),
+           resize_case(false, "up_align_corners", 7, 9, true, false, 154),
+           resize_case(false, "up_half_pixel", 7, 9, false, true, 155),
+           resize_case(false, "down_asymmetric", 3, 2, false, false, 156),
+           {.op = "ResizeBilinearV2",
+           .label = "both_modes_refused",
+           .inputs = {uniform({1, 1, 2, 2}, 157)},
+           .attrs = {{"size", std::vector<int64_t>{3, 3}},
+                     {"align_corners", true},
+                     {"half_pixel_centers", true}},
+           .error = "cannot both be true"},
+           {.op = "ResizeNearestNeighbor",
+           .label = "rank3_refused",
+           .inputs = {uniform({1, 2, 2}, 158)},
+           .attrs = {{"size", std::vector<int64_t>{3, 3}}},
+           .error = "(N, C, H, W)"},
+           {.op = "ResizeNearestNeighbor",
+           .label = "zero_size_refused",
+           .inputs = {uniform({1, 1, 2, 2}, 159)},
+           .attrs = {{"size", std::vector<int64_t>{0, 3}}},
+           .error = "positive"},
        })
     cases.push_back(std::move(c));
   return cases;
