@@ -436,6 +436,9 @@ Reader::NodeInfo Reader::classify(int i) const {
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
                                                        {"MakeTuple", Kind::kMakeTuple},
+                                                       // 2.x: a Python list literal (Stack's
+                                                       // input); a tuple here.
+                                                       {"make_list", Kind::kMakeTuple},
                                                        {"TupleGetItem", Kind::kTupleGetItem},
                                                        {"Return", Kind::kReturn}};
   if (auto it = plumbing.find(info.primitive); it != plumbing.end()) {
@@ -659,7 +662,10 @@ void Reader::build_node(int i) {
             if (auto v = attr_of(a, where, false))
               node.attrs[cellar_name(a.name())] = std::move(*v);
       }
-      const int k_all = n.input_size();
+      // Side-effect ops (2.x's InplaceAddExt, the *View ops) take the state (a UMonad constant
+      // or an UpdateState) as a last input: ordering only, not an argument.
+      int k_all = n.input_size();
+      while (k_all > 0 && input(k_all - 1).kind == Ref::kMonad) --k_all;
       const int n_attr = static_cast<int>(sp.attr_inputs.size());
       // MindSpore 2.x passes every attr input; older files may pass none (attrs on the
       // primitive instead).
@@ -730,16 +736,39 @@ void Reader::build_node(int i) {
         }
       }
       auto types = output_types(n, i);
-      if (types && static_cast<int>(types->size()) != def.num_outputs)
+      if (types && def.num_outputs >= 0 && static_cast<int>(types->size()) != def.num_outputs)
         fail(where, def.name + " has " + std::to_string(def.num_outputs) +
                         " outputs, the file records " + std::to_string(types->size()));
+      // Ops whose output count follows from their attributes and input shapes (Split, Unstack)
+      // yield a tuple even of one tensor; its length is what the file records, else the rule's.
+      int num_outputs = def.num_outputs;
+      if (num_outputs < 0) {
+        std::vector<ops::TensorType> in;
+        for (int v : node.inputs) {
+          if (!typed_[static_cast<size_t>(v)])
+            fail(where,
+                 def.name + " needs the types of its inputs, which the file does not record");
+          in.push_back({g_.value(v).dtype, g_.value(v).shape});
+        }
+        std::vector<ops::TensorType> want;
+        try {
+          want = def.infer(in, node.attrs);
+        } catch (const Error& e) {
+          fail(where, e.reason());
+        }
+        if (types && types->size() != want.size())
+          fail(where, def.name + " gives " + std::to_string(want.size()) +
+                          " outputs, the file records " + std::to_string(types->size()));
+        if (!types) types = std::move(want);
+        num_outputs = static_cast<int>(types->size());
+      }
       const std::string base = strip(n.output_size() >= 1 ? n.output(0) : n.name());
       std::vector<Ref> outs;
-      for (int k = 0; k < def.num_outputs; ++k) {
+      for (int k = 0; k < num_outputs; ++k) {
         std::string vname = base;
         if (n.output_size() > 1 && k < n.output_size())
           vname = strip(n.output(k));
-        else if (def.num_outputs > 1)
+        else if (num_outputs > 1 || def.num_outputs < 0)
           vname = base + ":" + std::to_string(k);
         const int v = types ? new_value(vname, (*types)[static_cast<size_t>(k)].dtype,
                                         (*types)[static_cast<size_t>(k)].shape, where)
@@ -749,7 +778,7 @@ void Reader::build_node(int i) {
         outs.push_back(Ref{.kind = Ref::kValue, .value = v});
       }
       g_.nodes.push_back(std::move(node));
-      if (outs.size() == 1)
+      if (outs.size() == 1 && def.num_outputs >= 0)
         out = outs[0];
       else
         out = Ref{.kind = Ref::kTuple,
