@@ -720,6 +720,11 @@ void Reader::build_node(int i) {
         else
           fail(where, what + " is not a tensor");
       }
+      // Shape rules and variant readers may assume their input count (checked again, with every
+      // node, when the graph is validated).
+      if (const int nin = static_cast<int>(node.inputs.size());
+          nin < def.min_inputs || (def.max_inputs >= 0 && nin > def.max_inputs))
+        fail(where, def.name + " has " + std::to_string(nin) + " tensor inputs");
       if (info.variant != nullptr) {  // e.g. MirrorPad's attributes → Pad's
         std::vector<ops::TensorType> in;
         for (int v : node.inputs) {

@@ -106,10 +106,11 @@ SlicePlan plan_slice(const Shape& x, const ir::Attrs& a) {
     };
     const int64_t b = resolve(begin[i], bit(begin_mask, i), true);
     const int64_t e = resolve(end[i], bit(end_mask, i), false);
+    // ⌈(e − b) / s⌉ written so that no step (up to the type's extremes) overflows.
     int64_t count = 0;
-    if (s > 0 && e > b) count = (e - b + s - 1) / s;
-    if (s < 0 && b > e) count = (b - e + (-s) - 1) / (-s);
-    if (s == std::numeric_limits<int64_t>::min()) count = b > e ? 1 : 0;
+    if (s > 0 && e > b) count = (e - b - 1) / s + 1;
+    if (s < 0 && b > e)  // −s overflows for the minimum, which takes one element anyway
+      count = s == std::numeric_limits<int64_t>::min() ? 1 : (b - e - 1) / (-s) + 1;
     p.start.push_back(b);
     p.step.push_back(s);
     p.count.push_back(count);
@@ -140,7 +141,8 @@ Kernel strided_slice_kernel(std::span<const TensorType> in, const ir::Attrs& att
   int64_t base = 0, total = 1;
   for (size_t d = 0; d < r; ++d) {
     base += p.start[d] * stride[d];
-    delta[d] = p.step[d] * stride[d];
+    // A dimension taken once never steps (its step may be anything up to the type's extremes).
+    delta[d] = p.count[d] > 1 ? p.step[d] * stride[d] : 0;
     total *= p.count[d];
   }
   return tensor::by_itemsize(in[0].dtype, [&](auto zero) -> Kernel {
@@ -174,7 +176,8 @@ void export_strided_slice(OnnxBuilder& b, const ir::Node& n) {
     starts.push_back(p.start[d]);
     // The index one step past the last taken; below 0 is "before the start", which ONNX spells
     // as a large negative end.
-    const int64_t stop = p.start[d] + p.count[d] * p.step[d];
+    const int64_t last = p.start[d] + (p.count[d] - 1) * p.step[d];
+    const int64_t stop = p.count[d] == 0 ? p.start[d] : last + (p.step[d] > 0 ? 1 : -1);
     ends.push_back(stop < 0 ? std::numeric_limits<int64_t>::min() : stop);
     axes.push_back(static_cast<int64_t>(d));
     steps.push_back(p.step[d]);
