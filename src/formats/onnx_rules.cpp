@@ -1,5 +1,5 @@
 // The ONNX op types the ONNX format reads with no op table row of their own: decompositions into
-// rows (Gemm, LayerNormalization, Clip, GlobalAveragePool), load-time
+// rows (Gemm, Clip, GlobalAveragePool), load-time
 // constants (Constant, Shape, ConstantOfShape: shapes are static) and identities (Identity,
 // Dropout). An ONNX op type is either a row's (its `onnx_import`) or here, never both.
 #include <algorithm>
@@ -144,39 +144,6 @@ void import_clip(OnnxImporter& m) {
   m.set_output(0, y);
 }
 
-// LayerNormalization (opset 17): normalise over axes [axis, rank) with the biased variance,
-// y = (x − mean) / √(var + ε) · scale + B, written in ReduceMean/Sub/Mul/Add/Sqrt/Div (what
-// torch computes, within float rounding). Mean and InvStdDev outputs are not produced.
-void import_layer_norm(OnnxImporter& m) {
-  m.require_inputs(2, 3);
-  for (size_t k = 1; k < m.num_outputs(); ++k)
-    if (m.has_output(k)) m.unsupported("outputs Mean and InvStdDev are not supported");
-  const int x = m.input(0);
-  const int64_t r = m.rank(x);
-  if (r == 0) m.fail("input must have rank >= 1");
-  const int64_t axis = m.axis(m.attr_int("axis", -1), r);
-  const DType dt = m.info(x).dtype;
-  if (dt != DType::Float32 && dt != DType::Float64) m.unsupported("input must be float");
-  if (m.has_attr("stash_type") && m.attr_int("stash_type", 1) != 1)
-    m.unsupported("stash_type other than 1 (float32) is not supported");
-  std::vector<int64_t> axes;
-  for (int64_t a = axis; a < r; ++a) axes.push_back(a);
-  const ir::Attrs reduce = {{"axis", axes}, {"keep_dims", true}};
-  const int mean = m.emit1("ReduceMean", {x}, reduce);
-  const int d = m.emit1("Sub", {x, mean});
-  const int var = m.emit1("ReduceMean", {m.emit1("Mul", {d, d})}, reduce);
-  const double eps = m.attr_float("epsilon", 1e-5);
-  const int den = m.emit1("Sqrt", {m.emit1("Add", {var, m.constant(scalar_like(eps, dt))})});
-  for (size_t k = 1; k < m.num_inputs(); ++k)
-    if (m.has_input(k) && m.rank(m.input(k)) > r - axis)
-      m.fail(std::string(k == 1 ? "Scale" : "B") + " has more dimensions than the normalized axes");
-  int y = m.emit1("Mul", {m.emit1("Div", {d, den}), m.input(1)});
-  if (m.has_input(2)) y = m.emit1("Add", {y, m.input(2)});
-  if (m.info(y).shape != m.info(x).shape)
-    m.fail("Scale and B must broadcast to the normalized axes " + m.info(x).shape.str());
-  m.set_output(0, y);
-}
-
 }  // namespace
 
 namespace {
@@ -191,7 +158,6 @@ const std::map<std::string, ops::OnnxImportFn>& rules() {
         {"Shape", import_shape},
         {"ConstantOfShape", import_constant_of_shape},
         {"Clip", import_clip},
-        {"LayerNormalization", import_layer_norm},
     };
     for (const auto& kv : r)
       if (ops::op_table().find_onnx_import(kv.first))

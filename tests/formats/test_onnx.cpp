@@ -1046,14 +1046,6 @@ std::vector<Corruption> corruptions() {
          n->add_input("w");  // h (1, 3) and w (3, 4)
        },
        nullptr, "broadcast"},
-      {"LayerNormalization asked for Mean",
-       [](pb::ModelProto& m) {
-         auto* n = node_named(m, "Relu");
-         n->set_op_type("LayerNormalization");
-         n->add_input("b");
-         n->add_output("mean");
-       },
-       nullptr, "Mean"},
       {"LayerNormalization scale of the wrong length",
        [](pb::ModelProto& m) {
          auto* n = node_named(m, "Relu");

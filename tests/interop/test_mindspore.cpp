@@ -215,6 +215,35 @@ TEST_P(MindSporeVersion, ArgmaxInt64) {
   expect_ops(expect_runs_like_mindspore("ops_a_argmax"), {{"Argmax", 1}});
 }
 
+// The activations and normalisations mindcv's networks need (make_ops_b_fixtures.py): the
+// Python primitives (Softsign, Mish, SeLU, Softplus) and the 2.x primitive functions (SiLU,
+// HSigmoid, Elu with alpha as an input, SoftplusExt, PReLU); LayerNorm's and GroupNorm's three
+// outputs, GroupNorm's arguments interleaving constants between the tensors.
+TEST_P(MindSporeVersion, ActivationsOfIssue12) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_act.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_act"), {{"SiLU", 1},
+                                                       {"HSigmoid", 1},
+                                                       {"Softsign", 1},
+                                                       {"Mish", 1},
+                                                       {"SeLU", 1},
+                                                       {"Elu", 1},
+                                                       {"Softplus", 2},
+                                                       {"PReLU", 2}});
+}
+
+// MishExt, SeLUExt, EluExt and LeakyReLUExt as MindSpore 2.10 writes them; it has no CPU kernel
+// for them, so the recorded output is NumPy's (see the script).
+TEST_P(MindSporeVersion, ExtActivationsMatchNumPy) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_ext.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_ext"),
+             {{"Mish", 1}, {"SeLU", 1}, {"Elu", 1}, {"LeakyReLU", 1}});
+}
+
+TEST_P(MindSporeVersion, LayerNormAndGroupNormWithTheirStatistics) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_norm.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_norm"), {{"LayerNorm", 3}, {"GroupNorm", 2}});
+}
+
 // ---- networks ----
 
 TEST_P(MindSporeVersion, MLPRunsLikeMindSpore) {

@@ -667,12 +667,22 @@ void Reader::build_node(int i) {
       int k_all = n.input_size();
       while (k_all > 0 && input(k_all - 1).kind == Ref::kMonad) --k_all;
       const int n_attr = static_cast<int>(sp.attr_inputs.size());
+      // MindSpore's argument order where it interleaves tensors and attr inputs (GroupNorm):
+      // below, input k is the k-th of the tensors-then-attr-inputs order.
+      const auto pos = ops::argument_positions(sp);
+      if (!pos.empty() && static_cast<int>(pos.size()) != k_all)
+        fail(where, def.name + " takes " + std::to_string(pos.size()) + " arguments (" +
+                        std::to_string(n_attr) + " of them attr inputs), but has " +
+                        std::to_string(k_all) + " inputs");
+      auto arg = [&](int k) {
+        return input(pos.empty() ? k : static_cast<int>(pos[static_cast<size_t>(k)]));
+      };
       // MindSpore 2.x passes every attr input; older files may pass none (attrs on the
       // primitive instead).
       const int n_tensor = k_all >= def.min_inputs + n_attr ? k_all - n_attr : k_all;
       for (int k = n_tensor; k < k_all; ++k) {
         const std::string& key = sp.attr_inputs[static_cast<size_t>(k - n_tensor)];
-        const Ref r = input(k);
+        const Ref r = arg(k);
         if (r.kind != Ref::kConst)
           unsupported(where, "input " + std::to_string(k) + " ('" + key + "' of " + def.name +
                                  ") must be a constant");
@@ -695,7 +705,7 @@ void Reader::build_node(int i) {
           fail(where, def.name + " takes one tuple of tensors (a MakeTuple) and its " +
                           std::to_string(n_attr) + " attribute inputs, but has " +
                           std::to_string(k_all) + " inputs");
-        const Ref t = input(0);
+        const Ref t = arg(0);
         if (t.kind != Ref::kTuple)
           fail(where, def.name + "'s input 0 ('" + n.input(0) +
                           "') is not a tuple (MindSpore passes a MakeTuple of the tensors)");
@@ -705,7 +715,7 @@ void Reader::build_node(int i) {
                           std::to_string(t.items->size()) + " elements");
         tensors = *t.items;
       } else {
-        for (int k = 0; k < n_tensor; ++k) tensors.push_back(input(k));
+        for (int k = 0; k < n_tensor; ++k) tensors.push_back(arg(k));
       }
       for (size_t k = 0; k < tensors.size(); ++k) {
         const Ref& r = tensors[k];

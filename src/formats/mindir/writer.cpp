@@ -403,6 +403,15 @@ void Writer::write_node(pb::ModelProto& m, pb::GraphProto* gp, const ir::Node& n
   }
   if (sp->tuple_input) inputs = {write_tuple_input(m, gp, node, inputs)};
   write_attr_inputs(gp, node, *sp, attrs, inputs);
+  if (const auto pos = ops::argument_positions(*sp); !pos.empty()) {  // GroupNorm's order
+    if (pos.size() != inputs.size())
+      fail(node.name, "op " + node.op + " has " + std::to_string(inputs.size()) +
+                          " inputs and attr inputs, its MindIR spelling " +
+                          std::to_string(pos.size()) + " arguments");
+    std::vector<std::string> ordered(inputs.size());
+    for (size_t k = 0; k < pos.size(); ++k) ordered[pos[k]] = inputs[k];
+    inputs = std::move(ordered);
+  }
   pb::PrimitiveProto* prim = add_primitive(m, sp->primitive, sp->primitive_function);
   const std::string prim_name = prim->name();
   write_primitive_attrs(prim, node, *sp, attrs);
