@@ -116,13 +116,22 @@ NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
   return out;
 }
 
-ir::Graph load_graph(const std::string& path, const KeyOptions& key) {
+ir::Graph load_graph(const std::string& path, const KeyOptions& key, uint64_t max_constant_bytes) {
   read_ahead_with_progress(path);
   GraphLoadOptions o;
   o.dec_key = key.key;
+  o.max_load_constant_bytes = max_constant_bytes;
   // The mode defaults to the one the file's magic names, so a key is all the user must give.
   if (!key.key.empty()) o.dec_mode = dec_mode_for(path, key);
   return load(path, o);
+}
+
+void add_max_constant_option(CLI::App* sub, uint64_t* mib) {
+  *mib = kDefaultMaxLoadConstantBytes >> 20;
+  sub->add_option("--max-constant-mib", *mib,
+                  "most MiB of constant data the loader may make beyond the file's own (ONNX "
+                  "ConstantOfShape weights, folded shape arithmetic); default 2048")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
 }
 
 // ---- printing ------------------------------------------------------------------------------

@@ -88,8 +88,14 @@ NamedTensorList load_tensors(const std::string& path, const KeyOptions& key = {}
 FileKind encrypted_content(const std::string& path, const KeyOptions& key);
 // The mode to decrypt `path` with: key.mode, or else the one the file's magic names.
 std::string dec_mode_for(const std::string& path, const KeyOptions& key);
-// A graph file, validated. Encrypted MindIR needs the key.
-ir::Graph load_graph(const std::string& path, const KeyOptions& key = {});
+// A graph file, validated. Encrypted MindIR needs the key. `max_constant_bytes`:
+// GraphLoadOptions::max_load_constant_bytes.
+ir::Graph load_graph(const std::string& path, const KeyOptions& key = {},
+                     uint64_t max_constant_bytes = kDefaultMaxLoadConstantBytes);
+// --max-constant-mib on a command that loads graphs: the limit in MiB (default 2048) on constant
+// data the loader makes beyond the file's own, written to `*mib`.
+void add_max_constant_option(CLI::App* sub, uint64_t* mib);
+inline uint64_t mib_to_bytes(uint64_t mib) { return mib << 20; }
 
 // ---- printing ------------------------------------------------------------------------------
 

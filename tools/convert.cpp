@@ -18,6 +18,7 @@ struct ConvertArgs {
   std::string enc_key_file, enc_mode = "AES-GCM";
   std::string dec_key_file, dec_mode;
   bool json = false;
+  uint64_t max_constant_mib = 0;
 };
 
 DType parse_dtype(const std::string& s) {
@@ -70,7 +71,7 @@ Written convert_graph(const ConvertArgs& a, FileKind to, const KeyOptions& dec,
   if (!a.dtype.empty())
     throw UsageError("--dtype casts checkpoint tensors; graphs are converted as they are");
   if (a.crc) throw UsageError("--crc is for checkpoints; MindIR and ONNX have no CRC");
-  const ir::Graph g = load_graph(a.in, dec);
+  const ir::Graph g = load_graph(a.in, dec, mib_to_bytes(a.max_constant_mib));
   Written w;
   for (const ir::Initializer& init : g.initializers)
     if (init.is_parameter && init.data.defined()) {
@@ -160,6 +161,7 @@ Command add_convert(CLI::App& app) {
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted IN");
   sub->add_option("--dec-mode", args->dec_mode, "IN's mode (default: the one IN's bytes name)");
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
+  add_max_constant_option(sub, &args->max_constant_mib);
   sub->footer(
       "Examples:\n"
       "  cellar convert model.ckpt model.safetensors\n"

@@ -19,6 +19,7 @@ struct InspectArgs {
   bool stats = false;
   std::string dec_key_file;
   std::string dec_mode;
+  uint64_t max_constant_mib = 0;
 };
 
 struct Row {
@@ -203,7 +204,7 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
 
 int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
                   const std::string& enc_mode) {
-  const ir::Graph g = load_graph(a.file, key);
+  const ir::Graph g = load_graph(a.file, key, mib_to_bytes(a.max_constant_mib));
   ModelHeader h;
   {
     const auto plain =
@@ -320,6 +321,7 @@ Command add_inspect(CLI::App& app) {
                   "key of an encrypted file (the file's bytes: 16, 24 or 32)");
   sub->add_option("--dec-mode", args->dec_mode,
                   "AES-GCM, AES-CBC or SM4-CBC (default: the mode the file names)");
+  add_max_constant_option(sub, &args->max_constant_mib);
   sub->footer(
       "Checkpoints: one line per tensor (name, dtype, shape, bytes), scalar and str entries\n"
       "(MindSpore's append_dict) with their values, safetensors __metadata__, and whether a CRC\n"

@@ -26,6 +26,7 @@ struct RunArgs {
   size_t head = 8;
   bool json = false;
   std::string dec_key_file, dec_mode;
+  uint64_t max_constant_mib = 0;
 };
 
 // An output's name as a file name: path separators and ':' become '_'.
@@ -45,7 +46,7 @@ int run_model(const RunArgs& a) {
     throw UsageError("--output and --output-dir exclude each other");
 
   KeyOptions key{a.dec_key_file.empty() ? "" : read_key_file(a.dec_key_file), a.dec_mode};
-  ir::Graph g = load_graph(a.model, key);
+  ir::Graph g = load_graph(a.model, key, mib_to_bytes(a.max_constant_mib));
   const size_t n_out = g.outputs.size();
   if (!a.output.empty() && n_out != 1)
     throw UsageError("the model has " + std::to_string(n_out) +
@@ -129,6 +130,7 @@ Command add_run(CLI::App& app) {
   sub->add_option("--dec-mode", args->dec_mode,
                   "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
+  add_max_constant_option(sub, &args->max_constant_mib);
   sub->footer(
       "Inputs must have the model's recorded dtype and shape; float64 .npy data goes into a\n"
       "float32 input (and other casts within floats or within integers) by conversion. A\n"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cellar/io/checkpoint.h"
+#include "cellar/io/export.h"
 #include "cellar/io/inspect.h"
 #include "cellar/ir/graph.h"
 #include "cellar/storage.h"
@@ -42,6 +43,8 @@ class CheckpointFormat {
 struct GraphReadOptions {
   std::filesystem::path base_dir;  // external data is resolved against it; empty: refused
   std::optional<Cipher> dec;       // for encrypted external data files
+  // Constant bytes the reader may make beyond the file's own (GraphLoadOptions has the story).
+  uint64_t max_load_constant_bytes = kDefaultMaxLoadConstantBytes;
 };
 
 // How a graph is written to disk: encryption of every file written, and for formats that split

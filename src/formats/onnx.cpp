@@ -40,11 +40,12 @@ constexpr char kProducer[] = "cellar";
 // Constant folding at load time runs a kernel; above this many output elements the node is kept
 // in the graph instead (a hostile Tile of a constant must not allocate at load).
 constexpr int64_t kMaxFoldElements = ops::kOnnxMaxConstElements;
-// And all folds of one model together produce at most this many bytes: each fold is capped, but a
-// small hostile file can chain hundreds of them (ConstantOfShape → Concat → Reshape → Slice, as
-// the fuzzer found: 9 KB of ONNX allocated 930 MB and took 5 s). Past the budget, nodes stay in
-// the graph; real models fold shape arithmetic of a few kilobytes.
-constexpr uint64_t kMaxFoldBytesTotal = uint64_t{64} << 20;
+// And all folds and made constants of one model together produce at most
+// GraphReadOptions::max_load_constant_bytes: each fold is capped, but a small hostile file can
+// chain hundreds of them (ConstantOfShape → Concat → Reshape → Slice, as the fuzzer found: 9 KB
+// of ONNX allocated 930 MB and took 5 s). Past the budget, folds stay nodes in the graph and
+// made constants are refused; real models fold shape arithmetic of a few kilobytes, but some make
+// their weights with ConstantOfShape.
 
 // The element types a cellar tensor holds (dtype_from_onnx), for the message that refuses others.
 constexpr char kOnnxSupportedTypes[] =
@@ -104,7 +105,8 @@ class Reader final : public ops::OnnxImporter {
       : model_(model),
         file_(std::move(file)),
         external_(options.base_dir, options.dec),
-        open_size_(open_size) {}
+        open_size_(open_size),
+        budget_(options.max_load_constant_bytes) {}
   ir::Graph run();
 
   // ---- OnnxImporter ----
@@ -135,8 +137,9 @@ class Reader final : public ops::OnnxImporter {
   int constant(const Tensor& t) override;
   void charge_generated(uint64_t bytes) override {
     if (!within_budget(bytes))
-      unsupported("constants made at load time would exceed " +
-                  std::to_string(kMaxFoldBytesTotal >> 20) + " MiB for this model");
+      unsupported("constants made at load time would exceed the limit of " + mib(budget_) +
+                  " (GraphLoadOptions::max_load_constant_bytes; the CLI's --max-constant-mib): "
+                  "raise it for a model you trust");
     folded_bytes_ += bytes;
   }
   void set_output(size_t i, int value) override;
@@ -206,8 +209,13 @@ class Reader final : public ops::OnnxImporter {
   std::string cur_label_;
   std::set<int> cur_new_;  // values emitted for the current node, not yet bound
   int emitted_ = 0;
-  uint64_t folded_bytes_ = 0;  // bytes made at load time so far, never over kMaxFoldBytesTotal
-  bool within_budget(uint64_t bytes) const { return bytes <= kMaxFoldBytesTotal - folded_bytes_; }
+  uint64_t budget_;            // options.max_load_constant_bytes
+  uint64_t folded_bytes_ = 0;  // bytes made at load time so far, never over budget_
+  bool within_budget(uint64_t bytes) const { return bytes <= budget_ - folded_bytes_; }
+  static std::string mib(uint64_t bytes) {
+    return bytes % (1 << 20) == 0 ? std::to_string(bytes >> 20) + " MiB"
+                                  : std::to_string(bytes) + " bytes";
+  }
 };
 
 // ---- opset, names, order ----
@@ -911,8 +919,10 @@ pb::ModelProto build_model(const ir::Graph& g) {
 }  // namespace
 
 ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
-                    const std::filesystem::path& base_dir) {
-  return onnx_format().read(bytes, file, GraphReadOptions{.base_dir = base_dir});
+                    const std::filesystem::path& base_dir, uint64_t max_load_constant_bytes) {
+  return onnx_format().read(
+      bytes, file,
+      GraphReadOptions{.base_dir = base_dir, .max_load_constant_bytes = max_load_constant_bytes});
 }
 
 ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& file,

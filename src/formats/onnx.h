@@ -59,9 +59,11 @@ class OnnxFormat final : public GraphFormat {
 };
 
 // The same, over bytes in memory (tests and fuzzing). `file` names the source in errors;
-// external data is resolved against `base_dir` (empty: external data is refused).
+// external data is resolved against `base_dir` (empty: external data is refused). Fuzzers and
+// mutation tests pass a small max_load_constant_bytes (64 MiB).
 ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
-                    const std::filesystem::path& base_dir = {});
+                    const std::filesystem::path& base_dir = {},
+                    uint64_t max_load_constant_bytes = kDefaultMaxLoadConstantBytes);
 std::string write_onnx(const ir::Graph& graph);
 
 }  // namespace cellar::formats

@@ -88,7 +88,8 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
   if (kind != FileKind::kMindIR && kind != FileKind::kOnnx && kind != FileKind::kEncrypted)
     throw FormatError("not a MindIR or ONNX file (unrecognised leading bytes)", {path.string()});
   // A MindIR model, plain or not, may name encrypted data files: the cipher goes to its reader.
-  formats::GraphReadOptions read_options{.base_dir = folder_of(path)};
+  formats::GraphReadOptions read_options{
+      .base_dir = folder_of(path), .max_load_constant_bytes = options.max_load_constant_bytes};
   if (kind != FileKind::kOnnx)
     read_options.dec = formats::make_cipher(options.dec_key, options.dec_mode);
   if (kind == FileKind::kEncrypted) {

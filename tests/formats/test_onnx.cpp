@@ -732,6 +732,41 @@ TEST(OnnxImport, OldOpsetTrainingModeIsRefused) {
   }
 }
 
+// Constants the loader makes (ConstantOfShape, as ONNX's light VGG-19 makes its weights) count
+// against GraphLoadOptions::max_load_constant_bytes; the refusal names the limit and the option.
+TEST(OnnxImport, MadeConstantsHaveAnOptionalLimit) {
+  ModelMaker mk(13);
+  mk.input("x", {256, 1024});
+  mk.init("shape", i64({256, 1024}));  // 1 MiB of float32 zeros
+  mk.node("ConstantOfShape", {"shape"}, {"w"});
+  mk.node("Add", {"x", "w"}, {"y"});
+  mk.output("y", {256, 1024});
+  const std::string b = mk.m.SerializeAsString();
+  const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(b.data()), b.size()};
+  try {
+    formats::read_onnx(bytes, "limit.onnx", {}, uint64_t{512} << 10);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("524288 bytes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("max_load_constant_bytes"), std::string::npos) << e.what();
+  }
+  const ir::Graph g = formats::read_onnx(bytes, "limit.onnx", {}, uint64_t{2} << 20);
+  const Tensor x = iota_f32({256, 1024});
+  EXPECT_TRUE(run_graph(g, {x})[0].equal(x));
+  // Made constants count together: a second MiB is past 1.5 MiB.
+  mk.node("ConstantOfShape", {"shape"}, {"w2"});
+  mk.node("Add", {"y", "w2"}, {"y2"});
+  mk.output("y2", {256, 1024});
+  const std::string b2 = mk.m.SerializeAsString();
+  EXPECT_THROW(formats::read_onnx({reinterpret_cast<const std::byte*>(b2.data()), b2.size()},
+                                  "limit.onnx", {}, uint64_t{3} << 19),
+               Error);
+  // The public default (2 GiB) reads it too.
+  EXPECT_EQ(GraphLoadOptions{}.max_load_constant_bytes, uint64_t{2} << 30);
+  EXPECT_NO_THROW(formats::read_onnx(bytes, "limit.onnx"));
+}
+
 TEST(OnnxImport, ExternalDataInsideTheFolder) {
   TempDir dir;
   const Tensor w = pattern(DType::Float32, {3, 2}, 4);
@@ -1027,38 +1062,17 @@ std::vector<Corruption> corruptions() {
          n->set_op_type("ConstantOfShape");
          n->set_input(0, "k");
        },
-       nullptr, "too large"},
-      {"ConstantOfShape of 117 million elements (a fuzzer find: 930 MB from 9 KB)",
+       nullptr, "max_load_constant_bytes"},
+      // A fuzzer find (930 MB from 9 KB) made 5 times larger: past the default limit of 2 GiB,
+      // refused before anything is allocated.
+      {"ConstantOfShape of 587 million elements",
        [](pb::ModelProto& m) {
-         add_i64_initializer(m, "k", {117440516});
+         add_i64_initializer(m, "k", {117440516, 5});
          auto* n = node_named(m, "Relu");
          n->set_op_type("ConstantOfShape");
          n->set_input(0, "k");
        },
-       nullptr, "too large"},
-      {"ConstantOfShape nodes past the load-time budget together",
-       [](pb::ModelProto& m) {
-         add_i64_initializer(m, "k", {int64_t{1} << 22});  // each within the per-node cap: 32 MiB
-         for (int i = 0; i < 3; ++i) {
-           auto* n = m.mutable_graph()->add_node();
-           n->set_op_type("ConstantOfShape");
-           n->set_name("big" + std::to_string(i));
-           n->add_input("k");
-           n->add_output("c" + std::to_string(i));
-           auto* a = n->add_attribute();
-           a->set_name("value");
-           a->set_type(pb::AttributeProto::TENSOR);
-           a->mutable_t()->set_data_type(pb::TensorProto::INT64);
-           a->mutable_t()->add_dims(1);
-           a->mutable_t()->add_int64_data(7);
-           auto* o = m.mutable_graph()->add_output();  // an output, so that the node is read
-           o->set_name("c" + std::to_string(i));
-           auto* tt = o->mutable_type()->mutable_tensor_type();
-           tt->set_elem_type(pb::TensorProto::INT64);
-           tt->mutable_shape()->add_dim()->set_dim_value(int64_t{1} << 22);
-         }
-       },
-       nullptr, "MiB for this model"},
+       nullptr, "exceed the limit of 2048 MiB"},
   };
 }
 
@@ -1112,8 +1126,8 @@ void flip_bytes(const std::string& good, int rounds, size_t span) {
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < flips; ++k) b[rng() % std::min(span, b.size())] = static_cast<char>(rng());
     try {
-      ir::Graph g =
-          formats::read_onnx({reinterpret_cast<const std::byte*>(b.data()), b.size()}, "flip.onnx");
+      ir::Graph g = formats::read_onnx({reinterpret_cast<const std::byte*>(b.data()), b.size()},
+                                       "flip.onnx", {}, uint64_t{64} << 20);
       g.validate("flip.onnx");
     } catch (const Error&) {
     }

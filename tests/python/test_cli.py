@@ -233,3 +233,18 @@ def test_progress_bar_while_converting(tmp_path):
     assert stdout == f"wrote {out} (ckpt, 1 tensors, 300.0 MiB)\n"
     assert out.stat().st_size > 300 << 20
     out.unlink()
+
+
+# ---- load limits ---------------------------------------------------------------------------
+
+
+def test_max_constant_mib_names_the_limit_and_the_option():
+    """ONNX's light VGG-19 makes its 548 MiB of weights with ConstantOfShape: the default limit
+    (2 GiB) reads it, a lower --max-constant-mib refuses it saying which limit and option."""
+    onnx = _require("onnx")
+    model = Path(onnx.__file__).parent / "backend/test/data/light/light_vgg19.onnx"
+    proc = cellar("inspect", model, "--max-constant-mib", "64", status=1)
+    assert "limit of 64 MiB" in proc.stderr and "--max-constant-mib" in proc.stderr, proc.stderr
+    out = cellar_json("inspect", model)
+    assert out["opsets"] == [{"domain": "", "version": 9}]
+    assert out["outputs"] == [{"name": "prob_1", "dtype": "Float32", "shape": [1, 1000]}]

@@ -58,9 +58,18 @@ std::filesystem::path export_graph(const ir::Graph& graph, const std::string& fi
 
 // How load() opens an IR file. MindSpore's `mindspore.load(file, dec_key=, dec_mode=)`: an
 // encrypted MindIR needs the key; a plain file ignores it.
+// The default of GraphLoadOptions::max_load_constant_bytes: 2 GiB.
+inline constexpr uint64_t kDefaultMaxLoadConstantBytes = uint64_t{2} << 30;
+
 struct GraphLoadOptions {
   std::string dec_key;               // the key's bytes (16/24/32 for AES, 16 for SM4); empty: none
   std::string dec_mode = "AES-GCM";  // "AES-GCM", "AES-CBC" or "SM4-CBC", as MindSpore spells them
+  // The most bytes of constant data the loader may make that the file does not hold: ONNX
+  // ConstantOfShape (models whose weights are made so, as ONNX's `light` VGG-19 is), constants
+  // folded at load time (shape arithmetic), padding blocks. A small hostile file can ask for
+  // gigabytes this way; past the limit the load is refused with kUnsupported naming the limit.
+  // The CLI's --max-constant-mib sets it; the fuzzers use 64 MiB.
+  uint64_t max_load_constant_bytes = kDefaultMaxLoadConstantBytes;
 };
 
 // Reads an IR file (format recognised from its bytes) into a validated Graph.
