@@ -75,6 +75,6 @@ TEST_P(MindcvZoo, CellarsOwnExportsRunTheSame) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, MindcvZoo, ::testing::ValuesIn(zoo_models()),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
