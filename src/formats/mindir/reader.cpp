@@ -175,6 +175,11 @@ class Reader {
   Ref resolve_name(const std::string& name, const std::string& where) const;
   void build_node(int i);
   int const_tensor(const Ref& r, const std::string& where);
+  int split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp, std::vector<Ref>& ins,
+                   const std::string& where) const;
+  bool is_argument(const Ref& r) const;
+  std::optional<ir::Attr> argument(const Ref& r, const std::string& where, const std::string& what,
+                                   size_t depth) const;
   void flatten_outputs(const Ref& r, const std::string& where, std::vector<int>& out) const;
   void infer_missing_types();
 
@@ -301,6 +306,20 @@ std::optional<ir::Attr> Reader::attr_of(const pb::AttributeProto& a, const std::
       return false;
     return true;
   };
+  switch (LegacyValue1x l = legacy_value_1x(a); l.kind) {
+    case LegacyValue1x::kNotLegacy:
+      break;
+    case LegacyValue1x::kNone:
+      return std::nullopt;
+    case LegacyValue1x::kInts:
+      return ir::Attr(std::move(l.ints));
+    case LegacyValue1x::kFloats:
+      return ir::Attr(std::move(l.floats));
+    case LegacyValue1x::kType:
+      return ir::Attr(std::string(mindspore_name(l.type)));
+    case LegacyValue1x::kUnknownType:
+      return bad("a dtype of data_type " + std::to_string(l.data_type) + ", which cellar lacks");
+  }
   const int type = a.type();
   if (type == AttrType::NONE) return std::nullopt;
   if (type == AttrType::BOOL) {
@@ -583,6 +602,101 @@ int Reader::const_tensor(const Ref& r, const std::string& where) {
   return v;
 }
 
+// A constant input that can only be an argument, never a tensor: a scalar, string, tuple, None
+// or dtype constant, or a MakeTuple (of constants).
+bool Reader::is_argument(const Ref& r) const {
+  if (r.kind == Ref::kTuple) return true;
+  if (r.kind != Ref::kConst) return false;
+  const int t = r.constant->type();
+  if (t == AttrType::TENSOR) return false;
+  if (t == AttrType::TENSORS) return legacy_value_1x(*r.constant).kind != LegacyValue1x::kNotLegacy;
+  return true;
+}
+
+// The reader's one rule for an op node's inputs, for every row and every MindSpore version.
+// MindSpore passes an op's arguments after its tensors: 2.x (ops defined by its op yaml) passes
+// every argument as an input; 1.x and 2.0-2.3 pass the leading ones as inputs and keep the
+// others on the primitive (Gather(params, indices, axis) with batch_dims an attribute);
+// PRIMITIVE ops pass none. So the inputs after the tensors are the row's attr_inputs, matched
+// positionally, any prefix of them. Trailing monads (UMonad, IOMonad, an UpdateState's state),
+// which order side effects, are dropped first. With optional tensor inputs (min_inputs <
+// max_inputs) the tensors run as long as the inputs look like tensors. Returns how many of `ins`
+// are tensors (1 for a tuple_input row: the tuple), after dropping the monads from `ins`.
+int Reader::split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp,
+                         std::vector<Ref>& ins, const std::string& where) const {
+  while (!ins.empty() && ins.back().kind == Ref::kMonad) ins.pop_back();
+  const int k_all = static_cast<int>(ins.size());
+  const int n_attr = static_cast<int>(sp.attr_inputs.size());
+  int lo = def.min_inputs, hi = def.max_inputs < 0 ? k_all : def.max_inputs;
+  if (sp.tuple_input) lo = hi = 1;
+  auto arguments = [&] {
+    std::string names;
+    for (const auto& a : sp.attr_inputs) names += (names.empty() ? "" : ", ") + a;
+    return n_attr == 0
+               ? std::string(" and no argument inputs")
+               : " and up to " + std::to_string(n_attr) + " argument inputs (" + names + ")";
+  };
+  auto tensors = [&] {
+    if (sp.tuple_input) return std::string("one tuple of tensors");
+    if (lo == hi) return std::to_string(lo) + " tensor input" + (lo == 1 ? "" : "s");
+    return std::to_string(lo) + " to " +
+           (def.max_inputs < 0 ? std::string("any number of") : std::to_string(hi)) +
+           " tensor inputs";
+  };
+  if (k_all < lo)
+    fail(where, def.name + " takes " + tensors() + arguments() + ", but has only " +
+                    std::to_string(k_all) + " inputs");
+  int n_tensor = std::max(lo, k_all - n_attr);
+  while (n_tensor < std::min(hi, k_all) && !is_argument(ins[static_cast<size_t>(n_tensor)]))
+    ++n_tensor;
+  if (n_tensor > hi)
+    fail(where, def.name + " takes " + tensors() + arguments() + ", but has " +
+                    std::to_string(k_all) + " inputs" +
+                    (n_attr == 0 ? " (extra constant inputs are arguments the op table does not "
+                                   "name in the row's MindIR spelling)"
+                                 : ""));
+  return n_tensor;
+}
+
+// An argument input's value: a constant (a scalar, string, tuple, tensor, dtype, or None:
+// nullopt) or a MakeTuple of constants (a list). Anything computed in the graph is refused.
+std::optional<ir::Attr> Reader::argument(const Ref& r, const std::string& where,
+                                         const std::string& what, size_t depth) const {
+  if (depth > kMaxTupleDepth) fail(where, what + ": tuples nested too deeply");
+  if (r.kind == Ref::kTuple) {
+    std::vector<int64_t> ints;
+    std::vector<double> floats;
+    bool any_float = false;
+    for (const Ref& e : *r.items) {
+      std::optional<ir::Attr> v = argument(e, where, what, depth + 1);
+      if (!v) fail(where, what + " is a tuple holding None");
+      if (const auto* i = std::get_if<int64_t>(&*v)) {
+        ints.push_back(*i);
+        floats.push_back(static_cast<double>(*i));
+      } else if (const auto* b = std::get_if<bool>(&*v)) {
+        ints.push_back(*b ? 1 : 0);
+        floats.push_back(*b ? 1 : 0);
+      } else if (const auto* d = std::get_if<double>(&*v)) {
+        any_float = true;
+        floats.push_back(*d);
+      } else if (const auto* l = std::get_if<std::vector<int64_t>>(&*v)) {  // nested: flattened
+        ints.insert(ints.end(), l->begin(), l->end());
+        for (int64_t x : *l) floats.push_back(static_cast<double>(x));
+      } else {
+        fail(where, what + " is a tuple holding something other than numbers");
+      }
+    }
+    if (any_float) return ir::Attr(std::move(floats));
+    return ir::Attr(std::move(ints));
+  }
+  if (r.kind == Ref::kValue)
+    unsupported(where, what + " is computed in the graph, but must be a constant");
+  if (r.kind != Ref::kConst) fail(where, what + " is not a constant");
+  // A tensor stays one: the op's attribute readers take 0-d and 1-d integer tensors as numbers
+  // (MindSpore 1.x passed some axes so) and variants read their own (MirrorPad's paddings).
+  return attr_of(*r.constant, where, true);
+}
+
 void Reader::build_node(int i) {
   const auto ui = static_cast<size_t>(i);
   const auto& n = graph_proto().node(i);
@@ -659,37 +773,37 @@ void Reader::build_node(int i) {
             if (auto v = attr_of(a, where, false))
               node.attrs[cellar_name(a.name())] = std::move(*v);
       }
-      const int k_all = n.input_size();
-      const int n_attr = static_cast<int>(sp.attr_inputs.size());
-      // MindSpore 2.x passes every attr input; older files may pass none (attrs on the
-      // primitive instead).
-      const int n_tensor = k_all >= def.min_inputs + n_attr ? k_all - n_attr : k_all;
-      for (int k = n_tensor; k < k_all; ++k) {
-        const std::string& key = sp.attr_inputs[static_cast<size_t>(k - n_tensor)];
-        const Ref r = input(k);
-        if (r.kind != Ref::kConst)
-          unsupported(where, "input " + std::to_string(k) + " ('" + key + "' of " + def.name +
-                                 ") must be a constant");
-        if (auto v = attr_of(*r.constant, where, true)) {
-          node.attrs[key] = std::move(*v);
-        } else {
-          node.attrs.erase(key);
+      // The node's inputs: tensors, then the row's arguments (reader rule in split_inputs).
+      std::vector<Ref> ins;
+      for (int k = 0; k < n.input_size(); ++k) ins.push_back(input(k));
+      const int n_tensor = split_inputs(def, sp, ins, where);
+      for (size_t k = static_cast<size_t>(n_tensor); k < ins.size(); ++k) {
+        const std::string& key = sp.attr_inputs[k - static_cast<size_t>(n_tensor)];
+        const std::string what = "input " + std::to_string(k) + " ('" +
+                                 n.input(static_cast<int>(k)) + "', argument '" + key + "' of " +
+                                 info.primitive + ")";
+        std::optional<ir::Attr> v = argument(ins[k], where, what, 0);
+        if (v && std::find(sp.type_id_inputs.begin(), sp.type_id_inputs.end(), key) !=
+                     sp.type_id_inputs.end()) {
+          if (const int64_t* id = std::get_if<int64_t>(&*v)) {  // 2.x: a TypeId number
+            const auto dt = dtype_from_type_id(*id);
+            if (!dt)
+              unsupported(where, what + " is MindSpore TypeId " + std::to_string(*id) +
+                                     ", a dtype cellar does not have");
+            v = ir::Attr(std::string(mindspore_name(*dt)));
+          } else if (!std::holds_alternative<std::string>(*v)) {
+            fail(where, what + " is neither a TypeId number nor a dtype");
+          }
         }
+        if (v)
+          node.attrs[key] = std::move(*v);
+        else
+          node.attrs.erase(key);
       }
-      if (!sp.tuple_input && def.max_inputs >= 0 && n_tensor > def.max_inputs)
-        fail(where, def.name + " takes at most " + std::to_string(def.max_inputs) +
-                        " tensor inputs but has " + std::to_string(n_tensor) +
-                        (n_attr == 0 ? " (extra constant inputs are attr inputs the op table "
-                                       "does not name in its MindIR spelling)"
-                                     : ""));
       // The tensors: the node's inputs, or (tuple_input: Concat) the items of its one tuple.
       std::vector<Ref> tensors;
       if (sp.tuple_input) {
-        if (n_tensor != 1)
-          fail(where, def.name + " takes one tuple of tensors (a MakeTuple) and its " +
-                          std::to_string(n_attr) + " attribute inputs, but has " +
-                          std::to_string(k_all) + " inputs");
-        const Ref t = input(0);
+        const Ref& t = ins[0];
         if (t.kind != Ref::kTuple)
           fail(where, def.name + "'s input 0 ('" + n.input(0) +
                           "') is not a tuple (MindSpore passes a MakeTuple of the tensors)");
@@ -699,7 +813,7 @@ void Reader::build_node(int i) {
                           std::to_string(t.items->size()) + " elements");
         tensors = *t.items;
       } else {
-        for (int k = 0; k < n_tensor; ++k) tensors.push_back(input(k));
+        tensors.assign(ins.begin(), ins.begin() + n_tensor);
       }
       for (size_t k = 0; k < tensors.size(); ++k) {
         const Ref& r = tensors[k];
