@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include "cellar/io/inspect.h"
 #include "formats/format.h"
 
 namespace cellar::formats {
@@ -62,5 +63,7 @@ class OnnxFormat final : public GraphFormat {
 ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
                     const std::filesystem::path& base_dir = {});
 std::string write_onnx(const ir::Graph& graph);
+// The op census of an ONNX model's bytes (graph_op_census in cellar/io/inspect.h).
+std::vector<OpCount> onnx_op_census(std::span<const std::byte> bytes, const std::string& file);
 
 }  // namespace cellar::formats

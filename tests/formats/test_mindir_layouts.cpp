@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "cellar/cellar.h"
@@ -247,6 +248,68 @@ TEST(MindIRLayoutHostile, MonadInTheMiddleIsNotATensor) {
   EXPECT_NE(e.reason().find("Add takes 2 tensor inputs and no argument inputs, but has 3 inputs"),
             std::string::npos)
       << e.what();
+}
+
+// ---- unknown ops: all at once, and the census ----
+
+// The 2.10 file with Cast (two nodes share its primitive) renamed Foo and Tile renamed Bar.
+pb::ModelProto with_unknown_ops() {
+  auto m = base_model();
+  for (auto& p : *m.mutable_primitives()) {
+    if (p.op_type() == "Cast") p.set_op_type("Foo");
+    if (p.op_type() == "Tile") p.set_op_type("Bar");
+  }
+  return m;
+}
+
+TEST(MindIRUnknownOps, ReportedAllAtOnce) {
+  const Error e =
+      expect_error([&] { read(serialized(with_unknown_ops())); }, ErrorCode::kUnsupported);
+  EXPECT_EQ(e.reason(), "3 unsupported ops: Foo ×2, Bar ×1 (first: 'y:1')");
+  EXPECT_EQ(e.tensor(), "y:1");
+  EXPECT_EQ(e.file(), "edited.mindir");
+}
+
+TEST(MindIRUnknownOps, CensusListsEveryOpWithCounts) {
+  const std::string bytes = serialized(with_unknown_ops());
+  const auto census =
+      graph_op_census(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()),
+                      FileKind::kMindIR, "edited.mindir");
+  std::map<std::string, std::pair<int64_t, bool>> by_op;
+  for (const auto& c : census) by_op[c.op] = {c.nodes, c.supported};
+  EXPECT_EQ(by_op["Foo"], std::make_pair(int64_t{2}, false));
+  EXPECT_EQ(by_op["Bar"], std::make_pair(int64_t{1}, false));
+  EXPECT_EQ(by_op["ReduceSum"], std::make_pair(int64_t{3}, true));
+  EXPECT_EQ(by_op["Gather"], std::make_pair(int64_t{1}, true));
+  EXPECT_EQ(by_op.count("Load"), 0u);         // plumbing is not counted
+  EXPECT_EQ(by_op.count("Constant"), 0u);     // nor constants
+  EXPECT_EQ(census.front().op, "Add");  // most used first (3, as ReduceSum), then by name
+  // The unedited file: every op supported, one census node per node of the loaded graph.
+  const std::string real = bytes_of(kDir / "args_2.10.mindir");
+  int64_t nodes = 0;
+  for (const auto& c :
+       graph_op_census(std::span(reinterpret_cast<const std::byte*>(real.data()), real.size()),
+                       FileKind::kMindIR, "args_2.10.mindir")) {
+    EXPECT_TRUE(c.supported) << c.op;
+    nodes += c.nodes;
+  }
+  EXPECT_EQ(nodes, static_cast<int64_t>(read(real).nodes.size()));
+}
+
+TEST(MindIRUnknownOps, CensusOfGarbageIsAFormatError) {
+  const std::string junk = "\x0a\x05hello-not-a-model";
+  expect_error(
+      [&] {
+        graph_op_census(std::span(reinterpret_cast<const std::byte*>(junk.data()), junk.size()),
+                        FileKind::kMindIR, "junk.mindir");
+      },
+      ErrorCode::kFormat);
+  expect_error(
+      [&] {
+        graph_op_census(std::span(reinterpret_cast<const std::byte*>(junk.data()), junk.size()),
+                        FileKind::kCheckpoint, "junk.ckpt");
+      },
+      ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

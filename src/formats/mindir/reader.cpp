@@ -99,6 +99,43 @@ class ExternalData {
 };
 
 // ============================================================================================
+// Op names
+// ============================================================================================
+
+using PrimitiveIndex = std::unordered_map<std::string, const pb::PrimitiveProto*>;
+
+// The primitive a node calls, as MindSpore names it: "REF::<key>" looks the key up in the
+// file's primitives (its op_type, else the key up to its ":<uid>"), anything else is the bare
+// name 1.x wrote; without 1.x's "S-Prim-" prefix. nullopt: a "REF::" key the file does not define.
+std::optional<std::string> node_primitive(const pb::NodeProto& n, const PrimitiveIndex& prims) {
+  const std::string& op = n.op_type();
+  std::string primitive;
+  if (op.rfind("REF::", 0) == 0) {
+    const std::string key = op.substr(5);
+    auto it = prims.find(key);
+    if (it == prims.end()) return std::nullopt;
+    primitive = it->second->op_type();
+    if (primitive.empty()) primitive = key.substr(0, key.find(':'));
+  } else {
+    primitive = bare_primitive_1x(op);
+  }
+  return strip_python_prefix_1x(std::move(primitive));
+}
+
+// MindSpore's graph-mode plumbing: understood by the reader, no op of the table.
+bool is_plumbing(const std::string& primitive) {
+  static const std::set<std::string> kPlumbing = {"Load",      "Depend",       "UpdateState",
+                                                  "MakeTuple", "TupleGetItem", "Return"};
+  return kPlumbing.count(primitive) > 0;
+}
+
+bool calls_subgraph(const pb::ModelProto& m, const std::string& op_type) {
+  for (const auto& f : m.functions())
+    if (f.name() == op_type) return true;
+  return false;
+}
+
+// ============================================================================================
 // Reader
 // ============================================================================================
 
@@ -169,6 +206,7 @@ class Reader {
 
   void index_primitives();
   void index_names();
+  void check_ops_known() const;
   NodeInfo classify(int i) const;
   std::vector<int> dependencies(int i) const;
   std::vector<int> order_from(const std::vector<std::string>& roots);
@@ -188,7 +226,7 @@ class Reader {
   std::string prefix_;
   ir::Graph g_;
   std::set<std::string> value_names_;
-  std::unordered_map<std::string, const pb::PrimitiveProto*> prims_;
+  PrimitiveIndex prims_;
   NameIndex<Def> defs_;
   std::vector<NodeInfo> info_;
   std::vector<Ref> refs_;  // per file node, once built
@@ -434,23 +472,15 @@ Reader::NodeInfo Reader::classify(int i) const {
     info.kind = Kind::kConstant;
     return info;
   }
-  if (op.rfind("REF::", 0) == 0) {
+  if (op.empty()) fail(node_label(i), "node has no op_type");
+  const auto primitive = node_primitive(n, prims_);
+  if (!primitive) {
     const std::string key = op.substr(5);
-    auto it = prims_.find(key);
-    if (it == prims_.end())
-      fail(node_label(i), "op_type '" + op + "' refers to primitive '" + key +
-                              "', which the file does not define");
-    info.prim = it->second;
-    info.primitive = it->second->op_type();
-    if (info.primitive.empty()) {  // fall back to the "<Primitive>:<uid>" spelling
-      info.primitive = key.substr(0, key.find(':'));
-    }
-  } else if (op.empty()) {
-    fail(node_label(i), "node has no op_type");
-  } else {
-    info.primitive = bare_primitive_1x(op);
+    fail(node_label(i),
+         "op_type '" + op + "' refers to primitive '" + key + "', which the file does not define");
   }
-  info.primitive = strip_python_prefix_1x(std::move(info.primitive));
+  info.primitive = *primitive;
+  if (op.rfind("REF::", 0) == 0) info.prim = prims_.at(op.substr(5));
   static const std::map<std::string, Kind> plumbing = {{"Load", Kind::kLoad},
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
@@ -464,13 +494,28 @@ Reader::NodeInfo Reader::classify(int i) const {
   info.def = ops::op_table().find_mindir(info.primitive);
   info.variant = ops::op_table().find_mindir_variant(info.primitive);
   if (info.def == nullptr) {
-    for (const auto& f : model_.functions())
-      if (f.name() == op)
-        unsupported(node_label(i),
-                    "node calls sub-graph '" + op + "'; sub-graphs are not supported");
+    if (calls_subgraph(model_, op))
+      unsupported(node_label(i), "node calls sub-graph '" + op + "'; sub-graphs are not supported");
     unsupported(node_label(i), "unknown op '" + info.primitive + "' (op_type '" + op + "')");
   }
   return info;
+}
+
+// Every node whose primitive the op table lacks, reported at once (throw_unsupported_ops), so
+// that a user sees how far the model is from running. Nodes with other faults (an undefined
+// primitive, a sub-graph call) are left to classify, which names them.
+void Reader::check_ops_known() const {
+  std::vector<std::pair<std::string, std::string>> unknown;
+  const auto& gp = graph_proto();
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& n = gp.node(i);
+    if (n.op_type() == "Constant" || n.op_type().empty()) continue;
+    const auto primitive = node_primitive(n, prims_);
+    if (!primitive || is_plumbing(*primitive) || calls_subgraph(model_, n.op_type())) continue;
+    if (ops::op_table().find_mindir(*primitive) == nullptr)
+      unknown.emplace_back(*primitive, node_label(i));
+  }
+  if (!unknown.empty()) throw_unsupported_ops(unknown, file_);
 }
 
 // The file nodes whose values node i needs (plumbing needs only some of its inputs).
@@ -926,6 +971,7 @@ ir::Graph Reader::run() {
   if (!gp.name().empty()) prefix_ = gp.name() + ":";
   index_primitives();
   index_names();
+  check_ops_known();
 
   const size_t nn = static_cast<size_t>(gp.node_size());
   info_.resize(nn);
@@ -966,6 +1012,38 @@ ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
         "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
         {.file = file});
   return Reader(model, file, options).run();
+}
+
+std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const std::string& file) {
+  if (bytes.empty()) throw FormatError("empty file", {.file = file});
+  if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
+  pb::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError(
+        "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
+        {.file = file});
+  PrimitiveIndex prims;
+  for (const auto& p : model.primitives()) prims.emplace(p.name(), &p);
+  std::vector<CensusEntry> nodes;
+  auto count = [&](const pb::GraphProto& g) {
+    for (const auto& n : g.node()) {
+      if (n.op_type() == "Constant") continue;
+      if (calls_subgraph(model, n.op_type())) {
+        nodes.push_back({"(sub-graph call)", false});
+        continue;
+      }
+      const auto primitive = node_primitive(n, prims);
+      if (!primitive) {
+        nodes.push_back({"(undefined primitive " + n.op_type() + ")", false});
+        continue;
+      }
+      if (primitive->empty() || is_plumbing(*primitive)) continue;
+      nodes.push_back({*primitive, ops::op_table().find_mindir(*primitive) != nullptr});
+    }
+  };
+  count(model.graph());
+  for (const auto& f : model.functions()) count(f);
+  return count_ops(nodes);
 }
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
