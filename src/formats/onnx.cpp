@@ -24,6 +24,7 @@
 #include "cellar/version.h"
 #include "formats/graph_reader.h"
 #include "formats/onnx_builder.h"
+#include "formats/onnx_upgrade.h"
 #include "ops/op_table.h"
 
 namespace cellar::formats {
@@ -44,6 +45,17 @@ constexpr int64_t kMaxFoldElements = ops::kOnnxMaxConstElements;
 // the fuzzer found: 9 KB of ONNX allocated 930 MB and took 5 s). Past the budget, nodes stay in
 // the graph; real models fold shape arithmetic of a few kilobytes.
 constexpr uint64_t kMaxFoldBytesTotal = uint64_t{64} << 20;
+
+// The element types a cellar tensor holds (dtype_from_onnx), for the message that refuses others.
+constexpr char kOnnxSupportedTypes[] =
+    "float, float16, bfloat16, double, int8, int16, int32, int64, uint8, uint16, uint32, uint64, "
+    "bool; no string, complex or 8-bit/4-bit float types";
+
+const char* onnx_type_name(int t) {
+  return pb::TensorProto::DataType_IsValid(t)
+             ? pb::TensorProto::DataType_Name(static_cast<pb::TensorProto::DataType>(t)).c_str()
+             : "unknown";
+}
 
 const char* attr_type_name(int t) {
   switch (t) {
@@ -105,7 +117,8 @@ class Reader final : public ops::OnnxImporter {
 
   // ---- OnnxImporter ----
   const std::string& op_type() const override { return cur_->op_type(); }
-  int64_t opset() const override { return opset_; }
+  // Nodes of older opsets reach the rules upgraded to opset 13's form (onnx_upgrade.h).
+  int64_t opset() const override { return std::max(opset_, kOnnxUpgradeTarget); }
   std::optional<DType> dtype_of_code(int64_t code) const override { return dtype_from_onnx(code); }
   size_t num_inputs() const override { return static_cast<size_t>(cur_->input_size()); }
   bool has_input(size_t i) const override {
@@ -183,6 +196,7 @@ class Reader final : public ops::OnnxImporter {
   int new_value(const std::string& name, DType dtype, Shape shape);
   std::string fresh(const std::string& hint);
   void import_node(int i);
+  void import_one(const pb::NodeProto& n);  // through the rule for its op_type
   void check_declared(const pb::ValueInfoProto& vi, int value, const std::string& what) const;
   ir::Graph finish();
 
@@ -294,8 +308,11 @@ DType Reader::elem_dtype(const pb::TypeProto& t, const std::string& what) const 
   const auto dt = dtype_from_onnx(t.tensor_type().elem_type());
   if (!dt)
     unsupported_at(what, "'" + what + "' has elem_type " +
-                             std::to_string(t.tensor_type().elem_type()) +
-                             ", which cellar does not support");
+                             std::to_string(t.tensor_type().elem_type()) + " (" +
+                             onnx_type_name(t.tensor_type().elem_type()) +
+                             "), which cellar does not support: cellar computes on numbers "
+                             "(" +
+                             kOnnxSupportedTypes + ")");
   return *dt;
 }
 
@@ -330,7 +347,8 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) cons
   const auto dt = dtype_from_onnx(t.data_type());
   if (!dt)
     unsupported_at(what, "tensor '" + what + "' has data_type " + std::to_string(t.data_type()) +
-                             ", which cellar does not support");
+                             " (" + onnx_type_name(t.data_type()) +
+                             "), which cellar does not support (" + kOnnxSupportedTypes + ")");
   if (t.has_segment()) unsupported_at(what, "tensor '" + what + "' is segmented");
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
   for (int64_t d : dims)
@@ -721,16 +739,40 @@ void Reader::import_node(int i) {
         a.has_g() || a.graphs_size())
       unsupported("sub-graphs (control flow) are not supported");
   }
-  const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
-  if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
-  if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
-  (*rule)(*this);
+  std::vector<pb::NodeProto> upgraded;
+  if (opset_ < kOnnxUpgradeTarget) {
+    const OnnxUpgradeContext ctx{
+        .rank = [&](const std::string& name) { return rank(resolve(name)); },
+        .elem_type = [&](const std::string& name) -> int64_t {
+          return dtype_to_onnx(g_.value(resolve(name)).dtype).value_or(0);
+        },
+        .fresh = [&](const std::string& hint) { return fresh(hint); },
+        .fail = [&](const std::string& why) { fail(why); },
+        .unsupported = [&](const std::string& why) { unsupported(why); }};
+    upgraded = upgrade_onnx_node(n, opset_, ctx);
+  }
+  if (upgraded.empty()) {
+    import_one(n);
+  } else {
+    // Every step is named after the file's node in errors; only the last binds its outputs.
+    for (const auto& step : upgraded) import_one(step);
+  }
   for (int k = 0; k < n.output_size(); ++k) {
     const std::string& o = n.output(k);
     if (!o.empty() && !bound_.count(o) && needed_.count(o))
       unsupported("output " + std::to_string(k) + " ('" + o + "') is not supported");
   }
   cur_ = nullptr;
+}
+
+void Reader::import_one(const pb::NodeProto& n) {
+  const pb::NodeProto* outer = cur_;
+  cur_ = &n;
+  const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
+  if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
+  if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
+  (*rule)(*this);
+  cur_ = outer;
 }
 
 // Values and nodes are kept only when something reads them; constants become initializers.

@@ -13,16 +13,17 @@
 //                spelling are refused with an ExportError naming the node and op
 //     output     ValueInfoProto as for inputs
 //
-// What the reader accepts: opsets 13 to 25 of the default domain ("" or "ai.onnx"), with the
-// attribute→input moves of those opsets; static shapes (every input dimension a dim_value);
-// tensors inline (raw_data or typed fields) or in external files inside the model's folder.
-// Only nodes the graph outputs depend on are read; they are sorted topologically (ONNX requires
-// that order, but a hostile file may not keep it). Each node goes through the op table's ONNX
-// import rule for its op_type; shapes are inferred through the table as nodes are emitted, and
+// What the reader accepts: opsets 6 to 25 of the default domain ("" or "ai.onnx"); nodes of
+// opsets below 13 are rewritten into their opset-13 form first (onnx_upgrade.h), and the rules
+// follow the attribute→input moves of the later opsets; static shapes (every input dimension a
+// dim_value); tensors inline (raw_data or typed fields) or in external files inside the model's
+// folder. Only nodes the graph outputs depend on are read; they are sorted topologically (ONNX
+// requires that order, but a hostile file may not keep it). Each node goes through the op table's
+// ONNX import rule for its op_type; shapes are inferred through the table as nodes are emitted, and
 // value_info / output shapes the file declares must agree with them.
 //
 // Refused with a cellar::Error naming the file (and the node, its op_type, or the tensor): files
-// over 2 GiB, bytes that do not parse, a missing graph or opset, opsets outside 13–25, other
+// over 2 GiB, bytes that do not parse, a missing graph or opset, opsets outside 6–25, other
 // domains, duplicate or dangling names, cycles, unknown op types (kUnsupported), attributes of
 // the wrong kind, dtypes cellar lacks, data whose size is not numel × itemsize, negative or
 // symbolic dimensions, declared shapes that disagree with the op table, external data whose path

@@ -27,7 +27,7 @@ namespace cellar::formats {
 // The opset cellar writes (ONNX 1.12 / IR version 8, the schema Debian's libonnx-dev ships) and
 // the range it reads.
 inline constexpr int64_t kOnnxWriteOpset = 17;
-inline constexpr int64_t kOnnxMinReadOpset = 13;
+inline constexpr int64_t kOnnxMinReadOpset = 6;  // below 13: upgraded (onnx_upgrade.h)
 inline constexpr int64_t kOnnxMaxReadOpset = 25;
 
 // TensorProto.DataType numbers ↔ cellar dtypes (nullopt: no counterpart).

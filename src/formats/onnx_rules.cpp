@@ -1,5 +1,5 @@
 // The ONNX op types the ONNX format reads with no op table row of their own: decompositions into
-// rows (Gemm, LayerNormalization, Clip, Slice, Split, Expand, GlobalAveragePool), load-time
+// rows (Gemm, Clip, GlobalAveragePool), load-time
 // constants (Constant, Shape, ConstantOfShape: shapes are static) and identities (Identity,
 // Dropout). An ONNX op type is either a row's (its `onnx_import`) or here, never both.
 #include <algorithm>
@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <set>
 #include <stdexcept>
 
 #include "formats/onnx_builder.h"
@@ -15,7 +14,6 @@
 
 namespace cellar::formats {
 
-using ops::index_range;
 using ops::kOnnxMaxConstElements;
 using ops::OnnxImporter;
 
@@ -143,123 +141,6 @@ void import_clip(OnnxImporter& m) {
   m.set_output(0, y);
 }
 
-// LayerNormalization (opset 17): normalise over axes [axis, rank) with the biased variance,
-// y = (x − mean) / √(var + ε) · scale + B, written in ReduceMean/Sub/Mul/Add/Sqrt/Div (what
-// torch computes, within float rounding). Mean and InvStdDev outputs are not produced.
-void import_layer_norm(OnnxImporter& m) {
-  m.require_inputs(2, 3);
-  for (size_t k = 1; k < m.num_outputs(); ++k)
-    if (m.has_output(k)) m.unsupported("outputs Mean and InvStdDev are not supported");
-  const int x = m.input(0);
-  const int64_t r = m.rank(x);
-  if (r == 0) m.fail("input must have rank >= 1");
-  const int64_t axis = m.axis(m.attr_int("axis", -1), r);
-  const DType dt = m.info(x).dtype;
-  if (dt != DType::Float32 && dt != DType::Float64) m.unsupported("input must be float");
-  if (m.has_attr("stash_type") && m.attr_int("stash_type", 1) != 1)
-    m.unsupported("stash_type other than 1 (float32) is not supported");
-  std::vector<int64_t> axes;
-  for (int64_t a = axis; a < r; ++a) axes.push_back(a);
-  const ir::Attrs reduce = {{"axis", axes}, {"keep_dims", true}};
-  const int mean = m.emit1("ReduceMean", {x}, reduce);
-  const int d = m.emit1("Sub", {x, mean});
-  const int var = m.emit1("ReduceMean", {m.emit1("Mul", {d, d})}, reduce);
-  const double eps = m.attr_float("epsilon", 1e-5);
-  const int den = m.emit1("Sqrt", {m.emit1("Add", {var, m.constant(scalar_like(eps, dt))})});
-  for (size_t k = 1; k < m.num_inputs(); ++k)
-    if (m.has_input(k) && m.rank(m.input(k)) > r - axis)
-      m.fail(std::string(k == 1 ? "Scale" : "B") + " has more dimensions than the normalized axes");
-  int y = m.emit1("Mul", {m.emit1("Div", {d, den}), m.input(1)});
-  if (m.has_input(2)) y = m.emit1("Add", {y, m.input(2)});
-  if (m.info(y).shape != m.info(x).shape)
-    m.fail("Scale and B must broadcast to the normalized axes " + m.info(x).shape.str());
-  m.set_output(0, y);
-}
-
-// Slice with constant starts/ends/axes/steps (ONNX's clamping rules), as Gathers.
-void import_slice(OnnxImporter& m) {
-  m.require_inputs(3, 5);
-  int x = m.input(0);
-  const int64_t r = m.rank(x);
-  const auto starts = m.const_ints(1), ends = m.const_ints(2);
-  std::vector<int64_t> axes, steps(starts.size(), 1);
-  if (m.num_inputs() > 3 && m.has_input(3))
-    axes = m.const_ints(3);
-  else
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (m.num_inputs() > 4 && m.has_input(4)) steps = m.const_ints(4);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    m.fail("starts, ends, axes and steps must have the same length");
-  std::set<int64_t> seen;
-  for (size_t i = 0; i < starts.size(); ++i) {
-    const int64_t axis = m.axis(axes[i], r);
-    if (!seen.insert(axis).second) m.fail("axes repeat axis " + std::to_string(axis));
-    const int64_t dim = m.info(x).shape[static_cast<size_t>(axis)], step = steps[i];
-    if (step == 0) m.fail("steps must not be 0");
-    auto norm = [&](int64_t v, int64_t lo, int64_t hi) {
-      if (v < 0) v = v < -dim ? -dim - 1 : v + dim;  // still below lo when far out
-      return std::clamp(v, lo, hi);
-    };
-    const int64_t b = step > 0 ? norm(starts[i], 0, dim) : norm(starts[i], 0, dim - 1);
-    const int64_t e = step > 0 ? norm(ends[i], 0, dim) : norm(ends[i], -1, dim - 1);
-    const auto idx = index_range(b, e, step);
-    if (static_cast<int64_t>(idx.size()) > kOnnxMaxConstElements) m.unsupported("slice too large");
-    x = m.take(x, axis, idx);
-  }
-  m.set_output(0, x);
-}
-
-// Split into the outputs along `axis` (sizes from the `split` input/attribute, or equal parts).
-void import_split(OnnxImporter& m) {
-  m.require_inputs(1, 2);
-  const int x = m.input(0);
-  const int64_t axis = m.axis(m.attr_int("axis", 0), m.rank(x));
-  const int64_t dim = m.info(x).shape[static_cast<size_t>(axis)];
-  auto sizes = m.ints_attr_or_input("split", 1, 13).value_or(std::vector<int64_t>{});
-  const int64_t parts = static_cast<int64_t>(m.num_outputs());
-  if (parts == 0) m.fail("has no outputs");
-  if (sizes.empty()) {
-    const int64_t chunk = m.opset() >= 18 ? (dim + parts - 1) / parts : dim / parts;
-    if (m.opset() < 18 && dim % parts != 0)
-      m.fail("dimension " + std::to_string(dim) + " does not split into " + std::to_string(parts) +
-             " equal parts");
-    for (int64_t k = 0, left = dim; k < parts; ++k, left -= chunk)
-      sizes.push_back(std::min(chunk, std::max<int64_t>(left, 0)));
-  }
-  if (static_cast<int64_t>(sizes.size()) != parts)
-    m.fail("split sizes disagree with the output count");
-  int64_t begin = 0;
-  for (size_t k = 0; k < sizes.size(); ++k) {
-    if (sizes[k] < 0 || sizes[k] > dim - begin)
-      m.fail("split sizes do not add up to dimension " + std::to_string(dim));
-    m.set_output(k, m.take(x, axis, index_range(begin, begin + sizes[k])));
-    begin += sizes[k];
-  }
-  if (begin != dim) m.fail("split sizes do not add up to dimension " + std::to_string(dim));
-}
-
-// Expand(x, shape): NumPy broadcasting to `shape` as Reshape (rank) + Tile (size-1 dimensions).
-void import_expand(OnnxImporter& m) {
-  m.require_inputs(2, 2);
-  int x = m.input(0);
-  const auto target = m.const_ints(1);
-  std::vector<int64_t> in = m.info(x).shape.dims();
-  const size_t r = std::max(in.size(), target.size());
-  in.insert(in.begin(), r - in.size(), 1);
-  std::vector<int64_t> want(r - target.size(), 1);
-  want.insert(want.end(), target.begin(), target.end());
-  std::vector<int64_t> mult(r, 1);
-  for (size_t i = 0; i < r; ++i) {
-    if (want[i] != in[i] && want[i] != 1 && in[i] != 1)
-      m.fail("cannot broadcast " + m.info(x).shape.str() + " to " + Shape(target).str());
-    if (in[i] == 1) mult[i] = want[i];
-  }
-  if (m.info(x).shape.rank() != r) x = m.emit1("Reshape", {x}, {{"shape", in}});
-  if (std::any_of(mult.begin(), mult.end(), [](int64_t v) { return v != 1; }))
-    x = m.emit1("Tile", {x}, {{"multiples", mult}});
-  m.set_output(0, x);
-}
-
 }  // namespace
 
 namespace {
@@ -274,10 +155,6 @@ const std::map<std::string, ops::OnnxImportFn>& rules() {
         {"Shape", import_shape},
         {"ConstantOfShape", import_constant_of_shape},
         {"Clip", import_clip},
-        {"LayerNormalization", import_layer_norm},
-        {"Slice", import_slice},
-        {"Split", import_split},
-        {"Expand", import_expand},
     };
     for (const auto& kv : r)
       if (ops::op_table().find_onnx_import(kv.first))

@@ -101,7 +101,7 @@ void Graph::validate(const std::string& file) const {
     const int n = static_cast<int>(node.inputs.size());
     if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
       fail(file, node.name, "op " + node.op + " has " + std::to_string(n) + " inputs");
-    if (static_cast<int>(node.outputs.size()) != def->num_outputs)
+    if (def->num_outputs >= 0 && static_cast<int>(node.outputs.size()) != def->num_outputs)
       fail(file, node.name,
            "op " + node.op + " has " + std::to_string(node.outputs.size()) + " outputs, expected " +
                std::to_string(def->num_outputs));
@@ -133,6 +133,10 @@ void Graph::validate(const std::string& file) const {
     } catch (const Error& e) {
       fail(file, node.name, e.reason());
     }
+    if (out.size() != node.outputs.size())
+      fail(file, node.name,
+           "op " + node.op + " has " + std::to_string(node.outputs.size()) +
+               " outputs, its rule gives " + std::to_string(out.size()));
     for (size_t k = 0; k < out.size(); ++k) {
       const auto& info = values[static_cast<size_t>(node.outputs[k])];
       if (out[k].dtype != info.dtype || out[k].shape != info.shape)

@@ -1,5 +1,6 @@
 #include "ops/op_table.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -8,6 +9,29 @@
 
 namespace cellar::ops {
 
+std::vector<size_t> argument_positions(const MindIRSpelling& sp) {
+  if (sp.argument_order.empty()) return {};
+  std::vector<size_t> tensors, attrs(sp.attr_inputs.size(), sp.argument_order.size());
+  for (size_t i = 0; i < sp.argument_order.size(); ++i) {
+    const auto it = std::find(sp.attr_inputs.begin(), sp.attr_inputs.end(), sp.argument_order[i]);
+    if (it == sp.attr_inputs.end()) {
+      tensors.push_back(i);
+    } else {
+      auto& slot = attrs[static_cast<size_t>(it - sp.attr_inputs.begin())];
+      if (slot != sp.argument_order.size())
+        throw std::logic_error("MindIR spelling of '" + sp.primitive + "': argument '" + *it +
+                               "' is named twice in argument_order");
+      slot = i;
+    }
+  }
+  for (size_t k = 0; k < attrs.size(); ++k)
+    if (attrs[k] == sp.argument_order.size())
+      throw std::logic_error("MindIR spelling of '" + sp.primitive + "': attr input '" +
+                             sp.attr_inputs[k] + "' is missing from argument_order");
+  tensors.insert(tensors.end(), attrs.begin(), attrs.end());
+  return tensors;
+}
+
 void OpTable::add(OpDef def) {
   auto clash = [&](const std::string& what) {
     throw std::logic_error("op table: row '" + def.name + "' " + what);
@@ -15,6 +39,8 @@ void OpTable::add(OpDef def) {
   if (def.name.empty()) clash("has no name");
   if (!def.infer) clash("has no shape rule");
   if (ops_.count(def.name)) clash("is registered twice");
+  (void)argument_positions(def.mindir);  // a malformed argument_order is a programming error
+  for (const auto& v : def.mindir.variants) (void)argument_positions(v.spelling);
   // Every spelling the row answers to, checked before anything is inserted.
   std::vector<std::string> prims;
   if (!def.mindir.primitive.empty()) prims.push_back(def.mindir.primitive);

@@ -69,6 +69,12 @@ struct MindIRSpelling {
   // `paddings`: (before, after) per dimension). cellar keeps them flat; the reader flattens any
   // tuple of equal-length integer tuples.
   std::map<std::string, size_t> nested;
+  // MindSpore's argument order where it interleaves tensors and attr inputs (GroupNorm: input,
+  // num_groups, weight, bias, eps): every argument's name in order, the names in attr_inputs
+  // being those, the others the row's tensor inputs in the row's order. Empty: the tensors, then
+  // attr_inputs. The writer writes a node's inputs in this order; the reader takes a node with
+  // exactly this many inputs in it (argument_positions below).
+  std::vector<std::string> argument_order;
   // Other MindSpore primitives that compute this op with attributes of their own (Pad: MirrorPad
   // for the mirror modes, PadV3 for edge and for fills other than 0). The reader maps each of
   // them to this row; the writer picks one per node.
@@ -86,6 +92,12 @@ struct MindIRVariant {
   // attributes into the variant's. Throws ExportError for attributes no spelling carries.
   std::function<bool(ir::Attrs&, std::span<const TensorType>)> write;
 };
+
+// For a spelling with an argument_order: position k of the tensors-then-attr-inputs order is
+// argument position result[k] (the tensors in their order, then attr_inputs in theirs). Empty
+// when the spelling has no argument_order. A programming error (std::logic_error) when the order
+// does not name every attr input once.
+std::vector<size_t> argument_positions(const MindIRSpelling& sp);
 
 // ONNX spellings (ops/onnx_spelling.h has the two interfaces; src/formats/onnx* implements them).
 // Export: writes one cellar node as one or more ONNX nodes through the builder, which knows the

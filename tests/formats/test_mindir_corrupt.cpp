@@ -406,8 +406,13 @@ void load_or_error(const std::string& bytes, const std::string& what) {
 
 std::vector<std::string> seeds() {
   std::vector<std::string> out{bytes_of(base_model())};
-  const auto ms = cellar::testing::read_bytes(kFixtures / "tuple.mindir");
-  out.emplace_back(reinterpret_cast<const char*>(ms.data()), ms.size());
+  // MindSpore 2.10's own files: a two-output net, and the issue-12 ops with their argument
+  // inputs (StridedSlice's masks, Split's counts, tuple outputs, monads) for edits to hit.
+  for (const char* f :
+       {"tuple.mindir", "ops_a_slice.mindir", "ops_a_tuple.mindir", "ops_a_arith.mindir"}) {
+    const auto ms = cellar::testing::read_bytes(kFixtures / f);
+    out.emplace_back(reinterpret_cast<const char*>(ms.data()), ms.size());
+  }
   return out;
 }
 

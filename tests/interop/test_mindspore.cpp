@@ -161,6 +161,89 @@ TEST_P(MindSporeVersion, ExactGELU) {
             (std::map<std::string, int>{{"Add", 1}, {"Div", 1}, {"Erf", 1}, {"Mul", 2}}));
 }
 
+// The tensor/math ops mindcv's networks need (make_ops_a_fixtures.py): StridedSlice from Python
+// indexing and from ops.StridedSlice with every mask; the 2.x primitives Muls, Divs, AddExt,
+// SubExt, InplaceAddExt (with its monad input), MatMulExt, SumExt, BroadcastTo, CumSum, Cos, Sin,
+// FloorDiv; tuple ops Stack (of a make_list), Split, SplitWithSize, Unstack, UnstackExtView,
+// ArgMaxWithValue, Identity, TensorMove, LogicalNot; Argmax's Int64 output.
+TEST_P(MindSporeVersion, StridedSliceWithMasks) {
+  REQUIRE_MINDIR_FIXTURE("ops_a_slice.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_a_slice"),
+             {{"StridedSlice", 7}, {"ExpandDims", 1}, {"Concat", 1}});
+}
+
+// Negative strides: ops_a_reverse.output.npy is NumPy's result, since MindSpore 2.10 returns
+// x[:, 1:3, ::-1] unreversed (its output, kept as ops_a_reverse.mindspore.npy, must differ).
+TEST_P(MindSporeVersion, StridedSliceNegativeStridesFollowNumPy) {
+  REQUIRE_MINDIR_FIXTURE("ops_a_reverse.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_a_reverse"), {{"StridedSlice", 2}});
+  const fs::path dir = mindir_dir();
+  if (fs::exists(dir / "ops_a_reverse.mindspore.npy"))
+    EXPECT_GT(max_abs_diff(read_npy(dir / "ops_a_reverse.mindspore.npy"),
+                           read_npy(dir / "ops_a_reverse.output.npy")),
+              0.1);
+}
+
+TEST_P(MindSporeVersion, ExtArithmeticCumSumTrig) {
+  REQUIRE_MINDIR_FIXTURE("ops_a_arith.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_a_arith"), {{"Muls", 1},
+                                                         {"Divs", 1},
+                                                         {"AddExt", 2},
+                                                         {"SubExt", 1},
+                                                         {"MatMulExt", 1},
+                                                         {"ReduceSum", 1},
+                                                         {"BroadcastTo", 1},
+                                                         {"CumSum", 2},
+                                                         {"Cos", 1},
+                                                         {"Sin", 1},
+                                                         {"FloorDiv", 2}});
+}
+
+TEST_P(MindSporeVersion, TupleOps) {
+  REQUIRE_MINDIR_FIXTURE("ops_a_tuple.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_a_tuple"), {{"Stack", 1},
+                                                         {"Split", 2},
+                                                         {"Unstack", 2},
+                                                         {"Identity", 4},
+                                                         {"ArgMaxWithValue", 1},
+                                                         {"LogicalNot", 1},
+                                                         {"Select", 1}});
+}
+
+TEST_P(MindSporeVersion, ArgmaxInt64) {
+  REQUIRE_MINDIR_FIXTURE("ops_a_argmax.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_a_argmax"), {{"Argmax", 1}});
+}
+
+// The activations and normalisations mindcv's networks need (make_ops_b_fixtures.py): the
+// Python primitives (Softsign, Mish, SeLU, Softplus) and the 2.x primitive functions (SiLU,
+// HSigmoid, Elu with alpha as an input, SoftplusExt, PReLU); LayerNorm's and GroupNorm's three
+// outputs, GroupNorm's arguments interleaving constants between the tensors.
+TEST_P(MindSporeVersion, ActivationsOfIssue12) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_act.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_act"), {{"SiLU", 1},
+                                                       {"HSigmoid", 1},
+                                                       {"Softsign", 1},
+                                                       {"Mish", 1},
+                                                       {"SeLU", 1},
+                                                       {"Elu", 1},
+                                                       {"Softplus", 2},
+                                                       {"PReLU", 2}});
+}
+
+// MishExt, SeLUExt, EluExt and LeakyReLUExt as MindSpore 2.10 writes them; it has no CPU kernel
+// for them, so the recorded output is NumPy's (see the script).
+TEST_P(MindSporeVersion, ExtActivationsMatchNumPy) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_ext.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_ext"),
+             {{"Mish", 1}, {"SeLU", 1}, {"Elu", 1}, {"LeakyReLU", 1}});
+}
+
+TEST_P(MindSporeVersion, LayerNormAndGroupNormWithTheirStatistics) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_norm.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_norm"), {{"LayerNorm", 3}, {"GroupNorm", 2}});
+}
+
 // ---- networks ----
 
 TEST_P(MindSporeVersion, MLPRunsLikeMindSpore) {

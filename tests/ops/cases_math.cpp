@@ -2,6 +2,7 @@
 // and broadcasting binary ops, comparisons, Select, BatchMatMul, the reductions and Cast.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "ops/op_case.h"
@@ -525,6 +526,283 @@ const OpCaseTable kMath([] {
            .reference = bmm_ref});
     }
   return c;
+});
+
+// ---- the ops mindcv's networks need (issue 12) ----
+
+// y = x + sign·alpha·b, broadcast.
+OpReference alpha_ref(double sign) {
+  return [sign](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    double alpha = 1;
+    if (auto it = attrs.find("alpha"); it != attrs.end())
+      alpha = std::holds_alternative<double>(it->second)
+                  ? std::get<double>(it->second)
+                  : static_cast<double>(std::get<int64_t>(it->second));
+    return binary_ref([sign, alpha](double a, double b) { return a + sign * alpha * b; })(in,
+                                                                                          attrs);
+  };
+}
+
+// y = f(x, other) with the scalar attribute `other`.
+OpReference scalar_ref(std::function<double(double, double)> f) {
+  return [f](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    const double s = std::get<double>(attrs.at("other"));
+    return unary_ref([f, s](double v) { return f(v, s); })(in, attrs);
+  };
+}
+
+// NumPy's matmul: 1-D operands promoted to a row (a) or column (b), then bmm_ref, the added
+// dimensions dropped again.
+std::vector<Tensor> matmul_ext_ref(const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+  const bool va = in[0].shape().rank() == 1, vb = in[1].shape().rank() == 1;
+  const Tensor a = va ? in[0].reshape({1, in[0].shape()[0]}) : in[0];
+  const Tensor b = vb ? in[1].reshape({in[1].shape()[0], 1}) : in[1];
+  Tensor y = bmm_ref({a, b}, attrs)[0];
+  std::vector<int64_t> d = y.shape().dims();
+  if (vb) d.erase(d.end() - 1);
+  if (va) d.erase(d.end() - (vb ? 1 : 2));
+  return {y.reshape(Shape(d))};
+}
+
+// Running sums along `axis` by definition: y[.., j, ..] = Σ x[.., k, ..] over the k that j's
+// direction and exclusivity admit.
+std::vector<Tensor> cumsum_ref(const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+  const Shape& s = in[0].shape();
+  const auto r = static_cast<int64_t>(s.rank());
+  int64_t axis = std::get<int64_t>(attrs.at("axis"));
+  if (axis < 0) axis += r;
+  const bool excl = attrs.count("exclusive") && std::get<bool>(attrs.at("exclusive"));
+  const bool rev = attrs.count("reverse") && std::get<bool>(attrs.at("reverse"));
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < r; ++d) inner *= s[static_cast<size_t>(d)];
+  const int64_t len = s[static_cast<size_t>(axis)];
+  const auto x = as_doubles(in[0]);
+  std::vector<double> y(x.size(), 0);
+  for (int64_t i = 0; i < s.numel(); ++i) {
+    const int64_t j = i / inner % len, base = i - j * inner;
+    for (int64_t k = 0; k < len; ++k) {
+      const bool take = rev ? (excl ? k > j : k >= j) : (excl ? k < j : k <= j);
+      if (take) y[static_cast<size_t>(i)] += x[static_cast<size_t>(base + k * inner)];
+    }
+  }
+  return {from_doubles(y, s, in[0].dtype())};
+}
+
+// The first index of the largest element along `axis` (NaN the largest), as `index`, and with
+// `values` that element too; the axis dropped, or kept as 1.
+OpReference argmax_ref(DType index, bool values, int64_t dflt_axis) {
+  return [index, values, dflt_axis](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    const Shape& s = in[0].shape();
+    const auto r = static_cast<int64_t>(s.rank());
+    int64_t axis = attrs.count("axis") ? std::get<int64_t>(attrs.at("axis")) : dflt_axis;
+    if (axis < 0) axis += r;
+    const bool keep = attrs.count("keep_dims") && std::get<bool>(attrs.at("keep_dims"));
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; d < r; ++d) inner *= s[static_cast<size_t>(d)];
+    const int64_t len = s[static_cast<size_t>(axis)];
+    const auto x = as_doubles(in[0]);
+    std::vector<double> idx, val;
+    for (int64_t o = 0; o < s.numel() / len; ++o) {
+      const int64_t base = o / inner * len * inner + o % inner;
+      int64_t best = 0;
+      for (int64_t k = 1; k < len; ++k) {
+        const double v = x[static_cast<size_t>(base + best * inner)];
+        const double c = x[static_cast<size_t>(base + k * inner)];
+        if (!std::isnan(v) && (std::isnan(c) || c > v)) best = k;
+      }
+      idx.push_back(static_cast<double>(best));
+      val.push_back(x[static_cast<size_t>(base + best * inner)]);
+    }
+    std::vector<int64_t> od;
+    for (int64_t d = 0; d < r; ++d)
+      if (d != axis || keep) od.push_back(d == axis ? 1 : s[static_cast<size_t>(d)]);
+    std::vector<Tensor> out = {from_doubles(idx, Shape(od), index)};
+    if (values) out.push_back(from_doubles(val, Shape(od), in[0].dtype()));
+    return out;
+  };
+}
+
+const OpCaseTable kMathForModels([] {
+  const Tensor x34 = uniform({3, 4}, 2001), x234 = uniform({2, 3, 4}, 2002);
+  const Tensor special = values({0, -0.0, 1, -1, kInf, -kInf, kNaN, 1e4}, {8});
+  const Tensor i8 = values({7, -7, 7, -7, 0, 5, -6, 9}, {8}, DType::Int32);
+  const Tensor d8 = values({2, 2, -2, -2, 3, 0, 4, -1}, {8}, DType::Int32);
+  const auto floor_div = [](double a, double b) { return std::floor(a / b); };
+  return std::vector<OpCase>{
+      {.op = "Cos", .label = "f32", .inputs = {x34}, .reference = unary_ref(::cosf)},
+      {.op = "Cos",
+       .label = "special_f64",
+       .inputs = {special.to(DType::Float64)},
+       .reference = unary_ref([](double v) { return std::cos(v); })},
+      {.op = "Sin", .label = "f32", .inputs = {x34}, .reference = unary_ref(::sinf)},
+      {.op = "Sin", .label = "special", .inputs = {special}, .reference = unary_ref(::sinf)},
+      {.op = "Sin",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int32)},
+       .error = "dtype Int32 is not supported"},
+      {.op = "Floor",
+       .label = "special",
+       .inputs = {values({-1.5, -0.5, 0.5, 2, -0.0, kInf, -kInf, kNaN}, {8})},
+       .reference = unary_ref([](double v) { return std::floor(v); })},
+      {.op = "FloorDiv",
+       .label = "broadcast",
+       .inputs = {uniform({2, 1, 4}, 2003, -5, 5), uniform({3, 1}, 2004, 0.5, 2)},
+       .reference = binary_ref(floor_div)},
+      {.op = "FloorDiv",
+       .label = "negative_divisor_f64",
+       .inputs = {uniform({5}, 2005, -5, 5, DType::Float64), values({-0.7}, {1}, DType::Float64)},
+       .reference = binary_ref(floor_div)},
+      // Python's // on ints: toward −∞; by 0 gives 0 here (MindSpore's CPU kernel too).
+      {.op = "FloorDiv",
+       .label = "int32_toward_minus_infinity",
+       .inputs = {i8, d8},
+       .reference = binary_ref([](double a, double b) { return b == 0 ? 0 : std::floor(a / b); }),
+       .no_onnx = "ONNX has no integer floor division"},
+      {.op = "LogicalNot",
+       .label = "bool",
+       .inputs = {values({1, 0, 0, 1, 1, 0}, {2, 3}, DType::Bool)},
+       .reference = unary_ref([](double v) { return v != 0 ? 0.0 : 1.0; })},
+      {.op = "LogicalNot",
+       .label = "float_refused",
+       .inputs = {x34},
+       .error = "dtype Float32 is not supported"},
+      {.op = "Muls",
+       .label = "f32",
+       .inputs = {x234},
+       .attrs = {{"other", 0.5}},
+       .reference = scalar_ref([](double a, double b) { return a * b; })},
+      {.op = "Muls",
+       .label = "int64",
+       .inputs = {values({1, -2, 3}, {3}, DType::Int64)},
+       .attrs = {{"other", 3.0}},
+       .reference = scalar_ref([](double a, double b) { return a * b; })},
+      {.op = "Muls", .label = "needs_other", .inputs = {x34}, .error = "'other' is required"},
+      {.op = "Divs",
+       .label = "f32",
+       .inputs = {x234},
+       .attrs = {{"other", 3.0}},
+       .reference = scalar_ref([](double a, double b) { return a / b; })},
+      {.op = "Divs",
+       .label = "int_refused",
+       .inputs = {values({1}, {1}, DType::Int32)},
+       .attrs = {{"other", 3.0}},
+       .error = "dtype Int32 is not supported"},
+      {.op = "AddExt",
+       .label = "alpha_broadcast",
+       .inputs = {x234, uniform({3, 1}, 2006)},
+       .attrs = {{"alpha", 2.5}},
+       .reference = alpha_ref(1)},
+      {.op = "AddExt",
+       .label = "default_alpha_int32",
+       .inputs = {values({1, 2, 3}, {3}, DType::Int32), values({10}, {1}, DType::Int32)},
+       .reference = alpha_ref(1)},
+      {.op = "SubExt",
+       .label = "alpha",
+       .inputs = {x234, uniform({2, 3, 4}, 2007)},
+       .attrs = {{"alpha", 0.5}},
+       .reference = alpha_ref(-1)},
+      {.op = "SubExt",
+       .label = "dtype_mismatch",
+       .inputs = {x34, values({1}, {1}, DType::Int32)},
+       .error = "dtype"},
+      {.op = "MatMulExt",
+       .label = "matrices",
+       .inputs = {uniform({3, 4}, 2010), uniform({4, 5}, 2011)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "batch_by_matrix",
+       .inputs = {uniform({2, 3, 2, 4}, 2012), uniform({4, 5}, 2013)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "broadcast_batches_f64",
+       .inputs = {uniform({2, 1, 3, 4}, 2014, -2, 2, DType::Float64),
+                  uniform({3, 4, 2}, 2015, -2, 2, DType::Float64)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "vector_by_batch",
+       .inputs = {uniform({4}, 2016), uniform({2, 4, 3}, 2017)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "matrix_by_vector",
+       .inputs = {uniform({3, 4}, 2018), uniform({4}, 2019)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "dot",
+       .inputs = {uniform({4}, 2020), uniform({4}, 2021)},
+       .reference = matmul_ext_ref},
+      {.op = "MatMulExt",
+       .label = "inner_mismatch",
+       .inputs = {uniform({3, 4}, 2022), uniform({3, 4}, 2023)},
+       .error = "cannot multiply"},
+      {.op = "CumSum",
+       .label = "axis1",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = cumsum_ref},
+      {.op = "CumSum",
+       .label = "exclusive_reverse_last",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{-1}}, {"exclusive", true}, {"reverse", true}},
+       .reference = cumsum_ref},
+      {.op = "CumSum",
+       .label = "exclusive_int64",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {2, 3}, DType::Int64)},
+       .attrs = {{"axis", int64_t{0}}, {"exclusive", true}},
+       .reference = cumsum_ref},
+      {.op = "CumSum",
+       .label = "reverse_f64",
+       .inputs = {uniform({5}, 2024, -2, 2, DType::Float64)},
+       .attrs = {{"axis", int64_t{0}}, {"reverse", true}},
+       .reference = cumsum_ref},
+      {.op = "CumSum",
+       .label = "axis_out_of_range",
+       .inputs = {x34},
+       .attrs = {{"axis", int64_t{2}}},
+       .error = "axis"},
+      {.op = "Argmax",
+       .label = "default_last_axis_int32",
+       .inputs = {x234},
+       .reference = argmax_ref(DType::Int32, false, -1)},
+      {.op = "Argmax",
+       .label = "axis1_int64",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{1}}, {"output_type", int64_t{35}}},
+       .reference = argmax_ref(DType::Int64, false, -1)},
+      {.op = "Argmax",
+       .label = "ties_and_nan",
+       .inputs = {values({1, 3, 3, 0, kNaN, 2, 5, 5}, {2, 4})},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = argmax_ref(DType::Int32, false, -1)},
+      {.op = "Argmax",
+       .label = "int64_input",
+       .inputs = {values({4, -1, 9, 9, 0, 2}, {3, 2}, DType::Int64)},
+       .attrs = {{"axis", int64_t{0}}, {"output_type", int64_t{35}}},
+       .reference = argmax_ref(DType::Int64, false, -1)},
+      {.op = "Argmax",
+       .label = "output_type_by_name",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{0}}, {"output_type", std::string("Int64")}},
+       .reference = argmax_ref(DType::Int64, false, -1)},
+      {.op = "Argmax",
+       .label = "bad_output_type",
+       .inputs = {x34},
+       .attrs = {{"output_type", int64_t{43}}},
+       .error = "output_type 43"},
+      {.op = "ArgMaxWithValue",
+       .label = "axis0",
+       .inputs = {x234},
+       .reference = argmax_ref(DType::Int64, true, 0)},
+      {.op = "ArgMaxWithValue",
+       .label = "keep_dims_axis2",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{2}}, {"keep_dims", true}},
+       .reference = argmax_ref(DType::Int64, true, 0)},
+      {.op = "ArgMaxWithValue",
+       .label = "empty_axis_refused",
+       .inputs = {values({}, {2, 0})},
+       .attrs = {{"axis", int64_t{1}}},
+       .error = "axis is empty"},
+  };
 });
 
 }  // namespace

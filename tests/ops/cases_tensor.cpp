@@ -611,5 +611,290 @@ std::vector<OpCase> cases() {
 
 const OpCaseTable kTensor(cases);
 
+// ---- the ops mindcv's networks need (issue 12) ----
+
+// out[i] = x[start + idx·step] over the index box `count` (C order), reshaped to `out`: a
+// StridedSlice's meaning worked out by hand per case, independent of the masks.
+OpReference strided_ref(Ints start, Ints step, Ints count, Shape out) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape xs = in.at(0).shape(), box(count);
+    auto y = gather_from(box, [=](const Ints& o) {
+      Ints i(xs.rank());
+      for (size_t d = 0; d < xs.rank(); ++d) i[d] = start[d] + o[d] * step[d];
+      return ravel(i, xs);
+    })(in, a);
+    return std::vector<Tensor>{y[0].reshape(out)};
+  };
+}
+
+ir::Attrs slice_attrs(Ints begin, Ints end, Ints strides, int64_t begin_mask = 0,
+                      int64_t end_mask = 0, int64_t ellipsis = 0, int64_t new_axis = 0,
+                      int64_t shrink = 0) {
+  return {{"begin", begin},
+          {"end", end},
+          {"strides", strides},
+          {"begin_mask", begin_mask},
+          {"end_mask", end_mask},
+          {"ellipsis_mask", ellipsis},
+          {"new_axis_mask", new_axis},
+          {"shrink_axis_mask", shrink}};
+}
+
+// Output k of a split along `axis` into `sizes` (each output's axis shifted by the sizes before).
+OpReference split_ref(size_t axis, Ints sizes, bool squeeze) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape xs = in.at(0).shape();
+    std::vector<Tensor> out;
+    int64_t begin = 0;
+    for (int64_t n : sizes) {
+      Ints d = xs.dims();
+      d[axis] = n;
+      out.push_back(gather_from(Shape(d), [=](const Ints& o) {
+        Ints i = o;
+        i[axis] += begin;
+        return ravel(i, xs);
+      })(in, a)[0]);
+      if (squeeze) {
+        d.erase(d.begin() + static_cast<std::ptrdiff_t>(axis));
+        out.back() = out.back().reshape(Shape(d));
+      }
+      begin += n;
+    }
+    return out;
+  };
+}
+
+// The inputs stacked along a new `axis`: output index o takes input o[axis] at o without it.
+std::vector<Tensor> stack_ref(const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+  const Shape& s = in[0].shape();
+  int64_t axis = attrs.count("axis") ? std::get<int64_t>(attrs.at("axis")) : 0;
+  if (axis < 0) axis += static_cast<int64_t>(s.rank()) + 1;
+  Ints od = s.dims();
+  od.insert(od.begin() + axis, static_cast<int64_t>(in.size()));
+  const Shape os(od);
+  std::vector<double> y;
+  for (int64_t i = 0; i < os.numel(); ++i) {
+    Ints o = unravel(i, os);
+    const auto k = static_cast<size_t>(o[static_cast<size_t>(axis)]);
+    o.erase(o.begin() + axis);
+    y.push_back(as_doubles(in[k])[static_cast<size_t>(ravel(o, s))]);
+  }
+  return {from_doubles(y, os, in[0].dtype())};
+}
+
+// x broadcast to `out` (NumPy: right-aligned, 1s stretched).
+OpReference broadcast_ref(Shape out) {
+  return [out](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const Shape xs = in.at(0).shape();
+    return gather_from(out, [xs, out](const Ints& o) {
+      Ints i(xs.rank());
+      const size_t lead = out.rank() - xs.rank();
+      for (size_t d = 0; d < xs.rank(); ++d) i[d] = xs[d] == 1 ? 0 : o[d + lead];
+      return ravel(i, xs);
+    })(in, a);
+  };
+}
+
+std::vector<OpCase> model_cases() {
+  const Tensor x2564 = uniform({2, 5, 6, 4}, 3001), x45 = uniform({4, 5}, 3002);
+  const Tensor x345 = uniform({3, 4, 5}, 3003), x234 = uniform({2, 3, 4}, 3004);
+  const Tensor i6 = values({0, 1, 2, 3, 4, 5}, {6}, DType::Int32);
+  return {
+      // x[:, 1:3]
+      {.op = "StridedSlice",
+       .label = "basic",
+       .inputs = {x2564},
+       .attrs = slice_attrs({0, 1}, {2, 3}, {1, 1}),
+       .reference = strided_ref({0, 1, 0, 0}, {1, 1, 1, 1}, {2, 2, 6, 4}, Shape{2, 2, 6, 4})},
+      // x[:, ::-2] with begin/end masks on both entries
+      {.op = "StridedSlice",
+       .label = "negative_stride_masks",
+       .inputs = {x45},
+       .attrs = slice_attrs({0, 0}, {0, 0}, {1, -2}, 3, 3),
+       .reference = strided_ref({0, 4}, {1, -2}, {4, 3}, Shape{4, 3})},
+      // x[0, -1:1:-2] (begin −1 is the last index, end 1 exclusive going backward)
+      {.op = "StridedSlice",
+       .label = "negative_begin_backward",
+       .inputs = {x45},
+       .attrs = slice_attrs({0, -1}, {1, 1}, {1, -2}, 0, 0, 0, 0, 1),
+       .reference = strided_ref({0, 4}, {1, -2}, {1, 2}, Shape{2})},
+      // x[3::-1]: going backward to the start, spelled with end_mask
+      {.op = "StridedSlice",
+       .label = "backward_to_start",
+       .inputs = {i6},
+       .attrs = slice_attrs({3}, {0}, {-1}, 0, 1),
+       .reference = strided_ref({3}, {-1}, {4}, Shape{4}),
+       .tol = 0},
+      // x[1, :, 2] by shrink_axis bits 0 and 2
+      {.op = "StridedSlice",
+       .label = "shrink",
+       .inputs = {x345},
+       .attrs = slice_attrs({1, 0, 2}, {2, 4, 3}, {1, 1, 1}, 0, 2, 0, 0, 5),
+       .reference = strided_ref({1, 0, 2}, {1, 1, 1}, {1, 4, 1}, Shape{4})},
+      // x[..., None, 1:3]
+      {.op = "StridedSlice",
+       .label = "ellipsis_new_axis",
+       .inputs = {x234},
+       .attrs = slice_attrs({0, 0, 1}, {0, 0, 3}, {1, 1, 1}, 0, 0, 1, 2),
+       .reference = strided_ref({0, 0, 1}, {1, 1, 1}, {2, 3, 2}, Shape{2, 3, 1, 2})},
+      // x[None, 1:2, ..., ::3]
+      {.op = "StridedSlice",
+       .label = "new_axis_first_ellipsis_middle",
+       .inputs = {x2564},
+       .attrs = slice_attrs({0, 1, 0, 0}, {0, 2, 0, 0}, {1, 1, 1, 3}, 8, 8, 4, 1),
+       .reference = strided_ref({1, 0, 0, 0}, {1, 1, 1, 3}, {1, 5, 6, 2}, Shape{1, 1, 5, 6, 2})},
+      // x[-100:100:2]: clamped
+      {.op = "StridedSlice",
+       .label = "clamped",
+       .inputs = {i6},
+       .attrs = slice_attrs({-100}, {100}, {2}),
+       .reference = strided_ref({0}, {2}, {3}, Shape{3}),
+       .tol = 0},
+      // x[3:1]: empty
+      {.op = "StridedSlice",
+       .label = "empty",
+       .inputs = {i6},
+       .attrs = slice_attrs({3}, {1}, {1}),
+       .reference = strided_ref({0}, {1}, {0}, Shape{0}),
+       .tol = 0},
+      // x[1:2]: fewer entries than dimensions
+      {.op = "StridedSlice",
+       .label = "fewer_entries",
+       .inputs = {x234},
+       .attrs = slice_attrs({1}, {2}, {1}),
+       .reference = strided_ref({1, 0, 0}, {1, 1, 1}, {1, 3, 4}, Shape{1, 3, 4})},
+      // Steps at the type's extremes take one element and overflow nothing.
+      {.op = "StridedSlice",
+       .label = "extreme_steps",
+       .inputs = {x45},
+       .attrs =
+           slice_attrs({1, -1}, {4, -6},
+                       {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}),
+       .reference = strided_ref({1, 4}, {1, 1}, {1, 1}, Shape{1, 1})},
+      {.op = "StridedSlice",
+       .label = "extreme_bounds",
+       .inputs = {i6},
+       .attrs = slice_attrs({std::numeric_limits<int64_t>::max()},
+                            {std::numeric_limits<int64_t>::min()}, {-2}),
+       .reference = strided_ref({5}, {-2}, {3}, Shape{3}),
+       .tol = 0},
+      {.op = "StridedSlice",
+       .label = "shrink_out_of_range",
+       .inputs = {x45},
+       .attrs = slice_attrs({4}, {5}, {1}, 0, 0, 0, 0, 1),
+       .error = "out of range"},
+      {.op = "StridedSlice",
+       .label = "zero_stride",
+       .inputs = {x45},
+       .attrs = slice_attrs({0}, {2}, {0}),
+       .error = "strides[0] is 0"},
+      {.op = "StridedSlice",
+       .label = "lengths_differ",
+       .inputs = {x45},
+       .attrs = slice_attrs({0, 1}, {2}, {1}),
+       .error = "different lengths"},
+      {.op = "StridedSlice",
+       .label = "two_ellipses",
+       .inputs = {x45},
+       .attrs = slice_attrs({0, 0}, {0, 0}, {1, 1}, 0, 0, 3),
+       .error = "more than one bit"},
+      {.op = "StridedSlice",
+       .label = "too_many_entries",
+       .inputs = {x45},
+       .attrs = slice_attrs({0, 0, 0}, {1, 1, 1}, {1, 1, 1}),
+       .error = "indexed dimensions"},
+      {.op = "BroadcastTo",
+       .label = "new_and_stretched",
+       .inputs = {uniform({3, 1}, 3005)},
+       .attrs = {{"shape", Ints{2, 3, 4}}},
+       .reference = broadcast_ref(Shape{2, 3, 4})},
+      {.op = "BroadcastTo",
+       .label = "minus_one_keeps_int32",
+       .inputs = {values({1, 2, 3}, {3, 1}, DType::Int32)},
+       .attrs = {{"shape", Ints{-1, 5}}},
+       .reference = broadcast_ref(Shape{3, 5}),
+       .tol = 0},
+      {.op = "BroadcastTo",
+       .label = "incompatible",
+       .inputs = {uniform({3, 2}, 3006)},
+       .attrs = {{"shape", Ints{3, 4}}},
+       .error = "cannot broadcast"},
+      {.op = "Stack",
+       .label = "axis1",
+       .inputs = {uniform({2, 3}, 3007), uniform({2, 3}, 3008), uniform({2, 3}, 3009)},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = stack_ref},
+      {.op = "Stack",
+       .label = "last_axis_int64",
+       .inputs = {values({1, 2}, {2}, DType::Int64), values({3, 4}, {2}, DType::Int64)},
+       .attrs = {{"axis", int64_t{-1}}},
+       .reference = stack_ref,
+       .tol = 0},
+      {.op = "Stack", .label = "one_input", .inputs = {x234}, .reference = stack_ref},
+      {.op = "Stack",
+       .label = "shapes_differ",
+       .inputs = {uniform({2, 3}, 3010), uniform({3, 2}, 3011)},
+       .error = "differs from input 0"},
+      {.op = "Identity",
+       .label = "f32",
+       .inputs = {x234},
+       .reference = same_values(Shape{2, 3, 4})},
+      {.op = "Identity",
+       .label = "bool",
+       .inputs = {values({1, 0, 1}, {3}, DType::Bool)},
+       .reference = same_values(Shape{3}),
+       .tol = 0},
+      {.op = "Split",
+       .label = "three_equal",
+       .inputs = {x2564},
+       .attrs = {{"axis", int64_t{2}}, {"output_num", int64_t{3}}},
+       .reference = split_ref(2, {2, 2, 2}, false)},
+      {.op = "Split",
+       .label = "sizes_negative_axis",
+       .inputs = {x2564},
+       .attrs = {{"axis", int64_t{-3}}, {"size_splits", Ints{1, 3, 1}}},
+       .reference = split_ref(1, {1, 3, 1}, false)},
+      {.op = "Split",
+       .label = "size_minus_one",
+       .inputs = {i6},
+       .attrs = {{"size_splits", Ints{2, -1}}},
+       .reference = split_ref(0, {2, 4}, false),
+       .tol = 0},
+      {.op = "Split",
+       .label = "one_output",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = split_ref(1, {3}, false)},
+      {.op = "Split",
+       .label = "not_divisible",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{1}}, {"output_num", int64_t{2}}},
+       .error = "does not split into 2"},
+      {.op = "Split",
+       .label = "sizes_do_not_add_up",
+       .inputs = {x234},
+       .attrs = {{"axis", int64_t{2}}, {"size_splits", Ints{1, 2}}},
+       .error = "add up to 3"},
+      {.op = "Unstack",
+       .label = "axis1",
+       .inputs = {x345},
+       .attrs = {{"axis", int64_t{1}}},
+       .reference = split_ref(1, {1, 1, 1, 1}, true)},
+      {.op = "Unstack",
+       .label = "last_axis_int32",
+       .inputs = {values({1, 2, 3, 4, 5, 6}, {3, 2}, DType::Int32)},
+       .attrs = {{"axis", int64_t{-1}}},
+       .reference = split_ref(1, {1, 1}, true),
+       .tol = 0},
+      {.op = "Unstack",
+       .label = "num_mismatch",
+       .inputs = {x345},
+       .attrs = {{"axis", int64_t{0}}, {"num", int64_t{4}}},
+       .error = "differs from dimension 3"},
+  };
+}
+
+const OpCaseTable kTensorForModels(model_cases);
+
 }  // namespace
 }  // namespace cellar::testing

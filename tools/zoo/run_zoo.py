@@ -87,6 +87,69 @@ def cpu_model():
         return platform.processor()
 
 
+def torchvision_table(cellar, a, tmp):
+    """cellar on torchvision's ONNX exports: against PyTorch's eager output and ONNX Runtime's."""
+    rows = []
+    for meta_path in sorted(glob.glob(os.path.join(a.torchvision, "*", "meta.json"))):
+        d = os.path.dirname(meta_path)
+        with open(meta_path) as f:
+            meta = json.load(f)
+        model = meta["model"]
+        row = {"model": model, "meta": meta}
+        rows.append(row)
+        path = os.path.join(d, model + ".onnx")
+        if not meta.get("ran") or not os.path.exists(path):
+            row["status"] = "PyTorch/ORT: " + meta.get("export_error", meta.get("run_error", "?"))
+            continue
+        row["mb"] = os.path.getsize(path) / 2**20
+        ref = np.load(os.path.join(d, "output.npy"))
+        ort_ref = np.load(os.path.join(d, "ort.npy"))
+        row["bound"] = bound(ref)
+        row["ort_diff"] = float(np.max(np.abs(ort_ref.astype(np.float64) - ref)))
+        x_path = os.path.join(d, "input.npy")
+        try:
+            y, err = run_cellar(cellar, path, x_path, os.path.join(tmp, model + ".npy"), a.timeout)
+        except subprocess.TimeoutExpired:
+            y, err = None, f"timed out after {a.timeout} s"
+        if y is None:
+            row["status"] = "cellar: " + err
+            print(f"torchvision {model}: {row['status']}", flush=True)
+            continue
+        row["diff"] = float(np.max(np.abs(y.astype(np.float64) - ref))) if y.shape == ref.shape else float("inf")
+        row["ok"] = row["diff"] <= row["bound"]
+        row["status"] = "runs" if row["ok"] else "runs, outside bound"
+        row["cellar_us"] = bench_cellar(cellar, path, a.runs, a.timeout)
+        try:
+            _, row["ort_us"] = run_ort(path, np.load(x_path), a.runs)
+        except Exception:  # noqa: BLE001 - ORT ran this file at export time; timing is optional
+            pass
+        print(f"torchvision {model}: {row['status']} diff {row['diff']:.2e}", flush=True)
+    ran = [r for r in rows if r["meta"].get("ran")]
+    ok = [r for r in rows if r.get("ok")]
+    out = ["\n## torchvision classification models, exported by PyTorch to ONNX\n",
+           "Reproduce (torch, torchvision in /opt/torch, see the header of "
+           "tools/zoo/export_torchvision.py):\n",
+           "```\n/opt/torch/bin/python tools/zoo/export_torchvision.py --out /work/tvzoo\n"
+           ".venv/bin/python tools/zoo/run_zoo.py --zoo /work/zoo --torchvision /work/tvzoo --build build "
+           f"--out docs/zoo.md --runs {a.runs}\n```\n",
+           "Each model: `torchvision.models.get_model(name, weights=None)`, random weights (seed 0), "
+           "`torch.onnx.export` at opset 17 (TorchScript exporter), one (1, 3, 224, 224) seeded input. "
+           "Reference: PyTorch's eager output; the same bound as above.\n",
+           f"**{len(ok)} of {len(ran)}** models that PyTorch exports and ONNX Runtime runs run in cellar "
+           "within the bound.\n",
+           "| model | ONNX MiB | cellar | max abs diff vs PyTorch (bound) | ORT vs PyTorch | cellar µs | ORT µs |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        size = f"{r['mb']:.1f}" if "mb" in r else "–"
+        diff = f"{r['diff']:.1e} ({r['bound']:.0e})" if "diff" in r else "–"
+        od = f"{r['ort_diff']:.1e}" if "ort_diff" in r else "–"
+        cus = f"{r['cellar_us']:,.0f}" if r.get("cellar_us") else "–"
+        ous = f"{r['ort_us']:,.0f}" if r.get("ort_us") else "–"
+        status = r["status"].replace("|", "\\|")
+        out.append(f"| {r['model']} | {size} | {status} | {diff} | {od} | {cus} | {ous} |")
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zoo", default="/work/zoo")
@@ -94,6 +157,7 @@ def main():
     p.add_argument("--out", default="docs/zoo.md")
     p.add_argument("--runs", type=int, default=5, help="timed runs per engine (median kept)")
     p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--torchvision", help="folder written by tools/zoo/export_torchvision.py: adds its table")
     a = p.parse_args()
     cellar = os.path.abspath(os.path.join(a.build, "cellar"))
     pb = census.mind_ir_pb2()
@@ -193,6 +257,8 @@ def main():
     w("| op | models |\n|---|---|")
     for op, models in sorted(need.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         w(f"| {op} | {len(models)}: {', '.join(models)} |")
+    if a.torchvision:
+        out.extend(torchvision_table(cellar, a, tmp))
     text = "\n".join(out) + "\n"
     with open(a.out + ".tmp", "w") as f:
         f.write(text)

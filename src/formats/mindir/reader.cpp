@@ -122,10 +122,11 @@ std::optional<std::string> node_primitive(const pb::NodeProto& n, const Primitiv
   return strip_python_prefix_1x(std::move(primitive));
 }
 
-// MindSpore's graph-mode plumbing: understood by the reader, no op of the table.
+// MindSpore's graph-mode plumbing: understood by the reader, no op of the table (the names
+// Reader::classify maps to its plumbing kinds).
 bool is_plumbing(const std::string& primitive) {
-  static const std::set<std::string> kPlumbing = {"Load",      "Depend",       "UpdateState",
-                                                  "MakeTuple", "TupleGetItem", "Return"};
+  static const std::set<std::string> kPlumbing = {
+      "Load", "Depend", "UpdateState", "MakeTuple", "make_list", "TupleGetItem", "Return"};
   return kPlumbing.count(primitive) > 0;
 }
 
@@ -485,6 +486,9 @@ Reader::NodeInfo Reader::classify(int i) const {
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
                                                        {"MakeTuple", Kind::kMakeTuple},
+                                                       // 2.x: a Python list literal (Stack's
+                                                       // input); a tuple here.
+                                                       {"make_list", Kind::kMakeTuple},
                                                        {"TupleGetItem", Kind::kTupleGetItem},
                                                        {"Return", Kind::kReturn}};
   if (auto it = plumbing.find(info.primitive); it != plumbing.end()) {
@@ -821,7 +825,23 @@ void Reader::build_node(int i) {
       // The node's inputs: tensors, then the row's arguments (reader rule in split_inputs).
       std::vector<Ref> ins;
       for (int k = 0; k < n.input_size(); ++k) ins.push_back(input(k));
-      const int n_tensor = split_inputs(def, sp, ins, where);
+      int n_tensor = 0;
+      // MindSpore's argument order where it interleaves tensors and attr inputs (GroupNorm):
+      // exactly that many inputs, put into the tensors-then-attr-inputs order first.
+      if (const auto pos = ops::argument_positions(sp); !pos.empty()) {
+        while (!ins.empty() && ins.back().kind == Ref::kMonad) ins.pop_back();
+        const size_t n_attr = sp.attr_inputs.size();
+        if (pos.size() != ins.size())
+          fail(where, def.name + " takes " + std::to_string(pos.size()) + " arguments (" +
+                          std::to_string(n_attr) + " of them attr inputs), but has " +
+                          std::to_string(ins.size()) + " inputs");
+        std::vector<Ref> ordered;
+        for (size_t p : pos) ordered.push_back(ins[p]);
+        ins = std::move(ordered);
+        n_tensor = static_cast<int>(ins.size() - n_attr);
+      } else {
+        n_tensor = split_inputs(def, sp, ins, where);
+      }
       for (size_t k = static_cast<size_t>(n_tensor); k < ins.size(); ++k) {
         const std::string& key = sp.attr_inputs[k - static_cast<size_t>(n_tensor)];
         const std::string what = "input " + std::to_string(k) + " ('" +
@@ -873,6 +893,11 @@ void Reader::build_node(int i) {
         else
           fail(where, what + " is not a tensor");
       }
+      // Shape rules and variant readers may assume their input count (checked again, with every
+      // node, when the graph is validated).
+      if (const int nin = static_cast<int>(node.inputs.size());
+          nin < def.min_inputs || (def.max_inputs >= 0 && nin > def.max_inputs))
+        fail(where, def.name + " has " + std::to_string(nin) + " tensor inputs");
       if (info.variant != nullptr) {  // e.g. MirrorPad's attributes → Pad's
         std::vector<ops::TensorType> in;
         for (int v : node.inputs) {
@@ -889,16 +914,39 @@ void Reader::build_node(int i) {
         }
       }
       auto types = output_types(n, i);
-      if (types && static_cast<int>(types->size()) != def.num_outputs)
+      if (types && def.num_outputs >= 0 && static_cast<int>(types->size()) != def.num_outputs)
         fail(where, def.name + " has " + std::to_string(def.num_outputs) +
                         " outputs, the file records " + std::to_string(types->size()));
+      // Ops whose output count follows from their attributes and input shapes (Split, Unstack)
+      // yield a tuple even of one tensor; its length is what the file records, else the rule's.
+      int num_outputs = def.num_outputs;
+      if (num_outputs < 0) {
+        std::vector<ops::TensorType> in;
+        for (int v : node.inputs) {
+          if (!typed_[static_cast<size_t>(v)])
+            fail(where,
+                 def.name + " needs the types of its inputs, which the file does not record");
+          in.push_back({g_.value(v).dtype, g_.value(v).shape});
+        }
+        std::vector<ops::TensorType> want;
+        try {
+          want = def.infer(in, node.attrs);
+        } catch (const Error& e) {
+          fail(where, e.reason());
+        }
+        if (types && types->size() != want.size())
+          fail(where, def.name + " gives " + std::to_string(want.size()) +
+                          " outputs, the file records " + std::to_string(types->size()));
+        if (!types) types = std::move(want);
+        num_outputs = static_cast<int>(types->size());
+      }
       const std::string base = strip(n.output_size() >= 1 ? n.output(0) : n.name());
       std::vector<Ref> outs;
-      for (int k = 0; k < def.num_outputs; ++k) {
+      for (int k = 0; k < num_outputs; ++k) {
         std::string vname = base;
         if (n.output_size() > 1 && k < n.output_size())
           vname = strip(n.output(k));
-        else if (def.num_outputs > 1)
+        else if (num_outputs > 1 || def.num_outputs < 0)
           vname = base + ":" + std::to_string(k);
         const int v = types ? new_value(vname, (*types)[static_cast<size_t>(k)].dtype,
                                         (*types)[static_cast<size_t>(k)].shape, where)
@@ -908,7 +956,7 @@ void Reader::build_node(int i) {
         outs.push_back(Ref{.kind = Ref::kValue, .value = v});
       }
       g_.nodes.push_back(std::move(node));
-      if (outs.size() == 1)
+      if (outs.size() == 1 && def.num_outputs >= 0)
         out = outs[0];
       else
         out = Ref{.kind = Ref::kTuple,

@@ -59,7 +59,8 @@ class Writer {
     t->set_raw_data(reinterpret_cast<const char*>(b.data()), b.size());
   }
   void set_attr(pb::AttributeProto* a, const ir::Attr& v, const std::string& where) const;
-  void set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
+  // A tensor's type, or (several values, or `tuple`) a tuple of them.
+  void set_abstract(pb::AttributeProto* a, const std::vector<int>& values, bool tuple,
                     const std::string& where) const;
   std::string constant_node(pb::GraphProto* gp, const std::string& name, const ir::Attr& v,
                             const std::string& where);
@@ -139,7 +140,7 @@ void Writer::set_attr(pb::AttributeProto* a, const ir::Attr& v, const std::strin
 }
 
 // The "shape" attribute MindSpore puts on every node: its output's dtype and dims.
-void Writer::set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
+void Writer::set_abstract(pb::AttributeProto* a, const std::vector<int>& values, bool tuple,
                           const std::string& where) const {
   a->set_name("shape");
   auto one = [&](pb::AttributeProto* e, int v) {
@@ -147,7 +148,7 @@ void Writer::set_abstract(pb::AttributeProto* a, const std::vector<int>& values,
     e->set_type(AttrType::TENSORS);
     fill_type(e->add_tensors(), info.dtype, info.shape, where);
   };
-  if (values.size() == 1) {
+  if (values.size() == 1 && !tuple) {
     one(a, values[0]);
     return;
   }
@@ -306,7 +307,7 @@ std::string Writer::write_tuple_input(pb::ModelProto& m, pb::GraphProto* gp, con
   t->add_output(tuple_name);
   t->set_name(tuple_name);
   t->set_op_type("REF::" + tuple_prim);
-  set_abstract(t->add_attribute(), node.inputs, node.name);
+  set_abstract(t->add_attribute(), node.inputs, true, node.name);
   return tuple_name;
 }
 
@@ -392,7 +393,7 @@ void Writer::write_tuple_outputs(pb::ModelProto& m, pb::GraphProto* gp, const ir
     g->add_output(names_[static_cast<size_t>(v)]);
     g->set_name(names_[static_cast<size_t>(v)]);
     g->set_op_type("REF::" + get_name);
-    set_abstract(g->add_attribute(), {v}, node.name);
+    set_abstract(g->add_attribute(), {v}, false, node.name);
   }
 }
 
@@ -410,6 +411,15 @@ void Writer::write_node(pb::ModelProto& m, pb::GraphProto* gp, const ir::Node& n
   }
   if (sp->tuple_input) inputs = {write_tuple_input(m, gp, node, inputs)};
   write_attr_inputs(gp, node, *sp, attrs, inputs);
+  if (const auto pos = ops::argument_positions(*sp); !pos.empty()) {  // GroupNorm's order
+    if (pos.size() != inputs.size())
+      fail(node.name, "op " + node.op + " has " + std::to_string(inputs.size()) +
+                          " inputs and attr inputs, its MindIR spelling " +
+                          std::to_string(pos.size()) + " arguments");
+    std::vector<std::string> ordered(inputs.size());
+    for (size_t k = 0; k < pos.size(); ++k) ordered[pos[k]] = inputs[k];
+    inputs = std::move(ordered);
+  }
   pb::PrimitiveProto* prim = add_primitive(m, sp->primitive, sp->primitive_function);
   const std::string prim_name = prim->name();
   write_primitive_attrs(prim, node, *sp, attrs);
@@ -418,14 +428,18 @@ void Writer::write_node(pb::ModelProto& m, pb::GraphProto* gp, const ir::Node& n
   for (auto& s : inputs) n->add_input(s);
   for (int v : node.outputs) value(v, node.name);
   // MindSpore's nodes have one output, named like the node.
-  const std::string out_name = node.outputs.size() == 1
-                                   ? names_[static_cast<size_t>(node.outputs[0])]
-                                   : unique(prefix_ + node.name);
+  // Ops with a variable output count (Split, Unstack) yield a tuple even of one tensor.
+  const bool tuple_out = node.outputs.size() > 1 || def->num_outputs < 0;
+  if (def->num_outputs >= 0 && static_cast<int>(node.outputs.size()) != def->num_outputs)
+    fail(node.name, "op " + node.op + " has " + std::to_string(node.outputs.size()) +
+                        " outputs, expected " + std::to_string(def->num_outputs));
+  const std::string out_name =
+      !tuple_out ? names_[static_cast<size_t>(node.outputs[0])] : unique(prefix_ + node.name);
   n->add_output(out_name);
   n->set_name(out_name);
   n->set_op_type("REF::" + prim_name);
-  set_abstract(n->add_attribute(), node.outputs, node.name);
-  if (node.outputs.size() > 1) write_tuple_outputs(m, gp, node, out_name);
+  set_abstract(n->add_attribute(), node.outputs, tuple_out, node.name);
+  if (tuple_out) write_tuple_outputs(m, gp, node, out_name);
 }
 
 // One output as itself; several as a MakeTuple node, the output marked "Tuple".
@@ -446,12 +460,12 @@ void Writer::write_outputs(pb::ModelProto& m, pb::GraphProto* gp) {
   n->add_output(name);
   n->set_name(name);
   n->set_op_type("REF::" + prim_name);
-  set_abstract(n->add_attribute(), g_.outputs, "graph output");
+  set_abstract(n->add_attribute(), g_.outputs, false, "graph output");
   auto* o = gp->add_output();
   o->set_name(name);
   o->set_denotation("Tuple");
   auto* info = o->mutable_attr_info();
-  set_abstract(info, g_.outputs, "graph output");
+  set_abstract(info, g_.outputs, false, "graph output");
   info->clear_name();
 }
 

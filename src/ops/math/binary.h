@@ -122,4 +122,116 @@ inline OnnxImportFn onnx_fold_inputs(std::string op) {
   };
 }
 
+// y = F<T>()(x, s) element-wise, s the scalar attribute `other` as T: the rows of MindSpore 2.x's
+// tensor-by-Python-number ops (Muls, Divs), whose scalar is a constant input, not a tensor.
+template <template <class> class F>
+OpDef scalar_row(const std::string& name, std::vector<DType> dtypes) {
+  OpDef d;
+  d.name = name;
+  d.infer = [name, dtypes](std::span<const TensorType> in, const ir::Attrs& attrs) {
+    attr_double(attrs, name, "other", 0);  // a number, if present
+    if (!has_attr(attrs, "other"))
+      throw ValueError(ErrorCode::kInvalidArgument, name + ": attribute 'other' is required");
+    bool ok = false;
+    for (DType t : dtypes) ok |= t == in[0].dtype;
+    if (!ok)
+      throw ValueError(
+          ErrorCode::kUnsupported,
+          name + ": dtype " + std::string(mindspore_name(in[0].dtype)) + " is not supported");
+    return std::vector<TensorType>{in[0]};
+  };
+  d.make_kernel = [name](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
+    const double s = attr_double(attrs, name, "other", 0);
+    const int64_t n = in[0].shape.numel();
+    auto make = [&](auto zero) -> Kernel {
+      using T = decltype(zero);
+      return [n, v = static_cast<T>(s)](std::span<const Tensor> x, std::span<Tensor> y) {
+        const T* p = x[0].data<T>();
+        T* q = y[0].data<T>();
+        const F<T> f;
+        for (int64_t i = 0; i < n; ++i) q[i] = f(p[i], v);
+      };
+    };
+    switch (in[0].dtype) {
+      case DType::Float64:
+        return make(double{});
+      case DType::Int32:
+        return make(int32_t{});
+      case DType::Int64:
+        return make(int64_t{});
+      default:
+        return make(float{});
+    }
+  };
+  d.mindir.primitive = name;
+  d.mindir.attr_inputs = {"other"};
+  return d;
+}
+
+// y = a + sign·alpha·b with NumPy broadcasting (MindSpore 2.x's AddExt, SubExt: `alpha` a number,
+// default 1), for operands of one dtype in kBinaryDTypes.
+inline OpDef alpha_row(const std::string& name, int sign) {
+  OpDef d;
+  d.name = name;
+  d.min_inputs = d.max_inputs = 2;
+  d.infer = [name](std::span<const TensorType> in, const ir::Attrs& attrs) {
+    attr_double(attrs, name, "alpha", 1);
+    return std::vector<TensorType>{{in[0].dtype, binary_infer(name, in, kBinaryDTypes)}};
+  };
+  d.make_kernel = [name, sign](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
+    const Shape out = broadcast_all(name, in);
+    const double alpha = sign * attr_double(attrs, name, "alpha", 1);
+    const Shape shapes[2] = {in[0].shape, in[1].shape};
+    auto make = [&](auto zero) -> Kernel {
+      using T = decltype(zero);
+      return [w = BroadcastWalk<2>(shapes, out), a = static_cast<T>(alpha)](
+                 std::span<const Tensor> x, std::span<Tensor> y) {
+        const T* p = x[0].data<T>();
+        const T* q = x[1].data<T>();
+        T* o = y[0].data<T>();
+        w.run([&](int64_t i, const int64_t* off) { o[i] = p[off[0]] + a * q[off[1]]; });
+      };
+    };
+    switch (in[0].dtype) {
+      case DType::Float64:
+        return make(double{});
+      case DType::Int32:
+        return make(int32_t{});
+      case DType::Int64:
+        return make(int64_t{});
+      default:
+        return make(float{});
+    }
+  };
+  d.mindir.primitive = name;
+  d.mindir.attr_inputs = {"alpha"};
+  d.mindir.defaults = {{"alpha", int64_t{1}}};
+  return d;
+}
+
+// ONNX export of an alpha row: a ± b, with b scaled first when alpha is not 1.
+inline OnnxExportFn onnx_alpha_export(std::string op_type, std::string name) {
+  return [op_type, name](OnnxBuilder& b, const ir::Node& n) {
+    const double alpha = onnx_checked(b, n, [&] { return attr_double(n.attrs, name, "alpha", 1); });
+    const std::string y = b.name(n.outputs.at(0));
+    std::string rhs = b.name(n.inputs.at(1));
+    if (alpha != 1) {
+      const std::string scaled = b.fresh(y + "/alpha_b");
+      b.add("Mul", {rhs, b.scalar(y + "/alpha", alpha, b.info(n.inputs[1]).dtype)}, {scaled});
+      rhs = scaled;
+    }
+    b.add(op_type, {b.name(n.inputs.at(0)), rhs}, {y});
+  };
+}
+
+// ONNX export of a scalar row: the ONNX binary op with the scalar as a rank-0 constant.
+inline OnnxExportFn onnx_scalar_export(std::string op_type, std::string name) {
+  return [op_type, name](OnnxBuilder& b, const ir::Node& n) {
+    const double s = onnx_checked(b, n, [&] { return attr_double(n.attrs, name, "other", 0); });
+    const std::string y = b.name(n.outputs.at(0));
+    b.add(op_type, {b.name(n.inputs.at(0)), b.scalar(y + "/other", s, b.info(n.inputs[0]).dtype)},
+          {y});
+  };
+}
+
 }  // namespace cellar::ops
