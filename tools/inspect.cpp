@@ -29,6 +29,15 @@ struct Row {
   uint64_t bytes = 0;
   bool with_bytes = true;
   std::optional<TensorStats> stats;
+  // A graph value's symbolic dimensions (ir::ValueInfo::symbols): printed by name, "-1" in JSON.
+  std::vector<std::string> symbols = {};
+  std::string shape_str() const {
+    ir::ValueInfo v;
+    v.shape = shape;
+    v.symbols = symbols;
+    return v.shape_str();
+  }
+  bool open(size_t d) const { return d < symbols.size() && !symbols[d].empty(); }
 };
 
 Row make_row(const std::string& name, const Tensor& t, bool stats, Progress* bar, uint64_t* done) {
@@ -58,7 +67,7 @@ void print_rows(const std::vector<Row>& rows) {
   std::vector<std::vector<std::string>> cells;
   if (any_stats) cells.push_back({"name", "dtype", "shape", "bytes", "min", "max", "mean", "nan"});
   for (const Row& r : rows) {
-    std::vector<std::string> c{r.name, dtype_str(r.dtype), r.shape.str()};
+    std::vector<std::string> c{r.name, dtype_str(r.dtype), r.shape_str()};
     if (r.with_bytes) c.push_back(std::to_string(r.bytes));
     if (r.stats && r.stats->numeric) {
       const TensorStats& s = *r.stats;
@@ -75,6 +84,11 @@ json json_rows(const std::vector<Row>& rows) {
   json a = json::array();
   for (const Row& r : rows) {
     json j = {{"name", r.name}, {"dtype", dtype_str(r.dtype)}, {"shape", r.shape.dims()}};
+    if (!r.symbols.empty()) {
+      for (size_t d = 0; d < r.shape.rank(); ++d)
+        if (r.open(d)) j["shape"][d] = -1;
+      j["symbols"] = r.symbols;
+    }
     if (r.with_bytes) j["bytes"] = r.bytes;
     if (r.stats && r.stats->numeric) {
       const TensorStats& s = *r.stats;
@@ -216,7 +230,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     std::vector<Row> rows;
     for (int id : ids) {
       const ir::ValueInfo& v = loaded->value(id);
-      rows.push_back({v.name, v.dtype, v.shape, 0, false, std::nullopt});
+      rows.push_back({v.name, v.dtype, v.shape, 0, false, std::nullopt, v.symbols});
     }
     return rows;
   };
@@ -260,6 +274,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     j["loads"] = loaded.has_value();
     j["load_error"] = loaded ? json(nullptr) : json(load_error);
     if (loaded) {
+      j["symbolic"] = loaded->symbolic();
       json jops = json::object();
       for (const auto& [op, n] : ops) jops[op] = n;
       j["inputs"] = json_rows(inputs);

@@ -99,13 +99,17 @@ ModelInputs npy_inputs(const ir::Graph& g, const std::vector<std::string>& specs
                           {file[k]});
       t = t.to(v.dtype);
     }
-    if (t.shape() != v.shape) {
+    // A symbolic input takes any size on its open dimensions (the executor plans per shape).
+    bool fits_open = v.symbolic() && t.rank() == v.shape.rank();
+    for (size_t d = 0; fits_open && d < t.rank(); ++d)
+      fits_open = v.open(d) || t.shape()[d] == v.shape[d];
+    if (t.shape() != v.shape && !fits_open) {
       const bool only_leading =
           t.rank() == v.shape.rank() && t.rank() > 0 &&
           std::equal(t.shape().begin() + 1, t.shape().end(), v.shape.begin() + 1);
       if (!only_leading || (batch && *batch != t.shape()[0]))
         throw FormatError("shape " + t.shape().str() + " does not fit the model's input '" +
-                              v.name + "' of shape " + v.shape.str(),
+                              v.name + "' of shape " + v.shape_str(),
                           {file[k]});
       rebatch = true;
     }

@@ -53,8 +53,9 @@ std::string markdown(const std::vector<OpInfo>& ops, const std::vector<std::stri
     std::string mindir = op.mindir_primitive.empty() ? "–" : op.mindir_primitive;
     if (!read.empty()) mindir += "; " + join(read);
     os << "| " << op.name << (op.is_random ? " (random, eager only)" : "") << " | " << arity(op)
-       << " | " << op.num_outputs << " | " << mindir << " | " << (op.onnx_export ? "yes" : "–")
-       << " | " << (op.onnx_import.empty() ? "–" : join(op.onnx_import)) << " |\n";
+       << " | " << (op.num_outputs < 0 ? std::string("n") : std::to_string(op.num_outputs)) << " | "
+       << mindir << " | " << (op.onnx_export ? "yes" : "–") << " | "
+       << (op.onnx_import.empty() ? "–" : join(op.onnx_import)) << " |\n";
   }
   os << "\nONNX op types read as a combination of the ops above, or as load-time constants: "
      << join(decomposed) << ".\n";

@@ -131,9 +131,11 @@ Command add_run(CLI::App& app) {
   sub->add_flag("--json", args->json, "print one JSON object instead of text");
   sub->footer(
       "Inputs must have the model's recorded dtype and shape; float64 .npy data goes into a\n"
-      "float32 input (and other casts within floats or within integers) by conversion. When\n"
-      "every input differs from the recorded shape only in its leading dimension, the model is\n"
-      "re-batched (an error says so when the graph fixes its batch).\n"
+      "float32 input (and other casts within floats or within integers) by conversion. A\n"
+      "symbolic dimension (ONNX dim_param, MindIR -1; `cellar inspect` shows it by name) takes\n"
+      "any size; --ones and --random give it size 1. When every input differs from the recorded\n"
+      "shape only in its leading dimension, the model is re-batched (an error says so when the\n"
+      "graph fixes its batch).\n"
       ".npy files: C order, little-endian b1 i1 i2 i4 i8 u1 u2 u4 u8 f2 f4 f8.\n\n"
       "Examples:\n"
       "  cellar run model.onnx --input x=x.npy\n"

@@ -11,8 +11,8 @@ namespace cellar {
 struct OpInfo {
   std::string name;
   int min_inputs = 1;
-  int max_inputs = 1;  // -1: any number
-  int num_outputs = 1;
+  int max_inputs = 1;            // -1: any number
+  int num_outputs = 1;           // -1: as many as the attributes and input shapes say (Split)
   bool is_random = false;        // eager only: refused inside an export trace
   bool runs_in_graph = false;    // has a kernel the Executor (GraphCell) can run
   std::string mindir_primitive;  // written (and read); empty: the op has no MindIR spelling

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cellar/io/inspect.h"
+#include "cellar/ir/graph.h"
 #include "cellar/storage.h"
 #include "cellar/tensor.h"
 #include "formats/crypto.h"
@@ -99,6 +100,17 @@ class PostOrder {
   std::vector<uint8_t> state_;  // 0 new, 1 on the stack, 2 done
   std::vector<int> order_;
 };
+
+// A graph with open (symbolic) input dimensions, read twice: `a` with every open dimension at
+// size_a, `b` at size_b. A reader that folds shape arithmetic at load (ONNX's Shape -> Gather ->
+// Concat -> Reshape) bakes the size into constants and attributes; then the two differ and the
+// graph would compute with the wrong size at any other. One such difference is repaired in `a`:
+// a Reshape whose target entry is the open size at both sizes, where its input has exactly one
+// dimension of that size at both, takes that dimension at run time (its `dims_from_input`).
+// Anything else that differs throws kUnsupported naming the first node or constant, its values
+// at both sizes, and why. Value shapes may differ (that is what open dimensions do).
+void reconcile_open_dims(ir::Graph& a, const ir::Graph& b, int64_t size_a, int64_t size_b,
+                         const std::string& file);
 
 // A model's external data files (ONNX external_data, MindIR `<name>_variables/data_N`), named by
 // paths relative to the model's folder, each opened once. An encrypted file is decrypted through

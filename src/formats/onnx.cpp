@@ -111,8 +111,13 @@ bool onnx_op_known(const pb::NodeProto& n) {
 
 class Reader final : public ops::OnnxImporter {
  public:
-  Reader(const pb::ModelProto& model, std::string file, const GraphReadOptions& options)
-      : model_(model), file_(std::move(file)), external_(options.base_dir, options.dec) {}
+  // `open_size`: the size given to every open (symbolic) input dimension while importing.
+  Reader(const pb::ModelProto& model, std::string file, const GraphReadOptions& options,
+         int64_t open_size)
+      : model_(model),
+        file_(std::move(file)),
+        external_(options.base_dir, options.dec),
+        open_size_(open_size) {}
   ir::Graph run();
 
   // ---- OnnxImporter ----
@@ -186,8 +191,6 @@ class Reader final : public ops::OnnxImporter {
   void check_ops_known() const;
   std::vector<int> order_from(const std::vector<std::string>& roots);
   DType elem_dtype(const pb::TypeProto& t, const std::string& what) const;
-  std::optional<Shape> declared_shape(const pb::TypeProto& t, const std::string& what,
-                                      bool require_static) const;
   Tensor tensor_of(const pb::TensorProto& t, const std::string& what) const;
   // The tensor's data from its external file.
   Tensor read_external(const pb::TensorProto& t, const std::string& what, DType dt,
@@ -203,6 +206,7 @@ class Reader final : public ops::OnnxImporter {
   const pb::ModelProto& model_;
   std::string file_;
   mutable ExternalFiles external_;  // files opened once, as tensors name them
+  int64_t open_size_ = 1;
   int64_t opset_ = 0;
   ir::Graph g_;
   NameIndex<Entry> defs_;
@@ -314,32 +318,6 @@ DType Reader::elem_dtype(const pb::TypeProto& t, const std::string& what) const 
                              "(" +
                              kOnnxSupportedTypes + ")");
   return *dt;
-}
-
-std::optional<Shape> Reader::declared_shape(const pb::TypeProto& t, const std::string& what,
-                                            bool require_static) const {
-  if (!t.has_tensor_type() || !t.tensor_type().has_shape()) {
-    if (require_static)
-      unsupported_at(what, "input '" + what + "' has no shape (static shapes only)");
-    return std::nullopt;
-  }
-  std::vector<int64_t> dims;
-  for (const auto& d : t.tensor_type().shape().dim()) {
-    if (d.has_dim_value()) {
-      if (d.dim_value() < 0)
-        fail_at(what, "'" + what + "' has negative dimension " + std::to_string(d.dim_value()));
-      dims.push_back(d.dim_value());
-    } else {
-      if (require_static)
-        unsupported_at(what, "input '" + what + "' has the symbolic dimension '" + d.dim_param() +
-                                 "'; cellar runs static shapes: export with fixed input sizes");
-      return std::nullopt;  // partly known: nothing to check against
-    }
-  }
-  Shape s(std::move(dims));
-  if (!s.checked_numel())
-    fail_at(what, "element count of '" + what + "' " + s.str() + " overflows");
-  return s;
 }
 
 Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& what) const {
@@ -509,7 +487,32 @@ int Reader::resolve(const std::string& name) {
     case Entry::kInput: {
       const auto& vi = gp().input(it->second.index);
       const DType dt = elem_dtype(vi.type(), name);
-      const int v = new_value(name, dt, *declared_shape(vi.type(), name, true));
+      if (!vi.type().tensor_type().has_shape())
+        unsupported_at(name, "input '" + name +
+                                 "' has no shape (its rank is unknown; cellar needs each input's "
+                                 "rank, its dimensions may be symbolic)");
+      // A dim_param (or a dimension with neither value nor param) is open: named by its
+      // dim_param, "?" without one, and imported at open_size_.
+      std::vector<int64_t> dims;
+      std::vector<std::string> symbols;
+      const auto& ds = vi.type().tensor_type().shape().dim();
+      for (int k = 0; k < ds.size(); ++k) {
+        if (ds[k].has_dim_value()) {
+          if (ds[k].dim_value() < 0)
+            fail_at(name,
+                    "'" + name + "' has negative dimension " + std::to_string(ds[k].dim_value()));
+          dims.push_back(ds[k].dim_value());
+          continue;
+        }
+        symbols.resize(static_cast<size_t>(ds.size()));
+        symbols[static_cast<size_t>(k)] = ds[k].dim_param().empty() ? "?" : ds[k].dim_param();
+        dims.push_back(open_size_);
+      }
+      Shape shape(std::move(dims));
+      if (!shape.checked_numel())
+        fail_at(name, "element count of '" + name + "' " + shape.str() + " overflows");
+      const int v = new_value(name, dt, std::move(shape));
+      g_.values[static_cast<size_t>(v)].symbols = std::move(symbols);
       g_.inputs.push_back(v);
       bound_[name] = v;
       return v;
@@ -795,6 +798,8 @@ ir::Graph Reader::finish() {
   for (size_t v = 0; v < g_.values.size(); ++v)
     if (used[v])
       remap[v] = out.add_value(g_.values[v].name, g_.values[v].dtype, g_.values[v].shape);
+  for (size_t v = 0; v < g_.values.size(); ++v)
+    if (used[v]) out.values[static_cast<size_t>(remap[v])].symbols = g_.values[v].symbols;
   auto m = [&](int v) { return remap[static_cast<size_t>(v)]; };
   for (int v : g_.inputs) out.inputs.push_back(m(v));
   for (const auto& [v, t] : const_)
@@ -947,7 +952,27 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
   if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     throw FormatError("not a valid onnx.ModelProto (protobuf parse failed: truncated or corrupt)",
                       {.file = file});
-  return Reader(model, file, options).run();
+  // Open (symbolic) input dimensions: the reader folds shape arithmetic into constants, so the
+  // model is imported at two sizes of its open dimensions and must give the same graph; a Reshape
+  // to the batch read from the input (torch's x.view(x.size(0), -1)) is repaired to follow it, and
+  // a model whose ops or constants change with them otherwise would compute with the wrong size
+  // at any other, and is refused (reconcile_open_dims).
+  ir::Graph g = Reader(model, file, options, 1).run();
+  if (!g.symbolic()) return g;
+  constexpr int64_t kProbe = 7;
+  ir::Graph probe;
+  try {
+    probe = Reader(model, file, options, kProbe).run();
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kUnsupported,
+                "the model loads with its symbolic dimensions at 1 but not at " +
+                    std::to_string(kProbe) + " (" + e.reason() +
+                    "): it does not run at other sizes; export with fixed input sizes",
+                {.file = file, .tensor = e.tensor()});
+  }
+  reconcile_open_dims(g, probe, 1, kProbe, file);
+  g.derive_symbols();
+  return g;
 }
 
 std::vector<OpCount> onnx_op_census(std::span<const std::byte> bytes, const std::string& file) {

@@ -53,6 +53,15 @@ std::filesystem::path folder_of(const std::filesystem::path& path) {
 std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
                                    FileFormat format, const ExportOptions& options) {
   graph.validate();
+  // The writers spell some ops with the sizes they were planned at (an ONNX Reshape's target, a
+  // MindIR node's recorded shape), so a symbolic graph would be written for one size only.
+  for (int v : graph.inputs)
+    if (graph.value(v).symbolic())
+      throw ExportError("input '" + graph.value(v).name + "' has the symbolic shape " +
+                            graph.value(v).shape_str() +
+                            ": exporting graphs with symbolic dimensions is not supported; load "
+                            "the model, resize it or export from a Cell traced at fixed sizes",
+                        {.tensor = graph.value(v).name});
   const formats::GraphFormat& fmt =
       formats::format_for(format == FileFormat::ONNX ? FileKind::kOnnx : FileKind::kMindIR);
   std::filesystem::path path = file_name;

@@ -1,13 +1,42 @@
 #include "cellar/ir/graph.h"
 
+#include <map>
 #include <string>
 
 #include "ops/op_table.h"
 
 namespace cellar::ir {
 
+bool ValueInfo::symbolic() const {
+  for (const auto& s : symbols)
+    if (!s.empty()) return true;
+  return false;
+}
+
+std::string ValueInfo::shape_str() const {
+  if (!symbolic()) return shape.str();
+  std::string out = "(";
+  for (size_t i = 0; i < shape.rank(); ++i)
+    out += (i ? ", " : "") + (open(i) ? symbols[i] : std::to_string(shape[i]));
+  return out + (shape.rank() == 1 ? ",)" : ")");
+}
+
+std::string ValueInfo::type_str() const { return std::string(mindspore_name(dtype)) + shape_str(); }
+
+bool Graph::symbolic() const {
+  for (int v : inputs)
+    if (v >= 0 && static_cast<size_t>(v) < values.size() &&
+        values[static_cast<size_t>(v)].symbolic())
+      return true;
+  return false;
+}
+
 int Graph::add_value(std::string value_name, DType dtype, Shape shape) {
-  values.push_back({std::move(value_name), dtype, std::move(shape)});
+  ValueInfo info;
+  info.name = std::move(value_name);
+  info.dtype = dtype;
+  info.shape = std::move(shape);
+  values.push_back(std::move(info));
   return static_cast<int>(values.size() - 1);
 }
 
@@ -80,6 +109,10 @@ void Graph::validate(const std::string& file) const {
   for (const auto& info : values) {
     if (!info.shape.checked_numel()) fail(file, info.name, "invalid shape " + info.shape.str());
     if (info.dtype == DType::String) fail(file, info.name, "str values cannot appear in a graph");
+    if (!info.symbols.empty() && info.symbols.size() != info.shape.rank())
+      fail(file, info.name,
+           "has " + std::to_string(info.symbols.size()) + " dimension symbols for rank " +
+               std::to_string(info.shape.rank()));
   }
   for (int v : inputs) {
     check_id(v, "graph input");
@@ -90,6 +123,7 @@ void Graph::validate(const std::string& file) const {
     const auto& info = values[static_cast<size_t>(init.value)];
     if (!init.data.defined() || init.data.dtype() != info.dtype || init.data.shape() != info.shape)
       fail(file, info.name, "initializer data does not match its declared dtype and shape");
+    if (info.symbolic()) fail(file, info.name, "an initializer cannot have an open dimension");
     ++defined[static_cast<size_t>(init.value)];
   }
   const auto& table = ops::op_table();
@@ -145,6 +179,116 @@ void Graph::validate(const std::string& file) const {
                  std::string(mindspore_name(info.dtype)) + info.shape.str() + " but op " + node.op +
                  " gives " + std::string(mindspore_name(out[k].dtype)) + out[k].shape.str());
     }
+  }
+}
+
+std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
+                                       const std::vector<size_t>& order) const {
+  std::vector<ValueType> types(values.size());
+  for (size_t v = 0; v < values.size(); ++v) types[v] = {values[v].dtype, values[v].shape};
+  if (input_shapes.size() != inputs.size())
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "the graph takes " + std::to_string(inputs.size()) + " inputs, got " +
+                         std::to_string(input_shapes.size()) + " shapes");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ValueInfo& info = value(inputs[i]);
+    const Shape& s = input_shapes[i];
+    auto refuse = [&](const std::string& why) {
+      throw ValueError(ErrorCode::kShapeMismatch,
+                       "input " + std::to_string(i) + " ('" + info.name + "') expects " +
+                           info.type_str() + ", given " + std::string(mindspore_name(info.dtype)) +
+                           s.str() + ": " + why,
+                       {.tensor = info.name});
+    };
+    if (s.rank() != info.shape.rank())
+      refuse("rank " + std::to_string(s.rank()) + " instead of " +
+             std::to_string(info.shape.rank()));
+    for (size_t d = 0; d < s.rank(); ++d) {
+      if (s[d] < 0) refuse("negative dimension");
+      if (!info.open(d) && s[d] != info.shape[d])
+        refuse("axis " + std::to_string(d) + " is fixed at " + std::to_string(info.shape[d]));
+    }
+    if (!s.checked_numel()) refuse("the element count overflows");
+    types[static_cast<size_t>(inputs[i])].shape = s;
+  }
+  const auto& table = ops::op_table();
+  std::vector<ops::TensorType> in;
+  for (size_t n : order) {
+    const Node& node = nodes[n];
+    const ops::OpDef* def = table.find(node.op);
+    if (def == nullptr)
+      throw ValueError(ErrorCode::kUnsupported,
+                       "node '" + node.name + "': unknown op '" + node.op + "'",
+                       {.tensor = node.name});
+    in.clear();
+    for (int v : node.inputs)
+      in.push_back({types[static_cast<size_t>(v)].dtype, types[static_cast<size_t>(v)].shape});
+    std::vector<ops::TensorType> out;
+    try {
+      out = def->infer(in, node.attrs);
+    } catch (const Error& e) {
+      throw ValueError(e.code(), "node '" + node.name + "' (" + node.op + "): " + e.reason(),
+                       {.tensor = node.name});
+    } catch (const std::exception& e) {  // a shape rule tripping on shapes it did not expect
+      throw ValueError(ErrorCode::kShapeMismatch,
+                       "node '" + node.name + "' (" + node.op + "): " + e.what(),
+                       {.tensor = node.name});
+    }
+    for (size_t k = 0; k < out.size() && k < node.outputs.size(); ++k) {
+      if (!out[k].shape.checked_numel())
+        throw ValueError(ErrorCode::kShapeMismatch,
+                         "node '" + node.name + "' (" + node.op + "): output shape " +
+                             out[k].shape.str() + " overflows",
+                         {.tensor = node.name});
+      types[static_cast<size_t>(node.outputs[k])] = {out[k].dtype, std::move(out[k].shape)};
+    }
+  }
+  return types;
+}
+
+void Graph::derive_symbols() {
+  if (!symbolic()) return;
+  const auto order = topological_order();
+  // Each input symbol gets its own probe size, far from the representative sizes, so that a
+  // dimension that moves with exactly one symbol can be named after it.
+  std::map<std::string, std::pair<int64_t, int64_t>> probe;  // symbol → (recorded, probe) size
+  std::vector<Shape> base, probed;
+  for (int v : inputs) {
+    const ValueInfo& info = value(v);
+    base.push_back(info.shape);
+    Shape s = info.shape;
+    for (size_t d = 0; d < s.rank(); ++d)
+      if (info.open(d)) {
+        auto [it, fresh] = probe.emplace(info.symbols[d], std::pair<int64_t, int64_t>{s[d], 0});
+        if (fresh) it->second.second = 7 + 4 * static_cast<int64_t>(probe.size() - 1);
+        s[d] = it->second.second;
+      }
+    probed.push_back(std::move(s));
+  }
+  std::vector<ValueType> a, b;
+  try {
+    a = infer_at(base, order);
+    b = infer_at(probed, order);
+  } catch (const Error&) {
+    return;  // the ops refuse the probe sizes: leave the intermediate values unmarked
+  }
+  std::vector<bool> is_input(values.size(), false);
+  for (int v : inputs) is_input[static_cast<size_t>(v)] = true;
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (is_input[v]) continue;
+    ValueInfo& info = values[v];
+    const Shape& sa = a[v].shape;
+    const Shape& sb = b[v].shape;
+    std::vector<std::string> symbols(sa.rank());
+    bool any = false;
+    for (size_t d = 0; d < sa.rank() && d < sb.rank(); ++d) {
+      if (sa[d] == sb[d]) continue;
+      any = true;
+      symbols[d] = "?";
+      for (const auto& [symbol, sizes] : probe)
+        if (sa[d] == sizes.first && sb[d] == sizes.second && symbol != "?") symbols[d] = symbol;
+    }
+    info.symbols = any ? std::move(symbols) : std::vector<std::string>{};
   }
 }
 

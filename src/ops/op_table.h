@@ -119,6 +119,8 @@ struct OpDef {
   std::string name;
   int min_inputs = 1;
   int max_inputs = 1;  // -1: any number
+  // -1: as many as `infer` gives for the node's attributes and input shapes (Split, Unstack);
+  // MindIR then holds a tuple even of one tensor.
   int num_outputs = 1;
   // Output types from input types and attributes. Throws ValueError (kShapeMismatch,
   // kDTypeMismatch, kInvalidArgument) saying what disagrees.

@@ -63,8 +63,9 @@ class ArenaPlanner {
 
 }  // namespace
 
-struct Executor::Impl {
-  ir::Graph graph;
+struct Executor::Plan {
+  std::vector<Shape> input_shapes;
+  std::vector<ir::ValueType> types;  // per value id
   std::shared_ptr<Storage> arena;
   std::vector<Tensor> values;  // one Tensor per value id: arena views, initializers
   struct Step {
@@ -75,35 +76,81 @@ struct Executor::Impl {
   std::vector<Step> steps;
 };
 
+struct Executor::Impl {
+  ir::Graph graph;
+  std::vector<size_t> order;
+  std::vector<size_t> last_use;  // per value: the last step reading it (kForever: a graph output)
+  std::vector<bool> is_init, read;
+  std::vector<std::unique_ptr<Plan>> plans;  // most recently used first
+
+  std::unique_ptr<Plan> make_plan(std::vector<Shape> input_shapes) const;
+  // The plan whose input shapes `shape_of(i)` gives, moved to the front; made (and the least
+  // recently used dropped) when there is none. Finding one allocates nothing.
+  template <class ShapeOf>
+  Plan& select(ShapeOf&& shape_of) {
+    const size_t n = graph.inputs.size();
+    for (size_t p = 0; p < plans.size(); ++p) {
+      bool same = true;
+      for (size_t i = 0; same && i < n; ++i) same = plans[p]->input_shapes[i] == shape_of(i);
+      if (same) {
+        std::rotate(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(p),
+                    plans.begin() + static_cast<std::ptrdiff_t>(p) + 1);
+        return *plans.front();
+      }
+    }
+    std::vector<Shape> shapes;
+    for (size_t i = 0; i < n; ++i) shapes.push_back(shape_of(i));
+    auto plan = make_plan(std::move(shapes));
+    if (plans.size() >= kMaxPlans) plans.pop_back();
+    plans.insert(plans.begin(), std::move(plan));
+    return *plans.front();
+  }
+};
+
+constexpr size_t kForever = std::numeric_limits<size_t>::max();
+
 Executor::Executor(ir::Graph graph) : impl_(std::make_unique<Impl>()) {
   graph.validate();
   impl_->graph = std::move(graph);
   const ir::Graph& g = impl_->graph;
-  const auto order = g.topological_order();
+  impl_->order = g.topological_order();
+  const auto& order = impl_->order;
   const size_t nv = g.values.size();
 
   // Liveness: the last step using each value; graph outputs live to the end.
-  constexpr size_t kForever = std::numeric_limits<size_t>::max();
-  std::vector<size_t> last_use(nv, 0);
+  impl_->last_use.assign(nv, 0);
   for (size_t s = 0; s < order.size(); ++s)
-    for (int v : g.nodes[order[s]].inputs) last_use[static_cast<size_t>(v)] = s;
-  for (int v : g.outputs) last_use[static_cast<size_t>(v)] = kForever;
-  std::vector<bool> is_init(nv, false);
-  for (const auto& init : g.initializers) is_init[static_cast<size_t>(init.value)] = true;
+    for (int v : g.nodes[order[s]].inputs) impl_->last_use[static_cast<size_t>(v)] = s;
+  for (int v : g.outputs) impl_->last_use[static_cast<size_t>(v)] = kForever;
+  impl_->is_init.assign(nv, false);
+  for (const auto& init : g.initializers) impl_->is_init[static_cast<size_t>(init.value)] = true;
+  impl_->read.assign(nv, false);
+  for (const auto& node : g.nodes)
+    for (int v : node.inputs) impl_->read[static_cast<size_t>(v)] = true;
+  for (int v : g.outputs) impl_->read[static_cast<size_t>(v)] = true;
+
+  // The recorded shapes (for a symbolic graph: its representative sizes) are the first plan.
+  std::vector<Shape> shapes;
+  for (int v : g.inputs) shapes.push_back(g.value(v).shape);
+  impl_->plans.push_back(impl_->make_plan(std::move(shapes)));
+}
+
+std::unique_ptr<Executor::Plan> Executor::Impl::make_plan(std::vector<Shape> input_shapes) const {
+  const ir::Graph& g = graph;
+  const size_t nv = g.values.size();
+  auto plan = std::make_unique<Plan>();
+  plan->types = g.infer_at(input_shapes, order);
+  plan->input_shapes = std::move(input_shapes);
 
   auto bytes_of = [&](int v) {
-    const auto& info = g.value(v);
-    return static_cast<size_t>(info.shape.numel()) * itemsize(info.dtype);
+    const auto& t = plan->types[static_cast<size_t>(v)];
+    return static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype);
   };
   // Inputs are copied into the arena at the start of a run, so that every step's tensors can be
   // built once, here.
   ArenaPlanner planner;
   std::vector<size_t> offset(nv, kForever);
   std::vector<bool> released(nv, false);
-  std::vector<bool> read(nv, false);
-  for (const auto& node : g.nodes)
-    for (int v : node.inputs) read[static_cast<size_t>(v)] = true;
-  for (int v : g.outputs) read[static_cast<size_t>(v)] = true;
   auto release = [&](size_t u) {
     if (!released[u] && offset[u] != kForever && !is_init[u]) {
       planner.release(offset[u]);
@@ -120,29 +167,35 @@ Executor::Executor(ir::Graph graph) : impl_(std::make_unique<Impl>()) {
     for (int v : node.outputs)
       if (!read[static_cast<size_t>(v)]) release(static_cast<size_t>(v));  // dead on arrival
   }
-  impl_->arena = Storage::allocate(planner.size(), true);
-  impl_->values.resize(nv);
+  plan->arena = Storage::allocate(planner.size(), true);
+  plan->values.resize(nv);
   for (size_t v = 0; v < nv; ++v) {
     if (offset[v] == kForever) continue;
-    impl_->values[v] = Tensor(g.values[v].dtype, g.values[v].shape, impl_->arena, offset[v]);
+    plan->values[v] = Tensor(plan->types[v].dtype, plan->types[v].shape, plan->arena, offset[v]);
   }
-  for (const auto& init : g.initializers)
-    impl_->values[static_cast<size_t>(init.value)] = init.data;
+  for (const auto& init : g.initializers) plan->values[static_cast<size_t>(init.value)] = init.data;
 
   const auto& table = ops::op_table();
   for (size_t s : order) {
     const ir::Node& node = g.nodes[s];
     const ops::OpDef* def = table.find(node.op);
-    Impl::Step step;
+    Plan::Step step;
     std::vector<ops::TensorType> types;
     for (int v : node.inputs) {
-      step.in.push_back(impl_->values[static_cast<size_t>(v)]);
-      types.push_back({g.value(v).dtype, g.value(v).shape});
+      step.in.push_back(plan->values[static_cast<size_t>(v)]);
+      const auto& t = plan->types[static_cast<size_t>(v)];
+      types.push_back({t.dtype, t.shape});
     }
-    for (int v : node.outputs) step.out.push_back(impl_->values[static_cast<size_t>(v)]);
-    step.kernel = def->make_kernel(types, node.attrs);
-    impl_->steps.push_back(std::move(step));
+    for (int v : node.outputs) step.out.push_back(plan->values[static_cast<size_t>(v)]);
+    try {
+      step.kernel = def->make_kernel(types, node.attrs);
+    } catch (const Error& e) {
+      throw ValueError(e.code(), "node '" + node.name + "' (" + node.op + "): " + e.reason(),
+                       {.tensor = node.name});
+    }
+    plan->steps.push_back(std::move(step));
   }
+  return plan;
 }
 
 Executor::~Executor() = default;
@@ -150,17 +203,38 @@ Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
 
 const ir::Graph& Executor::graph() const { return impl_->graph; }
-size_t Executor::arena_bytes() const { return impl_->arena ? impl_->arena->nbytes() : 0; }
+size_t Executor::arena_bytes() const {
+  const Plan& p = *impl_->plans.front();
+  return p.arena ? p.arena->nbytes() : 0;
+}
+size_t Executor::plan_count() const { return impl_->plans.size(); }
+
+std::vector<Shape> Executor::input_shapes() const { return impl_->plans.front()->input_shapes; }
+
+std::vector<ir::ValueType> Executor::output_types() const {
+  std::vector<ir::ValueType> out;
+  for (int v : impl_->graph.outputs)
+    out.push_back(impl_->plans.front()->types[static_cast<size_t>(v)]);
+  return out;
+}
 
 std::vector<Tensor> Executor::make_outputs() const {
   std::vector<Tensor> outs;
-  for (int v : impl_->graph.outputs)
-    outs.emplace_back(impl_->graph.value(v).dtype, impl_->graph.value(v).shape);
+  for (const auto& t : output_types()) outs.emplace_back(t.dtype, t.shape);
   return outs;
 }
 
-void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
+void Executor::resize(const std::vector<Shape>& input_shapes) {
   const ir::Graph& g = impl_->graph;
+  if (input_shapes.size() != g.inputs.size())
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "the graph takes " + std::to_string(g.inputs.size()) + " inputs, got " +
+                         std::to_string(input_shapes.size()) + " shapes");
+  impl_->select([&](size_t i) -> const Shape& { return input_shapes[i]; });
+}
+
+namespace {
+void check_inputs(const ir::Graph& g, std::span<const Tensor> inputs) {
   if (inputs.size() != g.inputs.size())
     throw ValueError(ErrorCode::kInvalidArgument,
                      "the graph takes " + std::to_string(g.inputs.size()) + " inputs, got " +
@@ -168,37 +242,48 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& info = g.value(g.inputs[i]);
     const Tensor& x = inputs[i];
-    if (!x.defined() || x.dtype() != info.dtype || x.shape() != info.shape)
+    bool fits = x.defined() && x.dtype() == info.dtype && x.rank() == info.shape.rank();
+    for (size_t d = 0; fits && d < info.shape.rank(); ++d)
+      fits = info.open(d) || x.shape()[d] == info.shape[d];
+    if (!fits)
       throw ValueError(x.defined() && x.dtype() != info.dtype ? ErrorCode::kDTypeMismatch
                                                               : ErrorCode::kShapeMismatch,
                        "input " + std::to_string(i) + " ('" + info.name + "') expects " +
-                           std::string(mindspore_name(info.dtype)) + info.shape.str() + ", given " +
+                           info.type_str() + ", given " +
                            (x.defined() ? std::string(mindspore_name(x.dtype())) + x.shape().str()
                                         : "an undefined tensor"),
                        {.tensor = info.name});
   }
+}
+}  // namespace
+
+void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
+  const ir::Graph& g = impl_->graph;
+  check_inputs(g, inputs);
+  Plan& plan = impl_->select([&](size_t i) -> const Shape& { return inputs[i].shape(); });
   if (outputs.size() != g.outputs.size())
     throw ValueError(ErrorCode::kInvalidArgument, "wrong number of output tensors");
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const auto& info = g.value(g.outputs[i]);
-    if (!outputs[i].defined() || outputs[i].dtype() != info.dtype ||
-        outputs[i].shape() != info.shape)
+    const auto& t = plan.types[static_cast<size_t>(g.outputs[i])];
+    if (!outputs[i].defined() || outputs[i].dtype() != t.dtype || outputs[i].shape() != t.shape)
       throw ValueError(ErrorCode::kShapeMismatch,
                        "output tensor " + std::to_string(i) + " must be " +
-                           std::string(mindspore_name(info.dtype)) + info.shape.str());
+                           std::string(mindspore_name(t.dtype)) + t.shape.str());
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Tensor& slot = impl_->values[static_cast<size_t>(g.inputs[i])];
+    Tensor& slot = plan.values[static_cast<size_t>(g.inputs[i])];
     if (slot.nbytes()) std::memcpy(slot.raw_data(), inputs[i].raw_data(), slot.nbytes());
   }
-  for (auto& step : impl_->steps) step.kernel(step.in, step.out);
+  for (auto& step : plan.steps) step.kernel(step.in, step.out);
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const Tensor& src = impl_->values[static_cast<size_t>(g.outputs[i])];
+    const Tensor& src = plan.values[static_cast<size_t>(g.outputs[i])];
     if (src.nbytes()) std::memcpy(outputs[i].raw_data(), src.raw_data(), src.nbytes());
   }
 }
 
 std::vector<Tensor> Executor::run(std::span<const Tensor> inputs) {
+  check_inputs(impl_->graph, inputs);
+  impl_->select([&](size_t i) -> const Shape& { return inputs[i].shape(); });
   auto outs = make_outputs();
   run(inputs, outs);
   return outs;

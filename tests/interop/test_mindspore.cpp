@@ -244,6 +244,13 @@ TEST_P(MindSporeVersion, LayerNormAndGroupNormWithTheirStatistics) {
   expect_ops(expect_runs_like_mindspore("ops_b_norm"), {{"LayerNorm", 3}, {"GroupNorm", 2}});
 }
 
+// L2Normalize and LpNorm (p 1, 2, 3; keep_dims; an epsilon that floors the norm; ops.norm), the
+// Python primitives with their arguments as attributes.
+TEST_P(MindSporeVersion, LpNormAndL2Normalize) {
+  REQUIRE_MINDIR_FIXTURE("ops_b_lpnorm.mindir");
+  expect_ops(expect_runs_like_mindspore("ops_b_lpnorm"), {{"L2Normalize", 2}, {"LpNorm", 4}});
+}
+
 // ---- networks ----
 
 TEST_P(MindSporeVersion, MLPRunsLikeMindSpore) {

@@ -97,6 +97,51 @@ OpReference group_norm_ref(int64_t groups, double eps) {
   };
 }
 
+// The p-norm over `axes` (sorted, non-negative) of x, max(norm, eps) (p = 0: the non-zero count).
+OpReference lp_norm_ref(std::vector<int64_t> axes, int64_t p, bool keep, double eps) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs&) {
+    const Shape& s = in[0].shape();
+    const auto x = as_doubles(in[0]);
+    std::vector<int64_t> out_dims, kept;
+    for (size_t i = 0; i < s.rank(); ++i) {
+      const bool red = std::find(axes.begin(), axes.end(), int64_t(i)) != axes.end();
+      if (!red)
+        out_dims.push_back(s[i]), kept.push_back(int64_t(i));
+      else if (keep)
+        out_dims.push_back(1);
+    }
+    int64_t out_n = 1;
+    for (int64_t i : kept) out_n *= s[static_cast<size_t>(i)];
+    std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+    for (int64_t f = 0; f < s.numel(); ++f) {
+      int64_t rem = f, o = 0;
+      std::vector<int64_t> idx(s.rank());
+      for (size_t i = s.rank(); i-- > 0;) idx[i] = rem % s[i], rem /= s[i];
+      for (int64_t i : kept) o = o * s[static_cast<size_t>(i)] + idx[static_cast<size_t>(i)];
+      const double v = std::abs(x[static_cast<size_t>(f)]);
+      acc[static_cast<size_t>(o)] += p == 0 ? (v != 0) : std::pow(v, double(p));
+    }
+    for (double& a : acc) a = p == 0 ? a : std::max(std::pow(a, 1.0 / double(p)), eps);
+    return std::vector<Tensor>{from_doubles(acc, Shape(out_dims), in[0].dtype())};
+  };
+}
+
+// x / sqrt(max(Σ x² over the axes, eps)).
+OpReference l2_normalize_ref(std::vector<int64_t> axes, double eps) {
+  return [=](const std::vector<Tensor>& in, const ir::Attrs& a) {
+    const auto sums = lp_norm_ref(axes, 2, true, 0)(in, a)[0];
+    const Shape& s = in[0].shape();
+    const auto x = as_doubles(in[0]), n = as_doubles(sums);
+    std::vector<double> y(x.size());
+    for (int64_t f = 0; f < s.numel(); ++f) {
+      const int64_t o = broadcast_index(sums.shape(), s, f);
+      const double sq = n[static_cast<size_t>(o)] * n[static_cast<size_t>(o)];
+      y[static_cast<size_t>(f)] = x[static_cast<size_t>(f)] / std::sqrt(std::max(sq, eps));
+    }
+    return std::vector<Tensor>{from_doubles(y, s, in[0].dtype())};
+  };
+}
+
 const OpCaseTable kNnB([] {
   std::vector<OpCase> cases;
   for (auto& c : std::vector<OpCase>{
@@ -244,6 +289,47 @@ const OpCaseTable kNnB([] {
            .inputs = {uniform({1, 6, 2}, 141), uniform({6}, 142), uniform({6}, 143)},
            .attrs = {{"num_groups", int64_t{0}}},
            .error = "num_groups"},
+           {.op = "LpNorm",
+           .label = "p2_axis1",
+           .inputs = {uniform({2, 3, 4}, 144)},
+           .attrs = {{"axis", std::vector<int64_t>{1}}, {"p", int64_t{2}}},
+           .reference = lp_norm_ref({1}, 2, false, 1e-12)},
+           {.op = "LpNorm",
+           .label = "p1_two_axes_keep",
+           .inputs = {uniform({2, 3, 4}, 145)},
+           .attrs = {{"axis", std::vector<int64_t>{0, -1}}, {"p", int64_t{1}}, {"keep_dims", true}},
+           .reference = lp_norm_ref({0, 2}, 1, true, 1e-12)},
+           {.op = "LpNorm",
+           .label = "p3_eps_floor",
+           .inputs = {values({0.01, -0.02, 0.03, 1, 2, -3}, {2, 3})},
+           .attrs = {{"axis", int64_t{-1}}, {"p", int64_t{3}}, {"epsilon", 0.5}},
+           .reference = lp_norm_ref({1}, 3, false, 0.5)},
+           {.op = "LpNorm",
+           .label = "p0_counts",
+           .inputs = {values({0, 1, 0, 2, 0, 0}, {2, 3})},
+           .attrs = {{"axis", int64_t{1}}, {"p", int64_t{0}}},
+           .reference = lp_norm_ref({1}, 0, false, 0),
+           .no_onnx = "ONNX has no count-of-non-zeros reduction"},
+           {.op = "LpNorm",
+           .label = "axis_repeated_refused",
+           .inputs = {uniform({2, 3}, 146)},
+           .attrs = {{"axis", std::vector<int64_t>{1, -1}}},
+           .error = "repeats"},
+           {.op = "L2Normalize",
+           .label = "axis1",
+           .inputs = {uniform({2, 3, 4}, 147)},
+           .attrs = {{"axis", int64_t{1}}, {"epsilon", 1e-4}},
+           .reference = l2_normalize_ref({1}, 1e-4)},
+           {.op = "L2Normalize",
+           .label = "eps_floor_last_axis",
+           .inputs = {values({0.01, -0.02, 0.03, 1, 2, -3}, {2, 3})},
+           .attrs = {{"axis", std::vector<int64_t>{-1}}, {"epsilon", 0.5}},
+           .reference = l2_normalize_ref({1}, 0.5)},
+           {.op = "L2Normalize",
+           .label = "axis_out_of_range_refused",
+           .inputs = {uniform({2, 3}, 148)},
+           .attrs = {{"axis", int64_t{2}}},
+           .error = "axis"},
        })
     cases.push_back(std::move(c));
   return cases;

@@ -20,10 +20,25 @@ using Attr = std::variant<int64_t, double, bool, std::string, std::vector<int64_
                           std::vector<double>, Tensor>;
 using Attrs = std::map<std::string, Attr>;
 
+// A value's name, dtype and shape. A dimension may be *open* (symbolic): an ONNX dim_param, a
+// MindIR -1, known only when inputs arrive. `symbols` then holds, per dimension, its symbol
+// ("batch", or "?" for an unnamed one) or "" for a fixed dimension; an empty `symbols` means every
+// dimension is fixed. An open dimension's entry in `shape` is a representative size (1 on inputs;
+// what the op rules give from it elsewhere), so that a symbolic graph still validates and plans as
+// a static one.
 struct ValueInfo {
   std::string name;
   DType dtype = DType::Float32;
   Shape shape;
+  std::vector<std::string> symbols;
+
+  bool open(size_t dim) const { return dim < symbols.size() && !symbols[dim].empty(); }
+  bool symbolic() const;  // some dimension is open
+  // The shape as MindSpore prints a tuple, open dimensions by symbol: "(?, 1, 32, 32)", "(batch,
+  // 4)".
+  std::string shape_str() const;
+  // dtype and shape: "Float32(batch, 4)".
+  std::string type_str() const;
 };
 
 struct Node {
@@ -40,6 +55,12 @@ struct Initializer {
   bool is_parameter = true;  // false: a constant
 };
 
+// A value's dtype and shape, as an op's shape rule sees them.
+struct ValueType {
+  DType dtype = DType::Float32;
+  Shape shape;
+};
+
 class Graph {
  public:
   std::string name = "graph";
@@ -54,22 +75,32 @@ class Graph {
   // Value id by name, or -1.
   int find_value(const std::string& name) const;
   const Initializer* find_initializer(int value) const;
+  // Some graph input has an open dimension: the graph runs at any size there (Executor plans per
+  // input shape).
+  bool symbolic() const;
 
-  // Structural checks: ids in range, every value defined exactly once (input, initializer or
-  // node output), no cycle, every op known to the op table with the right arity, and every
-  // node's recorded output dtype/shape agreeing with the op's shape rule. Throws FormatError with
-  // `file` as context, naming the node and the reason.
+  // Structural checks: ids in range, `symbols` empty or one per dimension (never on initializers),
+  // every value defined exactly once (input, initializer or node output), no cycle, every op known
+  // to the op table with the right arity, and every node's recorded output dtype/shape agreeing
+  // with the op's shape rule. Throws FormatError with `file` as context, naming the node and the
+  // reason.
   void validate(const std::string& file = "") const;
+
+  // Every value's dtype and shape (indexed by value id) when the inputs have `input_shapes`: the op
+  // rules applied in `order` (topological_order()). An input must keep its rank and its fixed
+  // dimensions; its open ones may take any size (ValueError kShapeMismatch naming the input and
+  // the axis otherwise). An op rule's refusal is a ValueError naming the node.
+  std::vector<ValueType> infer_at(const std::vector<Shape>& input_shapes,
+                                  const std::vector<size_t>& order) const;
+
+  // Marks the open dimensions of every value that depends on an open input dimension: the
+  // dimensions whose size changes when the inputs' open sizes do. A dimension that is exactly an
+  // input's symbol gets its name, others "?". No-op for a static graph.
+  void derive_symbols();
 
   // Node indices in an order where every node follows the producers of its inputs
   // (FormatError on a cycle or an undefined input).
   std::vector<size_t> topological_order(const std::string& file = "") const;
-};
-
-// A value's dtype and shape, as an op's shape rule sees them.
-struct ValueType {
-  DType dtype = DType::Float32;
-  Shape shape;
 };
 
 // The output types the op table's shape rule for `op` gives for inputs of `inputs`' types and

@@ -251,8 +251,8 @@ Shape Reader::dims_of(const pb::TensorProto& t, const std::string& where) const 
   std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
   for (int64_t d : dims)
     if (d < 0)
-      unsupported(
-          where, "negative dimension " + std::to_string(d) + " (dynamic shapes are not supported)");
+      unsupported(where, "negative dimension " + std::to_string(d) +
+                             " (only a graph input's may be -1, a dynamic dimension)");
   Shape s(std::move(dims));
   if (!s.checked_numel()) fail(where, "element count of shape " + s.str() + " overflows");
   return s;
@@ -446,10 +446,20 @@ std::optional<std::vector<ops::TensorType>> Reader::output_types(const pb::NodeP
         fail(where, "output abstract 'shape' is not a tensor type");
       return {dtype_of(e.tensors(0), where), dims_of(e.tensors(0), where)};
     };
+    // A dynamic dimension (-1, -2) recorded on an output: the op table infers the types instead.
+    auto dynamic = [](const pb::AttributeProto& e) {
+      if (e.tensors_size() != 1) return false;
+      for (int64_t d : e.tensors(0).dims())
+        if (d < 0) return true;
+      return false;
+    };
     std::vector<ops::TensorType> out;
     if (a.type() == AttrType::TUPLE) {
+      for (const auto& e : a.values())
+        if (dynamic(e)) return std::nullopt;
       for (const auto& e : a.values()) out.push_back(one(e));
     } else {
+      if (dynamic(a)) return std::nullopt;
       out.push_back(one(a));
     }
     return out;
@@ -564,8 +574,24 @@ void Reader::index_names() {
     if (in.tensor_size() != 1)
       unsupported(where.empty() ? "graph input" : where,
                   "graph input is not a tensor (tuple or scalar inputs are not supported)");
-    const int v =
-        new_value(where, dtype_of(in.tensor(0), where), dims_of(in.tensor(0), where), where);
+    // A dynamic dimension (export with Tensor(shape=[None, ...])) is -1: an open dimension,
+    // planned when inputs arrive (representative size 1). -2 (unknown rank) is refused.
+    std::vector<std::string> symbols;
+    auto dims = in.tensor(0).dims();
+    pb::TensorProto fixed = in.tensor(0);
+    for (int d = 0; d < dims.size(); ++d) {
+      if (dims[d] == -2)
+        unsupported(where.empty() ? "graph input" : where,
+                    "graph input has a dynamic rank (dimension -2): cellar needs each input's "
+                    "rank; export with a fixed rank (None per dimension is fine)");
+      if (dims[d] == -1) {
+        symbols.resize(static_cast<size_t>(dims.size()));
+        symbols[static_cast<size_t>(d)] = "?";
+        fixed.set_dims(d, 1);
+      }
+    }
+    const int v = new_value(where, dtype_of(fixed, where), dims_of(fixed, where), where);
+    g_.values[static_cast<size_t>(v)].symbols = std::move(symbols);
     define(in.name(), {Def::kInput, v}, "graph input #" + std::to_string(k));
     g_.inputs.push_back(v);
   }
@@ -1045,6 +1071,7 @@ ir::Graph Reader::run() {
   for (const auto& root : roots)
     flatten_outputs(resolve_name(root, strip(root)), strip(root), g_.outputs);
   infer_missing_types();
+  g_.derive_symbols();
   return std::move(g_);
 }
 

@@ -14,6 +14,21 @@ namespace {
 
 std::vector<TensorType> reshape_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   std::vector<int64_t> dims = attr_ints(attrs, "Reshape", "shape");
+  // `dims_from_input` (set only by a reader, for graphs with symbolic dimensions): per target
+  // dimension, the input dimension whose size it takes when the graph runs (-1: `shape`'s entry),
+  // so that ONNX's x.view(x.size(0), -1), folded at load, follows the batch.
+  if (attrs.count("dims_from_input")) {
+    const auto from = attr_ints(attrs, "Reshape", "dims_from_input");
+    if (from.size() != dims.size())
+      shape_error("Reshape", "dims_from_input has " + std::to_string(from.size()) +
+                                 " entries for a target shape of " + std::to_string(dims.size()));
+    for (size_t i = 0; i < from.size(); ++i) {
+      if (from[i] < -1 || from[i] >= static_cast<int64_t>(in[0].shape.rank()))
+        shape_error("Reshape", "dims_from_input entry " + std::to_string(from[i]) +
+                                   " is not a dimension of the input " + in[0].shape.str());
+      if (from[i] >= 0) dims[i] = in[0].shape[static_cast<size_t>(from[i])];
+    }
+  }
   const int64_t total = in[0].shape.numel();
   int64_t known = 1;
   int infer_at = -1;

@@ -1,0 +1,232 @@
+// Symbolic (dynamic) input dimensions: graphs whose inputs have open dimensions load, run at any
+// size there against MindSpore's own outputs, plan once per input shape (an LRU of plans), run
+// without allocating at a shape already planned, and refuse what they cannot do with typed errors.
+// The fixtures are MindSpore 2.10 exports with Tensor(shape=[None, ...])
+// (tests/fixtures/mindspore/2.10/dynamic_batch/make_fixtures.py).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "cellar/cellar.h"
+#include "cellar/io/npy.h"
+#include "expect_error.h"
+#include "mind_ir.pb.h"
+#include "tensor_compare.h"
+#include "test_util.h"
+
+// Every allocation of the process is counted, so that a test can say "this run allocated nothing".
+// The replacements are not inlined: gcc would otherwise pair an inlined free() with `new` and warn.
+namespace {
+std::atomic<size_t> g_allocations{0};
+}  // namespace
+
+[[gnu::noinline]] void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
+[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
+  ++g_allocations;
+  const size_t al = static_cast<size_t>(a);
+  if (void* p = std::aligned_alloc(al, (std::max<size_t>(n, 1) + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
+  return operator new(n, a);
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+using namespace cellar;
+using cellar::testing::expect_error;
+
+namespace {
+
+const std::filesystem::path kDir =
+    std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/dynamic_batch";
+
+Tensor input_at(const std::string& net, int batch) {
+  return read_npy(kDir / (net + ".b" + std::to_string(batch) + ".input.npy"));
+}
+Tensor output_at(const std::string& net, int batch) {
+  return read_npy(kDir / (net + ".b" + std::to_string(batch) + ".output.npy"));
+}
+double bound(const Tensor& ref) {
+  double m = 0;
+  const float* p = ref.data<float>();
+  for (int64_t i = 0; i < ref.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(p[i])));
+  return 1e-4 * std::max(1.0, m);
+}
+
+class DynamicBatch : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DynamicBatch, LoadsWithAnOpenBatchDimension) {
+  const std::string net = GetParam();
+  const ir::Graph g = load(kDir / (net + ".mindir"));
+  ASSERT_TRUE(g.symbolic());
+  ASSERT_EQ(g.inputs.size(), 1u);
+  const ir::ValueInfo& x = g.value(g.inputs[0]);
+  EXPECT_TRUE(x.open(0));
+  for (size_t d = 1; d < x.shape.rank(); ++d) EXPECT_FALSE(x.open(d)) << d;
+  EXPECT_EQ(x.shape_str(), net == "lenet5" ? "(?, 1, 32, 32)" : "(?, 1, 28, 28)");
+  EXPECT_EQ(x.type_str(), net == "lenet5" ? "Float32(?, 1, 32, 32)" : "Float32(?, 1, 28, 28)");
+  // The open batch flows to the output: MindSpore records it as -1, cellar infers and marks it.
+  EXPECT_EQ(g.value(g.outputs[0]).shape_str(), "(?, 10)");
+}
+
+TEST_P(DynamicBatch, RunsEveryBatchAsMindSporeDoes) {
+  const std::string net = GetParam();
+  nn::GraphCell cell(load(kDir / (net + ".mindir")));
+  for (int b : {1, 3, 8, 3, 1}) {
+    const Tensor y = cell(input_at(net, b));
+    const Tensor ref = output_at(net, b);
+    EXPECT_LE(cellar::testing::max_abs_diff(y, ref), bound(ref)) << net << " batch " << b;
+    EXPECT_EQ(cell.input_shapes()[0][0], b);
+    EXPECT_EQ(cell.output_types()[0].shape, (Shape{b, 10}));
+  }
+  // Batch 1 was planned at construction (the representative size); 3 and 8 once each.
+  EXPECT_EQ(cell.executor().plan_count(), 3u);
+}
+
+TEST_P(DynamicBatch, RunningAtAPlannedShapeAllocatesNothing) {
+  const std::string net = GetParam();
+  runtime::Executor exec(load(kDir / (net + ".mindir")));
+  const std::vector<Tensor> x3{input_at(net, 3)}, x8{input_at(net, 8)};
+  exec.resize({x3[0].shape()});
+  std::vector<Tensor> y3 = exec.make_outputs();
+  exec.resize({x8[0].shape()});
+  std::vector<Tensor> y8 = exec.make_outputs();
+  exec.run(x3, y3);  // warm: the plans exist, kernels have run once
+  exec.run(x8, y8);
+  const size_t plans = exec.plan_count();
+  const size_t before = g_allocations.load();
+  exec.run(x3, y3);
+  exec.run(x8, y8);
+  exec.run(x3, y3);
+  const size_t allocated = g_allocations.load() - before;
+  EXPECT_EQ(allocated, 0u) << "allocations while running at planned shapes";
+  EXPECT_EQ(exec.plan_count(), plans);
+  EXPECT_LE(cellar::testing::max_abs_diff(y3[0], output_at(net, 3)), bound(output_at(net, 3)));
+  EXPECT_LE(cellar::testing::max_abs_diff(y8[0], output_at(net, 8)), bound(output_at(net, 8)));
+  // A new shape does plan (and so allocate).
+  const std::vector<Tensor> x5{
+      Tensor(DType::Float32, Shape{5, x3[0].shape()[1], x3[0].shape()[2], x3[0].shape()[3]})};
+  const size_t before_new = g_allocations.load();
+  const auto y5 = exec.run(x5);
+  EXPECT_GT(g_allocations.load(), before_new);
+  EXPECT_EQ(y5[0].shape(), (Shape{5, 10}));
+}
+
+INSTANTIATE_TEST_SUITE_P(MindSpore210, DynamicBatch, ::testing::Values("lenet5", "mlp"));
+
+TEST(DynamicShapes, PlansAreCachedLeastRecentlyUsedFirst) {
+  runtime::Executor exec(load(kDir / "mlp.mindir"));
+  EXPECT_EQ(exec.plan_count(), 1u);
+  for (int64_t b = 2; b < 2 + 2 * static_cast<int64_t>(runtime::Executor::kMaxPlans); ++b)
+    exec.resize({Shape{b, 1, 28, 28}});
+  EXPECT_EQ(exec.plan_count(), runtime::Executor::kMaxPlans);
+  // resize makes the plan current: shapes, output types and fresh outputs follow it.
+  exec.resize({Shape{4, 1, 28, 28}});
+  EXPECT_EQ(exec.input_shapes(), (std::vector<Shape>{Shape{4, 1, 28, 28}}));
+  EXPECT_EQ(exec.output_types()[0].shape, (Shape{4, 10}));
+  EXPECT_EQ(exec.make_outputs()[0].shape(), (Shape{4, 10}));
+  EXPECT_EQ(exec.plan_count(), runtime::Executor::kMaxPlans);
+}
+
+TEST(DynamicShapes, AFixedAxisOrARankThatDiffersIsATypedError) {
+  nn::GraphCell cell(load(kDir / "mlp.mindir"));
+  auto e = expect_error(
+      [&] {
+        cell(Tensor(DType::Float32, Shape{3, 1, 28, 29}));
+      },
+      ErrorCode::kShapeMismatch);
+  EXPECT_NE(
+      std::string(e.what()).find("expects Float32(?, 1, 28, 28), given Float32(3, 1, 28, 29)"),
+      std::string::npos)
+      << e.what();
+  expect_error([&] { cell(Tensor(DType::Float32, Shape{3, 28, 28})); }, ErrorCode::kShapeMismatch);
+  expect_error([&] { cell.resize({Shape{2, 2, 28, 28}}); }, ErrorCode::kShapeMismatch);
+  expect_error(
+      [&] {
+        cell(Tensor(DType::Float64, Shape{3, 1, 28, 28}));
+      },
+      ErrorCode::kDTypeMismatch);
+  // Nothing was planned for the refused shapes.
+  EXPECT_EQ(cell.executor().plan_count(), 1u);
+}
+
+TEST(DynamicShapes, AStaticGraphKeepsOnePlanAndRefusesOtherShapes) {
+  const ir::Graph g = load(std::filesystem::path(CELLAR_SOURCE_DIR) /
+                           "tests/fixtures/mindspore/2.10/mindir/lenet5.mindir");
+  ASSERT_FALSE(g.symbolic());
+  runtime::Executor exec(g);
+  EXPECT_EQ(g.value(g.inputs[0]).shape_str(), "(2, 1, 32, 32)");
+  const std::vector<Tensor> x{Tensor(DType::Float32, Shape{3, 1, 32, 32})};
+  expect_error([&] { exec.run(x); }, ErrorCode::kShapeMismatch);
+  EXPECT_EQ(exec.plan_count(), 1u);
+}
+
+TEST(DynamicShapes, ValidateChecksTheSymbols) {
+  ir::Graph g;
+  const int x = g.add_value("x", DType::Float32, Shape{1, 4});
+  g.values[static_cast<size_t>(x)].symbols = {"batch", "", ""};  // rank 2, three symbols
+  const int y = g.add_value("y", DType::Float32, Shape{1, 4});
+  g.inputs = {x};
+  g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {x}, .outputs = {y}, .attrs = {}});
+  g.outputs = {y};
+  auto e = expect_error([&] { g.validate(); }, ErrorCode::kFormat);
+  EXPECT_NE(std::string(e.what()).find("3 dimension symbols for rank 2"), std::string::npos)
+      << e.what();
+  g.values[static_cast<size_t>(x)].symbols = {"batch", ""};
+  g.validate();
+  EXPECT_TRUE(g.symbolic());
+  EXPECT_EQ(g.value(x).shape_str(), "(batch, 4)");
+  g.derive_symbols();
+  EXPECT_EQ(g.value(y).shape_str(), "(batch, 4)");
+  runtime::Executor exec(g);
+  const std::vector<Tensor> in{Tensor::from_vector<float>({-1, 2, -3, 4, 5, -6, 7, -8}, {2, 4})};
+  const auto out = exec.run(in);
+  EXPECT_EQ(out[0].shape(), (Shape{2, 4}));
+  EXPECT_EQ(out[0].data<float>()[1], 2.0f);
+  EXPECT_EQ(out[0].data<float>()[2], 0.0f);
+}
+
+TEST(DynamicShapes, ExportingASymbolicGraphIsRefused) {
+  cellar::testing::TempDir dir;
+  const ir::Graph g = load(kDir / "mlp.mindir");
+  for (auto fmt : {FileFormat::MINDIR, FileFormat::ONNX}) {
+    auto e =
+        expect_error([&] { export_graph(g, (dir / "out").string(), fmt); }, ErrorCode::kExport);
+    EXPECT_NE(std::string(e.what()).find("symbolic"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(cellar::testing::list_dir(dir.path()).empty());
+}
+
+TEST(DynamicShapes, MindIRDynamicRankIsRefused) {
+  mind_ir::ModelProto m;
+  const auto bytes = cellar::testing::read_bytes(kDir / "mlp.mindir");
+  ASSERT_TRUE(m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  ASSERT_EQ(m.graph().input(0).tensor(0).dims(0), -1);
+  m.mutable_graph()->mutable_input(0)->mutable_tensor(0)->set_dims(0, -2);
+  cellar::testing::TempDir dir;
+  cellar::testing::write_string(dir / "rank.mindir", m.SerializeAsString());
+  auto e = expect_error([&] { load(dir / "rank.mindir"); }, ErrorCode::kUnsupported);
+  EXPECT_NE(std::string(e.what()).find("dynamic rank"), std::string::npos) << e.what();
+}
+
+}  // namespace
