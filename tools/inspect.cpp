@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "cli.h"
 #include "model_header.h"
@@ -202,39 +203,57 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
 
 // ---- graphs --------------------------------------------------------------------------------
 
+// Graphs: the header and the op census come from the file's protobuf alone, so they are shown
+// (and the command exits 0) even when cellar cannot load the model; the rest needs the load.
 int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
                   const std::string& enc_mode) {
-  const ir::Graph g = load_graph(a.file, key, mib_to_bytes(a.max_constant_mib));
   ModelHeader h;
+  std::vector<OpCount> census;
   {
     const auto plain =
         enc_mode.empty() ? MappedFile::open(a.file) : read_plaintext(a.file, key.key, enc_mode);
-    h = read_model_header({plain->data(), plain->size()}, kind == FileKind::kOnnx);
+    const std::span<const std::byte> bytes{plain->data(), plain->size()};
+    h = read_model_header(bytes, kind == FileKind::kOnnx);
+    census = graph_op_census(bytes, kind, a.file);
   }
+  std::optional<ir::Graph> loaded;
+  std::string load_error;
+  try {
+    loaded = load_graph(a.file, key, mib_to_bytes(a.max_constant_mib));
+  } catch (const Error& e) {
+    load_error = e.what();
+  }
+  std::vector<std::string> unknown;
+  for (const OpCount& c : census)
+    if (!c.supported) unknown.push_back(c.op);
+
   auto io_rows = [&](const std::vector<int>& ids) {
     std::vector<Row> rows;
     for (int id : ids) {
-      const ir::ValueInfo& v = g.value(id);
+      const ir::ValueInfo& v = loaded->value(id);
       rows.push_back({v.name, v.dtype, v.shape, 0, false, std::nullopt, v.symbols});
     }
     return rows;
   };
-  const std::vector<Row> inputs = io_rows(g.inputs), outputs = io_rows(g.outputs);
-  std::vector<std::pair<std::string, Tensor>> params;
-  for (const ir::Initializer& init : g.initializers)
-    if (init.is_parameter && init.data.defined())
-      params.emplace_back(g.value(init.value).name, init.data);
-  const std::vector<Row> prows = tensor_rows(params, a.stats);
-
-  std::map<std::string, size_t> hist;
-  for (const ir::Node& n : g.nodes) ++hist[n.op];
-  std::vector<std::pair<std::string, size_t>> ops(hist.begin(), hist.end());
-  std::stable_sort(ops.begin(), ops.end(),
-                   [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::vector<Row> inputs, outputs, prows;
+  std::vector<std::pair<std::string, size_t>> ops;
+  if (loaded) {
+    const ir::Graph& g = *loaded;
+    inputs = io_rows(g.inputs);
+    outputs = io_rows(g.outputs);
+    std::vector<std::pair<std::string, Tensor>> params;
+    for (const ir::Initializer& init : g.initializers)
+      if (init.is_parameter && init.data.defined())
+        params.emplace_back(g.value(init.value).name, init.data);
+    prows = tensor_rows(params, a.stats);
+    std::map<std::string, size_t> hist;
+    for (const ir::Node& n : g.nodes) ++hist[n.op];
+    ops.assign(hist.begin(), hist.end());
+    std::stable_sort(ops.begin(), ops.end(),
+                     [](const auto& x, const auto& y) { return x.second > y.second; });
+  }
 
   if (a.json) {
-    json jops = json::object();
-    for (const auto& [op, n] : ops) jops[op] = n;
     json j{{"file", a.file},
            {"format", kind_name(kind)},
            {"producer", {{"name", h.producer_name}, {"version", h.producer_version}}},
@@ -248,14 +267,25 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
       j["mind_ir_version"] = h.mind_ir_version;
     }
     j["encrypted"] = enc_mode.empty() ? json(false) : json{{"mode", enc_mode}};
-    j["symbolic"] = g.symbolic();
-    j["inputs"] = json_rows(inputs);
-    j["outputs"] = json_rows(outputs);
-    j["parameter_count"] = prows.size();
-    j["parameter_bytes"] = total_bytes(prows);
-    j["parameters"] = json_rows(prows);
-    j["node_count"] = g.nodes.size();
-    j["ops"] = jops;
+    json jc = json::array();
+    for (const OpCount& c : census)
+      jc.push_back({{"op", c.op}, {"nodes", c.nodes}, {"supported", c.supported}});
+    j["census"] = jc;
+    j["unknown_ops"] = unknown;
+    j["loads"] = loaded.has_value();
+    j["load_error"] = loaded ? json(nullptr) : json(load_error);
+    if (loaded) {
+      j["symbolic"] = loaded->symbolic();
+      json jops = json::object();
+      for (const auto& [op, n] : ops) jops[op] = n;
+      j["inputs"] = json_rows(inputs);
+      j["outputs"] = json_rows(outputs);
+      j["parameter_count"] = prows.size();
+      j["parameter_bytes"] = total_bytes(prows);
+      j["parameters"] = json_rows(prows);
+      j["node_count"] = loaded->nodes.size();
+      j["ops"] = jops;
+    }
     print_json(j);
     return kExitOk;
   }
@@ -271,17 +301,29 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     std::cout << "  model_version: " << h.model_version;
   }
   std::cout << '\n';
-  std::cout << "inputs: " << inputs.size() << '\n';
-  print_rows(inputs);
-  std::cout << "outputs: " << outputs.size() << '\n';
-  print_rows(outputs);
-  std::cout << "parameters: " << prows.size() << " (" << total_bytes(prows) << " bytes, "
-            << human_bytes(total_bytes(prows)) << ")\n";
-  print_rows(prows);
-  std::cout << "nodes: " << g.nodes.size() << '\n';
+  if (loaded) {
+    std::cout << "inputs: " << inputs.size() << '\n';
+    print_rows(inputs);
+    std::cout << "outputs: " << outputs.size() << '\n';
+    print_rows(outputs);
+    std::cout << "parameters: " << prows.size() << " (" << total_bytes(prows) << " bytes, "
+              << human_bytes(total_bytes(prows)) << ")\n";
+    print_rows(prows);
+    std::cout << "nodes: " << loaded->nodes.size() << '\n';
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& [op, n] : ops) cells.push_back({op, std::to_string(n)});
+    print_table(std::cout, cells, "  ");
+  }
+  int64_t file_nodes = 0;
+  for (const OpCount& c : census) file_nodes += c.nodes;
+  std::cout << "file ops: " << census.size() << " types, " << file_nodes << " nodes";
+  if (!unknown.empty()) std::cout << " (" << unknown.size() << " unsupported: marked *)";
+  std::cout << '\n';
   std::vector<std::vector<std::string>> cells;
-  for (const auto& [op, n] : ops) cells.push_back({op, std::to_string(n)});
+  for (const OpCount& c : census)
+    cells.push_back({c.op + (c.supported ? "" : " *"), std::to_string(c.nodes)});
   print_table(std::cout, cells, "  ");
+  if (!loaded) std::cout << "loads: no: " << load_error << '\n';
   return kExitOk;
 }
 
@@ -326,7 +368,9 @@ Command add_inspect(CLI::App& app) {
       "Checkpoints: one line per tensor (name, dtype, shape, bytes), scalar and str entries\n"
       "(MindSpore's append_dict) with their values, safetensors __metadata__, and whether a CRC\n"
       "is present and valid. Graphs: producer, IR and opset versions, inputs, outputs,\n"
-      "parameters (count, bytes, one line each) and a histogram of the ops (cellar's op names).\n"
+      "parameters (count, bytes, one line each), a histogram of the ops (cellar's op names) and\n"
+      "the file's op census (its own op names, those cellar lacks marked *); a model cellar\n"
+      "cannot load still gets its header and census, with the reason, and exit status 0.\n"
       "An encrypted file without a key: its encryption mode.\n\n"
       "Examples:\n"
       "  cellar inspect model.ckpt\n"

@@ -11,6 +11,8 @@
 #include "cellar/io/inspect.h"
 #include "formats/ckpt.h"
 #include "formats/crypto.h"
+#include "formats/mindir.h"
+#include "formats/onnx.h"
 #include "formats/safetensors.h"
 
 namespace cellar {
@@ -60,6 +62,15 @@ std::optional<FileKind> detect(std::span<const std::byte> head, const std::files
 std::optional<std::string> encryption_mode(std::span<const std::byte> head) {
   if (const auto m = formats::encrypted_mode(head)) return formats::to_string(*m);
   return std::nullopt;
+}
+
+std::vector<OpCount> graph_op_census(std::span<const std::byte> plaintext, FileKind kind,
+                                     const std::string& file) {
+  if (kind == FileKind::kMindIR) return formats::mindir_op_census(plaintext, file);
+  if (kind == FileKind::kOnnx) return formats::onnx_op_census(plaintext, file);
+  throw ValueError(
+      ErrorCode::kInvalidArgument,
+      "an op census needs a MindIR or ONNX model, not a " + std::string(kind_name(kind)));
 }
 
 void check_key(const std::string& key, const std::string& mode) {

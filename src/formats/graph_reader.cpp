@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -20,6 +21,35 @@ std::optional<uint64_t> tensor_nbytes(DType dt, const Shape& shape) {
                                        static_cast<uint64_t>(itemsize(dt)), &nbytes))
     return std::nullopt;
   return nbytes;
+}
+
+std::vector<OpCount> count_ops(const std::vector<CensusEntry>& nodes) {
+  std::map<std::string, OpCount> by_op;
+  for (const auto& n : nodes) {
+    OpCount& c = by_op[n.op];
+    c.op = n.op;
+    ++c.nodes;
+    c.supported = n.supported;
+  }
+  std::vector<OpCount> out;
+  for (auto& [op, c] : by_op) out.push_back(std::move(c));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const OpCount& a, const OpCount& b) { return a.nodes > b.nodes; });
+  return out;
+}
+
+void throw_unsupported_ops(const std::vector<std::pair<std::string, std::string>>& unknown,
+                           const std::string& file) {
+  std::vector<CensusEntry> nodes;
+  for (const auto& [op, node] : unknown) nodes.push_back({op, false});
+  std::string list;
+  for (const OpCount& c : count_ops(nodes))
+    list += (list.empty() ? "" : ", ") + c.op + " ×" + std::to_string(c.nodes);
+  const size_t n = unknown.size();
+  throw Error(ErrorCode::kUnsupported,
+              std::to_string(n) + " unsupported op" + (n == 1 ? "" : "s") + ": " + list +
+                  " (first: '" + unknown.front().second + "')",
+              {.file = file, .tensor = unknown.front().second});
 }
 
 void normalize_bools(Tensor& t) {

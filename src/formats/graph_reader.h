@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "cellar/io/inspect.h"
 #include "cellar/ir/graph.h"
 #include "cellar/storage.h"
 #include "cellar/tensor.h"
@@ -34,6 +35,19 @@ std::optional<uint64_t> tensor_nbytes(DType dt, const Shape& shape);
 // Only 0 and 1 are valid bool bytes: every other byte of a Bool tensor becomes 1 (no-op for other
 // dtypes).
 void normalize_bools(Tensor& t);
+
+// The error for a model with ops cellar lacks, listing them all at once: kUnsupported "3
+// unsupported ops: Foo ×2, Bar ×1 (first: '<node>')", ops by node count, then name. `unknown`
+// holds (op, node label) in file order; the error's tensor is the first node.
+[[noreturn]] void throw_unsupported_ops(
+    const std::vector<std::pair<std::string, std::string>>& unknown, const std::string& file);
+
+// The census of (op, supported) per node, in file order: counted, most used first.
+struct CensusEntry {
+  std::string op;
+  bool supported = false;
+};
+std::vector<OpCount> count_ops(const std::vector<CensusEntry>& nodes);
 
 // The names a graph defines (inputs, parameters or initializers, node outputs), each once.
 template <class Entry>

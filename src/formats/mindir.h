@@ -106,6 +106,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cellar/io/inspect.h"
 #include "formats/format.h"
 
 namespace cellar::formats {
@@ -129,6 +130,9 @@ class MindIRFormat final : public GraphFormat {
 
 // The same, over bytes in memory (tests, fuzzing, decrypted files). `file` names the source in
 // errors; external data is resolved against `base_dir` (empty: external data is refused).
+// The op census of a MindIR file's plaintext (graph_op_census in cellar/io/inspect.h).
+std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const std::string& file);
+
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const std::filesystem::path& base_dir = {});
 

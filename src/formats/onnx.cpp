@@ -97,6 +97,19 @@ const char* attr_type_name(int t) {
 // Reader
 // ============================================================================================
 
+// An ONNX node's op as the census names it: "<domain>:<op>" outside the default domain.
+std::string onnx_op_name(const pb::NodeProto& n) {
+  return n.domain().empty() || n.domain() == "ai.onnx" ? n.op_type()
+                                                       : n.domain() + ":" + n.op_type();
+}
+
+// Whether a row of the op table or a rule of the format reads the node's op.
+bool onnx_op_known(const pb::NodeProto& n) {
+  if (!n.domain().empty() && n.domain() != "ai.onnx") return false;
+  return ops::op_table().find_onnx_import(n.op_type()) != nullptr ||
+         find_onnx_format_rule(n.op_type()) != nullptr;
+}
+
 class Reader final : public ops::OnnxImporter {
  public:
   // `open_size`: the size given to every open (symbolic) input dimension while importing.
@@ -178,6 +191,7 @@ class Reader final : public ops::OnnxImporter {
 
   void read_opset();
   void index_names();
+  void check_ops_known() const;
   std::vector<int> order_from(const std::vector<std::string>& roots);
   DType elem_dtype(const pb::TypeProto& t, const std::string& what) const;
   Tensor tensor_of(const pb::TensorProto& t, const std::string& what) const;
@@ -711,6 +725,16 @@ void Reader::check_declared(const pb::ValueInfoProto& vi, int value,
   }
 }
 
+// Every node whose op type no rule reads, reported at once (throw_unsupported_ops).
+void Reader::check_ops_known() const {
+  std::vector<std::pair<std::string, std::string>> unknown;
+  for (int i = 0; i < gp().node_size(); ++i) {
+    const auto& n = gp().node(i);
+    if (!onnx_op_known(n)) unknown.emplace_back(onnx_op_name(n), label(i));
+  }
+  if (!unknown.empty()) throw_unsupported_ops(unknown, file_);
+}
+
 void Reader::import_node(int i) {
   const auto& n = gp().node(i);
   cur_ = &n;
@@ -811,6 +835,7 @@ ir::Graph Reader::run() {
     unsupported_at(g.sparse_initializer(0).values().name(),
                    "sparse initializers are not supported");
   index_names();
+  check_ops_known();
 
   std::vector<std::string> roots;
   for (const auto& o : g.output()) {
@@ -958,6 +983,18 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
   reconcile_open_dims(g, probe, 1, kProbe, file);
   g.derive_symbols();
   return g;
+}
+
+std::vector<OpCount> onnx_op_census(std::span<const std::byte> bytes, const std::string& file) {
+  if (bytes.empty()) throw FormatError("empty file", {.file = file});
+  pb::ModelProto model;
+  if (bytes.size() > kMaxModelBytes ||
+      !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError("not a valid onnx.ModelProto (protobuf parse failed: truncated or corrupt)",
+                      {.file = file});
+  std::vector<CensusEntry> nodes;
+  for (const auto& n : model.graph().node()) nodes.push_back({onnx_op_name(n), onnx_op_known(n)});
+  return count_ops(nodes);
 }
 
 std::string write_onnx(const ir::Graph& graph) {

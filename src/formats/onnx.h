@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 
+#include "cellar/io/inspect.h"
 #include "formats/format.h"
 
 namespace cellar::formats {
@@ -65,5 +66,7 @@ ir::Graph read_onnx(std::span<const std::byte> bytes, const std::string& file,
                     const std::filesystem::path& base_dir = {},
                     uint64_t max_load_constant_bytes = kDefaultMaxLoadConstantBytes);
 std::string write_onnx(const ir::Graph& graph);
+// The op census of an ONNX model's bytes (graph_op_census in cellar/io/inspect.h).
+std::vector<OpCount> onnx_op_census(std::span<const std::byte> bytes, const std::string& file);
 
 }  // namespace cellar::formats

@@ -44,6 +44,10 @@ struct MindIRSpelling {
   // Values written for attr inputs a node does not carry (MindSpore needs every one of them:
   // MatMul without its two transpose flags crashes MindSpore 2.10's loader).
   ir::Attrs defaults;
+  // Attr inputs MindSpore 2.x passes as a TypeId number (its op yaml's arg_handler
+  // dtype_to_type_id: Cast's dtype); the row keeps the dtype's MindSpore name ("Float32"). The
+  // reader converts the number (and takes 1.x's dtype constants as they are), the writer writes it.
+  std::vector<std::string> type_id_inputs;
   // Attr inputs a node may lack: written as a None constant (PadV3's constant_value outside
   // constant mode), and a None read back is no attribute.
   std::vector<std::string> none_when_absent;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cellar/cellar.h"
+#include "mind_ir.pb.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -576,6 +577,45 @@ TEST(CliInspect, MindIRFromMindSpore) {
   EXPECT_EQ(j.at("parameter_bytes").get<uint64_t>(), kMlpParamBytes);
   EXPECT_EQ(j.at("ops").at("MatMul"), 3);
   EXPECT_EQ(j.at("ops").at("ReLU"), 2);
+}
+
+// A model cellar cannot load still gets its header and op census, and status 0.
+TEST(CliInspect, CensusOfAModelWithUnknownOps) {
+  TempDir dir;
+  mind_ir::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(slurp(fixture("mindspore/2.10/mindir_layouts/args_2.10.mindir"))));
+  for (auto& p : *m.mutable_primitives())
+    if (p.op_type() == "Tile" || p.op_type() == "Softmax") p.set_op_type("Bar");
+  const fs::path f = dir / "unknown.mindir";
+  write_text(f, m.SerializeAsString());
+
+  const json j = run_json({"inspect", "--json", S(f)});
+  EXPECT_EQ(j.at("loads"), false);
+  EXPECT_NE(j.at("load_error").get<std::string>().find("2 unsupported ops: Bar ×2"),
+            std::string::npos)
+      << j.at("load_error");
+  EXPECT_EQ(j.at("unknown_ops"), json::parse(R"(["Bar"])"));
+  bool saw_bar = false;
+  for (const auto& c : j.at("census"))
+    if (c.at("op") == "Bar") {
+      saw_bar = true;
+      EXPECT_EQ(c.at("nodes"), 2);
+      EXPECT_EQ(c.at("supported"), false);
+    }
+  EXPECT_TRUE(saw_bar);
+  EXPECT_FALSE(j.contains("inputs"));  // those need the load
+
+  const CliResult r = cellar_cli({"inspect", S(f)});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Bar *"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("loads: no: "), std::string::npos) << r.out;
+
+  // A model that loads says so too.
+  const json ok =
+      run_json({"inspect", "--json", S(fixture("mindspore/2.10/mindir_layouts/args_2.10.mindir"))});
+  EXPECT_EQ(ok.at("loads"), true);
+  EXPECT_EQ(ok.at("unknown_ops"), json::array());
+  EXPECT_TRUE(ok.at("load_error").is_null());
 }
 
 TEST(CliInspect, EncryptedWithoutKey) {

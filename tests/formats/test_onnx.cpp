@@ -1116,6 +1116,35 @@ TEST(OnnxCorrupt, UnknownOpNamesNodeAndOp) {
   }
 }
 
+// Every unknown op at once, with counts, and the census that names them without loading.
+TEST(OnnxCorrupt, UnknownOpsReportedAllAtOnce) {
+  pb::ModelProto m = base_model();
+  node_named(m, "Gemm")->set_op_type("FooBar");
+  node_named(m, "Flatten")->set_op_type("FooBar");
+  node_named(m, "Relu")->set_domain("com.example");
+  const std::string b = m.SerializeAsString();
+  const std::span bytes(reinterpret_cast<const std::byte*>(b.data()), b.size());
+  try {
+    formats::read_onnx(bytes, "f.onnx");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_EQ(e.reason(), "3 unsupported ops: FooBar ×2, com.example:Relu ×1 (first: 'Gemm_1')");
+    EXPECT_EQ(e.tensor(), "Gemm_1");
+  }
+  const auto census = graph_op_census(bytes, FileKind::kOnnx, "f.onnx");
+  ASSERT_EQ(census.size(), 2u);
+  EXPECT_EQ(census[0].op, "FooBar");
+  EXPECT_EQ(census[0].nodes, 2);
+  EXPECT_FALSE(census[0].supported);
+  EXPECT_EQ(census[1].op, "com.example:Relu");
+  const std::string good = base_model().SerializeAsString();
+  for (const auto& c :
+       graph_op_census(std::span(reinterpret_cast<const std::byte*>(good.data()), good.size()),
+                       FileKind::kOnnx, "good.onnx"))
+    EXPECT_TRUE(c.supported) << c.op;  // Gemm (a format rule), Relu, Flatten
+}
+
 // Random byte flips of valid models (ours, and PyTorch's ResNet-shaped net, whose graph is
 // small next to its weights: flips land in the structure first): every outcome is a graph or a
 // cellar::Error.

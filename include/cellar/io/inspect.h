@@ -76,4 +76,20 @@ struct SafetensorsInfo {
 SafetensorsInfo inspect_safetensors(std::span<const std::byte> bytes, const std::string& file,
                                     const std::vector<std::pair<std::string, Tensor>>& tensors);
 
+// One op type of a model: the file's own spelling (a MindIR primitive without "REF::", its uid
+// or "S-Prim-"; an ONNX op type, "<domain>:<op>" outside the default domain), how many nodes use
+// it, and whether cellar reads it.
+struct OpCount {
+  std::string op;
+  int64_t nodes = 0;
+  bool supported = false;
+};
+// Every op type in a MindIR or ONNX model (the main graph and, for MindIR, its sub-graphs; not
+// MindIR's graph plumbing and Constant nodes), most used first, then by name. It only parses the
+// protobuf, so it answers for models cellar cannot load: the unsupported ops are what stands
+// between the model and a GraphCell. `plaintext` as read_plaintext gives it. FormatError naming
+// `file` when the bytes do not parse; kInvalidArgument for a kind that is not a graph.
+std::vector<OpCount> graph_op_census(std::span<const std::byte> plaintext, FileKind kind,
+                                     const std::string& file);
+
 }  // namespace cellar

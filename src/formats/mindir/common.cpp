@@ -79,6 +79,28 @@ std::optional<int> dtype_to_mindir(DType t) {
   return std::nullopt;
 }
 
+// MindSpore's TypeId enum (mindspore/core/ir/dtype/type_id.h; the numbers MindSpore 2.10's
+// dtype_to_type_id gives, and the same since 1.x).
+namespace {
+constexpr std::pair<DType, int64_t> kTypeIds[] = {
+    {DType::Bool, 30},     {DType::Int8, 32},    {DType::Int16, 33},   {DType::Int32, 34},
+    {DType::Int64, 35},    {DType::UInt8, 37},   {DType::UInt16, 38},  {DType::UInt32, 39},
+    {DType::UInt64, 40},   {DType::Float16, 42}, {DType::Float32, 43}, {DType::Float64, 44},
+    {DType::BFloat16, 45}, {DType::String, 12}};
+}  // namespace
+
+std::optional<DType> dtype_from_type_id(int64_t id) {
+  for (const auto& [dt, n] : kTypeIds)
+    if (n == id) return dt;
+  return std::nullopt;
+}
+
+std::optional<int64_t> type_id_of(DType t) {
+  for (const auto& [dt, n] : kTypeIds)
+    if (dt == t) return n;
+  return std::nullopt;
+}
+
 bool is_integer_attr_type(int t) {
   switch (t) {
     case AttrType::UINT8:

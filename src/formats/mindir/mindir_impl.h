@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cellar/dtype.h"
 #include "formats/mindir.h"
@@ -35,6 +36,10 @@ inline constexpr int64_t kMindIrVersion = pb::IR_VERSION_WITH_SCALAR_GRAPH_HOLDE
 std::optional<DType> dtype_from_mindir(int64_t t);
 std::optional<int> dtype_to_mindir(DType t);
 bool is_integer_attr_type(int t);
+// MindSpore's TypeId numbers (how MindSpore 2.x passes a dtype argument: Cast's dtype, 43 for
+// Float32); nullopt for numbers cellar has no dtype for.
+std::optional<DType> dtype_from_type_id(int64_t id);
+std::optional<int64_t> type_id_of(DType t);
 
 // kUnsupported: a model of `n` bytes is over protobuf's limit.
 [[noreturn]] void too_big(const std::string& file, uint64_t n);
@@ -56,5 +61,19 @@ inline constexpr char kUntypedInput1x[] =
 // Whether a node attribute of a 1.x file (attributes on the node) is one of the primitive's: all
 // but the output abstract "shape".
 bool is_primitive_attribute_1x(const pb::AttributeProto& a);
+// Values the exporter of MindSpore 1.1 to 1.4 encoded its own way, which later versions' readers
+// still accept: a tuple as one scalar attribute holding every element (the elements' type,
+// `ints`/`floats`/`doubles`, ref_attr_name "scalar:Tuple[value1,value2,],"; an empty tuple as
+// TENSORS without tensors), None as an attribute without type whose ref_attr_name is "none";
+// and, in every 1.x and 2.x before the op yaml, a dtype (Cast's dst_type) as TENSORS holding one
+// tensor that has only a data_type (no dims, no data; 1.1 adds ref_attr_name "type:value0").
+struct LegacyValue1x {
+  enum Kind { kNotLegacy, kNone, kInts, kFloats, kType, kUnknownType } kind = kNotLegacy;
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  DType type = DType::Float32;  // kType
+  int64_t data_type = 0;        // kUnknownType: the data_type cellar has no dtype for
+};
+LegacyValue1x legacy_value_1x(const pb::AttributeProto& a);
 
 }  // namespace cellar::formats::mindir

@@ -99,6 +99,44 @@ class ExternalData {
 };
 
 // ============================================================================================
+// Op names
+// ============================================================================================
+
+using PrimitiveIndex = std::unordered_map<std::string, const pb::PrimitiveProto*>;
+
+// The primitive a node calls, as MindSpore names it: "REF::<key>" looks the key up in the
+// file's primitives (its op_type, else the key up to its ":<uid>"), anything else is the bare
+// name 1.x wrote; without 1.x's "S-Prim-" prefix. nullopt: a "REF::" key the file does not define.
+std::optional<std::string> node_primitive(const pb::NodeProto& n, const PrimitiveIndex& prims) {
+  const std::string& op = n.op_type();
+  std::string primitive;
+  if (op.rfind("REF::", 0) == 0) {
+    const std::string key = op.substr(5);
+    auto it = prims.find(key);
+    if (it == prims.end()) return std::nullopt;
+    primitive = it->second->op_type();
+    if (primitive.empty()) primitive = key.substr(0, key.find(':'));
+  } else {
+    primitive = bare_primitive_1x(op);
+  }
+  return strip_python_prefix_1x(std::move(primitive));
+}
+
+// MindSpore's graph-mode plumbing: understood by the reader, no op of the table (the names
+// Reader::classify maps to its plumbing kinds).
+bool is_plumbing(const std::string& primitive) {
+  static const std::set<std::string> kPlumbing = {
+      "Load", "Depend", "UpdateState", "MakeTuple", "make_list", "TupleGetItem", "Return"};
+  return kPlumbing.count(primitive) > 0;
+}
+
+bool calls_subgraph(const pb::ModelProto& m, const std::string& op_type) {
+  for (const auto& f : m.functions())
+    if (f.name() == op_type) return true;
+  return false;
+}
+
+// ============================================================================================
 // Reader
 // ============================================================================================
 
@@ -169,12 +207,18 @@ class Reader {
 
   void index_primitives();
   void index_names();
+  void check_ops_known() const;
   NodeInfo classify(int i) const;
   std::vector<int> dependencies(int i) const;
   std::vector<int> order_from(const std::vector<std::string>& roots);
   Ref resolve_name(const std::string& name, const std::string& where) const;
   void build_node(int i);
   int const_tensor(const Ref& r, const std::string& where);
+  int split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp, std::vector<Ref>& ins,
+                   const std::string& where) const;
+  bool is_argument(const Ref& r) const;
+  std::optional<ir::Attr> argument(const Ref& r, const std::string& where, const std::string& what,
+                                   size_t depth) const;
   void flatten_outputs(const Ref& r, const std::string& where, std::vector<int>& out) const;
   void infer_missing_types();
 
@@ -183,7 +227,7 @@ class Reader {
   std::string prefix_;
   ir::Graph g_;
   std::set<std::string> value_names_;
-  std::unordered_map<std::string, const pb::PrimitiveProto*> prims_;
+  PrimitiveIndex prims_;
   NameIndex<Def> defs_;
   std::vector<NodeInfo> info_;
   std::vector<Ref> refs_;  // per file node, once built
@@ -301,6 +345,20 @@ std::optional<ir::Attr> Reader::attr_of(const pb::AttributeProto& a, const std::
       return false;
     return true;
   };
+  switch (LegacyValue1x l = legacy_value_1x(a); l.kind) {
+    case LegacyValue1x::kNotLegacy:
+      break;
+    case LegacyValue1x::kNone:
+      return std::nullopt;
+    case LegacyValue1x::kInts:
+      return ir::Attr(std::move(l.ints));
+    case LegacyValue1x::kFloats:
+      return ir::Attr(std::move(l.floats));
+    case LegacyValue1x::kType:
+      return ir::Attr(std::string(mindspore_name(l.type)));
+    case LegacyValue1x::kUnknownType:
+      return bad("a dtype of data_type " + std::to_string(l.data_type) + ", which cellar lacks");
+  }
   const int type = a.type();
   if (type == AttrType::NONE) return std::nullopt;
   if (type == AttrType::BOOL) {
@@ -425,23 +483,15 @@ Reader::NodeInfo Reader::classify(int i) const {
     info.kind = Kind::kConstant;
     return info;
   }
-  if (op.rfind("REF::", 0) == 0) {
+  if (op.empty()) fail(node_label(i), "node has no op_type");
+  const auto primitive = node_primitive(n, prims_);
+  if (!primitive) {
     const std::string key = op.substr(5);
-    auto it = prims_.find(key);
-    if (it == prims_.end())
-      fail(node_label(i), "op_type '" + op + "' refers to primitive '" + key +
-                              "', which the file does not define");
-    info.prim = it->second;
-    info.primitive = it->second->op_type();
-    if (info.primitive.empty()) {  // fall back to the "<Primitive>:<uid>" spelling
-      info.primitive = key.substr(0, key.find(':'));
-    }
-  } else if (op.empty()) {
-    fail(node_label(i), "node has no op_type");
-  } else {
-    info.primitive = bare_primitive_1x(op);
+    fail(node_label(i),
+         "op_type '" + op + "' refers to primitive '" + key + "', which the file does not define");
   }
-  info.primitive = strip_python_prefix_1x(std::move(info.primitive));
+  info.primitive = *primitive;
+  if (op.rfind("REF::", 0) == 0) info.prim = prims_.at(op.substr(5));
   static const std::map<std::string, Kind> plumbing = {{"Load", Kind::kLoad},
                                                        {"Depend", Kind::kDepend},
                                                        {"UpdateState", Kind::kUpdateState},
@@ -458,13 +508,28 @@ Reader::NodeInfo Reader::classify(int i) const {
   info.def = ops::op_table().find_mindir(info.primitive);
   info.variant = ops::op_table().find_mindir_variant(info.primitive);
   if (info.def == nullptr) {
-    for (const auto& f : model_.functions())
-      if (f.name() == op)
-        unsupported(node_label(i),
-                    "node calls sub-graph '" + op + "'; sub-graphs are not supported");
+    if (calls_subgraph(model_, op))
+      unsupported(node_label(i), "node calls sub-graph '" + op + "'; sub-graphs are not supported");
     unsupported(node_label(i), "unknown op '" + info.primitive + "' (op_type '" + op + "')");
   }
   return info;
+}
+
+// Every node whose primitive the op table lacks, reported at once (throw_unsupported_ops), so
+// that a user sees how far the model is from running. Nodes with other faults (an undefined
+// primitive, a sub-graph call) are left to classify, which names them.
+void Reader::check_ops_known() const {
+  std::vector<std::pair<std::string, std::string>> unknown;
+  const auto& gp = graph_proto();
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& n = gp.node(i);
+    if (n.op_type() == "Constant" || n.op_type().empty()) continue;
+    const auto primitive = node_primitive(n, prims_);
+    if (!primitive || is_plumbing(*primitive) || calls_subgraph(model_, n.op_type())) continue;
+    if (ops::op_table().find_mindir(*primitive) == nullptr)
+      unknown.emplace_back(*primitive, node_label(i));
+  }
+  if (!unknown.empty()) throw_unsupported_ops(unknown, file_);
 }
 
 // The file nodes whose values node i needs (plumbing needs only some of its inputs).
@@ -612,6 +677,101 @@ int Reader::const_tensor(const Ref& r, const std::string& where) {
   return v;
 }
 
+// A constant input that can only be an argument, never a tensor: a scalar, string, tuple, None
+// or dtype constant, or a MakeTuple (of constants).
+bool Reader::is_argument(const Ref& r) const {
+  if (r.kind == Ref::kTuple) return true;
+  if (r.kind != Ref::kConst) return false;
+  const int t = r.constant->type();
+  if (t == AttrType::TENSOR) return false;
+  if (t == AttrType::TENSORS) return legacy_value_1x(*r.constant).kind != LegacyValue1x::kNotLegacy;
+  return true;
+}
+
+// The reader's one rule for an op node's inputs, for every row and every MindSpore version.
+// MindSpore passes an op's arguments after its tensors: 2.x (ops defined by its op yaml) passes
+// every argument as an input; 1.x and 2.0-2.3 pass the leading ones as inputs and keep the
+// others on the primitive (Gather(params, indices, axis) with batch_dims an attribute);
+// PRIMITIVE ops pass none. So the inputs after the tensors are the row's attr_inputs, matched
+// positionally, any prefix of them. Trailing monads (UMonad, IOMonad, an UpdateState's state),
+// which order side effects, are dropped first. With optional tensor inputs (min_inputs <
+// max_inputs) the tensors run as long as the inputs look like tensors. Returns how many of `ins`
+// are tensors (1 for a tuple_input row: the tuple), after dropping the monads from `ins`.
+int Reader::split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp,
+                         std::vector<Ref>& ins, const std::string& where) const {
+  while (!ins.empty() && ins.back().kind == Ref::kMonad) ins.pop_back();
+  const int k_all = static_cast<int>(ins.size());
+  const int n_attr = static_cast<int>(sp.attr_inputs.size());
+  int lo = def.min_inputs, hi = def.max_inputs < 0 ? k_all : def.max_inputs;
+  if (sp.tuple_input) lo = hi = 1;
+  auto arguments = [&] {
+    std::string names;
+    for (const auto& a : sp.attr_inputs) names += (names.empty() ? "" : ", ") + a;
+    return n_attr == 0
+               ? std::string(" and no argument inputs")
+               : " and up to " + std::to_string(n_attr) + " argument inputs (" + names + ")";
+  };
+  auto tensors = [&] {
+    if (sp.tuple_input) return std::string("one tuple of tensors");
+    if (lo == hi) return std::to_string(lo) + " tensor input" + (lo == 1 ? "" : "s");
+    return std::to_string(lo) + " to " +
+           (def.max_inputs < 0 ? std::string("any number of") : std::to_string(hi)) +
+           " tensor inputs";
+  };
+  if (k_all < lo)
+    fail(where, def.name + " takes " + tensors() + arguments() + ", but has only " +
+                    std::to_string(k_all) + " inputs");
+  int n_tensor = std::max(lo, k_all - n_attr);
+  while (n_tensor < std::min(hi, k_all) && !is_argument(ins[static_cast<size_t>(n_tensor)]))
+    ++n_tensor;
+  if (n_tensor > hi)
+    fail(where, def.name + " takes " + tensors() + arguments() + ", but has " +
+                    std::to_string(k_all) + " inputs" +
+                    (n_attr == 0 ? " (extra constant inputs are arguments the op table does not "
+                                   "name in the row's MindIR spelling)"
+                                 : ""));
+  return n_tensor;
+}
+
+// An argument input's value: a constant (a scalar, string, tuple, tensor, dtype, or None:
+// nullopt) or a MakeTuple of constants (a list). Anything computed in the graph is refused.
+std::optional<ir::Attr> Reader::argument(const Ref& r, const std::string& where,
+                                         const std::string& what, size_t depth) const {
+  if (depth > kMaxTupleDepth) fail(where, what + ": tuples nested too deeply");
+  if (r.kind == Ref::kTuple) {
+    std::vector<int64_t> ints;
+    std::vector<double> floats;
+    bool any_float = false;
+    for (const Ref& e : *r.items) {
+      std::optional<ir::Attr> v = argument(e, where, what, depth + 1);
+      if (!v) fail(where, what + " is a tuple holding None");
+      if (const auto* i = std::get_if<int64_t>(&*v)) {
+        ints.push_back(*i);
+        floats.push_back(static_cast<double>(*i));
+      } else if (const auto* b = std::get_if<bool>(&*v)) {
+        ints.push_back(*b ? 1 : 0);
+        floats.push_back(*b ? 1 : 0);
+      } else if (const auto* d = std::get_if<double>(&*v)) {
+        any_float = true;
+        floats.push_back(*d);
+      } else if (const auto* l = std::get_if<std::vector<int64_t>>(&*v)) {  // nested: flattened
+        ints.insert(ints.end(), l->begin(), l->end());
+        for (int64_t x : *l) floats.push_back(static_cast<double>(x));
+      } else {
+        fail(where, what + " is a tuple holding something other than numbers");
+      }
+    }
+    if (any_float) return ir::Attr(std::move(floats));
+    return ir::Attr(std::move(ints));
+  }
+  if (r.kind == Ref::kValue)
+    unsupported(where, what + " is computed in the graph, but must be a constant");
+  if (r.kind != Ref::kConst) fail(where, what + " is not a constant");
+  // A tensor stays one: the op's attribute readers take 0-d and 1-d integer tensors as numbers
+  // (MindSpore 1.x passed some axes so) and variants read their own (MirrorPad's paddings).
+  return attr_of(*r.constant, where, true);
+}
+
 void Reader::build_node(int i) {
   const auto ui = static_cast<size_t>(i);
   const auto& n = graph_proto().node(i);
@@ -688,50 +848,53 @@ void Reader::build_node(int i) {
             if (auto v = attr_of(a, where, false))
               node.attrs[cellar_name(a.name())] = std::move(*v);
       }
-      // Side-effect ops (2.x's InplaceAddExt, the *View ops) take the state (a UMonad constant
-      // or an UpdateState) as a last input: ordering only, not an argument.
-      int k_all = n.input_size();
-      while (k_all > 0 && input(k_all - 1).kind == Ref::kMonad) --k_all;
-      const int n_attr = static_cast<int>(sp.attr_inputs.size());
+      // The node's inputs: tensors, then the row's arguments (reader rule in split_inputs).
+      std::vector<Ref> ins;
+      for (int k = 0; k < n.input_size(); ++k) ins.push_back(input(k));
+      int n_tensor = 0;
       // MindSpore's argument order where it interleaves tensors and attr inputs (GroupNorm):
-      // below, input k is the k-th of the tensors-then-attr-inputs order.
-      const auto pos = ops::argument_positions(sp);
-      if (!pos.empty() && static_cast<int>(pos.size()) != k_all)
-        fail(where, def.name + " takes " + std::to_string(pos.size()) + " arguments (" +
-                        std::to_string(n_attr) + " of them attr inputs), but has " +
-                        std::to_string(k_all) + " inputs");
-      auto arg = [&](int k) {
-        return input(pos.empty() ? k : static_cast<int>(pos[static_cast<size_t>(k)]));
-      };
-      // MindSpore 2.x passes every attr input; older files may pass none (attrs on the
-      // primitive instead).
-      const int n_tensor = k_all >= def.min_inputs + n_attr ? k_all - n_attr : k_all;
-      for (int k = n_tensor; k < k_all; ++k) {
-        const std::string& key = sp.attr_inputs[static_cast<size_t>(k - n_tensor)];
-        const Ref r = arg(k);
-        if (r.kind != Ref::kConst)
-          unsupported(where, "input " + std::to_string(k) + " ('" + key + "' of " + def.name +
-                                 ") must be a constant");
-        if (auto v = attr_of(*r.constant, where, true)) {
-          node.attrs[key] = std::move(*v);
-        } else {
-          node.attrs.erase(key);
-        }
+      // exactly that many inputs, put into the tensors-then-attr-inputs order first.
+      if (const auto pos = ops::argument_positions(sp); !pos.empty()) {
+        while (!ins.empty() && ins.back().kind == Ref::kMonad) ins.pop_back();
+        const size_t n_attr = sp.attr_inputs.size();
+        if (pos.size() != ins.size())
+          fail(where, def.name + " takes " + std::to_string(pos.size()) + " arguments (" +
+                          std::to_string(n_attr) + " of them attr inputs), but has " +
+                          std::to_string(ins.size()) + " inputs");
+        std::vector<Ref> ordered;
+        for (size_t p : pos) ordered.push_back(ins[p]);
+        ins = std::move(ordered);
+        n_tensor = static_cast<int>(ins.size() - n_attr);
+      } else {
+        n_tensor = split_inputs(def, sp, ins, where);
       }
-      if (!sp.tuple_input && def.max_inputs >= 0 && n_tensor > def.max_inputs)
-        fail(where, def.name + " takes at most " + std::to_string(def.max_inputs) +
-                        " tensor inputs but has " + std::to_string(n_tensor) +
-                        (n_attr == 0 ? " (extra constant inputs are attr inputs the op table "
-                                       "does not name in its MindIR spelling)"
-                                     : ""));
+      for (size_t k = static_cast<size_t>(n_tensor); k < ins.size(); ++k) {
+        const std::string& key = sp.attr_inputs[k - static_cast<size_t>(n_tensor)];
+        const std::string what = "input " + std::to_string(k) + " ('" +
+                                 n.input(static_cast<int>(k)) + "', argument '" + key + "' of " +
+                                 info.primitive + ")";
+        std::optional<ir::Attr> v = argument(ins[k], where, what, 0);
+        if (v && std::find(sp.type_id_inputs.begin(), sp.type_id_inputs.end(), key) !=
+                     sp.type_id_inputs.end()) {
+          if (const int64_t* id = std::get_if<int64_t>(&*v)) {  // 2.x: a TypeId number
+            const auto dt = dtype_from_type_id(*id);
+            if (!dt)
+              unsupported(where, what + " is MindSpore TypeId " + std::to_string(*id) +
+                                     ", a dtype cellar does not have");
+            v = ir::Attr(std::string(mindspore_name(*dt)));
+          } else if (!std::holds_alternative<std::string>(*v)) {
+            fail(where, what + " is neither a TypeId number nor a dtype");
+          }
+        }
+        if (v)
+          node.attrs[key] = std::move(*v);
+        else
+          node.attrs.erase(key);
+      }
       // The tensors: the node's inputs, or (tuple_input: Concat) the items of its one tuple.
       std::vector<Ref> tensors;
       if (sp.tuple_input) {
-        if (n_tensor != 1)
-          fail(where, def.name + " takes one tuple of tensors (a MakeTuple) and its " +
-                          std::to_string(n_attr) + " attribute inputs, but has " +
-                          std::to_string(k_all) + " inputs");
-        const Ref t = arg(0);
+        const Ref& t = ins[0];
         if (t.kind != Ref::kTuple)
           fail(where, def.name + "'s input 0 ('" + n.input(0) +
                           "') is not a tuple (MindSpore passes a MakeTuple of the tensors)");
@@ -741,7 +904,7 @@ void Reader::build_node(int i) {
                           std::to_string(t.items->size()) + " elements");
         tensors = *t.items;
       } else {
-        for (int k = 0; k < n_tensor; ++k) tensors.push_back(arg(k));
+        tensors.assign(ins.begin(), ins.begin() + n_tensor);
       }
       for (size_t k = 0; k < tensors.size(); ++k) {
         const Ref& r = tensors[k];
@@ -882,6 +1045,7 @@ ir::Graph Reader::run() {
   if (!gp.name().empty()) prefix_ = gp.name() + ":";
   index_primitives();
   index_names();
+  check_ops_known();
 
   const size_t nn = static_cast<size_t>(gp.node_size());
   info_.resize(nn);
@@ -923,6 +1087,38 @@ ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
         "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
         {.file = file});
   return Reader(model, file, options).run();
+}
+
+std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const std::string& file) {
+  if (bytes.empty()) throw FormatError("empty file", {.file = file});
+  if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
+  pb::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError(
+        "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
+        {.file = file});
+  PrimitiveIndex prims;
+  for (const auto& p : model.primitives()) prims.emplace(p.name(), &p);
+  std::vector<CensusEntry> nodes;
+  auto count = [&](const pb::GraphProto& g) {
+    for (const auto& n : g.node()) {
+      if (n.op_type() == "Constant") continue;
+      if (calls_subgraph(model, n.op_type())) {
+        nodes.push_back({"(sub-graph call)", false});
+        continue;
+      }
+      const auto primitive = node_primitive(n, prims);
+      if (!primitive) {
+        nodes.push_back({"(undefined primitive " + n.op_type() + ")", false});
+        continue;
+      }
+      if (primitive->empty() || is_plumbing(*primitive)) continue;
+      nodes.push_back({*primitive, ops::op_table().find_mindir(*primitive) != nullptr});
+    }
+  };
+  count(model.graph());
+  for (const auto& f : model.functions()) count(f);
+  return count_ops(nodes);
 }
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,

@@ -327,7 +327,15 @@ void Writer::write_attr_inputs(pb::GraphProto* gp, const ir::Node& node,
     if (it == attrs.end() && dflt == sp.defaults.end())
       fail(node.name, "op " + node.op + " passes attribute '" + key +
                           "' as an input in MindIR, but the node does not have it");
-    const ir::Attr& v = it != attrs.end() ? it->second : dflt->second;
+    ir::Attr v = it != attrs.end() ? it->second : dflt->second;
+    if (std::find(sp.type_id_inputs.begin(), sp.type_id_inputs.end(), key) !=
+        sp.type_id_inputs.end()) {  // a dtype name, written as MindSpore's TypeId number
+      const std::string* name = std::get_if<std::string>(&v);
+      const auto dt = name ? dtype_from_mindspore_name(*name) : std::nullopt;
+      const auto id = dt ? type_id_of(*dt) : std::nullopt;
+      if (!id) fail(node.name, "op " + node.op + "'s '" + key + "' is not a dtype MindSpore has");
+      v = *id;
+    }
     inputs.push_back(constant_node(gp, prefix_ + node.name + ":" + key, v, node.name));
   }
 }

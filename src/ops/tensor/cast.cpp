@@ -2,9 +2,10 @@
 // "Float32"), from and to Bool, Int8–Int64, UInt8–UInt64, Float32 and Float64 (not Float16,
 // BFloat16, String). Conversion is static_cast's, except float → int, which saturates (NaN → 0)
 // where static_cast is undefined; a Bool result is 0/1 (any non-zero is true). In MindIR the
-// primitive "Cast", dst_type a primitive attribute. ONNX's Cast carries the target as `to` (a
-// TensorProto.DataType number): written and read one to one; a Cast of a constant is folded at
-// load time, and a Cast to the input's own dtype is read as no node.
+// primitive "Cast" with dst_type its second input: MindSpore 2.x writes MindSpore's TypeId number
+// (43 for Float32), 1.x a dtype constant; the reader turns both into the name. ONNX's Cast carries
+// the target as `to` (a TensorProto.DataType number): written and read one to one; a Cast of a
+// constant is folded at load time, and a Cast to the input's own dtype is read as no node.
 #include <limits>
 #include <type_traits>
 
@@ -127,7 +128,10 @@ OpDef cast_row() {
         return cast_from<float>(to, n);
     }
   };
+  // MindSpore 2.x: Cast(x, dtype) with dtype a TypeId number; 1.x: a dtype constant input.
   d.mindir.primitive = "Cast";
+  d.mindir.attr_inputs = {"dst_type"};
+  d.mindir.type_id_inputs = {"dst_type"};
   return d;
 }
 
