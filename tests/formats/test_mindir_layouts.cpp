@@ -88,8 +88,8 @@ TEST_P(Layout, LoadsAndRunsLikeMindSpore) {
 
 INSTANTIATE_TEST_SUITE_P(MindSporeVersions, Layout,
                          ::testing::Values("args_2.10", "args_2.2", "args_1.1"),
-                         [](const auto& info) {
-                           std::string s = info.param;
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
                            for (char& c : s)
                              if (c == '.') c = '_';
                            return s;
@@ -281,9 +281,9 @@ TEST(MindIRUnknownOps, CensusListsEveryOpWithCounts) {
   EXPECT_EQ(by_op["Bar"], std::make_pair(int64_t{1}, false));
   EXPECT_EQ(by_op["ReduceSum"], std::make_pair(int64_t{3}, true));
   EXPECT_EQ(by_op["Gather"], std::make_pair(int64_t{1}, true));
-  EXPECT_EQ(by_op.count("Load"), 0u);         // plumbing is not counted
-  EXPECT_EQ(by_op.count("Constant"), 0u);     // nor constants
-  EXPECT_EQ(census.front().op, "Add");  // most used first (3, as ReduceSum), then by name
+  EXPECT_EQ(by_op.count("Load"), 0u);      // plumbing is not counted
+  EXPECT_EQ(by_op.count("Constant"), 0u);  // nor constants
+  EXPECT_EQ(census.front().op, "Add");     // most used first (3, as ReduceSum), then by name
   // The unedited file: every op supported, one census node per node of the loaded graph.
   const std::string real = bytes_of(kDir / "args_2.10.mindir");
   int64_t nodes = 0;
