@@ -93,7 +93,10 @@ void gn_run(std::span<const Tensor> in, std::span<Tensor> out, int64_t n, int64_
 }
 
 Kernel gn_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const auto [g, eps] = group_attrs(attrs);
+  // Plain locals, not a structured binding: clang 14 cannot capture bindings in the lambdas.
+  const Groups ga = group_attrs(attrs);
+  const int64_t g = ga.groups;
+  const double eps = ga.eps;
   const Shape x = in[0].shape;
   const int64_t n = x[0], c = x[1];
   int64_t inner = 1;
