@@ -169,8 +169,8 @@ void import_layer_norm(OnnxImporter& m) {
     m.unsupported("stash_type other than 1 (float32) is not supported");
   const double eps = m.attr_float("epsilon", 1e-5);
   const int scale = m.input(1);
-  const Shape& ss = m.info(scale).shape;
-  const Shape& xs = m.info(x).shape;
+  const Shape ss = m.info(scale).shape;  // copies: m.input() may grow the value list
+  const Shape xs = m.info(x).shape;
   const int64_t params = r - static_cast<int64_t>(ss.rank());
   bool exact = params >= axis;
   for (size_t i = 0; exact && i < ss.rank(); ++i)

@@ -70,8 +70,8 @@ void export_prelu(OnnxBuilder& b, const ir::Node& n) {
 void import_prelu(OnnxImporter& m) {
   m.require_inputs(2, 2);
   const int x = m.input(0), s = m.input(1);
-  const Shape& xs = m.info(x).shape;
-  const Shape& ss = m.info(s).shape;
+  const Shape xs = m.info(x).shape;
+  const Shape ss = m.info(s).shape;
   // The slope's dimensions beyond the first must be 1s lining up with x's dimensions 2….
   bool per_channel =
       xs.rank() >= 2 && ss.rank() == xs.rank() - 1 && ss.rank() >= 1 && ss[0] == xs[1];

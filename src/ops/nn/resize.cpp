@@ -38,7 +38,7 @@ void import_onnx_resize(OnnxImporter& m) {
   if (m.opset() < 11) m.unsupported("Resize before opset 11 is not supported");
   m.require_inputs(1, 4);
   const int x = m.input(0);
-  const Shape& xs = m.info(x).shape;
+  const Shape xs = m.info(x).shape;
   if (xs.rank() != 4) m.unsupported("only 4-D (N, C, H, W) inputs are supported");
   if (m.attr_int("antialias", 0) != 0) m.unsupported("antialias is not supported");
   if (m.has_attr("axes")) m.unsupported("the axes attribute is not supported");
