@@ -1075,28 +1075,28 @@ ir::Graph Reader::run() {
   return std::move(g_);
 }
 
+// The file's bytes as a ModelProto, size-checked first; read_mindir and the census share it.
+pb::ModelProto parse_model(std::span<const std::byte> bytes, const std::string& file) {
+  if (bytes.empty()) throw FormatError("empty file", {.file = file});
+  if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
+  pb::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw FormatError(
+        "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
+        {.file = file});
+  return model;
+}
+
 }  // namespace
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const MindIRReadOptions& options) {
-  if (bytes.empty()) throw FormatError("empty file", {.file = file});
-  if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
-  pb::ModelProto model;
-  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    throw FormatError(
-        "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
-        {.file = file});
+  const pb::ModelProto model = parse_model(bytes, file);
   return Reader(model, file, options).run();
 }
 
 std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const std::string& file) {
-  if (bytes.empty()) throw FormatError("empty file", {.file = file});
-  if (bytes.size() > kMaxModelBytes) too_big(file, bytes.size());
-  pb::ModelProto model;
-  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    throw FormatError(
-        "not a valid mind_ir.ModelProto (protobuf parse failed: truncated or corrupt)",
-        {.file = file});
+  const pb::ModelProto model = parse_model(bytes, file);
   PrimitiveIndex prims;
   for (const auto& p : model.primitives()) prims.emplace(p.name(), &p);
   std::vector<CensusEntry> nodes;
