@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
       "3 `diff` found the files different.\n"
       "Run `cellar COMMAND --help` for a command's options.");
 
-  std::vector<Command> commands{add_inspect(app), add_diff(app),  add_run(app),
-                                add_convert(app), add_bench(app), add_ops(app)};
+  std::vector<Command> commands{add_inspect(app), add_diff(app), add_run(app),   add_convert(app),
+                                add_bench(app),   add_ops(app),  add_merge(app), add_reshard(app)};
 
   try {
     app.parse(argc, argv);

@@ -43,13 +43,19 @@ std::vector<std::byte> read_head(const std::string& path) {
   return head;
 }
 
+bool is_sharded(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec) || path.ends_with(".index.json");
+}
+
 FileKind detect(const std::string& path) {
+  if (is_sharded(path)) return detect(checkpoint_files(path).front().string());
   const std::vector<std::byte> head = read_head(path);
   if (head.empty()) throw FormatError("empty file", {path});
   if (const auto kind = cellar::detect(head, path)) return *kind;
   throw FormatError(
-      "unrecognised format: not a .ckpt, .safetensors, .mindir or .onnx file (nor an encrypted "
-      "one)",
+      "unrecognised format: not a .ckpt, .safetensors, .mindir, .onnx or PyTorch file (nor an "
+      "encrypted one)",
       {path});
 }
 
@@ -88,6 +94,14 @@ FileKind encrypted_content(const std::string& path, const KeyOptions& key) {
 }
 
 NamedTensorList load_tensors(const std::string& path, const KeyOptions& key) {
+  if (is_sharded(path)) {
+    NamedTensorList out{detect(path), {}};
+    LoadOptions o;
+    o.dec_key = key.key;
+    if (!key.key.empty()) o.dec_mode = key.mode.empty() ? "AES-GCM" : key.mode;
+    for (const auto& [name, p] : load_checkpoint(path, o)) out.tensors.emplace_back(name, p.data());
+    return out;
+  }
   FileKind kind = detect(path);
   if (kind == FileKind::kEncrypted) {
     if (key.key.empty())

@@ -49,6 +49,8 @@ Command add_run(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_ops(CLI::App& app);
+Command add_merge(CLI::App& app);
+Command add_reshard(CLI::App& app);
 
 // ---- files ---------------------------------------------------------------------------------
 
@@ -58,8 +60,11 @@ Command add_ops(CLI::App& app);
 // a directory, or cannot be read.
 std::vector<std::byte> read_head(const std::string& path);
 // Which reader understands the bytes of `path` (cellar::detect: the bytes, then the file name's
-// extension); FormatError naming the file when it is empty or neither tells.
+// extension); FormatError naming the file when it is empty or neither tells. For a sharded
+// checkpoint (an index or a folder), the kind of its first shard.
 FileKind detect(const std::string& path);
+// True for a sharded checkpoint: a folder, or an index ("*.index.json").
+bool is_sharded(const std::string& path);
 // The format a file *name* asks for is cellar::kind_from_extension.
 // The same from a --to value ("ckpt", "safetensors", "mindir", "onnx"); UsageError otherwise.
 FileKind kind_from_name(const std::string& name);

@@ -139,20 +139,33 @@ std::string scalar_text(const json& v) {
 
 int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& key,
                        const std::string& enc_mode) {
-  const auto file = MappedFile::open(a.file);
+  // A sharded checkpoint (an index or a folder): its tensors over every shard, the shards named.
+  const bool sharded = is_sharded(a.file);
+  std::vector<std::filesystem::path> shards;
+  std::shared_ptr<MappedFile> file;
+  uint64_t file_bytes = 0;
+  if (sharded) {
+    shards = checkpoint_files(a.file);
+    for (const auto& s : shards) file_bytes += std::filesystem::file_size(s);
+  } else {
+    file = MappedFile::open(a.file);
+    file_bytes = file->size();
+  }
   const NamedTensorList list = load_tensors(a.file, key);
   const std::vector<Row> rows = tensor_rows(list.tensors, a.stats);
 
   CrcCheck crc;
   std::vector<std::pair<std::string, std::string>> metadata;  // safetensors __metadata__
-  if (kind == FileKind::kCheckpoint && !enc_mode.empty()) {
+  if (sharded) {
+    // Per-file CRCs and metadata: `cellar inspect SHARD` shows them.
+  } else if (kind == FileKind::kCheckpoint && !enc_mode.empty()) {
     // The trailer is inside the plaintext (MindSpore 2.10's outer one, written with a CRC of 0,
     // is dropped by decryption).
     const auto plain = read_plaintext(a.file, key.key, enc_mode);
     crc = ckpt_crc({plain->data(), plain->size()});
   } else if (kind == FileKind::kCheckpoint) {
     crc = ckpt_crc({file->data(), file->size()});
-  } else {
+  } else if (kind == FileKind::kSafetensors) {
     SafetensorsInfo info = inspect_safetensors({file->data(), file->size()}, a.file, list.tensors);
     metadata = std::move(info.metadata);
     crc = info.crc;
@@ -164,7 +177,7 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
   if (a.json) {
     json j{{"file", a.file},
            {"format", kind_name(kind)},
-           {"file_bytes", file->size()},
+           {"file_bytes", file_bytes},
            {"tensor_count", rows.size()},
            {"tensor_bytes", total_bytes(rows)},
            {"tensors", json_rows(rows)},
@@ -176,15 +189,24 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
       for (const auto& [k, v] : metadata) m[k] = v;
       j["metadata"] = m;
     }
+    if (sharded) {
+      json names = json::array();
+      for (const auto& s : shards) names.push_back(s.filename().string());
+      j["shards"] = names;
+    }
     print_json(j);
     return kExitOk;
   }
   std::cout << "format: " << kind_name(kind)
-            << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")") << '\n';
+            << (enc_mode.empty() ? "" : " (encrypted, " + enc_mode + ")")
+            << (sharded ? " (sharded: " + std::to_string(shards.size()) + " files)" : "") << '\n';
   std::cout << "tensors: " << rows.size() << " (" << total_bytes(rows) << " bytes, "
             << human_bytes(total_bytes(rows)) << ")\n";
   print_rows(rows);
-  if (kind == FileKind::kSafetensors) {
+  if (sharded) {
+    for (const auto& s : shards) std::cout << "  shard " << s.filename().string() << '\n';
+  }
+  if (kind == FileKind::kSafetensors && !sharded) {
     std::cout << "metadata: " << metadata.size() << '\n';
     for (const auto& [k, v] : metadata) std::cout << "  " << k << " = " << v << '\n';
   }

@@ -27,6 +27,7 @@ struct RunArgs {
   bool json = false;
   std::string dec_key_file, dec_mode;
   uint64_t max_constant_mib = 0;
+  int threads = 0;
 };
 
 // An output's name as a file name: path separators and ':' become '_'.
@@ -57,7 +58,10 @@ int run_model(const RunArgs& a) {
                               : npy_inputs(g, a.inputs);
   if (in.batch) g = with_batch(g, *in.batch, a.model);
 
-  runtime::Executor exec(g);
+  if (a.threads < 0) throw UsageError("--threads must be at least 1 (0: one per CPU)");
+  // The executor keeps only what it runs; its graph keeps the inputs' and outputs' names.
+  runtime::Executor exec(std::move(g), {.threads = a.threads, .keep_graph = false});
+  const ir::Graph& eg = exec.graph();
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Tensor> outs = exec.run(in.tensors);
   const auto us =
@@ -69,7 +73,7 @@ int run_model(const RunArgs& a) {
     std::filesystem::create_directories(a.output_dir);
     std::set<std::string> used;
     for (size_t k = 0; k < n_out; ++k) {
-      std::string stem = file_stem(g.value(g.outputs[k]).name);
+      std::string stem = file_stem(eg.value(eg.outputs[k]).name);
       if (!used.insert(stem).second) stem += "_" + std::to_string(k);
       used.insert(stem);
       files[k] = (std::filesystem::path(a.output_dir) / (stem + ".npy")).string();
@@ -81,14 +85,14 @@ int run_model(const RunArgs& a) {
   if (a.json) {
     json ji = json::array(), jo = json::array();
     for (size_t k = 0; k < in.tensors.size(); ++k)
-      ji.push_back({{"name", g.value(g.inputs[k]).name},
+      ji.push_back({{"name", eg.value(eg.inputs[k]).name},
                     {"dtype", dtype_str(in.tensors[k].dtype())},
                     {"shape", in.tensors[k].shape().dims()},
                     {"source", in.sources[k]}});
     for (size_t k = 0; k < n_out; ++k) {
       json vals = json::array();
       for (double v : first_values(outs[k], a.head)) vals.push_back(json_num(v));
-      json o{{"name", g.value(g.outputs[k]).name},
+      json o{{"name", eg.value(eg.outputs[k]).name},
              {"dtype", dtype_str(outs[k].dtype())},
              {"shape", outs[k].shape().dims()},
              {"values", vals}};
@@ -101,7 +105,7 @@ int run_model(const RunArgs& a) {
   std::vector<std::vector<std::string>> cells;
   for (size_t k = 0; k < n_out; ++k) {
     std::vector<std::string> row{
-        g.value(g.outputs[k]).name, dtype_str(outs[k].dtype()), outs[k].shape().str(),
+        eg.value(eg.outputs[k]).name, dtype_str(outs[k].dtype()), outs[k].shape().str(),
         values_str(first_values(outs[k], a.head), static_cast<size_t>(outs[k].numel()))};
     if (!files[k].empty()) row.push_back("-> " + files[k]);
     cells.push_back(std::move(row));
@@ -125,6 +129,8 @@ Command add_run(CLI::App& app) {
   sub->add_option("--seed", args->seed, "seed for --random (default 0)");
   sub->add_option("--output,-o", args->output, "write the (single) output to this .npy file");
   sub->add_option("--output-dir", args->output_dir, "write every output to DIR/<name>.npy");
+  sub->add_option("--threads", args->threads,
+                  "worker threads the kernels run on (default 0: one per CPU)");
   sub->add_option("--head", args->head, "how many leading values of each output to print (8)");
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted MindIR file");
   sub->add_option("--dec-mode", args->dec_mode,

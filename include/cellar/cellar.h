@@ -7,6 +7,7 @@
 #include "cellar/io/checkpoint.h"
 #include "cellar/io/export.h"
 #include "cellar/io/inspect.h"
+#include "cellar/io/name_map.h"
 #include "cellar/io/npy.h"
 #include "cellar/ir/graph.h"
 #include "cellar/models/lenet.h"

@@ -8,6 +8,10 @@
 #include <ostream>
 #include <string_view>
 
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
+
 namespace cellar {
 
 enum class DType : uint8_t {
@@ -66,3 +70,5 @@ inline float bfloat16_to_float(uint16_t b) {
 uint16_t float_to_bfloat16(float f);
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -8,6 +8,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
+
 namespace cellar {
 
 enum class ErrorCode {
@@ -69,3 +73,5 @@ class ValueError : public Error {  // shapes, dtypes, arguments
 };
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <random>
 
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
+
 namespace cellar {
 
 class Generator {
@@ -27,3 +31,5 @@ class Generator {
 };
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::ops {
 
@@ -81,3 +84,5 @@ Tensor reduce_sum(const Tensor& x, const std::vector<int64_t>& axis = {}, bool k
 Tensor reduce_mean(const Tensor& x, const std::vector<int64_t>& axis = {}, bool keep_dims = false);
 
 }  // namespace cellar::ops
+
+CELLAR_API_END

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
+
 namespace cellar {
 
 struct OpInfo {
@@ -29,3 +33,5 @@ std::vector<OpInfo> op_catalog();
 std::vector<std::string> onnx_decomposed_op_types();
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -8,6 +8,9 @@
 
 #include "cellar/generator.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::ops {
 
@@ -32,3 +35,5 @@ Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen,
 Tensor randperm(int64_t n, Generator& gen, DType dtype = DType::Int64);
 
 }  // namespace cellar::ops
+
+CELLAR_API_END

@@ -1,5 +1,6 @@
-// Storage: the bytes behind tensors. Either 64-byte aligned heap memory owned by the Storage, or a
-// region of a memory-mapped file kept alive by every Storage (and so every Tensor) viewing it.
+// Storage: the bytes behind tensors. Either 64-byte aligned heap memory owned by the Storage, a
+// region of a memory-mapped file kept alive by every Storage (and so every Tensor) viewing it, or
+// memory another library owns (a NumPy array, a DLPack tensor) kept alive by an owner object.
 // Thread safety: a Storage is immutable in its extent; writing its bytes is the caller's business.
 #pragma once
 
@@ -10,6 +11,10 @@
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -72,6 +77,15 @@ class Storage {
   static std::shared_ptr<Storage> view(std::shared_ptr<MappedFile> file, size_t offset,
                                        size_t nbytes);
 
+  // `nbytes` at `data` in memory cellar did not allocate (a NumPy array, a DLPack tensor), viewed
+  // in place; `owner` keeps it alive (its deleter gives it back) while any Storage views it. The
+  // caller checks what tensors over it need: an address aligned for their dtype (as for a mapped
+  // file: kernels assume the dtype's alignment, not kAlignment), C-order contiguous bytes in the
+  // machine's byte order, Bool bytes 0 or 1, and writable memory (Storage has no read-only mode:
+  // its bytes are handed out writable, e.g. to NumPy by the Python package).
+  static std::shared_ptr<Storage> external(std::byte* data, size_t nbytes,
+                                           std::shared_ptr<void> owner);
+
   // Bytes of a mapped file that cannot be viewed in place (`pieces`, (offset, size) pairs in
   // order, `nbytes` in all: a tensor at an address misaligned for its dtype, or split over several
   // records), gathered into aligned heap memory on the first call to data() rather than now. A
@@ -107,9 +121,11 @@ class Storage {
 
   mutable std::byte* data_;
   size_t nbytes_;
-  mutable std::shared_ptr<void> owner_;  // heap block (freed with the Storage)
+  mutable std::shared_ptr<void> owner_;  // heap block (freed with the Storage), or external()'s
   std::shared_ptr<MappedFile> file_;     // or the mapping this Storage views
   std::unique_ptr<Pending> pending_;     // set only for a deferred copy
 };
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -18,6 +18,9 @@
 #include "cellar/dtype.h"
 #include "cellar/error.h"
 #include "cellar/storage.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -211,3 +214,5 @@ Tensor Tensor::scalar(T value) {
 }
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -10,6 +10,9 @@
 
 #include "cellar/dtype.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -46,3 +49,5 @@ class Value {
 };
 
 }  // namespace cellar
+
+CELLAR_API_END

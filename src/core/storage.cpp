@@ -194,6 +194,12 @@ std::shared_ptr<Storage> Storage::view(std::shared_ptr<MappedFile> file, size_t 
   return std::shared_ptr<Storage>(new Storage(base, nbytes, nullptr, std::move(file)));
 }
 
+std::shared_ptr<Storage> Storage::external(std::byte* data, size_t nbytes,
+                                           std::shared_ptr<void> owner) {
+  assert(data != nullptr || nbytes == 0);
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, std::move(owner), nullptr));
+}
+
 std::shared_ptr<Storage> Storage::deferred_copy(std::shared_ptr<MappedFile> file,
                                                 std::vector<std::pair<size_t, size_t>> pieces,
                                                 size_t nbytes) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -129,6 +130,64 @@ void AtomicFile::write(const void* data, size_t n) {
     p += k;
     n -= k;
     if (k == room) flush();  // the buffer ends on a chunk boundary
+  }
+}
+
+bool AtomicFile::copy_from(int fd, uint64_t offset, uint64_t n) {
+  if (committed_ || fd_ < 0) throw IoError("write after commit", {target_.string()});
+  if (n == 0) return true;
+  flush();
+  auto in = static_cast<off_t>(offset);
+  uint64_t done = 0;
+  while (done < n) {
+    const ssize_t c = ::copy_file_range(
+        fd, &in, fd_, nullptr, static_cast<size_t>(std::min<uint64_t>(n - done, 1u << 30)), 0);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      // Nothing copied yet: the kernel or the file systems cannot (EXDEV before Linux 5.3,
+      // ENOSYS, EOPNOTSUPP, EINVAL for special files); the caller writes the bytes instead.
+      if (done == 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+                        errno == EINVAL || errno == EBADF))
+        return false;
+      throw IoError(errno_text("cannot copy into the file"), {target_.string()});
+    }
+    if (c == 0)
+      throw IoError(
+          "the source file ended " + std::to_string(n - done) + " bytes early while it was copied",
+          {target_.string()});
+    done += static_cast<uint64_t>(c);
+    fd_pos_ += static_cast<uint64_t>(c);
+    written_ += static_cast<uint64_t>(c);
+  }
+  return true;
+}
+
+void AtomicFile::write_pieces(const struct iovec* pieces, int count) {
+  if (committed_ || fd_ < 0) throw IoError("write after commit", {target_.string()});
+  flush();
+  std::vector<struct iovec> rest(pieces, pieces + count);
+  size_t at = 0;
+  while (at < rest.size()) {
+    const ssize_t w = ::writev(fd_, rest.data() + at,
+                               static_cast<int>(std::min<size_t>(rest.size() - at, IOV_MAX)));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw IoError(errno_text("cannot write"), {target_.string()});
+    }
+    if (w == 0) throw IoError("cannot write: the file takes no more bytes", {target_.string()});
+    fd_pos_ += static_cast<uint64_t>(w);
+    written_ += static_cast<uint64_t>(w);
+    // Past the pieces written whole; the one cut short starts after its written part.
+    for (auto left = static_cast<size_t>(w); left > 0 && at < rest.size();) {
+      if (left >= rest[at].iov_len) {
+        left -= rest[at++].iov_len;
+      } else {
+        rest[at].iov_base = static_cast<char*>(rest[at].iov_base) + left;
+        rest[at].iov_len -= left;
+        left = 0;
+      }
+    }
+    while (at < rest.size() && rest[at].iov_len == 0) ++at;
   }
 }
 

@@ -17,6 +17,8 @@
 // detected in its first bytes, so dense data costs nothing extra.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <filesystem>
 #include <span>
@@ -43,6 +45,15 @@ class AtomicFile final : public ByteSink {
   void write(const void* data, size_t n) override;  // buffered; IoError on failure
   void write(std::span<const std::byte> bytes) { write(bytes.data(), bytes.size()); }
   uint64_t bytes_written() const { return written_; }
+  // Appends bytes [offset, offset + n) of the open file `fd` with copy_file_range(2): the kernel
+  // copies page cache to page cache, and nothing passes through this process's memory (cp's
+  // way). False, with nothing written, where the kernel or the file systems cannot (the caller
+  // then writes the bytes itself); IoError when the copy fails midway or `fd` ends early.
+  bool copy_from(int fd, uint64_t offset, uint64_t n);
+  // Appends the `count` pieces in order with writev(2): the kernel copies them straight from
+  // where they lie (a mapped file's pages) into the file, without the buffer; for many short
+  // pieces (a gather of a slice's rows). IoError on failure.
+  void write_pieces(const struct iovec* pieces, int count);
   void commit();
 
  private:

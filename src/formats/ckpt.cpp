@@ -3,6 +3,8 @@
 // hand, record by record, exactly as MindSpore's Python protobuf serialiser lays it out.
 #include "formats/ckpt.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -159,11 +161,16 @@ struct Group {
 
 class Reader {
  public:
-  Reader(std::shared_ptr<MappedFile> file, uint64_t end)
+  // `pieces` (may be null) receives where each entry's bytes lie; `drop_behind`: see
+  // CheckpointFormat::read_located.
+  Reader(std::shared_ptr<MappedFile> file, uint64_t end, std::vector<FilePieces>* pieces = nullptr,
+         bool drop_behind = false)
       : file_(std::move(file)),
         base_(reinterpret_cast<const uint8_t*>(file_->data())),
         end_(end),
-        path_(file_->path().string()) {}
+        path_(file_->path().string()),
+        pieces_(pieces),
+        drop_behind_(drop_behind && !file_->is_private_copy()) {}
 
   NamedTensors read() {
     uint64_t pos = 0;
@@ -180,6 +187,7 @@ class Reader {
         RawValue v = parse_value(pos, pos + len, key_off);
         pos += len;
         take(v);
+        if (drop_behind_) drop_parsed(key_off);
       } else {
         skip(wire, pos, end_, key_off);
       }
@@ -193,6 +201,20 @@ class Reader {
  private:
   [[noreturn]] void fail(const std::string& reason, uint64_t offset) const {
     throw FormatError(reason, {path_, tag_, offset});
+  }
+
+  // Drops the pages before `upto` (the start of the record just parsed: the open group's first
+  // Value may still be read, for a str) from the resident set, 64 MiB at a time. The mapping is
+  // the file's, unwritten: the pages read back from the page cache if touched again.
+  void drop_parsed(uint64_t upto) {
+    constexpr uint64_t kStep = uint64_t{64} << 20;
+    if (upto < dropped_ + kStep) return;
+    const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const auto base = reinterpret_cast<uintptr_t>(base_);
+    const uint64_t from = (base + dropped_ + page - 1) / page * page;
+    const uint64_t to = (base + upto) / page * page;
+    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+    dropped_ = upto;
   }
 
   uint64_t varint(uint64_t& pos, uint64_t end, std::string_view what) const {
@@ -424,6 +446,10 @@ class Reader {
     group_.reset();
     tag_ = g.tag;
     out_.emplace_back(g.tag, g.dtype == DType::String ? to_string_tensor(g) : to_tensor(g));
+    if (pieces_) {
+      pieces_->emplace_back();
+      if (g.dtype != DType::String) pieces_->back() = g.pieces;
+    }
   }
 
   // The bytes of a group: a view of the file when it is one slice whose address suits the item
@@ -513,6 +539,9 @@ class Reader {
   std::optional<Group> group_;
   std::unordered_set<std::string> seen_;
   NamedTensors out_;
+  std::vector<FilePieces>* pieces_;
+  bool drop_behind_;
+  uint64_t dropped_ = 0;
   mutable std::vector<Slide> slides_;  // storage_of's moves, for read() to do at the end
 };
 
@@ -561,6 +590,23 @@ class CkptFormat final : public CheckpointFormat {
 
   NamedTensors read(const std::shared_ptr<MappedFile>& file,
                     const LoadOptions& options) const override {
+    return read_impl(file, options, nullptr, false);
+  }
+
+  NamedTensors read_located(const std::shared_ptr<MappedFile>& file, const LoadOptions& options,
+                            std::vector<FilePieces>& pieces, bool drop_behind) const override {
+    pieces.clear();
+    return read_impl(file, options, &pieces, drop_behind);
+  }
+
+  void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
+             const EntryBytes& bytes) const override {
+    ckpt::write(entries, out, options, ckpt::kSliceBytes, bytes);
+  }
+
+ private:
+  NamedTensors read_impl(const std::shared_ptr<MappedFile>& file, const LoadOptions& options,
+                         std::vector<FilePieces>* pieces, bool drop_behind) const {
     const auto* data = reinterpret_cast<const uint8_t*>(file->data());
     uint64_t end = file->size();
     const bool has_trailer =
@@ -587,12 +633,7 @@ class CkptFormat final : public CheckpointFormat {
         throw FormatError(buf, {path, {}, end});
       }
     }
-    return Reader(file, end).read();
-  }
-
-  void write(const NamedTensors& entries, ByteSink& out,
-             const SaveOptions& options) const override {
-    ckpt::write(entries, out, options);
+    return Reader(file, end, pieces, drop_behind).read();
   }
 };
 
@@ -614,7 +655,7 @@ uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc) {
 }
 
 void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
-           uint64_t slice_bytes) {
+           uint64_t slice_bytes, const EntryBytes& source) {
   if (slice_bytes == 0) slice_bytes = kSliceBytes;
   uint32_t crc = 0;
   uint64_t pos = 0;  // bytes written so far (the file offset, for align_tensors)
@@ -622,6 +663,9 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
     out.write(bytes);
     pos += bytes.size();
     if (options.crc_check) crc = crc32(bytes, crc);
+  };
+  const EntryBytes::Visitor add_crc = [&](std::span<const std::byte> bytes) {
+    crc = crc32(bytes, crc);
   };
   std::string head;
   for (const auto& [name, t] : entries) {
@@ -636,20 +680,21 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
       throw ValueError(ErrorCode::kInvalidArgument, "cannot save an undefined or symbolic tensor",
                        {{}, name});
     std::vector<std::byte> text;  // UTF-32LE of a str entry
-    std::span<const std::byte> content;
+    uint64_t content_size;
     std::vector<int64_t> dims;
-    if (t.dtype() == DType::String) {
+    const bool is_text = t.dtype() == DType::String;
+    if (is_text) {
       text = utf8_to_utf32le(t.string_value(), name);
-      content = text;
+      content_size = text.size();
       dims = {0};
     } else {
-      content = t.bytes();
-      dims = t.shape().dims();  // a scalar has none, as MindSpore 2.x writes it
+      content_size = t.nbytes();  // the bytes come through `source`, slice by slice
+      dims = t.shape().dims();    // a scalar has none, as MindSpore 2.x writes it
     }
     const std::string_view type = mindspore_name(t.dtype());
     uint64_t off = 0;
     do {  // one Value per slice; a tensor with no bytes still gets one
-      const uint64_t n = std::min<uint64_t>(content.size() - off, slice_bytes);
+      const uint64_t n = std::min<uint64_t>(content_size - off, slice_bytes);
       uint64_t tensor_base = 1 + varint_size(type.size()) + type.size() + 1 + varint_size(n) + n;
       for (int64_t d : dims) tensor_base += 1 + varint_size(static_cast<uint64_t>(d));
       // With align_tensors, a padding field of `pad` zero bytes (3 + pad bytes with its key and
@@ -690,9 +735,14 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
       head += '\x1A';  // TensorProto.tensor_content
       put_varint(head, n);
       emit({reinterpret_cast<const std::byte*>(head.data()), head.size()});
-      if (n) emit(content.subspan(off, n));
+      if (n && is_text) {
+        emit(std::span<const std::byte>(text).subspan(off, n));
+      } else if (n) {
+        source.write(t, off, n, out, options.crc_check ? &add_crc : nullptr);
+        pos += n;
+      }
       off += n;
-    } while (off < content.size());
+    } while (off < content_size);
   }
   if (options.crc_check) {
     std::byte trailer[kTrailerBytes] = {};

@@ -76,7 +76,7 @@ inline constexpr size_t kTrailerBytes = 17;
 // tests). String tensors are written as UTF-32LE; a String whose text is not UTF-8 is a
 // ValueError. Appends the crc_num trailer when options.crc_check.
 void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
-           uint64_t slice_bytes = kSliceBytes);
+           uint64_t slice_bytes = kSliceBytes, const EntryBytes& source = own_bytes());
 
 // zlib's CRC-32 of `bytes`, continuing from `crc` (no 4 GiB limit).
 uint32_t crc32(std::span<const std::byte> bytes, uint32_t crc = 0);

@@ -1,6 +1,7 @@
 // MindSpore's block encryption over OpenSSL EVP. The byte layout and the contracts are in crypto.h.
 #include "formats/crypto.h"
 
+#include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -17,6 +18,61 @@
 
 namespace cellar::formats {
 namespace {
+
+// libcrypto, opened with dlopen when a cipher is first needed rather than linked: most processes
+// never decrypt or encrypt, and loading and relocating libcrypto was about 1.5 ms of every
+// start-up (a cold start of a small network is ~10 ms). The first library that loads among
+// CELLAR_CRYPTO_LIBRARY (the one the build found) and libcrypto.so.3 is kept for the process.
+void* crypto_symbol(const char* name) {
+  static void* const handle = [] {
+    const char* candidates[] = {
+#ifdef CELLAR_CRYPTO_LIBRARY
+        CELLAR_CRYPTO_LIBRARY,
+#endif
+        "libcrypto.so.3"};
+    for (const char* c : candidates)
+      if (void* h = dlopen(c, RTLD_NOW | RTLD_LOCAL)) return h;
+    return static_cast<void*>(nullptr);
+  }();
+  if (handle == nullptr)
+    throw Error(ErrorCode::kCrypto,
+                "OpenSSL's libcrypto (libcrypto.so.3) could not be loaded: install libssl3");
+  void* f = dlsym(handle, name);
+  if (f == nullptr)
+    throw Error(ErrorCode::kCrypto, std::string("OpenSSL's libcrypto has no ") + name);
+  return f;
+}
+
+// Each OpenSSL function used below, as ssl::<its name>: looked up once, then called through the
+// pointer. (Qualified at each call: unqualified, argument-dependent lookup would find the
+// global declaration, which the linker then cannot resolve.)
+namespace ssl {
+#define CELLAR_LAZY_CRYPTO(fn)                                                   \
+  template <class... Args>                                                       \
+  auto fn(Args... args) {                                                        \
+    static const auto f = reinterpret_cast<decltype(&::fn)>(crypto_symbol(#fn)); \
+    return f(args...);                                                           \
+  }
+CELLAR_LAZY_CRYPTO(EVP_aes_128_gcm)
+CELLAR_LAZY_CRYPTO(EVP_aes_192_gcm)
+CELLAR_LAZY_CRYPTO(EVP_aes_256_gcm)
+CELLAR_LAZY_CRYPTO(EVP_aes_128_cbc)
+CELLAR_LAZY_CRYPTO(EVP_aes_192_cbc)
+CELLAR_LAZY_CRYPTO(EVP_aes_256_cbc)
+CELLAR_LAZY_CRYPTO(EVP_sm4_cbc)
+CELLAR_LAZY_CRYPTO(EVP_CIPHER_CTX_new)
+CELLAR_LAZY_CRYPTO(EVP_CIPHER_CTX_free)
+CELLAR_LAZY_CRYPTO(EVP_CIPHER_CTX_ctrl)
+CELLAR_LAZY_CRYPTO(EVP_CIPHER_CTX_set_padding)
+CELLAR_LAZY_CRYPTO(EVP_CipherInit_ex)
+CELLAR_LAZY_CRYPTO(EVP_DecryptUpdate)
+CELLAR_LAZY_CRYPTO(EVP_DecryptFinal_ex)
+CELLAR_LAZY_CRYPTO(EVP_EncryptUpdate)
+CELLAR_LAZY_CRYPTO(EVP_EncryptFinal_ex)
+CELLAR_LAZY_CRYPTO(OPENSSL_cleanse)
+CELLAR_LAZY_CRYPTO(RAND_bytes)
+#undef CELLAR_LAZY_CRYPTO
+}  // namespace ssl
 
 constexpr uint32_t kGcmMagic = 0x7F3A5ED8u;
 constexpr uint32_t kCbcMagic = 0x7F3A5ED9u;
@@ -64,21 +120,21 @@ std::string hex32(uint32_t v) {
 const EVP_CIPHER* cipher_for(EncMode mode, size_t key_len) {
   switch (mode) {
     case EncMode::kAesGcm:
-      return key_len == 16   ? EVP_aes_128_gcm()
-             : key_len == 24 ? EVP_aes_192_gcm()
-                             : EVP_aes_256_gcm();
+      return key_len == 16   ? ssl::EVP_aes_128_gcm()
+             : key_len == 24 ? ssl::EVP_aes_192_gcm()
+                             : ssl::EVP_aes_256_gcm();
     case EncMode::kAesCbc:
-      return key_len == 16   ? EVP_aes_128_cbc()
-             : key_len == 24 ? EVP_aes_192_cbc()
-                             : EVP_aes_256_cbc();
+      return key_len == 16   ? ssl::EVP_aes_128_cbc()
+             : key_len == 24 ? ssl::EVP_aes_192_cbc()
+                             : ssl::EVP_aes_256_cbc();
     case EncMode::kSm4Cbc:
-      return EVP_sm4_cbc();
+      return ssl::EVP_sm4_cbc();
   }
   return nullptr;
 }
 
 struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+  void operator()(EVP_CIPHER_CTX* c) const { ssl::EVP_CIPHER_CTX_free(c); }
 };
 using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
 
@@ -89,13 +145,13 @@ bool init_block(EVP_CIPHER_CTX* ctx, EncMode mode, std::span<const unsigned char
   const EVP_CIPHER* cipher = cipher_for(mode, key.size());
   if (cipher == nullptr) return false;
   int enc = encrypt ? 1 : 0;
-  if (EVP_CipherInit_ex(ctx, cipher, nullptr, nullptr, nullptr, enc) != 1) return false;
+  if (ssl::EVP_CipherInit_ex(ctx, cipher, nullptr, nullptr, nullptr, enc) != 1) return false;
   if (mode == EncMode::kAesGcm &&
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, int(kGcmIvUsed), nullptr) != 1) {
+      ssl::EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, int(kGcmIvUsed), nullptr) != 1) {
     return false;
   }
-  if (EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), iv, enc) != 1) return false;
-  if (mode != EncMode::kAesGcm && EVP_CIPHER_CTX_set_padding(ctx, 1) != 1) return false;
+  if (ssl::EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), iv, enc) != 1) return false;
+  if (mode != EncMode::kAesGcm && ssl::EVP_CIPHER_CTX_set_padding(ctx, 1) != 1) return false;
   return true;
 }
 
@@ -311,12 +367,12 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
   // is never longer than the ciphertext, so the buffer stays below the input's size.
   std::vector<std::byte> plain(total_cipher + kCbcBlock);
   size_t out = 0;
-  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  CtxPtr ctx(ssl::EVP_CIPHER_CTX_new());
   if (!ctx) crypto_error(file_for_errors, 0, "OpenSSL: cannot allocate a cipher context");
   std::span<const unsigned char> key_u(reinterpret_cast<const unsigned char*>(key.data()),
                                        key.size());
   auto fail = [&](uint64_t offset, const std::string& why) {
-    OPENSSL_cleanse(plain.data(), plain.size());  // no unauthenticated plaintext left behind
+    ssl::OPENSSL_cleanse(plain.data(), plain.size());  // no unauthenticated plaintext left behind
     crypto_error(file_for_errors, offset, why);
   };
   scan_blocks(file_bytes, mode, file_for_errors, [&](const BlockRef& b) {
@@ -325,8 +381,8 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
     }
     auto* dst = reinterpret_cast<unsigned char*>(plain.data() + out);
     int n = 0;
-    if (EVP_DecryptUpdate(ctx.get(), dst, &n, reinterpret_cast<const unsigned char*>(b.cipher),
-                          int(b.cipher_len)) != 1) {
+    if (ssl::EVP_DecryptUpdate(ctx.get(), dst, &n, reinterpret_cast<const unsigned char*>(b.cipher),
+                               int(b.cipher_len)) != 1) {
       fail(b.offset, "OpenSSL: decryption failed");
     }
     if (mode == EncMode::kAesGcm && b.tag == nullptr) {
@@ -336,12 +392,12 @@ std::vector<std::byte> decrypt(std::span<const std::byte> file_bytes,
       return;
     }
     if (mode == EncMode::kAesGcm &&
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kTagLen),
-                            const_cast<std::byte*>(b.tag)) != 1) {
+        ssl::EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(kTagLen),
+                                 const_cast<std::byte*>(b.tag)) != 1) {
       fail(b.offset, "OpenSSL: cannot set the GCM tag");
     }
     int fin = 0;
-    if (EVP_DecryptFinal_ex(ctx.get(), dst + n, &fin) != 1) {
+    if (ssl::EVP_DecryptFinal_ex(ctx.get(), dst + n, &fin) != 1) {
       fail(b.offset, mode == EncMode::kAesGcm
                          ? "AES-GCM authentication failed: wrong key, wrong mode or modified bytes"
                          : std::string(to_string(mode)) +
@@ -363,7 +419,7 @@ Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, Sink sink, si
   }
   key_.assign(reinterpret_cast<const unsigned char*>(key.data()),
               reinterpret_cast<const unsigned char*>(key.data()) + key.size());
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* ctx = ssl::EVP_CIPHER_CTX_new();
   if (ctx == nullptr) {
     throw Error(ErrorCode::kCrypto, "OpenSSL: cannot allocate a cipher context");
   }
@@ -375,12 +431,12 @@ Encryptor::Encryptor(std::span<const std::byte> key, EncMode mode, ByteSink& out
                 block_size) {}
 
 Encryptor::~Encryptor() {
-  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_));
-  if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+  ssl::EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_));
+  if (!key_.empty()) ssl::OPENSSL_cleanse(key_.data(), key_.size());
 }
 
 void Encryptor::begin_block() {
-  if (RAND_bytes(iv_, int(kIvLen)) != 1) {
+  if (ssl::RAND_bytes(iv_, int(kIvLen)) != 1) {
     throw Error(ErrorCode::kCrypto, "OpenSSL: RAND_bytes failed to draw an IV");
   }
   if (!init_block(static_cast<EVP_CIPHER_CTX*>(ctx_), mode_, key_, iv_, true)) {
@@ -394,8 +450,8 @@ void Encryptor::begin_block() {
 void Encryptor::end_block() {
   auto* ctx = static_cast<EVP_CIPHER_CTX*>(ctx_);
   int fin = 0;
-  if (EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(cipher_.data() + cipher_len_),
-                          &fin) != 1) {
+  if (ssl::EVP_EncryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(cipher_.data() + cipher_len_),
+                               &fin) != 1) {
     throw Error(ErrorCode::kCrypto, "OpenSSL: encryption failed");
   }
   cipher_len_ += size_t(fin);
@@ -406,7 +462,7 @@ void Encryptor::end_block() {
   store_u32(head + h, magic_of(mode_));
   h += 4;
   if (mode_ == EncMode::kAesGcm) {
-    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(kTagLen), head + h) != 1) {
+    if (ssl::EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(kTagLen), head + h) != 1) {
       throw Error(ErrorCode::kCrypto, "OpenSSL: cannot read the GCM tag");
     }
     h += kTagLen;
@@ -436,9 +492,9 @@ void Encryptor::write(std::span<const std::byte> plain) {
                               std::max(cipher_.size() * 2, cipher_len_ + n + kCbcBlock)));
     }
     int outl = 0;
-    if (EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(cipher_.data() + cipher_len_),
-                          &outl, reinterpret_cast<const unsigned char*>(plain.data()),
-                          int(n)) != 1) {
+    if (ssl::EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(cipher_.data() + cipher_len_),
+                               &outl, reinterpret_cast<const unsigned char*>(plain.data()),
+                               int(n)) != 1) {
       throw Error(ErrorCode::kCrypto, "OpenSSL: encryption failed");
     }
     cipher_len_ += size_t(outl);

@@ -13,6 +13,7 @@
 #include "formats/crypto.h"
 #include "formats/mindir.h"
 #include "formats/onnx.h"
+#include "formats/pytorch.h"
 #include "formats/safetensors.h"
 
 namespace cellar {
@@ -29,6 +30,8 @@ const char* kind_name(FileKind k) {
       return "onnx";
     case FileKind::kEncrypted:
       return "encrypted";
+    case FileKind::kPyTorch:
+      return "pytorch";
   }
   return "?";
 }
@@ -41,6 +44,7 @@ std::optional<FileKind> kind_from_extension(const std::filesystem::path& name) {
   if (ext == ".safetensors") return FileKind::kSafetensors;
   if (ext == ".mindir") return FileKind::kMindIR;
   if (ext == ".onnx") return FileKind::kOnnx;
+  if (ext == ".pt" || ext == ".pth") return FileKind::kPyTorch;
   return std::nullopt;
 }
 
@@ -51,6 +55,7 @@ std::optional<FileKind> detect(std::span<const std::byte> head, const std::files
   if (!head.empty()) {
     if (formats::safetensors_format().sniff(head)) return FileKind::kSafetensors;
     if (formats::is_encrypted(head)) return FileKind::kEncrypted;
+    if (formats::pytorch_format().sniff(head)) return FileKind::kPyTorch;  // 'PK' or 0x80
     if (formats::onnx_format().sniff(head)) return FileKind::kOnnx;
     if (formats::mindir_format().sniff(head)) return FileKind::kMindIR;
     if (formats::ckpt_format().sniff(head)) return FileKind::kCheckpoint;
@@ -171,6 +176,29 @@ SafetensorsInfo inspect_safetensors(std::span<const std::byte> bytes, const std:
 }
 
 namespace formats {
+
+void EntryBytes::write(const Tensor& t, uint64_t begin, uint64_t n, ByteSink& out,
+                       const Visitor* seen) const {
+  const auto bytes = t.bytes().subspan(begin, n);
+  out.write(bytes);
+  if (seen) (*seen)(bytes);
+}
+
+void EntryBytes::visit(const Tensor& t, const Visitor& seen) const { seen(t.bytes()); }
+
+const EntryBytes& own_bytes() {
+  static const EntryBytes bytes;
+  return bytes;
+}
+
+NamedTensors CheckpointFormat::read_located(const std::shared_ptr<MappedFile>& file,
+                                            const LoadOptions& options,
+                                            std::vector<FilePieces>& pieces,
+                                            bool /*drop_behind*/) const {
+  NamedTensors out = read(file, options);
+  pieces.assign(out.size(), {});
+  return out;
+}
 
 const CheckpointFormat& format_for(cellar::CheckpointFormat format) {
   return format == cellar::CheckpointFormat::kSafetensors ? safetensors_format() : ckpt_format();

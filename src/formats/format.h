@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -23,6 +24,29 @@ namespace cellar::formats {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// Where one entry's bytes lie in the file it was read from: (offset, size) pieces, in order (a
+// .ckpt tensor over 512 MiB is several). Empty: the entry's bytes are not a run of the file's
+// (a str entry, decoded from UTF-32; a PyTorch entry).
+using FilePieces = std::vector<std::pair<uint64_t, uint64_t>>;
+
+// Where a checkpoint writer takes each tensor's bytes from. The default (own_bytes()) takes the
+// tensor's own bytes. The streaming copy (src/io/stream.cpp) hands the writers lazily loaded
+// tensors whose bytes it sends straight from the source file's pages (copy_file_range where the
+// sink is a plain file), dropping them from the process's memory once written, so a writer never
+// makes the whole checkpoint resident.
+class EntryBytes {
+ public:
+  using Visitor = std::function<void(std::span<const std::byte>)>;
+  virtual ~EntryBytes() = default;
+  // Writes bytes [begin, begin + n) of `t` to `out`; a non-null `seen` is handed the same bytes,
+  // in order (a CRC over what is written).
+  virtual void write(const Tensor& t, uint64_t begin, uint64_t n, ByteSink& out,
+                     const Visitor* seen) const;
+  // Hands every byte of `t` to `seen`, in order, writing nothing.
+  virtual void visit(const Tensor& t, const Visitor& seen) const;
+};
+const EntryBytes& own_bytes();
+
 class CheckpointFormat {
  public:
   virtual ~CheckpointFormat() = default;
@@ -33,9 +57,21 @@ class CheckpointFormat {
   // file, the tensor and the offset.
   virtual NamedTensors read(const std::shared_ptr<MappedFile>& file,
                             const LoadOptions& options) const = 0;
-  // Streams the file's bytes to `out` (an AtomicFile, or an Encryptor in front of one).
-  virtual void write(const NamedTensors& entries, ByteSink& out,
-                     const SaveOptions& options) const = 0;
+  // As read(), and where each entry's bytes lie in the file (`pieces[i]` for entry i). A format
+  // that cannot say returns empty pieces (the default). With `drop_behind` (only for a file
+  // mapped from disk, never a private copy) the reader drops the pages it has parsed from the
+  // process's resident set as it goes (they read back from the page cache), so that scanning a
+  // file of many small records does not make it all resident.
+  virtual NamedTensors read_located(const std::shared_ptr<MappedFile>& file,
+                                    const LoadOptions& options, std::vector<FilePieces>& pieces,
+                                    bool drop_behind) const;
+  // Streams the file's bytes to `out` (an AtomicFile, or an Encryptor in front of one), each
+  // tensor's bytes taken through `bytes`.
+  virtual void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
+                     const EntryBytes& bytes) const = 0;
+  void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options) const {
+    write(entries, out, options, own_bytes());
+  }
 };
 
 // What a graph reader may need beyond the bytes: where the model's external data files lie and
@@ -53,6 +89,10 @@ struct GraphWriteOptions {
   // Parameters' bytes (as the format counts them) above which the weights go to external data
   // files. Tests lower it.
   uint64_t external_threshold = uint64_t{1} << 30;
+  // Weights in external data whatever the size: MindIR's `_variables/` layout, ONNX's
+  // `<file>.data` for every initializer of 1 KiB or more (ONNX writes external data by itself
+  // only when the model would pass protobuf's 2 GiB limit).
+  bool external_data = false;
   std::optional<Cipher> enc;  // encrypt every file written (formats that cannot: kInvalidArgument)
 };
 

@@ -94,7 +94,8 @@
 // whose tensors' shapes disagree; files over 2 GiB, bytes that do not parse, a missing graph,
 // duplicate or dangling names, cycles, unknown ops (kUnsupported), dtypes or attribute kinds cellar
 // does not have, raw_data whose size is not numel × itemsize (checked arithmetic), negative
-// dimensions, bad external data (see below), calls into sub-graphs (kUnsupported). Structural
+// dimensions, bad external data (see below), sub-graphs cellar cannot flatten (a loop; an
+// if/else is flattened: mindir/control_flow.cpp) with a report of them (kUnsupported). Structural
 // checks against the op table (arity, shapes) are Graph::validate's, which cellar::load() runs
 // after read().
 #pragma once

@@ -11,6 +11,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -24,6 +25,7 @@
 #include "cellar/version.h"
 #include "formats/graph_reader.h"
 #include "formats/onnx_builder.h"
+#include "formats/onnx_sequence.h"
 #include "formats/onnx_upgrade.h"
 #include "ops/op_table.h"
 
@@ -107,7 +109,7 @@ std::string onnx_op_name(const pb::NodeProto& n) {
 bool onnx_op_known(const pb::NodeProto& n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx") return false;
   return ops::op_table().find_onnx_import(n.op_type()) != nullptr ||
-         find_onnx_format_rule(n.op_type()) != nullptr;
+         find_onnx_format_rule(n.op_type()) != nullptr || is_onnx_sequence_op(n.op_type());
 }
 
 class Reader final : public ops::OnnxImporter {
@@ -137,7 +139,7 @@ class Reader final : public ops::OnnxImporter {
   bool has_output(size_t i) const override {
     return i < num_outputs() && !cur_->output(static_cast<int>(i)).empty();
   }
-  const ir::ValueInfo& info(int value) const override { return g_.value(value); }
+  ir::ValueInfo info(int value) const override { return g_.value(value); }
   bool has_attr(const std::string& name) const override { return find_attr(name) != nullptr; }
   int64_t attr_int(const std::string& name, int64_t dflt) const override;
   double attr_float(const std::string& name, double dflt) const override;
@@ -214,6 +216,7 @@ class Reader final : public ops::OnnxImporter {
   ir::Graph g_;
   NameIndex<Entry> defs_;
   std::unordered_map<std::string, int> bound_;  // ONNX name → cellar value
+  OnnxSequences seqs_;                          // ONNX name → sequence (onnx_sequence.h)
   std::unordered_set<std::string> needed_;      // names some imported node or output reads
   std::set<std::string> taken_;                 // every name in use or reserved
   std::map<int, Tensor> const_;                 // value → its data (initializers, constants)
@@ -528,6 +531,10 @@ int Reader::resolve(const std::string& name) {
     case Entry::kNode:
       break;
   }
+  if (seqs_.count(name))
+    unsupported("reads '" + name +
+                "', a sequence, as a tensor (only sequence ops read sequences; a sequence graph "
+                "output is not supported)");
   // A node output that its node did not bind (an optional output the rule does not produce).
   fail("reads '" + name + "', an output of node '" + label(it->second.index) +
        "' that cellar does not compute");
@@ -770,7 +777,7 @@ void Reader::import_node(int i) {
   }
   for (int k = 0; k < n.output_size(); ++k) {
     const std::string& o = n.output(k);
-    if (!o.empty() && !bound_.count(o) && needed_.count(o))
+    if (!o.empty() && !bound_.count(o) && !seqs_.count(o) && needed_.count(o))
       unsupported("output " + std::to_string(k) + " ('" + o + "') is not supported");
   }
   cur_ = nullptr;
@@ -779,6 +786,13 @@ void Reader::import_node(int i) {
 void Reader::import_one(const pb::NodeProto& n) {
   const pb::NodeProto* outer = cur_;
   cur_ = &n;
+  if (is_onnx_sequence_op(n.op_type())) {
+    const std::vector<std::string> ins(n.input().begin(), n.input().end());
+    const std::vector<std::string> outs(n.output().begin(), n.output().end());
+    import_onnx_sequence_op(*this, ins, outs, seqs_);
+    cur_ = outer;
+    return;
+  }
   const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
   if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
   if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
@@ -835,6 +849,15 @@ ir::Graph Reader::run() {
     unsupported_at(g.sparse_initializer(0).values().name(),
                    "sparse initializers are not supported");
   index_names();
+  // Text before ops: a model on string tensors fails for that, whatever ops read them.
+  for (const auto& in : g.input())
+    if (in.type().has_tensor_type() &&
+        in.type().tensor_type().elem_type() == pb::TensorProto::STRING)
+      unsupported_at(in.name(),
+                     "input '" + in.name() +
+                         "' is a string tensor (ONNX elem_type 8, STRING); cellar's tensors hold "
+                         "numbers (fixed-size elements in one buffer), so text ops such as "
+                         "StringNormalizer are out of its scope, see docs/onnx_backend.md");
   check_ops_known();
 
   std::vector<std::string> roots;
@@ -875,7 +898,17 @@ void set_value_info(pb::ValueInfoProto* vi, const std::string& name, const ir::V
   for (int64_t d : info.shape) shape->add_dim()->set_dim_value(d);
 }
 
-pb::ModelProto build_model(const ir::Graph& g) {
+// An initializer whose bytes build_model left out (`held`): the writer places them inline or in
+// external data once it knows the model's size.
+struct HeldTensor {
+  int index;  // in GraphProto.initializer
+  const Tensor* data;
+};
+
+// ONNX's own convention (onnx.external_data_helper's size_threshold): smaller tensors stay inline.
+constexpr uint64_t kExternalMinBytes = 1024;
+
+pb::ModelProto build_model(const ir::Graph& g, std::vector<HeldTensor>* held = nullptr) {
   pb::ModelProto m;
   m.set_ir_version(kIrVersion);
   m.set_producer_name(kProducer);
@@ -909,7 +942,9 @@ pb::ModelProto build_model(const ir::Graph& g) {
     check(init.value, "an initializer");
     if (!init.data.defined() || init.data.is_symbolic())
       throw ExportError("ONNX: initializer '" + g.value(init.value).name + "' has no data");
-    fill_onnx_tensor(*gp->add_initializer(), init.data, b.name(init.value));
+    const bool hold = held && init.data.nbytes() >= kExternalMinBytes;
+    if (hold) held->push_back({gp->initializer_size(), &init.data});
+    fill_onnx_tensor(*gp->add_initializer(), init.data, b.name(init.value), !hold);
     defined_outside[static_cast<size_t>(init.value)] = true;
   }
   for (const auto& n : g.nodes)
@@ -1003,7 +1038,8 @@ std::string write_onnx(const ir::Graph& graph) {
   if (n > kMaxModelBytes)
     throw Error(ErrorCode::kUnsupported,
                 "ONNX model of " + std::to_string(n) +
-                    " bytes is over protobuf's 2 GiB limit (external data is not written yet)");
+                    " bytes is over protobuf's 2 GiB limit: write it to a file, where its weights "
+                    "go to external data");
   std::string out;
   if (!m.SerializeToString(&out)) throw ExportError("ONNX: protobuf serialization failed");
   return out;
@@ -1022,8 +1058,68 @@ std::filesystem::path OnnxFormat::write(const ir::Graph& graph, const std::files
     throw ValueError(ErrorCode::kInvalidArgument,
                      "enc_key: only MindIR files are encrypted (MindSpore encrypts ONNX only with "
                      "a custom function)");
+  std::vector<HeldTensor> held;
+  pb::ModelProto m = build_model(graph, &held);
+  // The model's size with every held tensor inline: its bytes, the raw_data key and length
+  // (≤ 11 bytes) and the growth of the TensorProto's own length prefix (≤ 5 bytes).
+  uint64_t inline_size = m.ByteSizeLong();
+  for (const HeldTensor& h : held) inline_size += h.data->nbytes() + 16;
+  auto* gp = m.mutable_graph();
+  const auto serialize = [&](std::string& out) {
+    const size_t n = m.ByteSizeLong();
+    if (n > kMaxModelBytes)
+      throw Error(ErrorCode::kUnsupported,
+                  "ONNX model of " + std::to_string(n) +
+                      " bytes without its weights is over protobuf's "
+                      "2 GiB limit",
+                  {.file = path.string()});
+    if (!m.SerializeToString(&out)) throw ExportError("ONNX: protobuf serialization failed");
+  };
+  if (!options.external_data && inline_size <= kMaxModelBytes) {
+    for (const HeldTensor& h : held) {
+      const auto b = h.data->bytes();
+      gp->mutable_initializer(h.index)->set_raw_data(reinterpret_cast<const char*>(b.data()),
+                                                     b.size());
+    }
+    std::string bytes;
+    serialize(bytes);
+    AtomicFile out(path);
+    out.write(bytes.data(), bytes.size());
+    out.commit();
+    return path;
+  }
+  // External data (onnx/docs/ExternalData.md): every held tensor in one file beside the model,
+  // `<model file name>.data`, named relative to the model's folder; offsets aligned to 64 bytes
+  // (4096 for tensors of 1 MiB or more, a page, for readers that map them), zeros between.
+  const std::string location = path.filename().string() + ".data";
+  const std::filesystem::path dir = path.parent_path();
+  AtomicFile data(dir / location);
+  static const std::array<char, 4096> zeros{};
+  uint64_t offset = 0;
+  for (const HeldTensor& h : held) {
+    const uint64_t n = h.data->nbytes();
+    const uint64_t align = n >= (uint64_t{1} << 20) ? 4096 : 64;
+    const uint64_t pad = (align - offset % align) % align;
+    data.write(zeros.data(), pad);
+    offset += pad;
+    data.write(h.data->bytes());
+    auto* t = gp->mutable_initializer(h.index);
+    t->set_data_location(pb::TensorProto::EXTERNAL);
+    auto add = [&](const char* key, const std::string& value) {
+      auto* kv = t->add_external_data();
+      kv->set_key(key);
+      kv->set_value(value);
+    };
+    add("location", location);
+    add("offset", std::to_string(offset));
+    add("length", std::to_string(n));
+    offset += n;
+  }
+  std::string bytes;
+  serialize(bytes);
   AtomicFile out(path);
-  write(graph, out);
+  out.write(bytes.data(), bytes.size());
+  data.commit();  // the weights first: a committed model never names missing bytes
   out.commit();
   return path;
 }

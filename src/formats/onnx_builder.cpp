@@ -76,7 +76,7 @@ std::optional<int> dtype_to_onnx(DType t) {
   return std::nullopt;
 }
 
-void fill_onnx_tensor(TensorProto& out, const Tensor& t, const std::string& name) {
+void fill_onnx_tensor(TensorProto& out, const Tensor& t, const std::string& name, bool with_data) {
   const auto dt = t.defined() ? dtype_to_onnx(t.dtype()) : std::nullopt;
   if (!dt)
     throw ExportError("ONNX: tensor '" + name + "' has dtype " +
@@ -88,6 +88,7 @@ void fill_onnx_tensor(TensorProto& out, const Tensor& t, const std::string& name
   out.set_name(name);
   out.set_data_type(*dt);
   for (int64_t d : t.shape()) out.add_dims(d);
+  if (!with_data) return;
   const auto b = t.bytes();  // cellar tensors are little-endian C order, as raw_data
   out.set_raw_data(reinterpret_cast<const char*>(b.data()), b.size());
 }

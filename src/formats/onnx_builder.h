@@ -34,7 +34,9 @@ inline constexpr int64_t kOnnxMaxReadOpset = 25;
 std::optional<DType> dtype_from_onnx(int64_t t);
 std::optional<int> dtype_to_onnx(DType t);
 // dims, data_type, raw_data (little-endian C order) and `name`; ExportError for String tensors.
-void fill_onnx_tensor(onnx::TensorProto& out, const Tensor& t, const std::string& name);
+// With `with_data` false, everything but raw_data (the writer places the bytes in external data).
+void fill_onnx_tensor(onnx::TensorProto& out, const Tensor& t, const std::string& name,
+                      bool with_data = true);
 
 // The rule for an ONNX op type that no op table row reads (onnx_rules.cpp); null when none.
 const ops::OnnxImportFn* find_onnx_format_rule(const std::string& op_type);

@@ -194,6 +194,18 @@ std::vector<pb::NodeProto> upgrade_onnx_node(const pb::NodeProto& n, int64_t ops
       "Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Xor", "Equal", "Greater", "Less"};
   if (opset < 7 && kLegacyBroadcast.count(op)) return legacy_broadcast(u, n);
   if (op == "Gemm" && opset < 7) return u.done(u.without({"broadcast"}));
+  // PRelu before opset 7: a 1-D slope is per channel (dimension 1), not numpy-broadcast against
+  // the trailing dimension: Unsqueeze it to (C, 1, …, 1).
+  if (op == "PRelu" && opset < 7) {
+    pb::NodeProto out = u.without({"consumed_inputs"});
+    if (n.input_size() != 2) ctx.fail("takes two inputs");
+    const int64_t rx = ctx.rank(n.input(0)), rs = ctx.rank(n.input(1));
+    if (rs != 1 || rx <= 2) return u.done(std::move(out));
+    std::vector<int64_t> axes;
+    for (int64_t k = 1; k < rx - 1; ++k) axes.push_back(k);
+    out.set_input(1, u.step("Unsqueeze", {n.input(1), u.ints("axes", axes)}, "slope"));
+    return u.done(std::move(out));
+  }
   if (op == "BatchNormalization") {
     if (opset < 7 && u.int_attr("is_test").value_or(0) == 0)
       ctx.unsupported("is_test is 0 (training mode); cellar runs inference only");

@@ -614,7 +614,7 @@ std::optional<uint64_t> python_index(const Tensor& t) {
 
 }  // namespace
 
-uint32_t mindspore_crc(const NamedTensors& tensors) {
+uint32_t mindspore_crc(const NamedTensors& tensors, const EntryBytes& source) {
   std::vector<const std::pair<std::string, Tensor>*> sorted;
   sorted.reserve(tensors.size());
   for (const auto& e : tensors) sorted.push_back(&e);
@@ -625,8 +625,9 @@ uint32_t mindspore_crc(const NamedTensors& tensors) {
     if (auto zeros = python_index(e->second)) {
       crc = crc32_zeros(crc, *zeros);
     } else {
-      const auto bytes = e->second.bytes();
-      crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+      source.visit(e->second, [&](std::span<const std::byte> bytes) {
+        crc = ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+      });
     }
   }
   return static_cast<uint32_t>(crc);
@@ -778,6 +779,17 @@ class SafetensorsFormat final : public CheckpointFormat {
 
   NamedTensors read(const std::shared_ptr<MappedFile>& file,
                     const LoadOptions& options) const override {
+    return read_impl(file, options, nullptr);
+  }
+
+  NamedTensors read_located(const std::shared_ptr<MappedFile>& file, const LoadOptions& options,
+                            std::vector<FilePieces>& pieces, bool) const override {
+    pieces.clear();
+    return read_impl(file, options, &pieces);  // only the header is parsed: nothing to drop
+  }
+
+  NamedTensors read_impl(const std::shared_ptr<MappedFile>& file, const LoadOptions& options,
+                         std::vector<FilePieces>* pieces) const {
     const std::string path = file->path().string();
     const std::span<const std::byte> bytes(file->data(), file->size());
     const Header h = parse_header(bytes, path);
@@ -794,13 +806,14 @@ class SafetensorsFormat final : public CheckpointFormat {
         storage = Storage::deferred_copy(file, {{offset, nbytes}}, nbytes);
       }
       out.emplace_back(t.name, Tensor(t.dtype, t.shape, std::move(storage)));
+      if (pieces) pieces->push_back({{offset, nbytes}});
     }
     if (options.crc_check) check_crc(h, out, path);
     return out;
   }
 
-  void write(const NamedTensors& entries, ByteSink& out,
-             const SaveOptions& options) const override {
+  void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& options,
+             const EntryBytes& source) const override {
     std::unordered_set<std::string_view> names;
     for (const auto& [name, t] : entries) {
       const ErrorContext ctx{{}, name};
@@ -835,7 +848,7 @@ class SafetensorsFormat final : public CheckpointFormat {
     if (!entries.empty()) {
       json += "\"__metadata__\":{\"format\":\"ms\"";
       if (options.crc_check) {
-        json += ",\"crc_num\":\"" + std::to_string(mindspore_crc(entries)) + "\"";
+        json += ",\"crc_num\":\"" + std::to_string(mindspore_crc(entries, source)) + "\"";
       }
       json += "}";
     }
@@ -868,7 +881,10 @@ class SafetensorsFormat final : public CheckpointFormat {
       len[i] = static_cast<std::byte>((static_cast<uint64_t>(json.size()) >> (8 * i)) & 0xff);
     out.write(len, sizeof len);
     out.write(json.data(), json.size());
-    for (size_t i : order) out.write(entries[i].second.bytes());
+    for (size_t i : order) {
+      const Tensor& t = entries[i].second;
+      if (t.nbytes()) source.write(t, 0, t.nbytes(), out, nullptr);
+    }
   }
 
  private:

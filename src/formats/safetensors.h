@@ -105,7 +105,7 @@ std::optional<DType> dtype_from_name(std::string_view name);
 // tensor: numpy gives it `__index__`, so `bytes()` makes `value` zero bytes (bytes(5) is five
 // NULs). MindSpore cannot save a negative or over-2^63 integer scalar with crc_check (bytes()
 // raises); for those we use the tensor's bytes.
-uint32_t mindspore_crc(const NamedTensors& tensors);
+uint32_t mindspore_crc(const NamedTensors& tensors, const EntryBytes& source = own_bytes());
 
 }  // namespace safetensors
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -12,11 +13,16 @@
 #include <set>
 #include <span>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "cellar/io/inspect.h"
 #include "formats/crypto.h"
 #include "formats/format.h"
+#include "formats/pytorch.h"
+#include "io/checkpoint_internal.h"
+#include "io/sharded.h"
 
 namespace cellar {
 
@@ -134,20 +140,74 @@ std::optional<formats::EncMode> save_enc_mode(const SaveOptions& o) {
   return mode;
 }
 
-void write_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
-                const SaveOptions& options, std::optional<formats::EncMode> enc) {
+void write_one_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
+                    const SaveOptions& options, std::optional<formats::EncMode> enc,
+                    const formats::EntryBytes& bytes) {
   const formats::CheckpointFormat& format = formats::format_for(options.format);
   formats::AtomicFile out(path);
   if (enc) {
     // The writer streams its plaintext through the Encryptor, block by block, into the file; a
     // crc_num trailer lands inside the plaintext, where MindSpore's loader strips and checks it.
     formats::Encryptor encryptor(key_bytes(options.enc_key), *enc, out);
-    format.write(entries, encryptor, options);
+    format.write(entries, encryptor, options, bytes);
     encryptor.finish();
   } else {
-    format.write(entries, out, options);
+    format.write(entries, out, options, bytes);
   }
   out.commit();
+}
+
+void remove_if_present(const std::filesystem::path& p) {
+  std::error_code ec;
+  std::filesystem::remove(p, ec);  // best effort: a stale file left behind is not an error
+}
+
+// One file, or (SaveOptions::max_shard_size) shards and their index, written index last.
+void write_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
+                const SaveOptions& options, std::optional<formats::EncMode> enc,
+                const formats::EntryBytes& bytes = formats::own_bytes()) {
+  const std::filesystem::path index = path.string() + ".index.json";
+  std::vector<formats::NamedTensors> shards;
+  if (options.max_shard_size > 0) {
+    uint64_t in_shard = 0;
+    for (const auto& e : entries) {
+      const uint64_t n = e.second.nbytes();
+      if (shards.empty() || (in_shard > 0 && n > options.max_shard_size -
+                                                     std::min(in_shard, options.max_shard_size))) {
+        shards.emplace_back();
+        in_shard = 0;
+      }
+      shards.back().push_back(e);
+      in_shard += n;
+    }
+  }
+  if (shards.size() <= 1) {
+    write_one_file(entries, path, options, enc, bytes);
+    if (options.max_shard_size > 0) {
+      remove_if_present(index);
+      for (const auto& s : io::stale_shards(path, {})) remove_if_present(s);
+    }
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> weight_map;
+  std::set<std::string> names;
+  uint64_t total = 0;
+  const std::filesystem::path dir = path.parent_path();
+  for (size_t k = 0; k < shards.size(); ++k) {
+    const std::string name = io::shard_name(path, k + 1, shards.size());
+    write_one_file(shards[k], dir / name, options, enc, bytes);
+    names.insert(name);
+    for (const auto& [tensor, t] : shards[k]) {
+      weight_map.emplace_back(tensor, name);
+      total += t.nbytes();
+    }
+  }
+  formats::AtomicFile out(index);
+  const std::string text = io::index_json(weight_map, total);
+  out.write(text.data(), text.size());
+  out.commit();
+  remove_if_present(path);
+  for (const auto& s : io::stale_shards(path, names)) remove_if_present(s);
 }
 
 // Saves run one after another in call order (MindSpore's _ckpt_mutex plus its wait for the
@@ -228,6 +288,12 @@ std::shared_future<void> save_checkpoint(const ParamDict& params, const std::fil
   return save_entries(std::move(kept), path, options);
 }
 
+void io::write_checkpoint_entries(const formats::NamedTensors& entries,
+                                  const std::filesystem::path& path, const SaveOptions& options,
+                                  const formats::EntryBytes& bytes) {
+  write_file(entries, path, options, save_enc_mode(options), bytes);
+}
+
 // ---- load ----
 
 namespace {
@@ -263,10 +329,15 @@ std::shared_ptr<MappedFile> open_plain(const std::filesystem::path& path, const 
     return file;
   }
   const formats::EncMode mode = formats::parse_enc_mode(o.dec_mode);
-  if (!enc && detect(bytes.first(std::min<size_t>(bytes.size(), 64))) == FileKind::kSafetensors)
+  const auto kind = detect(bytes.first(std::min<size_t>(bytes.size(), 64)));
+  if (!enc && kind == FileKind::kSafetensors)
     throw Error(ErrorCode::kUnsupported,
                 "dec_key was given for a safetensors file, which has no encryption (MindSpore "
                 "refuses dec_key for safetensors too)",
+                {path.string(), {}, 0});
+  if (!enc && kind == FileKind::kPyTorch)
+    throw Error(ErrorCode::kUnsupported,
+                "dec_key was given for a PyTorch file, which has no encryption",
                 {path.string(), {}, 0});
   // decrypt() names the file and the mode in every error: not encrypted, wrong mode (the magic
   // names the file's), failed authentication or padding (wrong key, modified bytes).
@@ -276,22 +347,41 @@ std::shared_ptr<MappedFile> open_plain(const std::filesystem::path& path, const 
 
 }  // namespace
 
-ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options) {
+namespace {
+
+// Every entry of the one file at `path`, in file order, unfiltered.
+// With `located`, each entry whose bytes are a run of the file is recorded there (by the Storage
+// its tensor views or will copy from), and the parsed pages are dropped as the reader goes.
+formats::NamedTensors read_entries(const std::filesystem::path& path, const LoadOptions& options,
+                                   io::Locations* located = nullptr) {
   auto file = open_plain(path, options);
   if (file->size() == 0) throw FormatError("empty file: not a checkpoint", {path.string(), {}, 0});
-  const std::span<const std::byte> head(file->data(), std::min<size_t>(file->size(), 64));
+  // 4 KiB: enough to see the whole first record name of a PyTorch zip (its folder is the file's
+  // stem, of any length); the other sniffers read the first bytes only.
+  const std::span<const std::byte> head(file->data(), std::min<size_t>(file->size(), 4096));
   // The format is recognised from the bytes alone, not the file name (detect(): safetensors
-  // first, its sniffer checks a length and a '{', stricter than a protobuf tag). Whatever is not
-  // safetensors goes to the .ckpt parser (MindSpore's default format), which gives the most
-  // precise account of what is wrong.
-  const formats::CheckpointFormat& format =
-      formats::format_for(detect(head) == FileKind::kSafetensors ? CheckpointFormat::kSafetensors
-                                                                 : CheckpointFormat::kCkpt);
-  formats::NamedTensors entries = format.read(file, options);
-  const bool had_any = !entries.empty();
-  ParamDict out;
-  for (auto& [name, t] : entries)
-    if (keep(name, options)) out.set(name, Parameter(std::move(t), name));
+  // first, its sniffer checks a length and a '{', stricter than a protobuf tag; then PyTorch's
+  // zip or legacy magic). Whatever is neither goes to the .ckpt parser (MindSpore's default
+  // format), which gives the most precise account of what is wrong.
+  const auto kind = detect(head);
+  const formats::CheckpointFormat& format = kind == FileKind::kPyTorch ? formats::pytorch_format()
+                                            : kind == FileKind::kSafetensors
+                                                ? formats::safetensors_format()
+                                                : formats::ckpt_format();
+  // Only a file mapped from disk is located: a decrypted or read() copy is not the file's pages.
+  if (!located || !options.dec_key.empty() || !options.use_mmap) return format.read(file, options);
+  std::vector<formats::FilePieces> pieces;
+  formats::NamedTensors out = format.read_located(file, options, pieces, /*drop_behind=*/true);
+  for (size_t i = 0; i < out.size() && i < pieces.size(); ++i)
+    if (!pieces[i].empty() && out[i].second.storage())
+      (*located)[out[i].second.storage().get()] = {file, std::move(pieces[i])};
+  return out;
+}
+
+// A sharded checkpoint (an index or a folder): io/sharded.h has the rules checked here.
+// MindSpore refuses an empty result; the message says whether the file was empty or the filters
+// took everything.
+ParamDict nonempty(ParamDict out, bool had_any, const std::filesystem::path& path) {
   if (out.empty())
     throw Error(ErrorCode::kNotFound,
                 had_any ? "the loaded parameter dict is empty after specify_prefix, "
@@ -299,6 +389,88 @@ ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& 
                         : "the checkpoint holds no tensors",
                 {path.string()});
   return out;
+}
+
+ParamDict load_sharded(const std::filesystem::path& path, const LoadOptions& options,
+                       io::Locations* located) {
+  const io::ShardSet set = io::resolve_shards(path);
+  const std::string where = set.index.empty() ? path.string() : set.index.string();
+  std::unordered_map<std::string, std::string> mapped(set.weight_map.begin(), set.weight_map.end());
+  std::unordered_map<std::string, std::string> found;  // tensor → the file it was read from
+  uint64_t total = 0;
+  bool had_any = false;
+  ParamDict out;
+  // With an index and a filter, only the shards holding a kept tensor are read (a rank loading
+  // its slice of a collective save opens its own shard, not all of them); the checks below then
+  // cover the shards read.
+  const bool filtered =
+      !options.specify_prefix.empty() || !options.filter_prefix.empty() || options.choice_func;
+  std::unordered_set<std::string> wanted, skipped;
+  if (!set.index.empty() && filtered)
+    for (const auto& [name, shard] : set.weight_map)
+      if (keep(name, options)) wanted.insert(shard);
+  for (const std::filesystem::path& f : set.files) {
+    const std::string fname = f.filename().string();
+    if (!set.index.empty() && filtered && !wanted.count(fname)) {
+      skipped.insert(fname);
+      had_any = true;
+      continue;
+    }
+    for (auto& [name, t] : read_entries(f, options, located)) {
+      if (!set.index.empty()) {
+        const auto it = mapped.find(name);
+        if (it == mapped.end())
+          throw FormatError("the shard '" + fname + "' holds a tensor the index does not list",
+                            {where, name});
+        if (it->second != fname)
+          throw FormatError("the shard '" + fname +
+                                "' holds the tensor, but the index maps it to '" + it->second + "'",
+                            {where, name});
+      }
+      if (const auto [it, fresh] = found.emplace(name, fname); !fresh)
+        throw FormatError("the tensor is in both '" + it->second + "' and '" + fname + "'",
+                          {where, name});
+      total += t.nbytes();
+      had_any = true;
+      if (keep(name, options)) out.set(name, Parameter(std::move(t), name));
+    }
+  }
+  for (const auto& [name, shard] : set.weight_map)
+    if (!found.count(name) && !skipped.count(shard))
+      throw FormatError("the index maps the tensor to '" + shard + "', which does not hold it",
+                        {where, name});
+  if (set.total_size && skipped.empty() && *set.total_size != total)
+    throw FormatError("metadata.total_size is " + std::to_string(*set.total_size) +
+                          " but the shards hold " + std::to_string(total) + " bytes of tensors",
+                      {where});
+  return nonempty(std::move(out), had_any, path);
+}
+
+bool is_sharded(const std::filesystem::path& path) {
+  std::error_code ec;
+  return io::is_index_path(path) || std::filesystem::is_directory(path, ec);
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> checkpoint_files(const std::filesystem::path& path) {
+  if (!is_sharded(path)) return {path};
+  return io::resolve_shards(path).files;
+}
+
+ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options) {
+  return io::load_checkpoint_located(path, options, nullptr);
+}
+
+ParamDict io::load_checkpoint_located(const std::filesystem::path& path, const LoadOptions& options,
+                                      Locations* located) {
+  if (is_sharded(path)) return load_sharded(path, options, located);
+  formats::NamedTensors entries = read_entries(path, options, located);
+  const bool had_any = !entries.empty();
+  ParamDict out;
+  for (auto& [name, t] : entries)
+    if (keep(name, options)) out.set(name, Parameter(std::move(t), name));
+  return nonempty(std::move(out), had_any, path);
 }
 
 namespace {
@@ -340,6 +512,15 @@ Tensor loaded_tensor(const std::string& name, const Tensor& src, DType want, boo
 }  // namespace
 
 LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool strict_load) {
+  return load_param_into_net(net, params, LoadIntoNetOptions{.strict_load = strict_load});
+}
+
+LoadResult load_param_into_net(nn::Cell& net, const ParamDict& given,
+                               const LoadIntoNetOptions& options) {
+  const bool strict_load = options.strict_load;
+  ParamDict renamed;
+  if (!options.name_map.empty()) renamed = options.name_map.apply(given);
+  const ParamDict& params = options.name_map.empty() ? given : renamed;
   const auto net_params = net.parameters_and_names();
   // Pair network parameters with entries: by name, then (not strict) MindSpore's fallback for a
   // checkpoint saved from a wrapper cell: strip the prefix that makes a missing name match.
@@ -382,12 +563,17 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
 
   // Check everything before changing anything: a refused load leaves the network as it was.
   std::vector<Tensor> loaded(pairs.size());
-  std::vector<size_t> converted;  // indices in net_params
+  std::vector<size_t> converted;   // indices in net_params
+  std::vector<size_t> mismatched;  // indices in net_params (skip_shape_mismatch)
   for (size_t k = 0; k < pairs.size(); ++k) {
     const auto& [i, entry] = pairs[k];
     const std::string& name = net_params[i].first;
     const Tensor& have = net_params[i].second.data();
     const Tensor& src = entry->data();
+    if (have.shape() != src.shape() && options.skip_shape_mismatch) {
+      mismatched.push_back(i);
+      continue;  // loaded[k] stays undefined: the parameter keeps its value
+    }
     if (have.shape() != src.shape())
       throw ValueError(ErrorCode::kShapeMismatch,
                        "For 'load_param_into_net', " + name + " has shape " + have.shape().str() +
@@ -398,9 +584,17 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
     if (src.dtype() != have.dtype()) converted.push_back(i);
   }
   for (size_t k = 0; k < pairs.size(); ++k) {
+    if (!loaded[k].defined()) continue;
     Parameter p = net_params[pairs[k].first].second;
     p.set_data(std::move(loaded[k]));
   }
+  // A skipped parameter was not loaded, and its entry was not used.
+  for (size_t k = 0; k < pairs.size(); ++k)
+    if (!loaded[k].defined()) {
+      missing.push_back(pairs[k].first);
+      for (const auto& [key, p] : params)
+        if (&p == pairs[k].second) used.erase(key);
+    }
 
   LoadResult result;
   std::sort(missing.begin(), missing.end());
@@ -409,7 +603,18 @@ LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params, bool stri
     if (!used.count(key)) result.ckpt_not_load.push_back(key);
   std::sort(converted.begin(), converted.end());
   for (size_t i : converted) result.converted.push_back(net_params[i].first);
+  std::sort(mismatched.begin(), mismatched.end());
+  for (size_t i : mismatched) result.shape_mismatched.push_back(net_params[i].first);
   return result;
+}
+
+ParamDict load_checkpoint(const std::filesystem::path& path, nn::Cell& net,
+                          const LoadOptions& options, const LoadIntoNetOptions& into,
+                          LoadResult* result) {
+  ParamDict params = load_checkpoint(path, options);
+  LoadResult r = load_param_into_net(net, params, into);
+  if (result) *result = std::move(r);
+  return params;
 }
 
 // ---- ckpt_to_safetensors / safetensors_to_ckpt ----

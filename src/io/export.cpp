@@ -5,6 +5,7 @@
 #include <fstream>
 #include <optional>
 
+#include "cellar/io/external_data.h"
 #include "cellar/io/inspect.h"
 #include "formats/crypto.h"
 #include "formats/format.h"
@@ -52,6 +53,12 @@ std::filesystem::path folder_of(const std::filesystem::path& path) {
 
 std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
                                    FileFormat format, const ExportOptions& options) {
+  return export_graph(graph, file_name, format, options, ExternalDataOptions{.always = false});
+}
+
+std::filesystem::path export_graph(const ir::Graph& graph, const std::string& file_name,
+                                   FileFormat format, const ExportOptions& options,
+                                   const ExternalDataOptions& external) {
   graph.validate();
   // The writers spell some ops with the sizes they were planned at (an ONNX Reshape's target, a
   // MindIR node's recorded shape), so a symbolic graph would be written for one size only.
@@ -67,7 +74,9 @@ std::filesystem::path export_graph(const ir::Graph& graph, const std::string& fi
   std::filesystem::path path = file_name;
   if (path.extension() != fmt.extension()) path += std::string(fmt.extension());
   // The format refuses a cipher it cannot write (ONNX) before it writes anything.
-  return fmt.write(graph, path, {.enc = formats::make_cipher(options.enc_key, options.enc_mode)});
+  return fmt.write(graph, path,
+                   {.external_data = external.always,
+                    .enc = formats::make_cipher(options.enc_key, options.enc_mode)});
 }
 
 ir::Graph load(const std::filesystem::path& path) { return load(path, GraphLoadOptions{}); }

@@ -10,6 +10,7 @@ std::vector<OpInfo> op_catalog() {
   std::vector<OpInfo> out;
   for (const auto& name : table.names()) {  // sorted: the table is a map
     const ops::OpDef& d = *table.find(name);
+    if (d.internal) continue;
     OpInfo i{.name = d.name,
              .min_inputs = d.min_inputs,
              .max_inputs = d.max_inputs,

@@ -1,5 +1,6 @@
 #include "cellar/nn/cell.h"
 
+#include <algorithm>
 #include <set>
 
 namespace cellar::nn {
@@ -40,6 +41,38 @@ void Cell::add_child(const std::string& name, std::shared_ptr<Cell> cell) {
   // As MindSpore's auto-prefix: a child's parameters are renamed to their path in the parent.
   for (auto& [path, p] : cell->parameters_and_names(name)) p.set_name(path);
   children_.emplace_back(name, std::move(cell));
+}
+
+void Cell::replace_cell(const std::string& name, std::shared_ptr<Cell> cell) {
+  if (!cell)
+    throw ValueError(ErrorCode::kInvalidArgument, "null child '" + name + "' in " + cls_name_);
+  for (auto& [n, c] : children_) {
+    if (n != name) continue;
+    for (auto& [path, p] : cell->parameters_and_names(name)) p.set_name(path);
+    c = std::move(cell);
+    return;
+  }
+  throw ValueError(ErrorCode::kNotFound, cls_name_ + " has no child '" + name + "' to replace");
+}
+
+Parameter Cell::replace_parameter(const std::string& name, const std::string& new_name, Tensor data,
+                                  bool requires_grad) {
+  auto it = std::find_if(params_.begin(), params_.end(),
+                         [&](const auto& np) { return np.first == name; });
+  if (it == params_.end())
+    throw ValueError(ErrorCode::kNotFound,
+                     cls_name_ + " has no parameter '" + name + "' to replace");
+  if (new_name != name) check_new_name(new_name);
+  Parameter p(std::move(data), new_name, requires_grad);
+  *it = {new_name, p};
+  return p;
+}
+
+void Cell::remove(const std::string& name) {
+  if (std::erase_if(children_, [&](const auto& nc) { return nc.first == name; }) > 0) return;
+  if (std::erase_if(params_, [&](const auto& np) { return np.first == name; }) > 0) return;
+  throw ValueError(ErrorCode::kNotFound,
+                   cls_name_ + " has no child or parameter '" + name + "' to remove");
 }
 
 std::vector<std::pair<std::string, Parameter>> Cell::parameters_and_names(

@@ -22,8 +22,9 @@ ir::Graph with_params(ir::Graph g, const ParamDict& params) {
 }
 }  // namespace
 
-GraphCell::GraphCell(ir::Graph graph, const ParamDict& params_init)
-    : Cell("GraphCell"), executor_(with_params(std::move(graph), params_init)) {}
+GraphCell::GraphCell(ir::Graph graph, const ParamDict& params_init,
+                     runtime::ExecutorOptions options)
+    : Cell("GraphCell"), executor_(with_params(std::move(graph), params_init), options) {}
 
 Value GraphCell::construct(const std::vector<Value>& inputs) {
   std::vector<Tensor> xs;

@@ -20,6 +20,11 @@ SequentialCellImpl::SequentialCellImpl(std::vector<CellPtr> cells) : Cell("Seque
   for (auto& c : cells) append(std::move(c));
 }
 
+SequentialCellImpl::SequentialCellImpl(std::vector<std::pair<std::string, CellPtr>> named_cells)
+    : Cell("SequentialCell") {
+  for (auto& [name, c] : named_cells) register_cell(name, std::move(c));
+}
+
 void SequentialCellImpl::append(CellPtr cell) {
   register_cell(std::to_string(size()), std::move(cell));
 }

@@ -3,13 +3,550 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <stdexcept>
+
+#include "ops/blas.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/isa.h"
 
 namespace cellar::ops {
 
 namespace {
 CBLAS_TRANSPOSE op(bool t) { return t ? CblasTrans : CblasNoTrans; }
 int i32(int64_t v) { return static_cast<int>(v); }
+
+// Narrow products (n ≤ kNarrowColumns, A not transposed): the late layers of a convolutional
+// network at batch 1 (a 4×4 or 1×1 output: n = 16 or 1, A = the weights, m × k large). BLAS
+// packs all of A on every call, which then costs more than the arithmetic: the weights stream
+// from cache twice and through memory once. These kernels read each row of A once, straight
+// from where it is, broadcast each element against a row of B (k × n, small enough to stay in
+// L1/L2) and accumulate 8 (AVX-512: 16 columns) or 4 (AVX2: 8 columns) rows of C in registers.
+// Each element of C is the sum over k in order. Chosen at run time from the CPU's features;
+// compiled for them with target attributes (the build targets baseline x86-64).
+constexpr int64_t kNarrowColumns = 32;
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) void narrow_avx512(int64_t m, int64_t n, int64_t k,
+                                                      const float* a, int64_t lda, const float* b,
+                                                      int64_t ldb, float* c, int64_t ldc) {
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t w = std::min<int64_t>(16, n - j0);
+    const auto mask = static_cast<__mmask16>((1u << w) - 1);
+    const float* bj = b + j0;
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+      __m512 acc[8];
+      for (auto& r : acc) r = _mm512_setzero_ps();
+      const float* ai = a + i * lda;
+      for (int64_t p = 0; p < k; ++p) {
+        const __m512 bv = _mm512_maskz_loadu_ps(mask, bj + p * ldb);
+        for (int r = 0; r < 8; ++r)
+          acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ai[r * lda + p]), bv, acc[r]);
+      }
+      for (int r = 0; r < 8; ++r) _mm512_mask_storeu_ps(c + (i + r) * ldc + j0, mask, acc[r]);
+    }
+    for (; i < m; ++i) {
+      __m512 acc = _mm512_setzero_ps();
+      const float* ai = a + i * lda;
+      for (int64_t p = 0; p < k; ++p)
+        acc =
+            _mm512_fmadd_ps(_mm512_set1_ps(ai[p]), _mm512_maskz_loadu_ps(mask, bj + p * ldb), acc);
+      _mm512_mask_storeu_ps(c + i * ldc + j0, mask, acc);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void narrow_avx2(int64_t m, int64_t n, int64_t k,
+                                                     const float* a, int64_t lda, const float* b,
+                                                     int64_t ldb, float* c, int64_t ldc) {
+  for (int64_t j0 = 0; j0 < n; j0 += 8) {
+    const int64_t w = std::min<int64_t>(8, n - j0);
+    alignas(32) int lanes[8];
+    for (int l = 0; l < 8; ++l) lanes[l] = l < w ? -1 : 0;
+    const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+    const float* bj = b + j0;
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      __m256 acc[4];
+      for (auto& r : acc) r = _mm256_setzero_ps();
+      const float* ai = a + i * lda;
+      for (int64_t p = 0; p < k; ++p) {
+        const __m256 bv = _mm256_maskload_ps(bj + p * ldb, mask);
+        for (int r = 0; r < 4; ++r)
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + r * lda + p), bv, acc[r]);
+      }
+      for (int r = 0; r < 4; ++r) _mm256_maskstore_ps(c + (i + r) * ldc + j0, mask, acc[r]);
+    }
+    for (; i < m; ++i) {
+      __m256 acc = _mm256_setzero_ps();
+      const float* ai = a + i * lda;
+      for (int64_t p = 0; p < k; ++p)
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + p), _mm256_maskload_ps(bj + p * ldb, mask),
+                              acc);
+      _mm256_maskstore_ps(c + i * ldc + j0, mask, acc);
+    }
+  }
+}
+
+// One row of A (m == 1, a vector x of k): y = x · op(B). BLAS's sgemm packs all of B for it on
+// every call, and what it computes for a column depends on n (OpenBLAS takes another kernel below
+// a size), so that a product split over threads gave one value in the first column block and
+// another in the second (the ONNX backend's light/resnet50, all of whose 1000 classes tie, came
+// out of a 2-thread run with 488 of them different). Here every output element is computed the
+// same way wherever it lies and however n is split:
+// - B as stored (k × n): 64 columns at a time, y[j] = Σ_p x[p]·B[p, j] in order of p;
+// - B transposed (n × k, a Dense/Gemm weight as ONNX stores it): 4 rows at a time, each a dot
+//   product in 16 (AVX2: 8) lanes over p, the lanes then summed in a fixed order.
+// The sum of a vector's 16 lanes, in a fixed order (a pairwise tree). Through memory: gcc 12
+// warns (-Wmaybe-uninitialized) inside its own lane-extracting intrinsics.
+__attribute__((target("avx512f"))) float sum16(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] += t[i + w];
+  return t[0];
+}
+
+__attribute__((target("avx512f"))) void row_avx512(bool trans_b, int64_t n, int64_t k,
+                                                   const float* x, const float* b, int64_t ldb,
+                                                   float* y) {
+  if (!trans_b) {
+    for (int64_t j0 = 0; j0 < n; j0 += 64) {
+      __mmask16 mask[4];
+      for (int t = 0; t < 4; ++t) {
+        const int64_t w = std::clamp<int64_t>(n - j0 - 16 * t, 0, 16);
+        mask[t] = static_cast<__mmask16>((1u << w) - 1);
+      }
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+      const float* bp = b + j0;
+      for (int64_t p = 0; p < k; ++p, bp += ldb) {
+        const __m512 xv = _mm512_set1_ps(x[p]);
+        for (int t = 0; t < 4; ++t)
+          acc[t] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mask[t], bp + 16 * t), acc[t]);
+      }
+      for (int t = 0; t < 4; ++t) _mm512_mask_storeu_ps(y + j0 + 16 * t, mask[t], acc[t]);
+    }
+    return;
+  }
+  const auto tail = static_cast<__mmask16>((1u << (k % 16)) - 1);
+  const int64_t full = k - k % 16;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    // Four rows interleaved (independent chains); each row's arithmetic is a lone row's below.
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    const float* r = b + j * ldb;
+    for (int64_t p = 0; p < full; p += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + p);
+      for (int t = 0; t < 4; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(r + t * ldb + p), xv, acc[t]);
+    }
+    if (tail) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail, x + full);
+      for (int t = 0; t < 4; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r + t * ldb + full), xv, acc[t]);
+    }
+    for (int t = 0; t < 4; ++t) y[j + t] = sum16(acc[t]);
+  }
+  for (; j < n; ++j) {
+    const float* r = b + j * ldb;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t p = 0; p < full; p += 16)
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(r + p), _mm512_loadu_ps(x + p), acc);
+    if (tail)
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r + full),
+                            _mm512_maskz_loadu_ps(tail, x + full), acc);
+    y[j] = sum16(acc);
+  }
+}
+
+// The sum of a vector's 8 lanes, in a fixed order.
+__attribute__((target("avx2,fma"))) float sum8(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+__attribute__((target("avx2,fma"))) __m256i lanes_below(int64_t w) {
+  alignas(32) int lanes[8];
+  for (int l = 0; l < 8; ++l) lanes[l] = l < w ? -1 : 0;
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+}
+
+__attribute__((target("avx2,fma"))) void row_avx2(bool trans_b, int64_t n, int64_t k,
+                                                  const float* x, const float* b, int64_t ldb,
+                                                  float* y) {
+  if (!trans_b) {
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+      __m256i mask[4];
+      for (int t = 0; t < 4; ++t) mask[t] = lanes_below(std::clamp<int64_t>(n - j0 - 8 * t, 0, 8));
+      __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+      const float* bp = b + j0;
+      for (int64_t p = 0; p < k; ++p, bp += ldb) {
+        const __m256 xv = _mm256_broadcast_ss(x + p);
+        for (int t = 0; t < 4; ++t)
+          acc[t] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(bp + 8 * t, mask[t]), acc[t]);
+      }
+      for (int t = 0; t < 4; ++t) _mm256_maskstore_ps(y + j0 + 8 * t, mask[t], acc[t]);
+    }
+    return;
+  }
+  const __m256i tail = lanes_below(k % 8);
+  const int64_t full = k - k % 8;
+  for (int64_t j = 0; j < n; ++j) {
+    const float* r = b + j * ldb;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t p = 0; p < full; p += 8)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(r + p), _mm256_loadu_ps(x + p), acc);
+    if (full < k)
+      acc = _mm256_fmadd_ps(_mm256_maskload_ps(r + full, tail), _mm256_maskload_ps(x + full, tail),
+                            acc);
+    y[j] = sum8(acc);
+  }
+}
+
+// The packed kernels: MR rows of one panel (its row stride MR) × n columns of B, in tiles of 32
+// columns (AVX2: 16), the last tile masked.
+template <int MR, bool kPacked>
+__attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ranges,
+                                                     int64_t nranges, const float* a, int64_t lda,
+                                                     const float* b, int64_t ldb, float* c,
+                                                     int64_t ldc) {
+  // A's element (row r, column p): a packed panel's a[p·MR + r], or a[r·lda + p] as stored.
+  constexpr int64_t kStep = kPacked ? MR : 1;
+  const int64_t rs = kPacked ? 1 : lda;
+  int64_t j = 0;
+  // 48 columns (24 accumulators for 8 rows: 3 loads of B and 8 broadcasts per 24 FMAs), then 32,
+  // then 16 at a time, masked; every element the same sum in the same order.
+  for (; j + 48 <= n; j += 48) {
+    __m512 v0[MR], v1[MR], v2[MR];
+    for (int r = 0; r < MR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
+                     b2 = _mm512_loadu_ps(bp + 32);
+        for (int r = 0; r < MR; ++r) {
+          const __m512 av = _mm512_set1_ps(ap[r * rs]);
+          v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+          v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+          v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
+        }
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      _mm512_storeu_ps(c + r * ldc + j, v0[r]);
+      _mm512_storeu_ps(c + r * ldc + j + 16, v1[r]);
+      _mm512_storeu_ps(c + r * ldc + j + 32, v2[r]);
+    }
+  }
+  for (; j + 32 <= n; j += 32) {
+    __m512 lo[MR], hi[MR];
+    for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        for (int r = 0; r < MR; ++r) {
+          const __m512 av = _mm512_set1_ps(ap[r * rs]);
+          lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      _mm512_storeu_ps(c + r * ldc + j, lo[r]);
+      _mm512_storeu_ps(c + r * ldc + j + 16, hi[r]);
+    }
+  }
+  for (; j < n; j += 16) {
+    const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, n - j)) - 1);
+    __m512 acc[MR];
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
+        for (int r = 0; r < MR; ++r)
+          acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r * rs]), b0, acc[r]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) _mm512_mask_storeu_ps(c + r * ldc + j, mask, acc[r]);
+  }
+}
+
+// AVX2 has 16 registers: rows [R0, R1) of the panel (at most 4) at a time.
+template <int MR, bool kPacked, int R0, int R1>
+__attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange* ranges,
+                                                         int64_t nranges, const float* a,
+                                                         int64_t lda, const float* b, int64_t ldb,
+                                                         float* c, int64_t ldc) {
+  constexpr int kR = R1 - R0;
+  constexpr int64_t kStep = kPacked ? MR : 1;
+  const int64_t rs = kPacked ? 1 : lda;
+  int64_t j = 0;
+  // 24 columns (12 accumulators for 4 rows, 3 loads of B and 4 broadcasts per 12 FMAs: all 16
+  // registers), then 16, then 8 at a time, masked; every element the same sum in the same order.
+  for (; j + 24 <= n; j += 24) {
+    __m256 v0[kR], v1[kR], v2[kR];
+    for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm256_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep + R0 * rs;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
+                     b2 = _mm256_loadu_ps(bp + 16);
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r * rs);
+          v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+          v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+          v2[r] = _mm256_fmadd_ps(av, b2, v2[r]);
+        }
+      }
+    }
+    for (int r = 0; r < kR; ++r) {
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j, v0[r]);
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, v1[r]);
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 16, v2[r]);
+    }
+  }
+  for (; j + 16 <= n; j += 16) {
+    __m256 lo[kR], hi[kR];
+    for (int r = 0; r < kR; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep + R0 * rs;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r * rs);
+          lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+    for (int r = 0; r < kR; ++r) {
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j, lo[r]);
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, hi[r]);
+    }
+  }
+  for (; j < n; j += 8) {
+    const __m256i mask = lanes_below(std::min<int64_t>(8, n - j));
+    __m256 acc[kR];
+    for (int r = 0; r < kR; ++r) acc[r] = _mm256_setzero_ps();
+    const float* bp = b + j;
+    for (int64_t q = 0; q < nranges; ++q) {
+      const float* ap = a + ranges[q].begin * kStep + R0 * rs;
+      for (int64_t p = ranges[q].begin; p < ranges[q].end; ++p, bp += ldb, ap += kStep) {
+        const __m256 b0 = _mm256_maskload_ps(bp, mask);
+        for (int r = 0; r < kR; ++r)
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + r * rs), b0, acc[r]);
+      }
+    }
+    for (int r = 0; r < kR; ++r) _mm256_maskstore_ps(c + (R0 + r) * ldc + j, mask, acc[r]);
+  }
+}
+
+template <int MR, bool kPacked>
+void panel_avx2(int64_t n, const KRange* ranges, int64_t nranges, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float* c, int64_t ldc) {
+  panel_rows_avx2<MR, kPacked, 0, std::min(MR, 4)>(n, ranges, nranges, a, lda, b, ldb, c, ldc);
+  if constexpr (MR > 4)
+    panel_rows_avx2<MR, kPacked, 4, MR>(n, ranges, nranges, a, lda, b, ldb, c, ldc);
+}
+
+// Few columns (n = N ≤ 4: the late layers of a network at batch 1, a 2×2 or 1×1 output): the
+// kernels above would broadcast every weight for one to four useful lanes. Here a panel's 8 rows
+// are the 8 lanes: per p, one load of the panel's column p and N broadcasts of B's row p. P
+// partial sums per column (p mod P) keep enough FMAs in flight; they are added in a fixed order at
+// the end. Each row is a lane doing the same arithmetic as every other row (a short last panel
+// is read with a mask).
+template <int N, int P>
+__attribute__((target("avx2,fma"))) void few_avx2(int64_t m, int64_t k, const KRange* ranges,
+                                                  int64_t nranges, const float* packed,
+                                                  const float* b, int64_t ldb, float* c,
+                                                  int64_t ldc) {
+  for (int64_t r0 = 0; r0 < m; r0 += 8) {
+    const int64_t rows = std::min<int64_t>(8, m - r0);
+    const float* a = packed + r0 * k;
+    const __m256i mask = lanes_below(rows);
+    __m256 acc[P][N];
+    for (int q = 0; q < P; ++q)
+      for (int j = 0; j < N; ++j) acc[q][j] = _mm256_setzero_ps();
+    const float* bp = b;  // B's row for the p being read
+    for (int64_t range = 0; range < nranges; ++range) {
+      int64_t p = ranges[range].begin;
+      const int64_t end = ranges[range].end;
+      if (rows == 8) {
+        for (; p + P <= end; p += P, bp += P * ldb)
+          for (int q = 0; q < P; ++q) {
+            const __m256 av = _mm256_loadu_ps(a + (p + q) * 8);
+            for (int j = 0; j < N; ++j)
+              acc[q][j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + q * ldb + j), acc[q][j]);
+          }
+      } else {
+        for (; p + P <= end; p += P, bp += P * ldb)
+          for (int q = 0; q < P; ++q) {
+            const __m256 av = _mm256_maskload_ps(a + (p + q) * rows, mask);
+            for (int j = 0; j < N; ++j)
+              acc[q][j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + q * ldb + j), acc[q][j]);
+          }
+      }
+      // The range's last (end − begin) mod P, into the first sums (fixed indices: registers).
+      for (; p < end; ++p, bp += ldb) {
+        const __m256 av = _mm256_maskload_ps(a + p * rows, mask);
+        for (int j = 0; j < N; ++j)
+          acc[0][j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(bp + j), acc[0][j]);
+      }
+    }
+    for (int j = 0; j < N; ++j) {
+      __m256 sum = acc[0][j];
+      for (int q = 1; q < P; ++q) sum = _mm256_add_ps(sum, acc[q][j]);
+      alignas(32) float lane[8];
+      _mm256_store_ps(lane, sum);
+      for (int64_t r = 0; r < rows; ++r) c[(r0 + r) * ldc + j] = lane[r];
+    }
+  }
+}
+#endif
+
+using PanelFn = void (*)(int64_t, const KRange*, int64_t, const float*, int64_t, const float*,
+                         int64_t, float*, int64_t);
+
+// The panel kernels for 1..8 rows, A packed (kPacked) or as stored, or null.
+template <bool kPacked>
+const PanelFn* panel_kernels() {
+#if defined(__x86_64__)
+  static const PanelFn k512[] = {panel_avx512<1, kPacked>, panel_avx512<2, kPacked>,
+                                 panel_avx512<3, kPacked>, panel_avx512<4, kPacked>,
+                                 panel_avx512<5, kPacked>, panel_avx512<6, kPacked>,
+                                 panel_avx512<7, kPacked>, panel_avx512<8, kPacked>};
+  static const PanelFn k256[] = {panel_avx2<1, kPacked>, panel_avx2<2, kPacked>,
+                                 panel_avx2<3, kPacked>, panel_avx2<4, kPacked>,
+                                 panel_avx2<5, kPacked>, panel_avx2<6, kPacked>,
+                                 panel_avx2<7, kPacked>, panel_avx2<8, kPacked>};
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return k512;
+    case Isa::kAvx2:
+      return k256;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
+}
+static_assert(kPackRows == 8, "panel_kernels() has kernels for 1..8 rows");
+
+using RowFn = void (*)(bool, int64_t, int64_t, const float*, const float*, int64_t, float*);
+
+RowFn row_kernel() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &row_avx512;
+    case Isa::kAvx2:
+      return &row_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
+}
+
+using NarrowFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                          float*, int64_t);
+
+// The narrow kernel for the kernels' instruction set (ops/isa.h), or null (BLAS then does all
+// products).
+NarrowFn narrow_kernel() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &narrow_avx512;
+    case Isa::kAvx2:
+      return &narrow_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
+}
+
 }  // namespace
+
+// Columns of B per block for the panel kernels: its k rows (256 KiB) stay in L2 while every
+// panel of A passes over them; a multiple of the kernels' 48-column tile.
+int64_t column_block(int64_t k) {
+  constexpr int64_t kBlockFloats = (256 << 10) / sizeof(float);
+  return std::max<int64_t>(48, kBlockFloats / std::max<int64_t>(k, 1) / 48 * 48);
+}
+
+bool packed_kernels() { return panel_kernels<true>() != nullptr; }
+
+void pack_rows(int64_t m, int64_t k, const float* a, int64_t lda, float* out) {
+  for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
+    const int64_t rows = std::min(kPackRows, m - r0);
+    float* panel = out + r0 * k;
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t r = 0; r < rows; ++r) panel[p * rows + r] = a[(r0 + r) * lda + p];
+  }
+}
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const float* packed, const float* b, int64_t ldb,
+                 float* c, int64_t ldc) {
+  const KRange all{0, k};
+  gemm_packed(m, n, k, std::span<const KRange>(&all, 1), packed, b, ldb, c, ldc);
+}
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, std::span<const KRange> ranges,
+                 const float* packed, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  const PanelFn* kernels = panel_kernels<true>();
+  if (kernels == nullptr) throw std::logic_error("gemm_packed: this CPU has no packed kernels");
+  if (m <= 0 || n <= 0) return;
+  int64_t used = 0;
+  for (const KRange& r : ranges) used += r.end - r.begin;
+  if (used == 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    return;
+  }
+  const auto nranges = static_cast<int64_t>(ranges.size());
+#if defined(__x86_64__)
+  if (n <= 4) {
+    // Both CPU kinds with packed kernels have AVX2 + FMA.
+    switch (n) {
+      case 1:
+        return few_avx2<1, 8>(m, k, ranges.data(), nranges, packed, b, ldb, c, ldc);
+      case 2:
+        return few_avx2<2, 4>(m, k, ranges.data(), nranges, packed, b, ldb, c, ldc);
+      case 3:
+        return few_avx2<3, 2>(m, k, ranges.data(), nranges, packed, b, ldb, c, ldc);
+      default:
+        return few_avx2<4, 2>(m, k, ranges.data(), nranges, packed, b, ldb, c, ldc);
+    }
+  }
+#endif
+  // Columns in blocks whose rows of B stay in L2 while every panel passes over them; a panel
+  // (k × 8) stays in L1/L2 across the block's column tiles.
+  const int64_t block = column_block(used);
+  for (int64_t j0 = 0; j0 < n; j0 += block) {
+    const int64_t w = std::min(block, n - j0);
+    for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
+      const int64_t rows = std::min(kPackRows, m - r0);
+      kernels[rows - 1](w, ranges.data(), nranges, packed + r0 * k, 0, b + j0, ldb,
+                        c + r0 * ldc + j0, ldc);
+    }
+  }
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
           const float* b, int64_t ldb, float* c, int64_t ldc) {
@@ -18,7 +555,36 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
     for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
     return;
   }
-  cblas_sgemm(CblasRowMajor, op(trans_a), op(trans_b), i32(m), i32(n), i32(k), 1.0f, a, i32(lda), b,
+  if (m == 1 && !trans_a) {
+    if (const RowFn f = row_kernel()) {
+      f(trans_b, n, k, a, b, ldb, c);
+      return;
+    }
+  }
+  if (!trans_a && !trans_b && n <= kNarrowColumns && m >= 8) {
+    if (const NarrowFn f = narrow_kernel()) {
+      f(m, n, k, a, lda, b, ldb, c, ldc);
+      return;
+    }
+  }
+  // Wider products, neither operand transposed (MatMul after the optimiser has turned a constant
+  // transposed B around, an unpacked convolution): the panel kernels with A's rows read where
+  // they lie; BLAS would pack both operands on every call.
+  if (!trans_a && !trans_b && n >= 16) {
+    if (const PanelFn* kernels = panel_kernels<false>()) {
+      const KRange all{0, k};
+      const int64_t block = column_block(k);
+      for (int64_t j0 = 0; j0 < n; j0 += block) {
+        const int64_t w = std::min(block, n - j0);
+        for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
+          const int64_t rows = std::min(kPackRows, m - r0);
+          kernels[rows - 1](w, &all, 1, a + r0 * lda, lda, b + j0, ldb, c + r0 * ldc + j0, ldc);
+        }
+      }
+      return;
+    }
+  }
+  blas::sgemm(CblasRowMajor, op(trans_a), op(trans_b), i32(m), i32(n), i32(k), 1.0f, a, i32(lda), b,
               i32(ldb), 0.0f, c, i32(ldc));
 }
 
@@ -29,8 +595,45 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const dou
     for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0);
     return;
   }
-  cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), i32(m), i32(n), i32(k), 1.0, a, i32(lda), b,
+  blas::dgemm(CblasRowMajor, op(trans_a), op(trans_b), i32(m), i32(n), i32(k), 1.0, a, i32(lda), b,
               i32(ldb), 0.0, c, i32(ldc));
+}
+
+namespace {
+
+// Below this many multiply-adds a product stays on one thread: waking a worker costs about as much.
+constexpr int64_t kMinParallelMacs = 1 << 15;
+constexpr int64_t kColumnBlock = 16;  // split n at multiples of this (the SIMD kernels' width)
+
+template <class T>
+void gemm_split(Parallel& par, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
+  if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
+    gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
+  const int64_t col_blocks = (n + kColumnBlock - 1) / kColumnBlock;
+  if (col_blocks >= par.threads()) {
+    par.for_range(col_blocks, 1, [&](int64_t begin, int64_t end, int) {
+      const int64_t j0 = begin * kColumnBlock, j1 = std::min(n, end * kColumnBlock);
+      gemm(ta, tb, m, j1 - j0, k, a, lda, tb ? b + j0 * ldb : b + j0, ldb, c + j0, ldc);
+    });
+    return;
+  }
+  par.for_range(m, 1, [&](int64_t i0, int64_t i1, int) {
+    gemm(ta, tb, i1 - i0, n, k, ta ? a + i0 : a + i0 * lda, lda, b, ldb, c + i0 * ldc, ldc);
+  });
+}
+
+}  // namespace
+
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+}
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc) {
+  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 }  // namespace cellar::ops

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+
+#include "ops/parallel.h"
 
 namespace cellar::ops {
 
@@ -14,5 +17,41 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
           const float* b, int64_t ldb, float* c, int64_t ldc);
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
           const double* b, int64_t ldb, double* c, int64_t ldc);
+
+// The same product split over `par`'s workers: along n in column blocks (along m when n is too
+// narrow to split), each block one single-threaded call; small products run on the caller. Each
+// element of C is computed by one call. With one row of A (m == 1, float, a CPU with AVX2),
+// cellar's own kernel computes every element alike, so the result does not depend on the split;
+// BLAS's value for an element can depend on the block's size (OpenBLAS switches kernels by size).
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc);
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc);
+
+// Products with a constant A (a convolution's weights), A packed once, at load time, by
+// pack_rows: C[m×n] = A · B, row-major, computed by cellar's own kernels (AVX-512 or AVX2 + FMA,
+// chosen at run time from the CPU's features; packed_kernels() says whether this CPU has them).
+// The packed form holds the m rows in panels of kPackRows (the last panel of m % kPackRows rows),
+// each panel k × rows with the row index fastest, the panel of row r0 at packed + r0·k: the same
+// layout whatever the CPU. The kernels keep a panel's rows × 32 columns of C in registers and read
+// B's rows where they lie (no copy), so every element of C is Σ_p A[i,p]·B[p,j] in order of p,
+// whichever panel, column block or thread computes it.
+inline constexpr int64_t kPackRows = 8;
+bool packed_kernels();
+// A (m × k, row stride lda) into `out` (m·k floats).
+void pack_rows(int64_t m, int64_t k, const float* a, int64_t lda, float* out);
+// Rows [r0, r0 + m) of a packed A (`packed` points at row r0's panel; r0 a multiple of kPackRows,
+// and r0 + m either a multiple of it or A's last row) times B (k × n, row stride ldb) into C.
+// Only where packed_kernels() is true.
+void gemm_packed(int64_t m, int64_t n, int64_t k, const float* packed, const float* b, int64_t ldb,
+                 float* c, int64_t ldc);
+// The same product over some of A's columns only: the ranges [begin, end) of p, in increasing
+// order; B holds just those rows, one after another (a convolution's taps that never touch the
+// input, all padding, skipped). Each element of C is then Σ over the ranges' p, in order.
+struct KRange {
+  int64_t begin, end;
+};
+void gemm_packed(int64_t m, int64_t n, int64_t k, std::span<const KRange> ranges,
+                 const float* packed, const float* b, int64_t ldb, float* c, int64_t ldc);
 
 }  // namespace cellar::ops

@@ -90,7 +90,10 @@ class OnnxImporter {
   virtual size_t num_outputs() const = 0;
   // True when output i is named (an empty name is an omitted optional output).
   virtual bool has_output(size_t i) const = 0;
-  virtual const ir::ValueInfo& info(int value) const = 0;
+  // A copy, not a reference: input() and emit() add values to the graph being built and may move
+  // the list a reference would point into (a rule that held `const Shape&` across them read freed
+  // memory). `const Shape& s = m.info(x).shape;` stays valid: it extends the copy's lifetime.
+  virtual ir::ValueInfo info(int value) const = 0;
 
   // Attributes. Absent: the default. Present with another kind: FormatError naming it.
   virtual bool has_attr(const std::string& name) const = 0;

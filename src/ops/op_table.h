@@ -11,10 +11,12 @@
 #include <map>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cellar/ir/graph.h"
 #include "cellar/tensor.h"
+#include "ops/parallel.h"
 
 namespace cellar::ops {
 
@@ -28,8 +30,40 @@ struct TensorType {
 };
 
 // A kernel computes outputs (preallocated with the inferred types) from inputs. It is built once
-// per node and is immutable: run it any number of times.
-using Kernel = std::function<void(std::span<const Tensor> inputs, std::span<Tensor> outputs)>;
+// per node and is immutable: run it any number of times. It is made from a callable taking
+// (inputs, outputs) or (inputs, outputs, Parallel&); the second kind may split its work over the
+// Parallel's workers and use their scratch (ops/parallel.h), the first runs on the caller's
+// thread. Called without a Parallel, it gets a serial one of its own.
+class Kernel {
+ public:
+  using Fn = std::function<void(std::span<const Tensor>, std::span<Tensor>, Parallel&)>;
+  Kernel() = default;
+  Kernel(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
+  template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, Kernel> &&
+           std::is_invocable_v<F&, std::span<const Tensor>, std::span<Tensor>, Parallel&>)
+      Kernel(F f)
+      : fn_(std::move(f)) {}  // NOLINT(google-explicit-constructor)
+  template <class F>
+  requires(!std::is_invocable_v<F&, std::span<const Tensor>, std::span<Tensor>, Parallel&> &&
+           std::is_invocable_v<F&, std::span<const Tensor>, std::span<Tensor>>)
+      Kernel(F f)  // NOLINT(google-explicit-constructor)
+      : fn_([f = std::move(f)](std::span<const Tensor> in, std::span<Tensor> out,
+                               Parallel&) mutable { f(in, out); }) {}
+
+  void operator()(std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                  Parallel& parallel) const {
+    fn_(inputs, outputs, parallel);
+  }
+  void operator()(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+    Parallel serial;
+    fn_(inputs, outputs, serial);
+  }
+  explicit operator bool() const { return static_cast<bool>(fn_); }
+
+ private:
+  Fn fn_;
+};
 
 struct MindIRVariant;
 
@@ -131,6 +165,10 @@ struct OpDef {
   // (typed as `infer` says) from its inputs and attributes.
   std::function<std::vector<Tensor>(std::span<const Tensor>, const ir::Attrs&)> eager;
   bool is_random = false;
+  // Made only by the load-time graph optimiser (src/runtime/optimizer.h) from rows that have
+  // spellings (FusedConv2D): never read from or written to a file, so it has none, and the
+  // catalog (cellar ops, docs/ops.md) leaves it out.
+  bool internal = false;
   MindIRSpelling mindir;
   OnnxExportFn onnx;  // null: the op cannot be written to ONNX
   // The ONNX op types read as this op (Relu for ReLU; Min for Minimum, folding its N inputs).

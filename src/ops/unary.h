@@ -13,11 +13,13 @@ namespace cellar::ops {
 
 template <class T, class F>
 Kernel unary_kernel(int64_t n) {
-  return [n](std::span<const Tensor> x, std::span<Tensor> y) {
+  return [n](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
     const T* p = x[0].data<T>();
     T* q = y[0].data<T>();
-    const F f;
-    for (int64_t i = 0; i < n; ++i) q[i] = f(p[i]);
+    par.for_range(n, kElementGrain, [&](int64_t i0, int64_t i1, int) {
+      const F f;
+      for (int64_t i = i0; i < i1; ++i) q[i] = f(p[i]);
+    });
   };
 }
 

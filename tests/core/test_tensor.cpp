@@ -127,6 +127,40 @@ TEST(Tensor, ViewsOfAMappedFileKeepItAlive) {
       ValueError);
 }
 
+TEST(Tensor, ExternalMemoryIsViewedInPlaceAndGivenBackWithTheLastView) {
+  // Memory another library owns (here a vector standing in for a NumPy array): the tensor reads
+  // and writes it in place, and the owner's deleter runs once, after the last tensor is gone.
+  auto block = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+  int released = 0;
+  std::shared_ptr<void> owner(block.get(), [block, &released](void*) mutable {
+    ++released;
+    block.reset();
+  });
+  std::weak_ptr<std::vector<float>> alive = block;
+  float* bytes = block->data();
+  block.reset();
+  Tensor b;
+  {
+    Tensor a(DType::Float32, Shape{2, 3},
+             Storage::external(reinterpret_cast<std::byte*>(bytes), 6 * sizeof(float),
+                               std::move(owner)));
+    EXPECT_EQ(a.data<float>(), bytes);
+    EXPECT_FALSE(a.storage()->is_mapped());
+    a.data<float>()[0] = 10;  // through the tensor into the owner's memory
+    EXPECT_EQ(bytes[0], 10);
+    bytes[5] = 60;  // and the other way
+    b = a.reshape(Shape{6});
+    EXPECT_EQ(b.data<float>()[5], 60);
+    // A tensor larger than the memory is refused like one over any other storage.
+    EXPECT_THROW(Tensor(DType::Float32, Shape{7}, a.storage()), ValueError);
+  }
+  EXPECT_EQ(released, 0);
+  EXPECT_FALSE(alive.expired());
+  b = Tensor();
+  EXPECT_EQ(released, 1);
+  EXPECT_TRUE(alive.expired());
+}
+
 TEST(Value, KindsAndErrors) {
   Value v(DType::Float32);
   EXPECT_EQ(v.kind_name(), "DType");

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "corrupt_cases.h"
 #include "formats/ckpt.h"
 #include "test_util.h"
 
@@ -183,6 +184,12 @@ TEST(CkptCorrupt, EveryHandMadeCorruptionIsACleanErrorNamingTheFile) {
     SCOPED_TRACE(c.what);
     const std::string file = "case-" + std::to_string(i) + ".ckpt";
     write_bytes(dir / file, c.bytes);
+    cellar::testing::export_corrupt_case(dir / file, "ckpt", c.what,
+                                         c.want == Want::kFormat ? cellar::ErrorCode::kFormat
+                                         : c.want == Want::kUnsupported
+                                             ? cellar::ErrorCode::kUnsupported
+                                             : cellar::ErrorCode::kNotFound,
+                                         {{"crc_check", c.crc_check}});
     cellar::LoadOptions opt;
     opt.crc_check = c.crc_check;
     try {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "corrupt_cases.h"
 #include "formats/crypto.h"
 #include "test_util.h"
 
@@ -236,6 +237,10 @@ TEST(CkptEncryptedCorrupt, EveryHandMadeCorruptionIsATypedErrorNamingTheFile) {
     SCOPED_TRACE(c.what);
     const std::string file = "enc-case-" + std::to_string(i) + ".ckpt";
     write_bytes(dir / file, c.bytes);
+    cellar::testing::export_corrupt_case(dir / file, "ckpt-encrypted", c.what, c.code,
+                                         {{"crc_check", c.crc_check},
+                                          {"dec_key", cellar::testing::hex_of(c.dec_key)},
+                                          {"dec_mode", c.dec_mode}});
     cellar::LoadOptions opt;
     set_dec(opt, c.dec_key, c.dec_mode);
     opt.crc_check = c.crc_check;

@@ -23,6 +23,7 @@
 #include <set>
 
 #include "cellar/cellar.h"
+#include "expect_error.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
 #include "ops/op_table.h"
@@ -1333,3 +1334,307 @@ TEST(OnnxImport, PadModes) {
         << e.what();
   }
 }
+
+// ---- sequences (resolved at load: src/formats/onnx_sequence.h) ----
+
+namespace {
+
+Tensor f32s(std::vector<float> v, const Shape& s) { return Tensor::from_vector(v, s); }
+
+// Every sequence op in one graph: Empty → Insert (append, at a position, negative position) →
+// Erase → At, Length; Construct → ConcatFromSequence (an axis, a new axis); SplitToSequence
+// without split (keepdims 0), with a scalar split (last part shorter) and with sizes.
+TEST(OnnxSequence, EveryOpResolvesAtLoad) {
+  ModelMaker mk(13);
+  mk.input("a", {2, 3});
+  mk.input("b", {2, 3});
+  mk.input("c", {2, 3});
+  mk.init("zero", Tensor::scalar(int64_t{0}));
+  mk.init("minus1", Tensor::scalar(int64_t{-1}));
+  mk.init("one32", Tensor::scalar(int32_t{1}));
+  mk.init("two", Tensor::scalar(int64_t{2}));
+  mk.init("sizes", i64({1, 2}));
+  mk.node("SequenceEmpty", {}, {"s0"});
+  mk.node("SequenceInsert", {"s0", "a"}, {"s1"});            // [a]
+  mk.node("SequenceInsert", {"s1", "b", "zero"}, {"s2"});    // [b, a]
+  mk.node("SequenceInsert", {"s2", "c", "minus1"}, {"s3"});  // [b, c, a]
+  mk.node("SequenceErase", {"s3", "zero"}, {"s4"});          // [c, a]
+  mk.node("SequenceErase", {"s3"}, {"s5"});                  // [b, c]
+  mk.node("SequenceAt", {"s4", "one32"}, {"at"});            // a
+  mk.node("SequenceAt", {"s5", "minus1"}, {"at2"});          // c
+  mk.node("SequenceLength", {"s3"}, {"len"});                // 3
+  mk.node("SequenceConstruct", {"a", "b"}, {"ab"});
+  auto* cat = mk.node("ConcatFromSequence", {"ab"}, {"cat"});  // (2, 6)
+  ModelMaker::i(cat, "axis", -1);
+  auto* stk = mk.node("ConcatFromSequence", {"ab"}, {"stk"});  // (2, 2, 3)
+  ModelMaker::i(stk, "axis", -1);
+  ModelMaker::i(stk, "new_axis", 1);  // (2, 3, 2)
+  auto* sp = mk.node("SplitToSequence", {"a"}, {"rows"});
+  ModelMaker::i(sp, "keepdims", 0);
+  mk.node("SequenceAt", {"rows", "minus1"}, {"row1"});  // a[1], shape (3,)
+  auto* sp2 = mk.node("SplitToSequence", {"a", "two"}, {"cols"});
+  ModelMaker::i(sp2, "axis", 1);
+  mk.node("SequenceAt", {"cols", "minus1"}, {"col2"});  // a[:, 2:3]
+  auto* sp3 = mk.node("SplitToSequence", {"a", "sizes"}, {"parts"});
+  ModelMaker::i(sp3, "axis", 1);
+  mk.node("SequenceLength", {"parts"}, {"nparts"});
+  for (const char* o : {"at", "at2", "len", "cat", "stk", "row1", "col2", "nparts"}) mk.output(o);
+  const Tensor a = iota_f32({2, 3});
+  const Tensor b = f32s({10, 11, 12, 13, 14, 15}, {2, 3});
+  const Tensor c = f32s({20, 21, 22, 23, 24, 25}, {2, 3});
+  const auto y = run_graph(mk.read(), {a, b, c});
+  ASSERT_EQ(y.size(), 8u);
+  EXPECT_TRUE(y[0].equal(a));
+  EXPECT_TRUE(y[1].equal(c));
+  EXPECT_EQ(y[2].dtype(), DType::Int64);
+  EXPECT_EQ(y[2].shape(), Shape{});
+  EXPECT_EQ(y[2].data<int64_t>()[0], 3);
+  EXPECT_EQ(values(y[3]), (std::vector<float>{0, 1, 2, 10, 11, 12, 3, 4, 5, 13, 14, 15}));
+  EXPECT_EQ(y[4].shape(), (Shape{2, 3, 2}));
+  EXPECT_EQ(values(y[4]), (std::vector<float>{0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15}));
+  EXPECT_EQ(y[5].shape(), Shape{3});
+  EXPECT_EQ(values(y[5]), (std::vector<float>{3, 4, 5}));
+  EXPECT_EQ(y[6].shape(), (Shape{2, 1}));
+  EXPECT_EQ(values(y[6]), (std::vector<float>{2, 5}));
+  EXPECT_EQ(y[7].data<int64_t>()[0], 2);
+}
+
+// Split sizes given at run time: the sequence's length is still known (ONNX's
+// test_sequence_model8), its tensors are not.
+TEST(OnnxSequence, LengthOfASplitByRunTimeSizes) {
+  ModelMaker mk(13);
+  mk.input("x", {6});
+  mk.value_info(mk.g().add_input(), "sz", {3}, pb::TensorProto::INT64);
+  mk.node("SplitToSequence", {"x", "sz"}, {"s"});
+  mk.node("SequenceLength", {"s"}, {"y"});
+  mk.output("y");
+  const auto y = run_graph(mk.read(), {iota_f32({6}), i64({1, 2, 3})});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_EQ(y[0].data<int64_t>()[0], 3);
+}
+
+// What cannot be resolved at load time, or is malformed, is refused with the node named.
+TEST(OnnxSequence, RefusalsNameTheNode) {
+  struct Bad {
+    const char* what;
+    std::function<void(ModelMaker&)> make;
+    ErrorCode code;
+    const char* text;
+  };
+  const std::vector<Bad> bad = {
+      {"position from a graph input",
+       [](ModelMaker& mk) {
+         mk.input("p", {});
+         mk.g().mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(
+             pb::TensorProto::INT64);
+         mk.node("SequenceConstruct", {"x"}, {"s"});
+         mk.node("SequenceAt", {"s", "p"}, {"y"});
+       },
+       ErrorCode::kUnsupported, "must be a constant"},
+      {"position out of range",
+       [](ModelMaker& mk) {
+         mk.init("p", Tensor::scalar(int64_t{1}));
+         mk.node("SequenceConstruct", {"x"}, {"s"});
+         mk.node("SequenceAt", {"s", "p"}, {"y"});
+       },
+       ErrorCode::kFormat, "out of range"},
+      {"insert past the end",
+       [](ModelMaker& mk) {
+         mk.init("p", Tensor::scalar(int64_t{2}));
+         mk.node("SequenceConstruct", {"x"}, {"s"});
+         mk.node("SequenceInsert", {"s", "x", "p"}, {"s2"});
+         mk.node("SequenceAt", {"s2", "p"}, {"y"});
+       },
+       ErrorCode::kFormat, "out of range"},
+      {"erase from empty",
+       [](ModelMaker& mk) {
+         mk.node("SequenceEmpty", {}, {"s"});
+         mk.node("SequenceErase", {"s"}, {"s2"});
+         mk.node("SequenceLength", {"s2"}, {"y"});
+       },
+       ErrorCode::kFormat, "empty sequence"},
+      {"mixed dtypes",
+       [](ModelMaker& mk) {
+         mk.init("k", Tensor::scalar(int64_t{1}));
+         mk.node("SequenceConstruct", {"x", "k"}, {"s"});
+         mk.node("SequenceLength", {"s"}, {"y"});
+       },
+       ErrorCode::kFormat, "cannot hold"},
+      {"split sizes do not sum",
+       [](ModelMaker& mk) {
+         mk.init("sz", i64({1, 1}));
+         mk.node("SplitToSequence", {"x", "sz"}, {"s"});
+         mk.node("SequenceLength", {"s"}, {"y"});
+       },
+       ErrorCode::kFormat, "sum to 2"},
+      {"sequence as a graph output",
+       [](ModelMaker& mk) { mk.node("SequenceConstruct", {"x"}, {"y"}); }, ErrorCode::kUnsupported,
+       "a sequence"},
+      {"sequence read as a tensor",
+       [](ModelMaker& mk) {
+         mk.node("SequenceConstruct", {"x"}, {"s"});
+         mk.node("Relu", {"s"}, {"y"});
+       },
+       ErrorCode::kUnsupported, "a sequence"},
+      {"tensor read as a sequence", [](ModelMaker& mk) { mk.node("SequenceLength", {"x"}, {"y"}); },
+       ErrorCode::kUnsupported, "must be a sequence"},
+      {"elements of a split by run-time sizes",
+       [](ModelMaker& mk) {
+         mk.value_info(mk.g().add_input(), "sz", {2}, pb::TensorProto::INT64);
+         mk.init("p", Tensor::scalar(int64_t{0}));
+         mk.node("SplitToSequence", {"x", "sz"}, {"s"});
+         mk.node("SequenceAt", {"s", "p"}, {"y"});
+       },
+       ErrorCode::kUnsupported, "known only at run time"},
+      {"concat without axis",
+       [](ModelMaker& mk) {
+         mk.node("SequenceConstruct", {"x"}, {"s"});
+         mk.node("ConcatFromSequence", {"s"}, {"y"});
+       },
+       ErrorCode::kFormat, "'axis' is required"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.what);
+    ModelMaker mk(13);
+    mk.input("x", {3, 2});
+    b.make(mk);
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, b.code);
+    EXPECT_NE(std::string(e.what()).find(b.text), std::string::npos) << e.what();
+  }
+}
+
+// Conv and pooling over rank-5 input become Conv3D / MaxPool3D / AvgPool3D; the window
+// attributes are checked against the rank.
+TEST(OnnxImport, ThreeDWindowsAndTheirChecks) {
+  {
+    ModelMaker mk(13);
+    mk.input("x", {1, 2, 4, 5, 6});
+    mk.init("w", pattern(DType::Float32, {3, 2, 2, 3, 2}, 40));
+    mk.init("bias", pattern(DType::Float32, {3}, 41));
+    auto* c = mk.node("Conv", {"x", "w", "bias"}, {"c"});
+    ModelMaker::ints(c, "pads", {1, 0, 1, 0, 1, 1});
+    ModelMaker::ints(c, "strides", {1, 2, 1});
+    auto* p = mk.node("MaxPool", {"c"}, {"p"});
+    ModelMaker::ints(p, "kernel_shape", {2, 2, 2});
+    ModelMaker::ints(p, "strides", {2, 2, 2});
+    ModelMaker::i(p, "ceil_mode", 1);
+    auto* a = mk.node("AveragePool", {"c"}, {"a"});
+    ModelMaker::ints(a, "kernel_shape", {3, 3, 3});
+    ModelMaker::s(a, "auto_pad", "SAME_UPPER");
+    mk.output("p");
+    mk.output("a");
+    const ir::Graph g = mk.read();
+    std::multiset<std::string> ops;
+    for (const auto& n : g.nodes) ops.insert(n.op);
+    EXPECT_EQ(ops.count("Conv3D"), 1u);
+    EXPECT_EQ(ops.count("MaxPool3D"), 1u);
+    EXPECT_EQ(ops.count("AvgPool3D"), 1u);
+    // Conv (1, 3, 5, 2, 7): D 4+1+0-2+1, H (5+0+0-3)/2+1, W 6+1+1-2+1; MaxPool ceil: 3, 1, 4.
+    EXPECT_EQ(g.value(g.outputs[0]).shape, (Shape{1, 3, 2, 1, 4}));
+    EXPECT_EQ(g.value(g.outputs[1]).shape, (Shape{1, 3, 4, 2, 7}));
+  }
+  struct Bad {
+    const char* what;
+    std::function<void(pb::NodeProto*)> attrs;
+    const char* op;
+    ErrorCode code;
+    const char* text;
+  };
+  const std::vector<Bad> bad = {
+      {"pads of a 2-D window",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "pads", {1, 1, 1, 1});
+       },
+       "Conv", ErrorCode::kFormat, "pads must have 6 values"},
+      {"two strides",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "strides", {1, 1});
+       },
+       "Conv", ErrorCode::kFormat, "strides must have 3 values"},
+      {"zero stride",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "strides", {1, 0, 1});
+       },
+       "Conv", ErrorCode::kFormat, "must be positive"},
+      {"huge dilation",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "dilations", {int64_t{1} << 40, 1, 1});
+       },
+       "Conv", ErrorCode::kUnsupported, "below 2^31"},
+      {"negative pad",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "pads", {0, 0, -1, 0, 0, 0});
+       },
+       "Conv", ErrorCode::kFormat, "non-negative"},
+      {"kernel_shape disagrees",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "kernel_shape", {2, 2, 3});
+       },
+       "Conv", ErrorCode::kFormat, "kernel_shape"},
+      {"window does not fit",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "dilations", {5, 1, 1});
+       },
+       "Conv", ErrorCode::kFormat, "does not fit"},
+      {"dilated pooling",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "kernel_shape", {2, 2, 2});
+         ModelMaker::ints(n, "dilations", {2, 1, 1});
+       },
+       "MaxPool", ErrorCode::kUnsupported, "dilated 3-D pooling"},
+      {"pool kernel of two",
+       [](pb::NodeProto* n) {
+         ModelMaker::ints(n, "kernel_shape", {2, 2});
+       },
+       "AveragePool", ErrorCode::kFormat, "3 values"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.what);
+    ModelMaker mk(13);
+    mk.input("x", {1, 2, 4, 4, 4});
+    mk.init("w", pattern(DType::Float32, {3, 2, 2, 2, 2}, 42));
+    auto* n = std::string(b.op) == "Conv" ? mk.node("Conv", {"x", "w"}, {"y"})
+                                          : mk.node(b.op, {"x"}, {"y"});
+    b.attrs(n);
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, b.code);
+    EXPECT_NE(std::string(e.what()).find(b.text), std::string::npos) << e.what();
+  }
+}
+
+// A string input is refused for what it is, before its ops are looked at.
+TEST(OnnxImport, StringInputsAreRefusedAsOutOfScope) {
+  ModelMaker mk(10);
+  mk.value_info(mk.g().add_input(), "x", {3}, pb::TensorProto::STRING);
+  mk.node("StringNormalizer", {"x"}, {"y"});
+  mk.output("y");
+  const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+  EXPECT_NE(std::string(e.what()).find("string tensor (ONNX elem_type 8, STRING)"),
+            std::string::npos)
+      << e.what();
+}
+
+}  // namespace
+
+namespace {
+
+// PRelu before opset 7 takes a 1-D slope per channel (dimension 1), as PyTorch's old exports
+// and ONNX's test_PReLU_*_multiparam have it; numpy broadcasting would pair it with the last one.
+TEST(OnnxImport, OldPReluSlopeIsPerChannel) {
+  ModelMaker mk(6);
+  mk.input("x", {2, 3, 4});
+  mk.init("slope", f32s({0.5f, -1.0f, 2.0f}, {3}));
+  mk.node("PRelu", {"x", "slope"}, {"y"});
+  mk.output("y", {2, 3, 4});
+  Tensor x = iota_f32({2, 3, 4});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] -= 12.0f;
+  const auto y = run_graph(mk.read(), {x});
+  const float slope[3] = {0.5f, -1.0f, 2.0f};
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>()[i];
+    EXPECT_EQ(y[0].data<float>()[i], v >= 0 ? v : v * slope[(i / 4) % 3]) << i;
+  }
+}
+
+}  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cellar/cellar.h"
+#include "corrupt_cases.h"
 #include "formats/atomic_file.h"
 #include "formats/safetensors.h"
 #include "tensor_compare.h"
@@ -499,6 +500,7 @@ TEST(Safetensors, RefusesEveryHandMadeCorruptFile) {
   for (const auto& c : cases) {
     const auto path = dir / ("corrupt" + std::to_string(i++) + ".safetensors");
     write_bytes(path, c.bytes);
+    cellar::testing::export_corrupt_case(path, "safetensors", c.what, c.code);
     try {
       const auto got = st_load(path);
       ADD_FAILURE() << c.what << ": loaded " << got.size() << " tensors";

@@ -86,17 +86,38 @@ TEST(CheckpointAtomic, AKilledSaveLeavesTheOldFileOrTheNewOneNeverATornOne) {
 
   const std::regex temp_name(R"(\.model\.ckpt\.tmp-[A-Za-z0-9]{6})");
   int saw_old = 0, saw_new = 0, saw_temp = 0;
-  // Kill moments: 0 to 1.1 × the measured save time in 12 steps, up to three rounds (timing on a
-  // busy machine varies; every outcome is checked, and the spread must hit all three cases).
-  for (int round = 0; round < 3; ++round) {
+  auto has_temp = [&] {
+    for (const auto& name : list_dir(dir.path()))
+      if (std::regex_match(name, temp_name)) return true;
+    return false;
+  };
+  // Kill moments: 0 to 1.1 × the measured save time in 12 steps, up to eight rounds (timing on a
+  // busy machine varies; every outcome is checked, and the spread must hit all three cases). Three
+  // steps are anchored to what the child has done rather than to the clock, because on a loaded
+  // machine a child may run several times slower than the measured save: step 0 kills at once,
+  // step 6 as soon as the temporary file appears, step 12 once the child has exited (or after
+  // 20 × the measured time).
+  for (int round = 0; round < 8; ++round) {
     for (int k = 0; k <= 12; ++k) {
       SCOPED_TRACE("round " + std::to_string(round) + ", step " + std::to_string(k));
       cellar::testing::write_bytes(target, old_bytes);  // no fsync needed to set the scene
       pid = spawn_save(new_params, target);
       ASSERT_GT(pid, 0);
-      std::this_thread::sleep_for(full * k * 11 / 120);
-      ::kill(pid, SIGKILL);
-      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      const auto deadline = Clock::now() + full * 20;
+      bool reaped = false;
+      if (k == 6) {
+        while (!has_temp() && Clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+      } else if (k == 12) {
+        while (!(reaped = ::waitpid(pid, &status, WNOHANG) == pid) && Clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      } else if (k > 0) {
+        std::this_thread::sleep_for(full * k * 11 / 120);
+      }
+      if (!reaped) {  // a reaped pid may already belong to another process: never signal it
+        ::kill(pid, SIGKILL);
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      }
 
       const auto now = read_bytes(target);
       const bool is_old = now == old_bytes, is_new = now == new_bytes;
@@ -177,11 +198,14 @@ TEST(CheckpointAtomic, TheNextSaveRemovesWhatAKilledSaveLeft) {
     for (const auto& name : list_dir(dir.path())) n += std::regex_match(name, temp_name);
     return n;
   };
-  // Kill children until one dies mid-save (its temporary file exists and is not renamed yet).
+  // Kill children until one dies mid-save (its temporary file exists and is not renamed yet):
+  // each is killed as soon as its temporary file shows, not after a guessed delay.
   for (int tries = 0; tries < 50 && temps() == 0; ++tries) {
     const pid_t pid = spawn_save(params, target);
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2 + tries));
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (temps() == 0 && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);

@@ -42,6 +42,21 @@ TEST(Cell, SequentialNamesChildrenByIndex) {
   EXPECT_EQ(net->parameters_and_names()[0].second.name(), "1.weight");
 }
 
+TEST(Cell, SequentialFromNamedCellsUsesTheNames) {
+  // MindSpore's SequentialCell(OrderedDict([("fc", ...), ("act", ...), ...])).
+  auto net =
+      std::make_shared<nn::SequentialCellImpl>(std::vector<std::pair<std::string, nn::CellPtr>>{
+          {"fc", nn::Dense(4, 3)}, {"act", nn::ReLU()}, {"out", nn::Dense(3, 2, false)}});
+  EXPECT_EQ(names_of(*net), (std::vector<std::string>{"fc.weight", "fc.bias", "out.weight"}));
+  EXPECT_EQ((*net)[2]->cls_name(), "Dense");
+  EXPECT_EQ(net->construct({Value(ones({1, 4}))}).tensor().shape(), (Shape{1, 2}));
+  net->append(nn::ReLU());  // as MindSpore's append: named by the count
+  EXPECT_EQ(net->name_cells()[3].first, "3");
+  using Named = std::vector<std::pair<std::string, nn::CellPtr>>;
+  EXPECT_THROW(nn::SequentialCellImpl(Named{{"a", nn::ReLU()}, {"a", nn::ReLU()}}), ValueError);
+  EXPECT_THROW(nn::SequentialCellImpl(Named{{"a.b", nn::ReLU()}}), ValueError);
+}
+
 TEST(Cell, AttributeNamesPrefixNestedParameters) {
   auto net = std::make_shared<TutorialNet>();
   EXPECT_EQ(names_of(*net), (std::vector<std::string>{
@@ -67,6 +82,37 @@ TEST(Cell, RejectsBadOrDuplicateNames) {
   EXPECT_THROW(b.add("w"), ValueError);
   EXPECT_THROW(b.add("a.b"), ValueError);
   EXPECT_THROW(b.add(""), ValueError);
+}
+
+TEST(Cell, ReplaceKeepsThePositionAndRemoveDrops) {
+  // Python's `self.fc = ...` twice and `del self.fc` (the bindings' nn.Cell).
+  struct Net : nn::Cell {
+    Net() : Cell("Net") {
+      register_parameter("scale", ones({1}));
+      register_cell("fc", nn::Dense({.in = 2, .out = 3}));
+      register_cell("head", nn::Dense({.in = 3, .out = 1}));
+    }
+    using Cell::remove;
+    using Cell::replace_cell;
+    using Cell::replace_parameter;
+    Value construct(const std::vector<Value>& in) override { return in[0]; }
+  };
+  Net n;
+  n.replace_cell("fc", nn::Dense({.in = 2, .out = 4, .has_bias = false}));
+  EXPECT_EQ(names_of(n),
+            (std::vector<std::string>{"scale", "fc.weight", "head.weight", "head.bias"}));
+  EXPECT_EQ(n.child("fc")->parameter("weight").data().shape(), (Shape{4, 2}));
+  EXPECT_EQ(n.child("fc")->parameter("weight").name(), "fc.weight");
+  n.replace_parameter("scale", "gain", zeros({2}));
+  EXPECT_EQ(names_of(n)[0], "gain");
+  EXPECT_EQ(n.parameter("gain").data().shape(), (Shape{2}));
+  EXPECT_THROW(n.replace_parameter("gain", "head", ones({1})), ValueError);  // a child's name
+  n.remove("fc");
+  n.remove("gain");
+  EXPECT_EQ(names_of(n), (std::vector<std::string>{"head.weight", "head.bias"}));
+  EXPECT_THROW(n.remove("fc"), ValueError);
+  EXPECT_THROW(n.replace_cell("missing", nn::ReLU()), ValueError);
+  EXPECT_THROW(n.replace_parameter("missing", "missing", ones({1})), ValueError);
 }
 
 TEST(Dense, InitialisesLikeMindSporeAndIsSeedable) {

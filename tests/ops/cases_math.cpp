@@ -201,6 +201,12 @@ const OpCaseTable kMath([] {
 
       // ---- arithmetic, broadcast
       {.op = "Add", .label = "broadcast", .inputs = {a214, b31}, .reference = binary_ref(kAdd)},
+      // Over 2 × 16384 elements: split over the executor's workers, each chunk's broadcast walk
+      // starting mid-way.
+      {.op = "Add",
+       .label = "broadcast_split",
+       .inputs = {uniform({3, 7, 40, 41}, 15), uniform({7, 1, 41}, 16)},
+       .reference = binary_ref(kAdd)},
       {.op = "Add",
        .label = "int64_scalar",
        .inputs = {values({1, 2}, {2}, DType::Int64), values({5}, {}, DType::Int64)},
@@ -223,6 +229,20 @@ const OpCaseTable kMath([] {
        .inputs = {uniform({2}, 1), uniform({2}, 2, -2, 2, DType::Float64)},
        .error = "different dtypes"},
       {.op = "Mul", .label = "broadcast", .inputs = {a214, b31}, .reference = binary_ref(kMul)},
+      // The walk by runs along the last dimension (binary.h), split over the workers: one operand
+      // constant along each run (a squeeze-excitation scale), the other one, and both.
+      {.op = "Mul",
+       .label = "channel_scale_split",
+       .inputs = {uniform({2, 40, 20, 21}, 17), uniform({2, 40, 1, 1}, 18)},
+       .reference = binary_ref(kMul)},
+      {.op = "Sub",
+       .label = "first_constant_along_runs_split",
+       .inputs = {uniform({3, 60, 1}, 19), uniform({1, 1, 400}, 20)},
+       .reference = binary_ref(kSub)},
+      {.op = "Add",
+       .label = "unit_last_dimension",
+       .inputs = {uniform({6, 1}, 21), uniform({1, 1}, 22)},
+       .reference = binary_ref(kAdd)},
       {.op = "Mul",
        .label = "int32",
        .inputs = {values({1, -2, 3}, {3}, DType::Int32), values({4}, {1}, DType::Int32)},
@@ -404,6 +424,17 @@ const OpCaseTable kMath([] {
        .inputs = {i22},
        .attrs = {{"axis", V{0, -2}}},
        .error = "given twice"},
+      // Float32 over trailing axes (a global pool): the contiguous-run path, with a tail.
+      {.op = "ReduceMean",
+       .label = "trailing_hw_keep",
+       .inputs = {uniform({2, 3, 5, 7}, 9)},
+       .attrs = {{"axis", V{2, 3}}, {"keep_dims", true}},
+       .reference = reduce_ref(Red::kMean)},
+      {.op = "ReduceSum",
+       .label = "trailing_all",
+       .inputs = {uniform({4, 9}, 10)},
+       .attrs = {{"axis", V{}}},
+       .reference = reduce_ref(Red::kSum)},
       {.op = "ReduceMean",
        .label = "int_refused",
        .inputs = {i22},
@@ -551,6 +582,21 @@ OpReference scalar_ref(std::function<double(double, double)> f) {
   };
 }
 
+// LessScalar, GreaterEqualScalar, EqScalar: cmp(input, other) as Bool, `other` an int or a float
+// attribute; a floating input compares with `other` rounded to its dtype.
+OpReference compare_scalar_ref(std::function<bool(double, double)> cmp) {
+  return [cmp](const std::vector<Tensor>& in, const ir::Attrs& attrs) {
+    const auto& o = attrs.at("other");
+    double s = std::holds_alternative<int64_t>(o) ? static_cast<double>(std::get<int64_t>(o))
+                                                  : std::get<double>(o);
+    if (in[0].dtype() == DType::Float32) s = static_cast<float>(s);
+    std::vector<double> y;
+    for (double v : as_doubles(in[0])) y.push_back(cmp(v, s) ? 1 : 0);
+    return std::vector<Tensor>{from_doubles(y, in[0].shape(), DType::Bool)};
+  };
+}
+const OpReference less_scalar_ref = compare_scalar_ref([](double a, double b) { return a < b; });
+
 // NumPy's matmul: 1-D operands promoted to a row (a) or column (b), then bmm_ref, the added
 // dimensions dropped again.
 std::vector<Tensor> matmul_ext_ref(const std::vector<Tensor>& in, const ir::Attrs& attrs) {
@@ -677,6 +723,88 @@ const OpCaseTable kMathForModels([] {
        .attrs = {{"other", 3.0}},
        .reference = scalar_ref([](double a, double b) { return a * b; })},
       {.op = "Muls", .label = "needs_other", .inputs = {x34}, .error = "'other' is required"},
+      {.op = "LessScalar",
+       .label = "f32_by_half",
+       .inputs = {x234},
+       .attrs = {{"other", 0.5}},
+       .reference = less_scalar_ref},
+      {.op = "LessScalar",
+       .label = "int32_by_fraction",
+       .inputs = {values({-3, -2, -1, 0, 1}, {5}, DType::Int32)},
+       .attrs = {{"other", -1.5}},
+       .reference = less_scalar_ref},
+      {.op = "LessScalar",
+       .label = "int64_by_int",
+       .inputs = {values({-2, 1, -1, 0}, {2, 2}, DType::Int64)},
+       .attrs = {{"other", int64_t{0}}},
+       .reference = less_scalar_ref},
+      {.op = "LessScalar",
+       .label = "int32_beyond_range",
+       .inputs = {values({-5, 2147483647}, {2}, DType::Int32)},
+       .attrs = {{"other", 1e10}},
+       .reference = less_scalar_ref,
+       .no_onnx =
+           "ONNX's Less compares with a constant of the input's dtype, which 1e10 is beyond"},
+      {.op = "LessScalar",
+       .label = "empty",
+       .inputs = {values({}, {0, 3})},
+       .attrs = {{"other", 1.0}},
+       .reference = less_scalar_ref},
+      {.op = "LessScalar",
+       .label = "bool_refused",
+       .inputs = {values({1, 0}, {2}, DType::Bool)},
+       .attrs = {{"other", 1.0}},
+       .error = "dtype Bool is not supported"},
+      {.op = "LessScalar",
+       .label = "needs_other",
+       .inputs = {x34},
+       .error = "'other' (a number) is required"},
+      {.op = "GreaterEqualScalar",
+       .label = "f32_by_half",
+       .inputs = {values({0.25, 0.5, 0.75, -1}, {2, 2})},
+       .attrs = {{"other", 0.5}},
+       .reference = compare_scalar_ref([](double a, double b) { return a >= b; })},
+      {.op = "GreaterEqualScalar",
+       .label = "f32_cast_bound",
+       .inputs = {values({0.1, 0.2, 0.0999}, {3})},
+       .attrs = {{"other", 0.1}},
+       .reference = compare_scalar_ref([](double a, double b) { return a >= b; })},
+      {.op = "GreaterEqualScalar",
+       .label = "int32_by_fraction",
+       .inputs = {values({-3, -2, -1, 0, 1}, {5}, DType::Int32)},
+       .attrs = {{"other", -1.5}},
+       .reference = compare_scalar_ref([](double a, double b) { return a >= b; })},
+      {.op = "GreaterEqualScalar",
+       .label = "int64_beyond_range",
+       .inputs = {values({-5, 7}, {2}, DType::Int64)},
+       .attrs = {{"other", -1e30}},
+       .reference = compare_scalar_ref([](double a, double b) { return a >= b; }),
+       .no_onnx = "ONNX's GreaterOrEqual compares with a constant of the input's dtype"},
+      {.op = "GreaterEqualScalar",
+       .label = "needs_other",
+       .inputs = {x34},
+       .error = "'other' (a number) is required"},
+      {.op = "EqScalar",
+       .label = "f32_cast_bound",
+       .inputs = {values({0.1, 0.2, 1.0}, {3})},
+       .attrs = {{"other", 0.1}},
+       .reference = compare_scalar_ref([](double a, double b) { return a == b; })},
+      {.op = "EqScalar",
+       .label = "int64_by_int",
+       .inputs = {values({-2, 1, -1, 1}, {2, 2}, DType::Int64)},
+       .attrs = {{"other", int64_t{1}}},
+       .reference = compare_scalar_ref([](double a, double b) { return a == b; })},
+      {.op = "EqScalar",
+       .label = "int32_by_fraction",
+       .inputs = {values({1, 2, 3}, {3}, DType::Int32)},
+       .attrs = {{"other", 2.5}},
+       .reference = compare_scalar_ref([](double a, double b) { return a == b; }),
+       .no_onnx = "ONNX's Equal on integers cannot compare with a fraction"},
+      {.op = "EqScalar",
+       .label = "nan_refused",
+       .inputs = {x34},
+       .attrs = {{"other", std::nan("")}},
+       .error = "'other' is NaN"},
       {.op = "Divs",
        .label = "f32",
        .inputs = {x234},

@@ -123,6 +123,35 @@ OpCase conv_case(std::string label, ConvParams p, DType dt, uint64_t seed) {
           .tol = 1e-4};
 }
 
+// FusedConv2D (the optimiser's Conv2D + bias + activation): Conv2D's reference, plus the bias
+// along channels and the activation, as the unfused ops state them.
+OpCase fused_conv_case(const std::string& label, ConvParams p, DType dt, uint64_t seed,
+                       const std::string& activation, bool bias) {
+  OpCase c = conv_case(label, p, dt, seed);
+  c.op = "FusedConv2D";
+  c.attrs["activation"] = activation;
+  if (bias) c.inputs.push_back(uniform(Shape{p.w[0]}, seed + 2, -2, 2, dt));
+  c.reference = [conv = conv_ref(p), activation, bias](const std::vector<Tensor>& in,
+                                                       const ir::Attrs& attrs) {
+    const Tensor y = conv(in, attrs)[0];
+    auto v = as_doubles(y);
+    const auto b =
+        bias ? as_doubles(in[2]) : std::vector<double>(static_cast<size_t>(y.shape()[1]));
+    const int64_t plane = y.shape()[2] * y.shape()[3], channels = y.shape()[1];
+    auto relu6 = [](double t) { return std::min(std::max(t, 0.0), 6.0); };
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double t = v[i] + b[static_cast<size_t>((static_cast<int64_t>(i) / plane) % channels)];
+      v[i] = activation == "relu"       ? std::max(t, 0.0)
+             : activation == "relu6"    ? relu6(t)
+             : activation == "hswish"   ? t * relu6(t + 3) / 6
+             : activation == "hsigmoid" ? relu6(t + 3) / 6
+                                        : t;
+    }
+    return std::vector<Tensor>{from_doubles(v, y.shape(), y.dtype())};
+  };
+  return c;
+}
+
 // The mean (padding not counted) or maximum of the window's taps inside the input.
 OpReference pool_ref(bool is_max, int64_t kh, int64_t kw, int64_t sh, int64_t sw, bool same) {
   return [=](const std::vector<Tensor>& in, const ir::Attrs&) {
@@ -261,6 +290,29 @@ std::vector<OpCase> nn_cases() {
                   uniform({3, 4}, 4, -2, 2, DType::Float64)},
        .attrs = {{"transpose_a", false}, {"transpose_b", false}},
        .reference = matmul_ref()});
+  // Large enough that the executor splits it over its workers (ops/gemm.h), both ways.
+  add({.op = "MatMul",
+       .label = "split_columns",
+       .inputs = {uniform({9, 70}, 5), uniform({70, 100}, 6)},
+       .attrs = {{"transpose_a", false}, {"transpose_b", false}},
+       .reference = matmul_ref()});
+  // Narrow products (n ≤ 32, A not transposed) take the kernels of ops/gemm.cpp: rows in
+  // blocks of 8 and one left over, columns in masked groups.
+  add({.op = "MatMul",
+       .label = "narrow",
+       .inputs = {uniform({21, 300}, 9), uniform({300, 13}, 10)},
+       .attrs = {{"transpose_a", false}, {"transpose_b", false}},
+       .reference = matmul_ref()});
+  add({.op = "MatMul",
+       .label = "narrow_two_groups",
+       .inputs = {uniform({16, 5}, 11), uniform({5, 32}, 12)},
+       .attrs = {{"transpose_a", false}, {"transpose_b", false}},
+       .reference = matmul_ref()});
+  add({.op = "MatMul",
+       .label = "split_rows_transposed",
+       .inputs = {uniform({300, 40}, 7), uniform({20, 300}, 8)},
+       .attrs = {{"transpose_a", true}, {"transpose_b", true}},
+       .reference = matmul_ref()});
   add({.op = "MatMul",
        .label = "inner_differ",
        .inputs = {ones({2, 3}), ones({2, 3})},
@@ -305,6 +357,18 @@ std::vector<OpCase> nn_cases() {
        .inputs = {uniform({3, 5}, 8)},
        .reference = unary_ref([](double v) { return std::max(0.0, v); })});
   add({.op = "ReLU",
+       .label = "split",
+       .inputs = {uniform({5, 100, 81}, 11)},
+       .reference = unary_ref([](double v) { return std::max(0.0, v); })});
+  add({.op = "BiasAdd",
+       .label = "rank2_rows_split",
+       .inputs = {uniform({300, 70}, 14), uniform({70}, 15)},
+       .reference = bias_add_ref()});
+  add({.op = "BiasAdd",
+       .label = "split",
+       .inputs = {uniform({3, 10, 40, 41}, 12), uniform({10}, 13)},
+       .reference = bias_add_ref()});
+  add({.op = "ReLU",
        .label = "int32",
        .inputs = {values({-1, 2, 0, -7}, {4}, DType::Int32)},
        .reference = unary_ref([](double v) { return std::max(0.0, v); })});
@@ -339,6 +403,11 @@ std::vector<OpCase> nn_cases() {
          .label = "special_values",
          .inputs = {values({-kInf, -0.0, kInf, kNaN, 40, -40}, {6}, DType::Float64)},
          .reference = unary_ref(unary[i].second)});
+  // Float32 Sigmoid runs in SIMD lanes (ops/vec_math.h): its special values too.
+  add({.op = "Sigmoid",
+       .label = "special_values_f32",
+       .inputs = {values({-kInf, -0.0, kInf, kNaN, 40, -40, 88.5, -88.5, -100}, {9})},
+       .reference = unary_ref(sigmoid)});
   add({.op = "Abs",
        .label = "int32",
        .inputs = {values({-3, 0, 4}, {3}, DType::Int32)},
@@ -429,6 +498,17 @@ std::vector<OpCase> nn_cases() {
       {"depthwise_dilated", {{1, 4, 8, 8}, {4, 1, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 2, 2, 4}},
       {"direct_1x1", {{2, 5, 6, 6}, {3, 5, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
       {"pad_strided_5x5", {{1, 2, 7, 7}, {2, 2, 5, 5}, "pad", {2, 2, 2, 2}, 3, 3, 1, 1, 1}},
+      // The kernel's own paths at sizes where the executor splits them over its workers: im2col
+      // in several column blocks, depthwise planes (strided, padded, a channel multiplier of 2),
+      // a 1×1 convolution cut in column blocks.
+      {"column_blocks", {{1, 16, 40, 40}, {8, 16, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+      {"depthwise_strided_padded",
+       {{2, 8, 17, 17}, {8, 1, 3, 3}, "pad", {1, 1, 1, 1}, 2, 2, 1, 1, 8}},
+      {"depthwise_multiplier", {{1, 3, 9, 9}, {6, 1, 5, 5}, "pad", {2, 1, 0, 2}, 1, 2, 1, 1, 3}},
+      {"direct_1x1_blocks",
+       {{1, 32, 24, 24}, {16, 32, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+      // A late layer: four output positions, 40 channels cut into row blocks over the workers.
+      {"late_layer_rows", {{1, 24, 4, 4}, {40, 24, 3, 3}, "same", {0, 0, 0, 0}, 2, 2, 1, 1, 1}},
   };
   seed = 100;
   for (const auto& [label, p] : convs)
@@ -436,6 +516,36 @@ std::vector<OpCase> nn_cases() {
       add(conv_case(label + (dt == DType::Float64 ? "_f64" : "_f32"), p, dt, seed));
       seed += 2;
     }
+  // FusedConv2D: each activation, with and without bias, on the kernel's three paths (im2col in
+  // column blocks, depthwise, direct 1×1).
+  {
+    const std::vector<std::pair<std::string, ConvParams>> fused = {
+        {"im2col", {{1, 16, 40, 40}, {8, 16, 3, 3}, "same", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+        {"depthwise", {{2, 8, 17, 17}, {8, 1, 3, 3}, "pad", {1, 1, 1, 1}, 2, 2, 1, 1, 8}},
+        {"direct_1x1", {{1, 32, 24, 24}, {16, 32, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1}},
+        {"grouped", {{2, 4, 10, 7}, {6, 2, 3, 3}, "pad", {1, 2, 0, 3}, 2, 1, 2, 1, 2}},
+    };
+    uint64_t fseed = 700;
+    for (const auto& [path, p] : fused)
+      for (const std::string act : {"none", "relu", "relu6", "hswish", "hsigmoid"})
+        for (bool bias : {true, false}) {
+          if (act == "none" && !bias) continue;  // the optimiser never makes a plain Conv2D
+          add(fused_conv_case(path + "_" + act + (bias ? "_bias" : ""), p, DType::Float32,
+                              fseed += 3, act, bias));
+        }
+    add(fused_conv_case("f64_relu6_bias", fused[0].second, DType::Float64, 800, "relu6", true));
+    OpCase bad =
+        fused_conv_case("bias_wrong_size", fused[0].second, DType::Float32, 810, "relu", true);
+    bad.inputs[2] = ones({7});
+    bad.error = "bias (7,) must be [8]";
+    bad.reference = nullptr;
+    add(bad);
+    OpCase unknown =
+        fused_conv_case("unknown_activation", fused[0].second, DType::Float32, 820, "gelu", false);
+    unknown.error = "activation 'gelu' is not one of";
+    unknown.reference = nullptr;
+    add(unknown);
+  }
   // MindSpore's spellings of pad_mode: the PadMode enum (SAME = 1) and upper case; and every
   // attribute ops.Conv2D (and the functional API) writes.
   {
@@ -496,7 +606,12 @@ std::vector<OpCase> nn_cases() {
                                    {{1, 2, 7, 9}, 3, 3, 2, 2, false},
                                    {{1, 2, 7, 9}, 3, 3, 2, 2, true},
                                    {{1, 1, 6, 5}, 3, 2, 1, 3, true},
-                                   {{2, 2, 5, 5}, 1, 1, 1, 1, false}};
+                                   {{2, 2, 5, 5}, 1, 1, 1, 1, false},
+                                   // LeNet's; a window wider than the input (no inner columns)
+                                   {{2, 6, 28, 28}, 2, 2, 2, 2, false},
+                                   {{1, 3, 4, 2}, 3, 3, 1, 1, true},
+                                   // enough planes to be split over the executor's workers
+                                   {{2, 8, 33, 33}, 3, 3, 2, 2, true}};
   seed = 200;
   for (const auto& p : pools)
     for (bool is_max : {true, false})

@@ -201,6 +201,10 @@ const OpCaseTable kNnB([] {
   .inputs = {uniform({2, 3, 4}, 101, -8, 8)},
   .reference = unary_ref([](double x) { return x / (1 + std::exp(-x)); })},
            {.op = "SiLU",
+           .label = "wide_split",  // SIMD lanes (ops/vec_math.h) over the executor's workers
+            .inputs = {uniform({3, 20000}, 103, -100, 100)},
+           .reference = unary_ref([](double x) { return x / (1 + std::exp(-x)); })},
+           {.op = "SiLU",
            .label = "f64",
            .inputs = {uniform({5}, 102, -30, 30, DType::Float64)},
            .reference = unary_ref([](double x) { return x / (1 + std::exp(-x)); })},

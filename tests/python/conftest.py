@@ -1,6 +1,7 @@
 """Fixtures shared by the interop tests."""
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,24 @@ def exported(tmp_path_factory):
     proc = subprocess.run([str(tool), str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{tool} failed:\n{proc.stdout}\n{proc.stderr}"
     return out
+
+
+# The Python package under test is the one the build being tested made: CELLAR_BUILD_DIR/python
+# holds cellar/_cellar*.so beside links to python/cellar/*.py (python/CMakeLists.txt).
+def cellar_python_path():
+    build = os.environ.get("CELLAR_BUILD_DIR")
+    return str(Path(build) / "python") if build else None
+
+
+if cellar_python_path() and cellar_python_path() not in sys.path:
+    sys.path.insert(0, cellar_python_path())
+
+
+@pytest.fixture
+def cellar_env():
+    """The environment for a subprocess that imports the cellar under test."""
+    env = dict(os.environ)
+    path = cellar_python_path()
+    if path:
+        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+    return env

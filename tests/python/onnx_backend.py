@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -259,7 +258,15 @@ def write_doc(path: Path, cases, cellar_res, ort_res, command: str) -> None:
     lines += [f"| **all** | **{n}** | **{c_pass}** | **{o_pass}** |", "",
               f"Both pass {both}; ONNX Runtime passes {len(ort_only)} that cellar fails"
               + (": " + ", ".join(f"`{c.key}`" for c in ort_only) if ort_only else "") + ".",
-              "", "## Per case", "",
+              ""]
+    failed = [c.key for c in cases if not cellar_res[c.key].ok]
+    notes = [(prefix, why) for prefix, why in GAP_NOTES
+             if any(k.startswith(prefix) for k in failed)]
+    if notes:
+        lines += ["## Why cellar refuses what it refuses", ""]
+        lines += [f"- `{prefix}*`: {why}" for prefix, why in notes]
+        lines.append("")
+    lines += ["## Per case", "",
               "| case | opset | ops | cellar | ONNX Runtime | why it fails |", "|---|---|---|---|---|---|"]
     for c in cases:
         cr, orr = cellar_res[c.key], ort_res[c.key]
@@ -271,6 +278,33 @@ def write_doc(path: Path, cases, cellar_res, ort_res, command: str) -> None:
         lines.append(f"| {c.key} | {c.opset} | {' '.join(c.ops)} | {'pass' if cr.ok else 'FAIL'} | "
                      f"{'pass' if orr.ok else 'FAIL'} | {_md('; '.join(why))} |")
     path.write_text("\n".join(lines) + "\n")
+
+
+# Cases outside cellar's scope by design (string tensors: GAP_NOTES says why), whether or not
+# ONNX Runtime passes them (it passes 2 of the 6 where the en_US.UTF-8 locale is missing, all 6
+# where it is installed).
+OUT_OF_SCOPE = ("simple/test_strnorm_",)
+
+# The cases cellar refuses by design or for now, and why (written into docs/onnx_backend.md).
+GAP_NOTES = [
+    ("simple/test_strnorm_",
+     "string tensors (ONNX elem_type 8) are out of cellar's scope. cellar's tensors hold numbers: "
+     "fixed-size elements in one buffer, planned once per input shape; the formats it exists for "
+     "(MindSpore's checkpoint and MindIR) carry text only as checkpoint scalars, and no op of "
+     "MindSpore's inference graphs computes on text. A model with a string input is refused at "
+     "load, naming that input and saying so (before its ops are looked at). ONNX Runtime's own "
+     "StringNormalizer fails 4 of the 6 cases here: they need the en_US.UTF-8 locale, which "
+     "this machine lacks."),
+    ("simple/test_expand_shape_model",
+     "the target shape of Expand is a graph input here, so the output's shape depends on the "
+     "values of an input, not on the input shapes. cellar infers every shape and plans memory "
+     "when the input shapes are known (a plan per input-shape set); a shape read from a tensor's "
+     "values at run time is refused at load, naming the input. Closing it means keying plans by "
+     "the values of such shape inputs as well."),
+    ("simple/test_gradient_of_",
+     "ai.onnx.preview.training's Gradient is a training op; cellar runs inference only, and ONNX "
+     "Runtime does not run it either."),
+]
 
 
 def _ort_version() -> str:
@@ -307,12 +341,21 @@ def main(argv=None) -> int:
     if a.write_expected:
         lines = ["# Cases of ONNX's backend test data cellar fails, each with its reason (cellar's "
                  "own message).", "# tests/python/test_onnx_backend.py: a listed case must fail, "
-                 "an unlisted one pass.", "# Written by onnx_backend.py --write-expected."]
+                 "an unlisted one pass;", "# one ONNX Runtime passes is marked [behind ORT], "
+                 "one outside cellar's scope [out of scope] (ONNX Runtime must fail every "
+                 "other).",
+                 "# Written by onnx_backend.py --write-expected (with ONNX Runtime: without "
+                 "--no-ort)."]
         for c in cases:
             r = cellar_res[c.key]
             if not r.ok:
                 why = r.reason.split("): ", 1)[-1] if "): " in r.reason else r.reason
-                lines.append(f"{c.key}: {why}")
+                # A case ONNX Runtime passes is a gap test_onnx_backend.py holds open by name;
+                # one outside cellar's scope is marked so whatever ONNX Runtime does.
+                mark = "[behind ORT] " if c.key in ort_res and ort_res[c.key].ok else ""
+                if c.key.startswith(OUT_OF_SCOPE):
+                    mark = "[out of scope] "
+                lines.append(f"{c.key}: {mark}{why}")
         a.write_expected.write_text("\n".join(lines) + "\n")
     if a.write_doc:
         if a.no_ort:

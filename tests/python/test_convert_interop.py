@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from support import convert_graph, require
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mindspore" / "2.10" / "mindir"
 TOLERANCE = 1e-5
 # name: (input shapes, output shapes), as make_fixtures.py there wrote them.
@@ -19,23 +21,6 @@ MODELS = {
     "mlp": ([(1, 1, 28, 28)], [(1, 10)]),
     "tuple": ([(6,), (2, 3)], [(2, 3), (2, 3)]),
 }
-
-
-def _require(module):
-    try:
-        return __import__(module)
-    except ImportError as e:
-        pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
-
-
-def _tool():
-    explicit = os.environ.get("CELLAR_CONVERT_GRAPH")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    return Path(build) / "tests" / "tools" / "convert_graph"
 
 
 def _f32(np, path, shape):
@@ -50,9 +35,7 @@ def _files(prefix, n):
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    tool = _tool()
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
+    tool = convert_graph()
     out = tmp_path_factory.mktemp("cellar_convert")
     for name in MODELS:
         proc = subprocess.run([str(tool), str(FIXTURES / f"{name}.mindir"), str(out / f"{name}.onnx")],
@@ -63,7 +46,7 @@ def converted(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_converted_mindspore_model_passes_checker(converted, name):
-    onnx = _require("onnx")
+    onnx = require("onnx")
     model = onnx.load(str(converted / f"{name}.onnx"))
     onnx.checker.check_model(model, full_check=True)
     assert model.producer_name == "cellar"
@@ -71,8 +54,8 @@ def test_converted_mindspore_model_passes_checker(converted, name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_converted_mindspore_model_runs_like_mindspore(converted, name):
-    np = _require("numpy")
-    ort = _require("onnxruntime")
+    np = require("numpy")
+    ort = require("onnxruntime")
     in_shapes, out_shapes = MODELS[name]
     xs = [_f32(np, p, s) for p, s in zip(_files(f"{name}.input", len(in_shapes)), in_shapes)]
     wants = [_f32(np, p, s) for p, s in zip(_files(f"{name}.output", len(out_shapes)), out_shapes)]
@@ -98,12 +81,10 @@ TORCH_NETS = ["gelu_mlp", "transformer", "elementwise"]
 
 @pytest.mark.parametrize("name", TORCH_NETS)
 def test_torch_nets_through_mindir_run_in_onnxruntime(tmp_path, name):
-    np = _require("numpy")
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
-    tool = _tool()
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
+    np = require("numpy")
+    onnx = require("onnx")
+    ort = require("onnxruntime")
+    tool = convert_graph()
     mindir, back = tmp_path / f"{name}.mindir", tmp_path / f"{name}.onnx"
     for src, dst in [(TORCH / f"{name}_opset17.onnx", mindir), (mindir, back)]:
         proc = subprocess.run([str(tool), str(src), str(dst)], capture_output=True, text=True,
@@ -138,7 +119,7 @@ def test_torch_nets_converted_to_mindir_run_in_mindspore(tmp_path, name):
     if not python:
         pytest.skip("LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
                     "mindspore")
-    tool = _tool()
+    tool = convert_graph()
     mindir = tmp_path / f"{name}.mindir"
     proc = subprocess.run([str(tool), str(TORCH / f"{name}_opset17.onnx"), str(mindir)],
                           capture_output=True, text=True, timeout=120)

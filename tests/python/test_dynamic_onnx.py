@@ -6,46 +6,17 @@ cellar cannot repair is refused with a message that says why; `cellar inspect` s
 
 The binary is $CELLAR_BUILD_DIR/cellar (./dev test sets CELLAR_BUILD_DIR), or $CELLAR_CLI.
 """
-import importlib
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
-
-def _require(module):
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        pytest.fail(f"the dynamic-shape tests need '{module}' from PyPI (./dev setup): {e}")
+from support import cellar, require
 
 
-np = _require("numpy")
-onnx = _require("onnx")
-ort = _require("onnxruntime")
+np = require("numpy")
+onnx = require("onnx")
+ort = require("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-
-def _cellar():
-    explicit = os.environ.get("CELLAR_CLI")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    tool = Path(build) / "cellar"
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the cellar_cli target")
-    return tool
-
-
-def cellar(*args, status=0):
-    proc = subprocess.run([str(_cellar()), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == status, f"cellar {args}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def _save(model, path):

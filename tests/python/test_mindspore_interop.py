@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support import build_program
+
 ROOT = Path(__file__).resolve().parents[2]
 VERIFY = ROOT / "tests" / "fixtures" / "mindspore/2.10/variants" / "make_fixtures.py"
 
@@ -33,19 +35,9 @@ def _mindspore_python():
     return py
 
 
-def _tool():
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    tool = Path(build) / "tests" / "tools" / "write_checkpoints"
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
-    return tool
-
-
 def test_mindspore_loads_every_checkpoint_cellar_writes(tmp_path):
     py = _mindspore_python()
-    proc = subprocess.run([str(_tool()), str(tmp_path)], capture_output=True, text=True,
+    proc = subprocess.run([str(build_program("tests/tools/write_checkpoints")), str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, f"write_checkpoints failed:\n{proc.stdout}\n{proc.stderr}"
     proc = subprocess.run([py, str(VERIFY), "--verify", str(tmp_path)], capture_output=True,

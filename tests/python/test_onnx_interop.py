@@ -9,20 +9,15 @@ is a failure that says what is missing, never a silent skip.
 
 import pytest
 
+from support import require
+
 NETWORKS = ["mlp", "lenet5", "resnet18", "ops", "pad"]
 TOLERANCE = 1e-5
 
 
-def _require(module):
-    try:
-        return __import__(module)
-    except ImportError as e:  # a missing peer fails loudly
-        pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
-
-
 @pytest.mark.parametrize("name", NETWORKS)
 def test_checker_accepts(exported, name):
-    onnx = _require("onnx")
+    onnx = require("onnx")
     model = onnx.load(str(exported / f"{name}.onnx"))
     onnx.checker.check_model(model, full_check=True)
     assert model.producer_name == "cellar"
@@ -31,8 +26,8 @@ def test_checker_accepts(exported, name):
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_onnxruntime_matches_cellar(exported, name):
-    np = _require("numpy")
-    ort = _require("onnxruntime")
+    np = require("numpy")
+    ort = require("onnxruntime")
     x = np.load(exported / f"{name}_input.npy")
     want = np.load(exported / f"{name}_output.npy")
     session = ort.InferenceSession(str(exported / f"{name}.onnx"),

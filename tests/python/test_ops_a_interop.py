@@ -21,33 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from support import convert_graph, cellar_cli, require
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mindspore" / "2.10" / "mindir"
 NETS = ["ops_a_slice", "ops_a_reverse", "ops_a_arith", "ops_a_tuple", "ops_a_argmax"]
 TOLERANCE = 1e-5
 
 
-def _require(module):
-    try:
-        return __import__(module)
-    except ImportError as e:
-        pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
-
-
-def _tool():
-    explicit = os.environ.get("CELLAR_CONVERT_GRAPH")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    tool = Path(build) / "tests" / "tools" / "convert_graph"
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
-    return tool
-
-
 def _convert(src, dst):
-    proc = subprocess.run([str(_tool()), str(src), str(dst)], capture_output=True, text=True,
+    proc = subprocess.run([str(convert_graph()), str(src), str(dst)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, f"convert {src} -> {dst} failed:\n{proc.stdout}\n{proc.stderr}"
 
@@ -65,11 +47,13 @@ def _diff(np, got, want):
     return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)), initial=0.0))
 
 
-@pytest.mark.parametrize("name", NETS)
-def test_ops_a_onnx_export_runs_in_onnxruntime(tmp_path, name):
-    np = _require("numpy")
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
+def check_fixture_through_onnx(tmp_path, name):
+    """The MindSpore-written fixture `name` converted to ONNX by cellar passes onnx.checker and
+    runs in ONNX Runtime within TOLERANCE of the recorded output, and so does ONNX -> MindIR ->
+    ONNX (cellar's ONNX import of its own export keeps the numbers)."""
+    np = require("numpy")
+    onnx = require("onnx")
+    ort = require("onnxruntime")
     x = np.load(FIXTURES / f"{name}.input.npy")
     want = np.load(FIXTURES / f"{name}.output.npy")
     exported = tmp_path / f"{name}.onnx"
@@ -77,14 +61,35 @@ def test_ops_a_onnx_export_runs_in_onnxruntime(tmp_path, name):
     onnx.checker.check_model(onnx.load(str(exported)), full_check=True)
     diff = _diff(np, _run_ort(np, ort, exported, x), want)
     assert diff <= TOLERANCE, f"{name}: max |onnxruntime - recorded| = {diff}"
-
-    # ONNX -> MindIR -> ONNX: cellar's ONNX import of its own export keeps the numbers.
     mindir, again = tmp_path / f"{name}.back.mindir", tmp_path / f"{name}.again.onnx"
     _convert(exported, mindir)
     _convert(mindir, again)
     onnx.checker.check_model(onnx.load(str(again)), full_check=True)
     diff = _diff(np, _run_ort(np, ort, again, x), want)
     assert diff <= TOLERANCE, f"{name} after ONNX -> MindIR -> ONNX: max diff = {diff}"
+
+
+def check_cellar_mindir_in_mindspore(tmp_path, name, want=None):
+    """cellar's MindIR of the fixture `name` runs in MindSpore's own GraphCell (the python named
+    by CELLAR_MINDSPORE_PYTHON) within TOLERANCE of `want` (default: the recorded output)."""
+    python = os.environ.get("CELLAR_MINDSPORE_PYTHON")
+    if not python:
+        pytest.skip("LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
+                    "mindspore")
+    mindir = tmp_path / f"{name}.mindir"
+    _convert(FIXTURES / f"{name}.mindir", mindir)
+    want = want or FIXTURES / f"{name}.output.npy"
+    proc = subprocess.run([python, "-c", _MS_RUN, str(mindir), str(FIXTURES / f"{name}.input.npy"),
+                           str(want)], capture_output=True, text=True, timeout=300)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("MAXDIFF")]
+    assert proc.returncode == 0 and lines, f"MindSpore failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    diff = float(lines[0].split()[1])
+    assert diff <= TOLERANCE, f"{name}: max |MindSpore on cellar's MindIR - MindSpore| = {diff}"
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_ops_a_onnx_export_runs_in_onnxruntime(tmp_path, name):
+    check_fixture_through_onnx(tmp_path, name)
 
 
 _MS_RUN = """
@@ -99,22 +104,9 @@ print("MAXDIFF", float(np.max(np.abs(got.astype(np.float64) - np.load(want)))))
 
 @pytest.mark.parametrize("name", NETS)
 def test_ops_a_cellar_mindir_runs_in_mindspore(tmp_path, name):
-    python = os.environ.get("CELLAR_MINDSPORE_PYTHON")
-    if not python:
-        pytest.skip("LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore")
-    mindir = tmp_path / f"{name}.mindir"
-    _convert(FIXTURES / f"{name}.mindir", mindir)
     # MindSpore's own output where it differs from NumPy's (ops_a_reverse), else the recorded one.
     want = FIXTURES / f"{name}.mindspore.npy"
-    if not want.exists():
-        want = FIXTURES / f"{name}.output.npy"
-    proc = subprocess.run([python, "-c", _MS_RUN, str(mindir), str(FIXTURES / f"{name}.input.npy"),
-                           str(want)], capture_output=True, text=True, timeout=300)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("MAXDIFF")]
-    assert proc.returncode == 0 and lines, f"MindSpore failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
-    diff = float(lines[0].split()[1])
-    assert diff <= TOLERANCE, f"{name}: max |MindSpore on cellar's MindIR - MindSpore| = {diff}"
+    check_cellar_mindir_in_mindspore(tmp_path, name, want if want.exists() else None)
 
 
 # ONNX files written with the onnx package (opset 17 unless said), each node read by one of these
@@ -170,18 +162,11 @@ ONNX_CASES = ["slice_negative_steps", "slice_clamped", "slice_reverse_all", "exp
               "argmax_no_keepdims", "not_greater", "cos_sin_floor"]
 
 
-def _cli():
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    return Path(build) / "cellar"
-
-
 @pytest.mark.parametrize("case", ONNX_CASES)
 def test_onnx_imports_run_like_onnxruntime(tmp_path, case):
-    np = _require("numpy")
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
+    np = require("numpy")
+    onnx = require("onnx")
+    ort = require("onnxruntime")
     m = onnx.shape_inference.infer_shapes(_onnx_cases(onnx)[case], strict_mode=True)
     onnx.checker.check_model(m)
     path = tmp_path / f"{case}.onnx"
@@ -192,7 +177,7 @@ def test_onnx_imports_run_like_onnxruntime(tmp_path, case):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     want = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x})))["y"]
     out = tmp_path / "out"
-    proc = subprocess.run([str(_cli()), "run", str(path), "-i", str(tmp_path / "x.npy"),
+    proc = subprocess.run([str(cellar_cli()), "run", str(path), "-i", str(tmp_path / "x.npy"),
                            "--output-dir", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"cellar run {case}:\n{proc.stdout}\n{proc.stderr}"
     got = np.load(out / "y.npy")

@@ -15,48 +15,21 @@ import subprocess
 
 import pytest
 
-from test_ops_a_interop import (FIXTURES, TOLERANCE, _MS_RUN, _cli, _convert, _diff, _require,
-                                _run_ort)
+from support import cellar_cli, require
+from test_ops_a_interop import (TOLERANCE, _diff, check_cellar_mindir_in_mindspore,
+                                check_fixture_through_onnx)
 
 NETS = ["ops_b_act", "ops_b_ext", "ops_b_norm", "ops_b_resize", "ops_b_lpnorm"]
 
 
 @pytest.mark.parametrize("name", NETS)
 def test_ops_b_onnx_export_runs_in_onnxruntime(tmp_path, name):
-    np = _require("numpy")
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
-    x = np.load(FIXTURES / f"{name}.input.npy")
-    want = np.load(FIXTURES / f"{name}.output.npy")
-    exported = tmp_path / f"{name}.onnx"
-    _convert(FIXTURES / f"{name}.mindir", exported)
-    onnx.checker.check_model(onnx.load(str(exported)), full_check=True)
-    diff = _diff(np, _run_ort(np, ort, exported, x), want)
-    assert diff <= TOLERANCE, f"{name}: max |onnxruntime - recorded| = {diff}"
-    mindir, again = tmp_path / f"{name}.back.mindir", tmp_path / f"{name}.again.onnx"
-    _convert(exported, mindir)
-    _convert(mindir, again)
-    onnx.checker.check_model(onnx.load(str(again)), full_check=True)
-    diff = _diff(np, _run_ort(np, ort, again, x), want)
-    assert diff <= TOLERANCE, f"{name} after ONNX -> MindIR -> ONNX: max diff = {diff}"
+    check_fixture_through_onnx(tmp_path, name)
 
 
 @pytest.mark.parametrize("name", [n for n in NETS if n != "ops_b_ext"])
 def test_ops_b_cellar_mindir_runs_in_mindspore(tmp_path, name):
-    import os
-    python = os.environ.get("CELLAR_MINDSPORE_PYTHON")
-    if not python:
-        pytest.skip("LIVE MINDSPORE CHECK NOT RUN: set CELLAR_MINDSPORE_PYTHON to a python with "
-                    "mindspore")
-    mindir = tmp_path / f"{name}.mindir"
-    _convert(FIXTURES / f"{name}.mindir", mindir)
-    proc = subprocess.run([python, "-c", _MS_RUN, str(mindir), str(FIXTURES / f"{name}.input.npy"),
-                           str(FIXTURES / f"{name}.output.npy")], capture_output=True, text=True,
-                          timeout=300)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("MAXDIFF")]
-    assert proc.returncode == 0 and lines, f"MindSpore failed:\n{proc.stdout}\n{proc.stderr[-3000:]}"
-    diff = float(lines[0].split()[1])
-    assert diff <= TOLERANCE, f"{name}: max |MindSpore on cellar's MindIR - MindSpore| = {diff}"
+    check_cellar_mindir_in_mindspore(tmp_path, name)
 
 
 def _onnx_cases(onnx):
@@ -134,9 +107,9 @@ ONNX_CASES = ["prelu_per_channel", "prelu_full_slope", "elu", "leaky_relu", "sel
 
 @pytest.mark.parametrize("case", ONNX_CASES)
 def test_ops_b_onnx_imports_run_like_onnxruntime(tmp_path, case):
-    np = _require("numpy")
-    onnx = _require("onnx")
-    ort = _require("onnxruntime")
+    np = require("numpy")
+    onnx = require("onnx")
+    ort = require("onnxruntime")
     m = onnx.shape_inference.infer_shapes(_onnx_cases(onnx)[case], strict_mode=True)
     onnx.checker.check_model(m)
     path = tmp_path / f"{case}.onnx"
@@ -148,7 +121,7 @@ def test_ops_b_onnx_imports_run_like_onnxruntime(tmp_path, case):
     names = [o.name for o in session.get_outputs()]
     want = dict(zip(names, session.run(None, {"x": x})))
     out = tmp_path / "out"
-    proc = subprocess.run([str(_cli()), "run", str(path), "-i", str(tmp_path / "x.npy"),
+    proc = subprocess.run([str(cellar_cli()), "run", str(path), "-i", str(tmp_path / "x.npy"),
                            "--output-dir", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"cellar run {case}:\n{proc.stdout}\n{proc.stderr}"
     for name in names:

@@ -14,11 +14,11 @@ bytes with cellar::save_checkpoint(format=kSafetensors) and dumps what cellar::l
 reads. A missing peer or tool fails loudly; nothing is skipped.
 """
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
+
+from support import build_program, require
 
 np = pytest.importorskip("numpy", reason="numpy from PyPI is required (./dev setup)")
 
@@ -30,28 +30,8 @@ NUMPY_DTYPES = {
 }
 
 
-def _require(module):
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as e:
-        pytest.fail(f"the interop test needs '{module}' from PyPI (./dev setup installs it): {e}")
-
-
-def _tool():
-    explicit = os.environ.get("CELLAR_SAFETENSORS_IO")
-    if explicit:
-        return Path(explicit)
-    build = os.environ.get("CELLAR_BUILD_DIR")
-    if not build:
-        pytest.fail("CELLAR_BUILD_DIR is not set (./dev test sets it to the build folder)")
-    tool = Path(build) / "tests" / "tools" / "safetensors_io"
-    if not tool.is_file():
-        pytest.fail(f"{tool} does not exist: build the tests (tests/tools/CMakeLists.txt)")
-    return tool
-
-
 def _run(*args):
-    proc = subprocess.run([str(_tool()), *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([str(build_program("tests/tools/safetensors_io", env="CELLAR_SAFETENSORS_IO")), *map(str, args)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, f"safetensors_io {args} failed:\n{proc.stdout}\n{proc.stderr}"
 
@@ -121,8 +101,8 @@ def _cellar_load(path, out):
 
 
 def test_package_reads_what_cellar_writes(tmp_path, tensors):
-    st_numpy = _require("safetensors.numpy")
-    safetensors = _require("safetensors")
+    st_numpy = require("safetensors.numpy")
+    safetensors = require("safetensors")
     # numpy has no bfloat16, so safetensors.numpy refuses any file holding one: every other
     # dtype goes through load_file, and all of them (BF16 included) through deserialize.
     numeric = {k: v for k, v in tensors.items() if v[0] != "BF16"}
@@ -153,7 +133,7 @@ def test_package_reads_what_cellar_writes(tmp_path, tensors):
 
 def test_package_reads_cellar_bf16_as_words(tmp_path, tensors):
     """The BF16 bytes cellar writes are exactly the 16-bit words it was given (no rounding)."""
-    safetensors = _require("safetensors")
+    safetensors = require("safetensors")
     bf16 = {k: v for k, v in tensors.items() if v[0] == "BF16"}
     _run("save", _write_manifest(tmp_path, bf16), tmp_path / "bf16.safetensors")
     entries = dict(safetensors.deserialize((tmp_path / "bf16.safetensors").read_bytes()))
@@ -163,7 +143,7 @@ def test_package_reads_cellar_bf16_as_words(tmp_path, tensors):
 
 
 def test_cellar_reads_what_the_package_writes(tmp_path, tensors):
-    st_numpy = _require("safetensors.numpy")
+    st_numpy = require("safetensors.numpy")
     numeric = {name: arr for name, (dtype, arr) in tensors.items() if dtype != "BF16"}
     path = tmp_path / "package.safetensors"
     st_numpy.save_file(numeric, str(path), metadata={"origin": "safetensors.numpy"})
@@ -179,7 +159,7 @@ def test_cellar_reads_what_the_package_writes(tmp_path, tensors):
 def test_cellar_reads_bf16_the_package_serializes(tmp_path, tensors):
     """BF16 written by the package's own serializer (safetensors.serialize with TensorSpec, the
     call safetensors.numpy.save_file makes), beside F64 so its alignment-ordered layout shows."""
-    safetensors = _require("safetensors")
+    safetensors = require("safetensors")
     arrays = {name: arr for name, (dtype, arr) in tensors.items() if dtype == "BF16"}
     arrays["f64.neighbour"] = np.array([1.0, -2.0, 3.5], "<f8")
     keep = {name: np.ascontiguousarray(arr) for name, arr in arrays.items()}
@@ -200,7 +180,7 @@ def test_cellar_reads_bf16_the_package_serializes(tmp_path, tensors):
 
 def test_round_trip_package_cellar_package(tmp_path, tensors):
     """The package's file → cellar load → cellar save → the package: the same arrays."""
-    st_numpy = _require("safetensors.numpy")
+    st_numpy = require("safetensors.numpy")
     numeric = {name: arr for name, (dtype, arr) in tensors.items() if dtype != "BF16"}
     src = tmp_path / "src.safetensors"
     st_numpy.save_file(numeric, str(src))
@@ -218,7 +198,7 @@ def test_round_trip_package_cellar_package(tmp_path, tensors):
 def test_cellar_writes_the_packages_bytes(tmp_path, tensors):
     """Without metadata differences, cellar's layout is the package's: same data section, and the
     same header apart from cellar's `__metadata__ {"format": "ms"}` (MindSpore's)."""
-    st_numpy = _require("safetensors.numpy")
+    st_numpy = require("safetensors.numpy")
     numeric = {name: arr for name, (dtype, arr) in tensors.items() if dtype != "BF16"}
     ours = tmp_path / "ours.safetensors"
     _run("save", _write_manifest(tmp_path, {k: tensors[k] for k in numeric}), ours)

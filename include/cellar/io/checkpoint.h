@@ -15,8 +15,12 @@
 #include <variant>
 #include <vector>
 
+#include "cellar/io/name_map.h"
 #include "cellar/nn/cell.h"
 #include "cellar/nn/parameter.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -89,6 +93,15 @@ struct SaveOptions {
   // diff checkpoints rely on), and a reader older than these checks may not skip field 2047. For
   // fast zero-copy loads, turn it on, or use safetensors (aligned by construction).
   bool align_tensors = false;
+  // Split the checkpoint into shards of at most this many bytes of tensor data each (0: one
+  // file). A tensor larger than the limit gets a shard of its own. When more than one shard is
+  // needed, `path` = "dir/model.safetensors" writes dir/model-00001-of-0000N.safetensors … and
+  // then dir/model.safetensors.index.json (Hugging Face's layout; the same for .ckpt), each file
+  // atomically and the index last, so a reader never sees an index naming a missing shard;
+  // stale files of an earlier save under the same name (the single file, an index, shards of
+  // another count) are removed once the index is written. One shard: `path` alone, as without
+  // the option (and a stale index for it is removed).
+  uint64_t max_shard_size = 0;
 };
 
 struct LoadOptions {
@@ -137,10 +150,25 @@ std::shared_future<void> save_checkpoint(const std::shared_ptr<C>& cell,
 
 // Reads a checkpoint into an ordered dict. Tensors view the mapped file (zero copy) where their
 // bytes are aligned for their dtype; misaligned ones (usual in .ckpt, whose records pack data at
-// any offset) are copied into aligned heap memory. Errors:
-// IoError (cannot open), FormatError (bad bytes: names file, tensor and offset), Error kNotFound
-// when the filters leave nothing.
+// any offset) are copied into aligned heap memory. The format is recognised from the bytes:
+// .ckpt, .safetensors, or a PyTorch file (torch.save's zip or legacy layout, read only; see
+// src/formats/pytorch.h for what its entries are named).
+//
+// `path` may also be a sharded checkpoint: an index (`*.safetensors.index.json` or
+// `*.ckpt.index.json`: {"metadata": {"total_size"}, "weight_map": {tensor: shard file}}) or a
+// folder (its one index, else every checkpoint file in it, in name order). Every shard is mapped
+// (zero copy as above) and the result is one dict over all of them, shard by shard. Refused: a
+// shard named outside the index's folder, a missing shard, a tensor in a shard the index does not
+// map to it (or in two files), an index entry its shard lacks, a total_size that differs from
+// the tensors' bytes (src/io/sharded.h has the details).
+//
+// Errors: IoError (cannot open), FormatError (bad bytes: names file, tensor and offset), Error
+// kNotFound when the filters leave nothing.
 ParamDict load_checkpoint(const std::filesystem::path& path, const LoadOptions& options = {});
+
+// The files a load of `path` reads: `path` itself, or the shards of an index or a folder (the
+// index is parsed and checked; the shards are not opened).
+std::vector<std::filesystem::path> checkpoint_files(const std::filesystem::path& path);
 
 // MindSpore's (param_not_load, ckpt_not_load) pair, plus what cellar also reports. Structured
 // bindings see the pair only, as in Python: `auto [param_not_load, ckpt_not_load] = ...`.
@@ -148,6 +176,11 @@ struct LoadResult {
   NameList param_not_load;  // network parameters with no checkpoint entry
   NameList ckpt_not_load;   // checkpoint entries the network did not use
   NameList converted;       // network parameters loaded with a dtype conversion (not strict)
+  // Network parameters left as they were because the entry's shape differs (only with
+  // LoadIntoNetOptions::skip_shape_mismatch; otherwise a shape difference is an error). Such an
+  // entry is also in ckpt_not_load, and the parameter in param_not_load, as MindSpore reports a
+  // parameter it did not load.
+  NameList shape_mismatched;
 
   template <size_t I>
   const NameList& get() const {
@@ -175,6 +208,38 @@ template <class C>
 LoadResult load_param_into_net(const std::shared_ptr<C>& net, const ParamDict& params,
                                bool strict_load = false) {
   return load_param_into_net(static_cast<nn::Cell&>(*net), params, strict_load);
+}
+
+// What fine-tuning needs beyond MindSpore's arguments.
+struct LoadIntoNetOptions {
+  bool strict_load = false;  // as above
+  // Renames the dict's entries before they are matched with the network's parameters (strip
+  // "module.", add a prefix, rename by pattern, drop entries; cellar/io/name_map.h). Two entries
+  // becoming one name is an error. Reports (ckpt_not_load) use the renamed names.
+  NameMap name_map;
+  // Leave a parameter whose entry has another shape as it is and report it in shape_mismatched
+  // (a classifier head with a new class count), instead of refusing the whole load.
+  bool skip_shape_mismatch = false;
+};
+LoadResult load_param_into_net(nn::Cell& net, const ParamDict& params,
+                               const LoadIntoNetOptions& options);
+template <class C>
+LoadResult load_param_into_net(const std::shared_ptr<C>& net, const ParamDict& params,
+                               const LoadIntoNetOptions& options) {
+  return load_param_into_net(static_cast<nn::Cell&>(*net), params, options);
+}
+
+// MindSpore's load_checkpoint(ckpt_file_name, net=...): loads the file (as above) and then its
+// entries into `net` (load_param_into_net with `into`); returns the dict, as MindSpore does.
+// `result`, when given, receives what load_param_into_net reported.
+ParamDict load_checkpoint(const std::filesystem::path& path, nn::Cell& net,
+                          const LoadOptions& options = {}, const LoadIntoNetOptions& into = {},
+                          LoadResult* result = nullptr);
+template <class C>
+ParamDict load_checkpoint(const std::filesystem::path& path, const std::shared_ptr<C>& net,
+                          const LoadOptions& options = {}, const LoadIntoNetOptions& into = {},
+                          LoadResult* result = nullptr) {
+  return load_checkpoint(path, static_cast<nn::Cell&>(*net), options, into, result);
 }
 
 // MindSpore's ckpt_to_safetensors / safetensors_to_ckpt. `file_path` is
@@ -220,3 +285,5 @@ struct tuple_element<I, cellar::LoadResult> {
   using type = cellar::NameList;
 };
 }  // namespace std
+
+CELLAR_API_END

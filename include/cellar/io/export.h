@@ -16,6 +16,9 @@
 #include "cellar/ir/graph.h"
 #include "cellar/nn/cell.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -77,3 +80,5 @@ ir::Graph load(const std::filesystem::path& path);
 ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& options);
 
 }  // namespace cellar
+
+CELLAR_API_END

@@ -17,18 +17,24 @@
 
 #include "cellar/storage.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
-enum class FileKind { kCheckpoint, kSafetensors, kMindIR, kOnnx, kEncrypted };
-const char* kind_name(FileKind k);  // "ckpt", "safetensors", "mindir", "onnx", "encrypted"
-bool is_graph(FileKind k);          // MindIR or ONNX
+// kPyTorch: torch.save files (zip or legacy layout), read only (src/formats/pytorch.h).
+enum class FileKind { kCheckpoint, kSafetensors, kMindIR, kOnnx, kEncrypted, kPyTorch };
+// "ckpt", "safetensors", "mindir", "onnx", "encrypted", "pytorch"
+const char* kind_name(FileKind k);
+bool is_graph(FileKind k);  // MindIR or ONNX
 
 // Which format the bytes `head` (a file's first bytes; 64 are enough) are, the most specific test
-// first: safetensors (a small length and '{'), MindSpore's encryption block magics, ONNX, MindIR,
+// first: safetensors (a small length and '{'), MindSpore's encryption block magics, PyTorch (a
+// zip whose first record is in a folder, or the legacy pickled magic number), ONNX, MindIR,
 // .ckpt. When no format claims the bytes, the extension of `name` decides (".ckpt",
-// ".safetensors", ".mindir", ".onnx"), so that the format's reader says what is wrong with the
-// file; nullopt when neither tells (or `name` is empty).
+// ".safetensors", ".mindir", ".onnx", ".pt", ".pth"), so that the format's reader says what is
+// wrong with the file; nullopt when neither tells (or `name` is empty).
 std::optional<FileKind> detect(std::span<const std::byte> head,
                                const std::filesystem::path& name = {});
 // The format a file *name* asks for, from its extension alone; nullopt for other names.
@@ -93,3 +99,5 @@ std::vector<OpCount> graph_op_census(std::span<const std::byte> plaintext, FileK
                                      const std::string& file);
 
 }  // namespace cellar
+
+CELLAR_API_END

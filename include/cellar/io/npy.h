@@ -26,6 +26,9 @@
 #include <filesystem>
 
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -41,3 +44,5 @@ Tensor read_npy(const std::filesystem::path& path);
 void write_npy(const Tensor& t, const std::filesystem::path& path);
 
 }  // namespace cellar
+
+CELLAR_API_END

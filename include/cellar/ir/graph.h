@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::ir {
 
@@ -111,3 +114,5 @@ std::optional<std::vector<ValueType>> infer_types(const std::string& op,
                                                   const Attrs& attrs);
 
 }  // namespace cellar::ir
+
+CELLAR_API_END

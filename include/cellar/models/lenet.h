@@ -11,6 +11,9 @@
 #include "cellar/nn/conv.h"
 #include "cellar/nn/layers.h"
 #include "cellar/nn/pooling.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::models {
 
@@ -39,3 +42,5 @@ class LeNet5Impl : public nn::Cell {
 std::shared_ptr<LeNet5Impl> LeNet5(const LeNet5Options& options = {});
 
 }  // namespace cellar::models
+
+CELLAR_API_END

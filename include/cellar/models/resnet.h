@@ -15,6 +15,9 @@
 #include "cellar/nn/layers.h"
 #include "cellar/nn/normalization.h"
 #include "cellar/nn/pooling.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::models {
 
@@ -55,3 +58,5 @@ class ResNetImpl : public nn::Cell {
 std::shared_ptr<ResNetImpl> resnet18(const ResNetOptions& options = {});
 
 }  // namespace cellar::models
+
+CELLAR_API_END

@@ -6,6 +6,9 @@
 #include <memory>
 
 #include "cellar/nn/cell.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -58,3 +61,5 @@ std::shared_ptr<TanhImpl> Tanh();
 std::shared_ptr<GELUImpl> GELU(bool approximate = true);
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

@@ -14,6 +14,9 @@
 
 #include "cellar/nn/parameter.h"
 #include "cellar/value.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -64,6 +67,15 @@ class Cell : public std::enable_shared_from_this<Cell> {
     add_child(name, cell);
     return cell;
   }
+  // Python's attribute semantics, for the bindings' nn.Cell: `self.fc = ...` a second time
+  // replaces the child or own parameter where it stands (so parameters_and_names, and a
+  // checkpoint, keep MindSpore's order), `del self.fc` removes it. ValueError (kNotFound) when
+  // this Cell has no such child or parameter; a parameter's new name is checked as at
+  // registration unless it is `name`.
+  void replace_cell(const std::string& name, std::shared_ptr<Cell> cell);
+  Parameter replace_parameter(const std::string& name, const std::string& new_name, Tensor data,
+                              bool requires_grad = true);
+  void remove(const std::string& name);
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Cell> cell);
@@ -78,3 +90,5 @@ class Cell : public std::enable_shared_from_this<Cell> {
 using CellPtr = std::shared_ptr<Cell>;
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

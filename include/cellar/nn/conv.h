@@ -10,6 +10,9 @@
 #include "cellar/generator.h"
 #include "cellar/nn/cell.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -50,3 +53,5 @@ std::shared_ptr<Conv2dImpl> Conv2d(const Conv2dOptions& options);
 std::shared_ptr<Conv2dImpl> Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size);
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

@@ -8,6 +8,9 @@
 
 #include "cellar/generator.h"
 #include "cellar/nn/cell.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -32,3 +35,5 @@ std::shared_ptr<DropoutImpl> Dropout(const DropoutOptions& options);
 std::shared_ptr<DropoutImpl> Dropout(double p = 0.5);
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

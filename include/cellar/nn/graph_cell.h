@@ -11,13 +11,18 @@
 #include "cellar/ir/graph.h"
 #include "cellar/nn/cell.h"
 #include "cellar/runtime/executor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
 class GraphCell : public Cell {
  public:
-  // `params_init` replaces graph parameters of the same name (dtype and shape must agree).
-  explicit GraphCell(ir::Graph graph, const ParamDict& params_init = {});
+  // `params_init` replaces graph parameters of the same name (dtype and shape must agree);
+  // `options` sets the executor's thread count (default: one worker per CPU).
+  explicit GraphCell(ir::Graph graph, const ParamDict& params_init = {},
+                     runtime::ExecutorOptions options = {});
   // Inputs must match the graph's recorded dtypes and shapes, open dimensions excepted; the result
   // is a Tensor for one output, a tuple for several.
   Value construct(const std::vector<Value>& inputs) override;
@@ -36,3 +41,5 @@ class GraphCell : public Cell {
 };
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

@@ -9,13 +9,19 @@
 
 #include "cellar/generator.h"
 #include "cellar/nn/cell.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
 // Children run in order, each fed the previous one's output; they are named "0", "1", ….
 class SequentialCellImpl : public Cell {
  public:
-  explicit SequentialCellImpl(std::vector<CellPtr> cells);
+  explicit SequentialCellImpl(std::vector<CellPtr> cells);  // named 0, 1, …
+  // MindSpore's SequentialCell(OrderedDict): each cell named by its key (`conv.weight`), run in
+  // the given order. Names are checked as register_cell's.
+  explicit SequentialCellImpl(std::vector<std::pair<std::string, CellPtr>> named_cells);
   Value construct(const std::vector<Value>& inputs) override;
   void append(CellPtr cell);
   size_t size() const { return name_cells().size(); }
@@ -84,3 +90,5 @@ std::shared_ptr<DenseImpl> Dense(int64_t in, int64_t out, bool has_bias = true);
 std::shared_ptr<DenseImpl> Dense(const DenseOptions& options);
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

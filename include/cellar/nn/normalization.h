@@ -13,6 +13,9 @@
 #include <memory>
 
 #include "cellar/nn/cell.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -43,3 +46,5 @@ std::shared_ptr<BatchNorm2dImpl> BatchNorm2d(const BatchNorm2dOptions& options);
 std::shared_ptr<BatchNorm2dImpl> BatchNorm2d(int64_t num_features);
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

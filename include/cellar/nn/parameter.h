@@ -6,6 +6,9 @@
 #include <string>
 
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar {
 
@@ -44,3 +47,5 @@ class Parameter {
 };
 
 }  // namespace cellar
+
+CELLAR_API_END

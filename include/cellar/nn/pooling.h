@@ -8,6 +8,9 @@
 #include <string>
 
 #include "cellar/nn/cell.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::nn {
 
@@ -46,3 +49,5 @@ std::shared_ptr<AvgPool2dImpl> AvgPool2d(int64_t kernel_size, int64_t stride,
                                          const std::string& pad_mode = "valid");
 
 }  // namespace cellar::nn
+
+CELLAR_API_END

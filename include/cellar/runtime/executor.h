@@ -5,7 +5,15 @@
 // A symbolic graph (open input dimensions, ir::ValueInfo::symbols) gets a plan per input-shape
 // set, made when a run (or resize()) first meets it and kept in a small LRU cache; running at an
 // already planned shape allocates nothing.
-// Not thread-safe: one run at a time per Executor (the arenas are shared by runs).
+// Threads: the executor owns a pool of ExecutorOptions::threads workers (the calling thread among
+// them) that its kernels split their work over; nothing is shared with other executors. While an
+// executor exists, OpenBLAS's own pool is kept at one thread (a process-wide setting: cellar
+// splits GEMMs over its own workers instead of nesting two pools).
+// Thread safety: run() may be called from several threads at once, as an ONNX Runtime session's
+// Run may: the weights and kernels are shared, each concurrent run takes an arena of its own (made
+// the first time that many runs overlap, then kept), and the run that finds the pool busy runs on
+// its calling thread alone. Outputs do not depend on which. resize(), make_outputs() and the
+// accessors are safe beside runs; moving or destroying the executor is not.
 #pragma once
 
 #include <cstddef>
@@ -16,20 +24,45 @@
 
 #include "cellar/ir/graph.h"
 #include "cellar/tensor.h"
+#include "cellar/visibility.h"
+
+CELLAR_API_BEGIN
 
 namespace cellar::runtime {
 
+struct ExecutorOptions {
+  // Workers that run the kernels, the calling thread included; 0: one per CPU the process may
+  // run on (sched_getaffinity).
+  int threads = 0;
+  // Rewrite the graph once before planning (src/runtime/optimizer.h: constants folded, BatchNorm
+  // folded into convolutions, convolution + bias + activation fused, weights packed).
+  bool optimize = true;
+  // Keep the graph as given (graph()) beside the optimised one. The optimiser replaces most
+  // weights (folded, packed, transposed copies), so keeping the given graph keeps a second copy
+  // of them unless the caller holds that graph anyway. false: only what runs is kept, graph() is
+  // executed_graph(), and weights the optimiser replaced are released as it goes (pass the graph
+  // with std::move, so that nothing else holds them): resident memory is then about the weights
+  // once plus the arenas.
+  bool keep_graph = true;
+};
+
 class Executor {
  public:
+  // The most worker threads an executor takes.
+  static constexpr int kMaxThreads = 1024;
   // Plans kept at most; the least recently used one is dropped past this.
   static constexpr size_t kMaxPlans = 8;
 
-  explicit Executor(ir::Graph graph);
+  explicit Executor(ir::Graph graph, ExecutorOptions options = {});
   ~Executor();
   Executor(Executor&&) noexcept;
   Executor& operator=(Executor&&) noexcept;
 
+  // The graph as given (what export writes); the executor runs its optimised form. With
+  // ExecutorOptions::keep_graph false (or optimize false), the graph it runs.
   const ir::Graph& graph() const;
+  // The graph the executor runs: graph() itself, or its optimised form.
+  const ir::Graph& executed_graph() const;
   // Checks each input's dtype and shape against the graph (ValueError naming the input, the
   // expected and the given: a different rank or a different size on a fixed axis), picks (or
   // makes) the plan for the inputs' shapes, runs every node, and writes the outputs into
@@ -52,11 +85,16 @@ class Executor {
   size_t plan_count() const;
   // Bytes in the current plan's arena (intermediate values), for tests and `cellar bench`.
   size_t arena_bytes() const;
+  // The number of workers the kernels run on (ExecutorOptions::threads, resolved).
+  int threads() const;
 
  private:
   struct Plan;
+  struct Frame;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace cellar::runtime
+
+CELLAR_API_END

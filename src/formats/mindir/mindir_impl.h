@@ -7,6 +7,7 @@
 //                   inputs, attributes on the node)
 //   writer.cpp      Graph → file (save_mindir: external data, encryption)
 //   format.cpp      the MindIRFormat interface, dtype numbering, the size limit
+//   control_flow.cpp  sub-graphs (if/else) flattened before reading, loops reported
 #pragma once
 
 #include <cstdint>
@@ -75,5 +76,13 @@ struct LegacyValue1x {
   int64_t data_type = 0;        // kUnknownType: the data_type cellar has no dtype for
 };
 LegacyValue1x legacy_value_1x(const pb::AttributeProto& a);
+
+// ---- control flow (control_flow.cpp) ----
+
+// A model with sub-graphs (MindSpore's if/else and loops on tensor values) made straight-line:
+// each call replaced by the body it calls, an if/else by both branches and a Select. Refuses
+// (kUnsupported) what it cannot flatten, a loop above all, with a report of the sub-graphs and
+// control-flow ops the model holds. Does nothing to a model without sub-graphs.
+void flatten_control_flow(pb::ModelProto& model, const std::string& file);
 
 }  // namespace cellar::formats::mindir

@@ -142,7 +142,8 @@ bool calls_subgraph(const pb::ModelProto& m, const std::string& op_type) {
 
 class Reader {
  public:
-  Reader(const pb::ModelProto& model, std::string file, const MindIRReadOptions& options)
+  // The reader takes parameters' raw_data strings out of `model` (see tensor_of's `take`).
+  Reader(pb::ModelProto& model, std::string file, const MindIRReadOptions& options)
       : model_(model), file_(std::move(file)), external_(file_, options) {}
   ir::Graph run();
 
@@ -200,7 +201,10 @@ class Reader {
   int new_value(const std::string& name, DType dtype, Shape shape, const std::string& where);
   Shape dims_of(const pb::TensorProto& t, const std::string& where) const;
   DType dtype_of(const pb::TensorProto& t, const std::string& where) const;
-  Tensor tensor_of(const pb::TensorProto& t, const std::string& where) const;
+  // `take`: t is a parameter, read once, whose raw_data string the tensor may keep instead of a
+  // copy of it (so the weights are held once, not twice, until the message is freed).
+  Tensor tensor_of(const pb::TensorProto& t, const std::string& where,
+                   pb::TensorProto* take = nullptr) const;
   std::optional<ir::Attr> attr_of(const pb::AttributeProto& a, const std::string& where,
                                   bool strict) const;
   std::optional<std::vector<ops::TensorType>> output_types(const pb::NodeProto& n, int i) const;
@@ -214,6 +218,7 @@ class Reader {
   Ref resolve_name(const std::string& name, const std::string& where) const;
   void build_node(int i);
   int const_tensor(const Ref& r, const std::string& where);
+  void promote_constants(const ops::OpDef& def, const std::vector<Ref>& tensors, ir::Node& node);
   int split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp, std::vector<Ref>& ins,
                    const std::string& where) const;
   bool is_argument(const Ref& r) const;
@@ -221,8 +226,9 @@ class Reader {
                                    size_t depth) const;
   void flatten_outputs(const Ref& r, const std::string& where, std::vector<int>& out) const;
   void infer_missing_types();
+  void drop_unread_constants();
 
-  const pb::ModelProto& model_;
+  pb::ModelProto& model_;
   std::string file_;
   std::string prefix_;
   ir::Graph g_;
@@ -232,8 +238,9 @@ class Reader {
   std::vector<NodeInfo> info_;
   std::vector<Ref> refs_;  // per file node, once built
   std::vector<bool> built_;
-  std::map<int, int> const_values_;  // Constant node → initializer value id
-  std::vector<bool> typed_;          // value id → dtype/shape known from the file
+  std::map<int, int> const_values_;                       // Constant node → initializer value id
+  std::map<std::pair<int, DType>, int> promoted_values_;  // (Constant node, dtype) → value id
+  std::vector<bool> typed_;  // value id → dtype/shape known from the file
   mutable ExternalData external_;
 };
 
@@ -265,7 +272,8 @@ DType Reader::dtype_of(const pb::TensorProto& t, const std::string& where) const
   return *dt;
 }
 
-Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) const {
+Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where,
+                         pb::TensorProto* take) const {
   const DType dt = dtype_of(t, where);
   Shape shape = dims_of(t, where);
   if (t.has_compression_type() && t.compression_type() != pb::TensorProto::NO_COMPRESSION)
@@ -285,7 +293,16 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where) con
       fail(where, "raw_data has " + std::to_string(t.raw_data().size()) + " bytes, but " +
                       std::string(mindspore_name(dt)) + shape.str() + " needs " +
                       std::to_string(nbytes));
-    copy_in(t.raw_data().data(), nbytes);
+    const size_t align = std::max<size_t>(1, itemsize(dt));
+    if (take != nullptr && dt != DType::String && nbytes >= 4096 &&
+        reinterpret_cast<uintptr_t>(t.raw_data().data()) % align == 0) {
+      // The parsed string becomes the tensor's storage (kept alive by it).
+      std::shared_ptr<std::string> bytes(take->release_raw_data());
+      auto* data = reinterpret_cast<std::byte*>(bytes->data());
+      out = Tensor(dt, shape, Storage::external(data, nbytes, std::move(bytes)), 0);
+    } else {
+      copy_in(t.raw_data().data(), nbytes);
+    }
     normalize_bools(out);
     return out;
   }
@@ -596,11 +613,11 @@ void Reader::index_names() {
     g_.inputs.push_back(v);
   }
   for (int k = 0; k < gp.parameter_size(); ++k) {
-    const auto& p = gp.parameter(k);
+    pb::TensorProto& p = *model_.mutable_graph()->mutable_parameter(k);
     const std::string name =
         p.has_ref_key() && !p.ref_key().empty() ? p.ref_key() : strip(p.name());
     const std::string where = name.empty() ? "parameter #" + std::to_string(k) : name;
-    Tensor data = tensor_of(p, where);
+    Tensor data = tensor_of(p, where, &p);
     const int v = new_value(name, data.dtype(), data.shape(), where);
     define(p.name(), {Def::kParam, v}, "parameter #" + std::to_string(k));
     g_.initializers.push_back({.value = v, .data = std::move(data), .is_parameter = true});
@@ -675,6 +692,75 @@ int Reader::const_tensor(const Ref& r, const std::string& where) {
   g_.initializers.push_back({.value = v, .data = *t, .is_parameter = false});
   const_values_[r.node] = v;
   return v;
+}
+
+// MindSpore's implicit type conversion: an op whose arguments form one dtype group (Div's input
+// and other) has them converted to the group's dtype when MindSpore compiles the graph it loads,
+// a pass that runs after export, so the file keeps the node as written: BiT's weight
+// standardisation (`w.var()`) is Div(a Float32 tensor, an Int32 constant). cellar's rows require
+// one dtype where MindSpore's group does. So when a row's shape rule refuses a node for a dtype
+// mismatch, its computed inputs agree on one dtype and the odd ones are constants of a lower kind
+// (Bool < integer < float) or a narrower width of the same kind, those constants are converted at
+// load time, as MindSpore converts them. Anything else keeps the rule's error.
+void Reader::promote_constants(const ops::OpDef& def, const std::vector<Ref>& tensors,
+                               ir::Node& node) {
+  if (node.inputs.size() < 2 || tensors.size() != node.inputs.size()) return;
+  std::vector<ops::TensorType> in;
+  std::optional<DType> computed;
+  bool mixed = false;
+  for (size_t k = 0; k < node.inputs.size(); ++k) {
+    const auto v = static_cast<size_t>(node.inputs[k]);
+    if (!typed_[v]) return;
+    in.push_back({g_.values[v].dtype, g_.values[v].shape});
+    if (tensors[k].kind == Ref::kConst) continue;
+    if (computed && *computed != in.back().dtype) return;  // computed inputs disagree
+    computed = in.back().dtype;
+  }
+  if (!computed) return;
+  for (const auto& t : in) mixed |= t.dtype != *computed;
+  if (!mixed) return;
+  try {
+    def.infer(in, node.attrs);
+    return;  // the row takes mixed dtypes (Gather's indices): nothing to convert
+  } catch (const ValueError& e) {
+    if (e.code() != ErrorCode::kDTypeMismatch) return;
+  }
+  auto kind = [](DType t) {
+    return t == DType::Bool ? 0 : is_integral(t) ? 1 : is_floating(t) ? 2 : -1;
+  };
+  const int to = kind(*computed);
+  if (to < 0) return;
+  std::vector<size_t> convert;
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (in[k].dtype == *computed) continue;
+    const int from = kind(in[k].dtype);
+    if (from < 0 || from > to || (from == to && itemsize(in[k].dtype) > itemsize(*computed)))
+      return;
+    in[k].dtype = *computed;
+    convert.push_back(k);
+  }
+  try {
+    def.infer(in, node.attrs);
+  } catch (const Error&) {
+    return;  // still refused: the rule's own error stands
+  }
+  for (size_t k : convert) {
+    const Ref& r = tensors[k];
+    const auto key = std::make_pair(r.node, *computed);
+    auto it = promoted_values_.find(key);
+    if (it == promoted_values_.end()) {
+      const ir::Initializer* init = nullptr;
+      for (const auto& i : g_.initializers)
+        if (i.value == node.inputs[k]) init = &i;
+      if (init == nullptr) return;
+      Tensor data = init->data.to(*computed);
+      const int v = new_value(node_label(r.node) + "_" + std::string(mindspore_name(*computed)),
+                              *computed, data.shape(), node_label(r.node));
+      g_.initializers.push_back({.value = v, .data = std::move(data), .is_parameter = false});
+      it = promoted_values_.emplace(key, v).first;
+    }
+    node.inputs[k] = it->second;
+  }
 }
 
 // A constant input that can only be an argument, never a tensor: a scalar, string, tuple, None
@@ -924,6 +1010,7 @@ void Reader::build_node(int i) {
       if (const int nin = static_cast<int>(node.inputs.size());
           nin < def.min_inputs || (def.max_inputs >= 0 && nin > def.max_inputs))
         fail(where, def.name + " has " + std::to_string(nin) + " tensor inputs");
+      promote_constants(def, tensors, node);
       if (info.variant != nullptr) {  // e.g. MirrorPad's attributes → Pad's
         std::vector<ops::TensorType> in;
         for (int v : node.inputs) {
@@ -1038,6 +1125,19 @@ void Reader::infer_missing_types() {
   }
 }
 
+// A constant every reader of which took a converted copy (promote_constants) is read by no node:
+// dropped, so that no writer carries it (ONNX Runtime warns of an unused initializer in a
+// converted file). Parameters stay: they are the model's, read or not.
+void Reader::drop_unread_constants() {
+  std::vector<bool> read(g_.values.size(), false);
+  for (const auto& node : g_.nodes)
+    for (int v : node.inputs) read[static_cast<size_t>(v)] = true;
+  for (int v : g_.outputs) read[static_cast<size_t>(v)] = true;
+  std::erase_if(g_.initializers, [&](const ir::Initializer& init) {
+    return !init.is_parameter && !read[static_cast<size_t>(init.value)];
+  });
+}
+
 ir::Graph Reader::run() {
   if (!model_.has_graph()) fail("", "the model has no graph");
   const auto& gp = graph_proto();
@@ -1071,6 +1171,7 @@ ir::Graph Reader::run() {
   for (const auto& root : roots)
     flatten_outputs(resolve_name(root, strip(root)), strip(root), g_.outputs);
   infer_missing_types();
+  drop_unread_constants();
   g_.derive_symbols();
   return std::move(g_);
 }
@@ -1091,7 +1192,8 @@ pb::ModelProto parse_model(std::span<const std::byte> bytes, const std::string& 
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const MindIRReadOptions& options) {
-  const pb::ModelProto model = parse_model(bytes, file);
+  pb::ModelProto model = parse_model(bytes, file);
+  flatten_control_flow(model, file);  // sub-graphs (if/else) inlined, or a report of them
   return Reader(model, file, options).run();
 }
 
@@ -1099,20 +1201,39 @@ std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const st
   const pb::ModelProto model = parse_model(bytes, file);
   PrimitiveIndex prims;
   for (const auto& p : model.primitives()) prims.emplace(p.name(), &p);
+  // Control flow (sub-graphs, their calls, Switch, Partial) counts as supported when cellar can
+  // flatten it (an if/else), not when it cannot (a loop).
+  bool flattens = true;
+  if (model.functions_size() > 0) {
+    pb::ModelProto copy = model;
+    try {
+      flatten_control_flow(copy, file);
+    } catch (const Error&) {
+      flattens = false;
+    }
+  }
   std::vector<CensusEntry> nodes;
   auto count = [&](const pb::GraphProto& g) {
     for (const auto& n : g.node()) {
       if (n.op_type() == "Constant") continue;
       if (calls_subgraph(model, n.op_type())) {
-        nodes.push_back({"(sub-graph call)", false});
+        nodes.push_back({"(sub-graph call)", flattens});
         continue;
       }
       const auto primitive = node_primitive(n, prims);
       if (!primitive) {
-        nodes.push_back({"(undefined primitive " + n.op_type() + ")", false});
+        // "REF::<a value>": a call of what a Switch chose, when the model has sub-graphs.
+        if (model.functions_size() > 0)
+          nodes.push_back({"(sub-graph call)", flattens});
+        else
+          nodes.push_back({"(undefined primitive " + n.op_type() + ")", false});
         continue;
       }
       if (primitive->empty() || is_plumbing(*primitive)) continue;
+      if (*primitive == "Switch" || *primitive == "Partial") {
+        nodes.push_back({*primitive + " (control flow)", flattens});
+        continue;
+      }
       nodes.push_back({*primitive, ops::op_table().find_mindir(*primitive) != nullptr});
     }
   };

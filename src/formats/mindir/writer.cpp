@@ -483,7 +483,8 @@ std::filesystem::path save_mindir(const ir::Graph& graph, const std::filesystem:
                                   const MindIRWriteOptions& options) {
   namespace fs = std::filesystem;
   if (options.enc) check_key(options.enc->key, options.enc->mode);
-  const bool external = mindir_parameter_bytes(graph) > options.external_threshold;
+  const bool external =
+      options.external_data || mindir_parameter_bytes(graph) > options.external_threshold;
   const pb::ModelProto m = Writer(graph, external).run();
   const size_t n = m.ByteSizeLong();
   if (n > kMaxModelBytes) too_big("", n);

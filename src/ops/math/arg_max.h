@@ -1,6 +1,6 @@
-// What Argmax and ArgMaxWithValue share (private to src/ops/math/): the index of the largest
-// element along one axis (the first one on ties; a NaN counts as the largest, as in NumPy), and
-// that element.
+// What Argmax, Argmin, ArgMaxWithValue and ArgMinWithValue share (private to src/ops/math/): the
+// index of the largest (smallest) element along one axis (the first one on ties; a NaN counts as
+// the extreme, as in NumPy), and that element.
 #pragma once
 
 #include <cmath>
@@ -37,8 +37,9 @@ inline ArgMaxPlan arg_max_plan(const std::string& op, const TensorType& x, const
   return p;
 }
 
-// Calls emit(o, best index, best value) for each output position o.
-template <class T, class Emit>
+// Calls emit(o, best index, best value) for each output position o: the largest element, or
+// with kMin the smallest (Argmin, ArgMinWithValue; a NaN still wins, as in NumPy).
+template <class T, bool kMin = false, class Emit>
 void arg_max_run(const ArgMaxPlan& p, const T* x, Emit emit) {
   for (int64_t o = 0; o < p.outer; ++o)
     for (int64_t i = 0; i < p.inner; ++i) {
@@ -49,7 +50,7 @@ void arg_max_run(const ArgMaxPlan& p, const T* x, Emit emit) {
         const T c = base[k * p.inner];
         bool nan_v = false, nan_c = false;
         if constexpr (std::is_floating_point_v<T>) nan_v = std::isnan(v), nan_c = std::isnan(c);
-        if (!nan_v && (nan_c || c > v)) best = k, v = c;
+        if (!nan_v && (nan_c || (kMin ? c < v : c > v))) best = k, v = c;
       }
       emit(o * p.inner + i, best, v);
     }

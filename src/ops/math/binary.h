@@ -43,12 +43,36 @@ inline Shape binary_infer(const std::string& op, std::span<const TensorType> in,
 template <class T, class Out, class F>
 Kernel binary_kernel(std::span<const TensorType> in, const Shape& out) {
   const Shape shapes[2] = {in[0].shape, in[1].shape};
-  return [w = BroadcastWalk<2>(shapes, out)](std::span<const Tensor> x, std::span<Tensor> y) {
+  return [w = BroadcastWalk<2>(shapes, out)](std::span<const Tensor> x, std::span<Tensor> y,
+                                             Parallel& par) {
     const auto* a = reinterpret_cast<const T*>(x[0].raw_data());
     const auto* b = reinterpret_cast<const T*>(x[1].raw_data());
     auto* o = reinterpret_cast<Out*>(y[0].raw_data());
-    const F f;
-    w.run([&](int64_t i, const int64_t* off) { o[i] = static_cast<Out>(f(a[off[0]], b[off[1]])); });
+    // By runs along the last dimension, each operand read with stride 1 or 0 there: a loop per
+    // case, which the compiler vectorises (the odometer's step per element cost more than the
+    // arithmetic: a squeeze-excitation Mul of [N, C, H, W] by [N, C, 1, 1] was 8% of
+    // mobilenet_v3).
+    const int64_t sa = w.inner_stride(0), sb = w.inner_stride(1);
+    par.for_range(w.size(), kElementGrain, [&](int64_t i0, int64_t i1, int) {
+      const F f;
+      w.runs(i0, i1, [&](int64_t i, const int64_t* off, int64_t len) {
+        const T* ap = a + off[0];
+        const T* bp = b + off[1];
+        Out* op = o + i;
+        if (sa == 1 && sb == 1) {
+          for (int64_t t = 0; t < len; ++t) op[t] = static_cast<Out>(f(ap[t], bp[t]));
+        } else if (sa == 1) {
+          const T bv = *bp;
+          for (int64_t t = 0; t < len; ++t) op[t] = static_cast<Out>(f(ap[t], bv));
+        } else if (sb == 1) {
+          const T av = *ap;
+          for (int64_t t = 0; t < len; ++t) op[t] = static_cast<Out>(f(av, bp[t]));
+        } else {
+          const Out v = static_cast<Out>(f(*ap, *bp));
+          for (int64_t t = 0; t < len; ++t) op[t] = v;
+        }
+      });
+    });
   };
 }
 

@@ -36,12 +36,16 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const int m = static_cast<int>(ta ? a[1] : a[0]), k = static_cast<int>(ta ? a[0] : a[1]);
   const int n = static_cast<int>(tb ? b[0] : b[1]);
   const int lda = static_cast<int>(a[1]), ldb = static_cast<int>(b[1]);
-  auto run = [=]<class T>(std::span<const Tensor> x, std::span<Tensor> y, T) {
-    gemm(ta, tb, m, n, k, x[0].data<T>(), lda, x[1].data<T>(), ldb, y[0].data<T>(), n);
+  auto run = [=]<class T>(std::span<const Tensor> x, std::span<Tensor> y, Parallel& par, T) {
+    gemm(par, ta, tb, m, n, k, x[0].data<T>(), lda, x[1].data<T>(), ldb, y[0].data<T>(), n);
   };
   if (in[0].dtype == DType::Float64)
-    return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0); };
-  return [run](std::span<const Tensor> x, std::span<Tensor> y) { run(x, y, 0.0f); };
+    return [run](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+      run(x, y, par, 0.0);
+    };
+  return [run](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+    run(x, y, par, 0.0f);
+  };
 }
 
 void export_matmul(OnnxBuilder& b, const ir::Node& n) {

@@ -19,6 +19,9 @@ struct ReducePlan {
   std::vector<int64_t> red_dims, red_strides;    // and of the reduced ones
   int64_t out_count = 1;
   int64_t red_count = 1;
+  // Every reduced axis comes after every kept one: output i reduces the contiguous run
+  // [i·red_count, (i + 1)·red_count) (a global pool's mean over H and W).
+  bool trailing = true;
 };
 
 ReducePlan reduce_plan(const ReduceSpec& s, const TensorType& in, const ir::Attrs& attrs) {
@@ -50,6 +53,7 @@ ReducePlan reduce_plan(const ReduceSpec& s, const TensorType& in, const ir::Attr
   for (size_t i = x.rank(); i-- > 1;) strides[i - 1] = strides[i] * x[i];
   std::vector<int64_t> out;
   for (size_t i = 0; i < x.rank(); ++i) {
+    if (!reduce[i] && !p.red_dims.empty()) p.trailing = false;
     if (reduce[i]) {
       p.red_dims.push_back(x[i]);
       p.red_strides.push_back(strides[i]);
@@ -62,7 +66,7 @@ ReducePlan reduce_plan(const ReduceSpec& s, const TensorType& in, const ir::Attr
       out.push_back(x[i]);
     }
   }
-  if (s.kind == ReduceKind::kMax && p.red_count == 0)
+  if ((s.kind == ReduceKind::kMax || s.kind == ReduceKind::kMin) && p.red_count == 0)
     shape_error(op, "cannot reduce an empty axis");
   p.out = Shape(out);
   return p;
@@ -92,15 +96,39 @@ Kernel reduce_kernel(ReducePlan p) {
   return [p = std::move(p)](std::span<const Tensor> in, std::span<Tensor> out) {
     const T* x = in[0].data<T>();
     T* y = out[0].data<T>();
-    if constexpr (K == ReduceKind::kMax) {
+    if constexpr (K == ReduceKind::kMax || K == ReduceKind::kMin) {
       walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
-        T m = std::numeric_limits<T>::lowest();
+        T m = K == ReduceKind::kMax ? std::numeric_limits<T>::lowest()
+                                    : std::numeric_limits<T>::max();
         walk(p.red_dims, p.red_strides, p.red_count, [&](int64_t, int64_t off) {
           const T v = x[base + off];
-          if (v > m || v != v) m = v;  // NaN propagates, as in torch and ONNX Runtime
+          // NaN propagates, as in torch and ONNX Runtime (once m is NaN nothing replaces it)
+          if ((K == ReduceKind::kMax ? v > m : v < m) || v != v) m = v;
         });
         y[i] = m;
       });
+    } else if constexpr (K == ReduceKind::kProd) {
+      using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
+      walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
+        Acc s = 1;  // unsigned for integers: a wrapping product is defined behaviour
+        walk(p.red_dims, p.red_strides, p.red_count,
+             [&](int64_t, int64_t off) { s *= static_cast<Acc>(x[base + off]); });
+        y[i] = static_cast<T>(s);
+      });
+    } else if (std::is_same_v<T, float> && p.trailing && p.red_count >= 8) {
+      // Contiguous runs: four running sums in double (independent chains instead of one add's
+      // latency per element), added pairwise at the end; the same order on every run.
+      const int64_t n = p.red_count;
+      for (int64_t i = 0; i < p.out_count; ++i) {
+        const T* r = x + i * n;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t k = 0;
+        for (; k + 4 <= n; k += 4) s0 += r[k], s1 += r[k + 1], s2 += r[k + 2], s3 += r[k + 3];
+        for (; k < n; ++k) s0 += r[k];
+        double sum = (s0 + s1) + (s2 + s3);
+        if constexpr (K == ReduceKind::kMean) sum /= static_cast<double>(n);
+        y[i] = static_cast<T>(sum);
+      }
     } else {
       using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
       walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
@@ -149,6 +177,10 @@ OpDef reduce_row(const ReduceSpec& spec) {
         return reduce_kernel_for<ReduceKind::kSum>(in[0].dtype, std::move(p));
       case ReduceKind::kMean:
         return reduce_kernel_for<ReduceKind::kMean>(in[0].dtype, std::move(p));
+      case ReduceKind::kMin:
+        return reduce_kernel_for<ReduceKind::kMin>(in[0].dtype, std::move(p));
+      case ReduceKind::kProd:
+        return reduce_kernel_for<ReduceKind::kProd>(in[0].dtype, std::move(p));
       case ReduceKind::kMax:
         break;
     }
@@ -196,6 +228,38 @@ OnnxImportFn onnx_reduce_import(const std::string& op, int64_t axes_moved_in) {
     for (int64_t a : axes.value_or(std::vector<int64_t>{})) norm.push_back(m.axis(a, m.rank(x)));
     m.set_output(0, m.emit1(op, {x}, {{"axis", norm}, {"keep_dims", keep}}));
   };
+}
+
+MindIRVariant ext_reduce_variant(const std::string& primitive, bool skip_mode) {
+  return {.spelling = {.primitive = primitive,
+                       .attr_inputs = {"dim", "keepdim", "dtype"},
+                       .none_when_absent = {"dim", "dtype"}},
+          .read =
+              [primitive, skip_mode](ir::Attrs& a, std::span<const TensorType> in) {
+                const DType t = in.empty() ? DType::Float32 : in[0].dtype;
+                if (t != DType::Float32 && t != DType::Float64 && t != DType::Int64)
+                  throw ValueError(ErrorCode::kUnsupported,
+                                   primitive + " of " + std::string(mindspore_name(t)) +
+                                       " (MindSpore widens it to Int64) is not supported");
+                if (has_attr(a, "dtype")) {
+                  // MindSpore's type ids (mindspore/core/include/ir/dtype/type_id.h).
+                  const int64_t id = attr_int(a, primitive, "dtype");
+                  const bool same = (id == 35 && t == DType::Int64) ||
+                                    (id == 43 && t == DType::Float32) ||
+                                    (id == 44 && t == DType::Float64);
+                  if (!same)
+                    throw ValueError(ErrorCode::kUnsupported,
+                                     primitive + " to a dtype other than its input's (type id " +
+                                         std::to_string(id) + ") is not supported");
+                }
+                ir::Attrs r;
+                r["axis"] =
+                    has_attr(a, "dim") ? attr_ints(a, primitive, "dim") : std::vector<int64_t>{};
+                r["keep_dims"] = attr_bool(a, primitive, "keepdim", false);
+                if (skip_mode) r["skip_mode"] = false;
+                a = std::move(r);
+              },
+          .write = [](ir::Attrs&, std::span<const TensorType>) { return false; }};
 }
 
 }  // namespace cellar::ops

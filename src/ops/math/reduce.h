@@ -1,5 +1,6 @@
 // The one reduction plan of the math domain (private to src/ops/math/), shared by ReduceSum,
-// ReduceMean and ReduceMax: their shape rule, kernel, and ONNX export and import.
+// ReduceMean, ReduceMax, ReduceMin and ReduceProd: their shape rule, kernel, and ONNX export and
+// import.
 //
 // Attributes, as MindSpore gives them: `axis` an int or a tuple (negative counts from the end;
 // empty: every axis), `keep_dims` (reduced axes stay as 1s), and for the rows that take it
@@ -21,6 +22,8 @@ enum class ReduceKind {
   kSum,   // accumulated in double (floats) or int64 (ints); over nothing: 0
   kMean,  // the sum over the count; over nothing: NaN (floats), 0 (ints)
   kMax,   // NaN propagates (as torch and ONNX Runtime); over nothing: refused
+  kMin,   // likewise
+  kProd,  // multiplied in double (floats) or int64 (ints, wrapping); over nothing: 1
 };
 
 struct ReduceSpec {
@@ -41,5 +44,11 @@ OnnxExportFn onnx_reduce_export(bool axes_as_input, bool skip_mode);
 // Import of ONNX's Reduce<op>: axes from the attribute or input 1 (by opset), keepdims (default
 // 1), noop_with_empty_axes (an identity).
 OnnxImportFn onnx_reduce_import(const std::string& op, int64_t axes_moved_in);
+
+// MindSpore 2.x's mint-style spelling of a reduction, `primitive`(x, dim, keepdim, dtype) (SumExt,
+// ProdExt: dim None for every axis, dtype None or a MindSpore type id), read as the row's axis and
+// keep_dims (plus skip_mode false when the row has it). A dtype other than the input's, and
+// Int32 inputs (which these widen to Int64), are refused. Never written (the row's own is).
+MindIRVariant ext_reduce_variant(const std::string& primitive, bool skip_mode);
 
 }  // namespace cellar::ops

@@ -20,36 +20,7 @@ CELLAR_REGISTER_OPS(reduce_sum) {
   d.mindir.attr_inputs = {"axis", "keep_dims", "skip_mode"};
   d.mindir.defaults = {
       {"axis", std::vector<int64_t>{}}, {"keep_dims", false}, {"skip_mode", false}};
-  d.mindir.variants = {
-      {.spelling = {.primitive = "SumExt",
-                    .attr_inputs = {"dim", "keepdim", "dtype"},
-                    .none_when_absent = {"dim", "dtype"}},
-       .read =
-           [](ir::Attrs& a, std::span<const TensorType> in) {
-             const DType t = in.empty() ? DType::Float32 : in[0].dtype;
-             if (t != DType::Float32 && t != DType::Float64 && t != DType::Int64)
-               throw ValueError(ErrorCode::kUnsupported,
-                                "SumExt of " + std::string(mindspore_name(t)) +
-                                    " (MindSpore widens it to Int64) is not supported");
-             if (has_attr(a, "dtype")) {
-               // MindSpore's type ids (mindspore/core/include/ir/dtype/type_id.h).
-               const int64_t id = attr_int(a, "SumExt", "dtype");
-               const bool same = (id == 35 && t == DType::Int64) ||
-                                 (id == 43 && t == DType::Float32) ||
-                                 (id == 44 && t == DType::Float64);
-               if (!same)
-                 throw ValueError(ErrorCode::kUnsupported,
-                                  "SumExt to a dtype other than its input's (type id " +
-                                      std::to_string(id) + ") is not supported");
-             }
-             ir::Attrs r;
-             r["axis"] =
-                 has_attr(a, "dim") ? attr_ints(a, "SumExt", "dim") : std::vector<int64_t>{};
-             r["keep_dims"] = attr_bool(a, "SumExt", "keepdim", false);
-             r["skip_mode"] = false;
-             a = std::move(r);
-           },
-       .write = [](ir::Attrs&, std::span<const TensorType>) { return false; }}};
+  d.mindir.variants = {ext_reduce_variant("SumExt", /*skip_mode=*/true)};
   d.onnx = onnx_reduce_export(/*axes_as_input=*/true, /*skip_mode=*/true);
   d.onnx_import = {{"ReduceSum", onnx_reduce_import("ReduceSum", 13)}};
   table.add(std::move(d));

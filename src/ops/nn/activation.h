@@ -26,17 +26,17 @@ OpDef param_unary_row(const std::string& name, F (*make)(const ir::Attrs&)) {
   d.make_kernel = [make](std::span<const TensorType> in, const ir::Attrs& a) -> Kernel {
     const F f = make(a);
     const int64_t n = in[0].shape.numel();
-    if (in[0].dtype == DType::Float64)
-      return [n, f](std::span<const Tensor> x, std::span<Tensor> y) {
-        const double* p = x[0].data<double>();
-        double* q = y[0].data<double>();
-        for (int64_t i = 0; i < n; ++i) q[i] = f(p[i]);
+    auto kernel = [n, f]<class T>(T) -> Kernel {
+      return [n, f](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+        const T* p = x[0].data<T>();
+        T* q = y[0].data<T>();
+        par.for_range(n, kElementGrain, [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i) q[i] = f(p[i]);
+        });
       };
-    return [n, f](std::span<const Tensor> x, std::span<Tensor> y) {
-      const float* p = x[0].data<float>();
-      float* q = y[0].data<float>();
-      for (int64_t i = 0; i < n; ++i) q[i] = f(p[i]);
     };
+    if (in[0].dtype == DType::Float64) return kernel(0.0);
+    return kernel(0.0f);
   };
   return d;
 }

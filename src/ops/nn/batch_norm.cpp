@@ -45,23 +45,24 @@ std::vector<TensorType> bn_infer(std::span<const TensorType> in, const ir::Attrs
 
 template <class T>
 void bn_run(std::span<const Tensor> in, std::span<Tensor> out, int64_t n, int64_t c, int64_t inner,
-            double eps) {
+            double eps, Parallel& par) {
   const T* x = in[0].data<T>();
   const T* scale = in[1].data<T>();
   const T* bias = in[2].data<T>();
   const T* mean = in[3].data<T>();
   const T* var = in[4].data<T>();
   T* y = out[0].data<T>();
-  for (int64_t j = 0; j < c; ++j) {
-    // y = (x − mean) / √(var + ε) · scale + bias = x·a + b, computed in double.
-    const double a = static_cast<double>(scale[j]) / std::sqrt(static_cast<double>(var[j]) + eps);
-    const double b = static_cast<double>(bias[j]) - static_cast<double>(mean[j]) * a;
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t base = (i * c + j) * inner;
+  par.for_range(n * c, rows_grain(inner), [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t j = p % c;
+      // y = (x − mean) / √(var + ε) · scale + bias = x·a + b, computed in double.
+      const double a = static_cast<double>(scale[j]) / std::sqrt(static_cast<double>(var[j]) + eps);
+      const double b = static_cast<double>(bias[j]) - static_cast<double>(mean[j]) * a;
+      const int64_t base = p * inner;
       for (int64_t k = 0; k < inner; ++k)
         y[base + k] = static_cast<T>(static_cast<double>(x[base + k]) * a + b);
     }
-  }
+  });
   const size_t bytes = static_cast<size_t>(c) * sizeof(T);
   std::memcpy(out[1].data<T>(), mean, bytes);
   std::memcpy(out[2].data<T>(), var, bytes);
@@ -81,11 +82,11 @@ Kernel bn_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   int64_t inner = 1;
   for (size_t i = 2; i < x.rank(); ++i) inner *= x[i];
   if (in[0].dtype == DType::Float64)
-    return [=](std::span<const Tensor> a, std::span<Tensor> y) {
-      bn_run<double>(a, y, n, c, inner, eps);
+    return [=](std::span<const Tensor> a, std::span<Tensor> y, Parallel& par) {
+      bn_run<double>(a, y, n, c, inner, eps, par);
     };
-  return [=](std::span<const Tensor> a, std::span<Tensor> y) {
-    bn_run<float>(a, y, n, c, inner, eps);
+  return [=](std::span<const Tensor> a, std::span<Tensor> y, Parallel& par) {
+    bn_run<float>(a, y, n, c, inner, eps, par);
   };
 }
 

@@ -1,6 +1,6 @@
 // Conv2D: 2-D convolution of an NCHW input x with a weight [out, in/group, kh, kw], with
 // stride, dilation, groups and padding (MindSpore's pad_mode "valid" | "same" | "pad"). Computed
-// as im2col into a per-node scratch buffer, then one GEMM per image and group.
+// directly for depthwise groups, otherwise as im2col + GEMM in column blocks (conv_typed below).
 //
 // MindSpore (2.x as 1.x) writes Conv2D as a PRIMITIVE with attributes, as ops.Conv2D sets them
 // (mindspore/ops/operations/nn_ops.py): out_channel, kernel_size (kh, kw), mode (1), pad_mode,
@@ -11,11 +11,22 @@
 // ONNX: written as Conv with explicit pads (the pad mode resolved against the input shape),
 // strides, dilations, group; Conv is read back with pad_mode "pad" (or "valid" when unpadded), its
 // optional bias input as a BiasAdd.
+#include "ops/nn/conv2d.h"
+
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "ops/gemm.h"
+#include "ops/nn/conv3d.h"
+#include "ops/nn/depthwise.h"
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
 #include "ops/registry.h"
@@ -25,15 +36,6 @@ namespace cellar::ops {
 namespace {
 
 const char* const kOp = "Conv2D";
-
-struct ConvGeometry {
-  int64_t n, c, h, w;  // input
-  int64_t o, kh, kw;   // weight
-  int64_t group;
-  int64_t sh, sw, dh, dw;  // stride, dilation
-  int64_t pt, pb, pl, pr;  // padding
-  int64_t oh, ow;          // output
-};
 
 // Output size along one dimension (MindSpore's Conv2D shape rule).
 int64_t out_dim(const std::string& mode, int64_t in, int64_t k, int64_t s, int64_t d,
@@ -56,118 +58,413 @@ int64_t out_dim(const std::string& mode, int64_t in, int64_t k, int64_t s, int64
   return padded >= span ? (padded - span) / s + 1 : 0;
 }
 
-ConvGeometry geometry(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  require_same_dtype(kOp, in);
-  require_dtype_in(kOp, in[0].dtype, {DType::Float32, DType::Float64});
-  require_nchw(attrs, kOp);
+}  // namespace
+
+ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_same_dtype(op, in);
+  require_dtype_in(op, in[0].dtype, {DType::Float32, DType::Float64});
+  require_nchw(attrs, op);
   const Shape& x = in[0].shape;
   const Shape& w = in[1].shape;
-  if (x.rank() != 4) shape_error(kOp, "input must be NCHW (rank 4), got " + x.str());
-  if (w.rank() != 4) shape_error(kOp, "weight must be [out, in/group, kh, kw], got " + w.str());
+  if (x.rank() != 4) shape_error(op, "input must be NCHW (rank 4), got " + x.str());
+  if (w.rank() != 4) shape_error(op, "weight must be [out, in/group, kh, kw], got " + w.str());
   ConvGeometry g{};
   g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
   g.o = w[0], g.kh = w[2], g.kw = w[3];
-  g.group = attr_int(attrs, kOp, "group", attr_int(attrs, kOp, "groups", 1));
-  if (g.group < 1) shape_error(kOp, "group must be positive, got " + std::to_string(g.group));
+  g.group = attr_int(attrs, op, "group", attr_int(attrs, op, "groups", 1));
+  if (g.group < 1) shape_error(op, "group must be positive, got " + std::to_string(g.group));
   if (g.c % g.group != 0 || g.o % g.group != 0)
-    shape_error(kOp, "input channels " + std::to_string(g.c) + " and output channels " +
-                         std::to_string(g.o) + " must both be divisible by group " +
-                         std::to_string(g.group));
+    shape_error(op, "input channels " + std::to_string(g.c) + " and output channels " +
+                        std::to_string(g.o) + " must both be divisible by group " +
+                        std::to_string(g.group));
   if (w[1] * g.group != g.c)
-    shape_error(kOp, "weight " + w.str() + " expects " + std::to_string(w[1] * g.group) +
-                         " input channels (group " + std::to_string(g.group) + "), input " +
-                         x.str() + " has " + std::to_string(g.c));
-  if (has_attr(attrs, "out_channel") && attr_int(attrs, kOp, "out_channel") != g.o)
-    shape_error(kOp, "out_channel " + std::to_string(attr_int(attrs, kOp, "out_channel")) +
-                         " differs from the weight's " + w.str());
+    shape_error(op, "weight " + w.str() + " expects " + std::to_string(w[1] * g.group) +
+                        " input channels (group " + std::to_string(g.group) + "), input " +
+                        x.str() + " has " + std::to_string(g.c));
+  if (has_attr(attrs, "out_channel") && attr_int(attrs, op, "out_channel") != g.o)
+    shape_error(op, "out_channel " + std::to_string(attr_int(attrs, op, "out_channel")) +
+                        " differs from the weight's " + w.str());
   if (has_attr(attrs, "kernel_size")) {
-    const auto [kh, kw] = attr_hw(attrs, kOp, "kernel_size", 1);
+    const auto [kh, kw] = attr_hw(attrs, op, "kernel_size", 1);
     if (kh != g.kh || kw != g.kw)
-      shape_error(kOp, "kernel_size (" + std::to_string(kh) + ", " + std::to_string(kw) +
-                           ") differs from the weight's " + w.str());
+      shape_error(op, "kernel_size (" + std::to_string(kh) + ", " + std::to_string(kw) +
+                          ") differs from the weight's " + w.str());
   }
-  std::tie(g.sh, g.sw) = attr_hw(attrs, kOp, "stride", 1);
-  std::tie(g.dh, g.dw) = attr_hw(attrs, kOp, "dilation", 1);
-  const std::string mode = attr_pad_mode(attrs, kOp, "valid");
-  std::vector<int64_t> pad = attr_ints(attrs, kOp, "pad", {0});
+  std::tie(g.sh, g.sw) = attr_hw(attrs, op, "stride", 1);
+  std::tie(g.dh, g.dw) = attr_hw(attrs, op, "dilation", 1);
+  const std::string mode = attr_pad_mode(attrs, op, "valid");
+  std::vector<int64_t> pad = attr_ints(attrs, op, "pad", {0});
   if (pad.size() == 1) pad.assign(4, pad[0]);
-  if (pad.size() != 4) shape_error(kOp, "pad must have 1 or 4 values (top, bottom, left, right)");
+  if (pad.size() != 4) shape_error(op, "pad must have 1 or 4 values (top, bottom, left, right)");
   for (int64_t p : pad)
-    if (p < 0) shape_error(kOp, "pad values must be non-negative");
+    if (p < 0) shape_error(op, "pad values must be non-negative");
   if (mode != "pad" && pad != std::vector<int64_t>(4, 0))
-    shape_error(kOp, "pad must be zero when pad_mode is '" + mode + "'");
+    shape_error(op, "pad must be zero when pad_mode is '" + mode + "'");
   g.oh = out_dim(mode, g.h, g.kh, g.sh, g.dh, pad[0], pad[1], &g.pt, &g.pb);
   g.ow = out_dim(mode, g.w, g.kw, g.sw, g.dw, pad[2], pad[3], &g.pl, &g.pr);
   if (g.oh <= 0 || g.ow <= 0)
-    shape_error(kOp, "kernel " + w.str() + " (dilation " + std::to_string(g.dh) + ", " +
-                         std::to_string(g.dw) + ") does not fit input " + x.str() +
-                         " with pad_mode '" + mode + "'");
+    shape_error(op, "kernel " + w.str() + " (dilation " + std::to_string(g.dh) + ", " +
+                        std::to_string(g.dw) + ") does not fit input " + x.str() +
+                        " with pad_mode '" + mode + "'");
   return g;
 }
 
+namespace {
+
 std::vector<TensorType> conv_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const ConvGeometry g = geometry(in, attrs);
+  const ConvGeometry g = conv_geometry(kOp, in, attrs);
   return {{in[0].dtype, Shape{g.n, g.o, g.oh, g.ow}}};
 }
 
+// dst[0, n) = src[0, n) for the short runs im2col copies (LeNet's are 10 to 28 floats): glibc's
+// memmove, which std::copy and a plain loop (gcc turns it into the call) come to, costs more than
+// such a copy (memmove was 12% of LeNet-5). SSE2, which every x86-64 CPU has, 4 floats at a time.
 template <class T>
-Kernel conv_typed(const ConvGeometry& g) {
-  const int64_t cg = g.c / g.group, og = g.o / g.group;
-  const int64_t kdim = cg * g.kh * g.kw, spatial = g.oh * g.ow;
-  // A 1×1, stride-1, unpadded convolution reads its input as the im2col matrix directly.
-  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
-                      g.pl == 0 && g.pr == 0;
-  // Scratch for one group's im2col matrix, sized once per node. The kernel is not reentrant
-  // through the same closure (nor is the Executor that owns it).
-  auto col = std::make_shared<std::vector<T>>(direct ? 0 : static_cast<size_t>(kdim * spatial));
-  return
-      [g, cg, og, kdim, spatial, direct, col](std::span<const Tensor> in, std::span<Tensor> out) {
-        const T* x = in[0].data<T>();
-        const T* w = in[1].data<T>();
-        T* y = out[0].data<T>();
-        if (out[0].numel() == 0) return;
-        if (kdim == 0) {
-          std::fill_n(y, out[0].numel(), T(0));
-          return;
-        }
-        T* c = col->data();
-        for (int64_t b = 0; b < g.n; ++b) {
-          for (int64_t gr = 0; gr < g.group; ++gr) {
-            const T* xg = x + (b * g.c + gr * cg) * g.h * g.w;
-            if (!direct) {
-              // Row (ci, i, j) of the im2col matrix holds input pixel (ci, oy·sh + i·dh − pt,
-              // ox·sw + j·dw − pl) for every output position (oy, ox); zero outside the input.
-              T* row = c;
-              for (int64_t ci = 0; ci < cg; ++ci)
-                for (int64_t i = 0; i < g.kh; ++i)
-                  for (int64_t j = 0; j < g.kw; ++j, row += spatial) {
-                    const T* plane = xg + ci * g.h * g.w;
-                    for (int64_t oy = 0; oy < g.oh; ++oy) {
-                      const int64_t iy = oy * g.sh + i * g.dh - g.pt;
-                      T* dst = row + oy * g.ow;
-                      if (iy < 0 || iy >= g.h) {
-                        std::fill_n(dst, g.ow, T(0));
-                        continue;
-                      }
-                      const T* src = plane + iy * g.w;
-                      for (int64_t ox = 0; ox < g.ow; ++ox) {
-                        const int64_t ix = ox * g.sw + j * g.dw - g.pl;
-                        dst[ox] = ix >= 0 && ix < g.w ? src[ix] : T(0);
-                      }
-                    }
-                  }
-            }
-            gemm(false, false, og, spatial, kdim, w + gr * og * kdim, kdim, direct ? xg : c,
-                 spatial, y + (b * g.o + gr * og) * spatial, spatial);
-          }
-        }
-      };
+inline void copy_run(const T* src, int64_t n, T* dst) {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (n < 64) {
+      int64_t i = 0;
+      for (; i + 4 <= n; i += 4) _mm_storeu_ps(dst + i, _mm_loadu_ps(src + i));
+      const int64_t rest = n - i;
+      if (rest > 0) dst[i] = src[i];
+      if (rest > 1) dst[i + 1] = src[i + 1];
+      if (rest > 2) dst[i + 2] = src[i + 2];
+      return;
+    }
+  }
+#endif
+  std::copy(src, src + n, dst);
 }
 
-Kernel conv_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const ConvGeometry g = geometry(in, attrs);
-  if (in[0].dtype == DType::Float64) return conv_typed<double>(g);
-  return conv_typed<float>(g);
+// dst[0, n) = 0, for the same short runs (a row's padding columns), without memset.
+template <class T>
+inline void zero_run(int64_t n, T* dst) {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (n < 64) {
+      int64_t i = 0;
+      for (; i + 4 <= n; i += 4) _mm_storeu_ps(dst + i, _mm_setzero_ps());
+      for (; i < n; ++i) dst[i] = 0.0f;
+      return;
+    }
+  }
+#endif
+  std::fill_n(dst, n, T(0));
+}
+
+// Columns [s0, s1) of the im2col row of input plane `plane` and tap (i, j) into `dst_row`: input
+// pixel (oy·sh + i·dh − pt, ox·sw + j·dw − pl) for each output position s = oy·ow + ox; zero
+// outside the input. The tap's valid column range is the same on every output row: computed
+// once, as is the first row (one division per call: this runs once per im2col row, up to 28
+// segments of a few floats each in LeNet-5, where the per-segment arithmetic was half the time).
+template <class T>
+void im2col_row(const ConvGeometry& g, const T* plane, int64_t i, int64_t j, int64_t s0, int64_t s1,
+                T* dst_row) {
+  const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+  // Input column ox·sw + off lies in [0, w) for ox in [first, last).
+  const int64_t first = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+  const int64_t last = g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0;
+  int64_t oy = s0 / g.ow, ox0 = s0 % g.ow;
+  for (int64_t s = s0; s < s1; ++oy, ox0 = 0) {
+    const int64_t ox1 = std::min(g.ow, ox0 + (s1 - s));
+    T* dst = dst_row + (s - s0) - ox0;  // dst[ox] is position (oy, ox)
+    const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+    if (iy < 0 || iy >= g.h) {
+      zero_run(ox1 - ox0, dst + ox0);
+    } else {
+      const T* src = plane + iy * g.w;
+      const int64_t lo = std::clamp(first, ox0, ox1);
+      const int64_t hi = std::clamp(last, lo, ox1);
+      if (lo > ox0) zero_run(lo - ox0, dst + ox0);
+      if (g.sw == 1) {
+        copy_run(src + lo + off, hi - lo, dst + lo);
+      } else {
+        for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[ox * g.sw + off];
+      }
+      if (ox1 > hi) zero_run(ox1 - hi, dst + hi);
+    }
+    s += ox1 - ox0;
+  }
+}
+
+// Rows [0, kdim) × columns [s0, s1) of one image-group's im2col matrix into `col` (row stride
+// ld ≥ s1 − s0), row (ci, i, j) holding im2col_row(ci's plane, i, j).
+template <class T>
+void im2col(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t s1, T* col,
+            int64_t ld) {
+  T* row = col;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j, row += ld)
+        im2col_row(g, xg + ci * g.h * g.w, i, j, s0, s1, row);
+}
+
+// The same for a packed weight, whose columns are tap-major (pack_conv_weight): rows (t, ci) for
+// the taps t = i·kw + j listed in `taps` only.
+template <class T>
+void im2col_taps(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t s1, T* col,
+                 int64_t ld, std::span<const int64_t> taps) {
+  T* row = col;
+  for (int64_t t : taps)
+    for (int64_t ci = 0; ci < cg; ++ci, row += ld)
+      im2col_row(g, xg + ci * g.h * g.w, t / g.kw, t % g.kw, s0, s1, row);
+}
+
+// One output plane of a convolution whose groups each read one input channel (depthwise):
+// y = Σ_(i,j) w[i, j] · x shifted, directly, row by row; the inner loop over ox runs only where
+// the tap is inside the input, so it has no test and vectorises.
+template <class T>
+void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    T* yr = y + oy * g.ow;
+    std::fill_n(yr, g.ow, T(0));
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+      if (iy < 0 || iy >= g.h) continue;
+      const T* xr = x + iy * g.w;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T wv = w[i * g.kw + j];
+        const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+        // ox·sw + off ∈ [0, w)
+        const int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+        const int64_t hi = std::min(g.ow, g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0);
+        if (g.sw == 1) {
+          const T* xs = xr + off;
+          for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xs[ox];
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xr[ox * g.sw + off];
+        }
+      }
+    }
+  }
+}
+
+// Columns of the im2col matrix per block: enough for the GEMM to run at speed, few enough that
+// one block's im2col stays in the core's cache.
+constexpr int64_t kMinColumns = 64;
+constexpr size_t kColumnBytes = size_t{512} << 10;
+
+// y[i] = act(y[i] + bias) over `len` outputs of one channel.
+template <class T, ConvActivation kAct>
+void epilogue_row(T* y, int64_t len, T bias) {
+  for (int64_t i = 0; i < len; ++i) {
+    const T v = y[i] + bias;
+    if constexpr (kAct == ConvActivation::kNone) {
+      y[i] = v;
+    } else if constexpr (kAct == ConvActivation::kReLU) {
+      y[i] = std::max(v, T(0));
+    } else if constexpr (kAct == ConvActivation::kReLU6) {
+      y[i] = std::min(std::max(v, T(0)), T(6));
+    } else if constexpr (kAct == ConvActivation::kHSwish) {
+      y[i] = v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+    } else {
+      y[i] = std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+    }
+  }
+}
+
+// The kernel, chosen per node:
+// - groups of one input channel (depthwise, group > 1): computed directly; Float32 on AVX2/AVX-512
+//   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
+//   registers (a channel multiplier above 1: each output plane alone, every tap of a vector of
+//   outputs summed in a register);
+// - otherwise im2col + GEMM per (image, group, block of output positions), a 1×1 stride-1
+//   unpadded convolution reading its input as the im2col matrix directly.
+// Work is split over the Parallel's workers by output planes (depthwise) or by (image, group,
+// column block) units, each worker with its own im2col scratch; when there are fewer units than
+// workers, the column blocks are cut smaller. Bias and activation (FusedConv2D) are applied to
+// each plane or block as soon as it is computed.
+//
+// With a packed weight (pack_conv_weight, made at load time by the optimiser), the GEMMs are
+// gemm_packed's (ops/gemm.h), row blocks start at panel boundaries, and the B operand never has
+// a row stride of a multiple of 4 KiB (its rows would then share a few cache sets: 2× slower).
+template <class T, ConvActivation kAct>
+Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
+  const int64_t cg = g.c / g.group, og = g.o / g.group;
+  const int64_t kdim = cg * g.kh * g.kw, spatial = g.oh * g.ow;
+  constexpr bool kPlain = kAct == ConvActivation::kNone;
+  // group > 1: a single-input-channel convolution (LeNet's first layer) is faster as one GEMM,
+  // whose im2col rows are all its work, than as planes computed one tap at a time.
+  if (!conv_uses_gemm(g)) {
+    return [g, og, has_bias](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+      const T* x = in[0].data<T>();
+      const T* w = in[1].data<T>();
+      const T* bias = has_bias ? in[2].data<T>() : nullptr;
+      T* y = out[0].data<T>();
+      if (out[0].numel() == 0) return;
+      if constexpr (std::is_same_v<T, float>) {
+        if (const DepthwiseBlockedFn blocked =
+                depthwise_fits(g) && depthwise_blocked_fits(g) ? depthwise_blocked() : nullptr) {
+          // Blocks of kDepthwiseLanes channels of one image; a chunk of at least kElementGrain
+          // outputs (a wake-up costs about as much as that many).
+          const int64_t per_image = (g.c + kDepthwiseLanes - 1) / kDepthwiseLanes;
+          const int64_t grain = rows_grain(kDepthwiseLanes * g.oh * g.ow);
+          par.for_range(g.n * per_image, grain, [&](int64_t u0, int64_t u1, int worker) {
+            float* scratch = par.scratch<float>(worker, depthwise_blocked_scratch(g));
+            for (int64_t u = u0; u < u1; ++u) {
+              const int64_t b = u / per_image, c0 = (u % per_image) * kDepthwiseLanes;
+              const int64_t offset = (b * g.o + c0) * g.oh * g.ow;
+              blocked(g, x + (b * g.c + c0) * g.h * g.w, std::min(kDepthwiseLanes, g.c - c0),
+                      w + c0 * g.kh * g.kw, bias ? bias + c0 : nullptr, kAct, y + offset, scratch);
+            }
+          });
+          return;
+        }
+      }
+      const int64_t planes = g.n * g.o;
+      par.for_range(planes, 1, [&](int64_t p0, int64_t p1, int worker) {
+        DepthwiseFn simd = nullptr;
+        float* scratch = nullptr;
+        if constexpr (std::is_same_v<T, float>) {
+          simd = depthwise_fits(g) ? depthwise_simd() : nullptr;
+          if (simd) scratch = par.scratch<float>(worker, depthwise_scratch(g));
+        }
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t b = p / g.o, oc = p % g.o, ic = oc / og;
+          T* yp = y + p * g.oh * g.ow;
+          const T* xp = x + (b * g.c + ic) * g.h * g.w;
+          if constexpr (std::is_same_v<T, float>) {
+            if (simd)
+              simd(g, xp, w + oc * g.kh * g.kw, yp, scratch);
+            else
+              depthwise_plane(g, xp, w + oc * g.kh * g.kw, yp);
+          } else {
+            depthwise_plane(g, xp, w + oc * g.kh * g.kw, yp);
+          }
+          if (!kPlain || bias) epilogue_row<T, kAct>(yp, g.oh * g.ow, bias ? bias[oc] : T(0));
+        }
+      });
+    };
+  }
+  constexpr int64_t kAliasFloats = 1024;  // 4 KiB
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
+                      g.pl == 0 && g.pr == 0 &&
+                      !(packed && spatial % kAliasFloats == 0 && kdim > 64);
+  int64_t cols = spatial;
+  if (!direct && kdim > 0)
+    cols = std::clamp<int64_t>(static_cast<int64_t>(kColumnBytes / sizeof(T)) / kdim, kMinColumns,
+                               spatial);
+  // The im2col block's row stride, for a block of `len` columns.
+  auto col_stride = [packed](int64_t len) {
+    return packed && len % kAliasFloats == 0 ? len + 16 : len;
+  };
+  // A packed weight's taps that touch the input at some output position (the others only ever
+  // meet padding: a 3×3 convolution over a 1×1 input reads 1 tap of 9), the ranges of its
+  // tap-major columns they are, and how many im2col rows they make.
+  std::vector<int64_t> taps;
+  std::vector<KRange> ranges;
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      bool rows_in = false, cols_in = false;
+      for (int64_t oy = 0; oy < g.oh && !rows_in; ++oy) {
+        const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+        rows_in = iy >= 0 && iy < g.h;
+      }
+      for (int64_t ox = 0; ox < g.ow && !cols_in; ++ox) {
+        const int64_t ix = ox * g.sw + j * g.dw - g.pl;
+        cols_in = ix >= 0 && ix < g.w;
+      }
+      if (!rows_in || !cols_in) continue;
+      const int64_t t = i * g.kw + j;
+      if (!taps.empty() && taps.back() == t - 1)
+        ranges.back().end = (t + 1) * cg;
+      else
+        ranges.push_back({t * cg, (t + 1) * cg});
+      taps.push_back(t);
+    }
+  const int64_t krows = packed ? static_cast<int64_t>(taps.size()) * cg : kdim;
+  if (packed && !direct && krows > 0)
+    cols = std::clamp<int64_t>(static_cast<int64_t>(kColumnBytes / sizeof(T)) / krows, kMinColumns,
+                               spatial);
+  return [g, cg, og, kdim, spatial, direct, cols, has_bias, packed, col_stride, taps, ranges,
+          krows](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+    const T* x = in[0].data<T>();
+    const T* w = in[1].data<T>();
+    const T* bias = has_bias ? in[2].data<T>() : nullptr;
+    T* y = out[0].data<T>();
+    if (out[0].numel() == 0) return;
+    const int64_t images = g.n * g.group;
+    int64_t block = cols;
+    // Fewer units than workers: smaller column blocks (at least kMinColumns, or one per worker).
+    // When that is still too few (a late layer's few output positions), the output channels are
+    // cut into row blocks too, each unit making its own (small) im2col.
+    if (images * ((spatial + block - 1) / block) < par.threads()) {
+      const int64_t per_image = (par.threads() + images - 1) / images;
+      block =
+          std::max<int64_t>(std::min(kMinColumns, spatial), (spatial + per_image - 1) / per_image);
+    }
+    const int64_t blocks = (spatial + block - 1) / block;
+    int64_t row_blocks = 1;
+    if (images * blocks < par.threads() && og >= 16)
+      row_blocks =
+          std::min<int64_t>((par.threads() + images * blocks - 1) / (images * blocks), og / 8);
+    int64_t rows = (og + row_blocks - 1) / row_blocks;
+    if (packed) {
+      rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
+      row_blocks = (og + rows - 1) / rows;
+    }
+    par.for_range(images * blocks * row_blocks, 1, [&](int64_t u0, int64_t u1, int worker) {
+      T* col = direct || kdim == 0
+                   ? nullptr
+                   : par.scratch<T>(worker, static_cast<size_t>(krows * col_stride(block)));
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t r0 = (u % row_blocks) * rows, r1 = std::min(og, r0 + rows);
+        const int64_t ib = u / row_blocks;
+        const int64_t ig = ib / blocks, s0 = (ib % blocks) * block;
+        const int64_t s1 = std::min(spatial, s0 + block);
+        const int64_t b = ig / g.group, gr = ig % g.group;
+        const T* xg = x + (b * g.c + gr * cg) * g.h * g.w;
+        T* yg = y + (b * g.o + gr * og) * spatial;
+        if (kdim == 0) {
+          for (int64_t r = r0; r < r1; ++r)
+            std::fill(yg + r * spatial + s0, yg + r * spatial + s1, T(0));
+        } else {
+          const int64_t ld = direct ? spatial : col_stride(s1 - s0);
+          if (!direct && packed) im2col_taps<T>(g, cg, xg, s0, s1, col, ld, taps);
+          if (!direct && !packed) im2col(g, cg, xg, s0, s1, col, ld);
+          const T* bm = direct ? xg + s0 : col;
+          const T* am = w + (gr * og + r0) * kdim;
+          if constexpr (std::is_same_v<T, float>) {
+            if (packed) {
+              gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
+                          spatial);
+            } else {
+              gemm(false, false, r1 - r0, s1 - s0, kdim, am, kdim, bm, ld, yg + r0 * spatial + s0,
+                   spatial);
+            }
+          } else {
+            gemm(false, false, r1 - r0, s1 - s0, kdim, am, kdim, bm, ld, yg + r0 * spatial + s0,
+                 spatial);
+          }
+        }
+        if (!kPlain || bias)
+          for (int64_t r = r0; r < r1; ++r)
+            epilogue_row<T, kAct>(yg + r * spatial + s0, s1 - s0, bias ? bias[gr * og + r] : T(0));
+      }
+    });
+  };
+}
+
+template <class T>
+Kernel conv_with(const ConvGeometry& g, bool bias, ConvActivation act, bool packed) {
+  switch (act) {
+    case ConvActivation::kReLU:
+      return conv_typed<T, ConvActivation::kReLU>(g, bias, packed);
+    case ConvActivation::kReLU6:
+      return conv_typed<T, ConvActivation::kReLU6>(g, bias, packed);
+    case ConvActivation::kHSwish:
+      return conv_typed<T, ConvActivation::kHSwish>(g, bias, packed);
+    case ConvActivation::kHSigmoid:
+      return conv_typed<T, ConvActivation::kHSigmoid>(g, bias, packed);
+    case ConvActivation::kNone:
+      break;
+  }
+  return conv_typed<T, ConvActivation::kNone>(g, bias, packed);
+}
+
+Kernel conv2d_make_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  return conv_kernel(in[0].dtype, conv_geometry(kOp, in, attrs), false, ConvActivation::kNone);
 }
 
 // MindSpore's Conv2D kernel pads by the primitive's pad_list (top, bottom, left, right), which its
@@ -214,17 +511,25 @@ void export_conv(OnnxBuilder& b, const ir::Node& n) {
          {"pads", pads}});
 }
 
+// Conv on NCHW, or on NCL (1-D) as Conv2D over the (N, C, 1, L) view (window.h); on NCDHW as
+// Conv3D (conv3d.cpp).
 void import_conv(OnnxImporter& m) {
   m.require_inputs(2, 3);
-  const int x = m.input(0), w = m.input(1);
-  const Shape& xs = m.info(x).shape;
-  const Shape& ws = m.info(w).shape;
-  if (xs.rank() != 4 || ws.rank() != 4)
-    m.unsupported("only 2-D convolution (4-D input and weight) is supported");
-  if (auto k = m.attr_ints("kernel_shape");
-      k && (k->size() != 2 || (*k)[0] != ws[2] || (*k)[1] != ws[3]))
-    m.fail("kernel_shape disagrees with the weight's shape " + ws.str());
-  const auto sp = onnx_window(m, xs, ws[2], ws[3]);
+  const int x0 = m.input(0), w0 = m.input(1);
+  const Shape xs = m.info(x0).shape;
+  const Shape ws0 = m.info(w0).shape;
+  if (xs.rank() == 5) return import_conv3d(m);
+  const bool one_d = xs.rank() == 3;
+  if ((xs.rank() != 4 && !one_d) || ws0.rank() != xs.rank())
+    m.unsupported(
+        "only 1-D, 2-D and 3-D convolution (3-D, 4-D or 5-D input and weight) is "
+        "supported");
+  std::vector<int64_t> kernel(ws0.dims().begin() + 2, ws0.dims().end());
+  if (auto k = m.attr_ints("kernel_shape"); k && *k != kernel)
+    m.fail("kernel_shape disagrees with the weight's shape " + ws0.str());
+  const auto sp = onnx_window(m, xs, kernel);
+  const int x = unsqueeze_2d(m, x0), w = unsqueeze_2d(m, w0);
+  const Shape ws = m.info(w).shape;
   const int64_t group = m.attr_int("group", 1);
   std::string mode = "pad";
   std::vector<int64_t> pad = {sp[0].before, sp[0].after, sp[1].before, sp[1].after};
@@ -242,17 +547,178 @@ void import_conv(OnnxImporter& m) {
   int y = m.emit1("Conv2D", {x, w}, std::move(attrs));
   if (m.num_inputs() == 3 && m.has_input(2))
     y = m.emit1("BiasAdd", {y, m.input(2)}, {{"data_format", std::string("NCHW")}});
-  m.set_output(0, y);
+  m.set_output(0, squeeze_2d(m, y, one_d));
+}
+
+// `x` with s − 1 zeros after each element along `axis` but the last (a stride's upsampling):
+// Reshape in a unit axis, Concat a zero block along it, Reshape back, Gather off the tail.
+int spread_zeros(OnnxImporter& m, int x, size_t axis, int64_t s) {
+  if (s == 1) return x;
+  const Shape xs = m.info(x).shape;
+  std::vector<int64_t> unit = xs.dims();
+  unit.insert(unit.begin() + static_cast<std::ptrdiff_t>(axis) + 1, 1);
+  std::vector<int64_t> zeros_dims = unit;
+  zeros_dims[axis + 1] = s - 1;
+  const Shape zs(zeros_dims);
+  const auto numel = zs.checked_numel();
+  if (!numel || *numel > kOnnxMaxConstElements) m.unsupported("the strided input is too large");
+  m.charge_generated(static_cast<uint64_t>(*numel) * 8);
+  const DType dt = m.info(x).dtype;
+  Tensor zeros = Tensor(DType::Float64, zs);
+  std::fill_n(zeros.data<double>(), *numel, 0.0);
+  int y = m.emit1("Reshape", {x}, {{"shape", unit}});
+  y = m.emit1("Concat", {y, m.constant(zeros.to(dt))}, {{"axis", static_cast<int64_t>(axis) + 1}});
+  std::vector<int64_t> flat = xs.dims();
+  flat[axis] *= s;
+  y = m.emit1("Reshape", {y}, {{"shape", flat}});
+  return m.take(y, static_cast<int64_t>(axis), index_range(0, (xs[axis] - 1) * s + 1, 1));
+}
+
+// ConvTranspose (1-D or 2-D) as the convolution it is the gradient of: the input spread by the
+// strides (zeros between elements), padded by dilation·(kernel − 1) less the ONNX pads (cropped
+// where that is negative, output_padding added at the end), then Conv2D with stride 1 and the
+// weight turned around (kernel flipped, in and out channels swapped per group; the weight must
+// be a constant). output_shape, when given, sets the pads as ONNX says (only auto_pad SAME_UPPER
+// puts the odd one last).
+void import_conv_transpose(OnnxImporter& m) {
+  m.require_inputs(2, 3);
+  const int x0 = m.input(0);
+  const Shape xs = m.info(x0).shape;
+  const bool one_d = xs.rank() == 3;
+  if (xs.rank() != 4 && !one_d)
+    m.unsupported("only 1-D and 2-D transposed convolution (3-D or 4-D input) is supported");
+  const auto wt = m.constant_input(1);
+  if (!wt) m.unsupported("the weight must be a constant (an initializer or a Constant node)");
+  if (wt->shape().rank() != xs.rank()) m.fail("weight rank differs from the input's");
+  if (!is_floating(wt->dtype())) m.fail("the weight must be floating point");
+  const size_t n = xs.rank() - 2;
+  const int64_t group = m.attr_int("group", 1);
+  const int64_t cin = xs[1];
+  if (group < 1 || cin % group != 0 || wt->shape()[0] != cin)
+    m.fail("weight " + wt->shape().str() + " does not fit input " + xs.str() + " in " +
+           std::to_string(group) + " groups");
+  const int64_t cout_g = wt->shape()[1], cin_g = cin / group, cout = cout_g * group;
+  std::vector<int64_t> k(wt->shape().dims().begin() + 2, wt->shape().dims().end());
+  auto ints = [&](const char* name, int64_t dflt, size_t len) {
+    auto v = m.attr_ints(name).value_or(std::vector<int64_t>(len, dflt));
+    if (v.size() != len)
+      m.fail(std::string(name) + " must have " + std::to_string(len) + " values");
+    return v;
+  };
+  const auto strides = ints("strides", 1, n), dil = ints("dilations", 1, n);
+  const auto out_pad = ints("output_padding", 0, n);
+  auto pads = ints("pads", 0, 2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    if (strides[i] < 1 || dil[i] < 1 || k[i] < 1)
+      m.fail("kernel, strides and dilations must be positive");
+    if (out_pad[i] < 0 || out_pad[i] >= std::max(strides[i], dil[i]))
+      m.fail("output_padding must be below the stride or the dilation");
+    if (pads[i] < 0 || pads[n + i] < 0) m.fail("pads must be non-negative");
+  }
+  const std::string auto_pad = m.attr_string("auto_pad", "NOTSET");
+  const auto out_shape = m.attr_ints("output_shape");
+  if (out_shape || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    if (out_shape && out_shape->size() != n)
+      m.fail("output_shape must have " + std::to_string(n) + " values");
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t want = out_shape ? (*out_shape)[i] : xs[2 + i] * strides[i];
+      const int64_t total =
+          strides[i] * (xs[2 + i] - 1) + out_pad[i] + (k[i] - 1) * dil[i] + 1 - want;
+      if (total < 0) m.unsupported("an output_shape beyond the full output is not supported");
+      const bool lower = auto_pad != "SAME_UPPER";  // NOTSET with output_shape too
+      pads[i] = lower ? total - total / 2 : total / 2;
+      pads[n + i] = total - pads[i];
+    }
+  } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
+    m.fail("auto_pad '" + auto_pad + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  } else if (auto_pad == "VALID") {
+    std::fill(pads.begin(), pads.end(), 0);
+  }
+  // The turned-around weight, (Cout, Cin / group, k…), as a 2-D one.
+  const int64_t kh = n == 2 ? k[0] : 1, kw = k[n - 1];
+  Tensor w64 = wt->to(DType::Float64);
+  Tensor w2(DType::Float64, Shape{cout, cin_g, kh, kw});
+  const double* src = w64.data<double>();
+  double* dst = w2.data<double>();
+  for (int64_t g = 0; g < group; ++g)
+    for (int64_t oc = 0; oc < cout_g; ++oc)
+      for (int64_t ic = 0; ic < cin_g; ++ic)
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t xx = 0; xx < kw; ++xx)
+            dst[(((g * cout_g + oc) * cin_g + ic) * kh + y) * kw + xx] =
+                src[(((g * cin_g + ic) * cout_g + oc) * kh + (kh - 1 - y)) * kw + (kw - 1 - xx)];
+  int x = unsqueeze_2d(m, x0);
+  // Per 2-D axis (H, W): stride, dilation, kernel, and the convolution's pads before and after.
+  int64_t st[2] = {1, 1}, dl[2] = {1, 1}, kk[2] = {kh, kw}, before[2] = {0, 0}, after[2] = {0, 0};
+  for (size_t i = 0; i < n; ++i) {
+    const size_t a = 2 - n + i;
+    st[a] = strides[i], dl[a] = dil[i];
+    before[a] = dl[a] * (kk[a] - 1) - pads[i];
+    after[a] = dl[a] * (kk[a] - 1) - pads[n + i] + out_pad[i];
+  }
+  for (size_t a = 0; a < 2; ++a) {
+    x = spread_zeros(m, x, 2 + a, st[a]);
+    const int64_t len = m.info(x).shape[2 + a];
+    const int64_t lo = std::max<int64_t>(0, -before[a]), hi = len - std::max<int64_t>(0, -after[a]);
+    if (hi <= lo) m.fail("the pads leave no output");
+    x = m.take(x, static_cast<int64_t>(2 + a), index_range(lo, hi, 1));
+    before[a] = std::max<int64_t>(0, before[a]);
+    after[a] = std::max<int64_t>(0, after[a]);
+  }
+  std::vector<int64_t> pad = {before[0], after[0], before[1], after[1]};
+  ir::Attrs attrs = {{"out_channel", cout},
+                     {"kernel_size", std::vector<int64_t>{kh, kw}},
+                     {"mode", int64_t{1}},
+                     {"pad_mode", std::string(pad == std::vector<int64_t>(4, 0) ? "valid" : "pad")},
+                     {"pad", pad},
+                     {"stride", std::vector<int64_t>{1, 1, 1, 1}},
+                     {"dilation", std::vector<int64_t>{1, 1, dl[0], dl[1]}},
+                     {"group", group},
+                     {"groups", group},
+                     {"data_format", std::string("NCHW")}};
+  int y = m.emit1("Conv2D", {x, m.constant(w2.to(m.info(x0).dtype))}, std::move(attrs));
+  if (m.num_inputs() == 3 && m.has_input(2))
+    y = m.emit1("BiasAdd", {y, m.input(2)}, {{"data_format", std::string("NCHW")}});
+  m.set_output(0, squeeze_2d(m, y, one_d));
 }
 
 }  // namespace
+
+bool conv_uses_gemm(const ConvGeometry& g) { return !(g.c == g.group && g.group > 1); }
+
+Tensor pack_conv_weight(const Tensor& w, int64_t group) {
+  Tensor out(w.dtype(), w.shape());
+  const int64_t o = w.shape()[0], og = o / group, kdim = w.numel() / o;
+  const int64_t cg = w.shape()[1], taps = w.shape()[2] * w.shape()[3];
+  // Columns tap-major ((i·kw + j)·cg + ci), so that a tap's columns are one range.
+  std::vector<float> tap_major(static_cast<size_t>(w.numel()));
+  const float* src = w.data<float>();
+  for (int64_t r = 0; r < o; ++r)
+    for (int64_t ci = 0; ci < cg; ++ci)
+      for (int64_t t = 0; t < taps; ++t)
+        tap_major[static_cast<size_t>(r * kdim + t * cg + ci)] = src[r * kdim + ci * taps + t];
+  for (int64_t gr = 0; gr < group; ++gr)
+    pack_rows(og, kdim, tap_major.data() + gr * og * kdim, kdim,
+              out.data<float>() + gr * og * kdim);
+  return out;
+}
+
+Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,
+                   bool packed_weight) {
+  if (packed_weight && (dtype != DType::Float32 || !conv_uses_gemm(g) || !packed_kernels()))
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "a packed convolution weight needs Float32, a convolution that is not "
+                     "depthwise and a CPU with AVX2 and FMA");
+  if (dtype == DType::Float64) return conv_with<double>(g, bias, act, false);
+  return conv_with<float>(g, bias, act, packed_weight);
+}
 
 CELLAR_REGISTER_OPS(conv2d) {
   table.add({.name = kOp,
              .min_inputs = 2,
              .max_inputs = 2,
              .infer = conv_infer,
-             .make_kernel = conv_kernel,
+             .make_kernel = conv2d_make_kernel,
              // MindSpore writes Conv2D as a PRIMITIVE with attributes; its loader needs "format".
              .mindir = {.primitive = kOp,
                         .defaults = {{"data_format", std::string("NCHW")}},
@@ -260,7 +726,7 @@ CELLAR_REGISTER_OPS(conv2d) {
                         .renamed = {{"data_format", "format"}},
                         .complete = complete_pad_list},
              .onnx = export_conv,
-             .onnx_import = {{"Conv", import_conv}}});
+             .onnx_import = {{"Conv", import_conv}, {"ConvTranspose", import_conv_transpose}}});
 }
 
 }  // namespace cellar::ops

@@ -164,6 +164,22 @@ void import_group_norm(OnnxImporter& m) {
   m.set_output(0, ys.at(0));
 }
 
+// InstanceNormalization(x, scale, B; epsilon): per sample and channel, normalised over the
+// spatial dimensions — GroupNorm with one group per channel (scale and B have C elements).
+void import_instance_norm(OnnxImporter& m) {
+  m.require_inputs(3, 3);
+  const int x = m.input(0);
+  if (m.rank(x) < 3) m.fail("input must have rank >= 3 (N, C, D1, …)");
+  const int64_t c = m.info(x).shape[1];
+  if (c < 1) m.fail("input has no channels");
+  const int w = m.input(1), bias = m.input(2);
+  for (int v : {w, bias})
+    if (m.info(v).shape != Shape{c}) m.fail("scale and B must have C elements");
+  const auto ys =
+      m.emit(kOp, {x, w, bias}, {{"num_groups", c}, {"eps", m.attr_float("epsilon", 1e-5)}});
+  m.set_output(0, ys.at(0));
+}
+
 }  // namespace
 
 CELLAR_REGISTER_OPS(group_norm) {
@@ -178,7 +194,8 @@ CELLAR_REGISTER_OPS(group_norm) {
                         .defaults = {{"eps", 1e-5}},
                         .argument_order = {"input", "num_groups", "weight", "bias", "eps"}},
              .onnx = export_group_norm,
-             .onnx_import = {{"GroupNormalization", import_group_norm}}});
+             .onnx_import = {{"GroupNormalization", import_group_norm},
+                             {"InstanceNormalization", import_instance_norm}}});
 }
 
 }  // namespace cellar::ops

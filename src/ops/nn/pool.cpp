@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
+#include "ops/nn/pool3d.h"
 #include "ops/nn/window.h"
 
 namespace cellar::ops {
@@ -48,8 +50,8 @@ PoolGeometry pool_geometry(const std::string& op, std::span<const TensorType> in
 }
 
 template <class T, bool kMax>
-void pool_run(const PoolGeometry& g, const T* x, T* y) {
-  for (int64_t p = 0; p < g.n * g.c; ++p) {
+void pool_run(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) {
     const T* plane = x + p * g.h * g.w;
     T* out = y + p * g.oh * g.ow;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
@@ -75,17 +77,76 @@ void pool_run(const PoolGeometry& g, const T* x, T* y) {
   }
 }
 
+// A max over planes by rows, for windows of at most kMaxRowWidth input columns: for output row
+// oy, the window's rows are first reduced column by column over the sliding window of kw columns
+// (hm[c] = max of input columns c .. c + kw − 1 over the window's rows, a loop that vectorises),
+// then each output takes hm at its window's first column; outputs whose window leaves the input
+// at the sides are computed as pool_run does. Every output is the max of the same elements from
+// −∞ on (NaN never wins, as there), so the result is pool_run's exactly.
+constexpr int64_t kMaxRowWidth = 4096;
+
+template <class T>
+void max_pool_rows(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t p1) {
+  T hm[kMaxRowWidth];
+  const int64_t span = g.w - g.kw + 1;  // columns whose window of kw is inside the input
+  // Outputs whose window is inside the input along W: ox·sw − pl ∈ [0, span).
+  const int64_t lo = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
+  const int64_t hi = span > 0 ? std::clamp<int64_t>((span - 1 + g.pl) / g.sw + 1, lo, g.ow) : lo;
+  for (int64_t p = p0; p < p1; ++p) {
+    const T* plane = x + p * g.h * g.w;
+    T* out = y + p * g.oh * g.ow;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.pt);
+      const int64_t y1 = std::min(g.h, oy * g.sh - g.pt + g.kh);
+      T* o = out + oy * g.ow;
+      if (hi > lo) {
+        std::fill_n(hm, span, -std::numeric_limits<T>::infinity());
+        for (int64_t iy = y0; iy < y1; ++iy) {
+          const T* row = plane + iy * g.w;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const T* r = row + kx;
+            // Written as a select that always stores: std::max's reference compiles to a
+            // compare and a branch around the store, which does not vectorise.
+            for (int64_t c = 0; c < span; ++c) {
+              const T a = hm[c], v = r[c];
+              hm[c] = a < v ? v : a;
+            }
+          }
+        }
+        for (int64_t ox = lo; ox < hi; ++ox) o[ox] = hm[ox * g.sw - g.pl];
+      }
+      auto edge = [&](int64_t ox) {
+        const int64_t x0 = std::max<int64_t>(0, ox * g.sw - g.pl);
+        const int64_t x1 = std::min(g.w, ox * g.sw - g.pl + g.kw);
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) m = std::max(m, plane[iy * g.w + ix]);
+        o[ox] = m;
+      };
+      for (int64_t ox = 0; ox < lo; ++ox) edge(ox);
+      for (int64_t ox = std::max(lo, hi); ox < g.ow; ++ox) edge(ox);
+    }
+  }
+}
+
 template <bool kMax>
 Kernel pool_kernel(const std::string& name, std::span<const TensorType> in,
                    const ir::Attrs& attrs) {
   const PoolGeometry g = pool_geometry(name, in, attrs);
-  if (in[0].dtype == DType::Float64)
-    return [g](std::span<const Tensor> x, std::span<Tensor> y) {
-      pool_run<double, kMax>(g, x[0].data<double>(), y[0].data<double>());
+  auto kernel = [g]<class T>(T) -> Kernel {
+    return [g](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+      // Work per plane: every output reads its window.
+      par.for_range(g.n * g.c, rows_grain(g.oh * g.ow * g.kh * g.kw),
+                    [&](int64_t p0, int64_t p1, int) {
+                      if (kMax && g.w <= kMaxRowWidth)
+                        max_pool_rows<T>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+                      else
+                        pool_run<T, kMax>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+                    });
     };
-  return [g](std::span<const Tensor> x, std::span<Tensor> y) {
-    pool_run<float, kMax>(g, x[0].data<float>(), y[0].data<float>());
   };
+  if (in[0].dtype == DType::Float64) return kernel(0.0);
+  return kernel(0.0f);
 }
 
 // Concat of fill constants around `x` along `axis`: explicit pooling pads (−∞ for a max).
@@ -111,52 +172,128 @@ int pad_with(OnnxImporter& m, int x, size_t axis, int64_t before, int64_t after,
   return m.emit1("Concat", parts, {{"axis", static_cast<int64_t>(axis)}});
 }
 
+// ONNX's output size along one axis with ceil_mode: ⌈(in + pads − k) / s⌉ + 1 windows, less a
+// last one that would start in the end padding (ONNX Runtime's and PyTorch's rule). Returns how
+// far the last window reaches past the end padding: the extra tail a VALID pool needs.
+int64_t ceil_mode_tail(OnnxImporter& m, const OnnxWindow& s) {
+  const int64_t k = s.d * (s.k - 1) + 1;  // the dilated window's extent
+  const int64_t span = s.in + s.before + s.after - k;
+  if (span < 0) return 0;  // no window fits: the row says so
+  int64_t out = (span + s.s - 1) / s.s + 1;
+  if ((out - 1) * s.s >= s.in + s.before) --out;
+  return std::max<int64_t>(0, (out - 1) * s.s + k - (s.in + s.before + s.after));
+}
+
+// A dilated MaxPool: the input padded with −∞ (pads and ceil_mode's tail), then, a max being
+// separable, along W the Maximum of the k_w strided column grids the window visits (a Gather
+// each), and along H the same over those: k_h + k_w Gathers.
+int dilated_max_pool(OnnxImporter& m, int x, const std::vector<OnnxWindow>& sp,
+                     const int64_t tail[2]) {
+  const double inf = std::numeric_limits<double>::infinity();
+  x = pad_with(m, x, 2, sp[0].before, sp[0].after + tail[0], -inf);
+  x = pad_with(m, x, 3, sp[1].before, sp[1].after + tail[1], -inf);
+  for (int64_t a = 1; a >= 0; --a) {
+    const OnnxWindow& w = sp[static_cast<size_t>(a)];
+    const int64_t span = m.info(x).shape[static_cast<size_t>(2 + a)] - (w.d * (w.k - 1) + 1);
+    if (span < 0) m.fail("the dilated window does not fit the input");
+    const int64_t out = span / w.s + 1;
+    int y = -1;
+    for (int64_t i = 0; i < w.k; ++i) {
+      const int t = m.take(x, 2 + a, index_range(i * w.d, i * w.d + out * w.s, w.s));
+      y = y < 0 ? t : m.emit1("Maximum", {y, t});
+    }
+    x = y;
+  }
+  return x;
+}
+
+// MaxPool / AveragePool on NCHW, or NCL (1-D) over the (N, C, 1, L) view (window.h); NCDHW as
+// MaxPool3D / AvgPool3D (pool3d.cpp). Explicit pads
+// and ceil_mode's partial last windows become a VALID pool over an input padded by Concat: with
+// −∞ for a max; with zeros for an average, whose divisor is then fixed by a constant factor per
+// output pixel where a window holds pixels that do not count (the tail ceil_mode adds never
+// counts; the pads count when count_include_pad=1), as ONNX Runtime and PyTorch divide.
 void import_pool(OnnxImporter& m, bool is_max) {
   m.require_inputs(1, 1);
   const int x0 = m.input(0);
   const Shape xs = m.info(x0).shape;
-  if (xs.rank() != 4) m.unsupported("only 2-D pooling (NCHW input) is supported");
+  if (xs.rank() == 5) return import_pool3d(m, is_max);
+  const bool one_d = xs.rank() == 3;
+  if (xs.rank() != 4 && !one_d)
+    m.unsupported("only 1-D, 2-D and 3-D pooling (NCL, NCHW or NCDHW input) is supported");
   const auto k = m.attr_ints("kernel_shape");
   if (!k) m.fail("kernel_shape is required");
-  if (k->size() != 2) m.fail("kernel_shape must have 2 values");
-  auto sp = onnx_window(m, xs, (*k)[0], (*k)[1]);
-  for (const auto& s : sp)
-    if (s.d != 1) m.unsupported("dilated pooling is not supported");
+  if (k->size() != xs.rank() - 2)
+    m.fail("kernel_shape must have " + std::to_string(xs.rank() - 2) + " values");
+  const auto sp = onnx_window(m, xs, *k);
+  const bool dilated = sp[0].d != 1 || sp[1].d != 1;
+  if (dilated && !is_max) m.unsupported("dilated AveragePool is not supported");
   const bool include_pad = !is_max && m.attr_int("count_include_pad", 0) != 0;
-  if (m.attr_int("ceil_mode", 0) != 0) {
-    for (const auto& s : sp) {
-      const int64_t span = s.in + s.before + s.after - s.k;
-      if (span >= 0 && span % s.s != 0)
-        m.unsupported("ceil_mode with a partial last window is not supported");
-    }
+  int64_t tail[2] = {0, 0};
+  if (m.attr_int("ceil_mode", 0) != 0)
+    for (size_t i = 0; i < 2; ++i) tail[i] = ceil_mode_tail(m, sp[i]);
+  if (dilated) {
+    if (sp[0].k > 4096 || sp[1].k > 4096) m.unsupported("a dilated window over 4096 pixels wide");
+    m.set_output(0, squeeze_2d(m, dilated_max_pool(m, unsqueeze_2d(m, x0), sp, tail), one_d));
+    return;
   }
-  const bool no_pad = std::all_of(
-      sp.begin(), sp.end(), [](const OnnxWindow& s) { return s.before == 0 && s.after == 0; });
-  bool as_same = !include_pad;
+  const bool no_pad =
+      std::all_of(sp.begin(), sp.end(),
+                  [](const OnnxWindow& s) { return s.before == 0 && s.after == 0; }) &&
+      tail[0] == 0 && tail[1] == 0;
+  bool as_same = !include_pad && tail[0] == 0 && tail[1] == 0;
   for (const auto& s : sp) {
     const auto [b, a] = same_pads(s.in, s.k, s.s, 1);
     as_same = as_same && s.before == b && s.after == a;
   }
-  int x = x0;
+  int x = unsqueeze_2d(m, x0);
   std::string mode = "VALID";
+  // Output pixel scale for an average whose windows hold uncounted pixels: k_h·k_w / counted.
+  std::optional<Tensor> scale;
   if (!no_pad && as_same) {
     mode = "SAME";
   } else if (!no_pad) {
-    if (!is_max && !include_pad)
-      m.unsupported(
-          "AveragePool with count_include_pad=0 and padding other than SAME is not "
-          "supported");
-    // Pad explicitly: −∞ never wins a max; zeros count in an average that includes padding.
+    // −∞ never wins a max; zeros add nothing to an average's sum.
     const double fill = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
-    x = pad_with(m, x, 2, sp[0].before, sp[0].after, fill);
-    x = pad_with(m, x, 3, sp[1].before, sp[1].after, fill);
+    x = pad_with(m, x, 2, sp[0].before, sp[0].after + tail[0], fill);
+    x = pad_with(m, x, 3, sp[1].before, sp[1].after + tail[1], fill);
+    if (!is_max) {
+      // Counted along each axis: the input, with its pads when count_include_pad=1.
+      std::vector<int64_t> out(2);
+      std::vector<std::vector<double>> counted(2);
+      bool partial = false;
+      for (size_t i = 0; i < 2; ++i) {
+        const OnnxWindow& s = sp[i];
+        const int64_t lo = include_pad ? 0 : s.before;
+        const int64_t hi = include_pad ? s.before + s.in + s.after : s.before + s.in;
+        out[i] = (s.in + s.before + s.after + tail[i] - s.k) / s.s + 1;
+        for (int64_t o = 0; o < out[i]; ++o) {
+          const int64_t c = std::min(o * s.s + s.k, hi) - std::max(o * s.s, lo);
+          if (c <= 0) m.unsupported("an AveragePool window holds no pixel it may count");
+          counted[i].push_back(static_cast<double>(c));
+          partial = partial || c != s.k;
+        }
+      }
+      if (partial) {
+        m.charge_generated(static_cast<uint64_t>(out[0] * out[1]) * 8);
+        Tensor t(DType::Float64, Shape{1, 1, out[0], out[1]});
+        double* v = t.data<double>();
+        for (int64_t oy = 0; oy < out[0]; ++oy)
+          for (int64_t ox = 0; ox < out[1]; ++ox)
+            v[oy * out[1] + ox] =
+                static_cast<double>(sp[0].k * sp[1].k) /
+                (counted[0][static_cast<size_t>(oy)] * counted[1][static_cast<size_t>(ox)]);
+        scale = t.to(m.info(x0).dtype);
+      }
+    }
   }
-  const int y = m.emit1(is_max ? "MaxPool" : "AvgPool", {x},
-                        {{"kernel_size", std::vector<int64_t>{1, 1, sp[0].k, sp[1].k}},
-                         {"strides", std::vector<int64_t>{1, 1, sp[0].s, sp[1].s}},
-                         {"pad_mode", mode},
-                         {"data_format", std::string("NCHW")}});
-  m.set_output(0, y);
+  int y = m.emit1(is_max ? "MaxPool" : "AvgPool", {x},
+                  {{"kernel_size", std::vector<int64_t>{1, 1, sp[0].k, sp[1].k}},
+                   {"strides", std::vector<int64_t>{1, 1, sp[0].s, sp[1].s}},
+                   {"pad_mode", mode},
+                   {"data_format", std::string("NCHW")}});
+  if (scale) y = m.emit1("Mul", {y, m.constant(*scale)});
+  m.set_output(0, squeeze_2d(m, y, one_d));
 }
 
 }  // namespace

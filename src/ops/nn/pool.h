@@ -27,9 +27,9 @@ OpDef pool_row(const std::string& name, bool is_max);
 
 // Export as ONNX MaxPool / AveragePool(count_include_pad 0) with explicit pads.
 OnnxExportFn onnx_pool_export(bool is_max);
-// Import ONNX MaxPool / AveragePool as this row (SAME when the pads are SAME's, VALID after
-// explicit padding otherwise; dilations, partial ceil_mode windows and AveragePool padding that
-// SAME does not express without counting it are refused as unsupported).
+// Import ONNX MaxPool / AveragePool, 1-D or 2-D, as this row (SAME when the pads are SAME's,
+// VALID after explicit padding otherwise, ceil_mode's partial last windows included; a dilated
+// MaxPool as the Maximum of strided Gathers; a dilated AveragePool is refused as unsupported).
 OnnxImportFn onnx_pool_import(bool is_max);
 
 }  // namespace cellar::ops

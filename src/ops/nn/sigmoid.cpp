@@ -5,6 +5,7 @@
 
 #include "ops/onnx_spelling.h"
 #include "ops/unary.h"
+#include "ops/vec_math.h"
 
 namespace cellar::ops {
 
@@ -19,6 +20,7 @@ struct Sigmoid {
 
 CELLAR_REGISTER_OPS(sigmoid) {
   OpDef d = unary_row<Sigmoid>("Sigmoid");
+  d.make_kernel = vec_make_kernel(&sigmoid_simd, d.make_kernel);  // Float32 in SIMD lanes
   d.onnx = onnx_same("Sigmoid");
   d.onnx_import = {{"Sigmoid", onnx_unary("Sigmoid")}};
   table.add(std::move(d));

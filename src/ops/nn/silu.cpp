@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/nn/activation.h"
+#include "ops/vec_math.h"
 
 namespace cellar::ops {
 
@@ -18,6 +19,7 @@ struct SiLU {
 
 CELLAR_REGISTER_OPS(silu) {
   OpDef d = unary_row<SiLU>("SiLU");
+  d.make_kernel = vec_make_kernel(&silu_simd, d.make_kernel);  // Float32 in SIMD lanes
   d.onnx = [](OnnxBuilder& b, const ir::Node& n) {
     const std::string x = b.name(n.inputs.at(0)), y = b.name(n.outputs.at(0));
     b.add("Mul", {x, onnx_step(b, y + "/sigmoid", "Sigmoid", {x})}, {y});

@@ -20,9 +20,19 @@ struct OnnxWindow {
   int64_t in, k, s, d, before, after;
 };
 
-// The two spatial dimensions (H, W) of the importer's current node over an NCHW input `x` with
-// kernel kh × kw, from its strides, dilations and auto_pad / pads attributes as ONNX defines
-// them. FormatError (through the importer) for malformed attributes.
-std::vector<OnnxWindow> onnx_window(OnnxImporter& m, const Shape& x, int64_t kh, int64_t kw);
+// The two spatial dimensions (H, W) of the importer's current node over its input `x`, NCHW or
+// (1-D) NCL, with `kernel` (one size per spatial dimension), from its strides, dilations and
+// auto_pad / pads attributes as ONNX defines them. A 1-D node's one dimension is W, beside a unit
+// H window (in 1, kernel 1, stride 1, no padding), so that the 2-D rows run it on the
+// (N, C, 1, L) view unsqueeze_2d makes. FormatError (through the importer) for malformed
+// attributes.
+std::vector<OnnxWindow> onnx_window(OnnxImporter& m, const Shape& x,
+                                    const std::vector<int64_t>& kernel);
+
+// 1-D window nodes (Conv, MaxPool, AveragePool on NCL input) run on the 2-D rows: `x` of rank 3
+// becomes (N, C, 1, L) by an ExpandDims at axis 2, and the 2-D result comes back with a Squeeze of
+// that axis. Rank-4 values pass through both unchanged.
+int unsqueeze_2d(OnnxImporter& m, int x);
+int squeeze_2d(OnnxImporter& m, int y, bool one_d);
 
 }  // namespace cellar::ops

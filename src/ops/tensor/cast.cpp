@@ -1,11 +1,15 @@
 // Cast(x; dst_type): value conversion to the dtype dst_type names (MindSpore's name, e.g.
-// "Float32"), from and to Bool, Int8–Int64, UInt8–UInt64, Float32 and Float64 (not Float16,
-// BFloat16, String). Conversion is static_cast's, except float → int, which saturates (NaN → 0)
-// where static_cast is undefined; a Bool result is 0/1 (any non-zero is true). In MindIR the
+// "Float32"), from and to Bool, Int8–Int64, UInt8–UInt64, Float16, BFloat16, Float32 and Float64
+// (not String). Conversion is static_cast's, except float → int, which saturates (NaN → 0)
+// where static_cast is undefined; a Bool result is 0/1 (any non-zero is true). Float16 and
+// BFloat16 go through float: read exactly, written rounded to nearest even (dtype.h's
+// conversions; a Float64 or 64-bit integer source is rounded to float first). HRNet's fuse
+// layers (mindcv) cast to Float16 and back. In MindIR the
 // primitive "Cast" with dst_type its second input: MindSpore 2.x writes MindSpore's TypeId number
 // (43 for Float32), 1.x a dtype constant; the reader turns both into the name. ONNX's Cast carries
 // the target as `to` (a TensorProto.DataType number): written and read one to one; a Cast of a
 // constant is folded at load time, and a Cast to the input's own dtype is read as no node.
+#include <algorithm>
 #include <limits>
 #include <type_traits>
 
@@ -24,21 +28,32 @@ DType cast_target(const ir::Attrs& attrs) {
                      "required");
   const auto& s = std::get<std::string>(it->second);
   const auto t = dtype_from_mindspore_name(s);
-  if (!t || *t == DType::String || *t == DType::Float16 || *t == DType::BFloat16)
+  if (!t || *t == DType::String)
     throw ValueError(ErrorCode::kUnsupported, "Cast: to '" + s + "' is not supported");
   return *t;
 }
 
 struct ToBool {};  // a Bool result: one byte, 0 or 1
+struct Half {};    // IEEE binary16, stored as its 16 bits
+struct BHalf {};   // bfloat16, stored as its 16 bits
 
-template <class From, class To>
-void cast_loop(const Tensor& x, Tensor& y, int64_t n) {
-  const auto* p = reinterpret_cast<const From*>(x.raw_data());
-  if constexpr (std::is_same_v<To, ToBool>) {
-    auto* q = reinterpret_cast<uint8_t*>(y.raw_data());
+template <class T>
+constexpr bool kIs16BitFloat = std::is_same_v<T, Half> || std::is_same_v<T, BHalf>;
+
+// y[at .. at + n) = the values p[0 .. n) converted to To.
+template <class To, class From>
+void cast_block(const From* p, Tensor& y, int64_t at, int64_t n) {
+  if constexpr (kIs16BitFloat<To>) {
+    auto* q = reinterpret_cast<uint16_t*>(y.raw_data()) + at;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto f = static_cast<float>(p[i]);
+      q[i] = std::is_same_v<To, Half> ? float_to_half(f) : float_to_bfloat16(f);
+    }
+  } else if constexpr (std::is_same_v<To, ToBool>) {
+    auto* q = reinterpret_cast<uint8_t*>(y.raw_data()) + at;
     for (int64_t i = 0; i < n; ++i) q[i] = p[i] != From(0) ? 1 : 0;
   } else {
-    auto* q = reinterpret_cast<To*>(y.raw_data());
+    auto* q = reinterpret_cast<To*>(y.raw_data()) + at;
     for (int64_t i = 0; i < n; ++i) {
       if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
         // Out-of-range and NaN are undefined for static_cast: saturate, NaN → 0.
@@ -55,6 +70,24 @@ void cast_loop(const Tensor& x, Tensor& y, int64_t n) {
         q[i] = static_cast<To>(p[i]);
       }
     }
+  }
+}
+
+template <class From, class To>
+void cast_loop(const Tensor& x, Tensor& y, int64_t n) {
+  if constexpr (kIs16BitFloat<From>) {  // every value exact in float: widen a block, then cast
+    const auto* p = reinterpret_cast<const uint16_t*>(x.raw_data());
+    constexpr int64_t kBlock = 256;
+    float buf[kBlock];
+    for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, n - i0);
+      for (int64_t i = 0; i < m; ++i)
+        buf[i] =
+            std::is_same_v<From, Half> ? half_to_float(p[i0 + i]) : bfloat16_to_float(p[i0 + i]);
+      cast_block<To>(static_cast<const float*>(buf), y, i0, m);
+    }
+  } else {
+    cast_block<To>(reinterpret_cast<const From*>(x.raw_data()), y, 0, n);
   }
 }
 
@@ -80,6 +113,10 @@ Kernel cast_from(DType to, int64_t n) {
         return cast_loop<From, uint32_t>(x[0], y[0], n);
       case DType::UInt64:
         return cast_loop<From, uint64_t>(x[0], y[0], n);
+      case DType::Float16:
+        return cast_loop<From, Half>(x[0], y[0], n);
+      case DType::BFloat16:
+        return cast_loop<From, BHalf>(x[0], y[0], n);
       case DType::Float64:
         return cast_loop<From, double>(x[0], y[0], n);
       default:
@@ -93,11 +130,8 @@ OpDef cast_row() {
   d.name = "Cast";
   d.infer = [](std::span<const TensorType> in, const ir::Attrs& attrs) {
     const DType to = cast_target(attrs);
-    if (in[0].dtype == DType::String || in[0].dtype == DType::Float16 ||
-        in[0].dtype == DType::BFloat16)
-      throw ValueError(
-          ErrorCode::kUnsupported,
-          "Cast: from " + std::string(mindspore_name(in[0].dtype)) + " is not supported");
+    if (in[0].dtype == DType::String)
+      throw ValueError(ErrorCode::kUnsupported, "Cast: from String is not supported");
     return std::vector<TensorType>{{to, in[0].shape}};
   };
   d.make_kernel = [](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
@@ -122,6 +156,10 @@ OpDef cast_row() {
         return cast_from<uint32_t>(to, n);
       case DType::UInt64:
         return cast_from<uint64_t>(to, n);
+      case DType::Float16:
+        return cast_from<Half>(to, n);
+      case DType::BFloat16:
+        return cast_from<BHalf>(to, n);
       case DType::Float64:
         return cast_from<double>(to, n);
       default:

@@ -1,0 +1,205 @@
+// The fp32 peak of this CPU's cores and how close cellar's GEMM kernels come to it (issue 13:
+// "the convolution and GEMM kernels reach ≥ 70% of this CPU's measured fp32 peak").
+//
+//   OPENBLAS_NUM_THREADS=1 gemm_bench [REPEATS]
+//                          → the CPU model and flags, the FMA peak of one core (AVX-512 and AVX2
+//                            loops), then GFLOP/s on one thread of each SIMD path cellar has on
+//                            this CPU (ops/isa.h, each forced in turn) and of OpenBLAS's sgemm,
+//                            for the products the benchmark nets run, best of REPEATS (default 30)
+//                            (OpenBLAS takes a thread per CPU unless told otherwise)
+//
+// The peak loop: 12 independent chains of fused multiply-adds on registers (enough to cover the
+// FMA latency on every x86 core of the last ten years), nothing loaded or stored: what the FMA
+// units can do, the bound the kernels are measured against.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/gemm.h"
+#include "ops/isa.h"
+
+namespace {
+
+using cellar::ops::Isa;
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"), noipa)) float fma_loop_avx512(int64_t iters) {
+  __m512 a0 = _mm512_set1_ps(0.f), a1 = _mm512_set1_ps(1.f), a2 = _mm512_set1_ps(2.f),
+         a3 = _mm512_set1_ps(3.f), a4 = _mm512_set1_ps(4.f), a5 = _mm512_set1_ps(5.f),
+         a6 = _mm512_set1_ps(6.f), a7 = _mm512_set1_ps(7.f), a8 = _mm512_set1_ps(8.f),
+         a9 = _mm512_set1_ps(9.f), a10 = _mm512_set1_ps(10.f), a11 = _mm512_set1_ps(11.f);
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-6f);
+  for (int64_t i = 0; i < iters; ++i) {
+    a0 = _mm512_fmadd_ps(a0, x, y), a1 = _mm512_fmadd_ps(a1, x, y);
+    a2 = _mm512_fmadd_ps(a2, x, y), a3 = _mm512_fmadd_ps(a3, x, y);
+    a4 = _mm512_fmadd_ps(a4, x, y), a5 = _mm512_fmadd_ps(a5, x, y);
+    a6 = _mm512_fmadd_ps(a6, x, y), a7 = _mm512_fmadd_ps(a7, x, y);
+    a8 = _mm512_fmadd_ps(a8, x, y), a9 = _mm512_fmadd_ps(a9, x, y);
+    a10 = _mm512_fmadd_ps(a10, x, y), a11 = _mm512_fmadd_ps(a11, x, y);
+  }
+  const __m512 s =
+      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                  _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))),
+                    _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  alignas(64) float lanes[16];  // through memory: gcc 12 warns inside _mm512_reduce_add_ps
+  _mm512_store_ps(lanes, s);
+  return lanes[0] + lanes[15];
+}
+
+__attribute__((target("avx2,fma"), noipa)) float fma_loop_avx2(int64_t iters) {
+  __m256 a0 = _mm256_set1_ps(0.f), a1 = _mm256_set1_ps(1.f), a2 = _mm256_set1_ps(2.f),
+         a3 = _mm256_set1_ps(3.f), a4 = _mm256_set1_ps(4.f), a5 = _mm256_set1_ps(5.f),
+         a6 = _mm256_set1_ps(6.f), a7 = _mm256_set1_ps(7.f), a8 = _mm256_set1_ps(8.f),
+         a9 = _mm256_set1_ps(9.f), a10 = _mm256_set1_ps(10.f), a11 = _mm256_set1_ps(11.f);
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-6f);
+  for (int64_t i = 0; i < iters; ++i) {
+    a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y);
+    a2 = _mm256_fmadd_ps(a2, x, y), a3 = _mm256_fmadd_ps(a3, x, y);
+    a4 = _mm256_fmadd_ps(a4, x, y), a5 = _mm256_fmadd_ps(a5, x, y);
+    a6 = _mm256_fmadd_ps(a6, x, y), a7 = _mm256_fmadd_ps(a7, x, y);
+    a8 = _mm256_fmadd_ps(a8, x, y), a9 = _mm256_fmadd_ps(a9, x, y);
+    a10 = _mm256_fmadd_ps(a10, x, y), a11 = _mm256_fmadd_ps(a11, x, y);
+  }
+  const __m256 s =
+      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                  _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
+                    _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s);
+  return lanes[0] + lanes[7];
+}
+#endif
+
+// The best of `repeats` timings of f(), in seconds (one untimed call first).
+template <class F>
+double best_seconds(F&& f, int repeats) {
+  f();
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// One core's FMA peak in GFLOP/s with `lanes`-wide vectors (0 when the CPU lacks them).
+double peak_gflops(Isa isa, int repeats) {
+#if defined(__x86_64__)
+  if (!cellar::ops::cpu_has(isa) || isa == Isa::kNone) return 0;
+  // Short (about 2 ms) and many: on a shared machine the best of them is one nobody preempted.
+  constexpr int64_t kIters = 500'000;
+  volatile float sink = 0;
+  const int lanes = isa == Isa::kAvx512 ? 16 : 8;
+  const double s = best_seconds(
+      [&] { sink = isa == Isa::kAvx512 ? fma_loop_avx512(kIters) : fma_loop_avx2(kIters); },
+      std::max(50, repeats));
+  (void)sink;
+  return static_cast<double>(kIters) * 12 * lanes * 2 / s / 1e9;
+#else
+  (void)isa, (void)repeats;
+  return 0;
+#endif
+}
+
+std::string cpuinfo_field(const std::string& key) {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? "" : line.substr(colon + 2);
+    }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 30;
+  std::printf("CPU: %s\n", cpuinfo_field("model name").c_str());
+  std::istringstream flags(cpuinfo_field("flags"));
+  std::printf("flags:");
+  for (std::string f; flags >> f;)
+    if (f == "fma" || f.rfind("avx", 0) == 0 || f.rfind("amx", 0) == 0)
+      std::printf(" %s", f.c_str());
+  std::printf("\nkernels' default instruction set: %s\n",
+              cellar::ops::isa_name(cellar::ops::kernel_isa()));
+  const double peak512 = peak_gflops(Isa::kAvx512, repeats);
+  const double peak256 = peak_gflops(Isa::kAvx2, repeats);
+  const double peak = std::max(peak512, peak256);
+  std::printf("FMA peak, one core: AVX-512 %.1f GFLOP/s, AVX2 %.1f GFLOP/s\n\n", peak512, peak256);
+
+  struct Product {
+    const char* what;
+    int64_t m, n, k;
+  };
+  const Product products[] = {
+      {"MLP b64 Dense 784->512 (x.W)", 64, 512, 784},
+      {"MLP b64 Dense 512->512", 64, 512, 512},
+      {"conv 3x3 64->64 at 32x32 (im2col)", 64, 1024, 576},
+      {"conv 3x3 128->128 at 16x16", 128, 256, 1152},
+      {"conv 3x3 256->256 at 8x8", 256, 64, 2304},
+      {"square 512", 512, 512, 512},
+  };
+  std::printf("| product | m x n x k | path | GFLOP/s | of peak |\n|---|---|---|---|---|\n");
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const Product& p : products) {
+    std::vector<float> a(static_cast<size_t>(p.m * p.k)), b(static_cast<size_t>(p.k * p.n)),
+        c(static_cast<size_t>(p.m * p.n)), packed(a.size());
+    for (auto& v : a) v = u(rng);
+    for (auto& v : b) v = u(rng);
+    cellar::ops::pack_rows(p.m, p.k, a.data(), p.k, packed.data());
+    const double flop = 2.0 * static_cast<double>(p.m * p.n * p.k);
+    auto row = [&](const char* path, double seconds) {
+      const double gf = flop / seconds / 1e9;
+      std::printf("| %s | %lldx%lldx%lld | %s | %.1f | %.0f%% |\n", p.what,
+                  static_cast<long long>(p.m), static_cast<long long>(p.n),
+                  static_cast<long long>(p.k), path, gf, 100 * gf / peak);
+    };
+    for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
+      if (!cellar::ops::cpu_has(isa)) continue;
+      const Isa previous = cellar::ops::force_isa(isa);
+      const std::string name = cellar::ops::isa_name(isa);
+      row((name + ", A as stored (MatMul)").c_str(),
+          best_seconds(
+              [&] {
+                cellar::ops::gemm(false, false, p.m, p.n, p.k, a.data(), p.k, b.data(), p.n,
+                                  c.data(), p.n);
+              },
+              repeats));
+      row((name + ", A packed (Conv2D)").c_str(), best_seconds(
+                                                      [&] {
+                                                        cellar::ops::gemm_packed(
+                                                            p.m, p.n, p.k, packed.data(), b.data(),
+                                                            p.n, c.data(), p.n);
+                                                      },
+                                                      repeats));
+      cellar::ops::force_isa(previous);
+    }
+    row("OpenBLAS sgemm", best_seconds(
+                              [&] {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                            static_cast<int>(p.m), static_cast<int>(p.n),
+                                            static_cast<int>(p.k), 1.0f, a.data(),
+                                            static_cast<int>(p.k), b.data(), static_cast<int>(p.n),
+                                            0.0f, c.data(), static_cast<int>(p.n));
+                              },
+                              repeats));
+  }
+  return 0;
+}

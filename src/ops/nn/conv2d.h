@@ -1,0 +1,45 @@
+// Conv2D's geometry and kernel (private to src/ops/nn): shared by the Conv2D row and the
+// load-time FusedConv2D row (src/runtime/optimizer.h makes it), which runs the same kernel with a
+// per-channel bias and an activation applied to each block of output while it is in cache.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "ops/op_table.h"
+
+namespace cellar::ops {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // weight
+  int64_t group;
+  int64_t sh, sw, dh, dw;  // stride, dilation
+  int64_t pt, pb, pl, pr;  // padding
+  int64_t oh, ow;          // output
+};
+
+// The geometry of inputs x (in[0]) and weight (in[1]) under Conv2D's attributes; ValueError
+// (kShapeMismatch, kDTypeMismatch, kInvalidArgument) saying what disagrees. Every input must have
+// x's dtype (Float32 or Float64).
+ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const ir::Attrs& attrs);
+
+// What the fused kernel applies to each output after the convolution.
+enum class ConvActivation { kNone, kReLU, kReLU6, kHSwish, kHSigmoid };
+
+// Whether a convolution of this geometry runs as GEMMs over its weight (every one but depthwise
+// groups): the ones whose weight the optimiser may pack (pack_conv_weight).
+bool conv_uses_gemm(const ConvGeometry& g);
+// The weight [o, c/group, kh, kw] (Float32) with each group's rows packed for gemm_packed
+// (ops/gemm.h), their columns tap-major ((i·kw + j)·c/group + ci: a kernel tap's columns are one
+// range, which a convolution whose tap only meets padding skips), in a tensor of the same shape.
+// Only where ops::packed_kernels().
+Tensor pack_conv_weight(const Tensor& w, int64_t group);
+
+// The kernel: inputs x, weight and, when `bias`, a per-output-channel bias (in[2]). With
+// `packed_weight`, the weight is pack_conv_weight's (Float32, a GEMM geometry, a CPU with
+// ops::packed_kernels(); ValueError otherwise).
+Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,
+                   bool packed_weight = false);
+
+}  // namespace cellar::ops

@@ -1,0 +1,298 @@
+#include "ops/nn/depthwise.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/isa.h"
+
+namespace cellar::ops {
+
+namespace {
+
+// The padded input's rows and columns an output reads, and the phases' row stride.
+struct Padded {
+  int64_t rows, cols, phase_cols;
+};
+
+Padded padded(const ConvGeometry& g) {
+  const int64_t rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  return {rows, cols, (cols + g.sw - 1) / g.sw};
+}
+
+// Padded (r, c) = x(r − pt, c − pl), or 0 outside x, at phase c mod sw, row r, column c / sw.
+void fill_phases(const ConvGeometry& g, const Padded& p, const float* x, float* scratch) {
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const int64_t iy = r - g.pt;
+    const bool inside = iy >= 0 && iy < g.h;
+    const float* src = x + iy * g.w;
+    for (int64_t q = 0; q < g.sw; ++q) {
+      float* dst = scratch + (q * p.rows + r) * p.phase_cols;
+      if (!inside) {
+        std::fill_n(dst, p.phase_cols, 0.0f);
+        continue;
+      }
+      // Columns k with 0 ≤ k·sw + q − pl < w: [lo, hi).
+      const int64_t first = g.pl - q;  // k·sw ≥ first
+      const int64_t lo = std::min(p.phase_cols, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
+      const int64_t hi = std::clamp<int64_t>((g.w + g.pl - q + g.sw - 1) / g.sw, lo, p.phase_cols);
+      std::fill_n(dst, lo, 0.0f);
+      if (g.sw == 1) {
+        std::copy(src + lo + q - g.pl, src + hi + q - g.pl, dst + lo);
+      } else {
+        for (int64_t k = lo; k < hi; ++k) dst[k] = src[k * g.sw + q - g.pl];
+      }
+      std::fill(dst + hi, dst + p.phase_cols, 0.0f);
+    }
+  }
+}
+
+// Each tap's offset in the scratch, from output row 0 and column 0.
+constexpr int64_t kMaxTaps = 64;
+void tap_offsets(const ConvGeometry& g, const Padded& p, int64_t* off) {
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t c = j * g.dw;
+      off[i * g.kw + j] = ((c % g.sw) * p.rows + i * g.dh) * p.phase_cols + c / g.sw;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) void depthwise_avx512(const ConvGeometry& g, const float* x,
+                                                         const float* w, float* y, float* scratch) {
+  const Padded p = padded(g);
+  fill_phases(g, p, x, scratch);
+  int64_t off[kMaxTaps];
+  tap_offsets(g, p, off);
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    float* yr = y + oy * g.ow;
+    const float* row = scratch + oy * g.sh * p.phase_cols;
+    for (int64_t ox = 0; ox < g.ow; ox += 16) {
+      const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, g.ow - ox)) - 1);
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t t = 0; t < taps; ++t)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mask, row + off[t] + ox),
+                              acc);
+      _mm512_mask_storeu_ps(yr + ox, mask, acc);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void depthwise_avx2(const ConvGeometry& g, const float* x,
+                                                        const float* w, float* y, float* scratch) {
+  const Padded p = padded(g);
+  fill_phases(g, p, x, scratch);
+  int64_t off[kMaxTaps];
+  tap_offsets(g, p, off);
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    float* yr = y + oy * g.ow;
+    const float* row = scratch + oy * g.sh * p.phase_cols;
+    for (int64_t ox = 0; ox < g.ow; ox += 8) {
+      alignas(32) int lanes[8];
+      for (int l = 0; l < 8; ++l) lanes[l] = ox + l < g.ow ? -1 : 0;
+      const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t t = 0; t < taps; ++t)
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(w + t),
+                              _mm256_maskload_ps(row + off[t] + ox, mask), acc);
+      _mm256_maskstore_ps(yr + ox, mask, acc);
+    }
+  }
+}
+
+// The channel-blocked kernel: 8 channels at once, one per lane of an AVX2 vector (a plane of a few
+// pixels fills a vector poorly; a block of channels fills it whatever the plane's size). The
+// block's input goes, transposed (8 × 8 in registers) and zero-padded, into the scratch as
+// [row][column][lane]; every output pixel's vector then sums its taps in a register (the same
+// fused multiply-adds, in the same order, as the per-plane kernels above), gets bias and
+// activation, and is stored to the scratch; the block is finally transposed back into its output
+// planes. 8 lanes on AVX-512 CPUs too: measured on a Zen 4 EPYC (docs/benchmarks.md, session 6),
+// 16 lanes were slower (half the lanes idle in 8-channel layers, 16 × 16 transposes) and the
+// per-plane AVX-512 kernel 2-4× slower than this one, from 112 × 112 planes down to 2 × 2.
+struct Blocked {
+  int64_t rows, cols;  // the padded input's
+};
+
+Blocked blocked(const ConvGeometry& g) {
+  return {(g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1, (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1};
+}
+
+// An 8 × 8 block of floats transposed in registers: r[i] lane j becomes r[j] lane i.
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Channels [0, channels ≤ 8) of x (planes h × w, one after another) into `in` as
+// [row][col][lane], zero outside the input and in lanes ≥ channels; 8 columns at a time through
+// transpose8.
+__attribute__((target("avx2,fma"))) void fill_blocked8(const ConvGeometry& g, const Blocked& p,
+                                                       const float* x, int64_t channels,
+                                                       float* in) {
+  constexpr int kLanes = 8;
+  std::fill_n(in, p.rows * p.cols * kLanes, 0.0f);
+  const int64_t r0 = std::max<int64_t>(0, g.pt), r1 = std::min(p.rows, g.pt + g.h);
+  const int64_t c0 = std::max<int64_t>(0, g.pl), c1 = std::min(p.cols, g.pl + g.w);
+  const int64_t plane = g.h * g.w;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* src = x + (r - g.pt) * g.w - g.pl;  // src[c] is padded column c of channel 0
+    float* dst = in + r * p.cols * kLanes;
+    int64_t c = c0;
+    for (; c + 8 <= c1; c += 8) {
+      __m256 v[8];
+      for (int64_t ch = 0; ch < 8; ++ch)
+        v[ch] = ch < channels ? _mm256_loadu_ps(src + ch * plane + c) : _mm256_setzero_ps();
+      transpose8(v);
+      for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
+    }
+    for (int64_t ch = 0; ch < channels; ++ch)
+      for (int64_t cc = c; cc < c1; ++cc) dst[cc * kLanes + ch] = src[ch * plane + cc];
+  }
+}
+
+// The block's outputs ([pixel][lane] in `out`) into channels [0, channels) of y.
+__attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, const float* out,
+                                                        int64_t channels, float* y) {
+  constexpr int kLanes = 8;
+  const int64_t pixels = g.oh * g.ow;
+  int64_t q = 0;
+  for (; q + 8 <= pixels; q += 8) {
+    __m256 v[8];
+    for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
+    transpose8(v);
+    for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+  }
+  for (int64_t ch = 0; ch < channels; ++ch)
+    for (int64_t qq = q; qq < pixels; ++qq) y[ch * pixels + qq] = out[qq * kLanes + ch];
+}
+
+__attribute__((target("avx2,fma"))) __m256 activate256(__m256 v, ConvActivation act) {
+  const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
+  switch (act) {
+    case ConvActivation::kNone:
+      return v;
+    case ConvActivation::kReLU:
+      return _mm256_max_ps(v, zero);
+    case ConvActivation::kReLU6:
+      return _mm256_min_ps(_mm256_max_ps(v, zero), six);
+    case ConvActivation::kHSwish:
+      return _mm256_div_ps(
+          _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six)), six);
+    case ConvActivation::kHSigmoid:
+      return _mm256_div_ps(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six), six);
+  }
+  return v;
+}
+
+__attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeometry& g,
+                                                                const float* x, int64_t channels,
+                                                                const float* w, const float* bias,
+                                                                ConvActivation act, float* y,
+                                                                float* scratch) {
+  constexpr int kLanes = 8;
+  const Blocked p = blocked(g);
+  float* in = scratch;
+  float* out = scratch + p.rows * p.cols * kLanes;
+  fill_blocked8(g, p, x, channels, in);
+  const int64_t taps = g.kh * g.kw;
+  alignas(32) float lane_w[kMaxTaps][kLanes] = {};
+  int64_t off[kMaxTaps];
+  for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t ch = 0; ch < channels; ++ch) lane_w[t][ch] = w[ch * taps + t];
+    off[t] = ((t / g.kw) * g.dh * p.cols + (t % g.kw) * g.dw) * kLanes;
+  }
+  alignas(32) float lane_b[kLanes] = {};
+  if (bias) std::copy_n(bias, channels, lane_b);
+  const __m256 b = _mm256_load_ps(lane_b);
+  const bool add_bias = bias != nullptr;
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    const float* row = in + oy * g.sh * p.cols * kLanes;
+    float* o = out + oy * g.ow * kLanes;
+    int64_t ox = 0;
+    for (; ox + 4 <= g.ow; ox += 4) {
+      const float* base = row + ox * g.sw * kLanes;
+      const int64_t step = g.sw * kLanes;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t t = 0; t < taps; ++t) {
+        const float* q = base + off[t];
+        const __m256 wt = _mm256_load_ps(lane_w[t]);
+        a0 = _mm256_fmadd_ps(wt, _mm256_load_ps(q), a0);
+        a1 = _mm256_fmadd_ps(wt, _mm256_load_ps(q + step), a1);
+        a2 = _mm256_fmadd_ps(wt, _mm256_load_ps(q + 2 * step), a2);
+        a3 = _mm256_fmadd_ps(wt, _mm256_load_ps(q + 3 * step), a3);
+      }
+      if (add_bias) {
+        a0 = _mm256_add_ps(a0, b), a1 = _mm256_add_ps(a1, b);
+        a2 = _mm256_add_ps(a2, b), a3 = _mm256_add_ps(a3, b);
+      }
+      _mm256_store_ps(o + ox * kLanes, activate256(a0, act));
+      _mm256_store_ps(o + (ox + 1) * kLanes, activate256(a1, act));
+      _mm256_store_ps(o + (ox + 2) * kLanes, activate256(a2, act));
+      _mm256_store_ps(o + (ox + 3) * kLanes, activate256(a3, act));
+    }
+    for (; ox < g.ow; ++ox) {
+      const float* base = row + ox * g.sw * kLanes;
+      __m256 a0 = _mm256_setzero_ps();
+      for (int64_t t = 0; t < taps; ++t)
+        a0 = _mm256_fmadd_ps(_mm256_load_ps(lane_w[t]), _mm256_load_ps(base + off[t]), a0);
+      if (add_bias) a0 = _mm256_add_ps(a0, b);
+      _mm256_store_ps(o + ox * kLanes, activate256(a0, act));
+    }
+  }
+  store_blocked8(g, out, channels, y);
+}
+#endif
+
+}  // namespace
+
+bool depthwise_fits(const ConvGeometry& g) { return g.kh * g.kw <= kMaxTaps; }
+
+size_t depthwise_scratch(const ConvGeometry& g) {
+  const Padded p = padded(g);
+  return static_cast<size_t>(g.sw * p.rows * p.phase_cols);
+}
+
+bool depthwise_blocked_fits(const ConvGeometry& g) { return g.o == g.c && g.kh * g.kw <= kMaxTaps; }
+
+size_t depthwise_blocked_scratch(const ConvGeometry& g) {
+  const Blocked p = blocked(g);
+  return static_cast<size_t>((p.rows * p.cols + g.oh * g.ow) * kDepthwiseLanes);
+}
+
+DepthwiseBlockedFn depthwise_blocked() {
+#if defined(__x86_64__)
+  if (kernel_isa() != Isa::kNone) return &depthwise_blocked_avx2;  // both have AVX2 + FMA
+#endif
+  return nullptr;
+}
+
+DepthwiseFn depthwise_simd() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &depthwise_avx512;
+    case Isa::kAvx2:
+      return &depthwise_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
+}
+
+}  // namespace cellar::ops

@@ -1,0 +1,45 @@
+// Depthwise convolution (groups of one input channel) in SIMD registers (private to src/ops/nn):
+// one output plane at a time, each output vector summing every tap in a register before it is
+// stored once. The input plane is first copied, zero-padded, into the caller's scratch, split by
+// column phase (column c into phase c mod stride), so that every tap of every output vector is one
+// contiguous load whatever the padding, stride and dilation. AVX-512 (16 lanes) or AVX2 (8),
+// chosen at run time from the CPU's features; Float32 only.
+#pragma once
+
+#include <cstddef>
+
+#include "ops/nn/conv2d.h"
+
+namespace cellar::ops {
+
+// Whether the kernel takes this geometry (at most 64 taps).
+bool depthwise_fits(const ConvGeometry& g);
+// Floats of scratch one plane needs.
+size_t depthwise_scratch(const ConvGeometry& g);
+
+// y (oh × ow) = the depthwise convolution of plane x (h × w) with w (kh × kw); every output is
+// Σ over taps (i, j) in order of w[i, j]·x[…] (fused multiply-adds).
+using DepthwiseFn = void (*)(const ConvGeometry& g, const float* x, const float* w, float* y,
+                             float* scratch);
+
+// The kernel for the kernels' instruction set (ops/isa.h), or null (no AVX2 + FMA: the portable
+// loop in conv2d.cpp then).
+DepthwiseFn depthwise_simd();
+
+// The channel-blocked kernel: kDepthwiseLanes channels at once, one per vector lane, through a
+// transposed padded copy in the scratch: 2-4× faster than the per-plane kernel on planes from
+// 112 × 112 down to 2 × 2 (a few pixels per row fill a vector poorly). Output channel c reads
+// input channel c (a channel multiplier of 1). Channels [0, channels ≤ kDepthwiseLanes) of x's
+// planes into y's; every output is Σ over taps in order of w[c, t]·x[…] (fused multiply-adds, as
+// the per-plane kernel), then + bias[c] (when bias is not null), then the activation.
+inline constexpr int64_t kDepthwiseLanes = 8;
+bool depthwise_blocked_fits(const ConvGeometry& g);
+// Floats of 64-byte-aligned scratch one block needs.
+size_t depthwise_blocked_scratch(const ConvGeometry& g);
+using DepthwiseBlockedFn = void (*)(const ConvGeometry& g, const float* x, int64_t channels,
+                                    const float* w, const float* bias, ConvActivation act, float* y,
+                                    float* scratch);
+// The kernel for the kernels' instruction set (ops/isa.h: AVX2 or AVX-512), or null.
+DepthwiseBlockedFn depthwise_blocked();
+
+}  // namespace cellar::ops

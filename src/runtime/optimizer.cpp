@@ -1,0 +1,457 @@
+#include "runtime/optimizer.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ops/attr.h"
+#include "ops/gemm.h"
+#include "ops/nn/conv2d.h"
+#include "ops/op_table.h"
+
+namespace cellar::runtime {
+
+namespace {
+
+// The graph being rewritten, with who reads what. Nodes are removed by marking them dead;
+// values stay (compact() drops the unread ones at the end).
+class Rewriter {
+ public:
+  explicit Rewriter(ir::Graph& g) : g_(g), dead_(g.nodes.size(), false) {
+    for (size_t i = 0; i < g.initializers.size(); ++i) init_[g.initializers[i].value] = i;
+    for (int v : g.outputs) graph_output_.insert(v);
+    recount();
+  }
+
+  ir::Graph& graph() { return g_; }
+  bool dead(size_t n) const { return dead_[n]; }
+  void kill(size_t n) { dead_[n] = true; }
+
+  // Readers of each value among live nodes (a node reading it twice counts twice).
+  void recount() {
+    readers_.assign(g_.values.size(), 0);
+    producer_.assign(g_.values.size(), -1);
+    for (size_t n = 0; n < g_.nodes.size(); ++n) {
+      if (dead_[n]) continue;
+      for (int v : g_.nodes[n].inputs) ++readers_[static_cast<size_t>(v)];
+      for (int v : g_.nodes[n].outputs) producer_[static_cast<size_t>(v)] = static_cast<int>(n);
+    }
+  }
+  int readers(int v) const { return readers_[static_cast<size_t>(v)]; }
+  int producer(int v) const { return producer_[static_cast<size_t>(v)]; }
+  bool is_output(int v) const { return graph_output_.count(v) > 0; }
+  // Read by exactly one node and not a graph output: an intermediate a fusion may swallow.
+  bool private_value(int v) const { return readers(v) == 1 && !is_output(v); }
+  bool unused(int v) const { return readers(v) == 0 && !is_output(v); }
+
+  const Tensor* constant(int v) const {
+    auto it = init_.find(v);
+    return it == init_.end() ? nullptr : &g_.initializers[it->second].data;
+  }
+  int add_constant(const std::string& hint, Tensor t) {
+    std::string name = hint;
+    for (int k = 1; names().count(name); ++k) name = hint + "_" + std::to_string(k);
+    names_.insert(name);
+    const int v = g_.add_value(name, t.dtype(), t.shape());
+    g_.initializers.push_back({.value = v, .data = std::move(t), .is_parameter = false});
+    init_[v] = g_.initializers.size() - 1;
+    readers_.push_back(0);
+    producer_.push_back(-1);
+    return v;
+  }
+  // Drops constant `v`'s bytes once no live node reads it and it is no graph output (the value
+  // itself goes at compact()), so that a weight replaced by its folded, packed or transposed copy
+  // is not held beside the copy while the rest of the graph is rewritten. Bytes another holder
+  // shares (the caller's graph) stay alive there.
+  void release_if_unread(int v) {
+    auto it = init_.find(v);
+    if (it == init_.end() || is_output(v)) return;
+    for (size_t n = 0; n < g_.nodes.size(); ++n)
+      if (!dead_[n])
+        for (int u : g_.nodes[n].inputs)
+          if (u == v) return;
+    g_.initializers[it->second].data = Tensor();
+  }
+  void release_if_unread(const std::vector<int>& vs) {
+    for (int v : vs) release_if_unread(v);
+  }
+  // Every live reader of `from` reads `to` instead.
+  void replace_uses(int from, int to) {
+    for (size_t n = 0; n < g_.nodes.size(); ++n) {
+      if (dead_[n]) continue;
+      for (int& v : g_.nodes[n].inputs)
+        if (v == from) v = to;
+    }
+    recount();
+  }
+
+ private:
+  const std::set<std::string>& names() {
+    if (names_.empty())
+      for (const auto& v : g_.values) names_.insert(v.name);
+    return names_;
+  }
+
+  ir::Graph& g_;
+  std::vector<bool> dead_;
+  std::map<int, size_t> init_;
+  std::set<int> graph_output_;
+  std::vector<int> readers_, producer_;
+  std::set<std::string> names_;
+};
+
+bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
+
+// 1. Nodes whose inputs are all initializers, computed now.
+int fold_constants(Rewriter& rw, const std::vector<size_t>& order) {
+  ir::Graph& g = rw.graph();
+  const auto& table = ops::op_table();
+  int folded = 0;
+  for (size_t n : order) {
+    const ir::Node& node = g.nodes[n];
+    const ops::OpDef* def = table.find(node.op);
+    if (def == nullptr || !def->make_kernel || def->is_random || node.inputs.empty()) continue;
+    std::vector<Tensor> in;
+    std::vector<ops::TensorType> types;
+    bool all_constant = true;
+    for (int v : node.inputs) {
+      const Tensor* t = rw.constant(v);
+      if (t == nullptr) {
+        all_constant = false;
+        break;
+      }
+      in.push_back(*t);
+      types.push_back({t->dtype(), t->shape()});
+    }
+    if (!all_constant) continue;
+    std::vector<Tensor> out;
+    bool small = true;
+    for (int v : node.outputs) {
+      const auto& info = g.value(v);
+      if (info.symbolic() ||
+          static_cast<size_t>(info.shape.numel()) * itemsize(info.dtype) > kMaxFoldedBytes)
+        small = false;
+      out.emplace_back(info.dtype, info.shape);
+    }
+    if (!small) continue;
+    def->make_kernel(types, node.attrs)(in, out);
+    // The node's outputs become constants; its readers read them.
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      const int old = node.outputs[k];
+      if (rw.is_output(old)) {
+        // A graph output keeps its value id: it becomes an initializer itself.
+        g.initializers.push_back({.value = old, .data = out[k], .is_parameter = false});
+      } else {
+        const int c = rw.add_constant(g.value(old).name, out[k]);
+        rw.replace_uses(old, c);
+      }
+    }
+    rw.kill(n);
+    rw.recount();
+    rw.release_if_unread(g.nodes[n].inputs);
+    ++folded;
+  }
+  return folded;
+}
+
+// 2. Identity and no-op reshapes, bypassed.
+int remove_identities(Rewriter& rw) {
+  static const std::set<std::string> kReshapes = {"Reshape", "Flatten", "ExpandDims", "Squeeze",
+                                                  "Cast"};
+  ir::Graph& g = rw.graph();
+  int removed = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    const ir::Node& node = g.nodes[n];
+    if (node.inputs.empty() || node.outputs.size() != 1) continue;
+    const int x = node.inputs[0], y = node.outputs[0];
+    const bool identity = node.op == "Identity" && node.inputs.size() == 1;
+    const auto& xi = g.value(x);
+    const auto& yi = g.value(y);
+    const bool noop_reshape = kReshapes.count(node.op) && xi.dtype == yi.dtype &&
+                              xi.shape == yi.shape && !xi.symbolic() && !yi.symbolic();
+    if (!(identity || noop_reshape) || rw.is_output(y)) continue;
+    rw.kill(n);
+    rw.replace_uses(y, x);
+    ++removed;
+  }
+  return removed;
+}
+
+// 3. BatchNorm(Conv2D(x, w) [+ BiasAdd b]) → Conv2D(x, w') + BiasAdd(b').
+template <class T>
+Tensor scaled_weight(const Tensor& w, const std::vector<double>& a) {
+  Tensor out(w.dtype(), w.shape());
+  const int64_t per = w.numel() / w.shape()[0];
+  const T* src = w.data<T>();
+  T* dst = out.data<T>();
+  for (int64_t o = 0; o < w.shape()[0]; ++o)
+    for (int64_t i = 0; i < per; ++i)
+      dst[o * per + i] =
+          static_cast<T>(static_cast<double>(src[o * per + i]) * a[static_cast<size_t>(o)]);
+  return out;
+}
+
+template <class T>
+Tensor from_doubles(DType dt, const std::vector<double>& v) {
+  Tensor out(dt, Shape{static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) out.data<T>()[i] = static_cast<T>(v[i]);
+  return out;
+}
+
+std::vector<double> doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] =
+        t.dtype() == DType::Float64 ? t.data<double>()[i] : static_cast<double>(t.data<float>()[i]);
+  return v;
+}
+
+int fold_batch_norms(Rewriter& rw) {
+  ir::Graph& g = rw.graph();
+  int folded = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n) || g.nodes[n].op != "BatchNorm" || g.nodes[n].inputs.size() != 5) continue;
+    const ir::Node bn = g.nodes[n];
+    auto training = bn.attrs.find("is_training");
+    if (training != bn.attrs.end() && std::holds_alternative<bool>(training->second) &&
+        std::get<bool>(training->second))
+      continue;
+    bool stats_unused = true;
+    for (size_t k = 1; k < bn.outputs.size(); ++k) stats_unused &= rw.unused(bn.outputs[k]);
+    if (!stats_unused) continue;
+    const Tensor* gamma = rw.constant(bn.inputs[1]);
+    const Tensor* beta = rw.constant(bn.inputs[2]);
+    const Tensor* mean = rw.constant(bn.inputs[3]);
+    const Tensor* var = rw.constant(bn.inputs[4]);
+    if (!gamma || !beta || !mean || !var) continue;
+    // The producer chain: [BiasAdd ←] Conv2D.
+    int x = bn.inputs[0];
+    if (!rw.private_value(x) || rw.producer(x) < 0) continue;
+    int bias_node = -1, conv_node = rw.producer(x);
+    if (g.nodes[static_cast<size_t>(conv_node)].op == "BiasAdd") {
+      bias_node = conv_node;
+      const int y = g.nodes[static_cast<size_t>(bias_node)].inputs[0];
+      if (!rw.private_value(y) || rw.producer(y) < 0 ||
+          rw.constant(g.nodes[static_cast<size_t>(bias_node)].inputs[1]) == nullptr)
+        continue;
+      conv_node = rw.producer(y);
+    }
+    ir::Node& conv = g.nodes[static_cast<size_t>(conv_node)];
+    if (conv.op != "Conv2D") continue;
+    const Tensor* w = rw.constant(conv.inputs[1]);
+    if (w == nullptr || !is_float(w->dtype()) || w->rank() != 4) continue;
+    const int64_t channels = w->shape()[0];
+    const DType dt = w->dtype();
+    bool shapes_ok = true;
+    for (const Tensor* t : {gamma, beta, mean, var})
+      shapes_ok &= t->dtype() == dt && t->rank() == 1 && t->shape()[0] == channels;
+    if (!shapes_ok) continue;
+
+    double eps = 1e-5;
+    if (auto e = bn.attrs.find("epsilon"); e != bn.attrs.end()) {
+      if (const auto* d = std::get_if<double>(&e->second)) eps = *d;
+      if (const auto* i = std::get_if<int64_t>(&e->second)) eps = static_cast<double>(*i);
+    }
+    const auto gv = doubles(*gamma), bv = doubles(*beta), mv = doubles(*mean), vv = doubles(*var);
+    std::vector<double> a(static_cast<size_t>(channels)), b(static_cast<size_t>(channels));
+    std::vector<double> old_bias(static_cast<size_t>(channels), 0.0);
+    if (bias_node >= 0)
+      old_bias = doubles(*rw.constant(g.nodes[static_cast<size_t>(bias_node)].inputs[1]));
+    for (size_t j = 0; j < a.size(); ++j) {
+      a[j] = gv[j] / std::sqrt(vv[j] + eps);
+      b[j] = (old_bias[j] - mv[j]) * a[j] + bv[j];
+    }
+    const bool f64 = dt == DType::Float64;
+    const std::string base = g.value(conv.outputs[0]).name;
+    const int w2 = rw.add_constant(
+        base + "/folded_weight", f64 ? scaled_weight<double>(*w, a) : scaled_weight<float>(*w, a));
+    const int b2 = rw.add_constant(base + "/folded_bias",
+                                   f64 ? from_doubles<double>(dt, b) : from_doubles<float>(dt, b));
+    std::vector<int> replaced{conv.inputs[1], bn.inputs[1], bn.inputs[2], bn.inputs[3],
+                              bn.inputs[4]};
+    if (bias_node >= 0) replaced.push_back(g.nodes[static_cast<size_t>(bias_node)].inputs[1]);
+    conv.inputs[1] = w2;
+    // The BatchNorm node becomes the BiasAdd (keeping its output value); a BiasAdd before it goes.
+    ir::Node& out = g.nodes[n];
+    out.op = "BiasAdd";
+    out.inputs = {conv.outputs[0], b2};
+    out.outputs = {bn.outputs[0]};
+    out.attrs = {{"data_format", std::string("NCHW")}};
+    if (bias_node >= 0) rw.kill(static_cast<size_t>(bias_node));
+    rw.recount();
+    rw.release_if_unread(replaced);
+    ++folded;
+  }
+  return folded;
+}
+
+// 4. Conv2D [→ BiasAdd] [→ activation] → FusedConv2D.
+int fuse_convolutions(Rewriter& rw) {
+  static const std::map<std::string, std::string> kActivations = {
+      {"ReLU", "relu"}, {"ReLU6", "relu6"}, {"HSwish", "hswish"}, {"HSigmoid", "hsigmoid"}};
+  ir::Graph& g = rw.graph();
+  // Each value's one reader, when it has exactly one.
+  auto only_reader = [&](int v) -> int {
+    if (!rw.private_value(v)) return -1;
+    for (size_t n = 0; n < g.nodes.size(); ++n)
+      if (!rw.dead(n))
+        for (int u : g.nodes[n].inputs)
+          if (u == v) return static_cast<int>(n);
+    return -1;
+  };
+  int fused = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n) || g.nodes[n].op != "Conv2D") continue;
+    if (!is_float(g.value(g.nodes[n].outputs[0]).dtype)) continue;
+    std::vector<int> inputs = g.nodes[n].inputs;
+    int last = static_cast<int>(n), out = g.nodes[n].outputs[0];
+    std::string activation = "none";
+    std::vector<size_t> swallowed;
+    if (int r = only_reader(out); r >= 0 && g.nodes[static_cast<size_t>(r)].op == "BiasAdd" &&
+                                  g.nodes[static_cast<size_t>(r)].inputs[0] == out) {
+      const ir::Node& bias = g.nodes[static_cast<size_t>(r)];
+      const auto& bi = g.value(bias.inputs[1]);
+      if (bi.shape.rank() == 1 && !bi.symbolic()) {
+        inputs.push_back(bias.inputs[1]);
+        swallowed.push_back(static_cast<size_t>(r));
+        last = r;
+        out = bias.outputs[0];
+      }
+    }
+    if (int r = only_reader(out); r >= 0) {
+      const ir::Node& act = g.nodes[static_cast<size_t>(r)];
+      if (auto a = kActivations.find(act.op); a != kActivations.end() && act.attrs.empty()) {
+        activation = a->second;
+        swallowed.push_back(static_cast<size_t>(r));
+        last = r;
+        out = act.outputs[0];
+      }
+    }
+    if (swallowed.empty()) continue;
+    ir::Node& conv = g.nodes[n];
+    conv.op = "FusedConv2D";
+    conv.inputs = inputs;
+    conv.outputs = {out};
+    conv.attrs["activation"] = activation;
+    for (size_t s : swallowed) rw.kill(s);
+    (void)last;
+    rw.recount();
+    ++fused;
+  }
+  return fused;
+}
+
+// 5. FusedConv2D weights packed for gemm_packed.
+int pack_weights(Rewriter& rw) {
+  if (!ops::packed_kernels()) return 0;
+  ir::Graph& g = rw.graph();
+  int packed = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& node = g.nodes[n];
+    if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) continue;
+    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false)) continue;
+    const Tensor* w = rw.constant(node.inputs[1]);
+    if (w == nullptr || w->dtype() != DType::Float32 || w->rank() != 4 || w->numel() == 0) continue;
+    const int64_t group = ops::attr_int(node.attrs, node.op, "group",
+                                        ops::attr_int(node.attrs, node.op, "groups", 1));
+    if (group < 1 || w->shape()[0] % group != 0 || (w->shape()[1] == 1 && group > 1)) continue;
+    const int unpacked = node.inputs[1];
+    node.inputs[1] = rw.add_constant(g.value(node.outputs[0]).name + "/packed_weight",
+                                     ops::pack_conv_weight(*w, group));
+    node.attrs["packed_weight"] = true;
+    rw.release_if_unread(unpacked);
+    ++packed;
+  }
+  rw.recount();
+  return packed;
+}
+
+// 6. MatMul(a, constant B, transpose_b) → MatMul(a, Bᵀ as a new constant): cellar's GEMM kernels
+// read B's rows as vectors (ops/gemm.h), which a transposed B (a Dense weight [out, in], as
+// MindSpore and ONNX store it) does not offer; BLAS would transpose-pack it on every call.
+int transpose_constant_operands(Rewriter& rw) {
+  if (!ops::packed_kernels()) return 0;
+  ir::Graph& g = rw.graph();
+  int turned = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& node = g.nodes[n];
+    if (rw.dead(n) || node.op != "MatMul" || node.inputs.size() != 2) continue;
+    if (!ops::attr_bool(node.attrs, node.op, "transpose_b", false) ||
+        ops::attr_bool(node.attrs, node.op, "transpose_a", false))
+      continue;
+    const Tensor* b = rw.constant(node.inputs[1]);
+    if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2) continue;
+    const int64_t rows = b->shape()[0], cols = b->shape()[1];
+    Tensor t(DType::Float32, Shape{cols, rows});
+    const float* src = b->data<float>();
+    float* dst = t.data<float>();
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
+    const int given = node.inputs[1];
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t));
+    node.attrs["transpose_b"] = false;
+    rw.release_if_unread(given);
+    ++turned;
+  }
+  rw.recount();
+  return turned;
+}
+
+// Live nodes only; values nothing defines-and-uses dropped; ids renumbered.
+ir::Graph compact(const ir::Graph& g, const Rewriter& rw) {
+  std::vector<bool> keep(g.values.size(), false);
+  for (int v : g.inputs) keep[static_cast<size_t>(v)] = true;
+  for (int v : g.outputs) keep[static_cast<size_t>(v)] = true;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    for (int v : g.nodes[n].inputs) keep[static_cast<size_t>(v)] = true;
+    for (int v : g.nodes[n].outputs) keep[static_cast<size_t>(v)] = true;
+  }
+  ir::Graph out;
+  out.name = g.name;
+  std::vector<int> id(g.values.size(), -1);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (!keep[v]) continue;
+    id[v] = static_cast<int>(out.values.size());
+    out.values.push_back(g.values[v]);
+  }
+  auto map = [&](int v) { return id[static_cast<size_t>(v)]; };
+  for (int v : g.inputs) out.inputs.push_back(map(v));
+  for (int v : g.outputs) out.outputs.push_back(map(v));
+  for (const auto& init : g.initializers)
+    if (keep[static_cast<size_t>(init.value)])
+      out.initializers.push_back({map(init.value), init.data, init.is_parameter});
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    ir::Node node = g.nodes[n];
+    for (int& v : node.inputs) v = map(v);
+    for (int& v : node.outputs) v = map(v);
+    out.nodes.push_back(std::move(node));
+  }
+  return out;
+}
+
+}  // namespace
+
+ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
+  OptimizeReport r;
+  r.nodes_before = static_cast<int>(graph.nodes.size());
+  const std::vector<size_t> order = graph.topological_order();
+  Rewriter rw(graph);
+  r.constants_folded = fold_constants(rw, order);
+  r.identities_removed = remove_identities(rw);
+  r.batch_norms_folded = fold_batch_norms(rw);
+  r.convolutions_fused = fuse_convolutions(rw);
+  r.weights_packed = pack_weights(rw);
+  r.operands_transposed = transpose_constant_operands(rw);
+  ir::Graph out = compact(rw.graph(), rw);
+  r.nodes_after = static_cast<int>(out.nodes.size());
+  if (report) *report = r;
+  return out;
+}
+
+}  // namespace cellar::runtime

@@ -1,0 +1,46 @@
+// The load-time graph optimiser: rewrites a Graph into one that computes the same outputs with
+// fewer passes over memory. The Executor runs it once, before planning (ExecutorOptions::optimize);
+// the graph a user sees (Executor::graph(), GraphCell::graph(), what export writes) stays the
+// original. Passes, in order:
+//   1. constant folding: a node whose inputs are all initializers (and whose op draws no random
+//      numbers) is computed once, its outputs becoming constants (up to kMaxFoldedBytes each);
+//   2. identity removal: Identity nodes, and Reshape / Flatten / ExpandDims / Squeeze / Cast
+//      nodes whose output has their input's dtype and shape, are bypassed (not when the output
+//      is a graph output);
+//   3. BatchNorm folding: inference BatchNorm(Conv2D(x, w) [+ BiasAdd b]) with constant
+//      statistics becomes Conv2D(x, w·a) + BiasAdd(b·a + β − μ·a), a = γ / √(σ² + ε), computed
+//      in double (its running mean and variance outputs must be unused);
+//   4. fusion: Conv2D [→ BiasAdd] [→ ReLU | ReLU6 | HSwish | HSigmoid] becomes one FusedConv2D
+//      node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one reader and is no
+//      graph output;
+//   5. weight packing: a FusedConv2D whose weight is a Float32 constant and which runs as GEMMs
+//      (not depthwise) gets the weight packed once, here, for cellar's own GEMM kernels
+//      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
+//   6. a MatMul's constant Float32 B read transposed (transpose_b: a Dense weight) is stored
+//      transposed once, here, so that the kernels read its rows as they lie (same CPUs).
+// Values and initializers nothing reads any more are dropped. The result validates as any graph.
+#pragma once
+
+#include <cstddef>
+
+#include "cellar/ir/graph.h"
+
+namespace cellar::runtime {
+
+struct OptimizeReport {
+  int constants_folded = 0;     // nodes computed at load time
+  int identities_removed = 0;   // nodes bypassed
+  int batch_norms_folded = 0;   // BatchNorm nodes folded into a convolution
+  int convolutions_fused = 0;   // FusedConv2D nodes made
+  int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
+  int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time
+  int nodes_before = 0, nodes_after = 0;
+};
+
+// A folded constant larger than this stays a node (a Tile or BroadcastTo of a small constant can
+// be large; the graph's file should not grow in memory).
+inline constexpr size_t kMaxFoldedBytes = size_t{16} << 20;
+
+ir::Graph optimize(ir::Graph graph, OptimizeReport* report = nullptr);
+
+}  // namespace cellar::runtime

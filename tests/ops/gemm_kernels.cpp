@@ -1,0 +1,403 @@
+// cellar's own GEMM kernels (src/ops/gemm.h) and the packed convolution weight they read
+// (src/ops/nn/conv2d.h): against a double-precision reference, and computing every element the
+// same way wherever it lies, so that a result does not depend on how the work is split (the
+// ONNX backend's light/resnet50, whose 1000 classes all tie, fails otherwise) and channels with
+// equal weights come out bit for bit equal.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/conv2d.h"
+#include "ops/op_table.h"
+#include "ops/vec_math.h"
+#include "runtime/thread_pool.h"
+
+namespace cellar::ops {
+namespace {
+
+std::vector<float> random_floats(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+// C = A · B in double, A m × k, B k × n (both row-major, dense).
+std::vector<double> reference(int64_t m, int64_t n, int64_t k, const std::vector<float>& a,
+                              const std::vector<float>& b) {
+  std::vector<double> c(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j)
+        c[static_cast<size_t>(i * n + j)] +=
+            static_cast<double>(a[static_cast<size_t>(i * k + p)]) *
+            b[static_cast<size_t>(p * n + j)];
+  return c;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<double>& want, int64_t k) {
+  ASSERT_EQ(got.size(), want.size());
+  // |Σ| of k products of numbers in [-1, 1], each rounded once or twice: well inside k·2⁻²².
+  const double bound = static_cast<double>(k) * std::ldexp(1.0, -22);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], bound) << "element " << i;
+}
+
+using Shape3 = std::tuple<int64_t, int64_t, int64_t>;  // m, n, k
+
+// The SIMD instruction sets this CPU can run kernels of: every test below runs once per set, each
+// forced in turn (the CPU's best one is what the executor picks; the others are what another CPU
+// picks).
+std::vector<Isa> simd_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+    if (cpu_has(isa)) out.push_back(isa);
+  return out;
+}
+
+struct ForcedIsa {
+  explicit ForcedIsa(Isa isa) : previous(force_isa(isa)) {}
+  ~ForcedIsa() { force_isa(previous); }
+  ForcedIsa(const ForcedIsa&) = delete;
+  ForcedIsa& operator=(const ForcedIsa&) = delete;
+  Isa previous;
+};
+
+TEST(GemmKernels, TheCpusBestInstructionSetIsTheDefault) {
+  const Isa best = cpu_has(Isa::kAvx512) ? Isa::kAvx512
+                   : cpu_has(Isa::kAvx2) ? Isa::kAvx2
+                                         : Isa::kNone;
+  EXPECT_EQ(kernel_isa(), best) << isa_name(kernel_isa());
+  EXPECT_TRUE(cpu_has(Isa::kNone));
+  {
+    ForcedIsa none(Isa::kNone);
+    EXPECT_EQ(kernel_isa(), Isa::kNone);
+    EXPECT_FALSE(packed_kernels());
+  }
+  EXPECT_EQ(kernel_isa(), best);
+  // CELLAR_ISA, read once at start-up: a lesser set the CPU has, never a better one.
+  EXPECT_EQ(isa_from_env(nullptr, Isa::kAvx512), Isa::kAvx512);
+  EXPECT_EQ(isa_from_env("avx2", Isa::kAvx512), Isa::kAvx2);
+  EXPECT_EQ(isa_from_env("none", Isa::kAvx2), Isa::kNone);
+  EXPECT_EQ(isa_from_env("avx512", Isa::kAvx2), Isa::kAvx2);
+  EXPECT_EQ(isa_from_env("sse", Isa::kAvx512), Isa::kAvx512);
+  if (!cpu_has(Isa::kAvx512)) {
+    EXPECT_THROW(force_isa(Isa::kAvx512), std::invalid_argument);
+  }
+}
+
+TEST(GemmKernels, OneRowBothLayoutsMatchTheReferenceAndEveryColumnSplit) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
+             {1, 1}, {7, 3}, {100, 33}, {513, 17}, {1000, 256}, {64, 16}}) {
+      const auto x = random_floats(static_cast<size_t>(k), 1);
+      const auto b = random_floats(static_cast<size_t>(k * n), 2);
+      std::vector<float> bt(b.size());
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < n; ++j)
+          bt[static_cast<size_t>(j * k + p)] = b[static_cast<size_t>(p * n + j)];
+      const auto want = reference(1, n, k, x, b);
+      for (bool tb : {false, true}) {
+        const float* bp = tb ? bt.data() : b.data();
+        const int64_t ldb = tb ? k : n;
+        std::vector<float> whole(static_cast<size_t>(n));
+        gemm(false, tb, 1, n, k, x.data(), k, bp, ldb, whole.data(), n);
+        expect_close(whole, want, k);
+        // In pieces of 13 columns (not a multiple of any vector width): the same bits.
+        std::vector<float> pieces(static_cast<size_t>(n));
+        for (int64_t j0 = 0; j0 < n; j0 += 13) {
+          const int64_t w = std::min<int64_t>(13, n - j0);
+          gemm(false, tb, 1, w, k, x.data(), k, tb ? bp + j0 * ldb : bp + j0, ldb,
+               pieces.data() + j0, n);
+        }
+        EXPECT_EQ(pieces, whole) << "n " << n << " k " << k << " transposed " << tb;
+        // And split over two threads by the executor's entry point.
+        runtime::ThreadPool pool(2);
+        std::vector<float> split(static_cast<size_t>(n));
+        gemm(pool, false, tb, 1, n, k, x.data(), k, bp, ldb, split.data(), n);
+        EXPECT_EQ(split, whole) << "n " << n << " k " << k << " transposed " << tb;
+      }
+    }
+  }
+}
+
+TEST(GemmKernels, OneRowWithEqualWeightColumnsGivesEqualOutputs) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    // A Dense layer whose output units all have the same weights: every output the same float.
+    const int64_t n = 1000, k = 2048;
+    const auto x = random_floats(static_cast<size_t>(k), 3);
+    const auto row = random_floats(static_cast<size_t>(k), 4);
+    std::vector<float> bt(static_cast<size_t>(n * k));
+    for (int64_t j = 0; j < n; ++j) std::copy(row.begin(), row.end(), bt.begin() + j * k);
+    runtime::ThreadPool pool(2);
+    std::vector<float> y(static_cast<size_t>(n));
+    gemm(pool, false, true, 1, n, k, x.data(), k, bt.data(), k, y.data(), n);
+    for (int64_t j = 1; j < n; ++j) ASSERT_EQ(y[static_cast<size_t>(j)], y[0]) << j;
+  }
+}
+
+// Products with A as stored (MatMul): the narrow kernel (n ≤ 32, m ≥ 8), the panel kernels
+// (n ≥ 16) with full and short panels, masked column tails; and split over two threads.
+TEST(GemmKernels, UnpackedProductsMatchTheReferenceAndAnySplit) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    for (auto [m, n, k] : std::vector<Shape3>{{8, 1, 3},
+                                              {9, 31, 17},
+                                              {16, 32, 64},
+                                              {2, 17, 5},
+                                              {13, 45, 7},
+                                              {64, 512, 784},
+                                              {23, 97, 130},
+                                              {7, 200, 1}}) {
+      const auto a = random_floats(static_cast<size_t>(m * k), 12);
+      const auto b = random_floats(static_cast<size_t>(k * n), 13);
+      std::vector<float> whole(static_cast<size_t>(m * n));
+      gemm(false, false, m, n, k, a.data(), k, b.data(), n, whole.data(), n);
+      expect_close(whole, reference(m, n, k, a, b), k);
+      runtime::ThreadPool pool(2);
+      std::vector<float> split(whole.size());
+      gemm(pool, false, false, m, n, k, a.data(), k, b.data(), n, split.data(), n);
+      expect_close(split, reference(m, n, k, a, b), k);
+    }
+  }
+}
+
+TEST(GemmKernels, PackedMatchesTheReferenceAndAnySplit) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    if (!packed_kernels()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+    for (auto [m, n, k] : std::vector<Shape3>{{1, 1, 1},
+                                              {3, 1, 5},
+                                              {8, 32, 9},
+                                              {7, 50, 100},
+                                              {13, 45, 7},
+                                              {64, 1024, 64},
+                                              {20, 300, 700},
+                                              {17, 16, 300}}) {
+      const auto a = random_floats(static_cast<size_t>(m * k), 5);
+      const auto b = random_floats(static_cast<size_t>(k * n), 6);
+      std::vector<float> packed(a.size());
+      pack_rows(m, k, a.data(), k, packed.data());
+      std::vector<float> whole(static_cast<size_t>(m * n));
+      gemm_packed(m, n, k, packed.data(), b.data(), n, whole.data(), n);
+      expect_close(whole, reference(m, n, k, a, b), k);
+      // Row blocks at panel boundaries, columns in blocks of 19: the same bits.
+      std::vector<float> pieces(whole.size());
+      for (int64_t r0 = 0; r0 < m; r0 += kPackRows)
+        for (int64_t j0 = 0; j0 < n; j0 += 19)
+          gemm_packed(std::min(kPackRows, m - r0), std::min<int64_t>(19, n - j0), k,
+                      packed.data() + r0 * k, b.data() + j0, n, pieces.data() + r0 * n + j0, n);
+      EXPECT_EQ(pieces, whole) << m << "x" << n << "x" << k;
+    }
+  }
+}
+
+TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    if (!packed_kernels()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+    // 13 equal rows: one full panel and a panel of 5, which runs another kernel instance.
+    const int64_t m = 13, n = 70, k = 301;
+    const auto row = random_floats(static_cast<size_t>(k), 7);
+    std::vector<float> a(static_cast<size_t>(m * k));
+    for (int64_t i = 0; i < m; ++i) std::copy(row.begin(), row.end(), a.begin() + i * k);
+    const auto b = random_floats(static_cast<size_t>(k * n), 8);
+    std::vector<float> packed(a.size()), c(static_cast<size_t>(m * n));
+    pack_rows(m, k, a.data(), k, packed.data());
+    gemm_packed(m, n, k, packed.data(), b.data(), n, c.data(), n);
+    for (int64_t i = 1; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        ASSERT_EQ(c[static_cast<size_t>(i * n + j)], c[static_cast<size_t>(j)]) << i << ", " << j;
+  }
+}
+
+// FusedConv2D with the packed weight against the same convolution with the weight as given, on
+// geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
+// 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
+// dilations and padding, and more output positions than one column block.
+TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
+  for (Isa isa : simd_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    if (!packed_kernels()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+    struct Geo {
+      int64_t n, c, h, w, o, k, group, stride, dilation, pad;
+    };
+    const auto& table = op_table();
+    const OpDef* fused = table.find("FusedConv2D");
+    ASSERT_NE(fused, nullptr);
+    for (const Geo& geo : std::vector<Geo>{{1, 16, 9, 9, 24, 3, 1, 1, 1, 1},
+                                           {2, 8, 7, 5, 12, 1, 1, 1, 1, 0},
+                                           {1, 64, 32, 32, 40, 1, 1, 1, 1, 0},
+                                           {1, 12, 10, 10, 18, 3, 3, 2, 1, 1},
+                                           {1, 6, 12, 12, 16, 3, 2, 1, 2, 2},
+                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2}}) {
+      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
+      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+      auto fill = [](Tensor& t, unsigned seed) {
+        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        std::copy(v.begin(), v.end(), t.data<float>());
+      };
+      fill(x, 9), fill(w, 10), fill(bias, 11);
+      ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                         {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
+                         {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                         {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                         {"group", geo.group},
+                         {"activation", std::string("relu")}};
+      const std::vector<TensorType> types = {
+          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+      const TensorType out = fused->infer(types, attrs)[0];
+      const Kernel plain = fused->make_kernel(types, attrs);
+      ir::Attrs packed_attrs = attrs;
+      packed_attrs["packed_weight"] = true;
+      const Kernel packed = fused->make_kernel(types, packed_attrs);
+      const Tensor pw = pack_conv_weight(w, geo.group);
+      Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
+      std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
+      std::vector<Tensor> want_out{want}, got_out{got};
+      plain(plain_in, want_out);
+      runtime::ThreadPool pool(2);
+      packed(packed_in, got_out, pool);
+      double worst = 0, scale = 0;
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        worst = std::max(
+            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+        scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+      }
+      EXPECT_GT(scale, 0.5);
+      EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
+      // One thread: the same bits as two.
+      Tensor serial(DType::Float32, out.shape);
+      std::vector<Tensor> serial_out{serial};
+      packed(packed_in, serial_out);
+      EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
+    }
+  }
+}
+
+// Depthwise convolution (groups of one input channel) on each instruction set against the
+// portable loop (Isa::kNone): planes from 1×1 to 33×33 (vector tails of every width), strides,
+// dilation, asymmetric padding, 5×5 taps, a channel multiplier of 2, batch 2, across two threads.
+TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
+  struct Geo {
+    int64_t n, c, h, w, mult, k, stride, dilation, pt, pb, pl, pr;
+  };
+  const auto& table = op_table();
+  const OpDef* fused = table.find("FusedConv2D");
+  ASSERT_NE(fused, nullptr);
+  for (const Geo& geo : std::vector<Geo>{{1, 32, 4, 4, 1, 3, 1, 1, 1, 1, 1, 1},
+                                         {1, 24, 2, 2, 1, 3, 1, 1, 1, 1, 1, 1},
+                                         {2, 17, 8, 8, 1, 3, 2, 1, 0, 1, 0, 1},
+                                         {1, 16, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1},
+                                         {1, 8, 33, 31, 1, 3, 2, 1, 1, 1, 1, 1},
+                                         {1, 5, 12, 9, 2, 5, 1, 1, 2, 1, 0, 2},
+                                         {1, 20, 7, 7, 1, 3, 1, 2, 2, 2, 2, 2},
+                                         {1, 40, 16, 16, 1, 5, 2, 1, 2, 2, 2, 2},
+                                         {2, 48, 6, 5, 1, 3, 1, 1, 1, 1, 1, 1}}) {
+    const int64_t o = geo.c * geo.mult;
+    const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{o, 1, geo.k, geo.k};
+    Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{o});
+    auto fill = [](Tensor& t, unsigned seed) {
+      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+      std::copy(v.begin(), v.end(), t.data<float>());
+    };
+    fill(x, 14), fill(w, 15), fill(bias, 16);
+    const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                             {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
+                             {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                             {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                             {"group", geo.c},
+                             {"activation", std::string("relu6")}};
+    const std::vector<TensorType> types = {
+        {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{o}}};
+    const TensorType out = fused->infer(types, attrs)[0];
+    std::vector<Tensor> in{x, w, bias};
+    Tensor want(DType::Float32, out.shape);
+    {
+      ForcedIsa portable(Isa::kNone);
+      std::vector<Tensor> want_out{want};
+      fused->make_kernel(types, attrs)(in, want_out);
+    }
+    for (Isa isa : simd_isas()) {
+      ForcedIsa forced(isa);
+      const Kernel kernel = fused->make_kernel(types, attrs);
+      Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
+      std::vector<Tensor> got_out{got}, serial_out{serial};
+      runtime::ThreadPool pool(2);
+      kernel(in, got_out, pool);
+      kernel(in, serial_out);
+      double worst = 0;
+      for (int64_t i = 0; i < want.numel(); ++i)
+        worst = std::max(
+            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+      EXPECT_LE(worst, 1e-5) << isa_name(isa) << " input " << xs.str() << " weight " << ws.str();
+      EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+    }
+  }
+}
+
+// SiLU and Sigmoid in SIMD lanes (ops/vec_math.h) on each instruction set: within 2e-7·(1 + |y|)
+// of the double-precision formula over [−100, 100] at every length's tail, and the scalar
+// formula's values at ±∞, NaN, ±0 and where e^−x over- or underflows.
+TEST(GemmKernels, SiluAndSigmoidLanesMatchTheFormula) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x;
+  for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
+  for (float v : {-inf, inf, std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, 88.0f, -88.0f,
+                  88.5f, -88.5f, 89.0f, -89.0f, 1e-30f, -1e-30f})
+    x.push_back(v);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    for (bool silu : {true, false}) {
+      const VecFn f = silu ? silu_simd() : sigmoid_simd();
+      ASSERT_NE(f, nullptr);
+      for (size_t len : {x.size(), size_t{1}, size_t{7}, size_t{9}, size_t{17}}) {
+        const size_t start = x.size() - len;  // the tails: the special values
+        std::vector<float> y(len);
+        f(x.data() + start, y.data(), static_cast<int64_t>(len));
+        for (size_t i = 0; i < len; ++i) {
+          const double v = x[start + i];
+          const double want = (silu ? v : 1.0) / (1.0 + std::exp(-v));
+          const float scalar = (silu ? x[start + i] : 1.0f) / (1.0f + std::exp(-x[start + i]));
+          if (std::isnan(want) || std::isinf(want)) {
+            EXPECT_EQ(std::isnan(y[i]), std::isnan(scalar)) << isa_name(isa) << " x " << v;
+            if (!std::isnan(scalar)) {
+              EXPECT_EQ(y[i], scalar) << isa_name(isa) << " x " << v;
+            }
+            continue;
+          }
+          EXPECT_NEAR(y[i], want, 2e-7 * (1 + std::fabs(want)))
+              << isa_name(isa) << (silu ? " SiLU" : " Sigmoid") << " x " << v;
+        }
+      }
+    }
+  }
+}
+
+TEST(GemmKernels, APackedWeightIsRefusedWhereItCannotRun) {
+  const auto& table = op_table();
+  const OpDef* fused = table.find("FusedConv2D");
+  ASSERT_NE(fused, nullptr);
+  // Depthwise: no GEMM, so no packed weight.
+  const std::vector<TensorType> types = {{DType::Float32, Shape{1, 4, 5, 5}},
+                                         {DType::Float32, Shape{4, 1, 3, 3}}};
+  const ir::Attrs attrs = {{"group", int64_t{4}}, {"packed_weight", true}};
+  EXPECT_THROW(fused->make_kernel(types, attrs), ValueError);
+}
+
+}  // namespace
+}  // namespace cellar::ops

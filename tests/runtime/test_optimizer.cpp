@@ -1,0 +1,282 @@
+// The load-time graph optimiser (src/runtime/optimizer.h): on real models, the optimised graph
+// gives the unoptimised graph's outputs (and MindSpore's) within float rounding, with its
+// BatchNorms folded and its convolutions fused; on small hand-made graphs, each pass does what it
+// says and refuses what it must (a BatchNorm whose statistics are read, a convolution whose output
+// has two readers, a constant too large to fold).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "cellar/cellar.h"
+#include "runtime/optimizer.h"
+#include "tensor_compare.h"
+#include "test_util.h"
+
+using namespace cellar;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10";
+
+double max_abs(const Tensor& t) {
+  const Tensor d = t.to(DType::Float64);
+  double m = 0;
+  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, std::fabs(d.data<double>()[i]));
+  return m;
+}
+
+std::map<std::string, int> census(const ir::Graph& g) {
+  std::map<std::string, int> ops;
+  for (const auto& n : g.nodes) ++ops[n.op];
+  return ops;
+}
+
+struct Model {
+  std::string file, input, output;
+};
+
+class OptimisedModel : public ::testing::TestWithParam<Model> {};
+
+TEST_P(OptimisedModel, SameOutputsFewerNodes) {
+  const Model& m = GetParam();
+  const ir::Graph g = load((kFixtures / m.file).string());
+  const Tensor x = read_npy((kFixtures / m.input).string());
+  const Tensor want = read_npy((kFixtures / m.output).string());
+
+  runtime::OptimizeReport report;
+  const ir::Graph opt = runtime::optimize(g, &report);
+  EXPECT_NO_THROW(opt.validate());
+  EXPECT_EQ(report.nodes_before, static_cast<int>(g.nodes.size()));
+  EXPECT_EQ(report.nodes_after, static_cast<int>(opt.nodes.size()));
+  const auto before = census(g), after = census(opt);
+  // Every BatchNorm after a convolution is gone; every convolution followed by a bias or an
+  // activation is fused.
+  EXPECT_EQ(after.count("BatchNorm") ? after.at("BatchNorm") : 0,
+            (before.count("BatchNorm") ? before.at("BatchNorm") : 0) - report.batch_norms_folded);
+  if (before.count("Conv2D")) {
+    EXPECT_GT(report.convolutions_fused, 0) << m.file;
+  }
+  EXPECT_LT(opt.nodes.size(), g.nodes.size());
+
+  runtime::Executor plain(g, {.threads = 2, .optimize = false});
+  runtime::Executor fast(g, {.threads = 2});
+  EXPECT_EQ(fast.graph().nodes.size(), g.nodes.size());  // the user's graph stays as given
+  EXPECT_EQ(fast.executed_graph().nodes.size(), opt.nodes.size());
+  const Tensor y0 = plain.run(std::vector<Tensor>{x})[0];
+  const Tensor y1 = fast.run(std::vector<Tensor>{x})[0];
+  const double scale = max_abs(y0);
+  EXPECT_LE(cellar::testing::max_abs_diff(y1, y0), 1e-4 * std::max(scale, 1e-30)) << m.file;
+  EXPECT_LE(cellar::testing::max_abs_diff(y1, want),
+            std::min(1e-4 * std::max(1.0, max_abs(want)), 1e-3 * max_abs(want) + 1e-30))
+      << m.file;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    MindSpore210, OptimisedModel,
+    ::testing::Values(
+        Model{"zoo/mobilenet_v1_025.mindir", "zoo/mobilenet_v1_025.input.npy",
+              "zoo/mobilenet_v1_025.output.npy"},
+        Model{"zoo/mobilenet_v3_small_075.mindir", "zoo/mobilenet_v3_small_075.input.npy",
+              "zoo/mobilenet_v3_small_075.output.npy"},
+        Model{"zoo/shufflenet_v1_g3_05.mindir", "zoo/shufflenet_v1_g3_05.input.npy",
+              "zoo/shufflenet_v1_g3_05.output.npy"},
+        Model{"zoo/shufflenet_v2_x0_5.mindir", "zoo/shufflenet_v2_x0_5.input.npy",
+              "zoo/shufflenet_v2_x0_5.output.npy"},
+        Model{"mindir/lenet5.mindir", "mindir/lenet5.input.npy", "mindir/lenet5.output.npy"}),
+    [](const ::testing::TestParamInfo<Model>& p) {
+      std::string s = fs::path(p.param.file).stem().string();
+      std::replace_if(
+          s.begin(), s.end(), [](char c) { return !std::isalnum(c); }, '_');
+      return s;
+    });
+
+TEST(Optimizer, MobileNetV1FoldsEveryBatchNormAndFusesEveryConvolution) {
+  runtime::OptimizeReport r;
+  const ir::Graph opt =
+      runtime::optimize(load((kFixtures / "zoo/mobilenet_v1_025.mindir").string()), &r);
+  EXPECT_EQ(r.batch_norms_folded, 27);
+  EXPECT_EQ(r.convolutions_fused, 27);
+  const auto ops = census(opt);
+  EXPECT_EQ(ops.count("BatchNorm"), 0u);
+  EXPECT_EQ(ops.count("ReLU"), 0u);
+  EXPECT_EQ(ops.count("Conv2D"), 0u);
+  EXPECT_EQ(ops.at("FusedConv2D"), 27);
+}
+
+TEST(Optimizer, DynamicBatchGraphRunsAtOtherSizes) {
+  const ir::Graph g = load((kFixtures / "dynamic_batch/lenet5.mindir").string());
+  runtime::Executor fast(g, {.threads = 2});
+  for (int b : {1, 3, 8}) {
+    const Tensor x = read_npy(
+        (kFixtures / ("dynamic_batch/lenet5.b" + std::to_string(b) + ".input.npy")).string());
+    const Tensor want = read_npy(
+        (kFixtures / ("dynamic_batch/lenet5.b" + std::to_string(b) + ".output.npy")).string());
+    EXPECT_LE(cellar::testing::max_abs_diff(fast.run(std::vector<Tensor>{x})[0], want),
+              1e-4 * std::max(1.0, max_abs(want)))
+        << "batch " << b;
+  }
+}
+
+// ---- hand-made graphs ----
+
+Tensor filled(Shape s, double start, double step) {
+  Tensor t(DType::Float32, std::move(s));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = static_cast<float>(start + step * static_cast<double>(i % 13));
+  return t;
+}
+
+int constant(ir::Graph& g, const std::string& name, Tensor t) {
+  const int v = g.add_value(name, t.dtype(), t.shape());
+  g.initializers.push_back({.value = v, .data = std::move(t), .is_parameter = true});
+  return v;
+}
+
+// x (1, 2, 5, 5) → Conv2D(w: 3×2×3×3, same) → BiasAdd → BatchNorm → ReLU → out.
+struct ConvNet {
+  ir::Graph g;
+  int conv_out, bn_mean_out;
+};
+
+ConvNet conv_net() {
+  ConvNet n;
+  ir::Graph& g = n.g;
+  const int x = g.add_value("x", DType::Float32, Shape{1, 2, 5, 5});
+  g.inputs = {x};
+  const int w = constant(g, "w", filled({3, 2, 3, 3}, -0.5, 0.08));
+  const int b = constant(g, "b", filled({3}, 0.1, 0.1));
+  const int gamma = constant(g, "gamma", filled({3}, 0.5, 0.3));
+  const int beta = constant(g, "beta", filled({3}, -0.2, 0.15));
+  const int mean = constant(g, "mean", filled({3}, 0.05, 0.1));
+  const int var = constant(g, "var", filled({3}, 0.5, 0.4));
+  n.conv_out = g.add_value("conv", DType::Float32, Shape{1, 3, 5, 5});
+  const int biased = g.add_value("biased", DType::Float32, Shape{1, 3, 5, 5});
+  const int bn = g.add_value("bn", DType::Float32, Shape{1, 3, 5, 5});
+  std::vector<int> stats;
+  for (const char* s : {"bn_mean", "bn_var", "bn_saved_mean", "bn_saved_var"})
+    stats.push_back(g.add_value(s, DType::Float32, Shape{3}));
+  n.bn_mean_out = stats[0];
+  const int y = g.add_value("y", DType::Float32, Shape{1, 3, 5, 5});
+  g.nodes.push_back({.name = "conv",
+                     .op = "Conv2D",
+                     .inputs = {x, w},
+                     .outputs = {n.conv_out},
+                     .attrs = {{"pad_mode", std::string("same")}}});
+  g.nodes.push_back(
+      {.name = "bias", .op = "BiasAdd", .inputs = {n.conv_out, b}, .outputs = {biased}});
+  ir::Node bn_node{.name = "bn",
+                   .op = "BatchNorm",
+                   .inputs = {biased, gamma, beta, mean, var},
+                   .outputs = {bn},
+                   .attrs = {{"epsilon", 1e-3}}};
+  bn_node.outputs.insert(bn_node.outputs.end(), stats.begin(), stats.end());
+  g.nodes.push_back(bn_node);
+  g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {bn}, .outputs = {y}});
+  g.outputs = {y};
+  return n;
+}
+
+std::vector<Tensor> run(const ir::Graph& g, bool optimize, const std::vector<Tensor>& x) {
+  runtime::Executor e(g, {.threads = 1, .optimize = optimize});
+  return e.run(x);
+}
+
+TEST(Optimizer, FoldsBatchNormThroughBiasAddAndFusesTheChain) {
+  const ConvNet n = conv_net();
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(n.g, &r);
+  EXPECT_EQ(r.batch_norms_folded, 1);
+  EXPECT_EQ(r.convolutions_fused, 1);
+  ASSERT_EQ(opt.nodes.size(), 1u);
+  EXPECT_EQ(opt.nodes[0].op, "FusedConv2D");
+  EXPECT_EQ(std::get<std::string>(opt.nodes[0].attrs.at("activation")), "relu");
+  // The statistics, the old weight and bias are no longer in the graph.
+  EXPECT_EQ(opt.initializers.size(), 2u);
+  const std::vector<Tensor> x{filled({1, 2, 5, 5}, -1, 0.17)};
+  const Tensor want = run(n.g, false, x)[0], got = run(n.g, true, x)[0];
+  EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+  EXPECT_GT(max_abs(want), 0.1);  // the case is not trivially zero
+}
+
+TEST(Optimizer, LeavesABatchNormWhoseStatisticsAreRead) {
+  ConvNet n = conv_net();
+  n.g.outputs.push_back(n.bn_mean_out);
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(n.g, &r);
+  EXPECT_EQ(r.batch_norms_folded, 0);
+  EXPECT_EQ(census(opt).at("BatchNorm"), 1);
+  // Conv2D + BiasAdd still fuse (the BatchNorm reads the fused output).
+  EXPECT_EQ(r.convolutions_fused, 1);
+  const std::vector<Tensor> x{filled({1, 2, 5, 5}, -1, 0.17)};
+  const auto want = run(n.g, false, x), got = run(n.g, true, x);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LE(cellar::testing::max_abs_diff(got[i], want[i]), 1e-5 * (1 + max_abs(want[i])));
+}
+
+TEST(Optimizer, LeavesAConvolutionWhoseOutputHasTwoReaders) {
+  ConvNet n = conv_net();
+  n.g.outputs.push_back(n.conv_out);  // the raw convolution is wanted too
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(n.g, &r);
+  EXPECT_EQ(r.batch_norms_folded, 0);
+  EXPECT_EQ(r.convolutions_fused, 0);
+  EXPECT_EQ(census(opt).at("Conv2D"), 1);
+  const std::vector<Tensor> x{filled({1, 2, 5, 5}, -1, 0.17)};
+  const auto want = run(n.g, false, x), got = run(n.g, true, x);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(got[i].equal(want[i])) << i;
+}
+
+TEST(Optimizer, FoldsConstantsAndBypassesIdentities) {
+  ir::Graph g;
+  const int x = g.add_value("x", DType::Float32, Shape{2, 3});
+  g.inputs = {x};
+  const int a = constant(g, "a", filled({2, 3}, 1, 0.5));
+  const int b = constant(g, "b", filled({2, 3}, -2, 0.25));
+  const int ab = g.add_value("ab", DType::Float32, Shape{2, 3});
+  const int same = g.add_value("same", DType::Float32, Shape{2, 3});
+  const int y = g.add_value("y", DType::Float32, Shape{2, 3});
+  g.nodes.push_back({.name = "mul", .op = "Mul", .inputs = {a, b}, .outputs = {ab}});
+  g.nodes.push_back({.name = "reshape",
+                     .op = "Reshape",
+                     .inputs = {x},
+                     .outputs = {same},
+                     .attrs = {{"shape", std::vector<int64_t>{2, 3}}}});
+  g.nodes.push_back({.name = "add", .op = "Add", .inputs = {same, ab}, .outputs = {y}});
+  g.outputs = {y};
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(g, &r);
+  EXPECT_EQ(r.constants_folded, 1);
+  EXPECT_EQ(r.identities_removed, 1);
+  ASSERT_EQ(opt.nodes.size(), 1u);
+  EXPECT_EQ(opt.nodes[0].op, "Add");
+  const std::vector<Tensor> in{filled({2, 3}, 0.3, -0.7)};
+  EXPECT_TRUE(run(g, true, in)[0].equal(run(g, false, in)[0]));
+}
+
+TEST(Optimizer, LeavesLargeConstantsAsNodes) {
+  ir::Graph g;
+  const int x = g.add_value("x", DType::Float32, Shape{1});
+  g.inputs = {x};
+  const int c = constant(g, "c", filled({1, 1}, 1, 0));
+  const int64_t side = 4096;  // 64 MiB of float32: over kMaxFoldedBytes
+  const int big = g.add_value("big", DType::Float32, Shape{side, side});
+  const int y = g.add_value("y", DType::Float32, Shape{side, side});
+  g.nodes.push_back({.name = "tile",
+                     .op = "Tile",
+                     .inputs = {c},
+                     .outputs = {big},
+                     .attrs = {{"multiples", std::vector<int64_t>{side, side}}}});
+  g.nodes.push_back({.name = "add", .op = "Add", .inputs = {big, x}, .outputs = {y}});
+  g.outputs = {y};
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(g, &r);
+  EXPECT_EQ(r.constants_folded, 0);
+  EXPECT_EQ(opt.nodes.size(), 2u);
+}
+
+}  // namespace
