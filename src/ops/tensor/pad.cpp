@@ -251,6 +251,9 @@ void import_pad(OnnxImporter& m) {
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t before = pads[i], after = pads[i + axes.size()];
     const int64_t dim = m.info(x).shape[static_cast<size_t>(axes[i])];
+    // A pad below -dim would remove more than the axis holds; refusing it here also keeps the
+    // negations below clear of INT64_MIN (fuzz_onnx found that overflow).
+    if (before < -dim || after < -dim) m.fail("negative pads remove more than the dimension");
     if (before < 0 || after < 0) {  // crop first
       const int64_t b = std::max<int64_t>(0, -before), e = dim - std::max<int64_t>(0, -after);
       if (b > e) m.fail("negative pads remove more than the dimension");
