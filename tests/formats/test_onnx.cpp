@@ -1300,6 +1300,23 @@ TEST(OnnxImport, PadModes) {
           << e.what();
     }
   }
+  // Pads that would crop more than the axis holds, down to INT64_MIN (a fuzz_onnx finding: the
+  // crop negated it), and pads that would grow an axis past int64: refused, naming the node.
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  for (const auto& pads : std::vector<std::vector<int64_t>>{{0, kMin, 0, 0},
+                                                            {0, 0, 0, kMin},
+                                                            {0, -4, 0, 0},
+                                                            {kMin, kMin, kMin, kMin},
+                                                            {0, kMax, 0, 1}}) {
+    SCOPED_TRACE(::testing::PrintToString(pads));
+    ModelMaker mk(13);
+    mk.input("x", {2, 3});
+    mk.init("pads", i64(pads));
+    mk.node("Pad", {"x", "pads"}, {"y"});
+    mk.output("y");
+    EXPECT_THROW((void)mk.read(), Error);
+  }
   {
     ModelMaker mk(19);
     mk.input("x", {2, 3});
