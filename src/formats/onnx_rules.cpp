@@ -412,6 +412,9 @@ void import_einsum(OnnxImporter& m) {
   m.set_output(0, permute(m, y, y_labels, out));
 }
 
+// The longest sequence import_gru unrolls (some 15 nodes a step).
+constexpr int64_t kMaxGruSteps = 1 << 14;
+
 // GRU(X, W, R, B, sequence_lens, initial_h) → (Y, Y_h), unrolled over the sequence (its length is
 // static): MindSpore has no GRU primitive it writes on CPU (nn.GRU is exported unrolled, step by
 // step), so neither has cellar; this reads ONNX's GRU as the same steps. Per direction (forward,
@@ -421,8 +424,6 @@ void import_einsum(OnnxImporter& m) {
 //   n = tanh(x·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh)    (linear_before_reset = 0)
 //   h' = n + z ⊙ (h − n)
 // layout 0 and 1. Refused: sequence_lens shorter than the sequence, clip, non-default activations.
-constexpr int64_t kMaxGruSteps = 1 << 14;
-
 void import_gru(OnnxImporter& m) {
   m.require_inputs(3, 6);
   const std::string direction = m.attr_string("direction", "forward");
