@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "cellar/error.h"
+#include "core/utf8.h"
 #include "io/checkpoint_internal.h"
 #include "node_strategy.pb.h"
 
@@ -1010,69 +1011,6 @@ std::vector<fs::path> reshard_checkpoints(const fs::path& src_dir, const fs::pat
   return written;
 }
 
-namespace {
-
-// `s` as Python's json.dumps writes a str (ensure_ascii: every non-ASCII code point as \uXXXX,
-// surrogate pairs past the BMP). Names are valid UTF-8 here (the loaders check).
-std::string python_json_string(std::string_view s) {
-  std::string out = "\"";
-  const auto hex = [&](uint32_t u) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\u%04x", u);
-    out += buf;
-  };
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20)
-            hex(c);
-          else
-            out += static_cast<char>(c);
-      }
-      continue;
-    }
-    const int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    uint32_t u = c & (n == 4 ? 0x07u : n == 3 ? 0x0Fu : 0x1Fu);
-    for (int k = 1; k < n && i + static_cast<size_t>(k) < s.size(); ++k)
-      u = (u << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3Fu);
-    i += static_cast<size_t>(n);
-    if (u >= 0x10000) {
-      u -= 0x10000;
-      hex(0xD800 + (u >> 10));
-      hex(0xDC00 + (u & 0x3FF));
-    } else {
-      hex(u);
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, const fs::path& dir,
                                           const fs::path& dst_dir, uint64_t part_bytes) {
   if (part_bytes == 0)
@@ -1142,8 +1080,8 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
     for (size_t i : groups[g]) {
       map += first ? "\n        " : ",\n        ";
       first = false;
-      map +=
-          python_json_string(params[i]->name) + ": \"part" + std::to_string(g) + ".safetensors\"";
+      utf8::append_json_string(map, params[i]->name, /*ascii_only=*/true);  // as json.dumps
+      map += ": \"part" + std::to_string(g) + ".safetensors\"";
     }
   map += "\n    }\n}";
   const fs::path map_file = dst_dir / "param_name_map.json";
