@@ -143,6 +143,25 @@ TEST(CliInspect, TutorialCheckpointJson) {
   EXPECT_EQ(t[1].at("shape"), json({512}));
 }
 
+// A name may hold control characters (a .ckpt tag is any UTF-8): inspect shows them as \xNN, so
+// a file cannot drive the terminal, and --json gives the name itself.
+TEST(CliInspect, ControlCharactersInNamesPrintEscaped) {
+  TempDir dir;
+  const std::string name = "evil\x1b[2J\tname";
+  cellar::ParamDict params;
+  params.set(name, cellar::Tensor(cellar::DType::Float32, cellar::Shape{2}));
+  const std::string f = (dir / "odd.ckpt").string();
+  cellar::save_checkpoint(params, f).get();
+  const CliResult r = cellar_cli({"inspect", f});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evil\\x1b[2J\\x09name"), std::string::npos) << r.out;
+  const CliResult rj = cellar_cli({"inspect", "--json", f});
+  ASSERT_EQ(rj.status, 0) << rj.err;
+  EXPECT_EQ(rj.out.find('\x1b'), std::string::npos) << rj.out;
+  EXPECT_EQ(json::parse(rj.out).at("tensors").at(0).at("name"), name);
+}
+
 TEST(CliInspect, LenetCheckpointScalarsAndInts) {
   const std::string f = conformance("mindspore-lenet-openmlsys.ckpt").string();
   const CliResult r = cellar_cli({"inspect", f});
