@@ -502,6 +502,44 @@ int transpose_constant_operands(Rewriter& rw) {
   return turned;
 }
 
+// 7. MatMul / FusedMatMul (A × constant Float32 B, neither transposed, A of at least 8 rows that
+// are known here) → FusedMatMul with B packed in column tiles (ops/gemm.h pack_columns): the
+// kernels then read each tile's rows one after another. One-row products (batch 1) keep B as it
+// is: their kernel streams B's rows once whatever the layout.
+int pack_matmul_operands(Rewriter& rw) {
+  if (!ops::packed_kernels()) return 0;
+  ir::Graph& g = rw.graph();
+  int packed = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& node = g.nodes[n];
+    if (rw.dead(n) || (node.op != "MatMul" && node.op != "FusedMatMul") || node.inputs.size() < 2)
+      continue;
+    if (ops::attr_bool(node.attrs, node.op, "transpose_a", false) ||
+        ops::attr_bool(node.attrs, node.op, "transpose_b", false) ||
+        ops::attr_bool(node.attrs, node.op, "packed_b", false))
+      continue;
+    const auto& ai = g.value(node.inputs[0]);
+    if (ai.dtype != DType::Float32 || ai.symbolic() || ai.shape.rank() != 2 || ai.shape[0] < 8)
+      continue;
+    const Tensor* b = rw.constant(node.inputs[1]);
+    if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2 || b->numel() == 0) continue;
+    const int64_t k = b->shape()[0], cols = b->shape()[1];
+    Tensor t(DType::Float32, b->shape());
+    ops::pack_columns(k, cols, b->data<float>(), cols, t.data<float>());
+    const int given = node.inputs[1];
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t));
+    if (node.op == "MatMul") {
+      node.op = "FusedMatMul";
+      node.attrs["activation"] = std::string("none");
+    }
+    node.attrs["packed_b"] = true;
+    rw.release_if_unread(given);
+    ++packed;
+  }
+  rw.recount();
+  return packed;
+}
+
 // Live nodes only; values nothing defines-and-uses dropped; ids renumbered.
 ir::Graph compact(const ir::Graph& g, const Rewriter& rw) {
   std::vector<bool> keep(g.values.size(), false);
@@ -550,6 +588,7 @@ ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
   r.matmuls_fused = fuse_matmuls(rw);
   r.weights_packed = pack_weights(rw);
   r.operands_transposed = transpose_constant_operands(rw);
+  r.operands_packed = pack_matmul_operands(rw);
   ir::Graph out = compact(rw.graph(), rw);
   r.nodes_after = static_cast<int>(out.nodes.size());
   if (report) *report = r;
