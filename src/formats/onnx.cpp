@@ -8,8 +8,6 @@
 // (4) check declared types, materialize the constants that are used and drop everything else.
 #include "formats/onnx.h"
 
-#include <onnx/onnx_pb.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -27,6 +25,7 @@
 #include "formats/onnx_builder.h"
 #include "formats/onnx_sequence.h"
 #include "formats/onnx_upgrade.h"
+#include "onnx/onnx.pb.h"
 #include "ops/op_table.h"
 
 namespace cellar::formats {

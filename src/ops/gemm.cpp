@@ -733,6 +733,39 @@ void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
           const Epilogue& ep) {
   gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, ep);
 }
+void pack_columns(int64_t k, int64_t n, const float* b, int64_t ldb, float* out) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPackCols) {
+    const int64_t w = std::min(kPackCols, n - j0);
+    float* tile = out + j0 * k;
+    for (int64_t p = 0; p < k; ++p) std::copy_n(b + p * ldb + j0, w, tile + p * w);
+  }
+}
+
+void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                   const float* packed, float* c, int64_t ldc, const Epilogue& ep) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t tiles = (n + kPackCols - 1) / kPackCols;
+  // Tiles [t0, t1) over rows [i0, i1): each tile one product whose B is contiguous.
+  auto run = [&](int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = t * kPackCols, w = std::min(kPackCols, n - j0);
+      gemm(false, false, i1 - i0, w, k, a + i0 * lda, lda, packed + j0 * k, w, c + i0 * ldc + j0,
+           ldc, ep.from_column(j0));
+    }
+  };
+  if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
+    run(0, tiles, 0, m);
+  } else if (tiles >= par.threads()) {
+    par.for_range(tiles, 1, [&](int64_t t0, int64_t t1, int) { run(t0, t1, 0, m); });
+  } else {
+    // Rows in whole panels of the kernels where there are enough.
+    const int64_t unit = m >= 8 * par.threads() ? 8 : 1, units = (m + unit - 1) / unit;
+    par.for_range(units, 1, [&](int64_t u0, int64_t u1, int) {
+      run(0, tiles, u0 * unit, std::min(m, u1 * unit));
+    });
+  }
+}
+
 void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc) {
   gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, Epilogue{});

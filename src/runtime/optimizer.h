@@ -21,8 +21,11 @@
 //      (not depthwise) gets the weight packed once, here, for cellar's own GEMM kernels
 //      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
 //   6. a MatMul's (or FusedMatMul's) constant Float32 B read transposed (transpose_b: a Dense
-//   weight) is stored
-//      transposed once, here, so that the kernels read its rows as they lie (same CPUs).
+//      weight) is stored transposed once, here, so that the kernels read its rows as they lie
+//      (same CPUs);
+//   7. a MatMul's or FusedMatMul's constant Float32 B (after 6), with A of at least 8 known rows,
+//      is packed in column tiles (ops/gemm.h pack_columns; a MatMul becomes a FusedMatMul with
+//      activation none and packed_b), so that the kernels read each tile contiguously.
 // Values and initializers nothing reads any more are dropped. The result validates as any graph.
 #pragma once
 
@@ -40,6 +43,7 @@ struct OptimizeReport {
   int matmuls_fused = 0;        // FusedMatMul nodes made
   int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
   int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time
+  int operands_packed = 0;      // MatMul constant B operands packed in column tiles
   int nodes_before = 0, nodes_after = 0;
 };
 

@@ -3,14 +3,7 @@
 // pads, shape arithmetic, the attribute→input moves between opsets), files PyTorch wrote
 // (tests/fixtures/torch, made by make_fixtures.py there), and a table of corrupt files that must
 // each give a cellar::Error naming the file, never a crash.
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +20,7 @@
 #include "expect_error.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
+#include "onnx/onnx.pb.h"  // ONNX's schema as the build compiles it (CMakeLists.txt)
 #include "ops/op_table.h"
 #include "tensor_compare.h"
 #include "test_util.h"

@@ -50,9 +50,10 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
 
 // FusedMatMul (the optimiser's MatMul + BiasAdd + ReLU | GeLU, src/runtime/optimizer.h): inputs
 // a, b and an optional bias [n]; MatMul's attributes plus `activation` ("none", "relu" or "gelu",
-// the GeLU op's tanh form). The GEMM kernels add the bias and apply the activation as they store C
-// (ops/gemm.h Epilogue). Float32 only. An internal row: no MindIR or ONNX spelling, never in a
-// file.
+// the GeLU op's tanh form) and `packed_b` (B as ops/gemm.h pack_columns leaves it, the optimiser's
+// doing for a constant weight). The GEMM kernels add the bias and apply the activation as they
+// store C (ops/gemm.h Epilogue). Float32 only. An internal row: no MindIR or ONNX spelling, never
+// in a file.
 const char* const kFused = "FusedMatMul";
 
 GemmActivation fused_activation(const ir::Attrs& attrs) {
@@ -90,6 +91,17 @@ Kernel fused_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const int64_t lda = a[1], ldb = b[1];
   const bool bias = in.size() == 3;
   const GemmActivation act = fused_activation(attrs);
+  if (attr_bool(attrs, kFused, "packed_b", false)) {
+    if (ta || tb)
+      throw ValueError(
+          ErrorCode::kInvalidArgument,
+          std::string(kFused) + ": a packed B is read with neither operand transposed");
+    return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+      const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
+      gemm_packed_b(par, m, n, k, x[0].data<float>(), lda, x[1].data<float>(), y[0].data<float>(),
+                    n, ep);
+    };
+  }
   return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
     const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
     gemm(par, ta, tb, m, n, k, x[0].data<float>(), lda, x[1].data<float>(), ldb, y[0].data<float>(),
