@@ -1,5 +1,6 @@
 // Merge and reshard throughput of MindSpore-style distributed checkpoints beside a plain copy of
-// the same bytes (issue 15, item 7: merge/reshard ≥ 0.7× a plain copy).
+// the same bytes (issue 15: item 4 asks for at most 1.2× a plain copy's time, speed ≥ 0.83×,
+// which implies item 7's ≥ 0.7×; the copy is cp + fsync, as the atomic writes fsync).
 //
 //   build/bench/distributed_bench [--size-mib 1024] [--repeats 3] [--dir DIR]
 //

@@ -27,12 +27,17 @@ For each net and thread count T:
   openvino    CPU plugin, INFERENCE_NUM_THREADS = T, INFERENCE_PRECISION_HINT = f32,
               PERFORMANCE_HINT = LATENCY, in this process (skipped when openvino is not installed)
   mindspore   NET.mindir through mindspore.load + nn.GraphCell, when --mindspore-python is given
-Cold start (fresh process, file on disk to first output), per net at batch 1:
-  cellar      wall time of `cellar run NET.mindir --threads 1 --input x.npy --output y.npy`, spawn
-              to exit; its peak RSS (VmHWM) is the one `cellar bench` reports, beside the file's
-              size and the planned arena
-  onnxruntime in a fresh interpreter: InferenceSession(NET.onnx) + first run, timed inside the
-              process (interpreter start and `import onnxruntime` excluded), and the whole process
+Cold start (fresh processes, file on disk to first output, 1 thread), per net at batch 1, the
+four interleaved round by round (--cold-repeats rounds; medians and ranges):
+  cellar      wall time of `cellar run NET.mindir --threads 1 --input x.npy`, spawn to exit (exec,
+              dynamic loading, static initialisers, reading the input, printing the output and
+              exiting all included; not --output y.npy, whose atomic write fsyncs the file)
+  cellar (in process) a fresh interpreter pinned to one CPU, `import cellar` done, then timed:
+              cellar.load(NET.mindir) + nn.GraphCell + np.load + the first call (the same steps
+              as ORT's line below, the Python package over the same library)
+  onnxruntime in a fresh interpreter: SessionOptions + InferenceSession(NET.onnx) + np.load + the
+              first run, timed inside the process (interpreter start and `import onnxruntime`
+              excluded), and the whole process spawn to exit
 Serving, with --callers N: one loaded model run by N threads at once, --iterations runs each,
 throughput in samples per second over the wall time, per net and thread count T (threads per run):
   cellar      `cellar bench NET.mindir --threads T --callers N --json` (one Executor: weights shared,
@@ -82,13 +87,30 @@ import sys, time
 import numpy as np
 import onnxruntime as ort
 path, inp = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 so = ort.SessionOptions()
 so.intra_op_num_threads = 1
 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 x = np.load(inp)
 sess.run(None, {sess.get_inputs()[0].name: x})
-print("COLD_US", (time.perf_counter() - t0) * 1e6)
+print("COLD_US", (time.perf_counter() - t0) * 1e6, (time.process_time() - c0) * 1e6)
+"""
+
+
+# cellar's side of the same measurement, in the same kind of process: a fresh interpreter with
+# `import cellar` done before the clock starts, as `import onnxruntime` is for ORT. The process is
+# pinned to one CPU first, so the GraphCell's pool has one worker (ORT: intra_op_num_threads = 1).
+CELLAR_COLD_SNIPPET = r"""
+import os, sys, time
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import numpy as np
+import cellar
+path, inp = sys.argv[1], sys.argv[2]
+t0, c0 = time.perf_counter(), time.process_time()
+cell = cellar.nn.GraphCell(cellar.load(path))
+x = np.load(inp)
+np.asarray(cell(cellar.Tensor(x)))
+print("COLD_US", (time.perf_counter() - t0) * 1e6, (time.process_time() - c0) * 1e6)
 """
 
 
@@ -108,14 +130,17 @@ def cpu_description():
     return f"{model}, {os.cpu_count()} CPUs; flags: {' '.join(flags) or '(none of ' + ' '.join(KEY_FLAGS) + ')'}"
 
 
-def run_child(cmd):
-    """Runs cmd; returns (stdout, wall seconds). Raises on a non-zero exit."""
+def run_child(cmd, env=None, usage=None):
+    """Runs cmd; returns (stdout, wall seconds). Raises on a non-zero exit. With a list as usage,
+    appends the child's CPU time (user + system seconds, its threads included)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
         out = p.stdout.read()
-        _, status, _ = os.wait4(p.pid, 0)
+        _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
+        if usage is not None:
+            usage.append(ru.ru_utime + ru.ru_stime)
         p.returncode = os.waitstatus_to_exitcode(status)
         p.stdout.close()
         if p.returncode:
@@ -309,17 +334,27 @@ def cellar_output(cli, mindir, inp, d):
     return np.load(y)
 
 
-def cold_start(cli, python, mindir, onnx_path, inp, d, repeats):
-    y = os.path.join(d, "cold_out.npy")
-    cellar_wall, ort_in, ort_wall = [], [], []
+def cold_start(cli, python, mindir, onnx_path, inp, d, repeats, build):
+    """Medians and ranges of: cellar's whole process, cellar in a fresh interpreter (load +
+    GraphCell + first run, timed inside), ORT the same way, ORT's whole process. The four are
+    interleaved, one of each per round, so that the machine's load moves them alike."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.abspath(build), "python"))
+    cellar_wall, cellar_in, ort_in, ort_wall = [], [], [], []
+    cpu = {"cellar": [], "cellar_in": [], "ort_in": []}
     for _ in range(repeats):
-        _, wall = run_child([cli, "run", mindir, "--threads", "1", "--input", inp, "--output", y])
+        # The output printed (to the pipe), not written to a file: `--output` writes it atomically,
+        # with an fsync that costs the disk's latency (~20 ms here), which ORT's side does not pay.
+        _, wall = run_child([cli, "run", mindir, "--threads", "1", "--input", inp],
+                            usage=cpu["cellar"])
         cellar_wall.append(wall * 1e6)
+        out, _ = run_child([python, "-c", CELLAR_COLD_SNIPPET, mindir, inp], env)
+        cellar_in.append(float(out.split()[1]))
+        cpu["cellar_in"].append(float(out.split()[2]) / 1e6)
         out, wall = run_child([python, "-c", ORT_COLD_SNIPPET, onnx_path, inp])
         ort_in.append(float(out.split()[1]))
+        cpu["ort_in"].append(float(out.split()[2]) / 1e6)
         ort_wall.append(wall * 1e6)
-    med = statistics.median
-    return med(cellar_wall), med(ort_in), med(ort_wall)
+    return cellar_wall, cellar_in, ort_in, ort_wall, {k: [x * 1e6 for x in v] for k, v in cpu.items()}
 
 
 def fmt(v):
@@ -452,15 +487,40 @@ def main():
                          f"{fmt(on)} | {cn / on:.2f} |")
         if not args.no_cold:
             emit()
-            emit(f"cold start, fresh process, file on disk to first output (median of {args.cold_repeats}), 1 thread for ORT:")
+            emit(f"cold start, file on disk to first output, fresh processes, 1 thread; median "
+                 f"[min–max] of {args.cold_repeats} interleaved rounds. cellar process: `cellar "
+                 "run` spawn to exit (exec, dynamic loading, reading the input .npy, printing the "
+                 "output and exiting included); in process: a fresh interpreter, after `import "
+                 "cellar` / `import onnxruntime`, timed from before loading the file to the first "
+                 "output (cellar.load + GraphCell + np.load + call; SessionOptions + "
+                 "InferenceSession + np.load + run); ORT process: the interpreter's whole run:")
             emit()
-            emit("| net | cellar process µs | ORT session+run µs (in process) | ORT process µs | cellar / ORT in process |")
-            emit("|---|---|---|---|---|")
+            emit("| net | cellar process µs | cellar in process µs | ORT in process µs | "
+                 "ORT process µs | cellar process / ORT in process | cellar / ORT, both in process |")
+            emit("|---|---|---|---|---|---|---|")
+            med = statistics.median
+            span = lambda v: f"{fmt(med(v))} [{fmt(min(v))}–{fmt(max(v))}]"
+            cpu_rows = []
             for name, mindir, onnx_path, inp, batch in nets:
                 if batch or np.load(inp).shape[0] != 1:
                     continue
-                cw, oi, ow = cold_start(cli, sys.executable, mindir, onnx_path, inp, d, args.cold_repeats)
-                emit(f"| {name} | {fmt(cw)} | {fmt(oi)} | {fmt(ow)} | {cw / oi:.2f} |")
+                cw, ci, oi, ow, cpu = cold_start(cli, sys.executable, mindir, onnx_path, inp, d,
+                                                 args.cold_repeats, args.build)
+                emit(f"| {name} | {span(cw)} | {span(ci)} | {span(oi)} | {span(ow)} | "
+                     f"{med(cw) / med(oi):.2f} | {med(ci) / med(oi):.2f} |")
+                cpu_rows.append(f"| {name} | {span(cpu['cellar'])} | {span(cpu['cellar_in'])} | "
+                                f"{span(cpu['ort_in'])} | {med(cpu['cellar']) / med(cpu['ort_in']):.2f} | "
+                                f"{med(cpu['cellar_in']) / med(cpu['ort_in']):.2f} |")
+            emit()
+            emit("the same rounds in CPU time (user + system, every thread; less moved by the "
+                 "machine's load than the wall time): the `cellar run` process whole (from its "
+                 "rusage), and the timed sections in process (time.process_time):")
+            emit()
+            emit("| net | cellar process CPU µs | cellar in process CPU µs | ORT in process CPU µs | "
+                 "cellar process / ORT in process | cellar / ORT, both in process |")
+            emit("|---|---|---|---|---|---|")
+            for row in cpu_rows:
+                emit(row)
 
     if args.write_doc:
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],

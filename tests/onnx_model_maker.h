@@ -4,22 +4,13 @@
 // and of dynamic shapes (tests/runtime/test_dynamic_shapes.cpp).
 #pragma once
 
-// Debian's ONNX schema is onnx-ml.proto in namespace onnx (the onnx_proto target defines these
-// for the library; a test that includes the header says so itself).
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
-#include <onnx/onnx_pb.h>
-
 #include <string>
 #include <vector>
 
 #include "cellar/cellar.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
+#include "onnx/onnx.pb.h"  // ONNX's schema as the build compiles it (CMakeLists.txt)
 
 namespace cellar::testing {
 

@@ -152,8 +152,31 @@ void add_max_constant_option(CLI::App* sub, uint64_t* mib) {
 
 std::string dtype_str(DType t) { return std::string(mindspore_name(t)); }
 
-void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& rows,
+std::string printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& raw_rows,
                  const std::string& indent) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& row : raw_rows) {
+    rows.emplace_back();
+    for (const auto& cell : row) rows.back().push_back(printable(cell));
+  }
   std::vector<size_t> width;
   for (const auto& row : rows)
     for (size_t i = 0; i < row.size(); ++i) {
@@ -264,7 +287,7 @@ std::string values_str(const std::vector<double>& v, size_t total) {
 std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
-  return s;
+  return printable(s);
 }
 
 std::string human_bytes(uint64_t n) {

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -105,7 +106,11 @@ inline uint64_t mib_to_bytes(uint64_t mib) { return mib << 20; }
 // ---- printing ------------------------------------------------------------------------------
 
 std::string dtype_str(DType t);  // MindSpore's spelling: "Float32"
-// One row per item, columns padded to the widest cell, separated by two spaces.
+// Text from a file (a tensor name, a metadata value) made safe for a terminal: the C0 control
+// characters and DEL as \xNN (a name may hold them, and an ESC would drive the terminal).
+std::string printable(std::string_view s);
+// One row per item, columns padded to the widest cell, separated by two spaces; every cell
+// printable().
 void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& rows,
                  const std::string& indent = "");
 // One line on stdout; bytes that are not UTF-8 (names are the file's) print as U+FFFD.
@@ -119,7 +124,8 @@ json json_num(double v);
 std::vector<double> first_values(const Tensor& t, size_t n);
 // "[0.1, 0.2, …]" for text output.
 std::string values_str(const std::vector<double>& v, size_t total);
-// One line, whatever the message holds.
+// One line, whatever the message holds: line breaks as spaces, other control characters as in
+// printable().
 std::string one_line(std::string s);
 // "1.5 MiB" for byte counts in text output.
 std::string human_bytes(uint64_t n);

@@ -148,7 +148,7 @@ int run_diff(const DiffArgs& a) {
   auto names = [](const char* title, const std::vector<std::string>& v) {
     if (v.empty()) return;
     std::cout << title << ": " << v.size() << '\n';
-    for (const auto& n : v) std::cout << "  " << n << '\n';
+    for (const auto& n : v) std::cout << "  " << printable(n) << '\n';
   };
   auto pairs = [](const char* title, const std::vector<Pair>& v) {
     if (v.empty()) return;

@@ -208,12 +208,13 @@ int inspect_checkpoint(const InspectArgs& a, FileKind kind, const KeyOptions& ke
   }
   if (kind == FileKind::kSafetensors && !sharded) {
     std::cout << "metadata: " << metadata.size() << '\n';
-    for (const auto& [k, v] : metadata) std::cout << "  " << k << " = " << v << '\n';
+    for (const auto& [k, v] : metadata)
+      std::cout << "  " << printable(k) << " = " << printable(v) << '\n';
   }
   if (!scalars.empty()) {
     std::cout << "scalars: " << scalars.size() << '\n';
     for (const auto& [k, v] : scalars.items())
-      std::cout << "  " << k << " = " << scalar_text(v) << '\n';
+      std::cout << "  " << printable(k) << " = " << printable(scalar_text(v)) << '\n';
   }
   std::cout << "crc: "
             << (!crc.present ? "absent"

@@ -1,6 +1,8 @@
 // `cellar run MODEL`: run a MindIR or ONNX model once on .npy inputs (or ones / random values of
 // the recorded input shapes) and print or save its outputs.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -36,6 +38,18 @@ std::string file_stem(std::string name) {
     if (c == '/' || c == '\\' || c == ':' || c == '\0') c = '_';
   if (name.empty() || name == "." || name == "..") name = "output";
   return name;
+}
+
+// The end of a `cellar run`: its outputs are printed and written, so the process leaves without
+// tearing the executor and the graph down. Freeing the weights, arenas and protobuf strings piece
+// by piece only to exit was ~5% of a small net's cold start (docs/benchmarks.md, Session 7); the
+// system takes the memory back at once. The streams are flushed first: nothing else is pending
+// (every file write is atomic and done).
+[[noreturn]] void leave(int code) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 int run_model(const RunArgs& a) {
@@ -100,7 +114,7 @@ int run_model(const RunArgs& a) {
       jo.push_back(std::move(o));
     }
     print_json(json{{"model", a.model}, {"inputs", ji}, {"outputs", jo}, {"elapsed_us", us}});
-    return kExitOk;
+    leave(kExitOk);
   }
   std::vector<std::vector<std::string>> cells;
   for (size_t k = 0; k < n_out; ++k) {
@@ -111,7 +125,7 @@ int run_model(const RunArgs& a) {
     cells.push_back(std::move(row));
   }
   print_table(std::cout, cells);
-  return kExitOk;
+  leave(kExitOk);
 }
 
 }  // namespace

@@ -114,6 +114,21 @@ std::string quoted(std::string_view s) {
   return out + (s.size() > n ? "…'" : "'");
 }
 
+// What makes a tag (a tensor's name) unfit, or nothing: one rule for the reader and the writer,
+// so that the writer refuses exactly what the reader would (with the same words). `n` is the
+// tag's length, `s` its bytes (empty when n is over the limit: the reader looks no further).
+// A tag must be non-empty, at most kMaxTagBytes and UTF-8. Any character is allowed, control
+// characters too: a tag is a protobuf string, which MindSpore writes and reads whatever it holds;
+// whoever prints a name escapes it (the CLI, error messages).
+std::optional<std::string> tag_problem(std::string_view s, uint64_t n) {
+  if (n == 0) return "the tag (tensor name) is empty";
+  if (n > ckpt::kMaxTagBytes)
+    return "tag of " + std::to_string(n) + " bytes exceeds the limit of " +
+           std::to_string(ckpt::kMaxTagBytes);
+  if (!utf8::valid(s)) return "tag " + quoted(s) + " is not valid UTF-8";
+  return std::nullopt;
+}
+
 // ---- text encodings ----
 
 // NumPy's `<U` bytes of a str, as MindSpore writes them: UTF-32LE, at least one code point (an
@@ -302,23 +317,13 @@ class Reader {
           if (v.tag) fail("Value.tag appears twice", key_off);
           const uint64_t len_off = pos;
           const uint64_t n = length(pos, end, "Value.tag");
-          if (n > ckpt::kMaxTagBytes)
-            fail("tag of " + std::to_string(n) + " bytes exceeds the limit of " +
-                     std::to_string(ckpt::kMaxTagBytes),
-                 len_off);
-          v.tag = std::string_view(reinterpret_cast<const char*>(base_ + pos), n);
+          // The length is capped before the bytes are looked at (a view, nothing copied).
+          v.tag = std::string_view(reinterpret_cast<const char*>(base_ + pos),
+                                   n > ckpt::kMaxTagBytes ? 0 : n);
           v.tag_offset = key_off;
-          if (!utf8::valid(*v.tag)) fail("tag " + quoted(*v.tag) + " is not valid UTF-8", key_off);
-          // Parameter names never hold control characters, and printing one (ESC) would let a
-          // file drive the user's terminal: refuse them, naming the tensor by the part before.
-          for (size_t k = 0; k < v.tag->size(); ++k) {
-            const auto c = static_cast<unsigned char>((*v.tag)[k]);
-            if (c < 0x20 || c == 0x7f) {
-              tag_ = std::string(v.tag->substr(0, k));
-              fail("tag " + quoted(*v.tag) + " holds the control character " +
-                       quoted(v.tag->substr(k, 1)) + " at byte " + std::to_string(k),
-                   key_off);
-            }
+          if (const auto bad = tag_problem(*v.tag, n)) {
+            tag_.clear();  // not the previous tensor's: the message quotes this one
+            fail(*bad, n > ckpt::kMaxTagBytes ? len_off : key_off);
           }
           tag_ = std::string(*v.tag);
           pos += n;
@@ -400,7 +405,7 @@ class Reader {
 
   // Validates one Value and adds it to the current group (or starts a new one).
   void take(const RawValue& v) {
-    if (!v.tag || v.tag->empty()) fail("Value has an empty tag", v.offset);
+    if (!v.tag) fail("Value has no tag", v.offset);
     if (v.map_offset)
       throw Error(ErrorCode::kUnsupported, "map tensors (MindSpore MapParameter) are not supported",
                   {path_, tag_, *v.map_offset});
@@ -669,13 +674,8 @@ void write(const NamedTensors& entries, ByteSink& out, const SaveOptions& option
   };
   std::string head;
   for (const auto& [name, t] : entries) {
-    if (name.empty())
-      throw ValueError(ErrorCode::kInvalidArgument, "a checkpoint entry needs a non-empty name");
-    if (name.size() > kMaxTagBytes || !utf8::valid(name))
-      throw ValueError(
-          ErrorCode::kInvalidArgument,
-          "checkpoint names are UTF-8 of at most " + std::to_string(kMaxTagBytes) + " bytes",
-          {{}, name});
+    if (const auto bad = tag_problem(name, name.size()))
+      throw ValueError(ErrorCode::kInvalidArgument, *bad, {{}, name});
     if (!t.defined() || t.is_symbolic())
       throw ValueError(ErrorCode::kInvalidArgument, "cannot save an undefined or symbolic tensor",
                        {{}, name});

@@ -8,8 +8,6 @@
 // (4) check declared types, materialize the constants that are used and drop everything else.
 #include "formats/onnx.h"
 
-#include <onnx/onnx_pb.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -28,6 +26,7 @@
 #include "formats/onnx_builder.h"
 #include "formats/onnx_sequence.h"
 #include "formats/onnx_upgrade.h"
+#include "onnx/onnx.pb.h"
 #include "ops/op_table.h"
 
 namespace cellar::formats {
@@ -487,6 +486,8 @@ std::string Reader::fresh(const std::string& hint) {
 }
 
 int Reader::new_value(const std::string& name, DType dtype, Shape shape) {
+  if (const std::string why = shape_over_limits(shape); !why.empty())
+    unsupported_at(cur_ ? cur_label_ : name, where() + "'" + name + "': " + why);
   return g_.add_value(name, dtype, std::move(shape));
 }
 
@@ -674,6 +675,10 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   } catch (const std::exception& e) {  // a shape rule tripping on hostile shapes
     fail(std::string("cellar op ") + op + ": " + e.what());
   }
+  // Before folding runs a kernel over them (new_value checks every value too).
+  for (const auto& t : out)
+    if (const std::string why = shape_over_limits(t.shape); !why.empty())
+      unsupported("cellar op " + op + "'s output: " + why);
   int64_t total = 0;
   uint64_t bytes = 0;
   for (const auto& t : out) {
@@ -813,17 +818,23 @@ void Reader::import_node(int i) {
 void Reader::import_one(const pb::NodeProto& n) {
   const pb::NodeProto* outer = cur_;
   cur_ = &n;
-  if (is_onnx_sequence_op(n.op_type())) {
-    const std::vector<std::string> ins(n.input().begin(), n.input().end());
-    const std::vector<std::string> outs(n.output().begin(), n.output().end());
-    import_onnx_sequence_op(*this, ins, outs, seqs_);
-    cur_ = outer;
-    return;
+  try {
+    if (is_onnx_sequence_op(n.op_type())) {
+      const std::vector<std::string> ins(n.input().begin(), n.input().end());
+      const std::vector<std::string> outs(n.output().begin(), n.output().end());
+      import_onnx_sequence_op(*this, ins, outs, seqs_);
+    } else {
+      const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
+      if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
+      if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
+      (*rule)(*this);
+    }
+  } catch (const ValueError& e) {
+    // A helper's refusal (an index range too large, a tensor's shape check) carries no file or
+    // node: name them. The rule's own fail() and unsupported() have named them already.
+    if (!e.file().empty()) throw;
+    throw ValueError(e.code(), where() + e.reason(), {.file = file_, .tensor = cur_label_});
   }
-  const ops::OnnxImportFn* rule = ops::op_table().find_onnx_import(n.op_type());
-  if (rule == nullptr) rule = find_onnx_format_rule(n.op_type());
-  if (rule == nullptr) unsupported("op type '" + n.op_type() + "' is not supported");
-  (*rule)(*this);
   cur_ = outer;
 }
 

@@ -1,5 +1,5 @@
-// ONNX (`.onnx`): one serialized protobuf `onnx.ModelProto` (schema: onnx-ml.proto as compiled
-// by Debian's libonnx-dev 1.12; we use its generated classes, not a copy of the schema).
+// ONNX (`.onnx`): one serialized protobuf `onnx.ModelProto` (schema: the onnx.proto Debian's
+// libonnx-dev 1.12 installs, compiled by the build; not a copy of the schema).
 //
 // What the writer lays out:
 //   ModelProto   ir_version 8, opset_import [{domain "", version 17}], producer_name "cellar",

@@ -1,9 +1,8 @@
 // GraphProtoBuilder (the ONNX writer's side of an op spelling) and the dtype numbers.
 #include "formats/onnx_builder.h"
 
-#include <onnx/onnx_pb.h>
-
 #include "cellar/error.h"
+#include "onnx/onnx.pb.h"
 
 namespace cellar::formats {
 

@@ -389,8 +389,10 @@ void import_einsum(OnnxImporter& m) {
     return d;
   };
   auto prod = [&](const Labels& which) {
-    int64_t p = 1;
-    for (int v : which) p *= size[v];
+    int64_t p = 1;  // overflows where an operand has no elements (a zero among its dimensions)
+    for (int v : which)
+      if (__builtin_mul_overflow(p, size[v], &p))
+        m.unsupported("the merged sizes of the operands' indices overflow int64");
     return p;
   };
   for (int v : contract)
@@ -421,6 +423,9 @@ void import_einsum(OnnxImporter& m) {
   y = reshape(m, y, y_dims);
   m.set_output(0, permute(m, y, y_labels, out));
 }
+
+// The longest sequence import_gru unrolls (some 15 nodes a step).
+constexpr int64_t kMaxGruSteps = 1 << 14;
 
 // GRU(X, W, R, B, sequence_lens, initial_h) → (Y, Y_h), unrolled over the sequence (its length is
 // static): MindSpore has no GRU primitive it writes on CPU (nn.GRU is exported unrolled, step by
@@ -454,6 +459,14 @@ void import_gru(OnnxImporter& m) {
     m.fail("W must be (" + std::to_string(D) + ", 3·hidden, " + std::to_string(I) + "), got " +
            ws.str());
   const int64_t H = ws[1] / 3;
+  // Declared sizes (X, W and R may be graph inputs of any size) bound the nodes this unrolls to
+  // and the constants it makes: 6·H and B·H below stay in int64, the steps under a few hundred
+  // thousand nodes.
+  if (H > kOnnxMaxConstElements) m.unsupported("a hidden size above 2^22");
+  if (S > kMaxGruSteps)
+    m.unsupported("a sequence of " + std::to_string(S) + " steps (cellar unrolls GRU; at most " +
+                  std::to_string(kMaxGruSteps) + ")");
+  if (B > kOnnxMaxConstElements) m.unsupported("a batch above 2^22");
   if (m.has_attr("hidden_size") && m.attr_int("hidden_size", 0) != H)
     m.fail("hidden_size disagrees with W's " + ws.str());
   if (m.info(r).shape != Shape{D, 3 * H, H})

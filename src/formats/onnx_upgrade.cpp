@@ -1,14 +1,13 @@
 // Old-opset ONNX nodes in their opset-13 form (the table of changes is in onnx_upgrade.h).
 #include "formats/onnx_upgrade.h"
 
-#include <onnx/onnx_pb.h>
-
 #include <algorithm>
 #include <initializer_list>
 #include <set>
 
 #include "cellar/tensor.h"
 #include "formats/onnx_builder.h"
+#include "onnx/onnx.pb.h"
 
 namespace cellar::formats {
 

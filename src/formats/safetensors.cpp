@@ -725,47 +725,6 @@ Header parse_header(std::span<const std::byte> file, const std::string& path) {
 
 namespace {
 
-// serde_json's escaping, so our header bytes equal the reference's.
-void put_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
 class SafetensorsFormat final : public CheckpointFormat {
  public:
   std::string_view name() const override { return "safetensors"; }
@@ -856,7 +815,7 @@ class SafetensorsFormat final : public CheckpointFormat {
     for (size_t i : order) {
       const auto& [name, t] = entries[i];
       json += ',';
-      put_json_string(json, name);
+      utf8::append_json_string(json, name, /*ascii_only=*/false);
       json += ":{\"dtype\":\"";
       json += *dtype_name(t.dtype());
       json += "\",\"shape\":[";

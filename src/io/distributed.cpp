@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "cellar/error.h"
+#include "core/utf8.h"
 #include "io/checkpoint_internal.h"
 #include "node_strategy.pb.h"
 
@@ -358,6 +359,10 @@ std::vector<fs::path> rank_checkpoints(const fs::path& dir) {
   return out;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older C library headers lack the name
+#endif
+
 namespace {
 
 // Replicas are compared this much at a time (their pages dropped after each step).
@@ -381,6 +386,21 @@ void drop_pages(const MappedFile& file, const std::byte* p, uint64_t n) {
   const auto hi =
       std::min(end, (reinterpret_cast<uintptr_t>(p) + n + kFolio - 1) / kFolio * kFolio);
   if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
+// Maps the pages of `file`'s mapping over [p, p + n) in one call (MADV_POPULATE_READ, Linux
+// 5.14; elsewhere a no-op, the pages then fault in as they are read). Bytes are read from the
+// mappings by write(2)/writev(2) and memcmp: a write from pages not yet mapped is the kernel's
+// slow path (its copy stops at the first missing page, faults it in, retries), which cost 4-6x
+// the copy itself; mapped first, writing from the pages costs what copy_file_range does
+// (docs/benchmarks.md, Session 7).
+void populate(const MappedFile& file, const std::byte* p, uint64_t n) {
+  static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto base = reinterpret_cast<uintptr_t>(file.data());
+  const auto end = base + (file.size() + page - 1) / page * page;
+  const auto lo = reinterpret_cast<uintptr_t>(p) / page * page;
+  const auto hi = std::min(end, (reinterpret_cast<uintptr_t>(p) + n + page - 1) / page * page);
+  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_READ);
 }
 
 // A contiguous run of a slice's bytes: in a file's mapping (`file` set: the pages may be dropped
@@ -437,6 +457,8 @@ bool same_bytes(const Block& a, const Block& b, uint64_t n) {
     const Piece pa = a.at(off), pb = b.at(off);
     if (!pa.data || !pb.data) return false;
     const uint64_t k = std::min({pa.size, pb.size, kCompareStep, n - off});
+    if (pa.file) populate(*pa.file, pa.data, k);
+    if (pb.file) populate(*pb.file, pb.data, k);
     const bool same = std::memcmp(pa.data, pb.data, static_cast<size_t>(k)) == 0;
     if (pa.file) drop_pages(*pa.file, pa.data, k);
     if (pb.file) drop_pages(*pb.file, pb.data, k);
@@ -828,12 +850,10 @@ class GatherBytes final : public formats::EntryBytes {
     auto* file = seen ? nullptr : dynamic_cast<formats::AtomicFile*>(&out);
     // Short pieces go to a plain file by writev, many at a time, straight from the pages.
     std::vector<struct iovec> batch;
-    uint64_t batched = 0;
     const auto flush = [&] {
       if (batch.empty()) return;
       file->write_pieces(batch.data(), static_cast<int>(batch.size()));
       batch.clear();
-      if ((paged_ += std::exchange(batched, 0)) >= kDropEvery) drop(*g);
     };
     gather_runs(*g, begin, n, [&](const Piece& c) {
       if (file && c.file && c.size >= kKernelCopyMin) {
@@ -842,15 +862,16 @@ class GatherBytes final : public formats::EntryBytes {
         if (fd >= 0 && file->copy_from(fd, static_cast<uint64_t>(c.data - c.file->data()), c.size))
           return;
       }
-      if (file) {
-        batch.push_back({const_cast<std::byte*>(c.data), static_cast<size_t>(c.size)});
-        if (c.file) batched += c.size;
-        if (batch.size() == kBatch || batched >= kDropEvery) flush();
-        return;
-      }
-      out.write(c.data, static_cast<size_t>(c.size));
-      if (seen) (*seen)({c.data, static_cast<size_t>(c.size)});
-      read_from_pages(*g, c);
+      by_window(c, [&](const Piece& w) {
+        if (w.file) map_pages(*g, w, flush);
+        if (file) {
+          batch.push_back({const_cast<std::byte*>(w.data), static_cast<size_t>(w.size)});
+          if (batch.size() == kBatch) flush();
+          return;
+        }
+        out.write(w.data, static_cast<size_t>(w.size));
+        if (seen) (*seen)({w.data, static_cast<size_t>(w.size)});
+      });
     });
     if (file) flush();
     if (begin + n == t.nbytes()) drop(*g);  // the entry's last piece
@@ -860,34 +881,60 @@ class GatherBytes final : public formats::EntryBytes {
     const Gather* g = plan_of(t);
     if (!g) return EntryBytes::visit(t, seen);
     gather_runs(*g, 0, t.nbytes(), [&](const Piece& c) {
-      seen({c.data, static_cast<size_t>(c.size)});
-      read_from_pages(*g, c);
+      by_window(c, [&](const Piece& w) {
+        if (w.file) map_pages(*g, w, [] {});
+        seen({w.data, static_cast<size_t>(w.size)});
+      });
     });
     drop(*g);
   }
 
  private:
+  // `c`, or a piece of a mapped file cut into pieces of at most kWindow (so that no more than
+  // a window of its pages is mapped before the bytes are used and dropped).
+  template <class F>
+  static void by_window(const Piece& c, F&& f) {
+    if (!c.file || c.size <= kWindow) return f(c);
+    for (uint64_t off = 0; off < c.size; off += kWindow)
+      f(Piece{c.data + off, std::min(kWindow, c.size - off), c.file});
+  }
+
   const Gather* plan_of(const Tensor& t) const {
     if (!t.storage() || t.storage_offset() != 0) return nullptr;
     const auto it = plans_.find(t.storage().get());
     return it == plans_.end() ? nullptr : &it->second;
   }
 
-  // After bytes were read from the mapped pages: a long run's pages go at once; short runs (a
-  // slice's rows, alternating between blocks) are dropped with the rest of the parameter's
-  // blocks every kDropEvery bytes, so a parameter of any size stays out of the resident set.
-  void read_from_pages(const Gather& g, const Piece& c) const {
-    if (!c.file) return;
-    if (c.size >= kKernelCopyMin) {
-      drop_pages(*c.file, c.data, c.size);
-      return;
+  // Before the bytes of `c` (in a mapped file) are read: their pages are mapped (see populate),
+  // a window of kWindow at a time while the pieces from a file continue one another (a block's
+  // rows, alternating with other blocks' rows: one call per window and file), otherwise the
+  // piece's own pages (pieces far apart: a narrow column slice of wide rows, where a window would
+  // map mostly bytes nobody reads). Every kDropEvery bytes mapped, the parameter's blocks leave
+  // the resident set (after `flush`, which writes the pieces waiting to be written from them), so
+  // a parameter of any size, gathered from any number of files, stays out of it.
+  template <class Flush>
+  void map_pages(const Gather& g, const Piece& c, Flush&& flush) const {
+    const auto p = reinterpret_cast<uintptr_t>(c.data);
+    Window& w = windows_[c.file];
+    const bool continues = p == w.next;
+    w.next = p + c.size;
+    if (p >= w.lo && p + c.size <= w.hi) return;
+    if (mapped_ >= kDropEvery) {
+      flush();
+      drop(g);
     }
-    if ((paged_ += c.size) >= kDropEvery) drop(g);
+    const auto end = reinterpret_cast<uintptr_t>(c.file->data()) + c.file->size();
+    const auto hi = std::min<uintptr_t>(end, p + (continues ? std::max(c.size, kWindow) : c.size));
+    populate(*c.file, c.data, hi - p);
+    Window& again = windows_[c.file];  // drop() cleared the map
+    again = {p, hi, p + c.size};
+    mapped_ += hi - p;
   }
 
   void drop(const Gather& g) const {
     for (const Block& b : g.src->blocks) b.drop();
-    paged_ = 0;
+    windows_.clear();
+    mapped_ = 0;
   }
 
   int fd_for(const MappedFile& f) const {
@@ -899,10 +946,17 @@ class GatherBytes final : public formats::EntryBytes {
   }
 
   static constexpr uint64_t kDropEvery = uint64_t{16} << 20;
-  static constexpr size_t kBatch = 1024;  // pieces per writev (IOV_MAX)
+  static constexpr uint64_t kWindow = uint64_t{2} << 20;  // mapped at a time, per source file
+  static constexpr size_t kBatch = 1024;                  // pieces per writev (IOV_MAX)
   const std::unordered_map<const Storage*, Gather>& plans_;
   mutable std::unordered_map<const MappedFile*, int> fds_;
-  mutable uint64_t paged_ = 0;  // bytes read from pages since the last drop
+  // Per source file, the addresses [lo, hi) mapped since the last drop and where its last piece
+  // ended; and how many bytes were mapped in all since then.
+  struct Window {
+    uintptr_t lo = 0, hi = 0, next = 0;
+  };
+  mutable std::unordered_map<const MappedFile*, Window> windows_;
+  mutable uint64_t mapped_ = 0;
 };
 
 // The rank checkpoints of a folder, loaded lazily with where their bytes lie.
@@ -1010,69 +1064,6 @@ std::vector<fs::path> reshard_checkpoints(const fs::path& src_dir, const fs::pat
   return written;
 }
 
-namespace {
-
-// `s` as Python's json.dumps writes a str (ensure_ascii: every non-ASCII code point as \uXXXX,
-// surrogate pairs past the BMP). Names are valid UTF-8 here (the loaders check).
-std::string python_json_string(std::string_view s) {
-  std::string out = "\"";
-  const auto hex = [&](uint32_t u) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\u%04x", u);
-    out += buf;
-  };
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20)
-            hex(c);
-          else
-            out += static_cast<char>(c);
-      }
-      continue;
-    }
-    const int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    uint32_t u = c & (n == 4 ? 0x07u : n == 3 ? 0x0Fu : 0x1Fu);
-    for (int k = 1; k < n && i + static_cast<size_t>(k) < s.size(); ++k)
-      u = (u << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3Fu);
-    i += static_cast<size_t>(n);
-    if (u >= 0x10000) {
-      u -= 0x10000;
-      hex(0xD800 + (u >> 10));
-      hex(0xDC00 + (u & 0x3FF));
-    } else {
-      hex(u);
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, const fs::path& dir,
                                           const fs::path& dst_dir, uint64_t part_bytes) {
   if (part_bytes == 0)
@@ -1142,8 +1133,8 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
     for (size_t i : groups[g]) {
       map += first ? "\n        " : ",\n        ";
       first = false;
-      map +=
-          python_json_string(params[i]->name) + ": \"part" + std::to_string(g) + ".safetensors\"";
+      utf8::append_json_string(map, params[i]->name, /*ascii_only=*/true);  // as json.dumps
+      map += ": \"part" + std::to_string(g) + ".safetensors\"";
     }
   map += "\n    }\n}";
   const fs::path map_file = dst_dir / "param_name_map.json";

@@ -86,10 +86,13 @@ std::pair<int64_t, int64_t> attr_hw(const ir::Attrs& a, const std::string& op,
     hw = {l[2], l[3]};
   else
     bad(op, key, "must have 1, 2 or 4 values, got " + std::to_string(l.size()));
-  if (hw.first < 1 || hw.second < 1)
+  // The upper bound is window.h's kMaxWindowAttr: the window arithmetic of Conv2D and the pools
+  // over these values (d·(k − 1) + 1, (out − 1)·s) must not overflow int64.
+  constexpr int64_t kMax = int64_t{1} << 31;
+  if (hw.first < 1 || hw.second < 1 || hw.first > kMax || hw.second > kMax)
     bad(op, key,
-        "must be positive, got (" + std::to_string(hw.first) + ", " + std::to_string(hw.second) +
-            ")");
+        "must be positive (and at most 2^31), got (" + std::to_string(hw.first) + ", " +
+            std::to_string(hw.second) + ")");
   return hw;
 }
 

@@ -76,12 +76,7 @@ class BroadcastWalk {
     }
     int64_t idx[kMaxBroadcastRank] = {0};
     const size_t r = dims_.size();
-    for (int64_t d = static_cast<int64_t>(r) - 1, rest = begin; d >= 0 && rest > 0; --d) {
-      const auto du = static_cast<size_t>(d);
-      idx[du] = rest % dims_[du];
-      rest /= dims_[du];
-      for (size_t k = 0; k < K; ++k) off[k] += idx[du] * strides_[k][du];
-    }
+    seek(begin, idx, off);
     const int64_t inner = dims_[r - 1];
     for (int64_t i = begin; i < end;) {
       const int64_t len = std::min(inner - idx[r - 1], end - i);
@@ -119,12 +114,7 @@ class BroadcastWalk {
     }
     int64_t idx[kMaxBroadcastRank] = {0};
     const size_t r = dims_.size();
-    for (int64_t d = static_cast<int64_t>(r) - 1, rest = begin; d >= 0 && rest > 0; --d) {
-      const auto du = static_cast<size_t>(d);
-      idx[du] = rest % dims_[du];
-      rest /= dims_[du];
-      for (size_t k = 0; k < K; ++k) off[k] += idx[du] * strides_[k][du];
-    }
+    seek(begin, idx, off);
     for (int64_t i = begin; i < end; ++i) {
       f(i, off);
       for (size_t d = r; d-- > 0;) {
@@ -138,6 +128,18 @@ class BroadcastWalk {
   }
 
  private:
+  // The odometer at output element `begin`: idx its index along each dimension, off[k] operand
+  // k's offset there (both zeroed by the caller).
+  void seek(int64_t begin, int64_t* idx, int64_t* off) const {
+    for (int64_t d = static_cast<int64_t>(dims_.size()) - 1, rest = begin; d >= 0 && rest > 0;
+         --d) {
+      const auto du = static_cast<size_t>(d);
+      idx[du] = rest % dims_[du];
+      rest /= dims_[du];
+      for (size_t k = 0; k < K; ++k) off[k] += idx[du] * strides_[k][du];
+    }
+  }
+
   std::vector<int64_t> dims_;
   std::array<std::vector<int64_t>, K> strides_;
   int64_t n_ = 0;

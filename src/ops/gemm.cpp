@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "ops/blas.h"
@@ -12,6 +13,13 @@
 #endif
 
 #include "ops/isa.h"
+#include "ops/vec_math.h"
+
+// gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_max_ps passes an
+// `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace cellar::ops {
 
@@ -211,13 +219,40 @@ __attribute__((target("avx2,fma"))) void row_avx2(bool trans_b, int64_t n, int64
   }
 }
 
+// The epilogue (gemm.h) on one vector of C whose first column is `j`: bias, then activation, in
+// registers, before the store. max(v, 0) gives 0 for NaN (the second operand), as ReLU does.
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, const Epilogue& ep,
+                                                           int64_t j) {
+  if (ep.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(ep.bias + j));
+  if (ep.act == GemmActivation::kReLU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+  return v;
+}
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, const Epilogue& ep, int64_t j,
+                                                           __mmask16 mask) {
+  if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, ep.bias + j));
+  if (ep.act == GemmActivation::kReLU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+  return v;
+}
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, const Epilogue& ep,
+                                                            int64_t j) {
+  if (ep.bias) v = _mm256_add_ps(v, _mm256_loadu_ps(ep.bias + j));
+  if (ep.act == GemmActivation::kReLU) v = _mm256_max_ps(v, _mm256_setzero_ps());
+  return v;
+}
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, const Epilogue& ep, int64_t j,
+                                                            __m256i mask) {
+  if (ep.bias) v = _mm256_add_ps(v, _mm256_maskload_ps(ep.bias + j, mask));
+  if (ep.act == GemmActivation::kReLU) v = _mm256_max_ps(v, _mm256_setzero_ps());
+  return v;
+}
+
 // The packed kernels: MR rows of one panel (its row stride MR) × n columns of B, in tiles of 32
 // columns (AVX2: 16), the last tile masked.
 template <int MR, bool kPacked>
 __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ranges,
                                                      int64_t nranges, const float* a, int64_t lda,
                                                      const float* b, int64_t ldb, float* c,
-                                                     int64_t ldc) {
+                                                     int64_t ldc, Epilogue ep) {
   // A's element (row r, column p): a packed panel's a[p·MR + r], or a[r·lda + p] as stored.
   constexpr int64_t kStep = kPacked ? MR : 1;
   const int64_t rs = kPacked ? 1 : lda;
@@ -242,9 +277,9 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
       }
     }
     for (int r = 0; r < MR; ++r) {
-      _mm512_storeu_ps(c + r * ldc + j, v0[r]);
-      _mm512_storeu_ps(c + r * ldc + j + 16, v1[r]);
-      _mm512_storeu_ps(c + r * ldc + j + 32, v2[r]);
+      _mm512_storeu_ps(c + r * ldc + j, finish512(v0[r], ep, j));
+      _mm512_storeu_ps(c + r * ldc + j + 16, finish512(v1[r], ep, j + 16));
+      _mm512_storeu_ps(c + r * ldc + j + 32, finish512(v2[r], ep, j + 32));
     }
   }
   for (; j + 32 <= n; j += 32) {
@@ -263,8 +298,8 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
       }
     }
     for (int r = 0; r < MR; ++r) {
-      _mm512_storeu_ps(c + r * ldc + j, lo[r]);
-      _mm512_storeu_ps(c + r * ldc + j + 16, hi[r]);
+      _mm512_storeu_ps(c + r * ldc + j, finish512(lo[r], ep, j));
+      _mm512_storeu_ps(c + r * ldc + j + 16, finish512(hi[r], ep, j + 16));
     }
   }
   for (; j < n; j += 16) {
@@ -280,7 +315,8 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
           acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r * rs]), b0, acc[r]);
       }
     }
-    for (int r = 0; r < MR; ++r) _mm512_mask_storeu_ps(c + r * ldc + j, mask, acc[r]);
+    for (int r = 0; r < MR; ++r)
+      _mm512_mask_storeu_ps(c + r * ldc + j, mask, finish512(acc[r], ep, j, mask));
   }
 }
 
@@ -289,7 +325,7 @@ template <int MR, bool kPacked, int R0, int R1>
 __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange* ranges,
                                                          int64_t nranges, const float* a,
                                                          int64_t lda, const float* b, int64_t ldb,
-                                                         float* c, int64_t ldc) {
+                                                         float* c, int64_t ldc, Epilogue ep) {
   constexpr int kR = R1 - R0;
   constexpr int64_t kStep = kPacked ? MR : 1;
   const int64_t rs = kPacked ? 1 : lda;
@@ -314,9 +350,9 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
       }
     }
     for (int r = 0; r < kR; ++r) {
-      _mm256_storeu_ps(c + (R0 + r) * ldc + j, v0[r]);
-      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, v1[r]);
-      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 16, v2[r]);
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j, finish256(v0[r], ep, j));
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, finish256(v1[r], ep, j + 8));
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 16, finish256(v2[r], ep, j + 16));
     }
   }
   for (; j + 16 <= n; j += 16) {
@@ -335,8 +371,8 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
       }
     }
     for (int r = 0; r < kR; ++r) {
-      _mm256_storeu_ps(c + (R0 + r) * ldc + j, lo[r]);
-      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, hi[r]);
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j, finish256(lo[r], ep, j));
+      _mm256_storeu_ps(c + (R0 + r) * ldc + j + 8, finish256(hi[r], ep, j + 8));
     }
   }
   for (; j < n; j += 8) {
@@ -352,16 +388,17 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
           acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + r * rs), b0, acc[r]);
       }
     }
-    for (int r = 0; r < kR; ++r) _mm256_maskstore_ps(c + (R0 + r) * ldc + j, mask, acc[r]);
+    for (int r = 0; r < kR; ++r)
+      _mm256_maskstore_ps(c + (R0 + r) * ldc + j, mask, finish256(acc[r], ep, j, mask));
   }
 }
 
 template <int MR, bool kPacked>
 void panel_avx2(int64_t n, const KRange* ranges, int64_t nranges, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float* c, int64_t ldc) {
-  panel_rows_avx2<MR, kPacked, 0, std::min(MR, 4)>(n, ranges, nranges, a, lda, b, ldb, c, ldc);
+                const float* b, int64_t ldb, float* c, int64_t ldc, Epilogue ep) {
+  panel_rows_avx2<MR, kPacked, 0, std::min(MR, 4)>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep);
   if constexpr (MR > 4)
-    panel_rows_avx2<MR, kPacked, 4, MR>(n, ranges, nranges, a, lda, b, ldb, c, ldc);
+    panel_rows_avx2<MR, kPacked, 4, MR>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep);
 }
 
 // Few columns (n = N ≤ 4: the late layers of a network at batch 1, a 2×2 or 1×1 output): the
@@ -420,7 +457,7 @@ __attribute__((target("avx2,fma"))) void few_avx2(int64_t m, int64_t k, const KR
 #endif
 
 using PanelFn = void (*)(int64_t, const KRange*, int64_t, const float*, int64_t, const float*,
-                         int64_t, float*, int64_t);
+                         int64_t, float*, int64_t, Epilogue);
 
 // The panel kernels for 1..8 rows, A packed (kPacked) or as stored, or null.
 template <bool kPacked>
@@ -543,27 +580,67 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, std::span<const KRange> ranges
     for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
       const int64_t rows = std::min(kPackRows, m - r0);
       kernels[rows - 1](w, ranges.data(), nranges, packed + r0 * k, 0, b + j0, ldb,
-                        c + r0 * ldc + j0, ldc);
+                        c + r0 * ldc + j0, ldc, Epilogue{});
     }
   }
 }
 
+namespace {
+// GeLU (tanh form) over m rows of n elements of C, in place.
+void gelu_rows(int64_t m, int64_t n, float* c, int64_t ldc) {
+  const VecFn f = gelu_simd();
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (f) {
+      f(row, row, n);
+      continue;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = row[j];
+      row[j] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    }
+  }
+}
+
+// The epilogue over m rows of C already computed (the paths whose kernels store plain sums): each
+// row right after its product, while it is in cache.
+void apply_epilogue(int64_t m, int64_t n, float* c, int64_t ldc, const Epilogue& ep) {
+  if (ep.empty()) return;
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (ep.bias)
+      for (int64_t j = 0; j < n; ++j) row[j] += ep.bias[j];
+    if (ep.act == GemmActivation::kReLU)
+      for (int64_t j = 0; j < n; ++j) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
+  }
+  if (ep.act == GemmActivation::kGeLU) gelu_rows(m, n, c, ldc);
+}
+}  // namespace
+
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
           const float* b, int64_t ldb, float* c, int64_t ldc) {
+  gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, Epilogue{});
+}
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float* c, int64_t ldc, const Epilogue& ep) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    apply_epilogue(m, n, c, ldc, ep);
     return;
   }
   if (m == 1 && !trans_a) {
     if (const RowFn f = row_kernel()) {
       f(trans_b, n, k, a, b, ldb, c);
+      apply_epilogue(1, n, c, ldc, ep);
       return;
     }
   }
   if (!trans_a && !trans_b && n <= kNarrowColumns && m >= 8) {
     if (const NarrowFn f = narrow_kernel()) {
       f(m, n, k, a, lda, b, ldb, c, ldc);
+      apply_epilogue(m, n, c, ldc, ep);
       return;
     }
   }
@@ -578,7 +655,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
         const int64_t w = std::min(block, n - j0);
         for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
           const int64_t rows = std::min(kPackRows, m - r0);
-          kernels[rows - 1](w, &all, 1, a + r0 * lda, lda, b + j0, ldb, c + r0 * ldc + j0, ldc);
+          // Bias and ReLU in the kernel's registers; GeLU over the block it just stored.
+          Epilogue in_registers = ep.from_column(j0);
+          if (ep.act == GemmActivation::kGeLU) in_registers.act = GemmActivation::kNone;
+          kernels[rows - 1](w, &all, 1, a + r0 * lda, lda, b + j0, ldb, c + r0 * ldc + j0, ldc,
+                            in_registers);
+          if (ep.act == GemmActivation::kGeLU) gelu_rows(rows, w, c + r0 * ldc + j0, ldc);
         }
       }
       return;
@@ -586,6 +668,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
   }
   blas::sgemm(CblasRowMajor, op(trans_a), op(trans_b), i32(m), i32(n), i32(k), 1.0f, a, i32(lda), b,
               i32(ldb), 0.0f, c, i32(ldc));
+  apply_epilogue(m, n, c, ldc, ep);
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
@@ -605,23 +688,37 @@ namespace {
 constexpr int64_t kMinParallelMacs = 1 << 15;
 constexpr int64_t kColumnBlock = 16;  // split n at multiples of this (the SIMD kernels' width)
 
+// One single-threaded piece of a split product: columns from j0 of C (the epilogue's bias moves
+// with them); double products have no epilogue.
+void gemm_piece(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float* c, int64_t ldc, const Epilogue& ep,
+                int64_t j0) {
+  gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep.from_column(j0));
+}
+void gemm_piece(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
+                const double* b, int64_t ldb, double* c, int64_t ldc, const Epilogue&, int64_t) {
+  gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
 template <class T>
 void gemm_split(Parallel& par, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a,
-                int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
+                int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, const Epilogue& ep) {
   if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
-    gemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    gemm_piece(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep, 0);
     return;
   }
   const int64_t col_blocks = (n + kColumnBlock - 1) / kColumnBlock;
   if (col_blocks >= par.threads()) {
     par.for_range(col_blocks, 1, [&](int64_t begin, int64_t end, int) {
       const int64_t j0 = begin * kColumnBlock, j1 = std::min(n, end * kColumnBlock);
-      gemm(ta, tb, m, j1 - j0, k, a, lda, tb ? b + j0 * ldb : b + j0, ldb, c + j0, ldc);
+      gemm_piece(ta, tb, m, j1 - j0, k, a, lda, tb ? b + j0 * ldb : b + j0, ldb, c + j0, ldc, ep,
+                 j0);
     });
     return;
   }
   par.for_range(m, 1, [&](int64_t i0, int64_t i1, int) {
-    gemm(ta, tb, i1 - i0, n, k, ta ? a + i0 : a + i0 * lda, lda, b, ldb, c + i0 * ldc, ldc);
+    gemm_piece(ta, tb, i1 - i0, n, k, ta ? a + i0 : a + i0 * lda, lda, b, ldb, c + i0 * ldc, ldc,
+               ep, 0);
   });
 }
 
@@ -629,11 +726,49 @@ void gemm_split(Parallel& par, bool ta, bool tb, int64_t m, int64_t n, int64_t k
 
 void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
-  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, Epilogue{});
 }
 void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+          const Epilogue& ep) {
+  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, ep);
+}
+void pack_columns(int64_t k, int64_t n, const float* b, int64_t ldb, float* out) {
+  for (int64_t j0 = 0; j0 < n; j0 += kPackCols) {
+    const int64_t w = std::min(kPackCols, n - j0);
+    float* tile = out + j0 * k;
+    for (int64_t p = 0; p < k; ++p) std::copy_n(b + p * ldb + j0, w, tile + p * w);
+  }
+}
+
+void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                   const float* packed, float* c, int64_t ldc, const Epilogue& ep) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t tiles = (n + kPackCols - 1) / kPackCols;
+  // Tiles [t0, t1) over rows [i0, i1): each tile one product whose B is contiguous.
+  auto run = [&](int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = t * kPackCols, w = std::min(kPackCols, n - j0);
+      gemm(false, false, i1 - i0, w, k, a + i0 * lda, lda, packed + j0 * k, w, c + i0 * ldc + j0,
+           ldc, ep.from_column(j0));
+    }
+  };
+  if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
+    run(0, tiles, 0, m);
+  } else if (tiles >= par.threads()) {
+    par.for_range(tiles, 1, [&](int64_t t0, int64_t t1, int) { run(t0, t1, 0, m); });
+  } else {
+    // Rows in whole panels of the kernels where there are enough.
+    const int64_t unit = m >= 8 * par.threads() ? 8 : 1, units = (m + unit - 1) / unit;
+    par.for_range(units, 1, [&](int64_t u0, int64_t u1, int) {
+      run(0, tiles, u0 * unit, std::min(m, u1 * unit));
+    });
+  }
+}
+
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc) {
-  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, Epilogue{});
 }
 
 }  // namespace cellar::ops

@@ -28,6 +28,43 @@ void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
           const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc);
 
+// What a product applies to each element of C as it stores it (FusedMatMul: a Dense layer's
+// MatMul, BiasAdd and ReLU in one pass): C[i, j] = act(Σ_p A[i,p]·B[p,j] + bias[j]), the bias
+// added once the sum is complete, so the sum itself is the plain product's, bit for bit. The
+// panel kernels apply it to their accumulators in registers; the other paths (one row, narrow,
+// BLAS) to each row of C right after computing it. ReLU gives 0 for NaN, as the ReLU op does;
+// GeLU is the tanh form (the GeLU op's), applied to each block of C while it is in cache, in SIMD
+// lanes (ops/vec_math.h) where the kernels have them.
+enum class GemmActivation { kNone, kReLU, kGeLU };
+struct Epilogue {
+  const float* bias = nullptr;  // n floats, bias[j] added to column j; or none
+  GemmActivation act = GemmActivation::kNone;
+
+  bool empty() const { return bias == nullptr && act == GemmActivation::kNone; }
+  // The same epilogue for columns [j0, …) of C.
+  Epilogue from_column(int64_t j0) const { return {bias ? bias + j0 : nullptr, act}; }
+};
+// C = epilogue(A · B) (float only): what gemm(par, …) above computes, with `ep` applied.
+void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+          const Epilogue& ep);
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float* c, int64_t ldc, const Epilogue& ep);
+
+// Products with a constant B (a Dense weight, k × n), B packed once, at load time, by
+// pack_columns: its columns in tiles of kPackCols, each tile's k rows one after another (tile t
+// at packed + t·k·kPackCols, k × kPackCols; the last tile k × (n mod kPackCols) when n is not a
+// multiple), so that a kernel reads one contiguous block per tile instead of k rows a matrix row
+// apart (a 768 × 2304 weight: one 4 KiB page per row of a tile, TLB misses on every row: half the
+// speed). Same size as B.
+inline constexpr int64_t kPackCols = 48;
+void pack_columns(int64_t k, int64_t n, const float* b, int64_t ldb, float* out);
+// C = epilogue(A · B), A (m × k, row stride lda) as stored, B as pack_columns left it, over par's
+// workers (column tiles, or rows when there are fewer tiles than workers). Each element is the sum
+// gemm() computes for it (the same kernels, tile by tile).
+void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                   const float* packed, float* c, int64_t ldc, const Epilogue& ep);
+
 // Products with a constant A (a convolution's weights), A packed once, at load time, by
 // pack_rows: C[m×n] = A · B, row-major, computed by cellar's own kernels (AVX-512 or AVX2 + FMA,
 // chosen at run time from the CPU's features; packed_kernels() says whether this CPU has them).

@@ -100,9 +100,22 @@ int OnnxImporter::take(int x, int64_t axis, const std::vector<int64_t>& indices)
   return emit1("Gather", {x, idx}, {{"axis", axis}});
 }
 
+// Import rules build these from a file's attributes and declared sizes, so the count is computed
+// first (in 128 bits: end − begin may leave int64) and refused past kOnnxMaxConstElements with a
+// ValueError (kUnsupported), which the ONNX reader reports naming the node: a declared input of
+// 2^40 elements must not make the reader allocate an index per element.
 std::vector<int64_t> index_range(int64_t begin, int64_t end, int64_t step) {
-  std::vector<int64_t> r;
-  for (int64_t i = begin; step > 0 ? i < end : i > end; i += step) r.push_back(i);
+  if (step == 0) throw ValueError(ErrorCode::kInvalidArgument, "an index range with step 0");
+  const __int128 span = step > 0 ? __int128{end} - begin : __int128{begin} - end;
+  const __int128 stride = step > 0 ? __int128{step} : -__int128{step};
+  const __int128 count = span <= 0 ? 0 : (span + stride - 1) / stride;
+  if (count > kOnnxMaxConstElements)
+    throw ValueError(ErrorCode::kUnsupported, "a range of more than " +
+                                                  std::to_string(kOnnxMaxConstElements) +
+                                                  " indices is too large to make at load time");
+  std::vector<int64_t> r(static_cast<size_t>(count));
+  for (size_t i = 0; i < r.size(); ++i)
+    r[i] = static_cast<int64_t>(begin + static_cast<__int128>(i) * step);
   return r;
 }
 

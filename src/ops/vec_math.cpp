@@ -62,6 +62,31 @@ __attribute__((target("avx512f"))) void logistic_avx512(const float* x, float* y
   }
 }
 
+__attribute__((target("avx512f"))) void exp_avx512(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, mask, exp512(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
+}
+
+// GeLU's tanh form, 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), computed as
+// x / (1 + e^(−2u)) (the same function: 1 + tanh(u) = 2 / (1 + e^(−2u))), which needs one e^x and
+// no cancellation where tanh(u) is near −1. Its values at ±∞ and NaN are the formula's: +∞, NaN
+// (−∞/∞), NaN.
+constexpr float kGeluC = 0.7978845608028654f, kGeluA = 0.044715f;
+
+__attribute__((target("avx512f"))) void gelu_avx512(const float* x, float* y, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), m2c = _mm512_set1_ps(-2.0f * kGeluC),
+               a = _mm512_set1_ps(kGeluA);
+  for (int64_t i = 0; i < n; i += 16) {
+    const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+    const __m512 inner = _mm512_fmadd_ps(_mm512_mul_ps(a, v), _mm512_mul_ps(v, v), v);
+    const __m512 d = _mm512_add_ps(one, exp512(_mm512_mul_ps(m2c, inner)));
+    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(v, d));
+  }
+}
+
 __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
   const __m256 over = _mm256_cmp_ps(x, _mm256_set1_ps(kExpHi), _CMP_GT_OQ);
   x = _mm256_min_ps(_mm256_set1_ps(kExpHi), _mm256_max_ps(_mm256_set1_ps(kExpLo), x));
@@ -97,6 +122,36 @@ __attribute__((target("avx2,fma"))) void logistic_avx2(const float* x, float* y,
     const __m256 v = _mm256_load_ps(lane);
     const __m256 d = _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, v)));
     _mm256_store_ps(lane, _mm256_div_ps(kSiLU ? v : one, d));
+    for (int64_t k = i; k < n; ++k) y[k] = lane[k - i];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void exp_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float lane[8] = {};
+    for (int64_t k = i; k < n; ++k) lane[k - i] = x[k];
+    _mm256_store_ps(lane, exp256(_mm256_load_ps(lane)));
+    for (int64_t k = i; k < n; ++k) y[k] = lane[k - i];
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 gelu256(__m256 v) {
+  const __m256 inner =
+      _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(kGeluA), v), _mm256_mul_ps(v, v), v);
+  const __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                 exp256(_mm256_mul_ps(_mm256_set1_ps(-2.0f * kGeluC), inner)));
+  return _mm256_div_ps(v, d);
+}
+
+__attribute__((target("avx2,fma"))) void gelu_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float lane[8] = {};
+    for (int64_t k = i; k < n; ++k) lane[k - i] = x[k];
+    _mm256_store_ps(lane, gelu256(_mm256_load_ps(lane)));
     for (int64_t k = i; k < n; ++k) y[k] = lane[k - i];
   }
 }
@@ -136,6 +191,34 @@ MakeKernel vec_make_kernel(VecFn (*choose)(), MakeKernel generic) {
                     [&](int64_t i0, int64_t i1, int) { f(p + i0, q + i0, i1 - i0); });
     };
   };
+}
+
+VecFn exp_simd() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &exp_avx512;
+    case Isa::kAvx2:
+      return &exp_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
+}
+
+VecFn gelu_simd() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &gelu_avx512;
+    case Isa::kAvx2:
+      return &gelu_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return nullptr;
 }
 
 VecFn silu_simd() { return logistic<true>(); }

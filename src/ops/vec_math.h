@@ -17,6 +17,10 @@ using VecFn = void (*)(const float* x, float* y, int64_t n);
 VecFn silu_simd();
 // y = 1 / (1 + e^−x) (Sigmoid), or null.
 VecFn sigmoid_simd();
+// y = e^x (+∞ above 88.376, 0 below −88.376, NaN kept), or null.
+VecFn exp_simd();
+// y = GeLU(x), the tanh form (MindSpore's GeLU primitive), or null.
+VecFn gelu_simd();
 
 // An OpDef's make_kernel that runs Float32 inputs of n elements through choose()'s function,
 // chosen at each run (ops/isa.h may be forced between runs), and every other dtype, or Float32

@@ -8,6 +8,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
+#include <string>
 
 #include "ops/blas.h"
 #include "ops/op_table.h"
@@ -250,8 +252,27 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
     }
   };
   for (int v : g.inputs) offset[static_cast<size_t>(v)] = planner.allocate(bytes_of(v));
+  // Ops whose output is their input's bytes (tensor::copy_kernel, which skips the copy when
+  // both are the same memory).
+  static const std::set<std::string> kViews = {"Reshape", "Flatten", "ExpandDims", "Squeeze",
+                                               "Identity"};
   for (size_t s = 0; s < order.size(); ++s) {
     const ir::Node& node = g.nodes[order[s]];
+    // A view of an arena value read last here takes over its bytes: no copy, no new block (the
+    // input is released with the output, never before).
+    if (kViews.count(node.op) && node.outputs.size() == 1 && !node.inputs.empty()) {
+      const auto x = static_cast<size_t>(node.inputs[0]);
+      const int y = node.outputs[0];
+      if (offset[x] != kForever && !is_init[x] && !released[x] && last_use[x] == s &&
+          bytes_of(node.inputs[0]) == bytes_of(y)) {
+        offset[static_cast<size_t>(y)] = offset[x];
+        released[x] = true;
+        for (int v : node.inputs)
+          if (last_use[static_cast<size_t>(v)] == s) release(static_cast<size_t>(v));
+        if (!read[static_cast<size_t>(y)]) release(static_cast<size_t>(y));
+        continue;
+      }
+    }
     // Allocate outputs before releasing this step's inputs: a kernel never writes over its input.
     for (int v : node.outputs) offset[static_cast<size_t>(v)] = planner.allocate(bytes_of(v));
     for (int v : node.inputs)

@@ -13,11 +13,19 @@
 //   4. fusion: Conv2D [→ BiasAdd] [→ ReLU | ReLU6 | HSwish | HSigmoid] becomes one FusedConv2D
 //      node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one reader and is no
 //      graph output;
+//   4b. MatMul [→ BiasAdd | Add of a Float32 [n] bias] [→ ReLU | GeLU] becomes one FusedMatMul
+//      node (ops/math/matmul.cpp: the GEMM kernels apply bias and activation as they store C),
+//      under the same one-reader rule; an activation behind a Reshape of the product is taken in
+//      too (the Reshape then writes the activation's output);
 //   5. weight packing: a FusedConv2D whose weight is a Float32 constant and which runs as GEMMs
 //      (not depthwise) gets the weight packed once, here, for cellar's own GEMM kernels
 //      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
-//   6. a MatMul's constant Float32 B read transposed (transpose_b: a Dense weight) is stored
-//      transposed once, here, so that the kernels read its rows as they lie (same CPUs).
+//   6. a MatMul's (or FusedMatMul's) constant Float32 B read transposed (transpose_b: a Dense
+//      weight) is stored transposed once, here, so that the kernels read its rows as they lie
+//      (same CPUs);
+//   7. a MatMul's or FusedMatMul's constant Float32 B (after 6), with A of at least 8 known rows,
+//      is packed in column tiles (ops/gemm.h pack_columns; a MatMul becomes a FusedMatMul with
+//      activation none and packed_b), so that the kernels read each tile contiguously.
 // Values and initializers nothing reads any more are dropped. The result validates as any graph.
 #pragma once
 
@@ -32,8 +40,10 @@ struct OptimizeReport {
   int identities_removed = 0;   // nodes bypassed
   int batch_norms_folded = 0;   // BatchNorm nodes folded into a convolution
   int convolutions_fused = 0;   // FusedConv2D nodes made
+  int matmuls_fused = 0;        // FusedMatMul nodes made
   int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
   int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time
+  int operands_packed = 0;      // MatMul constant B operands packed in column tiles
   int nodes_before = 0, nodes_after = 0;
 };
 

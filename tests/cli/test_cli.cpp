@@ -2,10 +2,7 @@
 // child process, its stdout, stderr and exit status checked. Covers `inspect` on the conformance
 // checkpoints, on checkpoints and MindIR files written here, on unreadable files (status 1, one
 // stderr line naming the file), bad usage (status 2), --help and --version.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -23,8 +20,6 @@
 #include "tensor_compare.h"
 #include "test_util.h"
 
-extern char** environ;
-
 namespace {
 using cellar::testing::max_abs_diff;
 using cellar::testing::read_f32;
@@ -35,48 +30,12 @@ using cellar::testing::conformance;
 using cellar::testing::TempDir;
 using nlohmann::json;
 
-struct CliResult {
-  int status = -1;  // exit status, or -1 when the child did not exit normally
-  std::string out;
-  std::string err;
-};
+using CliResult = cellar::testing::ProcessResult;
+using cellar::testing::read_text;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Runs the cellar binary with `args`, stdout and stderr captured in files (no pipe to drain).
+// Runs the cellar binary with `args`.
 CliResult cellar_cli(const std::vector<std::string>& args) {
-  TempDir dir;
-  const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
-  std::vector<std::string> argv_s{CELLAR_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, CELLAR_CLI, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  CliResult r;
-  if (rc != 0) {
-    r.err = "posix_spawn failed: " + std::string(strerror(rc));
-    return r;
-  }
-  int ws = 0;
-  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return cellar::testing::run_process(CELLAR_CLI, args);
 }
 
 std::vector<std::string> lines(const std::string& s) {
@@ -182,6 +141,25 @@ TEST(CliInspect, TutorialCheckpointJson) {
   }
   EXPECT_EQ(t[0].at("shape"), json({512, 784}));
   EXPECT_EQ(t[1].at("shape"), json({512}));
+}
+
+// A name may hold control characters (a .ckpt tag is any UTF-8): inspect shows them as \xNN, so
+// a file cannot drive the terminal, and --json gives the name itself.
+TEST(CliInspect, ControlCharactersInNamesPrintEscaped) {
+  TempDir dir;
+  const std::string name = "evil\x1b[2J\tname";
+  cellar::ParamDict params;
+  params.set(name, cellar::Tensor(cellar::DType::Float32, cellar::Shape{2}));
+  const std::string f = (dir / "odd.ckpt").string();
+  cellar::save_checkpoint(params, f).get();
+  const CliResult r = cellar_cli({"inspect", f});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evil\\x1b[2J\\x09name"), std::string::npos) << r.out;
+  const CliResult rj = cellar_cli({"inspect", "--json", f});
+  ASSERT_EQ(rj.status, 0) << rj.err;
+  EXPECT_EQ(rj.out.find('\x1b'), std::string::npos) << rj.out;
+  EXPECT_EQ(json::parse(rj.out).at("tensors").at(0).at("name"), name);
 }
 
 TEST(CliInspect, LenetCheckpointScalarsAndInts) {
@@ -583,7 +561,8 @@ TEST(CliInspect, MindIRFromMindSpore) {
 TEST(CliInspect, CensusOfAModelWithUnknownOps) {
   TempDir dir;
   mind_ir::ModelProto m;
-  ASSERT_TRUE(m.ParseFromString(slurp(fixture("mindspore/2.10/mindir_layouts/args_2.10.mindir"))));
+  ASSERT_TRUE(
+      m.ParseFromString(read_text(fixture("mindspore/2.10/mindir_layouts/args_2.10.mindir"))));
   for (auto& p : *m.mutable_primitives())
     if (p.op_type() == "Tile" || p.op_type() == "Softmax") p.set_op_type("Bar");
   const fs::path f = dir / "unknown.mindir";
@@ -1106,7 +1085,7 @@ TEST(CliProgress, NothingOnStderrWhenItIsNotATerminal) {
 TEST(CliOps, DocsPageIsTheTable) {
   const auto r = cellar_cli({"ops", "--markdown"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, slurp(fs::path(CELLAR_SOURCE_DIR) / "docs" / "ops.md"))
+  EXPECT_EQ(r.out, read_text(fs::path(CELLAR_SOURCE_DIR) / "docs" / "ops.md"))
       << "docs/ops.md is stale: run `cellar ops --markdown > docs/ops.md`";
 }
 

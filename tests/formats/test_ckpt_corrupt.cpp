@@ -241,6 +241,65 @@ TEST(CkptCorrupt, ErrorsNameTheTensorAndTheOffset) {
   }
 }
 
+// A tag is a protobuf string: any UTF-8, control characters included, which MindSpore writes and
+// reads. cellar saves and loads such names unchanged (printing them is the printer's business:
+// `cellar inspect` shows \xNN).
+TEST(CkptCorrupt, NamesWithControlCharactersRoundTrip) {
+  TempDir dir;
+  const std::vector<std::string> names = {"tab\there", "esc\x1b[2Jclear", "line\nbreak", "del\x7f",
+                                          std::string("nul\0inside", 11)};
+  cellar::ParamDict params;
+  for (size_t i = 0; i < names.size(); ++i) {
+    cellar::Tensor t(DType::Float32, Shape{2});
+    t.data<float>()[0] = static_cast<float>(i);
+    t.data<float>()[1] = -1.0f;
+    params.set(names[i], t);
+  }
+  cellar::save_checkpoint(params, dir / "odd.ckpt").get();
+  const auto got = cellar::load_checkpoint(dir / "odd.ckpt");
+  ASSERT_EQ(got.size(), names.size());
+  size_t i = 0;
+  for (const auto& [name, p] : got) {
+    EXPECT_EQ(name, names[i]) << i;
+    EXPECT_EQ(p.data().data<float>()[0], static_cast<float>(i));
+    ++i;
+  }
+  // And a file written by hand, as MindSpore writes one.
+  write_bytes(dir / "hand.ckpt", rec("a\x01b", {1}, "Int8", raw({7})));
+  const auto hand = cellar::load_checkpoint(dir / "hand.ckpt");
+  ASSERT_TRUE(hand.contains("a\x01b"));
+}
+
+// What the loader refuses in a name, the saver refuses too, in the same words: a name written is
+// a name that loads.
+TEST(CkptCorrupt, TheSaverRefusesTheNamesTheLoaderRefusesInTheSameWords) {
+  TempDir dir;
+  const std::vector<std::string> bad = {"", std::string(70000, 'x'), "\xc3\x28", "ok\xff"};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    SCOPED_TRACE(i);
+    write_bytes(dir / "bad.ckpt", rec(bad[i], {1}, "Int8", raw({1})));
+    std::string loader, saver;
+    try {
+      cellar::load_checkpoint(dir / "bad.ckpt");
+      ADD_FAILURE() << "loaded";
+    } catch (const cellar::FormatError& e) {
+      loader = e.reason();
+    }
+    try {
+      cellar::ParamDict params;
+      params.set(bad[i], cellar::Tensor(DType::Int8, Shape{1}));
+      cellar::save_checkpoint(params, dir / "saved.ckpt").get();
+      ADD_FAILURE() << "saved";
+    } catch (const cellar::ValueError& e) {
+      EXPECT_EQ(e.code(), cellar::ErrorCode::kInvalidArgument);
+      saver = e.reason();
+    }
+    EXPECT_FALSE(loader.empty());
+    EXPECT_EQ(saver, loader);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "saved.ckpt"));
+}
+
 // What protobuf allows and MindSpore may write (or older MindSpore wrote) loads.
 TEST(CkptCorrupt, LenientWhereProtobufIsLenient) {
   TempDir dir;

@@ -336,10 +336,6 @@ int mindspore_verify(const std::filesystem::path& plain,
   return std::system(cmd.c_str());
 }
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 }  // namespace
 
 TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
@@ -360,7 +356,8 @@ TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
   write_bytes(small, encrypt(plain, key(16), EncMode::kAesCbc, 50));
   files.emplace_back(small, EncMode::kAesCbc, 16);
   const auto log = dir / "log.txt";
-  EXPECT_EQ(mindspore_verify(fixture("plain.ckpt"), files, log), 0) << slurp(log);
+  EXPECT_EQ(mindspore_verify(fixture("plain.ckpt"), files, log), 0)
+      << cellar::testing::read_text(log);
 
   // crc_check with encryption the way MindSpore can load it: the CRC trailer inside the
   // plaintext. MindSpore decrypts, finds "crc_num", verifies (crc_check=True) and strips it.
@@ -368,7 +365,8 @@ TEST(Crypto, MindSporeLoadsWhatCellarEncrypts) {
       std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/ckpt/crc.ckpt";
   auto crc_enc = dir / "cellar_crc_inside.ckpt";
   write_bytes(crc_enc, encrypt(read_bytes(crc_plain), key(32), EncMode::kAesGcm));
-  EXPECT_EQ(mindspore_verify(crc_plain, {{crc_enc, EncMode::kAesGcm, 32}}, log), 0) << slurp(log);
+  EXPECT_EQ(mindspore_verify(crc_plain, {{crc_enc, EncMode::kAesGcm, 32}}, log), 0)
+      << cellar::testing::read_text(log);
   // And a flipped byte inside the encrypted CRC trailer is caught by the tag already.
   Bytes tampered = read_bytes(crc_enc);
   tampered.back() ^= std::byte{1};
@@ -404,7 +402,7 @@ TEST(Crypto, MindSporeLoadsCellarFilesOfTwo64MiBBlocks) {
     files.emplace_back(path, m, k);
   }
   const auto log = dir / "log.txt";
-  EXPECT_EQ(mindspore_verify(dir / "plain.ckpt", files, log), 0) << slurp(log);
+  EXPECT_EQ(mindspore_verify(dir / "plain.ckpt", files, log), 0) << cellar::testing::read_text(log);
 }
 
 // ---------------------------------------------------------------- hostile input

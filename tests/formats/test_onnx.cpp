@@ -3,14 +3,7 @@
 // pads, shape arithmetic, the attribute→input moves between opsets), files PyTorch wrote
 // (tests/fixtures/torch, made by make_fixtures.py there), and a table of corrupt files that must
 // each give a cellar::Error naming the file, never a crash.
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -26,6 +20,7 @@
 #include "expect_error.h"
 #include "formats/onnx.h"
 #include "formats/onnx_builder.h"
+#include "onnx/onnx.pb.h"  // ONNX's schema as the build compiles it (CMakeLists.txt)
 #include "onnx_model_maker.h"
 #include "ops/op_table.h"
 #include "tensor_compare.h"
@@ -1227,6 +1222,23 @@ TEST(OnnxImport, PadModes) {
           << e.what();
     }
   }
+  // Pads that would crop more than the axis holds, down to INT64_MIN (a fuzz_onnx finding: the
+  // crop negated it), and pads that would grow an axis past int64: refused, naming the node.
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  for (const auto& pads : std::vector<std::vector<int64_t>>{{0, kMin, 0, 0},
+                                                            {0, 0, 0, kMin},
+                                                            {0, -4, 0, 0},
+                                                            {kMin, kMin, kMin, kMin},
+                                                            {0, kMax, 0, 1}}) {
+    SCOPED_TRACE(::testing::PrintToString(pads));
+    ModelMaker mk(13);
+    mk.input("x", {2, 3});
+    mk.init("pads", i64(pads));
+    mk.node("Pad", {"x", "pads"}, {"y"});
+    mk.output("y");
+    EXPECT_THROW((void)mk.read(), Error);
+  }
   {
     ModelMaker mk(19);
     mk.input("x", {2, 3});
@@ -1562,6 +1574,200 @@ TEST(OnnxImport, OldPReluSlopeIsPerChannel) {
   for (int64_t i = 0; i < x.numel(); ++i) {
     const float v = x.data<float>()[i];
     EXPECT_EQ(y[0].data<float>()[i], v >= 0 ? v : v * slope[(i / 4) % 3]) << i;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// ---- hostile attribute values and declared sizes (the fuzz_onnx review) ----
+//
+// Each model below is valid protobuf whose window attributes, declared sizes or output_shape lie
+// far outside what any model has. The loader must refuse each with a cellar::Error naming the
+// node, not overflow int64 (UBSan), allocate by the value, or loop over it.
+
+constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kI64Min = std::numeric_limits<int64_t>::min();
+
+void expect_refused(ModelMaker& mk, const std::string& node) {
+  try {
+    mk.read();
+    ADD_FAILURE() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.code() == ErrorCode::kFormat || e.code() == ErrorCode::kUnsupported) << e.what();
+    EXPECT_EQ(e.tensor(), node) << e.what();
+  }
+}
+
+TEST(OnnxHostile, WindowAttributesAtTheInt64Extremes) {
+  struct Case {
+    std::string op, attr;
+    std::vector<int64_t> value;
+  };
+  const std::vector<Case> cases = {
+      {"MaxPool", "strides", {kI64Max, 1}},
+      {"MaxPool", "kernel_shape", {kI64Max, 1}},
+      {"MaxPool", "dilations", {kI64Max, 2}},
+      {"MaxPool", "pads", {kI64Max, 0, kI64Max, 0}},
+      {"AveragePool", "pads", {0, 0, kI64Max, kI64Max}},
+      {"AveragePool", "strides", {1, kI64Max}},
+      {"Conv", "strides", {kI64Max, kI64Max}},
+      {"Conv", "dilations", {kI64Max, 1}},
+      {"Conv", "pads", {kI64Max, 0, 0, 0}},
+  };
+  for (const auto& c : cases) {
+    for (const char* auto_pad : {"NOTSET", "SAME_UPPER"}) {
+      if (c.attr == "pads" && std::string(auto_pad) != "NOTSET") continue;
+      SCOPED_TRACE(c.op + " " + c.attr + " " + auto_pad);
+      ModelMaker mk(13);
+      mk.input("x", {1, 1, 5, 5});
+      std::vector<std::string> ins = {"x"};
+      if (c.op == "Conv") {
+        mk.init("w", zeros(Shape{1, 1, 2, 2}, DType::Float32));
+        ins.push_back("w");
+      }
+      auto* n = mk.node(c.op, ins, {"y"});
+      if (c.op != "Conv" && c.attr != "kernel_shape") ModelMaker::ints(n, "kernel_shape", {2, 2});
+      ModelMaker::ints(n, c.attr, c.value);
+      if (std::string(auto_pad) != "NOTSET") ModelMaker::s(n, "auto_pad", auto_pad);
+      mk.output("y");
+      expect_refused(mk, n->name());
+    }
+  }
+}
+
+TEST(OnnxHostile, ConvTransposeExtremes) {
+  struct Case {
+    std::string attr;
+    std::vector<int64_t> value;
+  };
+  for (const Case& c : std::vector<Case>{{"strides", {kI64Max, 1}},
+                                         {"dilations", {1, kI64Max}},
+                                         {"pads", {kI64Max, 0, 0, 0}},
+                                         {"output_shape", {kI64Min, 4}},
+                                         {"output_shape", {kI64Max, 4}},
+                                         {"output_shape", {0, 0}}}) {
+    SCOPED_TRACE(c.attr + " " + ::testing::PrintToString(c.value));
+    ModelMaker mk(13);
+    mk.input("x", {1, 1, 3, 3});
+    mk.init("w", zeros(Shape{1, 1, 2, 2}, DType::Float32));
+    auto* n = mk.node("ConvTranspose", {"x", "w"}, {"y"});
+    ModelMaker::ints(n, c.attr, c.value);
+    mk.output("y");
+    expect_refused(mk, n->name());
+  }
+  {  // a large declared input times the stride
+    ModelMaker mk(13);
+    mk.input("x", {1, 1, 3, int64_t{1} << 40});
+    mk.init("w", zeros(Shape{1, 1, 2, 2}, DType::Float32));
+    auto* n = mk.node("ConvTranspose", {"x", "w"}, {"y"});
+    ModelMaker::ints(n, "strides", {1, int64_t{1} << 30});
+    ModelMaker::s(n, "auto_pad", "SAME_UPPER");
+    mk.output("y");
+    expect_refused(mk, n->name());
+  }
+}
+
+// Inputs are declared, not stored: a model may declare 2^40 elements in a few bytes. Import rules
+// that walk a declared axis (AveragePool's divisor, a crop's index list, GRU's unrolled steps)
+// refuse it instead of allocating or looping over it.
+TEST(OnnxHostile, DeclaredSizesDoNotSizeLoadTimeWork) {
+  const int64_t big = int64_t{1} << 40;
+  {
+    ModelMaker mk(13);
+    mk.input("x", {1, 1, big, 1});
+    auto* n = mk.node("AveragePool", {"x"}, {"y"});
+    ModelMaker::ints(n, "kernel_shape", {2, 1});
+    ModelMaker::ints(n, "pads", {1, 0, 1, 0});
+    mk.output("y");
+    expect_refused(mk, n->name());
+  }
+  {
+    ModelMaker mk(13);
+    mk.input("x", {big, 1});
+    mk.init("pads", i64({-1, 0, 0, 0}));
+    auto* n = mk.node("Pad", {"x", "pads"}, {"y"});
+    mk.output("y");
+    expect_refused(mk, n->name());
+  }
+  {
+    ModelMaker mk(13);
+    mk.input("x", {int64_t{1} << 20, 1, 1});
+    mk.init("w", zeros(Shape{1, 3, 1}, DType::Float32));
+    mk.init("r", zeros(Shape{1, 3, 1}, DType::Float32));
+    auto* n = mk.node("GRU", {"x", "w", "r"}, {"y"});
+    mk.output("y");
+    expect_refused(mk, n->name());
+  }
+}
+
+// Split sizes each within the axis whose sum leaves int64 (it overflowed before).
+TEST(OnnxHostile, SplitSizesSumOverflow) {
+  const int64_t dim = int64_t{1} << 48;
+  ModelMaker mk(13);
+  mk.input("x", {0, dim});
+  mk.init("sizes", i64(std::vector<int64_t>(32769, dim)));
+  std::vector<std::string> outs;
+  for (int k = 0; k < 32769; ++k) outs.push_back("y" + std::to_string(k));
+  auto* n = mk.node("Split", {"x", "sizes"}, outs);
+  ModelMaker::i(n, "axis", 1);
+  mk.output("y0");
+  const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kFormat);
+  EXPECT_EQ(e.tensor(), n->name()) << e.what();
+  EXPECT_NE(std::string(e.what()).find("add up to more than dimension"), std::string::npos)
+      << e.what();
+}
+
+// Einsum merges the indices of each side into one dimension: 2^40 · 2^40 beside a zero.
+TEST(OnnxHostile, EinsumMergedSizesOverflow) {
+  ModelMaker mk(13);
+  mk.input("a", {0, int64_t{1} << 40, int64_t{1} << 40});
+  mk.input("b", {0, 3});
+  auto* n = mk.node("Einsum", {"a", "b"}, {"y"});
+  ModelMaker::s(n, "equation", "ijk,il->jkl");
+  mk.output("y");
+  expect_refused(mk, n->name());
+}
+
+// A dimension past 2^48 (possible at no cost beside a zero) is refused where a value is made:
+// a graph input, an initializer, a node's inferred output.
+TEST(OnnxHostile, DimensionsAboveTwoToThe48AreRefused) {
+  {
+    ModelMaker mk(13);
+    mk.input("x", {0, kI64Max});
+    mk.node("Relu", {"x"}, {"y"});
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("2^48"), std::string::npos) << e.what();
+  }
+  {  // a rank above 64, declared or made by an Unsqueeze of many axes
+    ModelMaker mk(13);
+    mk.input("x", Shape(std::vector<int64_t>(100, 1)));
+    mk.node("Relu", {"x"}, {"y"});
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("rank 100"), std::string::npos) << e.what();
+  }
+  {
+    ModelMaker mk(11);
+    mk.input("x", {2});
+    std::vector<int64_t> axes(20000);
+    for (size_t k = 0; k < axes.size(); ++k) axes[k] = static_cast<int64_t>(k);
+    auto* n = mk.node("Unsqueeze", {"x"}, {"y"});
+    ModelMaker::ints(n, "axes", axes);
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+    EXPECT_EQ(e.tensor(), n->name()) << e.what();
+  }
+  {
+    ModelMaker mk(13);
+    mk.input("x", {0, 3});
+    mk.init("reps", i64({1, int64_t{1} << 60}));
+    auto* n = mk.node("Tile", {"x", "reps"}, {"y"});
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+    EXPECT_EQ(e.tensor(), n->name()) << e.what();
   }
 }
 

@@ -871,6 +871,20 @@ TEST_P(MindSporeVersion, CkptAppendDictMatchesMindSpore) {
   EXPECT_EQ(back.at("note").data().string_value(), "héllo");
 }
 
+// Names are protobuf strings: MindSpore writes control characters in them and reads them back;
+// cellar reads what it wrote and writes the same bytes.
+TEST_P(MindSporeVersion, CkptNamesWithControlCharactersAsMindSporeWritesThem) {
+  REQUIRE_FIXTURE(ckpt_fixture("names.ckpt"));
+  const std::vector<std::string> names = {"tab\there", "esc\x1b[2J", "line\nbreak", "del\x7f"};
+  ParamDict want;
+  for (size_t i = 0; i < names.size(); ++i)
+    want.set(names[i], Tensor::from_vector<float>({static_cast<float>(i), -1.0f}, {2}));
+  cellar::testing::expect_same(load_checkpoint(ckpt_fixture("names.ckpt")), want);
+  cellar::testing::TempDir dir;
+  save_checkpoint(want, dir / "names.ckpt");
+  EXPECT_EQ(read_bytes(dir / "names.ckpt"), read_bytes(ckpt_fixture("names.ckpt")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, MindSporeVersion,
                          ::testing::Values(Version{"2.10", 512, 8}, Version{"2.7", 32, 4},
                                            Version{"1.x"}),

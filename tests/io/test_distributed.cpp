@@ -357,19 +357,21 @@ TEST(Distributed, UnifiedSafetensorsIsMindSpores) {
 }
 
 // param_name_map.json is written as Python's json.dumps(..., indent=4) writes it, escapes and
-// all (ensure_ascii: \uXXXX, surrogate pairs past the BMP; a quote and a backslash escaped), for
-// names a checkpoint allows (the .ckpt loader refuses control characters in names).
+// all (ensure_ascii: \uXXXX, surrogate pairs past the BMP; a quote and a backslash escaped;
+// control characters and DEL, which a .ckpt name may hold).
 TEST(Distributed, UnifiedMapEscapesNamesAsPythonDoes) {
   TempDir dir;
-  const std::string odd = "b\xc3\xbc\"\\", emoji = "x\xf0\x9f\x98\x80";
+  const std::string odd = "b\xc3\xbc\"\\", emoji = "x\xf0\x9f\x98\x80", ctl = "c\t\x1b\x7f";
   ParallelStrategy s;
   s[odd] = {{2}, {0}};
   s[emoji] = {{2}, {0}};
+  s[ctl] = {{2}, {0}};
   cellar::save_strategy(s, dir / "s.ckpt");
   for (int r = 0; r < 2; ++r) {
     ParamDict part;
     part.set(odd, Tensor(cellar::DType::Float32, {1}));
     part.set(emoji, Tensor(cellar::DType::Float32, {1}));
+    part.set(ctl, Tensor(cellar::DType::Float32, {1}));
     fs::create_directories(dir / ("ranks/rank_" + std::to_string(r)));
     cellar::save_checkpoint(part, dir / ("ranks/rank_" + std::to_string(r)) / "r.ckpt");
   }
@@ -377,9 +379,10 @@ TEST(Distributed, UnifiedMapEscapesNamesAsPythonDoes) {
   const auto bytes = read_bytes(dir / "u/param_name_map.json");
   const std::string got(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   EXPECT_EQ(got,
-            "{\n    \"metadata\": {\n        \"total_size\": 16\n    },\n    \"weight_map\": {\n"
+            "{\n    \"metadata\": {\n        \"total_size\": 24\n    },\n    \"weight_map\": {\n"
             "        \"b\\u00fc\\\"\\\\\": \"part0.safetensors\",\n"
-            "        \"x\\ud83d\\ude00\": \"part0.safetensors\"\n    }\n}");
+            "        \"x\\ud83d\\ude00\": \"part0.safetensors\",\n"
+            "        \"c\\t\\u001b\\u007f\": \"part0.safetensors\"\n    }\n}");
   EXPECT_FALSE(fs::exists(dir / "u/hyper_param.safetensors"));  // nothing outside the strategy
 }
 

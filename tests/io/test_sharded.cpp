@@ -8,7 +8,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -44,13 +43,6 @@ void expect_same_dict(const ParamDict& got, const ParamDict& want) {
   }
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class Sharded : public ::testing::TestWithParam<const char*> {
  protected:
   std::string ext() const { return GetParam(); }
@@ -74,7 +66,7 @@ TEST_P(Sharded, SaveSplitsAndLoadJoins) {
   EXPECT_EQ(files[0], "model-00001-of-00005" + ext());
   EXPECT_EQ(files[4], "model-00005-of-00005" + ext());
   EXPECT_EQ(files[5], idx);
-  const auto index = nlohmann::json::parse(slurp(dir / idx));
+  const auto index = nlohmann::json::parse(cellar::testing::read_text(dir / idx));
   EXPECT_EQ(index["metadata"]["total_size"].get<uint64_t>(), 10u * (4096 + 400) + 8);
   EXPECT_EQ(index["weight_map"]["layer0.weight"], "model-00001-of-00005" + ext());
   EXPECT_EQ(index["weight_map"]["step"], "model-00005-of-00005" + ext());

@@ -544,6 +544,23 @@ const OpCaseTable kMath([] {
                    .attrs = attrs,
                    .reference = reduce_ref(Red::kMean)});
     }
+  // BatchMatMul shaped as attention's Q·Kᵀ and P·V (heads as batches, split over workers; Kᵀ
+  // turned into rows for the panel kernels), and one batch entry split inside the product.
+  c.push_back({.op = "BatchMatMul",
+               .label = "attention_qk",
+               .inputs = {uniform(Shape{2, 3, 21, 16}, 710), uniform(Shape{2, 3, 19, 16}, 711)},
+               .attrs = {{"transpose_a", false}, {"transpose_b", true}},
+               .reference = bmm_ref});
+  c.push_back({.op = "BatchMatMul",
+               .label = "attention_pv",
+               .inputs = {uniform(Shape{2, 3, 21, 19}, 712), uniform(Shape{2, 3, 19, 40}, 713)},
+               .attrs = {{"transpose_a", false}, {"transpose_b", false}},
+               .reference = bmm_ref});
+  c.push_back({.op = "BatchMatMul",
+               .label = "one_batch_entry",
+               .inputs = {uniform(Shape{1, 30, 50}, 714), uniform(Shape{1, 70, 50}, 715)},
+               .attrs = {{"transpose_a", false}, {"transpose_b", true}},
+               .reference = bmm_ref});
   // BatchMatMul: batch dimensions broadcast, every pair of transpose flags.
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {

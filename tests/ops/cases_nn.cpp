@@ -44,6 +44,34 @@ OpCase matmul_case(bool ta, bool tb) {
           .reference = matmul_ref()};
 }
 
+// FusedMatMul (the optimiser's MatMul + bias + ReLU): MatMul's reference, plus the bias along
+// columns and the activation, as the unfused ops state them.
+OpCase fused_matmul_case(const std::string& label, int64_t m, int64_t n, int64_t k, bool ta,
+                         bool tb, bool bias, const std::string& activation, uint64_t seed) {
+  OpCase c{.op = "FusedMatMul",
+           .label = label,
+           .inputs = {uniform(ta ? Shape{k, m} : Shape{m, k}, seed),
+                      uniform(tb ? Shape{n, k} : Shape{k, n}, seed + 1)},
+           .attrs = {{"transpose_a", ta}, {"transpose_b", tb}, {"activation", activation}}};
+  if (bias) c.inputs.push_back(uniform(Shape{n}, seed + 2));
+  c.reference = [mm = matmul_ref(), bias, activation](const std::vector<Tensor>& in,
+                                                      const ir::Attrs& attrs) {
+    const Tensor y = mm(in, attrs)[0];
+    auto v = as_doubles(y);
+    const int64_t cols = y.shape()[1];
+    const auto b = bias ? as_doubles(in[2]) : std::vector<double>(static_cast<size_t>(cols));
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double t = v[i] + b[i % static_cast<size_t>(cols)];
+      v[i] = activation == "relu" ? std::max(t, 0.0)
+             : activation == "gelu"
+                 ? 0.5 * t * (1 + std::tanh(0.7978845608028654 * (t + 0.044715 * t * t * t)))
+                 : t;
+    }
+    return std::vector<Tensor>{from_doubles(v, y.shape(), y.dtype())};
+  };
+  return c;
+}
+
 // y = x + b[c] along dimension 1.
 OpReference bias_add_ref() {
   return [](const std::vector<Tensor>& in, const ir::Attrs&) {
@@ -326,6 +354,45 @@ std::vector<OpCase> nn_cases() {
        .inputs = {ones({2, 2, 3}), ones({3, 2})},
        .error = "operands must be rank 2"});
 
+  // FusedMatMul (src/ops/math/matmul.cpp): the GEMM paths (one row, narrow, panels with tails,
+  // BLAS for a transposed A), each with and without bias, ReLU or none; large enough to split.
+  {
+    struct Mm {
+      std::string label;
+      int64_t m, n, k;
+      bool ta, tb;
+    };
+    uint64_t fseed = 900;
+    for (const Mm& p : std::vector<Mm>{{"row", 1, 70, 33, false, false},
+                                       {"row_tb", 1, 50, 20, false, true},
+                                       {"narrow", 21, 13, 30, false, false},
+                                       {"panels", 13, 45, 7, false, false},
+                                       {"split", 9, 100, 70, false, false},
+                                       {"ta", 6, 20, 9, true, false},
+                                       {"tb", 10, 40, 12, false, true}})
+      for (const std::string act : {"none", "relu", "gelu"})
+        for (bool bias : {true, false}) {
+          if (act == "none" && !bias) continue;  // the optimiser never makes a plain MatMul
+          add(fused_matmul_case(p.label + "_" + act + (bias ? "_bias" : ""), p.m, p.n, p.k, p.ta,
+                                p.tb, bias, act, fseed += 3));
+        }
+    OpCase bad = fused_matmul_case("bias_wrong_size", 3, 4, 5, false, false, true, "relu", 950);
+    bad.inputs[2] = ones({5});
+    bad.error = "bias (5,) must be [4]";
+    bad.reference = nullptr;
+    add(bad);
+    OpCase unknown =
+        fused_matmul_case("unknown_activation", 3, 4, 5, false, false, false, "swish", 960);
+    unknown.error = "activation 'swish' is not one of none, relu, gelu";
+    unknown.reference = nullptr;
+    add(unknown);
+    OpCase f64 = fused_matmul_case("f64_refused", 3, 4, 5, false, false, false, "relu", 970);
+    f64.inputs = {ones({3, 5}, DType::Float64), ones({5, 4}, DType::Float64)};
+    f64.error = "FusedMatMul";
+    f64.reference = nullptr;
+    add(f64);
+  }
+
   // BiasAdd
   add({.op = "BiasAdd",
        .label = "rank3",
@@ -465,6 +532,30 @@ std::vector<OpCase> nn_cases() {
          for (double v : as_doubles(in[0])) y.push_back(std::exp(v - 1002) / z);
          return std::vector<Tensor>{from_doubles(y, in[0].shape(), DType::Float64)};
        }});
+  // Float32 over the last axis runs in SIMD lanes, rows split over workers: long rows with
+  // tails, and a masked (−∞) entry, which gives 0.
+  add({.op = "Softmax",
+       .label = "last_axis_long_rows",
+       .inputs = {uniform({6, 50, 37}, 411, -10, 10)},
+       .attrs = {{"axis", std::vector<int64_t>{-1}}},
+       .reference = softmax_ref(-1, false),
+       .tol = 1e-6});
+  add({.op = "Softmax",
+       .label = "last_axis_masked",
+       .inputs = {values({0.5, -std::numeric_limits<double>::infinity(),
+                          2,   1,
+                          0,   -1,
+                          3,   4,
+                          5,   6,
+                          7,   8,
+                          9,   10,
+                          11,  12,
+                          13,  14,
+                          15,  88},
+                         {2, 10})},
+       .attrs = {{"axis", std::vector<int64_t>{-1}}},
+       .reference = softmax_ref(-1, false),
+       .tol = 1e-6});
   add({.op = "Softmax",
        .label = "axis_out_of_range",
        .inputs = {ones({2, 3})},

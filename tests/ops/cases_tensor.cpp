@@ -254,6 +254,33 @@ std::vector<OpCase> cases() {
                .attrs = {{"perm", Ints{-1, 0, 2, 1}}},
                .reference = transpose_ref({3, 0, 2, 1}),
                .tol = 0});
+  // The kernel's plans: NCHW → NHWC and back (tiles of the plane, tails of 32, over workers),
+  // attention's heads (runs), merged neighbours, the identity, all-ones and a rank-5 mix.
+  const std::vector<std::pair<std::string, std::pair<Shape, Ints>>> plans = {
+      {"nchw_to_nhwc", {{2, 40, 9, 11}, {0, 2, 3, 1}}},
+      {"nhwc_to_nchw", {{1, 33, 35, 70}, {0, 3, 1, 2}}},
+      {"heads", {{1, 50, 12, 64}, {0, 2, 1, 3}}},
+      {"merged_neighbours", {{3, 4, 5, 6}, {2, 3, 0, 1}}},
+      {"identity", {{3, 4, 5}, {0, 1, 2}}},
+      {"all_ones", {{1, 1, 1}, {2, 0, 1}}},
+      {"rank5", {{2, 3, 1, 4, 5}, {4, 2, 0, 3, 1}}},
+      {"large_plane", {{1, 96, 56, 56}, {0, 2, 3, 1}}}};
+  uint64_t tseed = 810;
+  for (const auto& [label, sp] : plans) {
+    std::vector<int64_t> perm(sp.second.begin(), sp.second.end());
+    c.push_back({.op = "Transpose",
+                 .label = "plan_" + label,
+                 .inputs = {uniform(sp.first, tseed++, -100, 100)},
+                 .attrs = {{"perm", sp.second}},
+                 .reference = transpose_ref(perm),
+                 .tol = 0});
+  }
+  c.push_back({.op = "Transpose",
+               .label = "plan_nchw_to_nhwc_int8",
+               .inputs = {uniform({1, 37, 6, 7}, 820, -100, 100, DType::Int8)},
+               .attrs = {{"perm", Ints{0, 2, 3, 1}}},
+               .reference = transpose_ref({0, 2, 3, 1}),
+               .tol = 0});
   const Tensor ones23 = values({1, 1, 1, 1, 1, 1}, {2, 3});
   c.push_back({.op = "Transpose",
                .label = "short_perm_refused",

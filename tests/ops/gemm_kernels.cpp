@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -169,6 +170,130 @@ TEST(GemmKernels, UnpackedProductsMatchTheReferenceAndAnySplit) {
       std::vector<float> split(whole.size());
       gemm(pool, false, false, m, n, k, a.data(), k, b.data(), n, split.data(), n);
       expect_close(split, reference(m, n, k, a, b), k);
+    }
+  }
+}
+
+// The epilogue (FusedMatMul's bias + ReLU) on each path of gemm(): one row (B as stored and
+// transposed), narrow (n ≤ 32), the panel kernels with short panels and masked column tails,
+// BLAS (A transposed) and k = 0; on every instruction set the CPU has and on none (BLAS and the
+// portable epilogue). Each element is the plain product's float plus the bias, then ReLU: the same
+// bits, whichever path, thread split or column block computed it. A NaN bias gives NaN, or 0
+// after ReLU (as the ReLU op does).
+TEST(GemmKernels, EpilogueAddsTheBiasAndAppliesReLUOnEveryPath) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kNone);
+  for (Isa isa : isas) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    struct Case {
+      int64_t m, n, k;
+      bool ta, tb;
+    };
+    for (const Case& t : std::vector<Case>{{1, 100, 33, false, false},
+                                           {1, 513, 17, false, true},
+                                           {9, 31, 17, false, false},
+                                           {16, 5, 64, false, false},
+                                           {13, 45, 7, false, false},
+                                           {3, 17, 5, false, false},
+                                           {64, 512, 784, false, false},
+                                           {23, 97, 130, false, false},
+                                           {7, 200, 1, false, false},
+                                           {11, 40, 30, true, false},
+                                           {6, 70, 9, false, true},
+                                           {5, 20, 0, false, false}}) {
+      SCOPED_TRACE(std::to_string(t.m) + "x" + std::to_string(t.n) + "x" + std::to_string(t.k) +
+                   (t.ta ? " A transposed" : "") + (t.tb ? " B transposed" : ""));
+      const auto a = random_floats(static_cast<size_t>(t.m * t.k), 21);
+      const auto b = random_floats(static_cast<size_t>(t.k * t.n), 22);
+      auto bias = random_floats(static_cast<size_t>(t.n), 23);
+      bias[static_cast<size_t>(t.n / 2)] = std::numeric_limits<float>::quiet_NaN();
+      const int64_t lda = t.ta ? t.m : t.k, ldb = t.tb ? t.k : t.n;
+      std::vector<float> plain(static_cast<size_t>(t.m * t.n));
+      gemm(t.ta, t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, plain.data(), t.n);
+      for (GemmActivation act :
+           {GemmActivation::kNone, GemmActivation::kReLU, GemmActivation::kGeLU})
+        for (bool with_bias : {true, false}) {
+          const bool relu = act == GemmActivation::kReLU, gelu = act == GemmActivation::kGeLU;
+          SCOPED_TRACE(std::string(relu   ? "relu"
+                                   : gelu ? "gelu"
+                                          : "none") +
+                       (with_bias ? " bias" : ""));
+          std::vector<float> want = plain;
+          for (int64_t i = 0; i < t.m; ++i)
+            for (int64_t j = 0; j < t.n; ++j) {
+              float& v = want[static_cast<size_t>(i * t.n + j)];
+              if (with_bias) v += bias[static_cast<size_t>(j)];
+              if (relu) v = v > 0.0f ? v : 0.0f;
+              if (gelu) {
+                const double d = v;
+                v = static_cast<float>(
+                    0.5 * d * (1 + std::tanh(0.7978845608028654 * (d + 0.044715 * d * d * d))));
+              }
+            }
+          const Epilogue ep{with_bias ? bias.data() : nullptr, act};
+          std::vector<float> got(plain.size(), -7.0f);
+          gemm(t.ta, t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, got.data(), t.n, ep);
+          for (size_t i = 0; i < got.size(); ++i) {
+            if (std::isnan(want[i])) {
+              ASSERT_TRUE(std::isnan(got[i])) << "element " << i;
+            } else if (gelu) {  // a formula evaluated two ways: within its rounding
+              ASSERT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << "element " << i;
+            } else {
+              ASSERT_EQ(got[i], want[i]) << "element " << i;
+            }
+          }
+          runtime::ThreadPool pool(2);
+          std::vector<float> split(plain.size(), -7.0f);
+          gemm(pool, t.ta, t.tb, t.m, t.n, t.k, a.data(), lda, b.data(), ldb, split.data(), t.n,
+               ep);
+          for (size_t i = 0; i < split.size(); ++i) {
+            if (std::isnan(want[i])) {
+              ASSERT_TRUE(std::isnan(split[i])) << "element " << i;
+            } else {
+              ASSERT_NEAR(split[i], want[i], static_cast<double>(t.k + 1) * std::ldexp(1.0, -22))
+                  << "element " << i;
+            }
+          }
+        }
+    }
+  }
+}
+
+// B packed in column tiles (a constant Dense weight, FusedMatMul's packed_b): the same bits as
+// gemm() with B as stored, on one row, short and full panels, a last tile narrower than 48 and
+// fewer tiles than workers (rows split), with each epilogue; on every instruction set and none.
+TEST(GemmKernels, ColumnPackedBGivesTheUnpackedProduct) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kNone);
+  for (Isa isa : isas) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    for (auto [m, n, k] : std::vector<Shape3>{
+             {1, 100, 33}, {8, 48, 20}, {50, 230, 77}, {13, 30, 9}, {64, 96, 5}, {9, 500, 64}}) {
+      SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+      const auto a = random_floats(static_cast<size_t>(m * k), 31);
+      const auto b = random_floats(static_cast<size_t>(k * n), 32);
+      const auto bias = random_floats(static_cast<size_t>(n), 33);
+      std::vector<float> packed(b.size());
+      pack_columns(k, n, b.data(), n, packed.data());
+      for (GemmActivation act :
+           {GemmActivation::kNone, GemmActivation::kReLU, GemmActivation::kGeLU}) {
+        const Epilogue ep{bias.data(), act};
+        std::vector<float> want(static_cast<size_t>(m * n));
+        gemm(false, false, m, n, k, a.data(), k, b.data(), n, want.data(), n, ep);
+        for (int threads : {1, 2}) {
+          runtime::ThreadPool pool(threads);
+          std::vector<float> got(want.size(), -7.0f);
+          gemm_packed_b(pool, m, n, k, a.data(), k, packed.data(), got.data(), n, ep);
+          if (isa == Isa::kNone) {  // BLAS: its sums may depend on the block's width
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_NEAR(got[i], want[i], static_cast<double>(k) * std::ldexp(1.0, -21)) << i;
+          } else {
+            ASSERT_EQ(got, want) << threads << " threads";
+          }
+        }
+      }
     }
   }
 }
@@ -382,6 +507,40 @@ TEST(GemmKernels, SiluAndSigmoidLanesMatchTheFormula) {
           }
           EXPECT_NEAR(y[i], want, 2e-7 * (1 + std::fabs(want)))
               << isa_name(isa) << (silu ? " SiLU" : " Sigmoid") << " x " << v;
+        }
+      }
+    }
+  }
+}
+
+// GeLU (the tanh form) in SIMD lanes, computed as x / (1 + e^(−2u)): within 1e-6·(1 + |y|) of
+// the double-precision formula over [−100, 100] at every length's tail; +∞ at +∞, NaN at −∞ and
+// NaN (the formula's 0.5·x·(1 + tanh u)), ±0 at ±0.
+TEST(GemmKernels, GeluLanesMatchTheFormula) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x;
+  for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
+  for (float v : {-inf, inf, std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, 5.5f, -5.5f,
+                  -12.0f, 1e-30f, -1e-30f, 3e12f, -3e12f})
+    x.push_back(v);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    const VecFn f = gelu_simd();
+    ASSERT_NE(f, nullptr);
+    for (size_t len : {x.size(), size_t{1}, size_t{7}, size_t{9}, size_t{17}}) {
+      const size_t start = x.size() - len;  // the tails: the special values
+      std::vector<float> y(len);
+      f(x.data() + start, y.data(), static_cast<int64_t>(len));
+      for (size_t i = 0; i < len; ++i) {
+        const double v = x[start + i];
+        const double want =
+            0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+        if (std::isnan(v) || v == -inf) {
+          EXPECT_TRUE(std::isnan(y[i])) << isa_name(isa) << " x " << v;
+        } else if (v == inf) {
+          EXPECT_EQ(y[i], inf) << isa_name(isa);
+        } else {
+          EXPECT_NEAR(y[i], want, 1e-6 * (1 + std::fabs(want))) << isa_name(isa) << " x " << v;
         }
       }
     }

@@ -42,6 +42,13 @@ function(check_tutorial exe label)
   if(NOT EXISTS ${dir}/model.ckpt OR NOT EXISTS ${dir}/model.mindir)
     message(FATAL_ERROR "${label}: model.ckpt and model.mindir were not written in ${dir}")
   endif()
+  # BLAS and libcrypto are opened with dlopen when first needed, never linked: a consumer's link
+  # line (the package's dependencies) must not name them.
+  execute_process(COMMAND readelf -d ${exe} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR dynamic MATCHES "NEEDED[^\n]*(blas|libcrypto)")
+    message(FATAL_ERROR "${label}: the tutorial links BLAS or libcrypto, which libcellar opens "
+                        "lazily (readelf -d):\n${dynamic}")
+  endif()
   message(STATUS "${label}: [] and (1, 10)")
 endfunction()
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cellar/cellar.h"
+#include "ops/gemm.h"
 #include "runtime/optimizer.h"
 #include "tensor_compare.h"
 #include "test_util.h"
@@ -231,6 +232,134 @@ TEST(Optimizer, LeavesAConvolutionWhoseOutputHasTwoReaders) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(got[i].equal(want[i])) << i;
 }
 
+// x (5, 12) → MatMul(w: 9×12, transpose_b) → BiasAdd | Add of b (9) → ReLU → y: a Dense layer.
+struct DenseNet {
+  ir::Graph g;
+  int mm_out;
+};
+
+DenseNet dense_net(const std::string& bias_op, bool bias_first = false) {
+  DenseNet n;
+  ir::Graph& g = n.g;
+  const int x = g.add_value("x", DType::Float32, Shape{5, 12});
+  g.inputs = {x};
+  const int w = constant(g, "w", filled({9, 12}, -0.5, 0.09));
+  const int b = constant(g, "b", filled({9}, -0.3, 0.07));
+  n.mm_out = g.add_value("mm", DType::Float32, Shape{5, 9});
+  const int biased = g.add_value("biased", DType::Float32, Shape{5, 9});
+  const int y = g.add_value("y", DType::Float32, Shape{5, 9});
+  g.nodes.push_back({.name = "mm",
+                     .op = "MatMul",
+                     .inputs = {x, w},
+                     .outputs = {n.mm_out},
+                     .attrs = {{"transpose_a", false}, {"transpose_b", true}}});
+  g.nodes.push_back(
+      {.name = "bias",
+       .op = bias_op,
+       .inputs = bias_first ? std::vector<int>{b, n.mm_out} : std::vector<int>{n.mm_out, b},
+       .outputs = {biased}});
+  g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {biased}, .outputs = {y}});
+  g.outputs = {y};
+  return n;
+}
+
+TEST(Optimizer, FusesMatMulBiasAndReLU) {
+  for (const auto& [op, first] : std::vector<std::pair<std::string, bool>>{
+           {"BiasAdd", false}, {"Add", false}, {"Add", true}}) {
+    SCOPED_TRACE(op + (first ? " bias first" : ""));
+    const DenseNet n = dense_net(op, first);
+    runtime::OptimizeReport r;
+    const ir::Graph opt = runtime::optimize(n.g, &r);
+    EXPECT_EQ(r.matmuls_fused, 1);
+    ASSERT_EQ(opt.nodes.size(), 1u);
+    EXPECT_EQ(opt.nodes[0].op, "FusedMatMul");
+    EXPECT_EQ(opt.nodes[0].inputs.size(), 3u);
+    EXPECT_EQ(std::get<std::string>(opt.nodes[0].attrs.at("activation")), "relu");
+    const std::vector<Tensor> x{filled({5, 12}, -1, 0.19)};
+    const Tensor want = run(n.g, false, x)[0], got = run(n.g, true, x)[0];
+    EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+    EXPECT_GT(max_abs(want), 0.1);
+    double zeros = 0;  // ReLU cut some outputs: the activation is exercised
+    for (int64_t i = 0; i < want.numel(); ++i) zeros += want.data<float>()[i] == 0.0f;
+    EXPECT_GT(zeros, 0);
+  }
+}
+
+// MindSpore's Dense on a rank-3 input: MatMul → BiasAdd → Reshape → GeLU. The product takes in
+// the GeLU; the Reshape stays, writing the GeLU's output.
+TEST(Optimizer, FusesAGeLUBehindAReshapeOfTheProduct) {
+  DenseNet n = dense_net("BiasAdd");
+  ir::Graph& g = n.g;
+  const int biased = g.nodes[1].outputs[0];
+  const int shaped = g.add_value("shaped", DType::Float32, Shape{5, 3, 3});
+  const int y = g.add_value("y3", DType::Float32, Shape{5, 3, 3});
+  g.nodes[2] = {.name = "reshape",
+                .op = "Reshape",
+                .inputs = {biased},
+                .outputs = {shaped},
+                .attrs = {{"shape", std::vector<int64_t>{5, 3, 3}}}};
+  g.nodes.push_back({.name = "gelu", .op = "GeLU", .inputs = {shaped}, .outputs = {y}});
+  g.outputs = {y};
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(g, &r);
+  EXPECT_NO_THROW(opt.validate());
+  EXPECT_EQ(r.matmuls_fused, 1);
+  const auto ops = census(opt);
+  EXPECT_EQ(ops.count("GeLU"), 0u);
+  EXPECT_EQ(ops.at("FusedMatMul"), 1);
+  EXPECT_EQ(ops.at("Reshape"), 1);
+  const std::vector<Tensor> x{filled({5, 12}, -1, 0.19)};
+  const Tensor want = run(g, false, x)[0], got = run(g, true, x)[0];
+  EXPECT_EQ(got.shape(), (Shape{5, 3, 3}));
+  EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+  EXPECT_GT(max_abs(want), 0.1);
+}
+
+// A constant weight read by at least 8 known rows is packed in column tiles (pass 7), a plain
+// MatMul turned into a FusedMatMul for it; one read by fewer rows (batch 1 to 7) stays as it is.
+TEST(Optimizer, PacksTheWeightOfAProductOfEightRowsOrMore) {
+  for (int64_t rows : {5, 8, 70}) {
+    SCOPED_TRACE(rows);
+    ir::Graph g;
+    const int x = g.add_value("x", DType::Float32, Shape{rows, 12});
+    g.inputs = {x};
+    const int w = constant(g, "w", filled({100, 12}, -0.5, 0.09));
+    const int y = g.add_value("y", DType::Float32, Shape{rows, 100});
+    g.nodes.push_back({.name = "mm",
+                       .op = "MatMul",
+                       .inputs = {x, w},
+                       .outputs = {y},
+                       .attrs = {{"transpose_a", false}, {"transpose_b", true}}});
+    g.outputs = {y};
+    runtime::OptimizeReport r;
+    const ir::Graph opt = runtime::optimize(g, &r);
+    const bool packs = rows >= 8 && ops::packed_kernels();
+    EXPECT_EQ(r.operands_packed, packs ? 1 : 0);
+    EXPECT_EQ(opt.nodes[0].op, packs ? "FusedMatMul" : "MatMul");
+    const std::vector<Tensor> in{filled({rows, 12}, -1, 0.19)};
+    const Tensor want = run(g, false, in)[0], got = run(g, true, in)[0];
+    EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+  }
+}
+
+TEST(Optimizer, LeavesAMatMulWhoseOutputHasTwoReadersAndABiasThatBroadcastsTheOtherWay) {
+  DenseNet n = dense_net("BiasAdd");
+  n.g.outputs.push_back(n.mm_out);
+  runtime::OptimizeReport r;
+  runtime::optimize(n.g, &r);
+  EXPECT_EQ(r.matmuls_fused, 0);
+  // An Add whose other operand is not a [n] vector (here the product itself) is no bias.
+  DenseNet sq = dense_net("Add");
+  sq.g.nodes[1].inputs = {sq.mm_out, sq.mm_out};
+  runtime::optimize(sq.g, &r);
+  EXPECT_EQ(r.matmuls_fused, 0);
+  const std::vector<Tensor> x{filled({5, 12}, -1, 0.19)};
+  const auto want = run(n.g, false, x), got = run(n.g, true, x);
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LE(cellar::testing::max_abs_diff(got[i], want[i]), 1e-5 * (1 + max_abs(want[i]))) << i;
+}
+
 TEST(Optimizer, FoldsConstantsAndBypassesIdentities) {
   ir::Graph g;
   const int x = g.add_value("x", DType::Float32, Shape{2, 3});
@@ -280,3 +409,42 @@ TEST(Optimizer, LeavesLargeConstantsAsNodes) {
 }
 
 }  // namespace
+
+// A Reshape (Flatten, ExpandDims, Squeeze, Identity) of a value read last by it takes over the
+// value's arena bytes: x → ReLU → a → Reshape → b → ReLU → y plans x, a (b in a's bytes) and y
+// in x's freed block, two blocks instead of three; the Reshape copies nothing and the answers
+// are the unaliased ones. A Reshape whose input is read again (here by a second output) keeps
+// its own block.
+TEST(Executor, AReshapeOfADeadValueSharesItsBytes) {
+  auto net = [](bool input_read_again) {
+    ir::Graph g;
+    const int x = g.add_value("x", DType::Float32, Shape{4, 256});
+    g.inputs = {x};
+    const int a = g.add_value("a", DType::Float32, Shape{4, 256});
+    const int b = g.add_value("b", DType::Float32, Shape{1024});
+    const int y = g.add_value("y", DType::Float32, Shape{1024});
+    g.nodes.push_back({.name = "relu1", .op = "ReLU", .inputs = {x}, .outputs = {a}});
+    g.nodes.push_back({.name = "reshape",
+                       .op = "Reshape",
+                       .inputs = {a},
+                       .outputs = {b},
+                       .attrs = {{"shape", std::vector<int64_t>{1024}}}});
+    g.nodes.push_back({.name = "neg", .op = "Neg", .inputs = {b}, .outputs = {y}});
+    g.outputs = {y};
+    if (input_read_again) g.outputs.push_back(a);
+    return g;
+  };
+  const std::vector<Tensor> x{filled({4, 256}, -1, 0.19)};
+  runtime::Executor shared(net(false), {.threads = 1, .optimize = false});
+  EXPECT_EQ(shared.arena_bytes(), 2 * 4096u);
+  const Tensor y = shared.run(x)[0];
+  for (int64_t i = 0; i < y.numel(); ++i)
+    ASSERT_EQ(y.data<float>()[i], -std::max(x[0].data<float>()[i], 0.0f)) << i;
+  EXPECT_TRUE(shared.run(x)[0].equal(y));  // run after run
+  runtime::Executor kept(net(true), {.threads = 1, .optimize = false});
+  EXPECT_EQ(kept.arena_bytes(), 3 * 4096u);
+  const auto both = kept.run(x);
+  EXPECT_TRUE(both[0].equal(y));
+  for (int64_t i = 0; i < both[1].numel(); ++i)
+    ASSERT_EQ(both[1].data<float>()[i], std::max(x[0].data<float>()[i], 0.0f)) << i;
+}

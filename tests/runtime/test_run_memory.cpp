@@ -2,17 +2,11 @@
 // replaces most weights with folded, packed or transposed copies; with
 // ExecutorOptions::keep_graph = false the executor holds only those copies, and `cellar bench`
 // (a fresh process, as a server would be) stays within the bound on a ResNet-18 of 43 MiB.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,8 +22,6 @@
 #define CELLAR_TEST_SANITIZED 1
 #endif
 #endif
-
-extern char** environ;
 
 using namespace cellar;
 namespace fs = std::filesystem;
@@ -106,46 +98,9 @@ TEST(LazyBlas, LoadedOnlyWhenAProductNeedsIt) {
   for (int i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(c.data<double>()[i], expect[i]);
 }
 
-struct Child {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// The cellar CLI in a fresh process (its peak RSS is its own), output captured in files.
-Child cellar_cli(const std::vector<std::string>& args) {
-  TempDir dir;
-  const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
-  std::vector<std::string> argv_s{CELLAR_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, CELLAR_CLI, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  Child r;
-  if (rc != 0) {
-    r.err = "posix_spawn failed: " + std::string(strerror(rc));
-    return r;
-  }
-  int ws = 0;
-  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+// The cellar CLI in a fresh process (its peak RSS is its own), output captured.
+cellar::testing::ProcessResult cellar_cli(const std::vector<std::string>& args) {
+  return cellar::testing::run_process(CELLAR_CLI, args);
 }
 
 TEST(PeakResidentMemory, ResNet18RunsWithinWeightsPlusArenaPlus32MiB) {
@@ -163,8 +118,9 @@ TEST(PeakResidentMemory, ResNet18RunsWithinWeightsPlusArenaPlus32MiB) {
   for (const char* threads : {"1", "2"}) {
     // At 2 threads, 2 callers at once as well (a server's request threads): a second arena.
     const std::string callers = std::string(threads) == "2" ? "2" : "1";
-    const Child r = cellar_cli({"bench", file.string(), "--threads", threads, "--callers", callers,
-                                "--iterations", "5", "--json"});
+    const cellar::testing::ProcessResult r =
+        cellar_cli({"bench", file.string(), "--threads", threads, "--callers", callers,
+                    "--iterations", "5", "--json"});
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j.at("callers").get<int>(), std::stoi(callers));

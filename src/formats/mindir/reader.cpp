@@ -247,7 +247,9 @@ class Reader {
 // Names in the file are unique (index_names checks); stripped of the "<graph>:" prefix they may
 // not be (MindSpore names value nodes without the prefix: a constant "y" next to input "G:y").
 // The first keeps the short name, later ones get a suffix.
-int Reader::new_value(const std::string& name, DType dtype, Shape shape, const std::string&) {
+int Reader::new_value(const std::string& name, DType dtype, Shape shape, const std::string& where) {
+  if (const std::string why = shape_over_limits(shape); !why.empty())
+    unsupported(where, "'" + name + "': " + why);
   std::string unique = name;
   for (int k = 1; !value_names_.insert(unique).second; ++k) unique = name + "_" + std::to_string(k);
   typed_.push_back(true);
@@ -1126,6 +1128,9 @@ void Reader::infer_missing_types() {
       fail(node.name, e.reason());
     }
     if (out.size() != node.outputs.size()) fail(node.name, "output count disagrees with the op");
+    for (const auto& t : out)
+      if (const std::string why = shape_over_limits(t.shape); !why.empty())
+        unsupported(node.name, node.op + "'s output: " + why);
     for (size_t k = 0; k < out.size(); ++k) {
       auto& info = g_.values[static_cast<size_t>(node.outputs[k])];
       info.dtype = out[k].dtype;

@@ -8,6 +8,7 @@
 // read as cellar's MatMul or BatchMatMul by the nn domain's MatMul row).
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 #include <utility>
 
 #include "ops/broadcast.h"
@@ -86,15 +87,37 @@ Kernel bmm_typed(BmmPlan p, const Shape& a_shape, const Shape& b_shape) {
       idx[d] = 0;
     }
   }
-  return [p](std::span<const Tensor> x, std::span<Tensor> y) {
+  return [p](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
     const T* a = x[0].data<T>();
     const T* b = x[1].data<T>();
     T* c = y[0].data<T>();
     const int64_t c_mat = static_cast<int64_t>(p.m) * p.n;
     if (c_mat == 0) return;
-    for (size_t i = 0; i < p.a_off.size(); ++i)
-      gemm(p.ta, p.tb, p.m, p.n, p.k, a + p.a_off[i], p.lda, b + p.b_off[i], p.ldb,
-           c + static_cast<int64_t>(i) * c_mat, p.n);
+    const auto entries = static_cast<int64_t>(p.a_off.size());
+    if (entries == 1) {
+      gemm(par, p.ta, p.tb, p.m, p.n, p.k, a + p.a_off[0], p.lda, b + p.b_off[0], p.ldb, c, p.n);
+      return;
+    }
+    // A transposed B (attention's Q·Kᵀ) is turned into k × n rows in the worker's scratch, so
+    // that the product runs on the panel kernels, which read B's rows as vectors (BLAS would
+    // pack it on every call); it costs one pass over B against the product's m passes.
+    bool turn_b = false;
+    if constexpr (std::is_same_v<T, float>) turn_b = p.tb && !p.ta && p.m > 1 && packed_kernels();
+    par.for_range(entries, 1, [&](int64_t i0, int64_t i1, int worker) {
+      T* bt = turn_b ? par.scratch<T>(worker, static_cast<size_t>(p.k) * p.n) : nullptr;
+      for (int64_t i = i0; i < i1; ++i) {
+        const T* bi = b + p.b_off[static_cast<size_t>(i)];
+        const T* ai = a + p.a_off[static_cast<size_t>(i)];
+        T* ci = c + i * c_mat;
+        if (turn_b) {
+          for (int64_t j = 0; j < p.n; ++j)
+            for (int64_t q = 0; q < p.k; ++q) bt[q * p.n + j] = bi[j * p.ldb + q];
+          gemm(false, false, p.m, p.n, p.k, ai, p.lda, bt, p.n, ci, p.n);
+        } else {
+          gemm(p.ta, p.tb, p.m, p.n, p.k, ai, p.lda, bi, p.ldb, ci, p.n);
+        }
+      }
+    });
   };
 }
 

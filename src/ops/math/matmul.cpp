@@ -48,6 +48,67 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   };
 }
 
+// FusedMatMul (the optimiser's MatMul + BiasAdd + ReLU | GeLU, src/runtime/optimizer.h): inputs
+// a, b and an optional bias [n]; MatMul's attributes plus `activation` ("none", "relu" or "gelu",
+// the GeLU op's tanh form) and `packed_b` (B as ops/gemm.h pack_columns leaves it, the optimiser's
+// doing for a constant weight). The GEMM kernels add the bias and apply the activation as they
+// store C (ops/gemm.h Epilogue). Float32 only. An internal row: no MindIR or ONNX spelling, never
+// in a file.
+const char* const kFused = "FusedMatMul";
+
+GemmActivation fused_activation(const ir::Attrs& attrs) {
+  auto it = attrs.find("activation");
+  if (it == attrs.end()) return GemmActivation::kNone;
+  const auto* s = std::get_if<std::string>(&it->second);
+  if (s == nullptr)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     std::string(kFused) + ": activation must be a string");
+  if (*s == "none") return GemmActivation::kNone;
+  if (*s == "relu") return GemmActivation::kReLU;
+  if (*s == "gelu") return GemmActivation::kGeLU;
+  throw ValueError(ErrorCode::kInvalidArgument, std::string(kFused) + ": activation '" + *s +
+                                                    "' is not one of none, relu, gelu");
+}
+
+std::vector<TensorType> fused_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  require_dtype_in(kFused, in[0].dtype, {DType::Float32});
+  auto out = matmul_infer(in.first(2), attrs);
+  if (in.size() == 3) {
+    require_same_dtype(kFused, in);
+    const int64_t n = out[0].shape[1];
+    if (in[2].shape.rank() != 1 || in[2].shape[0] != n)
+      shape_error(kFused, "bias " + in[2].shape.str() + " must be [" + std::to_string(n) + "]");
+  }
+  (void)fused_activation(attrs);
+  return out;
+}
+
+Kernel fused_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const bool ta = attr_bool(attrs, kFused, "transpose_a", false);
+  const bool tb = attr_bool(attrs, kFused, "transpose_b", false);
+  const Shape a = in[0].shape, b = in[1].shape;
+  const int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], n = tb ? b[0] : b[1];
+  const int64_t lda = a[1], ldb = b[1];
+  const bool bias = in.size() == 3;
+  const GemmActivation act = fused_activation(attrs);
+  if (attr_bool(attrs, kFused, "packed_b", false)) {
+    if (ta || tb)
+      throw ValueError(
+          ErrorCode::kInvalidArgument,
+          std::string(kFused) + ": a packed B is read with neither operand transposed");
+    return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+      const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
+      gemm_packed_b(par, m, n, k, x[0].data<float>(), lda, x[1].data<float>(), y[0].data<float>(),
+                    n, ep);
+    };
+  }
+  return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+    const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
+    gemm(par, ta, tb, m, n, k, x[0].data<float>(), lda, x[1].data<float>(), ldb, y[0].data<float>(),
+         n, ep);
+  };
+}
+
 void export_matmul(OnnxBuilder& b, const ir::Node& n) {
   const auto [ta, tb] = onnx_checked(b, n, [&] {
     return std::pair{attr_bool(n.attrs, "MatMul", "transpose_a", false),
@@ -101,6 +162,12 @@ CELLAR_REGISTER_OPS(matmul) {
                         .defaults = {{"transpose_a", false}, {"transpose_b", false}}},
              .onnx = export_matmul,
              .onnx_import = {{"MatMul", import_matmul}}});
+  table.add({.name = kFused,
+             .min_inputs = 2,
+             .max_inputs = 3,
+             .infer = fused_infer,
+             .make_kernel = fused_kernel,
+             .internal = true});
 }
 
 }  // namespace cellar::ops

@@ -77,10 +77,11 @@ ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const
     shape_error(op, "input channels " + std::to_string(g.c) + " and output channels " +
                         std::to_string(g.o) + " must both be divisible by group " +
                         std::to_string(g.group));
-  if (w[1] * g.group != g.c)
-    shape_error(op, "weight " + w.str() + " expects " + std::to_string(w[1] * g.group) +
-                        " input channels (group " + std::to_string(g.group) + "), input " +
-                        x.str() + " has " + std::to_string(g.c));
+  // Compared per group: w[1] · group may overflow (a weight with no elements has any w[1]).
+  if (w[1] != g.c / g.group)
+    shape_error(op, "weight " + w.str() + " expects " + std::to_string(w[1]) +
+                        " input channels per group (group " + std::to_string(g.group) +
+                        "), input " + x.str() + " has " + std::to_string(g.c));
   if (has_attr(attrs, "out_channel") && attr_int(attrs, op, "out_channel") != g.o)
     shape_error(op, "out_channel " + std::to_string(attr_int(attrs, op, "out_channel")) +
                         " differs from the weight's " + w.str());
@@ -97,7 +98,8 @@ ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const
   if (pad.size() == 1) pad.assign(4, pad[0]);
   if (pad.size() != 4) shape_error(op, "pad must have 1 or 4 values (top, bottom, left, right)");
   for (int64_t p : pad)
-    if (p < 0) shape_error(op, "pad values must be non-negative");
+    if (p < 0 || p >= kMaxWindowAttr)
+      shape_error(op, "pad values must be non-negative (and below 2^31)");
   if (mode != "pad" && pad != std::vector<int64_t>(4, 0))
     shape_error(op, "pad must be zero when pad_mode is '" + mode + "'");
   g.oh = out_dim(mode, g.h, g.kh, g.sh, g.dh, pad[0], pad[1], &g.pt, &g.pb);
@@ -569,7 +571,8 @@ int spread_zeros(OnnxImporter& m, int x, size_t axis, int64_t s) {
   int y = m.emit1("Reshape", {x}, {{"shape", unit}});
   y = m.emit1("Concat", {y, m.constant(zeros.to(dt))}, {{"axis", static_cast<int64_t>(axis) + 1}});
   std::vector<int64_t> flat = xs.dims();
-  flat[axis] *= s;
+  if (__builtin_mul_overflow(flat[axis], s, &flat[axis]) || !Shape(flat).checked_numel())
+    m.unsupported("the strided input " + xs.str() + " is too large");
   y = m.emit1("Reshape", {y}, {{"shape", flat}});
   return m.take(y, static_cast<int64_t>(axis), index_range(0, (xs[axis] - 1) * s + 1, 1));
 }
@@ -611,9 +614,13 @@ void import_conv_transpose(OnnxImporter& m) {
   for (size_t i = 0; i < n; ++i) {
     if (strides[i] < 1 || dil[i] < 1 || k[i] < 1)
       m.fail("kernel, strides and dilations must be positive");
+    if (strides[i] > kMaxWindowAttr || dil[i] > kMaxWindowAttr || k[i] > kMaxWindowAttr)
+      m.unsupported("kernel, strides and dilations must be at most 2^31");
     if (out_pad[i] < 0 || out_pad[i] >= std::max(strides[i], dil[i]))
       m.fail("output_padding must be below the stride or the dilation");
-    if (pads[i] < 0 || pads[n + i] < 0) m.fail("pads must be non-negative");
+    if (pads[i] < 0 || pads[n + i] < 0 || pads[i] >= kMaxWindowAttr ||
+        pads[n + i] >= kMaxWindowAttr)
+      m.fail("pads must be non-negative (and below 2^31)");
   }
   const std::string auto_pad = m.attr_string("auto_pad", "NOTSET");
   const auto out_shape = m.attr_ints("output_shape");
@@ -621,10 +628,17 @@ void import_conv_transpose(OnnxImporter& m) {
     if (out_shape && out_shape->size() != n)
       m.fail("output_shape must have " + std::to_string(n) + " values");
     for (size_t i = 0; i < n; ++i) {
-      const int64_t want = out_shape ? (*out_shape)[i] : xs[2 + i] * strides[i];
-      const int64_t total =
-          strides[i] * (xs[2 + i] - 1) + out_pad[i] + (k[i] - 1) * dil[i] + 1 - want;
-      if (total < 0) m.unsupported("an output_shape beyond the full output is not supported");
+      // In 128 bits: the input's size times the stride may leave int64 (a file's output_shape
+      // is any int64).
+      using Wide = __int128;
+      const Wide want = out_shape ? Wide{(*out_shape)[i]} : Wide{xs[2 + i]} * strides[i];
+      const Wide full =
+          Wide{strides[i]} * (xs[2 + i] - 1) + out_pad[i] + Wide{k[i] - 1} * dil[i] + 1;
+      if (want < 0) m.fail("output_shape must be non-negative");
+      if (want > full) m.unsupported("an output_shape beyond the full output is not supported");
+      if (full - want >= 2 * Wide{kMaxWindowAttr})
+        m.unsupported("an output_shape that crops 2^32 or more from the full output");
+      const auto total = static_cast<int64_t>(full - want);
       const bool lower = auto_pad != "SAME_UPPER";  // NOTSET with output_shape too
       pads[i] = lower ? total - total / 2 : total / 2;
       pads[n + i] = total - pads[i];

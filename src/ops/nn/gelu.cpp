@@ -1,5 +1,6 @@
 // GeLU, MindSpore's primitive: the tanh approximation
-// y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); Float32 in SIMD lanes as x / (1 + e^(−2u))
+// (ops/vec_math.h).
 // MindSpore 2.x writes the PRIMITIVE_FUNCTION "GeLU" with x its only input (ops_def gelu_op.yaml),
 // as 1.x did; nn.GELU(approximate=False) is not this primitive but a composite of Div, Erf, Add
 // and Mul (ops::gelu(x, false) builds the same). ONNX's Gelu arrives only in opset 20, so the row
@@ -9,6 +10,7 @@
 
 #include "ops/onnx_spelling.h"
 #include "ops/unary.h"
+#include "ops/vec_math.h"
 
 namespace cellar::ops {
 
@@ -61,6 +63,7 @@ void import_gelu(OnnxImporter& m) {
 
 CELLAR_REGISTER_OPS(gelu) {
   OpDef d = unary_row<GeLU>("GeLU");
+  d.make_kernel = vec_make_kernel(&gelu_simd, d.make_kernel);  // Float32 in SIMD lanes
   d.onnx = export_gelu;
   d.onnx_import = {{"Gelu", import_gelu}};
   table.add(std::move(d));

@@ -267,6 +267,10 @@ void import_pool(OnnxImporter& m, bool is_max) {
         const int64_t lo = include_pad ? 0 : s.before;
         const int64_t hi = include_pad ? s.before + s.in + s.after : s.before + s.in;
         out[i] = (s.in + s.before + s.after + tail[i] - s.k) / s.s + 1;
+        // A declared input may be far larger than any constant the reader makes.
+        if (out[i] > kOnnxMaxConstElements)
+          m.unsupported("an AveragePool with pads over an output of " + std::to_string(out[i]) +
+                        " along one axis");
         for (int64_t o = 0; o < out[i]; ++o) {
           const int64_t c = std::min(o * s.s + s.k, hi) - std::max(o * s.s, lo);
           if (c <= 0) m.unsupported("an AveragePool window holds no pixel it may count");
@@ -275,6 +279,9 @@ void import_pool(OnnxImporter& m, bool is_max) {
         }
       }
       if (partial) {
+        if (out[0] * out[1] > kOnnxMaxConstElements)  // each ≤ 2^22: no overflow
+          m.unsupported("the divisor of an AveragePool over " + std::to_string(out[0]) + " x " +
+                        std::to_string(out[1]) + " outputs is too large to make");
         m.charge_generated(static_cast<uint64_t>(out[0] * out[1]) * 8);
         Tensor t(DType::Float64, Shape{1, 1, out[0], out[1]});
         double* v = t.data<double>();

@@ -12,6 +12,7 @@
 
 #include "ops/onnx_spelling.h"
 #include "ops/registry.h"
+#include "ops/vec_math.h"
 
 namespace cellar::ops {
 
@@ -68,6 +69,30 @@ void softmax_run(const SoftmaxSplit& a, const T* x, T* y) {
     }
 }
 
+// Softmax over the last axis (inner == 1), Float32, rows [r0, r1): the row's maximum (NaN
+// ignored, as above), e^(x − max) in SIMD lanes (`exp`, ops/vec_math.h), their sum in double (8
+// running sums in a fixed order), then each scaled by 1 / sum.
+inline void softmax_rows_f32(const SoftmaxSplit& a, const float* x, float* y, int64_t r0,
+                             int64_t r1, VecFn exp) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xs = x + r * a.len;
+    float* ys = y + r * a.len;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t k = 0; k < a.len; ++k) m = std::max(m, xs[k]);
+    for (int64_t k = 0; k < a.len; ++k) ys[k] = xs[k] - m;
+    exp(ys, ys, a.len);
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= a.len; k += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += static_cast<double>(ys[k + j]);
+    for (; k < a.len; ++k) acc[0] += static_cast<double>(ys[k]);
+    const double sum =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    const auto inv = static_cast<float>(1 / sum);
+    for (k = 0; k < a.len; ++k) ys[k] *= inv;
+  }
+}
+
 // The row's name, shape rule and kernel (kLog: LogSoftmax); the caller adds the spellings.
 template <bool kLog>
 OpDef softmax_row(const std::string& name) {
@@ -82,6 +107,19 @@ OpDef softmax_row(const std::string& name) {
     if (in[0].dtype == DType::Float64)
       return [a](std::span<const Tensor> x, std::span<Tensor> y) {
         softmax_run<double, kLog>(a, x[0].data<double>(), y[0].data<double>());
+      };
+    if (!kLog && a.inner == 1)
+      return [a](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+        const float* xp = x[0].data<float>();
+        float* yp = y[0].data<float>();
+        const VecFn exp = exp_simd();  // chosen at each run (ops/isa.h may be forced between)
+        if (exp == nullptr) {
+          softmax_run<float, kLog>(a, xp, yp);
+          return;
+        }
+        par.for_range(a.outer, rows_grain(a.len), [&](int64_t r0, int64_t r1, int) {
+          softmax_rows_f32(a, xp, yp, r0, r1, exp);
+        });
       };
     return [a](std::span<const Tensor> x, std::span<Tensor> y) {
       softmax_run<float, kLog>(a, x[0].data<float>(), y[0].data<float>());

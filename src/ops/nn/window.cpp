@@ -23,8 +23,11 @@ std::vector<OnnxWindow> onnx_window(OnnxImporter& m, const Shape& x,
   std::vector<OnnxWindow> sp;
   if (n == 1) sp.push_back({1, 1, 1, 1, 0, 0});
   for (size_t i = 0; i < n; ++i) sp.push_back({x[2 + i], kernel[i], strides[i], dil[i], 0, 0});
-  for (const auto& s : sp)
+  for (const auto& s : sp) {
     if (s.k < 1 || s.s < 1 || s.d < 1) m.fail("kernel, strides and dilations must be positive");
+    if (s.k > kMaxWindowAttr || s.s > kMaxWindowAttr || s.d > kMaxWindowAttr)
+      m.unsupported("kernel, strides and dilations must be at most 2^31");
+  }
   const std::string auto_pad = m.attr_string("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
     const auto pads = m.attr_ints("pads").value_or(std::vector<int64_t>(2 * n, 0));
@@ -32,7 +35,7 @@ std::vector<OnnxWindow> onnx_window(OnnxImporter& m, const Shape& x,
       m.fail("pads must have " + std::to_string(2 * n) + " values, has " +
              std::to_string(pads.size()));
     for (int64_t p : pads)
-      if (p < 0) m.fail("pads must be non-negative");
+      if (p < 0 || p >= kMaxWindowAttr) m.fail("pads must be non-negative (and below 2^31)");
     // ONNX lists the begins of every axis, then the ends.
     for (size_t i = 0; i < n; ++i) {
       sp[2 - n + i].before = pads[i];

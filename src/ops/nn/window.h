@@ -11,6 +11,11 @@
 
 namespace cellar::ops {
 
+// Kernel sizes, strides, dilations and pads of window ops are refused from this value on (kernel,
+// stride and dilation may equal it): no real model has them, and the window arithmetic over them
+// (d·(k − 1) + 1, (out − 1)·s, in + pads) then stays far from int64 overflow.
+inline constexpr int64_t kMaxWindowAttr = int64_t{1} << 31;
+
 // Padding (before, after) along one spatial dimension for pad mode "same" (MindSpore's and
 // ONNX's SAME_UPPER): out = ⌈in / s⌉, the total shortfall split with the smaller half before.
 std::pair<int64_t, int64_t> same_pads(int64_t in, int64_t k, int64_t s, int64_t d);
@@ -25,7 +30,7 @@ struct OnnxWindow {
 // auto_pad / pads attributes as ONNX defines them. A 1-D node's one dimension is W, beside a unit
 // H window (in 1, kernel 1, stride 1, no padding), so that the 2-D rows run it on the
 // (N, C, 1, L) view unsqueeze_2d makes. FormatError (through the importer) for malformed
-// attributes.
+// attributes, kUnsupported for a kernel, stride or dilation above kMaxWindowAttr.
 std::vector<OnnxWindow> onnx_window(OnnxImporter& m, const Shape& x,
                                     const std::vector<int64_t>& kernel);
 

@@ -12,10 +12,6 @@ namespace {
   throw ValueError(ErrorCode::kInvalidArgument, op + ": attribute '" + key + "' " + why);
 }
 
-// Pads and window extents past this are refused: no real model has them, and sums of them stay
-// far from int64 overflow.
-constexpr int64_t kMaxPad = int64_t{1} << 31;
-
 std::string list(const std::vector<int64_t>& v) {
   std::string s = "(";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
@@ -37,7 +33,8 @@ std::array<int64_t, 3> attr_dhw(const ir::Attrs& a, const std::string& op, const
   else
     bad(op, key, "must have 1, 3 or 5 values (a 3-D window), got " + list(l));
   for (int64_t x : v)
-    if (x < 1 || x > kMaxPad) bad(op, key, "must be positive (and below 2^31), got " + list(l));
+    if (x < 1 || x > kMaxWindowAttr)
+      bad(op, key, "must be positive (and below 2^31), got " + list(l));
   return v;
 }
 
@@ -52,7 +49,7 @@ std::array<int64_t, 6> attr_pad6(const ir::Attrs& a, const std::string& op,
   else
     bad(op, key, "must have 1 or 6 values (head, tail, top, bottom, left, right), got " + list(l));
   for (int64_t x : v)
-    if (x < 0 || x >= kMaxPad)
+    if (x < 0 || x >= kMaxWindowAttr)
       bad(op, key, "must be non-negative (and below 2^31), got " + list(l));
   return v;
 }
@@ -113,14 +110,14 @@ Window3 onnx_window3(OnnxImporter& m, const Shape& x, const std::vector<int64_t>
     w[i] = {.in = x[2 + i], .k = kernel[i], .s = strides[i], .d = dil[i]};
     if (kernel[i] < 1 || strides[i] < 1 || dil[i] < 1)
       m.fail("kernel, strides and dilations must be positive");
-    if (kernel[i] > kMaxPad || strides[i] > kMaxPad || dil[i] > kMaxPad)
+    if (kernel[i] > kMaxWindowAttr || strides[i] > kMaxWindowAttr || dil[i] > kMaxWindowAttr)
       m.unsupported("kernel, strides and dilations must be below 2^31");
   }
   const std::string auto_pad = m.attr_string("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
     const auto pads = ints("pads", 0, 6);
     for (int64_t p : pads)
-      if (p < 0 || p >= kMaxPad) m.fail("pads must be non-negative (and below 2^31)");
+      if (p < 0 || p >= kMaxWindowAttr) m.fail("pads must be non-negative (and below 2^31)");
     for (size_t i = 0; i < 3; ++i) {
       w[i].before = pads[i];
       w[i].after = pads[3 + i];

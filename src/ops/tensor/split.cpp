@@ -29,6 +29,9 @@ std::vector<int64_t> split_sizes(const TensorType& x, const ir::Attrs& attrs, si
   if (has_attr(attrs, "size_splits")) {
     std::vector<int64_t> sizes = attr_ints(attrs, kOp, "size_splits");
     if (sizes.empty()) shape_error(kOp, "size_splits is empty");
+    if (sizes.size() > 65536)
+      shape_error(kOp, "size_splits has " + std::to_string(sizes.size()) +
+                           " sizes, more than 65536 outputs");
     int64_t sum = 0, unknown = -1;
     for (size_t k = 0; k < sizes.size(); ++k) {
       if (sizes[k] == -1 && unknown < 0) {
@@ -36,6 +39,9 @@ std::vector<int64_t> split_sizes(const TensorType& x, const ir::Attrs& attrs, si
         continue;
       }
       if (sizes[k] < 0 || sizes[k] > dim) shape_error(kOp, "size_splits has a bad size");
+      // Stops at the first size past the dimension, so that the sum stays within int64.
+      if (sizes[k] > dim - sum)
+        shape_error(kOp, "size_splits add up to more than dimension " + std::to_string(dim));
       sum += sizes[k];
     }
     if (unknown >= 0) {

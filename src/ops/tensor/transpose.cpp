@@ -3,6 +3,8 @@
 // `perm` a constant input after x, as 1.x did (mindspore/ops/operations/array_ops.py). ONNX's
 // Transpose carries perm as an attribute (written with the axes normalised; read without one as
 // the reversed dimensions, ONNX's default).
+#include <algorithm>
+
 #include "ops/onnx_spelling.h"
 #include "ops/tensor/data_movement.h"
 
@@ -39,36 +41,130 @@ std::vector<TensorType> transpose_infer(std::span<const TensorType> in, const ir
   return {{in[0].dtype, Shape(out)}};
 }
 
-// Walks the output in C order, keeping the input offset by an odometer over the output index.
-Kernel transpose_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
-  const auto perm = transpose_perm(in, attrs);
-  const Shape& x = in[0].shape;
+// The copy is planned once: output dimensions of size 1 dropped, and output neighbours that are
+// neighbours in the input too (stride of d = stride of d + 1 × size of d + 1) merged. Then:
+// - the last output dimension is the input's innermost (stride 1): the output is runs copied
+//   whole (a permutation of the outer dimensions: attention's heads);
+// - else the input's innermost dimension q is an earlier output dimension: the (q, last) plane
+//   is copied in tiles of kTile × kTile elements, each read and written within a few cache lines
+//   (NCHW ↔ NHWC: convnext's every block);
+// the runs or tile rows split over the executor's workers.
+constexpr int64_t kTile = 32;
+
+struct TransposePlan {
+  std::vector<int64_t> dims, strides;  // output dimensions (merged), input stride along each
+  std::vector<int64_t> out_strides;    // output's own strides
+  int64_t n = 0;
+  int q = -1;  // the output dimension with input stride 1, when it is not the last
+};
+
+TransposePlan plan_transpose(const Shape& x, const std::vector<int64_t>& perm) {
   std::vector<int64_t> in_strides(x.rank(), 1);
   for (size_t i = x.rank(); i-- > 1;) in_strides[i - 1] = in_strides[i] * x[i];
-  std::vector<int64_t> dims, strides;  // output dims and the input stride along each
-  for (int64_t p : perm) {
-    dims.push_back(x[static_cast<size_t>(p)]);
-    strides.push_back(in_strides[static_cast<size_t>(p)]);
+  TransposePlan p;
+  p.n = x.numel();
+  for (int64_t a : perm) {
+    const int64_t d = x[static_cast<size_t>(a)], st = in_strides[static_cast<size_t>(a)];
+    if (d == 1) continue;
+    if (!p.dims.empty() && p.strides.back() == st * d) {
+      p.dims.back() *= d;
+      p.strides.back() = st;
+    } else {
+      p.dims.push_back(d);
+      p.strides.push_back(st);
+    }
   }
-  const int64_t n = x.numel();
+  if (p.dims.empty()) {
+    p.dims = {1};
+    p.strides = {1};
+  }
+  const size_t r = p.dims.size();
+  p.out_strides.assign(r, 1);
+  for (size_t i = r - 1; i-- > 0;) p.out_strides[i] = p.out_strides[i + 1] * p.dims[i + 1];
+  if (p.strides[r - 1] != 1)
+    for (size_t i = 0; i + 1 < r; ++i)
+      if (p.strides[i] == 1) p.q = static_cast<int>(i);
+  return p;
+}
+
+// Input and output offsets of the index `flat` over `dims` (C order), skipping dimension `skip`.
+inline void offsets(const TransposePlan& p, int64_t flat, int skip1, int skip2, int64_t& src,
+                    int64_t& dst) {
+  src = dst = 0;
+  for (int d = static_cast<int>(p.dims.size()) - 1; d >= 0 && flat > 0; --d) {
+    if (d == skip1 || d == skip2) continue;
+    const auto du = static_cast<size_t>(d);
+    const int64_t i = flat % p.dims[du];
+    flat /= p.dims[du];
+    src += i * p.strides[du];
+    dst += i * p.out_strides[du];
+  }
+}
+
+template <class T>
+void transpose_run(const TransposePlan& p, const T* src, T* dst, Parallel& par) {
+  const int r = static_cast<int>(p.dims.size());
+  const int64_t last = p.dims[static_cast<size_t>(r - 1)];
+  if (p.strides[static_cast<size_t>(r - 1)] == 1) {
+    // Runs of `last` elements.
+    const int64_t runs = p.n / last;
+    par.for_range(runs, rows_grain(last), [&](int64_t r0, int64_t r1, int) {
+      for (int64_t k = r0; k < r1; ++k) {
+        int64_t s = 0, d = 0;
+        offsets(p, k, r - 1, -1, s, d);
+        std::copy_n(src + s, last, dst + d);
+      }
+    });
+    return;
+  }
+  if (p.q >= 0) {
+    // Tiles of the (q, last) plane; a work item is one row of tiles (kTile values of q) of one
+    // outer index.
+    const auto q = static_cast<size_t>(p.q);
+    const int64_t dq = p.dims[q], sl = p.strides[static_cast<size_t>(r - 1)], oq = p.out_strides[q];
+    const int64_t bands = (dq + kTile - 1) / kTile;
+    const int64_t items = p.n / (dq * last) * bands;
+    par.for_range(items, std::max<int64_t>(1, kElementGrain / (kTile * last)),
+                  [&](int64_t i0, int64_t i1, int) {
+                    for (int64_t it = i0; it < i1; ++it) {
+                      int64_t s = 0, d = 0;
+                      offsets(p, it / bands, p.q, r - 1, s, d);
+                      const int64_t a0 = it % bands * kTile, a1 = std::min(dq, a0 + kTile);
+                      for (int64_t b0 = 0; b0 < last; b0 += kTile) {
+                        const int64_t b1 = std::min(last, b0 + kTile);
+                        for (int64_t a = a0; a < a1; ++a) {
+                          const T* sp = src + s + a;
+                          T* dp = dst + d + a * oq;
+                          for (int64_t b = b0; b < b1; ++b) dp[b] = sp[b * sl];
+                        }
+                      }
+                    }
+                  });
+    return;
+  }
+  // Any other walk (not reached from a contiguous input, kept for safety): an odometer.
+  int64_t idx[kMaxRank] = {0};
+  int64_t off = 0;
+  for (int64_t i = 0; i < p.n; ++i) {
+    dst[i] = src[off];
+    for (int d = r; d-- > 0;) {
+      const auto du = static_cast<size_t>(d);
+      ++idx[du];
+      off += p.strides[du];
+      if (idx[du] < p.dims[du]) break;
+      off -= p.strides[du] * p.dims[du];
+      idx[du] = 0;
+    }
+  }
+}
+
+Kernel transpose_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  const TransposePlan p = plan_transpose(in[0].shape, transpose_perm(in, attrs));
   return tensor::by_itemsize(in[0].dtype, [=](auto tag) -> Kernel {
     using T = decltype(tag);
-    return [=](std::span<const Tensor> a, std::span<Tensor> y) {
-      const T* src = tensor::raw<T>(a[0]);
-      T* dst = tensor::raw<T>(y[0]);
-      const size_t r = dims.size();
-      int64_t idx[kMaxRank] = {0};
-      int64_t off = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        dst[i] = src[off];
-        for (size_t d = r; d-- > 0;) {
-          ++idx[d];
-          off += strides[d];
-          if (idx[d] < dims[d]) break;
-          off -= strides[d] * dims[d];
-          idx[d] = 0;
-        }
-      }
+    return [=](std::span<const Tensor> a, std::span<Tensor> y, Parallel& par) {
+      if (p.n == 0) return;
+      transpose_run<T>(p, tensor::raw<T>(a[0]), tensor::raw<T>(y[0]), par);
     };
   });
 }
