@@ -135,7 +135,7 @@ const OpCaseTable kRnn([] {
       lstm_case("empty_sequence", {0, 2, 3, 4, 1, 1, true}, 76),
   };
   c.back().no_onnx = "ONNX's LSTM needs at least one step";
-  for (auto [label, sizes, seed] :
+  for (const auto& [label, sizes, seed] :
        {std::tuple{"projected", LstmSizes{4, 3, 3, 5, 1, 1, true, 2}, 82},
         std::tuple{"projected_bidirectional_no_bias", LstmSizes{3, 2, 2, 4, 1, 2, false, 3}, 83},
         std::tuple{"projected_float64", LstmSizes{3, 2, 2, 3, 1, 1, true, 1}, 84}}) {
