@@ -644,10 +644,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
       return;
     }
   }
-  // Wider products, neither operand transposed (MatMul after the optimiser has turned a constant
-  // transposed B around, an unpacked convolution): the panel kernels with A's rows read where
-  // they lie; BLAS would pack both operands on every call.
-  if (!trans_a && !trans_b && n >= 16) {
+  // The rest with neither operand transposed (MatMul after the optimiser has turned a constant
+  // transposed B around, an unpacked convolution; also a few rows by fewer than 16 columns, a
+  // small batch's last Dense layer): the panel kernels with A's rows read where they lie, the
+  // last columns masked; BLAS would pack both operands on every call (and be loaded for it).
+  if (!trans_a && !trans_b) {
     if (const PanelFn* kernels = panel_kernels<false>()) {
       const KRange all{0, k};
       const int64_t block = column_block(k);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "cellar/cellar.h"
@@ -594,6 +595,50 @@ TEST(MindIRCorrupt, BrokenPadPaddingsAreErrorsNamingTheNode) {
     const std::string s = bytes_of(m);
     cellar::testing::write_string(path, s);
     expect_error_naming_file(path, "Pad", e.name);
+  }
+}
+
+// resnet18w8's Conv2D and MaxPool with a window attribute at INT64_MAX (or 2^31 + 1): refused
+// naming the file and the op, where the window arithmetic overflowed int64 before (UBSan).
+TEST(MindIRCorrupt, HugeWindowAttributesAreErrorsNamingTheNode) {
+  TempDir dir;
+  pb::ModelProto good;
+  {
+    const auto b = cellar::testing::read_bytes(kFixtures / "resnet18w8.mindir");
+    ASSERT_TRUE(good.ParseFromArray(b.data(), static_cast<int>(b.size())));
+  }
+  // Every integer of the attribute, as a list or a tuple of values, set to v. False when the
+  // fixture has no such attribute.
+  auto set_all = [](pb::ModelProto& m, const std::string& op, const std::string& key, int64_t v) {
+    bool found = false;
+    for (auto& p : *m.mutable_primitives()) {
+      if (p.op_type() != op) continue;
+      for (auto& a : *p.mutable_attribute()) {
+        if (a.name() != key) continue;
+        found = true;
+        if (a.has_i()) a.set_i(v);
+        for (int k = 0; k < a.ints_size(); ++k) a.set_ints(k, v);
+        for (auto& e : *a.mutable_values()) {
+          if (e.has_i()) e.set_i(v);
+          for (int k = 0; k < e.ints_size(); ++k) e.set_ints(k, v);
+        }
+      }
+    }
+    return found;
+  };
+  int i = 0;
+  for (const auto& [op, key] :
+       std::vector<std::pair<std::string, std::string>>{{"Conv2D", "stride"},
+                                                        {"Conv2D", "dilation"},
+                                                        {"MaxPool", "strides"},
+                                                        {"MaxPool", "kernel_size"}}) {
+    for (const int64_t v : {std::numeric_limits<int64_t>::max(), (int64_t{1} << 31) + 1}) {
+      pb::ModelProto m = good;
+      ASSERT_TRUE(set_all(m, op, key, v)) << op << "." << key;
+      const auto path = dir / ("window" + std::to_string(i++) + ".mindir");
+      cellar::testing::write_string(path, bytes_of(m));
+      expect_error_naming_file(path, op, op + "." + key + " = " + std::to_string(v));
+    }
   }
 }
 
