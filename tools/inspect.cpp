@@ -260,6 +260,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
   };
   std::vector<Row> inputs, outputs, prows;
   std::vector<std::pair<std::string, size_t>> ops;
+  std::vector<std::string> control_flow;
   if (loaded) {
     const ir::Graph& g = *loaded;
     inputs = io_rows(g.inputs);
@@ -271,6 +272,14 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     prows = tensor_rows(params, a.stats);
     std::map<std::string, size_t> hist;
     for (const ir::Node& n : g.nodes) ++hist[n.op];
+    // MindIR loops load as WhileLoop nodes that hold a report of the model's sub-graphs.
+    for (const ir::Node& n : g.nodes) {
+      if (n.op != "WhileLoop") continue;
+      std::string line = "node '" + n.name + "' (WhileLoop, does not run)";
+      if (auto it = n.attrs.find("report"); it != n.attrs.end())
+        if (const auto* r = std::get_if<std::string>(&it->second)) line += ": " + *r;
+      control_flow.push_back(std::move(line));
+    }
     ops.assign(hist.begin(), hist.end());
     std::stable_sort(ops.begin(), ops.end(),
                      [](const auto& x, const auto& y) { return x.second > y.second; });
@@ -308,6 +317,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
       j["parameters"] = json_rows(prows);
       j["node_count"] = loaded->nodes.size();
       j["ops"] = jops;
+      j["control_flow"] = control_flow;
     }
     print_json(j);
     return kExitOk;
@@ -336,6 +346,7 @@ int inspect_graph(const InspectArgs& a, FileKind kind, const KeyOptions& key,
     std::vector<std::vector<std::string>> cells;
     for (const auto& [op, n] : ops) cells.push_back({op, std::to_string(n)});
     print_table(std::cout, cells, "  ");
+    for (const std::string& c : control_flow) std::cout << "control flow: " << c << '\n';
   }
   int64_t file_nodes = 0;
   for (const OpCount& c : census) file_nodes += c.nodes;

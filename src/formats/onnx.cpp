@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <map>
 #include <optional>
@@ -114,12 +115,15 @@ bool onnx_op_known(const pb::NodeProto& n) {
 class Reader final : public ops::OnnxImporter {
  public:
   // `open_size`: the size given to every open (symbolic) input dimension while importing.
+  // `runtime_open`: shapes that read an open input dimension are computed at run time (Shape is
+  // a node, not a constant), instead of folded at open_size (read()'s second try).
   Reader(const pb::ModelProto& model, std::string file, const GraphReadOptions& options,
-         int64_t open_size)
+         int64_t open_size, bool runtime_open = false)
       : model_(model),
         file_(std::move(file)),
         external_(options.base_dir, options.dec),
         open_size_(open_size),
+        runtime_open_(runtime_open),
         budget_(options.max_load_constant_bytes) {}
   ir::Graph run();
 
@@ -139,6 +143,7 @@ class Reader final : public ops::OnnxImporter {
     return i < num_outputs() && !cur_->output(static_cast<int>(i)).empty();
   }
   ir::ValueInfo info(int value) const override { return g_.value(value); }
+  bool shape_known(int value) const override { return !dyn_.count(value); }
   bool has_attr(const std::string& name) const override { return find_attr(name) != nullptr; }
   int64_t attr_int(const std::string& name, int64_t dflt) const override;
   double attr_float(const std::string& name, double dflt) const override;
@@ -211,6 +216,7 @@ class Reader final : public ops::OnnxImporter {
   std::string file_;
   mutable ExternalFiles external_;  // files opened once, as tensors name them
   int64_t open_size_ = 1;
+  bool runtime_open_ = false;
   int64_t opset_ = 0;
   ir::Graph g_;
   NameIndex<Entry> defs_;
@@ -220,6 +226,10 @@ class Reader final : public ops::OnnxImporter {
   std::set<std::string> taken_;                 // every name in use or reserved
   std::map<int, Tensor> const_;                 // value → its data (initializers, constants)
   std::set<int> params_;                        // values that are parameters
+  // Values whose shapes are known only at run time: they follow a value input computed in the
+  // graph (Expand to a shape input), or, with runtime_open_, an open input dimension. Their
+  // dimensions are marked open ("?") and Shape reads them at run time.
+  std::set<int> dyn_;
   // The node being imported.
   const pb::NodeProto* cur_ = nullptr;
   std::string cur_label_;
@@ -524,6 +534,7 @@ int Reader::resolve(const std::string& name) {
       if (!shape.checked_numel())
         fail_at(name, "element count of '" + name + "' " + shape.str() + " overflows");
       const int v = new_value(name, dt, std::move(shape));
+      if (runtime_open_ && !symbols.empty()) dyn_.insert(v);
       g_.values[static_cast<size_t>(v)].symbols = std::move(symbols);
       g_.inputs.push_back(v);
       bound_[name] = v;
@@ -645,9 +656,20 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     in.push_back({g_.value(v).dtype, g_.value(v).shape});
     all_const &= const_.count(v) && !params_.count(v);
   }
+  // The output shapes are known only at run time when an input's are, or when a value input
+  // (Expand's target) is computed in the graph. Ops whose outputs follow their input types
+  // (Shape) give outputs of a fixed shape.
+  bool dyn = false;
+  if (!def->values_from_types) {
+    for (int v : inputs) dyn = dyn || dyn_.count(v);
+    for (size_t i : def->value_inputs) dyn = dyn || (i < inputs.size() && !const_.count(inputs[i]));
+  }
+  std::vector<Tensor> known;
+  if (all_const && !def->value_inputs.empty())
+    for (int v : inputs) known.push_back(const_.at(v));
   std::vector<ops::TensorType> out;
   try {
-    out = def->infer(in, attrs);
+    out = ops::infer_node(*def, in, known, attrs);
   } catch (const Error& e) {
     fail(e.reason());
   } catch (const std::exception& e) {  // a shape rule tripping on hostile shapes
@@ -693,6 +715,10 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   for (size_t k = 0; k < out.size(); ++k) {
     const int v = new_value(fresh(base + (out.size() > 1 ? ":" + std::to_string(k) : "")),
                             out[k].dtype, out[k].shape);
+    if (dyn) {
+      dyn_.insert(v);
+      g_.values[static_cast<size_t>(v)].symbols.assign(out[k].shape.rank(), "?");
+    }
     node.outputs.push_back(v);
     values.push_back(v);
     cur_new_.insert(v);
@@ -724,7 +750,8 @@ void Reader::check_declared(const pb::ValueInfoProto& vi, int value,
   const auto& dims = vi.type().tensor_type().shape().dim();
   bool agree = static_cast<size_t>(dims.size()) == info.shape.rank();
   for (int k = 0; agree && k < dims.size(); ++k)
-    if (dims[k].has_dim_value() && dims[k].dim_value() != info.shape[static_cast<size_t>(k)])
+    if (dims[k].has_dim_value() && !info.open(static_cast<size_t>(k)) &&
+        dims[k].dim_value() != info.shape[static_cast<size_t>(k)])
       agree = false;
   if (!agree) {
     std::string decl = "(";
@@ -1013,22 +1040,38 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
   // to the batch read from the input (torch's x.view(x.size(0), -1)) is repaired to follow it, and
   // a model whose ops or constants change with them otherwise would compute with the wrong size
   // at any other, and is refused (reconcile_open_dims).
+  // When that refuses the model, it is read once more with the shapes that read an open
+  // dimension computed at run time (a Shape node feeding Expand's target: the executor plans with
+  // the values), which must give the same graph at both sizes too.
   ir::Graph g = Reader(model, file, options, 1).run();
   if (!g.symbolic()) return g;
   constexpr int64_t kProbe = 7;
-  ir::Graph probe;
+  auto reconciled = [&](ir::Graph a, bool runtime_open) {
+    ir::Graph probe;
+    try {
+      probe = Reader(model, file, options, kProbe, runtime_open).run();
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kUnsupported,
+                  "the model loads with its symbolic dimensions at 1 but not at " +
+                      std::to_string(kProbe) + " (" + e.reason() +
+                      "): it does not run at other sizes; export with fixed input sizes",
+                  {.file = file, .tensor = e.tensor()});
+    }
+    reconcile_open_dims(a, probe, 1, kProbe, file);
+    a.derive_symbols();
+    return a;
+  };
   try {
-    probe = Reader(model, file, options, kProbe).run();
-  } catch (const Error& e) {
-    throw Error(ErrorCode::kUnsupported,
-                "the model loads with its symbolic dimensions at 1 but not at " +
-                    std::to_string(kProbe) + " (" + e.reason() +
-                    "): it does not run at other sizes; export with fixed input sizes",
-                {.file = file, .tensor = e.tensor()});
+    return reconciled(std::move(g), false);
+  } catch (const Error& folded) {
+    if (folded.code() != ErrorCode::kUnsupported) throw;
+    const std::exception_ptr first = std::current_exception();
+    try {
+      return reconciled(Reader(model, file, options, 1, true).run(), true);
+    } catch (const Error&) {
+      std::rethrow_exception(first);  // the first reason: the one about the model as exported
+    }
   }
-  reconcile_open_dims(g, probe, 1, kProbe, file);
-  g.derive_symbols();
-  return g;
 }
 
 std::vector<OpCount> onnx_op_census(std::span<const std::byte> bytes, const std::string& file) {

@@ -94,13 +94,25 @@ void import_global_avg_pool(OnnxImporter& m) {
   m.set_output(0, m.emit1("ReduceMean", {x}, {{"axis", axes}, {"keep_dims", true}}));
 }
 
-// Shapes are static, so Shape is a constant (shape arithmetic then folds away).
+// A shape fixed at load is a constant (shape arithmetic then folds away); one known only at run
+// time (OnnxImporter::shape_known) is read by a TensorShape node (start..end taken from it),
+// whose value feeds value inputs such as Expand's target.
 void import_shape(OnnxImporter& m) {
   m.require_inputs(1, 1);
-  const Shape& s = m.info(m.input(0)).shape;
+  const int x = m.input(0);
+  const ir::ValueInfo info = m.info(x);
+  const Shape& s = info.shape;
   const int64_t r = static_cast<int64_t>(s.rank());
   auto clamp = [&](int64_t v) { return std::clamp(v < 0 ? v + r : v, int64_t{0}, r); };
   const int64_t start = clamp(m.attr_int("start", 0)), end = clamp(m.attr_int("end", r));
+  bool run_time = false;
+  for (int64_t i = start; i < end; ++i)
+    run_time = run_time || (!m.shape_known(x) && info.open(static_cast<size_t>(i)));
+  if (run_time) {
+    const int shape = m.emit1("TensorShape", {x});
+    m.set_output(0, m.take(shape, 0, ops::index_range(start, std::max(start, end))));
+    return;
+  }
   std::vector<int64_t> dims;
   for (int64_t i = start; i < end; ++i) dims.push_back(s[static_cast<size_t>(i)]);
   m.set_output(0, m.constant(Tensor::from_vector(dims, Shape{static_cast<int64_t>(dims.size())})));
@@ -461,18 +473,7 @@ void import_gru(OnnxImporter& m) {
     m.fail("R must be " + Shape{D, 3 * H, H}.str() + ", got " + m.info(r).shape.str());
   if (m.has_input(3) && m.info(m.input(3)).shape != Shape{D, 6 * H})
     m.fail("B must be " + Shape{D, 6 * H}.str() + ", got " + m.info(m.input(3)).shape.str());
-  if (m.has_input(4)) {
-    const std::optional<Tensor> lens = m.constant_input(4);
-    bool whole = lens.has_value() && lens->numel() == B;
-    if (whole) {
-      const Tensor l64 = lens->to(DType::Int64);
-      for (int64_t k = 0; k < B; ++k) whole &= l64.data<int64_t>()[k] == S;
-    }
-    if (!whole)
-      m.unsupported(
-          "sequence_lens shorter than the sequence are not supported (cellar runs every "
-          "sequence to its end)");
-  }
+  m.require_full_sequence_lens(4, B, S, "GRU");
   if (S == 0) m.unsupported("an empty sequence");
   const DType dt = m.info(x).dtype;
   int h0 = -1;

@@ -182,8 +182,58 @@ void Graph::validate(const std::string& file) const {
   }
 }
 
+namespace {
+
+// The most elements a value computed while planning (a shape, from Shape -> Gather -> Concat) may
+// have: shapes are short; a larger one means a hostile or mistaken graph.
+constexpr int64_t kMaxPlanValueElements = int64_t{1} << 16;
+
+// Per value: whether its value, not only its type, decides some shape. Follows the value inputs
+// of every op back through their producers, stopping at ops whose outputs depend only on their
+// inputs' types (Shape). Empty when no op has value inputs.
+std::vector<bool> values_needed(const Graph& g) {
+  const auto& table = ops::op_table();
+  std::vector<int> stack;
+  for (const auto& node : g.nodes)
+    if (const ops::OpDef* def = table.find(node.op))
+      for (size_t i : def->value_inputs)
+        if (i < node.inputs.size()) stack.push_back(node.inputs[i]);
+  if (stack.empty()) return {};
+  const size_t nv = g.values.size();
+  std::vector<int> producer(nv, -1);
+  for (size_t n = 0; n < g.nodes.size(); ++n)
+    for (int v : g.nodes[n].outputs)
+      if (v >= 0 && static_cast<size_t>(v) < nv)
+        producer[static_cast<size_t>(v)] = static_cast<int>(n);
+  std::vector<bool> need(nv, false);
+  while (!stack.empty()) {
+    const int v = stack.back();
+    stack.pop_back();
+    if (v < 0 || static_cast<size_t>(v) >= nv || need[static_cast<size_t>(v)]) continue;
+    need[static_cast<size_t>(v)] = true;
+    const int p = producer[static_cast<size_t>(v)];
+    if (p < 0) continue;
+    const Node& node = g.nodes[static_cast<size_t>(p)];
+    const ops::OpDef* def = table.find(node.op);
+    if (def && def->values_from_types) continue;
+    for (int u : node.inputs) stack.push_back(u);
+  }
+  return need;
+}
+
+}  // namespace
+
+std::vector<bool> Graph::shape_value_inputs() const {
+  const auto need = values_needed(*this);
+  std::vector<bool> out(inputs.size(), false);
+  for (size_t i = 0; i < inputs.size() && !need.empty(); ++i)
+    out[i] = need.at(static_cast<size_t>(inputs[i]));
+  return out;
+}
+
 std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
-                                       const std::vector<size_t>& order) const {
+                                       const std::vector<size_t>& order,
+                                       std::span<const Tensor> input_values) const {
   std::vector<ValueType> types(values.size());
   for (size_t v = 0; v < values.size(); ++v) types[v] = {values[v].dtype, values[v].shape};
   if (input_shapes.size() != inputs.size())
@@ -211,8 +261,29 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
     if (!s.checked_numel()) refuse("the element count overflows");
     types[static_cast<size_t>(inputs[i])].shape = s;
   }
+  // The values shapes depend on, where known: initializers, input_values, computed below.
+  const std::vector<bool> need = values_needed(*this);
+  std::vector<Tensor> known(need.empty() ? 0 : values.size());
+  if (!need.empty()) {
+    for (const auto& init : initializers)
+      if (need[static_cast<size_t>(init.value)]) known[static_cast<size_t>(init.value)] = init.data;
+    for (size_t i = 0; i < inputs.size() && i < input_values.size(); ++i) {
+      const size_t v = static_cast<size_t>(inputs[i]);
+      const Tensor& t = input_values[i];
+      if (!need[v] || !t.defined()) continue;
+      if (t.dtype() != types[v].dtype || t.shape() != types[v].shape)
+        throw ValueError(ErrorCode::kShapeMismatch,
+                         "input " + std::to_string(i) + " ('" + values[v].name +
+                             "'): its value is given as " + std::string(mindspore_name(t.dtype())) +
+                             t.shape().str() + " for a shape of " +
+                             std::string(mindspore_name(types[v].dtype)) + types[v].shape.str(),
+                         {.tensor = values[v].name});
+      known[v] = t;
+    }
+  }
   const auto& table = ops::op_table();
   std::vector<ops::TensorType> in;
+  std::vector<Tensor> vals;
   for (size_t n : order) {
     const Node& node = nodes[n];
     const ops::OpDef* def = table.find(node.op);
@@ -221,11 +292,18 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                        "node '" + node.name + "': unknown op '" + node.op + "'",
                        {.tensor = node.name});
     in.clear();
+    vals.clear();
     for (int v : node.inputs)
       in.push_back({types[static_cast<size_t>(v)].dtype, types[static_cast<size_t>(v)].shape});
+    if (!known.empty())
+      for (int v : node.inputs) vals.push_back(known[static_cast<size_t>(v)]);
+    auto refuse = [&](const std::string& why) {
+      throw ValueError(ErrorCode::kShapeMismatch,
+                       "node '" + node.name + "' (" + node.op + "): " + why, {.tensor = node.name});
+    };
     std::vector<ops::TensorType> out;
     try {
-      out = def->infer(in, node.attrs);
+      out = ops::infer_node(*def, in, vals, node.attrs);
     } catch (const Error& e) {
       throw ValueError(e.code(), "node '" + node.name + "' (" + node.op + "): " + e.reason(),
                        {.tensor = node.name});
@@ -242,6 +320,36 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                          {.tensor = node.name});
       types[static_cast<size_t>(node.outputs[k])] = {out[k].dtype, std::move(out[k].shape)};
     }
+    // A value some shape depends on: computed now, from the types (Shape) or by the kernel.
+    bool wanted = false;
+    for (int v : node.outputs) wanted = wanted || (!need.empty() && need[static_cast<size_t>(v)]);
+    if (!wanted || out.size() != node.outputs.size()) continue;
+    std::vector<Tensor> ys;
+    if (!def->values_from_types) {
+      bool all = def->make_kernel != nullptr && !def->is_random;
+      for (const Tensor& t : vals) all = all && t.defined();
+      if (!all) continue;  // an input's value is not known here: the representative type stays
+      for (int v : node.outputs)
+        if (const auto& t = types[static_cast<size_t>(v)]; t.shape.numel() > kMaxPlanValueElements)
+          refuse("computes a value of shape " + t.shape.str() +
+                 " that a shape depends on; cellar computes at most " +
+                 std::to_string(kMaxPlanValueElements) + " elements while planning");
+    }
+    try {
+      if (def->values_from_types) {
+        ys = def->values_from_types(in, node.attrs);
+      } else {
+        for (int v : node.outputs)
+          ys.emplace_back(types[static_cast<size_t>(v)].dtype, types[static_cast<size_t>(v)].shape);
+        def->make_kernel(in, node.attrs)(vals, ys);
+      }
+    } catch (const Error& e) {
+      refuse(e.reason());
+    } catch (const std::exception& e) {
+      refuse(e.what());
+    }
+    for (size_t k = 0; k < ys.size() && k < node.outputs.size(); ++k)
+      known[static_cast<size_t>(node.outputs[k])] = std::move(ys[k]);
   }
   return types;
 }
@@ -282,7 +390,14 @@ void Graph::derive_symbols() {
     std::vector<std::string> symbols(sa.rank());
     bool any = false;
     for (size_t d = 0; d < sa.rank() && d < sb.rank(); ++d) {
-      if (sa[d] == sb[d]) continue;
+      if (sa[d] == sb[d]) {
+        // Open for another reason than the input sizes (it follows run-time values): stays so.
+        if (info.open(d)) {
+          symbols[d] = "?";
+          any = true;
+        }
+        continue;
+      }
       any = true;
       symbols[d] = "?";
       for (const auto& [symbol, sizes] : probe)

@@ -74,6 +74,21 @@ int64_t OnnxImporter::axis(int64_t a, int64_t rank) const {
   return a < 0 ? a + rank : a;
 }
 
+void OnnxImporter::require_full_sequence_lens(size_t i, int64_t batch, int64_t seq_len,
+                                              const std::string& op) {
+  if (!has_input(i)) return;
+  const std::optional<Tensor> lens = constant_input(i);
+  bool whole = lens.has_value() && lens->numel() == batch &&
+               (lens->dtype() == DType::Int32 || lens->dtype() == DType::Int64);
+  if (whole) {
+    const Tensor l64 = lens->to(DType::Int64);
+    for (int64_t k = 0; k < batch; ++k) whole &= l64.data<int64_t>()[k] == seq_len;
+  }
+  if (!whole)
+    unsupported("sequence_lens shorter than the sequence are not supported (cellar's " + op +
+                " runs every sequence to its end)");
+}
+
 int OnnxImporter::take(int x, int64_t axis, const std::vector<int64_t>& indices) {
   const int64_t n = info(x).shape[static_cast<size_t>(axis)];
   bool whole = static_cast<int64_t>(indices.size()) == n;

@@ -94,6 +94,10 @@ class OnnxImporter {
   // the list a reference would point into (a rule that held `const Shape&` across them read freed
   // memory). `const Shape& s = m.info(x).shape;` stays valid: it extends the copy's lifetime.
   virtual ir::ValueInfo info(int value) const = 0;
+  // False when the value's shape is known only at run time (it follows a shape input computed in
+  // the graph): info() then holds a representative shape, which a rule must not fold into
+  // constants or attributes.
+  virtual bool shape_known(int value) const = 0;
 
   // Attributes. Absent: the default. Present with another kind: FormatError naming it.
   virtual bool has_attr(const std::string& name) const = 0;
@@ -133,6 +137,10 @@ class OnnxImporter {
   int64_t rank(int value) const { return static_cast<int64_t>(info(value).shape.rank()); }
   // axis in [-rank, rank) → [0, rank), FormatError otherwise.
   int64_t axis(int64_t a, int64_t rank) const;
+  // The recurrent ops' (LSTM, GRU, RNN) optional sequence_lens, input i: cellar runs every
+  // sequence to its end, so it must be absent or a constant of `batch` lengths that all equal
+  // `seq_len` (kUnsupported otherwise, naming `op`).
+  void require_full_sequence_lens(size_t i, int64_t batch, int64_t seq_len, const std::string& op);
   // Elements [indices…] of `x` along `axis` (slicing a static shape is a Gather of constant
   // indices); `x` itself when the indices are the whole axis in order.
   int take(int x, int64_t axis, const std::vector<int64_t>& indices);

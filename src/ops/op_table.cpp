@@ -38,6 +38,8 @@ void OpTable::add(OpDef def) {
   };
   if (def.name.empty()) clash("has no name");
   if (!def.infer) clash("has no shape rule");
+  if (def.value_inputs.empty() != !def.infer_values)
+    clash("needs both value_inputs and infer_values, or neither");
   if (ops_.count(def.name)) clash("is registered twice");
   (void)argument_positions(def.mindir);  // a malformed argument_order is a programming error
   for (const auto& v : def.mindir.variants) (void)argument_positions(v.spelling);
@@ -67,6 +69,13 @@ void OpTable::add(OpDef def) {
     by_onnx_import_[def.onnx_import[i].op_type] = {def.name, i};
   const std::string name = def.name;
   ops_.emplace(name, std::move(def));
+}
+
+std::vector<TensorType> infer_node(const OpDef& def, std::span<const TensorType> types,
+                                   std::span<const Tensor> values, const ir::Attrs& attrs) {
+  bool known = !def.value_inputs.empty() && def.infer_values && values.size() == types.size();
+  for (size_t i : def.value_inputs) known = known && i < values.size() && values[i].defined();
+  return known ? def.infer_values(types, values, attrs) : def.infer(types, attrs);
 }
 
 const OpDef* OpTable::find(const std::string& name) const {
@@ -155,7 +164,7 @@ std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::
   if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs))
     throw ValueError(ErrorCode::kInvalidArgument,
                      "op " + op + " got " + std::to_string(n) + " inputs");
-  const auto out_types = def->infer(types, attrs);
+  const auto out_types = infer_node(*def, types, inputs, attrs);
   if (!def->make_kernel) {
     if (!def->eager) throw ValueError(ErrorCode::kUnsupported, "op " + op + " has no kernel");
     return def->eager(inputs, attrs);

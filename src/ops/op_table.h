@@ -159,6 +159,19 @@ struct OpDef {
   // Output types from input types and attributes. Throws ValueError (kShapeMismatch,
   // kDTypeMismatch, kInvalidArgument) saying what disagrees.
   std::function<std::vector<TensorType>(std::span<const TensorType>, const ir::Attrs&)> infer;
+  // Inputs whose *values*, not only their types, decide the output types (Expand's target shape
+  // given as a tensor computed at run time). `infer` then gives a representative type (what is
+  // recorded while the values are unknown: at load, in Graph::validate) and `infer_values` the
+  // exact one, from one Tensor per input (defined at least at these indices). An executor plans
+  // with the values (ir::Graph::infer_at); see infer_node below.
+  std::vector<size_t> value_inputs;
+  std::function<std::vector<TensorType>(std::span<const TensorType>, std::span<const Tensor>,
+                                        const ir::Attrs&)>
+      infer_values;
+  // Set for ops whose outputs depend only on their inputs' types (Shape): the outputs from them,
+  // so that a plan knows them without running the graph.
+  std::function<std::vector<Tensor>(std::span<const TensorType>, const ir::Attrs&)>
+      values_from_types;
   // Null for ops that only run eagerly (random ops).
   std::function<Kernel(std::span<const TensorType>, const ir::Attrs&)> make_kernel;
   // Set only for rows with no kernel (random ops): computes the outputs of an eager ops::call
@@ -175,6 +188,11 @@ struct OpDef {
   // Decompositions with no row of their own (Gemm, Slice, Shape, …) belong to the ONNX format.
   std::vector<OnnxImport> onnx_import;
 };
+
+// The output types of `def` for inputs of `types`: `infer_values` when the row has value inputs
+// and `values` (empty, or one per input) holds every one of them, `infer` otherwise.
+std::vector<TensorType> infer_node(const OpDef& def, std::span<const TensorType> types,
+                                   std::span<const Tensor> values, const ir::Attrs& attrs);
 
 class OpTable {
  public:

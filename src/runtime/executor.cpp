@@ -102,6 +102,9 @@ struct Executor::Frame {
 
 struct Executor::Plan {
   std::vector<Shape> input_shapes;
+  // Per input, for the inputs whose values decide shapes (Impl::value_keys): the values planned
+  // for (copies); undefined when planned without them (at construction, by resize()).
+  std::vector<Tensor> key_values;
   std::vector<ir::ValueType> types;  // per value id
   std::vector<size_t> offset;        // per value id: its arena offset, or kForever
   size_t arena_bytes = 0;
@@ -122,19 +125,36 @@ struct Executor::Impl {
   std::vector<size_t> order;
   std::vector<size_t> last_use;  // per value: the last step reading it (kForever: a graph output)
   std::vector<bool> is_init, read;
+  // Per input: its values decide some shape (ir::Graph::shape_value_inputs), so plans are keyed
+  // on them too.
+  std::vector<bool> value_keys;
+  bool any_value_key = false;
   std::vector<std::shared_ptr<Plan>> plans;  // most recently used first
 
-  std::shared_ptr<Plan> make_plan(std::vector<Shape> input_shapes) const;
+  std::shared_ptr<Plan> make_plan(std::vector<Shape> input_shapes,
+                                  std::span<const Tensor> input_values = {}) const;
   std::unique_ptr<Frame> make_frame(const Plan& plan) const;
-  // The plan whose input shapes `shape_of(i)` gives, moved to the front; made (and the least
+  // The plan whose input shapes `shape_of(i)` gives (and, for the inputs in value_keys, whose
+  // values `inputs` holds: empty for none known), moved to the front; made (and the least
   // recently used dropped: runs still using it keep it alive) when there is none. Finding one
   // allocates nothing. Called with `mutex` held.
   template <class ShapeOf>
-  const std::shared_ptr<Plan>& select(ShapeOf&& shape_of) {
+  const std::shared_ptr<Plan>& select(ShapeOf&& shape_of, std::span<const Tensor> inputs = {}) {
     const size_t n = graph.inputs.size();
     for (size_t p = 0; p < plans.size(); ++p) {
       bool same = true;
       for (size_t i = 0; same && i < n; ++i) same = plans[p]->input_shapes[i] == shape_of(i);
+      for (size_t i = 0; same && any_value_key && i < n; ++i) {
+        if (!value_keys[i]) continue;
+        const Tensor& want = plans[p]->key_values[i];
+        if (inputs.empty()) {
+          same = !want.defined();
+        } else {
+          same = want.defined() && want.nbytes() == inputs[i].nbytes() &&
+                 (want.nbytes() == 0 ||
+                  std::memcmp(want.raw_data(), inputs[i].raw_data(), want.nbytes()) == 0);
+        }
+      }
       if (same) {
         std::rotate(plans.begin(), plans.begin() + static_cast<std::ptrdiff_t>(p),
                     plans.begin() + static_cast<std::ptrdiff_t>(p) + 1);
@@ -143,7 +163,7 @@ struct Executor::Impl {
     }
     std::vector<Shape> shapes;
     for (size_t i = 0; i < n; ++i) shapes.push_back(shape_of(i));
-    auto plan = make_plan(std::move(shapes));
+    auto plan = make_plan(std::move(shapes), any_value_key ? inputs : std::span<const Tensor>{});
     if (plans.size() >= kMaxPlans) plans.pop_back();
     plans.insert(plans.begin(), std::move(plan));
     return plans.front();
@@ -187,6 +207,8 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
   for (const auto& node : g.nodes)
     for (int v : node.inputs) impl_->read[static_cast<size_t>(v)] = true;
   for (int v : g.outputs) impl_->read[static_cast<size_t>(v)] = true;
+  impl_->value_keys = g.shape_value_inputs();
+  for (bool k : impl_->value_keys) impl_->any_value_key = impl_->any_value_key || k;
 
   // The recorded shapes (for a symbolic graph: its representative sizes) are the first plan.
   std::vector<Shape> shapes;
@@ -203,12 +225,16 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
 #endif
 }
 
-std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(std::vector<Shape> input_shapes) const {
+std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
+    std::vector<Shape> input_shapes, std::span<const Tensor> input_values) const {
   const ir::Graph& g = graph;
   const size_t nv = g.values.size();
   auto plan = std::make_shared<Plan>();
-  plan->types = g.infer_at(input_shapes, order);
+  plan->types = g.infer_at(input_shapes, order, input_values);
   plan->input_shapes = std::move(input_shapes);
+  plan->key_values.resize(g.inputs.size());
+  for (size_t i = 0; i < input_values.size() && i < g.inputs.size(); ++i)
+    if (value_keys[i]) plan->key_values[i] = input_values[i].clone();
 
   auto bytes_of = [&](int v) {
     const auto& t = plan->types[static_cast<size_t>(v)];
@@ -378,7 +404,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   std::unique_ptr<Frame> frame;
   {
     std::lock_guard lock(im.mutex);
-    plan_ref = im.select([&](size_t i) -> const Shape& { return inputs[i].shape(); });
+    plan_ref = im.select([&](size_t i) -> const Shape& { return inputs[i].shape(); }, inputs);
     if (!plan_ref->idle.empty()) {
       frame = std::move(plan_ref->idle.back());
       plan_ref->idle.pop_back();
@@ -427,7 +453,8 @@ std::vector<Tensor> Executor::run(std::span<const Tensor> inputs) {
   std::vector<Tensor> outs;
   {
     std::lock_guard lock(impl_->mutex);
-    const auto& plan = impl_->select([&](size_t i) -> const Shape& { return inputs[i].shape(); });
+    const auto& plan =
+        impl_->select([&](size_t i) -> const Shape& { return inputs[i].shape(); }, inputs);
     for (int v : impl_->graph.outputs) {
       const auto& t = plan->types[static_cast<size_t>(v)];
       outs.emplace_back(t.dtype, t.shape);

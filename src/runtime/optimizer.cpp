@@ -114,7 +114,10 @@ int fold_constants(Rewriter& rw, const std::vector<size_t>& order) {
   for (size_t n : order) {
     const ir::Node& node = g.nodes[n];
     const ops::OpDef* def = table.find(node.op);
-    if (def == nullptr || !def->make_kernel || def->is_random || node.inputs.empty()) continue;
+    // (Rows with value inputs record representative output types: left to the plan.)
+    if (def == nullptr || !def->make_kernel || def->is_random || node.inputs.empty() ||
+        !def->value_inputs.empty())
+      continue;
     std::vector<Tensor> in;
     std::vector<ops::TensorType> types;
     bool all_constant = true;

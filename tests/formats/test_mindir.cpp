@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "cellar/cellar.h"
 #include "formats/format.h"
@@ -552,5 +553,58 @@ TEST(MindIR, PadModesAsMindSporeSpellsThem) {
       EXPECT_NE(std::string(e.what()).find("Pad-op1"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("MindSpore's"), std::string::npos) << e.what();
     }
+  }
+}
+
+// MindSpore 1.x wrote OneHot's axis as an attribute of its PRIMITIVE, the node taking (indices,
+// depth, on_value, off_value) only; 2.x passes axis as a fifth, constant, input. MindSpore 2.10's
+// file (make_ops_d_fixtures.py, OneHot on the last axis and on axis 0) rewritten to 1.x's form
+// (one primitive per node, axis on it) runs as MindSpore ran the original.
+TEST(MindIR, OneHotWithAxisAsAPrimitiveAttributeAs1xWroteIt) {
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/mindir";
+  std::ifstream f(dir / "ops_d_onehot.mindir", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  pb::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(bytes));
+  std::map<std::string, const pb::NodeProto*> by_name;
+  for (const auto& n : m.graph().node()) by_name[n.name()] = &n;
+  int rewritten = 0;
+  std::vector<int64_t> axes;
+  for (auto& n : *m.mutable_graph()->mutable_node()) {
+    if (n.op_type().rfind("REF::OneHot:", 0) != 0) continue;
+    ASSERT_EQ(n.input_size(), 5);
+    const pb::NodeProto* axis = by_name.at(n.input(4));
+    ASSERT_EQ(axis->op_type(), "Constant");
+    auto* p = m.add_primitives();
+    p->set_name("OneHot-op1x" + std::to_string(rewritten++));
+    p->set_op_type("OneHot");
+    p->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
+    auto* a = p->add_attribute();
+    a->set_name("axis");
+    a->set_type(pb::AttributeProto::INT64);
+    a->set_i(axis->attribute(0).i());
+    axes.push_back(axis->attribute(0).i());
+    n.set_op_type("REF::" + p->name());
+    n.mutable_input()->RemoveLast();
+  }
+  ASSERT_EQ(rewritten, 2);
+  EXPECT_EQ(axes, (std::vector<int64_t>{-1, 0}));
+  const std::string old_style = m.SerializeAsString();
+  const ir::Graph g = formats::read_mindir(as_bytes(old_style), "onehot_1x.mindir");
+  int one_hots = 0;
+  for (const auto& n : g.nodes) one_hots += n.op == "OneHot";
+  EXPECT_EQ(one_hots, 3);  // and OneHotExt's
+  const Tensor y = nn::GraphCell(g)(read_npy(dir / "ops_d_onehot.input.npy"));
+  EXPECT_EQ(cellar::testing::max_abs_diff(y, read_npy(dir / "ops_d_onehot.output.npy")), 0.0);
+
+  // A 1.x node without the attribute is refused, naming the node.
+  for (auto& p : *m.mutable_primitives())
+    if (p.name() == "OneHot-op1x0") p.clear_attribute();
+  try {
+    formats::read_mindir(as_bytes(m.SerializeAsString()), "onehot_1x.mindir");
+    FAIL() << "a OneHot without axis loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("takes 5 arguments"), std::string::npos) << e.what();
   }
 }

@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "ops/op_case.h"
@@ -101,6 +102,10 @@ OpReference reverse_sequence_ref(size_t seq_dim, size_t batch_dim) {
 }
 
 // Embedding: the table's rows at the indices.
+// With max_norm: each looked-up row whose norm_type-norm exceeds max_norm, times
+// max_norm / (norm + 1e-7) (torch.nn.functional.embedding's definition).
+std::vector<Tensor> embedding_max_norm_ref(const std::vector<Tensor>& in, const ir::Attrs& a);
+
 std::vector<Tensor> embedding_ref(const std::vector<Tensor>& in, const ir::Attrs&) {
   const auto idx = as_doubles(in[0]), w = as_doubles(in[1]);
   const int64_t dim = in[1].shape()[1];
@@ -111,6 +116,25 @@ std::vector<Tensor> embedding_ref(const std::vector<Tensor>& in, const ir::Attrs
   std::vector<int64_t> dims = in[0].shape().dims();
   dims.push_back(dim);
   return {from_doubles(y, Shape(dims), in[1].dtype())};
+}
+
+std::vector<Tensor> embedding_max_norm_ref(const std::vector<Tensor>& in, const ir::Attrs& a) {
+  const Tensor y = embedding_ref(in, a)[0];
+  auto v = as_doubles(y);
+  const double max_norm = std::get<double>(a.at("max_norm"));
+  const double p = a.count("norm_type") ? std::get<double>(a.at("norm_type")) : 2.0;
+  const int64_t dim = in[1].shape()[1];
+  for (size_t r = 0; r + static_cast<size_t>(dim) <= v.size(); r += static_cast<size_t>(dim)) {
+    double norm = 0;
+    for (int64_t k = 0; k < dim; ++k) {
+      const double e = std::fabs(v[r + static_cast<size_t>(k)]);
+      norm = std::isinf(p) ? std::max(norm, e) : norm + std::pow(e, p);
+    }
+    if (!std::isinf(p)) norm = std::pow(norm, 1 / p);
+    if (norm > max_norm)
+      for (int64_t k = 0; k < dim; ++k) v[r + static_cast<size_t>(k)] *= max_norm / (norm + 1e-7);
+  }
+  return {from_doubles(v, y.shape(), y.dtype())};
 }
 
 // GatherD: y[p] = x[p with axis `dim` replaced by index[p]], p over index's positions.
@@ -276,10 +300,44 @@ const OpCaseTable kIndex([] {
        .inputs = {values({0, 4}, {2}, DType::Int64), uniform({4, 3}, 4104)},
        .error = "index 4 is out of range [0, 4)"},
       {.op = "Embedding",
-       .label = "max_norm_refused",
-       .inputs = {values({0}, {1}, DType::Int64), uniform({4, 3}, 4105)},
+       .label = "max_norm_l2",
+       .inputs = {values({0, 3, 1, 3, 2}, {5}, DType::Int64),
+                  values({0.1, -0.2, 0.3, 1, 2, -2, 0.5, 0.5, 0.5, -3, 0, 4}, {4, 3})},
        .attrs = {{"max_norm", 1.0}},
-       .error = "max_norm"},
+       .reference = embedding_max_norm_ref},
+      {.op = "Embedding",
+       .label = "max_norm_l1_int32",
+       .inputs = {values({2, 1}, {1, 2}, DType::Int32), uniform({3, 4}, 4107)},
+       .attrs = {{"max_norm", 1.5}, {"norm_type", 1.0}},
+       .reference = embedding_max_norm_ref},
+      {.op = "Embedding",
+       .label = "max_norm_inf_float64",
+       .inputs = {values({0, 1, 2}, {3}, DType::Int64),
+                  uniform({3, 2}, 4108, -2, 2, DType::Float64)},
+       .attrs = {{"max_norm", 0.5}, {"norm_type", std::numeric_limits<double>::infinity()}},
+       .reference = embedding_max_norm_ref,
+       .tol = 1e-12},
+      {.op = "Embedding",
+       .label = "max_norm_p3",
+       .inputs = {values({1, 0}, {2}, DType::Int64), uniform({2, 3}, 4109)},
+       .attrs = {{"max_norm", 0.7}, {"norm_type", 3.0}},
+       .reference = embedding_max_norm_ref,
+       .no_onnx = "written to ONNX for norm_type 1, 2 and inf only"},
+      {.op = "Embedding",
+       .label = "max_norm_negative",
+       .inputs = {values({0}, {1}, DType::Int64), uniform({4, 3}, 4105)},
+       .attrs = {{"max_norm", -1.0}},
+       .error = "max_norm must be a finite number >= 0"},
+      {.op = "Embedding",
+       .label = "max_norm_norm_type_zero",
+       .inputs = {values({0}, {1}, DType::Int64), uniform({4, 3}, 4105)},
+       .attrs = {{"max_norm", 1.0}, {"norm_type", 0.0}},
+       .error = "norm_type must be > 0"},
+      {.op = "Embedding",
+       .label = "max_norm_int_table",
+       .inputs = {values({0}, {1}, DType::Int64), values({1, 2}, {1, 2}, DType::Int32)},
+       .attrs = {{"max_norm", 1.0}},
+       .error = "dtype Int32 is not supported"},
       {.op = "Embedding",
        .label = "table_not_2d",
        .inputs = {values({0}, {1}, DType::Int64), uniform({4}, 4106)},

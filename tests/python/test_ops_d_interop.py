@@ -7,7 +7,7 @@ MindSpore 2.10 wrote tests/fixtures/mindspore/2.10/mindir/ops_d_*.mindir (make_o
 there). Each converts to ONNX (what `cellar convert` does), passes onnx.checker, runs in ONNX
 Runtime within 1e-4 * max(1, max |MindSpore's output|), holds no initializer that no node reads
 (ONNX Runtime warns of those), and does the same after ONNX -> MindIR -> ONNX. The while loop's
-file is refused, naming its sub-graphs. Live, with MindSpore (CELLAR_MINDSPORE_PYTHON): the MindIR
+file loads (cellar inspect shows the loop) but does not convert to ONNX, naming its sub-graphs. Live, with MindSpore (CELLAR_MINDSPORE_PYTHON): the MindIR
 cellar writes for each (the if/else flattened to a Select) runs in MindSpore's GraphCell like
 MindSpore's own file (not TopkExt: MindSpore 2.10 has no CPU kernel for it). ONNX files written with the onnx package (LSTM in its
 layouts and directions, GRU, unrolled by cellar's reader, in its directions and both reset
@@ -70,13 +70,18 @@ def test_ops_d_if_takes_either_branch_in_onnxruntime(tmp_path, name):
     assert _diff(np, _run_ort(np, ort, exported, x), want) <= _bound(np, want)
 
 
-def test_ops_d_while_is_refused_naming_its_sub_graphs(tmp_path):
+def test_ops_d_while_does_not_convert_naming_its_sub_graphs(tmp_path):
     proc = subprocess.run([str(convert_graph()), str(FIXTURES / "ops_d_while.mindir"),
                            str(tmp_path / "w.onnx")], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     err = proc.stderr + proc.stdout
     assert "3 sub-graphs" in err and "calls itself" in err and "Switch x1" in err, err
     assert not (tmp_path / "w.onnx").exists()
+    inspect = subprocess.run([str(cellar_cli()), "inspect", str(FIXTURES / "ops_d_while.mindir")],
+                             capture_output=True, text=True, timeout=120)
+    assert inspect.returncode == 0, inspect.stderr
+    assert "WhileLoop" in inspect.stdout and "control flow:" in inspect.stdout, inspect.stdout
+    assert "3 sub-graphs" in inspect.stdout and "calls itself" in inspect.stdout, inspect.stdout
 
 
 def _cellar_run(np, path, feeds, tmp_path):

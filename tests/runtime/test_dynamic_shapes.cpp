@@ -15,6 +15,7 @@
 #include "cellar/io/npy.h"
 #include "expect_error.h"
 #include "mind_ir.pb.h"
+#include "onnx_model_maker.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -230,3 +231,156 @@ TEST(DynamicShapes, MindIRDynamicRankIsRefused) {
 }
 
 }  // namespace
+
+// ---- shapes that depend on values: ONNX's Expand to a shape computed at run time ----
+
+namespace {
+
+using cellar::testing::i64;
+using cellar::testing::ModelMaker;
+namespace onnx_pb = ::onnx;
+
+ir::Graph read_model(const ModelMaker& mk) {
+  const std::string b = mk.bytes();
+  ir::Graph g =
+      formats::read_onnx({reinterpret_cast<const std::byte*>(b.data()), b.size()}, "dyn.onnx");
+  g.validate("dyn.onnx");
+  return g;
+}
+
+// Y = Expand(X, S) with X float (1, 3, 1) and the target S a graph input (ONNX's
+// simple/test_expand_shape_model*).
+ModelMaker expand_to_input(int64_t shape_len) {
+  ModelMaker mk(13);
+  mk.input("X", {1, 3, 1});
+  mk.input("S", {shape_len}, onnx_pb::TensorProto::INT64);
+  mk.node("Expand", {"X", "S"}, {"Y"})->set_name("expand_y");
+  mk.output("Y");
+  return mk;
+}
+
+Tensor x131() { return Tensor::from_vector(std::vector<float>{1, 2, 3}, Shape{1, 3, 1}); }
+
+}  // namespace
+
+TEST(ValueDependentShapes, ExpandToAShapeGivenAsAGraphInput) {
+  const ir::Graph g = read_model(expand_to_input(2));
+  EXPECT_EQ(g.shape_value_inputs(), (std::vector<bool>{false, true}));
+  runtime::Executor exec(g);
+  const std::vector<Tensor> in{x131(), i64({2, 1, 4})}, in3{x131(), i64({1, 3})};
+  expect_error([&] { exec.run(in); }, ErrorCode::kShapeMismatch);  // S is (2,), not (3,)
+  const auto y = exec.run(in3);
+  ASSERT_EQ(y[0].shape(), (Shape{1, 3, 3}));
+  const float want[9] = {1, 1, 1, 2, 2, 2, 3, 3, 3};
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(y[0].data<float>()[i], want[i]) << i;
+  const auto y2 = exec.run(std::vector<Tensor>{x131(), i64({3, 1})});  // (1,3,1) with (3,1)
+  ASSERT_EQ(y2[0].shape(), (Shape{1, 3, 1}));
+  EXPECT_EQ(y2[0].data<float>()[2], 3.0f);
+}
+
+TEST(ValueDependentShapes, TheSameValueReusesItsPlanAndANewValueReplans) {
+  runtime::Executor exec(read_model(expand_to_input(2)));
+  const size_t at_load = exec.plan_count();  // the representative plan
+  const std::vector<Tensor> a{x131(), i64({1, 3})}, b{x131(), i64({3, 4})};
+  std::vector<Tensor> ya = exec.run(a);
+  EXPECT_EQ(exec.plan_count(), at_load + 1);
+  exec.run(a, ya);  // warm
+  const size_t before = g_allocations.load();
+  exec.run(a, ya);
+  exec.run(a, ya);
+  EXPECT_EQ(g_allocations.load() - before, 0u) << "allocations at a planned shape and value";
+  EXPECT_EQ(exec.plan_count(), at_load + 1);
+  // Same input shapes, another value: a plan of its own, with its own output shape.
+  const size_t before_new = g_allocations.load();
+  const auto yb = exec.run(b);
+  EXPECT_GT(g_allocations.load(), before_new);
+  EXPECT_EQ(exec.plan_count(), at_load + 2);
+  ASSERT_EQ(yb[0].shape(), (Shape{1, 3, 4}));
+  EXPECT_EQ(yb[0].data<float>()[11], 3.0f);
+  // Back to the first value: its plan is still there.
+  exec.run(a, ya);
+  EXPECT_EQ(exec.plan_count(), at_load + 2);
+  EXPECT_EQ(ya[0].shape(), (Shape{1, 3, 3}));
+}
+
+TEST(ValueDependentShapes, BadTargetValuesAreTypedErrorsNamingTheNode) {
+  runtime::Executor exec(read_model(expand_to_input(2)));
+  const size_t plans = exec.plan_count();
+  const std::vector<std::pair<std::vector<int64_t>, std::string>> bad = {
+      {{-1, 3}, "negative dimension -1"},
+      {{2, 2}, "do not broadcast"},          // x's 3 against 2
+      {{1, int64_t{1} << 62}, "overflows"},  // (1, 3, 2^62): 3 × 2^62 elements
+      {{1, int64_t{1} << 61}, "overflows"},  // 3 × 2^61 elements fit, × 4 bytes do not
+  };
+  for (const auto& [target, why] : bad) {
+    const auto e = expect_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x131(), i64(target)});
+        },
+        ErrorCode::kShapeMismatch);
+    EXPECT_EQ(e.tensor(), "expand_y") << e.what();
+    EXPECT_NE(std::string(e.what()).find("node 'expand_y' (Expand)"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(exec.plan_count(), plans);  // nothing planned for refused values
+  EXPECT_EQ(exec.run(std::vector<Tensor>{x131(), i64({1, 1})})[0].shape(), (Shape{1, 3, 1}));
+}
+
+// torch's x.expand(x.size(0), 3)-style graphs on a dynamic batch: the target is computed from the
+// input's shape (Shape -> Gather -> Concat), so it must follow the batch at run time.
+TEST(ValueDependentShapes, ShapeComputedFromTheInputShapeFollowsTheBatch) {
+  ModelMaker mk(13);
+  mk.input_symbolic("X", {"N", "3"});
+  mk.init("row", Tensor::from_vector(std::vector<float>{10, 20, 30}, Shape{1, 3}));
+  mk.init("first", i64({0}));
+  mk.init("three", i64({3}));
+  mk.node("Shape", {"X"}, {"sx"});
+  mk.node("Gather", {"sx", "first"}, {"n"});
+  ModelMaker::i(mk.node("Concat", {"n", "three"}, {"target"}), "axis", 0);
+  mk.node("Expand", {"row", "target"}, {"rows"})->set_name("expand_rows");
+  mk.node("Add", {"rows", "X"}, {"Y"});
+  mk.output("Y");
+  const ir::Graph g = read_model(mk);
+  EXPECT_EQ(g.shape_value_inputs(), (std::vector<bool>{false}));  // shapes suffice
+  runtime::Executor exec(g);
+  for (int64_t n : {2, 5, 1}) {
+    Tensor x(DType::Float32, Shape{n, 3});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i);
+    const auto y = exec.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y[0].shape(), (Shape{n, 3})) << n;
+    for (int64_t i = 0; i < x.numel(); ++i)
+      EXPECT_EQ(y[0].data<float>()[i], static_cast<float>(i + 10 * (i % 3 + 1))) << n << " " << i;
+  }
+  const std::vector<Tensor> x4{Tensor(DType::Float32, Shape{4, 3})};
+  std::vector<Tensor> y4 = exec.run(x4);
+  exec.run(x4, y4);
+  const size_t plans = exec.plan_count();
+  const size_t before = g_allocations.load();
+  exec.run(x4, y4);
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_EQ(exec.plan_count(), plans);
+}
+
+// The same Shape -> Gather -> Concat chain over a value whose shape itself is known only at run
+// time (the output of an Expand to a graph input): the Shape node is read at run time too.
+TEST(ValueDependentShapes, ShapeOfAValueShapedAtRunTime) {
+  ModelMaker mk(13);
+  mk.input("X", {1, 3, 1});
+  mk.input("S", {3}, onnx_pb::TensorProto::INT64);
+  mk.init("last", i64({2}));
+  mk.init("one", i64({1}));
+  mk.node("Expand", {"X", "S"}, {"A"});
+  mk.node("Shape", {"A"}, {"sa"});
+  mk.node("Gather", {"sa", "last"}, {"k"});
+  ModelMaker::i(mk.node("Concat", {"one", "k"}, {"t"}), "axis", 0);
+  mk.init("v", Tensor::from_vector(std::vector<float>{7}, Shape{1, 1}));
+  mk.node("Expand", {"v", "t"}, {"Y"})->set_name("expand_v");
+  mk.output("Y");
+  mk.output("A");
+  runtime::Executor exec(read_model(mk));
+  const auto y = exec.run(std::vector<Tensor>{x131(), i64({2, 3, 5})});
+  EXPECT_EQ(y[0].shape(), (Shape{1, 5}));
+  EXPECT_EQ(y[1].shape(), (Shape{2, 3, 5}));
+  EXPECT_EQ(y[0].data<float>()[4], 7.0f);
+}

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -93,8 +94,18 @@ class Graph {
   // rules applied in `order` (topological_order()). An input must keep its rank and its fixed
   // dimensions; its open ones may take any size (ValueError kShapeMismatch naming the input and
   // the axis otherwise). An op rule's refusal is a ValueError naming the node.
+  // Some shapes may depend on values (an op's value inputs, ops::OpDef::value_inputs: Expand to a
+  // shape computed at run time). The nodes computing those values (Shape -> Gather -> Concat) are
+  // run here, on the inputs' shapes, the initializers and `input_values` (empty, or one per input:
+  // the values of shape_value_inputs(), the others may be undefined). Where a needed value stays
+  // unknown (no input values given), the op's representative type is used.
   std::vector<ValueType> infer_at(const std::vector<Shape>& input_shapes,
-                                  const std::vector<size_t>& order) const;
+                                  const std::vector<size_t>& order,
+                                  std::span<const Tensor> input_values = {}) const;
+
+  // Per graph input: whether its values (not only its shape) decide some value's shape, through
+  // an op's value input: an executor keys its plans on them as well as on the input shapes.
+  std::vector<bool> shape_value_inputs() const;
 
   // Marks the open dimensions of every value that depends on an open input dimension: the
   // dimensions whose size changes when the inputs' open sizes do. A dimension that is exactly an

@@ -4,7 +4,9 @@
 // immutable kernel per node from the op table. A static graph has one plan, made at construction.
 // A symbolic graph (open input dimensions, ir::ValueInfo::symbols) gets a plan per input-shape
 // set, made when a run (or resize()) first meets it and kept in a small LRU cache; running at an
-// already planned shape allocates nothing.
+// already planned shape allocates nothing. Where a shape depends on an input's *values* (ONNX's
+// Expand to a shape given as an input: ir::Graph::shape_value_inputs), those values are part of
+// the plan's key: a run with the same shapes and values reuses its plan, a new value makes one.
 // Threads: the executor owns a pool of ExecutorOptions::threads workers (the calling thread among
 // them) that its kernels split their work over; nothing is shared with other executors. While an
 // executor exists, OpenBLAS's own pool is kept at one thread (a process-wide setting: cellar
@@ -74,7 +76,8 @@ class Executor {
 
   // Makes the plan for these input shapes the current one (as MindSpore Lite's Model::Resize):
   // make_outputs(), output_types(), input_shapes() and arena_bytes() then describe it. Same
-  // errors as run().
+  // errors as run(). Shapes that depend on input values (see above) take their representative
+  // sizes in such a plan, which runs never use: run() plans with the values.
   void resize(const std::vector<Shape>& input_shapes);
   // The current plan's input shapes and output types (the graph's recorded ones until a run or
   // resize() at other shapes).

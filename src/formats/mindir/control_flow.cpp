@@ -13,8 +13,11 @@
 // element when the branches return tuples, as an if assigning several variables does), the
 // same value whenever both branches are free of side effects, which inference graphs are (both
 // branches are computed). A function that calls itself (a loop: its trip count depends on the
-// data) cannot be flattened: then, and for any other shape of control flow, the load is refused
-// with a report of what the model holds, each sub-graph with its size and the control-flow ops.
+// data) cannot be flattened: a call of it becomes one WhileLoop node (src/ops/control/
+// while_loop.cpp) holding the loop's name and the report of what the model holds, so that the
+// model loads and `cellar inspect` shows it; running that node is a typed error naming the loop.
+// Any other shape of control flow is refused with that report: each sub-graph with its size and
+// whether it calls itself, and the control-flow ops.
 #include <map>
 #include <memory>
 #include <set>
@@ -31,6 +34,7 @@ constexpr size_t kMaxCallDepth = 64;
 constexpr int kMaxFlatNodes = 1 << 20;
 
 const char kSelectPrimitive[] = "Select:cellar_control_flow";
+const char kLoopPrimitive[] = "WhileLoop:cellar_control_flow_";
 const char kMakeTuplePrimitive[] = "MakeTuple:cellar_control_flow";
 
 std::string primitive_of(const pb::NodeProto& n, const std::map<std::string, std::string>& prims) {
@@ -50,6 +54,7 @@ class Flattener {
       if (!fns_.emplace(f.name(), &f).second)
         refuse("sub-graph '" + f.name() + "' is defined twice");
     }
+    find_loops();
   }
 
   void run() {
@@ -123,11 +128,7 @@ class Flattener {
     std::string subs;
     for (const auto& f : m_.functions()) {
       count(f);
-      bool self = false;
-      for (const auto& n : f.node()) {
-        self |= n.op_type() == "REF::" + f.name();
-        for (const auto& in : n.input()) self |= in == f.name();
-      }
+      const bool self = loops_.count(f.name()) > 0;  // through other sub-graphs, maybe
       subs += (subs.empty() ? "" : ", ") + std::string("'") + f.name() + "' (" +
               std::to_string(f.node_size()) + " nodes" + (self ? ", calls itself" : "") + ")";
     }
@@ -137,6 +138,59 @@ class Flattener {
     return "the model holds " + std::to_string(m_.functions_size()) +
            " sub-graphs, MindSpore's control flow on tensor values: " + subs +
            "; control-flow ops: " + (ops.empty() ? "none" : ops) + ". ";
+  }
+
+  // The sub-graphs that reach themselves through calls and Partial references (loops).
+  void find_loops() {
+    std::map<std::string, std::set<std::string>> edges;
+    for (const auto& [name, f] : fns_)
+      for (const auto& n : f->node()) {
+        const std::string& op = n.op_type();
+        if (op.rfind("REF::", 0) == 0 && fns_.count(op.substr(5))) edges[name].insert(op.substr(5));
+        if (fns_.count(op)) edges[name].insert(op);
+        for (const auto& in : n.input())
+          if (fns_.count(in)) edges[name].insert(in);
+      }
+    for (const auto& [name, f] : fns_) {
+      std::set<std::string> seen;
+      std::vector<std::string> todo(edges[name].begin(), edges[name].end());
+      while (!todo.empty()) {
+        const std::string g = todo.back();
+        todo.pop_back();
+        if (!seen.insert(g).second) continue;
+        for (const auto& h : edges[g]) todo.push_back(h);
+      }
+      if (seen.count(name)) loops_.insert(name);
+    }
+  }
+
+  // A call of the loop `fn` with `args`: one WhileLoop node, its own primitive carrying the
+  // loop's name and the report.
+  std::string loop(const std::string& fn, const std::vector<std::string>& args,
+                   const pb::NodeProto& at) {
+    if (args.empty()) refuse("the loop '" + fn + "' is called without arguments");
+    const std::string key = kLoopPrimitive + std::to_string(loops_made_++);
+    pb::PrimitiveProto* p = m_.add_primitives();
+    p->set_name(key);
+    p->set_op_type("WhileLoop");
+    p->set_prim_type(pb::PrimitiveProto::PRIMITIVE);
+    auto text = [&](const std::string& name, const std::string& value) {
+      pb::AttributeProto* a = p->add_attribute();
+      a->set_name(name);
+      a->set_type(pb::AttributeProto::STRING);
+      a->set_s(value);
+    };
+    const std::string out = "cellar_loop_" + std::to_string(loops_made_ - 1) + ":" + at.output(0);
+    text("loop", fn);
+    text("node", out);
+    text("report", report());
+    pb::NodeProto node;
+    node.set_name(out);
+    node.add_output(out);
+    node.set_op_type("REF::" + key);
+    for (const auto& a : args) node.add_input(a);
+    emit(std::move(node));
+    return out;
   }
 
   std::string resolve(const Names& names, const std::string& name) const {
@@ -225,6 +279,7 @@ class Flattener {
     if (!c.fn.empty()) {
       std::vector<std::string> args = c.args;
       args.insert(args.end(), extra.begin(), extra.end());
+      if (loops_.count(c.fn)) return loop(c.fn, args, at);
       return inline_fn(c.fn, args);
     }
     const std::string a = call(*c.then_, extra, at), b = call(*c.else_, extra, at);
@@ -309,7 +364,8 @@ class Flattener {
   std::map<std::string, std::shared_ptr<const Closure>> closures_;  // by flat value name
   pb::GraphProto flat_;
   std::vector<std::string> stack_;  // functions being inlined
-  int instance_ = 0, instances_ = 0, selects_ = 0;
+  int instance_ = 0, instances_ = 0, selects_ = 0, loops_made_ = 0;
+  std::set<std::string> loops_;  // sub-graphs that call themselves
   bool made_select_ = false, made_tuple_ = false;
   std::map<std::string, std::vector<std::string>> tuples_;  // MakeTuple outputs → their items
 };

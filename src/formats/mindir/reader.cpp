@@ -945,14 +945,24 @@ void Reader::build_node(int i) {
       if (const auto pos = ops::argument_positions(sp); !pos.empty()) {
         while (!ins.empty() && ins.back().kind == Ref::kMonad) ins.pop_back();
         const size_t n_attr = sp.attr_inputs.size();
-        if (pos.size() != ins.size())
+        // MindSpore 1.x kept some trailing arguments as attributes of the primitive (OneHot's
+        // axis): fewer inputs are read when the missing ones end both the argument order and
+        // the attr inputs, and the primitive carries each of them.
+        size_t missing = pos.size() > ins.size() ? pos.size() - ins.size() : 0;
+        for (size_t k = 0; k < missing && missing <= n_attr; ++k) {
+          const std::string& arg = sp.argument_order[pos.size() - 1 - k];
+          if (arg != sp.attr_inputs[n_attr - 1 - k] || !node.attrs.count(arg)) missing = 0;
+        }
+        if (missing > n_attr) missing = 0;
+        if (pos.size() != ins.size() + missing)
           fail(where, def.name + " takes " + std::to_string(pos.size()) + " arguments (" +
                           std::to_string(n_attr) + " of them attr inputs), but has " +
                           std::to_string(ins.size()) + " inputs");
         std::vector<Ref> ordered;
-        for (size_t p : pos) ordered.push_back(ins[p]);
+        for (size_t p : pos)
+          if (p < ins.size()) ordered.push_back(ins[p]);
         ins = std::move(ordered);
-        n_tensor = static_cast<int>(ins.size() - n_attr);
+        n_tensor = static_cast<int>(ins.size() + missing - n_attr);
       } else {
         n_tensor = split_inputs(def, sp, ins, where);
       }
@@ -1207,12 +1217,14 @@ std::vector<OpCount> mindir_op_census(std::span<const std::byte> bytes, const st
   PrimitiveIndex prims;
   for (const auto& p : model.primitives()) prims.emplace(p.name(), &p);
   // Control flow (sub-graphs, their calls, Switch, Partial) counts as supported when cellar can
-  // flatten it (an if/else), not when it cannot (a loop).
+  // flatten it (an if/else), not when it cannot (a loop: it loads as a WhileLoop, which does not
+  // run).
   bool flattens = true;
   if (model.functions_size() > 0) {
     pb::ModelProto copy = model;
     try {
       flatten_control_flow(copy, file);
+      for (const auto& p : copy.primitives()) flattens = flattens && p.op_type() != "WhileLoop";
     } catch (const Error&) {
       flattens = false;
     }

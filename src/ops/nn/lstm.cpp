@@ -13,8 +13,16 @@
 // i, f, g, o (PyTorch's): c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). Any shape of w with
 // that element count is taken (MindSpore makes it (n, 1, 1)). reserve and state are the (1, 1)
 // placeholders MindSpore's CPU graph records; they are zeros. dropout acts only in training and is
-// ignored; proj_size ≠ 0 (projected LSTM) is refused. MindSpore writes the Python PRIMITIVE
-// "LSTM" with these as attributes, in 1.x and 2.x alike.
+// ignored. MindSpore writes the Python PRIMITIVE "LSTM" with these as attributes, in 1.x and 2.x
+// alike.
+// proj_size P in (0, hidden) makes a projected LSTM (as torch's and MindSpore's ops.LSTM define
+// it): h' = W_hr · (σ(o)·tanh(c')), so h, hy and y carry P features instead of hidden (c stays
+// hidden), W_hh is (4·hidden × P), a later layer's input D · P, and the flat vector holds every
+// W_hr (P × hidden) as a block of its own between the W_hh block and the biases (checked against
+// MindSpore 2.10's CPU kernel, one layer, one and two directions, with and without bias, to 1e-7).
+// MindSpore's CPU kernel refuses num_layers > 1 with a projection (oneDNN has no primitive for
+// it; nn.LSTM writes one node per layer anyway), so no file holds that layout: refused too. ONNX's
+// LSTM has no projection: such a node cannot be written to ONNX.
 //
 // ONNX: each layer is one ONNX LSTM (gates i, o, f, c; W, R, B per direction, B holding W's
 // and R's biases apart): written with the flat vector sliced, its gate blocks reordered and the
@@ -52,20 +60,27 @@ int64_t checked_add(int64_t a, int64_t b) {
 
 struct Plan {
   int64_t seq = 0, batch = 0, input = 0, hidden = 0, layers = 1, dirs = 1;
+  int64_t proj = 0;  // 0: no projection
   bool bias = true;
   int64_t ih_total = 0, weights = 0;  // elements of the W_ih block, of the whole vector
 
-  int64_t layer_input(int64_t l) const { return l == 0 ? input : hidden * dirs; }
+  // The features of h (and of y per direction): proj_size when projected, else hidden.
+  int64_t out() const { return proj > 0 ? proj : hidden; }
+  int64_t layer_input(int64_t l) const { return l == 0 ? input : out() * dirs; }
   int64_t ih_offset(int64_t l, int64_t d) const {
     int64_t off = 0;
     for (int64_t k = 0; k < l; ++k) off += dirs * 4 * hidden * layer_input(k);
     return off + d * 4 * hidden * layer_input(l);
   }
   int64_t hh_offset(int64_t l, int64_t d) const {
-    return ih_total + (l * dirs + d) * 4 * hidden * hidden;
+    return ih_total + (l * dirs + d) * 4 * hidden * out();
+  }
+  int64_t hr_offset(int64_t l, int64_t d) const {  // proj > 0 only
+    return ih_total + layers * dirs * 4 * hidden * out() + (l * dirs + d) * proj * hidden;
   }
   int64_t bias_offset(int64_t l, int64_t d) const {
-    return ih_total + layers * dirs * 4 * hidden * hidden + (l * dirs + d) * 4 * hidden;
+    return ih_total + layers * dirs * (4 * hidden * out() + proj * hidden) +
+           (l * dirs + d) * 4 * hidden;
   }
 };
 
@@ -78,7 +93,7 @@ Plan attr_plan(const ir::Attrs& a) {
   p.bias = attr_bool(a, kOp, "has_bias", true);
   p.dirs = attr_bool(a, kOp, "bidirectional", false) ? 2 : 1;
   const double dropout = attr_double(a, kOp, "dropout", 0.0);
-  const int64_t proj = attr_int(a, kOp, "proj_size", 0);
+  p.proj = attr_int(a, kOp, "proj_size", 0);
   constexpr int64_t kMax = int64_t{1} << 31;
   if (p.input < 1 || p.input > kMax)
     bad("input_size must be in [1, 2^31], got " + std::to_string(p.input));
@@ -87,15 +102,21 @@ Plan attr_plan(const ir::Attrs& a) {
   if (p.layers < 1 || p.layers > 4096)
     bad("num_layers must be in [1, 4096], got " + std::to_string(p.layers));
   if (!(dropout >= 0 && dropout < 1)) bad("dropout must be in [0, 1)");
-  if (proj != 0)
-    throw ValueError(ErrorCode::kUnsupported, std::string(kOp) + ": proj_size " +
-                                                  std::to_string(proj) +
-                                                  " (a projected LSTM) is not supported");
+  if (p.proj < 0 || p.proj >= p.hidden)
+    bad("proj_size must be in [0, hidden_size " + std::to_string(p.hidden) + "), got " +
+        std::to_string(p.proj));
+  if (p.proj > 0 && p.layers > 1)
+    throw ValueError(ErrorCode::kUnsupported,
+                     std::string(kOp) + ": proj_size " + std::to_string(p.proj) + " with " +
+                         std::to_string(p.layers) +
+                         " layers in one node is not supported (MindSpore's CPU kernel refuses it "
+                         "too; nn.LSTM writes one node per layer)");
   const int64_t gates = checked_mul(4, p.hidden);
   for (int64_t l = 0; l < p.layers; ++l)
     p.ih_total = checked_add(p.ih_total, checked_mul(p.dirs, checked_mul(gates, p.layer_input(l))));
   const int64_t cells = checked_mul(p.layers, p.dirs);
-  p.weights = checked_add(p.ih_total, checked_mul(cells, checked_mul(gates, p.hidden)));
+  p.weights = checked_add(p.ih_total, checked_mul(cells, checked_mul(gates, p.out())));
+  p.weights = checked_add(p.weights, checked_mul(cells, checked_mul(p.proj, p.hidden)));
   if (p.bias) p.weights = checked_add(p.weights, checked_mul(cells, gates));
   return p;
 }
@@ -112,9 +133,10 @@ Plan plan(std::span<const TensorType> in, const ir::Attrs& a) {
   p.seq = x[0];
   p.batch = x[1];
   const Shape state{p.layers * p.dirs, p.batch, p.hidden};
-  if (in[1].shape != state)
-    shape_error(kOp, "h must be " + state.str() +
-                         " (num_layers · directions, batch, hidden), got " + in[1].shape.str());
+  const Shape h_state{p.layers * p.dirs, p.batch, p.out()};
+  if (in[1].shape != h_state)
+    shape_error(kOp, "h must be " + h_state.str() + " (num_layers · directions, batch, " +
+                         (p.proj ? "proj_size" : "hidden") + "), got " + in[1].shape.str());
   if (in[2].shape != state)
     shape_error(kOp, "c must be " + state.str() +
                          " (num_layers · directions, batch, hidden), got " + in[2].shape.str());
@@ -128,7 +150,7 @@ Plan plan(std::span<const TensorType> in, const ir::Attrs& a) {
 std::vector<TensorType> infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const Plan p = plan(in, attrs);
   const DType dt = in[0].dtype;
-  return {{dt, Shape{p.seq, p.batch, p.dirs * p.hidden}},
+  return {{dt, Shape{p.seq, p.batch, p.dirs * p.out()}},
           {dt, in[1].shape},
           {dt, in[2].shape},
           {dt, Shape{1, 1}},
@@ -152,13 +174,15 @@ Kernel lstm_kernel(Plan p) {
     T* cy = out[2].data<T>();
     out[3].data<T>()[0] = T(0);
     out[4].data<T>()[0] = T(0);
-    const int64_t H = p.hidden, G = 4 * H, B = p.batch, S = p.seq, D = p.dirs;
-    const int64_t row = D * H;  // a layer's output per (step, batch)
+    const int64_t H = p.hidden, G = 4 * H, B = p.batch, S = p.seq, D = p.dirs, R = p.out();
+    const int64_t row = D * R;  // a layer's output per (step, batch)
     const size_t pre = static_cast<size_t>(S * B * G), rec = static_cast<size_t>(B * G);
     const size_t buf = p.layers > 1 ? static_cast<size_t>(S * B * row) : 0;
-    T* gx = par.scratch<T>(0, pre + rec + 2 * buf);
+    const size_t unproj = p.proj ? static_cast<size_t>(B * H) : 0;  // σ(o)·tanh(c) per step
+    T* gx = par.scratch<T>(0, pre + rec + 2 * buf + unproj);
     T* gh = gx + pre;
     T* bufs[2] = {gh + rec, gh + rec + buf};
+    T* m = gh + rec + 2 * buf;
     std::memcpy(hy, h0, static_cast<size_t>(in[1].numel()) * sizeof(T));
     std::memcpy(cy, c0, static_cast<size_t>(in[2].numel()) * sizeof(T));
     for (int64_t l = 0; l < p.layers; ++l) {
@@ -169,19 +193,20 @@ Kernel lstm_kernel(Plan p) {
         const T* w_ih = w + p.ih_offset(l, d);
         const T* w_hh = w + p.hh_offset(l, d);
         const T* bias = p.bias ? w + p.bias_offset(l, d) : nullptr;
-        T* h = hy + (l * D + d) * B * H;
+        const T* w_hr = p.proj ? w + p.hr_offset(l, d) : nullptr;
+        T* h = hy + (l * D + d) * B * R;
         T* c = cy + (l * D + d) * B * H;
         // The input's share of every step's gates at once: (S·B × in) · W_ihᵀ.
         gemm(par, false, true, S * B, G, in_size, src, in_size, w_ih, in_size, gx, G);
         for (int64_t s = 0; s < S; ++s) {
           const int64_t t = d == 0 ? s : S - 1 - s;
-          gemm(par, false, true, B, G, H, h, H, w_hh, H, gh, G);
+          gemm(par, false, true, B, G, R, h, R, w_hh, R, gh, G);
           for (int64_t b = 0; b < B; ++b) {
             const T* gxr = gx + (t * B + b) * G;
             const T* ghr = gh + b * G;
-            T* hb = h + b * H;
+            T* hb = p.proj ? m + b * H : h + b * H;
             T* cb = c + b * H;
-            T* yb = dst + (t * B + b) * row + d * H;
+            T* yb = dst + (t * B + b) * row + d * R;
             for (int64_t j = 0; j < H; ++j) {
               auto gate = [&](int64_t k) {
                 return gxr[k * H + j] + ghr[k * H + j] + (bias ? bias[k * H + j] : T(0));
@@ -190,8 +215,14 @@ Kernel lstm_kernel(Plan p) {
                       o = sigmoid(gate(3));
               cb[j] = f * cb[j] + i * g;
               hb[j] = o * std::tanh(cb[j]);
-              yb[j] = hb[j];
+              if (!p.proj) yb[j] = hb[j];
             }
+          }
+          if (p.proj) {  // h = (σ(o)·tanh(c)) · W_hrᵀ, (B × H) · (H × P)
+            gemm(par, false, true, B, R, H, m, H, w_hr, H, h, R);
+            for (int64_t b = 0; b < B; ++b)
+              std::memcpy(dst + (t * B + b) * row + d * R, h + b * R,
+                          static_cast<size_t>(R) * sizeof(T));
           }
         }
       }
@@ -211,6 +242,7 @@ void export_lstm(OnnxBuilder& b, const ir::Node& n) {
     for (int v : n.inputs) in.push_back({b.info(v).dtype, b.info(v).shape});
     return plan(in, n.attrs);
   });
+  if (p.proj) b.fail(n, "ONNX's LSTM has no projection (proj_size " + std::to_string(p.proj) + ")");
   const std::string base = b.name(n.outputs.at(0));
   const int64_t H = p.hidden, D = p.dirs;
   const std::string w1 = b.fresh(base + "/w");
@@ -314,18 +346,7 @@ void import_lstm(OnnxImporter& m) {
     m.fail("hidden_size disagrees with W's " + ws.str());
   if (rs != Shape{D, 4 * H, H})
     m.fail("R must be " + Shape{D, 4 * H, H}.str() + ", got " + rs.str());
-  if (m.has_input(4)) {
-    const std::optional<Tensor> lens = m.constant_input(4);
-    bool whole = lens.has_value() && lens->numel() == B;
-    if (whole) {
-      const Tensor l64 = lens->to(DType::Int64);
-      for (int64_t k = 0; k < B; ++k) whole &= l64.data<int64_t>()[k] == S;
-    }
-    if (!whole)
-      m.unsupported(
-          "sequence_lens shorter than the sequence are not supported (cellar's LSTM "
-          "runs every sequence to its end)");
-  }
+  m.require_full_sequence_lens(4, B, S, "LSTM");
   // (D, 4H, cols) in ONNX's gate order → MindSpore's, flat.
   auto reorder = [&](int v, int64_t cols) {
     const int g = m.emit1("Reshape", {v}, {{"shape", std::vector<int64_t>{D, 4, H, cols}}});

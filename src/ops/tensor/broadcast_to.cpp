@@ -3,7 +3,8 @@
 // 2.x writes the PRIMITIVE_FUNCTION "BroadcastTo" with `shape` a constant input after x (ops_def
 // broadcast_to_op.yaml); 1.x wrote `shape` as a primitive attribute. ONNX's Expand broadcasts
 // both ways (the output is the broadcast of x's shape and the target): written with the resolved
-// shape, and read as this op with that broadcast shape.
+// shape, and read as this op with that broadcast shape when the target is a constant (a target
+// computed at run time is read as the Expand row, expand.cpp).
 #include "ops/broadcast.h"
 #include "ops/onnx_spelling.h"
 #include "ops/tensor/data_movement.h"
@@ -53,6 +54,18 @@ Kernel broadcast_to_kernel(std::span<const TensorType> in, const ir::Attrs& attr
 void import_expand(OnnxImporter& m) {
   m.require_inputs(2, 2);
   const int x = m.input(0);
+  if (!m.constant_input(1)) {
+    // A target known only at run time: the Expand row, planned with its values.
+    const int shape = m.input(1);
+    const ir::ValueInfo info = m.info(shape);
+    if (info.shape.rank() != 1 || !m.shape_known(shape) || info.open(0))
+      m.unsupported(
+          "the shape input (computed in the graph) must be 1-D of a length fixed at "
+          "load time, got " +
+          info.shape_str());
+    m.set_output(0, m.emit1("Expand", {x, shape}));
+    return;
+  }
   const auto target = m.const_ints(1);
   for (int64_t d : target)
     if (d < 0) m.fail("negative dimension " + std::to_string(d) + " in the shape input");
