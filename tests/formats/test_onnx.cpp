@@ -1813,6 +1813,17 @@ TEST(OnnxHostile, DimensionsAboveTwoToThe48AreRefused) {
     const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
     EXPECT_NE(std::string(e.what()).find("2^48"), std::string::npos) << e.what();
   }
+  {  // no elements, but 2^40 · 2^40 beside the zero: every stride of it overflows (fuzz_onnx
+     // found ReduceSum's, through an Einsum that sums out the zero-length index)
+    ModelMaker mk(13);
+    mk.input("a", {0, int64_t{1} << 40, int64_t{1} << 40});
+    mk.init("axes", i64({0}));
+    auto* n = mk.node("ReduceSum", {"a", "axes"}, {"y"});
+    mk.output("y");
+    const Error e = cellar::testing::expect_error([&] { mk.read(); }, ErrorCode::kUnsupported);
+    EXPECT_EQ(e.tensor(), n->name()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("multiply past int64"), std::string::npos) << e.what();
+  }
   {  // a rank above 64, declared or made by an Unsqueeze of many axes
     ModelMaker mk(13);
     mk.input("x", Shape(std::vector<int64_t>(100, 1)));
