@@ -54,9 +54,8 @@ inline std::string shape_over_limits(const Shape& s) {
       return s.str() + " has a dimension of " + std::to_string(d) +
              ", above cellar's limit of 2^48";
     if (d > 0 && __builtin_mul_overflow(nonzero, d, &nonzero))
-      return s.str() +
-             " has no elements, but its other dimensions multiply past int64 (no "
-             "stride could address them)";
+      return s.str() + " has non-zero dimensions that multiply past int64 (no stride could " +
+             "address them)";
   }
   return {};
 }
