@@ -312,7 +312,9 @@ TEST(ValueDependentShapes, BadTargetValuesAreTypedErrorsNamingTheNode) {
       {{1, int64_t{1} << 62}, "overflows"},  // (1, 3, 2^62): 3 × 2^62 elements
       {{1, int64_t{1} << 61}, "overflows"},  // 3 × 2^61 elements fit, × 4 bytes do not
   };
-  for (const auto& [target, why] : bad) {
+  for (const auto& entry : bad) {  // not a structured binding: clang 14 refuses capturing one
+    const std::vector<int64_t>& target = entry.first;
+    const std::string& why = entry.second;
     const auto e = expect_error(
         [&] {
           exec.run(std::vector<Tensor>{x131(), i64(target)});
