@@ -47,6 +47,15 @@ class Rewriter {
   // Read by exactly one node and not a graph output: an intermediate a fusion may swallow.
   bool private_value(int v) const { return readers(v) == 1 && !is_output(v); }
   bool unused(int v) const { return readers(v) == 0 && !is_output(v); }
+  // The one live node reading a private value, or -1 (the fusions' way down a chain).
+  int only_reader(int v) const {
+    if (!private_value(v)) return -1;
+    for (size_t n = 0; n < g_.nodes.size(); ++n)
+      if (!dead_[n])
+        for (int u : g_.nodes[n].inputs)
+          if (u == v) return static_cast<int>(n);
+    return -1;
+  }
 
   const Tensor* constant(int v) const {
     auto it = init_.find(v);
@@ -298,40 +307,29 @@ int fuse_convolutions(Rewriter& rw) {
   static const std::map<std::string, std::string> kActivations = {
       {"ReLU", "relu"}, {"ReLU6", "relu6"}, {"HSwish", "hswish"}, {"HSigmoid", "hsigmoid"}};
   ir::Graph& g = rw.graph();
-  // Each value's one reader, when it has exactly one.
-  auto only_reader = [&](int v) -> int {
-    if (!rw.private_value(v)) return -1;
-    for (size_t n = 0; n < g.nodes.size(); ++n)
-      if (!rw.dead(n))
-        for (int u : g.nodes[n].inputs)
-          if (u == v) return static_cast<int>(n);
-    return -1;
-  };
   int fused = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (rw.dead(n) || g.nodes[n].op != "Conv2D") continue;
     if (!is_float(g.value(g.nodes[n].outputs[0]).dtype)) continue;
     std::vector<int> inputs = g.nodes[n].inputs;
-    int last = static_cast<int>(n), out = g.nodes[n].outputs[0];
+    int out = g.nodes[n].outputs[0];
     std::string activation = "none";
     std::vector<size_t> swallowed;
-    if (int r = only_reader(out); r >= 0 && g.nodes[static_cast<size_t>(r)].op == "BiasAdd" &&
-                                  g.nodes[static_cast<size_t>(r)].inputs[0] == out) {
+    if (int r = rw.only_reader(out); r >= 0 && g.nodes[static_cast<size_t>(r)].op == "BiasAdd" &&
+                                     g.nodes[static_cast<size_t>(r)].inputs[0] == out) {
       const ir::Node& bias = g.nodes[static_cast<size_t>(r)];
       const auto& bi = g.value(bias.inputs[1]);
       if (bi.shape.rank() == 1 && !bi.symbolic()) {
         inputs.push_back(bias.inputs[1]);
         swallowed.push_back(static_cast<size_t>(r));
-        last = r;
         out = bias.outputs[0];
       }
     }
-    if (int r = only_reader(out); r >= 0) {
+    if (int r = rw.only_reader(out); r >= 0) {
       const ir::Node& act = g.nodes[static_cast<size_t>(r)];
       if (auto a = kActivations.find(act.op); a != kActivations.end() && act.attrs.empty()) {
         activation = a->second;
         swallowed.push_back(static_cast<size_t>(r));
-        last = r;
         out = act.outputs[0];
       }
     }
@@ -342,7 +340,6 @@ int fuse_convolutions(Rewriter& rw) {
     conv.outputs = {out};
     conv.attrs["activation"] = activation;
     for (size_t s : swallowed) rw.kill(s);
-    (void)last;
     rw.recount();
     ++fused;
   }
@@ -354,14 +351,6 @@ int fuse_convolutions(Rewriter& rw) {
 // GEMM kernels as they store it.
 int fuse_matmuls(Rewriter& rw) {
   ir::Graph& g = rw.graph();
-  auto only_reader = [&](int v) -> int {
-    if (!rw.private_value(v)) return -1;
-    for (size_t n = 0; n < g.nodes.size(); ++n)
-      if (!rw.dead(n))
-        for (int u : g.nodes[n].inputs)
-          if (u == v) return static_cast<int>(n);
-    return -1;
-  };
   int fused = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (rw.dead(n) || g.nodes[n].op != "MatMul" || g.nodes[n].inputs.size() != 2) continue;
@@ -373,7 +362,7 @@ int fuse_matmuls(Rewriter& rw) {
     int out = y;
     std::string activation = "none";
     std::vector<size_t> swallowed;
-    if (int r = only_reader(out); r >= 0) {
+    if (int r = rw.only_reader(out); r >= 0) {
       const ir::Node& add = g.nodes[static_cast<size_t>(r)];
       // The bias: BiasAdd's second input, or either input of an Add whose other input is `out`,
       // a Float32 [n] (an Add's [1, n] would broadcast the same, but is left alone).
@@ -404,14 +393,14 @@ int fuse_matmuls(Rewriter& rw) {
       return act.op == "ReLU" ? "relu" : act.op == "GeLU" ? "gelu" : "";
     };
     int reshape = -1;
-    if (int r = only_reader(out); r >= 0) {
+    if (int r = rw.only_reader(out); r >= 0) {
       const ir::Node& next = g.nodes[static_cast<size_t>(r)];
       if (const std::string a = activation_of(r); !a.empty()) {
         activation = a;
         swallowed.push_back(static_cast<size_t>(r));
         out = next.outputs[0];
       } else if (next.op == "Reshape" && next.outputs.size() == 1 && next.inputs[0] == out) {
-        const int r2 = only_reader(next.outputs[0]);
+        const int r2 = rw.only_reader(next.outputs[0]);
         if (const std::string a2 = activation_of(r2); !a2.empty()) {
           activation = a2;
           swallowed.push_back(static_cast<size_t>(r2));
