@@ -203,6 +203,14 @@ class GraphCell(Cell):
                  obf_random_seed: Any = None) -> None: ...
     @property
     def graph(self) -> Graph: ...
+    def resize(self, input_shapes: Sequence[Sequence[int]]) -> None:
+        """Plans for these input shapes and makes them current (MindSpore Lite's Model.resize)."""
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]: ...
+    @property
+    def output_shapes(self) -> list[tuple[Optional[int], ...]]:
+        """The current plan's output shapes; None for a dimension known only at run time (it
+        depends on an input's values, not only on the shapes resize() is given)."""
 
 class AsyncSave:
     def wait(self) -> None: ...

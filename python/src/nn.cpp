@@ -435,6 +435,43 @@ void bind_nn(py::module_& m) {
            })
       .def_property_readonly("graph", &nn::GraphCell::graph)
       .def(
+          "resize",
+          [](nn::GraphCell& g, const std::vector<std::vector<int64_t>>& shapes) {
+            std::vector<Shape> s;
+            for (const auto& d : shapes) s.emplace_back(d);
+            py::gil_scoped_release release;
+            g.resize(s);
+          },
+          py::arg("input_shapes"),
+          "Plans for these input shapes (one list of ints per input) and makes them current, as "
+          "MindSpore Lite's Model.resize; input_shapes and output_shapes then describe them. "
+          "ValueError when a fixed axis or a rank differs, or an op refuses the shapes.")
+      .def_property_readonly(
+          "input_shapes",
+          [](const nn::GraphCell& g) {
+            py::list l;
+            for (const Shape& s : g.input_shapes()) l.append(py::tuple(py::cast(s.dims())));
+            return l;
+          },
+          "The current plan's input shapes (tuples).")
+      .def_property_readonly(
+          "output_shapes",
+          [](const nn::GraphCell& g) {
+            const auto types = g.output_types();
+            const auto known = g.output_shapes_known();
+            py::list l;
+            for (size_t k = 0; k < types.size(); ++k) {
+              py::list dims;
+              for (int64_t d : types[k].shape.dims())
+                dims.append(known[k] ? py::object(py::int_(d)) : py::object(py::none()));
+              l.append(py::tuple(dims));
+            }
+            return l;
+          },
+          "The current plan's output shapes (tuples). An output whose shape depends on the values "
+          "of an input (not only on the input shapes resize() is given) is known only at run "
+          "time: each of its dimensions is None.")
+      .def(
           "_time_calls",
           [](nn::GraphCell& g, const Tensor& x, int n) {
             // For bench/python_boundary.py: the median of `n` C++ calls in this process, so that

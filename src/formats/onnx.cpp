@@ -230,6 +230,15 @@ class Reader final : public ops::OnnxImporter {
   // graph (Expand to a shape input), or, with runtime_open_, an open input dimension. Their
   // dimensions are marked open ("?") and Shape reads them at run time.
   std::set<int> dyn_;
+  // Values computed at run time from the shapes (TensorShape -> Gather -> Concat, at most
+  // kMaxRepElements each): their values at this reading's open size, so that a row reading them
+  // as value inputs (a Reshape to x.size(0), -1) gets its exact output shape here, as a plan will.
+  std::map<int, Tensor> rep_;
+  // The values of dyn_ whose shapes follow values unknown here (a graph input's, not its shape):
+  // their dimensions are marked open ("?"). The others' open dimensions are found by comparing
+  // the readings at two sizes (Graph::derive_symbols), as for a graph whose shapes all fold.
+  std::set<int> by_value_;
+  static constexpr int64_t kMaxRepElements = 1 << 12;
   // The node being imported.
   const pb::NodeProto* cur_ = nullptr;
   std::string cur_label_;
@@ -664,9 +673,17 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     for (int v : inputs) dyn = dyn || dyn_.count(v);
     for (size_t i : def->value_inputs) dyn = dyn || (i < inputs.size() && !const_.count(inputs[i]));
   }
-  std::vector<Tensor> known;
-  if (all_const && !def->value_inputs.empty())
-    for (int v : inputs) known.push_back(const_.at(v));
+  // Inputs' values where known: constants, and the representative values of shapes computed at
+  // run time (rep_).
+  std::vector<Tensor> known(inputs.size());
+  bool all_known = true;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (auto c = const_.find(inputs[k]); c != const_.end() && !params_.count(inputs[k]))
+      known[k] = c->second;
+    else if (auto r = rep_.find(inputs[k]); r != rep_.end())
+      known[k] = r->second;
+    all_known = all_known && known[k].defined();
+  }
   std::vector<ops::TensorType> out;
   try {
     out = ops::infer_node(*def, in, known, attrs);
@@ -698,7 +715,7 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     for (int v : inputs) xs.push_back(const_.at(v));
     for (const auto& t : out) ys.emplace_back(t.dtype, t.shape);
     try {
-      def->make_kernel(in, attrs)(xs, ys);
+      def->make_kernel(in, *ops::node_attrs(*def, in, xs, attrs))(xs, ys);
     } catch (const Error& e) {
       fail(e.reason());
     } catch (const std::exception& e) {
@@ -706,6 +723,29 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
     }
     for (auto& y : ys) values.push_back(constant(y));
     return values;
+  }
+  bool follows_value = false;  // an input's shape follows values unknown here
+  for (int v : inputs) follows_value = follows_value || by_value_.count(v);
+  bool by_value = dyn && follows_value;
+  for (size_t i : def->value_inputs)
+    by_value = by_value || (dyn && i < inputs.size() && !known[i].defined());
+  // A small value computed from shapes (not all constant, but every input's value known here):
+  // its representative value, as a plan will compute it from the shapes at run time.
+  std::vector<Tensor> rep;
+  if (!all_const && all_known && !def->is_random && (def->make_kernel || def->values_from_types) &&
+      total <= kMaxRepElements) {
+    try {
+      if (def->values_from_types) {
+        rep = def->values_from_types(in, attrs);
+      } else {
+        for (const auto& t : out) rep.emplace_back(t.dtype, t.shape);
+        def->make_kernel(in, *ops::node_attrs(*def, in, known, attrs))(known, rep);
+      }
+    } catch (const std::exception&) {
+      rep.clear();  // left to the plan, which names the node if the values are bad
+    }
+  } else if (def->values_from_types && !follows_value && total <= kMaxRepElements) {
+    rep = def->values_from_types(in, attrs);
   }
   ir::Node node;
   node.name = emitted_++ == 0 ? cur_label_ : base + "_" + std::to_string(emitted_ - 1);
@@ -715,10 +755,12 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   for (size_t k = 0; k < out.size(); ++k) {
     const int v = new_value(fresh(base + (out.size() > 1 ? ":" + std::to_string(k) : "")),
                             out[k].dtype, out[k].shape);
-    if (dyn) {
-      dyn_.insert(v);
+    if (dyn) dyn_.insert(v);
+    if (by_value) {
+      by_value_.insert(v);
       g_.values[static_cast<size_t>(v)].symbols.assign(out[k].shape.rank(), "?");
     }
+    if (k < rep.size()) rep_[v] = std::move(rep[k]);
     node.outputs.push_back(v);
     values.push_back(v);
     cur_new_.insert(v);
@@ -750,7 +792,7 @@ void Reader::check_declared(const pb::ValueInfoProto& vi, int value,
   const auto& dims = vi.type().tensor_type().shape().dim();
   bool agree = static_cast<size_t>(dims.size()) == info.shape.rank();
   for (int k = 0; agree && k < dims.size(); ++k)
-    if (dims[k].has_dim_value() && !info.open(static_cast<size_t>(k)) &&
+    if (dims[k].has_dim_value() && !info.open(static_cast<size_t>(k)) && !dyn_.count(value) &&
         dims[k].dim_value() != info.shape[static_cast<size_t>(k)])
       agree = false;
   if (!agree) {

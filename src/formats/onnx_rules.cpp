@@ -118,12 +118,28 @@ void import_shape(OnnxImporter& m) {
   m.set_output(0, m.constant(Tensor::from_vector(dims, Shape{static_cast<int64_t>(dims.size())})));
 }
 
-// ConstantOfShape(shape; value): a constant, since shapes are static (the shape input must fold
-// to a constant). The fill is `value`'s one element (default float32 0).
+// ConstantOfShape(shape; value): a constant when the shape input folds to one; a shape computed
+// at run time makes the FillV2 row (src/ops/tensor/fill_v2.cpp). The fill is `value`'s one
+// element (default float32 0).
 void import_constant_of_shape(OnnxImporter& m) {
   m.require_inputs(1, 1);
+  Tensor fill = Tensor::scalar(0.0f);
+  if (auto v = m.attr_tensor("value")) {
+    if (v->numel() != 1) m.fail("value must hold exactly one element");
+    fill = *v;
+  }
   const auto shape = m.constant_input(0);
-  if (!shape) m.unsupported("the shape input must be a constant (shapes are static)");
+  if (!shape) {
+    // A shape computed at run time (torch's x.new_zeros(x.shape) on a dynamic batch): FillV2,
+    // planned with the shape's values.
+    const int s = m.input(0);
+    const ir::ValueInfo info = m.info(s);
+    if (info.dtype != DType::Int64 || info.shape.rank() != 1 || !m.shape_known(s) || info.open(0))
+      m.unsupported("the shape input (computed in the graph) must be a 1-D int64 tensor of a "
+                    "length fixed at load time, got " + info.type_str());
+    m.set_output(0, m.emit1("FillV2", {s}, {{"value", fill.reshape(Shape{})}}));
+    return;
+  }
   if (shape->dtype() != DType::Int64 || shape->shape().rank() != 1)
     m.fail("the shape input must be a 1-D int64 tensor");
   std::vector<int64_t> dims(static_cast<size_t>(shape->numel()));
@@ -132,11 +148,6 @@ void import_constant_of_shape(OnnxImporter& m) {
     if (dims[i] < 0) m.fail("negative dimension " + std::to_string(dims[i]));
   }
   const Shape out(dims);
-  Tensor fill = Tensor::scalar(0.0f);
-  if (auto v = m.attr_tensor("value")) {
-    if (v->numel() != 1) m.fail("value must hold exactly one element");
-    fill = *v;
-  }
   // The load-time budget (GraphLoadOptions::max_load_constant_bytes) decides how large: some
   // models (ONNX's light VGG-19) make their weights so.
   const auto nbytes = tensor_nbytes(fill.dtype(), out);
@@ -175,11 +186,17 @@ void import_shrink(OnnxImporter& m) {
   m.set_output(0, m.emit1("Select", {below, m.emit1("Add", {x, c(bias)}), y}));
 }
 
-// Range(start, limit, delta): shapes are static, so the three scalars must be constants (shape
-// arithmetic folds to them) and the sequence is made at load time: max(⌈(limit − start) /
+// Range(start, limit, delta): scalars computed at run time make the Range row
+// (src/ops/tensor/range.cpp); constants (shape arithmetic folded) make the sequence at load time: max(⌈(limit − start) /
 // delta⌉, 0) elements start + i·delta in the inputs' dtype (integers computed exactly in int64).
 void import_range(OnnxImporter& m) {
   m.require_inputs(3, 3);
+  if (!m.constant_input(0) || !m.constant_input(1) || !m.constant_input(2)) {
+    // Computed at run time (torch's arange(x.size(1)) on a dynamic axis): the Range row, whose
+    // length a plan computes from the values.
+    m.set_output(0, m.emit1("Range", {m.input(0), m.input(1), m.input(2)}));
+    return;
+  }
   std::optional<Tensor> v[3];
   for (size_t i = 0; i < 3; ++i) {
     v[i] = m.constant_input(i);

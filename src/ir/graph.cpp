@@ -1,8 +1,11 @@
 #include "cellar/ir/graph.h"
 
 #include <map>
+#include <optional>
 #include <string>
 
+#include "ir/infer.h"
+#include "ir/limits.h"
 #include "ops/op_table.h"
 
 namespace cellar::ir {
@@ -154,30 +157,28 @@ void Graph::validate(const std::string& file) const {
   }
   if (outputs.empty()) fail(file, name, "the graph has no outputs");
   const auto order = topological_order(file);
-  // Shapes and dtypes agree with every op's rule, in execution order.
+  // Shapes and dtypes agree with every op's rule, in execution order: the types the rules give
+  // from the recorded input shapes (with the values shapes depend on computed as a plan computes
+  // them: a Reshape to a shape read from the input records its real shape), each node checked
+  // while every node before it agrees.
+  std::vector<Shape> input_shapes;
+  for (int v : inputs) input_shapes.push_back(values[static_cast<size_t>(v)].shape);
+  std::vector<ValueType> types;
+  try {
+    types = infer_at(input_shapes, order);
+  } catch (const Error& e) {
+    fail(file, e.tensor(), e.reason());
+  }
   for (size_t i : order) {
     const Node& node = nodes[i];
-    const ops::OpDef* def = table.find(node.op);
-    std::vector<ops::TensorType> in;
-    for (int v : node.inputs)
-      in.push_back({values[static_cast<size_t>(v)].dtype, values[static_cast<size_t>(v)].shape});
-    std::vector<ops::TensorType> out;
-    try {
-      out = def->infer(in, node.attrs);
-    } catch (const Error& e) {
-      fail(file, node.name, e.reason());
-    }
-    if (out.size() != node.outputs.size())
-      fail(file, node.name,
-           "op " + node.op + " has " + std::to_string(node.outputs.size()) +
-               " outputs, its rule gives " + std::to_string(out.size()));
-    for (size_t k = 0; k < out.size(); ++k) {
-      const auto& info = values[static_cast<size_t>(node.outputs[k])];
-      if (out[k].dtype != info.dtype || out[k].shape != info.shape)
+    for (int v : node.outputs) {
+      const auto& info = values[static_cast<size_t>(v)];
+      const ValueType& t = types[static_cast<size_t>(v)];
+      if (t.dtype != info.dtype || t.shape != info.shape)
         fail(file, node.name,
              "output '" + info.name + "' is recorded as " +
                  std::string(mindspore_name(info.dtype)) + info.shape.str() + " but op " + node.op +
-                 " gives " + std::string(mindspore_name(out[k].dtype)) + out[k].shape.str());
+                 " gives " + std::string(mindspore_name(t.dtype)) + t.shape.str());
     }
   }
 }
@@ -234,6 +235,18 @@ std::vector<bool> Graph::shape_value_inputs() const {
 std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                                        const std::vector<size_t>& order,
                                        std::span<const Tensor> input_values) const {
+  return ir::infer_at(*this, input_shapes, order, input_values, nullptr, nullptr);
+}
+
+std::vector<ValueType> infer_at(const Graph& g, const std::vector<Shape>& input_shapes,
+                                const std::vector<size_t>& order,
+                                std::span<const Tensor> input_values,
+                                std::map<size_t, Attrs>* kernel_attrs,
+                                std::vector<bool>* representative) {
+  const auto& values = g.values;
+  const auto& inputs = g.inputs;
+  const auto& nodes = g.nodes;
+  const auto& initializers = g.initializers;
   std::vector<ValueType> types(values.size());
   for (size_t v = 0; v < values.size(); ++v) types[v] = {values[v].dtype, values[v].shape};
   if (input_shapes.size() != inputs.size())
@@ -241,7 +254,7 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                      "the graph takes " + std::to_string(inputs.size()) + " inputs, got " +
                          std::to_string(input_shapes.size()) + " shapes");
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const ValueInfo& info = value(inputs[i]);
+    const ValueInfo& info = g.value(inputs[i]);
     const Shape& s = input_shapes[i];
     auto refuse = [&](const std::string& why) {
       throw ValueError(ErrorCode::kShapeMismatch,
@@ -262,7 +275,7 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
     types[static_cast<size_t>(inputs[i])].shape = s;
   }
   // The values shapes depend on, where known: initializers, input_values, computed below.
-  const std::vector<bool> need = values_needed(*this);
+  const std::vector<bool> need = values_needed(g);
   std::vector<Tensor> known(need.empty() ? 0 : values.size());
   if (!need.empty()) {
     for (const auto& init : initializers)
@@ -281,6 +294,9 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
       known[v] = t;
     }
   }
+  // Per value: its type is a representative, not its own (it follows a value input whose values
+  // are unknown here).
+  std::vector<bool> rep(values.size(), false);
   const auto& table = ops::op_table();
   std::vector<ops::TensorType> in;
   std::vector<Tensor> vals;
@@ -302,7 +318,16 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                        "node '" + node.name + "' (" + node.op + "): " + why, {.tensor = node.name});
     };
     std::vector<ops::TensorType> out;
+    // The attributes its kernel takes: with the values of its value inputs written in, for rows
+    // whose values stand for attributes (nullopt while those values are unknown).
+    std::optional<Attrs> resolved;
+    const Attrs* attrs = &node.attrs;
+    const bool by_values = ops::has_value_inputs(*def, node.inputs.size());
     try {
+      if (by_values) {
+        resolved = ops::node_attrs(*def, in, vals, node.attrs);
+        attrs = resolved ? &*resolved : nullptr;
+      }
       out = ops::infer_node(*def, in, vals, node.attrs);
     } catch (const Error& e) {
       throw ValueError(e.code(), "node '" + node.name + "' (" + node.op + "): " + e.reason(),
@@ -312,6 +337,28 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                        "node '" + node.name + "' (" + node.op + "): " + e.what(),
                        {.tensor = node.name});
     }
+    if (out.size() != node.outputs.size())
+      refuse("op " + node.op + " has " + std::to_string(node.outputs.size()) +
+             " outputs, its rule gives " + std::to_string(out.size()));
+    bool follows_rep = false;
+    for (int v : node.inputs) follows_rep = follows_rep || rep[static_cast<size_t>(v)];
+    if (by_values) {
+      // Shapes computed from values: held to the limits a reader holds a file's shapes to.
+      bool from_values = !vals.empty();
+      for (size_t i : def->value_inputs)
+        from_values = from_values && (i >= vals.size() || vals[i].defined());
+      follows_rep = follows_rep || !from_values;
+      for (size_t k = 0; from_values && k < out.size(); ++k) {
+        if (const std::string why = shape_over_limits(out[k].shape); !why.empty())
+          refuse("the shape computed from its value inputs: " + why);
+        int64_t bytes = 0;
+        if (__builtin_mul_overflow(out[k].shape.numel(),
+                                   static_cast<int64_t>(itemsize(out[k].dtype)), &bytes))
+          refuse("the shape computed from its value inputs, " + out[k].shape.str() +
+                 ", has more bytes than int64 counts");
+      }
+      if (kernel_attrs && resolved && def->attrs_from_values) (*kernel_attrs)[n] = *resolved;
+    }
     for (size_t k = 0; k < out.size() && k < node.outputs.size(); ++k) {
       if (!out[k].shape.checked_numel())
         throw ValueError(ErrorCode::kShapeMismatch,
@@ -319,11 +366,13 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
                              out[k].shape.str() + " overflows",
                          {.tensor = node.name});
       types[static_cast<size_t>(node.outputs[k])] = {out[k].dtype, std::move(out[k].shape)};
+      rep[static_cast<size_t>(node.outputs[k])] = follows_rep;
     }
-    // A value some shape depends on: computed now, from the types (Shape) or by the kernel.
+    // A value some shape depends on: computed now, from the types (Shape) or by the kernel; not
+    // from representative types, which would give values as wrong as they are.
     bool wanted = false;
     for (int v : node.outputs) wanted = wanted || (!need.empty() && need[static_cast<size_t>(v)]);
-    if (!wanted || out.size() != node.outputs.size()) continue;
+    if (!wanted || follows_rep) continue;
     std::vector<Tensor> ys;
     if (!def->values_from_types) {
       bool all = def->make_kernel != nullptr && !def->is_random;
@@ -341,7 +390,8 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
       } else {
         for (int v : node.outputs)
           ys.emplace_back(types[static_cast<size_t>(v)].dtype, types[static_cast<size_t>(v)].shape);
-        def->make_kernel(in, node.attrs)(vals, ys);
+        if (!attrs) continue;  // its own value inputs are unknown: so is its value
+        def->make_kernel(in, *attrs)(vals, ys);
       }
     } catch (const Error& e) {
       refuse(e.reason());
@@ -351,6 +401,7 @@ std::vector<ValueType> Graph::infer_at(const std::vector<Shape>& input_shapes,
     for (size_t k = 0; k < ys.size() && k < node.outputs.size(); ++k)
       known[static_cast<size_t>(node.outputs[k])] = std::move(ys[k]);
   }
+  if (representative) *representative = std::move(rep);
   return types;
 }
 

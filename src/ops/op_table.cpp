@@ -38,6 +38,12 @@ void OpTable::add(OpDef def) {
   };
   if (def.name.empty()) clash("has no name");
   if (!def.infer) clash("has no shape rule");
+  if (def.attrs_from_values && !def.infer_values) {
+    if (def.value_inputs.empty()) clash("has attrs_from_values but no value_inputs");
+    def.infer_values = [infer = def.infer, from = def.attrs_from_values](
+                           std::span<const TensorType> types, std::span<const Tensor> values,
+                           const ir::Attrs& attrs) { return infer(types, from(types, values, attrs)); };
+  }
   if (def.value_inputs.empty() != !def.infer_values)
     clash("needs both value_inputs and infer_values, or neither");
   if (ops_.count(def.name)) clash("is registered twice");
@@ -76,6 +82,22 @@ std::vector<TensorType> infer_node(const OpDef& def, std::span<const TensorType>
   bool known = !def.value_inputs.empty() && def.infer_values && values.size() == types.size();
   for (size_t i : def.value_inputs) known = known && i < values.size() && values[i].defined();
   return known ? def.infer_values(types, values, attrs) : def.infer(types, attrs);
+}
+
+bool has_value_inputs(const OpDef& def, size_t n_inputs) {
+  for (size_t i : def.value_inputs)
+    if (i < n_inputs) return true;
+  return false;
+}
+
+std::optional<ir::Attrs> node_attrs(const OpDef& def, std::span<const TensorType> types,
+                                    std::span<const Tensor> values, const ir::Attrs& attrs) {
+  if (!def.attrs_from_values || !has_value_inputs(def, types.size())) return attrs;
+  bool known = values.size() == types.size();
+  for (size_t i : def.value_inputs)
+    known = known && (i >= values.size() || values[i].defined());
+  if (!known) return std::nullopt;
+  return def.attrs_from_values(types, values, attrs);
 }
 
 const OpDef* OpTable::find(const std::string& name) const {
@@ -171,7 +193,7 @@ std::vector<Tensor> call(const std::string& op, std::vector<Tensor> inputs, ir::
   }
   std::vector<Tensor> outs;
   for (const auto& t : out_types) outs.emplace_back(t.dtype, t.shape);
-  const Kernel kernel = def->make_kernel(types, attrs);
+  const Kernel kernel = def->make_kernel(types, *node_attrs(*def, types, inputs, attrs));
   kernel(inputs, outs);
   return outs;
 }

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -168,6 +169,15 @@ struct OpDef {
   std::function<std::vector<TensorType>(std::span<const TensorType>, std::span<const Tensor>,
                                         const ir::Attrs&)>
       infer_values;
+  // For rows whose value inputs stand for attributes (Reshape's `shape`, Tile's `multiples` given
+  // as tensors computed at run time): the node's attributes with the values written in (`values`:
+  // one Tensor per input, defined at the value inputs). Throws ValueError for values no attribute
+  // can hold (negative sizes, too many entries). OpTable::add then derives `infer_values` (`infer`
+  // over these attributes), and the kernel is `make_kernel` over them: an executor makes such a
+  // node's kernel per plan (plans are keyed on the values), so it stays immutable and allocates
+  // nothing per run. See node_attrs below.
+  std::function<ir::Attrs(std::span<const TensorType>, std::span<const Tensor>, const ir::Attrs&)>
+      attrs_from_values;
   // Set for ops whose outputs depend only on their inputs' types (Shape): the outputs from them,
   // so that a plan knows them without running the graph.
   std::function<std::vector<Tensor>(std::span<const TensorType>, const ir::Attrs&)>
@@ -193,6 +203,17 @@ struct OpDef {
 // and `values` (empty, or one per input) holds every one of them, `infer` otherwise.
 std::vector<TensorType> infer_node(const OpDef& def, std::span<const TensorType> types,
                                    std::span<const Tensor> values, const ir::Attrs& attrs);
+
+// Whether a node of `def` with `n_inputs` inputs has one of the row's value inputs (Reshape has
+// one only in its two-input form; its one-input form takes `shape` as an attribute).
+bool has_value_inputs(const OpDef& def, size_t n_inputs);
+
+// The attributes a node's kernel is made with: `attrs` with the values of its value inputs
+// written in (OpDef::attrs_from_values) when the row has that and `values` (empty, or one per
+// input) holds them; nullopt when the row needs them and they are unknown (a representative plan,
+// which never runs); `attrs` itself otherwise.
+std::optional<ir::Attrs> node_attrs(const OpDef& def, std::span<const TensorType> types,
+                                    std::span<const Tensor> values, const ir::Attrs& attrs);
 
 class OpTable {
  public:

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "ir/infer.h"
 #include "ops/blas.h"
 #include "ops/op_table.h"
 #include "runtime/optimizer.h"
@@ -106,7 +107,10 @@ struct Executor::Plan {
   // for (copies); undefined when planned without them (at construction, by resize()).
   std::vector<Tensor> key_values;
   std::vector<ir::ValueType> types;  // per value id
-  std::vector<size_t> offset;        // per value id: its arena offset, or kForever
+  // Per value id: its type is a representative (it depends on input values this plan was made
+  // without), its shape known only at run time.
+  std::vector<bool> representative;
+  std::vector<size_t> offset;  // per value id: its arena offset, or kForever
   size_t arena_bytes = 0;
   std::vector<ops::Kernel> kernels;  // per step
   std::vector<std::unique_ptr<Frame>> idle;
@@ -230,7 +234,9 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
   const ir::Graph& g = graph;
   const size_t nv = g.values.size();
   auto plan = std::make_shared<Plan>();
-  plan->types = g.infer_at(input_shapes, order, input_values);
+  std::map<size_t, ir::Attrs> kernel_attrs;  // nodes whose value inputs stand for attributes
+  plan->types =
+      ir::infer_at(g, input_shapes, order, input_values, &kernel_attrs, &plan->representative);
   plan->input_shapes = std::move(input_shapes);
   plan->key_values.resize(g.inputs.size());
   for (size_t i = 0; i < input_values.size() && i < g.inputs.size(); ++i)
@@ -292,8 +298,20 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
       const auto& t = plan->types[static_cast<size_t>(v)];
       types.push_back({t.dtype, t.shape});
     }
+    const auto resolved = kernel_attrs.find(s);
+    if (resolved == kernel_attrs.end() && def->attrs_from_values &&
+        ops::has_value_inputs(*def, node.inputs.size())) {
+      // Planned without the values its attributes come from (at construction or by resize(),
+      // for a value given as a graph input): runs never use this plan (run() plans with them).
+      plan->kernels.push_back([name = node.name](std::span<const Tensor>, std::span<Tensor>) {
+        throw ValueError(ErrorCode::kInvalidArgument,
+                         "node '" + name + "' was planned without its value inputs");
+      });
+      continue;
+    }
     try {
-      plan->kernels.push_back(def->make_kernel(types, node.attrs));
+      plan->kernels.push_back(
+          def->make_kernel(types, resolved == kernel_attrs.end() ? node.attrs : resolved->second));
     } catch (const Error& e) {
       throw ValueError(e.code(), "node '" + node.name + "' (" + node.op + "): " + e.reason(),
                        {.tensor = node.name});
@@ -353,6 +371,14 @@ std::vector<ir::ValueType> Executor::output_types() const {
   std::vector<ir::ValueType> out;
   for (int v : impl_->graph.outputs)
     out.push_back(impl_->plans.front()->types[static_cast<size_t>(v)]);
+  return out;
+}
+
+std::vector<bool> Executor::output_shapes_known() const {
+  std::lock_guard lock(impl_->mutex);
+  const auto& rep = impl_->plans.front()->representative;
+  std::vector<bool> out;
+  for (int v : impl_->graph.outputs) out.push_back(!rep.at(static_cast<size_t>(v)));
   return out;
 }
 

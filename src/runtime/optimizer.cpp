@@ -125,7 +125,7 @@ int fold_constants(Rewriter& rw, const std::vector<size_t>& order) {
     const ops::OpDef* def = table.find(node.op);
     // (Rows with value inputs record representative output types: left to the plan.)
     if (def == nullptr || !def->make_kernel || def->is_random || node.inputs.empty() ||
-        !def->value_inputs.empty())
+        ops::has_value_inputs(*def, node.inputs.size()))
       continue;
     std::vector<Tensor> in;
     std::vector<ops::TensorType> types;

@@ -1,12 +1,15 @@
 """ONNX models with symbolic dimensions (dim_param, or a dimension with neither value nor param),
 written with onnx.helper, run by `cellar run` at several batch sizes and compared with ONNX Runtime
 live; a torch-style Shape -> Gather -> Concat -> Reshape chain (what torch.onnx exports for
-x.view(x.size(0), -1)) runs at every batch too, while a model that bakes its batch into a constant
-cellar cannot repair is refused with a message that says why; `cellar inspect` shows the symbols.
+x.view(x.size(0), -1)) runs at every batch too, as do shapes computed at run time (ConstantOfShape
+of the input's shape, and a real PyTorch export with dynamic axes, tests/fixtures/torch/
+make_dynamic_fixture.py, against its recorded outputs), while a model needing at load a size that
+follows the batch is refused with a message that says why; `cellar inspect` shows the symbols.
 
 The binary is $CELLAR_BUILD_DIR/cellar (./dev test sets CELLAR_BUILD_DIR), or $CELLAR_CLI.
 """
 import json
+from pathlib import Path
 
 import pytest
 
@@ -141,9 +144,9 @@ def test_torch_style_view_follows_the_batch(tmp_path):
     assert j["outputs"][0]["symbols"] == ["batch", ""]
 
 
-def baked_constant(path):
-    """x + ConstantOfShape(Shape(x)): folded at load into a constant of the batch it was folded
-    at, which no Reshape can repair."""
+def new_ones(path):
+    """x + ConstantOfShape(Shape(x)) (torch's x + x.new_ones(x.shape)): the shape changes with the
+    batch, so cellar computes it at run time (FillV2 planned with the shape's values)."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2, 3])
     one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
@@ -152,21 +155,68 @@ def baked_constant(path):
         helper.make_node("ConstantOfShape", ["s"], ["c"], value=one),
         helper.make_node("Add", ["x", "c"], ["y"]),
     ]
-    g = helper.make_graph(nodes, "baked", [x], [y])
+    g = helper.make_graph(nodes, "new_ones", [x], [y])
     return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-def test_a_batch_baked_into_a_constant_is_refused_with_the_reason(tmp_path):
-    model = baked_constant(tmp_path / "baked.onnx")
-    # ONNX Runtime runs it at any batch; cellar folds the chain at load and must not compute
-    # with the batch it folded in.
-    x = np.ones((3, 2, 3), dtype=np.float32)
+def test_a_shape_read_from_the_batch_is_computed_at_run_time(tmp_path):
+    model = new_ones(tmp_path / "new_ones.onnx")
+    for batch in (1, 3, 6):
+        x = np.random.default_rng(batch).standard_normal((batch, 2, 3)).astype(np.float32)
+        got, want = _run_both(model, x, tmp_path, f"b{batch}")
+        assert got.shape == want.shape == (batch, 2, 3)
+        assert float(np.abs(got - want).max()) <= 1e-6
+
+
+def topk_of_length(path):
+    """TopK(x, k) with k read from x's open second dimension: cellar needs k at load (its TopK
+    takes k as an attribute), so it cannot follow it."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n"])
+    i = helper.make_tensor_value_info("i", TensorProto.INT64, ["batch", "n"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "one"], ["k"], axis=0),
+        helper.make_node("TopK", ["x", "k"], ["y", "i"]),
+    ]
+    g = helper.make_graph(nodes, "topk", [x], [y, i], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_a_size_cellar_needs_at_load_is_refused_with_the_reason(tmp_path):
+    model = topk_of_length(tmp_path / "topk.onnx")
+    x = np.ones((3, 4), dtype=np.float32)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    assert sess.run(None, {"x": x})[0].shape == (3, 2, 3)
+    assert sess.run(None, {"x": x})[0].shape == (3, 4)
     np.save(tmp_path / "x.npy", x)
     proc = cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", status=1)
     assert "would compute with a wrong size" in proc.stderr, proc.stderr
-    assert "(1, 2, 3)" in proc.stderr and "(7, 2, 3)" in proc.stderr, proc.stderr
+
+
+TORCH_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "torch"
+
+
+@pytest.mark.parametrize("size", ["2", "3"])
+def test_torch_export_with_sizes_read_at_run_time(tmp_path, size):
+    """tests/fixtures/torch/make_dynamic_fixture.py: x.new_zeros(x.shape), torch.arange(x.size(1)),
+    h.view(x.size(0), -1) and x[:, :x.size(1) - 1] exported with dynamic batch and sequence axes.
+    cellar matches PyTorch's recorded outputs and ONNX Runtime live at (2, 5, 4) and (3, 7, 4)."""
+    model = TORCH_FIXTURES / "dynamic_opset17.onnx"
+    xin = TORCH_FIXTURES / f"dynamic_x{size}.npy"
+    x = np.load(xin)
+    out = tmp_path / "out"
+    cellar("run", model, "--input", f"x={xin}", "--output-dir", out)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    ort_flat, ort_head = sess.run(None, {"x": x})
+    flat, head = np.load(out / "flat.npy"), np.load(out / "head.npy")
+    want_flat = np.load(TORCH_FIXTURES / f"dynamic_flat{size}.npy")
+    want_head = np.load(TORCH_FIXTURES / f"dynamic_head{size}.npy")
+    assert flat.shape == want_flat.shape == ort_flat.shape == (x.shape[0], 6 * x.shape[1])
+    assert head.shape == want_head.shape == ort_head.shape == (x.shape[0], x.shape[1] - 1, 4)
+    assert float(np.abs(flat - want_flat).max()) <= 1e-5
+    assert float(np.abs(flat - ort_flat).max()) <= 1e-5
+    assert np.array_equal(head, want_head) and np.array_equal(head, ort_head)
 
 
 def test_inspect_shows_the_symbols(tmp_path):
@@ -193,3 +243,27 @@ def test_static_model_has_no_symbols(tmp_path):
     j = json.loads(cellar("inspect", model, "--json").stdout)
     assert j["symbolic"] is False
     assert "symbols" not in j["inputs"][0]
+
+
+def test_graph_cell_resize_reports_real_shapes_or_none(tmp_path):
+    """GraphCell.resize (MindSpore Lite's Model.resize): shapes read from the input shapes are
+    exact; an output whose shape depends on an input's values has None dimensions."""
+    import cellar
+    cell = cellar.nn.GraphCell(cellar.load(str(TORCH_FIXTURES / "dynamic_opset17.onnx")))
+    cell.resize([[9, 11, 4]])
+    assert cell.input_shapes == [(9, 11, 4)]
+    assert cell.output_shapes == [(9, 66), (9, 10, 4)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    s = helper.make_tensor_value_info("s", TensorProto.INT64, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 3, 4])
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["y"]),
+                           helper.make_node("Relu", ["x"], ["z"])], "r", [x, s], [y, z])
+    model = _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]),
+                  tmp_path / "r.onnx")
+    cell = cellar.nn.GraphCell(cellar.load(str(model)))
+    cell.resize([[2, 3, 4], [2]])
+    assert cell.output_shapes == [(None, None), (2, 3, 4)]
+    out = cell(cellar.Tensor(np.ones((2, 3, 4), np.float32)), cellar.Tensor(np.array([4, 6])))
+    assert out[0].shape == (4, 6)
+    assert cell.output_shapes == [(4, 6), (2, 3, 4)]

@@ -9,7 +9,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
+#include <limits>
 #include <new>
+#include <set>
 
 #include "cellar/cellar.h"
 #include "cellar/io/npy.h"
@@ -55,6 +58,7 @@ std::atomic<size_t> g_allocations{0};
 
 using namespace cellar;
 using cellar::testing::expect_error;
+using cellar::testing::max_abs_diff;
 
 namespace {
 
@@ -385,4 +389,313 @@ TEST(ValueDependentShapes, ShapeOfAValueShapedAtRunTime) {
   EXPECT_EQ(y[0].shape(), (Shape{1, 5}));
   EXPECT_EQ(y[1].shape(), (Shape{2, 3, 5}));
   EXPECT_EQ(y[0].data<float>()[4], 7.0f);
+}
+
+// ---- value inputs that stand for attributes: Reshape, ConstantOfShape, Range, Tile and Slice
+// whose shape-deciding input is computed at run time ----
+
+namespace {
+
+Tensor iota(Shape s) {
+  Tensor t(DType::Float32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
+  return t;
+}
+
+Tensor i64_scalar(int64_t v) { return Tensor::from_vector(std::vector<int64_t>{v}, Shape{}); }
+
+// The error a plan gives for bad values: kShapeMismatch naming the node, with `why` in it.
+void expect_node_error(const std::function<void()>& f, const std::string& node,
+                       const std::string& why) {
+  const auto e = expect_error(f, ErrorCode::kShapeMismatch);
+  EXPECT_EQ(e.tensor(), node) << e.what();
+  EXPECT_NE(std::string(e.what()).find("node '" + node + "'"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+}
+
+}  // namespace
+
+TEST(ValueDependentShapes, ReshapeToAShapeGivenAsAGraphInput) {
+  ModelMaker mk(13);
+  mk.input("X", {2, 3, 4});
+  mk.input("S", {2}, onnx_pb::TensorProto::INT64);
+  mk.node("Reshape", {"X", "S"}, {"Y"})->set_name("reshape_y");
+  mk.output("Y");
+  const ir::Graph g = read_model(mk);
+  EXPECT_EQ(g.shape_value_inputs(), (std::vector<bool>{false, true}));
+  runtime::Executor exec(g);
+  const Tensor x = iota({2, 3, 4});
+  for (const auto& [target, want] : std::vector<std::pair<std::vector<int64_t>, Shape>>{
+           {{6, 4}, Shape{6, 4}}, {{-1, 12}, Shape{2, 12}}, {{0, -1}, Shape{2, 12}}}) {
+    const auto y = exec.run(std::vector<Tensor>{x, i64(target)});
+    ASSERT_EQ(y[0].shape(), want) << Shape(target).str();
+    for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(y[0].data<float>()[i], static_cast<float>(i));
+  }
+  // A value already planned: its plan again, and no allocation.
+  const std::vector<Tensor> in{x, i64({4, 6})};
+  std::vector<Tensor> y = exec.run(in);
+  exec.run(in, y);
+  const size_t plans = exec.plan_count(), before = g_allocations.load();
+  exec.run(in, y);
+  exec.run(in, y);
+  EXPECT_EQ(g_allocations.load() - before, 0u) << "allocations at a planned value";
+  EXPECT_EQ(exec.plan_count(), plans);
+  EXPECT_EQ(y[0].shape(), (Shape{4, 6}));
+  const std::vector<std::pair<std::vector<int64_t>, std::string>> bad = {
+      {{-2, 12}, "negative dimension -2"},
+      {{-1, -1}, "more than one -1"},
+      {{5, 5}, "cannot reshape"},
+      {{int64_t{1} << 62, 4}, "overflows"},
+  };
+  for (const auto& [target, why] : bad) {
+    const Tensor s = i64(target);
+    expect_node_error([&] { exec.run(std::vector<Tensor>{x, s}); }, "reshape_y", why);
+  }
+  EXPECT_EQ(exec.plan_count(), plans);  // nothing planned for refused values
+}
+
+// A zero-element input may take any dimensions its shape input gives, up to the readers' limits.
+TEST(ValueDependentShapes, ShapesFromValuesKeepTheReadersLimits) {
+  ModelMaker mk(13);
+  mk.input("X", {0, 3});
+  mk.input("S", {2}, onnx_pb::TensorProto::INT64);
+  mk.node("Reshape", {"X", "S"}, {"Y"})->set_name("reshape_empty");
+  mk.output("Y");
+  runtime::Executor exec(read_model(mk));
+  const Tensor x(DType::Float32, Shape{0, 3});
+  EXPECT_EQ(exec.run(std::vector<Tensor>{x, i64({0, int64_t{1} << 40})})[0].shape(),
+            (Shape{0, int64_t{1} << 40}));
+  expect_node_error([&] { exec.run(std::vector<Tensor>{x, i64({0, int64_t{1} << 50})}); },
+                    "reshape_empty", "above cellar's limit of 2^48");
+
+  // ConstantOfShape to a graph input: negative and overflowing shapes are refused.
+  ModelMaker mc(13);
+  mc.input("S", {3}, onnx_pb::TensorProto::INT64);
+  mc.node("ConstantOfShape", {"S"}, {"Y"})->set_name("fill");
+  mc.output("Y");
+  runtime::Executor fill(read_model(mc));
+  const auto y = fill.run(std::vector<Tensor>{i64({2, 1, 3})});
+  ASSERT_EQ(y[0].shape(), (Shape{2, 1, 3}));
+  EXPECT_EQ(y[0].dtype(), DType::Float32);
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(y[0].data<float>()[i], 0.0f);
+  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({2, -1, 3})}); }, "fill",
+                    "negative dimension -1");
+  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({int64_t{1} << 30, 1 << 30, 8})}); },
+                    "fill", "overflows");
+  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({0, int64_t{1} << 49, 1})}); }, "fill",
+                    "above cellar's limit of 2^48");
+  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({int64_t{1} << 31, 1 << 30, 2})}); },
+                    "fill", "more bytes than int64");
+}
+
+TEST(ValueDependentShapes, RangeTileAndSliceFromGraphInputs) {
+  ModelMaker mk(13);
+  mk.input("start", {}, onnx_pb::TensorProto::INT64);
+  mk.input("limit", {}, onnx_pb::TensorProto::INT64);
+  mk.input("delta", {}, onnx_pb::TensorProto::INT64);
+  mk.node("Range", {"start", "limit", "delta"}, {"R"})->set_name("range");
+  mk.output("R");
+  runtime::Executor range(read_model(mk));
+  auto r = range.run(std::vector<Tensor>{i64_scalar(3), i64_scalar(-4), i64_scalar(-2)});
+  ASSERT_EQ(r[0].shape(), (Shape{4}));
+  const int64_t want[4] = {3, 1, -1, -3};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(r[0].data<int64_t>()[i], want[i]);
+  EXPECT_EQ(range.run(std::vector<Tensor>{i64_scalar(5), i64_scalar(1), i64_scalar(1)})[0].shape(),
+            (Shape{0}));
+  expect_node_error(
+      [&] { range.run(std::vector<Tensor>{i64_scalar(0), i64_scalar(5), i64_scalar(0)}); },
+      "range", "delta must be non-zero");
+  expect_node_error(
+      [&] {
+        range.run(std::vector<Tensor>{i64_scalar(std::numeric_limits<int64_t>::min()),
+                                      i64_scalar(std::numeric_limits<int64_t>::max()),
+                                      i64_scalar(1)});
+      },
+      "range", "dimension limit of 2^48");
+
+  ModelMaker mt(13);
+  mt.input("X", {2, 3});
+  mt.input("reps", {2}, onnx_pb::TensorProto::INT64);
+  mt.node("Tile", {"X", "reps"}, {"Y"})->set_name("tile");
+  mt.output("Y");
+  runtime::Executor tile(read_model(mt));
+  const auto t = tile.run(std::vector<Tensor>{iota({2, 3}), i64({2, 2})});
+  ASSERT_EQ(t[0].shape(), (Shape{4, 6}));
+  EXPECT_EQ(t[0].data<float>()[4], 1.0f);   // row 0, column 4: x[0, 1]
+  EXPECT_EQ(t[0].data<float>()[23], 5.0f);  // row 3, column 5: x[1, 2]
+  expect_node_error([&] { tile.run(std::vector<Tensor>{iota({2, 3}), i64({1, -3})}); }, "tile",
+                    "multiples must be non-negative, got -3");
+  expect_node_error(
+      [&] { tile.run(std::vector<Tensor>{iota({2, 3}), i64({int64_t{1} << 62, 1})}); }, "tile",
+      "overflows");
+
+  // x[:, s:e] with s and e graph inputs (axes and steps constant).
+  ModelMaker ms(13);
+  ms.input("X", {2, 5});
+  ms.input("s", {1}, onnx_pb::TensorProto::INT64);
+  ms.input("e", {1}, onnx_pb::TensorProto::INT64);
+  ms.init("axes", i64({1}));
+  ms.node("Slice", {"X", "s", "e", "axes"}, {"Y"})->set_name("slice");
+  ms.output("Y");
+  runtime::Executor slice(read_model(ms));
+  const auto sl = slice.run(std::vector<Tensor>{iota({2, 5}), i64({1}), i64({-1})});
+  ASSERT_EQ(sl[0].shape(), (Shape{2, 3}));
+  const float ws[6] = {1, 2, 3, 6, 7, 8};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(sl[0].data<float>()[i], ws[i]);
+  EXPECT_EQ(slice.run(std::vector<Tensor>{iota({2, 5}), i64({-100}), i64({100})})[0].shape(),
+            (Shape{2, 5}));  // clamped as NumPy does
+}
+
+// The PyTorch patterns on a dynamic batch: x.view(x.size(0), -1) (Shape -> Gather -> Unsqueeze ->
+// Concat -> Reshape), x.new_zeros(x.shape) (Shape -> ConstantOfShape) and
+// torch.arange(x.size(1)) (Shape -> Gather -> Range). ConstantOfShape of the input's shape changes
+// with the batch, so the model is read with its shapes computed at run time.
+TEST(ValueDependentShapes, TorchStylePatternsOnADynamicBatch) {
+  ModelMaker mk(13);
+  mk.input_symbolic("X", {"N", "2", "3"});
+  mk.init("zero", i64_scalar(0));
+  mk.init("one", i64_scalar(1));
+  mk.init("axes0", i64({0}));
+  mk.init("minus_one", i64({-1}));
+  mk.node("Shape", {"X"}, {"sx"});
+  mk.node("Gather", {"sx", "zero"}, {"n"});
+  mk.node("Unsqueeze", {"n", "axes0"}, {"n1"});
+  ModelMaker::i(mk.node("Concat", {"n1", "minus_one"}, {"target"}), "axis", 0);
+  mk.node("Reshape", {"X", "target"}, {"flat"})->set_name("view");
+  mk.node("ConstantOfShape", {"sx"}, {"zeros"})->set_name("new_zeros");
+  mk.node("Add", {"X", "zeros"}, {"x_again"});
+  mk.node("Gather", {"sx", "one"}, {"c"});
+  mk.node("Range", {"zero", "c", "one"}, {"ar"})->set_name("arange");
+  mk.output("flat");
+  mk.output("x_again");
+  mk.output("ar");
+  const ir::Graph g = read_model(mk);
+  EXPECT_EQ(g.shape_value_inputs(), (std::vector<bool>{false}));  // shapes suffice
+  bool runtime_reshape = false;
+  for (const auto& n : g.nodes) runtime_reshape |= n.op == "Reshape" && n.inputs.size() == 2;
+  EXPECT_TRUE(runtime_reshape);
+  runtime::Executor exec(g);
+  for (int64_t n : {3, 1, 4}) {
+    const Tensor x = iota({n, 2, 3});
+    const auto y = exec.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y[0].shape(), (Shape{n, 6})) << n;
+    ASSERT_EQ(y[1].shape(), (Shape{n, 2, 3})) << n;
+    ASSERT_EQ(y[2].shape(), (Shape{2})) << n;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      EXPECT_EQ(y[0].data<float>()[i], static_cast<float>(i));
+      EXPECT_EQ(y[1].data<float>()[i], static_cast<float>(i));
+    }
+    EXPECT_EQ(y[2].data<int64_t>()[1], 1);
+  }
+  const std::vector<Tensor> x5{iota({5, 2, 3})};
+  std::vector<Tensor> y5 = exec.run(x5);
+  exec.run(x5, y5);
+  const size_t plans = exec.plan_count(), before = g_allocations.load();
+  exec.run(x5, y5);
+  EXPECT_EQ(g_allocations.load() - before, 0u) << "allocations at a planned batch";
+  EXPECT_EQ(exec.plan_count(), plans);
+}
+
+// The forms with value inputs are written to ONNX as ONNX spells them (Reshape, Tile, Slice,
+// ConstantOfShape, Range with their computed inputs), and read back the same.
+TEST(ValueDependentShapes, ValueInputFormsSurviveAnOnnxRoundTrip) {
+  ModelMaker mk(13);
+  mk.input("X", {2, 6});
+  mk.input("S", {2}, onnx_pb::TensorProto::INT64);
+  mk.input("n", {}, onnx_pb::TensorProto::INT64);
+  mk.init("zero", i64_scalar(0));
+  mk.init("one", i64_scalar(1));
+  mk.init("axes1", i64({1}));
+  mk.init("first1", i64({0}));
+  mk.node("Reshape", {"X", "S"}, {"R"});
+  mk.node("Tile", {"R", "S"}, {"T"});
+  mk.node("Range", {"zero", "n", "one"}, {"A"});
+  mk.node("Unsqueeze", {"n", "first1"}, {"n1"});
+  mk.node("Slice", {"X", "first1", "n1", "axes1"}, {"L"});
+  mk.node("ConstantOfShape", {"S"}, {"Z"});
+  for (const char* o : {"R", "T", "A", "L", "Z"}) mk.output(o);
+  const ir::Graph g = read_model(mk);
+  const std::string bytes = formats::write_onnx(g);
+  const ir::Graph back = formats::read_onnx(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "back.onnx");
+  back.validate("back.onnx");
+  for (const ir::Graph* graph : {&g, &back}) {
+    runtime::Executor exec(*graph);
+    const auto y = exec.run(std::vector<Tensor>{iota({2, 6}), i64({3, 4}), i64_scalar(4)});
+    ASSERT_EQ(y.size(), 5u);
+    EXPECT_EQ(y[0].shape(), (Shape{3, 4}));
+    EXPECT_EQ(y[1].shape(), (Shape{9, 16}));
+    EXPECT_EQ(y[2].shape(), (Shape{4}));
+    EXPECT_EQ(y[2].data<int64_t>()[3], 3);
+    EXPECT_EQ(y[3].shape(), (Shape{2, 4}));
+    EXPECT_EQ(y[3].data<float>()[4], 6.0f);
+    EXPECT_EQ(y[4].shape(), (Shape{3, 4}));
+    EXPECT_EQ(y[1].data<float>()[16 * 8 + 15], 11.0f);  // T[8, 15] = R[2, 3] = x[1, 5]
+  }
+}
+
+// A PyTorch export with dynamic batch and sequence axes (tests/fixtures/torch/
+// make_dynamic_fixture.py): x.new_zeros(x.shape), torch.arange(x.size(1)), h.view(x.size(0), -1)
+// and x[:, :x.size(1) - 1] read their sizes at run time; cellar matches PyTorch's eager outputs at
+// (2, 5, 4) and (3, 7, 4), and a second run at a planned size allocates nothing.
+TEST(ValueDependentShapes, TorchExportAtTwoSizes) {
+  const std::filesystem::path dir = std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const ir::Graph g = cellar::load(dir / "dynamic_opset17.onnx");
+  std::set<std::string> run_time;
+  for (const auto& n : g.nodes)
+    if ((n.op == "Reshape" && n.inputs.size() == 2) || n.op == "FillV2" || n.op == "Range" ||
+        (n.op == "StridedSlice" && n.inputs.size() == 3))
+      run_time.insert(n.op);
+  EXPECT_EQ(run_time, (std::set<std::string>{"FillV2", "Range", "Reshape", "StridedSlice"}));
+  runtime::Executor exec(g);
+  for (const char* k : {"2", "3", "2"}) {
+    SCOPED_TRACE(k);
+    const Tensor x = read_npy(dir / (std::string("dynamic_x") + k + ".npy"));
+    const auto y = exec.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y.size(), 2u);
+    const Tensor flat = read_npy(dir / (std::string("dynamic_flat") + k + ".npy"));
+    const Tensor head = read_npy(dir / (std::string("dynamic_head") + k + ".npy"));
+    ASSERT_EQ(y[0].shape(), flat.shape());
+    ASSERT_EQ(y[1].shape(), head.shape());
+    EXPECT_LE(max_abs_diff(y[0], flat), 1e-5);
+    EXPECT_EQ(max_abs_diff(y[1], head), 0.0);
+  }
+  const std::vector<Tensor> x3{read_npy(dir / "dynamic_x3.npy")};
+  std::vector<Tensor> y3 = exec.run(x3);
+  exec.run(x3, y3);
+  const size_t before = g_allocations.load();
+  exec.run(x3, y3);
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_LE(max_abs_diff(y3[0], read_npy(dir / "dynamic_flat3.npy")), 1e-5);
+}
+
+// resize() (MindSpore Lite's Model::Resize) reports real output shapes where the input shapes
+// decide them (shapes computed from shapes, as torch's x.view(x.size(0), -1)), and says which
+// outputs are known only at run time (they depend on an input's values).
+TEST(ValueDependentShapes, ResizeReportsRealShapesOrKnownOnlyAtRunTime) {
+  const std::filesystem::path dir = std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  nn::GraphCell cell(cellar::load(dir / "dynamic_opset17.onnx"));
+  cell.resize({Shape{9, 11, 4}});
+  const auto types = cell.output_types();
+  ASSERT_EQ(types.size(), 2u);
+  EXPECT_EQ(types[0].shape, (Shape{9, 66}));
+  EXPECT_EQ(types[1].shape, (Shape{9, 10, 4}));
+  EXPECT_EQ(cell.output_shapes_known(), (std::vector<bool>{true, true}));
+
+  ModelMaker mk(13);
+  mk.input("X", {2, 3, 4});
+  mk.input("S", {2}, onnx_pb::TensorProto::INT64);
+  mk.node("Reshape", {"X", "S"}, {"Y"});
+  mk.node("Relu", {"X"}, {"Z"});
+  mk.output("Y");
+  mk.output("Z");
+  runtime::Executor exec(read_model(mk));
+  exec.resize({Shape{2, 3, 4}, Shape{2}});
+  EXPECT_EQ(exec.output_shapes_known(), (std::vector<bool>{false, true}));
+  EXPECT_EQ(exec.output_types()[1].shape, (Shape{2, 3, 4}));
+  // A run plans with the values: its plan knows every shape.
+  const auto y = exec.run(std::vector<Tensor>{iota({2, 3, 4}), i64({3, 8})});
+  EXPECT_EQ(y[0].shape(), (Shape{3, 8}));
+  EXPECT_EQ(exec.output_shapes_known(), (std::vector<bool>{true, true}));
+  EXPECT_EQ(exec.output_types()[0].shape, (Shape{3, 8}));
 }

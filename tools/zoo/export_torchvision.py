@@ -16,7 +16,9 @@ For each model, OUT/<model>/ gets <model>.onnx (opset 17, the TorchScript-based 
 `torch.onnx.export(..., dynamo=False)` selects, batch axis fixed at 1 unless --dynamic-batch),
 input.npy (seeded standard normal, (1, 3, H, W) float32, H = 224 or the model's own minimum),
 output.npy (PyTorch's eager output, the reference), ort.npy (ONNX Runtime's output on the same
-file) and meta.json (parameter count, what failed and its message). Weights are random (seed 0),
+file) and meta.json (parameter count, what failed and its message). With --dynamic-batch
+(dynamic_axes {input: {0: 'batch'}, output: {0: 'batch'}}) also input3.npy, output3.npy and
+ort3.npy: the same at batch 3 (tools/zoo/run_torchvision_dynamic.py runs cellar on both). Weights are random (seed 0),
 BatchNorm statistics calibrated on two random batches so activations keep a sane range:
 the check is that cellar computes what PyTorch and ONNX Runtime compute, not accuracy. Each model
 runs in a fresh subprocess so one failure costs only its own row.
@@ -110,6 +112,18 @@ def export_one(model_name, out_dir, dynamic_batch):
     yo = s.run(None, {s.get_inputs()[0].name: x})[0]
     np.save(os.path.join(out_dir, "ort.npy"), yo)
     meta["ort_vs_torch"] = float(np.max(np.abs(yo.astype(np.float64) - y.numpy())))
+    if dynamic_batch:
+        # The same file at another batch: PyTorch's eager output and ONNX Runtime's at batch 3.
+        x3 = np.random.default_rng(SEED + 3).standard_normal((3, 3, size, size)).astype(np.float32)
+        with torch.no_grad():
+            y3 = net(torch.from_numpy(x3))
+        if isinstance(y3, (tuple, list)) or not torch.is_tensor(y3):
+            y3 = y3[0] if isinstance(y3, (tuple, list)) else y3.logits
+        np.save(os.path.join(out_dir, "input3.npy"), x3)
+        np.save(os.path.join(out_dir, "output3.npy"), y3.numpy())
+        yo3 = s.run(None, {s.get_inputs()[0].name: x3})[0]
+        np.save(os.path.join(out_dir, "ort3.npy"), yo3)
+        meta["ort_vs_torch_b3"] = float(np.max(np.abs(yo3.astype(np.float64) - y3.numpy())))
     meta["ran"] = True
     return meta
 

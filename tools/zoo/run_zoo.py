@@ -153,19 +153,28 @@ def torchvision_table(cellar, a, tmp):
 TORCHVISION_HEADING = "## torchvision classification models, exported by PyTorch to ONNX"
 
 
-def kept_torchvision_table(path):
-    """Without --torchvision, the torchvision section of the page being replaced, as it was (its
-    own reproduce command and date stay with it), so a MindSpore-only re-run does not drop it."""
+# Written by tools/zoo/run_torchvision_dynamic.py, which replaces only its own section.
+DYNAMIC_HEADING = "## torchvision with a dynamic batch axis"
+
+
+def kept_section(path, heading):
+    """A section of the page being replaced, as it was (its own reproduce command and date stay
+    with it), so a re-run that does not remake it does not drop it."""
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
         return []
-    at = text.find(TORCHVISION_HEADING)
+    at = text.find(heading)
     if at < 0:
         return []
-    end = text.find("\n## ", at + len(TORCHVISION_HEADING))  # up to the next section, if any
+    end = text.find("\n## ", at + len(heading))  # up to the next section, if any
     return ["\n" + text[at:end if end >= 0 else len(text)].rstrip("\n")]
+
+
+def kept_torchvision_table(path):
+    """Without --torchvision, the torchvision section of the page being replaced, as it was."""
+    return kept_section(path, TORCHVISION_HEADING)
 
 
 def main():
@@ -286,6 +295,7 @@ def main():
         out.extend(torchvision_table(cellar, a, tmp))
     else:
         out.extend(kept_torchvision_table(a.out))
+    out.extend(kept_section(a.out, DYNAMIC_HEADING))
     text = "\n".join(out) + "\n"
     with open(a.out + ".tmp", "w") as f:
         f.write(text)

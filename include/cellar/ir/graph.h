@@ -98,7 +98,11 @@ class Graph {
   // shape computed at run time). The nodes computing those values (Shape -> Gather -> Concat) are
   // run here, on the inputs' shapes, the initializers and `input_values` (empty, or one per input:
   // the values of shape_value_inputs(), the others may be undefined). Where a needed value stays
-  // unknown (no input values given), the op's representative type is used.
+  // unknown (no input values given), the op's representative type is used. A shape computed from
+  // values is held to the readers' limits (kMaxRank, kMaxDimension, a byte count within int64):
+  // ValueError kShapeMismatch naming the node otherwise.
+  // (src/ir/infer.h has the executor's form, which also gives the attributes each node's kernel
+  // is made with.)
   std::vector<ValueType> infer_at(const std::vector<Shape>& input_shapes,
                                   const std::vector<size_t>& order,
                                   std::span<const Tensor> input_values = {}) const;

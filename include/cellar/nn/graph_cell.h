@@ -29,11 +29,14 @@ class GraphCell : public Cell {
   using Cell::operator();
   const ir::Graph& graph() const { return executor_.graph(); }
   // Plans for these input shapes and makes them current (ValueError when a fixed axis or a rank
-  // differs, or an op refuses the shapes).
+  // differs, or an op refuses the shapes), as MindSpore Lite's Model::Resize.
   void resize(const std::vector<Shape>& input_shapes) { executor_.resize(input_shapes); }
-  // The current plan's input shapes and output types.
+  // The current plan's input shapes and output types. An output whose shape depends on the
+  // values of an input (an ONNX Reshape to a shape given as an input) is known only at run time:
+  // output_shapes_known() is false for it, and its type here is a representative.
   std::vector<Shape> input_shapes() const { return executor_.input_shapes(); }
   std::vector<ir::ValueType> output_types() const { return executor_.output_types(); }
+  std::vector<bool> output_shapes_known() const { return executor_.output_shapes_known(); }
   const runtime::Executor& executor() const { return executor_; }
 
  private:

@@ -75,14 +75,21 @@ class Executor {
   std::vector<Tensor> run(std::span<const Tensor> inputs);
 
   // Makes the plan for these input shapes the current one (as MindSpore Lite's Model::Resize):
-  // make_outputs(), output_types(), input_shapes() and arena_bytes() then describe it. Same
-  // errors as run(). Shapes that depend on input values (see above) take their representative
-  // sizes in such a plan, which runs never use: run() plans with the values.
+  // make_outputs(), output_types(), output_shapes_known(), input_shapes() and arena_bytes() then
+  // describe it. Same errors as run(). Shapes computed from the input shapes (a Reshape to
+  // x.size(0), -1) are exact in it. Shapes that depend on input *values* (see above) are known
+  // only at run time: they take representative sizes in such a plan, which runs never use (run()
+  // plans with the values), and output_shapes_known() says which outputs they reach.
   void resize(const std::vector<Shape>& input_shapes);
   // The current plan's input shapes and output types (the graph's recorded ones until a run or
   // resize() at other shapes).
   std::vector<Shape> input_shapes() const;
   std::vector<ir::ValueType> output_types() const;
+  // Per output of the current plan: false when its shape is known only at run time (it depends
+  // on the values of an input, which resize() is not given: output_types() holds a representative
+  // shape for it, and make_outputs() a tensor a run at other values would refuse). Always true
+  // after a run made the current plan.
+  std::vector<bool> output_shapes_known() const;
   std::vector<Tensor> make_outputs() const;
   // Plans cached (1 for a static graph; at most kMaxPlans).
   size_t plan_count() const;

@@ -137,9 +137,20 @@ void import_matmul(OnnxImporter& m) {
     for (size_t i = 0; i + 1 < sa.rank(); ++i) rows *= sa[i];
     std::vector<int64_t> out(sa.begin(), sa.end());
     out.back() = n;
-    const int a2 = m.emit1("Reshape", {a}, {{"shape", std::vector<int64_t>{rows, k}}});
-    const int y2 = m.emit1("MatMul", {a2, b}, {{"transpose_a", false}, {"transpose_b", false}});
-    y = m.emit1("Reshape", {y2}, {{"shape", out}});
+    if (m.shape_known(a)) {
+      const int a2 = m.emit1("Reshape", {a}, {{"shape", std::vector<int64_t>{rows, k}}});
+      const int y2 = m.emit1("MatMul", {a2, b}, {{"transpose_a", false}, {"transpose_b", false}});
+      y = m.emit1("Reshape", {y2}, {{"shape", out}});
+    } else {
+      // a's leading dimensions known only at run time (they follow an open input dimension):
+      // (-1, K), and back to a's leading dimensions read at run time, then N.
+      const int a2 = m.emit1("Reshape", {a}, {{"shape", std::vector<int64_t>{-1, k}}});
+      const int y2 = m.emit1("MatMul", {a2, b}, {{"transpose_a", false}, {"transpose_b", false}});
+      const int lead = m.take(m.emit1("TensorShape", {a}), 0,
+                              index_range(0, static_cast<int64_t>(sa.rank()) - 1));
+      const int last = m.constant(Tensor::from_vector(std::vector<int64_t>{n}, Shape{1}));
+      y = m.emit1("Reshape", {y2, m.emit1("Concat", {lead, last}, {{"axis", int64_t{0}}})});
+    }
   } else {
     y = m.emit1(two_d ? "MatMul" : "BatchMatMul", {a, b},
                 {{"transpose_a", false}, {"transpose_b", false}});

@@ -15,7 +15,9 @@
 // unreversed (tests/fixtures/mindspore/2.10/mindir/make_ops_a_fixtures.py shows it); cellar
 // follows NumPy. ONNX: written as Slice of the dimensions it indexes, then Reshape when
 // dimensions are shrunk or added; ONNX's Slice (constant starts, ends, axes, steps) is read as
-// this op.
+// this op. ONNX's Slice whose starts or ends are computed at run time is read as the three-input
+// form StridedSlice(x, starts, ends) with `slice_axes` and `slice_steps`: value inputs written in
+// as begin/end/strides per plan (MindIR writes only the one-input form).
 #include <limits>
 #include <set>
 
@@ -34,6 +36,17 @@ struct SlicePlan {
   std::vector<int64_t> start, step, count;
   Shape out;
 };
+
+// The ONNX form with starts and ends computed at run time: StridedSlice(x, starts, ends) with
+// `slice_axes` and `slice_steps` (constants at load), the values written in per plan.
+void check_slice_input(const TensorType& t, const char* what, size_t n) {
+  if (t.dtype != DType::Int64 && t.dtype != DType::Int32)
+    dtype_error(kOp, std::string("the ") + what + " input must be Int64 or Int32, got " +
+                         std::string(mindspore_name(t.dtype)));
+  if (t.shape != Shape{static_cast<int64_t>(n)})
+    shape_error(kOp, std::string("the ") + what + " input must be 1-D of " + std::to_string(n) +
+                         " entries (one per axis), got shape " + t.shape.str());
+}
 
 SlicePlan plan_slice(const Shape& x, const ir::Attrs& a) {
   const auto begin = attr_ints(a, kOp, "begin"), end = attr_ints(a, kOp, "end");
@@ -127,6 +140,13 @@ std::vector<TensorType> strided_slice_infer(std::span<const TensorType> in,
                                             const ir::Attrs& attrs) {
   tensor::require_numeric(kOp, in[0].dtype);
   if (in[0].shape.rank() > tensor::kMaxRank) shape_error(kOp, "input rank above 16");
+  if (in.size() == 3 && !attrs.count("begin")) {
+    // Starts and ends unknown: the whole input (the representative type).
+    const size_t n = attr_ints(attrs, kOp, "slice_axes").size();
+    check_slice_input(in[1], "starts", n);
+    check_slice_input(in[2], "ends", n);
+    return {{in[0].dtype, in[0].shape}};
+  }
   return {{in[0].dtype, plan_slice(in[0].shape, attrs).out}};
 }
 
@@ -167,6 +187,25 @@ Kernel strided_slice_kernel(std::span<const TensorType> in, const ir::Attrs& att
 }
 
 void export_strided_slice(OnnxBuilder& b, const ir::Node& n) {
+  if (n.inputs.size() == 3) {  // ONNX's own form, starts and ends computed at run time
+    const auto axes = onnx_checked(b, n, [&] { return attr_ints(n.attrs, kOp, "slice_axes"); });
+    const auto steps = onnx_checked(b, n, [&] { return attr_ints(n.attrs, kOp, "slice_steps"); });
+    const std::string y = b.name(n.outputs.at(0));
+    std::vector<std::string> in{b.name(n.inputs[0])};
+    for (size_t k = 1; k <= 2; ++k) {
+      std::string v = b.name(n.inputs[k]);
+      if (b.info(n.inputs[k]).dtype != DType::Int64) {
+        const std::string cast = b.fresh(v + "/int64");
+        b.add("Cast", {v}, {cast}, {{"to", *b.dtype_code(DType::Int64)}});
+        v = cast;
+      }
+      in.push_back(v);
+    }
+    in.push_back(b.ints(y + "/axes", axes));
+    in.push_back(b.ints(y + "/steps", steps));
+    b.add("Slice", in, {y});
+    return;
+  }
   const int x = n.inputs.at(0);
   const Shape& xs = b.shape(x);
   const SlicePlan p = onnx_checked(b, n, [&] { return plan_slice(xs, n.attrs); });
@@ -197,33 +236,21 @@ void export_strided_slice(OnnxBuilder& b, const ir::Node& n) {
   b.add("Reshape", {cur, b.ints(y + "/shape", p.out.dims())}, {y});
 }
 
-// ONNX's Slice with constant starts/ends/axes/steps: ONNX clamps as NumPy does, so each entry
-// maps to the same begin/end/stride; an end ONNX clamps to −1 ("before index 0" going backward)
-// is an end_mask bit here, where −1 would mean the last index.
-void import_slice(OnnxImporter& m) {
-  m.require_inputs(3, 5);
-  const int x = m.input(0);
-  const int64_t r = m.rank(x);
-  const auto starts = m.const_ints(1), ends = m.const_ints(2);
-  std::vector<int64_t> axes, steps(starts.size(), 1);
-  if (m.num_inputs() > 3 && m.has_input(3))
-    axes = m.const_ints(3);
-  else
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (m.num_inputs() > 4 && m.has_input(4)) steps = m.const_ints(4);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    m.fail("starts, ends, axes and steps must have the same length");
-  if (r > 62) m.unsupported("rank above 62");
+// ONNX's Slice along `axes` (in range, distinct) with `steps` (non-zero) as this op's attributes
+// for an input of shape x: ONNX clamps as NumPy does, so each entry maps to the same
+// begin/end/stride; an end ONNX clamps to −1 ("before index 0" going backward) is an end_mask bit
+// here, where −1 would mean the last index.
+ir::Attrs onnx_slice_attrs(const Shape& x, const std::vector<int64_t>& starts,
+                           const std::vector<int64_t>& ends, const std::vector<int64_t>& axes,
+                           const std::vector<int64_t>& steps) {
+  const int64_t r = static_cast<int64_t>(x.rank());
   std::vector<int64_t> begin(static_cast<size_t>(r), 0), end(static_cast<size_t>(r), 0),
       stride(static_cast<size_t>(r), 1);
   int64_t begin_mask = 0, end_mask = 0;
   for (int64_t d = 0; d < r; ++d) begin_mask |= int64_t{1} << d, end_mask |= int64_t{1} << d;
-  std::set<int64_t> seen;
   for (size_t i = 0; i < starts.size(); ++i) {
-    const int64_t axis = m.axis(axes[i], r);
-    if (!seen.insert(axis).second) m.fail("axes repeat axis " + std::to_string(axis));
-    const int64_t dim = m.info(x).shape[static_cast<size_t>(axis)], step = steps[i];
-    if (step == 0) m.fail("steps must not be 0");
+    const int64_t axis = axes[i];
+    const int64_t dim = x[static_cast<size_t>(axis)], step = steps[i];
     const auto a = static_cast<size_t>(axis);
     begin_mask &= ~(int64_t{1} << axis);
     begin[a] = starts[i];
@@ -232,19 +259,93 @@ void import_slice(OnnxImporter& m) {
     end_mask &= ~(int64_t{1} << axis);
     end[a] = ends[i];
   }
-  m.set_output(0, m.emit1(kOp, {x},
-                          {{"begin", begin},
-                           {"end", end},
-                           {"strides", stride},
-                           {"begin_mask", begin_mask},
-                           {"end_mask", end_mask}}));
+  return {{"begin", begin},
+          {"end", end},
+          {"strides", stride},
+          {"begin_mask", begin_mask},
+          {"end_mask", end_mask}};
+}
+
+ir::Attrs slice_attrs(std::span<const TensorType> in, std::span<const Tensor> v,
+                      const ir::Attrs& attrs) {
+  if (!attrs.count("slice_axes"))
+    shape_error(kOp, "start and end given as tensors need the attributes slice_axes and "
+                     "slice_steps (ONNX's Slice); MindSpore's begin, end and strides must be "
+                     "constants");
+  const auto axes = attr_ints(attrs, kOp, "slice_axes");
+  const auto steps = attr_ints(attrs, kOp, "slice_steps");
+  const int64_t r = static_cast<int64_t>(in[0].shape.rank());
+  if (steps.size() != axes.size() || axes.size() > 62)
+    shape_error(kOp, "slice_axes and slice_steps must have one length, at most 62");
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= r || !seen.insert(axes[i]).second)
+      shape_error(kOp, "slice_axes must be distinct axes of the input " + in[0].shape.str());
+    if (steps[i] == 0) shape_error(kOp, "slice_steps must not be 0");
+  }
+  auto ints = [&](size_t k, const char* what) {
+    check_slice_input(in[k], what, axes.size());
+    std::vector<int64_t> out(axes.size());
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = v[k].dtype() == DType::Int64 ? v[k].data<int64_t>()[i] : v[k].data<int32_t>()[i];
+    return out;
+  };
+  return onnx_slice_attrs(in[0].shape, ints(1, "starts"), ints(2, "ends"), axes, steps);
+}
+
+// ONNX's Slice: constant starts/ends/axes/steps are this op's attributes; starts or ends computed
+// at run time (x[:, :n] with n read from a shape) make the three-input form above.
+void import_slice(OnnxImporter& m) {
+  m.require_inputs(3, 5);
+  const int x = m.input(0);
+  const int64_t r = m.rank(x);
+  const bool dynamic = !m.constant_input(1) || !m.constant_input(2);
+  // Starts or ends computed at run time: their lengths from their (fixed) shapes.
+  auto length = [&](size_t k) -> size_t {
+    const Shape s = m.info(m.input(k)).shape;
+    if (s.rank() != 1) m.fail("input " + std::to_string(k) + " must be 1-D, got " + s.str());
+    return static_cast<size_t>(s[0]);
+  };
+  std::vector<int64_t> starts, ends;
+  if (!dynamic) starts = m.const_ints(1), ends = m.const_ints(2);
+  const size_t n = dynamic ? length(1) : starts.size();
+  std::vector<int64_t> axes, steps(n, 1);
+  if (m.num_inputs() > 3 && m.has_input(3))
+    axes = m.const_ints(3);
+  else
+    for (size_t i = 0; i < n; ++i) axes.push_back(static_cast<int64_t>(i));
+  if (m.num_inputs() > 4 && m.has_input(4)) steps = m.const_ints(4);
+  if ((dynamic ? length(2) : ends.size()) != n || axes.size() != n || steps.size() != n)
+    m.fail("starts, ends, axes and steps must have the same length");
+  if (r > 62) m.unsupported("rank above 62");
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    axes[i] = m.axis(axes[i], r);
+    if (!seen.insert(axes[i]).second) m.fail("axes repeat axis " + std::to_string(axes[i]));
+    if (steps[i] == 0) m.fail("steps must not be 0");
+  }
+  if (!dynamic) {
+    m.set_output(0, m.emit1(kOp, {x}, onnx_slice_attrs(m.info(x).shape, starts, ends, axes, steps)));
+    return;
+  }
+  for (size_t k = 1; k <= 2; ++k) {
+    const ir::ValueInfo info = m.info(m.input(k));
+    if (info.shape != Shape{static_cast<int64_t>(axes.size())} || !m.shape_known(m.input(k)))
+      m.unsupported("starts and ends (computed in the graph) must be 1-D of one entry per axis, "
+                    "fixed at load time, got " + info.shape_str());
+  }
+  m.set_output(0, m.emit1(kOp, {x, m.input(1), m.input(2)},
+                          {{"slice_axes", axes}, {"slice_steps", steps}}));
 }
 
 }  // namespace
 
 CELLAR_REGISTER_OPS(strided_slice) {
   OpDef d{.name = kOp,
+          .max_inputs = 3,
           .infer = strided_slice_infer,
+          .value_inputs = {1, 2},
+          .attrs_from_values = slice_attrs,
           .make_kernel = strided_slice_kernel,
           .mindir = {.primitive = kOp,
                      .attr_inputs = {"begin", "end", "strides", "begin_mask", "end_mask",
