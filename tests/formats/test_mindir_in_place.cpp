@@ -43,8 +43,8 @@ ir::Graph weights_graph() {
   g.inputs = {x};
   int y = x;
   for (int k = 0; k < 4; ++k) {
-    const int w = g.add_value(std::string(static_cast<size_t>(k + 1), 'w'), DType::Float32,
-                              {64, 64});
+    const int w =
+        g.add_value(std::string(static_cast<size_t>(k + 1), 'w'), DType::Float32, {64, 64});
     g.initializers.push_back({.value = w, .data = ramp(DType::Float32, {64, 64}, float(k))});
     const int out = g.add_value("mm" + std::to_string(k), DType::Float32, {2, 64});
     g.nodes.push_back({.name = "mm" + std::to_string(k),
@@ -193,7 +193,7 @@ TEST(MindIRInPlace, ARepeatedRawDataMeansTheLastOne) {
   // object holds one): tag, length, content.
   auto field = [](int number, const std::string& content) {
     std::string out(1, static_cast<char>(number << 3 | 2));
-    for (uint64_t n = content.size(); ; n >>= 7) {
+    for (uint64_t n = content.size();; n >>= 7) {
       out.push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
       if (n < 0x80) break;
     }
