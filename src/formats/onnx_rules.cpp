@@ -135,8 +135,10 @@ void import_constant_of_shape(OnnxImporter& m) {
     const int s = m.input(0);
     const ir::ValueInfo info = m.info(s);
     if (info.dtype != DType::Int64 || info.shape.rank() != 1 || !m.shape_known(s) || info.open(0))
-      m.unsupported("the shape input (computed in the graph) must be a 1-D int64 tensor of a "
-                    "length fixed at load time, got " + info.type_str());
+      m.unsupported(
+          "the shape input (computed in the graph) must be a 1-D int64 tensor of a "
+          "length fixed at load time, got " +
+          info.type_str());
     m.set_output(0, m.emit1("FillV2", {s}, {{"value", fill.reshape(Shape{})}}));
     return;
   }
@@ -187,8 +189,9 @@ void import_shrink(OnnxImporter& m) {
 }
 
 // Range(start, limit, delta): scalars computed at run time make the Range row
-// (src/ops/tensor/range.cpp); constants (shape arithmetic folded) make the sequence at load time: max(⌈(limit − start) /
-// delta⌉, 0) elements start + i·delta in the inputs' dtype (integers computed exactly in int64).
+// (src/ops/tensor/range.cpp); constants (shape arithmetic folded) make the sequence at load time:
+// max(⌈(limit − start) / delta⌉, 0) elements start + i·delta in the inputs' dtype (integers
+// computed exactly in int64).
 void import_range(OnnxImporter& m) {
   m.require_inputs(3, 3);
   if (!m.constant_input(0) || !m.constant_input(1) || !m.constant_input(2)) {

@@ -42,7 +42,9 @@ void OpTable::add(OpDef def) {
     if (def.value_inputs.empty()) clash("has attrs_from_values but no value_inputs");
     def.infer_values = [infer = def.infer, from = def.attrs_from_values](
                            std::span<const TensorType> types, std::span<const Tensor> values,
-                           const ir::Attrs& attrs) { return infer(types, from(types, values, attrs)); };
+                           const ir::Attrs& attrs) {
+      return infer(types, from(types, values, attrs));
+    };
   }
   if (def.value_inputs.empty() != !def.infer_values)
     clash("needs both value_inputs and infer_values, or neither");
@@ -94,8 +96,7 @@ std::optional<ir::Attrs> node_attrs(const OpDef& def, std::span<const TensorType
                                     std::span<const Tensor> values, const ir::Attrs& attrs) {
   if (!def.attrs_from_values || !has_value_inputs(def, types.size())) return attrs;
   bool known = values.size() == types.size();
-  for (size_t i : def.value_inputs)
-    known = known && (i >= values.size() || values[i].defined());
+  for (size_t i : def.value_inputs) known = known && (i >= values.size() || values[i].defined());
   if (!known) return std::nullopt;
   return def.attrs_from_values(types, values, attrs);
 }

@@ -465,8 +465,11 @@ TEST(ValueDependentShapes, ShapesFromValuesKeepTheReadersLimits) {
   const Tensor x(DType::Float32, Shape{0, 3});
   EXPECT_EQ(exec.run(std::vector<Tensor>{x, i64({0, int64_t{1} << 40})})[0].shape(),
             (Shape{0, int64_t{1} << 40}));
-  expect_node_error([&] { exec.run(std::vector<Tensor>{x, i64({0, int64_t{1} << 50})}); },
-                    "reshape_empty", "above cellar's limit of 2^48");
+  expect_node_error(
+      [&] {
+        exec.run(std::vector<Tensor>{x, i64({0, int64_t{1} << 50})});
+      },
+      "reshape_empty", "above cellar's limit of 2^48");
 
   // ConstantOfShape to a graph input: negative and overflowing shapes are refused.
   ModelMaker mc(13);
@@ -478,14 +481,26 @@ TEST(ValueDependentShapes, ShapesFromValuesKeepTheReadersLimits) {
   ASSERT_EQ(y[0].shape(), (Shape{2, 1, 3}));
   EXPECT_EQ(y[0].dtype(), DType::Float32);
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(y[0].data<float>()[i], 0.0f);
-  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({2, -1, 3})}); }, "fill",
-                    "negative dimension -1");
-  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({int64_t{1} << 30, 1 << 30, 8})}); },
-                    "fill", "overflows");
-  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({0, int64_t{1} << 49, 1})}); }, "fill",
-                    "above cellar's limit of 2^48");
-  expect_node_error([&] { fill.run(std::vector<Tensor>{i64({int64_t{1} << 31, 1 << 30, 2})}); },
-                    "fill", "more bytes than int64");
+  expect_node_error(
+      [&] {
+        fill.run(std::vector<Tensor>{i64({2, -1, 3})});
+      },
+      "fill", "negative dimension -1");
+  expect_node_error(
+      [&] {
+        fill.run(std::vector<Tensor>{i64({int64_t{1} << 30, 1 << 30, 8})});
+      },
+      "fill", "overflows");
+  expect_node_error(
+      [&] {
+        fill.run(std::vector<Tensor>{i64({0, int64_t{1} << 49, 1})});
+      },
+      "fill", "above cellar's limit of 2^48");
+  expect_node_error(
+      [&] {
+        fill.run(std::vector<Tensor>{i64({int64_t{1} << 31, 1 << 30, 2})});
+      },
+      "fill", "more bytes than int64");
 }
 
 TEST(ValueDependentShapes, RangeTileAndSliceFromGraphInputs) {
@@ -503,7 +518,9 @@ TEST(ValueDependentShapes, RangeTileAndSliceFromGraphInputs) {
   EXPECT_EQ(range.run(std::vector<Tensor>{i64_scalar(5), i64_scalar(1), i64_scalar(1)})[0].shape(),
             (Shape{0}));
   expect_node_error(
-      [&] { range.run(std::vector<Tensor>{i64_scalar(0), i64_scalar(5), i64_scalar(0)}); },
+      [&] {
+        range.run(std::vector<Tensor>{i64_scalar(0), i64_scalar(5), i64_scalar(0)});
+      },
       "range", "delta must be non-zero");
   expect_node_error(
       [&] {
@@ -523,11 +540,16 @@ TEST(ValueDependentShapes, RangeTileAndSliceFromGraphInputs) {
   ASSERT_EQ(t[0].shape(), (Shape{4, 6}));
   EXPECT_EQ(t[0].data<float>()[4], 1.0f);   // row 0, column 4: x[0, 1]
   EXPECT_EQ(t[0].data<float>()[23], 5.0f);  // row 3, column 5: x[1, 2]
-  expect_node_error([&] { tile.run(std::vector<Tensor>{iota({2, 3}), i64({1, -3})}); }, "tile",
-                    "multiples must be non-negative, got -3");
   expect_node_error(
-      [&] { tile.run(std::vector<Tensor>{iota({2, 3}), i64({int64_t{1} << 62, 1})}); }, "tile",
-      "overflows");
+      [&] {
+        tile.run(std::vector<Tensor>{iota({2, 3}), i64({1, -3})});
+      },
+      "tile", "multiples must be non-negative, got -3");
+  expect_node_error(
+      [&] {
+        tile.run(std::vector<Tensor>{iota({2, 3}), i64({int64_t{1} << 62, 1})});
+      },
+      "tile", "overflows");
 
   // x[:, s:e] with s and e graph inputs (axes and steps constant).
   ModelMaker ms(13);
@@ -639,7 +661,8 @@ TEST(ValueDependentShapes, ValueInputFormsSurviveAnOnnxRoundTrip) {
 // and x[:, :x.size(1) - 1] read their sizes at run time; cellar matches PyTorch's eager outputs at
 // (2, 5, 4) and (3, 7, 4), and a second run at a planned size allocates nothing.
 TEST(ValueDependentShapes, TorchExportAtTwoSizes) {
-  const std::filesystem::path dir = std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
   const ir::Graph g = cellar::load(dir / "dynamic_opset17.onnx");
   std::set<std::string> run_time;
   for (const auto& n : g.nodes)
@@ -673,7 +696,8 @@ TEST(ValueDependentShapes, TorchExportAtTwoSizes) {
 // decide them (shapes computed from shapes, as torch's x.view(x.size(0), -1)), and says which
 // outputs are known only at run time (they depend on an input's values).
 TEST(ValueDependentShapes, ResizeReportsRealShapesOrKnownOnlyAtRunTime) {
-  const std::filesystem::path dir = std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
   nn::GraphCell cell(cellar::load(dir / "dynamic_opset17.onnx"));
   cell.resize({Shape{9, 11, 4}});
   const auto types = cell.output_types();

@@ -27,8 +27,8 @@ const Tensor& fill_value(const ir::Attrs& attrs) {
 
 void check_shape_input(const TensorType& s) {
   if (s.dtype != DType::Int64 && s.dtype != DType::Int32)
-    dtype_error(kOp, "the shape input must be Int64 or Int32, got " +
-                         std::string(mindspore_name(s.dtype)));
+    dtype_error(
+        kOp, "the shape input must be Int64 or Int32, got " + std::string(mindspore_name(s.dtype)));
   if (s.shape.rank() != 1)
     shape_error(kOp, "the shape input must be 1-D, got shape " + s.shape.str());
   if (static_cast<size_t>(s.shape[0]) > ir::kMaxRank)

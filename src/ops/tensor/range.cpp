@@ -25,8 +25,8 @@ void check_types(std::span<const TensorType> in) {
   for (size_t i = 0; i < 3; ++i) {
     if (in[i].dtype != dt) dtype_error(kOp, "start, limit and delta must have one dtype");
     if (in[i].shape.numel() != 1 || in[i].shape.rank() > 1)
-      shape_error(kOp, "input " + std::to_string(i) + " must be a scalar, got shape " +
-                           in[i].shape.str());
+      shape_error(
+          kOp, "input " + std::to_string(i) + " must be a scalar, got shape " + in[i].shape.str());
   }
 }
 
@@ -94,11 +94,14 @@ Kernel make_kernel(std::span<const TensorType> in, const ir::Attrs&) {
     case DType::Float64:
       return [](std::span<const Tensor> x, std::span<Tensor> y) { fill<double>(x[0], x[2], y[0]); };
     case DType::Int16:
-      return [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int16_t>(x[0], x[2], y[0]); };
+      return
+          [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int16_t>(x[0], x[2], y[0]); };
     case DType::Int32:
-      return [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int32_t>(x[0], x[2], y[0]); };
+      return
+          [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int32_t>(x[0], x[2], y[0]); };
     default:
-      return [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int64_t>(x[0], x[2], y[0]); };
+      return
+          [](std::span<const Tensor> x, std::span<Tensor> y) { fill<int64_t>(x[0], x[2], y[0]); };
   }
 }
 

@@ -114,7 +114,8 @@ void export_reshape(OnnxBuilder& b, const ir::Node& n) {
       shape = cast;
     }
     OnnxAttrs attrs;
-    if (const int64_t z = onnx_checked(b, n, [&] { return attr_int(n.attrs, "Reshape", "allowzero", 0); }))
+    if (const int64_t z =
+            onnx_checked(b, n, [&] { return attr_int(n.attrs, "Reshape", "allowzero", 0); }))
       attrs.push_back({"allowzero", z});
     b.add("Reshape", {b.name(n.inputs[0]), shape}, {b.name(n.outputs.at(0))}, attrs);
     return;
@@ -136,8 +137,10 @@ void import_reshape(OnnxImporter& m) {
     // two-input form, planned with its values.
     const ir::ValueInfo info = m.info(m.input(1));
     if (info.shape.rank() != 1 || !m.shape_known(m.input(1)) || info.open(0))
-      m.unsupported("the shape input (computed in the graph) must be 1-D of a length fixed at "
-                    "load time, got " + info.shape_str());
+      m.unsupported(
+          "the shape input (computed in the graph) must be 1-D of a length fixed at "
+          "load time, got " +
+          info.shape_str());
     ir::Attrs attrs;
     if (allowzero) attrs["allowzero"] = int64_t{1};
     m.set_output(0, m.emit1("Reshape", {x, m.input(1)}, std::move(attrs)));

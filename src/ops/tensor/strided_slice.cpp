@@ -269,9 +269,10 @@ ir::Attrs onnx_slice_attrs(const Shape& x, const std::vector<int64_t>& starts,
 ir::Attrs slice_attrs(std::span<const TensorType> in, std::span<const Tensor> v,
                       const ir::Attrs& attrs) {
   if (!attrs.count("slice_axes"))
-    shape_error(kOp, "start and end given as tensors need the attributes slice_axes and "
-                     "slice_steps (ONNX's Slice); MindSpore's begin, end and strides must be "
-                     "constants");
+    shape_error(kOp,
+                "start and end given as tensors need the attributes slice_axes and "
+                "slice_steps (ONNX's Slice); MindSpore's begin, end and strides must be "
+                "constants");
   const auto axes = attr_ints(attrs, kOp, "slice_axes");
   const auto steps = attr_ints(attrs, kOp, "slice_steps");
   const int64_t r = static_cast<int64_t>(in[0].shape.rank());
@@ -325,17 +326,20 @@ void import_slice(OnnxImporter& m) {
     if (steps[i] == 0) m.fail("steps must not be 0");
   }
   if (!dynamic) {
-    m.set_output(0, m.emit1(kOp, {x}, onnx_slice_attrs(m.info(x).shape, starts, ends, axes, steps)));
+    m.set_output(0,
+                 m.emit1(kOp, {x}, onnx_slice_attrs(m.info(x).shape, starts, ends, axes, steps)));
     return;
   }
   for (size_t k = 1; k <= 2; ++k) {
     const ir::ValueInfo info = m.info(m.input(k));
     if (info.shape != Shape{static_cast<int64_t>(axes.size())} || !m.shape_known(m.input(k)))
-      m.unsupported("starts and ends (computed in the graph) must be 1-D of one entry per axis, "
-                    "fixed at load time, got " + info.shape_str());
+      m.unsupported(
+          "starts and ends (computed in the graph) must be 1-D of one entry per axis, "
+          "fixed at load time, got " +
+          info.shape_str());
   }
-  m.set_output(0, m.emit1(kOp, {x, m.input(1), m.input(2)},
-                          {{"slice_axes", axes}, {"slice_steps", steps}}));
+  m.set_output(
+      0, m.emit1(kOp, {x, m.input(1), m.input(2)}, {{"slice_axes", axes}, {"slice_steps", steps}}));
 }
 
 }  // namespace

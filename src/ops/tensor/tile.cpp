@@ -20,7 +20,8 @@ void check_multiples_input(const TensorType& m) {
                             std::string(mindspore_name(m.dtype)));
   if (m.shape.rank() != 1)
     shape_error("Tile", "the multiples input must be 1-D, got shape " + m.shape.str());
-  if (static_cast<size_t>(m.shape[0]) > kMaxRank) shape_error("Tile", "rank above 16 is not supported");
+  if (static_cast<size_t>(m.shape[0]) > kMaxRank)
+    shape_error("Tile", "rank above 16 is not supported");
 }
 
 ir::Attrs tile_attrs(std::span<const TensorType> in, std::span<const Tensor> v,
