@@ -1107,11 +1107,16 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
     return reconciled(std::move(g), false);
   } catch (const Error& folded) {
     if (folded.code() != ErrorCode::kUnsupported) throw;
-    const std::exception_ptr first = std::current_exception();
     try {
       return reconciled(Reader(model, file, options, 1, true).run(), true);
-    } catch (const Error&) {
-      std::rethrow_exception(first);  // the first reason: the one about the model as exported
+    } catch (const Error& second) {
+      // The first reason leads (the one about the model as exported); the second says what stops
+      // computing its shapes at run time.
+      const std::string at = second.tensor().empty() ? "" : "'" + second.tensor() + "': ";
+      throw Error(ErrorCode::kUnsupported,
+                  folded.reason() + ". Read with its shapes computed at run time, it stops at " +
+                      at + second.reason(),
+                  {.file = file, .tensor = folded.tensor()});
     }
   }
 }

@@ -150,7 +150,17 @@ Kernel pool_kernel(const std::string& name, std::span<const TensorType> in,
 }
 
 // Concat of fill constants around `x` along `axis`: explicit pooling pads (−∞ for a max).
+// Where x's shape is known only at run time (it follows an open input dimension), a constant
+// block cannot be made: a Pad node with the fill instead.
 int pad_with(OnnxImporter& m, int x, size_t axis, int64_t before, int64_t after, double fill) {
+  if (!m.shape_known(x) && (before > 0 || after > 0)) {
+    std::vector<int64_t> paddings(2 * m.info(x).shape.rank(), 0);
+    paddings[2 * axis] = std::max<int64_t>(before, 0);
+    paddings[2 * axis + 1] = std::max<int64_t>(after, 0);
+    ir::Attrs attrs{{"paddings", paddings}};
+    if (fill != 0) attrs["value"] = fill;
+    return m.emit1("Pad", {x}, std::move(attrs));
+  }
   std::vector<int> parts;
   const DType dt = m.info(x).dtype;
   auto block = [&](int64_t n) {
