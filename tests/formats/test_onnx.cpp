@@ -900,7 +900,7 @@ std::vector<Corruption> corruptions() {
          n->clear_attribute();
          n->add_input("x");
        },
-       nullptr, "constant"},
+       nullptr, "must be 1-D of a length fixed at load time"},
       {"bias of the wrong length",
        [](pb::ModelProto& m) {
          auto* t = m.mutable_graph()->mutable_initializer(1);
@@ -978,7 +978,7 @@ std::vector<Corruption> corruptions() {
          auto* n = node_named(m, "Relu");
          n->set_op_type("ConstantOfShape");
        },
-       nullptr, "constant"},
+       nullptr, "must be a 1-D int64 tensor"},
       {"ConstantOfShape too large",
        [](pb::ModelProto& m) {
          add_i64_initializer(m, "k", {int64_t{1} << 20, int64_t{1} << 20});
