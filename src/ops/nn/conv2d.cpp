@@ -26,6 +26,7 @@
 
 #include "ops/gemm.h"
 #include "ops/nn/conv3d.h"
+#include "ops/nn/conv_direct.h"
 #include "ops/nn/depthwise.h"
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
@@ -271,6 +272,8 @@ void epilogue_row(T* y, int64_t len, T bias) {
 //   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
 //   registers (a channel multiplier above 1: each output plane alone, every tap of a vector of
 //   outputs summed in a register);
+// - a few input channels (Float32, group 1, ops/nn/conv_direct.h): computed directly, each tap of a
+//   vector of outputs read from the input (or a padded copy), no im2col;
 // - otherwise im2col + GEMM per (image, group, block of output positions), a 1×1 stride-1
 //   unpadded convolution reading its input as the im2col matrix directly.
 // Work is split over the Parallel's workers by output planes (depthwise) or by (image, group,
@@ -338,6 +341,9 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
         }
       });
     };
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_fits(g)) return conv_direct_kernel(g, has_bias, kAct, packed);
   }
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
