@@ -471,8 +471,8 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
         kernel(in, serial_out);
         double worst = 0, scale = 0;
         for (int64_t i = 0; i < want.numel(); ++i) {
-          worst = std::max(worst, std::fabs(static_cast<double>(got.data<float>()[i]) -
-                                            want.data<float>()[i]));
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
           scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
         }
         EXPECT_GT(scale, 0.5);

@@ -132,8 +132,7 @@ __attribute__((target("avx2,fma"))) void tile(const Tile& t) {
     float* dst = t.y + r * t.ys;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m256 o =
-          activate(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
+      const __m256 o = activate(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
       if (v < last)
         _mm256_storeu_ps(dst + v * kLanes, o);
       else
@@ -261,9 +260,8 @@ void run(const Plan& pl, std::span<const Tensor> in, std::span<Tensor> out, Para
   const float* bias = pl.bias ? in[2].data<float>() : nullptr;
   float* y = out[0].data<float>();
   if (out[0].numel() == 0) return;
-  const int64_t per_image =
-      std::clamp<int64_t>((par.threads() + g.n - 1) / g.n, (g.oh + pl.rows_max - 1) / pl.rows_max,
-                          g.oh);
+  const int64_t per_image = std::clamp<int64_t>((par.threads() + g.n - 1) / g.n,
+                                                (g.oh + pl.rows_max - 1) / pl.rows_max, g.oh);
   const int64_t rows = (g.oh + per_image - 1) / per_image;
   const int64_t blocks = (g.oh + rows - 1) / rows;
   const int64_t unit_macs = std::max<int64_t>(1, rows * g.ow * g.o * pl.kdim);
@@ -326,9 +324,8 @@ Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act,
         pl.off[static_cast<size_t>(p)] = (ci * g.h + i * g.dh) * g.w + j * g.dw;
       } else {
         const int64_t ph = i * g.dh % g.sh, q = j * g.dw % g.sw;
-        pl.off[static_cast<size_t>(p)] =
-            ((ci * g.sh + ph) * g.sw + q) * pl.rows * pl.cols + (i * g.dh / g.sh) * pl.cols +
-            j * g.dw / g.sw;
+        pl.off[static_cast<size_t>(p)] = ((ci * g.sh + ph) * g.sw + q) * pl.rows * pl.cols +
+                                         (i * g.dh / g.sh) * pl.cols + j * g.dw / g.sw;
       }
     }
   pl.off_max = *std::max_element(pl.off.begin(), pl.off.end());
