@@ -727,19 +727,29 @@ void import_conv_transpose(OnnxImporter& m) {
 bool conv_uses_gemm(const ConvGeometry& g) { return !(g.c == g.group && g.group > 1); }
 
 Tensor pack_conv_weight(const Tensor& w, int64_t group) {
-  Tensor out(w.dtype(), w.shape());
-  const int64_t o = w.shape()[0], og = o / group, kdim = w.numel() / o;
+  // The output is not zero-filled first: it is written in full, and zeros would be one more pass
+  // over fresh memory at load time (docs/benchmarks.md, Session 8: cold start).
+  Tensor out(w.dtype(), w.shape(), Storage::allocate(w.nbytes(), /*zero=*/false), 0);
+  const int64_t o = w.shape()[0], kdim = w.numel() / o;
   const int64_t cg = w.shape()[1], taps = w.shape()[2] * w.shape()[3];
-  // Columns tap-major ((i·kw + j)·cg + ci), so that a tap's columns are one range.
-  std::vector<float> tap_major(static_cast<size_t>(w.numel()));
+  // pack_rows (ops/gemm.h) of the weight with its columns tap-major ((i·kw + j)·cg + ci), so
+  // that a tap's columns are one range, group by group (each group's rows start a panel), in one
+  // pass: column p = t·cg + ci of row r is w[r, ci, t]. A panel's rows (8 × kdim floats) stay in
+  // L2 while it is written; no tap-major copy of the whole weight is made first.
+  const int64_t og = o / group;
   const float* src = w.data<float>();
-  for (int64_t r = 0; r < o; ++r)
-    for (int64_t ci = 0; ci < cg; ++ci)
-      for (int64_t t = 0; t < taps; ++t)
-        tap_major[static_cast<size_t>(r * kdim + t * cg + ci)] = src[r * kdim + ci * taps + t];
+  float* dst = out.data<float>();
   for (int64_t gr = 0; gr < group; ++gr)
-    pack_rows(og, kdim, tap_major.data() + gr * og * kdim, kdim,
-              out.data<float>() + gr * og * kdim);
+    for (int64_t r0 = 0; r0 < og; r0 += kPackRows) {
+      const int64_t rows = std::min(kPackRows, og - r0);
+      const float* first = src + (gr * og + r0) * kdim;
+      float* panel = dst + (gr * og + r0) * kdim;
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          float* col = panel + (t * cg + ci) * rows;
+          for (int64_t r = 0; r < rows; ++r) col[r] = first[r * kdim + ci * taps + t];
+        }
+    }
   return out;
 }
 
