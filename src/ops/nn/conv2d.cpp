@@ -726,31 +726,44 @@ void import_conv_transpose(OnnxImporter& m) {
 
 bool conv_uses_gemm(const ConvGeometry& g) { return !(g.c == g.group && g.group > 1); }
 
-Tensor pack_conv_weight(const Tensor& w, int64_t group) {
-  // The output is not zero-filled first: it is written in full, and zeros would be one more pass
-  // over fresh memory at load time (docs/benchmarks.md, Session 8: cold start).
-  Tensor out(w.dtype(), w.shape(), Storage::allocate(w.nbytes(), /*zero=*/false), 0);
-  const int64_t o = w.shape()[0], kdim = w.numel() / o;
-  const int64_t cg = w.shape()[1], taps = w.shape()[2] * w.shape()[3];
-  // pack_rows (ops/gemm.h) of the weight with its columns tap-major ((i·kw + j)·cg + ci), so
-  // that a tap's columns are one range, group by group (each group's rows start a panel), in one
-  // pass: column p = t·cg + ci of row r is w[r, ci, t]. A panel's rows (8 × kdim floats) stay in
-  // L2 while it is written; no tap-major copy of the whole weight is made first.
-  const int64_t og = o / group;
-  const float* src = w.data<float>();
-  float* dst = out.data<float>();
+namespace {
+// pack_rows (ops/gemm.h) of the weight w [o, cg, taps] (at `src`) with its columns tap-major
+// ((i·kw + j)·cg + ci), so that a tap's columns are one range, group by group (each group's rows
+// start a panel), into `dst`, in one pass: column p = t·cg + ci of row r is w[r, ci, t]. A panel
+// takes the bytes of the rows it holds, so each panel's rows are copied aside first (8 × kdim
+// floats, in L2) and `dst` may be `src`: packing in place needs no second weight-sized buffer.
+void pack_conv_panels(const float* src, int64_t o, int64_t cg, int64_t taps, int64_t group,
+                      float* dst) {
+  const int64_t kdim = cg * taps, og = o / group;
+  std::vector<float> rows_aside(static_cast<size_t>(std::min(kPackRows, og) * kdim));
   for (int64_t gr = 0; gr < group; ++gr)
     for (int64_t r0 = 0; r0 < og; r0 += kPackRows) {
       const int64_t rows = std::min(kPackRows, og - r0);
-      const float* first = src + (gr * og + r0) * kdim;
-      float* panel = dst + (gr * og + r0) * kdim;
+      const int64_t at = (gr * og + r0) * kdim;
+      std::copy_n(src + at, rows * kdim, rows_aside.data());
+      const float* first = rows_aside.data();
+      float* panel = dst + at;
       for (int64_t t = 0; t < taps; ++t)
         for (int64_t ci = 0; ci < cg; ++ci) {
           float* col = panel + (t * cg + ci) * rows;
           for (int64_t r = 0; r < rows; ++r) col[r] = first[r * kdim + ci * taps + t];
         }
     }
+}
+}  // namespace
+
+Tensor pack_conv_weight(const Tensor& w, int64_t group) {
+  // The output is not zero-filled first: it is written in full, and zeros would be one more pass
+  // over fresh memory at load time (docs/benchmarks.md, Session 8: cold start).
+  Tensor out(w.dtype(), w.shape(), Storage::allocate(w.nbytes(), /*zero=*/false), 0);
+  pack_conv_panels(w.data<float>(), w.shape()[0], w.shape()[1], w.shape()[2] * w.shape()[3], group,
+                   out.data<float>());
   return out;
+}
+
+void pack_conv_weight_in_place(Tensor& w, int64_t group) {
+  float* p = w.data<float>();
+  pack_conv_panels(p, w.shape()[0], w.shape()[1], w.shape()[2] * w.shape()[3], group, p);
 }
 
 Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,
