@@ -26,6 +26,7 @@
 
 #include "ops/gemm.h"
 #include "ops/nn/conv3d.h"
+#include "ops/nn/conv_direct.h"
 #include "ops/nn/depthwise.h"
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
@@ -243,9 +244,10 @@ void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
 }
 
 // Columns of the im2col matrix per block: enough for the GEMM to run at speed, few enough that
-// one block's im2col stays in the core's cache.
+// one block's im2col stays in the core's L2 beside the weights (192 KiB: a Zen 3 core has 512 KiB
+// of L2, which a 512 KiB block overflowed; docs/benchmarks.md, issue 13, session 8).
 constexpr int64_t kMinColumns = 64;
-constexpr size_t kColumnBytes = size_t{512} << 10;
+constexpr size_t kColumnBytes = size_t{192} << 10;
 
 // y[i] = act(y[i] + bias) over `len` outputs of one channel.
 template <class T, ConvActivation kAct>
@@ -271,6 +273,8 @@ void epilogue_row(T* y, int64_t len, T bias) {
 //   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
 //   registers (a channel multiplier above 1: each output plane alone, every tap of a vector of
 //   outputs summed in a register);
+// - a few input channels (Float32, group 1, ops/nn/conv_direct.h): computed directly, each tap of a
+//   vector of outputs read from the input (or a padded copy), no im2col;
 // - otherwise im2col + GEMM per (image, group, block of output positions), a 1×1 stride-1
 //   unpadded convolution reading its input as the im2col matrix directly.
 // Work is split over the Parallel's workers by output planes (depthwise) or by (image, group,
@@ -338,6 +342,9 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
         }
       });
     };
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_fits(g)) return conv_direct_kernel(g, has_bias, kAct, packed);
   }
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
@@ -423,12 +430,31 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
             std::fill(yg + r * spatial + s0, yg + r * spatial + s1, T(0));
         } else {
           const int64_t ld = direct ? spatial : col_stride(s1 - s0);
-          if (!direct && packed) im2col_taps<T>(g, cg, xg, s0, s1, col, ld, taps);
-          if (!direct && !packed) im2col(g, cg, xg, s0, s1, col, ld);
-          const T* bm = direct ? xg + s0 : col;
           const T* am = w + (gr * og + r0) * kdim;
+          if (!direct && packed) {
+            // The block's im2col in tiles of kPackCols columns, each tile's rows one after
+            // another (krows × width, contiguous), and each tile's product on them: the kernels
+            // then read B as one stream instead of rows a block's width apart (AVX2 on a Zen 3
+            // core: 3 × 3 layers at 28 × 28 to 7 × 7, batch 8, 35–52 → 46–67 GFLOP/s).
+            for (int64_t j0 = s0; j0 < s1; j0 += kPackCols) {
+              const int64_t j1 = std::min(s1, j0 + kPackCols);
+              im2col_taps<T>(g, cg, xg, j0, j1, col + (j0 - s0) * krows, j1 - j0, taps);
+            }
+            if constexpr (std::is_same_v<T, float>) {
+              for (int64_t j0 = s0; j0 < s1; j0 += kPackCols) {
+                const int64_t j1 = std::min(s1, j0 + kPackCols);
+                gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, col + (j0 - s0) * krows, j1 - j0,
+                            yg + r0 * spatial + j0, spatial);
+              }
+            }
+          } else if (!direct) {
+            im2col(g, cg, xg, s0, s1, col, ld);
+          }
+          const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
-            if (packed) {
+            if (packed && !direct) {
+              // Done above, tile by tile.
+            } else if (packed) {
               gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
                           spatial);
             } else {
