@@ -62,21 +62,26 @@ class Rewriter {
     return it == init_.end() ? nullptr : &g_.initializers[it->second].data;
   }
   // Constant `v`, when a pass may overwrite its bytes with their replacement: read by one live
-  // node only and no graph output, its bytes a copy of a file's still to be made (a MindIR weight
-  // at an address its dtype cannot be read at, Storage::deferred_copy), which no other tensor or
-  // graph shares. Making the copy then writing the replacement over it is one pass over fresh
-  // memory instead of two (the copy, then a new tensor for the replacement). nullptr otherwise:
-  // bytes the caller's graph, a file mapping or a user's array hold stay untouched.
-  Tensor* pending_private_constant(int v) {
+  // node only and no graph output, its bytes wholly its own and shared with no other tensor or
+  // graph, and either made by this optimiser (add_constant's `owned`) or a copy of a file's still
+  // to be made (a MindIR weight at an address its dtype cannot be read at,
+  // Storage::deferred_copy). Writing a replacement (BatchNorm folding, packing) over such bytes
+  // needs no new buffer: every weight-sized buffer is fresh memory, ~3 µs per 4 KiB page to fault
+  // in on this VM. nullptr otherwise: bytes the caller's graph, a file mapping or a user's array
+  // hold stay untouched.
+  Tensor* writable_constant(int v) {
     auto it = init_.find(v);
     if (it == init_.end() || !private_value(v)) return nullptr;
     Tensor& t = g_.initializers[it->second].data;
     const std::shared_ptr<Storage>& st = t.storage();
-    if (st == nullptr || !st->is_pending() || st.use_count() != 1 || t.storage_offset() != 0)
+    if (st == nullptr || st.use_count() != 1 || t.storage_offset() != 0 ||
+        t.nbytes() != st->nbytes() || st->is_mapped())
       return nullptr;
+    if (!owned_.count(v) && !st->is_pending()) return nullptr;
     return &t;
   }
-  int add_constant(const std::string& hint, Tensor t) {
+  // `owned`: t's bytes were allocated by this optimiser for it alone (writable_constant).
+  int add_constant(const std::string& hint, Tensor t, bool owned = false) {
     std::string name = hint;
     for (int k = 1; names().count(name); ++k) name = hint + "_" + std::to_string(k);
     names_.insert(name);
@@ -85,6 +90,7 @@ class Rewriter {
     init_[v] = g_.initializers.size() - 1;
     readers_.push_back(0);
     producer_.push_back(-1);
+    if (owned) owned_.insert(v);
     return v;
   }
   // Drops constant `v`'s bytes once no live node reads it and it is no graph output (the value
@@ -126,6 +132,7 @@ class Rewriter {
   std::set<int> graph_output_;
   std::vector<int> readers_, producer_;
   std::set<std::string> names_;
+  std::set<int> owned_;
 };
 
 bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
@@ -303,9 +310,10 @@ int fold_batch_norms(Rewriter& rw) {
     }
     const bool f64 = dt == DType::Float64;
     const std::string base = g.value(conv.outputs[0]).name;
-    Tensor* own = rw.pending_private_constant(conv.inputs[1]);
-    const int w2 = rw.add_constant(base + "/folded_weight", f64 ? scaled_weight<double>(*w, a, own)
-                                                                : scaled_weight<float>(*w, a, own));
+    Tensor* own = rw.writable_constant(conv.inputs[1]);
+    const int w2 = rw.add_constant(
+        base + "/folded_weight",
+        f64 ? scaled_weight<double>(*w, a, own) : scaled_weight<float>(*w, a, own), true);
     const int b2 = rw.add_constant(base + "/folded_bias",
                                    f64 ? from_doubles<double>(dt, b) : from_doubles<float>(dt, b));
     std::vector<int> replaced{conv.inputs[1], bn.inputs[1], bn.inputs[2], bn.inputs[3],
@@ -464,8 +472,15 @@ int pack_weights(Rewriter& rw) {
                                         ops::attr_int(node.attrs, node.op, "groups", 1));
     if (group < 1 || w->shape()[0] % group != 0 || (w->shape()[1] == 1 && group > 1)) continue;
     const int unpacked = node.inputs[1];
+    Tensor packed_weight;
+    if (Tensor* own = rw.writable_constant(unpacked)) {
+      ops::pack_conv_weight_in_place(*own, group);  // the folded weight, or the file's copy
+      packed_weight = std::move(*own);
+    } else {
+      packed_weight = ops::pack_conv_weight(*w, group);
+    }
     node.inputs[1] = rw.add_constant(g.value(node.outputs[0]).name + "/packed_weight",
-                                     ops::pack_conv_weight(*w, group));
+                                     std::move(packed_weight), true);
     node.attrs["packed_weight"] = true;
     rw.release_if_unread(unpacked);
     ++packed;
@@ -518,7 +533,7 @@ int transpose_constant_operands(Rewriter& rw) {
     float* dst = t.data<float>();
     transpose_into(src, rows, cols, dst);
     const int given = node.inputs[1];
-    node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t));
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t), true);
     node.attrs["transpose_b"] = one_row;
     rw.release_if_unread(given);
     ++turned;
@@ -552,7 +567,7 @@ int pack_matmul_operands(Rewriter& rw) {
     Tensor t = unfilled(DType::Float32, b->shape());
     ops::pack_columns(k, cols, b->data<float>(), cols, t.data<float>());
     const int given = node.inputs[1];
-    node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t));
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t), true);
     if (node.op == "MatMul") {
       node.op = "FusedMatMul";
       node.attrs["activation"] = std::string("none");

@@ -252,3 +252,27 @@ TEST(MindIRInPlace, RandomByteMutationsMatchAParseOfTheWholeMessage) {
     if (HasFatalFailure()) return;
   }
 }
+
+// BatchNorm folding and weight packing write over a weight's bytes only when the graph they
+// optimise is its one holder (Executor over a moved-in graph); a graph the caller keeps keeps the
+// weights it loaded. Either way the outputs are those of a graph whose weights protobuf copied.
+TEST(MindIRInPlace, WeightsAreRewrittenInPlaceOnlyWhenNothingElseHoldsThem) {
+  auto net = nn::SequentialCell({nn::Conv2d(8, 16, 3), nn::BatchNorm2d(16), nn::ReLU()});
+  TempDir dir;
+  const Tensor x = ramp(DType::Float32, {1, 8, 12, 12}, 0.1f);
+  const auto path = export_model(*net, {x}, (dir / "cb").string(), FileFormat::MINDIR);
+  const ir::Graph kept = load(path);
+  const auto before = weights_of(kept);
+  runtime::Executor shared(kept);  // the executor's graph shares the weights with `kept`
+  EXPECT_EQ(weights_of(kept), before);
+  runtime::Executor alone(load(path));  // the only holder of its weights
+  const auto bytes = cellar::testing::read_bytes(path);
+  runtime::Executor copied(formats::read_mindir(bytes, "cb.mindir"));
+  const auto y0 = copied.run(std::vector<Tensor>{x});
+  for (runtime::Executor* e : {&shared, &alone}) {
+    const auto y = e->run(std::vector<Tensor>{x});
+    ASSERT_EQ(y.size(), 1u);
+    EXPECT_EQ(0, std::memcmp(y[0].raw_data(), y0[0].raw_data(), y0[0].nbytes()));
+  }
+  EXPECT_EQ(weights_of(kept), before);
+}
