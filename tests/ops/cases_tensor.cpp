@@ -882,6 +882,52 @@ std::vector<OpCase> model_cases() {
        .label = "target_of_rank_2",
        .inputs = {uniform({1, 1}, 3018), values({2, 2}, {1, 2}, DType::Int64)},
        .error = "must be 1-D"},
+      // FillV2: a tensor of a shape given as a tensor (known at run time), of one value.
+      {.op = "FillV2",
+       .label = "shape_from_a_tensor",
+       .inputs = {values({2, 0, 3}, {3}, DType::Int64)},
+       .attrs = {{"value", values({1.5}, {})}},
+       .reference =
+           [](const std::vector<Tensor>&, const ir::Attrs&) {
+             return std::vector<Tensor>{Tensor(DType::Float32, Shape{2, 0, 3})};
+           },
+       .tol = 0},
+      {.op = "FillV2",
+       .label = "int32_shape_int64_fill",
+       .inputs = {values({2, 2}, {2}, DType::Int32)},
+       .attrs = {{"value", values({7}, {}, DType::Int64)}},
+       .reference =
+           [](const std::vector<Tensor>&, const ir::Attrs&) {
+             return std::vector<Tensor>{values({7, 7, 7, 7}, {2, 2}, DType::Int64)};
+           },
+       .tol = 0},
+      {.op = "FillV2",
+       .label = "negative",
+       .inputs = {values({2, -3}, {2}, DType::Int64)},
+       .attrs = {{"value", values({0}, {})}},
+       .error = "negative dimension -3"},
+      // Range: start, limit, delta as scalar tensors (known at run time).
+      {.op = "Range",
+       .label = "int64_down",
+       .inputs = {values({5}, {}, DType::Int64), values({-2}, {}, DType::Int64),
+                  values({-3}, {}, DType::Int64)},
+       .reference =
+           [](const std::vector<Tensor>&, const ir::Attrs&) {
+             return std::vector<Tensor>{values({5, 2, -1}, {3}, DType::Int64)};
+           },
+       .tol = 0},
+      {.op = "Range",
+       .label = "float_steps",
+       .inputs = {values({0.5}, {}), values({2}, {}), values({0.5}, {})},
+       .reference =
+           [](const std::vector<Tensor>&, const ir::Attrs&) {
+             return std::vector<Tensor>{values({0.5, 1, 1.5}, {3})};
+           }},
+      {.op = "Range",
+       .label = "zero_delta",
+       .inputs = {values({0}, {}, DType::Int32), values({3}, {}, DType::Int32),
+                  values({0}, {}, DType::Int32)},
+       .error = "delta must be non-zero"},
       // TensorShape: the input's dimensions, as Int64.
       {.op = "TensorShape",
        .label = "rank3",
