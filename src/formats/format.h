@@ -85,6 +85,10 @@ struct GraphReadOptions {
   std::optional<Cipher> dec;       // for encrypted external data files
   // Constant bytes the reader may make beyond the file's own (GraphLoadOptions has the story).
   uint64_t max_load_constant_bytes = kDefaultMaxLoadConstantBytes;
+  // The mapping (or private copy) the bytes lie in, when they do: a reader may then make tensors
+  // that view their bytes there (Storage::view, which keeps it alive) or copy them on first use
+  // (Storage::deferred_copy) instead of copying them now. Null: every tensor's bytes are copied.
+  std::shared_ptr<MappedFile> source;
 };
 
 // How a graph is written to disk: encryption of every file written, and for formats that split

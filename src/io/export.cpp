@@ -120,11 +120,13 @@ ir::Graph load(const std::filesystem::path& path, const GraphLoadOptions& option
       throw Error(ErrorCode::kCrypto,
                   "decrypted bytes are not a MindIR model (wrong key or not a MindIR file)",
                   {path.string()});
+    read_options.source = plain;
     ir::Graph g = formats::mindir_format().read(plain_bytes, path.string(), read_options);
     g.validate(path.string());
     return g;
   }
   const auto file = MappedFile::open(path);
+  read_options.source = file;
   ir::Graph g =
       formats::format_for(*kind).read({file->data(), file->size()}, path.string(), read_options);
   g.validate(path.string());

@@ -61,7 +61,27 @@ class Rewriter {
     auto it = init_.find(v);
     return it == init_.end() ? nullptr : &g_.initializers[it->second].data;
   }
-  int add_constant(const std::string& hint, Tensor t) {
+  // Constant `v`, when a pass may overwrite its bytes with their replacement: read by one live
+  // node only and no graph output, its bytes wholly its own and shared with no other tensor or
+  // graph, and either made by this optimiser (add_constant's `owned`) or a copy of a file's still
+  // to be made (a MindIR weight at an address its dtype cannot be read at,
+  // Storage::deferred_copy). Writing a replacement (BatchNorm folding, packing) over such bytes
+  // needs no new buffer: every weight-sized buffer is fresh memory, ~3 µs per 4 KiB page to fault
+  // in on this VM. nullptr otherwise: bytes the caller's graph, a file mapping or a user's array
+  // hold stay untouched.
+  Tensor* writable_constant(int v) {
+    auto it = init_.find(v);
+    if (it == init_.end() || !private_value(v)) return nullptr;
+    Tensor& t = g_.initializers[it->second].data;
+    const std::shared_ptr<Storage>& st = t.storage();
+    if (st == nullptr || st.use_count() != 1 || t.storage_offset() != 0 ||
+        t.nbytes() != st->nbytes() || st->is_mapped())
+      return nullptr;
+    if (!owned_.count(v) && !st->is_pending()) return nullptr;
+    return &t;
+  }
+  // `owned`: t's bytes were allocated by this optimiser for it alone (writable_constant).
+  int add_constant(const std::string& hint, Tensor t, bool owned = false) {
     std::string name = hint;
     for (int k = 1; names().count(name); ++k) name = hint + "_" + std::to_string(k);
     names_.insert(name);
@@ -70,6 +90,7 @@ class Rewriter {
     init_[v] = g_.initializers.size() - 1;
     readers_.push_back(0);
     producer_.push_back(-1);
+    if (owned) owned_.insert(v);
     return v;
   }
   // Drops constant `v`'s bytes once no live node reads it and it is no graph output (the value
@@ -111,9 +132,17 @@ class Rewriter {
   std::set<int> graph_output_;
   std::vector<int> readers_, producer_;
   std::set<std::string> names_;
+  std::set<int> owned_;
 };
 
 bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
+
+// A tensor for a pass to fill in full, not zero-filled first: a weight's copy is fresh memory, and
+// writing it twice (zeros, then the values) costs a second pass over it at load time.
+Tensor unfilled(DType dt, Shape shape) {
+  const size_t n = static_cast<size_t>(shape.numel()) * itemsize(dt);
+  return Tensor(dt, std::move(shape), Storage::allocate(n, /*zero=*/false), 0);
+}
 
 // 1. Nodes whose inputs are all initializers, computed now.
 int fold_constants(Rewriter& rw, const std::vector<size_t>& order) {
@@ -195,9 +224,10 @@ int remove_identities(Rewriter& rw) {
 }
 
 // 3. BatchNorm(Conv2D(x, w) [+ BiasAdd b]) → Conv2D(x, w') + BiasAdd(b').
+// w' = w scaled by a[o] along its first dimension: into `in_place` (which is w) when given.
 template <class T>
-Tensor scaled_weight(const Tensor& w, const std::vector<double>& a) {
-  Tensor out(w.dtype(), w.shape());
+Tensor scaled_weight(const Tensor& w, const std::vector<double>& a, Tensor* in_place) {
+  Tensor out = in_place ? *in_place : unfilled(w.dtype(), w.shape());
   const int64_t per = w.numel() / w.shape()[0];
   const T* src = w.data<T>();
   T* dst = out.data<T>();
@@ -280,8 +310,10 @@ int fold_batch_norms(Rewriter& rw) {
     }
     const bool f64 = dt == DType::Float64;
     const std::string base = g.value(conv.outputs[0]).name;
+    Tensor* own = rw.writable_constant(conv.inputs[1]);
     const int w2 = rw.add_constant(
-        base + "/folded_weight", f64 ? scaled_weight<double>(*w, a) : scaled_weight<float>(*w, a));
+        base + "/folded_weight",
+        f64 ? scaled_weight<double>(*w, a, own) : scaled_weight<float>(*w, a, own), true);
     const int b2 = rw.add_constant(base + "/folded_bias",
                                    f64 ? from_doubles<double>(dt, b) : from_doubles<float>(dt, b));
     std::vector<int> replaced{conv.inputs[1], bn.inputs[1], bn.inputs[2], bn.inputs[3],
@@ -440,8 +472,15 @@ int pack_weights(Rewriter& rw) {
                                         ops::attr_int(node.attrs, node.op, "groups", 1));
     if (group < 1 || w->shape()[0] % group != 0 || (w->shape()[1] == 1 && group > 1)) continue;
     const int unpacked = node.inputs[1];
+    Tensor packed_weight;
+    if (Tensor* own = rw.writable_constant(unpacked)) {
+      ops::pack_conv_weight_in_place(*own, group);  // the folded weight, or the file's copy
+      packed_weight = std::move(*own);
+    } else {
+      packed_weight = ops::pack_conv_weight(*w, group);
+    }
     node.inputs[1] = rw.add_constant(g.value(node.outputs[0]).name + "/packed_weight",
-                                     ops::pack_conv_weight(*w, group));
+                                     std::move(packed_weight), true);
     node.attrs["packed_weight"] = true;
     rw.release_if_unread(unpacked);
     ++packed;
@@ -463,9 +502,14 @@ void transpose_into(const float* src, int64_t rows, int64_t cols, float* dst) {
     }
 }
 
-// 6. MatMul(a, constant B, transpose_b) → MatMul(a, Bᵀ as a new constant): cellar's GEMM kernels
-// read B's rows as vectors (ops/gemm.h), which a transposed B (a Dense weight [out, in], as
-// MindSpore and ONNX store it) does not offer; BLAS would transpose-pack it on every call.
+// 6. A MatMul's constant Float32 B stored once, here, the way its kernel reads it fastest. With A
+// of several rows (or an open number of them): as k × n (MatMul(a, B, transpose_b) → MatMul(a, Bᵀ
+// as a new constant)), since cellar's GEMM kernels read B's rows as vectors, which a transposed
+// B (a Dense weight [out, in], as MindSpore and ONNX store it) does not offer, and BLAS would
+// transpose-pack it on every call. With one known row of A (batch 1): as n × k (transpose_b), the
+// other way round, since the one-row kernel takes each output as a dot product over a contiguous
+// row of B, which streams B 1.5-2x faster than walking down a k × n B (docs/benchmarks.md,
+// Session 8); a Dense weight is then used as the file stores it, with no copy at all.
 int transpose_constant_operands(Rewriter& rw) {
   if (!ops::packed_kernels()) return 0;
   ir::Graph& g = rw.graph();
@@ -474,19 +518,23 @@ int transpose_constant_operands(Rewriter& rw) {
     ir::Node& node = g.nodes[n];
     if (rw.dead(n) || (node.op != "MatMul" && node.op != "FusedMatMul") || node.inputs.size() < 2)
       continue;
-    if (!ops::attr_bool(node.attrs, node.op, "transpose_b", false) ||
-        ops::attr_bool(node.attrs, node.op, "transpose_a", false))
+    if (ops::attr_bool(node.attrs, node.op, "transpose_a", false) ||
+        ops::attr_bool(node.attrs, node.op, "packed_b", false))
       continue;
+    const auto& ai = g.value(node.inputs[0]);
+    const bool one_row = ai.shape.rank() == 2 && !ai.symbolic() && ai.shape[0] == 1;
+    const bool transposed = ops::attr_bool(node.attrs, node.op, "transpose_b", false);
+    if (transposed == one_row) continue;  // already as its kernel wants it
     const Tensor* b = rw.constant(node.inputs[1]);
     if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2) continue;
     const int64_t rows = b->shape()[0], cols = b->shape()[1];
-    Tensor t(DType::Float32, Shape{cols, rows});
+    Tensor t = unfilled(DType::Float32, Shape{cols, rows});
     const float* src = b->data<float>();
     float* dst = t.data<float>();
     transpose_into(src, rows, cols, dst);
     const int given = node.inputs[1];
-    node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t));
-    node.attrs["transpose_b"] = false;
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t), true);
+    node.attrs["transpose_b"] = one_row;
     rw.release_if_unread(given);
     ++turned;
   }
@@ -516,10 +564,10 @@ int pack_matmul_operands(Rewriter& rw) {
     const Tensor* b = rw.constant(node.inputs[1]);
     if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2 || b->numel() == 0) continue;
     const int64_t k = b->shape()[0], cols = b->shape()[1];
-    Tensor t(DType::Float32, b->shape());
+    Tensor t = unfilled(DType::Float32, b->shape());
     ops::pack_columns(k, cols, b->data<float>(), cols, t.data<float>());
     const int given = node.inputs[1];
-    node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t));
+    node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t), true);
     if (node.op == "MatMul") {
       node.op = "FusedMatMul";
       node.attrs["activation"] = std::string("none");

@@ -22,7 +22,8 @@
 //      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
 //   6. a MatMul's (or FusedMatMul's) constant Float32 B read transposed (transpose_b: a Dense
 //      weight) is stored transposed once, here, so that the kernels read its rows as they lie
-//      (same CPUs);
+//      (same CPUs); with one known row of A (batch 1) the other way round: a B as stored (k × n)
+//      is stored transposed, so that the one-row kernel reads each output's weights contiguously;
 //   7. a MatMul's or FusedMatMul's constant Float32 B (after 6), with A of at least 8 known rows,
 //      is packed in column tiles (ops/gemm.h pack_columns; a MatMul becomes a FusedMatMul with
 //      activation none and packed_b), so that the kernels read each tile contiguously.

@@ -417,6 +417,73 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   }
 }
 
+// Convolutions of few input channels (ops/nn/conv_direct.h: computed directly, no im2col) on each
+// instruction set, weight as given and packed, against im2col + BLAS (Isa::kNone): LeNet-5's
+// layers, stems with stride 2 and padding, 7 × 7 taps, dilation, batch 2, rows of 1 to 13 vectors
+// with every tail width, across two threads and on one (the same bits).
+TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
+  struct Geo {
+    int64_t n, c, h, w, o, k, stride, dilation, pt, pb, pl, pr;
+  };
+  const OpDef* fused = op_table().find("FusedConv2D");
+  ASSERT_NE(fused, nullptr);
+  for (const Geo& geo : std::vector<Geo>{{2, 1, 32, 32, 6, 5, 1, 1, 0, 0, 0, 0},
+                                         {2, 4, 14, 14, 16, 5, 1, 1, 0, 0, 0, 0},
+                                         {1, 3, 37, 37, 16, 3, 2, 1, 1, 1, 1, 1},
+                                         {1, 3, 45, 45, 8, 7, 2, 1, 3, 3, 3, 3},
+                                         {1, 2, 12, 11, 10, 3, 1, 2, 2, 1, 0, 2},
+                                         {2, 3, 9, 104, 7, 3, 1, 1, 1, 1, 1, 1},
+                                         {1, 1, 5, 5, 3, 1, 1, 1, 0, 0, 0, 0},
+                                         {1, 4, 20, 20, 9, 3, 3, 1, 0, 2, 1, 0}}) {
+    const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, geo.k, geo.k};
+    Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+    auto fill = [](Tensor& t, unsigned seed) {
+      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+      std::copy(v.begin(), v.end(), t.data<float>());
+    };
+    fill(x, 21), fill(w, 22), fill(bias, 23);
+    const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                             {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
+                             {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                             {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                             {"group", int64_t{1}},
+                             {"activation", std::string("hswish")}};
+    const std::vector<TensorType> types = {
+        {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+    const TensorType out = fused->infer(types, attrs)[0];
+    Tensor want(DType::Float32, out.shape);
+    {
+      ForcedIsa portable(Isa::kNone);
+      std::vector<Tensor> in{x, w, bias}, want_out{want};
+      fused->make_kernel(types, attrs)(in, want_out);
+    }
+    for (Isa isa : simd_isas()) {
+      ForcedIsa forced(isa);
+      for (bool packed : {false, true}) {
+        ir::Attrs a = attrs;
+        a["packed_weight"] = packed;
+        const Kernel kernel = fused->make_kernel(types, a);
+        std::vector<Tensor> in{x, packed ? pack_conv_weight(w, 1) : w, bias};
+        Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
+        std::vector<Tensor> got_out{got}, serial_out{serial};
+        runtime::ThreadPool pool(2);
+        kernel(in, got_out, pool);
+        kernel(in, serial_out);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0.5);
+        EXPECT_LE(worst, 1e-5 * scale)
+            << isa_name(isa) << (packed ? " packed" : "") << " input " << xs.str();
+        EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+      }
+    }
+  }
+}
+
 // Depthwise convolution (groups of one input channel) on each instruction set against the
 // portable loop (Isa::kNone): planes from 1×1 to 33×33 (vector tails of every width), strides,
 // dilation, asymmetric padding, 5×5 taps, a channel multiplier of 2, batch 2, across two threads.

@@ -1,13 +1,16 @@
 // Every row of the op table against its naive reference (tests/ops/op_case.h): eagerly, through
 // a one-node graph on the Executor (twice: kernels are reusable), and after a MindIR and an ONNX
 // write → read round trip when the row has those spellings. One test fails when a row has no
-// case, so an op cannot land untested.
+// case, so an op cannot land untested. The eager and Executor paths run once per instruction set
+// the CPU has (ops/isa.h: the best one, then each lesser one forced, down to the portable code),
+// so that the kernel variants another CPU would pick are checked here too.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
 #include <set>
 
+#include "ops/isa.h"
 #include "ops/op_case.h"
 #include "ops/op_table.h"
 #include "tensor_compare.h"
@@ -179,6 +182,29 @@ std::vector<Tensor> run_graph(ir::Graph g, const std::vector<Tensor>& in) {
   return first;
 }
 
+// The instruction sets this CPU has below the one the kernels pick (ops/isa.h), best first: on an
+// AVX-512 CPU AVX2 and none, on an AVX2 CPU none.
+std::vector<ops::Isa> lesser_isas() {
+  std::vector<ops::Isa> out;
+  for (ops::Isa isa : {ops::Isa::kAvx512, ops::Isa::kAvx2, ops::Isa::kNone})
+    if (isa != ops::kernel_isa() && ops::cpu_has(isa) &&
+        (isa == ops::Isa::kNone || ops::kernel_isa() == ops::Isa::kAvx512))
+      out.push_back(isa);
+  return out;
+}
+
+// The kernels on `isa` while it lives, then on what they ran before.
+class ForcedIsa {
+ public:
+  explicit ForcedIsa(ops::Isa isa) : previous_(ops::force_isa(isa)) {}
+  ~ForcedIsa() { ops::force_isa(previous_); }
+  ForcedIsa(const ForcedIsa&) = delete;
+  ForcedIsa& operator=(const ForcedIsa&) = delete;
+
+ private:
+  ops::Isa previous_;
+};
+
 class OpTableCase : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(OpTableCase, MatchesReference) {
@@ -206,6 +232,12 @@ TEST_P(OpTableCase, MatchesReference) {
   expect_matches(eager, want, c.tol, "eager");
   if (!def->make_kernel) return;  // eager-only rows (random ops)
   expect_matches(run_graph(one_node_graph(c), c.inputs), want, c.tol, "executor");
+  for (ops::Isa isa : lesser_isas()) {
+    ForcedIsa forced(isa);
+    const std::string on = std::string(" on ") + ops::isa_name(isa);
+    expect_matches(ops::call(c.op, c.inputs, c.attrs), want, c.tol, "eager" + on);
+    expect_matches(run_graph(one_node_graph(c), c.inputs), want, c.tol, "executor" + on);
+  }
 
   TempDir dir;
   if (!def->mindir.primitive.empty() && c.no_mindir.empty()) {

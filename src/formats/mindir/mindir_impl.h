@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,26 @@ struct LegacyValue1x {
   int64_t data_type = 0;        // kUnknownType: the data_type cellar has no dtype for
 };
 LegacyValue1x legacy_value_1x(const pb::AttributeProto& a);
+
+// ---- parameters read in place (in_place.cpp) ----
+
+// Where a parameter's raw_data lies in the file: its `size` bytes from byte `offset`.
+struct InPlaceBytes {
+  uint64_t offset = 0, size = 0;
+};
+// Only raw_data of this many bytes or more is left in place (smaller tensors are copied by the
+// parse, as before: a view per tiny tensor would gain nothing).
+inline constexpr uint64_t kMinInPlace = 4096;
+// The file's bytes with the graph parameters' raw_data left out, and per parameter (in the order
+// protobuf numbers them) where its raw_data lies in the file, when it was left out.
+struct Skeleton {
+  std::string bytes;
+  std::vector<std::optional<InPlaceBytes>> parameters;
+};
+// The skeleton of a ModelProto's bytes; nullopt when nothing was left out, or when the walk meets
+// anything it does not follow (the file is then parsed as it stands): a malformed or truncated
+// field, a group, sub-graphs (`functions`, which the control-flow pass may renumber).
+std::optional<Skeleton> skeleton_of(std::span<const std::byte> bytes);
 
 // ---- control flow (control_flow.cpp) ----
 

@@ -143,8 +143,17 @@ bool calls_subgraph(const pb::ModelProto& m, const std::string& op_type) {
 class Reader {
  public:
   // The reader takes parameters' raw_data strings out of `model` (see tensor_of's `take`).
-  Reader(pb::ModelProto& model, std::string file, const MindIRReadOptions& options)
-      : model_(model), file_(std::move(file)), external_(file_, options) {}
+  // `in_place`: per parameter, where its raw_data lies in `bytes` when the skeleton left it out of
+  // `model` (in_place.cpp); `bytes` lie in options.source, which tensors may then view.
+  Reader(pb::ModelProto& model, std::string file, const MindIRReadOptions& options,
+         std::span<const std::byte> bytes = {},
+         std::vector<std::optional<InPlaceBytes>> in_place = {})
+      : model_(model),
+        file_(std::move(file)),
+        bytes_(bytes),
+        source_(options.source),
+        in_place_(std::move(in_place)),
+        external_(file_, options) {}
   ir::Graph run();
 
  private:
@@ -203,8 +212,11 @@ class Reader {
   DType dtype_of(const pb::TensorProto& t, const std::string& where) const;
   // `take`: t is a parameter, read once, whose raw_data string the tensor may keep instead of a
   // copy of it (so the weights are held once, not twice, until the message is freed).
+  // `in_place`: t's raw_data, left out of t by the skeleton, lies there in bytes_.
   Tensor tensor_of(const pb::TensorProto& t, const std::string& where,
-                   pb::TensorProto* take = nullptr) const;
+                   pb::TensorProto* take = nullptr, const InPlaceBytes* in_place = nullptr) const;
+  // The tensor over the raw_data bytes `at` of bytes_, whose size tensor_of has checked.
+  Tensor in_place_tensor(DType dt, const Shape& shape, const InPlaceBytes& at) const;
   std::optional<ir::Attr> attr_of(const pb::AttributeProto& a, const std::string& where,
                                   bool strict) const;
   std::optional<std::vector<ops::TensorType>> output_types(const pb::NodeProto& n, int i) const;
@@ -230,6 +242,9 @@ class Reader {
 
   pb::ModelProto& model_;
   std::string file_;
+  std::span<const std::byte> bytes_;
+  std::shared_ptr<MappedFile> source_;
+  std::vector<std::optional<InPlaceBytes>> in_place_;
   std::string prefix_;
   ir::Graph g_;
   std::set<std::string> value_names_;
@@ -274,8 +289,8 @@ DType Reader::dtype_of(const pb::TensorProto& t, const std::string& where) const
   return *dt;
 }
 
-Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where,
-                         pb::TensorProto* take) const {
+Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where, pb::TensorProto* take,
+                         const InPlaceBytes* in_place) const {
   const DType dt = dtype_of(t, where);
   Shape shape = dims_of(t, where);
   if (t.has_compression_type() && t.compression_type() != pb::TensorProto::NO_COMPRESSION)
@@ -290,11 +305,21 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where,
     out = Tensor(dt, shape);
     if (n > 0) std::memcpy(out.raw_data(), src, n);
   };
-  if (t.has_raw_data()) {
-    if (t.raw_data().size() != nbytes)
-      fail(where, "raw_data has " + std::to_string(t.raw_data().size()) + " bytes, but " +
+  auto check_raw_size = [&](uint64_t size) {
+    if (size != nbytes)
+      fail(where, "raw_data has " + std::to_string(size) + " bytes, but " +
                       std::string(mindspore_name(dt)) + shape.str() + " needs " +
                       std::to_string(nbytes));
+  };
+  if (in_place != nullptr) {
+    check_raw_size(in_place->size);
+    if (dt != DType::String && dt != DType::Bool) return in_place_tensor(dt, shape, *in_place);
+    copy_in(bytes_.data() + in_place->offset, nbytes);  // Bool bytes are normalised: a copy
+    normalize_bools(out);
+    return out;
+  }
+  if (t.has_raw_data()) {
+    check_raw_size(t.raw_data().size());
     const size_t align = std::max<size_t>(1, itemsize(dt));
     if (take != nullptr && dt != DType::String && nbytes >= 4096 &&
         reinterpret_cast<uintptr_t>(t.raw_data().data()) % align == 0) {
@@ -324,6 +349,20 @@ Tensor Reader::tensor_of(const pb::TensorProto& t, const std::string& where,
     return out;
   if (numel != 0) fail(where, "tensor has no data");
   return Tensor(dt, shape);
+}
+
+Tensor Reader::in_place_tensor(DType dt, const Shape& shape, const InPlaceBytes& at) const {
+  // The skeleton's walk put [offset, offset + size) inside bytes_, which lie inside source_.
+  const std::byte* src = bytes_.data() + at.offset;
+  const auto in_source = static_cast<size_t>(src - source_->data());
+  const auto n = static_cast<size_t>(at.size);
+  // At an address the dtype's typed access allows: viewed where it lies, no copy at all. Otherwise
+  // (protobuf aligns nothing: MindSpore's files put most weights at odd addresses) copied into
+  // aligned memory on first use, once, as checkpoints' misaligned tensors are; most are replaced
+  // by the optimiser's folded, transposed or packed forms before anything reads them as floats.
+  if (reinterpret_cast<uintptr_t>(src) % std::max<size_t>(1, itemsize(dt)) == 0)
+    return Tensor(dt, shape, Storage::view(source_, in_source, n), 0);
+  return Tensor(dt, shape, Storage::deferred_copy(source_, {{in_source, n}}, n), 0);
 }
 
 // An attribute as a node attr. nullopt: None, or (not strict) a kind cellar has no attr for
@@ -619,7 +658,10 @@ void Reader::index_names() {
     const std::string name =
         p.has_ref_key() && !p.ref_key().empty() ? p.ref_key() : strip(p.name());
     const std::string where = name.empty() ? "parameter #" + std::to_string(k) : name;
-    Tensor data = tensor_of(p, where, &p);
+    const size_t ku = static_cast<size_t>(k);
+    const InPlaceBytes* in_place =
+        ku < in_place_.size() && in_place_[ku] ? &*in_place_[ku] : nullptr;
+    Tensor data = tensor_of(p, where, &p, in_place);
     const int v = new_value(name, data.dtype(), data.shape(), where);
     define(p.name(), {Def::kParam, v}, "parameter #" + std::to_string(k));
     g_.initializers.push_back({.value = v, .data = std::move(data), .is_parameter = true});
@@ -1207,6 +1249,25 @@ pb::ModelProto parse_model(std::span<const std::byte> bytes, const std::string& 
 
 ir::Graph read_mindir(std::span<const std::byte> bytes, const std::string& file,
                       const MindIRReadOptions& options) {
+  // Bytes that lie in options.source: the parameters' raw_data stays there (in_place.cpp), the
+  // rest is parsed. The file's size is checked first, as parse_model does.
+  const MappedFile* src = options.source.get();
+  if (src != nullptr && !bytes.empty() && bytes.size() <= kMaxModelBytes &&
+      bytes.data() >= src->data() && bytes.data() + bytes.size() <= src->data() + src->size()) {
+    if (auto skeleton = skeleton_of(bytes)) {
+      // The message on an arena: its thousands of small nodes, strings and attributes in a few
+      // blocks, freed at once (malloc and free were a third of a small model's read). Its large
+      // raw_data are not in it, so the reader takes no string out of it (which an arena copies).
+      google::protobuf::Arena arena;
+      auto* model = google::protobuf::Arena::CreateMessage<pb::ModelProto>(&arena);
+      if (model->ParseFromArray(skeleton->bytes.data(), static_cast<int>(skeleton->bytes.size()))) {
+        skeleton->bytes = std::string();     // parsed: its memory back before the weights are read
+        flatten_control_flow(*model, file);  // nothing to do: the skeleton has no sub-graphs
+        return Reader(*model, file, options, bytes, std::move(skeleton->parameters)).run();
+      }
+      // Not reached for a skeleton of a valid file; parsing the file itself says what is wrong.
+    }
+  }
   pb::ModelProto model = parse_model(bytes, file);
   flatten_control_flow(model, file);  // sub-graphs (if/else) inlined, or a report of them
   return Reader(model, file, options).run();

@@ -26,6 +26,7 @@
 
 #include "ops/gemm.h"
 #include "ops/nn/conv3d.h"
+#include "ops/nn/conv_direct.h"
 #include "ops/nn/depthwise.h"
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
@@ -243,9 +244,10 @@ void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
 }
 
 // Columns of the im2col matrix per block: enough for the GEMM to run at speed, few enough that
-// one block's im2col stays in the core's cache.
+// one block's im2col stays in the core's L2 beside the weights (192 KiB: a Zen 3 core has 512 KiB
+// of L2, which a 512 KiB block overflowed; docs/benchmarks.md, issue 13, session 8).
 constexpr int64_t kMinColumns = 64;
-constexpr size_t kColumnBytes = size_t{512} << 10;
+constexpr size_t kColumnBytes = size_t{192} << 10;
 
 // y[i] = act(y[i] + bias) over `len` outputs of one channel.
 template <class T, ConvActivation kAct>
@@ -271,6 +273,8 @@ void epilogue_row(T* y, int64_t len, T bias) {
 //   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
 //   registers (a channel multiplier above 1: each output plane alone, every tap of a vector of
 //   outputs summed in a register);
+// - a few input channels (Float32, group 1, ops/nn/conv_direct.h): computed directly, each tap of a
+//   vector of outputs read from the input (or a padded copy), no im2col;
 // - otherwise im2col + GEMM per (image, group, block of output positions), a 1×1 stride-1
 //   unpadded convolution reading its input as the im2col matrix directly.
 // Work is split over the Parallel's workers by output planes (depthwise) or by (image, group,
@@ -338,6 +342,9 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
         }
       });
     };
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv_direct_fits(g)) return conv_direct_kernel(g, has_bias, kAct, packed);
   }
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
@@ -423,12 +430,31 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
             std::fill(yg + r * spatial + s0, yg + r * spatial + s1, T(0));
         } else {
           const int64_t ld = direct ? spatial : col_stride(s1 - s0);
-          if (!direct && packed) im2col_taps<T>(g, cg, xg, s0, s1, col, ld, taps);
-          if (!direct && !packed) im2col(g, cg, xg, s0, s1, col, ld);
-          const T* bm = direct ? xg + s0 : col;
           const T* am = w + (gr * og + r0) * kdim;
+          if (!direct && packed) {
+            // The block's im2col in tiles of kPackCols columns, each tile's rows one after
+            // another (krows × width, contiguous), and each tile's product on them: the kernels
+            // then read B as one stream instead of rows a block's width apart (AVX2 on a Zen 3
+            // core: 3 × 3 layers at 28 × 28 to 7 × 7, batch 8, 35–52 → 46–67 GFLOP/s).
+            for (int64_t j0 = s0; j0 < s1; j0 += kPackCols) {
+              const int64_t j1 = std::min(s1, j0 + kPackCols);
+              im2col_taps<T>(g, cg, xg, j0, j1, col + (j0 - s0) * krows, j1 - j0, taps);
+            }
+            if constexpr (std::is_same_v<T, float>) {
+              for (int64_t j0 = s0; j0 < s1; j0 += kPackCols) {
+                const int64_t j1 = std::min(s1, j0 + kPackCols);
+                gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, col + (j0 - s0) * krows, j1 - j0,
+                            yg + r0 * spatial + j0, spatial);
+              }
+            }
+          } else if (!direct) {
+            im2col(g, cg, xg, s0, s1, col, ld);
+          }
+          const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
-            if (packed) {
+            if (packed && !direct) {
+              // Done above, tile by tile.
+            } else if (packed) {
               gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
                           spatial);
             } else {
@@ -700,21 +726,44 @@ void import_conv_transpose(OnnxImporter& m) {
 
 bool conv_uses_gemm(const ConvGeometry& g) { return !(g.c == g.group && g.group > 1); }
 
-Tensor pack_conv_weight(const Tensor& w, int64_t group) {
-  Tensor out(w.dtype(), w.shape());
-  const int64_t o = w.shape()[0], og = o / group, kdim = w.numel() / o;
-  const int64_t cg = w.shape()[1], taps = w.shape()[2] * w.shape()[3];
-  // Columns tap-major ((i·kw + j)·cg + ci), so that a tap's columns are one range.
-  std::vector<float> tap_major(static_cast<size_t>(w.numel()));
-  const float* src = w.data<float>();
-  for (int64_t r = 0; r < o; ++r)
-    for (int64_t ci = 0; ci < cg; ++ci)
-      for (int64_t t = 0; t < taps; ++t)
-        tap_major[static_cast<size_t>(r * kdim + t * cg + ci)] = src[r * kdim + ci * taps + t];
+namespace {
+// pack_rows (ops/gemm.h) of the weight w [o, cg, taps] (at `src`) with its columns tap-major
+// ((i·kw + j)·cg + ci), so that a tap's columns are one range, group by group (each group's rows
+// start a panel), into `dst`, in one pass: column p = t·cg + ci of row r is w[r, ci, t]. A panel
+// takes the bytes of the rows it holds, so each panel's rows are copied aside first (8 × kdim
+// floats, in L2) and `dst` may be `src`: packing in place needs no second weight-sized buffer.
+void pack_conv_panels(const float* src, int64_t o, int64_t cg, int64_t taps, int64_t group,
+                      float* dst) {
+  const int64_t kdim = cg * taps, og = o / group;
+  std::vector<float> rows_aside(static_cast<size_t>(std::min(kPackRows, og) * kdim));
   for (int64_t gr = 0; gr < group; ++gr)
-    pack_rows(og, kdim, tap_major.data() + gr * og * kdim, kdim,
-              out.data<float>() + gr * og * kdim);
+    for (int64_t r0 = 0; r0 < og; r0 += kPackRows) {
+      const int64_t rows = std::min(kPackRows, og - r0);
+      const int64_t at = (gr * og + r0) * kdim;
+      std::copy_n(src + at, rows * kdim, rows_aside.data());
+      const float* first = rows_aside.data();
+      float* panel = dst + at;
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          float* col = panel + (t * cg + ci) * rows;
+          for (int64_t r = 0; r < rows; ++r) col[r] = first[r * kdim + ci * taps + t];
+        }
+    }
+}
+}  // namespace
+
+Tensor pack_conv_weight(const Tensor& w, int64_t group) {
+  // The output is not zero-filled first: it is written in full, and zeros would be one more pass
+  // over fresh memory at load time (docs/benchmarks.md, Session 8: cold start).
+  Tensor out(w.dtype(), w.shape(), Storage::allocate(w.nbytes(), /*zero=*/false), 0);
+  pack_conv_panels(w.data<float>(), w.shape()[0], w.shape()[1], w.shape()[2] * w.shape()[3], group,
+                   out.data<float>());
   return out;
+}
+
+void pack_conv_weight_in_place(Tensor& w, int64_t group) {
+  float* p = w.data<float>();
+  pack_conv_panels(p, w.shape()[0], w.shape()[1], w.shape()[2] * w.shape()[3], group, p);
 }
 
 Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,

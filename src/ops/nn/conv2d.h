@@ -35,6 +35,9 @@ bool conv_uses_gemm(const ConvGeometry& g);
 // range, which a convolution whose tap only meets padding skips), in a tensor of the same shape.
 // Only where ops::packed_kernels().
 Tensor pack_conv_weight(const Tensor& w, int64_t group);
+// The same written over w's own bytes, which nothing else may hold (the optimiser's own copy of a
+// weight): no second weight-sized buffer at load time.
+void pack_conv_weight_in_place(Tensor& w, int64_t group);
 
 // The kernel: inputs x, weight and, when `bias`, a per-output-channel bias (in[2]). With
 // `packed_weight`, the weight is pack_conv_weight's (Float32, a GEMM geometry, a CPU with

@@ -1,0 +1,337 @@
+#include "ops/nn/conv_direct.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/parallel.h"
+
+namespace cellar::ops {
+
+namespace {
+
+constexpr int64_t kLanes = 8;
+constexpr int64_t kMaxColumns = 256;  // (channel, tap) pairs: the offset table
+// Floats of padded input copy per unit of work: a block of output rows reads it from L2.
+constexpr int64_t kCopyFloats = int64_t{32} << 10;
+// Multiply-adds per chunk of work handed to a worker (a wake-up costs about as much).
+constexpr int64_t kMinChunkMacs = int64_t{1} << 15;
+
+// What a kernel works from, computed once per node.
+struct Plan {
+  ConvGeometry g;
+  bool packed = false, bias = false;
+  ConvActivation act = ConvActivation::kNone;
+  int64_t kdim = 0;
+  // Stride 1 and no padding: taps read the input where it lies (row stride w). Otherwise each unit
+  // first copies the padded input rows it reads into its worker's scratch as cg × sh × sw phase
+  // planes of `rows` × `cols` floats: padded (r, c) of a channel at phase (r mod sh, c mod sw),
+  // row r / sh − oy0, column c / sw, for the unit's first output row oy0.
+  bool in_place = false;
+  int64_t rows_max = 0;  // output rows per unit at most
+  int64_t rows = 0, cols = 0;
+  // Column p of the weight (in its stored order): where its tap reads, from output (oy0, 0).
+  std::vector<int64_t> off;
+  int64_t off_max = 0;
+};
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) inline __m256 activate(__m256 v, ConvActivation act) {
+  const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
+  switch (act) {
+    case ConvActivation::kNone:
+      return v;
+    case ConvActivation::kReLU:
+      return _mm256_max_ps(v, zero);
+    case ConvActivation::kReLU6:
+      return _mm256_min_ps(_mm256_max_ps(v, zero), six);
+    case ConvActivation::kHSwish:
+      return _mm256_div_ps(
+          _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six)), six);
+    case ConvActivation::kHSigmoid:
+      return _mm256_div_ps(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six), six);
+  }
+  return v;
+}
+
+// One tile: R output channels × V vectors of output columns, every (channel, tap) column p of the
+// weight summed in registers. src: the input at output column 0 of the tile's row; w: the first
+// row's weights, row r at w + r·wrs, column p at + p·ps. store_tail: the last vector is written
+// with `tail`'s lanes only (the row ends inside it); kMasked: also read with that mask (where a
+// full vector would read past the input's end; elsewhere the lanes past the row's end read the
+// next row or the copy's slack, and are never stored).
+struct Tile {
+  const float* src;
+  const int64_t* off;
+  int64_t np;
+  const float* w;
+  int64_t wrs, ps;
+  __m256i tail;
+  bool store_tail;
+  const float* bias;  // R values or null
+  ConvActivation act;
+  float* y;  // output (r, column 0 of the tile) at y + r·ys
+  int64_t ys;
+};
+
+// Vector v of a tile's V at s (kMasked: the last one read with `tail`'s lanes only).
+template <int V, bool kMasked>
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 load(const float* s, int v,
+                                                                      __m256i tail) {
+  return kMasked && v == V - 1 ? _mm256_maskload_ps(s + v * kLanes, tail)
+                               : _mm256_loadu_ps(s + v * kLanes);
+}
+
+template <int R, int V, bool kMasked>
+__attribute__((target("avx2,fma"))) void tile(const Tile& t) {
+  // One flat array of accumulators, every loop unrolled: gcc then keeps them all in registers (a
+  // two-dimensional array it kept in memory too, storing each one after every multiply-add). Per
+  // column p, the smaller of the two operand sets is held in registers (R·V + 1 + min(R, V) ≤ 16)
+  // and the other streamed.
+  __m256 acc[R * V];
+#pragma GCC unroll 16
+  for (int i = 0; i < R * V; ++i) acc[i] = _mm256_setzero_ps();
+  const float* w = t.w;
+  const int64_t wrs = t.wrs;
+  for (int64_t p = 0; p < t.np; ++p, w += t.ps) {
+    const float* s = t.src + t.off[p];
+    if constexpr (V <= R) {
+      __m256 x[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) x[v] = load<V, kMasked>(s, v, t.tail);
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        const __m256 wv = _mm256_broadcast_ss(w + r * wrs);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc[r * V + v] = _mm256_fmadd_ps(wv, x[v], acc[r * V + v]);
+      }
+    } else {
+      __m256 wv[R];
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) wv[r] = _mm256_broadcast_ss(w + r * wrs);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        const __m256 x = load<V, kMasked>(s, v, t.tail);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; ++r) acc[r * V + v] = _mm256_fmadd_ps(wv[r], x, acc[r * V + v]);
+      }
+    }
+  }
+  // The store: the last vector masked when the row ends inside it.
+  const int64_t last = t.store_tail ? V - 1 : V;
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    const __m256 b = t.bias ? _mm256_broadcast_ss(t.bias + r) : _mm256_setzero_ps();
+    float* dst = t.y + r * t.ys;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const __m256 o = activate(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
+      if (v < last)
+        _mm256_storeu_ps(dst + v * kLanes, o);
+      else
+        _mm256_maskstore_ps(dst + v * kLanes, t.tail, o);
+    }
+  }
+}
+
+using TileFn = void (*)(const Tile&);
+constexpr int kMaxR = 6, kMaxV = 4;
+
+// The tile kernels [V − 1][R − 1][masked]; R ≤ max_rows(V).
+template <int V, int... Rs>
+constexpr std::array<std::array<TileFn, 2>, kMaxR> tiles_for(std::integer_sequence<int, Rs...>) {
+  return {{{&tile<Rs + 1, V, false>, &tile<Rs + 1, V, true>}...}};
+}
+const std::array<std::array<std::array<TileFn, 2>, kMaxR>, kMaxV> kTiles = {
+    tiles_for<1>(std::make_integer_sequence<int, kMaxR>{}),
+    tiles_for<2>(std::make_integer_sequence<int, kMaxR>{}),
+    tiles_for<3>(std::make_integer_sequence<int, kMaxR>{}),
+    tiles_for<4>(std::make_integer_sequence<int, kMaxR>{})};
+
+// Output channels per tile for V vectors: 12 accumulators at most (with V inputs and a broadcast
+// weight, the 16 ymm registers).
+constexpr int max_rows(int v) { return v <= 2 ? 6 : v == 3 ? 4 : 3; }
+
+__attribute__((target("avx2,fma"))) __m256i lanes_below(int64_t w) {
+  alignas(32) int lanes[8];
+  for (int l = 0; l < 8; ++l) lanes[l] = l < w ? -1 : 0;
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+}
+
+// The padded input rows that output rows [oy0, oy0 + n) read, of image x, as the plan's phase
+// planes, into `buf`.
+void copy_rows(const Plan& pl, const float* x, int64_t oy0, int64_t n, float* buf) {
+  const ConvGeometry& g = pl.g;
+  const int64_t cg = g.c;
+  for (int64_t ci = 0; ci < cg; ++ci)
+    for (int64_t ph = 0; ph < g.sh; ++ph)
+      for (int64_t q = 0; q < g.sw; ++q) {
+        float* plane = buf + ((ci * g.sh + ph) * g.sw + q) * pl.rows * pl.cols;
+        // Padded column c·sw + q is input column c·sw + q − pl ∈ [0, w) for c in [lo, hi).
+        const int64_t first = g.pl - q;
+        const int64_t lo = std::min(pl.cols, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
+        const int64_t hi = std::clamp<int64_t>((g.w + g.pl - q + g.sw - 1) / g.sw, lo, pl.cols);
+        const int64_t nrows = std::min(pl.rows, n + (g.kh - 1) * g.dh / g.sh);
+        for (int64_t r = 0; r < nrows; ++r) {
+          float* dst = plane + r * pl.cols;
+          const int64_t iy = (oy0 + r) * g.sh + ph - g.pt;
+          if (iy < 0 || iy >= g.h) {
+            std::fill_n(dst, pl.cols, 0.0f);
+            continue;
+          }
+          const float* src = x + (ci * g.h + iy) * g.w;
+          std::fill_n(dst, lo, 0.0f);
+          if (g.sw == 1) {
+            std::copy(src + lo + q - g.pl, src + hi + q - g.pl, dst + lo);
+          } else {
+            for (int64_t c = lo; c < hi; ++c) dst[c] = src[c * g.sw + q - g.pl];
+          }
+          std::fill(dst + hi, dst + pl.cols, 0.0f);
+        }
+      }
+}
+
+// Output rows [oy0, oy1) of one image: src is its input (in place) or the unit's copy, readable
+// up to src_end.
+__attribute__((target("avx2,fma"))) void run_rows(const Plan& pl, const float* src,
+                                                  const float* src_end, int64_t rs, int64_t oy0,
+                                                  int64_t oy1, const float* w, const float* bias,
+                                                  float* y) {
+  const ConvGeometry& g = pl.g;
+  const int64_t spatial = g.oh * g.ow;
+  const int64_t nv = (g.ow + kLanes - 1) / kLanes;
+  const int64_t rem = g.ow % kLanes;
+  const __m256i tail = lanes_below(rem == 0 ? kLanes : rem);
+  const int64_t panel = pl.packed ? kPackRows : g.o;
+  for (int64_t oy = oy0; oy < oy1; ++oy) {
+    const float* row = src + (pl.in_place ? oy : oy - oy0) * rs;
+    // Column tiles: all vectors when there are at most 4, else 3 at a time with the last two
+    // tiles 2 + 2 rather than 3 + 1.
+    for (int64_t v0 = 0; v0 < nv;) {
+      int64_t v = nv - v0 <= kMaxV ? nv - v0 : 3;
+      if (nv - v0 == 4 && nv > kMaxV) v = 2;
+      const bool store_tail = v0 + v == nv && rem != 0;
+      const int64_t ox0 = v0 * kLanes;
+      // Full vectors would read past the end (the input's last rows, in place): masked loads.
+      const bool masked = store_tail && row + ox0 + pl.off_max + v * kLanes > src_end;
+      const int rmax = max_rows(static_cast<int>(v));
+      for (int64_t p0 = 0; p0 < g.o; p0 += panel) {
+        const int64_t prows = std::min(panel, g.o - p0);
+        for (int64_t r0 = 0; r0 < prows; r0 += rmax) {
+          const int64_t rn = std::min<int64_t>(rmax, prows - r0);
+          Tile t;
+          t.src = row + ox0;
+          t.off = pl.off.data();
+          t.np = pl.kdim;
+          if (pl.packed) {
+            t.w = w + p0 * pl.kdim + r0, t.wrs = 1, t.ps = prows;
+          } else {
+            t.w = w + (p0 + r0) * pl.kdim, t.wrs = pl.kdim, t.ps = 1;
+          }
+          t.tail = tail;
+          t.store_tail = store_tail;
+          t.bias = bias ? bias + p0 + r0 : nullptr;
+          t.act = pl.act;
+          t.y = y + (p0 + r0) * spatial + oy * g.ow + ox0;
+          t.ys = spatial;
+          kTiles[static_cast<size_t>(v - 1)][static_cast<size_t>(rn - 1)][masked ? 1 : 0](t);
+        }
+      }
+      v0 += v;
+    }
+  }
+}
+#endif
+
+// The kernel's run: units of (image, block of output rows), at least one per worker where the
+// rows allow, each on the worker's own copy of the padded rows it reads.
+void run(const Plan& pl, std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+#if defined(__x86_64__)
+  const ConvGeometry& g = pl.g;
+  const float* x = in[0].data<float>();
+  const float* w = in[1].data<float>();
+  const float* bias = pl.bias ? in[2].data<float>() : nullptr;
+  float* y = out[0].data<float>();
+  if (out[0].numel() == 0) return;
+  const int64_t per_image = std::clamp<int64_t>((par.threads() + g.n - 1) / g.n,
+                                                (g.oh + pl.rows_max - 1) / pl.rows_max, g.oh);
+  const int64_t rows = (g.oh + per_image - 1) / per_image;
+  const int64_t blocks = (g.oh + rows - 1) / rows;
+  const int64_t unit_macs = std::max<int64_t>(1, rows * g.ow * g.o * pl.kdim);
+  const int64_t grain = std::max<int64_t>(1, kMinChunkMacs / unit_macs);
+  // The copy, and a vector's slack after it for the tail vectors' full loads.
+  const size_t copy =
+      pl.in_place ? 0 : static_cast<size_t>(g.c * g.sh * g.sw * pl.rows * pl.cols + kLanes);
+  par.for_range(g.n * blocks, grain, [&](int64_t u0, int64_t u1, int worker) {
+    float* buf = copy ? par.scratch<float>(worker, copy) : nullptr;
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t b = u / blocks, oy0 = (u % blocks) * rows;
+      const int64_t oy1 = std::min(g.oh, oy0 + rows);
+      const float* xb = x + b * g.c * g.h * g.w;
+      float* yb = y + b * g.o * g.oh * g.ow;
+      if (pl.in_place) {
+        run_rows(pl, xb, x + g.n * g.c * g.h * g.w, g.w, oy0, oy1, w, bias, yb);
+      } else {
+        copy_rows(pl, xb, oy0, oy1 - oy0, buf);
+        run_rows(pl, buf, buf + copy, pl.cols, oy0, oy1, w, bias, yb);
+      }
+    }
+  });
+#else
+  (void)in, (void)out, (void)par;
+#endif
+}
+
+}  // namespace
+
+bool conv_direct_fits(const ConvGeometry& g) {
+  return kernel_isa() != Isa::kNone && g.group == 1 && g.c <= kDirectMaxChannels &&
+         g.c * g.kh * g.kw <= kMaxColumns && g.c * g.kh * g.kw > 0;
+}
+
+Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act,
+                          bool packed_weight) {
+  Plan pl;
+  pl.g = g;
+  pl.packed = packed_weight;
+  pl.bias = bias;
+  pl.act = act;
+  pl.kdim = g.c * g.kh * g.kw;
+  pl.in_place = g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 && g.pl == 0 && g.pr == 0;
+  const int64_t taps = g.kh * g.kw;
+  if (pl.in_place) {
+    pl.rows_max = g.oh;
+  } else {
+    pl.cols = g.ow + (g.kw - 1) * g.dw / g.sw;
+    const int64_t halo = (g.kh - 1) * g.dh / g.sh;
+    const int64_t per_row = g.c * g.sh * g.sw * pl.cols;
+    pl.rows_max = std::clamp<int64_t>(kCopyFloats / per_row - halo, 1, g.oh);
+    pl.rows = pl.rows_max + halo;
+  }
+  pl.off.resize(static_cast<size_t>(pl.kdim));
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t i = t / g.kw, j = t % g.kw;
+      const int64_t p = packed_weight ? t * g.c + ci : ci * taps + t;
+      if (pl.in_place) {
+        pl.off[static_cast<size_t>(p)] = (ci * g.h + i * g.dh) * g.w + j * g.dw;
+      } else {
+        const int64_t ph = i * g.dh % g.sh, q = j * g.dw % g.sw;
+        pl.off[static_cast<size_t>(p)] = ((ci * g.sh + ph) * g.sw + q) * pl.rows * pl.cols +
+                                         (i * g.dh / g.sh) * pl.cols + j * g.dw / g.sw;
+      }
+    }
+  pl.off_max = *std::max_element(pl.off.begin(), pl.off.end());
+  return [pl](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+    run(pl, in, out, par);
+  };
+}
+
+}  // namespace cellar::ops
