@@ -24,7 +24,7 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kParallelReadBytes = size_t{64} << 20;  // smaller files: one thread
-constexpr size_t kHugeAllocBytes = size_t{4} << 20;      // Storage::allocate: huge pages from here
+constexpr size_t kHugeAllocBytes = size_t{2} << 20;      // Storage::allocate: huge pages from here
 constexpr size_t kDropChunkBytes = size_t{4} << 20;      // see Storage::materialize
 
 // Reads `n` bytes at file offset `at` into `dst`; an error text, or empty on success.
@@ -166,10 +166,12 @@ MappedFile::~MappedFile() {
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, bool zero) {
   // Round up so aligned_alloc's size is a multiple of the alignment (and never 0).
   const size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  // A block of several huge pages starts on a 2 MiB boundary and asks for transparent huge pages
+  // A block of a huge page or more starts on a 2 MiB boundary and asks for transparent huge pages
   // (best effort, as in MappedFile::read): one page fault per 2 MiB on first touch instead of
   // 512. The 2 MiB units the block covers in full are huge; its tail keeps 4 KiB pages, so no
-  // memory beyond the block becomes resident.
+  // memory beyond the block becomes resident. From 2 MiB rather than 4: a ResNet-18's 2.4 MiB
+  // weights then fault in 1 + 88 pages instead of 600 (cold start 39-42 -> 35-36 ms CPU, page
+  // faults 4,950 -> 3,400; docs/benchmarks.md, Session 8).
   const bool huge = rounded >= kHugeAllocBytes;
   void* p = nullptr;
   if (huge) {
