@@ -2,7 +2,7 @@
 // the same bytes (issue 15: item 4 asks for at most 1.2× a plain copy's time, speed ≥ 0.83×,
 // which implies item 7's ≥ 0.7×; the copy is cp + fsync, as the atomic writes fsync).
 //
-//   build/bench/distributed_bench [--size-mib 1024] [--repeats 3] [--dir DIR]
+//   build/bench/distributed_bench [--size-mib 1024] [--repeats 3] [--dir DIR] [--streamed-only 1]
 //
 // Builds a float32 model of 16 tensors (--size-mib in all, pseudo-random), slices it for 4 ranks
 // over a [2, 2] device matrix (half the tensors split on both dimensions, half split on rows and
@@ -14,8 +14,20 @@
 //   reshard             reshard_checkpoints to 2 ranks ([2] on columns; `cellar reshard`): each
 //                       rank's file written straight from the 4 rank files' pages
 //   reshard in memory   merge_checkpoints + slice_checkpoint for each of the 2 ranks + save
-// and the throughput in GiB/s of model bytes written, and the ratio to cp + fsync.
+// (--streamed-only 1 leaves out the two cases built in memory, the slowest by far).
+//
+// Each case's output from the round before is removed before it is timed, so that every case
+// writes a new file right after the same amount of page cache was freed. This matters on a VM
+// whose balloon reports free pages to the host (virtio-balloon free page reporting, as here):
+// a page the guest has not touched lately costs a host fault and a zeroing when it is first
+// written, which made the same write(2) of 1 GiB take 0.5 or 3 CPU seconds depending on whether
+// the pages came back from a file just deleted (cp over an existing file truncates it first)
+// or from free memory (an atomic write keeps the old file until its rename). The atomic-copy row
+// shows that cost on cp itself (docs/benchmarks.md, issue 15, Session 8).
+// and the throughput in GiB/s of model bytes written, the ratio to cp + fsync, and the CPU time
+// (user + system, of this process and of the cp child: merge and reshard may use a second thread).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +48,18 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// CPU seconds (user + system) of this process's threads and of its waited-for children.
+double cpu_seconds() {
+  double t = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    struct rusage u {};
+    ::getrusage(who, &u);
+    t += static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+  }
+  return t;
+}
+
 void fsync_file(const fs::path& p) {
   const int fd = ::open(p.c_str(), O_RDONLY);
   if (fd >= 0) {
@@ -50,6 +74,7 @@ int main(int argc, char** argv) {
   size_t size_mib = 1024;
   int repeats = 3;
   fs::path dir;
+  bool streamed_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--size-mib")
@@ -58,6 +83,8 @@ int main(int argc, char** argv) {
       repeats = std::stoi(argv[i + 1]);
     else if (a == "--dir")
       dir = argv[i + 1];
+    else if (a == "--streamed-only")
+      streamed_only = std::string(argv[i + 1]) != "0";
   }
   const bool own_dir = dir.empty();
   if (own_dir)
@@ -99,46 +126,67 @@ int main(int argc, char** argv) {
   cellar::save_strategy(b, dir / "b.ckpt");
   const fs::path copy = dir / "copy.ckpt";
   const std::string cp = "cp '" + merged.string() + "' '" + copy.string() + "'";
+  const fs::path copy2 = dir / "copy2.ckpt", copy2_tmp = dir / ".copy2.ckpt.tmp";
+  const std::string cp2 = "cp '" + merged.string() + "' '" + copy2_tmp.string() + "'";
   struct Case {
     const char* what;
     std::function<void()> run;
+    std::vector<fs::path> outputs;       // removed before each timed run (see below)
     std::vector<double> seconds, ratio;  // per round; ratio: this round's cp + fsync / this
+    std::vector<double> cpu;             // per round, CPU seconds
   };
   std::vector<Case> cases = {
       {"cp + fsync",
        [&] {
          if (std::system(cp.c_str()) != 0) std::abort();
          fsync_file(copy);
-       }},
+       },
+       {copy}},
       {"cp (merged file's bytes, no fsync)",
        [&] {
          if (std::system(cp.c_str()) != 0) std::abort();
-       }},
+       },
+       {copy}},
       {"merge 4 ranks -> 1 .ckpt, streamed (merge_checkpoints_to_file, cellar merge)",
-       [&] { cellar::merge_checkpoints_to_file(a, dir / "a", merged); }},
+       [&] { cellar::merge_checkpoints_to_file(a, dir / "a", merged); },
+       {merged}},
       {"reshard 4 ranks [2, 2] -> 2 ranks [2], streamed (reshard_checkpoints, cellar reshard)",
        [&] {
          cellar::reshard_checkpoints(dir / "a", dir / "a.ckpt", dir / "b", dir / "b.ckpt", "b");
-       }},
+       },
+       {dir / "b"}},
+      {"cp + fsync + rename over an existing copy (an atomic copy: the old file stays meanwhile)",
+       [&] {
+         if (std::system(cp2.c_str()) != 0) std::abort();
+         fsync_file(copy2_tmp);
+         fs::rename(copy2_tmp, copy2);
+       },
+       {}},
       {"merge 4 ranks -> 1 .ckpt, built in memory (merge_checkpoints + save)",
-       [&] { cellar::save_checkpoint(cellar::merge_checkpoints(a, dir / "a"), merged); }},
+       [&] { cellar::save_checkpoint(cellar::merge_checkpoints(a, dir / "a"), merged); },
+       {merged}},
       {"reshard 4 ranks [2, 2] -> 2 ranks [2], in memory (merge + slice + 2 saves)",
        [&] {
          const cellar::ParamDict whole = cellar::merge_checkpoints(a, dir / "a");
          for (int r = 0; r < 2; ++r)
            cellar::save_checkpoint(cellar::slice_checkpoint(whole, b, r),
                                    dir / ("b" + std::to_string(r) + ".ckpt"));
-       }},
+       },
+       {dir / "b0.ckpt", dir / "b1.ckpt"}},
   };
+  if (streamed_only) cases.resize(5);
   // Warm-up (page cache, allocator), then rounds in which every case runs once, in turn: the
   // machine's load changes by the minute, and a ratio within one round compares like with like.
   cellar::merge_checkpoints_to_file(a, dir / "a", merged);  // what cp copies
   for (auto& c : cases) c.run();
   for (int i = 0; i < repeats; ++i)
     for (auto& c : cases) {
+      for (const auto& f : c.outputs) fs::remove_all(f);
+      const double cpu0 = cpu_seconds();
       const auto t0 = Clock::now();
       c.run();
       c.seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      c.cpu.push_back(cpu_seconds() - cpu0);
       c.ratio.push_back(cases[0].seconds.back() / c.seconds.back());
     }
   const auto median = [](std::vector<double> v) {
@@ -152,11 +200,11 @@ int main(int argc, char** argv) {
       gib, repeats);
   std::printf(
       "| what | seconds | GiB/s | speed vs cp + fsync (medians) | same, median of per-round "
-      "ratios |\n|---|---|---|---|---|\n");
+      "ratios | CPU seconds |\n|---|---|---|---|---|---|\n");
   for (const auto& c : cases) {
     const double t = median(c.seconds);
-    std::printf("| %s | %.3f | %.2f | %.2f | %.2f |\n", c.what, t, gib / t,
-                median(cases[0].seconds) / t, median(c.ratio));
+    std::printf("| %s | %.3f | %.2f | %.2f | %.2f | %.2f |\n", c.what, t, gib / t,
+                median(cases[0].seconds) / t, median(c.ratio), median(c.cpu));
   }
   if (own_dir) fs::remove_all(dir);
   return 0;

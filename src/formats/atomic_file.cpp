@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +24,11 @@ namespace {
 // zero runs punched out come in these units.
 constexpr size_t kChunkBytes = 2 << 20;
 constexpr size_t kMaxRunBytes = 256 << 20;  // punched at the latest after this many
+// The offset within a page the writer's buffer keeps equal to the file's (4 KiB pages; larger
+// pages are multiples of it).
+constexpr size_t kPageBytes = 4096;
+// The alignment (relative to the file offset) a write(2) from user memory needs to be fast.
+constexpr size_t kCopyAlign = 64;
 
 bool all_zero(const char* p, size_t n) {
   // p[0] is zero and every byte equals the one before it (glibc's memcmp is vectorised and stops
@@ -99,7 +104,8 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   struct stat st {};
   const mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
   ::fchmod(fd_, mode);
-  buf_.reserve(kChunkBytes);
+  buf_.reset(static_cast<std::byte*>(std::aligned_alloc(kPageBytes, kChunkBytes)));
+  if (!buf_) throw std::bad_alloc();
 }
 
 AtomicFile::~AtomicFile() {
@@ -116,21 +122,32 @@ void AtomicFile::write(const void* data, size_t n) {
   // to read 1 GiB instead of ~5,000 when writes end at arbitrary offsets; a zero-copy load +
   // touch of such a file takes a third of the time). See docs/benchmarks.md.
   while (n > 0) {
-    if (buf_.empty() && fd_pos_ % kChunkBytes == 0 && n >= kChunkBytes) {
-      // Large tensors go straight from their storage to the file, whole chunks at a time.
+    if (len_ == 0 && fd_pos_ % kChunkBytes == 0 && n >= kChunkBytes &&
+        reinterpret_cast<uintptr_t>(p) % kCopyAlign == 0) {
+      // Large tensors aligned like the file go straight from their storage to the file, whole
+      // chunks at a time; others through the buffer (see the header).
       const size_t k = n / kChunkBytes * kChunkBytes;
       write_direct(p, k);
       p += k;
       n -= k;
       continue;
     }
-    const size_t room = kChunkBytes - (fd_pos_ + buf_.size()) % kChunkBytes;
+    if (len_ == 0) lead_ = static_cast<size_t>(fd_pos_ % kPageBytes);
+    // lead_ + len_ + room never exceeds kChunkBytes: the buffer starts at most lead_ bytes past a
+    // chunk boundary.
+    const size_t room = kChunkBytes - static_cast<size_t>((fd_pos_ + len_) % kChunkBytes);
     const size_t k = std::min(n, room);
-    buf_.append(p, k);
+    std::memcpy(buf_.get() + lead_ + len_, p, k);
+    len_ += k;
     p += k;
     n -= k;
     if (k == room) flush();  // the buffer ends on a chunk boundary
   }
+  punch();
+}
+
+bool AtomicFile::kernel_copy_aligned(uint64_t offset) const {
+  return offset % kPageBytes == written_ % kPageBytes;
 }
 
 bool AtomicFile::copy_from(int fd, uint64_t offset, uint64_t n) {
@@ -162,61 +179,35 @@ bool AtomicFile::copy_from(int fd, uint64_t offset, uint64_t n) {
   return true;
 }
 
-void AtomicFile::write_pieces(const struct iovec* pieces, int count) {
-  if (committed_ || fd_ < 0) throw IoError("write after commit", {target_.string()});
-  flush();
-  std::vector<struct iovec> rest(pieces, pieces + count);
-  size_t at = 0;
-  while (at < rest.size()) {
-    const ssize_t w = ::writev(fd_, rest.data() + at,
-                               static_cast<int>(std::min<size_t>(rest.size() - at, IOV_MAX)));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw IoError(errno_text("cannot write"), {target_.string()});
-    }
-    if (w == 0) throw IoError("cannot write: the file takes no more bytes", {target_.string()});
-    fd_pos_ += static_cast<uint64_t>(w);
-    written_ += static_cast<uint64_t>(w);
-    // Past the pieces written whole; the one cut short starts after its written part.
-    for (auto left = static_cast<size_t>(w); left > 0 && at < rest.size();) {
-      if (left >= rest[at].iov_len) {
-        left -= rest[at++].iov_len;
-      } else {
-        rest[at].iov_base = static_cast<char*>(rest[at].iov_base) + left;
-        rest[at].iov_len -= left;
-        left = 0;
-      }
-    }
-    while (at < rest.size() && rest[at].iov_len == 0) ++at;
-  }
-}
-
 void AtomicFile::write_direct(const char* p, size_t n) {
-  // Zero chunks are punched out run by run (one fallocate per run, at most kMaxRunBytes of dirty
-  // zeros waiting): a punch is a journal transaction, too slow to make per MiB. Best effort:
-  // where the filesystem cannot punch holes the zeros simply stay written.
-  uint64_t run_start = 0, run_len = 0;
-  auto punch = [&] {
-    if (run_len)
-      (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                        static_cast<off_t>(run_start), static_cast<off_t>(run_len));
-    run_len = 0;
-  };
   while (n > 0) {
     const size_t k = std::min(n, kChunkBytes);
     const uint64_t at = fd_pos_;
     write_all(p, k);
-    if (k == kChunkBytes && all_zero(p, k)) {
-      if (run_len == 0) run_start = at;
-      run_len += k;
-      if (run_len >= kMaxRunBytes) punch();
-    } else {
-      punch();
-    }
+    wrote(at, p, k);
     p += k;
     n -= k;
   }
-  punch();
+}
+
+// Zero chunks are punched out run by run (one fallocate per run, at most kMaxRunBytes of dirty
+// zeros waiting): a punch is a journal transaction, too slow to make per MiB. Best effort: where
+// the filesystem cannot punch holes the zeros simply stay written.
+void AtomicFile::wrote(uint64_t at, const char* p, size_t k) {
+  if (k == kChunkBytes && at % kChunkBytes == 0 && all_zero(p, k)) {
+    if (hole_len_ == 0) hole_start_ = at;
+    hole_len_ += k;
+    if (hole_len_ >= kMaxRunBytes) punch();
+  } else {
+    punch();
+  }
+}
+
+void AtomicFile::punch() {
+  if (hole_len_)
+    (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      static_cast<off_t>(hole_start_), static_cast<off_t>(hole_len_));
+  hole_len_ = 0;
 }
 
 void AtomicFile::write_all(const char* p, size_t n) {
@@ -233,14 +224,18 @@ void AtomicFile::write_all(const char* p, size_t n) {
 }
 
 void AtomicFile::flush() {
-  write_all(buf_.data(), buf_.size());
-  buf_.clear();
+  if (len_ == 0) return;
+  const uint64_t at = fd_pos_;
+  write_all(reinterpret_cast<const char*>(buf_.get()) + lead_, len_);
+  wrote(at, reinterpret_cast<const char*>(buf_.get()) + lead_, len_);
+  len_ = 0;
 }
 
 void AtomicFile::commit() {
   if (committed_ || fd_ < 0)
     throw IoError("commit of a file already committed", {target_.string()});
   flush();
+  punch();
   if (::fsync(fd_) != 0) throw IoError(errno_text("cannot fsync"), {target_.string()});
   const int fd = fd_;
   fd_ = -1;

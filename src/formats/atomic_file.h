@@ -8,19 +8,25 @@
 // its temporary file while it runs, so only files whose writer is gone (the lock fell with the
 // process) are removed, never those of a save still running in another process.
 //
-// Bytes reach write(2) in chunks that end at multiples of 2 MiB in the file. Each whole chunk of
-// zero bytes (tensor contents) becomes part of a hole: the zeros are written (every byte goes
-// through write(2), as progress meters counting the process's written bytes expect) and the range
-// is then punched out (FALLOC_FL_PUNCH_HOLE, best effort), which drops the dirty pages before they
-// reach the disk. So a mostly-zero file (optimizer states at step 0, masks, tests of files over 4
-// GiB) costs neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero block is
-// detected in its first bytes, so dense data costs nothing extra.
+// Bytes reach write(2) in chunks that end at multiples of 2 MiB in the file, from memory whose
+// address agrees with the file offset modulo 64 (a page, for the writer's own buffer): the
+// kernel's copy from user memory (rep movsb) runs at half speed on this project's AMD machines
+// when source and destination differ modulo 64, so a byte copied once more in user space (glibc's
+// memcpy, indifferent to alignment, into the buffer, in cache) and then by an aligned kernel copy
+// costs less than one misaligned kernel copy. copy_from (copy_file_range) is as slow whenever the
+// two files' offsets differ within a page (docs/benchmarks.md, issue 15, Session 8). Each whole
+// chunk of zero bytes (tensor contents) becomes part of a hole: the zeros are written (every byte
+// goes through write(2), as progress meters counting the process's written bytes expect) and the
+// range is then punched out (FALLOC_FL_PUNCH_HOLE, best effort), which drops the dirty pages before
+// they reach the disk. So a mostly-zero file (optimizer states at step 0, masks, tests of files
+// over 4 GiB) costs neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero
+// block is detected in its first bytes, so dense data costs nothing extra.
 #pragma once
 
-#include <sys/uio.h>
-
 #include <cstddef>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -50,15 +56,20 @@ class AtomicFile final : public ByteSink {
   // way). False, with nothing written, where the kernel or the file systems cannot (the caller
   // then writes the bytes itself); IoError when the copy fails midway or `fd` ends early.
   bool copy_from(int fd, uint64_t offset, uint64_t n);
-  // Appends the `count` pieces in order with writev(2): the kernel copies them straight from
-  // where they lie (a mapped file's pages) into the file, without the buffer; for many short
-  // pieces (a gather of a slice's rows). IoError on failure.
-  void write_pieces(const struct iovec* pieces, int count);
+  // Whether bytes at `offset` of a source file would land at the same offset within a page here
+  // if appended now: only then is copy_from's kernel copy as cheap as cp's (see above); otherwise
+  // write() of the source's bytes (mapped, or read into memory placed like the file) costs less.
+  bool kernel_copy_aligned(uint64_t offset) const;
   void commit();
 
  private:
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
   void flush();
   void write_direct(const char* p, size_t n);
+  void wrote(uint64_t at, const char* p, size_t k);  // notes a zero chunk for punch()
+  void punch();
   void write_all(const char* p, size_t n);
   std::filesystem::path target_;
   std::filesystem::path tmp_;
@@ -66,7 +77,11 @@ class AtomicFile final : public ByteSink {
   bool committed_ = false;
   uint64_t written_ = 0;
   uint64_t fd_pos_ = 0;  // bytes handed to write(2) so far: the file offset
-  std::string buf_;
+  // kChunkBytes, page-aligned; the waiting bytes are buf_[lead_, lead_ + len_), where lead_ is
+  // the file offset of the first one modulo the page size (lead_ + len_ <= kChunkBytes).
+  std::unique_ptr<std::byte, Free> buf_;
+  size_t lead_ = 0, len_ = 0;
+  uint64_t hole_start_ = 0, hole_len_ = 0;  // zero chunks written, not yet punched out
 };
 
 }  // namespace cellar::formats

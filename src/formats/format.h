@@ -44,6 +44,10 @@ class EntryBytes {
                      const Visitor* seen) const;
   // Hands every byte of `t` to `seen`, in order, writing nothing.
   virtual void visit(const Tensor& t, const Visitor& seen) const;
+  // Called once a file's bytes are all written, before it is committed: a source that checks
+  // its bytes while they are written (replicas compared on another thread) throws here, which
+  // leaves the target untouched.
+  virtual void finish() const {}
 };
 const EntryBytes& own_bytes();
 

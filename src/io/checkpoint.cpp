@@ -154,6 +154,7 @@ void write_one_file(const formats::NamedTensors& entries, const std::filesystem:
   } else {
     format.write(entries, out, options, bytes);
   }
+  bytes.finish();
   out.commit();
 }
 

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <limits>
 #include <new>
@@ -16,6 +17,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stop_token>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -367,9 +370,11 @@ namespace {
 
 // Replicas are compared this much at a time (their pages dropped after each step).
 constexpr uint64_t kCompareStep = uint64_t{8} << 20;
-// Runs of a source file at least this long go to a plain output file by copy_file_range (page
-// cache to page cache, nothing through this process); shorter ones are written from the mapped
-// pages through the writer's buffer (a syscall per run of a few KiB would cost more).
+// Runs of a source file at least this long, at the same offset within a page as where they go,
+// go to a plain output file by copy_file_range (page cache to page cache, cp's way); all others
+// are copied from the mapped pages into the writer's buffer, which it writes with aligned kernel
+// copies (a syscall per run of a few KiB would cost more; a misaligned kernel copy costs twice
+// an aligned one: formats/atomic_file.h).
 constexpr uint64_t kKernelCopyMin = uint64_t{1} << 20;
 
 // The pages of `file`'s mapping around [p, p + n) leave the resident set; they read back from the
@@ -389,11 +394,8 @@ void drop_pages(const MappedFile& file, const std::byte* p, uint64_t n) {
 }
 
 // Maps the pages of `file`'s mapping over [p, p + n) in one call (MADV_POPULATE_READ, Linux
-// 5.14; elsewhere a no-op, the pages then fault in as they are read). Bytes are read from the
-// mappings by write(2)/writev(2) and memcmp: a write from pages not yet mapped is the kernel's
-// slow path (its copy stops at the first missing page, faults it in, retries), which cost 4-6x
-// the copy itself; mapped first, writing from the pages costs what copy_file_range does
-// (docs/benchmarks.md, Session 7).
+// 5.14; elsewhere a no-op, the pages then fault in as they are read): one call per window instead
+// of a fault per 64 KiB as memcpy and memcmp read the mappings (docs/benchmarks.md, Session 7).
 void populate(const MappedFile& file, const std::byte* p, uint64_t n) {
   static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto base = reinterpret_cast<uintptr_t>(file.data());
@@ -452,8 +454,9 @@ Block block_of_tensor(const Tensor& t, const io::Locations* located) {
 
 // Whether the first `n` bytes of two slices are equal, read a step at a time, each step's pages
 // dropped after it (comparing replicas must not make the model resident).
-bool same_bytes(const Block& a, const Block& b, uint64_t n) {
+bool same_bytes(const Block& a, const Block& b, uint64_t n, std::stop_token stop = {}) {
   for (uint64_t off = 0; off < n;) {
+    if (stop.stop_requested()) return true;  // abandoned: the caller no longer needs the answer
     const Piece pa = a.at(off), pb = b.at(off);
     if (!pa.data || !pb.data) return false;
     const uint64_t k = std::min({pa.size, pb.size, kCompareStep, n - off});
@@ -467,6 +470,60 @@ bool same_bytes(const Block& a, const Block& b, uint64_t n) {
   }
   return true;
 }
+
+// A slice some rank holds again (a replica), and the slice it must equal.
+struct Replica {
+  Block owner, copy;
+  uint64_t bytes = 0;
+  std::string name, where;  // the parameter, and the replica's rank
+  int64_t owner_rank = 0;
+};
+
+FormatError replica_differs(const Replica& r) {
+  return FormatError("the rank's slice differs from rank " + std::to_string(r.owner_rank) +
+                         "'s, which the layout says is the same slice (a replica)",
+                     {r.where, r.name});
+}
+
+// Compares the replicas on a thread of its own while the caller writes the output from the
+// owners' slices: on this project's two cores the comparison (a read of every replicated byte,
+// twice) then costs no time of its own (docs/benchmarks.md, issue 15, Session 8). wait() joins it
+// and throws the first difference; the writers call it before they commit a file, so a
+// difference still leaves every target untouched. Destroying a check not waited for (the writer
+// failed) stops it at its next step.
+class ReplicaCheck {
+ public:
+  explicit ReplicaCheck(std::vector<Replica> replicas) : replicas_(std::move(replicas)) {
+    if (replicas_.empty()) return;
+    thread_ = std::jthread([this](std::stop_token stop) {
+      try {
+        for (const Replica& r : replicas_) {
+          if (stop.stop_requested()) return;
+          if (!same_bytes(r.owner, r.copy, r.bytes, stop)) {
+            differs_ = &r;
+            return;
+          }
+        }
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    });
+  }
+  ReplicaCheck(const ReplicaCheck&) = delete;
+  ReplicaCheck& operator=(const ReplicaCheck&) = delete;
+
+  void wait() {
+    if (thread_.joinable()) thread_.join();
+    if (error_) std::rethrow_exception(error_);
+    if (differs_) throw replica_differs(*differs_);
+  }
+
+ private:
+  std::vector<Replica> replicas_;
+  const Replica* differs_ = nullptr;
+  std::exception_ptr error_;
+  std::jthread thread_;  // last: stopped and joined before the members it reads are destroyed
+};
 
 // A parameter as the source holds it: its whole shape, and a view of it (`whole`: the same
 // shape, or with dimension 0 split into several for optimizer parallelism, see
@@ -583,11 +640,14 @@ std::string rank_where(const std::vector<fs::path>* files, size_t r) {
 }
 
 // Every parameter of rank 0, in its order, with where its blocks are in every rank (`strategy`
-// null: one unsliced checkpoint, ranks[0]); checks that the ranks tile each parameter. Nothing is
-// copied: the blocks are the files' mapped pages (`located`) or the tensors' own bytes.
+// null: one unsliced checkpoint, ranks[0]); checks that the ranks tile each parameter, and that
+// replicas hold their owner's bytes (here, or with `replicas`, by the caller: they are listed
+// there). Nothing is copied: the blocks are the files' mapped pages (`located`) or the tensors'
+// own bytes.
 std::vector<Sliced> plan_sources(const ParallelStrategy* strategy,
                                  const std::vector<ParamDict>& ranks,
-                                 const std::vector<fs::path>* files, const io::Locations* located) {
+                                 const std::vector<fs::path>* files, const io::Locations* located,
+                                 std::vector<Replica>* replicas = nullptr) {
   if (ranks.empty()) throw ValueError(ErrorCode::kInvalidArgument, "no rank checkpoints to merge");
   const auto where = [&](size_t r) { return rank_where(files, r); };
   std::vector<Sliced> out;
@@ -671,10 +731,13 @@ std::vector<Sliced> plan_sources(const ParallelStrategy* strategy,
       Block bytes = block_of_tensor(t, located);
       auto& own = owner[static_cast<size_t>(id)];
       if (own >= 0) {  // a replica: must hold the same bytes
-        if (!same_bytes(s.blocks[static_cast<size_t>(id)], bytes, t.nbytes()))
-          throw FormatError("the rank's slice differs from rank " + std::to_string(own) +
-                                "'s, which the layout says is the same slice (a replica)",
-                            {where(r), name});
+        Replica rep{
+            s.blocks[static_cast<size_t>(id)], std::move(bytes), t.nbytes(), name, where(r), own};
+        if (replicas) {
+          replicas->push_back(std::move(rep));
+        } else if (!same_bytes(rep.owner, rep.copy, rep.bytes)) {
+          throw replica_differs(rep);
+        }
         continue;
       }
       own = static_cast<int64_t>(r);
@@ -835,7 +898,8 @@ Part plan_part(const std::vector<Sliced>& src, const ParallelStrategy* dst, int6
 // otherwise from the mapped pages, which leave the resident set once the entry is written.
 class GatherBytes final : public formats::EntryBytes {
  public:
-  explicit GatherBytes(const std::unordered_map<const Storage*, Gather>& plans) : plans_(plans) {}
+  GatherBytes(const std::unordered_map<const Storage*, Gather>& plans, ReplicaCheck* check)
+      : plans_(plans), check_(check) {}
   ~GatherBytes() override {
     for (const auto& [_, fd] : fds_)
       if (fd >= 0) ::close(fd);
@@ -848,32 +912,21 @@ class GatherBytes final : public formats::EntryBytes {
     const Gather* g = plan_of(t);
     if (!g) return EntryBytes::write(t, begin, n, out, seen);
     auto* file = seen ? nullptr : dynamic_cast<formats::AtomicFile*>(&out);
-    // Short pieces go to a plain file by writev, many at a time, straight from the pages.
-    std::vector<struct iovec> batch;
-    const auto flush = [&] {
-      if (batch.empty()) return;
-      file->write_pieces(batch.data(), static_cast<int>(batch.size()));
-      batch.clear();
-    };
     gather_runs(*g, begin, n, [&](const Piece& c) {
+      // A long run whose offset within a page is the same in both files goes by copy_file_range
+      // (cp's copy); any other through the writer's buffer, placed so that the kernel's copy
+      // into the file is aligned (formats/atomic_file.h).
       if (file && c.file && c.size >= kKernelCopyMin) {
-        const int fd = fd_for(*c.file);
-        flush();
-        if (fd >= 0 && file->copy_from(fd, static_cast<uint64_t>(c.data - c.file->data()), c.size))
-          return;
+        const auto off = static_cast<uint64_t>(c.data - c.file->data());
+        const int fd = file->kernel_copy_aligned(off) ? fd_for(*c.file) : -1;
+        if (fd >= 0 && file->copy_from(fd, off, c.size)) return;
       }
       by_window(c, [&](const Piece& w) {
-        if (w.file) map_pages(*g, w, flush);
-        if (file) {
-          batch.push_back({const_cast<std::byte*>(w.data), static_cast<size_t>(w.size)});
-          if (batch.size() == kBatch) flush();
-          return;
-        }
+        if (w.file) map_pages(*g, w);
         out.write(w.data, static_cast<size_t>(w.size));
         if (seen) (*seen)({w.data, static_cast<size_t>(w.size)});
       });
     });
-    if (file) flush();
     if (begin + n == t.nbytes()) drop(*g);  // the entry's last piece
   }
 
@@ -882,11 +935,15 @@ class GatherBytes final : public formats::EntryBytes {
     if (!g) return EntryBytes::visit(t, seen);
     gather_runs(*g, 0, t.nbytes(), [&](const Piece& c) {
       by_window(c, [&](const Piece& w) {
-        if (w.file) map_pages(*g, w, [] {});
+        if (w.file) map_pages(*g, w);
         seen({w.data, static_cast<size_t>(w.size)});
       });
     });
     drop(*g);
+  }
+
+  void finish() const override {
+    if (check_) check_->wait();
   }
 
  private:
@@ -906,23 +963,22 @@ class GatherBytes final : public formats::EntryBytes {
   }
 
   // Before the bytes of `c` (in a mapped file) are read: their pages are mapped (see populate),
-  // a window of kWindow at a time while the pieces from a file continue one another (a block's
-  // rows, alternating with other blocks' rows: one call per window and file), otherwise the
-  // piece's own pages (pieces far apart: a narrow column slice of wide rows, where a window would
-  // map mostly bytes nobody reads). Every kDropEvery bytes mapped, the parameter's blocks leave
-  // the resident set (after `flush`, which writes the pieces waiting to be written from them), so
-  // a parameter of any size, gathered from any number of files, stays out of it.
-  template <class Flush>
-  void map_pages(const Gather& g, const Piece& c, Flush&& flush) const {
+  // a window of kWindow at a time while the pieces from a file continue one another or leave gaps
+  // no longer than themselves (a block's rows, alternating with other blocks' rows; half of each
+  // row: one call per window and file, not one per piece), otherwise the piece's own pages
+  // (pieces far apart: a narrow column slice of wide rows, where a window would map mostly bytes
+  // nobody reads). Every kDropEvery bytes mapped, the parameter's blocks leave
+  // the resident set (the bytes read so far are in the writer's buffer or file), so a parameter
+  // of any size, gathered from any number of files, stays out of it.
+  void map_pages(const Gather& g, const Piece& c) const {
     const auto p = reinterpret_cast<uintptr_t>(c.data);
     Window& w = windows_[c.file];
-    const bool continues = p == w.next;
+    // Continues the last piece, or starts after a gap no longer than itself (a column slice of
+    // half the rows' width: at least half of what a window maps is read).
+    const bool continues = p >= w.next && p - w.next <= c.size;
     w.next = p + c.size;
     if (p >= w.lo && p + c.size <= w.hi) return;
-    if (mapped_ >= kDropEvery) {
-      flush();
-      drop(g);
-    }
+    if (mapped_ >= kDropEvery) drop(g);
     const auto end = reinterpret_cast<uintptr_t>(c.file->data()) + c.file->size();
     const auto hi = std::min<uintptr_t>(end, p + (continues ? std::max(c.size, kWindow) : c.size));
     populate(*c.file, c.data, hi - p);
@@ -947,8 +1003,8 @@ class GatherBytes final : public formats::EntryBytes {
 
   static constexpr uint64_t kDropEvery = uint64_t{16} << 20;
   static constexpr uint64_t kWindow = uint64_t{2} << 20;  // mapped at a time, per source file
-  static constexpr size_t kBatch = 1024;                  // pieces per writev (IOV_MAX)
   const std::unordered_map<const Storage*, Gather>& plans_;
+  ReplicaCheck* check_;
   mutable std::unordered_map<const MappedFile*, int> fds_;
   // Per source file, the addresses [lo, hi) mapped since the last drop and where its last piece
   // ended; and how many bytes were mapped in all since then.
@@ -979,8 +1035,11 @@ struct Ranks {
   }
 };
 
-void write_part(const Part& part, const fs::path& out, const SaveOptions& options) {
-  io::write_checkpoint_entries(part.entries, out, options, GatherBytes(part.plans));
+// Writes `part` to `out`; the file is committed only once `check` (if any) found every replica
+// equal to its owner.
+void write_part(const Part& part, const fs::path& out, const SaveOptions& options,
+                ReplicaCheck* check) {
+  io::write_checkpoint_entries(part.entries, out, options, GatherBytes(part.plans, check));
 }
 
 }  // namespace
@@ -1007,8 +1066,10 @@ ParamDict merge_checkpoints(const ParallelStrategy& s, const fs::path& dir) {
 void merge_checkpoints_to_file(const ParallelStrategy& s, const fs::path& dir, const fs::path& out,
                                const SaveOptions& options) {
   const Ranks ranks(dir);
-  const auto src = plan_sources(&s, ranks.dicts, &ranks.files, &ranks.located);
-  write_part(plan_part(src, nullptr, 0), out, options);
+  std::vector<Replica> replicas;
+  const auto src = plan_sources(&s, ranks.dicts, &ranks.files, &ranks.located, &replicas);
+  ReplicaCheck check(std::move(replicas));
+  write_part(plan_part(src, nullptr, 0), out, options, &check);
 }
 
 void merge_checkpoints_to_file(const fs::path& strategy, const fs::path& dir, const fs::path& out,
@@ -1046,8 +1107,10 @@ std::vector<fs::path> reshard_checkpoints(const fs::path& src_dir, const fs::pat
                           {dst_strategy.string(), name});
   }
   const Ranks ranks(src_dir, /*all=*/!src_strategy.empty());
+  std::vector<Replica> replicas;
   const auto src = plan_sources(src_strategy.empty() ? nullptr : &src_layouts, ranks.dicts,
-                                &ranks.files, &ranks.located);
+                                &ranks.files, &ranks.located, &replicas);
+  ReplicaCheck check(std::move(replicas));
   const ParallelStrategy* cut_by = dst_strategy.empty() ? nullptr : &dst;
   // A cut that fails, fails for rank 0, before any file is written (the checks are the shapes').
   const std::string ext = format == CheckpointFormat::kSafetensors ? ".safetensors" : ".ckpt";
@@ -1058,7 +1121,7 @@ std::vector<fs::path> reshard_checkpoints(const fs::path& src_dir, const fs::pat
     fs::create_directories(folder, ec);
     if (ec) throw IoError("cannot create the folder: " + ec.message(), {folder.string()});
     const fs::path file = folder / (prefix + std::to_string(r) + ext);
-    write_part(plan_part(src, cut_by, r), file, SaveOptions{.format = format});
+    write_part(plan_part(src, cut_by, r), file, SaveOptions{.format = format}, &check);
     written.push_back(file);
   }
   return written;
@@ -1074,7 +1137,9 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
   for (const auto& [name, layout] : strategy)
     if (!name.starts_with("accu_grads")) merged_ones.emplace(name, layout);
   const Ranks ranks(dir);
-  const auto src = plan_sources(&merged_ones, ranks.dicts, &ranks.files, &ranks.located);
+  std::vector<Replica> replicas;
+  const auto src = plan_sources(&merged_ones, ranks.dicts, &ranks.files, &ranks.located, &replicas);
+  ReplicaCheck check(std::move(replicas));
   // The parameters the parts hold, in rank 0's order (MindSpore: the strategy's parameters the
   // ranks hold, but accu_grads*), and their whole sizes.
   std::vector<const Sliced*> params;
@@ -1122,7 +1187,7 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
       part.add(params[i]->name, whole_box(*params[i]));
     }
     const fs::path file = dst_dir / ("part" + std::to_string(g) + ".safetensors");
-    write_part(part, file, st);
+    write_part(part, file, st, &check);
     written.push_back(file);
   }
   // param_name_map.json as json.dumps(..., indent=4) writes it: the parts' names in order.
@@ -1138,6 +1203,7 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
     }
   map += "\n    }\n}";
   const fs::path map_file = dst_dir / "param_name_map.json";
+  check.wait();  // (the parts waited already; kept here should there be none)
   {
     formats::AtomicFile out(map_file);
     out.write(map.data(), map.size());
@@ -1155,7 +1221,7 @@ std::vector<fs::path> unified_safetensors(const ParallelStrategy& strategy, cons
       part.add(s->name, whole_box(*s));
     }
     const fs::path file = dst_dir / "hyper_param.safetensors";
-    write_part(part, file, st);
+    write_part(part, file, st, &check);
     written.push_back(file);
   }
   return written;

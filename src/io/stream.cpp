@@ -2,11 +2,12 @@
 //
 // The load is load_checkpoint's, lazy as always (tensors view the mapped file or copy it on first
 // use, which here never comes), plus where each tensor's bytes lie in its file. The writers take
-// every tensor's bytes through StreamBytes: for a plain output file, copy_file_range from the
-// source file (page cache to page cache, as cp copies; nothing passes through this process),
-// otherwise (a CRC to compute, encryption) read from the source file 8 MiB at a time into one
-// buffer (or, if the file cannot be opened again, from its mapped pages, dropped from the
-// resident set with MADV_DONTNEED right after they are written). So the peak resident memory is
+// every tensor's bytes through StreamBytes: for a plain output file where a tensor keeps its
+// offset within a page, copy_file_range from the source file (page cache to page cache, as cp
+// copies; nothing passes through this process), otherwise (offsets that differ within a page, a
+// CRC to compute, encryption) read from the source file 8 MiB at a time into one buffer (or, if
+// the file cannot be opened again, from its mapped pages, dropped from the resident set with
+// MADV_DONTNEED right after they are written). So the peak resident memory is
 // the writers' 2 MiB buffer, the 8 MiB step and the headers: tests/io/
 // test_checkpoint_stream_large.cpp measures about 20 MiB for a 3 GiB checkpoint.
 #include "cellar/io/stream.h"
@@ -53,7 +54,11 @@ class StreamBytes final : public formats::EntryBytes {
     }
     auto* file = dynamic_cast<formats::AtomicFile*>(&out);
     for_range(*loc, begin, n, [&](uint64_t off, uint64_t k) {
-      if (!seen && file) {
+      // By the kernel when the bytes keep their offset within a page (cp's copy); otherwise read
+      // into a buffer placed like the source and copied into the writer's buffer, placed like
+      // the output: two aligned kernel copies and a user-space one cost less than one misaligned
+      // kernel copy (formats/atomic_file.h).
+      if (!seen && file && file->kernel_copy_aligned(off)) {
         const int fd = fd_for(*loc);
         if (fd >= 0 && file->copy_from(fd, off, k)) {
           kernel_ += k;
@@ -118,8 +123,9 @@ class StreamBytes final : public formats::EntryBytes {
     const int fd = fd_for(loc);
     for (uint64_t at = off; at < off + k;) {
       const uint64_t m = std::min(kStepBytes, off + k - at);
-      if (fd >= 0 && read_step(fd, at, m)) {
-        use(std::span<const std::byte>(buffer_.data(), m));
+      const std::byte* read = fd >= 0 ? read_step(fd, at, m) : nullptr;
+      if (read) {
+        use(std::span<const std::byte>(read, m));
         at += m;
         if (count) advance(m);
         continue;
@@ -133,18 +139,22 @@ class StreamBytes final : public formats::EntryBytes {
     }
   }
 
-  // Bytes [at, at + m) of `fd` into buffer_; false when the file no longer has them (the mapping,
-  // checked when loaded, is used instead).
-  bool read_step(int fd, uint64_t at, uint64_t m) const {
-    buffer_.resize(kStepBytes);
+  // Bytes [at, at + m) of `fd` into buffer_, at an address with the offset within a page that
+  // `at` has (the kernel's copy is then aligned); returns where they start, or null when the file
+  // no longer has them (the mapping, checked when loaded, is used instead).
+  const std::byte* read_step(int fd, uint64_t at, uint64_t m) const {
+    constexpr uint64_t kPage = 4096;
+    buffer_.resize(kStepBytes + kPage);
+    const auto base = reinterpret_cast<uintptr_t>(buffer_.data());
+    std::byte* to = buffer_.data() + (at - base) % kPage;
     uint64_t got = 0;
     while (got < m) {
-      const ssize_t r = ::pread(fd, buffer_.data() + got, m - got, static_cast<off_t>(at + got));
+      const ssize_t r = ::pread(fd, to + got, m - got, static_cast<off_t>(at + got));
       if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
+      if (r <= 0) return nullptr;
       got += static_cast<uint64_t>(r);
     }
-    return true;
+    return to;
   }
 
   // The source file opened for copy_file_range and pread, once per file; -1 when it cannot be, or

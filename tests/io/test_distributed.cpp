@@ -167,6 +167,27 @@ TEST(Distributed, RefusesMissingExtraAndDisagreeingRanks) {
     const auto e = error_of([&] { cellar::merge_checkpoints(strategy, a); });
     EXPECT_EQ(e.tensor(), "emb");
     EXPECT_TRUE(mentions(e, "differs from rank 0")) << e.what();
+    // The streamed merge and reshard compare replicas on another thread while they write: the
+    // same error, before any file is committed (a target there keeps its bytes, no temporary
+    // file is left behind).
+    const std::vector<std::byte> old = {std::byte{'o'}, std::byte{'l'}, std::byte{'d'}};
+    cellar::testing::write_bytes(dir / "m.ckpt", old);
+    const auto streamed =
+        error_of([&] { cellar::merge_checkpoints_to_file(strategy, a, dir / "m.ckpt"); });
+    EXPECT_EQ(streamed.tensor(), "emb");
+    EXPECT_TRUE(mentions(streamed, "differs from rank 0") && mentions(streamed, "a3.ckpt"))
+        << streamed.what();
+    EXPECT_EQ(read_bytes(dir / "m.ckpt"), old);
+    const auto resharded = error_of([&] {
+      cellar::reshard_checkpoints(a, strategy, dir / "b", kDir / "strategy_b.ckpt", "b");
+    });
+    EXPECT_EQ(resharded.tensor(), "emb");
+    EXPECT_TRUE(mentions(resharded, "differs from rank 0")) << resharded.what();
+    EXPECT_TRUE(cellar::testing::list_dir(dir / "b/rank_0").empty());
+    const auto names = cellar::testing::list_dir(dir.path());
+    EXPECT_EQ(std::count_if(names.begin(), names.end(),
+                            [](const std::string& n) { return n.find(".tmp-") != n.npos; }),
+              0);
   }
   {  // a parameter missing from one rank
     TempDir dir;

@@ -34,8 +34,9 @@ struct CopyCheckpointReport {
   size_t tensors = 0;
   uint64_t tensor_bytes = 0;
   // Of tensor_bytes, those the kernel copied from file to file (copy_file_range) without them
-  // passing through this process's memory; the rest were written from the mapped source pages
-  // (a CRC or encryption needs to see them) or from memory (str entries, PyTorch or decrypted
+  // passing through this process's memory; the rest were read from the source file (a CRC or
+  // encryption needs to see them; or they land at another offset within a page than they had,
+  // where the kernel's copy is slow) or taken from memory (str entries, PyTorch or decrypted
   // sources).
   uint64_t copied_in_kernel = 0;
 };

@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/isa.h"
 #include "ops/nn/pool3d.h"
 #include "ops/nn/window.h"
 
@@ -129,6 +135,45 @@ void max_pool_rows(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t 
   }
 }
 
+#if defined(__x86_64__)
+// 2 × 2 windows at stride 2, unpadded (LeNet-5's pools), Float32 on AVX2: 8 outputs per step from
+// two 16-float input rows split into even and odd columns, each output the max of its four
+// inputs in max_pool_rows's order (row by row, column by column, from −∞, v > m ? v : m), so the
+// same bits. max_pool_rows spent ~1 ns per output on 14-column rows (15% of LeNet-5).
+__attribute__((target("avx2,fma"))) void max_pool_2x2_avx2(const PoolGeometry& g, const float* x,
+                                                           float* y, int64_t p0, int64_t p1) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* plane = x + p * g.h * g.w;
+    float* out = y + p * g.oh * g.ow;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      const float* r0 = plane + 2 * oy * g.w;
+      const float* r1 = r0 + g.w;
+      float* o = out + oy * g.ow;
+      int64_t ox = 0;
+      for (; ox + 8 <= g.ow && 2 * ox + 16 <= g.w; ox += 8) {
+        const __m256 a0 = _mm256_loadu_ps(r0 + 2 * ox), a1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
+        const __m256 b0 = _mm256_loadu_ps(r1 + 2 * ox), b1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
+        // Lanes in the order of outputs 0, 1, 4, 5 | 2, 3, 6, 7.
+        __m256 m = _mm256_set1_ps(-inf);
+        m = _mm256_max_ps(_mm256_shuffle_ps(a0, a1, 0x88), m);
+        m = _mm256_max_ps(_mm256_shuffle_ps(a0, a1, 0xDD), m);
+        m = _mm256_max_ps(_mm256_shuffle_ps(b0, b1, 0x88), m);
+        m = _mm256_max_ps(_mm256_shuffle_ps(b0, b1, 0xDD), m);
+        _mm256_storeu_ps(o + ox,
+                         _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xD8)));
+      }
+      for (; ox < g.ow; ++ox) {
+        float m = -inf;
+        for (const float v : {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]})
+          m = v > m ? v : m;
+        o[ox] = m;
+      }
+    }
+  }
+}
+#endif
+
 template <bool kMax>
 Kernel pool_kernel(const std::string& name, std::span<const TensorType> in,
                    const ir::Attrs& attrs) {
@@ -136,13 +181,22 @@ Kernel pool_kernel(const std::string& name, std::span<const TensorType> in,
   auto kernel = [g]<class T>(T) -> Kernel {
     return [g](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
       // Work per plane: every output reads its window.
-      par.for_range(g.n * g.c, rows_grain(g.oh * g.ow * g.kh * g.kw),
-                    [&](int64_t p0, int64_t p1, int) {
-                      if (kMax && g.w <= kMaxRowWidth)
-                        max_pool_rows<T>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
-                      else
-                        pool_run<T, kMax>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
-                    });
+      par.for_range(
+          g.n * g.c, rows_grain(g.oh * g.ow * g.kh * g.kw), [&](int64_t p0, int64_t p1, int) {
+#if defined(__x86_64__)
+            if constexpr (std::is_same_v<T, float>) {
+              if (kMax && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 &&
+                  g.pl == 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w && kernel_isa() != Isa::kNone) {
+                max_pool_2x2_avx2(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+                return;
+              }
+            }
+#endif
+            if (kMax && g.w <= kMaxRowWidth)
+              max_pool_rows<T>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+            else
+              pool_run<T, kMax>(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+          });
     };
   };
   if (in[0].dtype == DType::Float64) return kernel(0.0);
