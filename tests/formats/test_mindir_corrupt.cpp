@@ -237,8 +237,11 @@ std::vector<Corruption> corruptions() {
                  v->clear_tensors();
                }),
                "exactly one tensor"});
-  t.push_back({"attr input that is not a constant",
-               edit([](auto& m) { node_named(m, "G:rs")->set_input(1, "G:x"); }), "constant"});
+  // Reshape's shape may be computed at run time (a value input, 053abff), so a non-constant shape
+  // loads; one of the wrong dtype (here the float graph input) is refused naming the node.
+  t.push_back({"shape input of the wrong dtype",
+               edit([](auto& m) { node_named(m, "G:rs")->set_input(1, "G:x"); }),
+               "the shape input must be Int64 or Int32"});
   t.push_back({"recorded output shape disagrees with the op", edit([](auto& m) {
                  auto* a = node_named(m, "G:mm")->mutable_attribute(0);
                  a->mutable_tensors(0)->set_dims(1, 9);
