@@ -11,6 +11,7 @@
 
 #include "ops/gemm.h"
 #include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
 #include "ops/parallel.h"
 
 namespace cellar::ops {
@@ -43,23 +44,6 @@ struct Plan {
 };
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) inline __m256 activate(__m256 v, ConvActivation act) {
-  const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
-  switch (act) {
-    case ConvActivation::kNone:
-      return v;
-    case ConvActivation::kReLU:
-      return _mm256_max_ps(v, zero);
-    case ConvActivation::kReLU6:
-      return _mm256_min_ps(_mm256_max_ps(v, zero), six);
-    case ConvActivation::kHSwish:
-      return _mm256_div_ps(
-          _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six)), six);
-    case ConvActivation::kHSigmoid:
-      return _mm256_div_ps(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six), six);
-  }
-  return v;
-}
 
 // One tile: R output channels × V vectors of output columns, every (channel, tap) column p of the
 // weight summed in registers. src: the input at output column 0 of the tile's row; w: the first
@@ -132,7 +116,8 @@ __attribute__((target("avx2,fma"))) void tile(const Tile& t) {
     float* dst = t.y + r * t.ys;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m256 o = activate(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
+      const __m256 o =
+          activate256(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
       if (v < last)
         _mm256_storeu_ps(dst + v * kLanes, o);
       else

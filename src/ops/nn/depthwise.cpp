@@ -7,6 +7,7 @@
 #endif
 
 #include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
 
 namespace cellar::ops {
 
@@ -179,24 +180,6 @@ __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, c
   }
   for (int64_t ch = 0; ch < channels; ++ch)
     for (int64_t qq = q; qq < pixels; ++qq) y[ch * pixels + qq] = out[qq * kLanes + ch];
-}
-
-__attribute__((target("avx2,fma"))) __m256 activate256(__m256 v, ConvActivation act) {
-  const __m256 zero = _mm256_setzero_ps(), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
-  switch (act) {
-    case ConvActivation::kNone:
-      return v;
-    case ConvActivation::kReLU:
-      return _mm256_max_ps(v, zero);
-    case ConvActivation::kReLU6:
-      return _mm256_min_ps(_mm256_max_ps(v, zero), six);
-    case ConvActivation::kHSwish:
-      return _mm256_div_ps(
-          _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six)), six);
-    case ConvActivation::kHSigmoid:
-      return _mm256_div_ps(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six), six);
-  }
-  return v;
 }
 
 __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeometry& g,
