@@ -707,8 +707,10 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   }
   const std::string base = cur_label_ + "/" + op;
   std::vector<int> values;
+  // Folding runs the kernel now: only for nodes whose arithmetic is bounded (a product of two
+  // large constants stays a node, computed at run time like any other).
   if (all_const && !def->is_random && def->make_kernel && total <= kMaxFoldElements &&
-      within_budget(bytes)) {
+      within_budget(bytes) && ops::node_work(*def, in, out, attrs) <= ops::kMaxFoldWork) {
     folded_bytes_ += bytes;
     // Everything is known: run the kernel now, the results are constants.
     std::vector<Tensor> xs, ys;

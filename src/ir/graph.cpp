@@ -1,5 +1,6 @@
 #include "cellar/ir/graph.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -383,6 +384,16 @@ std::vector<ValueType> infer_at(const Graph& g, const std::vector<Shape>& input_
           refuse("computes a value of shape " + t.shape.str() +
                  " that a shape depends on; cellar computes at most " +
                  std::to_string(kMaxPlanValueElements) + " elements while planning");
+      std::vector<ops::TensorType> out_types;
+      for (int v : node.outputs)
+        out_types.push_back(
+            {types[static_cast<size_t>(v)].dtype, types[static_cast<size_t>(v)].shape});
+      if (const double work = ops::node_work(*def, in, out_types, attrs ? *attrs : node.attrs);
+          work > ops::kMaxFoldWork)
+        refuse("computing the value a shape depends on takes about " +
+               std::to_string(static_cast<int64_t>(std::min(work, 9e18))) +
+               " operations; cellar does at most " +
+               std::to_string(static_cast<int64_t>(ops::kMaxFoldWork)) + " while planning");
     }
     try {
       if (def->values_from_types) {

@@ -1,6 +1,7 @@
 #include "ops/op_table.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -99,6 +100,78 @@ std::optional<ir::Attrs> node_attrs(const OpDef& def, std::span<const TensorType
   for (size_t i : def.value_inputs) known = known && (i >= values.size() || values[i].defined());
   if (!known) return std::nullopt;
   return def.attrs_from_values(types, values, attrs);
+}
+
+namespace {
+
+// Elements of a shape as a double: no overflow, and a symbolic (negative) dimension counts as 0.
+double elements(const Shape& s) {
+  double n = 1;
+  for (size_t d = 0; d < s.rank(); ++d) n *= static_cast<double>(std::max<int64_t>(s[d], 0));
+  return n;
+}
+
+double total_elements(std::span<const TensorType> types) {
+  double n = 0;
+  for (const auto& t : types) n += elements(t.shape);
+  return n;
+}
+
+// Every rule below adds the linear visit of inputs and outputs to its own term.
+double linear(std::span<const TensorType> in, std::span<const TensorType> out) {
+  return total_elements(in) + total_elements(out);
+}
+
+}  // namespace
+
+double node_work(const OpDef& def, std::span<const TensorType> in, std::span<const TensorType> out,
+                 const ir::Attrs& attrs) {
+  if (!def.work) return linear(in, out);
+  try {
+    return def.work(in, out, attrs);
+  } catch (...) {
+    return std::numeric_limits<double>::infinity();
+  }
+}
+
+double work_contraction(std::span<const TensorType> in, std::span<const TensorType> out,
+                        const ir::Attrs&) {
+  double k = 1;
+  if (!in.empty()) {
+    const Shape& a = in[0].shape;
+    for (size_t d = a.rank() >= 2 ? a.rank() - 2 : 0; d < a.rank(); ++d)
+      k = std::max(k, static_cast<double>(std::max<int64_t>(a[d], 0)));
+  }
+  return total_elements(out) * k + linear(in, out);
+}
+
+double work_weighted_window(std::span<const TensorType> in, std::span<const TensorType> out,
+                            const ir::Attrs&) {
+  double per_output = 1;
+  if (in.size() >= 2 && in[1].shape.rank() >= 1) {
+    const double rows = static_cast<double>(std::max<int64_t>(in[1].shape[0], 1));
+    per_output = std::max(1.0, elements(in[1].shape) / rows);
+  }
+  return total_elements(out) * per_output + linear(in, out);
+}
+
+double work_plane_window(std::span<const TensorType> in, std::span<const TensorType> out,
+                         const ir::Attrs&) {
+  double plane = 1;
+  if (!in.empty()) {
+    const Shape& x = in[0].shape;
+    plane = elements(x);
+    for (size_t d = 0; d < 2 && d < x.rank(); ++d)
+      plane /= static_cast<double>(std::max<int64_t>(x[d], 1));
+    plane = std::max(plane, 1.0);
+  }
+  return total_elements(out) * plane + linear(in, out);
+}
+
+double work_recurrent(std::span<const TensorType> in, std::span<const TensorType> out,
+                      const ir::Attrs&) {
+  const double weights = in.size() > 1 ? total_elements(in.subspan(1)) : 1;
+  return total_elements(out) * std::max(weights, 1.0) + linear(in, out);
 }
 
 const OpDef* OpTable::find(const std::string& name) const {

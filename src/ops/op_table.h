@@ -197,7 +197,41 @@ struct OpDef {
   // The ONNX op types read as this op (Relu for ReLU; Min for Minimum, folding its N inputs).
   // Decompositions with no row of their own (Gemm, Slice, Shape, …) belong to the ONNX format.
   std::vector<OnnxImport> onnx_import;
+  // The arithmetic one run of a node does, in multiply-adds or element visits, from its input and
+  // output types and attributes (see node_work). Load-time constant folding weighs it before it
+  // runs a kernel, so that a few kilobytes of hostile file cannot make a load take hours (a
+  // convolution of two constant 16 MiB tensors is 10^13 multiply-adds). Null: one visit per
+  // input and output element, right for every op whose cost is linear in its operands.
+  std::function<double(std::span<const TensorType>, std::span<const TensorType>, const ir::Attrs&)>
+      work;
 };
+
+// A node's work (OpDef::work, or the linear default when the row has none), for inputs `in`
+// giving outputs `out`. Never throws; a rule tripping on odd types gives +infinity (too costly).
+double node_work(const OpDef& def, std::span<const TensorType> in, std::span<const TensorType> out,
+                 const ir::Attrs& attrs);
+
+// Folding at load time (ONNX reader, optimiser, planning) runs a node's kernel only when its work
+// is at most this: 2^28 multiply-adds, a few tenths of a second on one core at worst. Real models
+// fold shape arithmetic and small weight transforms, far below it.
+inline constexpr double kMaxFoldWork = 268435456.0;
+
+// Work rules shared by rows (OpDef::work), each an upper bound.
+// Matrix products (MatMul, BatchMatMul, ...): each output element sums over the contraction
+// axis, at most the larger of input 0's last two dimensions.
+double work_contraction(std::span<const TensorType> in, std::span<const TensorType> out,
+                        const ir::Attrs& attrs);
+// Convolutions with a weight as input 1 (dim 0 the output channels): each output element sums
+// over the rest of the weight (input channels per group × window).
+double work_weighted_window(std::span<const TensorType> in, std::span<const TensorType> out,
+                            const ir::Attrs& attrs);
+// Windows without weights (pooling, LRN): each output element visits at most every element of
+// one (batch, channel) plane of input 0, i.e. input 0's elements over its first two dimensions.
+double work_plane_window(std::span<const TensorType> in, std::span<const TensorType> out,
+                         const ir::Attrs& attrs);
+// Recurrent cells (LSTM): each output element takes at most every weight element once per step.
+double work_recurrent(std::span<const TensorType> in, std::span<const TensorType> out,
+                      const ir::Attrs& attrs);
 
 // The output types of `def` for inputs of `types`: `infer_values` when the row has value inputs
 // and `values` (empty, or one per input) holds every one of them, `infer` otherwise.

@@ -169,16 +169,20 @@ int fold_constants(Rewriter& rw, const std::vector<size_t>& order) {
       types.push_back({t->dtype(), t->shape()});
     }
     if (!all_constant) continue;
-    std::vector<Tensor> out;
+    // Small outputs and bounded arithmetic (ops::kMaxFoldWork), checked before anything is
+    // allocated: a costly product of constants stays a node and runs with the graph.
+    std::vector<ops::TensorType> out_types;
     bool small = true;
     for (int v : node.outputs) {
       const auto& info = g.value(v);
       if (info.symbolic() ||
           static_cast<size_t>(info.shape.numel()) * itemsize(info.dtype) > kMaxFoldedBytes)
         small = false;
-      out.emplace_back(info.dtype, info.shape);
+      out_types.push_back({info.dtype, info.shape});
     }
-    if (!small) continue;
+    if (!small || ops::node_work(*def, types, out_types, node.attrs) > ops::kMaxFoldWork) continue;
+    std::vector<Tensor> out;
+    for (const auto& t : out_types) out.emplace_back(t.dtype, t.shape);
     def->make_kernel(types, node.attrs)(in, out);
     // The node's outputs become constants; its readers read them.
     for (size_t k = 0; k < node.outputs.size(); ++k) {

@@ -691,6 +691,32 @@ TEST(OnnxImport, MadeConstantsHaveAnOptionalLimit) {
   EXPECT_NO_THROW(formats::read_onnx(bytes, "limit.onnx"));
 }
 
+// The reader folds constant subgraphs by running their kernels; a product of two large
+// constants (weights a file makes with ConstantOfShape) passes ops::kMaxFoldWork and stays a
+// MatMul node, computed when the model runs, where a small one folds away. Same answers.
+TEST(OnnxImport, CostlyFoldsStayNodes) {
+  for (const int64_t k : {int64_t{16}, int64_t{8192}}) {
+    SCOPED_TRACE("k = " + std::to_string(k));
+    ModelMaker mk(13);
+    mk.input("x", {256, 256});
+    mk.init("sa", i64({256, k}));
+    mk.init("sb", i64({k, 256}));
+    mk.node("ConstantOfShape", {"sa"}, {"a"});
+    mk.node("ConstantOfShape", {"sb"}, {"b"});
+    mk.node("MatMul", {"a", "b"}, {"ab"});
+    mk.node("Add", {"x", "ab"}, {"y"});
+    mk.output("y", {256, 256});
+    const std::string s = mk.m.SerializeAsString();
+    const ir::Graph g =
+        formats::read_onnx({reinterpret_cast<const std::byte*>(s.data()), s.size()}, "fold.onnx");
+    const bool has_matmul = std::any_of(g.nodes.begin(), g.nodes.end(),
+                                        [](const ir::Node& n) { return n.op == "MatMul"; });
+    EXPECT_EQ(has_matmul, k == 8192);
+    const Tensor x = iota_f32({256, 256});
+    EXPECT_TRUE(run_graph(g, {x})[0].equal(x));  // ConstantOfShape's zeros
+  }
+}
+
 TEST(OnnxImport, ExternalDataInsideTheFolder) {
   TempDir dir;
   const Tensor w = pattern(DType::Float32, {3, 2}, 4);

@@ -13,6 +13,7 @@
 
 #include "cellar/cellar.h"
 #include "ops/gemm.h"
+#include "ops/op_table.h"
 #include "runtime/optimizer.h"
 #include "tensor_compare.h"
 #include "test_util.h"
@@ -406,6 +407,39 @@ TEST(Optimizer, LeavesLargeConstantsAsNodes) {
   const ir::Graph opt = runtime::optimize(g, &r);
   EXPECT_EQ(r.constants_folded, 0);
   EXPECT_EQ(opt.nodes.size(), 2u);
+}
+
+// Folding runs a kernel at load time: a product of constants whose arithmetic passes
+// ops::kMaxFoldWork stays a node (a few kilobytes of hostile file must not make a load take
+// hours), while a small one folds; both give the same answers.
+TEST(Optimizer, LeavesCostlyProductsOfConstantsAsNodes) {
+  for (const int64_t k : {int64_t{64}, int64_t{8192}}) {
+    SCOPED_TRACE("k = " + std::to_string(k));
+    ir::Graph g;
+    const int x = g.add_value("x", DType::Float32, Shape{256, 256});
+    g.inputs = {x};
+    const int a = constant(g, "a", filled({256, k}, 0.001, 0.0001));
+    const int b = constant(g, "b", filled({k, 256}, 0.002, -0.0001));
+    const int ab = g.add_value("ab", DType::Float32, Shape{256, 256});
+    const int y = g.add_value("y", DType::Float32, Shape{256, 256});
+    g.nodes.push_back({.name = "mm", .op = "MatMul", .inputs = {a, b}, .outputs = {ab}});
+    g.nodes.push_back({.name = "add", .op = "Add", .inputs = {ab, x}, .outputs = {y}});
+    g.outputs = {y};
+    // 256 × 256 outputs × k: 2^22 multiply-adds at k = 64, 2^29 at k = 8192.
+    const std::vector<ops::TensorType> in{{DType::Float32, Shape{256, k}},
+                                          {DType::Float32, Shape{k, 256}}};
+    const std::vector<ops::TensorType> out{{DType::Float32, Shape{256, 256}}};
+    const double work = ops::node_work(*ops::op_table().find("MatMul"), in, out, {});
+    EXPECT_GE(work, 256.0 * 256.0 * static_cast<double>(k));
+    runtime::OptimizeReport r;
+    const ir::Graph opt = runtime::optimize(g, &r);
+    const bool costly = k == 8192;
+    EXPECT_EQ(work > ops::kMaxFoldWork, costly);
+    EXPECT_EQ(r.constants_folded, costly ? 0 : 1);
+    EXPECT_EQ(opt.nodes.size(), costly ? 2u : 1u);
+    const std::vector<Tensor> xs{filled({256, 256}, 0.3, -0.7)};
+    EXPECT_LE(cellar::testing::max_abs_diff(run(g, true, xs)[0], run(g, false, xs)[0]), 1e-3);
+  }
 }
 
 }  // namespace

@@ -158,7 +158,8 @@ CELLAR_REGISTER_OPS(batch_matmul) {
              .mindir = {.primitive = kBmm,
                         .attr_inputs = {"transpose_a", "transpose_b"},
                         .defaults = {{"transpose_a", false}, {"transpose_b", false}}},
-             .onnx = export_batch_matmul});
+             .onnx = export_batch_matmul,
+             .work = work_contraction});
 }
 
 }  // namespace cellar::ops

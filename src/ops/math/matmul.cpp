@@ -172,13 +172,15 @@ CELLAR_REGISTER_OPS(matmul) {
                         .attr_inputs = {"transpose_a", "transpose_b"},
                         .defaults = {{"transpose_a", false}, {"transpose_b", false}}},
              .onnx = export_matmul,
-             .onnx_import = {{"MatMul", import_matmul}}});
+             .onnx_import = {{"MatMul", import_matmul}},
+             .work = work_contraction});
   table.add({.name = kFused,
              .min_inputs = 2,
              .max_inputs = 3,
              .infer = fused_infer,
              .make_kernel = fused_kernel,
-             .internal = true});
+             .internal = true,
+             .work = work_contraction});
 }
 
 }  // namespace cellar::ops

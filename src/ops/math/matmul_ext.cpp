@@ -69,6 +69,7 @@ CELLAR_REGISTER_OPS(matmul_ext) {
           },
           .mindir = {.primitive = kOp}};
   d.onnx = onnx_same("MatMul");
+  d.work = work_contraction;
   table.add(std::move(d));
 }
 

@@ -789,7 +789,8 @@ CELLAR_REGISTER_OPS(conv2d) {
                         .renamed = {{"data_format", "format"}},
                         .complete = complete_pad_list},
              .onnx = export_conv,
-             .onnx_import = {{"Conv", import_conv}, {"ConvTranspose", import_conv_transpose}}});
+             .onnx_import = {{"Conv", import_conv}, {"ConvTranspose", import_conv_transpose}},
+             .work = work_weighted_window});
 }
 
 }  // namespace cellar::ops

@@ -233,7 +233,8 @@ CELLAR_REGISTER_OPS(conv3d) {
                         .primitive_function = false,
                         .renamed = {{"data_format", "format"}},
                         .complete = complete_pad_list},
-             .onnx = export_conv3d});
+             .onnx = export_conv3d,
+             .work = work_weighted_window});
 }
 
 }  // namespace cellar::ops

@@ -61,7 +61,8 @@ CELLAR_REGISTER_OPS(fused_conv2d) {
              .max_inputs = 3,
              .infer = fused_infer,
              .make_kernel = fused_kernel,
-             .internal = true});
+             .internal = true,
+             .work = work_weighted_window});
 }
 
 }  // namespace cellar::ops

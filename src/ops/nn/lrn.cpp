@@ -7,6 +7,7 @@
 // in 1.x and 2.x alike. ONNX's LRN has the window's size and divides alpha by it:
 // size = 2r + 1 and alpha_onnx = alpha · size, both ways; an even size (a window ONNX centres
 // off by one) is refused on import.
+#include <algorithm>
 #include <cmath>
 #include <variant>
 
@@ -124,7 +125,20 @@ CELLAR_REGISTER_OPS(lrn) {
                                      {"norm_region", std::string("ACROSS_CHANNELS")}},
                         .primitive_function = false},
              .onnx = export_lrn,
-             .onnx_import = {{"LRN", import_lrn}}});
+             .onnx_import = {{"LRN", import_lrn}},
+             // Each output element sums over a window of at most every channel.
+             .work = [](std::span<const TensorType> in, std::span<const TensorType> out,
+                        const ir::Attrs&) {
+               const double channels =
+                   in[0].shape.rank() > 1
+                       ? static_cast<double>(std::max<int64_t>(in[0].shape[1], 1))
+                       : 1;
+               double n = 1;
+               for (size_t d = 0; d < out[0].shape.rank(); ++d)
+                 n *= static_cast<double>(std::max<int64_t>(out[0].shape[d], 0));
+               return n * (channels + 1) +
+                      static_cast<double>(in[0].shape.numel() > 0 ? in[0].shape.numel() : 0);
+             }});
 }
 
 }  // namespace cellar::ops

@@ -418,7 +418,8 @@ CELLAR_REGISTER_OPS(lstm) {
                                      {"proj_size", int64_t{0}}},
                         .primitive_function = false},
              .onnx = export_lstm,
-             .onnx_import = {{"LSTM", import_lstm}}});
+             .onnx_import = {{"LSTM", import_lstm}},
+             .work = work_recurrent});
 }
 
 }  // namespace cellar::ops

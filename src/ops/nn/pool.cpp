@@ -372,6 +372,7 @@ void import_pool(OnnxImporter& m, bool is_max) {
 OpDef pool_row(const std::string& name, bool is_max) {
   OpDef d;
   d.name = name;
+  d.work = work_plane_window;
   d.infer = [name](std::span<const TensorType> in, const ir::Attrs& attrs) {
     const PoolGeometry g = pool_geometry(name, in, attrs);
     return std::vector<TensorType>{{in[0].dtype, Shape{g.n, g.c, g.oh, g.ow}}};

@@ -128,6 +128,7 @@ Kernel pool3_kernel(const std::string& name, std::span<const TensorType> in,
 OpDef pool3d_row(const std::string& name, bool is_max) {
   OpDef d;
   d.name = name;
+  d.work = work_plane_window;
   d.infer = [name, is_max](std::span<const TensorType> in, const ir::Attrs& attrs) {
     const Pool3Geometry g = pool3_geometry(name, is_max, in, attrs);
     const Shape& x = in[0].shape;
