@@ -355,7 +355,9 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // FusedConv2D with the packed weight against the same convolution with the weight as given, on
 // geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
-// dilations and padding, and more output positions than one column block.
+// dilations and padding, and more output positions than one column block; 1×1 convolutions read
+// in place over several of their tiles (panel × columns, each finished on its own), with a last
+// tile that takes in a narrow remainder and a last panel of fewer than 8 rows; ReLU and HSwish.
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -372,7 +374,11 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 64, 32, 32, 40, 1, 1, 1, 1, 0},
                                            {1, 12, 10, 10, 18, 3, 3, 2, 1, 1},
                                            {1, 6, 12, 12, 16, 3, 2, 1, 2, 2},
-                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2}}) {
+                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2},
+                                           {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
+                                           {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
+                                           {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {
+     for (const char* act : {"relu", "hswish"}) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
       auto fill = [](Tensor& t, unsigned seed) {
@@ -385,7 +391,7 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                          {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
                          {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
                          {"group", geo.group},
-                         {"activation", std::string("relu")}};
+                         {"activation", std::string(act)}};
       const std::vector<TensorType> types = {
           {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
       const TensorType out = fused->infer(types, attrs)[0];
@@ -413,6 +419,7 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
       std::vector<Tensor> serial_out{serial};
       packed(packed_in, serial_out);
       EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
+     }
     }
   }
 }
