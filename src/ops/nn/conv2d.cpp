@@ -251,7 +251,17 @@ void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
 constexpr int64_t kMinColumns = 64;
 constexpr size_t kColumnBytes = size_t{192} << 10;
 
-// y[i] = act(y[i] + bias) over `len` outputs of one channel.
+// y[i] = act(y[i] + bias) over `len` outputs of one channel. The clamps compare as the SIMD
+// kernels' max/min do (activate256: the bound when either side is NaN), so that an output's value
+// does not depend on which path finished it (ReLU gives 0 for NaN, as the ReLU op does).
+template <class T>
+inline T max0(T a) {
+  return a > T(0) ? a : T(0);
+}
+template <class T>
+inline T min6(T a) {
+  return a < T(6) ? a : T(6);
+}
 template <class T, ConvActivation kAct>
 void epilogue_row(T* y, int64_t len, T bias) {
   for (int64_t i = 0; i < len; ++i) {
@@ -259,37 +269,31 @@ void epilogue_row(T* y, int64_t len, T bias) {
     if constexpr (kAct == ConvActivation::kNone) {
       y[i] = v;
     } else if constexpr (kAct == ConvActivation::kReLU) {
-      y[i] = std::max(v, T(0));
+      y[i] = max0(v);
     } else if constexpr (kAct == ConvActivation::kReLU6) {
-      y[i] = std::min(std::max(v, T(0)), T(6));
+      y[i] = min6(max0(v));
     } else if constexpr (kAct == ConvActivation::kHSwish) {
-      y[i] = v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+      y[i] = v * min6(max0(v + T(3))) / T(6);
     } else {
-      y[i] = std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+      y[i] = min6(max0(v + T(3))) / T(6);
     }
   }
 }
 
 #if defined(__x86_64__)
 // The same over `rows` rows of `len` outputs (row stride ld), row r's bias bias[r] (or 0), eight
-// lanes at a time (the last vector masked): the same additions and activation as epilogue_row,
-// element by element (activate256; a NaN gives what the SIMD ReLU gives, 0).
+// lanes at a time: the same additions and activation as epilogue_row, element by element
+// (activate256), a row's last few outputs as epilogue_row does them (the same values).
 template <ConvActivation kAct>
 __attribute__((target("avx2,fma"))) void epilogue_rows_avx2(float* y, int64_t ld, int64_t rows,
                                                             int64_t len, const float* bias) {
-  alignas(32) int lanes[8];
-  for (int l = 0; l < 8; ++l) lanes[l] = l < len % 8 ? -1 : 0;
-  const __m256i tail = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+  const int64_t body = len / 8 * 8, rest = len - body;
   for (int64_t r = 0; r < rows; ++r) {
     float* yr = y + r * ld;
     const __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
-    int64_t i = 0;
-    for (; i + 8 <= len; i += 8)
+    for (int64_t i = 0; i < body; i += 8)
       _mm256_storeu_ps(yr + i, activate256(_mm256_add_ps(_mm256_loadu_ps(yr + i), b), kAct));
-    if (i < len)
-      _mm256_maskstore_ps(
-          yr + i, tail,
-          activate256(_mm256_add_ps(_mm256_maskload_ps(yr + i, tail), b), kAct));
+    if (rest > 0) epilogue_row<float, kAct>(yr + body, rest, bias ? bias[r] : 0.0f);
   }
 }
 #endif
@@ -300,7 +304,9 @@ template <class T, ConvActivation kAct>
 void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
 #if defined(__x86_64__)
   if constexpr (std::is_same_v<T, float>) {
-    if (kernel_isa() != Isa::kNone) return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias);
+    // Rows shorter than a vector (a squeeze-excitation's 1 × 1 outputs) one element at a time.
+    if (len >= 8 && kernel_isa() != Isa::kNone)
+      return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias);
   }
 #endif
   for (int64_t r = 0; r < rows; ++r) epilogue_row<T, kAct>(y + r * ld, len, bias ? bias[r] : T(0));
@@ -506,6 +512,15 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
               // Tiles of one panel × up to kTileColumns, each finished while in L1; a block of
               // them reads columns of B that fit kTileBBytes. The last tile of a block takes
               // in a remainder narrower than a panel kernel's 48 columns.
+              // A block whose output fits kTileBBytes is one product, finished after it.
+              if ((r1 - r0) * (s1 - s0) <= kTileBBytes / static_cast<int64_t>(sizeof(float))) {
+                gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
+                            spatial);
+                if (!kPlain || bias)
+                  epilogue_rows<T, kAct>(yg + r0 * spatial + s0, spatial, r1 - r0, s1 - s0,
+                                         bias ? bias + gr * og + r0 : nullptr);
+                continue;
+              }
               const int64_t width = std::clamp<int64_t>(
                   kTileBBytes / static_cast<int64_t>(sizeof(float)) / std::max<int64_t>(kdim, 1) /
                       kPackCols * kPackCols,
