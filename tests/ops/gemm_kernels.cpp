@@ -378,48 +378,48 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
                                            {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
                                            {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {
-     for (const char* act : {"relu", "hswish"}) {
-      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
-      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
-      auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-        std::copy(v.begin(), v.end(), t.data<float>());
-      };
-      fill(x, 9), fill(w, 10), fill(bias, 11);
-      ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                         {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
-                         {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                         {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
-                         {"group", geo.group},
-                         {"activation", std::string(act)}};
-      const std::vector<TensorType> types = {
-          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
-      const TensorType out = fused->infer(types, attrs)[0];
-      const Kernel plain = fused->make_kernel(types, attrs);
-      ir::Attrs packed_attrs = attrs;
-      packed_attrs["packed_weight"] = true;
-      const Kernel packed = fused->make_kernel(types, packed_attrs);
-      const Tensor pw = pack_conv_weight(w, geo.group);
-      Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
-      std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
-      std::vector<Tensor> want_out{want}, got_out{got};
-      plain(plain_in, want_out);
-      runtime::ThreadPool pool(2);
-      packed(packed_in, got_out, pool);
-      double worst = 0, scale = 0;
-      for (int64_t i = 0; i < want.numel(); ++i) {
-        worst = std::max(
-            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+      for (const char* act : {"relu", "hswish"}) {
+        const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
+        Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+        auto fill = [](Tensor& t, unsigned seed) {
+          const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+          std::copy(v.begin(), v.end(), t.data<float>());
+        };
+        fill(x, 9), fill(w, 10), fill(bias, 11);
+        ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                           {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
+                           {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                           {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                           {"group", geo.group},
+                           {"activation", std::string(act)}};
+        const std::vector<TensorType> types = {
+            {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+        const TensorType out = fused->infer(types, attrs)[0];
+        const Kernel plain = fused->make_kernel(types, attrs);
+        ir::Attrs packed_attrs = attrs;
+        packed_attrs["packed_weight"] = true;
+        const Kernel packed = fused->make_kernel(types, packed_attrs);
+        const Tensor pw = pack_conv_weight(w, geo.group);
+        Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
+        std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
+        std::vector<Tensor> want_out{want}, got_out{got};
+        plain(plain_in, want_out);
+        runtime::ThreadPool pool(2);
+        packed(packed_in, got_out, pool);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0.5);
+        EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
+        // One thread: the same bits as two.
+        Tensor serial(DType::Float32, out.shape);
+        std::vector<Tensor> serial_out{serial};
+        packed(packed_in, serial_out);
+        EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
       }
-      EXPECT_GT(scale, 0.5);
-      EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
-      // One thread: the same bits as two.
-      Tensor serial(DType::Float32, out.shape);
-      std::vector<Tensor> serial_out{serial};
-      packed(packed_in, serial_out);
-      EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
-     }
     }
   }
 }

@@ -521,10 +521,10 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
                                          bias ? bias + gr * og + r0 : nullptr);
                 continue;
               }
-              const int64_t width = std::clamp<int64_t>(
-                  kTileBBytes / static_cast<int64_t>(sizeof(float)) / std::max<int64_t>(kdim, 1) /
-                      kPackCols * kPackCols,
-                  kPackCols, kTileColumns);
+              const int64_t width =
+                  std::clamp<int64_t>(kTileBBytes / static_cast<int64_t>(sizeof(float)) /
+                                          std::max<int64_t>(kdim, 1) / kPackCols * kPackCols,
+                                      kPackCols, kTileColumns);
               for (int64_t j0 = s0; j0 < s1;) {
                 int64_t j1 = std::min(s1, j0 + width);
                 if (s1 - j1 < kPackCols) j1 = s1;
