@@ -112,20 +112,34 @@ bool onnx_op_known(const pb::NodeProto& n) {
          find_onnx_format_rule(n.op_type()) != nullptr || is_onnx_sequence_op(n.op_type());
 }
 
+// ONNX value name → which of its dimensions follow the open (symbolic) input dimensions: those
+// that differ between two readings of the model at two open sizes.
+using FollowsOpen = std::map<std::string, std::vector<bool>>;
+
 class Reader final : public ops::OnnxImporter {
  public:
   // `open_size`: the size given to every open (symbolic) input dimension while importing.
   // `runtime_open`: shapes that read an open input dimension are computed at run time (Shape is
-  // a node, not a constant), instead of folded at open_size (read()'s second try).
+  // a node, not a constant), instead of folded at open_size (read()'s second try). `follows`
+  // (with runtime_open): the dimensions of intermediate values that follow the open ones, as two
+  // folded readings found them; rules see them open (info()), so that the Shape of an
+  // intermediate value (swin's x.size(0) after a window partition) is read at run time too.
   Reader(const pb::ModelProto& model, std::string file, const GraphReadOptions& options,
-         int64_t open_size, bool runtime_open = false)
+         int64_t open_size, bool runtime_open = false, const FollowsOpen* follows = nullptr)
       : model_(model),
         file_(std::move(file)),
         external_(options.base_dir, options.dec),
         open_size_(open_size),
         runtime_open_(runtime_open),
+        follows_(follows),
         budget_(options.max_load_constant_bytes) {}
   ir::Graph run();
+  // After run(): every ONNX name bound to a tensor value, with its shape at this reading.
+  std::map<std::string, Shape> bound_shapes() const {
+    std::map<std::string, Shape> out;
+    for (const auto& [name, v] : bound_) out.emplace(name, g_.value(v).shape);
+    return out;
+  }
 
   // ---- OnnxImporter ----
   const std::string& op_type() const override { return cur_->op_type(); }
@@ -142,7 +156,15 @@ class Reader final : public ops::OnnxImporter {
   bool has_output(size_t i) const override {
     return i < num_outputs() && !cur_->output(static_cast<int>(i)).empty();
   }
-  ir::ValueInfo info(int value) const override { return g_.value(value); }
+  ir::ValueInfo info(int value) const override {
+    ir::ValueInfo i = g_.value(value);
+    if (auto it = open_at_.find(value); it != open_at_.end()) {
+      i.symbols.resize(i.shape.rank());
+      for (size_t d = 0; d < i.shape.rank() && d < it->second.size(); ++d)
+        if (it->second[d] && i.symbols[d].empty()) i.symbols[d] = "?";
+    }
+    return i;
+  }
   bool shape_known(int value) const override { return !dyn_.count(value); }
   bool has_attr(const std::string& name) const override { return find_attr(name) != nullptr; }
   int64_t attr_int(const std::string& name, int64_t dflt) const override;
@@ -217,6 +239,9 @@ class Reader final : public ops::OnnxImporter {
   mutable ExternalFiles external_;  // files opened once, as tensors name them
   int64_t open_size_ = 1;
   bool runtime_open_ = false;
+  const FollowsOpen* follows_ = nullptr;
+  // Values bound to a name of follows_: the dimensions info() reports open.
+  std::map<int, std::vector<bool>> open_at_;
   int64_t opset_ = 0;
   ir::Graph g_;
   NameIndex<Entry> defs_;
@@ -239,6 +264,17 @@ class Reader final : public ops::OnnxImporter {
   // the readings at two sizes (Graph::derive_symbols), as for a graph whose shapes all fold.
   std::set<int> by_value_;
   static constexpr int64_t kMaxRepElements = 1 << 12;
+  // Of values in rep_: which elements are fixed at load (not computed from an open dimension),
+  // in C order. A Shape of a (batch, H, W, C) value read at run time knows H, W and C; data
+  // movement (Gather, Concat, ...) keeps track of them, and a node whose output elements are all
+  // fixed folds to a constant (Swin's padding from H and W), as it does with every shape fixed.
+  std::map<int, std::vector<bool>> fixed_elements_;
+  std::optional<std::vector<bool>> fixed_of_output(const ops::OpDef& def,
+                                                   const std::vector<int>& inputs,
+                                                   const ir::Attrs& attrs,
+                                                   const std::vector<ops::TensorType>& in,
+                                                   const std::vector<Tensor>& known,
+                                                   const ops::TensorType& out) const;
   // The node being imported.
   const pb::NodeProto* cur_ = nullptr;
   std::string cur_label_;
@@ -749,6 +785,15 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   } else if (def->values_from_types && !follows_value && total <= kMaxRepElements) {
     rep = def->values_from_types(in, attrs);
   }
+  std::optional<std::vector<bool>> fixed;
+  if (rep.size() == 1 && out.size() == 1)
+    fixed = fixed_of_output(*def, inputs, attrs, in, known, out[0]);
+  if (fixed && std::find(fixed->begin(), fixed->end(), false) == fixed->end() &&
+      within_budget(bytes)) {
+    folded_bytes_ += bytes;
+    values.push_back(constant(rep[0]));
+    return values;
+  }
   ir::Node node;
   node.name = emitted_++ == 0 ? cur_label_ : base + "_" + std::to_string(emitted_ - 1);
   node.op = op;
@@ -763,6 +808,7 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
       g_.values[static_cast<size_t>(v)].symbols.assign(out[k].shape.rank(), "?");
     }
     if (k < rep.size()) rep_[v] = std::move(rep[k]);
+    if (fixed) fixed_elements_[v] = std::move(*fixed);
     node.outputs.push_back(v);
     values.push_back(v);
     cur_new_.insert(v);
@@ -771,12 +817,89 @@ std::vector<int> Reader::emit(const std::string& op, const std::vector<int>& inp
   return values;
 }
 
+// Which elements of a node's one output are fixed at load, when the node reads a value with
+// fixed_elements_: TensorShape's are its input's dimensions that are not open; data movement
+// (the ops below, whose indices or attributes are constants) is run on the elements' positions in
+// its inputs, each output element then naming the input element it came from. nullopt: no
+// input has fixed elements, or the op computes rather than moves (its output is then fixed only
+// when all its inputs are constants, and folds as such).
+std::optional<std::vector<bool>> Reader::fixed_of_output(const ops::OpDef& def,
+                                                         const std::vector<int>& inputs,
+                                                         const ir::Attrs& attrs,
+                                                         const std::vector<ops::TensorType>& in,
+                                                         const std::vector<Tensor>& known,
+                                                         const ops::TensorType& out) const {
+  auto is_index = [](DType dt) { return dt == DType::Int64 || dt == DType::Int32; };
+  if (def.name == "TensorShape") {
+    const ir::ValueInfo x = info(inputs.at(0));
+    if (!runtime_open_ || out.shape != Shape{static_cast<int64_t>(x.shape.rank())}) return {};
+    std::vector<bool> fixed(x.shape.rank());
+    for (size_t d = 0; d < fixed.size(); ++d) fixed[d] = !x.open(d) && !by_value_.count(inputs[0]);
+    return fixed;
+  }
+  static const std::set<std::string> kMoves = {"Gather",  "Concat", "ExpandDims",  "Squeeze",
+                                               "Reshape", "Cast",   "StridedSlice"};
+  if (!kMoves.count(def.name) || !def.make_kernel || !is_index(out.dtype)) return {};
+  // Reshape and StridedSlice move elements only in their one-input forms (the others take their
+  // shape or bounds at run time); Gather's indices must be constants.
+  if ((def.name == "Reshape" || def.name == "StridedSlice") && inputs.size() != 1) return {};
+  const size_t moved = def.name == "Gather" ? 1 : inputs.size();
+  for (size_t k = moved; k < inputs.size(); ++k)
+    if (!const_.count(inputs[k])) return {};
+  std::vector<bool> source;  // per element of the moved inputs, in order: fixed at load
+  std::vector<Tensor> ids(known.begin(), known.end());
+  bool any = false;
+  for (size_t k = 0; k < moved; ++k) {
+    if (!is_index(in[k].dtype) || !known[k].defined()) return {};
+    const int64_t n = known[k].numel();
+    if (static_cast<int64_t>(source.size()) + n > kMaxRepElements) return {};
+    const auto f = fixed_elements_.find(inputs[k]);
+    any = any || f != fixed_elements_.end();
+    const bool whole = const_.count(inputs[k]) > 0;
+    Tensor id(in[k].dtype, in[k].shape);
+    for (int64_t e = 0; e < n; ++e) {
+      const auto pos = static_cast<int64_t>(source.size());
+      if (in[k].dtype == DType::Int64)
+        id.data<int64_t>()[e] = pos;
+      else
+        id.data<int32_t>()[e] = static_cast<int32_t>(pos);
+      source.push_back(whole ||
+                       (f != fixed_elements_.end() && static_cast<size_t>(e) < f->second.size() &&
+                        f->second[static_cast<size_t>(e)]));
+    }
+    ids[k] = std::move(id);
+  }
+  if (!any) return {};
+  std::vector<Tensor> y{Tensor(out.dtype, out.shape)};
+  try {
+    const auto a = ops::node_attrs(def, in, ids, attrs);
+    if (!a) return {};
+    def.make_kernel(in, *a)(ids, y);
+  } catch (const std::exception&) {
+    return {};
+  }
+  std::vector<bool> fixed(static_cast<size_t>(y[0].numel()));
+  for (size_t j = 0; j < fixed.size(); ++j) {
+    const int64_t from =
+        out.dtype == DType::Int64 ? y[0].data<int64_t>()[j] : y[0].data<int32_t>()[j];
+    if (from < 0 || from >= static_cast<int64_t>(source.size())) return {};
+    fixed[j] = source[static_cast<size_t>(from)];
+  }
+  return fixed;
+}
+
 void Reader::set_output(size_t i, int value) {
   if (!has_output(i)) return;  // an omitted optional output
   const std::string& name = cur_->output(static_cast<int>(i));
   if (bound_.count(name)) fail("output '" + name + "' is bound twice");
   if (cur_new_.erase(value)) g_.values[static_cast<size_t>(value)].name = name;  // own value
   bound_[name] = value;
+  if (!follows_) return;
+  if (auto it = follows_->find(name); it != follows_->end()) {
+    auto& open = open_at_[value];
+    open.resize(std::max(open.size(), it->second.size()), false);
+    for (size_t d = 0; d < it->second.size(); ++d) open[d] = open[d] || it->second[d];
+  }
 }
 
 void Reader::check_declared(const pb::ValueInfoProto& vi, int value,
@@ -1086,14 +1209,36 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
   // at any other, and is refused (reconcile_open_dims).
   // When that refuses the model, it is read once more with the shapes that read an open
   // dimension computed at run time (a Shape node feeding Expand's target: the executor plans with
-  // the values), which must give the same graph at both sizes too.
-  ir::Graph g = Reader(model, file, options, 1).run();
-  if (!g.symbolic()) return g;
+  // the values), which must give the same graph at both sizes too. An open dimension there is an
+  // open input dimension or one of an intermediate value that the two first readings gave
+  // different sizes (Swin's windows, 64 × batch).
+  FollowsOpen follows;
+  std::map<std::string, Shape> shapes_at_1;
+  ir::Graph g;
+  {
+    Reader first(model, file, options, 1);
+    g = first.run();
+    if (!g.symbolic()) return g;
+    shapes_at_1 = first.bound_shapes();
+  }
   constexpr int64_t kProbe = 7;
   auto reconciled = [&](ir::Graph a, bool runtime_open) {
     ir::Graph probe;
     try {
-      probe = Reader(model, file, options, kProbe, runtime_open).run();
+      Reader r(model, file, options, kProbe, runtime_open, runtime_open ? &follows : nullptr);
+      probe = r.run();
+      if (!runtime_open)
+        for (const auto& [name, s7] : r.bound_shapes()) {
+          auto it = shapes_at_1.find(name);
+          if (it == shapes_at_1.end() || it->second.rank() != s7.rank()) continue;
+          std::vector<bool> moves(s7.rank(), false);
+          bool any = false;
+          for (size_t d = 0; d < s7.rank(); ++d) {
+            moves[d] = it->second[d] != s7[d];
+            any = any || moves[d];
+          }
+          if (any) follows.emplace(name, std::move(moves));
+        }
     } catch (const Error& e) {
       throw Error(ErrorCode::kUnsupported,
                   "the model loads with its symbolic dimensions at 1 but not at " +
@@ -1110,7 +1255,7 @@ ir::Graph OnnxFormat::read(std::span<const std::byte> bytes, const std::string& 
   } catch (const Error& folded) {
     if (folded.code() != ErrorCode::kUnsupported) throw;
     try {
-      return reconciled(Reader(model, file, options, 1, true).run(), true);
+      return reconciled(Reader(model, file, options, 1, true, &follows).run(), true);
     } catch (const Error& second) {
       // The first reason leads (the one about the model as exported); the second says what stops
       // computing its shapes at run time.

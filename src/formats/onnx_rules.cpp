@@ -96,7 +96,9 @@ void import_global_avg_pool(OnnxImporter& m) {
 
 // A shape fixed at load is a constant (shape arithmetic then folds away); one known only at run
 // time (OnnxImporter::shape_known) is read by a TensorShape node (start..end taken from it),
-// whose value feeds value inputs such as Expand's target.
+// whose value feeds value inputs such as Expand's target, when one of the dimensions read is
+// open: an open input dimension, or one of an intermediate value that follows them (the reader
+// marks those, see OnnxFormat::read); the others stay constants.
 void import_shape(OnnxImporter& m) {
   m.require_inputs(1, 1);
   const int x = m.input(0);

@@ -219,6 +219,28 @@ def test_torch_export_with_sizes_read_at_run_time(tmp_path, size):
     assert np.array_equal(head, want_head) and np.array_equal(head, ort_head)
 
 
+@pytest.mark.parametrize("batch", ["2", "5"])
+def test_torch_export_reading_the_shape_of_an_intermediate_value(tmp_path, batch):
+    """tests/fixtures/torch/make_window_fixture.py: the Shape of a value whose first dimension is
+    4 * batch (Swin's window partition, ViT's class token) feeds a Reshape and an Expand, and a
+    fixed dimension of it a Pad's pads. cellar reads the first at run time, keeps the pads
+    constant, and matches PyTorch's recorded outputs and ONNX Runtime live."""
+    model = TORCH_FIXTURES / "window_opset17.onnx"
+    xin = TORCH_FIXTURES / f"window_x{batch}.npy"
+    x = np.load(xin)
+    out = tmp_path / "out"
+    cellar("run", model, "--input", f"x={xin}", "--output-dir", out)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    ort_h, ort_t = sess.run(None, {"x": x})
+    h, t = np.load(out / "h.npy"), np.load(out / "t.npy")
+    n = 4 * x.shape[0]
+    assert h.shape == ort_h.shape == (n, 3, 2, 4)
+    assert t.shape == ort_t.shape == (n, 1, 6)
+    for got, ref, want in ((h, ort_h, f"window_h{batch}.npy"), (t, ort_t, f"window_t{batch}.npy")):
+        assert float(np.abs(got - ref).max()) <= 1e-5
+        assert float(np.abs(got - np.load(TORCH_FIXTURES / want)).max()) <= 1e-5
+
+
 def test_inspect_shows_the_symbols(tmp_path):
     model = convnet(tmp_path / "c.onnx")
     text = cellar("inspect", model).stdout

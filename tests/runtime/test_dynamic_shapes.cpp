@@ -692,6 +692,51 @@ TEST(ValueDependentShapes, TorchExportAtTwoSizes) {
   EXPECT_LE(max_abs_diff(y3[0], read_npy(dir / "dynamic_flat3.npy")), 1e-5);
 }
 
+// The Shape of an intermediate value, whose first dimension is 4 × batch rather than an input
+// dimension (tests/fixtures/torch/make_window_fixture.py: Swin's qkv.reshape(x.size(0), ...)
+// after a window partition, ViT's class token expanded to x.size(0)). Folded at load it would
+// hold the windows of one batch size; cellar reads it at run time, while a Pad whose pads come
+// from a fixed dimension of the same Shape (Swin's padding to its window) keeps constant pads. It
+// matches PyTorch's eager outputs at batch 2 and 5, in either order, and a second run at a planned
+// size allocates nothing.
+TEST(ValueDependentShapes, ShapeOfAnIntermediateValueFromATorchExport) {
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const ir::Graph g = cellar::load(dir / "window_opset17.onnx");
+  ASSERT_TRUE(g.symbolic());
+  size_t shapes_read = 0;
+  for (const auto& n : g.nodes) shapes_read += n.op == "TensorShape";
+  EXPECT_GE(shapes_read, 2u);  // of the intermediate value, not of the input
+  size_t pads = 0;
+  for (const auto& n : g.nodes)
+    if (n.op == "Pad") {
+      ++pads;
+      EXPECT_EQ(n.inputs.size(), 1u) << "the pads are constants, read as attributes";
+    }
+  EXPECT_EQ(pads, 1u);
+  runtime::Executor exec(g);
+  for (const char* k : {"5", "2", "5"}) {
+    SCOPED_TRACE(k);
+    const Tensor x = read_npy(dir / (std::string("window_x") + k + ".npy"));
+    const auto y = exec.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y.size(), 2u);
+    const Tensor h = read_npy(dir / (std::string("window_h") + k + ".npy"));
+    const Tensor t = read_npy(dir / (std::string("window_t") + k + ".npy"));
+    ASSERT_EQ(y[0].shape(), h.shape());
+    ASSERT_EQ(y[1].shape(), t.shape());
+    EXPECT_EQ(y[0].shape()[0], 4 * x.shape()[0]);
+    EXPECT_LE(max_abs_diff(y[0], h), 1e-5);
+    EXPECT_LE(max_abs_diff(y[1], t), 1e-5);
+  }
+  const std::vector<Tensor> x2{read_npy(dir / "window_x2.npy")};
+  std::vector<Tensor> y2 = exec.run(x2);
+  exec.run(x2, y2);
+  const size_t before = g_allocations.load();
+  exec.run(x2, y2);
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_LE(max_abs_diff(y2[1], read_npy(dir / "window_t2.npy")), 1e-5);
+}
+
 // resize() (MindSpore Lite's Model::Resize) reports real output shapes where the input shapes
 // decide them (shapes computed from shapes, as torch's x.view(x.size(0), -1)), and says which
 // outputs are known only at run time (they depend on an input's values).

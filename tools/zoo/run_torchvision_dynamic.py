@@ -19,31 +19,15 @@ import glob
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_zoo import bound, cpu_model, first_line  # noqa: E402
+
 HEADING = "## torchvision with a dynamic batch axis"
-
-
-def first_line(text):
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()[:240]
-    return ""
-
-
-def bound(ref):
-    return 1e-4 * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        lines = f.read().splitlines()
-    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "?")
-    flags = next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), [])
-    isa = [f for f in ("fma", "avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile") if f in flags]
-    return f"{name} ({', '.join(isa)})"
 
 
 def run_at(cellar, model, d, tag, tmp, timeout):

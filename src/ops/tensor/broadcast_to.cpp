@@ -69,13 +69,20 @@ void import_expand(OnnxImporter& m) {
   const auto target = m.const_ints(1);
   for (int64_t d : target)
     if (d < 0) m.fail("negative dimension " + std::to_string(d) + " in the shape input");
+  const ir::ValueInfo info = m.info(x);
   Shape out;
   try {
-    out = broadcast_shape("Expand", m.info(x).shape, Shape(target));
+    out = broadcast_shape("Expand", info.shape, Shape(target));
   } catch (const Error& e) {
     m.fail(e.reason());
   }
-  m.set_output(0, m.emit1(kOp, {x}, {{"shape", out.dims()}}));
+  // Where x's dimension is open (it follows a symbolic input dimension) and the output keeps it,
+  // -1: the node then follows x at run time (ViT's class token expanded to the batch).
+  std::vector<int64_t> dims = out.dims();
+  const size_t lead = dims.size() - info.shape.rank();
+  for (size_t d = 0; d < info.shape.rank(); ++d)
+    if (info.open(d) && info.shape[d] == dims[lead + d]) dims[lead + d] = -1;
+  m.set_output(0, m.emit1(kOp, {x}, {{"shape", dims}}));
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "ops/tensor/pad_modes.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+
+#include "ir/limits.h"
 
 namespace cellar::ops::tensor {
 
@@ -90,7 +93,11 @@ Kernel constant_kernel(const PadPlan& plan, const Shape& xs, size_t item,
                        std::vector<std::byte> fill) {
   const bool zero_fill =
       std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; });
-  return [plan, xs, item, fill, zero_fill](std::span<const Tensor> x, std::span<Tensor> y) {
+  const size_t r = xs.rank();
+  std::vector<int64_t> out_stride(r, 1);
+  for (size_t d = r; d-- > 1;) out_stride[d - 1] = out_stride[d] * plan.out[d];
+  return [plan, xs, item, fill, zero_fill, out_stride, r](std::span<const Tensor> x,
+                                                          std::span<Tensor> y) {
     std::byte* out = y[0].raw_data();
     const int64_t n_out = plan.out.numel();
     if (zero_fill) {
@@ -98,18 +105,15 @@ Kernel constant_kernel(const PadPlan& plan, const Shape& xs, size_t item,
     } else {
       for (int64_t i = 0; i < n_out; ++i) std::memcpy(out + i * item, fill.data(), item);
     }
-    const size_t r = xs.rank();
     if (xs.numel() == 0) return;
     if (r == 0) {
       std::memcpy(out, x[0].raw_data(), item);
       return;
     }
-    std::vector<int64_t> out_stride(r, 1);
-    for (size_t d = r - 1; d > 0; --d) out_stride[d - 1] = out_stride[d] * plan.out[d];
     const int64_t row = xs[r - 1];
     const int64_t rows = xs.numel() / row;
     const std::byte* src = x[0].raw_data();
-    std::vector<int64_t> idx(r, 0);  // index of the current row (last entry unused)
+    std::array<int64_t, ir::kMaxRank> idx{};  // index of the current row (last entry unused)
     for (int64_t k = 0; k < rows; ++k) {
       int64_t off = plan.before[r - 1];
       for (size_t d = 0; d + 1 < r; ++d) off += (idx[d] + plan.before[d]) * out_stride[d];
@@ -144,7 +148,7 @@ Kernel gather_kernel(const PadPlan& plan, const Shape& xs, size_t item) {
     const int64_t row_out = plan.out[r - 1], row_in = xs[r - 1], b = plan.before[r - 1];
     const int64_t rows = plan.out.numel() / row_out;
     const std::vector<int64_t>& last = map[r - 1];
-    std::vector<int64_t> idx(r, 0);  // output index of the current row (last entry unused)
+    std::array<int64_t, ir::kMaxRank> idx{};  // output index of the current row (last unused)
     for (int64_t k = 0; k < rows; ++k) {
       int64_t base = 0;
       for (size_t d = 0; d + 1 < r; ++d) base += map[d][static_cast<size_t>(idx[d])] * in_stride[d];
@@ -167,6 +171,10 @@ Kernel gather_kernel(const PadPlan& plan, const Shape& xs, size_t item) {
 
 Kernel pad_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const PadPlan plan = pad_plan(in[0], attrs);
+  // A run allocates nothing: its row index lives on the stack.
+  if (in[0].shape.rank() > ir::kMaxRank)
+    shape_error(kPad, "rank " + std::to_string(in[0].shape.rank()) +
+                          " is above cellar's limit of " + std::to_string(ir::kMaxRank));
   const size_t item = itemsize(in[0].dtype);
   if (plan.mode == PadMode::kConstant)
     return constant_kernel(plan, in[0].shape, item, fill_bytes(in[0].dtype, fill_value(attrs)));
