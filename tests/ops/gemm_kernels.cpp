@@ -332,6 +332,57 @@ TEST(GemmKernels, PackedMatchesTheReferenceAndAnySplit) {
   }
 }
 
+// Products large enough for the kernels' blocking (ops/gemm.cpp: AVX2 takes B's rows in blocks of
+// 128, copies tiles of B as stored when A has 16 rows or more, and, once A outgrows L2, runs its
+// rows in groups), with a weight's columns in many pieces (every third skipped: more pieces than
+// one block holds): each element is still one chain of multiply-adds over p in order, so every
+// instruction set gives the same bits, A packed or as stored.
+TEST(GemmKernels, BlockedProductsAreOneChainPerElementOnEverySet) {
+  const std::vector<Isa> isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  for (auto [m, n, k] : std::vector<Shape3>{
+           {520, 50, 130}, {40, 100, 300}, {17, 130, 129}, {16, 48, 257}, {9, 61, 200}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+    const auto a = random_floats(static_cast<size_t>(m * k), 41);
+    const auto b = random_floats(static_cast<size_t>(k * n), 42);
+    std::vector<float> packed(a.size());
+    pack_rows(m, k, a.data(), k, packed.data());
+    // The pieces [3i, 3i + 2), and B's rows for them one after another.
+    std::vector<KRange> ranges;
+    std::vector<float> a_used, b_used;
+    for (int64_t p = 0; p < k; p += 3) ranges.push_back({p, std::min(k, p + 2)});
+    for (int64_t i = 0; i < m; ++i)
+      for (const KRange& r : ranges)
+        for (int64_t p = r.begin; p < r.end; ++p)
+          a_used.push_back(a[static_cast<size_t>(i * k + p)]);
+    for (const KRange& r : ranges)
+      for (int64_t p = r.begin; p < r.end; ++p)
+        b_used.insert(b_used.end(), b.begin() + p * n, b.begin() + (p + 1) * n);
+    const int64_t used = static_cast<int64_t>(b_used.size()) / n;
+    const auto want_all = reference(m, n, k, a, b);
+    const auto want_used = reference(m, n, used, a_used, b_used);
+    std::vector<float> first_all, first_used, first_stored;
+    for (Isa isa : isas) {
+      SCOPED_TRACE(isa_name(isa));
+      ForcedIsa forced(isa);
+      std::vector<float> all(static_cast<size_t>(m * n), -7.0f), some(all), stored(all);
+      gemm_packed(m, n, k, packed.data(), b.data(), n, all.data(), n);
+      gemm_packed(m, n, k, ranges, packed.data(), b_used.data(), n, some.data(), n);
+      gemm(false, false, m, n, k, a.data(), k, b.data(), n, stored.data(), n);
+      expect_close(all, want_all, k);
+      expect_close(some, want_used, used);
+      EXPECT_EQ(stored, all);
+      if (first_all.empty()) {
+        first_all = all, first_used = some, first_stored = stored;
+      } else {
+        EXPECT_EQ(all, first_all);
+        EXPECT_EQ(some, first_used);
+        EXPECT_EQ(stored, first_stored);
+      }
+    }
+  }
+}
+
 TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
