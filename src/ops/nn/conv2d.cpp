@@ -312,13 +312,11 @@ void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
   for (int64_t r = 0; r < rows; ++r) epilogue_row<T, kAct>(y + r * ld, len, bias ? bias[r] : T(0));
 }
 
-// A 1×1 convolution's product in tiles of one weight panel (kPackRows rows) by at most this many
-// columns, bias and activation applied to each tile right after it is computed, while it is in
-// L1 (the whole output, a few MiB at 112 × 112, was written and then read back from L3: the
-// epilogue alone was 10% of mobilenet_v2_100). The columns of B one block of tiles reads stay in
-// L2 (kTileBBytes) while every panel of the weight passes over them.
-constexpr int64_t kTileColumns = 512;
-constexpr int64_t kTileBBytes = int64_t{256} << 10;
+// A 1×1 convolution's product in tiles of columns whose output (all of the block's rows) fits
+// this many bytes, bias and activation applied to each tile right after it is computed, while it
+// is in L2 (the whole output, a few MiB at 112 × 112, was written and then read back from L3: the
+// epilogue alone was 10% of mobilenet_v2_100).
+constexpr int64_t kTileBytes = int64_t{128} << 10;
 
 // The kernel, chosen per node:
 // - groups of one input channel (depthwise, group > 1): computed directly; Float32 on AVX2/AVX-512
@@ -509,33 +507,20 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
             if (packed) {
-              // Tiles of one panel × up to kTileColumns, each finished while in L1; a block of
-              // them reads columns of B that fit kTileBBytes. The last tile of a block takes
-              // in a remainder narrower than a panel kernel's 48 columns.
-              // A block whose output fits kTileBBytes is one product, finished after it.
-              if ((r1 - r0) * (s1 - s0) <= kTileBBytes / static_cast<int64_t>(sizeof(float))) {
-                gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
-                            spatial);
-                if (!kPlain || bias)
-                  epilogue_rows<T, kAct>(yg + r0 * spatial + s0, spatial, r1 - r0, s1 - s0,
-                                         bias ? bias + gr * og + r0 : nullptr);
-                continue;
-              }
+              // Column tiles whose output (every row of the block) fits kTileBytes: each one
+              // product, finished right after it while it is in L2; the last tile takes in a
+              // remainder narrower than the kernels' 48 columns.
               const int64_t width =
-                  std::clamp<int64_t>(kTileBBytes / static_cast<int64_t>(sizeof(float)) /
-                                          std::max<int64_t>(kdim, 1) / kPackCols * kPackCols,
-                                      kPackCols, kTileColumns);
+                  std::max<int64_t>(kPackCols, kTileBytes / static_cast<int64_t>(sizeof(float)) /
+                                                   (r1 - r0) / kPackCols * kPackCols);
               for (int64_t j0 = s0; j0 < s1;) {
                 int64_t j1 = std::min(s1, j0 + width);
                 if (s1 - j1 < kPackCols) j1 = s1;
-                for (int64_t p0 = r0; p0 < r1; p0 += kPackRows) {
-                  const int64_t p1 = std::min(r1, p0 + kPackRows);
-                  gemm_packed(p1 - p0, j1 - j0, kdim, ranges, w + (gr * og + p0) * kdim,
-                              bm + (j0 - s0), ld, yg + p0 * spatial + j0, spatial);
-                  if (!kPlain || bias)
-                    epilogue_rows<T, kAct>(yg + p0 * spatial + j0, spatial, p1 - p0, j1 - j0,
-                                           bias ? bias + gr * og + p0 : nullptr);
-                }
+                gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, bm + (j0 - s0), ld,
+                            yg + r0 * spatial + j0, spatial);
+                if (!kPlain || bias)
+                  epilogue_rows<T, kAct>(yg + r0 * spatial + j0, spatial, r1 - r0, j1 - j0,
+                                         bias ? bias + gr * og + r0 : nullptr);
                 j0 = j1;
               }
               continue;
