@@ -406,7 +406,8 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // FusedConv2D with the packed weight against the same convolution with the weight as given, on
 // geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
-// dilations and padding, and more output positions than one column block.
+// dilations and padding, and more output positions than one column block; outputs 2 columns wide
+// (a tile of im2col spans 24 output rows) and one row high.
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -423,7 +424,10 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 64, 32, 32, 40, 1, 1, 1, 1, 0},
                                            {1, 12, 10, 10, 18, 3, 3, 2, 1, 1},
                                            {1, 6, 12, 12, 16, 3, 2, 1, 2, 2},
-                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2}}) {
+                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2},
+                                           {2, 64, 20, 20, 16, 3, 1, 1, 1, 1},
+                                           {2, 16, 30, 2, 24, 3, 1, 1, 1, 1},
+                                           {3, 8, 1, 9, 8, 3, 1, 2, 1, 1}}) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
       auto fill = [](Tensor& t, unsigned seed) {
