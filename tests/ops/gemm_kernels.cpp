@@ -406,9 +406,10 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // FusedConv2D with the packed weight against the same convolution with the weight as given, on
 // geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
-// dilations and padding, and more output positions than one column block; 1×1 convolutions read
-// in place over several of their tiles (panel × columns, each finished on its own), with a last
-// tile that takes in a narrow remainder and a last panel of fewer than 8 rows; ReLU and HSwish.
+// dilations and padding, and more output positions than one column block; outputs 2 columns wide
+// (a tile of im2col spans 24 output rows) and one row high; 1×1 convolutions read in place over
+// several column tiles (each finished on its own), the last taking in a narrow remainder; ReLU
+// and HSwish.
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -426,6 +427,9 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 12, 10, 10, 18, 3, 3, 2, 1, 1},
                                            {1, 6, 12, 12, 16, 3, 2, 1, 2, 2},
                                            {1, 3, 70, 70, 10, 5, 1, 1, 1, 2},
+                                           {2, 64, 20, 20, 16, 3, 1, 1, 1, 1},
+                                           {2, 16, 30, 2, 24, 3, 1, 1, 1, 1},
+                                           {3, 8, 1, 9, 8, 3, 1, 2, 1, 1},
                                            {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
                                            {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
                                            {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {

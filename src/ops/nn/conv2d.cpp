@@ -206,14 +206,65 @@ void im2col(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t 
 }
 
 // The same for a packed weight, whose columns are tap-major (pack_conv_weight): rows (t, ci) for
-// the taps t = i·kw + j listed in `taps` only.
+// the taps t = i·kw + j listed in `taps` only. A tap's runs over the columns (zeros, or a copy from
+// one offset in an input plane) are the same for every input channel: they are worked out once
+// per tap and applied to each channel's plane. im2col_row's per-row arithmetic (two divisions,
+// the clamps) was half of im2col's time, and im2col a third of a 64-channel 3 × 3 layer's
+// (docs/benchmarks.md, issue 13, session 9). Every run has a column, so a tile (kPackCols
+// columns) has at most kPackCols runs; wider blocks go row by row.
 template <class T>
 void im2col_taps(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t s1, T* col,
                  int64_t ld, std::span<const int64_t> taps) {
+  struct Run {
+    int64_t dst, len, src;  // src < 0: zeros
+  };
+  constexpr int64_t kMaxRuns = kPackCols;
+  Run runs[kMaxRuns];
+  const bool fits = s1 - s0 <= kMaxRuns;
   T* row = col;
-  for (int64_t t : taps)
-    for (int64_t ci = 0; ci < cg; ++ci, row += ld)
-      im2col_row(g, xg + ci * g.h * g.w, t / g.kw, t % g.kw, s0, s1, row);
+  for (int64_t t : taps) {
+    const int64_t i = t / g.kw, j = t % g.kw;
+    const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+    const int64_t first = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+    const int64_t last = g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0;
+    int nruns = 0;
+    auto add = [&](int64_t dst, int64_t len, int64_t src) {
+      if (len > 0) runs[nruns++] = {dst, len, src};
+    };
+    int64_t oy = s0 / g.ow, ox0 = s0 % g.ow;
+    for (int64_t s = s0; s < s1 && fits; ++oy, ox0 = 0) {
+      const int64_t ox1 = std::min(g.ow, ox0 + (s1 - s));
+      const int64_t base = (s - s0) - ox0;  // column of position (oy, 0) in the block
+      const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+      if (iy < 0 || iy >= g.h) {
+        add(base + ox0, ox1 - ox0, -1);
+      } else {
+        const int64_t lo = std::clamp(first, ox0, ox1);
+        const int64_t hi = std::clamp(last, lo, ox1);
+        add(base + ox0, lo - ox0, -1);
+        add(base + lo, hi - lo, iy * g.w + lo * g.sw + off);
+        add(base + hi, ox1 - hi, -1);
+      }
+      s += ox1 - ox0;
+    }
+    for (int64_t ci = 0; ci < cg; ++ci, row += ld) {
+      const T* plane = xg + ci * g.h * g.w;
+      if (!fits) {
+        im2col_row(g, plane, i, j, s0, s1, row);
+        continue;
+      }
+      for (int r = 0; r < nruns; ++r) {
+        const Run& run = runs[r];
+        if (run.src < 0) {
+          zero_run(run.len, row + run.dst);
+        } else if (g.sw == 1) {
+          copy_run(plane + run.src, run.len, row + run.dst);
+        } else {
+          for (int64_t q = 0; q < run.len; ++q) row[run.dst + q] = plane[run.src + q * g.sw];
+        }
+      }
+    }
+  }
 }
 
 // One output plane of a convolution whose groups each read one input channel (depthwise):
@@ -433,9 +484,12 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
       taps.push_back(t);
     }
   const int64_t krows = packed ? static_cast<int64_t>(taps.size()) * cg : kdim;
+  // A packed weight's blocks in whole tiles of kPackCols (a block of 85 columns, 48 + 37, ran its
+  // second tile as 32 + 16 masked lanes of which 5 were used: 11% of a 64-channel 3 × 3 layer).
   if (packed && !direct && krows > 0)
-    cols = std::clamp<int64_t>(static_cast<int64_t>(kColumnBytes / sizeof(T)) / krows, kMinColumns,
-                               spatial);
+    cols = std::min(spatial,
+                    std::max<int64_t>(kPackCols, static_cast<int64_t>(kColumnBytes / sizeof(T)) /
+                                                     krows / kPackCols * kPackCols));
   return [g, cg, og, kdim, spatial, direct, cols, has_bias, packed, col_stride, taps, ranges,
           krows](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
     const T* x = in[0].data<T>();
