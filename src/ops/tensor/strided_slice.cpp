@@ -181,8 +181,8 @@ Kernel strided_slice_kernel(std::span<const TensorType> in, const ir::Attrs& att
   if (inner == r || total == 0) run = 1, inner = r;  // nothing contiguous: element by element
   return tensor::by_itemsize(in[0].dtype, [&](auto zero) -> Kernel {
     using T = decltype(zero);
-    return [count = p.count, delta, base, total, r, inner, run](std::span<const Tensor> x,
-                                                                std::span<Tensor> y) {
+    return [count = p.count, delta, base, total, inner, run](std::span<const Tensor> x,
+                                                             std::span<Tensor> y) {
       const T* src = tensor::raw<T>(x[0]);
       T* dst = tensor::raw<T>(y[0]);
       int64_t idx[tensor::kMaxRank] = {0};
