@@ -413,7 +413,9 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
 // dilations and padding, and more output positions than one column block; outputs 2 columns wide
-// (a tile of im2col spans 24 output rows) and one row high.
+// (a tile of im2col spans 24 output rows) and one row high; 1×1 convolutions read in place over
+// several column tiles (each finished on its own), the last taking in a narrow remainder; ReLU
+// and HSwish.
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -433,47 +435,52 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 3, 70, 70, 10, 5, 1, 1, 1, 2},
                                            {2, 64, 20, 20, 16, 3, 1, 1, 1, 1},
                                            {2, 16, 30, 2, 24, 3, 1, 1, 1, 1},
-                                           {3, 8, 1, 9, 8, 3, 1, 2, 1, 1}}) {
-      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
-      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
-      auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-        std::copy(v.begin(), v.end(), t.data<float>());
-      };
-      fill(x, 9), fill(w, 10), fill(bias, 11);
-      ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                         {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
-                         {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                         {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
-                         {"group", geo.group},
-                         {"activation", std::string("relu")}};
-      const std::vector<TensorType> types = {
-          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
-      const TensorType out = fused->infer(types, attrs)[0];
-      const Kernel plain = fused->make_kernel(types, attrs);
-      ir::Attrs packed_attrs = attrs;
-      packed_attrs["packed_weight"] = true;
-      const Kernel packed = fused->make_kernel(types, packed_attrs);
-      const Tensor pw = pack_conv_weight(w, geo.group);
-      Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
-      std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
-      std::vector<Tensor> want_out{want}, got_out{got};
-      plain(plain_in, want_out);
-      runtime::ThreadPool pool(2);
-      packed(packed_in, got_out, pool);
-      double worst = 0, scale = 0;
-      for (int64_t i = 0; i < want.numel(); ++i) {
-        worst = std::max(
-            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+                                           {3, 8, 1, 9, 8, 3, 1, 2, 1, 1},
+                                           {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
+                                           {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
+                                           {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {
+      for (const char* act : {"relu", "hswish"}) {
+        const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
+        Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+        auto fill = [](Tensor& t, unsigned seed) {
+          const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+          std::copy(v.begin(), v.end(), t.data<float>());
+        };
+        fill(x, 9), fill(w, 10), fill(bias, 11);
+        ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                           {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
+                           {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                           {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                           {"group", geo.group},
+                           {"activation", std::string(act)}};
+        const std::vector<TensorType> types = {
+            {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+        const TensorType out = fused->infer(types, attrs)[0];
+        const Kernel plain = fused->make_kernel(types, attrs);
+        ir::Attrs packed_attrs = attrs;
+        packed_attrs["packed_weight"] = true;
+        const Kernel packed = fused->make_kernel(types, packed_attrs);
+        const Tensor pw = pack_conv_weight(w, geo.group);
+        Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
+        std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
+        std::vector<Tensor> want_out{want}, got_out{got};
+        plain(plain_in, want_out);
+        runtime::ThreadPool pool(2);
+        packed(packed_in, got_out, pool);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0.5);
+        EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
+        // One thread: the same bits as two.
+        Tensor serial(DType::Float32, out.shape);
+        std::vector<Tensor> serial_out{serial};
+        packed(packed_in, serial_out);
+        EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
       }
-      EXPECT_GT(scale, 0.5);
-      EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
-      // One thread: the same bits as two.
-      Tensor serial(DType::Float32, out.shape);
-      std::vector<Tensor> serial_out{serial};
-      packed(packed_in, serial_out);
-      EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
     }
   }
 }
