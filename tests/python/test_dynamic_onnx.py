@@ -168,27 +168,65 @@ def test_a_shape_read_from_the_batch_is_computed_at_run_time(tmp_path):
         assert float(np.abs(got - want).max()) <= 1e-6
 
 
-def topk_of_length(path):
-    """TopK(x, k) with k read from x's open second dimension: cellar needs k at load (its TopK
-    takes k as an attribute), so it cannot follow it."""
+def topk_and_pad_of_length(path):
+    """TopK(x, k) with k = L // 2 and Pad(x, pads) with pads (0, 0, 0, L), both read from x's
+    open second dimension L (torch's x.topk(x.size(1) // 2), F.pad(x, (0, x.size(1)))): cellar
+    computes them at run time."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n"])
-    i = helper.make_tensor_value_info("i", TensorProto.INT64, ["batch", "n"])
-    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "k"])
+    i = helper.make_tensor_value_info("i", TensorProto.INT64, ["batch", "k"])
+    p = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", "n2"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+              numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+              numpy_helper.from_array(np.array([0, 0, 0], dtype=np.int64), "zeros3")]
     nodes = [
         helper.make_node("Shape", ["x"], ["s"]),
-        helper.make_node("Gather", ["s", "one"], ["k"], axis=0),
+        helper.make_node("Slice", ["s", "one", "two"], ["len"]),
+        helper.make_node("Div", ["len", "two"], ["k"]),
         helper.make_node("TopK", ["x", "k"], ["y", "i"]),
+        helper.make_node("Concat", ["zeros3", "len"], ["pads"], axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["p"]),
     ]
-    g = helper.make_graph(nodes, "topk", [x], [y, i], consts)
+    g = helper.make_graph(nodes, "topk_pad", [x], [y, i, p], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_topk_and_pad_read_from_the_shape_match_onnxruntime(tmp_path):
+    model = topk_and_pad_of_length(tmp_path / "topk_pad.onnx")
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for n, length in ((2, 6), (3, 9), (1, 1), (2, 6)):
+        x = np.random.default_rng(length).standard_normal((n, length)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        out = tmp_path / f"out{n}x{length}"
+        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", out)
+        want = sess.run(None, {"x": x})
+        for name, ref in zip(("y", "i", "p"), want):
+            got = np.load(out / f"{name}.npy")
+            assert got.shape == ref.shape, (name, n, length)
+            assert np.array_equal(got, ref), (name, n, length)
+
+
+def one_hot_of_length(path):
+    """OneHot(indices, depth) with depth read from x's open second dimension: cellar needs depth at
+    load (its OneHot takes it as an attribute), so it cannot follow it."""
+    x = helper.make_tensor_value_info("x", TensorProto.INT64, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n", "n"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+              numpy_helper.from_array(np.array([0.0, 1.0], dtype=np.float32), "values")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "one"], ["depth"], axis=0),
+        helper.make_node("OneHot", ["x", "depth", "values"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "one_hot", [x], [y], consts)
     return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
 def test_a_size_cellar_needs_at_load_is_refused_with_the_reason(tmp_path):
-    model = topk_of_length(tmp_path / "topk.onnx")
-    x = np.ones((3, 4), dtype=np.float32)
+    model = one_hot_of_length(tmp_path / "one_hot.onnx")
+    x = np.array([[0, 2, 1], [1, 1, 0]], dtype=np.int64)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    assert sess.run(None, {"x": x})[0].shape == (3, 4)
+    assert sess.run(None, {"x": x})[0].shape == (2, 3, 3)
     np.save(tmp_path / "x.npy", x)
     proc = cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", status=1)
     assert "would compute with a wrong size" in proc.stderr, proc.stderr
