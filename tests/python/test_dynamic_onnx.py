@@ -206,6 +206,49 @@ def test_topk_and_pad_read_from_the_shape_match_onnxruntime(tmp_path):
             assert np.array_equal(got, ref), (name, n, length)
 
 
+def resize_to_shape_of(path, mode, ctm, nearest_mode="floor"):
+    """Resize(x, sizes) with sizes = (N, C) of x and (H, W) of y, both inputs with open
+    dimensions (torch's F.interpolate(x, size=y.shape[-2:]) in a feature pyramid): the sizes are
+    computed at run time."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "H", "W"])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 3, "H", "W"])
+    consts = [numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+              numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+              numpy_helper.from_array(np.array([4], dtype=np.int64), "four")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["sx"]),
+        helper.make_node("Shape", ["y"], ["sy"]),
+        helper.make_node("Slice", ["sx", "zero", "two"], ["nc"]),
+        helper.make_node("Slice", ["sy", "two", "four"], ["hw"]),
+        helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["r"], mode=mode,
+                         coordinate_transformation_mode=ctm, nearest_mode=nearest_mode),
+        helper.make_node("Add", ["r", "y"], ["z"]),
+    ]
+    g = helper.make_graph(nodes, "resize_to", [x, y], [z], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.parametrize("mode,ctm", [("linear", "pytorch_half_pixel"), ("linear", "align_corners"),
+                                      ("nearest", "asymmetric")])
+def test_resize_to_a_size_read_from_another_input_matches_onnxruntime(tmp_path, mode, ctm):
+    model = resize_to_shape_of(tmp_path / "resize.onnx", mode, ctm)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    for n, hw, HW in ((1, (4, 5), (8, 10)), (2, (3, 3), (7, 5)), (1, (6, 4), (1, 1)), (1, (4, 5), (8, 10))):
+        x = rng.standard_normal((n, 3, *hw)).astype(np.float32)
+        y = rng.standard_normal((n, 1, *HW)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        np.save(tmp_path / "y.npy", y)
+        out = tmp_path / "z.npy"
+        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--input", f"y={tmp_path / 'y.npy'}",
+               "--output", out)
+        got, want = np.load(out), sess.run(None, {"x": x, "y": y})[0]
+        assert got.shape == want.shape == (n, 3, *HW)
+        assert float(np.abs(got - want).max()) <= 1e-5, (n, hw, HW)
+
+
 def one_hot_of_length(path):
     """OneHot(indices, depth) with depth read from x's open second dimension: cellar needs depth at
     load (its OneHot takes it as an attribute), so it cannot follow it."""

@@ -665,6 +665,67 @@ TEST(ValueDependentShapes, TopKAndPadFromGraphInputs) {
   EXPECT_TRUE(cellar::testing::list_dir(dir.path()).empty());
 }
 
+// Resize's sizes given as a graph input: either row's two-input form (linear, nearest), planned
+// with the values; sizes that resize N or C, or ask for an empty or huge image, are typed errors
+// naming the node; ONNX writes the form back as it reads it.
+TEST(ValueDependentShapes, ResizeToSizesGivenAsAGraphInput) {
+  ModelMaker mk(13);
+  mk.input("X", {1, 2, 2, 2});
+  mk.input("sizes", {4}, onnx_pb::TensorProto::INT64);
+  auto* lin = mk.node("Resize", {"X", "", "", "sizes"}, {"L"});
+  lin->set_name("linear");
+  ModelMaker::s(lin, "mode", "linear");
+  ModelMaker::s(lin, "coordinate_transformation_mode", "align_corners");
+  auto* near = mk.node("Resize", {"X", "", "", "sizes"}, {"N"});
+  near->set_name("nearest");
+  ModelMaker::s(near, "mode", "nearest");
+  ModelMaker::s(near, "coordinate_transformation_mode", "asymmetric");
+  ModelMaker::s(near, "nearest_mode", "floor");
+  mk.output("L");
+  mk.output("N");
+  const ir::Graph g = read_model(mk);
+  size_t two_input = 0;
+  for (const auto& n : g.nodes) two_input += n.inputs.size() == 2;
+  EXPECT_EQ(two_input, 2u);
+  const std::string bytes = formats::write_onnx(g);
+  const ir::Graph back = formats::read_onnx(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "back.onnx");
+  back.validate("back.onnx");
+  const Tensor x = iota({1, 2, 2, 2});  // planes [[0 1] [2 3]] and [[4 5] [6 7]]
+  for (const ir::Graph* graph : {&g, &back}) {
+    runtime::Executor exec(*graph);
+    const auto y = exec.run(std::vector<Tensor>{x, i64({1, 2, 3, 4})});
+    ASSERT_EQ(y[0].shape(), (Shape{1, 2, 3, 4}));
+    ASSERT_EQ(y[1].shape(), (Shape{1, 2, 3, 4}));
+    EXPECT_FLOAT_EQ(y[0].data<float>()[0], 0.0f);
+    EXPECT_FLOAT_EQ(y[0].data<float>()[11], 3.0f);  // align_corners keeps the corners
+    EXPECT_FLOAT_EQ(y[0].data<float>()[4], 1.0f);   // row 1 of 3: halfway between rows 0 and 1
+    EXPECT_FLOAT_EQ(y[1].data<float>()[1], 0.0f);   // nearest, floor(1 · 2/4) = 0
+    EXPECT_FLOAT_EQ(y[1].data<float>()[2], 1.0f);   // floor(2 · 2/4) = 1
+    EXPECT_EQ(exec.run(std::vector<Tensor>{x, i64({1, 2, 1, 1})})[0].shape(), (Shape{1, 2, 1, 1}));
+  }
+  runtime::Executor exec(g);
+  for (const auto& [bad, why] :
+       {std::pair<std::vector<int64_t>, std::string>{{2, 2, 3, 3}, "only H and W may be resized"},
+        {{1, 3, 3, 3}, "only H and W may be resized"},
+        {{1, 2, 0, 3}, "sizes must be positive"},
+        {{1, 2, -5, 3}, "sizes must be positive"},
+        {{1, 2, int64_t{1} << 40, int64_t{1} << 40}, ""}}) {
+    const Tensor sizes = i64(bad);  // a lambda cannot capture a structured binding in C++20
+    const auto e = expect_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, sizes});
+        },
+        ErrorCode::kShapeMismatch);
+    EXPECT_EQ(e.tensor(), "linear") << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+  cellar::testing::TempDir dir;
+  const auto e = expect_error([&] { export_graph(g, (dir / "out").string(), FileFormat::MINDIR); },
+                              ErrorCode::kExport);
+  EXPECT_NE(std::string(e.what()).find("computed at run time"), std::string::npos) << e.what();
+}
+
 // TopK's k and Pad's pads read from the input's shape (torch's x.topk(x.size(1) // 2) and
 // F.pad(x, (0, x.size(1))) on dynamic axes): computed at run time, every size matches.
 TEST(ValueDependentShapes, TopKAndPadFromTheInputShape) {
