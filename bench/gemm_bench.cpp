@@ -1,7 +1,7 @@
 // The fp32 peak of this CPU's cores and how close cellar's GEMM kernels come to it (issue 13:
 // "the convolution and GEMM kernels reach ≥ 70% of this CPU's measured fp32 peak").
 //
-//   OPENBLAS_NUM_THREADS=1 gemm_bench [REPEATS]
+//   OPENBLAS_NUM_THREADS=1 gemm_bench [REPEATS [FILTER]]
 //                          → the CPU model and flags, the FMA peak of one core (AVX-512 and AVX2
 //                            loops), then GFLOP/s on one thread of each SIMD path cellar has on
 //                            this CPU (ops/isa.h, each forced in turn) and of OpenBLAS's sgemm,
@@ -9,7 +9,8 @@
 //                            (OpenBLAS takes a thread per CPU unless told otherwise); then whole
 //                            convolution layers (FusedConv2D with bias and ReLU, the weight packed
 //                            as the optimiser packs it, im2col or direct included) at batch 8 on
-//                            one thread, GFLOP/s counted as 2 × the multiply-adds of the layer
+//                            one thread, GFLOP/s counted as 2 × the multiply-adds of the layer;
+//                            with FILTER, only the products and layers whose names contain it
 //
 // The peak loop: 12 independent chains of fused multiply-adds on registers (enough to cover the
 // FMA latency on every x86 core of the last ten years), nothing loaded or stored: what the FMA
@@ -41,8 +42,16 @@ namespace {
 
 using cellar::ops::Isa;
 
+// Not inlined nor analysed across the call (gcc's noipa; clang has only noinline), so that the loop
+// is timed as written.
+#if defined(__clang__)
+#define BENCH_OPAQUE noinline
+#else
+#define BENCH_OPAQUE noipa
+#endif
+
 #if defined(__x86_64__)
-__attribute__((target("avx512f"), noipa)) float fma_loop_avx512(int64_t iters) {
+__attribute__((target("avx512f"), BENCH_OPAQUE)) float fma_loop_avx512(int64_t iters) {
   __m512 a0 = _mm512_set1_ps(0.f), a1 = _mm512_set1_ps(1.f), a2 = _mm512_set1_ps(2.f),
          a3 = _mm512_set1_ps(3.f), a4 = _mm512_set1_ps(4.f), a5 = _mm512_set1_ps(5.f),
          a6 = _mm512_set1_ps(6.f), a7 = _mm512_set1_ps(7.f), a8 = _mm512_set1_ps(8.f),
@@ -65,7 +74,7 @@ __attribute__((target("avx512f"), noipa)) float fma_loop_avx512(int64_t iters) {
   return lanes[0] + lanes[15];
 }
 
-__attribute__((target("avx2,fma"), noipa)) float fma_loop_avx2(int64_t iters) {
+__attribute__((target("avx2,fma"), BENCH_OPAQUE)) float fma_loop_avx2(int64_t iters) {
   __m256 a0 = _mm256_set1_ps(0.f), a1 = _mm256_set1_ps(1.f), a2 = _mm256_set1_ps(2.f),
          a3 = _mm256_set1_ps(3.f), a4 = _mm256_set1_ps(4.f), a5 = _mm256_set1_ps(5.f),
          a6 = _mm256_set1_ps(6.f), a7 = _mm256_set1_ps(7.f), a8 = _mm256_set1_ps(8.f),
@@ -143,7 +152,7 @@ std::string cpuinfo_field(const std::string& key) {
 
 // Whole convolution layers as the executor runs them after the optimiser (FusedConv2D, bias and
 // ReLU, the weight packed), one thread, on each SIMD path the CPU has.
-void conv_layers(double peak, int repeats) {
+void conv_layers(double peak, int repeats, const std::string& filter) {
   using cellar::DType;
   using cellar::Shape;
   using cellar::Tensor;
@@ -167,6 +176,7 @@ void conv_layers(double peak, int repeats) {
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const Layer& l : layers) {
+    if (std::string(l.what).find(filter) == std::string::npos) continue;
     const Shape xs{l.n, l.c, l.h, l.w}, ws{l.o, l.c, l.k, l.k};
     Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{l.o});
     for (Tensor* t : {&x, &w, &bias})
@@ -199,6 +209,7 @@ void conv_layers(double peak, int repeats) {
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 30;
+  const std::string filter = argc > 2 ? argv[2] : "";
   std::printf("CPU: %s\n", cpuinfo_field("model name").c_str());
   std::istringstream flags(cpuinfo_field("flags"));
   std::printf("flags:");
@@ -223,11 +234,16 @@ int main(int argc, char** argv) {
       {"conv 3x3 128->128 at 16x16", 128, 256, 1152},
       {"conv 3x3 256->256 at 8x8", 256, 64, 2304},
       {"square 512", 512, 512, 512},
+      {"square 1024", 1024, 1024, 1024},
+      // A convolution's whole batch as one product (N = H·W·batch, B as stored: copied in tiles).
+      {"conv 3x3 64->64 at 56, batch 8", 64, 25088, 576},
+      {"conv 3x3 512->512 at 7, batch 8", 512, 392, 4608},
   };
   std::printf("| product | m x n x k | path | GFLOP/s | of peak |\n|---|---|---|---|---|\n");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const Product& p : products) {
+    if (std::string(p.what).find(filter) == std::string::npos) continue;
     std::vector<float> a(static_cast<size_t>(p.m * p.k)), b(static_cast<size_t>(p.k * p.n)),
         c(static_cast<size_t>(p.m * p.n)), packed(a.size());
     for (auto& v : a) v = u(rng);
@@ -270,6 +286,6 @@ int main(int argc, char** argv) {
                               },
                               repeats));
   }
-  conv_layers(peak, repeats);
+  conv_layers(peak, repeats, filter);
   return 0;
 }

@@ -1,9 +1,12 @@
 #include "formats/atomic_file.h"
 
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <linux/falloc.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,9 +70,201 @@ void remove_stale_temps(const std::filesystem::path& folder, const std::string& 
   }
 }
 
+// Cache::kBypass: the size of each buffer (a multiple of every logical block size O_DIRECT may
+// ask alignment to, and of kChunkBytes, so that zero chunks are whole buffers), how many there
+// are (one filled by the caller, the others written or waiting), the alignment of a write's end
+// (the last one is padded with zeros to it, and the file cut back at commit), and how far ahead
+// of the writes the file's size is set (see Bypass::submit).
+constexpr size_t kBypassBytes = 4 << 20;
+constexpr size_t kBypassBuffers = 4;
+constexpr size_t kDirectAlign = 4096;
+constexpr uint64_t kSizeAhead = uint64_t{64} << 20;
+constexpr size_t kHugePage = 2 << 20;  // x86-64's PMD page; the buffers' alignment
+
+long io_setup(unsigned n, aio_context_t* ctx) { return ::syscall(SYS_io_setup, n, ctx); }
+long io_destroy(aio_context_t ctx) { return ::syscall(SYS_io_destroy, ctx); }
+long io_submit(aio_context_t ctx, long n, iocb** cbs) {
+  return ::syscall(SYS_io_submit, ctx, n, cbs);
+}
+long io_getevents(aio_context_t ctx, long min, long max, io_event* ev, timespec* timeout) {
+  return ::syscall(SYS_io_getevents, ctx, min, max, ev, timeout);
+}
+
 }  // namespace
 
-AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
+// The buffers the caller fills and the kernel writes: each whole buffer is handed to the kernel
+// as an asynchronous O_DIRECT write (Linux AIO: io_submit, nothing to schedule in this process
+// while the disk works, so a loaded machine does not leave the disk idle), up to kBypassBuffers
+// in flight; the caller waits for one to finish only when it needs a buffer and none is free.
+// Where AIO is unavailable (io_setup refused) or refuses a write, writes are synchronous
+// pwrite(2)s; where the file system refuses an O_DIRECT write, through the page cache.
+struct AtomicFile::Bypass {
+  int fd;
+  aio_context_t ctx = 0;  // 0: synchronous writes
+  bool direct = true;     // O_DIRECT still set on fd
+  int error = 0;          // errno of the first failed write; nothing more is written after it
+  std::vector<std::unique_ptr<std::byte, Free>> owned;
+  std::vector<std::byte*> free;
+  std::vector<iocb> cbs;  // one per buffer
+  size_t in_flight = 0;
+  uint64_t size_ahead = 0;   // the file's size as last set
+  std::byte* cur = nullptr;  // the caller's: bytes [at, at + len) of the file
+  uint64_t at = 0;
+  size_t len = 0;
+
+  explicit Bypass(int f) : fd(f) {
+    if (io_setup(kBypassBuffers, &ctx) != 0) ctx = 0;
+  }
+  ~Bypass() {
+    // The kernel may still be reading the buffers: wait for every write before they go.
+    if (ctx) {
+      while (in_flight > 0 && reap(1)) {
+      }
+      io_destroy(ctx);
+    }
+  }
+  Bypass(const Bypass&) = delete;
+  Bypass& operator=(const Bypass&) = delete;
+
+  // A buffer for the caller to fill; IoError (naming `target`) once a write failed.
+  std::byte* take(const std::filesystem::path& target) {
+    if (free.empty() && owned.size() < kBypassBuffers) {
+      // In transparent huge pages where the system allows them (THP "madvise" or "always"): the
+      // kernel pins a buffer's pages for each O_DIRECT write, two folios rather than 1024 pages.
+      owned.emplace_back(static_cast<std::byte*>(std::aligned_alloc(kHugePage, kBypassBytes)));
+      if (!owned.back()) throw std::bad_alloc();
+      ::madvise(owned.back().get(), kBypassBytes, MADV_HUGEPAGE);
+      cbs.emplace_back();
+      free.push_back(owned.back().get());
+    }
+    while (free.empty() && reap(1)) {
+    }
+    check(target);
+    std::byte* b = free.back();
+    free.pop_back();
+    return b;
+  }
+
+  // Writes the caller's buffer: a whole buffer of zeros is skipped (a hole; the file's size is
+  // set at commit), the last, partial one is padded to kDirectAlign with zeros (cut off at
+  // commit).
+  void submit() {
+    if (!cur) return;
+    std::byte* b = cur;
+    const uint64_t off = at;
+    const size_t n = (len + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    const bool zeros = len == kBypassBytes && all_zero(reinterpret_cast<const char*>(b), len);
+    std::memset(b + len, 0, n - len);
+    at += len;
+    cur = nullptr;
+    len = 0;
+    if (error != 0 || zeros) {
+      free.push_back(b);
+      return;
+    }
+    // The file is made longer than the write ahead of time: an O_DIRECT write that extends a
+    // file runs synchronously (ext4, xfs), one within its size does not.
+    if (ctx && off + n > size_ahead) {
+      size_ahead = off + n + kSizeAhead;
+      if (::ftruncate(fd, static_cast<off_t>(size_ahead)) != 0) return finish_sync(b, off, n);
+    }
+    if (!ctx || !direct) return finish_sync(b, off, n);
+    const auto slot = static_cast<size_t>(
+        std::find_if(owned.begin(), owned.end(), [&](const auto& o) { return o.get() == b; }) -
+        owned.begin());
+    iocb& cb = cbs[slot];
+    cb = iocb{};
+    cb.aio_data = slot;
+    cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    cb.aio_fildes = static_cast<uint32_t>(fd);
+    cb.aio_buf = reinterpret_cast<uintptr_t>(b);
+    cb.aio_nbytes = n;
+    cb.aio_offset = static_cast<int64_t>(off);
+    iocb* list[1] = {&cb};
+    long r;
+    do {
+      r = io_submit(ctx, 1, list);
+    } while (r < 0 && (errno == EINTR || errno == EAGAIN));
+    if (r != 1) return finish_sync(b, off, n);
+    ++in_flight;
+    // Buffers already written go back to the free list without waiting.
+    while (in_flight > 0 && reap(0) > 0) {
+    }
+  }
+
+  // Waits until every buffer handed over is written; IoError if one could not be.
+  void drain(const std::filesystem::path& target) {
+    submit();
+    while (in_flight > 0 && reap(1)) {
+    }
+    check(target);
+  }
+
+  void check(const std::filesystem::path& target) const {
+    if (error != 0)
+      throw IoError(std::string("cannot write: ") + std::strerror(error), {target.string()});
+  }
+
+ private:
+  // Collects finished writes (waiting for at least `min`); returns how many, 0 on failure of
+  // io_getevents itself (recorded as the error).
+  long reap(long min) {
+    io_event ev[kBypassBuffers];
+    timespec zero{};
+    long r;
+    do {
+      r = io_getevents(ctx, min, static_cast<long>(kBypassBuffers), ev, min ? nullptr : &zero);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (error == 0) error = errno;
+      in_flight = 0;  // nothing more can be learnt of them; the file will not be committed
+      return 0;
+    }
+    for (long i = 0; i < r; ++i) {
+      const size_t slot = ev[i].data;
+      const iocb& cb = cbs[slot];
+      --in_flight;
+      std::byte* b = owned[slot].get();
+      const int64_t res = ev[i].res;
+      if (res < 0) {
+        // Refused as a direct write (a larger logical block than kDirectAlign): again below.
+        if (error == 0 && res != -EINVAL) error = static_cast<int>(-res);
+      }
+      const uint64_t done = res < 0 ? 0 : static_cast<uint64_t>(res);
+      if (error == 0 && done < cb.aio_nbytes) {
+        finish_sync(b + done, static_cast<uint64_t>(cb.aio_offset) + done,
+                    static_cast<size_t>(cb.aio_nbytes - done), b);
+      } else {
+        free.push_back(b);
+      }
+    }
+    return r;
+  }
+
+  // Writes [p, p + n) at `off` with pwrite(2), then frees `buffer` (default: p).
+  void finish_sync(std::byte* p, uint64_t off, size_t n, std::byte* buffer = nullptr) {
+    const char* q = reinterpret_cast<const char*>(p);
+    for (size_t done = 0; done < n && error == 0;) {
+      const ssize_t w = ::pwrite(fd, q + done, n - done, static_cast<off_t>(off + done));
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      // The file system takes O_DIRECT but not this write (a larger logical block, a short
+      // write leaving an unaligned rest): the rest through the page cache.
+      if (w < 0 && errno == EINVAL && direct &&
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) == 0) {
+        direct = false;
+        continue;
+      }
+      error = w < 0 ? errno : EIO;
+    }
+    free.push_back(buffer ? buffer : p);
+  }
+};
+
+AtomicFile::AtomicFile(std::filesystem::path target, Cache cache) : target_(std::move(target)) {
   std::filesystem::path folder = target_.parent_path();
   if (folder.empty()) folder = ".";
   if (target_.filename().empty()) throw IoError("not a file name", {target_.string()});
@@ -104,11 +299,18 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   struct stat st {};
   const mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
   ::fchmod(fd_, mode);
+  // Around the page cache if asked and the file system allows O_DIRECT (else as kKeep).
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (cache == Cache::kBypass && flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0) {
+    bypass_ = std::make_unique<Bypass>(fd_);
+    return;
+  }
   buf_.reset(static_cast<std::byte*>(std::aligned_alloc(kPageBytes, kChunkBytes)));
   if (!buf_) throw std::bad_alloc();
 }
 
 AtomicFile::~AtomicFile() {
+  bypass_.reset();  // waits for writes in flight before the file is closed
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
 }
@@ -117,6 +319,7 @@ void AtomicFile::write(const void* data, size_t n) {
   if (committed_ || fd_ < 0) throw IoError("write after commit", {target_.string()});
   written_ += n;
   const char* p = static_cast<const char*>(data);
+  if (bypass_) return write_bypass(p, n);
   // Every write(2) but the last ends at a multiple of kChunkBytes in the file: the page cache
   // then holds the file in large folios, which a later mmap maps 2 MiB per page fault (513 faults
   // to read 1 GiB instead of ~5,000 when writes end at arbitrary offsets; a zero-copy load +
@@ -146,13 +349,27 @@ void AtomicFile::write(const void* data, size_t n) {
   punch();
 }
 
+void AtomicFile::write_bypass(const char* p, size_t n) {
+  Bypass& b = *bypass_;
+  while (n > 0) {
+    if (!b.cur) b.cur = b.take(target_);
+    const size_t k = std::min(n, kBypassBytes - b.len);
+    std::memcpy(b.cur + b.len, p, k);
+    b.len += k;
+    p += k;
+    n -= k;
+    if (b.len == kBypassBytes) b.submit();
+  }
+}
+
 bool AtomicFile::kernel_copy_aligned(uint64_t offset) const {
-  return offset % kPageBytes == written_ % kPageBytes;
+  return !bypass_ && offset % kPageBytes == written_ % kPageBytes;
 }
 
 bool AtomicFile::copy_from(int fd, uint64_t offset, uint64_t n) {
   if (committed_ || fd_ < 0) throw IoError("write after commit", {target_.string()});
   if (n == 0) return true;
+  if (bypass_) return false;
   flush();
   auto in = static_cast<off_t>(offset);
   uint64_t done = 0;
@@ -224,6 +441,7 @@ void AtomicFile::write_all(const char* p, size_t n) {
 }
 
 void AtomicFile::flush() {
+  if (bypass_) return bypass_->drain(target_);
   if (len_ == 0) return;
   const uint64_t at = fd_pos_;
   write_all(reinterpret_cast<const char*>(buf_.get()) + lead_, len_);
@@ -236,6 +454,12 @@ void AtomicFile::commit() {
     throw IoError("commit of a file already committed", {target_.string()});
   flush();
   punch();
+  if (bypass_) {
+    // The holes at the end and the last write's padding: the file's size is what was written.
+    if (::ftruncate(fd_, static_cast<off_t>(written_)) != 0)
+      throw IoError(errno_text("cannot set the file's size"), {target_.string()});
+    bypass_.reset();
+  }
   if (::fsync(fd_) != 0) throw IoError(errno_text("cannot fsync"), {target_.string()});
   const int fd = fd_;
   fd_ = -1;

@@ -21,6 +21,16 @@
 // they reach the disk. So a mostly-zero file (optimizer states at step 0, masks, tests of files
 // over 4 GiB) costs neither disk space nor disk bandwidth. Readers see the same bytes; a non-zero
 // block is detected in its first bytes, so dense data costs nothing extra.
+//
+// Cache::kBypass (the streamed copies: convert, merge, reshard) writes around the page cache
+// instead: the bytes are gathered into four page-aligned 4 MiB buffers, allocated once and
+// reused, each handed to the kernel as an asynchronous O_DIRECT write (Linux AIO) while the
+// caller fills the next (whole buffers of zeros are not written at all: holes). A copy of a file
+// bigger than memory then neither evicts the page cache nor needs a fresh page-cache page per
+// 4 KiB written, which on a VM whose balloon reports free pages to the host costs more than the
+// copy itself (docs/benchmarks.md, issue 15, Session 9); the file is not left in the page cache
+// (a later load reads it from the disk). Where AIO is unavailable the writes are synchronous;
+// where the file system refuses O_DIRECT, they go through the page cache.
 #pragma once
 
 #include <cstddef>
@@ -43,7 +53,10 @@ class ByteSink {
 
 class AtomicFile final : public ByteSink {
  public:
-  explicit AtomicFile(std::filesystem::path target);  // IoError when the folder is not writable
+  // How the bytes reach the disk (see above).
+  enum class Cache { kKeep, kBypass };
+  // IoError when the folder is not writable.
+  explicit AtomicFile(std::filesystem::path target, Cache cache = Cache::kKeep);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -53,12 +66,14 @@ class AtomicFile final : public ByteSink {
   uint64_t bytes_written() const { return written_; }
   // Appends bytes [offset, offset + n) of the open file `fd` with copy_file_range(2): the kernel
   // copies page cache to page cache, and nothing passes through this process's memory (cp's
-  // way). False, with nothing written, where the kernel or the file systems cannot (the caller
-  // then writes the bytes itself); IoError when the copy fails midway or `fd` ends early.
+  // way). False, with nothing written, where the kernel or the file systems cannot or the page
+  // cache is bypassed (the caller then writes the bytes itself); IoError when the copy fails
+  // midway or `fd` ends early.
   bool copy_from(int fd, uint64_t offset, uint64_t n);
   // Whether bytes at `offset` of a source file would land at the same offset within a page here
   // if appended now: only then is copy_from's kernel copy as cheap as cp's (see above); otherwise
   // write() of the source's bytes (mapped, or read into memory placed like the file) costs less.
+  // Always false when the page cache is bypassed (copy_from would write through it).
   bool kernel_copy_aligned(uint64_t offset) const;
   void commit();
 
@@ -71,6 +86,8 @@ class AtomicFile final : public ByteSink {
   void wrote(uint64_t at, const char* p, size_t k);  // notes a zero chunk for punch()
   void punch();
   void write_all(const char* p, size_t n);
+  struct Bypass;  // Cache::kBypass's buffers and writes in flight
+  void write_bypass(const char* p, size_t n);
   std::filesystem::path target_;
   std::filesystem::path tmp_;
   int fd_ = -1;
@@ -82,6 +99,7 @@ class AtomicFile final : public ByteSink {
   std::unique_ptr<std::byte, Free> buf_;
   size_t lead_ = 0, len_ = 0;
   uint64_t hole_start_ = 0, hole_len_ = 0;  // zero chunks written, not yet punched out
+  std::unique_ptr<Bypass> bypass_;          // null: write(2) from buf_
 };
 
 }  // namespace cellar::formats

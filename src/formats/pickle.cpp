@@ -2,6 +2,7 @@
 // semantics follow Python's Lib/pickletools.py documentation of the protocol.
 #include "formats/pickle.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "cellar/error.h"
@@ -185,12 +186,28 @@ std::string opcode_name(uint8_t op) {
 }
 
 Machine::Machine(std::span<const std::byte> bytes, std::string file, std::string where,
-                 uint64_t base, Policy& policy)
+                 uint64_t base, Policy& policy, uint64_t max_bytes, std::string budget)
     : bytes_(bytes),
       file_(std::move(file)),
       where_(std::move(where)),
       base_(base),
-      policy_(policy) {}
+      policy_(policy),
+      max_bytes_(max_bytes),
+      budget_(std::move(budget)) {}
+
+void Machine::charge(uint64_t n, uint64_t op_at) {
+  if (n > max_bytes_ - std::min(used_, max_bytes_))
+    fail("its objects would take more than " + std::to_string(max_bytes_) + " bytes of memory (" +
+             budget_ + ")",
+         op_at);
+  used_ += n;
+}
+
+void Machine::add_items(Ref container, std::vector<Ref>&& items, uint64_t op_at) {
+  charge(items.size() * sizeof(Ref), op_at);
+  auto& dst = objects_[container].items;
+  dst.insert(dst.end(), items.begin(), items.end());
+}
 
 void Machine::fail(const std::string& reason, uint64_t offset) const {
   throw FormatError("pickle (" + where_ + "): " + reason, {file_, {}, base_ + offset});
@@ -199,6 +216,7 @@ void Machine::fail(const std::string& reason, uint64_t offset) const {
 Ref Machine::make(Object o) {
   if (objects_.size() >= kMaxObjects)
     fail("more than " + std::to_string(kMaxObjects) + " objects", o.offset);
+  charge(sizeof(Object) + o.text.size() + o.items.size() * sizeof(Ref), o.offset);
   objects_.push_back(std::move(o));
   return static_cast<Ref>(objects_.size() - 1);
 }
@@ -283,14 +301,23 @@ void Machine::set_item(Ref dict, Ref key, Ref value, uint64_t op_at) {
   if (objects_[dict].kind != Kind::Dict) fail("SETITEM(S) on something that is not a dict", op_at);
   // Every pair is kept in order. Python would let a repeated key replace the earlier value;
   // readers of the result refuse repeated keys instead (no silent last-wins).
-  objects_[dict].items.push_back(key);
-  objects_[dict].items.push_back(value);
+  add_items(dict, {key, value}, op_at);
 }
 
 void Machine::memo_put(uint64_t index, uint64_t op_at) {
   if (stack_.empty() || (!marks_.empty() && stack_.size() == marks_.back()))
     fail("memo store with nothing on the stack", op_at);
-  memo_[index] = stack_.back();
+  const auto [it, fresh] = memo_.try_emplace(index, stack_.back());
+  if (!fresh) {
+    it->second = stack_.back();
+    return;
+  }
+  try {
+    charge(kMemoEntryBytes, op_at);
+  } catch (...) {
+    memo_.erase(it);
+    throw;
+  }
 }
 
 Ref Machine::memo_get(uint64_t index, uint64_t op_at) {
@@ -433,15 +460,14 @@ Ref Machine::run() {
         const Ref v = pop();
         const Ref list = top();
         if (objects_[list].kind != Kind::List) fail("APPEND to something that is not a list", at);
-        objects_[list].items.push_back(v);
+        add_items(list, {v}, at);
         break;
       }
       case APPENDS: {
         std::vector<Ref> items = pop_mark();
         const Ref list = top();
         if (objects_[list].kind != Kind::List) fail("APPENDS to something that is not a list", at);
-        auto& dst = objects_[list].items;
-        dst.insert(dst.end(), items.begin(), items.end());
+        add_items(list, std::move(items), at);
         break;
       }
       case EMPTY_DICT:
@@ -475,8 +501,7 @@ Ref Machine::run() {
         std::vector<Ref> items = pop_mark();
         const Ref s = top();
         if (objects_[s].kind != Kind::Set) fail("ADDITEMS to something that is not a set", at);
-        auto& dst = objects_[s].items;
-        dst.insert(dst.end(), items.begin(), items.end());
+        add_items(s, std::move(items), at);
         break;
       }
       case FROZENSET:

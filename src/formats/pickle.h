@@ -18,11 +18,15 @@
 // cycles (a list appended to itself) cost nothing and leak nothing; at most kMaxObjects objects
 // and kMaxStack stack entries; every length is checked against the bytes that remain before
 // anything is allocated; integers wider than 64 bits are kept as their bytes (BigInt), at most
-// kMaxBigIntBytes of them.
+// kMaxBigIntBytes of them. And the memory the objects take (each ~100 bytes, made by an opcode of
+// one byte; their texts and items; a memo entry per MEMOIZE, also one byte) is counted against
+// the caller's max_bytes, so that a pickle of a few MiB (or a few KiB, deflated in a zip) cannot
+// make the reader allocate gigabytes: the run fails as soon as it would pass it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +68,8 @@ struct Object {
 inline constexpr size_t kMaxObjects = size_t{1} << 24;
 inline constexpr size_t kMaxStack = size_t{1} << 20;
 inline constexpr size_t kMaxBigIntBytes = 64;
+// What one memo entry is counted as (a hash node and its share of the buckets).
+inline constexpr size_t kMemoEntryBytes = 64;
 
 class Machine;
 
@@ -85,14 +91,17 @@ class Policy {
 class Machine {
  public:
   // `bytes` is the pickle; `base` is its offset in the file (so offsets in messages are file
-  // offsets); `where` names it in messages ("data.pkl").
+  // offsets); `where` names it in messages ("data.pkl"); `max_bytes` is the memory its objects
+  // and memo may take (see above), `budget` how to name that limit in the error.
   Machine(std::span<const std::byte> bytes, std::string file, std::string where, uint64_t base,
-          Policy& policy);
+          Policy& policy, uint64_t max_bytes, std::string budget);
 
   // Runs to STOP and returns the result. FormatError naming the file and offset for bad bytes.
   Ref run();
   // Bytes read by run() (up to and including STOP).
   size_t consumed() const { return pos_; }
+  // The memory counted so far (objects, their texts and items, memo entries).
+  uint64_t bytes_used() const { return used_; }
 
   const Object& at(Ref r) const { return objects_[r]; }
   Object& at(Ref r) { return objects_[r]; }
@@ -113,6 +122,8 @@ class Machine {
   uint64_t take_uint(int bytes, const char* what);
   Ref make_int_from_le(const std::byte* p, size_t n, uint64_t op_at);
   Ref make_text(Kind kind, uint64_t n, const char* what, uint64_t op_at);
+  void charge(uint64_t n, uint64_t op_at);  // fails past max_bytes_
+  void add_items(Ref container, std::vector<Ref>&& items, uint64_t op_at);
   void set_item(Ref dict, Ref key, Ref value, uint64_t op_at);
   void memo_put(uint64_t index, uint64_t op_at);
   Ref memo_get(uint64_t index, uint64_t op_at);
@@ -122,7 +133,11 @@ class Machine {
   uint64_t base_;
   Policy& policy_;
   size_t pos_ = 0;
-  std::vector<Object> objects_;
+  uint64_t max_bytes_, used_ = 0;
+  std::string budget_;
+  // A deque: references to objects stay valid while new ones are made (and no reallocation
+  // ever holds two copies of the arena).
+  std::deque<Object> objects_;
   std::vector<Ref> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Ref> memo_;  // indices come from the file: never a vector's size

@@ -437,6 +437,8 @@ class Loader {
     const uint64_t doubled =
         file->size() > (uint64_t{1} << 62) ? uint64_t{1} << 62 : 2 * file->size();
     budget_ = kMaterialiseBaseBytes + doubled;
+    pickle_left_ =
+        kPickleBaseBytes + std::min(file->size(), kMaxPickleBytes) * kPickleBytesPerFileByte;
   }
 
   NamedTensors read() {
@@ -494,14 +496,23 @@ class Loader {
                  "' (expected little or big)",
              {}, bo->data_offset);
     }
-    std::vector<std::byte> pickle_bytes =
-        zip::extract(bytes_, *pkl, path_, kMaxPickleBytes, /*check_crc=*/true);
+    // An inflated data.pkl is memory the file does not hold: counted with the objects.
+    const uint64_t inflated = pkl->method == zip::kStored ? 0 : pkl->size;
+    if (inflated > pickle_left_)
+      fail("data.pkl inflates to " + std::to_string(inflated) + " bytes, more than the " +
+               std::to_string(pickle_left_) + " bytes the pickle may take (" + pickle_budget() +
+               ")",
+           {}, pkl->header_offset);
+    std::vector<std::byte> pickle_bytes = zip::extract(
+        bytes_, *pkl, path_, std::min(kMaxPickleBytes, pickle_left_), /*check_crc=*/true);
     pickle_owned_ = std::move(pickle_bytes);
+    pickle_left_ -= inflated;
     // Offsets in messages are file offsets when data.pkl is stored (always, from torch).
     const uint64_t base = pkl->method == zip::kStored ? pkl->data_offset : 0;
     machine.emplace(std::span<const std::byte>(pickle_owned_), path_, prefix + "data.pkl", base,
-                    policy_);
+                    policy_, pickle_left_, pickle_budget());
     const Ref root = machine->run();
+    pickle_left_ -= machine->bytes_used();
     if (machine->consumed() != pickle_owned_.size())
       fail("data.pkl has " + std::to_string(pickle_owned_.size() - machine->consumed()) +
                " bytes after its STOP opcode",
@@ -545,8 +556,9 @@ class Loader {
     uint64_t pos = 0;
     // The magic number, the protocol version and sys_info: each its own pickle.
     auto header_pickle = [&](const char* what) {
-      Machine m(bytes_.subspan(pos), path_, what, pos, policy_);
+      Machine m(bytes_.subspan(pos), path_, what, pos, policy_, pickle_left_, pickle_budget());
       const Ref r = m.run();
+      pickle_left_ -= m.bytes_used();
       Object o = m.at(r);
       pos += m.consumed();
       return o;
@@ -565,12 +577,15 @@ class Loader {
     if (header_pickle("sys_info").kind != Kind::Dict)
       fail("the legacy sys_info record is not a dict", {}, sys_at);
     const uint64_t main_at = pos;
-    machine.emplace(bytes_.subspan(pos), path_, "the object", pos, policy_);
+    machine.emplace(bytes_.subspan(pos), path_, "the object", pos, policy_, pickle_left_,
+                    pickle_budget());
     const Ref root = machine->run();
+    pickle_left_ -= machine->bytes_used();
     pos += machine->consumed();
     // The storage keys, in the order their bytes follow.
     const uint64_t keys_at = pos;
-    Machine keys_machine(bytes_.subspan(pos), path_, "the storage keys", pos, policy_);
+    Machine keys_machine(bytes_.subspan(pos), path_, "the storage keys", pos, policy_, pickle_left_,
+                         pickle_budget());
     const Ref keys_ref = keys_machine.run();
     pos += keys_machine.consumed();
     const Object& keys = keys_machine.at(keys_ref);
@@ -615,6 +630,11 @@ class Loader {
              policy_.storages[i].pickle_offset);
     (void)main_at;
     return root;
+  }
+
+  static std::string pickle_budget() {
+    return "the budget of a PyTorch load: " + std::to_string(kPickleBaseBytes) + " bytes plus " +
+           std::to_string(kPickleBytesPerFileByte) + " times the file's size";
   }
 
   // ---- tensors ----
@@ -807,6 +827,7 @@ class Loader {
   std::vector<std::byte> pickle_owned_;
   std::vector<StorageBytes> located_;
   uint64_t budget_ = 0;
+  uint64_t pickle_left_ = 0;  // of the memory the pickles' objects may take
 };
 
 class PytorchFormat final : public CheckpointFormat {

@@ -51,7 +51,9 @@
 // view saved as such) is materialised into fresh memory in C order; so are tensors of a
 // big-endian file (byte-swapped) and of deflate-compressed entries (inflated once per storage).
 // The bytes materialised per load are capped at kMaterialiseBaseBytes plus twice the file's
-// size, so a stride-0 view cannot make a small file expand without bound.
+// size, so a stride-0 view cannot make a small file expand without bound; the unpickled objects
+// at kPickleBaseBytes plus 16 times the file's size, so a pickle of one-byte opcodes (or a
+// deflated data.pkl of a few KiB) cannot make it allocate gigabytes.
 //
 // Refused, each a FormatError naming the file, the tensor where known, and the byte offset: a
 // malformed archive (zip.h's checks); no data.pkl; a byteorder record other than little or big;
@@ -81,6 +83,12 @@ inline constexpr size_t kMaxEntries = size_t{1} << 22;
 inline constexpr uint64_t kMaterialiseBaseBytes = uint64_t{1} << 30;
 // A data.pkl (or legacy pickle) longer than this is refused before it is read.
 inline constexpr uint64_t kMaxPickleBytes = uint64_t{1} << 30;
+// The memory the unpickled objects of one load may take (pickle.h), data.pkl itself included
+// when it must be inflated: kPickleBaseBytes plus kPickleBytesPerFileByte times the file's size.
+// A state dict's pickle takes about 10 bytes of objects per pickle byte and is a small part of
+// its file; a hostile one of one-byte opcodes ~100 per byte, or more from a deflated data.pkl.
+inline constexpr uint64_t kPickleBaseBytes = uint64_t{64} << 20;
+inline constexpr uint64_t kPickleBytesPerFileByte = 16;
 
 // The first bytes of a legacy file: PROTO 2, LONG1 10, the magic number's ten bytes.
 bool is_legacy(std::span<const std::byte> head);

@@ -142,9 +142,9 @@ std::optional<formats::EncMode> save_enc_mode(const SaveOptions& o) {
 
 void write_one_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
                     const SaveOptions& options, std::optional<formats::EncMode> enc,
-                    const formats::EntryBytes& bytes) {
+                    const formats::EntryBytes& bytes, formats::AtomicFile::Cache cache) {
   const formats::CheckpointFormat& format = formats::format_for(options.format);
-  formats::AtomicFile out(path);
+  formats::AtomicFile out(path, cache);
   if (enc) {
     // The writer streams its plaintext through the Encryptor, block by block, into the file; a
     // crc_num trailer lands inside the plaintext, where MindSpore's loader strips and checks it.
@@ -163,10 +163,13 @@ void remove_if_present(const std::filesystem::path& p) {
   std::filesystem::remove(p, ec);  // best effort: a stale file left behind is not an error
 }
 
-// One file, or (SaveOptions::max_shard_size) shards and their index, written index last.
+// One file, or (SaveOptions::max_shard_size) shards and their index, written index last. A save
+// keeps what it writes in the page cache (a load often follows); a streamed copy does not
+// (formats/atomic_file.h).
 void write_file(const formats::NamedTensors& entries, const std::filesystem::path& path,
                 const SaveOptions& options, std::optional<formats::EncMode> enc,
-                const formats::EntryBytes& bytes = formats::own_bytes()) {
+                const formats::EntryBytes& bytes = formats::own_bytes(),
+                formats::AtomicFile::Cache cache = formats::AtomicFile::Cache::kKeep) {
   const std::filesystem::path index = path.string() + ".index.json";
   std::vector<formats::NamedTensors> shards;
   if (options.max_shard_size > 0) {
@@ -183,7 +186,7 @@ void write_file(const formats::NamedTensors& entries, const std::filesystem::pat
     }
   }
   if (shards.size() <= 1) {
-    write_one_file(entries, path, options, enc, bytes);
+    write_one_file(entries, path, options, enc, bytes, cache);
     if (options.max_shard_size > 0) {
       remove_if_present(index);
       for (const auto& s : io::stale_shards(path, {})) remove_if_present(s);
@@ -196,7 +199,7 @@ void write_file(const formats::NamedTensors& entries, const std::filesystem::pat
   const std::filesystem::path dir = path.parent_path();
   for (size_t k = 0; k < shards.size(); ++k) {
     const std::string name = io::shard_name(path, k + 1, shards.size());
-    write_one_file(shards[k], dir / name, options, enc, bytes);
+    write_one_file(shards[k], dir / name, options, enc, bytes, cache);
     names.insert(name);
     for (const auto& [tensor, t] : shards[k]) {
       weight_map.emplace_back(tensor, name);
@@ -292,7 +295,8 @@ std::shared_future<void> save_checkpoint(const ParamDict& params, const std::fil
 void io::write_checkpoint_entries(const formats::NamedTensors& entries,
                                   const std::filesystem::path& path, const SaveOptions& options,
                                   const formats::EntryBytes& bytes) {
-  write_file(entries, path, options, save_enc_mode(options), bytes);
+  write_file(entries, path, options, save_enc_mode(options), bytes,
+             formats::AtomicFile::Cache::kBypass);
 }
 
 // ---- load ----

@@ -25,7 +25,8 @@ ParamDict load_checkpoint_located(const std::filesystem::path& path, const LoadO
                                   Locations* located);
 
 // save_checkpoint's writing (one file, or shards and their index; encryption and every check),
-// outside the save chain, each tensor's bytes taken through `bytes`.
+// outside the save chain, each tensor's bytes taken through `bytes`; around the page cache
+// (formats::AtomicFile::Cache::kBypass: a streamed copy's output is not kept there).
 void write_checkpoint_entries(const formats::NamedTensors& entries,
                               const std::filesystem::path& path, const SaveOptions& options,
                               const formats::EntryBytes& bytes);

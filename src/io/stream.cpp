@@ -1,14 +1,15 @@
 // copy_checkpoint: a checkpoint into another layout in memory that does not grow with it.
 //
 // The load is load_checkpoint's, lazy as always (tensors view the mapped file or copy it on first
-// use, which here never comes), plus where each tensor's bytes lie in its file. The writers take
-// every tensor's bytes through StreamBytes: for a plain output file where a tensor keeps its
-// offset within a page, copy_file_range from the source file (page cache to page cache, as cp
-// copies; nothing passes through this process), otherwise (offsets that differ within a page, a
-// CRC to compute, encryption) read from the source file 8 MiB at a time into one buffer (or, if
-// the file cannot be opened again, from its mapped pages, dropped from the resident set with
-// MADV_DONTNEED right after they are written). So the peak resident memory is
-// the writers' 2 MiB buffer, the 8 MiB step and the headers: tests/io/
+// use, which here never comes), plus where each tensor's bytes lie in its file. The output is
+// written around the page cache where its file system allows O_DIRECT (formats/atomic_file.h,
+// Cache::kBypass: a few 4 MiB buffers, a writer thread). The writers take every tensor's bytes
+// through StreamBytes: read from the source file 8 MiB at a time into one buffer (or, if the file
+// cannot be opened again, from its mapped pages, dropped from the resident set with
+// MADV_DONTNEED right after they are written); or, where the output goes through the page cache
+// and a tensor keeps its offset within a page, copy_file_range from the source file (page cache
+// to page cache, as cp copies; nothing passes through this process). So the peak resident memory
+// is the writer's buffers, the 8 MiB step and the headers: tests/io/
 // test_checkpoint_stream_large.cpp measures about 20 MiB for a 3 GiB checkpoint.
 #include "cellar/io/stream.h"
 

@@ -277,7 +277,7 @@ template <int MR, bool kPacked>
 __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ranges,
                                                      int64_t nranges, const float* a, int64_t lda,
                                                      const float* b, int64_t ldb, float* c,
-                                                     int64_t ldc, Epilogue ep) {
+                                                     int64_t ldc, Epilogue ep, bool accumulate) {
   // A's element (row r, column p): a packed panel's a[p·MR + r], or a[r·lda + p] as stored.
   constexpr int64_t kStep = kPacked ? MR : 1;
   const int64_t rs = kPacked ? 1 : lda;
@@ -286,7 +286,11 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
   // then 16 at a time, masked; every element the same sum in the same order.
   for (; j + 48 <= n; j += 48) {
     __m512 v0[MR], v1[MR], v2[MR];
-    for (int r = 0; r < MR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; ++r) {
+      v0[r] = accumulate ? _mm512_loadu_ps(c + r * ldc + j) : _mm512_setzero_ps();
+      v1[r] = accumulate ? _mm512_loadu_ps(c + r * ldc + j + 16) : _mm512_setzero_ps();
+      v2[r] = accumulate ? _mm512_loadu_ps(c + r * ldc + j + 32) : _mm512_setzero_ps();
+    }
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep;
@@ -309,7 +313,10 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
   }
   for (; j + 32 <= n; j += 32) {
     __m512 lo[MR], hi[MR];
-    for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; ++r) {
+      lo[r] = accumulate ? _mm512_loadu_ps(c + r * ldc + j) : _mm512_setzero_ps();
+      hi[r] = accumulate ? _mm512_loadu_ps(c + r * ldc + j + 16) : _mm512_setzero_ps();
+    }
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep;
@@ -330,7 +337,8 @@ __attribute__((target("avx512f"))) void panel_avx512(int64_t n, const KRange* ra
   for (; j < n; j += 16) {
     const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, n - j)) - 1);
     __m512 acc[MR];
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; ++r)
+      acc[r] = accumulate ? _mm512_maskz_loadu_ps(mask, c + r * ldc + j) : _mm512_setzero_ps();
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep;
@@ -350,7 +358,8 @@ template <int MR, bool kPacked, int R0, int R1>
 __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange* ranges,
                                                          int64_t nranges, const float* a,
                                                          int64_t lda, const float* b, int64_t ldb,
-                                                         float* c, int64_t ldc, Epilogue ep) {
+                                                         float* c, int64_t ldc, Epilogue ep,
+                                                         bool accumulate) {
   constexpr int kR = R1 - R0;
   constexpr int64_t kStep = kPacked ? MR : 1;
   const int64_t rs = kPacked ? 1 : lda;
@@ -359,7 +368,12 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
   // registers), then 16, then 8 at a time, masked; every element the same sum in the same order.
   for (; j + 24 <= n; j += 24) {
     __m256 v0[kR], v1[kR], v2[kR];
-    for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm256_setzero_ps();
+    for (int r = 0; r < kR; ++r) {
+      const float* cr = c + (R0 + r) * ldc + j;
+      v0[r] = accumulate ? _mm256_loadu_ps(cr) : _mm256_setzero_ps();
+      v1[r] = accumulate ? _mm256_loadu_ps(cr + 8) : _mm256_setzero_ps();
+      v2[r] = accumulate ? _mm256_loadu_ps(cr + 16) : _mm256_setzero_ps();
+    }
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep + R0 * rs;
@@ -382,7 +396,11 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
   }
   for (; j + 16 <= n; j += 16) {
     __m256 lo[kR], hi[kR];
-    for (int r = 0; r < kR; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int r = 0; r < kR; ++r) {
+      const float* cr = c + (R0 + r) * ldc + j;
+      lo[r] = accumulate ? _mm256_loadu_ps(cr) : _mm256_setzero_ps();
+      hi[r] = accumulate ? _mm256_loadu_ps(cr + 8) : _mm256_setzero_ps();
+    }
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep + R0 * rs;
@@ -403,7 +421,8 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
   for (; j < n; j += 8) {
     const __m256i mask = lanes_below(std::min<int64_t>(8, n - j));
     __m256 acc[kR];
-    for (int r = 0; r < kR; ++r) acc[r] = _mm256_setzero_ps();
+    for (int r = 0; r < kR; ++r)
+      acc[r] = accumulate ? _mm256_maskload_ps(c + (R0 + r) * ldc + j, mask) : _mm256_setzero_ps();
     const float* bp = b + j;
     for (int64_t q = 0; q < nranges; ++q) {
       const float* ap = a + ranges[q].begin * kStep + R0 * rs;
@@ -420,10 +439,11 @@ __attribute__((target("avx2,fma"))) void panel_rows_avx2(int64_t n, const KRange
 
 template <int MR, bool kPacked>
 void panel_avx2(int64_t n, const KRange* ranges, int64_t nranges, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float* c, int64_t ldc, Epilogue ep) {
-  panel_rows_avx2<MR, kPacked, 0, std::min(MR, 4)>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep);
+                const float* b, int64_t ldb, float* c, int64_t ldc, Epilogue ep, bool accumulate) {
+  panel_rows_avx2<MR, kPacked, 0, std::min(MR, 4)>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep,
+                                                   accumulate);
   if constexpr (MR > 4)
-    panel_rows_avx2<MR, kPacked, 4, MR>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep);
+    panel_rows_avx2<MR, kPacked, 4, MR>(n, ranges, nranges, a, lda, b, ldb, c, ldc, ep, accumulate);
 }
 
 // Few columns (n = N ≤ 4: the late layers of a network at batch 1, a 2×2 or 1×1 output): the
@@ -482,7 +502,7 @@ __attribute__((target("avx2,fma"))) void few_avx2(int64_t m, int64_t k, const KR
 #endif
 
 using PanelFn = void (*)(int64_t, const KRange*, int64_t, const float*, int64_t, const float*,
-                         int64_t, float*, int64_t, Epilogue);
+                         int64_t, float*, int64_t, Epilogue, bool);
 
 // The panel kernels for 1..8 rows, A packed (kPacked) or as stored, or null.
 template <bool kPacked>
@@ -544,14 +564,13 @@ NarrowFn narrow_kernel() {
   return nullptr;
 }
 
-}  // namespace
+// C = epilogue(A · B) over the panel kernels `kernels` (A packed, its panels at a + r0·k, with
+// panel_kernels<true>; as stored otherwise, row stride lda): see its definition below.
+void panel_product(const PanelFn* kernels, bool a_packed, int64_t m, int64_t n, int64_t k,
+                   std::span<const KRange> ranges, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float* c, int64_t ldc, const Epilogue& ep);
 
-// Columns of B per block for the panel kernels: its k rows (256 KiB) stay in L2 while every
-// panel of A passes over them; a multiple of the kernels' 48-column tile.
-int64_t column_block(int64_t k) {
-  constexpr int64_t kBlockFloats = (256 << 10) / sizeof(float);
-  return std::max<int64_t>(48, kBlockFloats / std::max<int64_t>(k, 1) / 48 * 48);
-}
+}  // namespace
 
 bool packed_kernels() { return panel_kernels<true>() != nullptr; }
 
@@ -597,17 +616,7 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, std::span<const KRange> ranges
     }
   }
 #endif
-  // Columns in blocks whose rows of B stay in L2 while every panel passes over them; a panel
-  // (k × 8) stays in L1/L2 across the block's column tiles.
-  const int64_t block = column_block(used);
-  for (int64_t j0 = 0; j0 < n; j0 += block) {
-    const int64_t w = std::min(block, n - j0);
-    for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
-      const int64_t rows = std::min(kPackRows, m - r0);
-      kernels[rows - 1](w, ranges.data(), nranges, packed + r0 * k, 0, b + j0, ldb,
-                        c + r0 * ldc + j0, ldc, Epilogue{});
-    }
-  }
+  panel_product(kernels, true, m, n, k, ranges, packed, 0, b, ldb, c, ldc, Epilogue{});
 }
 
 namespace {
@@ -640,6 +649,115 @@ void apply_epilogue(int64_t m, int64_t n, float* c, int64_t ldc, const Epilogue&
   }
   if (ep.act == GemmActivation::kGeLU) gelu_rows(m, n, c, ldc);
 }
+// How the panel kernels' products are blocked, per instruction set (measured on a Zen 4 core,
+// docs/benchmarks.md, issue 13, session 9):
+// - AVX2: B's used rows (p in the ranges, in order) in blocks of kAvx2BlockRows, B's columns in
+//   tiles of kPackCols; each tile's block of rows (128 × 48 floats, 24 KiB) stays in L1 while
+//   every panel of A passes over it. The 4-row × 24-column kernel reads each tile twice per panel
+//   (16 registers hold no more), and streaming it from L2 each time held it at 50–75% of the FMA
+//   peak; from L1, 76–89%. A tile whose rows lie apart (B as stored: a MatMul's rows a few KiB
+//   apart, which share L1's sets) is first copied into a contiguous one on the stack, when A has
+//   enough rows to pay for the copy.
+// - AVX-512: the 8 × 48 kernel reads a tile once per panel, a stream the prefetchers keep ahead
+//   of: no blocks and no copy (both cost it 5–20%: 98% of peak without, 80–94% with).
+// A block after the first starts from the sums in C (the kernels' `accumulate`): every element is
+// still one chain of multiply-adds over p in order, whichever blocks, tiles or panels there are.
+// Bias and ReLU are applied in registers in the last block, GeLU to each tile once it is final.
+constexpr int64_t kAvx2BlockRows = 128;
+constexpr int64_t kCopyMinRows = 16;        // rows of A below which B is read where it lies
+constexpr int64_t kAFitsFloats = 64 << 10;  // A (256 KiB) stays in L2 while the tiles pass
+constexpr int kMaxBlockRanges = 16;         // pieces of the ranges per block (one ends early)
+
+// rows × w floats (w ≤ kPackCols) from rows ldb apart into `out`, row after row: SSE copies (every
+// x86-64 CPU has them) inline, where glibc's memmove, called per row of 48 floats, cost 15% of
+// a 64 × 512 × 784 product.
+void copy_tile(int64_t rows, int64_t w, const float* b, int64_t ldb, float* out) {
+  for (int64_t p = 0; p < rows; ++p, b += ldb, out += w) {
+    int64_t j = 0;
+#if defined(__x86_64__)
+    for (; j + 4 <= w; j += 4) _mm_storeu_ps(out + j, _mm_loadu_ps(b + j));
+#endif
+    for (; j < w; ++j) out[j] = b[j];
+  }
+}
+
+// Calls fn(block, pieces, before, rows) for consecutive blocks of at most `block_rows` of the used
+// rows of B: the block's pieces of the ranges, the used rows before it and in it.
+template <class F>
+void for_blocks(std::span<const KRange> ranges, int64_t block_rows, F&& fn) {
+  KRange block[kMaxBlockRanges];
+  int pieces = 0;
+  int64_t rows = 0, before = 0;
+  for (const KRange& r : ranges)
+    for (int64_t p = r.begin; p < r.end;) {
+      const int64_t take = std::min(r.end - p, block_rows - rows);
+      block[pieces++] = {p, p + take};
+      rows += take;
+      p += take;
+      if (rows == block_rows || pieces == kMaxBlockRanges) {
+        fn(static_cast<const KRange*>(block), pieces, before, rows);
+        before += rows;
+        rows = 0;
+        pieces = 0;
+      }
+    }
+  if (pieces > 0) fn(static_cast<const KRange*>(block), pieces, before, rows);
+}
+
+void panel_product(const PanelFn* kernels, bool a_packed, int64_t m, int64_t n, int64_t k,
+                   std::span<const KRange> ranges, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float* c, int64_t ldc, const Epilogue& ep) {
+  int64_t used = 0;
+  for (const KRange& r : ranges) used += r.end - r.begin;
+  const bool blocked = kernel_isa() == Isa::kAvx2;
+  const int64_t block_rows = blocked ? kAvx2BlockRows : std::max<int64_t>(used, 1);
+  const bool copy = blocked && m >= kCopyMinRows && !(n <= kPackCols && ldb == n);
+  alignas(64) float tile[kAvx2BlockRows * kPackCols];
+  // Columns [j0, j0 + w) of rows [i0, i1) of C over one block of B's rows.
+  auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t w, const KRange* block, int pieces,
+                 int64_t before, int64_t rows_in) {
+    const bool first = before == 0, last = before + rows_in == used;
+    Epilogue in_registers{};
+    if (last) {
+      in_registers = ep.from_column(j0);
+      if (ep.act == GemmActivation::kGeLU) in_registers.act = GemmActivation::kNone;
+    }
+    const float* bt = b + before * ldb + j0;
+    int64_t ldt = ldb;
+    if (copy) {
+      copy_tile(rows_in, w, bt, ldb, tile);
+      bt = tile;
+      ldt = w;
+    }
+    for (int64_t r0 = i0; r0 < i1; r0 += kPackRows) {
+      const int64_t rows = std::min(kPackRows, m - r0);
+      kernels[rows - 1](w, block, pieces, a_packed ? a + r0 * k : a + r0 * lda, lda, bt, ldt,
+                        c + r0 * ldc + j0, ldc, in_registers, !first);
+      if (last && ep.act == GemmActivation::kGeLU) gelu_rows(rows, w, c + r0 * ldc + j0, ldc);
+    }
+  };
+  if (m * used <= kAFitsFloats) {
+    // A stays in L2: each tile of C through all blocks before the next (C's tile stays in L1).
+    for (int64_t j0 = 0; j0 < n; j0 += kPackCols)
+      for_blocks(ranges, block_rows,
+                 [&](const KRange* block, int pieces, int64_t before, int64_t rows_in) {
+                   run(0, m, j0, std::min(kPackCols, n - j0), block, pieces, before, rows_in);
+                 });
+    return;
+  }
+  // Otherwise each block of A's columns in L2 while every tile passes, in groups of rows small
+  // enough to stay there.
+  const int64_t group = std::max<int64_t>(
+      kPackRows, kAFitsFloats / std::min(block_rows, used) / kPackRows * kPackRows);
+  for_blocks(ranges, block_rows,
+             [&](const KRange* block, int pieces, int64_t before, int64_t rows_in) {
+               for (int64_t i0 = 0; i0 < m; i0 += group)
+                 for (int64_t j0 = 0; j0 < n; j0 += kPackCols)
+                   run(i0, std::min(m, i0 + group), j0, std::min(kPackCols, n - j0), block, pieces,
+                       before, rows_in);
+             });
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
@@ -676,19 +794,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
   if (!trans_a && !trans_b) {
     if (const PanelFn* kernels = panel_kernels<false>()) {
       const KRange all{0, k};
-      const int64_t block = column_block(k);
-      for (int64_t j0 = 0; j0 < n; j0 += block) {
-        const int64_t w = std::min(block, n - j0);
-        for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
-          const int64_t rows = std::min(kPackRows, m - r0);
-          // Bias and ReLU in the kernel's registers; GeLU over the block it just stored.
-          Epilogue in_registers = ep.from_column(j0);
-          if (ep.act == GemmActivation::kGeLU) in_registers.act = GemmActivation::kNone;
-          kernels[rows - 1](w, &all, 1, a + r0 * lda, lda, b + j0, ldb, c + r0 * ldc + j0, ldc,
-                            in_registers);
-          if (ep.act == GemmActivation::kGeLU) gelu_rows(rows, w, c + r0 * ldc + j0, ldc);
-        }
-      }
+      panel_product(kernels, false, m, n, k, std::span<const KRange>(&all, 1), a, lda, b, ldb, c,
+                    ldc, ep);
       return;
     }
   }

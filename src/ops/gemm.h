@@ -70,9 +70,11 @@ void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* 
 // chosen at run time from the CPU's features; packed_kernels() says whether this CPU has them).
 // The packed form holds the m rows in panels of kPackRows (the last panel of m % kPackRows rows),
 // each panel k × rows with the row index fastest, the panel of row r0 at packed + r0·k: the same
-// layout whatever the CPU. The kernels keep a panel's rows × 32 columns of C in registers and read
-// B's rows where they lie (no copy), so every element of C is Σ_p A[i,p]·B[p,j] in order of p,
-// whichever panel, column block or thread computes it.
+// layout whatever the CPU. The kernels keep a panel's rows × up to 48 columns of C in registers,
+// reading B's rows where they lie or (AVX2, A of 16 rows or more) from a copy of a tile of them;
+// every element of C is one chain of multiply-adds Σ_p A[i,p]·B[p,j] in order of p (AVX2 carries
+// it through C between blocks of p), whichever panel, column block, instruction set or thread
+// computes it.
 inline constexpr int64_t kPackRows = 8;
 bool packed_kernels();
 // A (m × k, row stride lda) into `out` (m·k floats).

@@ -3,6 +3,9 @@
 // back from them (expected.json), zero copy and shared storages, the refusal of pickles that call
 // code, a table of hand-made corrupt archives and pickles, and a seeded mutation loop.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -18,6 +21,14 @@
 #include "expect_error.h"
 #include "formats/pytorch.h"
 #include "test_util.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CELLAR_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CELLAR_TEST_SANITIZED 1
+#endif
+#endif
 
 using namespace cellar;
 using cellar::testing::expect_error;
@@ -545,6 +556,60 @@ TEST(PyTorch, LegacyCorruptionsFailCleanly) {
       std::string(expect_error([&] { load_bytes(dir, bad_version); }, ErrorCode::kFormat).what())
           .find("1002"),
       std::string::npos);
+}
+
+// A pickle of one-byte opcodes makes an object (~100 bytes) or a memo entry per byte; deflated in
+// the zip, 32 MiB of them take 32 KiB of file. The load must fail on the budget (64 MiB plus 16
+// times the file's size), not after allocating gigabytes: before it, the first made 2^24 objects
+// (1.6 GB) before it failed, the second 2^25 memo entries (over 2 GB) and loaded.
+TEST(PyTorch, HostilePicklesCannotMakeTheLoadAllocateGigabytes) {
+  TempDir dir;
+  std::string objects = "\x80\x02";
+  for (int i = 0; i < (1 << 24); ++i) objects += "N0";
+  objects += "N.";
+  std::string memo = "\x80\x02N" + std::string(size_t{1} << 25, '\x94') + ".";
+  struct Case {
+    const char* what;
+    std::string file;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"one-byte objects", make_zip({{"data.pkl", objects, /*deflate=*/true}})});
+  cases.push_back({"one-byte memo entries", make_zip({{"data.pkl", memo, /*deflate=*/true}})});
+  objects = memo = std::string();  // not resident in the children
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_LT(c.file.size(), size_t{1} << 20);
+    const auto path = dir / "bomb.pt";
+    std::ofstream(path, std::ios::binary) << c.file;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int code = 3;
+      try {
+        load_checkpoint(path);
+        code = 1;
+      } catch (const FormatError& e) {
+        code = std::string(e.what()).find("bytes of memory") != std::string::npos ? 0 : 2;
+        if (code) std::fprintf(stderr, "%s\n", e.what());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+      }
+      ::_exit(code);
+    }
+    int status = -1;
+    struct rusage ru {};
+    ASSERT_EQ(::wait4(pid, &status, 0, &ru), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: loaded, 2: another FormatError, 3: another error";
+#if !CELLAR_TEST_SANITIZED
+    // The 32 MiB pickle inflated, the 64 MiB budget, the test process itself.
+    EXPECT_LT(static_cast<uint64_t>(ru.ru_maxrss) * 1024, uint64_t{256} << 20);
+#endif
+  }
+  // The same error in this process, naming the file and the budget.
+  std::ofstream(dir / "bomb.pt", std::ios::binary) << cases.back().file;
+  const Error e = expect_error([&] { load_checkpoint(dir / "bomb.pt"); }, ErrorCode::kFormat);
+  EXPECT_NE(std::string(e.what()).find("16 times the file's size"), std::string::npos) << e.what();
+  EXPECT_FALSE(e.file().empty());
 }
 
 // Seeded mutations of torch's own files: each load either succeeds or throws a cellar::Error.

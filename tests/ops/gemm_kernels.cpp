@@ -332,6 +332,57 @@ TEST(GemmKernels, PackedMatchesTheReferenceAndAnySplit) {
   }
 }
 
+// Products large enough for the kernels' blocking (ops/gemm.cpp: AVX2 takes B's rows in blocks of
+// 128, copies tiles of B as stored when A has 16 rows or more, and, once A outgrows L2, runs its
+// rows in groups), with a weight's columns in many pieces (every third skipped: more pieces than
+// one block holds): each element is still one chain of multiply-adds over p in order, so every
+// instruction set gives the same bits, A packed or as stored.
+TEST(GemmKernels, BlockedProductsAreOneChainPerElementOnEverySet) {
+  const std::vector<Isa> isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
+  for (auto [m, n, k] : std::vector<Shape3>{
+           {520, 50, 130}, {40, 100, 300}, {17, 130, 129}, {16, 48, 257}, {9, 61, 200}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+    const auto a = random_floats(static_cast<size_t>(m * k), 41);
+    const auto b = random_floats(static_cast<size_t>(k * n), 42);
+    std::vector<float> packed(a.size());
+    pack_rows(m, k, a.data(), k, packed.data());
+    // The pieces [3i, 3i + 2), and B's rows for them one after another.
+    std::vector<KRange> ranges;
+    std::vector<float> a_used, b_used;
+    for (int64_t p = 0; p < k; p += 3) ranges.push_back({p, std::min(k, p + 2)});
+    for (int64_t i = 0; i < m; ++i)
+      for (const KRange& r : ranges)
+        for (int64_t p = r.begin; p < r.end; ++p)
+          a_used.push_back(a[static_cast<size_t>(i * k + p)]);
+    for (const KRange& r : ranges)
+      for (int64_t p = r.begin; p < r.end; ++p)
+        b_used.insert(b_used.end(), b.begin() + p * n, b.begin() + (p + 1) * n);
+    const int64_t used = static_cast<int64_t>(b_used.size()) / n;
+    const auto want_all = reference(m, n, k, a, b);
+    const auto want_used = reference(m, n, used, a_used, b_used);
+    std::vector<float> first_all, first_used, first_stored;
+    for (Isa isa : isas) {
+      SCOPED_TRACE(isa_name(isa));
+      ForcedIsa forced(isa);
+      std::vector<float> all(static_cast<size_t>(m * n), -7.0f), some(all), stored(all);
+      gemm_packed(m, n, k, packed.data(), b.data(), n, all.data(), n);
+      gemm_packed(m, n, k, ranges, packed.data(), b_used.data(), n, some.data(), n);
+      gemm(false, false, m, n, k, a.data(), k, b.data(), n, stored.data(), n);
+      expect_close(all, want_all, k);
+      expect_close(some, want_used, used);
+      EXPECT_EQ(stored, all);
+      if (first_all.empty()) {
+        first_all = all, first_used = some, first_stored = stored;
+      } else {
+        EXPECT_EQ(all, first_all);
+        EXPECT_EQ(some, first_used);
+        EXPECT_EQ(stored, first_stored);
+      }
+    }
+  }
+}
+
 TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -355,7 +406,10 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // FusedConv2D with the packed weight against the same convolution with the weight as given, on
 // geometries that take each path: im2col blocks, a 1×1 convolution read in place, a 1×1 one over
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
-// dilations and padding, and more output positions than one column block.
+// dilations and padding, and more output positions than one column block; outputs 2 columns wide
+// (a tile of im2col spans 24 output rows) and one row high; 1×1 convolutions read in place over
+// several column tiles (each finished on its own), the last taking in a narrow remainder; ReLU
+// and HSwish.
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -372,47 +426,55 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 64, 32, 32, 40, 1, 1, 1, 1, 0},
                                            {1, 12, 10, 10, 18, 3, 3, 2, 1, 1},
                                            {1, 6, 12, 12, 16, 3, 2, 1, 2, 2},
-                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2}}) {
-      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
-      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
-      auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-        std::copy(v.begin(), v.end(), t.data<float>());
-      };
-      fill(x, 9), fill(w, 10), fill(bias, 11);
-      ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                         {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
-                         {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                         {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
-                         {"group", geo.group},
-                         {"activation", std::string("relu")}};
-      const std::vector<TensorType> types = {
-          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
-      const TensorType out = fused->infer(types, attrs)[0];
-      const Kernel plain = fused->make_kernel(types, attrs);
-      ir::Attrs packed_attrs = attrs;
-      packed_attrs["packed_weight"] = true;
-      const Kernel packed = fused->make_kernel(types, packed_attrs);
-      const Tensor pw = pack_conv_weight(w, geo.group);
-      Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
-      std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
-      std::vector<Tensor> want_out{want}, got_out{got};
-      plain(plain_in, want_out);
-      runtime::ThreadPool pool(2);
-      packed(packed_in, got_out, pool);
-      double worst = 0, scale = 0;
-      for (int64_t i = 0; i < want.numel(); ++i) {
-        worst = std::max(
-            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+                                           {1, 3, 70, 70, 10, 5, 1, 1, 1, 2},
+                                           {2, 64, 20, 20, 16, 3, 1, 1, 1, 1},
+                                           {2, 16, 30, 2, 24, 3, 1, 1, 1, 1},
+                                           {3, 8, 1, 9, 8, 3, 1, 2, 1, 1},
+                                           {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
+                                           {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
+                                           {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {
+      for (const char* act : {"relu", "hswish"}) {
+        const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
+        Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+        auto fill = [](Tensor& t, unsigned seed) {
+          const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+          std::copy(v.begin(), v.end(), t.data<float>());
+        };
+        fill(x, 9), fill(w, 10), fill(bias, 11);
+        ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                           {"pad", std::vector<int64_t>{geo.pad, geo.pad, geo.pad, geo.pad}},
+                           {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                           {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                           {"group", geo.group},
+                           {"activation", std::string(act)}};
+        const std::vector<TensorType> types = {
+            {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+        const TensorType out = fused->infer(types, attrs)[0];
+        const Kernel plain = fused->make_kernel(types, attrs);
+        ir::Attrs packed_attrs = attrs;
+        packed_attrs["packed_weight"] = true;
+        const Kernel packed = fused->make_kernel(types, packed_attrs);
+        const Tensor pw = pack_conv_weight(w, geo.group);
+        Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
+        std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pw, bias};
+        std::vector<Tensor> want_out{want}, got_out{got};
+        plain(plain_in, want_out);
+        runtime::ThreadPool pool(2);
+        packed(packed_in, got_out, pool);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0.5);
+        EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
+        // One thread: the same bits as two.
+        Tensor serial(DType::Float32, out.shape);
+        std::vector<Tensor> serial_out{serial};
+        packed(packed_in, serial_out);
+        EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
       }
-      EXPECT_GT(scale, 0.5);
-      EXPECT_LE(worst, 1e-5 * scale) << "input " << xs.str() << " weight " << ws.str();
-      // One thread: the same bits as two.
-      Tensor serial(DType::Float32, out.shape);
-      std::vector<Tensor> serial_out{serial};
-      packed(packed_in, serial_out);
-      EXPECT_TRUE(serial.equal(got)) << "input " << xs.str() << " weight " << ws.str();
     }
   }
 }

@@ -37,7 +37,8 @@ struct CopyCheckpointReport {
   // passing through this process's memory; the rest were read from the source file (a CRC or
   // encryption needs to see them; or they land at another offset within a page than they had,
   // where the kernel's copy is slow) or taken from memory (str entries, PyTorch or decrypted
-  // sources).
+  // sources). Always 0 where the output's file system takes O_DIRECT: the output is then
+  // written around the page cache, from a few fixed buffers (see copy_checkpoint).
   uint64_t copied_in_kernel = 0;
 };
 
@@ -46,10 +47,12 @@ struct CopyCheckpointReport {
 // does (atomically; shards before their index). Entries keep their order and names (after the
 // name map); each tensor's bytes go from the source's pages to the output one tensor at a time,
 // and pages of the source are dropped from the resident set once written, so the peak resident
-// memory stays about the same (tens of MiB) however large the checkpoint is: a fixed buffer, the
-// headers, and the tensor being written. Sources that are not a run of a file on disk (a
-// decrypted .ckpt, a file read with use_mmap = false, a PyTorch file) are loaded as
-// load_checkpoint loads them and copied from memory.
+// memory stays about the same (tens of MiB) however large the checkpoint is: a few fixed buffers,
+// the headers, and the tensor being written. The output is written around the page cache
+// (O_DIRECT, where its file system allows it): a copy larger than memory does not evict what
+// the page cache holds, and a load right after reads the new file from the disk. Sources that are
+// not a run of a file on disk (a decrypted .ckpt, a file read with use_mmap = false, a PyTorch
+// file) are loaded as load_checkpoint loads them and copied from memory.
 //
 // The bytes written are the bytes save_checkpoint(load_checkpoint(src), dst) writes, without the
 // checkpoint ever being resident at once. The source must not change while it is copied.

@@ -25,6 +25,8 @@
 #endif
 
 #include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
 #include "ops/nn/conv3d.h"
 #include "ops/nn/conv_direct.h"
 #include "ops/nn/depthwise.h"
@@ -204,14 +206,65 @@ void im2col(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t 
 }
 
 // The same for a packed weight, whose columns are tap-major (pack_conv_weight): rows (t, ci) for
-// the taps t = i·kw + j listed in `taps` only.
+// the taps t = i·kw + j listed in `taps` only. A tap's runs over the columns (zeros, or a copy from
+// one offset in an input plane) are the same for every input channel: they are worked out once
+// per tap and applied to each channel's plane. im2col_row's per-row arithmetic (two divisions,
+// the clamps) was half of im2col's time, and im2col a third of a 64-channel 3 × 3 layer's
+// (docs/benchmarks.md, issue 13, session 9). Every run has a column, so a tile (kPackCols
+// columns) has at most kPackCols runs; wider blocks go row by row.
 template <class T>
 void im2col_taps(const ConvGeometry& g, int64_t cg, const T* xg, int64_t s0, int64_t s1, T* col,
                  int64_t ld, std::span<const int64_t> taps) {
+  struct Run {
+    int64_t dst, len, src;  // src < 0: zeros
+  };
+  constexpr int64_t kMaxRuns = kPackCols;
+  Run runs[kMaxRuns];
+  const bool fits = s1 - s0 <= kMaxRuns;
   T* row = col;
-  for (int64_t t : taps)
-    for (int64_t ci = 0; ci < cg; ++ci, row += ld)
-      im2col_row(g, xg + ci * g.h * g.w, t / g.kw, t % g.kw, s0, s1, row);
+  for (int64_t t : taps) {
+    const int64_t i = t / g.kw, j = t % g.kw;
+    const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+    const int64_t first = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+    const int64_t last = g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0;
+    int nruns = 0;
+    auto add = [&](int64_t dst, int64_t len, int64_t src) {
+      if (len > 0) runs[nruns++] = {dst, len, src};
+    };
+    int64_t oy = s0 / g.ow, ox0 = s0 % g.ow;
+    for (int64_t s = s0; s < s1 && fits; ++oy, ox0 = 0) {
+      const int64_t ox1 = std::min(g.ow, ox0 + (s1 - s));
+      const int64_t base = (s - s0) - ox0;  // column of position (oy, 0) in the block
+      const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+      if (iy < 0 || iy >= g.h) {
+        add(base + ox0, ox1 - ox0, -1);
+      } else {
+        const int64_t lo = std::clamp(first, ox0, ox1);
+        const int64_t hi = std::clamp(last, lo, ox1);
+        add(base + ox0, lo - ox0, -1);
+        add(base + lo, hi - lo, iy * g.w + lo * g.sw + off);
+        add(base + hi, ox1 - hi, -1);
+      }
+      s += ox1 - ox0;
+    }
+    for (int64_t ci = 0; ci < cg; ++ci, row += ld) {
+      const T* plane = xg + ci * g.h * g.w;
+      if (!fits) {
+        im2col_row(g, plane, i, j, s0, s1, row);
+        continue;
+      }
+      for (int r = 0; r < nruns; ++r) {
+        const Run& run = runs[r];
+        if (run.src < 0) {
+          zero_run(run.len, row + run.dst);
+        } else if (g.sw == 1) {
+          copy_run(plane + run.src, run.len, row + run.dst);
+        } else {
+          for (int64_t q = 0; q < run.len; ++q) row[run.dst + q] = plane[run.src + q * g.sw];
+        }
+      }
+    }
+  }
 }
 
 // One output plane of a convolution whose groups each read one input channel (depthwise):
@@ -249,7 +302,17 @@ void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
 constexpr int64_t kMinColumns = 64;
 constexpr size_t kColumnBytes = size_t{192} << 10;
 
-// y[i] = act(y[i] + bias) over `len` outputs of one channel.
+// y[i] = act(y[i] + bias) over `len` outputs of one channel. The clamps compare as the SIMD
+// kernels' max/min do (activate256: the bound when either side is NaN), so that an output's value
+// does not depend on which path finished it (ReLU gives 0 for NaN, as the ReLU op does).
+template <class T>
+inline T max0(T a) {
+  return a > T(0) ? a : T(0);
+}
+template <class T>
+inline T min6(T a) {
+  return a < T(6) ? a : T(6);
+}
 template <class T, ConvActivation kAct>
 void epilogue_row(T* y, int64_t len, T bias) {
   for (int64_t i = 0; i < len; ++i) {
@@ -257,16 +320,54 @@ void epilogue_row(T* y, int64_t len, T bias) {
     if constexpr (kAct == ConvActivation::kNone) {
       y[i] = v;
     } else if constexpr (kAct == ConvActivation::kReLU) {
-      y[i] = std::max(v, T(0));
+      y[i] = max0(v);
     } else if constexpr (kAct == ConvActivation::kReLU6) {
-      y[i] = std::min(std::max(v, T(0)), T(6));
+      y[i] = min6(max0(v));
     } else if constexpr (kAct == ConvActivation::kHSwish) {
-      y[i] = v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+      y[i] = v * min6(max0(v + T(3))) / T(6);
     } else {
-      y[i] = std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+      y[i] = min6(max0(v + T(3))) / T(6);
     }
   }
 }
+
+#if defined(__x86_64__)
+// The same over `rows` rows of `len` outputs (row stride ld), row r's bias bias[r] (or 0), eight
+// lanes at a time: the same additions and activation as epilogue_row, element by element
+// (activate256), a row's last few outputs as epilogue_row does them (the same values).
+template <ConvActivation kAct>
+__attribute__((target("avx2,fma"))) void epilogue_rows_avx2(float* y, int64_t ld, int64_t rows,
+                                                            int64_t len, const float* bias) {
+  const int64_t body = len / 8 * 8, rest = len - body;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* yr = y + r * ld;
+    const __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+    for (int64_t i = 0; i < body; i += 8)
+      _mm256_storeu_ps(yr + i, activate256(_mm256_add_ps(_mm256_loadu_ps(yr + i), b), kAct));
+    if (rest > 0) epilogue_row<float, kAct>(yr + body, rest, bias ? bias[r] : 0.0f);
+  }
+}
+#endif
+
+// Bias and activation over rows [0, rows) × [0, len) of y (row stride ld), bias[r] row r's (or
+// none): in SIMD lanes where the kernels have AVX2, else epilogue_row.
+template <class T, ConvActivation kAct>
+void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    // Rows shorter than a vector (a squeeze-excitation's 1 × 1 outputs) one element at a time.
+    if (len >= 8 && kernel_isa() != Isa::kNone)
+      return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias);
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r) epilogue_row<T, kAct>(y + r * ld, len, bias ? bias[r] : T(0));
+}
+
+// A 1×1 convolution's product in tiles of columns whose output (all of the block's rows) fits
+// this many bytes, bias and activation applied to each tile right after it is computed, while it
+// is in L2 (the whole output, a few MiB at 112 × 112, was written and then read back from L3: the
+// epilogue alone was 10% of mobilenet_v2_100).
+constexpr int64_t kTileBytes = int64_t{128} << 10;
 
 // The kernel, chosen per node:
 // - groups of one input channel (depthwise, group > 1): computed directly; Float32 on AVX2/AVX-512
@@ -383,9 +484,12 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
       taps.push_back(t);
     }
   const int64_t krows = packed ? static_cast<int64_t>(taps.size()) * cg : kdim;
+  // A packed weight's blocks in whole tiles of kPackCols (a block of 85 columns, 48 + 37, ran its
+  // second tile as 32 + 16 masked lanes of which 5 were used: 11% of a 64-channel 3 × 3 layer).
   if (packed && !direct && krows > 0)
-    cols = std::clamp<int64_t>(static_cast<int64_t>(kColumnBytes / sizeof(T)) / krows, kMinColumns,
-                               spatial);
+    cols = std::min(spatial,
+                    std::max<int64_t>(kPackCols, static_cast<int64_t>(kColumnBytes / sizeof(T)) /
+                                                     krows / kPackCols * kPackCols));
   return [g, cg, og, kdim, spatial, direct, cols, has_bias, packed, col_stride, taps, ranges,
           krows](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
     const T* x = in[0].data<T>();
@@ -445,18 +549,35 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
                 const int64_t j1 = std::min(s1, j0 + kPackCols);
                 gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, col + (j0 - s0) * krows, j1 - j0,
                             yg + r0 * spatial + j0, spatial);
+                if (!kPlain || bias)
+                  epilogue_rows<T, kAct>(yg + r0 * spatial + j0, spatial, r1 - r0, j1 - j0,
+                                         bias ? bias + gr * og + r0 : nullptr);
               }
+              continue;
             }
           } else if (!direct) {
             im2col(g, cg, xg, s0, s1, col, ld);
           }
           const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
-            if (packed && !direct) {
-              // Done above, tile by tile.
-            } else if (packed) {
-              gemm_packed(r1 - r0, s1 - s0, kdim, ranges, am, bm, ld, yg + r0 * spatial + s0,
-                          spatial);
+            if (packed) {
+              // Column tiles whose output (every row of the block) fits kTileBytes: each one
+              // product, finished right after it while it is in L2; the last tile takes in a
+              // remainder narrower than the kernels' 48 columns.
+              const int64_t width =
+                  std::max<int64_t>(kPackCols, kTileBytes / static_cast<int64_t>(sizeof(float)) /
+                                                   (r1 - r0) / kPackCols * kPackCols);
+              for (int64_t j0 = s0; j0 < s1;) {
+                int64_t j1 = std::min(s1, j0 + width);
+                if (s1 - j1 < kPackCols) j1 = s1;
+                gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, bm + (j0 - s0), ld,
+                            yg + r0 * spatial + j0, spatial);
+                if (!kPlain || bias)
+                  epilogue_rows<T, kAct>(yg + r0 * spatial + j0, spatial, r1 - r0, j1 - j0,
+                                         bias ? bias + gr * og + r0 : nullptr);
+                j0 = j1;
+              }
+              continue;
             } else {
               gemm(false, false, r1 - r0, s1 - s0, kdim, am, kdim, bm, ld, yg + r0 * spatial + s0,
                    spatial);
@@ -467,8 +588,8 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           }
         }
         if (!kPlain || bias)
-          for (int64_t r = r0; r < r1; ++r)
-            epilogue_row<T, kAct>(yg + r * spatial + s0, s1 - s0, bias ? bias[gr * og + r] : T(0));
+          epilogue_rows<T, kAct>(yg + r0 * spatial + s0, spatial, r1 - r0, s1 - s0,
+                                 bias ? bias + gr * og + r0 : nullptr);
       }
     });
   };

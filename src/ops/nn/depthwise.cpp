@@ -139,47 +139,92 @@ __attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
   r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+// Lanes [0, n) of a mask (n ≤ 8).
+__attribute__((target("avx2,fma"))) inline __m256i lanes_below8(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // Channels [0, channels ≤ 8) of x (planes h × w, one after another) into `in` as
 // [row][col][lane], zero outside the input and in lanes ≥ channels; 8 columns at a time through
-// transpose8.
+// transpose8, a row's last few columns through the same with masked loads. Only the padding
+// border is zeroed (the rest is written once); a missing channel reads as zeros through an empty
+// mask (channel 0's address, never read), so the loop has no test per channel.
 __attribute__((target("avx2,fma"))) void fill_blocked8(const ConvGeometry& g, const Blocked& p,
                                                        const float* x, int64_t channels,
                                                        float* in) {
   constexpr int kLanes = 8;
-  std::fill_n(in, p.rows * p.cols * kLanes, 0.0f);
-  const int64_t r0 = std::max<int64_t>(0, g.pt), r1 = std::min(p.rows, g.pt + g.h);
-  const int64_t c0 = std::max<int64_t>(0, g.pl), c1 = std::min(p.cols, g.pl + g.w);
+  const int64_t r0 = std::max<int64_t>(0, g.pt), r1 = std::max(r0, std::min(p.rows, g.pt + g.h));
+  const int64_t c0 = std::max<int64_t>(0, g.pl), c1 = std::max(c0, std::min(p.cols, g.pl + g.w));
+  const int64_t row_floats = p.cols * kLanes;
+  std::fill_n(in, r0 * row_floats, 0.0f);
+  std::fill(in + r1 * row_floats, in + p.rows * row_floats, 0.0f);
   const int64_t plane = g.h * g.w;
+  const float* src_ch[8];
+  for (int64_t ch = 0; ch < 8; ++ch) src_ch[ch] = x + (ch < channels ? ch : 0) * plane;
+  const __m256i all = _mm256_set1_epi32(-1), none = _mm256_setzero_si256();
+  const __m256i tail = lanes_below8((c1 - c0) % 8);
+  __m256i tail_ch[8];
+  for (int64_t ch = 0; ch < 8; ++ch) tail_ch[ch] = ch < channels ? tail : none;
+  const bool full = channels == 8;
   for (int64_t r = r0; r < r1; ++r) {
-    const float* src = x + (r - g.pt) * g.w - g.pl;  // src[c] is padded column c of channel 0
-    float* dst = in + r * p.cols * kLanes;
+    const int64_t off = (r - g.pt) * g.w - g.pl;  // + c: padded column c of a channel's plane
+    float* dst = in + r * row_floats;
+    for (int64_t c = 0; c < c0; ++c) _mm256_store_ps(dst + c * kLanes, _mm256_setzero_ps());
+    for (int64_t c = c1; c < p.cols; ++c) _mm256_store_ps(dst + c * kLanes, _mm256_setzero_ps());
     int64_t c = c0;
+    __m256 v[8];
     for (; c + 8 <= c1; c += 8) {
-      __m256 v[8];
-      for (int64_t ch = 0; ch < 8; ++ch)
-        v[ch] = ch < channels ? _mm256_loadu_ps(src + ch * plane + c) : _mm256_setzero_ps();
+      if (full) {
+        for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_loadu_ps(src_ch[ch] + off + c);
+      } else {
+        for (int ch = 0; ch < 8; ++ch)
+          v[ch] = _mm256_maskload_ps(src_ch[ch] + off + c, ch < channels ? all : none);
+      }
       transpose8(v);
       for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
     }
-    for (int64_t ch = 0; ch < channels; ++ch)
-      for (int64_t cc = c; cc < c1; ++cc) dst[cc * kLanes + ch] = src[ch * plane + cc];
+    if (c < c1) {
+      for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_maskload_ps(src_ch[ch] + off + c, tail_ch[ch]);
+      transpose8(v);
+      for (int64_t k = 0; k < c1 - c; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
+    }
   }
 }
 
-// The block's outputs ([pixel][lane] in `out`) into channels [0, channels) of y.
+// The block's outputs ([pixel][lane] in `out`) into channels [0, channels) of y: 8 pixels at a
+// time through transpose8, the last few through the same and a copy (AMD's masked stores are
+// microcoded).
 __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, const float* out,
                                                         int64_t channels, float* y) {
   constexpr int kLanes = 8;
   const int64_t pixels = g.oh * g.ow;
   int64_t q = 0;
-  for (; q + 8 <= pixels; q += 8) {
-    __m256 v[8];
-    for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
-    transpose8(v);
-    for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+  __m256 v[8];
+  if (channels == 8) {
+    for (; q + 8 <= pixels; q += 8) {
+      for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
+      transpose8(v);
+      for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+    }
+  } else {
+    for (; q + 8 <= pixels; q += 8) {
+      for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
+      transpose8(v);
+      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+    }
   }
-  for (int64_t ch = 0; ch < channels; ++ch)
-    for (int64_t qq = q; qq < pixels; ++qq) y[ch * pixels + qq] = out[qq * kLanes + ch];
+  if (q < pixels) {
+    const int64_t rest = pixels - q;
+    for (int k = 0; k < 8; ++k)
+      v[k] = k < rest ? _mm256_load_ps(out + (q + k) * kLanes) : _mm256_setzero_ps();
+    transpose8(v);
+    alignas(32) float t[8];
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      _mm256_store_ps(t, v[ch]);
+      for (int64_t k = 0; k < rest; ++k) y[ch * pixels + q + k] = t[k];
+    }
+  }
 }
 
 __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeometry& g,
@@ -193,10 +238,10 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
   float* out = scratch + p.rows * p.cols * kLanes;
   fill_blocked8(g, p, x, channels, in);
   const int64_t taps = g.kh * g.kw;
-  alignas(32) float lane_w[kMaxTaps][kLanes] = {};
+  alignas(32) float lane_w[kMaxTaps][kLanes];  // the taps' rows only, not all 64 (2 KiB)
   int64_t off[kMaxTaps];
   for (int64_t t = 0; t < taps; ++t) {
-    for (int64_t ch = 0; ch < channels; ++ch) lane_w[t][ch] = w[ch * taps + t];
+    for (int64_t ch = 0; ch < kLanes; ++ch) lane_w[t][ch] = ch < channels ? w[ch * taps + t] : 0.0f;
     off[t] = ((t / g.kw) * g.dh * p.cols + (t % g.kw) * g.dw) * kLanes;
   }
   alignas(32) float lane_b[kLanes] = {};
