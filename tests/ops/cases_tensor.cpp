@@ -770,6 +770,18 @@ std::vector<OpCase> model_cases() {
        .inputs = {x2564},
        .attrs = slice_attrs({0, 1, 0, 0}, {0, 2, 0, 0}, {1, 1, 1, 3}, 8, 8, 4, 1),
        .reference = strided_ref({1, 0, 0, 0}, {1, 1, 1, 3}, {1, 5, 6, 2}, Shape{1, 1, 5, 6, 2})},
+      // x[1::-1, 1:4, 2:5]: runs of 3 × 4 contiguous elements under a backward axis
+      {.op = "StridedSlice",
+       .label = "runs_under_backward_axis",
+       .inputs = {x2564},
+       .attrs = slice_attrs({1, 1, 2}, {0, 4, 5}, {-1, 1, 1}, 0, 1),
+       .reference = strided_ref({1, 1, 2, 0}, {-1, 1, 1, 1}, {2, 3, 3, 4}, Shape{2, 3, 3, 4})},
+      // x[1]: one run (a channel split's half)
+      {.op = "StridedSlice",
+       .label = "one_run_shrunk",
+       .inputs = {x2564},
+       .attrs = slice_attrs({1}, {2}, {1}, 0, 0, 0, 0, 1),
+       .reference = strided_ref({1, 0, 0, 0}, {1, 1, 1, 1}, {1, 5, 6, 4}, Shape{5, 6, 4})},
       // x[-100:100:2]: clamped
       {.op = "StridedSlice",
        .label = "clamped",

@@ -18,6 +18,7 @@
 // this op. ONNX's Slice whose starts or ends are computed at run time is read as the three-input
 // form StridedSlice(x, starts, ends) with `slice_axes` and `slice_steps`: value inputs written in
 // as begin/end/strides per plan (MindIR writes only the one-input form).
+#include <algorithm>
 #include <limits>
 #include <set>
 
@@ -165,24 +166,41 @@ Kernel strided_slice_kernel(std::span<const TensorType> in, const ir::Attrs& att
     delta[d] = p.count[d] > 1 ? p.step[d] * stride[d] : 0;
     total *= p.count[d];
   }
+  // The innermost dimensions taken whole with step 1, and the one outside them taken with step 1,
+  // make contiguous runs of the input: copied run by run (a channel split's x[0] of a
+  // (2, c/2, h, w) view is one run; element by element it was 18% of shufflenet_v2_x1_0).
+  size_t inner = r;
+  int64_t run = 1;
+  while (inner > 0) {
+    const size_t d = inner - 1;
+    if (p.count[d] > 1 && p.step[d] != 1) break;
+    run *= p.count[d];
+    inner = d;
+    if (p.count[d] != xs[d]) break;
+  }
+  if (inner == r || total == 0) run = 1, inner = r;  // nothing contiguous: element by element
   return tensor::by_itemsize(in[0].dtype, [&](auto zero) -> Kernel {
     using T = decltype(zero);
-    return
-        [count = p.count, delta, base, total, r](std::span<const Tensor> x, std::span<Tensor> y) {
-          const T* src = tensor::raw<T>(x[0]);
-          T* dst = tensor::raw<T>(y[0]);
-          int64_t idx[tensor::kMaxRank] = {0};
-          int64_t off = base;
-          for (int64_t i = 0; i < total; ++i) {
-            dst[i] = src[off];
-            for (size_t d = r; d-- > 0;) {
-              off += delta[d];
-              if (++idx[d] < count[d]) break;
-              off -= delta[d] * count[d];
-              idx[d] = 0;
-            }
-          }
-        };
+    return [count = p.count, delta, base, total, inner, run](std::span<const Tensor> x,
+                                                             std::span<Tensor> y) {
+      const T* src = tensor::raw<T>(x[0]);
+      T* dst = tensor::raw<T>(y[0]);
+      int64_t idx[tensor::kMaxRank] = {0};
+      int64_t off = base;
+      // Dimensions [0, inner) stepped by the odometer, each step one run of `run` elements.
+      for (int64_t i = 0; i < total; i += run) {
+        if (run == 1)
+          dst[i] = src[off];
+        else
+          std::copy_n(src + off, run, dst + i);
+        for (size_t d = inner; d-- > 0;) {
+          off += delta[d];
+          if (++idx[d] < count[d]) break;
+          off -= delta[d] * count[d];
+          idx[d] = 0;
+        }
+      }
+    };
   });
 }
 
