@@ -197,8 +197,8 @@ Machine::Machine(std::span<const std::byte> bytes, std::string file, std::string
 
 void Machine::charge(uint64_t n, uint64_t op_at) {
   if (n > max_bytes_ - std::min(used_, max_bytes_))
-    fail("its objects would take more than " + std::to_string(max_bytes_) + " bytes of memory (" +
-             budget_ + ")",
+    fail("its objects would take more than the " + std::to_string(max_bytes_) +
+             " bytes of memory left for them (" + budget_ + ")",
          op_at);
   used_ += n;
 }

@@ -1,7 +1,11 @@
 // save_checkpoint / load_checkpoint / load_param_into_net: round trips through files, MindSpore's
 // load semantics, the CRC trailer, atomic writes, and a byte-exact golden file.
 #include <cellar/cellar.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <sstream>
@@ -538,6 +542,78 @@ TEST(AtomicFile, UncommittedWritesVanish) {
   }
   EXPECT_EQ(read_bytes(dir / "x.bin").size(), 3u + (3u << 20));
   EXPECT_EQ(cellar::testing::list_dir(dir.path()), (std::vector<std::string>{"x.bin"}));
+}
+
+// Cache::kBypass (the streamed copies' writer): the same bytes as a write through the page cache,
+// in any mix of write sizes, with whole 4 MiB buffers of zeros left as holes and the file cut to
+// its exact size; written around the page cache (none of it resident right after the commit)
+// where the file system takes O_DIRECT; and an uncommitted one leaves nothing behind.
+TEST(AtomicFile, BypassingThePageCacheWritesTheSameBytes) {
+  using cellar::formats::AtomicFile;
+  TempDir dir;
+  constexpr size_t kMiB = size_t{1} << 20;
+  std::vector<char> dense(5 * kMiB + 777);
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (char& c : dense) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  const std::vector<char> zeros(9 * kMiB, 0);
+  // 3 + 5 MiB + 777 dense, then zeros to past 20 MiB (file bytes [8, 12) and [12, 16) MiB are
+  // whole zero buffers), an odd dense tail, and zeros that end the file mid-buffer.
+  auto write_all = [&](AtomicFile& f) {
+    f.write("abc", 3);
+    f.write(dense.data(), dense.size());
+    f.write(zeros.data(), zeros.size());
+    f.write(zeros.data(), 6 * kMiB);
+    f.write(dense.data() + 11, 12345);
+    f.write(zeros.data(), 4 * kMiB + 5);
+    f.commit();
+  };
+  {
+    AtomicFile keep(dir / "keep.bin");
+    write_all(keep);
+    AtomicFile bypass(dir / "bypass.bin", AtomicFile::Cache::kBypass);
+    write_all(bypass);
+    EXPECT_EQ(bypass.bytes_written(), keep.bytes_written());
+  }
+  const int probe = ::open((dir / "probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
+  const bool direct = probe >= 0;
+  if (probe >= 0) ::close(probe);
+  std::filesystem::remove(dir / "probe");
+  const auto size = std::filesystem::file_size(dir / "keep.bin");
+  ASSERT_EQ(std::filesystem::file_size(dir / "bypass.bin"), size);
+  if (direct) {
+    // Not one page of the new file in the page cache (mincore before anything reads it).
+    const int fd = ::open((dir / "bypass.bin").c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    std::vector<unsigned char> resident((size + 4095) / 4096);
+    ASSERT_EQ(::mincore(p, size, resident.data()), 0);
+    size_t n = 0;
+    for (unsigned char r : resident) n += r & 1;
+    EXPECT_EQ(n, 0u) << "pages of the bypassing writer's file in the page cache";
+    ::munmap(p, size);
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd, &st), 0);
+    ::close(fd);
+    // The two whole zero buffers are holes; the rest is written.
+    EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, size - 8 * kMiB);
+  }
+  EXPECT_EQ(read_bytes(dir / "bypass.bin"), read_bytes(dir / "keep.bin"));
+  // Abandoned after 20 MiB (writes in flight): the target keeps its old bytes, no temporary file.
+  {
+    AtomicFile f(dir / "keep.bin", AtomicFile::Cache::kBypass);
+    f.write(zeros.data(), zeros.size());
+    f.write(dense.data(), dense.size());
+    f.write(dense.data(), dense.size());
+  }
+  EXPECT_EQ(std::filesystem::file_size(dir / "keep.bin"), size);
+  EXPECT_EQ(cellar::testing::list_dir(dir.path()),
+            (std::vector<std::string>{"bypass.bin", "keep.bin"}));
 }
 
 }  // namespace
