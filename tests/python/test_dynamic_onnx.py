@@ -168,27 +168,108 @@ def test_a_shape_read_from_the_batch_is_computed_at_run_time(tmp_path):
         assert float(np.abs(got - want).max()) <= 1e-6
 
 
-def topk_of_length(path):
-    """TopK(x, k) with k read from x's open second dimension: cellar needs k at load (its TopK
-    takes k as an attribute), so it cannot follow it."""
+def topk_and_pad_of_length(path):
+    """TopK(x, k) with k = L // 2 and Pad(x, pads) with pads (0, 0, 0, L), both read from x's
+    open second dimension L (torch's x.topk(x.size(1) // 2), F.pad(x, (0, x.size(1)))): cellar
+    computes them at run time."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n"])
-    i = helper.make_tensor_value_info("i", TensorProto.INT64, ["batch", "n"])
-    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "k"])
+    i = helper.make_tensor_value_info("i", TensorProto.INT64, ["batch", "k"])
+    p = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", "n2"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+              numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+              numpy_helper.from_array(np.array([0, 0, 0], dtype=np.int64), "zeros3")]
     nodes = [
         helper.make_node("Shape", ["x"], ["s"]),
-        helper.make_node("Gather", ["s", "one"], ["k"], axis=0),
+        helper.make_node("Slice", ["s", "one", "two"], ["len"]),
+        helper.make_node("Div", ["len", "two"], ["k"]),
         helper.make_node("TopK", ["x", "k"], ["y", "i"]),
+        helper.make_node("Concat", ["zeros3", "len"], ["pads"], axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["p"]),
     ]
-    g = helper.make_graph(nodes, "topk", [x], [y, i], consts)
+    g = helper.make_graph(nodes, "topk_pad", [x], [y, i, p], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_topk_and_pad_read_from_the_shape_match_onnxruntime(tmp_path):
+    model = topk_and_pad_of_length(tmp_path / "topk_pad.onnx")
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for n, length in ((2, 6), (3, 9), (1, 1), (2, 6)):
+        x = np.random.default_rng(length).standard_normal((n, length)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        out = tmp_path / f"out{n}x{length}"
+        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", out)
+        want = sess.run(None, {"x": x})
+        for name, ref in zip(("y", "i", "p"), want):
+            got = np.load(out / f"{name}.npy")
+            assert got.shape == ref.shape, (name, n, length)
+            assert np.array_equal(got, ref), (name, n, length)
+
+
+def resize_to_shape_of(path, mode, ctm, nearest_mode="floor"):
+    """Resize(x, sizes) with sizes = (N, C) of x and (H, W) of y, both inputs with open
+    dimensions (torch's F.interpolate(x, size=y.shape[-2:]) in a feature pyramid): the sizes are
+    computed at run time."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "H", "W"])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 3, "H", "W"])
+    consts = [numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+              numpy_helper.from_array(np.array([2], dtype=np.int64), "two"),
+              numpy_helper.from_array(np.array([4], dtype=np.int64), "four")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["sx"]),
+        helper.make_node("Shape", ["y"], ["sy"]),
+        helper.make_node("Slice", ["sx", "zero", "two"], ["nc"]),
+        helper.make_node("Slice", ["sy", "two", "four"], ["hw"]),
+        helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["r"], mode=mode,
+                         coordinate_transformation_mode=ctm, nearest_mode=nearest_mode),
+        helper.make_node("Add", ["r", "y"], ["z"]),
+    ]
+    g = helper.make_graph(nodes, "resize_to", [x, y], [z], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.parametrize("mode,ctm", [("linear", "pytorch_half_pixel"), ("linear", "align_corners"),
+                                      ("nearest", "asymmetric")])
+def test_resize_to_a_size_read_from_another_input_matches_onnxruntime(tmp_path, mode, ctm):
+    model = resize_to_shape_of(tmp_path / "resize.onnx", mode, ctm)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    for n, hw, HW in ((1, (4, 5), (8, 10)), (2, (3, 3), (7, 5)), (1, (6, 4), (1, 1)), (1, (4, 5), (8, 10))):
+        x = rng.standard_normal((n, 3, *hw)).astype(np.float32)
+        y = rng.standard_normal((n, 1, *HW)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        np.save(tmp_path / "y.npy", y)
+        out = tmp_path / "z.npy"
+        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--input", f"y={tmp_path / 'y.npy'}",
+               "--output", out)
+        got, want = np.load(out), sess.run(None, {"x": x, "y": y})[0]
+        assert got.shape == want.shape == (n, 3, *HW)
+        assert float(np.abs(got - want).max()) <= 1e-5, (n, hw, HW)
+
+
+def one_hot_of_length(path):
+    """OneHot(indices, depth) with depth read from x's open second dimension: cellar needs depth at
+    load (its OneHot takes it as an attribute), so it cannot follow it."""
+    x = helper.make_tensor_value_info("x", TensorProto.INT64, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n", "n"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+              numpy_helper.from_array(np.array([0.0, 1.0], dtype=np.float32), "values")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "one"], ["depth"], axis=0),
+        helper.make_node("OneHot", ["x", "depth", "values"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "one_hot", [x], [y], consts)
     return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
 def test_a_size_cellar_needs_at_load_is_refused_with_the_reason(tmp_path):
-    model = topk_of_length(tmp_path / "topk.onnx")
-    x = np.ones((3, 4), dtype=np.float32)
+    model = one_hot_of_length(tmp_path / "one_hot.onnx")
+    x = np.array([[0, 2, 1], [1, 1, 0]], dtype=np.int64)
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    assert sess.run(None, {"x": x})[0].shape == (3, 4)
+    assert sess.run(None, {"x": x})[0].shape == (2, 3, 3)
     np.save(tmp_path / "x.npy", x)
     proc = cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", status=1)
     assert "would compute with a wrong size" in proc.stderr, proc.stderr

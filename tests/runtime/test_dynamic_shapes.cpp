@@ -568,6 +568,195 @@ TEST(ValueDependentShapes, RangeTileAndSliceFromGraphInputs) {
             (Shape{2, 5}));  // clamped as NumPy does
 }
 
+// TopK's k and Pad's pads given as graph inputs: the two-input forms TopkExt(x, k) and Pad(x,
+// pads), planned with the values; bad values are typed errors naming the node; MindIR, which
+// carries them only as constants, refuses to write them; ONNX writes them as it reads them.
+TEST(ValueDependentShapes, TopKAndPadFromGraphInputs) {
+  auto node_error = [](const std::function<void()>& f, ErrorCode code, const std::string& node,
+                       const std::string& why) {
+    const auto e = expect_error(f, code);
+    EXPECT_EQ(e.tensor().substr(0, node.size()), node) << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  };
+  ModelMaker mk(18);
+  mk.input("X", {2, 5});
+  mk.input("k", {1}, onnx_pb::TensorProto::INT64);
+  mk.input("pads", {4}, onnx_pb::TensorProto::INT64);
+  mk.input("cols", {2}, onnx_pb::TensorProto::INT64);
+  mk.init("axis1", i64({1}));
+  mk.node("TopK", {"X", "k"}, {"V", "I"})->set_name("topk");
+  mk.node("Pad", {"X", "pads"}, {"P"})->set_name("pad");
+  mk.node("Pad", {"X", "cols", "", "axis1"}, {"Q"})->set_name("pad_cols");  // opset 18's axes
+  for (const char* o : {"V", "I", "P", "Q"}) mk.output(o);
+  const ir::Graph g = read_model(mk);
+  std::set<std::string> two_input;
+  for (const auto& n : g.nodes)
+    if (n.inputs.size() == 2 && (n.op == "TopkExt" || n.op == "Pad"))
+      two_input.insert(n.name.substr(0, n.name.find('/')));
+  // pad_cols's pads are first filled in over every dimension (a Concat and a Gather before it).
+  EXPECT_EQ(two_input, (std::set<std::string>{"topk", "pad", "pad_cols"}));
+  const std::string bytes = formats::write_onnx(g);
+  const ir::Graph back = formats::read_onnx(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "back.onnx");
+  back.validate("back.onnx");
+  // x = [[0 1 2 3 4], [5 6 7 8 9]] reversed in its second row, so the top elements differ.
+  Tensor x = iota({2, 5});
+  for (int i = 0; i < 5; ++i) x.data<float>()[5 + i] = static_cast<float>(9 - i);
+  for (const ir::Graph* graph : {&g, &back}) {
+    runtime::Executor exec(*graph);
+    for (int64_t k : {3, 0, 5}) {
+      SCOPED_TRACE(k);
+      const auto y = exec.run(std::vector<Tensor>{x, i64({k}), i64({0, 1, 1, 0}), i64({2, 1})});
+      ASSERT_EQ(y[0].shape(), (Shape{2, k}));
+      ASSERT_EQ(y[1].shape(), (Shape{2, k}));
+      for (int64_t j = 0; j < k; ++j) {
+        EXPECT_EQ(y[0].data<float>()[j], static_cast<float>(4 - j));  // row 0: 4, 3, 2
+        EXPECT_EQ(y[1].data<int64_t>()[j], 4 - j);
+        EXPECT_EQ(y[0].data<float>()[k + j], static_cast<float>(9 - j));  // row 1: 9, 8, 7
+        EXPECT_EQ(y[1].data<int64_t>()[k + j], j);
+      }
+      // pads [0, 1, 1, 0]: (before, after) = (0, 1) on rows, (1, 0) on columns.
+      ASSERT_EQ(y[2].shape(), (Shape{3, 6}));
+      EXPECT_EQ(y[2].data<float>()[0], 0.0f);
+      EXPECT_EQ(y[2].data<float>()[1], 0.0f);  // x[0, 0] moved one column right
+      EXPECT_EQ(y[2].data<float>()[2], 1.0f);
+      EXPECT_EQ(y[2].data<float>()[17], 0.0f);
+      // Columns only (axes = [1]): 2 before, 1 after.
+      ASSERT_EQ(y[3].shape(), (Shape{2, 8}));
+      EXPECT_EQ(y[3].data<float>()[2], 0.0f);
+      EXPECT_EQ(y[3].data<float>()[3], 1.0f);
+      EXPECT_EQ(y[3].data<float>()[8 + 2], 9.0f);
+    }
+    if (graph == &back) continue;  // the errors name the nodes of the file read
+    node_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, i64({6}), i64({0, 0, 0, 0}), i64({0, 0})});
+        },
+        ErrorCode::kInvalidArgument, "topk", "k = 6 is outside [0, 5]");
+    node_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, i64({-1}), i64({0, 0, 0, 0}), i64({0, 0})});
+        },
+        ErrorCode::kInvalidArgument, "topk", "k = -1");
+    node_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, i64({1}), i64({0, -1, 0, 0}), i64({0, 0})});
+        },
+        ErrorCode::kShapeMismatch, "pad", "negative pads (crops) must be constants");
+    node_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, i64({1}), i64({0, 0, 0, 0}), i64({int64_t{1} << 62, 0})});
+        },
+        ErrorCode::kShapeMismatch, "pad_cols", "");
+  }
+  cellar::testing::TempDir dir;
+  const auto e = expect_error([&] { export_graph(g, (dir / "out").string(), FileFormat::MINDIR); },
+                              ErrorCode::kExport);
+  EXPECT_NE(std::string(e.what()).find("topk"), std::string::npos) << e.what();
+  ModelMaker mp(13);
+  mp.input("X", {2, 5});
+  mp.input("pads", {4}, onnx_pb::TensorProto::INT64);
+  mp.node("Pad", {"X", "pads"}, {"P"})->set_name("pad");
+  mp.output("P");
+  const ir::Graph gp = read_model(mp);
+  const auto ep = expect_error(
+      [&] { export_graph(gp, (dir / "pad").string(), FileFormat::MINDIR); }, ErrorCode::kExport);
+  EXPECT_NE(std::string(ep.what()).find("pad"), std::string::npos) << ep.what();
+  EXPECT_TRUE(cellar::testing::list_dir(dir.path()).empty());
+}
+
+// Resize's sizes given as a graph input: either row's two-input form (linear, nearest), planned
+// with the values; sizes that resize N or C, or ask for an empty or huge image, are typed errors
+// naming the node; ONNX writes the form back as it reads it.
+TEST(ValueDependentShapes, ResizeToSizesGivenAsAGraphInput) {
+  ModelMaker mk(13);
+  mk.input("X", {1, 2, 2, 2});
+  mk.input("sizes", {4}, onnx_pb::TensorProto::INT64);
+  auto* lin = mk.node("Resize", {"X", "", "", "sizes"}, {"L"});
+  lin->set_name("linear");
+  ModelMaker::s(lin, "mode", "linear");
+  ModelMaker::s(lin, "coordinate_transformation_mode", "align_corners");
+  auto* near = mk.node("Resize", {"X", "", "", "sizes"}, {"N"});
+  near->set_name("nearest");
+  ModelMaker::s(near, "mode", "nearest");
+  ModelMaker::s(near, "coordinate_transformation_mode", "asymmetric");
+  ModelMaker::s(near, "nearest_mode", "floor");
+  mk.output("L");
+  mk.output("N");
+  const ir::Graph g = read_model(mk);
+  size_t two_input = 0;
+  for (const auto& n : g.nodes) two_input += n.inputs.size() == 2;
+  EXPECT_EQ(two_input, 2u);
+  const std::string bytes = formats::write_onnx(g);
+  const ir::Graph back = formats::read_onnx(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "back.onnx");
+  back.validate("back.onnx");
+  const Tensor x = iota({1, 2, 2, 2});  // planes [[0 1] [2 3]] and [[4 5] [6 7]]
+  for (const ir::Graph* graph : {&g, &back}) {
+    runtime::Executor exec(*graph);
+    const auto y = exec.run(std::vector<Tensor>{x, i64({1, 2, 3, 4})});
+    ASSERT_EQ(y[0].shape(), (Shape{1, 2, 3, 4}));
+    ASSERT_EQ(y[1].shape(), (Shape{1, 2, 3, 4}));
+    EXPECT_FLOAT_EQ(y[0].data<float>()[0], 0.0f);
+    EXPECT_FLOAT_EQ(y[0].data<float>()[11], 3.0f);  // align_corners keeps the corners
+    EXPECT_FLOAT_EQ(y[0].data<float>()[4], 1.0f);   // row 1 of 3: halfway between rows 0 and 1
+    EXPECT_FLOAT_EQ(y[1].data<float>()[1], 0.0f);   // nearest, floor(1 · 2/4) = 0
+    EXPECT_FLOAT_EQ(y[1].data<float>()[2], 1.0f);   // floor(2 · 2/4) = 1
+    EXPECT_EQ(exec.run(std::vector<Tensor>{x, i64({1, 2, 1, 1})})[0].shape(), (Shape{1, 2, 1, 1}));
+  }
+  runtime::Executor exec(g);
+  for (const auto& [bad, why] :
+       {std::pair<std::vector<int64_t>, std::string>{{2, 2, 3, 3}, "only H and W may be resized"},
+        {{1, 3, 3, 3}, "only H and W may be resized"},
+        {{1, 2, 0, 3}, "sizes must be positive"},
+        {{1, 2, -5, 3}, "sizes must be positive"},
+        {{1, 2, int64_t{1} << 40, int64_t{1} << 40}, ""}}) {
+    const Tensor sizes = i64(bad);  // a lambda cannot capture a structured binding in C++20
+    const auto e = expect_error(
+        [&] {
+          exec.run(std::vector<Tensor>{x, sizes});
+        },
+        ErrorCode::kShapeMismatch);
+    EXPECT_EQ(e.tensor(), "linear") << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+  cellar::testing::TempDir dir;
+  const auto e = expect_error([&] { export_graph(g, (dir / "out").string(), FileFormat::MINDIR); },
+                              ErrorCode::kExport);
+  EXPECT_NE(std::string(e.what()).find("computed at run time"), std::string::npos) << e.what();
+}
+
+// TopK's k and Pad's pads read from the input's shape (torch's x.topk(x.size(1) // 2) and
+// F.pad(x, (0, x.size(1))) on dynamic axes): computed at run time, every size matches.
+TEST(ValueDependentShapes, TopKAndPadFromTheInputShape) {
+  ModelMaker mk(13);
+  mk.input_symbolic("X", {"N", "L"});
+  mk.init("one", i64({1}));
+  mk.init("two", i64({2}));
+  mk.init("zeros3", i64({0, 0, 0}));
+  mk.node("Shape", {"X"}, {"s"});
+  mk.node("Slice", {"s", "one", "two"}, {"len"});
+  mk.node("Div", {"len", "two"}, {"k"});
+  mk.node("TopK", {"X", "k"}, {"V", "I"})->set_name("topk");
+  ModelMaker::i(mk.node("Concat", {"zeros3", "len"}, {"pads"}), "axis", 0);
+  mk.node("Pad", {"X", "pads"}, {"P"})->set_name("pad");
+  for (const char* o : {"V", "P"}) mk.output(o);
+  const ir::Graph g = read_model(mk);
+  runtime::Executor exec(g);
+  for (auto [n, l] : {std::pair<int64_t, int64_t>{2, 5}, {3, 8}, {1, 1}, {2, 5}}) {
+    SCOPED_TRACE(std::to_string(n) + "x" + std::to_string(l));
+    const Tensor x = iota({n, l});
+    const auto y = exec.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y[0].shape(), (Shape{n, l / 2}));
+    if (l / 2 > 0) {
+      EXPECT_EQ(y[0].data<float>()[0], static_cast<float>(l - 1));
+    }
+    ASSERT_EQ(y[1].shape(), (Shape{n, 2 * l}));
+    EXPECT_EQ(y[1].data<float>()[l - 1], static_cast<float>(l - 1));
+    EXPECT_EQ(y[1].data<float>()[l], 0.0f);
+  }
+}
+
 // The PyTorch patterns on a dynamic batch: x.view(x.size(0), -1) (Shape -> Gather -> Unsqueeze ->
 // Concat -> Reshape), x.new_zeros(x.shape) (Shape -> ConstantOfShape) and
 // torch.arange(x.size(1)) (Shape -> Gather -> Range). ConstantOfShape of the input's shape changes

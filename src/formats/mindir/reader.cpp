@@ -833,6 +833,12 @@ int Reader::split_inputs(const ops::OpDef& def, const ops::MindIRSpelling& sp,
   const int k_all = static_cast<int>(ins.size());
   const int n_attr = static_cast<int>(sp.attr_inputs.size());
   int lo = def.min_inputs, hi = def.max_inputs < 0 ? k_all : def.max_inputs;
+  // An older Python primitive (Pad, MirrorPad, PadV3) takes its arguments as constants, even one
+  // MindSpore writes as a tensor (MirrorPad's paddings): its row's optional value inputs (Pad(x,
+  // pads), the form ONNX's computed pads make) are never read from MindIR.
+  if (def.attrs_from_values && !sp.primitive_function)
+    for (size_t i : def.value_inputs)
+      if (static_cast<int>(i) >= lo) hi = std::min(hi, static_cast<int>(i));
   if (sp.tuple_input) lo = hi = 1;
   auto arguments = [&] {
     std::string names;

@@ -403,6 +403,15 @@ void Writer::write_node(pb::ModelProto& m, pb::GraphProto* gp, const ir::Node& n
   if (def == nullptr || def->mindir.primitive.empty())
     fail(node.name, "op '" + node.op + "' has no MindIR spelling in the op table");
   if (node.outputs.empty()) fail(node.name, "node has no outputs");
+  // The forms whose optional value inputs stand for attributes (Reshape(x, shape), Pad(x, pads),
+  // TopkExt(x, k), read from ONNX with those computed at run time): MindSpore's primitive takes
+  // the argument as a constant.
+  if (def->attrs_from_values)
+    for (size_t i : def->value_inputs)
+      if (static_cast<int>(i) >= def->min_inputs && i < node.inputs.size())
+        fail(node.name, "op " + node.op + "'s input " + std::to_string(i) +
+                            " is computed at run time, but MindIR takes that argument of " +
+                            def->mindir.primitive + " as a constant: export to ONNX instead");
   const auto [sp, attrs] = spelling(node, *def);
   std::vector<std::string> inputs;
   for (int v : node.inputs) {

@@ -10,7 +10,9 @@
 // with Int64 indices. `sorted` = false lets MindSpore return the k in any order; cellar returns
 // them sorted, which is one such order. ONNX's TopK (opset 11 on: k an input, axis, largest,
 // sorted; Int64 indices) is written for both (TopK's indices then Cast to Int32) and read as
-// TopkExt.
+// TopkExt. A k computed in the graph (torch's x.topk(x.size(1) // 2) on a dynamic axis) makes
+// TopkExt's two-input form TopkExt(x, k): k a value input (OpDef::value_inputs), a (1,) Int64 or
+// Int32 tensor written in as the attribute per plan; MindIR carries k only as a constant.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -51,6 +53,37 @@ TopkPlan topk_plan(const std::string& op, const TensorType& x, const ir::Attrs& 
                          " of " + x.shape.str());
   p.out = Shape(out);
   return p;
+}
+
+// The two-input form's k: one Int64 or Int32 number in a (1,) tensor, as ONNX's TopK takes it.
+void check_k_input(const std::string& op, const TensorType& k) {
+  if (k.dtype != DType::Int64 && k.dtype != DType::Int32)
+    dtype_error(op,
+                "the k input must be Int64 or Int32, got " + std::string(mindspore_name(k.dtype)));
+  if (k.shape != Shape{1})
+    shape_error(op, "the k input must have shape (1,), got " + k.shape.str());
+}
+
+// The node's attributes with k: the two-input form's value written in, or, with the value unknown
+// (a representative type, at load), the whole axis.
+ir::Attrs with_k(const std::string& op, std::span<const TensorType> in, const ir::Attrs& attrs) {
+  if (in.size() < 2) return attrs;
+  check_k_input(op, in[1]);
+  if (attrs.count("k")) return attrs;
+  ir::Attrs a = attrs;
+  a["k"] = int64_t{0};
+  const TopkPlan p = topk_plan(op, in[0], a, true);
+  a["k"] = p.len;
+  return a;
+}
+
+ir::Attrs k_from_values(const std::string& op, std::span<const TensorType> in,
+                        std::span<const Tensor> v, const ir::Attrs& attrs) {
+  check_k_input(op, in[1]);
+  ir::Attrs a = attrs;
+  a["k"] = v[1].dtype() == DType::Int64 ? v[1].data<int64_t>()[0]
+                                        : static_cast<int64_t>(v[1].data<int32_t>()[0]);
+  return a;
 }
 
 // a before b in the result: more extreme first, then the lower position.
@@ -114,16 +147,22 @@ OpDef topk_row(bool ext) {
   const DType index = ext ? DType::Int64 : DType::Int32;
   OpDef d{
       .name = op,
+      .max_inputs = ext ? 2 : 1,
       .num_outputs = 2,
       .infer =
           [op, ext, index](std::span<const TensorType> in, const ir::Attrs& attrs) {
-            const TopkPlan p = topk_plan(op, in[0], attrs, ext);
+            const TopkPlan p = topk_plan(op, in[0], with_k(op, in, attrs), ext);
             return std::vector<TensorType>{{in[0].dtype, p.out}, {index, p.out}};
           },
       .make_kernel = [op, ext](std::span<const TensorType> in, const ir::Attrs& attrs) -> Kernel {
-        const TopkPlan p = topk_plan(op, in[0], attrs, ext);
+        const TopkPlan p = topk_plan(op, in[0], with_k(op, in, attrs), ext);
         return ext ? make<int64_t>(p, in[0].dtype) : make<int32_t>(p, in[0].dtype);
       }};
+  if (ext) {
+    d.value_inputs = {1};
+    d.attrs_from_values = [op](std::span<const TensorType> in, std::span<const Tensor> v,
+                               const ir::Attrs& attrs) { return k_from_values(op, in, v, attrs); };
+  }
   if (ext)
     d.mindir = {.primitive = op,
                 .attr_inputs = {"k", "dim", "largest", "sorted"},
@@ -135,12 +174,24 @@ OpDef topk_row(bool ext) {
                 .primitive_function = false};
   d.onnx = [op, ext](OnnxBuilder& b, const ir::Node& n) {
     const ir::ValueInfo& x = b.info(n.inputs.at(0));
-    const TopkPlan p = onnx_checked(b, n, [&] {
-      return topk_plan(op, {x.dtype, x.shape}, n.attrs, ext);
-    });
+    std::vector<TensorType> in{{x.dtype, x.shape}};
+    if (n.inputs.size() > 1) in.push_back({b.info(n.inputs[1]).dtype, b.shape(n.inputs[1])});
+    const TopkPlan p =
+        onnx_checked(b, n, [&] { return topk_plan(op, in[0], with_k(op, in, n.attrs), ext); });
     const std::string vals = b.name(n.outputs.at(0)), idx = b.name(n.outputs.at(1));
     const std::string idx64 = ext ? idx : b.fresh(idx + "/int64");
-    b.add("TopK", {b.name(n.inputs[0]), b.ints(vals + "/k", {p.k})}, {vals, idx64},
+    std::string k;
+    if (n.inputs.size() > 1) {  // computed at run time: passed on, as ONNX reads it
+      k = b.name(n.inputs[1]);
+      if (in[1].dtype != DType::Int64) {
+        const std::string cast = b.fresh(k + "/int64");
+        b.add("Cast", {k}, {cast}, {{"to", *b.dtype_code(DType::Int64)}});
+        k = cast;
+      }
+    } else {
+      k = b.ints(vals + "/k", {p.k});
+    }
+    b.add("TopK", {b.name(n.inputs[0]), k}, {vals, idx64},
           {{"axis", static_cast<int64_t>(p.axis)},
            {"largest", int64_t{p.largest}},
            {"sorted", int64_t{1}}});
@@ -150,21 +201,37 @@ OpDef topk_row(bool ext) {
     d.onnx_import = {{"TopK", [](OnnxImporter& m) {
                         m.require_inputs(1, 2);
                         int64_t k = 0;
+                        const int x = m.input(0);
+                        const ir::Attrs attrs{{"dim", m.attr_int("axis", -1)},
+                                              {"largest", m.attr_int("largest", 1) != 0},
+                                              {"sorted", m.attr_int("sorted", 1) != 0}};
+                        auto bind = [&](const std::vector<int>& outs) {
+                          for (size_t i = 0; i < 2; ++i)
+                            if (m.num_outputs() > i && m.has_output(i)) m.set_output(i, outs[i]);
+                        };
                         if (m.opset() < 10) {
                           k = m.attr_int("k", -1);
+                        } else if (!m.constant_input(1)) {
+                          // K computed in the graph (read from a shape): the two-input form,
+                          // planned with its value.
+                          const int kv = m.input(1);
+                          const ir::ValueInfo info = m.info(kv);
+                          if ((info.dtype != DType::Int64 && info.dtype != DType::Int32) ||
+                              info.shape != Shape{1} || !m.shape_known(kv) || info.open(0))
+                            m.unsupported(
+                                "K (computed in the graph) must be a (1,) int64 tensor fixed in "
+                                "length at load time, got " +
+                                info.type_str());
+                          bind(m.emit("TopkExt", {x, kv}, attrs));
+                          return;
                         } else {
                           const auto ks = m.const_ints(1);
                           if (ks.size() != 1) m.fail("K must hold one number");
                           k = ks[0];
                         }
-                        const int x = m.input(0);
-                        const auto outs = m.emit("TopkExt", {x},
-                                                 {{"k", k},
-                                                  {"dim", m.attr_int("axis", -1)},
-                                                  {"largest", m.attr_int("largest", 1) != 0},
-                                                  {"sorted", m.attr_int("sorted", 1) != 0}});
-                        for (size_t i = 0; i < 2; ++i)
-                          if (m.num_outputs() > i && m.has_output(i)) m.set_output(i, outs[i]);
+                        ir::Attrs a = attrs;
+                        a["k"] = k;
+                        bind(m.emit("TopkExt", {x}, std::move(a)));
                       }}};
   return d;
 }

@@ -13,7 +13,11 @@
 //   nearest: align_corners + round_prefer_ceil → align_corners, tf_half_pixel_for_nn + floor →
 //            half_pixel_centers, asymmetric + floor → neither;
 // any other combination, cubic, antialias, axes and scales that do not give whole sizes are
-// refused, naming what.
+// refused, naming what. Sizes computed in the graph (torch's F.interpolate(x, size=y.shape[-2:])
+// on dynamic axes) make either row's two-input form Resize(x, sizes): `sizes` a value input, ONNX's
+// (N, C, H', W') as a (4,) Int64 or Int32 tensor whose N and C must be x's, written in as `size`
+// per plan; linear's pytorch_half_pixel is then the attribute `pytorch_half_pixel`, resolved with
+// the sizes (half_pixel_centers when both are above 1, neither when both are 1).
 #pragma once
 
 #include <string>
@@ -36,5 +40,11 @@ std::vector<TensorType> resize_infer(const std::string& op, std::span<const Tens
 double resize_scale(int64_t in, int64_t out, bool align_corners);
 
 void import_onnx_resize(OnnxImporter& m);
+
+// The two-input form's sizes written in as `size` (OpDef::attrs_from_values of both rows).
+ir::Attrs resize_sizes_from_values(const std::string& op, std::span<const TensorType> in,
+                                   std::span<const Tensor> v, const ir::Attrs& a);
+// The ONNX name of the two-input form's sizes, as Int64 (a Cast added for Int32).
+std::string resize_sizes_name(OnnxBuilder& b, const ir::Node& n);
 
 }  // namespace cellar::ops

@@ -56,14 +56,18 @@ Kernel make(std::span<const TensorType> in, const ir::Attrs& attrs) {
 }
 
 void export_nearest(OnnxBuilder& b, const ir::Node& n) {
-  const auto r = onnx_checked(b, n, [&] { return resize_attrs(kOp, n.attrs); });
+  const bool computed = n.inputs.size() == 2;  // sizes computed at run time: passed on
+  ir::Attrs a = n.attrs;
+  if (computed) a["size"] = std::vector<int64_t>{1, 1};  // only the flags are read here
+  const auto r = onnx_checked(b, n, [&] { return resize_attrs(kOp, a); });
   const Shape& x = b.shape(n.inputs.at(0));
   const std::string y = b.name(n.outputs.at(0));
   const std::string ctm = r.align_corners ? "align_corners"
                           : r.half_pixel  ? "tf_half_pixel_for_nn"
                                           : "asymmetric";
-  b.add("Resize",
-        {b.name(n.inputs[0]), "", "", b.ints(y + "/sizes", {x[0], x[1], r.out_h, r.out_w})}, {y},
+  const std::string sizes =
+      computed ? resize_sizes_name(b, n) : b.ints(y + "/sizes", {x[0], x[1], r.out_h, r.out_w});
+  b.add("Resize", {b.name(n.inputs[0]), "", "", sizes}, {y},
         {{"mode", std::string("nearest")},
          {"coordinate_transformation_mode", ctm},
          {"nearest_mode", std::string(r.align_corners ? "round_prefer_ceil" : "floor")}});
@@ -76,8 +80,14 @@ CELLAR_REGISTER_OPS(resize_nearest) {
                        .attr_inputs = {"size", "align_corners", "half_pixel_centers"},
                        .defaults = {{"align_corners", false}, {"half_pixel_centers", false}}};
   table.add({.name = kOp,
+             .max_inputs = 2,
              .infer = [](std::span<const TensorType> in,
                          const ir::Attrs& a) { return resize_infer(kOp, in, a); },
+             .value_inputs = {1},
+             .attrs_from_values =
+                 [](std::span<const TensorType> in, std::span<const Tensor> v, const ir::Attrs& a) {
+                   return resize_sizes_from_values(kOp, in, v, a);
+                 },
              .make_kernel = make,
              .mindir = {.primitive = kOp,
                         .attr_inputs = {"size", "align_corners", "half_pixel_centers"},

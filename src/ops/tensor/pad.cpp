@@ -18,6 +18,11 @@
 // of (before, after) pairs, zero fill only; the other modes and fills are its variants MirrorPad
 // and PadV3 (below), read as this row and written where a node needs them. ONNX: Pad with the
 // pads as an input (all befores, then all afters), a fill other than 0 as a third input.
+//
+// Pads computed in the graph (torch's F.pad(x, (0, (7 - W % 7) % 7)) on a dynamic W) make the
+// two-input form Pad(x, pads): `pads` a value input (OpDef::value_inputs) in ONNX's layout (2·rank
+// Int64 or Int32 values ≥ 0, all befores then all afters), written in as `paddings` per plan.
+// MindIR carries paddings only as constants.
 #include <algorithm>
 #include <cctype>
 
@@ -34,9 +39,49 @@ using tensor::pad_plan;
 using Mode = tensor::PadMode;
 constexpr const char* kOp = tensor::kPad;
 
+// The two-input form's pads input: a 1-D Int64 or Int32 tensor of 2·rank entries.
+void check_pads_input(const TensorType& x, const TensorType& p) {
+  if (p.dtype != DType::Int64 && p.dtype != DType::Int32)
+    dtype_error(
+        kOp, "the pads input must be Int64 or Int32, got " + std::string(mindspore_name(p.dtype)));
+  if (p.shape != Shape{2 * static_cast<int64_t>(x.shape.rank())})
+    shape_error(kOp, "the pads input must have shape (" + std::to_string(2 * x.shape.rank()) +
+                         ",) for an input of rank " + std::to_string(x.shape.rank()) + ", got " +
+                         p.shape.str());
+}
+
+// The pads input's values (ONNX's layout) written in as `paddings`; a negative one (a crop, which
+// cellar reads only from constant pads) is refused.
+ir::Attrs pads_from_values(std::span<const TensorType> in, std::span<const Tensor> v,
+                           const ir::Attrs& attrs) {
+  check_pads_input(in[0], in[1]);
+  const size_t r = in[0].shape.rank();
+  std::vector<int64_t> flat(2 * r);
+  for (size_t i = 0; i < 2 * r; ++i) {
+    const int64_t p = v[1].dtype() == DType::Int64 ? v[1].data<int64_t>()[i]
+                                                   : static_cast<int64_t>(v[1].data<int32_t>()[i]);
+    if (p < 0)
+      shape_error(kOp, "the pads input (computed at run time) holds " + std::to_string(p) +
+                           " at index " + std::to_string(i) +
+                           "; negative pads (crops) must be constants");
+    flat[2 * (i % r) + i / r] = p;
+  }
+  ir::Attrs a = attrs;
+  a["paddings"] = std::move(flat);
+  return a;
+}
+
 std::vector<TensorType> pad_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   (void)fill_value(attrs);
   if (in[0].dtype == DType::String) shape_error(kOp, "str tensors cannot be padded");
+  if (in.size() == 2) {
+    check_pads_input(in[0], in[1]);
+    if (!attrs.count("paddings")) {  // the values unknown: a representative that pads nothing
+      ir::Attrs a = attrs;
+      a["paddings"] = std::vector<int64_t>(2 * in[0].shape.rank(), 0);
+      return {{in[0].dtype, pad_plan(in[0], a).out}};
+    }
+  }
   return {{in[0].dtype, pad_plan(in[0], attrs).out}};
 }
 
@@ -192,7 +237,10 @@ bool write_pad_v3(ir::Attrs& a, std::span<const TensorType> in) {
 // dtype. Modes constant, reflect and edge are ONNX's own; symmetric has no ONNX spelling.
 void export_pad(OnnxBuilder& b, const ir::Node& n) {
   const Shape& x = b.shape(n.inputs.at(0));
-  const auto flat = onnx_checked(b, n, [&] { return attr_ints(n.attrs, "Pad", "paddings"); });
+  const bool computed = n.inputs.size() == 2;  // pads computed at run time: passed on
+  const auto flat = computed
+                        ? std::vector<int64_t>(2 * x.rank(), 0)
+                        : onnx_checked(b, n, [&] { return attr_ints(n.attrs, "Pad", "paddings"); });
   std::string mode = "constant";
   if (const auto m = n.attrs.find("mode"); m != n.attrs.end()) {
     const auto* s = std::get_if<std::string>(&m->second);
@@ -210,7 +258,18 @@ void export_pad(OnnxBuilder& b, const ir::Node& n) {
     pads[x.rank() + d] = flat[2 * d + 1];
   }
   const std::string out = b.name(n.outputs.at(0));
-  std::vector<std::string> in{b.name(n.inputs[0]), b.ints(out + "_pads", pads)};
+  std::string pads_name;
+  if (computed) {
+    pads_name = b.name(n.inputs[1]);
+    if (b.info(n.inputs[1]).dtype != DType::Int64) {
+      const std::string cast = b.fresh(pads_name + "/int64");
+      b.add("Cast", {pads_name}, {cast}, {{"to", *b.dtype_code(DType::Int64)}});
+      pads_name = cast;
+    }
+  } else {
+    pads_name = b.ints(out + "_pads", pads);
+  }
+  std::vector<std::string> in{b.name(n.inputs[0]), pads_name};
   if (const auto v = n.attrs.find("value"); v != n.attrs.end()) {
     const double fill =
         onnx_checked(b, n, [&] { return attr_double(n.attrs, "Pad", "value", 0.0); });
@@ -230,7 +289,8 @@ void import_pad(OnnxImporter& m) {
   const std::string mode = m.attr_string("mode", "constant");
   if (mode != "constant" && mode != "reflect" && mode != "edge")
     m.unsupported("mode '" + mode + "' (cellar pads constant, reflect, edge)");
-  const auto pads = m.const_ints(1);
+  const bool computed = !m.constant_input(1);
+  const auto pads = computed ? std::vector<int64_t>{} : m.const_ints(1);
   double fill = 0;
   if (mode == "constant" && m.num_inputs() > 2 && m.has_input(2)) {
     const auto v = m.constant_input(2);
@@ -243,6 +303,38 @@ void import_pad(OnnxImporter& m) {
     for (int64_t a : m.const_ints(3)) axes.push_back(m.axis(a, r));
   } else {
     for (int64_t a = 0; a < r; ++a) axes.push_back(a);
+  }
+  if (computed) {
+    // Pads computed in the graph: the two-input form, planned with their values, over every
+    // dimension (ONNX's axes filled in with zeros by a Gather from the pads and a 0).
+    int p = m.input(1);
+    const ir::ValueInfo info = m.info(p);
+    if ((info.dtype != DType::Int64 && info.dtype != DType::Int32) ||
+        info.shape != Shape{2 * static_cast<int64_t>(axes.size())} || !m.shape_known(p) ||
+        info.open(0))
+      m.unsupported("pads (computed in the graph) must be a 1-D int64 tensor of " +
+                    std::to_string(2 * axes.size()) + " entries fixed at load time, got " +
+                    info.type_str());
+    const auto n = static_cast<int64_t>(axes.size());
+    bool all = n == r;
+    for (int64_t i = 0; all && i < n; ++i) all = axes[static_cast<size_t>(i)] == i;
+    if (!all) {
+      const int zero =
+          m.constant(Tensor::from_vector(std::vector<int64_t>{0}, Shape{1}).to(info.dtype));
+      const int padded = m.emit1("Concat", {p, zero}, {{"axis", int64_t{0}}});
+      std::vector<int64_t> idx(2 * static_cast<size_t>(r), 2 * n);  // 2n: the zero
+      for (int64_t i = 0; i < n; ++i) {
+        idx[static_cast<size_t>(axes[static_cast<size_t>(i)])] = i;
+        idx[static_cast<size_t>(r + axes[static_cast<size_t>(i)])] = n + i;
+      }
+      p = m.emit1("Gather", {padded, m.constant(Tensor::from_vector(idx, Shape{2 * r}))},
+                  {{"axis", int64_t{0}}});
+    }
+    ir::Attrs attrs;
+    if (mode != "constant") attrs["mode"] = mode;
+    if (fill != 0) attrs["value"] = fill;
+    m.set_output(0, m.emit1("Pad", {x, p}, std::move(attrs)));
+    return;
   }
   if (pads.size() != 2 * axes.size())
     m.fail("pads has " + std::to_string(pads.size()) + " values for " +
@@ -274,7 +366,12 @@ void import_pad(OnnxImporter& m) {
 }  // namespace
 
 CELLAR_REGISTER_OPS(pad) {
-  OpDef d{.name = kOp, .infer = pad_infer, .make_kernel = tensor::pad_kernel};
+  OpDef d{.name = kOp,
+          .max_inputs = 2,
+          .infer = pad_infer,
+          .value_inputs = {1},
+          .attrs_from_values = pads_from_values,
+          .make_kernel = tensor::pad_kernel};
   // MindSpore writes Pad as a PRIMITIVE whose `paddings` attribute is a tuple of (before, after)
   // pairs: ((0, 0), (0, 0), (1, 1), (1, 1)) for the model zoo's ResNet stem. It pads with zeros;
   // the other modes and fills are its variants MirrorPad and PadV3.
