@@ -167,6 +167,8 @@ void conv_layers(double peak, int repeats, const std::string& filter) {
       {"ResNet-18 3x3 256->256 at 14", 8, 256, 14, 14, 256, 3, 1, 1},
       {"ResNet-18 3x3 512->512 at 7", 8, 512, 7, 7, 512, 3, 1, 1},
       {"MobileNet 1x1 128->256 at 28", 8, 128, 28, 28, 256, 1, 1, 0},
+      {"MobileNetV2 1x1 16->96 at 112", 8, 16, 112, 112, 96, 1, 1, 0},
+      {"MobileNetV2 1x1 96->24 at 56", 8, 96, 56, 56, 24, 1, 1, 0},
       {"MobileNet stem 3x3/2 3->32 at 224", 8, 3, 224, 224, 32, 3, 2, 1},
       {"LeNet-5 5x5 1->6 at 32", 8, 1, 32, 32, 6, 5, 1, 0},
       {"LeNet-5 5x5 6->16 at 14", 8, 6, 14, 14, 16, 5, 1, 0},

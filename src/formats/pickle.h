@@ -100,8 +100,12 @@ class Machine {
   Ref run();
   // Bytes read by run() (up to and including STOP).
   size_t consumed() const { return pos_; }
-  // The memory counted so far (objects, their texts and items, memo entries).
+  // The memory counted so far (objects, their texts and items, memo entries, and what the policy
+  // counted with charge()).
   uint64_t bytes_used() const { return used_; }
+  // Counts `n` bytes the policy keeps for the object made by the opcode at `offset` (relative to
+  // the pickle, as Object::offset); fails, naming the budget, past max_bytes.
+  void charge(uint64_t n, uint64_t offset);
 
   const Object& at(Ref r) const { return objects_[r]; }
   Object& at(Ref r) { return objects_[r]; }
@@ -122,7 +126,6 @@ class Machine {
   uint64_t take_uint(int bytes, const char* what);
   Ref make_int_from_le(const std::byte* p, size_t n, uint64_t op_at);
   Ref make_text(Kind kind, uint64_t n, const char* what, uint64_t op_at);
-  void charge(uint64_t n, uint64_t op_at);  // fails past max_bytes_
   void add_items(Ref container, std::vector<Ref>&& items, uint64_t op_at);
   void set_item(Ref dict, Ref key, Ref value, uint64_t op_at);
   void memo_put(uint64_t index, uint64_t op_at);

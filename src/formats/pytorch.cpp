@@ -125,6 +125,12 @@ struct TensorRef {
   uint64_t pickle_offset = 0;
 };
 
+// What a hash-map entry is counted as, beside its key (the budgets below).
+constexpr uint64_t kMapNodeBytes = 64;
+// What one flattened entry is counted as, beside its name (kept twice: the entry, the name set):
+// the Tensor, its Storage and shape, the list and set nodes.
+constexpr uint64_t kEntryBytes = 256;
+
 constexpr uint32_t kCustomStorage = 1;
 constexpr uint32_t kCustomTensor = 2;
 
@@ -302,6 +308,8 @@ class TorchPolicy final : public pickle::Policy {
                   {file_, {}, offset});
     const StorageType& st = kStorageTypes[type.tag - kStorageBase];
     StorageRef s;
+    if (!storage_by_key.contains(m.at(id[2]).text))  // a new storage is kept: counted
+      m.charge(sizeof(StorageRef) + 2 * m.at(id[2]).text.size() + kMapNodeBytes, rel(m, offset));
     s.key = m.at(id[2]).text;
     s.type_name = std::string(st.name);
     s.dtype = st.dtype;
@@ -405,6 +413,9 @@ class TorchPolicy final : public pickle::Policy {
         bad("the metadata is not a dict");
       }
     }
+    m.charge(sizeof(TensorRef) + t.dtype_name.size() +
+                 (t.sizes.size() + t.strides.size()) * sizeof(int64_t),
+             rel(m, offset));
     const uint32_t index = static_cast<uint32_t>(tensors.size());
     tensors.push_back(std::move(t));
     return m.make(
@@ -741,6 +752,10 @@ class Loader {
       fail("the file holds a " + kind_name(r.kind) + ", not a dict, list or tensor", {},
            m.base() + r.offset);
     }
+    // Entries' names join their containers' keys: shared containers with long keys (a few KiB of
+    // pickle) could name millions of entries megabytes long. Names and entries are counted
+    // against what is left of the pickle's budget, before each is made.
+    flatten_left_ = pickle_left_;
     size_t visits = 0;
     while (!todo.empty()) {
       Item it = std::move(todo.back());
@@ -751,6 +766,7 @@ class Loader {
              it.name);
       const Object& o = m.at(it.ref);
       auto child = [&](const std::string& key) {
+        spend(it.name.size() + 1 + key.size() + sizeof(Item), it.name);
         return it.name.empty() ? key : it.name + "." + key;
       };
       switch (o.kind) {
@@ -809,8 +825,19 @@ class Loader {
     return out;
   }
 
+  // Counts n bytes of the flattening against flatten_left_.
+  void spend(uint64_t n, const std::string& name, std::optional<uint64_t> offset = std::nullopt) {
+    if (n > flatten_left_)
+      fail("flattening the pickled object would take more than the " +
+               std::to_string(pickle_left_) + " bytes left for it (" + pickle_budget() +
+               "; long names repeated through shared containers?)",
+           name.substr(0, 200), offset);
+    flatten_left_ -= n;
+  }
+
   void add(NamedTensors& out, std::unordered_set<std::string>& names, const std::string& name,
            Tensor t, uint64_t offset) {
+    spend(2 * name.size() + kEntryBytes, name, offset);
     if (!names.insert(name).second)
       fail("two entries flatten to the name '" + name + "'", name, offset);
     if (out.size() >= kMaxEntries)
@@ -827,7 +854,8 @@ class Loader {
   std::vector<std::byte> pickle_owned_;
   std::vector<StorageBytes> located_;
   uint64_t budget_ = 0;
-  uint64_t pickle_left_ = 0;  // of the memory the pickles' objects may take
+  uint64_t pickle_left_ = 0;   // of the memory the pickles' objects may take
+  uint64_t flatten_left_ = 0;  // of that, for the flattened entries and their names
 };
 
 class PytorchFormat final : public CheckpointFormat {

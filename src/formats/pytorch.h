@@ -52,8 +52,10 @@
 // big-endian file (byte-swapped) and of deflate-compressed entries (inflated once per storage).
 // The bytes materialised per load are capped at kMaterialiseBaseBytes plus twice the file's
 // size, so a stride-0 view cannot make a small file expand without bound; the unpickled objects
-// at kPickleBaseBytes plus 16 times the file's size, so a pickle of one-byte opcodes (or a
-// deflated data.pkl of a few KiB) cannot make it allocate gigabytes.
+// (what the policy keeps for each storage and tensor included), and then the flattened entries
+// and their names, at kPickleBaseBytes plus 16 times the file's size each, so a pickle of
+// one-byte opcodes, a deflated data.pkl of a few KiB, or long keys repeated through shared
+// containers cannot make it allocate gigabytes.
 //
 // Refused, each a FormatError naming the file, the tensor where known, and the byte offset: a
 // malformed archive (zip.h's checks); no data.pkl; a byteorder record other than little or big;

@@ -652,14 +652,15 @@ void apply_epilogue(int64_t m, int64_t n, float* c, int64_t ldc, const Epilogue&
 // How the panel kernels' products are blocked, per instruction set (measured on a Zen 4 core,
 // docs/benchmarks.md, issue 13, session 9):
 // - AVX2: B's used rows (p in the ranges, in order) in blocks of kAvx2BlockRows, B's columns in
-//   tiles of kPackCols; each tile's block of rows (128 × 48 floats, 24 KiB) stays in L1 while
-//   every panel of A passes over it. The 4-row × 24-column kernel reads each tile twice per panel
-//   (16 registers hold no more), and streaming it from L2 each time held it at 50–75% of the FMA
-//   peak; from L1, 76–89%. A tile whose rows lie apart (B as stored: a MatMul's rows a few KiB
-//   apart, which share L1's sets) is first copied into a contiguous one on the stack, when A has
-//   enough rows to pay for the copy.
-// - AVX-512: the 8 × 48 kernel reads a tile once per panel, a stream the prefetchers keep ahead
-//   of: no blocks and no copy (both cost it 5–20%: 98% of peak without, 80–94% with).
+//   tiles of kPackCols (wider when the block has fewer rows); each tile's block of rows (128 × 48
+//   floats, 24 KiB) stays in L1 while every panel of A passes over it. The 4-row × 24-column
+//   kernel reads each tile twice per panel (16 registers hold no more), and streaming it from L2
+//   each time held it at 50–75% of the FMA peak; from L1, 76–89%. A tile whose rows lie apart
+//   (B as stored: a MatMul's rows a few KiB apart, which share L1's sets) is first copied into a
+//   contiguous one on the stack, when A has enough rows to pay for the copy.
+// - AVX-512: the 8 × 48 kernel reads B once per panel, a stream the prefetchers keep ahead of:
+//   no blocks and no copy (both cost it 5–20%: 98% of peak without, 80–94% with); columns in
+//   blocks whose rows of B stay in L2 (256 KiB).
 // A block after the first starts from the sums in C (the kernels' `accumulate`): every element is
 // still one chain of multiply-adds over p in order, whichever blocks, tiles or panels there are.
 // Bias and ReLU are applied in registers in the last block, GeLU to each tile once it is final.
@@ -667,8 +668,9 @@ constexpr int64_t kAvx2BlockRows = 128;
 constexpr int64_t kCopyMinRows = 16;        // rows of A below which B is read where it lies
 constexpr int64_t kAFitsFloats = 64 << 10;  // A (256 KiB) stays in L2 while the tiles pass
 constexpr int kMaxBlockRanges = 16;         // pieces of the ranges per block (one ends early)
+constexpr int64_t kBlockFloats = 64 << 10;  // AVX-512: B's rows of a call's columns, in L2
 
-// rows × w floats (w ≤ kPackCols) from rows ldb apart into `out`, row after row: SSE copies (every
+// rows × w floats from rows ldb apart into `out`, row after row: SSE copies (every
 // x86-64 CPU has them) inline, where glibc's memmove, called per row of 48 floats, cost 15% of
 // a 64 × 512 × 784 product.
 void copy_tile(int64_t rows, int64_t w, const float* b, int64_t ldb, float* out) {
@@ -711,7 +713,14 @@ void panel_product(const PanelFn* kernels, bool a_packed, int64_t m, int64_t n, 
   for (const KRange& r : ranges) used += r.end - r.begin;
   const bool blocked = kernel_isa() == Isa::kAvx2;
   const int64_t block_rows = blocked ? kAvx2BlockRows : std::max<int64_t>(used, 1);
-  const bool copy = blocked && m >= kCopyMinRows && !(n <= kPackCols && ldb == n);
+  // Columns per kernel call: whole tiles, as many as the copy holds (AVX2) or as keep B's rows of
+  // them in L2 (AVX-512, 256 KiB). With few rows of B a 48-column call is a few hundred
+  // multiply-adds, and the calls' own cost showed (1 × 1 convolutions of 16 to 64 channels).
+  const int64_t fewest = std::max<int64_t>(1, std::min(block_rows, used));
+  const int64_t width = std::max(kPackCols, (blocked ? kAvx2BlockRows * kPackCols : kBlockFloats) /
+                                                fewest / kPackCols * kPackCols);
+  // B's rows already one after another (a convolution's tiled im2col): read in place.
+  const bool copy = blocked && m >= kCopyMinRows && !(n <= width && ldb == n);
   alignas(64) float tile[kAvx2BlockRows * kPackCols];
   // Columns [j0, j0 + w) of rows [i0, i1) of C over one block of B's rows.
   auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t w, const KRange* block, int pieces,
@@ -738,10 +747,10 @@ void panel_product(const PanelFn* kernels, bool a_packed, int64_t m, int64_t n, 
   };
   if (m * used <= kAFitsFloats) {
     // A stays in L2: each tile of C through all blocks before the next (C's tile stays in L1).
-    for (int64_t j0 = 0; j0 < n; j0 += kPackCols)
+    for (int64_t j0 = 0; j0 < n; j0 += width)
       for_blocks(ranges, block_rows,
                  [&](const KRange* block, int pieces, int64_t before, int64_t rows_in) {
-                   run(0, m, j0, std::min(kPackCols, n - j0), block, pieces, before, rows_in);
+                   run(0, m, j0, std::min(width, n - j0), block, pieces, before, rows_in);
                  });
     return;
   }
@@ -752,8 +761,8 @@ void panel_product(const PanelFn* kernels, bool a_packed, int64_t m, int64_t n, 
   for_blocks(ranges, block_rows,
              [&](const KRange* block, int pieces, int64_t before, int64_t rows_in) {
                for (int64_t i0 = 0; i0 < m; i0 += group)
-                 for (int64_t j0 = 0; j0 < n; j0 += kPackCols)
-                   run(i0, std::min(m, i0 + group), j0, std::min(kPackCols, n - j0), block, pieces,
+                 for (int64_t j0 = 0; j0 < n; j0 += width)
+                   run(i0, std::min(m, i0 + group), j0, std::min(width, n - j0), block, pieces,
                        before, rows_in);
              });
 }

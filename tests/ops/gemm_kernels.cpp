@@ -333,15 +333,21 @@ TEST(GemmKernels, PackedMatchesTheReferenceAndAnySplit) {
 }
 
 // Products large enough for the kernels' blocking (ops/gemm.cpp: AVX2 takes B's rows in blocks of
-// 128, copies tiles of B as stored when A has 16 rows or more, and, once A outgrows L2, runs its
-// rows in groups), with a weight's columns in many pieces (every third skipped: more pieces than
-// one block holds): each element is still one chain of multiply-adds over p in order, so every
-// instruction set gives the same bits, A packed or as stored.
+// 128, copies tiles of B as stored when A has 16 rows or more, wider tiles when B has few rows,
+// and, once A outgrows L2, runs its rows in groups), with a weight's columns in many pieces (every
+// third skipped: more pieces than one block holds): each element is still one chain of
+// multiply-adds over p in order, so every instruction set gives the same bits, A packed or as
+// stored.
 TEST(GemmKernels, BlockedProductsAreOneChainPerElementOnEverySet) {
   const std::vector<Isa> isas = simd_isas();
   if (isas.empty()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
-  for (auto [m, n, k] : std::vector<Shape3>{
-           {520, 50, 130}, {40, 100, 300}, {17, 130, 129}, {16, 48, 257}, {9, 61, 200}}) {
+  for (auto [m, n, k] : std::vector<Shape3>{{520, 50, 130},
+                                            {40, 100, 300},
+                                            {17, 130, 129},
+                                            {16, 48, 257},
+                                            {9, 61, 200},
+                                            {24, 300, 20},
+                                            {33, 1000, 5}}) {
     SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
     const auto a = random_floats(static_cast<size_t>(m * k), 41);
     const auto b = random_floats(static_cast<size_t>(k * n), 42);
