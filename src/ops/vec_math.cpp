@@ -51,14 +51,17 @@ __attribute__((target("avx512f"))) inline __m512 exp512(__m512 x) {
                               _mm512_set1_ps(__builtin_inff()));
 }
 
-template <bool kSiLU>
+// kKind: 0 Sigmoid 1 / (1 + e^−x), 1 SiLU x / (1 + e^−x), 2 x · Sigmoid(x) (Mul(x, Sigmoid(x)):
+// the product of the two ops' values, bit for bit).
+template <int kKind>
 __attribute__((target("avx512f"))) void logistic_avx512(const float* x, float* y, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
     const __m512 d = _mm512_add_ps(one, exp512(_mm512_sub_ps(zero, v)));
-    _mm512_mask_storeu_ps(y + i, mask, _mm512_div_ps(kSiLU ? v : one, d));
+    const __m512 q = _mm512_div_ps(kKind == 1 ? v : one, d);
+    _mm512_mask_storeu_ps(y + i, mask, kKind == 2 ? _mm512_mul_ps(v, q) : q);
   }
 }
 
@@ -107,21 +110,22 @@ __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
                           _mm256_set1_ps(__builtin_inff()), over);
 }
 
-template <bool kSiLU>
+template <int kKind>
+__attribute__((target("avx2,fma"))) inline __m256 logistic256(__m256 v) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 d = _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v)));
+  const __m256 q = _mm256_div_ps(kKind == 1 ? v : one, d);
+  return kKind == 2 ? _mm256_mul_ps(v, q) : q;
+}
+
+template <int kKind>
 __attribute__((target("avx2,fma"))) void logistic_avx2(const float* x, float* y, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 d = _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, v)));
-    _mm256_storeu_ps(y + i, _mm256_div_ps(kSiLU ? v : one, d));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, logistic256<kKind>(_mm256_loadu_ps(x + i)));
   if (i < n) {
     alignas(32) float lane[8] = {};
     for (int64_t k = i; k < n; ++k) lane[k - i] = x[k];
-    const __m256 v = _mm256_load_ps(lane);
-    const __m256 d = _mm256_add_ps(one, exp256(_mm256_sub_ps(zero, v)));
-    _mm256_store_ps(lane, _mm256_div_ps(kSiLU ? v : one, d));
+    _mm256_store_ps(lane, logistic256<kKind>(_mm256_load_ps(lane)));
     for (int64_t k = i; k < n; ++k) y[k] = lane[k - i];
   }
 }
@@ -157,14 +161,14 @@ __attribute__((target("avx2,fma"))) void gelu_avx2(const float* x, float* y, int
 }
 #endif
 
-template <bool kSiLU>
+template <int kKind>
 VecFn logistic() {
 #if defined(__x86_64__)
   switch (kernel_isa()) {
     case Isa::kAvx512:
-      return &logistic_avx512<kSiLU>;
+      return &logistic_avx512<kKind>;
     case Isa::kAvx2:
-      return &logistic_avx2<kSiLU>;
+      return &logistic_avx2<kKind>;
     case Isa::kNone:
       break;
   }
@@ -221,7 +225,8 @@ VecFn gelu_simd() {
   return nullptr;
 }
 
-VecFn silu_simd() { return logistic<true>(); }
-VecFn sigmoid_simd() { return logistic<false>(); }
+VecFn silu_simd() { return logistic<1>(); }
+VecFn sigmoid_simd() { return logistic<0>(); }
+VecFn x_sigmoid_simd() { return logistic<2>(); }
 
 }  // namespace cellar::ops

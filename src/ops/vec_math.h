@@ -17,6 +17,9 @@ using VecFn = void (*)(const float* x, float* y, int64_t n);
 VecFn silu_simd();
 // y = 1 / (1 + e^−x) (Sigmoid), or null.
 VecFn sigmoid_simd();
+// y = x · (1 / (1 + e^−x)): Mul(x, Sigmoid(x)), the two ops' values bit for bit, in one pass; or
+// null.
+VecFn x_sigmoid_simd();
 // y = e^x (+∞ above 88.376, 0 below −88.376, NaN kept), or null.
 VecFn exp_simd();
 // y = GeLU(x), the tanh form (MindSpore's GeLU primitive), or null.

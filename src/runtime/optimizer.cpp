@@ -338,10 +338,42 @@ int fold_batch_norms(Rewriter& rw) {
   return folded;
 }
 
+// Swish as MindSpore writes it (mindcv's EfficientNet): s = Sigmoid(v), y = Mul(v, s) (either
+// order), v read by those two nodes only, s by the Mul only, neither a graph output, same dtype
+// and shape (no broadcast). The Sigmoid and Mul nodes, or {-1, -1}.
+std::pair<int, int> sigmoid_product(Rewriter& rw, int v) {
+  const ir::Graph& g = rw.graph();
+  if (rw.is_output(v) || rw.readers(v) != 2) return {-1, -1};
+  int sig = -1, mul = -1;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    const ir::Node& node = g.nodes[n];
+    if (std::find(node.inputs.begin(), node.inputs.end(), v) == node.inputs.end()) continue;
+    if (node.op == "Sigmoid" && node.inputs.size() == 1 && node.outputs.size() == 1 &&
+        node.attrs.empty())
+      sig = static_cast<int>(n);
+    else if (node.op == "Mul" && node.inputs.size() == 2 && node.outputs.size() == 1)
+      mul = static_cast<int>(n);
+  }
+  if (sig < 0 || mul < 0) return {-1, -1};
+  const int s = g.nodes[static_cast<size_t>(sig)].outputs[0];
+  const ir::Node& m = g.nodes[static_cast<size_t>(mul)];
+  const bool operands =
+      (m.inputs[0] == v && m.inputs[1] == s) || (m.inputs[0] == s && m.inputs[1] == v);
+  const auto& vi = g.value(v);
+  const auto& yi = g.value(m.outputs[0]);
+  if (!operands || !rw.private_value(s) || yi.dtype != vi.dtype || yi.shape != vi.shape)
+    return {-1, -1};
+  return {sig, mul};
+}
+
 // 4. Conv2D [→ BiasAdd] [→ activation] → FusedConv2D.
 int fuse_convolutions(Rewriter& rw) {
-  static const std::map<std::string, std::string> kActivations = {
-      {"ReLU", "relu"}, {"ReLU6", "relu6"}, {"HSwish", "hswish"}, {"HSigmoid", "hsigmoid"}};
+  static const std::map<std::string, std::string> kActivations = {{"ReLU", "relu"},
+                                                                  {"ReLU6", "relu6"},
+                                                                  {"HSwish", "hswish"},
+                                                                  {"HSigmoid", "hsigmoid"},
+                                                                  {"SiLU", "silu"}};
   ir::Graph& g = rw.graph();
   int fused = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
@@ -368,6 +400,11 @@ int fuse_convolutions(Rewriter& rw) {
         swallowed.push_back(static_cast<size_t>(r));
         out = act.outputs[0];
       }
+    } else if (const auto [sig, mul] = sigmoid_product(rw, out); sig >= 0) {
+      activation = "x_sigmoid";
+      swallowed.push_back(static_cast<size_t>(sig));
+      swallowed.push_back(static_cast<size_t>(mul));
+      out = g.nodes[static_cast<size_t>(mul)].outputs[0];
     }
     if (swallowed.empty()) continue;
     ir::Node& conv = g.nodes[n];

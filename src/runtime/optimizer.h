@@ -10,9 +10,10 @@
 //   3. BatchNorm folding: inference BatchNorm(Conv2D(x, w) [+ BiasAdd b]) with constant
 //      statistics becomes Conv2D(x, w·a) + BiasAdd(b·a + β − μ·a), a = γ / √(σ² + ε), computed
 //      in double (its running mean and variance outputs must be unused);
-//   4. fusion: Conv2D [→ BiasAdd] [→ ReLU | ReLU6 | HSwish | HSigmoid] becomes one FusedConv2D
-//      node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one reader and is no
-//      graph output;
+//   4. fusion: Conv2D [→ BiasAdd] [→ ReLU | ReLU6 | HSwish | HSigmoid | SiLU] becomes one
+//      FusedConv2D node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one
+//      reader and is no graph output; so does swish as MindSpore writes it, Mul(v, Sigmoid(v))
+//      with v read by those two nodes only;
 //   4b. MatMul [→ BiasAdd | Add of a Float32 [n] bias] [→ ReLU | GeLU] becomes one FusedMatMul
 //      node (ops/math/matmul.cpp: the GEMM kernels apply bias and activation as they store C),
 //      under the same one-reader rule; an activation behind a Reshape of the product is taken in

@@ -414,8 +414,8 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
 // 32×32 positions (a 4 KiB row stride, copied), groups with a panel of fewer than 8 rows, strides,
 // dilations and padding, and more output positions than one column block; outputs 2 columns wide
 // (a tile of im2col spans 24 output rows) and one row high; 1×1 convolutions read in place over
-// several column tiles (each finished on its own), the last taking in a narrow remainder; ReLU
-// and HSwish.
+// several column tiles (each finished on its own), the last taking in a narrow remainder; ReLU,
+// HSwish and x · sigmoid(x).
 TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   for (Isa isa : simd_isas()) {
     SCOPED_TRACE(isa_name(isa));
@@ -439,7 +439,7 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
                                            {1, 24, 40, 30, 21, 1, 1, 1, 1, 0},
                                            {2, 200, 19, 19, 12, 1, 1, 1, 1, 0},
                                            {1, 16, 37, 41, 30, 1, 2, 1, 1, 0}}) {
-      for (const char* act : {"relu", "hswish"}) {
+      for (const char* act : {"relu", "hswish", "x_sigmoid"}) {
         const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
         Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
         auto fill = [](Tensor& t, unsigned seed) {
@@ -503,50 +503,52 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
                                          {2, 3, 9, 104, 7, 3, 1, 1, 1, 1, 1, 1},
                                          {1, 1, 5, 5, 3, 1, 1, 1, 0, 0, 0, 0},
                                          {1, 4, 20, 20, 9, 3, 3, 1, 0, 2, 1, 0}}) {
-    const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, geo.k, geo.k};
-    Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
-    auto fill = [](Tensor& t, unsigned seed) {
-      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-      std::copy(v.begin(), v.end(), t.data<float>());
-    };
-    fill(x, 21), fill(w, 22), fill(bias, 23);
-    const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                             {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
-                             {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                             {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
-                             {"group", int64_t{1}},
-                             {"activation", std::string("hswish")}};
-    const std::vector<TensorType> types = {
-        {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
-    const TensorType out = fused->infer(types, attrs)[0];
-    Tensor want(DType::Float32, out.shape);
-    {
-      ForcedIsa portable(Isa::kNone);
-      std::vector<Tensor> in{x, w, bias}, want_out{want};
-      fused->make_kernel(types, attrs)(in, want_out);
-    }
-    for (Isa isa : simd_isas()) {
-      ForcedIsa forced(isa);
-      for (bool packed : {false, true}) {
-        ir::Attrs a = attrs;
-        a["packed_weight"] = packed;
-        const Kernel kernel = fused->make_kernel(types, a);
-        std::vector<Tensor> in{x, packed ? pack_conv_weight(w, 1) : w, bias};
-        Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
-        std::vector<Tensor> got_out{got}, serial_out{serial};
-        runtime::ThreadPool pool(2);
-        kernel(in, got_out, pool);
-        kernel(in, serial_out);
-        double worst = 0, scale = 0;
-        for (int64_t i = 0; i < want.numel(); ++i) {
-          worst = std::max(
-              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
-          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+    for (const char* act : {"hswish", "silu"}) {
+      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, geo.k, geo.k};
+      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+      auto fill = [](Tensor& t, unsigned seed) {
+        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        std::copy(v.begin(), v.end(), t.data<float>());
+      };
+      fill(x, 21), fill(w, 22), fill(bias, 23);
+      const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                               {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
+                               {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                               {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                               {"group", int64_t{1}},
+                               {"activation", std::string(act)}};
+      const std::vector<TensorType> types = {
+          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+      const TensorType out = fused->infer(types, attrs)[0];
+      Tensor want(DType::Float32, out.shape);
+      {
+        ForcedIsa portable(Isa::kNone);
+        std::vector<Tensor> in{x, w, bias}, want_out{want};
+        fused->make_kernel(types, attrs)(in, want_out);
+      }
+      for (Isa isa : simd_isas()) {
+        ForcedIsa forced(isa);
+        for (bool packed : {false, true}) {
+          ir::Attrs a = attrs;
+          a["packed_weight"] = packed;
+          const Kernel kernel = fused->make_kernel(types, a);
+          std::vector<Tensor> in{x, packed ? pack_conv_weight(w, 1) : w, bias};
+          Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
+          std::vector<Tensor> got_out{got}, serial_out{serial};
+          runtime::ThreadPool pool(2);
+          kernel(in, got_out, pool);
+          kernel(in, serial_out);
+          double worst = 0, scale = 0;
+          for (int64_t i = 0; i < want.numel(); ++i) {
+            worst = std::max(worst, std::fabs(static_cast<double>(got.data<float>()[i]) -
+                                              want.data<float>()[i]));
+            scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+          }
+          EXPECT_GT(scale, 0.5);
+          EXPECT_LE(worst, 1e-5 * scale)
+              << isa_name(isa) << (packed ? " packed" : "") << " input " << xs.str();
+          EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
         }
-        EXPECT_GT(scale, 0.5);
-        EXPECT_LE(worst, 1e-5 * scale)
-            << isa_name(isa) << (packed ? " packed" : "") << " input " << xs.str();
-        EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
       }
     }
   }
@@ -554,7 +556,8 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
 
 // Depthwise convolution (groups of one input channel) on each instruction set against the
 // portable loop (Isa::kNone): planes from 1×1 to 33×33 (vector tails of every width), strides,
-// dilation, asymmetric padding, 5×5 taps, a channel multiplier of 2, batch 2, across two threads.
+// dilation, asymmetric padding, 5×5 taps, a channel multiplier of 2, batch 2, across two threads;
+// ReLU6 in registers, SiLU and x · sigmoid(x) over each finished block.
 TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
   struct Geo {
     int64_t n, c, h, w, mult, k, stride, dilation, pt, pb, pl, pr;
@@ -571,44 +574,47 @@ TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
                                          {1, 20, 7, 7, 1, 3, 1, 2, 2, 2, 2, 2},
                                          {1, 40, 16, 16, 1, 5, 2, 1, 2, 2, 2, 2},
                                          {2, 48, 6, 5, 1, 3, 1, 1, 1, 1, 1, 1}}) {
-    const int64_t o = geo.c * geo.mult;
-    const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{o, 1, geo.k, geo.k};
-    Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{o});
-    auto fill = [](Tensor& t, unsigned seed) {
-      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-      std::copy(v.begin(), v.end(), t.data<float>());
-    };
-    fill(x, 14), fill(w, 15), fill(bias, 16);
-    const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                             {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
-                             {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                             {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
-                             {"group", geo.c},
-                             {"activation", std::string("relu6")}};
-    const std::vector<TensorType> types = {
-        {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{o}}};
-    const TensorType out = fused->infer(types, attrs)[0];
-    std::vector<Tensor> in{x, w, bias};
-    Tensor want(DType::Float32, out.shape);
-    {
-      ForcedIsa portable(Isa::kNone);
-      std::vector<Tensor> want_out{want};
-      fused->make_kernel(types, attrs)(in, want_out);
-    }
-    for (Isa isa : simd_isas()) {
-      ForcedIsa forced(isa);
-      const Kernel kernel = fused->make_kernel(types, attrs);
-      Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
-      std::vector<Tensor> got_out{got}, serial_out{serial};
-      runtime::ThreadPool pool(2);
-      kernel(in, got_out, pool);
-      kernel(in, serial_out);
-      double worst = 0;
-      for (int64_t i = 0; i < want.numel(); ++i)
-        worst = std::max(
-            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
-      EXPECT_LE(worst, 1e-5) << isa_name(isa) << " input " << xs.str() << " weight " << ws.str();
-      EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+    for (const char* act : {"relu6", "silu", "x_sigmoid"}) {
+      const int64_t o = geo.c * geo.mult;
+      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{o, 1, geo.k, geo.k};
+      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{o});
+      auto fill = [](Tensor& t, unsigned seed) {
+        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        std::copy(v.begin(), v.end(), t.data<float>());
+      };
+      fill(x, 14), fill(w, 15), fill(bias, 16);
+      const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                               {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
+                               {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                               {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                               {"group", geo.c},
+                               {"activation", std::string(act)}};
+      const std::vector<TensorType> types = {
+          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{o}}};
+      const TensorType out = fused->infer(types, attrs)[0];
+      std::vector<Tensor> in{x, w, bias};
+      Tensor want(DType::Float32, out.shape);
+      {
+        ForcedIsa portable(Isa::kNone);
+        std::vector<Tensor> want_out{want};
+        fused->make_kernel(types, attrs)(in, want_out);
+      }
+      for (Isa isa : simd_isas()) {
+        ForcedIsa forced(isa);
+        const Kernel kernel = fused->make_kernel(types, attrs);
+        Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape);
+        std::vector<Tensor> got_out{got}, serial_out{serial};
+        runtime::ThreadPool pool(2);
+        kernel(in, got_out, pool);
+        kernel(in, serial_out);
+        double worst = 0;
+        for (int64_t i = 0; i < want.numel(); ++i)
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+        EXPECT_LE(worst, 1e-5) << isa_name(isa) << " " << act << " input " << xs.str() << " weight "
+                               << ws.str();
+        EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+      }
     }
   }
 }
@@ -625,6 +631,24 @@ TEST(GemmKernels, SiluAndSigmoidLanesMatchTheFormula) {
     x.push_back(v);
   for (Isa isa : simd_isas()) {
     ForcedIsa forced(isa);
+    // x · sigmoid(x) in one pass: Mul's product of Sigmoid's values, bit for bit.
+    {
+      const VecFn xs = x_sigmoid_simd(), sig = sigmoid_simd();
+      ASSERT_NE(xs, nullptr);
+      for (size_t len : {x.size(), size_t{1}, size_t{7}, size_t{9}, size_t{17}}) {
+        const size_t start = x.size() - len;
+        std::vector<float> y(len), s(len);
+        xs(x.data() + start, y.data(), static_cast<int64_t>(len));
+        sig(x.data() + start, s.data(), static_cast<int64_t>(len));
+        for (size_t i = 0; i < len; ++i) {
+          const float want = x[start + i] * s[i];
+          if (std::isnan(want))
+            EXPECT_TRUE(std::isnan(y[i])) << isa_name(isa) << " x " << x[start + i];
+          else
+            EXPECT_EQ(y[i], want) << isa_name(isa) << " x " << x[start + i];
+        }
+      }
+    }
     for (bool silu : {true, false}) {
       const VecFn f = silu ? silu_simd() : sigmoid_simd();
       ASSERT_NE(f, nullptr);

@@ -233,6 +233,71 @@ TEST(Optimizer, LeavesAConvolutionWhoseOutputHasTwoReaders) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(got[i].equal(want[i])) << i;
 }
 
+// x (1, 16, 9, 9) → 1×1 Conv2D (24) → BiasAdd → Mul(·, Sigmoid(·)) (swish as mindcv's EfficientNet
+// writes it) → depthwise 3×3 Conv2D → BiasAdd → SiLU → y. `sigmoid_out`: the Sigmoid's value.
+struct SwishNet {
+  ir::Graph g;
+  int sigmoid_out;
+};
+
+SwishNet swish_net() {
+  SwishNet n;
+  ir::Graph& g = n.g;
+  const int x = g.add_value("x", DType::Float32, Shape{1, 16, 9, 9});
+  g.inputs = {x};
+  const int w1 = constant(g, "w1", filled({24, 16, 1, 1}, -0.4, 0.07));
+  const int b1 = constant(g, "b1", filled({24}, -0.3, 0.05));
+  const int w2 = constant(g, "w2", filled({24, 1, 3, 3}, -0.5, 0.09));
+  const int b2 = constant(g, "b2", filled({24}, 0.2, -0.04));
+  const Shape s{1, 24, 9, 9};
+  const int c1 = g.add_value("c1", DType::Float32, s), v1 = g.add_value("v1", DType::Float32, s);
+  n.sigmoid_out = g.add_value("sig", DType::Float32, s);
+  const int m1 = g.add_value("m1", DType::Float32, s), c2 = g.add_value("c2", DType::Float32, s);
+  const int v2 = g.add_value("v2", DType::Float32, s), y = g.add_value("y", DType::Float32, s);
+  g.nodes.push_back({.name = "conv1", .op = "Conv2D", .inputs = {x, w1}, .outputs = {c1}});
+  g.nodes.push_back({.name = "bias1", .op = "BiasAdd", .inputs = {c1, b1}, .outputs = {v1}});
+  g.nodes.push_back({.name = "sig", .op = "Sigmoid", .inputs = {v1}, .outputs = {n.sigmoid_out}});
+  g.nodes.push_back({.name = "mul", .op = "Mul", .inputs = {n.sigmoid_out, v1}, .outputs = {m1}});
+  g.nodes.push_back({.name = "conv2",
+                     .op = "Conv2D",
+                     .inputs = {m1, w2},
+                     .outputs = {c2},
+                     .attrs = {{"pad_mode", std::string("same")}, {"group", int64_t{24}}}});
+  g.nodes.push_back({.name = "bias2", .op = "BiasAdd", .inputs = {c2, b2}, .outputs = {v2}});
+  g.nodes.push_back({.name = "silu", .op = "SiLU", .inputs = {v2}, .outputs = {y}});
+  g.outputs = {y};
+  return n;
+}
+
+TEST(Optimizer, FusesSwishAndSiLUIntoTheConvolutions) {
+  const SwishNet n = swish_net();
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(n.g, &r);
+  EXPECT_EQ(r.convolutions_fused, 2);
+  ASSERT_EQ(opt.nodes.size(), 2u);
+  EXPECT_EQ(opt.nodes[0].op, "FusedConv2D");
+  EXPECT_EQ(std::get<std::string>(opt.nodes[0].attrs.at("activation")), "x_sigmoid");
+  EXPECT_EQ(std::get<std::string>(opt.nodes[1].attrs.at("activation")), "silu");
+  const std::vector<Tensor> x{filled({1, 16, 9, 9}, -1, 0.17)};
+  const Tensor want = run(n.g, false, x)[0], got = run(n.g, true, x)[0];
+  EXPECT_GT(max_abs(want), 0.1);
+  EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+}
+
+TEST(Optimizer, LeavesASwishWhoseSigmoidIsRead) {
+  SwishNet n = swish_net();
+  n.g.outputs.push_back(n.sigmoid_out);
+  runtime::OptimizeReport r;
+  const ir::Graph opt = runtime::optimize(n.g, &r);
+  // Conv2D + BiasAdd still fuse (activation none); the Sigmoid and the Mul stay.
+  EXPECT_EQ(census(opt).at("Sigmoid"), 1);
+  EXPECT_EQ(census(opt).at("Mul"), 1);
+  const std::vector<Tensor> x{filled({1, 16, 9, 9}, -1, 0.17)};
+  const auto want = run(n.g, false, x), got = run(n.g, true, x);
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LE(cellar::testing::max_abs_diff(got[i], want[i]), 1e-5 * (1 + max_abs(want[i])));
+}
+
 // x (5, 12) → MatMul(w: 9×12, transpose_b) → BiasAdd | Add of b (9) → ReLU → y: a Dense layer.
 struct DenseNet {
   ir::Graph g;

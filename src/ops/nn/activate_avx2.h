@@ -23,6 +23,9 @@ __attribute__((target("avx2,fma"))) inline __m256 activate256(__m256 v, ConvActi
           _mm256_mul_ps(v, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six)), six);
     case ConvActivation::kHSigmoid:
       return _mm256_div_ps(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, three), zero), six), six);
+    case ConvActivation::kSiLU:
+    case ConvActivation::kXSigmoid:
+      return v;  // applied to the stored block (conv_activate_exp)
   }
   return v;
 }

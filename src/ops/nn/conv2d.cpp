@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -33,6 +34,7 @@
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
 #include "ops/registry.h"
+#include "ops/vec_math.h"
 
 namespace cellar::ops {
 
@@ -315,6 +317,11 @@ inline T min6(T a) {
 }
 template <class T, ConvActivation kAct>
 void epilogue_row(T* y, int64_t len, T bias) {
+  if constexpr (conv_activation_exp(kAct)) {
+    for (int64_t i = 0; i < len; ++i) y[i] += bias;
+    conv_activate_exp(kAct, y, len);
+    return;
+  }
   for (int64_t i = 0; i < len; ++i) {
     const T v = y[i] + bias;
     if constexpr (kAct == ConvActivation::kNone) {
@@ -353,10 +360,19 @@ __attribute__((target("avx2,fma"))) void epilogue_rows_avx2(float* y, int64_t ld
 // none): in SIMD lanes where the kernels have AVX2, else epilogue_row.
 template <class T, ConvActivation kAct>
 void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
+  if constexpr (conv_activation_exp(kAct)) {
+    // The bias row by row, then the activation over the rows at once where they are contiguous
+    // (one call over a block, not one per row of a few dozen outputs).
+    if (bias) epilogue_rows<T, ConvActivation::kNone>(y, ld, rows, len, bias);
+    if (ld == len) return conv_activate_exp(kAct, y, rows * len);
+    for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, y + r * ld, len);
+    return;
+  }
 #if defined(__x86_64__)
   if constexpr (std::is_same_v<T, float>) {
-    // Rows shorter than a vector (a squeeze-excitation's 1 × 1 outputs) one element at a time.
-    if (len >= 8 && kernel_isa() != Isa::kNone)
+    // Rows shorter than a vector (a squeeze-excitation's 1 × 1 outputs) one element at a time;
+    // the e^x activations row by row over the whole row (conv_activate_exp).
+    if (!conv_activation_exp(kAct) && len >= 8 && kernel_isa() != Isa::kNone)
       return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias);
   }
 #endif
@@ -412,8 +428,12 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
             for (int64_t u = u0; u < u1; ++u) {
               const int64_t b = u / per_image, c0 = (u % per_image) * kDepthwiseLanes;
               const int64_t offset = (b * g.o + c0) * g.oh * g.ow;
-              blocked(g, x + (b * g.c + c0) * g.h * g.w, std::min(kDepthwiseLanes, g.c - c0),
-                      w + c0 * g.kh * g.kw, bias ? bias + c0 : nullptr, kAct, y + offset, scratch);
+              const int64_t channels = std::min(kDepthwiseLanes, g.c - c0);
+              blocked(g, x + (b * g.c + c0) * g.h * g.w, channels, w + c0 * g.kh * g.kw,
+                      bias ? bias + c0 : nullptr, kAct, y + offset, scratch);
+              // The block's planes, one after another, while they are in cache.
+              if constexpr (conv_activation_exp(kAct))
+                conv_activate_exp(kAct, y + offset, channels * g.oh * g.ow);
             }
           });
           return;
@@ -445,7 +465,18 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
     };
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (conv_direct_fits(g)) return conv_direct_kernel(g, has_bias, kAct, packed);
+    if (conv_direct_fits(g)) {
+      Kernel direct = conv_direct_kernel(g, has_bias, kAct, packed);
+      if constexpr (!conv_activation_exp(kAct)) return direct;
+      // The e^x activations over the output once it is written (a stem: one layer per net).
+      return [direct](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+        direct(in, out, par);
+        float* y = out[0].data<float>();
+        par.for_range(out[0].numel(), kElementGrain, [&](int64_t i0, int64_t i1, int) {
+          conv_activate_exp(kAct, y + i0, i1 - i0);
+        });
+      };
+    }
   }
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
@@ -606,11 +637,39 @@ Kernel conv_with(const ConvGeometry& g, bool bias, ConvActivation act, bool pack
       return conv_typed<T, ConvActivation::kHSwish>(g, bias, packed);
     case ConvActivation::kHSigmoid:
       return conv_typed<T, ConvActivation::kHSigmoid>(g, bias, packed);
+    case ConvActivation::kSiLU:
+      return conv_typed<T, ConvActivation::kSiLU>(g, bias, packed);
+    case ConvActivation::kXSigmoid:
+      return conv_typed<T, ConvActivation::kXSigmoid>(g, bias, packed);
     case ConvActivation::kNone:
       break;
   }
   return conv_typed<T, ConvActivation::kNone>(g, bias, packed);
 }
+
+template <class T>
+void activate_exp_scalar(ConvActivation act, T* y, int64_t n) {
+  // The SiLU and Sigmoid ops' portable formulas (then Mul's product).
+  if (act == ConvActivation::kSiLU)
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (T(1) + std::exp(-y[i]));
+  else if (act == ConvActivation::kXSigmoid)
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] * (T(1) / (T(1) + std::exp(-y[i])));
+}
+
+}  // namespace
+
+void conv_activate_exp(ConvActivation act, float* y, int64_t n) {
+  if (act == ConvActivation::kSiLU) {
+    if (const VecFn silu = silu_simd()) return silu(y, y, n);
+  } else if (act == ConvActivation::kXSigmoid) {
+    if (const VecFn x_sigmoid = x_sigmoid_simd()) return x_sigmoid(y, y, n);
+  }
+  activate_exp_scalar(act, y, n);
+}
+
+void conv_activate_exp(ConvActivation act, double* y, int64_t n) { activate_exp_scalar(act, y, n); }
+
+namespace {
 
 Kernel conv2d_make_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   return conv_kernel(in[0].dtype, conv_geometry(kOp, in, attrs), false, ConvActivation::kNone);

@@ -24,8 +24,20 @@ struct ConvGeometry {
 // x's dtype (Float32 or Float64).
 ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const ir::Attrs& attrs);
 
-// What the fused kernel applies to each output after the convolution.
-enum class ConvActivation { kNone, kReLU, kReLU6, kHSwish, kHSigmoid };
+// What the fused kernel applies to each output after the convolution. kSiLU is the SiLU op's
+// x / (1 + e^−x); kXSigmoid is Mul(x, Sigmoid(x)), x · (1 / (1 + e^−x)), as MindSpore writes
+// swish in mindcv's EfficientNet (each the same function as the ops it replaces, the same values
+// bit for bit). Those two are not applied in registers: a kernel writes its block with the bias
+// only (activate256 passes them through) and then runs conv_activate_exp over the block while it
+// is in cache.
+enum class ConvActivation { kNone, kReLU, kReLU6, kHSwish, kHSigmoid, kSiLU, kXSigmoid };
+constexpr bool conv_activation_exp(ConvActivation a) {
+  return a == ConvActivation::kSiLU || a == ConvActivation::kXSigmoid;
+}
+// y[0, n) = act(y[0, n)) for the two e^x activations (in SIMD lanes where the kernels have them,
+// as the SiLU and Sigmoid ops compute them; anything else: y unchanged).
+void conv_activate_exp(ConvActivation act, float* y, int64_t n);
+void conv_activate_exp(ConvActivation act, double* y, int64_t n);
 
 // Whether a convolution of this geometry runs as GEMMs over its weight (every one but depthwise
 // groups): the ones whose weight the optimiser may pack (pack_conv_weight).

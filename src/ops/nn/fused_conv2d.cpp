@@ -1,7 +1,8 @@
 // FusedConv2D: y = act(Conv2D(x, w) + bias), made at load time by the graph optimiser
-// (src/runtime/optimizer.h) from Conv2D → [BiasAdd] → [ReLU | ReLU6 | HSwish | HSigmoid] chains
-// (after folding BatchNorm into the weight and bias). Inputs x, w and an optional bias [out];
-// Conv2D's attributes plus `activation` ("none", "relu", "relu6", "hswish", "hsigmoid") and
+// (src/runtime/optimizer.h) from Conv2D → [BiasAdd] → [ReLU | ReLU6 | HSwish | HSigmoid | SiLU |
+// Mul(·, Sigmoid(·))] chains (after folding BatchNorm into the weight and bias). Inputs x, w and an
+// optional bias [out]; Conv2D's attributes plus `activation` ("none", "relu", "relu6", "hswish",
+// "hsigmoid", "silu", "x_sigmoid": x · sigmoid(x) as Mul and Sigmoid compute it) and
 // `packed_weight` (bool, default false: w as pack_conv_weight leaves it, the optimiser's doing
 // where the CPU has the packed kernels). The kernel is Conv2D's, applying bias and activation to
 // each block of output while it is in cache (ops/nn/conv2d.h). An internal row: no MindIR or ONNX
@@ -30,9 +31,11 @@ ConvActivation activation(const ir::Attrs& attrs) {
   if (a == "relu6") return ConvActivation::kReLU6;
   if (a == "hswish") return ConvActivation::kHSwish;
   if (a == "hsigmoid") return ConvActivation::kHSigmoid;
+  if (a == "silu") return ConvActivation::kSiLU;
+  if (a == "x_sigmoid") return ConvActivation::kXSigmoid;
   throw ValueError(ErrorCode::kInvalidArgument,
                    std::string(kOp) + ": activation '" + a +
-                       "' is not one of none, relu, relu6, hswish, hsigmoid");
+                       "' is not one of none, relu, relu6, hswish, hsigmoid, silu, x_sigmoid");
 }
 
 ConvGeometry checked(std::span<const TensorType> in, const ir::Attrs& attrs) {
