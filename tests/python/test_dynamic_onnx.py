@@ -355,6 +355,25 @@ def test_torch_export_reading_the_shape_of_an_intermediate_value(tmp_path, batch
         assert float(np.abs(got - np.load(TORCH_FIXTURES / want)).max()) <= 1e-5
 
 
+@pytest.mark.parametrize("size", ["0", "1"])
+def test_torch_export_with_arguments_computed_from_shapes(tmp_path, size):
+    """tests/fixtures/torch/make_sizes_fixture.py: F.interpolate to another input's size, F.pad to
+    a multiple of 4, topk(size // 2) and split([1, size - 1]) exported with dynamic axes. cellar
+    matches PyTorch's recorded outputs and ONNX Runtime live at two sizes."""
+    model = TORCH_FIXTURES / "sizes_opset17.onnx"
+    xin, yin = TORCH_FIXTURES / f"sizes_x{size}.npy", TORCH_FIXTURES / f"sizes_y{size}.npy"
+    out = tmp_path / "out"
+    cellar("run", model, "--input", f"x={xin}", "--input", f"y={yin}", "--output-dir", out)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    names = ["up", "near", "padded", "top", "rest"]
+    for name, ref in zip(names, sess.run(None, {"x": np.load(xin), "y": np.load(yin)})):
+        got = np.load(out / f"{name}.npy")
+        want = np.load(TORCH_FIXTURES / f"sizes_{name}{size}.npy")
+        assert got.shape == ref.shape == want.shape, name
+        assert float(np.abs(got - ref).max()) <= 1e-5, name
+        assert float(np.abs(got - want).max()) <= 1e-5, name
+
+
 def test_inspect_shows_the_symbols(tmp_path):
     model = convnet(tmp_path / "c.onnx")
     text = cellar("inspect", model).stdout

@@ -977,6 +977,38 @@ TEST(ValueDependentShapes, ShapeOfAnIntermediateValueFromATorchExport) {
   EXPECT_LE(max_abs_diff(y2[1], read_npy(dir / "window_t2.npy")), 1e-5);
 }
 
+// A PyTorch export whose op arguments are computed from its inputs' shapes (tests/fixtures/torch/
+// make_sizes_fixture.py): F.interpolate to another input's size (Resize, linear and nearest),
+// F.pad to a multiple of 4, topk(size // 2) and split([1, size - 1]). cellar matches PyTorch's
+// eager outputs at two sizes of every dynamic axis, in either order.
+TEST(ValueDependentShapes, TorchExportWithComputedArguments) {
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const ir::Graph g = cellar::load(dir / "sizes_opset17.onnx");
+  std::set<std::string> computed;
+  for (const auto& n : g.nodes)
+    if (n.inputs.size() == 2 && (n.op == "ResizeBilinearV2" || n.op == "ResizeNearestNeighbor" ||
+                                 n.op == "Pad" || n.op == "TopkExt"))
+      computed.insert(n.op);
+  // (torch 2.15 writes the split as Slices with computed ends.)
+  EXPECT_EQ(computed,
+            (std::set<std::string>{"Pad", "ResizeBilinearV2", "ResizeNearestNeighbor", "TopkExt"}));
+  runtime::Executor exec(g);
+  const char* names[] = {"up", "near", "padded", "top", "rest"};
+  for (const char* k : {"1", "0", "1"}) {
+    SCOPED_TRACE(k);
+    const auto y =
+        exec.run(std::vector<Tensor>{read_npy(dir / (std::string("sizes_x") + k + ".npy")),
+                                     read_npy(dir / (std::string("sizes_y") + k + ".npy"))});
+    ASSERT_EQ(y.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      const Tensor want = read_npy(dir / (std::string("sizes_") + names[i] + k + ".npy"));
+      ASSERT_EQ(y[i].shape(), want.shape()) << names[i];
+      EXPECT_LE(max_abs_diff(y[i], want), 1e-5) << names[i];
+    }
+  }
+}
+
 // resize() (MindSpore Lite's Model::Resize) reports real output shapes where the input shapes
 // decide them (shapes computed from shapes, as torch's x.view(x.size(0), -1)), and says which
 // outputs are known only at run time (they depend on an input's values).

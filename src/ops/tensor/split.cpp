@@ -8,7 +8,8 @@
 // and a node with `size_splits` is written as SplitWithSize. 1.x wrote Split with axis and
 // output_num on the primitive. ONNX's Split (sizes an input from opset 13, equal parts by the
 // output count before 18, rounded up from 18) is written and read. Sizes computed in the graph
-// (torch's x.split([n, x.size(1) - n], 1) on a dynamic axis) make the two-input form Split(x,
+// (torch 2.15 writes x.split([n, x.size(1) - n], 1) on a dynamic axis as Slices instead, but other
+// exporters and hand-written graphs compute them) make the two-input form Split(x,
 // sizes): `sizes` a value input (a 1-D Int64 or Int32 tensor, one entry per output, fixed in length
 // at load), written in as `size_splits` per plan; MindIR carries the sizes only as constants.
 #include "ops/tensor/split.h"
