@@ -249,6 +249,39 @@ def test_resize_to_a_size_read_from_another_input_matches_onnxruntime(tmp_path, 
         assert float(np.abs(got - want).max()) <= 1e-5, (n, hw, HW)
 
 
+def split_of_length(path):
+    """Split(x, split) with split = (1, L - 1) read from x's open second dimension (torch's
+    x.split([1, x.size(1) - 1], 1)): the sizes are computed at run time."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 1])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", "m"])
+    consts = [numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+              numpy_helper.from_array(np.array([2], dtype=np.int64), "two")]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Slice", ["s", "one", "two"], ["len"]),
+        helper.make_node("Sub", ["len", "one"], ["rest"]),
+        helper.make_node("Concat", ["one", "rest"], ["split"], axis=0),
+        helper.make_node("Split", ["x", "split"], ["a", "b"], axis=1),
+    ]
+    g = helper.make_graph(nodes, "split", [x], [a, b], consts)
+    return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_split_sizes_read_from_the_shape_match_onnxruntime(tmp_path):
+    model = split_of_length(tmp_path / "split.onnx")
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for n, length in ((2, 6), (3, 1), (1, 4), (2, 6)):
+        x = np.random.default_rng(length).standard_normal((n, length)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        out = tmp_path / f"out{n}x{length}"
+        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", out)
+        for name, ref in zip(("a", "b"), sess.run(None, {"x": x})):
+            got = np.load(out / f"{name}.npy")
+            assert got.shape == ref.shape, (name, n, length)
+            assert np.array_equal(got, ref), (name, n, length)
+
+
 def one_hot_of_length(path):
     """OneHot(indices, depth) with depth read from x's open second dimension: cellar needs depth at
     load (its OneHot takes it as an attribute), so it cannot follow it."""
@@ -320,6 +353,25 @@ def test_torch_export_reading_the_shape_of_an_intermediate_value(tmp_path, batch
     for got, ref, want in ((h, ort_h, f"window_h{batch}.npy"), (t, ort_t, f"window_t{batch}.npy")):
         assert float(np.abs(got - ref).max()) <= 1e-5
         assert float(np.abs(got - np.load(TORCH_FIXTURES / want)).max()) <= 1e-5
+
+
+@pytest.mark.parametrize("size", ["0", "1"])
+def test_torch_export_with_arguments_computed_from_shapes(tmp_path, size):
+    """tests/fixtures/torch/make_sizes_fixture.py: F.interpolate to another input's size, F.pad to
+    a multiple of 4, topk(size // 2) and split([1, size - 1]) exported with dynamic axes. cellar
+    matches PyTorch's recorded outputs and ONNX Runtime live at two sizes."""
+    model = TORCH_FIXTURES / "sizes_opset17.onnx"
+    xin, yin = TORCH_FIXTURES / f"sizes_x{size}.npy", TORCH_FIXTURES / f"sizes_y{size}.npy"
+    out = tmp_path / "out"
+    cellar("run", model, "--input", f"x={xin}", "--input", f"y={yin}", "--output-dir", out)
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    names = ["up", "near", "padded", "top", "rest"]
+    for name, ref in zip(names, sess.run(None, {"x": np.load(xin), "y": np.load(yin)})):
+        got = np.load(out / f"{name}.npy")
+        want = np.load(TORCH_FIXTURES / f"sizes_{name}{size}.npy")
+        assert got.shape == ref.shape == want.shape, name
+        assert float(np.abs(got - ref).max()) <= 1e-5, name
+        assert float(np.abs(got - want).max()) <= 1e-5, name
 
 
 def test_inspect_shows_the_symbols(tmp_path):

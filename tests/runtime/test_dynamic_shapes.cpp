@@ -726,6 +726,57 @@ TEST(ValueDependentShapes, ResizeToSizesGivenAsAGraphInput) {
   EXPECT_NE(std::string(e.what()).find("computed at run time"), std::string::npos) << e.what();
 }
 
+// Split's sizes given as a graph input: the two-input form Split(x, sizes), one output per entry,
+// planned with the values; sizes that do not add up to the dimension or are negative are typed
+// errors naming the node; ONNX writes the form back as it reads it, MindIR refuses it.
+TEST(ValueDependentShapes, SplitBySizesGivenAsAGraphInput) {
+  ModelMaker mk(13);
+  mk.input("X", {2, 5});
+  mk.input("sizes", {3}, onnx_pb::TensorProto::INT64);
+  auto* split = mk.node("Split", {"X", "sizes"}, {"A", "B", "C"});
+  split->set_name("split");
+  ModelMaker::i(split, "axis", 1);
+  for (const char* o : {"A", "B", "C"}) mk.output(o);
+  const ir::Graph g = read_model(mk);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].inputs.size(), 2u);
+  const std::string bytes = formats::write_onnx(g);
+  const ir::Graph back = formats::read_onnx(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, "back.onnx");
+  back.validate("back.onnx");
+  for (const ir::Graph* graph : {&g, &back}) {
+    runtime::Executor exec(*graph);
+    const auto y = exec.run(std::vector<Tensor>{iota({2, 5}), i64({1, 0, 4})});
+    ASSERT_EQ(y.size(), 3u);
+    EXPECT_EQ(y[0].shape(), (Shape{2, 1}));
+    EXPECT_EQ(y[1].shape(), (Shape{2, 0}));
+    ASSERT_EQ(y[2].shape(), (Shape{2, 4}));
+    EXPECT_EQ(y[0].data<float>()[1], 5.0f);
+    EXPECT_EQ(y[2].data<float>()[4], 6.0f);
+    const auto z = exec.run(std::vector<Tensor>{iota({2, 5}), i64({2, 2, 1})});
+    EXPECT_EQ(z[2].shape(), (Shape{2, 1}));
+    EXPECT_EQ(z[2].data<float>()[1], 9.0f);
+  }
+  runtime::Executor exec(g);
+  for (const auto& [bad, why] :
+       {std::pair<std::vector<int64_t>, std::string>{{1, 1, 1}, "add up to 3, not dimension 5"},
+        {{3, 3, -1}, "sizes must not be negative"},
+        {{int64_t{1} << 62, int64_t{1} << 62, 5}, "bad size"}}) {
+    const Tensor sizes = i64(bad);
+    const auto e = expect_error(
+        [&] {
+          exec.run(std::vector<Tensor>{iota({2, 5}), sizes});
+        },
+        ErrorCode::kShapeMismatch);
+    EXPECT_EQ(e.tensor(), "split") << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+  cellar::testing::TempDir dir;
+  const auto e = expect_error([&] { export_graph(g, (dir / "out").string(), FileFormat::MINDIR); },
+                              ErrorCode::kExport);
+  EXPECT_NE(std::string(e.what()).find("computed at run time"), std::string::npos) << e.what();
+}
+
 // TopK's k and Pad's pads read from the input's shape (torch's x.topk(x.size(1) // 2) and
 // F.pad(x, (0, x.size(1))) on dynamic axes): computed at run time, every size matches.
 TEST(ValueDependentShapes, TopKAndPadFromTheInputShape) {
@@ -924,6 +975,38 @@ TEST(ValueDependentShapes, ShapeOfAnIntermediateValueFromATorchExport) {
   exec.run(x2, y2);
   EXPECT_EQ(g_allocations.load() - before, 0u);
   EXPECT_LE(max_abs_diff(y2[1], read_npy(dir / "window_t2.npy")), 1e-5);
+}
+
+// A PyTorch export whose op arguments are computed from its inputs' shapes (tests/fixtures/torch/
+// make_sizes_fixture.py): F.interpolate to another input's size (Resize, linear and nearest),
+// F.pad to a multiple of 4, topk(size // 2) and split([1, size - 1]). cellar matches PyTorch's
+// eager outputs at two sizes of every dynamic axis, in either order.
+TEST(ValueDependentShapes, TorchExportWithComputedArguments) {
+  const std::filesystem::path dir =
+      std::filesystem::path(CELLAR_SOURCE_DIR) / "tests/fixtures/torch";
+  const ir::Graph g = cellar::load(dir / "sizes_opset17.onnx");
+  std::set<std::string> computed;
+  for (const auto& n : g.nodes)
+    if (n.inputs.size() == 2 && (n.op == "ResizeBilinearV2" || n.op == "ResizeNearestNeighbor" ||
+                                 n.op == "Pad" || n.op == "TopkExt"))
+      computed.insert(n.op);
+  // (torch 2.15 writes the split as Slices with computed ends.)
+  EXPECT_EQ(computed,
+            (std::set<std::string>{"Pad", "ResizeBilinearV2", "ResizeNearestNeighbor", "TopkExt"}));
+  runtime::Executor exec(g);
+  const char* names[] = {"up", "near", "padded", "top", "rest"};
+  for (const char* k : {"1", "0", "1"}) {
+    SCOPED_TRACE(k);
+    const auto y =
+        exec.run(std::vector<Tensor>{read_npy(dir / (std::string("sizes_x") + k + ".npy")),
+                                     read_npy(dir / (std::string("sizes_y") + k + ".npy"))});
+    ASSERT_EQ(y.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      const Tensor want = read_npy(dir / (std::string("sizes_") + names[i] + k + ".npy"));
+      ASSERT_EQ(y[i].shape(), want.shape()) << names[i];
+      EXPECT_LE(max_abs_diff(y[i], want), 1e-5) << names[i];
+    }
+  }
 }
 
 // resize() (MindSpore Lite's Model::Resize) reports real output shapes where the input shapes

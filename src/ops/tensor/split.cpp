@@ -7,7 +7,11 @@
 // "SplitTensor" (x, split_size, dim: chunks of that size, the last one shorter); all read here,
 // and a node with `size_splits` is written as SplitWithSize. 1.x wrote Split with axis and
 // output_num on the primitive. ONNX's Split (sizes an input from opset 13, equal parts by the
-// output count before 18, rounded up from 18) is written and read.
+// output count before 18, rounded up from 18) is written and read. Sizes computed in the graph
+// (torch 2.15 writes x.split([n, x.size(1) - n], 1) on a dynamic axis as Slices instead, but other
+// exporters and hand-written graphs compute them) make the two-input form Split(x,
+// sizes): `sizes` a value input (a 1-D Int64 or Int32 tensor, one entry per output, fixed in length
+// at load), written in as `size_splits` per plan; MindIR carries the sizes only as constants.
 #include "ops/tensor/split.h"
 
 #include <numeric>
@@ -67,11 +71,57 @@ std::vector<int64_t> split_sizes(const TensorType& x, const ir::Attrs& attrs, si
   return std::vector<int64_t>(static_cast<size_t>(n), dim / n);
 }
 
+// The two-input form's sizes input: 1-D Int64 or Int32, one entry per output (output_num).
+void check_sizes_input(const TensorType& s, const ir::Attrs& attrs) {
+  if (s.dtype != DType::Int64 && s.dtype != DType::Int32)
+    dtype_error(
+        kOp, "the sizes input must be Int64 or Int32, got " + std::string(mindspore_name(s.dtype)));
+  const int64_t n = attr_int(attrs, kOp, "output_num", 1);
+  if (s.shape != Shape{n})
+    shape_error(kOp, "the sizes input must have shape (" + std::to_string(n) +
+                         ",), one entry per output, got " + s.shape.str());
+}
+
+// The sizes input's values written in as `size_splits` (each ≥ 0; split_sizes checks the sum).
+ir::Attrs sizes_from_values(std::span<const TensorType> in, std::span<const Tensor> v,
+                            const ir::Attrs& attrs) {
+  check_sizes_input(in[1], attrs);
+  std::vector<int64_t> sizes(static_cast<size_t>(v[1].numel()));
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    sizes[i] = v[1].dtype() == DType::Int64 ? v[1].data<int64_t>()[i]
+                                            : static_cast<int64_t>(v[1].data<int32_t>()[i]);
+    if (sizes[i] < 0)
+      shape_error(kOp, "the sizes input (computed at run time) holds " + std::to_string(sizes[i]) +
+                           " at index " + std::to_string(i) + "; sizes must not be negative");
+  }
+  ir::Attrs a = attrs;
+  a["size_splits"] = std::move(sizes);
+  return a;
+}
+
+// The node's attributes, with the sizes unknown (a representative type, at load): the whole
+// dimension to the first output, nothing to the others.
+ir::Attrs with_sizes(std::span<const TensorType> in, const ir::Attrs& attrs) {
+  if (in.size() < 2) return attrs;
+  check_sizes_input(in[1], attrs);
+  if (has_attr(attrs, "size_splits")) return attrs;
+  ir::Attrs a = attrs;
+  a["size_splits"] = std::vector<int64_t>{-1};
+  a.erase("output_num");
+  size_t axis = 0;
+  (void)split_sizes(in[0], a, &axis);  // validates the axis
+  std::vector<int64_t> sizes(static_cast<size_t>(in[1].shape[0]), 0);
+  if (!sizes.empty()) sizes[0] = in[0].shape[axis];
+  a["size_splits"] = std::move(sizes);
+  a["output_num"] = static_cast<int64_t>(in[1].shape[0]);
+  return a;
+}
+
 std::vector<TensorType> split_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
   tensor::require_numeric(kOp, in[0].dtype);
   size_t axis = 0;
   std::vector<TensorType> out;
-  for (int64_t s : split_sizes(in[0], attrs, &axis)) {
+  for (int64_t s : split_sizes(in[0], with_sizes(in, attrs), &axis)) {
     TensorType t = in[0];
     std::vector<int64_t> dims = t.shape.dims();
     dims[axis] = s;
@@ -83,7 +133,7 @@ std::vector<TensorType> split_infer(std::span<const TensorType> in, const ir::At
 
 Kernel split_make_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   size_t axis = 0;
-  const auto sizes = split_sizes(in[0], attrs, &axis);
+  const auto sizes = split_sizes(in[0], with_sizes(in, attrs), &axis);
   return tensor::split_kernel(in[0], axis, sizes);
 }
 
@@ -118,6 +168,18 @@ void read_split_tensor(ir::Attrs& a, std::span<const TensorType> in) {
 void export_split(OnnxBuilder& b, const ir::Node& n) {
   std::vector<int64_t> sizes;
   const int64_t axis = onnx_checked(b, n, [&] { return attr_int(n.attrs, kOp, "axis", 0); });
+  if (n.inputs.size() == 2) {  // sizes computed at run time: passed on, as ONNX reads them
+    std::string split = b.name(n.inputs[1]);
+    if (b.info(n.inputs[1]).dtype != DType::Int64) {
+      const std::string cast = b.fresh(split + "/int64");
+      b.add("Cast", {split}, {cast}, {{"to", *b.dtype_code(DType::Int64)}});
+      split = cast;
+    }
+    std::vector<std::string> outs;
+    for (int v : n.outputs) outs.push_back(b.name(v));
+    b.add(kOp, {b.name(n.inputs[0]), split}, outs, {{"axis", axis}});
+    return;
+  }
   for (int v : n.outputs) {
     const Shape& s = b.shape(v);
     const int64_t r = static_cast<int64_t>(s.rank());
@@ -133,10 +195,24 @@ void import_split(OnnxImporter& m) {
   const int x = m.input(0);
   const int64_t axis = m.axis(m.attr_int("axis", 0), m.rank(x));
   const int64_t dim = m.info(x).shape[static_cast<size_t>(axis)];
-  auto sizes = m.ints_attr_or_input("split", 1, 13).value_or(std::vector<int64_t>{});
   const int64_t parts = static_cast<int64_t>(m.num_outputs());
   if (parts == 0) m.fail("has no outputs");
   if (parts > 65536) m.fail("too many outputs");
+  if (m.opset() >= 13 && m.num_inputs() > 1 && m.has_input(1) && !m.constant_input(1)) {
+    // Sizes computed in the graph: the two-input form, planned with their values.
+    const int s = m.input(1);
+    const ir::ValueInfo info = m.info(s);
+    if ((info.dtype != DType::Int64 && info.dtype != DType::Int32) || info.shape != Shape{parts} ||
+        !m.shape_known(s) || info.open(0))
+      m.unsupported(
+          "split (computed in the graph) must be a 1-D int64 tensor of one entry per "
+          "output (" +
+          std::to_string(parts) + ") fixed at load time, got " + info.type_str());
+    const auto outs = m.emit(kOp, {x, s}, {{"axis", axis}, {"output_num", parts}});
+    for (size_t k = 0; k < outs.size(); ++k) m.set_output(k, outs[k]);
+    return;
+  }
+  auto sizes = m.ints_attr_or_input("split", 1, 13).value_or(std::vector<int64_t>{});
   if (sizes.empty()) {
     const int64_t chunk = m.opset() >= 18 ? (dim + parts - 1) / parts : dim / parts;
     if (m.opset() < 18 && dim % parts != 0)
@@ -166,9 +242,11 @@ CELLAR_REGISTER_OPS(split) {
                                     .defaults = {{"dim", int64_t{0}}}};
   OpDef d{.name = kOp,
           .min_inputs = 1,
-          .max_inputs = 1,
+          .max_inputs = 2,
           .num_outputs = -1,
           .infer = split_infer,
+          .value_inputs = {1},
+          .attrs_from_values = sizes_from_values,
           .make_kernel = split_make_kernel,
           .mindir = {.primitive = kOp,
                      .attr_inputs = {"axis", "output_num"},
