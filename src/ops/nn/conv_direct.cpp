@@ -12,6 +12,7 @@
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/activate_avx2.h"
+#include "ops/nn/phase_row.h"
 #include "ops/parallel.h"
 
 namespace cellar::ops {
@@ -159,10 +160,7 @@ void copy_rows(const Plan& pl, const float* x, int64_t oy0, int64_t n, float* bu
     for (int64_t ph = 0; ph < g.sh; ++ph)
       for (int64_t q = 0; q < g.sw; ++q) {
         float* plane = buf + ((ci * g.sh + ph) * g.sw + q) * pl.rows * pl.cols;
-        // Padded column c·sw + q is input column c·sw + q − pl ∈ [0, w) for c in [lo, hi).
-        const int64_t first = g.pl - q;
-        const int64_t lo = std::min(pl.cols, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
-        const int64_t hi = std::clamp<int64_t>((g.w + g.pl - q + g.sw - 1) / g.sw, lo, pl.cols);
+        const auto [lo, hi] = phase_columns(g.w, g.pl, g.sw, q, pl.cols);
         const int64_t nrows = std::min(pl.rows, n + (g.kh - 1) * g.dh / g.sh);
         for (int64_t r = 0; r < nrows; ++r) {
           float* dst = plane + r * pl.cols;
@@ -171,14 +169,7 @@ void copy_rows(const Plan& pl, const float* x, int64_t oy0, int64_t n, float* bu
             std::fill_n(dst, pl.cols, 0.0f);
             continue;
           }
-          const float* src = x + (ci * g.h + iy) * g.w;
-          std::fill_n(dst, lo, 0.0f);
-          if (g.sw == 1) {
-            std::copy(src + lo + q - g.pl, src + hi + q - g.pl, dst + lo);
-          } else {
-            for (int64_t c = lo; c < hi; ++c) dst[c] = src[c * g.sw + q - g.pl];
-          }
-          std::fill(dst + hi, dst + pl.cols, 0.0f);
+          copy_phase_row(dst, pl.cols, x + (ci * g.h + iy) * g.w, lo, hi, g.sw, q, g.pl);
         }
       }
 }

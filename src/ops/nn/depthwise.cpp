@@ -8,6 +8,7 @@
 
 #include "ops/isa.h"
 #include "ops/nn/activate_avx2.h"
+#include "ops/nn/phase_row.h"
 
 namespace cellar::ops {
 
@@ -36,17 +37,8 @@ void fill_phases(const ConvGeometry& g, const Padded& p, const float* x, float* 
         std::fill_n(dst, p.phase_cols, 0.0f);
         continue;
       }
-      // Columns k with 0 ≤ k·sw + q − pl < w: [lo, hi).
-      const int64_t first = g.pl - q;  // k·sw ≥ first
-      const int64_t lo = std::min(p.phase_cols, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
-      const int64_t hi = std::clamp<int64_t>((g.w + g.pl - q + g.sw - 1) / g.sw, lo, p.phase_cols);
-      std::fill_n(dst, lo, 0.0f);
-      if (g.sw == 1) {
-        std::copy(src + lo + q - g.pl, src + hi + q - g.pl, dst + lo);
-      } else {
-        for (int64_t k = lo; k < hi; ++k) dst[k] = src[k * g.sw + q - g.pl];
-      }
-      std::fill(dst + hi, dst + p.phase_cols, 0.0f);
+      const auto [lo, hi] = phase_columns(g.w, g.pl, g.sw, q, p.phase_cols);
+      copy_phase_row(dst, p.phase_cols, src, lo, hi, g.sw, q, g.pl);
     }
   }
 }
