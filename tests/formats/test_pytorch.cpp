@@ -20,15 +20,8 @@
 #include "cellar/cellar.h"
 #include "expect_error.h"
 #include "formats/pytorch.h"
+#include "sanitized.h"
 #include "test_util.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CELLAR_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CELLAR_TEST_SANITIZED 1
-#endif
-#endif
 
 using namespace cellar;
 using cellar::testing::expect_error;
