@@ -91,6 +91,20 @@ def torch_view(path):
     return _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
+def _cellar_and_ort(model, sess, feeds, out):
+    """`cellar run` of `model` and the ONNX Runtime session `sess` on the same feeds (input name
+    -> array): both sets of outputs, as dicts by output name (cellar's written into folder `out`)."""
+    args = []
+    for name, value in feeds.items():
+        path = out.parent / f"{out.name}.{name}.npy"
+        np.save(path, value)
+        args += ["--input", f"{name}={path}"]
+    cellar("run", model, *args, "--output-dir", out)
+    names = [o.name for o in sess.get_outputs()]
+    return ({n: np.load(out / f"{n}.npy") for n in names},
+            dict(zip(names, sess.run(None, feeds))))
+
+
 def _run_both(model, x, tmp_path, tag):
     xin = tmp_path / f"{tag}.x.npy"
     yout = tmp_path / f"{tag}.y.npy"
@@ -196,12 +210,9 @@ def test_topk_and_pad_read_from_the_shape_match_onnxruntime(tmp_path):
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     for n, length in ((2, 6), (3, 9), (1, 1), (2, 6)):
         x = np.random.default_rng(length).standard_normal((n, length)).astype(np.float32)
-        np.save(tmp_path / "x.npy", x)
-        out = tmp_path / f"out{n}x{length}"
-        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", out)
-        want = sess.run(None, {"x": x})
-        for name, ref in zip(("y", "i", "p"), want):
-            got = np.load(out / f"{name}.npy")
+        outs, want = _cellar_and_ort(model, sess, {"x": x}, tmp_path / f"out{n}x{length}")
+        for name in ("y", "i", "p"):
+            got, ref = outs[name], want[name]
             assert got.shape == ref.shape, (name, n, length)
             assert np.array_equal(got, ref), (name, n, length)
 
@@ -273,11 +284,9 @@ def test_split_sizes_read_from_the_shape_match_onnxruntime(tmp_path):
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     for n, length in ((2, 6), (3, 1), (1, 4), (2, 6)):
         x = np.random.default_rng(length).standard_normal((n, length)).astype(np.float32)
-        np.save(tmp_path / "x.npy", x)
-        out = tmp_path / f"out{n}x{length}"
-        cellar("run", model, "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", out)
-        for name, ref in zip(("a", "b"), sess.run(None, {"x": x})):
-            got = np.load(out / f"{name}.npy")
+        outs, want = _cellar_and_ort(model, sess, {"x": x}, tmp_path / f"out{n}x{length}")
+        for name in ("a", "b"):
+            got, ref = outs[name], want[name]
             assert got.shape == ref.shape, (name, n, length)
             assert np.array_equal(got, ref), (name, n, length)
 
@@ -317,13 +326,10 @@ def test_torch_export_with_sizes_read_at_run_time(tmp_path, size):
     h.view(x.size(0), -1) and x[:, :x.size(1) - 1] exported with dynamic batch and sequence axes.
     cellar matches PyTorch's recorded outputs and ONNX Runtime live at (2, 5, 4) and (3, 7, 4)."""
     model = TORCH_FIXTURES / "dynamic_opset17.onnx"
-    xin = TORCH_FIXTURES / f"dynamic_x{size}.npy"
-    x = np.load(xin)
-    out = tmp_path / "out"
-    cellar("run", model, "--input", f"x={xin}", "--output-dir", out)
+    x = np.load(TORCH_FIXTURES / f"dynamic_x{size}.npy")
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    ort_flat, ort_head = sess.run(None, {"x": x})
-    flat, head = np.load(out / "flat.npy"), np.load(out / "head.npy")
+    got, ref = _cellar_and_ort(model, sess, {"x": x}, tmp_path / "out")
+    (flat, head), (ort_flat, ort_head) = (got["flat"], got["head"]), (ref["flat"], ref["head"])
     want_flat = np.load(TORCH_FIXTURES / f"dynamic_flat{size}.npy")
     want_head = np.load(TORCH_FIXTURES / f"dynamic_head{size}.npy")
     assert flat.shape == want_flat.shape == ort_flat.shape == (x.shape[0], 6 * x.shape[1])
@@ -340,13 +346,10 @@ def test_torch_export_reading_the_shape_of_an_intermediate_value(tmp_path, batch
     fixed dimension of it a Pad's pads. cellar reads the first at run time, keeps the pads
     constant, and matches PyTorch's recorded outputs and ONNX Runtime live."""
     model = TORCH_FIXTURES / "window_opset17.onnx"
-    xin = TORCH_FIXTURES / f"window_x{batch}.npy"
-    x = np.load(xin)
-    out = tmp_path / "out"
-    cellar("run", model, "--input", f"x={xin}", "--output-dir", out)
+    x = np.load(TORCH_FIXTURES / f"window_x{batch}.npy")
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    ort_h, ort_t = sess.run(None, {"x": x})
-    h, t = np.load(out / "h.npy"), np.load(out / "t.npy")
+    got, ref = _cellar_and_ort(model, sess, {"x": x}, tmp_path / "out")
+    (h, t), (ort_h, ort_t) = (got["h"], got["t"]), (ref["h"], ref["t"])
     n = 4 * x.shape[0]
     assert h.shape == ort_h.shape == (n, 3, 2, 4)
     assert t.shape == ort_t.shape == (n, 1, 6)
@@ -361,13 +364,11 @@ def test_torch_export_with_arguments_computed_from_shapes(tmp_path, size):
     a multiple of 4, topk(size // 2) and split([1, size - 1]) exported with dynamic axes. cellar
     matches PyTorch's recorded outputs and ONNX Runtime live at two sizes."""
     model = TORCH_FIXTURES / "sizes_opset17.onnx"
-    xin, yin = TORCH_FIXTURES / f"sizes_x{size}.npy", TORCH_FIXTURES / f"sizes_y{size}.npy"
-    out = tmp_path / "out"
-    cellar("run", model, "--input", f"x={xin}", "--input", f"y={yin}", "--output-dir", out)
+    feeds = {k: np.load(TORCH_FIXTURES / f"sizes_{k}{size}.npy") for k in ("x", "y")}
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    names = ["up", "near", "padded", "top", "rest"]
-    for name, ref in zip(names, sess.run(None, {"x": np.load(xin), "y": np.load(yin)})):
-        got = np.load(out / f"{name}.npy")
+    outs, refs = _cellar_and_ort(model, sess, feeds, tmp_path / "out")
+    for name in ["up", "near", "padded", "top", "rest"]:
+        got, ref = outs[name], refs[name]
         want = np.load(TORCH_FIXTURES / f"sizes_{name}{size}.npy")
         assert got.shape == ref.shape == want.shape, name
         assert float(np.abs(got - ref).max()) <= 1e-5, name
