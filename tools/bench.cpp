@@ -1,4 +1,6 @@
 // `cellar bench MODEL`: inference latency and throughput of a MindIR or ONNX model.
+#include <time.h>
+
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -6,8 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <time.h>
 
 #include "cli.h"
 #include "graph_shapes.h"
@@ -224,13 +224,14 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted MindIR file");
   sub->add_option("--dec-mode", args->dec_mode,
                   "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
-  sub->add_flag("--json", args->json,
-                "print one JSON object: median_us, cpu_median_us (the process's CPU time per run, "
-                "every thread's; null with several callers), p90_us, p99_us, mean_us, min_us, max_us, "
-                "throughput_per_s, wall_throughput_per_s (samples over the timed runs' wall "
-                "time, every caller's), load_us, first_run_us, arena_bytes, weights_bytes, "
-                "load_peak_rss_bytes (VmHWM after loading and planning), run_peak_rss_bytes "
-                "(VmHWM over the runs alone), peak_rss_bytes (the process's)");
+  sub->add_flag(
+      "--json", args->json,
+      "print one JSON object: median_us, cpu_median_us (the process's CPU time per run, "
+      "every thread's; null with several callers), p90_us, p99_us, mean_us, min_us, max_us, "
+      "throughput_per_s, wall_throughput_per_s (samples over the timed runs' wall "
+      "time, every caller's), load_us, first_run_us, arena_bytes, weights_bytes, "
+      "load_peak_rss_bytes (VmHWM after loading and planning), run_peak_rss_bytes "
+      "(VmHWM over the runs alone), peak_rss_bytes (the process's)");
   sub->footer(
       "Runs the model on random inputs of its recorded shapes (after --batch), timing each run.\n"
       "Throughput is batch × 1e6 / median latency, in samples per second.\n\n"
