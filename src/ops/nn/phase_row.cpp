@@ -47,8 +47,7 @@ __attribute__((target("avx2,fma"))) void gather_stride2_avx2(float* dst, int64_t
     const __m256 a = _mm256_loadu_ps(src + 2 * c), b = _mm256_loadu_ps(src + 2 * c + 8);
     // a0 a2 b0 b2 a4 a6 b4 b6, then the 64-bit pairs reordered: a0 a2 a4 a6 b0 b2 b4 b6.
     const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    _mm256_storeu_ps(dst + c,
-                     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xd8)));
+    _mm256_storeu_ps(dst + c, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xd8)));
   }
   for (; c < n; ++c) dst[c] = src[2 * c];
 }
