@@ -1,5 +1,8 @@
 #include "runtime/optimizer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -105,7 +108,9 @@ class Rewriter {
       if (!dead_[n])
         for (int u : g_.nodes[n].inputs)
           if (u == v) return;
-    g_.initializers[it->second].data = Tensor();
+    Tensor& t = g_.initializers[it->second].data;
+    give_back_view_pages(t);
+    t = Tensor();
   }
   void release_if_unread(const std::vector<int>& vs) {
     for (int v : vs) release_if_unread(v);
@@ -121,6 +126,24 @@ class Rewriter {
   }
 
  private:
+  // A view of a file that nothing else holds, about to go: the mapping lives on for the other
+  // tensors, and with it the pages this one made resident when it was read (to be transposed,
+  // packed or folded into its replacement), unless they are given back here. vit_b_32 ran with
+  // 71 MiB of its file resident beside its 334 MiB of weights (over the bound of weights +
+  // arena + 32 MiB). MADV_DONTNEED on the pages wholly inside the view: a file mapping refaults
+  // them unchanged from the page cache, a file read into private memory (MappedFile::read) as
+  // zeros, which nothing reads (readers refuse overlapping tensors, and no other tensor holds this
+  // storage).
+  static void give_back_view_pages(const Tensor& t) {
+    const std::shared_ptr<Storage>& st = t.storage();
+    if (st == nullptr || st.use_count() != 1 || !st->is_mapped() || st->nbytes() == 0) return;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(st->data());
+    const uintptr_t first = (begin + page - 1) / page * page;
+    const uintptr_t last = (begin + st->nbytes()) / page * page;
+    if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+
   const std::set<std::string>& names() {
     if (names_.empty())
       for (const auto& v : g_.values) names_.insert(v.name);
