@@ -213,6 +213,72 @@ __attribute__((target("avx2,fma"))) void gelu_avx2(const float* x, float* y, int
 }
 #endif
 
+// float_sum_simd's sums: s[0, 32) added pairwise into s[0].
+double tree32(double* s) {
+  for (int w = 16; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) s[i] += s[i + w];
+  return s[0];
+}
+
+double sum_portable(const float* x, int64_t n) {
+  double s[32] = {};
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32)
+    for (int l = 0; l < 32; ++l) s[l] += x[k + l];
+  for (int l = 0; k + l < n; ++l) s[l] += x[k + l];
+  return tree32(s);
+}
+
+#if defined(__x86_64__)
+// The last block's missing elements read as +0.0, which leaves a sum as it is (a running sum
+// that starts at +0 is never −0 in round-to-nearest): the portable loop's values.
+__attribute__((target("avx512f"))) inline void add32_avx512(__m512d* acc, __m512 lo, __m512 hi) {
+  const __m512 halves[2] = {lo, hi};
+  for (int h = 0; h < 2; ++h) {
+    const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(halves[h]), 1));
+    acc[2 * h] = _mm512_add_pd(acc[2 * h], _mm512_cvtps_pd(_mm512_castps512_ps256(halves[h])));
+    acc[2 * h + 1] = _mm512_add_pd(acc[2 * h + 1], _mm512_cvtps_pd(upper));
+  }
+}
+
+__attribute__((target("avx512f"))) double sum_avx512(const float* x, int64_t n) {
+  __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                    _mm512_setzero_pd()};
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32)
+    add32_avx512(acc, _mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16));
+  if (k < n) {
+    const int64_t rest = n - k;
+    const auto lo = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
+    const auto hi = static_cast<__mmask16>(rest <= 16 ? 0 : (1u << (rest - 16)) - 1);
+    add32_avx512(acc, _mm512_maskz_loadu_ps(lo, x + k), _mm512_maskz_loadu_ps(hi, x + k + 16));
+  }
+  alignas(64) double s[32];
+  for (int v = 0; v < 4; ++v) _mm512_store_pd(s + 8 * v, acc[v]);
+  return tree32(s);
+}
+
+__attribute__((target("avx2,fma"))) inline void add32_avx2(__m256d* acc, const float* p) {
+  for (int v = 0; v < 8; ++v)
+    acc[v] = _mm256_add_pd(acc[v], _mm256_cvtps_pd(_mm_loadu_ps(p + 4 * v)));
+}
+
+__attribute__((target("avx2,fma"))) double sum_avx2(const float* x, int64_t n) {
+  __m256d acc[8];
+  for (auto& a : acc) a = _mm256_setzero_pd();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) add32_avx2(acc, x + k);
+  if (k < n) {
+    alignas(32) float lane[32] = {};
+    for (int64_t i = k; i < n; ++i) lane[i - k] = x[i];
+    add32_avx2(acc, lane);
+  }
+  alignas(32) double s[32];
+  for (int v = 0; v < 8; ++v) _mm256_store_pd(s + 4 * v, acc[v]);
+  return tree32(s);
+}
+#endif
+
 template <int kKind>
 VecFn logistic() {
 #if defined(__x86_64__)
@@ -275,6 +341,20 @@ VecFn gelu_simd() {
   }
 #endif
   return nullptr;
+}
+
+SumFn float_sum_simd() {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &sum_avx512;
+    case Isa::kAvx2:
+      return &sum_avx2;
+    case Isa::kNone:
+      break;
+  }
+#endif
+  return &sum_portable;
 }
 
 VecFn silu_simd() { return logistic<1>(); }

@@ -27,6 +27,12 @@ VecFn exp_simd();
 // y = GeLU(x), the tanh form (MindSpore's GeLU primitive), or null.
 VecFn gelu_simd();
 
+// Σ x[0, n) in double: 32 running sums (element k into sum k mod 32), then added pairwise (sum i
+// += sum i + w for w = 16, 8, 4, 2, 1): one order, so the same bits, on every instruction set
+// (AVX-512 and AVX2 lanes, or a plain loop where the kernels have no SIMD set; never null).
+using SumFn = double (*)(const float* x, int64_t n);
+SumFn float_sum_simd();
+
 // An OpDef's make_kernel that runs Float32 inputs of n elements through choose()'s function,
 // chosen at each run (ops/isa.h may be forced between runs), and every other dtype, or Float32
 // where choose() gives null, through `generic` (the row's own make_kernel).

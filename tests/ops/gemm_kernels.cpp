@@ -738,6 +738,51 @@ TEST(GemmKernels, ExpLanesMatchStdExp) {
   }
 }
 
+// Sums of floats in double (ReduceSum/ReduceMean's contiguous runs): the same bits on every
+// instruction set as the portable loop (one order: 32 running sums added pairwise), at every
+// length's tail, with ∞, NaN and −0 among the terms; and within 1e-12·Σ|x| of a long double
+// sum.
+TEST(GemmKernels, FloatSumsInDoubleAreOneOrderOnEverySet) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = random_floats(20000, 31);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e6f;
+  const auto sum_with = [&](Isa isa, size_t start, size_t len) {
+    ForcedIsa forced(isa);
+    const SumFn f = float_sum_simd();
+    return f(x.data() + start, static_cast<int64_t>(len));
+  };
+  for (size_t len :
+       {size_t{0}, size_t{1}, size_t{7}, size_t{16}, size_t{17}, size_t{31}, size_t{32}, size_t{33},
+        size_t{49}, size_t{100}, size_t{12544}, size_t{19999}}) {
+    for (size_t start : {size_t{0}, size_t{1}, size_t{5}}) {
+      const double portable = sum_with(Isa::kNone, start, len);
+      long double want = 0, magnitude = 0;
+      for (size_t i = start; i < start + len; ++i) want += x[i], magnitude += std::fabs(x[i]);
+      EXPECT_NEAR(portable, static_cast<double>(want), 1e-12 * static_cast<double>(magnitude))
+          << "len " << len;
+      for (Isa isa : simd_isas()) {
+        const double got = sum_with(isa, start, len);
+        EXPECT_EQ(std::memcmp(&got, &portable, sizeof got), 0)
+            << isa_name(isa) << " len " << len << " start " << start << ": " << got << " vs "
+            << portable;
+      }
+    }
+  }
+  // Special terms: an ∞ (the sum is ∞), ∞ and −∞ (NaN), all −0 (+0: the sums start at +0).
+  std::vector<float> special(45, -0.0f);
+  const double zero = float_sum_simd()(special.data(), 45);
+  EXPECT_EQ(std::signbit(zero), false);
+  special[40] = inf;
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    EXPECT_EQ(float_sum_simd()(special.data(), 45), inf) << isa_name(isa);
+    special[3] = -inf;
+    EXPECT_TRUE(std::isnan(float_sum_simd()(special.data(), 45))) << isa_name(isa);
+    special[3] = -0.0f;
+    EXPECT_EQ(std::signbit(float_sum_simd()(special.data(), 45 - 5)), false) << isa_name(isa);
+  }
+}
+
 // GeLU (the tanh form) in SIMD lanes, computed as x / (1 + e^(−2u)): within 1e-6·(1 + |y|) of
 // the double-precision formula over [−100, 100] at every length's tail; +∞ at +∞, NaN at −∞ and
 // NaN (the formula's 0.5·x·(1 + tanh u)), ±0 at ±0.
