@@ -21,7 +21,7 @@ namespace {
 // |r| ≤ ln 2 / 32 with r = x − k·ln 2), e^x = 2^m · 2^(j/16) · e^r, 2^(j/16) from a 16-entry
 // table in one register (vpermps), e^r by a cubic, 2^m by vscalefps (which gives +∞, the
 // denormals and 0 where the float result is one of them): within 1.007 ulp of e^x (every float
-// checked). AVX2 takes k to
+// of |x| ≤ 105 checked once). AVX2 takes k to
 // integers (|r| ≤ ½ ln 2), e^r by a polynomial of degree 6 (exp: within 2 ulp) or 5 (the
 // logistic functions: 2e-7 relative), 2^m through the exponent bits, so that its results stop at
 // the normal floats: +∞ above 88.376, 0 below −87.68 (where e^x is a denormal); within 0.98 ulp
