@@ -48,17 +48,33 @@ inline constexpr size_t kMaxBroadcastRank = 16;
 template <size_t K>
 class BroadcastWalk {
  public:
-  BroadcastWalk(std::span<const Shape, K> in, const Shape& out)
-      : dims_(out.dims()), n_(out.numel()) {
+  // The walk keeps the output's dimensions merged where every operand steps through two
+  // neighbours as through one (the outer one's stride is the inner one's times its extent) and
+  // drops those of extent 1: a squeeze-excitation scale [N, C, H, W] · [N, C, 1, 1] walks
+  // [N·C, H·W], one run per plane, not one per row of W.
+  BroadcastWalk(std::span<const Shape, K> in, const Shape& out) : n_(out.numel()) {
+    std::array<std::vector<int64_t>, K> st;
     for (size_t k = 0; k < K; ++k) {
       same_ = same_ && in[k] == out;
-      strides_[k] = broadcast_strides(in[k], out);
+      st[k] = broadcast_strides(in[k], out);
+    }
+    for (size_t d = 0; d < out.rank(); ++d) {
+      if (out[d] == 1) continue;
+      bool merge = !dims_.empty();
+      for (size_t k = 0; k < K && merge; ++k) merge = strides_[k].back() == st[k][d] * out[d];
+      if (!merge) {
+        dims_.push_back(out[d]);
+        for (size_t k = 0; k < K; ++k) strides_[k].push_back(st[k][d]);
+        continue;
+      }
+      dims_.back() *= out[d];
+      for (size_t k = 0; k < K; ++k) strides_[k].back() = st[k][d];
     }
   }
 
   int64_t size() const { return n_; }
-  // Operand k's stride along the output's last dimension (1, or 0 when broadcast along it; 1 for
-  // a rank-0 output).
+  // Operand k's stride along the walk's last (merged) dimension (1, or 0 when broadcast along
+  // it; 1 for a single element).
   int64_t inner_stride(size_t k) const { return same_ || dims_.empty() ? 1 : strides_[k].back(); }
 
   // The walk by runs along the last dimension, over output elements [begin, end): f(i, off, len)

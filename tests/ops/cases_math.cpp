@@ -239,6 +239,21 @@ const OpCaseTable kMath([] {
        .label = "first_constant_along_runs_split",
        .inputs = {uniform({3, 60, 1}, 19), uniform({1, 1, 400}, 20)},
        .reference = binary_ref(kSub)},
+      // The walk merges neighbouring dimensions that every operand steps through as one and
+      // drops extents of 1 (broadcast.h): planes of a scale with unit axes between, outer
+      // dimensions merged but not the inner one, a walk of one element.
+      {.op = "Mul",
+       .label = "merged_planes_unit_axes",
+       .inputs = {uniform({2, 1, 3, 4, 5}, 23), uniform({2, 1, 3, 1, 1}, 24)},
+       .reference = binary_ref(kMul)},
+      {.op = "Sub",
+       .label = "merged_outer_dimensions",
+       .inputs = {uniform({3, 4, 1}, 25), uniform({3, 4, 6}, 26)},
+       .reference = binary_ref(kSub)},
+      {.op = "Add",
+       .label = "one_element_of_unit_axes",
+       .inputs = {uniform({1, 1, 1}, 27), uniform({1}, 28)},
+       .reference = binary_ref(kAdd)},
       {.op = "Add",
        .label = "unit_last_dimension",
        .inputs = {uniform({6, 1}, 21), uniform({1, 1}, 22)},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
@@ -492,7 +493,7 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
 // layers, stems with stride 2 and padding, 7 × 7 taps, dilation, batch 2, rows of 1 to 13 vectors
 // with every tail width, output channels in whole and partial panels of 8, across two threads and
 // on one (the same bits), and the same bits on every instruction set (AVX2's 8-lane tiles and
-// AVX-512's 16-lane ones sum each output in the same order).
+// AVX-512's 16-lane ones sum each output in the same order) but for SiLU, whose e^x differs.
 TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
   struct Geo {
     int64_t n, c, h, w, o, k, stride, dilation, pt, pb, pl, pr;
@@ -556,6 +557,8 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
           EXPECT_LE(worst, 1e-5 * scale)
               << isa_name(isa) << (packed ? " packed" : "") << " input " << xs.str();
           EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+          // SiLU's e^x is each set's own polynomial (vec_math.h): within the bound above only.
+          if (std::string(act) == "silu") continue;
           std::optional<Tensor>& ref = first[packed ? 1 : 0];
           if (!ref) ref = got;
           EXPECT_TRUE(ref->equal(got))
@@ -653,12 +656,26 @@ TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
   }
 }
 
+// Every 4099th float's bits (both signs, zeros, denormals, all exponents, NaNs), for the lanes'
+// tests below.
+std::vector<float> floats_across_the_range() {
+  std::vector<float> x;
+  for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) {
+    const auto bits = static_cast<uint32_t>(u);
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    x.push_back(v);
+  }
+  return x;
+}
+
 // SiLU and Sigmoid in SIMD lanes (ops/vec_math.h) on each instruction set: within 2e-7·(1 + |y|)
-// of the double-precision formula over [−100, 100] at every length's tail, and the scalar
-// formula's values at ±∞, NaN, ±0 and where e^−x over- or underflows.
+// of the double-precision formula over [−100, 100] and across the float range (denormals, huge
+// |x|) at every length's tail, and the scalar formula's values at ±∞, NaN, ±0 and where e^−x
+// over- or underflows.
 TEST(GemmKernels, SiluAndSigmoidLanesMatchTheFormula) {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> x;
+  std::vector<float> x = floats_across_the_range();
   for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
   for (float v : {-inf, inf, std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, 88.0f, -88.0f,
                   88.5f, -88.5f, 89.0f, -89.0f, 1e-30f, -1e-30f})
@@ -706,6 +723,99 @@ TEST(GemmKernels, SiluAndSigmoidLanesMatchTheFormula) {
         }
       }
     }
+  }
+}
+
+// e^x in SIMD lanes (softmax's): against std::exp in double across the float range and at the
+// limits, every length's tail. AVX-512: within 1.01 ulp of the float result where it is normal, the
+// float result itself (±1 denormal step) where it is +∞, 0 or denormal. AVX2: within 1 ulp where
+// the result is normal and x ≤ 88.376, +∞ above, 0 or a denormal where the result is below the
+// normal floats. NaN stays NaN.
+TEST(GemmKernels, ExpLanesMatchStdExp) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float tiny = std::numeric_limits<float>::min();
+  std::vector<float> x = floats_across_the_range();
+  for (double v = -110; v <= 90; v += 0.00731) x.push_back(static_cast<float>(v));
+  for (float v : {-inf, inf, std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, 88.72f, 88.73f,
+                  88.3762626647949f, -88.3762626647949f, -87.33f, -103.97f, -103.98f, 1e-45f,
+                  -1e-45f, 3e38f, -3e38f})
+    x.push_back(v);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    const VecFn f = exp_simd();
+    ASSERT_NE(f, nullptr);
+    for (size_t len : {x.size(), size_t{1}, size_t{7}, size_t{9}, size_t{17}, size_t{33}}) {
+      const size_t start = x.size() - len;
+      std::vector<float> y(len);
+      f(x.data() + start, y.data(), static_cast<int64_t>(len));
+      for (size_t i = 0; i < len; ++i) {
+        const float v = x[start + i];
+        if (std::isnan(v)) {
+          EXPECT_TRUE(std::isnan(y[i])) << isa_name(isa);
+          continue;
+        }
+        const double want = std::exp(static_cast<double>(v));
+        const auto rounded = static_cast<float>(want);
+        if (isa == Isa::kAvx2 && v > 88.3762626647949f) {
+          EXPECT_EQ(y[i], inf) << isa_name(isa) << " x " << v;
+        } else if (isa == Isa::kAvx2 && rounded < tiny) {
+          EXPECT_TRUE(y[i] >= 0 && y[i] < tiny) << isa_name(isa) << " x " << v << " y " << y[i];
+        } else if (std::isinf(rounded) || rounded < tiny) {
+          EXPECT_TRUE(y[i] == rounded || std::fabs(y[i] - rounded) <= std::ldexp(1.0, -149))
+              << isa_name(isa) << " x " << v << " y " << y[i];
+        } else {
+          const double ulp = std::ldexp(1.0, std::ilogb(rounded) - 23);
+          // (1.0069 and 0.976 ulp at worst over every float, checked once outside the tests)
+          EXPECT_LE(std::fabs(y[i] - want), (isa == Isa::kAvx2 ? 1.0 : 1.01) * ulp)
+              << isa_name(isa) << " x " << v << " y " << y[i];
+        }
+      }
+    }
+  }
+}
+
+// Sums of floats in double (ReduceSum/ReduceMean's contiguous runs): the same bits on every
+// instruction set as the portable loop (one order: 32 running sums added pairwise), at every
+// length's tail, with ∞, NaN and −0 among the terms; and within 1e-12·Σ|x| of a long double
+// sum.
+TEST(GemmKernels, FloatSumsInDoubleAreOneOrderOnEverySet) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = random_floats(20000, 31);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e6f;
+  const auto sum_with = [&](Isa isa, size_t start, size_t len) {
+    ForcedIsa forced(isa);
+    const SumFn f = float_sum_simd();
+    return f(x.data() + start, static_cast<int64_t>(len));
+  };
+  for (size_t len :
+       {size_t{0}, size_t{1}, size_t{7}, size_t{16}, size_t{17}, size_t{31}, size_t{32}, size_t{33},
+        size_t{49}, size_t{100}, size_t{12544}, size_t{19999}}) {
+    for (size_t start : {size_t{0}, size_t{1}, size_t{5}}) {
+      const double portable = sum_with(Isa::kNone, start, len);
+      long double want = 0, magnitude = 0;
+      for (size_t i = start; i < start + len; ++i) want += x[i], magnitude += std::fabs(x[i]);
+      EXPECT_NEAR(portable, static_cast<double>(want), 1e-12 * static_cast<double>(magnitude))
+          << "len " << len;
+      for (Isa isa : simd_isas()) {
+        const double got = sum_with(isa, start, len);
+        EXPECT_EQ(std::memcmp(&got, &portable, sizeof got), 0)
+            << isa_name(isa) << " len " << len << " start " << start << ": " << got << " vs "
+            << portable;
+      }
+    }
+  }
+  // Special terms: an ∞ (the sum is ∞), ∞ and −∞ (NaN), all −0 (+0: the sums start at +0).
+  std::vector<float> special(45, -0.0f);
+  const double zero = float_sum_simd()(special.data(), 45);
+  EXPECT_EQ(std::signbit(zero), false);
+  special[40] = inf;
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    EXPECT_EQ(float_sum_simd()(special.data(), 45), inf) << isa_name(isa);
+    special[3] = -inf;
+    EXPECT_TRUE(std::isnan(float_sum_simd()(special.data(), 45))) << isa_name(isa);
+    special[3] = -0.0f;
+    EXPECT_EQ(std::signbit(float_sum_simd()(special.data(), 45 - 5)), false) << isa_name(isa);
   }
 }
 
