@@ -1,16 +1,19 @@
 // The fp32 peak of this CPU's cores and how close cellar's GEMM kernels come to it (issue 13:
 // "the convolution and GEMM kernels reach ≥ 70% of this CPU's measured fp32 peak").
 //
-//   OPENBLAS_NUM_THREADS=1 gemm_bench [REPEATS [FILTER]]
+//   OPENBLAS_NUM_THREADS=1 gemm_bench [REPEATS [FILTER [cold]]]
 //                          → the CPU model and flags, the FMA peak of one core (AVX-512 and AVX2
 //                            loops), then GFLOP/s on one thread of each SIMD path cellar has on
-//                            this CPU (ops/isa.h, each forced in turn) and of OpenBLAS's sgemm,
+//                            this CPU (ops/isa.h, each forced in turn; "of peak" against that
+//                            set's own FMA peak) and of OpenBLAS's sgemm (against the best),
 //                            for the products the benchmark nets run, best of REPEATS (default 30)
 //                            (OpenBLAS takes a thread per CPU unless told otherwise); then whole
 //                            convolution layers (FusedConv2D with bias and ReLU, the weight packed
 //                            as the optimiser packs it, im2col or direct included) at batch 8 on
 //                            one thread, GFLOP/s counted as 2 × the multiply-adds of the layer;
-//                            with FILTER, only the products and layers whose names contain it
+//                            with FILTER, only the products and layers whose names contain it;
+//                            with "cold", the caches evicted before each timed layer run (the
+//                            weight and input then come from memory, as in a network)
 //
 // The peak loop: 12 independent chains of fused multiply-adds on registers (enough to cover the
 // FMA latency on every x86 core of the last ten years), nothing loaded or stored: what the FMA
@@ -108,17 +111,29 @@ double thread_seconds() {
 }
 
 // The best of `repeats` timings of f() (this thread's CPU time), in seconds (one untimed call
-// first).
-template <class F>
-double best_seconds(F&& f, int repeats) {
+// first); `before` runs untimed ahead of each timed call.
+template <class F, class G>
+double best_seconds(F&& f, int repeats, G&& before) {
   f();
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
+    before();
     const double t0 = thread_seconds();
     f();
     best = std::min(best, thread_seconds() - t0);
   }
   return best;
+}
+template <class F>
+double best_seconds(F&& f, int repeats) {
+  return best_seconds(f, repeats, [] {});
+}
+
+// Evicts the caches (writes 64 MiB, twice the L3 of the CPUs measured so far): a layer of a
+// network finds its weight and input where the layers before it left them, not in L2 or L3.
+void evict_caches() {
+  static std::vector<float> junk(size_t{16} << 20);
+  for (size_t i = 0; i < junk.size(); i += 16) junk[i] += 1.0f;
 }
 
 // One core's FMA peak in GFLOP/s with `lanes`-wide vectors (0 when the CPU lacks them).
@@ -152,7 +167,8 @@ std::string cpuinfo_field(const std::string& key) {
 
 // Whole convolution layers as the executor runs them after the optimiser (FusedConv2D, bias and
 // ReLU, the weight packed), one thread, on each SIMD path the CPU has.
-void conv_layers(double peak, int repeats, const std::string& filter) {
+void conv_layers(double peak512, double peak256, int repeats, const std::string& filter,
+                 bool cold) {
   using cellar::DType;
   using cellar::Shape;
   using cellar::Tensor;
@@ -166,6 +182,9 @@ void conv_layers(double peak, int repeats, const std::string& filter) {
       {"ResNet-18 3x3 128->128 at 28", 8, 128, 28, 28, 128, 3, 1, 1},
       {"ResNet-18 3x3 256->256 at 14", 8, 256, 14, 14, 256, 3, 1, 1},
       {"ResNet-18 3x3 512->512 at 7", 8, 512, 7, 7, 512, 3, 1, 1},
+      {"ResNet-18 3x3 256->256 at 14, batch 1", 1, 256, 14, 14, 256, 3, 1, 1},
+      {"ResNet-18 3x3 512->512 at 7, batch 1", 1, 512, 7, 7, 512, 3, 1, 1},
+      {"ResNet-50 3x3/2 128->128 at 56", 8, 128, 56, 56, 128, 3, 2, 1},
       {"MobileNet 1x1 128->256 at 28", 8, 128, 28, 28, 256, 1, 1, 0},
       {"MobileNetV2 1x1 16->96 at 112", 8, 16, 112, 112, 96, 1, 1, 0},
       {"MobileNetV2 1x1 96->24 at 56", 8, 96, 56, 56, 24, 1, 1, 0},
@@ -174,7 +193,9 @@ void conv_layers(double peak, int repeats, const std::string& filter) {
       {"LeNet-5 5x5 6->16 at 14", 8, 6, 14, 14, 16, 5, 1, 0},
   };
   const cellar::ops::OpDef* fused = cellar::ops::op_table().find("FusedConv2D");
-  std::printf("\n| layer (batch 8, 1 thread) | path | GFLOP/s | of peak |\n|---|---|---|---|\n");
+  std::printf(
+      "\n| layer (batch 8 unless said, 1 thread) | path | GFLOP/s | of peak "
+      "|\n|---|---|---|---|\n");
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const Layer& l : layers) {
@@ -199,9 +220,14 @@ void conv_layers(double peak, int repeats, const std::string& filter) {
       const cellar::ops::Kernel kernel = fused->make_kernel(types, attrs);
       std::vector<Tensor> in{x, cellar::ops::pack_conv_weight(w, 1), bias};
       std::vector<Tensor> y{Tensor(DType::Float32, out.shape)};
-      const double gf = flop / best_seconds([&] { kernel(in, y); }, std::max(3, repeats)) / 1e9;
+      const double gf = flop /
+                        best_seconds([&] { kernel(in, y); }, std::max(3, repeats),
+                                     [&] {
+                                       if (cold) evict_caches();
+                                     }) /
+                        1e9;
       std::printf("| %s | %s | %.1f | %.0f%% |\n", l.what, cellar::ops::isa_name(isa), gf,
-                  100 * gf / peak);
+                  100 * gf / (isa == Isa::kAvx512 ? peak512 : peak256));
       cellar::ops::force_isa(previous);
     }
   }
@@ -212,6 +238,7 @@ void conv_layers(double peak, int repeats, const std::string& filter) {
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 30;
   const std::string filter = argc > 2 ? argv[2] : "";
+  const bool cold = argc > 3 && std::string(argv[3]) == "cold";
   std::printf("CPU: %s\n", cpuinfo_field("model name").c_str());
   std::istringstream flags(cpuinfo_field("flags"));
   std::printf("flags:");
@@ -252,42 +279,46 @@ int main(int argc, char** argv) {
     for (auto& v : b) v = u(rng);
     cellar::ops::pack_rows(p.m, p.k, a.data(), p.k, packed.data());
     const double flop = 2.0 * static_cast<double>(p.m * p.n * p.k);
-    auto row = [&](const char* path, double seconds) {
+    auto row = [&](const char* path, double seconds, double of) {
       const double gf = flop / seconds / 1e9;
       std::printf("| %s | %lldx%lldx%lld | %s | %.1f | %.0f%% |\n", p.what,
                   static_cast<long long>(p.m), static_cast<long long>(p.n),
-                  static_cast<long long>(p.k), path, gf, 100 * gf / peak);
+                  static_cast<long long>(p.k), path, gf, 100 * gf / of);
     };
     for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
       if (!cellar::ops::cpu_has(isa)) continue;
       const Isa previous = cellar::ops::force_isa(isa);
       const std::string name = cellar::ops::isa_name(isa);
+      const double own = isa == Isa::kAvx512 ? peak512 : peak256;
       row((name + ", A as stored (MatMul)").c_str(),
           best_seconds(
               [&] {
                 cellar::ops::gemm(false, false, p.m, p.n, p.k, a.data(), p.k, b.data(), p.n,
                                   c.data(), p.n);
               },
-              repeats));
-      row((name + ", A packed (Conv2D)").c_str(), best_seconds(
-                                                      [&] {
-                                                        cellar::ops::gemm_packed(
-                                                            p.m, p.n, p.k, packed.data(), b.data(),
-                                                            p.n, c.data(), p.n);
-                                                      },
-                                                      repeats));
+              repeats),
+          own);
+      row((name + ", A packed (Conv2D)").c_str(),
+          best_seconds(
+              [&] {
+                cellar::ops::gemm_packed(p.m, p.n, p.k, packed.data(), b.data(), p.n, c.data(),
+                                         p.n);
+              },
+              repeats),
+          own);
       cellar::ops::force_isa(previous);
     }
-    row("OpenBLAS sgemm", best_seconds(
-                              [&] {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            static_cast<int>(p.m), static_cast<int>(p.n),
-                                            static_cast<int>(p.k), 1.0f, a.data(),
-                                            static_cast<int>(p.k), b.data(), static_cast<int>(p.n),
-                                            0.0f, c.data(), static_cast<int>(p.n));
-                              },
-                              repeats));
+    row("OpenBLAS sgemm",
+        best_seconds(
+            [&] {
+              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(p.m),
+                          static_cast<int>(p.n), static_cast<int>(p.k), 1.0f, a.data(),
+                          static_cast<int>(p.k), b.data(), static_cast<int>(p.n), 0.0f, c.data(),
+                          static_cast<int>(p.n));
+            },
+            repeats),
+        peak);
   }
-  conv_layers(peak, repeats, filter);
+  conv_layers(peak512, peak256, repeats, filter, cold);
   return 0;
 }
