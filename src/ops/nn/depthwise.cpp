@@ -307,7 +307,7 @@ constexpr int kDirectRows = 4;
 
 bool direct_fits(const ConvGeometry& g, bool avx512) {
   if (g.o != g.c || g.kh != g.kw || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
-  if (avx512) return (g.kh == 3 || g.kh == 5) && g.ow >= 16;
+  if (avx512) return (g.kh == 3 || g.kh == 5) && g.ow >= (g.kh == 5 ? 12 : 16);
   return g.kh == 3 && g.ow >= 48;
 }
 
@@ -385,17 +385,22 @@ __attribute__((target("avx512f"), always_inline)) inline void taps512(const floa
 // Output rows [oy, oy + R) of a plane (y: row oy, rows ow apart) from input rows in[0, R + K − 1)
 // (w columns each, padded by pl on the left), taps wt (K × K), C column vectors at a time, the
 // last C ending at the row's last column.
-template <int K, int R, int C>
+template <int K, int R, int C, bool kNarrow = false>
 __attribute__((target("avx512f"))) void direct_s1_512(const float* const* in, int64_t w, int64_t pl,
                                                       const float* wt, const float* bias,
-                                                      ConvActivation act, float* y, int64_t ow) {
+                                                      ConvActivation act, float* y, int64_t ow,
+                                                      bool plane_end) {
   constexpr int kStep = 16 * C;
   __m512 wv[K * K];
 #pragma GCC unroll 25
   for (int t = 0; t < K * K; ++t) wv[t] = _mm512_set1_ps(wt[t]);
   const __m512 b = _mm512_set1_ps(bias ? *bias : 0.0f);
+  // kNarrow: rows narrower than a vector (12 to 15 outputs: 14 × 14 planes), one vector each, whose
+  // last lanes spill into the next row's first columns, which the next row's store then
+  // overwrites; only the plane's last row is stored masked (once per plane).
+  static_assert(!kNarrow || C == 1);
   for (int64_t ox = 0;; ox += kStep) {
-    ox = std::min(ox, ow - kStep);
+    ox = kNarrow ? 0 : std::min(ox, ow - kStep);
     __m512 acc[R][C];
 #pragma GCC unroll 4
     for (int k = 0; k < R; ++k)
@@ -412,9 +417,13 @@ __attribute__((target("avx512f"))) void direct_s1_512(const float* const* in, in
       for (int c = 0; c < C; ++c) {
         __m512 a = acc[k][c];
         if (bias) a = _mm512_add_ps(a, b);
-        _mm512_storeu_ps(y + k * ow + ox + 16 * c, activate512(a, act));
+        a = activate512(a, act);
+        if (kNarrow && plane_end && k == R - 1)
+          _mm512_mask_storeu_ps(y + k * ow, static_cast<__mmask16>((1u << ow) - 1), a);
+        else
+          _mm512_storeu_ps(y + k * ow + ox + 16 * c, a);
       }
-    if (ox == ow - kStep) break;
+    if (kNarrow || ox == ow - kStep) break;
   }
 }
 
@@ -465,7 +474,7 @@ template <int K, int R, int C>
 __attribute__((target("avx2,fma"))) void direct_s1_256(const float* const* in, int64_t w,
                                                        int64_t pl, const float* wt,
                                                        const float* bias, ConvActivation act,
-                                                       float* y, int64_t ow) {
+                                                       float* y, int64_t ow, bool) {
   constexpr int kStep = 8 * C;
   const __m256 b = _mm256_set1_ps(bias ? *bias : 0.0f);
   for (int64_t ox = 0;; ox += kStep) {
@@ -492,23 +501,35 @@ __attribute__((target("avx2,fma"))) void direct_s1_256(const float* const* in, i
   }
 }
 
+// plane_end: the block ends at the plane's last row.
 using DirectS1Fn = void (*)(const float* const* in, int64_t w, int64_t pl, const float* wt,
-                            const float* bias, ConvActivation act, float* y, int64_t ow);
+                            const float* bias, ConvActivation act, float* y, int64_t ow,
+                            bool plane_end);
 
+// C = 0: AVX-512's rows narrower than a vector.
 template <int K, int C>
 std::pair<DirectS1Fn, DirectS1Fn> direct_s1_fns(bool avx512) {
-  if (avx512) return {&direct_s1_512<K, kDirectRows, C>, &direct_s1_512<K, 1, C>};
-  return {&direct_s1_256<K, kDirectRows, C>, &direct_s1_256<K, 1, C>};
+  if constexpr (C == 0) {
+    return {&direct_s1_512<K, kDirectRows, 1, true>, &direct_s1_512<K, 1, 1, true>};
+  } else {
+    if (avx512) return {&direct_s1_512<K, kDirectRows, C>, &direct_s1_512<K, 1, C>};
+    return {&direct_s1_256<K, kDirectRows, C>, &direct_s1_256<K, 1, C>};
+  }
+}
+
+template <int K>
+std::pair<DirectS1Fn, DirectS1Fn> direct_s1_fns(const ConvGeometry& g, bool avx512) {
+  if (g.ow >= (avx512 ? 32 : 16)) return direct_s1_fns<K, 2>(avx512);
+  if (avx512 && g.ow < 16) return direct_s1_fns<K, 0>(true);
+  return direct_s1_fns<K, 1>(avx512);
 }
 
 // Channels [0, channels) of x into y (direct_fits).
 void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_t channels,
                       const float* w, const float* bias, ConvActivation act, float* y,
                       float* scratch) {
-  const bool two = g.ow >= (avx512 ? 32 : 16);
   const auto [block, single] =
-      g.kh == 3 ? (two ? direct_s1_fns<3, 2>(avx512) : direct_s1_fns<3, 1>(avx512))
-                : (two ? direct_s1_fns<5, 2>(avx512) : direct_s1_fns<5, 1>(avx512));
+      g.kh == 3 ? direct_s1_fns<3>(g, avx512) : direct_s1_fns<5>(g, avx512);
   // A zero row for the padding rows, read where the input rows are (columns [0, w)).
   std::fill_n(scratch, g.w + 64, 0.0f);
   const float* zero = scratch + 32;
@@ -517,14 +538,18 @@ void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_
   for (int64_t ch = 0; ch < channels; ++ch) {
     const float* plane = x + ch * g.h * g.w;
     float* out = y + ch * g.oh * g.ow;
+    // Blocks of 4 rows, the last one ending at the plane's last row (recomputing a few rows, the
+    // same bits: single rows, one chain of taps per vector, cost 3% on 14 × 14 planes); planes of
+    // under 4 rows one row at a time.
     for (int64_t oy = 0; oy < g.oh;) {
-      const int64_t r = g.oh - oy >= kDirectRows ? kDirectRows : 1;
+      const int64_t r = g.oh >= kDirectRows ? kDirectRows : 1;
+      if (r == kDirectRows) oy = std::min(oy, g.oh - kDirectRows);
       for (int64_t i = 0; i < r + g.kh - 1; ++i) {
         const int64_t iy = oy + i - g.pt;
         in[i] = iy < 0 || iy >= g.h ? zero : plane + iy * g.w;
       }
       (r == kDirectRows ? block : single)(in, g.w, g.pl, w + ch * taps, bias ? bias + ch : nullptr,
-                                          act, out + oy * g.ow, g.ow);
+                                          act, out + oy * g.ow, g.ow, oy + r == g.oh);
       oy += r;
     }
   }
