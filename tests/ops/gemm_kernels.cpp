@@ -624,7 +624,8 @@ TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
 // beside it (stride 2, narrower rows, a 1-pixel-wide plane) against the portable loop on each
 // instruction set: widths that are not a multiple of the vector (exactly one vector, and 12 to 15
 // outputs: one vector spilling into the next row), heights that are not a multiple of the block
-// of four rows (and under four rows), padding 0, 1, 2 and asymmetric, every fused activation,
+// of four rows (and under four rows), blocked 5 × 5 planes of under 8, exactly 8 and more output
+// pixels (8 at a time), padding 0, 1, 2 and asymmetric, every fused activation,
 // with and without bias, batch 2, across two workers (the same bits as one) and run after run
 // (the same bits). Every instruction set gives the same bits as the others for the
 // activations applied in registers: the direct and the blocked kernels sum the same fused
@@ -646,7 +647,8 @@ TEST(GemmKernels, DepthwiseDirectRowsMatchThePortableLoop) {
                         {1, 3, 9, 53, 3, 1, 1, 1, 1, 1},  {2, 5, 6, 49, 3, 1, 0, 2, 2, 0},
                         {1, 2, 5, 64, 3, 1, 0, 0, 0, 0},  {1, 3, 2, 50, 3, 1, 1, 1, 1, 1},
                         {1, 2, 7, 100, 5, 1, 2, 2, 2, 2}, {1, 5, 14, 14, 5, 1, 2, 2, 2, 2},
-                        {2, 3, 3, 13, 5, 1, 1, 1, 2, 2},  {1, 4, 9, 15, 5, 1, 2, 2, 2, 2}}) {
+                        {2, 3, 3, 13, 5, 1, 1, 1, 2, 2},  {1, 4, 9, 15, 5, 1, 2, 2, 2, 2},
+                        {1, 9, 2, 3, 5, 1, 2, 2, 2, 2},   {1, 9, 2, 4, 5, 1, 2, 2, 2, 2}}) {
     for (const char* act : {"none", "relu", "relu6", "hswish", "hsigmoid", "silu", "x_sigmoid"}) {
       for (bool with_bias : {true, false}) {
         const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.c, 1, geo.k, geo.k};
