@@ -8,7 +8,14 @@
 
 #include "ops/isa.h"
 #include "ops/nn/activate_avx2.h"
+#include "ops/nn/activate_avx512.h"
 #include "ops/nn/phase_row.h"
+
+// gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_max_ps and
+// others pass an `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace cellar::ops {
 
@@ -179,7 +186,12 @@ __attribute__((target("avx2,fma"))) void fill_blocked8(const ConvGeometry& g, co
     if (c < c1) {
       for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_maskload_ps(src_ch[ch] + off + c, tail_ch[ch]);
       transpose8(v);
-      for (int64_t k = 0; k < c1 - c; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
+      // A fixed count with a test each: a variable one became a call to memcpy (14% of the
+      // kernel's time on 14 × 14 planes).
+      const int64_t n = c1 - c;
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k)
+        if (k < n) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
     }
   }
 }
@@ -214,7 +226,9 @@ __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, c
     alignas(32) float t[8];
     for (int64_t ch = 0; ch < channels; ++ch) {
       _mm256_store_ps(t, v[ch]);
-      for (int64_t k = 0; k < rest; ++k) y[ch * pixels + q + k] = t[k];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k)  // not a call to memcpy (as in fill_blocked8)
+        if (k < rest) y[ch * pixels + q + k] = t[k];
     }
   }
 }
@@ -236,10 +250,45 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
     for (int64_t ch = 0; ch < kLanes; ++ch) lane_w[t][ch] = ch < channels ? w[ch * taps + t] : 0.0f;
     off[t] = ((t / g.kw) * g.dh * p.cols + (t % g.kw) * g.dw) * kLanes;
   }
-  alignas(32) float lane_b[kLanes] = {};
-  if (bias) std::copy_n(bias, channels, lane_b);
-  const __m256 b = _mm256_load_ps(lane_b);
+  // (a masked load: a copy into a lane array became a call to memcpy)
+  const __m256 b = bias ? _mm256_maskload_ps(bias, lanes_below8(channels)) : _mm256_setzero_ps();
   const bool add_bias = bias != nullptr;
+  const int64_t pixels = g.oh * g.ow;
+  if (taps >= 25 && pixels >= 8 && pixels <= 256) {
+    // 5 × 5 taps on small planes: the block's output pixels in row-major order, 8 at a time
+    // whatever rows they are on (8 independent sums), transposed in registers straight into the
+    // 8 output planes (no output scratch and second pass: store_blocked8); the last 8 end at the
+    // last pixel (recomputing a few, the same bits). Measured on a Zen 5 (docs/benchmarks.md,
+    // session 10): 1.1-1.25× faster than the loop below with 5 × 5 taps on 7 × 7 and 14 × 14
+    // outputs (576 channels at 7 × 7: 40.0 → 32.1 µs), 3-10% slower on 28 × 28 and larger and
+    // with 3 × 3 taps (the 8 pixels' set-up weighs more beside 9 taps).
+    const int64_t step = g.sw * kLanes, row_step = g.sh * p.cols * kLanes;
+    int64_t oy = 0, ox = 0;  // pixel q0's
+    for (int64_t q0 = 0;; q0 += 8) {
+      if (q0 > pixels - 8) q0 = pixels - 8, oy = q0 / g.ow, ox = q0 % g.ow;
+      const float* base[8];
+      const float* row = in + oy * row_step;
+      for (int i = 0; i < 8; ++i) {
+        base[i] = row + ox * step;
+        if (++ox == g.ow) ox = 0, ++oy, row += row_step;
+      }
+      __m256 a[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) a[i] = _mm256_setzero_ps();
+      for (int64_t t = 0; t < taps; ++t) {
+        const __m256 wt = _mm256_load_ps(lane_w[t]);
+        const int64_t ot = off[t];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) a[i] = _mm256_fmadd_ps(wt, _mm256_load_ps(base[i] + ot), a[i]);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) a[i] = activate256(add_bias ? _mm256_add_ps(a[i], b) : a[i], act);
+      transpose8(a);
+      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q0, a[ch]);
+      if (q0 == pixels - 8) break;
+    }
+    return;
+  }
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     const float* row = in + oy * g.sh * p.cols * kLanes;
     float* o = out + oy * g.ow * kLanes;
@@ -276,6 +325,266 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
   }
   store_blocked8(g, out, channels, y);
 }
+#endif  // __x86_64__
+
+// The direct kernel: channel by channel on the NCHW planes themselves, the vector along a row's
+// output columns, no transposes (in mindcv's mobilenets they were about half of the blocked
+// kernel's time on 112 × 112 and 56 × 56 planes). Every tap of a vector of outputs is one load
+// from an input row (masked at the row's edges), R = 4 output rows are computed together so that
+// each loaded vector feeds every output row whose taps read it, and a row's last vector is the
+// one ending at its last column (overlapping the one before it, whose outputs it computes again
+// with the same bits: no masked stores, which AMD microcodes). Each output sums its taps in the
+// blocked kernel's order (row by row, column by column, one fused multiply-add each from zero),
+// then bias, then the activation: the same bits as the blocked kernel. Square 3 × 3 (and 5 × 5 on
+// AVX-512) kernels, stride 1, no dilation, rows of at least 16 outputs (AVX-512) or 48 (AVX2).
+// Measured on a Zen 5 EPYC (docs/benchmarks.md, session 10): AVX-512 1.2-1.6× faster than the
+// blocked kernel from 112 × 112 down to 16 × 16; AVX2 faster only from 56 × 56 up and slower
+// with 5 × 5 taps; at stride 2 a phase-split copy of each row cost more than the transposes.
+constexpr int kDirectRows = 4;
+
+bool direct_fits(const ConvGeometry& g, bool avx512) {
+  if (g.o != g.c || g.kh != g.kw || g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1) return false;
+  if (avx512) return (g.kh == 3 || g.kh == 5) && g.ow >= (g.kh == 5 ? 12 : 16);
+  return g.kh == 3 && g.ow >= 48;
+}
+
+// Floats of scratch: a zero row (columns [−32, w + 32)) for the rows in the padding.
+size_t direct_scratch(const ConvGeometry& g) { return static_cast<size_t>(g.w + 64); }
+
+#if defined(__x86_64__)
+// The taps of R output rows × C column vectors (R·C independent sums: the fused multiply-adds'
+// latency hidden) from input rows in[0, R + K − 1): unmasked inside the row, masked (zero
+// outside [0, w): AMD's masked loads are cheap, unlike its masked stores) at its edges. x0: the
+// input column of the first output's first tap. Each sum takes its taps row by row, column by
+// column (r ascending, then j), the blocked kernel's order.
+template <int K, int R, int C, bool kEdge>
+__attribute__((target("avx512f"), always_inline)) inline void taps512(const float* const* in,
+                                                                      const __m512* wv, int64_t x0,
+                                                                      int64_t w,
+                                                                      __m512 (&acc)[R][C]) {
+  constexpr int kIn = R + K - 1;
+  // Each tap's mask, the same on every row (worked out once: per load, it doubled the time).
+  __mmask16 mask[K][C];
+  if constexpr (kEdge) {
+    for (int j = 0; j < K; ++j)
+      for (int c = 0; c < C; ++c) {
+        // lanes l with 0 ≤ col + l < w
+        const int64_t col = x0 + j + 16 * c;
+        const auto lo = static_cast<unsigned>(std::clamp<int64_t>(-col, 0, 16));
+        const auto hi = static_cast<unsigned>(std::clamp<int64_t>(w - col, 0, 16));
+        mask[j][c] = static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+      }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kIn; ++r) {
+#pragma GCC unroll 5
+    for (int j = 0; j < K; ++j) {
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) {
+        const int64_t col = x0 + j + 16 * c;
+        __m512 v;
+        if constexpr (kEdge) {
+          v = _mm512_maskz_loadu_ps(mask[j][c], in[r] + col);
+        } else {
+          v = _mm512_loadu_ps(in[r] + col);
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < R; ++k) {
+          const int i = r - k;
+          if (i >= 0 && i < K) acc[k][c] = _mm512_fmadd_ps(wv[i * K + j], v, acc[k][c]);
+        }
+      }
+    }
+  }
+}
+
+// Output rows [oy, oy + R) of a plane (y: row oy, rows ow apart) from input rows in[0, R + K − 1)
+// (w columns each, padded by pl on the left), taps wt (K × K), C column vectors at a time, the
+// last C ending at the row's last column.
+template <int K, int R, int C, bool kNarrow = false>
+__attribute__((target("avx512f"))) void direct_s1_512(const float* const* in, int64_t w, int64_t pl,
+                                                      const float* wt, const float* bias,
+                                                      ConvActivation act, float* y, int64_t ow,
+                                                      bool plane_end) {
+  constexpr int kStep = 16 * C;
+  __m512 wv[K * K];
+#pragma GCC unroll 25
+  for (int t = 0; t < K * K; ++t) wv[t] = _mm512_set1_ps(wt[t]);
+  const __m512 b = _mm512_set1_ps(bias ? *bias : 0.0f);
+  // kNarrow: rows narrower than a vector (12 to 15 outputs: 14 × 14 planes), one vector each, whose
+  // last lanes spill into the next row's first columns, which the next row's store then
+  // overwrites; only the plane's last row is stored masked (once per plane).
+  static_assert(!kNarrow || C == 1);
+  for (int64_t ox = 0;; ox += kStep) {
+    ox = kNarrow ? 0 : std::min(ox, ow - kStep);
+    __m512 acc[R][C];
+#pragma GCC unroll 4
+    for (int k = 0; k < R; ++k)
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) acc[k][c] = _mm512_setzero_ps();
+    const int64_t x0 = ox - pl;
+    if (x0 >= 0 && x0 + kStep + K - 1 <= w)
+      taps512<K, R, C, false>(in, wv, x0, w, acc);
+    else
+      taps512<K, R, C, true>(in, wv, x0, w, acc);
+#pragma GCC unroll 4
+    for (int k = 0; k < R; ++k)
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) {
+        __m512 a = acc[k][c];
+        if (bias) a = _mm512_add_ps(a, b);
+        a = activate512(a, act);
+        if (kNarrow && plane_end && k == R - 1)
+          _mm512_mask_storeu_ps(y + k * ow, static_cast<__mmask16>((1u << ow) - 1), a);
+        else
+          _mm512_storeu_ps(y + k * ow + ox + 16 * c, a);
+      }
+    if (kNarrow || ox == ow - kStep) break;
+  }
+}
+
+template <int K, int R, int C, bool kEdge>
+__attribute__((target("avx2,fma"), always_inline)) inline void taps256(const float* const* in,
+                                                                       const float* wt, int64_t x0,
+                                                                       int64_t w,
+                                                                       __m256 (&acc)[R][C]) {
+  constexpr int kIn = R + K - 1;
+  __m256i mask[K][C];
+  if constexpr (kEdge) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int j = 0; j < K; ++j)
+      for (int c = 0; c < C; ++c) {
+        // lanes l with 0 ≤ col + l < w: −col ≤ l < w − col
+        const int64_t col = x0 + j + 8 * c;
+        const auto lo = static_cast<int>(std::clamp<int64_t>(-col, 0, 8));
+        const auto hi = static_cast<int>(std::clamp<int64_t>(w - col, 0, 8));
+        mask[j][c] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), lane),
+                                         _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane));
+      }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kIn; ++r) {
+#pragma GCC unroll 5
+    for (int j = 0; j < K; ++j) {
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) {
+        const int64_t col = x0 + j + 8 * c;
+        __m256 v;
+        if constexpr (kEdge) {
+          v = _mm256_maskload_ps(in[r] + col, mask[j][c]);
+        } else {
+          v = _mm256_loadu_ps(in[r] + col);
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < R; ++k) {
+          const int i = r - k;
+          if (i >= 0 && i < K)
+            acc[k][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(wt + i * K + j), v, acc[k][c]);
+        }
+      }
+    }
+  }
+}
+
+template <int K, int R, int C>
+__attribute__((target("avx2,fma"))) void direct_s1_256(const float* const* in, int64_t w,
+                                                       int64_t pl, const float* wt,
+                                                       const float* bias, ConvActivation act,
+                                                       float* y, int64_t ow, bool) {
+  constexpr int kStep = 8 * C;
+  const __m256 b = _mm256_set1_ps(bias ? *bias : 0.0f);
+  for (int64_t ox = 0;; ox += kStep) {
+    ox = std::min(ox, ow - kStep);
+    __m256 acc[R][C];
+#pragma GCC unroll 4
+    for (int k = 0; k < R; ++k)
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) acc[k][c] = _mm256_setzero_ps();
+    const int64_t x0 = ox - pl;
+    if (x0 >= 0 && x0 + kStep + K - 1 <= w)
+      taps256<K, R, C, false>(in, wt, x0, w, acc);
+    else
+      taps256<K, R, C, true>(in, wt, x0, w, acc);
+#pragma GCC unroll 4
+    for (int k = 0; k < R; ++k)
+#pragma GCC unroll 2
+      for (int c = 0; c < C; ++c) {
+        __m256 a = acc[k][c];
+        if (bias) a = _mm256_add_ps(a, b);
+        _mm256_storeu_ps(y + k * ow + ox + 8 * c, activate256(a, act));
+      }
+    if (ox == ow - kStep) break;
+  }
+}
+
+// plane_end: the block ends at the plane's last row.
+using DirectS1Fn = void (*)(const float* const* in, int64_t w, int64_t pl, const float* wt,
+                            const float* bias, ConvActivation act, float* y, int64_t ow,
+                            bool plane_end);
+
+// C = 0: AVX-512's rows narrower than a vector.
+template <int K, int C>
+std::pair<DirectS1Fn, DirectS1Fn> direct_s1_fns(bool avx512) {
+  if constexpr (C == 0) {
+    return {&direct_s1_512<K, kDirectRows, 1, true>, &direct_s1_512<K, 1, 1, true>};
+  } else {
+    if (avx512) return {&direct_s1_512<K, kDirectRows, C>, &direct_s1_512<K, 1, C>};
+    return {&direct_s1_256<K, kDirectRows, C>, &direct_s1_256<K, 1, C>};
+  }
+}
+
+template <int K>
+std::pair<DirectS1Fn, DirectS1Fn> direct_s1_fns(const ConvGeometry& g, bool avx512) {
+  if (g.ow >= (avx512 ? 32 : 16)) return direct_s1_fns<K, 2>(avx512);
+  if (avx512 && g.ow < 16) return direct_s1_fns<K, 0>(true);
+  return direct_s1_fns<K, 1>(avx512);
+}
+
+// Channels [0, channels) of x into y (direct_fits).
+void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_t channels,
+                      const float* w, const float* bias, ConvActivation act, float* y,
+                      float* scratch) {
+  const auto [block, single] =
+      g.kh == 3 ? direct_s1_fns<3>(g, avx512) : direct_s1_fns<5>(g, avx512);
+  // A zero row for the padding rows, read where the input rows are (columns [0, w)).
+  std::fill_n(scratch, g.w + 64, 0.0f);
+  const float* zero = scratch + 32;
+  const int64_t taps = g.kh * g.kw;
+  const float* in[kDirectRows + 4];
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    const float* plane = x + ch * g.h * g.w;
+    float* out = y + ch * g.oh * g.ow;
+    // Blocks of 4 rows, the last one ending at the plane's last row (recomputing a few rows, the
+    // same bits: single rows, one chain of taps per vector, cost 3% on 14 × 14 planes); planes of
+    // under 4 rows one row at a time.
+    for (int64_t oy = 0; oy < g.oh;) {
+      const int64_t r = g.oh >= kDirectRows ? kDirectRows : 1;
+      if (r == kDirectRows) oy = std::min(oy, g.oh - kDirectRows);
+      for (int64_t i = 0; i < r + g.kh - 1; ++i) {
+        const int64_t iy = oy + i - g.pt;
+        in[i] = iy < 0 || iy >= g.h ? zero : plane + iy * g.w;
+      }
+      (r == kDirectRows ? block : single)(in, g.w, g.pl, w + ch * taps, bias ? bias + ch : nullptr,
+                                          act, out + oy * g.ow, g.ow, oy + r == g.oh);
+      oy += r;
+    }
+  }
+}
+
+// The blocked-kernel entry points (DepthwiseBlockedFn): the direct kernel where it takes the
+// geometry, the blocked one otherwise.
+void depthwise_auto_avx512(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
+                           const float* bias, ConvActivation act, float* y, float* scratch) {
+  if (direct_fits(g, true)) return depthwise_direct(g, true, x, channels, w, bias, act, y, scratch);
+  depthwise_blocked_avx2(g, x, channels, w, bias, act, y, scratch);
+}
+
+void depthwise_auto_avx2(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
+                         const float* bias, ConvActivation act, float* y, float* scratch) {
+  if (direct_fits(g, false))
+    return depthwise_direct(g, false, x, channels, w, bias, act, y, scratch);
+  depthwise_blocked_avx2(g, x, channels, w, bias, act, y, scratch);
+}
 #endif
 
 }  // namespace
@@ -290,13 +599,24 @@ size_t depthwise_scratch(const ConvGeometry& g) {
 bool depthwise_blocked_fits(const ConvGeometry& g) { return g.o == g.c && g.kh * g.kw <= kMaxTaps; }
 
 size_t depthwise_blocked_scratch(const ConvGeometry& g) {
+  // Whichever kernel the instruction set picks.
   const Blocked p = blocked(g);
-  return static_cast<size_t>((p.rows * p.cols + g.oh * g.ow) * kDepthwiseLanes);
+  const size_t blocked_floats =
+      static_cast<size_t>((p.rows * p.cols + g.oh * g.ow) * kDepthwiseLanes);
+  if (direct_fits(g, false)) return direct_scratch(g);  // AVX-512's direct kernel takes it too
+  return direct_fits(g, true) ? std::max(direct_scratch(g), blocked_floats) : blocked_floats;
 }
 
 DepthwiseBlockedFn depthwise_blocked() {
 #if defined(__x86_64__)
-  if (kernel_isa() != Isa::kNone) return &depthwise_blocked_avx2;  // both have AVX2 + FMA
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return &depthwise_auto_avx512;
+    case Isa::kAvx2:
+      return &depthwise_auto_avx2;
+    case Isa::kNone:
+      break;
+  }
 #endif
   return nullptr;
 }
