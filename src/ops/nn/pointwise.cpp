@@ -25,10 +25,14 @@ namespace {
 
 static_assert(kPackRows == 8, "the kernels below have tiles of 1..8 rows");
 
-// Bytes of x's rows one column chunk reads (k rows × the chunk's columns): kept in L1 while each
-// panel of the weight passes over the chunk, so that x is read from L2 (or L3) once per chunk and
-// the panels after the first find it in L1.
-constexpr int64_t kChunkBytes = int64_t{24} << 10;
+// Bytes of x's rows one column chunk reads (k rows × the chunk's columns): kept in L1 (or, with a
+// weight too large to stay in L2 from one chunk to the next, in L2) while each panel of the weight
+// passes over the chunk, so that x is read from further out once per chunk.
+constexpr int64_t kChunkL1Bytes = int64_t{24} << 10;
+constexpr int64_t kChunkL2Bytes = int64_t{256} << 10;
+constexpr int64_t kWeightInL2Floats = int64_t{64} << 10;  // 256 KiB
+constexpr int64_t kTile = 48;
+constexpr int64_t kPrefetchFloats = 512;  // the kernels' widest tile
 
 #if defined(__x86_64__)
 
@@ -75,7 +79,7 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bia
 template <int MR, ConvActivation kAct>
 __attribute__((target("avx512f"))) void panel512(int64_t n, int64_t k, const float* a,
                                                  const float* x, int64_t ldx, const float* bias,
-                                                 float* y, int64_t ldy) {
+                                                 float* y, int64_t ldy, bool fetch_x) {
   __m512 bv[MR];
   const bool add = bias != nullptr || kAddsBias<kAct>;
   for (int r = 0; r < MR; ++r) bv[r] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
@@ -86,6 +90,12 @@ __attribute__((target("avx512f"))) void panel512(int64_t n, int64_t k, const flo
     const float* xp = x + j;
     const float* ap = a;
     for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
+      if (fetch_x) {
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 48), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 64), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 80), _MM_HINT_T0);
+      }
       const __m512 b0 = _mm512_loadu_ps(xp), b1 = _mm512_loadu_ps(xp + 16),
                    b2 = _mm512_loadu_ps(xp + 32);
       for (int r = 0; r < MR; ++r) {
@@ -131,13 +141,14 @@ __attribute__((target("avx512f"))) void panel512(int64_t n, int64_t k, const flo
       const __m512 b0 = _mm512_maskz_loadu_ps(mask, xp);
       for (int r = 0; r < MR; ++r) v0[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, v0[r]);
     }
-    for (int r = 0; r < MR; ++r) _mm512_mask_storeu_ps(y + r * ldy + j, mask, finish512<kAct>(v0[r], bv[r], add));
+    for (int r = 0; r < MR; ++r)
+      _mm512_mask_storeu_ps(y + r * ldy + j, mask, finish512<kAct>(v0[r], bv[r], add));
   }
 }
 
 // Rows [R0, R1) (at most 4) of an MR-row panel × n columns, AVX2 (16 registers): 24 columns at a
-// time (12 accumulators), then 8; the last columns through a masked load and a copy out of a
-// register (AMD's masked stores are microcoded).
+// time (12 accumulators), then 16, then 8; the last columns through a masked load and a copy out of
+// a register (AMD's masked stores are microcoded).
 template <int MR, int R0, int R1, ConvActivation kAct>
 __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const float* a,
                                                  const float* x, int64_t ldx, const float* bias,
@@ -169,11 +180,29 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
       _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], bv[r], add));
     }
   }
+  for (; j + 16 <= n; j += 16) {
+    __m256 v0[R], v1[R];
+    for (int r = 0; r < R; ++r) v0[r] = v1[r] = _mm256_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a + R0;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8);
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ap + r);
+        v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + (R0 + r) * ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add));
+    }
+  }
   for (; j < n; j += 8) {
     const int64_t w = std::min<int64_t>(8, n - j);
-    const __m256i mask =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)),
-                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     __m256 v0[R];
     for (int r = 0; r < R; ++r) v0[r] = _mm256_setzero_ps();
     const float* xp = x + j;
@@ -198,7 +227,7 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
 
 template <int MR, ConvActivation kAct>
 void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx, const float* bias,
-              float* y, int64_t ldy) {
+              float* y, int64_t ldy, bool /*fetch_x*/) {
   rows256<MR, 0, std::min(MR, 4), kAct>(n, k, a, x, ldx, bias, y, ldy);
   if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, y, ldy);
 }
@@ -206,26 +235,34 @@ void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
 #endif  // __x86_64__
 
 using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
-                         const float* bias, float* y, int64_t ldy);
+                         const float* bias, float* y, int64_t ldy, bool fetch_x);
 
-// The product over all panels, column chunk by column chunk (x's chunk stays in L1 while the
-// panels pass); the e^x activations over each panel's tile right after it is stored.
+// The product over all panels, column chunk by column chunk, each chunk's columns of x in cache
+// while every panel passes over them: in L1 when the weight is small enough to stay in L2 across
+// the chunks (the early layers: 16 to 144 input channels), otherwise in L2, so that a weight of
+// 0.5 to 1.6 MiB (a 7 × 7 layer's 960 × 160 … 1280 × 320) is read from L3 once rather than once
+// per 48 columns. A last chunk narrower than a kernel tile is taken into the one before it (49
+// columns: one chunk of 48 + 1, not a second pass over the weight for one column). The e^x
+// activations over each panel's tile right after it is stored.
 template <ConvActivation kAct, const PanelFn* kPanels>
 void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float* x, int64_t ldx,
                const float* bias, float* y, int64_t ldy) {
   if (m <= 0 || n <= 0) return;
-  const int64_t chunk =
-      std::max<int64_t>(48, kChunkBytes / static_cast<int64_t>(sizeof(float)) /
-                                std::max<int64_t>(k, 1) / 48 * 48);
-  for (int64_t j0 = 0; j0 < n; j0 += chunk) {
-    const int64_t w = std::min(chunk, n - j0);
+  const int64_t kk = std::max<int64_t>(k, 1);
+  const int64_t floats = (m * kk <= kWeightInL2Floats ? kChunkL1Bytes : kChunkL2Bytes) /
+                         static_cast<int64_t>(sizeof(float));
+  const int64_t chunk = std::max<int64_t>(kTile, floats / kk / kTile * kTile);
+  for (int64_t j0 = 0; j0 < n;) {
+    const int64_t w = n - j0 < chunk + kTile ? n - j0 : chunk;
     for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
       const int64_t rows = std::min(kPackRows, m - r0);
       float* yt = y + r0 * ldy + j0;
-      kPanels[rows - 1](w, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt, ldy);
+      kPanels[rows - 1](w, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt, ldy,
+                        r0 == 0);
       if constexpr (conv_activation_exp(kAct))
         for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, w);
     }
+    j0 += w;
   }
 }
 
