@@ -232,19 +232,58 @@ void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
   if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, y, ldy);
 }
 
+// The last few columns of a chunk (fewer than the panel kernels' vector: a 7 × 7 plane's 49th),
+// which the panel kernels would compute in a masked vector per row, 1 lane of 16 used (a fifth of
+// a 7 × 7 layer's multiply-adds), with a panel's 8 rows in one vector instead (the packed weight
+// holds them side by side): G panels × one column at a time, G accumulators, each one chain over
+// p. The results go through a small buffer (the e^x activations run over it at once) to y.
+inline constexpr int kTailPanels = 8;
+inline constexpr int64_t kTailMaxColumns = 7;
+template <int G, ConvActivation kAct>
+__attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const float* a,
+                                                 const float* x, int64_t ldx, const float* bias,
+                                                 float* y, int64_t ldy) {
+  alignas(32) float out[kTailMaxColumns * G * kPackRows];
+  const bool add = bias != nullptr || kAddsBias<kAct>;
+  const int64_t stride = kPackRows * k;  // from one panel to the next
+  for (int64_t c = 0; c < cols; ++c) {
+    __m256 acc[G];
+    for (int q = 0; q < G; ++q) acc[q] = _mm256_setzero_ps();
+    const float* xp = x + c;
+    const float* ap = a;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += kPackRows) {
+      const __m256 xb = _mm256_broadcast_ss(xp);
+      for (int q = 0; q < G; ++q)
+        acc[q] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + q * stride), xb, acc[q]);
+    }
+    for (int q = 0; q < G; ++q) {
+      const __m256 b = bias ? _mm256_loadu_ps(bias + q * kPackRows) : _mm256_setzero_ps();
+      _mm256_store_ps(out + (c * G + q) * kPackRows,
+                      activate256(add ? _mm256_add_ps(acc[q], b) : acc[q], kAct));
+    }
+  }
+  if constexpr (conv_activation_exp(kAct)) conv_activate_exp(kAct, out, cols * G * kPackRows);
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < G * kPackRows; ++r) y[r * ldy + c] = out[(c * G) * kPackRows + r];
+}
+
 #endif  // __x86_64__
 
 using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
                          const float* bias, float* y, int64_t ldy, bool fetch_x);
+using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x, int64_t ldx,
+                        const float* bias, float* y, int64_t ldy);
 
 // The product over all panels, column chunk by column chunk, each chunk's columns of x in cache
 // while every panel passes over them: in L1 when the weight is small enough to stay in L2 across
 // the chunks (the early layers: 16 to 144 input channels), otherwise in L2, so that a weight of
 // 0.5 to 1.6 MiB (a 7 × 7 layer's 960 × 160 … 1280 × 320) is read from L3 once rather than once
 // per 48 columns. A last chunk narrower than a kernel tile is taken into the one before it (49
-// columns: one chunk of 48 + 1, not a second pass over the weight for one column). The e^x
-// activations over each panel's tile right after it is stored.
-template <ConvActivation kAct, const PanelFn* kPanels>
+// columns: one chunk of 48 + 1, not a second pass over the weight for one column). A chunk's last
+// columns past a multiple of the vector (kLanes), when there are at most kTailMaxColumns, go to
+// the tail kernels, kTailPanels full panels at a time, right after those panels' other columns
+// (their weights still in L2). The e^x activations over each panel's tile right after it is stored.
+template <ConvActivation kAct, const PanelFn* kPanels, const TailFn* kTails, int64_t kLanes>
 void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float* x, int64_t ldx,
                const float* bias, float* y, int64_t ldy) {
   if (m <= 0 || n <= 0) return;
@@ -252,15 +291,27 @@ void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float
   const int64_t floats = (m * kk <= kWeightInL2Floats ? kChunkL1Bytes : kChunkL2Bytes) /
                          static_cast<int64_t>(sizeof(float));
   const int64_t chunk = std::max<int64_t>(kTile, floats / kk / kTile * kTile);
+  constexpr int64_t kGroupRows = kTailPanels * kPackRows;
   for (int64_t j0 = 0; j0 < n;) {
     const int64_t w = n - j0 < chunk + kTile ? n - j0 : chunk;
-    for (int64_t r0 = 0; r0 < m; r0 += kPackRows) {
-      const int64_t rows = std::min(kPackRows, m - r0);
-      float* yt = y + r0 * ldy + j0;
-      kPanels[rows - 1](w, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt, ldy,
-                        r0 == 0);
-      if constexpr (conv_activation_exp(kAct))
-        for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, w);
+    const int64_t rem = w % kLanes <= kTailMaxColumns ? w % kLanes : 0;
+    for (int64_t g0 = 0; g0 < m; g0 += kGroupRows) {
+      const int64_t g1 = std::min(m, g0 + kGroupRows);
+      const int64_t full = (g1 - g0) / kPackRows;  // full panels in the group
+      for (int64_t r0 = g0; r0 < g1; r0 += kPackRows) {
+        const int64_t rows = std::min(kPackRows, m - r0);
+        // A partial panel (its rows side by side in fewer than 8 floats) takes every column.
+        const int64_t cols = rows == kPackRows ? w - rem : w;
+        float* yt = y + r0 * ldy + j0;
+        if (cols > 0)
+          kPanels[rows - 1](cols, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt,
+                            ldy, r0 == 0);
+        if constexpr (conv_activation_exp(kAct))
+          for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, cols);
+      }
+      if (rem > 0 && full > 0)
+        kTails[full - 1](rem, k, packed + g0 * k, x + j0 + w - rem, ldx, bias ? bias + g0 : nullptr,
+                         y + g0 * ldy + j0 + w - rem, ldy);
     }
     j0 += w;
   }
@@ -277,9 +328,15 @@ constexpr PanelFn kPanels256[] = {panel256<1, kAct>, panel256<2, kAct>, panel256
                                   panel256<7, kAct>, panel256<8, kAct>};
 
 template <ConvActivation kAct>
+constexpr TailFn kTails256[] = {tail256<1, kAct>, tail256<2, kAct>, tail256<3, kAct>,
+                                tail256<4, kAct>, tail256<5, kAct>, tail256<6, kAct>,
+                                tail256<7, kAct>, tail256<8, kAct>};
+static_assert(kTailPanels == 8, "kTails256 has kernels for 1..8 panels");
+
+template <ConvActivation kAct>
 PointwiseFn for_isa(Isa isa) {
-  if (isa == Isa::kAvx512) return pointwise<kAct, kPanels512<kAct>>;
-  if (isa == Isa::kAvx2) return pointwise<kAct, kPanels256<kAct>>;
+  if (isa == Isa::kAvx512) return pointwise<kAct, kPanels512<kAct>, kTails256<kAct>, 16>;
+  if (isa == Isa::kAvx2) return pointwise<kAct, kPanels256<kAct>, kTails256<kAct>, 8>;
   return nullptr;
 }
 #endif
