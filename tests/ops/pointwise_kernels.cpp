@@ -79,10 +79,10 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
   // rows: one partial panel, 8 panels + 1 (a tail group of 8 then 1), 9 panels + 5 rows; a
   // weight past the L2 chunking's bound (160 × 480 floats).
   const std::vector<Case> cases = {
-      {1, 1, 1},    {5, 3, 7},     {8, 7, 16},     {9, 17, 3},    {13, 49, 33},   {24, 31, 20},
-      {8, 47, 5},   {16, 48, 16},  {72, 49, 40},   {77, 196, 24}, {64, 63, 16},   {3, 64, 9},
-      {11, 65, 17}, {40, 103, 64}, {96, 384, 16},  {96, 431, 16}, {96, 433, 16},  {17, 800, 16},
-      {160, 49, 480}, {32, 200, 300}, {8, 23, 128}, {96, 785, 24}, {67, 57, 100}, {128, 9, 64}};
+      {1, 1, 1},      {5, 3, 7},      {8, 7, 16},    {9, 17, 3},    {13, 49, 33},  {24, 31, 20},
+      {8, 47, 5},     {16, 48, 16},   {72, 49, 40},  {77, 196, 24}, {64, 63, 16},  {3, 64, 9},
+      {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16}, {96, 433, 16}, {17, 800, 16},
+      {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24}, {67, 57, 100}, {128, 9, 64}};
   for (Isa isa : simd_sets()) {
     Forced forced(isa);
     for (const Case& c : cases) {
@@ -140,8 +140,9 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
 }
 
 // FusedConv2D's 1 × 1 convolutions with a packed weight (what the optimiser makes of every 1 × 1
-// layer) against the unpacked kernel, 7 × 7 and 14 × 14 planes, odd channel counts, batch 2,
-// groups, every activation, across two threads and on one (the same bits).
+// layer) against the unpacked kernel, 7 × 7 and 14 × 14 planes, a squeeze-excitation's 1 × 1 and
+// 2 × 2 ones, odd channel counts, batch 2, groups, every activation, across two threads and on one
+// (the same bits).
 TEST(PointwiseKernels, PackedOneByOneConvolutionsMatchTheUnpackedOnes) {
   const OpDef* fused = op_table().find("FusedConv2D");
   ASSERT_NE(fused, nullptr);
@@ -156,7 +157,10 @@ TEST(PointwiseKernels, PackedOneByOneConvolutionsMatchTheUnpackedOnes) {
                                            {1, 16, 56, 56, 96, 1},
                                            {1, 40, 5, 13, 36, 2},
                                            {2, 17, 9, 9, 19, 1},
-                                           {1, 96, 4, 4, 576, 1}}) {
+                                           {1, 96, 4, 4, 576, 1},
+                                           {1, 144, 1, 1, 576, 1},
+                                           {2, 64, 2, 2, 40, 1},
+                                           {1, 5, 1, 3, 9, 1}}) {
       for (const char* act : {"none", "relu", "relu6", "hswish", "hsigmoid", "silu", "x_sigmoid"}) {
         SCOPED_TRACE(std::string(isa_name(isa)) + " " + act + " c " + std::to_string(geo.c) +
                      " o " + std::to_string(geo.o) + " plane " + std::to_string(geo.h) + " × " +
@@ -180,7 +184,8 @@ TEST(PointwiseKernels, PackedOneByOneConvolutionsMatchTheUnpackedOnes) {
         const Kernel packed = fused->make_kernel(types, packed_attrs);
         Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape),
             serial(DType::Float32, out.shape);
-        std::vector<Tensor> plain_in{x, w, bias}, packed_in{x, pack_conv_weight(w, geo.group), bias};
+        std::vector<Tensor> plain_in{x, w, bias},
+            packed_in{x, pack_conv_weight(w, geo.group), bias};
         std::vector<Tensor> want_out{want}, got_out{got}, serial_out{serial};
         plain(plain_in, want_out);
         runtime::ThreadPool pool(2);

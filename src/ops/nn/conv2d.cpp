@@ -592,10 +592,8 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           }
           const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
-            // A 1 × 1 convolution: bias and activation in registers (ops/nn/pointwise.h); up
-            // to 4 columns (a squeeze-excitation's 1 × 1 planes), gemm_packed's kernels that
-            // hold a panel's 8 rows in a vector.
-            if (packed && s1 - s0 > 4) {
+            // A 1 × 1 convolution: bias and activation in registers (ops/nn/pointwise.h).
+            if (packed) {
               if (const PointwiseFn pointwise = pointwise_kernel(kAct)) {
                 pointwise(r1 - r0, s1 - s0, kdim, am, bm, ld, bias ? bias + gr * og + r0 : nullptr,
                           yg + r0 * spatial + s0, spatial);
