@@ -44,7 +44,9 @@ throughput in samples per second over the wall time, per net and thread count T 
               an arena per concurrent run)
   onnxruntime one InferenceSession (intra_op_num_threads = T) run from N Python threads at once
               (session.run releases the GIL), beside the same with one caller
-Prints medians in microseconds and cellar over the fastest peer (< 1: cellar faster).
+Prints medians in microseconds and cellar over the fastest peer (< 1: cellar faster). With
+--clock cpu each run is timed by its process's CPU time instead (cellar's `cpu_median_us`, the
+peers' time.process_time()): what to read on a loaded machine, at 1 thread.
 """
 import argparse
 import datetime
@@ -160,15 +162,23 @@ def cellar_bench(cli, model, threads, iterations, batch=None, callers=1):
     return json.loads(out.stdout)
 
 
-def timed_median_us(fn, iterations):
+def timed_median_us(fn, iterations, clock=time.perf_counter):
+    """Median of `iterations` runs of fn (after 5 untimed), by `clock`: time.perf_counter (wall)
+    or time.process_time (this process's CPU time, every thread's)."""
     for _ in range(5):
         fn()
     t = []
     for _ in range(iterations):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        t.append(time.perf_counter() - t0)
+        t.append(clock() - t0)
     return statistics.median(t) * 1e6
+
+
+def cellar_median_us(r, clock):
+    """The median of a `cellar bench --json` result by the chosen clock (None when an older build's
+    JSON has no CPU-time field)."""
+    return r.get("cpu_median_us") if clock == "cpu" else r["median_us"]
 
 
 def ort_session(model, threads):
@@ -382,6 +392,12 @@ def main():
     ap.add_argument("--callers", type=int, default=0,
                     help="also measure serving: throughput with this many threads running one "
                     "loaded model at once, cellar beside one ONNX Runtime session")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="what a run's latency is: wall time (default), or the process's CPU time "
+                    "(every thread's) per run, for cellar, ONNX Runtime and OpenVINO alike. On a "
+                    "shared, loaded machine a run's wall time counts the others' scheduler slices; "
+                    "at 1 thread its CPU time is the wall time it would take alone. At 2 threads "
+                    "CPU time adds both threads (and any spinning), so it is not a latency there")
     ap.add_argument("--only-zoo", action="store_true",
                     help="with --zoo: only the mindcv models (not the built-in nets)")
     args = ap.parse_args()
@@ -415,7 +431,9 @@ def main():
         emit(f"CPU: {cpu_description()}")
         emit(f"load average at start: {os.getloadavg()[0]:.2f}; onnxruntime {onnxruntime.__version__}; "
              f"openvino {ov_version or 'not installed (pip install openvino)'}")
-        emit(f"median latency in microseconds, {args.iterations} runs each; cellar/fastest < 1: cellar faster")
+        what = ("median CPU time per run (the process's, every thread's)" if args.clock == "cpu"
+                else "median latency (wall)")
+        emit(f"{what} in microseconds, {args.iterations} runs each; cellar/fastest < 1: cellar faster")
         for name, why in skipped:
             emit(f"SKIPPED {name}: {why}")
         emit()
@@ -433,20 +451,21 @@ def main():
                      if args.mindspore_python and not batch else None)
             for t in threads:
                 r = cellar_bench(cli, mindir, t, args.iterations, batch)
-                c = r["median_us"]
+                c = cellar_median_us(r, args.clock)
                 if t == threads[0]:
                     memory[(name, x.shape[0], t)] = r
                 ort_fn = ort_run(onnx_path, x, t)
                 diff = float(np.max(np.abs(ort_fn() - ref))) / scale
-                o = timed_median_us(ort_fn, args.iterations)
+                clock = time.process_time if args.clock == "cpu" else time.perf_counter
+                o = timed_median_us(ort_fn, args.iterations, clock)
                 ov_fn = openvino_run(onnx_path, x, t) if ov_version else None
                 v = None
                 if ov_fn:
                     diff = max(diff, float(np.max(np.abs(ov_fn() - ref))) / scale)
-                    v = timed_median_us(ov_fn, args.iterations)
+                    v = timed_median_us(ov_fn, args.iterations, clock)
                 fastest = min(p for p in (o, v) if p is not None)
                 extra = f" (MindSpore {ms_us:,.0f} µs)" if ms_us and t == 1 else ""
-                base = (f" {fmt(cellar_bench(base_cli, mindir, t, args.iterations, batch)['median_us'])} |"
+                base = (f" {fmt(cellar_median_us(cellar_bench(base_cli, mindir, t, args.iterations, batch), args.clock))} |"
                         if base_cli else "")
                 emit(f"| {name} | {x.shape[0]} | {t} | {fmt(c)} |{base} {fmt(o)} | {fmt(v)} | "
                      f"{c / fastest:.2f} | {diff:.1e}{extra} |")

@@ -1,4 +1,6 @@
 // `cellar bench MODEL`: inference latency and throughput of a MindIR or ONNX model.
+#include <time.h>
+
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -45,6 +47,15 @@ uint64_t peak_rss_bytes() {
   while (std::getline(status, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   return 0;
+}
+
+// This process's CPU time (every thread's, user + system) in microseconds. On a machine shared with
+// other work, a run's CPU time is what its wall time would be alone (at one thread); its wall time
+// also counts the slices the scheduler gave to others.
+double process_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
 // Resets VmHWM to the current resident size (Linux ≥ 4.0: "5" to /proc/self/clear_refs), so that
@@ -98,6 +109,9 @@ int run_bench(const BenchArgs& a) {
   // a server's request threads share one loaded model); one latency sample per run.
   const size_t callers = static_cast<size_t>(a.callers);
   std::vector<std::vector<double>> samples(callers);
+  // With one caller, each run's CPU time too (with several, the process's clock mixes the callers).
+  std::vector<double> cpu_samples;
+  if (callers == 1) cpu_samples.reserve(static_cast<size_t>(a.iterations));
   std::barrier start(static_cast<std::ptrdiff_t>(callers));
   // Each caller's start, after all have warmed up; the wall time runs from the first.
   std::vector<std::chrono::steady_clock::time_point> starts(callers);
@@ -109,10 +123,12 @@ int run_bench(const BenchArgs& a) {
     start.arrive_and_wait();
     starts[c] = std::chrono::steady_clock::now();
     for (int i = 0; i < a.iterations; ++i) {
+      const double cpu0 = callers == 1 ? process_cpu_us() : 0;
       const auto t0 = std::chrono::steady_clock::now();
       exec.run(in.tensors, own);
       samples[c].push_back(
           std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      if (callers == 1) cpu_samples.push_back(process_cpu_us() - cpu0);
     }
   };
   {
@@ -131,6 +147,9 @@ int run_bench(const BenchArgs& a) {
   const double mean = total / static_cast<double>(us.size());
   std::sort(us.begin(), us.end());
   const double p50 = percentile(us, 50), p90 = percentile(us, 90), p99 = percentile(us, 99);
+  std::sort(cpu_samples.begin(), cpu_samples.end());
+  const bool cpu_known = !cpu_samples.empty();
+  const double cpu_p50 = percentile(cpu_samples, 50);
   // Samples per second: at the median latency for one caller (one run at a time); over the wall
   // time of all runs for several (from when all have warmed up to when the last is done).
   const double throughput =
@@ -145,6 +164,7 @@ int run_bench(const BenchArgs& a) {
                     {"iterations", a.iterations},
                     {"warmup", a.warmup},
                     {"median_us", p50},
+                    {"cpu_median_us", cpu_known ? json(cpu_p50) : json()},
                     {"p90_us", p90},
                     {"p99_us", p99},
                     {"mean_us", mean},
@@ -171,6 +191,7 @@ int run_bench(const BenchArgs& a) {
        {"", "p90", fmt_num(p90) + " us"},
        {"", "p99", fmt_num(p99) + " us"},
        {"", "mean", fmt_num(mean) + " us"},
+       {"CPU time", "p50", cpu_known ? fmt_num(cpu_p50) + " us" : "(one caller only)"},
        {"load", "", fmt_num(load_us) + " us"},
        {"first run", "", fmt_num(first_run_us) + " us"},
        {"throughput", "", fmt_num(throughput) + " samples/s"},
@@ -203,12 +224,14 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--dec-key-file", args->dec_key_file, "key of an encrypted MindIR file");
   sub->add_option("--dec-mode", args->dec_mode,
                   "AES-GCM, AES-CBC or SM4-CBC (default: the file's)");
-  sub->add_flag("--json", args->json,
-                "print one JSON object: median_us, p90_us, p99_us, mean_us, min_us, max_us, "
-                "throughput_per_s, wall_throughput_per_s (samples over the timed runs' wall "
-                "time, every caller's), load_us, first_run_us, arena_bytes, weights_bytes, "
-                "load_peak_rss_bytes (VmHWM after loading and planning), run_peak_rss_bytes "
-                "(VmHWM over the runs alone), peak_rss_bytes (the process's)");
+  sub->add_flag(
+      "--json", args->json,
+      "print one JSON object: median_us, cpu_median_us (the process's CPU time per run, "
+      "every thread's; null with several callers), p90_us, p99_us, mean_us, min_us, max_us, "
+      "throughput_per_s, wall_throughput_per_s (samples over the timed runs' wall "
+      "time, every caller's), load_us, first_run_us, arena_bytes, weights_bytes, "
+      "load_peak_rss_bytes (VmHWM after loading and planning), run_peak_rss_bytes "
+      "(VmHWM over the runs alone), peak_rss_bytes (the process's)");
   sub->footer(
       "Runs the model on random inputs of its recorded shapes (after --batch), timing each run.\n"
       "Throughput is batch × 1e6 / median latency, in samples per second.\n\n"

@@ -12,6 +12,7 @@
 #include "ops/gemm.h"
 #include "ops/nn/conv2d.h"
 #include "ops/op_table.h"
+#include "ops/transpose_plane.h"
 
 namespace cellar::runtime {
 
@@ -530,17 +531,11 @@ int pack_weights(Rewriter& rw) {
   return packed;
 }
 
-// dst (cols × rows) = srcᵀ (src: rows × cols), in 32 × 32 tiles: the column-order writes of a
-// plain double loop miss the cache on every element, which made transposing a 2.7 MB Dense
-// weight ~3 ms of a small net's cold start (a tile keeps both sides' lines in L1).
+// dst (cols × rows) = srcᵀ (src: rows × cols), in 32 × 32 tiles of SIMD blocks: the column-order
+// writes of a plain double loop miss the cache on every element (a 2.7 MB Dense weight took ~3 ms
+// of a small net's cold start), and element by element the tiles were still 165 ms of vit_b_32's.
 void transpose_into(const float* src, int64_t rows, int64_t cols, float* dst) {
-  constexpr int64_t kTile = 32;
-  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
-      const int64_t i1 = std::min(rows, i0 + kTile), j1 = std::min(cols, j0 + kTile);
-      for (int64_t j = j0; j < j1; ++j)
-        for (int64_t i = i0; i < i1; ++i) dst[j * rows + i] = src[i * cols + j];
-    }
+  ops::transpose_plane32(src, rows, cols, cols, dst, rows);
 }
 
 // 6. A MatMul's constant Float32 B stored once, here, the way its kernel reads it fastest. With A

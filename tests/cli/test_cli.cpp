@@ -1035,6 +1035,10 @@ TEST(CliBench, JsonAndBatch) {
   EXPECT_EQ(j.at("batch"), 1);
   EXPECT_EQ(j.at("iterations"), 5);
   EXPECT_GT(j.at("throughput_per_s").get<double>(), 0);
+  // One caller: each run's CPU time too (a run does work, so some CPU time passes).
+  EXPECT_GT(j.at("cpu_median_us").get<double>(), 0);
+  const json jc = run_json({"bench", m, "-n", "3", "--callers", "2", "--json"});
+  EXPECT_TRUE(jc.at("cpu_median_us").is_null());  // the process's clock mixes the callers
   const json jb = run_json({"bench", m, "--batch", "4", "--threads", "1", "-n", "3", "--json"});
   EXPECT_EQ(jb.at("batch"), 4);
   EXPECT_EQ(jb.at("threads"), 1);

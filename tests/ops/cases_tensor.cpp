@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "ops/op_case.h"
@@ -281,6 +282,21 @@ std::vector<OpCase> cases() {
                .attrs = {{"perm", Ints{0, 2, 3, 1}}},
                .reference = transpose_ref({0, 2, 3, 1}),
                .tol = 0});
+  // 4-byte planes go through 8 × 8 SIMD blocks (transpose_plane.h) with edges of every width;
+  // 8-byte elements element by element: a matrix of one block, one of 9 × 5 blocks with 3- and
+  // 1-wide edges, int32 and float64 across the (q, last) plane.
+  for (const auto& [label, shape, perm, dt] :
+       std::vector<std::tuple<std::string, Shape, Ints, DType>>{
+           {"block_8x8", {8, 8}, {1, 0}, DType::Float32},
+           {"matrix_75x41", {75, 41}, {1, 0}, DType::Float32},
+           {"nchw_to_nhwc_int32", {2, 45, 13, 19}, {0, 2, 3, 1}, DType::Int32},
+           {"nhwc_to_nchw_float64", {1, 9, 7, 45}, {0, 3, 1, 2}, DType::Float64}})
+    c.push_back({.op = "Transpose",
+                 .label = "plane_" + label,
+                 .inputs = {uniform(shape, tseed++, -100, 100, dt)},
+                 .attrs = {{"perm", perm}},
+                 .reference = transpose_ref(std::vector<int64_t>(perm.begin(), perm.end())),
+                 .tol = 0});
   const Tensor ones23 = values({1, 1, 1, 1, 1, 1}, {2, 3});
   c.push_back({.op = "Transpose",
                .label = "short_perm_refused",

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -15,6 +16,7 @@
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/conv2d.h"
+#include "ops/nn/phase_row.h"
 #include "ops/op_table.h"
 #include "ops/vec_math.h"
 #include "runtime/thread_pool.h"
@@ -488,7 +490,9 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
 // Convolutions of few input channels (ops/nn/conv_direct.h: computed directly, no im2col) on each
 // instruction set, weight as given and packed, against im2col + BLAS (Isa::kNone): LeNet-5's
 // layers, stems with stride 2 and padding, 7 × 7 taps, dilation, batch 2, rows of 1 to 13 vectors
-// with every tail width, across two threads and on one (the same bits).
+// with every tail width, output channels in whole and partial panels of 8, across two threads and
+// on one (the same bits), and the same bits on every instruction set (AVX2's 8-lane tiles and
+// AVX-512's 16-lane ones sum each output in the same order).
 TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
   struct Geo {
     int64_t n, c, h, w, o, k, stride, dilation, pt, pb, pl, pr;
@@ -502,8 +506,11 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
                                          {1, 2, 12, 11, 10, 3, 1, 2, 2, 1, 0, 2},
                                          {2, 3, 9, 104, 7, 3, 1, 1, 1, 1, 1, 1},
                                          {1, 1, 5, 5, 3, 1, 1, 1, 0, 0, 0, 0},
-                                         {1, 4, 20, 20, 9, 3, 3, 1, 0, 2, 1, 0}}) {
-    for (const char* act : {"hswish", "silu"}) {
+                                         {1, 4, 20, 20, 9, 3, 3, 1, 0, 2, 1, 0},
+                                         {1, 3, 67, 225, 13, 3, 2, 1, 1, 1, 1, 1},
+                                         {1, 3, 40, 98, 32, 7, 2, 1, 3, 3, 3, 3},
+                                         {2, 2, 17, 40, 24, 3, 1, 1, 1, 1, 1, 1}}) {
+    for (const char* act : {"hswish", "silu", "relu6", "none"}) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
       auto fill = [](Tensor& t, unsigned seed) {
@@ -526,6 +533,7 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
         std::vector<Tensor> in{x, w, bias}, want_out{want};
         fused->make_kernel(types, attrs)(in, want_out);
       }
+      std::optional<Tensor> first[2];  // the first instruction set's result, as given and packed
       for (Isa isa : simd_isas()) {
         ForcedIsa forced(isa);
         for (bool packed : {false, true}) {
@@ -548,8 +556,34 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
           EXPECT_LE(worst, 1e-5 * scale)
               << isa_name(isa) << (packed ? " packed" : "") << " input " << xs.str();
           EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " input " << xs.str();
+          std::optional<Tensor>& ref = first[packed ? 1 : 0];
+          if (!ref) ref = got;
+          EXPECT_TRUE(ref->equal(got))
+              << isa_name(isa) << (packed ? " packed" : "") << " against the first set, input "
+              << xs.str() << " " << act;
         }
       }
+    }
+  }
+}
+
+// The stride-2 phase split (ops/nn/phase_row.h) on each instruction set against the element-wise
+// copy: every count from 0 to 70 (whole vectors of 8 and 16 and every tail), from a buffer that
+// ends at the last input read (2n − 1 floats), so a read past it is a sanitizer's error.
+TEST(GemmKernels, StrideTwoPhaseCopyOnEverySet) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kNone);
+  for (Isa isa : isas) {
+    ForcedIsa forced(isa);
+    for (int64_t n = 0; n <= 70; ++n) {
+      const std::vector<float> v = random_floats(static_cast<size_t>(2 * n + 1), 31);
+      std::vector<float> src(v.begin(), v.begin() + std::max<int64_t>(0, 2 * n - 1));
+      std::vector<float> got(static_cast<size_t>(n) + 1, -7.0f);
+      gather_stride2(got.data(), n, src.data());
+      for (int64_t c = 0; c < n; ++c)
+        ASSERT_EQ(got[static_cast<size_t>(c)], src[static_cast<size_t>(2 * c)])
+            << isa_name(isa) << " n " << n << " c " << c;
+      EXPECT_EQ(got[static_cast<size_t>(n)], -7.0f) << isa_name(isa) << " wrote past n " << n;
     }
   }
 }

@@ -7,6 +7,18 @@
 #include <tuple>
 #include <type_traits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/isa.h"
+
+// gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_cvtps_pd passes
+// an `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace cellar::ops {
 
 namespace {
@@ -91,6 +103,67 @@ inline void walk(const std::vector<int64_t>& dims, const std::vector<int64_t>& s
   }
 }
 
+#if defined(__x86_64__)
+// The sum of a contiguous run of floats, accumulated in double: four chains of eight double
+// lanes, then one fixed order of adds. A squeeze-excitation block's global mean (ReduceMean over
+// H and W) summed element by element was 3.4% of MobileNetV3-small's run on a Zen 5 (perf).
+__attribute__((target("avx512f"))) double sum_run_avx512(const float* r, int64_t n) {
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_loadu_ps(r + k)));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_loadu_ps(r + k + 8)));
+    s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm256_loadu_ps(r + k + 16)));
+    s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm256_loadu_ps(r + k + 24)));
+  }
+  for (; k + 8 <= n; k += 8) s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_loadu_ps(r + k)));
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+  double tail = 0;
+  for (; k < n; ++k) tail += r[k];
+  return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+          ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) +
+         tail;
+}
+
+__attribute__((target("avx2,fma"))) double sum_run_avx2(const float* r, int64_t n) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm_loadu_ps(r + k)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm_loadu_ps(r + k + 4)));
+    s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm_loadu_ps(r + k + 8)));
+    s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm_loadu_ps(r + k + 12)));
+  }
+  for (; k + 4 <= n; k += 4) s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm_loadu_ps(r + k)));
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+  double tail = 0;
+  for (; k < n; ++k) tail += r[k];
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + tail;
+}
+#endif
+
+double sum_run(const float* r, int64_t n) {
+#if defined(__x86_64__)
+  switch (kernel_isa()) {
+    case Isa::kAvx512:
+      return sum_run_avx512(r, n);
+    case Isa::kAvx2:
+      return sum_run_avx2(r, n);
+    case Isa::kNone:
+      break;
+  }
+#endif
+  // Four running sums (independent chains instead of one add's latency per element), added
+  // pairwise at the end.
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) s0 += r[k], s1 += r[k + 1], s2 += r[k + 2], s3 += r[k + 3];
+  for (; k < n; ++k) s0 += r[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
 template <class T, ReduceKind K>
 Kernel reduce_kernel(ReducePlan p) {
   return [p = std::move(p)](std::span<const Tensor> in, std::span<Tensor> out) {
@@ -116,16 +189,12 @@ Kernel reduce_kernel(ReducePlan p) {
         y[i] = static_cast<T>(s);
       });
     } else if (std::is_same_v<T, float> && p.trailing && p.red_count >= 8) {
-      // Contiguous runs: four running sums in double (independent chains instead of one add's
-      // latency per element), added pairwise at the end; the same order on every run.
+      // Contiguous runs, each summed in double in one fixed order per instruction set: the same
+      // result on every run.
       const int64_t n = p.red_count;
       for (int64_t i = 0; i < p.out_count; ++i) {
-        const T* r = x + i * n;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int64_t k = 0;
-        for (; k + 4 <= n; k += 4) s0 += r[k], s1 += r[k + 1], s2 += r[k + 2], s3 += r[k + 3];
-        for (; k < n; ++k) s0 += r[k];
-        double sum = (s0 + s1) + (s2 + s3);
+        double sum = 0;
+        if constexpr (std::is_same_v<T, float>) sum = sum_run(x + i * n, n);
         if constexpr (K == ReduceKind::kMean) sum /= static_cast<double>(n);
         y[i] = static_cast<T>(sum);
       }

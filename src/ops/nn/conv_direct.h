@@ -5,8 +5,10 @@
 // read it (39% of LeNet-5). Here every output vector reads its taps straight from the input (or
 // from a zero-padded copy split by stride phase, so that every tap of a vector of outputs is one
 // contiguous load whatever the padding, stride and dilation), with a block of output channels ×
-// a run of output columns held in registers. AVX2 + FMA (the same code on AVX-512 CPUs: the tile
-// is bound by the 16 ymm registers' worth of accumulators either way), Float32 only.
+// a run of output columns held in registers. AVX2 + FMA (up to 6 channels × 4 vectors of 8 in the
+// 16 ymm registers) and AVX-512 (a packed panel of 8 channels × up to 3 vectors of 16 in the 32
+// zmm registers: twice the work per instruction where the CPU runs 512-bit FMAs at full width),
+// the same bits on both; Float32 only.
 #pragma once
 
 #include <cstdint>

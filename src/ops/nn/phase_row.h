@@ -20,6 +20,10 @@ inline std::pair<int64_t, int64_t> phase_columns(int64_t w, int64_t pl, int64_t 
   return {lo, hi};
 }
 
+// dst[c] = src[2c] for c in [0, n), reading src[0 .. 2n − 2] only: AVX-512 or AVX2 lanes where the
+// kernels run them (ops/isa.h), element by element otherwise (phase_row.cpp).
+void gather_stride2(float* dst, int64_t n, const float* src);
+
 // One phase row: dst[c] = src[c·sw + q − pl] for c in [lo, hi) (from phase_columns), 0 for the
 // rest of [0, cols).
 inline void copy_phase_row(float* dst, int64_t cols, const float* src, int64_t lo, int64_t hi,
@@ -27,6 +31,8 @@ inline void copy_phase_row(float* dst, int64_t cols, const float* src, int64_t l
   std::fill_n(dst, lo, 0.0f);
   if (sw == 1) {
     std::copy(src + lo + q - pl, src + hi + q - pl, dst + lo);
+  } else if (sw == 2) {
+    gather_stride2(dst + lo, hi - lo, src + lo * 2 + q - pl);
   } else {
     for (int64_t c = lo; c < hi; ++c) dst[c] = src[c * sw + q - pl];
   }

@@ -7,6 +7,7 @@
 
 #include "ops/onnx_spelling.h"
 #include "ops/tensor/data_movement.h"
+#include "ops/transpose_plane.h"
 
 namespace cellar::ops {
 
@@ -47,7 +48,7 @@ std::vector<TensorType> transpose_infer(std::span<const TensorType> in, const ir
 //   whole (a permutation of the outer dimensions: attention's heads);
 // - else the input's innermost dimension q is an earlier output dimension: the (q, last) plane
 //   is copied in tiles of kTile × kTile elements, each read and written within a few cache lines
-//   (NCHW ↔ NHWC: convnext's every block);
+//   (NCHW ↔ NHWC: convnext's every block), 4-byte elements in SIMD blocks (transpose_plane.h);
 // the runs or tile rows split over the executor's workers.
 constexpr int64_t kTile = 32;
 
@@ -130,6 +131,11 @@ void transpose_run(const TransposePlan& p, const T* src, T* dst, Parallel& par) 
                       int64_t s = 0, d = 0;
                       offsets(p, it / bands, p.q, r - 1, s, d);
                       const int64_t a0 = it % bands * kTile, a1 = std::min(dq, a0 + kTile);
+                      if constexpr (sizeof(T) == 4) {
+                        // dst[d + a·oq + b] = src[s + a + b·sl]: a plane of `last` × (a1 − a0).
+                        transpose_plane32(src + s + a0, last, a1 - a0, sl, dst + d + a0 * oq, oq);
+                        continue;
+                      }
                       for (int64_t b0 = 0; b0 < last; b0 += kTile) {
                         const int64_t b1 = std::min(last, b0 + kTile);
                         for (int64_t a = a0; a < a1; ++a) {
