@@ -31,8 +31,8 @@ static_assert(kPackRows == 8, "the kernels below have tiles of 1..8 rows");
 constexpr int64_t kChunkL1Bytes = int64_t{24} << 10;
 constexpr int64_t kChunkL2Bytes = int64_t{256} << 10;
 constexpr int64_t kWeightInL2Floats = int64_t{64} << 10;  // 256 KiB
-constexpr int64_t kTile = 48;
-constexpr int64_t kPrefetchFloats = 512;  // the kernels' widest tile
+constexpr int64_t kTile = 48;                             // the kernels' widest tile
+constexpr int64_t kPrefetchFloats = 512;  // how far ahead a weight panel is fetched (2 KiB)
 
 #if defined(__x86_64__)
 
@@ -267,8 +267,6 @@ __attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const 
     for (int64_t r = 0; r < G * kPackRows; ++r) y[r * ldy + c] = out[(c * G) * kPackRows + r];
 }
 
-#endif  // __x86_64__
-
 using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
                          const float* bias, float* y, int64_t ldy, bool fetch_x);
 using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x, int64_t ldx,
@@ -317,7 +315,6 @@ void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float
   }
 }
 
-#if defined(__x86_64__)
 template <ConvActivation kAct>
 constexpr PanelFn kPanels512[] = {panel512<1, kAct>, panel512<2, kAct>, panel512<3, kAct>,
                                   panel512<4, kAct>, panel512<5, kAct>, panel512<6, kAct>,
