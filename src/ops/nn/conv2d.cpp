@@ -31,6 +31,7 @@
 #include "ops/nn/conv3d.h"
 #include "ops/nn/conv_direct.h"
 #include "ops/nn/depthwise.h"
+#include "ops/nn/pointwise.h"
 #include "ops/nn/window.h"
 #include "ops/onnx_spelling.h"
 #include "ops/registry.h"
@@ -591,6 +592,14 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           }
           const T* bm = direct ? xg + s0 : col;
           if constexpr (std::is_same_v<T, float>) {
+            // A 1 × 1 convolution: bias and activation in registers (ops/nn/pointwise.h).
+            if (packed) {
+              if (const PointwiseFn pointwise = pointwise_kernel(kAct)) {
+                pointwise(r1 - r0, s1 - s0, kdim, am, bm, ld, bias ? bias + gr * og + r0 : nullptr,
+                          yg + r0 * spatial + s0, spatial);
+                continue;
+              }
+            }
             if (packed) {
               // Column tiles whose output (every row of the block) fits kTileBytes: each one
               // product, finished right after it while it is in L2; the last tile takes in a

@@ -1,0 +1,368 @@
+// The 1 × 1 convolution's kernels (ops/nn/pointwise.h): a panel of up to 8 output channels
+// (pack_conv_weight's panels, kPackRows) × a tile of columns in registers, every input channel's
+// row of x multiplied in, then bias and activation, then one store.
+#include "ops/nn/pointwise.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
+
+// gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_max_ps passes an
+// `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace cellar::ops {
+
+namespace {
+
+static_assert(kPackRows == 8, "the kernels below have tiles of 1..8 rows");
+
+// Bytes of x's rows one column chunk reads (k rows × the chunk's columns): kept in L1 (or, with a
+// weight too large to stay in L2 from one chunk to the next, in L2) while each panel of the weight
+// passes over the chunk, so that x is read from further out once per chunk.
+constexpr int64_t kChunkL1Bytes = int64_t{24} << 10;
+constexpr int64_t kChunkL2Bytes = int64_t{256} << 10;
+constexpr int64_t kWeightInL2Floats = int64_t{64} << 10;  // 256 KiB
+constexpr int64_t kTile = 48;                             // the kernels' widest tile
+constexpr int64_t kPrefetchFloats = 512;  // how far ahead a weight panel is fetched (2 KiB)
+
+#if defined(__x86_64__)
+
+// activate256 (ops/nn/activate_avx2.h) on sixteen lanes: the same operations in the same order.
+__attribute__((target("avx512f"))) inline __m512 activate512(__m512 v, ConvActivation act) {
+  const __m512 zero = _mm512_setzero_ps(), three = _mm512_set1_ps(3.0f), six = _mm512_set1_ps(6.0f);
+  switch (act) {
+    case ConvActivation::kNone:
+      return v;
+    case ConvActivation::kReLU:
+      return _mm512_max_ps(v, zero);
+    case ConvActivation::kReLU6:
+      return _mm512_min_ps(_mm512_max_ps(v, zero), six);
+    case ConvActivation::kHSwish:
+      return _mm512_div_ps(
+          _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, three), zero), six)), six);
+    case ConvActivation::kHSigmoid:
+      return _mm512_div_ps(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, three), zero), six), six);
+    case ConvActivation::kSiLU:
+    case ConvActivation::kXSigmoid:
+      return v;  // applied to the stored tile (conv_activate_exp)
+  }
+  return v;
+}
+
+// Whether a sum gets the epilogue's addition: the bias, or 0 when there is none but an activation
+// follows (conv2d.cpp's epilogue adds 0 then: −0 becomes +0, and the values must be the same).
+template <ConvActivation kAct>
+constexpr bool kAddsBias = kAct != ConvActivation::kNone;
+
+// The epilogue on one vector of a row's sums: + the row's bias (`add`), then the activation.
+template <ConvActivation kAct>
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, __m512 bias, bool add) {
+  return activate512(add ? _mm512_add_ps(v, bias) : v, kAct);
+}
+template <ConvActivation kAct>
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bias, bool add) {
+  return activate256(add ? _mm256_add_ps(v, bias) : v, kAct);
+}
+
+// MR rows (one panel, row stride MR in the packed weight) × n columns, AVX-512: 48 columns at a
+// time (24 accumulators: 3 loads of x and 8 broadcasts per 24 multiply-adds), then 32, then 16,
+// masked.
+template <int MR, ConvActivation kAct>
+__attribute__((target("avx512f"))) void panel512(int64_t n, int64_t k, const float* a,
+                                                 const float* x, int64_t ldx, const float* bias,
+                                                 float* y, int64_t ldy, bool fetch_x) {
+  __m512 bv[MR];
+  const bool add = bias != nullptr || kAddsBias<kAct>;
+  for (int r = 0; r < MR; ++r) bv[r] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+  int64_t j = 0;
+  for (; j + 48 <= n; j += 48) {
+    __m512 v0[MR], v1[MR], v2[MR];
+    for (int r = 0; r < MR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
+      if (fetch_x) {
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 48), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 64), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xp + 80), _MM_HINT_T0);
+      }
+      const __m512 b0 = _mm512_loadu_ps(xp), b1 = _mm512_loadu_ps(xp + 16),
+                   b2 = _mm512_loadu_ps(xp + 32);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 av = _mm512_set1_ps(ap[r]);
+        v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+        v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* yr = y + r * ldy + j;
+      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add));
+      _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv[r], add));
+    }
+  }
+  for (; j + 32 <= n; j += 32) {
+    __m512 v0[MR], v1[MR];
+    for (int r = 0; r < MR; ++r) v0[r] = v1[r] = _mm512_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m512 b0 = _mm512_loadu_ps(xp), b1 = _mm512_loadu_ps(xp + 16);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 av = _mm512_set1_ps(ap[r]);
+        v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* yr = y + r * ldy + j;
+      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add));
+    }
+  }
+  for (; j < n; j += 16) {
+    const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, n - j)) - 1);
+    __m512 v0[MR];
+    for (int r = 0; r < MR; ++r) v0[r] = _mm512_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(mask, xp);
+      for (int r = 0; r < MR; ++r) v0[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, v0[r]);
+    }
+    for (int r = 0; r < MR; ++r)
+      _mm512_mask_storeu_ps(y + r * ldy + j, mask, finish512<kAct>(v0[r], bv[r], add));
+  }
+}
+
+// Rows [R0, R1) (at most 4) of an MR-row panel × n columns, AVX2 (16 registers): 24 columns at a
+// time (12 accumulators), then 16, then 8; the last columns through a masked load and a copy out of
+// a register (AMD's masked stores are microcoded).
+template <int MR, int R0, int R1, ConvActivation kAct>
+__attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const float* a,
+                                                 const float* x, int64_t ldx, const float* bias,
+                                                 float* y, int64_t ldy) {
+  constexpr int R = R1 - R0;
+  __m256 bv[R];
+  const bool add = bias != nullptr || kAddsBias<kAct>;
+  for (int r = 0; r < R; ++r) bv[r] = _mm256_set1_ps(bias ? bias[R0 + r] : 0.0f);
+  int64_t j = 0;
+  for (; j + 24 <= n; j += 24) {
+    __m256 v0[R], v1[R], v2[R];
+    for (int r = 0; r < R; ++r) v0[r] = v1[r] = v2[r] = _mm256_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a + R0;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8),
+                   b2 = _mm256_loadu_ps(xp + 16);
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ap + r);
+        v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+        v2[r] = _mm256_fmadd_ps(av, b2, v2[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + (R0 + r) * ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add));
+      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], bv[r], add));
+    }
+  }
+  for (; j + 16 <= n; j += 16) {
+    __m256 v0[R], v1[R];
+    for (int r = 0; r < R; ++r) v0[r] = v1[r] = _mm256_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a + R0;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8);
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ap + r);
+        v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + (R0 + r) * ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add));
+    }
+  }
+  for (; j < n; j += 8) {
+    const int64_t w = std::min<int64_t>(8, n - j);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(w)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 v0[R];
+    for (int r = 0; r < R; ++r) v0[r] = _mm256_setzero_ps();
+    const float* xp = x + j;
+    const float* ap = a + R0;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      const __m256 b0 = w == 8 ? _mm256_loadu_ps(xp) : _mm256_maskload_ps(xp, mask);
+      for (int r = 0; r < R; ++r) v0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + r), b0, v0[r]);
+    }
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + (R0 + r) * ldy + j;
+      const __m256 v = finish256<kAct>(v0[r], bv[r], add);
+      if (w == 8) {
+        _mm256_storeu_ps(yr, v);
+      } else {
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, v);
+        std::copy_n(lanes, w, yr);
+      }
+    }
+  }
+}
+
+template <int MR, ConvActivation kAct>
+void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx, const float* bias,
+              float* y, int64_t ldy, bool /*fetch_x*/) {
+  rows256<MR, 0, std::min(MR, 4), kAct>(n, k, a, x, ldx, bias, y, ldy);
+  if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, y, ldy);
+}
+
+// The last few columns of a chunk (fewer than the panel kernels' vector: a 7 × 7 plane's 49th),
+// which the panel kernels would compute in a masked vector per row, 1 lane of 16 used (a fifth of
+// a 7 × 7 layer's multiply-adds), with a panel's 8 rows in one vector instead (the packed weight
+// holds them side by side): G panels × one column at a time, G accumulators, each one chain over
+// p. The results go through a small buffer (the e^x activations run over it at once) to y.
+inline constexpr int kTailPanels = 8;
+inline constexpr int64_t kTailMaxColumns = 7;
+template <int G, ConvActivation kAct>
+__attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const float* a,
+                                                 const float* x, int64_t ldx, const float* bias,
+                                                 float* y, int64_t ldy) {
+  alignas(32) float out[kTailMaxColumns * G * kPackRows];
+  const bool add = bias != nullptr || kAddsBias<kAct>;
+  const int64_t stride = kPackRows * k;  // from one panel to the next
+  for (int64_t c = 0; c < cols; ++c) {
+    __m256 acc[G];
+    for (int q = 0; q < G; ++q) acc[q] = _mm256_setzero_ps();
+    const float* xp = x + c;
+    const float* ap = a;
+    for (int64_t p = 0; p < k; ++p, xp += ldx, ap += kPackRows) {
+      const __m256 xb = _mm256_broadcast_ss(xp);
+      for (int q = 0; q < G; ++q)
+        acc[q] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + q * stride), xb, acc[q]);
+    }
+    for (int q = 0; q < G; ++q) {
+      const __m256 b = bias ? _mm256_loadu_ps(bias + q * kPackRows) : _mm256_setzero_ps();
+      _mm256_store_ps(out + (c * G + q) * kPackRows,
+                      activate256(add ? _mm256_add_ps(acc[q], b) : acc[q], kAct));
+    }
+  }
+  if constexpr (conv_activation_exp(kAct)) conv_activate_exp(kAct, out, cols * G * kPackRows);
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < G * kPackRows; ++r) y[r * ldy + c] = out[(c * G) * kPackRows + r];
+}
+
+using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
+                         const float* bias, float* y, int64_t ldy, bool fetch_x);
+using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x, int64_t ldx,
+                        const float* bias, float* y, int64_t ldy);
+
+// The product over all panels, column chunk by column chunk, each chunk's columns of x in cache
+// while every panel passes over them: in L1 when the weight is small enough to stay in L2 across
+// the chunks (the early layers: 16 to 144 input channels), otherwise in L2, so that a weight of
+// 0.5 to 1.6 MiB (a 7 × 7 layer's 960 × 160 … 1280 × 320) is read from L3 once rather than once
+// per 48 columns. A last chunk narrower than a kernel tile is taken into the one before it (49
+// columns: one chunk of 48 + 1, not a second pass over the weight for one column). A chunk's last
+// columns past a multiple of the vector (kLanes), when there are at most kTailMaxColumns, go to
+// the tail kernels, kTailPanels full panels at a time, right after those panels' other columns
+// (their weights still in L2). The e^x activations over each panel's tile right after it is stored.
+template <ConvActivation kAct, const PanelFn* kPanels, const TailFn* kTails, int64_t kLanes>
+void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float* x, int64_t ldx,
+               const float* bias, float* y, int64_t ldy) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t kk = std::max<int64_t>(k, 1);
+  const int64_t floats = (m * kk <= kWeightInL2Floats ? kChunkL1Bytes : kChunkL2Bytes) /
+                         static_cast<int64_t>(sizeof(float));
+  const int64_t chunk = std::max<int64_t>(kTile, floats / kk / kTile * kTile);
+  constexpr int64_t kGroupRows = kTailPanels * kPackRows;
+  for (int64_t j0 = 0; j0 < n;) {
+    const int64_t w = n - j0 < chunk + kTile ? n - j0 : chunk;
+    const int64_t rem = w % kLanes <= kTailMaxColumns ? w % kLanes : 0;
+    for (int64_t g0 = 0; g0 < m; g0 += kGroupRows) {
+      const int64_t g1 = std::min(m, g0 + kGroupRows);
+      const int64_t full = (g1 - g0) / kPackRows;  // full panels in the group
+      for (int64_t r0 = g0; r0 < g1; r0 += kPackRows) {
+        const int64_t rows = std::min(kPackRows, m - r0);
+        // A partial panel (its rows side by side in fewer than 8 floats) takes every column.
+        const int64_t cols = rows == kPackRows ? w - rem : w;
+        float* yt = y + r0 * ldy + j0;
+        if (cols > 0)
+          kPanels[rows - 1](cols, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt,
+                            ldy, r0 == 0);
+        if constexpr (conv_activation_exp(kAct))
+          for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, cols);
+      }
+      if (rem > 0 && full > 0)
+        kTails[full - 1](rem, k, packed + g0 * k, x + j0 + w - rem, ldx, bias ? bias + g0 : nullptr,
+                         y + g0 * ldy + j0 + w - rem, ldy);
+    }
+    j0 += w;
+  }
+}
+
+template <ConvActivation kAct>
+constexpr PanelFn kPanels512[] = {panel512<1, kAct>, panel512<2, kAct>, panel512<3, kAct>,
+                                  panel512<4, kAct>, panel512<5, kAct>, panel512<6, kAct>,
+                                  panel512<7, kAct>, panel512<8, kAct>};
+template <ConvActivation kAct>
+constexpr PanelFn kPanels256[] = {panel256<1, kAct>, panel256<2, kAct>, panel256<3, kAct>,
+                                  panel256<4, kAct>, panel256<5, kAct>, panel256<6, kAct>,
+                                  panel256<7, kAct>, panel256<8, kAct>};
+
+template <ConvActivation kAct>
+constexpr TailFn kTails256[] = {tail256<1, kAct>, tail256<2, kAct>, tail256<3, kAct>,
+                                tail256<4, kAct>, tail256<5, kAct>, tail256<6, kAct>,
+                                tail256<7, kAct>, tail256<8, kAct>};
+static_assert(kTailPanels == 8, "kTails256 has kernels for 1..8 panels");
+
+template <ConvActivation kAct>
+PointwiseFn for_isa(Isa isa) {
+  if (isa == Isa::kAvx512) return pointwise<kAct, kPanels512<kAct>, kTails256<kAct>, 16>;
+  if (isa == Isa::kAvx2) return pointwise<kAct, kPanels256<kAct>, kTails256<kAct>, 8>;
+  return nullptr;
+}
+#endif
+
+}  // namespace
+
+PointwiseFn pointwise_kernel(ConvActivation act) {
+#if defined(__x86_64__)
+  const Isa isa = kernel_isa();
+  switch (act) {
+    case ConvActivation::kNone:
+      return for_isa<ConvActivation::kNone>(isa);
+    case ConvActivation::kReLU:
+      return for_isa<ConvActivation::kReLU>(isa);
+    case ConvActivation::kReLU6:
+      return for_isa<ConvActivation::kReLU6>(isa);
+    case ConvActivation::kHSwish:
+      return for_isa<ConvActivation::kHSwish>(isa);
+    case ConvActivation::kHSigmoid:
+      return for_isa<ConvActivation::kHSigmoid>(isa);
+    case ConvActivation::kSiLU:
+      return for_isa<ConvActivation::kSiLU>(isa);
+    case ConvActivation::kXSigmoid:
+      return for_isa<ConvActivation::kXSigmoid>(isa);
+  }
+#else
+  (void)act;
+#endif
+  return nullptr;
+}
+
+}  // namespace cellar::ops
