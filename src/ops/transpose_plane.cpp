@@ -1,7 +1,7 @@
 // Element by element, the tiled transpose kept both sides in L1 but still moved one float per
 // load and store: 26% of a cold start of vit_b_32 (`perf record` of `cellar bench -n 1`: the
 // optimiser turning 85 M Dense weights, 165 ms on a Zen 5). An 8 × 8 block is 8 loads, 24
-// shuffles and 8 stores.
+// shuffles (ops/transpose8.h) and 8 stores.
 #include "ops/transpose_plane.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #endif
 
 #include "ops/isa.h"
+#include "ops/transpose8.h"
 
 namespace cellar::ops {
 
@@ -39,21 +40,8 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const std::byte* src, int64_t
     for (int64_t j = j0; j < je; j += 8) {
       __m256 r[8];
       for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(s + (i + k) * lds + j);
-      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-      // Column c of the block (row c of the output): its rows 0-3 from u_, 4-7 from u_+4.
-      const __m256 c[8] = {
-          _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-          _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-          _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-          _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
-      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(d + (j + k) * ldd + i, c[k]);
+      transpose8(r);  // r[k] is now column j + k of the block
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(d + (j + k) * ldd + i, r[k]);
     }
   // The edges: columns past the last whole block (every row), rows past it (the blocks' columns).
   tile_scalar(src, i0, i1, je, j1, lds, dst, ldd);

@@ -871,7 +871,8 @@ TEST(GemmKernels, ExpLanesMatchStdExp) {
 // sum.
 TEST(GemmKernels, FloatSumsInDoubleAreOneOrderOnEverySet) {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> x = random_floats(20000, 31);
+  // Room for the longest run (19,999) from the latest start (5).
+  std::vector<float> x = random_floats(20004, 31);
   for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e6f;
   const auto sum_with = [&](Isa isa, size_t start, size_t len) {
     ForcedIsa forced(isa);

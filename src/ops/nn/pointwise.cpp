@@ -12,6 +12,7 @@
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/activate_avx2.h"
+#include "ops/nn/activate_avx512.h"
 
 // gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_max_ps passes an
 // `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
@@ -35,28 +36,6 @@ constexpr int64_t kTile = 48;                             // the kernels' widest
 constexpr int64_t kPrefetchFloats = 512;  // how far ahead a weight panel is fetched (2 KiB)
 
 #if defined(__x86_64__)
-
-// activate256 (ops/nn/activate_avx2.h) on sixteen lanes: the same operations in the same order.
-__attribute__((target("avx512f"))) inline __m512 activate512(__m512 v, ConvActivation act) {
-  const __m512 zero = _mm512_setzero_ps(), three = _mm512_set1_ps(3.0f), six = _mm512_set1_ps(6.0f);
-  switch (act) {
-    case ConvActivation::kNone:
-      return v;
-    case ConvActivation::kReLU:
-      return _mm512_max_ps(v, zero);
-    case ConvActivation::kReLU6:
-      return _mm512_min_ps(_mm512_max_ps(v, zero), six);
-    case ConvActivation::kHSwish:
-      return _mm512_div_ps(
-          _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, three), zero), six)), six);
-    case ConvActivation::kHSigmoid:
-      return _mm512_div_ps(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, three), zero), six), six);
-    case ConvActivation::kSiLU:
-    case ConvActivation::kXSigmoid:
-      return v;  // applied to the stored tile (conv_activate_exp)
-  }
-  return v;
-}
 
 // Whether a sum gets the epilogue's addition: the bias, or 0 when there is none but an activation
 // follows (conv2d.cpp's epilogue adds 0 then: −0 becomes +0, and the values must be the same).
