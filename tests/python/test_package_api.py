@@ -416,14 +416,17 @@ def test_checkpoint_save_and_load_release_the_gil(tmp_path):
 
 def test_graphcell_releases_the_gil(tmp_path):
     net = nn.SequentialCell([nn.Dense(256, 256), nn.ReLU(), nn.Dense(256, 256)])
-    x = Tensor(np.ones([64, 256], np.float32))
+    # 1,024 rows: each call computes for ~1 ms with the GIL released, several of the counter's
+    # 0.2 ms sleeps, so the counter runs even on a loaded machine (at 64 rows a call took ~70 µs
+    # on a Zen 5 and the counter, asleep or not scheduled, could miss all 50 windows).
+    x = Tensor(np.ones([1024, 256], np.float32))
     cell = nn.GraphCell(ms.load(ms.export(net, x, file_name=str(tmp_path / "g"),
                                           file_format="MINDIR")))
     # The counter advances during the 50 calls exactly when cell() releases the GIL.
     assert _ticks_while(lambda: [cell(x) for _ in range(50)]) > 0
     # Four threads call one GraphCell at once (each call gets an arena of its own): every call,
     # on inputs of its own, gives the single-threaded answer.
-    xs = [Tensor(np.full([64, 256], k / 4, np.float32)) for k in range(4)]
+    xs = [Tensor(np.full([1024, 256], k / 4, np.float32)) for k in range(4)]
     want = [cell(xk).asnumpy() for xk in xs]
     assert not np.array_equal(want[0], want[1])
     results = {}
