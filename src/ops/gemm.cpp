@@ -12,14 +12,9 @@
 #include <immintrin.h>
 #endif
 
+#include "ops/avx512_gcc.h"
 #include "ops/isa.h"
 #include "ops/vec_math.h"
-
-// gcc 12 warns (-Wmaybe-uninitialized) inside its own AVX-512 intrinsics (_mm512_max_ps passes an
-// `__Y = __Y` undefined vector as the unused masked-off operand) once inlined here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace cellar::ops {
 
