@@ -201,8 +201,18 @@ __attribute__((target("avx512f"))) void tile16(const Tile& t) {
 using TileFn = void (*)(const Tile&);
 constexpr int kMaxR = 8, kMaxV = 4;
 
-// One instruction set's tiles: [V − 1][R − 1][masked] for R ≤ max_rows[V − 1], and how a row's
-// vectors are split into tiles: a row of at most max_v vectors in one, else `chunk` at a time.
+// Output channels per tile for V vectors. AVX2: 12 accumulators at most (with V inputs and a
+// broadcast weight, the 16 ymm registers). AVX-512: 24, a whole packed panel of 8 output channels
+// × up to 3 vectors of 16 (no tile of 4 vectors).
+template <bool kWide>
+constexpr int max_rows(int v) {
+  if constexpr (kWide) return v <= 3 ? 8 : 0;
+  return v <= 2 ? 6 : v == 3 ? 4 : 3;
+}
+
+// One instruction set's tiles: [V − 1][R − 1][masked] for R ≤ max_rows(V) (null beyond: never
+// instantiated), and how a row's vectors are split into tiles: a row of at most max_v vectors in
+// one, else `chunk` at a time.
 struct Tiles {
   int64_t lanes;
   int max_v, chunk;
@@ -210,27 +220,31 @@ struct Tiles {
   std::array<std::array<std::array<TileFn, 2>, kMaxR>, kMaxV> fn;
 };
 
+template <bool kWide, int R, int V>
+constexpr std::array<TileFn, 2> tile_pair() {
+  if constexpr (R > max_rows<kWide>(V))
+    return {nullptr, nullptr};
+  else if constexpr (kWide)
+    return {&tile16<R, V, false>, &tile16<R, V, true>};
+  else
+    return {&tile8<R, V, false>, &tile8<R, V, true>};
+}
 template <bool kWide, int V, int... Rs>
 constexpr std::array<std::array<TileFn, 2>, kMaxR> tiles_for(std::integer_sequence<int, Rs...>) {
-  if constexpr (kWide)
-    return {{{&tile16<Rs + 1, V, false>, &tile16<Rs + 1, V, true>}...}};
-  else
-    return {{{&tile8<Rs + 1, V, false>, &tile8<Rs + 1, V, true>}...}};
+  return {tile_pair<kWide, Rs + 1, V>()...};
 }
 template <bool kWide>
-constexpr Tiles make_tiles(int64_t lanes, int max_v, int chunk, std::array<int, kMaxV> max_rows) {
+constexpr Tiles make_tiles() {
   constexpr auto rs = std::make_integer_sequence<int, kMaxR>{};
-  return {lanes,
-          max_v,
-          chunk,
-          max_rows,
+  return {kWide ? 16 : 8,
+          kWide ? 3 : 4,
+          3,
+          {max_rows<kWide>(1), max_rows<kWide>(2), max_rows<kWide>(3), max_rows<kWide>(4)},
           {tiles_for<kWide, 1>(rs), tiles_for<kWide, 2>(rs), tiles_for<kWide, 3>(rs),
            tiles_for<kWide, 4>(rs)}};
 }
-// AVX2: 12 accumulators at most (with V inputs and a broadcast weight, the 16 ymm registers).
-// AVX-512: 24, a whole packed panel of 8 output channels × up to 3 vectors of 16.
-const Tiles kTiles8 = make_tiles<false>(8, 4, 3, {6, 6, 4, 3});
-const Tiles kTiles16 = make_tiles<true>(16, 3, 3, {8, 8, 8, 0});
+const Tiles kTiles8 = make_tiles<false>();
+const Tiles kTiles16 = make_tiles<true>();
 
 // The padded input rows that output rows [oy0, oy0 + n) read, of image x, as the plan's phase
 // planes, into `buf`.
