@@ -53,25 +53,15 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const std::byte* src, int64_t
 
 void transpose_plane32(const void* src, int64_t rows, int64_t cols, int64_t lds, void* dst,
                        int64_t ldd) {
+  auto* tile = &tile_scalar;
+#if defined(__x86_64__)
+  if (kernel_isa() != Isa::kNone) tile = &tile_avx2;
+#endif
   const auto* s = static_cast<const std::byte*>(src);
   auto* d = static_cast<std::byte*>(dst);
-#if defined(__x86_64__)
-  const bool simd = kernel_isa() != Isa::kNone;
-#else
-  const bool simd = false;
-#endif
   for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
-      const int64_t i1 = std::min(rows, i0 + kTile), j1 = std::min(cols, j0 + kTile);
-#if defined(__x86_64__)
-      if (simd) {
-        tile_avx2(s, i0, i1, j0, j1, lds, d, ldd);
-        continue;
-      }
-#endif
-      tile_scalar(s, i0, i1, j0, j1, lds, d, ldd);
-    }
-  (void)simd;
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile)
+      tile(s, i0, std::min(rows, i0 + kTile), j0, std::min(cols, j0 + kTile), lds, d, ldd);
 }
 
 }  // namespace cellar::ops
