@@ -130,17 +130,19 @@ class Rewriter {
   // tensors, and with it the pages this one made resident when it was read (to be transposed,
   // packed or folded into its replacement), unless they are given back here. vit_b_32 ran with
   // 71 MiB of its file resident beside its 334 MiB of weights (over the bound of weights +
-  // arena + 32 MiB). MADV_DONTNEED on the pages wholly inside the view: a file mapping refaults
-  // them unchanged from the page cache, a file read into private memory (MappedFile::read) as
-  // zeros, which nothing reads (readers refuse overlapping tensors, and no other tensor holds this
-  // storage).
+  // arena + 32 MiB). MADV_DONTNEED on the pages wholly inside the tensor's own bytes, not its
+  // storage's (a storage may span more than the one tensor that holds it): a file mapping
+  // refaults them unchanged from the page cache, a file read into private memory
+  // (MappedFile::read) as zeros, which nothing reads (readers refuse overlapping tensors, and no
+  // other tensor holds this storage). Storage::materialize gives back a deferred copy's source
+  // pages on the same terms.
   static void give_back_view_pages(const Tensor& t) {
     const std::shared_ptr<Storage>& st = t.storage();
-    if (st == nullptr || st.use_count() != 1 || !st->is_mapped() || st->nbytes() == 0) return;
+    if (st == nullptr || st.use_count() != 1 || !st->is_mapped() || t.nbytes() == 0) return;
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(st->data());
+    const auto begin = reinterpret_cast<uintptr_t>(st->data() + t.storage_offset());
     const uintptr_t first = (begin + page - 1) / page * page;
-    const uintptr_t last = (begin + st->nbytes()) / page * page;
+    const uintptr_t last = (begin + t.nbytes()) / page * page;
     if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   }
 
@@ -554,13 +556,6 @@ int pack_weights(Rewriter& rw) {
   return packed;
 }
 
-// dst (cols × rows) = srcᵀ (src: rows × cols), in 32 × 32 tiles of SIMD blocks: the column-order
-// writes of a plain double loop miss the cache on every element (a 2.7 MB Dense weight took ~3 ms
-// of a small net's cold start), and element by element the tiles were still 165 ms of vit_b_32's.
-void transpose_into(const float* src, int64_t rows, int64_t cols, float* dst) {
-  ops::transpose_plane32(src, rows, cols, cols, dst, rows);
-}
-
 // 6. A MatMul's constant Float32 B stored once, here, the way its kernel reads it fastest. With A
 // of several rows (or an open number of them): as k × n (MatMul(a, B, transpose_b) → MatMul(a, Bᵀ
 // as a new constant)), since cellar's GEMM kernels read B's rows as vectors, which a transposed
@@ -588,9 +583,10 @@ int transpose_constant_operands(Rewriter& rw) {
     if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2) continue;
     const int64_t rows = b->shape()[0], cols = b->shape()[1];
     Tensor t = unfilled(DType::Float32, Shape{cols, rows});
-    const float* src = b->data<float>();
-    float* dst = t.data<float>();
-    transpose_into(src, rows, cols, dst);
+    // Bᵀ in 32 × 32 tiles of SIMD blocks (ops/transpose_plane.h): the column-order writes of a
+    // plain double loop miss the cache on every element (a 2.7 MB Dense weight took ~3 ms of a
+    // small net's cold start), and element by element the tiles were still 165 ms of vit_b_32's.
+    ops::transpose_plane32(b->data<float>(), rows, cols, cols, t.data<float>(), rows);
     const int given = node.inputs[1];
     node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t), true);
     node.attrs["transpose_b"] = one_row;
