@@ -437,6 +437,7 @@ def main():
         for name, why in skipped:
             emit(f"SKIPPED {name}: {why}")
         emit()
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter  # the peers' runs
         base_cli = os.path.join(args.baseline_build, "cellar") if args.baseline_build else None
         base_col = " baseline cellar µs |" if base_cli else ""
         emit(f"| net | batch | threads | cellar µs |{base_col} ONNX Runtime µs | OpenVINO µs | "
@@ -456,7 +457,6 @@ def main():
                     memory[(name, x.shape[0], t)] = r
                 ort_fn = ort_run(onnx_path, x, t)
                 diff = float(np.max(np.abs(ort_fn() - ref))) / scale
-                clock = time.process_time if args.clock == "cpu" else time.perf_counter
                 o = timed_median_us(ort_fn, args.iterations, clock)
                 ov_fn = openvino_run(onnx_path, x, t) if ov_version else None
                 v = None
