@@ -18,6 +18,8 @@ CELLAR_API_BEGIN
 
 namespace cellar {
 
+class StoragePool;  // src/core/storage_pool.h: where a file's deferred copies are made
+
 // A read-only file mapped privately: pages are shared with the page cache until written, and a
 // write copies the page (MAP_PRIVATE), so tensors viewing a file are mutable without touching it.
 class MappedFile {
@@ -64,6 +66,10 @@ class MappedFile {
   size_t map_len_;  // bytes to munmap (0: the bytes live in owned_)
   bool private_copy_;
   std::vector<std::byte> owned_;  // adopt()
+  // Memory for the deferred copies of this file's tensors (Storage::deferred_copy), shared by
+  // them: made with the file, its blocks live on with the copies.
+  std::shared_ptr<StoragePool> copies_;
+  friend class Storage;
 };
 
 class Storage {
@@ -111,6 +117,7 @@ class Storage {
   struct Pending {
     std::vector<std::pair<size_t, size_t>> pieces;
     std::shared_ptr<MappedFile> file;
+    std::shared_ptr<StoragePool> pool;  // the file's, where the copy is made
     std::once_flag once;
     std::atomic<bool> done{false};
   };
@@ -118,6 +125,7 @@ class Storage {
           std::shared_ptr<MappedFile> file)
       : data_(data), nbytes_(nbytes), owner_(std::move(owner)), file_(std::move(file)) {}
   std::byte* materialize() const;
+  friend class StoragePool;
 
   mutable std::byte* data_;
   size_t nbytes_;

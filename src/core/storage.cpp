@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cellar/error.h"
+#include "core/storage_pool.h"
 
 namespace cellar {
 
@@ -26,6 +27,7 @@ constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kParallelReadBytes = size_t{64} << 20;  // smaller files: one thread
 constexpr size_t kHugeAllocBytes = size_t{2} << 20;      // Storage::allocate: huge pages from here
 constexpr size_t kDropChunkBytes = size_t{4} << 20;      // see Storage::materialize
+constexpr size_t kGiveBackBytes = size_t{64} << 10;      // see StoragePool::allocate
 
 // Reads `n` bytes at file offset `at` into `dst`; an error text, or empty on success.
 std::string pread_all(int fd, std::byte* dst, size_t n, size_t at) {
@@ -98,7 +100,9 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
     data = static_cast<std::byte*>(p);
   }
   ::close(fd);  // the mapping outlives the descriptor
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, size, false));
+  std::shared_ptr<MappedFile> f(new MappedFile(path, data, size, size, false));
+  f->copies_ = std::make_shared<StoragePool>();
+  return f;
 }
 
 std::shared_ptr<MappedFile> MappedFile::read(const std::filesystem::path& path) {
@@ -147,7 +151,9 @@ std::shared_ptr<MappedFile> MappedFile::read(const std::filesystem::path& path) 
     }
   }
   ::close(fd);
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, map_len, true));
+  std::shared_ptr<MappedFile> f(new MappedFile(path, data, size, map_len, true));
+  f->copies_ = std::make_shared<StoragePool>();
+  return f;
 }
 
 std::shared_ptr<MappedFile> MappedFile::adopt(std::filesystem::path path,
@@ -156,6 +162,7 @@ std::shared_ptr<MappedFile> MappedFile::adopt(std::filesystem::path path,
   f->owned_ = std::move(bytes);
   f->data_ = f->owned_.empty() ? nullptr : f->owned_.data();
   f->size_ = f->owned_.size();
+  f->copies_ = std::make_shared<StoragePool>();
   return f;
 }
 
@@ -215,6 +222,7 @@ std::shared_ptr<Storage> Storage::deferred_copy(std::shared_ptr<MappedFile> file
   auto st = std::shared_ptr<Storage>(new Storage(nullptr, nbytes, nullptr, nullptr));
   st->pending_ = std::make_unique<Pending>();
   st->pending_->pieces = std::move(pieces);
+  st->pending_->pool = file->copies_;
   st->pending_->file = std::move(file);
   return st;
 }
@@ -226,7 +234,7 @@ bool Storage::is_pending() const {
 std::byte* Storage::materialize() const {
   Pending& p = *pending_;
   std::call_once(p.once, [&] {
-    auto heap = allocate(nbytes_, /*zero=*/false);
+    auto heap = p.pool ? p.pool->allocate(nbytes_) : allocate(nbytes_, /*zero=*/false);
     size_t at = 0;
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     for (auto [off, n] : p.pieces) {
@@ -256,9 +264,55 @@ std::byte* Storage::materialize() const {
     owner_ = heap->owner_;
     data_ = heap->data_;
     p.file.reset();  // the copy no longer needs the mapping
+    p.pool.reset();
     p.done.store(true, std::memory_order_release);
   });
   return data_;
+}
+
+void give_back_pages(const std::byte* p, size_t n) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + n) / page * page;
+  if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+std::shared_ptr<Storage> StoragePool::allocate(size_t nbytes) {
+  const size_t rounded =
+      (nbytes + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
+  if (nbytes == 0 || nbytes > kMaxPooledBytes) return Storage::allocate(nbytes, /*zero=*/false);
+  std::shared_ptr<std::byte> block;
+  std::byte* slot = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (block_ == nullptr || used_ + rounded > kBlockBytes) {
+      size_t map_len = 0;
+      std::byte* p = allocate_for_read(kBlockBytes, map_len);  // 2 MiB-aligned, MADV_HUGEPAGE
+      if (p == nullptr) throw std::bad_alloc();
+      block = std::shared_ptr<std::byte>(p, [map_len](std::byte* q) { ::munmap(q, map_len); });
+      slot = p;
+      // Carve on from whichever block has more room left; the other's tail is done with.
+      if (block_ == nullptr || kBlockBytes - rounded > kBlockBytes - used_) {
+        if (block_ != nullptr) give_back_pages(block_.get() + used_, kBlockBytes - used_);
+        block_ = block;
+        used_ = rounded;
+      } else {
+        give_back_pages(p + rounded, kBlockBytes - rounded);
+      }
+    } else {
+      block = block_;
+      slot = block_.get() + used_;
+      used_ += rounded;
+    }
+  }
+  // The tenant's deleter holds the block; the last one to go unmaps it. A large tenant gives its
+  // pages back as it goes; small ones are not worth a system call each.
+  std::shared_ptr<void> owner(slot, [block = std::move(block), rounded](void* q) {
+    if (rounded >= kGiveBackBytes && block.use_count() > 1)
+      give_back_pages(static_cast<std::byte*>(q), rounded);
+  });
+  return std::shared_ptr<Storage>(new Storage(slot, nbytes, std::move(owner), nullptr));
 }
 
 }  // namespace cellar

@@ -1,8 +1,5 @@
 #include "runtime/optimizer.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -11,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/storage_pool.h"
 #include "ops/attr.h"
 #include "ops/gemm.h"
 #include "ops/nn/conv2d.h"
@@ -32,6 +30,8 @@ class Rewriter {
   }
 
   ir::Graph& graph() { return g_; }
+  // Where this run's new constants are made.
+  StoragePool& pool() { return pool_; }
   bool dead(size_t n) const { return dead_[n]; }
   void kill(size_t n) { dead_[n] = true; }
 
@@ -139,11 +139,7 @@ class Rewriter {
   static void give_back_view_pages(const Tensor& t) {
     const std::shared_ptr<Storage>& st = t.storage();
     if (st == nullptr || st.use_count() != 1 || !st->is_mapped() || t.nbytes() == 0) return;
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(st->data() + t.storage_offset());
-    const uintptr_t first = (begin + page - 1) / page * page;
-    const uintptr_t last = (begin + t.nbytes()) / page * page;
-    if (last > first) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    give_back_pages(st->data() + t.storage_offset(), t.nbytes());
   }
 
   const std::set<std::string>& names() {
@@ -153,6 +149,7 @@ class Rewriter {
   }
 
   ir::Graph& g_;
+  StoragePool pool_;
   std::vector<bool> dead_;
   std::map<int, size_t> init_;
   std::set<int> graph_output_;
@@ -164,10 +161,11 @@ class Rewriter {
 bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
 
 // A tensor for a pass to fill in full, not zero-filled first: a weight's copy is fresh memory, and
-// writing it twice (zeros, then the values) costs a second pass over it at load time.
-Tensor unfilled(DType dt, Shape shape) {
+// writing it twice (zeros, then the values) costs a second pass over it at load time. Small ones
+// share the run's huge-page blocks (core/storage_pool.h).
+Tensor unfilled(StoragePool& pool, DType dt, Shape shape) {
   const size_t n = static_cast<size_t>(shape.numel()) * itemsize(dt);
-  return Tensor(dt, std::move(shape), Storage::allocate(n, /*zero=*/false), 0);
+  return Tensor(dt, std::move(shape), pool.allocate(n), 0);
 }
 
 // 1. Nodes whose inputs are all initializers, computed now.
@@ -256,8 +254,9 @@ int remove_identities(Rewriter& rw) {
 // 3. BatchNorm(Conv2D(x, w) [+ BiasAdd b]) → Conv2D(x, w') + BiasAdd(b').
 // w' = w scaled by a[o] along its first dimension: into `in_place` (which is w) when given.
 template <class T>
-Tensor scaled_weight(const Tensor& w, const std::vector<double>& a, Tensor* in_place) {
-  Tensor out = in_place ? *in_place : unfilled(w.dtype(), w.shape());
+Tensor scaled_weight(StoragePool& pool, const Tensor& w, const std::vector<double>& a,
+                     Tensor* in_place) {
+  Tensor out = in_place ? *in_place : unfilled(pool, w.dtype(), w.shape());
   const int64_t per = w.numel() / w.shape()[0];
   const T* src = w.data<T>();
   T* dst = out.data<T>();
@@ -269,8 +268,8 @@ Tensor scaled_weight(const Tensor& w, const std::vector<double>& a, Tensor* in_p
 }
 
 template <class T>
-Tensor from_doubles(DType dt, const std::vector<double>& v) {
-  Tensor out(dt, Shape{static_cast<int64_t>(v.size())});
+Tensor from_doubles(StoragePool& pool, DType dt, const std::vector<double>& v) {
+  Tensor out = unfilled(pool, dt, Shape{static_cast<int64_t>(v.size())});
   for (size_t i = 0; i < v.size(); ++i) out.data<T>()[i] = static_cast<T>(v[i]);
   return out;
 }
@@ -341,11 +340,13 @@ int fold_batch_norms(Rewriter& rw) {
     const bool f64 = dt == DType::Float64;
     const std::string base = g.value(conv.outputs[0]).name;
     Tensor* own = rw.writable_constant(conv.inputs[1]);
-    const int w2 = rw.add_constant(
-        base + "/folded_weight",
-        f64 ? scaled_weight<double>(*w, a, own) : scaled_weight<float>(*w, a, own), true);
-    const int b2 = rw.add_constant(base + "/folded_bias",
-                                   f64 ? from_doubles<double>(dt, b) : from_doubles<float>(dt, b));
+    const int w2 = rw.add_constant(base + "/folded_weight",
+                                   f64 ? scaled_weight<double>(rw.pool(), *w, a, own)
+                                       : scaled_weight<float>(rw.pool(), *w, a, own),
+                                   true);
+    const int b2 =
+        rw.add_constant(base + "/folded_bias", f64 ? from_doubles<double>(rw.pool(), dt, b)
+                                                   : from_doubles<float>(rw.pool(), dt, b));
     std::vector<int> replaced{conv.inputs[1], bn.inputs[1], bn.inputs[2], bn.inputs[3],
                               bn.inputs[4]};
     if (bias_node >= 0) replaced.push_back(g.nodes[static_cast<size_t>(bias_node)].inputs[1]);
@@ -582,7 +583,7 @@ int transpose_constant_operands(Rewriter& rw) {
     const Tensor* b = rw.constant(node.inputs[1]);
     if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2) continue;
     const int64_t rows = b->shape()[0], cols = b->shape()[1];
-    Tensor t = unfilled(DType::Float32, Shape{cols, rows});
+    Tensor t = unfilled(rw.pool(), DType::Float32, Shape{cols, rows});
     // Bᵀ in 32 × 32 tiles of SIMD blocks (ops/transpose_plane.h): the column-order writes of a
     // plain double loop miss the cache on every element (a 2.7 MB Dense weight took ~3 ms of a
     // small net's cold start), and element by element the tiles were still 165 ms of vit_b_32's.
@@ -619,7 +620,7 @@ int pack_matmul_operands(Rewriter& rw) {
     const Tensor* b = rw.constant(node.inputs[1]);
     if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2 || b->numel() == 0) continue;
     const int64_t k = b->shape()[0], cols = b->shape()[1];
-    Tensor t = unfilled(DType::Float32, b->shape());
+    Tensor t = unfilled(rw.pool(), DType::Float32, b->shape());
     ops::pack_columns(k, cols, b->data<float>(), cols, t.data<float>());
     const int given = node.inputs[1];
     node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t), true);
