@@ -1,0 +1,515 @@
+// The direct convolution on column-shifted copies (ops/nn/conv_taps.h).
+#include "ops/nn/conv_taps.h"
+
+#include <algorithm>
+#include <memory>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/avx512_gcc.h"
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
+#include "ops/nn/activate_avx512.h"
+#include "ops/parallel.h"
+
+namespace cellar::ops {
+
+namespace {
+
+static_assert(kPackRows == 8, "the kernels below have panels of 1..8 rows");
+
+constexpr int64_t kMaxTaps = 49;  // the offset tables below (7 × 7)
+// Floats of shifted copies per unit of work (640 KiB): a band's copies stay in the core's L2
+// while every panel of the weight passes over them.
+constexpr int64_t kBandFloats = int64_t{160} << 10;
+
+// What a kernel works from, computed once per node.
+struct Plan {
+  ConvGeometry g;
+  int64_t cg = 0, og = 0, kdim = 0;
+  bool bias = false;
+  ConvActivation act = ConvActivation::kNone;
+  // The taps that meet the input at some output position (t = i·kw + j, in order), and for each
+  // its copy (j·sh + (i·dh) mod sh) and row offset ((i·dh) / sh).
+  int64_t ntaps = 0;
+  int64_t tap[kMaxTaps] = {}, copy[kMaxTaps] = {}, row[kMaxTaps] = {};
+  int64_t copies = 0;              // kw · sh
+  bool used[kMaxTaps * 8] = {};    // copy c read by some tap (kw·sh ≤ 7 · 8)
+  int64_t first[kMaxTaps] = {};    // per tap column j: output columns [first, last) inside the input
+  int64_t last[kMaxTaps] = {};
+  int64_t halo = 0;                // copy rows past a band's output rows: max (i·dh) / sh
+  int64_t band = 0;                // output rows per unit at most
+};
+
+// The arguments of one panel's product over a band: n output positions (row-major from the
+// band's first), the copies at `src`, tap k's run of input channel ci at
+// src + boff[k] + ci·cstride; the panel's weight `a` (column p = t·cg + ci at a + p·MR).
+struct Args {
+  int64_t n;
+  const float* src;
+  const int64_t* boff;
+  const int64_t* tap;
+  int64_t ntaps, cg, cstride;
+  const float* a;
+  const float* bias;  // MR values, or null
+  float* y;           // row r at y + r·ldy
+  int64_t ldy;
+};
+
+#if defined(__x86_64__)
+
+// Whether a sum gets the epilogue's addition (conv2d.cpp adds 0 when there is no bias but an
+// activation follows: −0 becomes +0, and the values must be the same).
+template <ConvActivation kAct>
+constexpr bool kAddsBias = kAct != ConvActivation::kNone;
+
+// The epilogue on one vector of a row's sums: + the row's bias b (when `add`), then the activation.
+template <ConvActivation kAct>
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, float b, bool add) {
+  return activate512(add ? _mm512_add_ps(v, _mm512_set1_ps(b)) : v, kAct);
+}
+template <ConvActivation kAct>
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, bool add) {
+  return activate256(add ? _mm256_add_ps(v, _mm256_set1_ps(b)) : v, kAct);
+}
+
+// One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra a 49th:
+// a 7 × 7 plane's positions are 48 + 1, and its last one alone as a masked tile of 16 would pass
+// the whole weight again for one useful lane (a third of a full tile's time). The 49th is lanes
+// of its own, one per output channel (the panel's column p holds them: one load), one more
+// multiply-add per 3·(R1 − R0). Rows 0..7 at once then need 31 of the 32 registers, and gcc spilled
+// accumulators to the stack (the layer at half speed); the 49-position tile runs as two halves
+// of 4 rows, each reading the copy again (from L1).
+template <int MR, ConvActivation kAct, bool kExtra, int R0, int R1>
+__attribute__((target("avx512f"), always_inline)) inline void tile48(const Args& t, int64_t j) {
+  constexpr int kR = R1 - R0;
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  constexpr auto kRowLanes = static_cast<__mmask16>((1u << kR) - 1);
+  __m512 v0[kR], v1[kR], v2[kR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+  __m512 e = _mm512_setzero_ps();  // lane r: the 49th position of row R0 + r
+  for (int64_t k = 0; k < t.ntaps; ++k) {
+    const float* bp = t.src + t.boff[k] + j;
+    const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+    for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+      const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
+                   b2 = _mm512_loadu_ps(bp + 32);
+    #pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) {
+        const __m512 av = _mm512_set1_ps(ap[r]);
+        v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+        v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
+      }
+      if constexpr (kExtra)
+        e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(bp[48]), e);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) {
+    const float b = t.bias ? t.bias[R0 + r] : 0.0f;
+    float* yr = t.y + (R0 + r) * t.ldy + j;
+    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], b, add));
+    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], b, add));
+    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], b, add));
+  }
+  if constexpr (kExtra) {
+    const __m512 bv =
+        t.bias ? _mm512_maskz_loadu_ps(kRowLanes, t.bias + R0) : _mm512_setzero_ps();
+    alignas(64) float out[16];
+    _mm512_store_ps(out, activate512(add ? _mm512_add_ps(e, bv) : e, kAct));
+  #pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) t.y[(R0 + r) * t.ldy + j + 48] = out[r];
+  }
+}
+
+template <int MR, ConvActivation kAct>
+__attribute__((target("avx512f"))) void panel512(const Args& t) {
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  int64_t j = 0;
+  // 48 positions (24 accumulators: 3 loads of the copy and 8 broadcasts per 24 multiply-adds;
+  // 48 + 1 at the end of a 7 × 7 plane), then 32, then 16 at a time, masked.
+  for (; j + 48 <= t.n; j += 48) {
+    if (t.n - j == 49) {
+      tile48<MR, kAct, true, 0, std::min(MR, 4)>(t, j);
+      if constexpr (MR > 4) tile48<MR, kAct, true, 4, MR>(t, j);
+      j = t.n;
+      break;
+    }
+    tile48<MR, kAct, false, 0, MR>(t, j);
+  }
+  for (; j + 32 <= t.n; j += 32) {
+    __m512 lo[MR], hi[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+          const __m512 av = _mm512_set1_ps(ap[r]);
+          lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      float* yr = t.y + r * t.ldy + j;
+      _mm512_storeu_ps(yr, finish512<kAct>(lo[r], t.bias ? t.bias[r] : 0.0f, add));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(hi[r], t.bias ? t.bias[r] : 0.0f, add));
+    }
+  }
+  for (; j < t.n; j += 16) {
+    const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, t.n - j)) - 1);
+    __m512 acc[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r)
+          acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+      _mm512_mask_storeu_ps(t.y + r * t.ldy + j, mask, finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add));
+  }
+}
+
+// The first n of eight int lanes set.
+__attribute__((target("avx2,fma"))) __m256i lanes_below(int64_t n) {
+  alignas(32) int lanes[8];
+  for (int l = 0; l < 8; ++l) lanes[l] = l < n ? -1 : 0;
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+}
+
+// AVX2 has 16 registers: rows [R0, R1) of the panel (at most 4) at a time, 24 positions (12
+// accumulators, 3 loads of the copy and 4 broadcasts per 12 multiply-adds), then 16, then 8,
+// masked.
+template <int MR, ConvActivation kAct, int R0, int R1>
+__attribute__((target("avx2,fma"))) void rows256(const Args& t) {
+  constexpr int kR = R1 - R0;
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  int64_t j = 0;
+  for (; j + 24 <= t.n; j += 24) {
+    __m256 v0[kR], v1[kR], v2[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
+                     b2 = _mm256_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r);
+          v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+          v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+          v2[r] = _mm256_fmadd_ps(av, b2, v2[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) {
+      float* yr = t.y + (R0 + r) * t.ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+    }
+  }
+  for (; j + 16 <= t.n; j += 16) {
+    __m256 lo[kR], hi[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r);
+          lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) {
+      float* yr = t.y + (R0 + r) * t.ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(lo[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(hi[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+    }
+  }
+  for (; j < t.n; j += 8) {
+    const __m256i mask = lanes_below(std::min<int64_t>(8, t.n - j));
+    __m256 acc[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m256 b0 = _mm256_maskload_ps(bp, mask);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r)
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + r), b0, acc[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r)
+      _mm256_maskstore_ps(t.y + (R0 + r) * t.ldy + j, mask, finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+  }
+}
+
+template <int MR, ConvActivation kAct>
+void panel256(const Args& t) {
+  rows256<MR, kAct, 0, std::min(MR, 4)>(t);
+  if constexpr (MR > 4) rows256<MR, kAct, 4, MR>(t);
+}
+
+using PanelFn = void (*)(const Args&);
+
+template <ConvActivation kAct>
+const PanelFn* panels(bool wide) {
+  static const PanelFn k512[] = {panel512<1, kAct>, panel512<2, kAct>, panel512<3, kAct>,
+                                 panel512<4, kAct>, panel512<5, kAct>, panel512<6, kAct>,
+                                 panel512<7, kAct>, panel512<8, kAct>};
+  static const PanelFn k256[] = {panel256<1, kAct>, panel256<2, kAct>, panel256<3, kAct>,
+                                 panel256<4, kAct>, panel256<5, kAct>, panel256<6, kAct>,
+                                 panel256<7, kAct>, panel256<8, kAct>};
+  return wide ? k512 : k256;
+}
+
+const PanelFn* panels_for(ConvActivation act, bool wide) {
+  switch (act) {
+    case ConvActivation::kReLU:
+      return panels<ConvActivation::kReLU>(wide);
+    case ConvActivation::kReLU6:
+      return panels<ConvActivation::kReLU6>(wide);
+    case ConvActivation::kHSwish:
+      return panels<ConvActivation::kHSwish>(wide);
+    case ConvActivation::kHSigmoid:
+      return panels<ConvActivation::kHSigmoid>(wide);
+    default:
+      return panels<ConvActivation::kNone>(wide);
+  }
+}
+
+// dst[0, n) = src[0, n), eight floats at a time, the last few under a mask (no call to memmove
+// per row of 7 to 56 floats).
+__attribute__((target("avx2,fma"))) void copy_run(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  if (i < n) {
+    const __m256i m = lanes_below(n - i);
+    _mm256_maskstore_ps(dst + i, m, _mm256_maskload_ps(src + i, m));
+  }
+}
+
+// dst[0, n) = src[0], src[2], …, src[2·(n − 1)]: eight at a time from two loads of eight, as
+// long as they stay inside [0, 2n − 1); the rest one by one.
+__attribute__((target("avx2,fma"))) void copy_even(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 < n; i += 8) {
+    const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+    // a0 a2 b0 b2 | a4 a6 b4 b6 → a0 a2 a4 a6 b0 b2 b4 b6
+    const __m256 s = _mm256_shuffle_ps(a, b, 0x88);
+    _mm256_storeu_ps(dst + i,
+                     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8)));
+  }
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+inline void zero_run(int64_t n, float* dst) { std::fill_n(dst, n, 0.0f); }
+
+// The band's copies (output rows [oy0, oy0 + rows), `height` copy rows) of one image-group's
+// input channels xg into buf: copy c of channel ci at buf + (c·cg + ci)·cstride.
+__attribute__((target("avx2,fma"))) void make_copies(const Plan& pl, const float* xg, int64_t oy0,
+                                                     int64_t height, float* buf) {
+  const ConvGeometry& g = pl.g;
+  const int64_t cstride = height * g.ow;
+  for (int64_t c = 0; c < pl.copies; ++c) {
+    if (!pl.used[c]) continue;
+    const int64_t j = c / g.sh, ph = c % g.sh;
+    const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+    const int64_t lo = pl.first[j], hi = pl.last[j];
+    for (int64_t ci = 0; ci < pl.cg; ++ci) {
+      const float* plane = xg + ci * g.h * g.w;
+      float* dst = buf + (c * pl.cg + ci) * cstride;
+      for (int64_t r = 0; r < height; ++r, dst += g.ow) {
+        const int64_t iy = (oy0 + r) * g.sh + ph - g.pt;
+        if (iy < 0 || iy >= g.h || hi <= lo) {
+          zero_run(g.ow, dst);
+          continue;
+        }
+        const float* src = plane + iy * g.w + lo * g.sw + off;
+        zero_run(lo, dst);
+        if (g.sw == 1)
+          copy_run(src, hi - lo, dst + lo);
+        else if (g.sw == 2)
+          copy_even(src, hi - lo, dst + lo);
+        else
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[(ox - lo) * g.sw];
+        zero_run(g.ow - hi, dst + hi);
+      }
+    }
+  }
+}
+
+#endif  // __x86_64__
+
+Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
+  Plan pl;
+  pl.g = g;
+  pl.cg = g.c / g.group;
+  pl.og = g.o / g.group;
+  pl.kdim = pl.cg * g.kh * g.kw;
+  pl.bias = bias;
+  pl.act = act;
+  pl.copies = g.kw * g.sh;
+  for (int64_t j = 0; j < g.kw; ++j) {
+    // Input column ox·sw + off lies in [0, w) for ox in [first, last).
+    const int64_t off = j * g.dw - g.pl;
+    const int64_t first = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+    const int64_t last = g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0;
+    pl.first[j] = std::min(first, g.ow);
+    pl.last[j] = std::clamp(last, pl.first[j], g.ow);
+  }
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      // conv2d.cpp's rule: a tap that meets the input at no output position is left out.
+      bool rows_in = false;
+      for (int64_t oy = 0; oy < g.oh && !rows_in; ++oy) {
+        const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+        rows_in = iy >= 0 && iy < g.h;
+      }
+      if (!rows_in || pl.last[j] <= pl.first[j]) continue;
+      const int64_t k = pl.ntaps++;
+      pl.tap[k] = i * g.kw + j;
+      pl.copy[k] = j * g.sh + (i * g.dh) % g.sh;
+      pl.row[k] = (i * g.dh) / g.sh;
+      pl.used[pl.copy[k]] = true;
+      pl.halo = std::max(pl.halo, pl.row[k]);
+    }
+  const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
+  pl.band = std::clamp<int64_t>(kBandFloats / per_row - pl.halo, 1, g.oh);
+  return pl;
+}
+
+}  // namespace
+
+bool conv_taps_fits(const ConvGeometry& g, ConvActivation act) {
+#if defined(__x86_64__)
+  if (kernel_isa() == Isa::kNone || conv_activation_exp(act)) return false;
+  return conv_uses_gemm(g) && g.kh * g.kw >= 2 && g.kh * g.kw <= kMaxTaps && g.sh <= 8;
+#else
+  (void)g;
+  (void)act;
+  return false;
+#endif
+}
+
+Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act) {
+  auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act));
+  return [plan](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+#if defined(__x86_64__)
+    const Plan& pl = *plan;
+    const ConvGeometry& g = pl.g;
+    const float* x = in[0].data<float>();
+    const float* w = in[1].data<float>();
+    const float* bias = pl.bias ? in[2].data<float>() : nullptr;
+    float* y = out[0].data<float>();
+    if (out[0].numel() == 0) return;
+    const int64_t spatial = g.oh * g.ow, images = g.n * g.group;
+    // Units: (image-group, band of output rows, block of output channels). Fewer than workers:
+    // thinner bands, then blocks of the output channels (each unit its own copies).
+    int64_t band = pl.band;
+    if (images * ((g.oh + band - 1) / band) < par.threads()) {
+      const int64_t per_image = (par.threads() + images - 1) / images;
+      band = std::max<int64_t>(1, (g.oh + per_image - 1) / per_image);
+    }
+    int64_t bands = (g.oh + band - 1) / band;
+    band = (g.oh + bands - 1) / bands;  // even bands
+    bands = (g.oh + band - 1) / band;
+    int64_t row_blocks = 1;
+    if (images * bands < par.threads() && pl.og >= 16)
+      row_blocks =
+          std::min<int64_t>((par.threads() + images * bands - 1) / (images * bands), pl.og / 8);
+    int64_t rows = (pl.og + row_blocks - 1) / row_blocks;
+    rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
+    row_blocks = (pl.og + rows - 1) / rows;
+    const size_t copy_floats = static_cast<size_t>(pl.copies * pl.cg * (band + pl.halo) * g.ow);
+    const bool wide = kernel_isa() == Isa::kAvx512;
+    const PanelFn* kernels = panels_for(pl.act, wide);
+    if (pl.ntaps == 0) {
+      // Every tap only meets padding: the sums are zero (gemm_packed's zeros, then the epilogue).
+      par.for_range(images, 1, [&](int64_t u0, int64_t u1, int) {
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t b = u / g.group, gr = u % g.group;
+          for (int64_t r = 0; r < pl.og; r += kPackRows) {
+            const int64_t m = std::min(kPackRows, pl.og - r);
+            Args a{spatial, nullptr, nullptr, nullptr, 0, pl.cg, 0, w,
+                   bias ? bias + gr * pl.og + r : nullptr,
+                   y + (b * g.o + gr * pl.og + r) * spatial, spatial};
+            kernels[m - 1](a);
+          }
+        }
+      });
+      return;
+    }
+    par.for_range(images * bands * row_blocks, 1, [&](int64_t u0, int64_t u1, int worker) {
+      float* buf = par.scratch<float>(worker, copy_floats);
+      int64_t boff[kMaxTaps];
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t rb = u % row_blocks, ib = u / row_blocks;
+        const int64_t ig = ib / bands, oy0 = (ib % bands) * band;
+        const int64_t oy1 = std::min(g.oh, oy0 + band);
+        const int64_t b = ig / g.group, gr = ig % g.group;
+        const int64_t height = oy1 - oy0 + pl.halo, cstride = height * g.ow;
+        make_copies(pl, x + (b * g.c + gr * pl.cg) * g.h * g.w, oy0, height, buf);
+        for (int64_t k = 0; k < pl.ntaps; ++k)
+          boff[k] = pl.copy[k] * pl.cg * cstride + pl.row[k] * g.ow;
+        const int64_t r0 = rb * rows, r1 = std::min(pl.og, r0 + rows);
+        for (int64_t r = r0; r < r1; r += kPackRows) {
+          const int64_t m = std::min(kPackRows, r1 - r);
+          const int64_t oc = gr * pl.og + r;
+          Args a{(oy1 - oy0) * g.ow,
+                 buf,
+                 boff,
+                 pl.tap,
+                 pl.ntaps,
+                 pl.cg,
+                 cstride,
+                 w + oc * pl.kdim,
+                 bias ? bias + oc : nullptr,
+                 y + (b * g.o + oc) * spatial + oy0 * g.ow,
+                 spatial};
+          kernels[m - 1](a);
+        }
+      }
+    });
+#else
+    (void)in;
+    (void)out;
+    (void)par;
+#endif
+  };
+}
+
+}  // namespace cellar::ops
