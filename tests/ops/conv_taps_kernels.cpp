@@ -94,11 +94,10 @@ std::vector<float> reference(const ConvGeometry& g, const std::vector<float>& x,
             for (int64_t j = 0; j < g.kw; ++j)
               for (int64_t ci = 0; ci < cg; ++ci) {
                 const int64_t iy = oy * g.sh + i * g.dh - g.pt, ix = ox * g.sw + j * g.dw - g.pl;
-                const float v = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
-                                    ? x[static_cast<size_t>(((b * g.c + gr * cg + ci) * g.h + iy) *
-                                                                g.w +
-                                                            ix)]
-                                    : 0.0f;
+                const float v =
+                    iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                        ? x[static_cast<size_t>(((b * g.c + gr * cg + ci) * g.h + iy) * g.w + ix)]
+                        : 0.0f;
                 acc = std::fma(w[static_cast<size_t>(((oc * cg + ci) * g.kh + i) * g.kw + j)], v,
                                acc);
               }
@@ -113,26 +112,28 @@ std::string describe(const ConvGeometry& g) {
   return "n " + std::to_string(g.n) + " c " + std::to_string(g.c) + " " + std::to_string(g.h) +
          "×" + std::to_string(g.w) + " o " + std::to_string(g.o) + " k " + std::to_string(g.kh) +
          " s " + std::to_string(g.sh) + " pad " + std::to_string(g.pt) + "/" +
-         std::to_string(g.pb) + " d " + std::to_string(g.dh) + " group " +
-         std::to_string(g.group);
+         std::to_string(g.pb) + " d " + std::to_string(g.dh) + " group " + std::to_string(g.group);
 }
 
 TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
   const std::vector<ConvGeometry> geos = {
-      geometry(1, 3, 5, 5, 1, 3, 1, 1),            // one output channel, tiny plane
-      geometry(2, 5, 7, 7, 13, 3, 1, 1),           // 7 × 7 (48 + 1 positions), partial panel
-      geometry(1, 16, 14, 14, 24, 3, 1, 1),        // 14 × 14
-      geometry(2, 17, 9, 11, 9, 3, 2, 1),          // stride 2, odd sizes
-      geometry(1, 8, 12, 12, 16, 3, 2, 1),         // stride 2, even input
-      geometry(1, 7, 10, 13, 11, 3, 1, 0),         // no padding
-      geometry(1, 6, 9, 9, 8, 3, 1, 2, 2),         // dilation 2
-      geometry(1, 12, 8, 8, 20, 3, 1, 1, 1, 2),    // 2 groups
-      geometry(1, 4, 1, 1, 8, 3, 1, 1),            // 1 × 1 input: one tap of 9 meets it
-      geometry(1, 5, 11, 11, 10, 5, 2, 2),         // 5 × 5 stride 2
-      geometry(3, 9, 6, 20, 17, 3, 1, 1, 1, 1, 0), // uneven padding, batch 3
-      geometry(1, 64, 30, 30, 40, 3, 1, 1),        // several bands (160 KiB floats of copies)
-      geometry(1, 3, 2, 2, 8, 3, 1, 3),            // a padding wider than the input
-      geometry(1, 2, 23, 50, 3, 2, 2, 0),          // 2 × 2 stride 2, rows of 25
+      geometry(1, 3, 5, 5, 1, 3, 1, 1),             // one output channel, tiny plane
+      geometry(2, 5, 7, 7, 13, 3, 1, 1),            // 7 × 7 (48 + 1 positions), partial panel
+      geometry(1, 16, 14, 14, 24, 3, 1, 1),         // 14 × 14
+      geometry(2, 17, 9, 11, 9, 3, 2, 1),           // stride 2, odd sizes
+      geometry(1, 8, 12, 12, 16, 3, 2, 1),          // stride 2, even input
+      geometry(1, 7, 10, 13, 11, 3, 1, 0),          // no padding
+      geometry(1, 6, 9, 9, 8, 3, 1, 2, 2),          // dilation 2
+      geometry(1, 12, 8, 8, 20, 3, 1, 1, 1, 2),     // 2 groups
+      geometry(1, 4, 1, 1, 8, 3, 1, 1),             // 1 × 1 input: one tap of 9 meets it
+      geometry(1, 5, 11, 11, 10, 5, 2, 2),          // 5 × 5 stride 2
+      geometry(3, 9, 6, 20, 17, 3, 1, 1, 1, 1, 0),  // uneven padding, batch 3
+      geometry(1, 64, 56, 56, 24, 3, 1, 1),         // 5 bands of 12 rows, blocks of 16 + 8 channels
+      geometry(1, 64, 60, 60, 8, 3, 2, 1),          // stride 2 in bands
+      geometry(1, 4, 10, 5, 8, 3, 1, 1),            // 48 + 2 positions
+      geometry(2, 3, 17, 3, 9, 3, 1, 1),            // 48 + 3
+      geometry(1, 3, 2, 2, 8, 3, 1, 3),             // a padding wider than the input
+      geometry(1, 2, 23, 50, 3, 2, 2, 0),           // 2 × 2 stride 2, rows of 25
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
@@ -199,8 +200,8 @@ TEST(ConvTapsKernels, PackedFusedConvolutionsMatchThePortableOnes) {
     int64_t n, c, h, w, o, stride;
   };
   for (Isa isa : simd_sets()) {
-    for (const Geo& geo : std::vector<Geo>{
-             {2, 64, 14, 14, 64, 1}, {1, 33, 13, 9, 19, 2}, {2, 16, 7, 7, 40, 1}}) {
+    for (const Geo& geo :
+         std::vector<Geo>{{2, 64, 14, 14, 64, 1}, {1, 33, 13, 9, 19, 2}, {2, 16, 7, 7, 40, 1}}) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " c " + std::to_string(geo.c) + " o " +
                    std::to_string(geo.o) + " stride " + std::to_string(geo.stride));
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, 3, 3};

@@ -36,12 +36,12 @@ struct Plan {
   // its copy (j·sh + (i·dh) mod sh) and row offset ((i·dh) / sh).
   int64_t ntaps = 0;
   int64_t tap[kMaxTaps] = {}, copy[kMaxTaps] = {}, row[kMaxTaps] = {};
-  int64_t copies = 0;              // kw · sh
-  bool used[kMaxTaps * 8] = {};    // copy c read by some tap (kw·sh ≤ 7 · 8)
-  int64_t first[kMaxTaps] = {};    // per tap column j: output columns [first, last) inside the input
+  int64_t copies = 0;            // kw · sh
+  bool used[kMaxTaps * 8] = {};  // copy c read by some tap (kw·sh ≤ 7 · 8)
+  int64_t first[kMaxTaps] = {};  // per tap column j: output columns [first, last) inside the input
   int64_t last[kMaxTaps] = {};
-  int64_t halo = 0;                // copy rows past a band's output rows: max (i·dh) / sh
-  int64_t band = 0;                // output rows per unit at most
+  int64_t halo = 0;  // copy rows past a band's output rows: max (i·dh) / sh
+  int64_t band = 0;  // output rows per unit at most
 };
 
 // The arguments of one panel's product over a band: n output positions (row-major from the
@@ -76,38 +76,55 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, b
   return activate256(add ? _mm256_add_ps(v, _mm256_set1_ps(b)) : v, kAct);
 }
 
-// One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra a 49th:
-// a 7 × 7 plane's positions are 48 + 1, and its last one alone as a masked tile of 16 would pass
-// the whole weight again for one useful lane (a third of a full tile's time). The 49th is lanes
-// of its own, one per output channel (the panel's column p holds them: one load), one more
-// multiply-add per 3·(R1 − R0). Rows 0..7 at once then need 31 of the 32 registers, and gcc spilled
-// accumulators to the stack (the layer at half speed); the 49-position tile runs as two halves
-// of 4 rows, each reading the copy again (from L1).
+// One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra `extra`
+// (1 to 4) more: a 7 × 7 plane's positions are 48 + 1, a 14 × 14 one's 4 · 48 + 4, and such a
+// last few alone as a masked tile of 16 would pass the whole weight again for a few useful lanes
+// (a third of a full tile's time). The extra positions are the lanes of one more accumulator,
+// lane 4·c + r for position 48 + c of row R0 + r: per column p, the panel's 4 rows (one load,
+// its 128 bits repeated) times the copy's 4 values (one load, each spread over 4 lanes: a
+// shuffle), one more multiply-add per 12; one extra position: lane r, the copy's value
+// broadcast, no shuffle (the shuffle cost a 7 × 7 layer 12%). Hence halves of 4 rows (each reading
+// the copy again, from L1): all 8 rows and the extra lanes would need 31 of the 32 registers.
 template <int MR, ConvActivation kAct, bool kExtra, int R0, int R1>
-__attribute__((target("avx512f"), always_inline)) inline void tile48(const Args& t, int64_t j) {
+__attribute__((target("avx512f"), always_inline)) inline void tile48(const Args& t, int64_t j,
+                                                                     int64_t extra) {
   constexpr int kR = R1 - R0;
+  static_assert(kR <= 8, "a panel's rows");
   const bool add = t.bias != nullptr || kAddsBias<kAct>;
   const int64_t cs = t.cstride;
   constexpr auto kRowLanes = static_cast<__mmask16>((1u << kR) - 1);
+  const auto extra_lanes = static_cast<__mmask16>((1u << extra) - 1);
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   __m512 v0[kR], v1[kR], v2[kR];
 #pragma GCC unroll 8
   for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
-  __m512 e = _mm512_setzero_ps();  // lane r: the 49th position of row R0 + r
+  __m512 e = _mm512_setzero_ps();
   for (int64_t k = 0; k < t.ntaps; ++k) {
     const float* bp = t.src + t.boff[k] + j;
     const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
     for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
       const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
                    b2 = _mm512_loadu_ps(bp + 32);
-    #pragma GCC unroll 8
-  for (int r = 0; r < kR; ++r) {
+#pragma GCC unroll 8
+      for (int r = 0; r < kR; ++r) {
         const __m512 av = _mm512_set1_ps(ap[r]);
         v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
         v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
         v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
       }
-      if constexpr (kExtra)
-        e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(bp[48]), e);
+      if constexpr (kExtra) {
+        if (kR > 4 || extra == 1) {  // a whole panel's tile takes one extra position only
+          // Lane r: row R0 + r (no shuffle: one more load and one multiply-add).
+          e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(bp[48]), e);
+        } else {
+          // The 4 rows' 128 bits repeated by the load itself where the half has 4 rows.
+          const __m512 a4 = kR == 4 ? _mm512_broadcast_f32x4(_mm_loadu_ps(ap))
+                                    : _mm512_shuffle_f32x4(_mm512_maskz_loadu_ps(kRowLanes, ap),
+                                                           _mm512_maskz_loadu_ps(kRowLanes, ap), 0);
+          e = _mm512_fmadd_ps(
+              a4, _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps(extra_lanes, bp + 48)), e);
+        }
+      }
     }
   }
 #pragma GCC unroll 8
@@ -119,12 +136,16 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
     _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], b, add));
   }
   if constexpr (kExtra) {
-    const __m512 bv =
-        t.bias ? _mm512_maskz_loadu_ps(kRowLanes, t.bias + R0) : _mm512_setzero_ps();
+    const __m512 b4 = t.bias ? _mm512_maskz_loadu_ps(kRowLanes, t.bias + R0) : _mm512_setzero_ps();
     alignas(64) float out[16];
-    _mm512_store_ps(out, activate512(add ? _mm512_add_ps(e, bv) : e, kAct));
-  #pragma GCC unroll 8
-  for (int r = 0; r < kR; ++r) t.y[(R0 + r) * t.ldy + j + 48] = out[r];
+    const int64_t lanes = extra == 1 ? 1 : 4;  // per position
+    _mm512_store_ps(
+        out,
+        activate512(add ? _mm512_add_ps(e, extra == 1 ? b4 : _mm512_shuffle_f32x4(b4, b4, 0)) : e,
+                    kAct));
+    for (int64_t c = 0; c < extra; ++c)
+#pragma GCC unroll 4
+      for (int r = 0; r < kR; ++r) t.y[(R0 + r) * t.ldy + j + 48 + c] = out[lanes * c + r];
   }
 }
 
@@ -134,15 +155,19 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
   const int64_t cs = t.cstride;
   int64_t j = 0;
   // 48 positions (24 accumulators: 3 loads of the copy and 8 broadcasts per 24 multiply-adds;
-  // 48 + 1 at the end of a 7 × 7 plane), then 32, then 16 at a time, masked.
+  // 48 + 1 to 4 at the end of a band), then 32, then 16 at a time, masked.
   for (; j + 48 <= t.n; j += 48) {
-    if (t.n - j == 49) {
-      tile48<MR, kAct, true, 0, std::min(MR, 4)>(t, j);
-      if constexpr (MR > 4) tile48<MR, kAct, true, 4, MR>(t, j);
+    if (const int64_t extra = t.n - j - 48; extra == 1) {
+      tile48<MR, kAct, true, 0, MR>(t, j, extra);
+      j = t.n;
+      break;
+    } else if (extra >= 2 && extra <= 4) {
+      tile48<MR, kAct, true, 0, std::min(MR, 4)>(t, j, extra);
+      if constexpr (MR > 4) tile48<MR, kAct, true, 4, MR>(t, j, extra);
       j = t.n;
       break;
     }
-    tile48<MR, kAct, false, 0, MR>(t, j);
+    tile48<MR, kAct, false, 0, MR>(t, j, 0);
   }
   for (; j + 32 <= t.n; j += 32) {
     __m512 lo[MR], hi[MR];
@@ -179,13 +204,13 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
       for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
         const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r)
-          acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r]);
+        for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r]);
       }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r)
-      _mm512_mask_storeu_ps(t.y + r * t.ldy + j, mask, finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add));
+      _mm512_mask_storeu_ps(t.y + r * t.ldy + j, mask,
+                            finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add));
   }
 }
 
@@ -273,7 +298,8 @@ __attribute__((target("avx2,fma"))) void rows256(const Args& t) {
     }
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r)
-      _mm256_maskstore_ps(t.y + (R0 + r) * t.ldy + j, mask, finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_maskstore_ps(t.y + (R0 + r) * t.ldy + j, mask,
+                          finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
   }
 }
 
@@ -330,8 +356,7 @@ __attribute__((target("avx2,fma"))) void copy_even(const float* src, int64_t n, 
     const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
     // a0 a2 b0 b2 | a4 a6 b4 b6 → a0 a2 a4 a6 b0 b2 b4 b6
     const __m256 s = _mm256_shuffle_ps(a, b, 0x88);
-    _mm256_storeu_ps(dst + i,
-                     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8)));
+    _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8)));
   }
   for (; i < n; ++i) dst[i] = src[2 * i];
 }
@@ -374,6 +399,33 @@ __attribute__((target("avx2,fma"))) void make_copies(const Plan& pl, const float
 
 #endif  // __x86_64__
 
+// The kernels' cost of n positions, in passes of 16 lanes per column of the weight: tiles of 48
+// (3), its last 1 to 4 positions taken in (1/4), other remainders in vectors of 16.
+double tile_cost(int64_t n) {
+  const int64_t full = n / 48, rest = n % 48;
+  if (rest == 0) return 3.0 * static_cast<double>(full);
+  if (rest <= 4 && full > 0) return 3.0 * static_cast<double>(full) + 0.25;
+  return 3.0 * static_cast<double>(full) + static_cast<double>((rest + 15) / 16);
+}
+
+// Output rows per band, at most `budget` (at least 1) and at least half of it: the count whose
+// positions cost the least per position (56 wide: 12 rows, 14 tiles; 28 wide: 12), then the
+// largest.
+int64_t choose_band(const ConvGeometry& g, int64_t budget) {
+  budget = std::clamp<int64_t>(budget, 1, g.oh);
+  int64_t best = budget;
+  double best_cost = 1e300;
+  for (int64_t b = budget; b >= std::max<int64_t>(1, budget / 2); --b) {
+    // Bands of b rows, the last one what is left: the cost of all of them per position.
+    const int64_t bands = (g.oh + b - 1) / b, last = g.oh - (bands - 1) * b;
+    const double cost =
+        (static_cast<double>(bands - 1) * tile_cost(b * g.ow) + tile_cost(last * g.ow)) /
+        static_cast<double>(g.oh * g.ow);
+    if (cost < best_cost - 1e-9) best = b, best_cost = cost;
+  }
+  return best;
+}
+
 Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
   Plan pl;
   pl.g = g;
@@ -408,7 +460,10 @@ Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
       pl.halo = std::max(pl.halo, pl.row[k]);
     }
   const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
-  pl.band = std::clamp<int64_t>(kBandFloats / per_row - pl.halo, 1, g.oh);
+  // The whole plane when its copies fit 1.25 × the budget (a 14 × 14 plane: 196 positions, not
+  // 2 × 98, each band's last 2 a pass of its own).
+  const int64_t budget = kBandFloats / per_row - pl.halo;
+  pl.band = (g.oh + pl.halo) * per_row <= kBandFloats * 5 / 4 ? g.oh : choose_band(g, budget);
   return pl;
 }
 
@@ -437,20 +492,15 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
     float* y = out[0].data<float>();
     if (out[0].numel() == 0) return;
     const int64_t spatial = g.oh * g.ow, images = g.n * g.group;
-    // Units: (image-group, band of output rows, block of output channels). Fewer than workers:
-    // thinner bands, then blocks of the output channels (each unit its own copies).
-    int64_t band = pl.band;
-    if (images * ((g.oh + band - 1) / band) < par.threads()) {
-      const int64_t per_image = (par.threads() + images - 1) / images;
-      band = std::max<int64_t>(1, (g.oh + per_image - 1) / per_image);
-    }
-    int64_t bands = (g.oh + band - 1) / band;
-    band = (g.oh + bands - 1) / bands;  // even bands
-    bands = (g.oh + band - 1) / band;
+    // Units: (image-group, band of output rows, block of output channels). When the units do not
+    // split evenly over the workers (a batch-1 plane of 1 or 3 bands on 2 workers), blocks of
+    // the output channels too, each unit making its own copies: thinner bands would end in
+    // remainders the tiles take badly.
+    const int64_t band = pl.band, bands = (g.oh + band - 1) / band;
+    const int64_t units = images * bands, workers = par.threads();
     int64_t row_blocks = 1;
-    if (images * bands < par.threads() && pl.og >= 16)
-      row_blocks =
-          std::min<int64_t>((par.threads() + images * bands - 1) / (images * bands), pl.og / 8);
+    if (workers > 1 && units % workers != 0 && units < 8 * workers && pl.og >= 16)
+      row_blocks = std::min<int64_t>(workers, pl.og / 8);
     int64_t rows = (pl.og + row_blocks - 1) / row_blocks;
     rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
     row_blocks = (pl.og + rows - 1) / rows;
@@ -464,9 +514,17 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
           const int64_t b = u / g.group, gr = u % g.group;
           for (int64_t r = 0; r < pl.og; r += kPackRows) {
             const int64_t m = std::min(kPackRows, pl.og - r);
-            Args a{spatial, nullptr, nullptr, nullptr, 0, pl.cg, 0, w,
+            Args a{spatial,
+                   nullptr,
+                   nullptr,
+                   nullptr,
+                   0,
+                   pl.cg,
+                   0,
+                   w,
                    bias ? bias + gr * pl.og + r : nullptr,
-                   y + (b * g.o + gr * pl.og + r) * spatial, spatial};
+                   y + (b * g.o + gr * pl.og + r) * spatial,
+                   spatial};
             kernels[m - 1](a);
           }
         }
