@@ -186,6 +186,12 @@ TEST(ConvTapsKernels, TakesOnlyWhatItComputes) {
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 1, 1, 0), ConvActivation::kReLU));
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1, 1, 8), ConvActivation::kReLU));
   EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 2, 1), ConvActivation::kReLU));
+  // Where it is faster than im2col + GEMM: AVX-512 everywhere, AVX2 on planes 28 wide or more.
+  for (Isa isa : simd_sets()) {
+    Forced forced(isa);
+    EXPECT_TRUE(conv_taps_pays(geometry(1, 8, 56, 56, 8, 3, 1, 1)));
+    EXPECT_EQ(conv_taps_pays(geometry(1, 8, 7, 7, 8, 3, 1, 1)), isa == Isa::kAvx512);
+  }
   Forced none(Isa::kNone);
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1), ConvActivation::kReLU));
 }

@@ -483,7 +483,8 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
   // A packed weight of several taps: the direct kernel on column-shifted copies, no im2col
   // (ops/nn/conv_taps.h).
   if constexpr (std::is_same_v<T, float>)
-    if (packed && conv_taps_fits(g, kAct)) return conv_taps_kernel(g, has_bias, kAct);
+    if (packed && conv_taps_fits(g, kAct) && conv_taps_pays(g))
+      return conv_taps_kernel(g, has_bias, kAct);
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
                       g.pl == 0 && g.pr == 0 &&

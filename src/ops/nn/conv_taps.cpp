@@ -413,8 +413,8 @@ __attribute__((target("avx512f"))) inline void copy_even512(const float* src, in
 // channel and row by row, each input row into every copy while it is in L1. Compiled into each
 // instruction set's function below (the AVX2 one must not contain AVX-512 instructions).
 template <bool kWide>
-__attribute__((always_inline)) inline void make_copies(const Plan& pl, const float* xg,
-                                                       int64_t oy0, int64_t height, float* buf) {
+__attribute__((always_inline)) inline void make_copies(const Plan& pl, const float* xg, int64_t oy0,
+                                                       int64_t height, float* buf) {
   const ConvGeometry& g = pl.g;
   const int64_t cstride = height * g.ow;
   auto zero = [&](int64_t n, float* dst) {
@@ -457,8 +457,8 @@ __attribute__((always_inline)) inline void make_copies(const Plan& pl, const flo
   }
 }
 
-__attribute__((target("avx512f"))) void make_copies512(const Plan& pl, const float* xg,
-                                                       int64_t oy0, int64_t height, float* buf) {
+__attribute__((target("avx512f"))) void make_copies512(const Plan& pl, const float* xg, int64_t oy0,
+                                                       int64_t height, float* buf) {
   make_copies<true>(pl, xg, oy0, height, buf);
 }
 __attribute__((target("avx2,fma"))) void make_copies256(const Plan& pl, const float* xg,
@@ -548,6 +548,8 @@ bool conv_taps_fits(const ConvGeometry& g, ConvActivation act) {
   return false;
 #endif
 }
+
+bool conv_taps_pays(const ConvGeometry& g) { return kernel_isa() == Isa::kAvx512 || g.ow >= 28; }
 
 Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act) {
   auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act));

@@ -31,6 +31,12 @@ namespace cellar::ops {
 // an activation applied in registers (not the e^x ones).
 bool conv_taps_fits(const ConvGeometry& g, ConvActivation act);
 
+// Whether the kernel is faster than im2col + the packed GEMM on this geometry and instruction set
+// (measured, docs/benchmarks.md, issue 13, session 11): on AVX-512 wherever it fits; on AVX2 for
+// output planes at least 28 wide (at 14 × 14 and 7 × 7 the AVX2 tiles of 24 end in a masked pass
+// of a few positions, 5–20% slower than the GEMM's few-column kernel).
+bool conv_taps_pays(const ConvGeometry& g);
+
 // The kernel over inputs x, pack_conv_weight's weight and, when `bias`, a per-channel bias:
 // y = act(conv(x, w) + bias).
 Kernel conv_taps_kernel(const ConvGeometry& g, bool bias, ConvActivation act);
