@@ -25,6 +25,8 @@ constexpr int64_t kMaxTaps = 49;  // the offset tables below (7 × 7)
 // Floats of shifted copies per unit of work (640 KiB): a band's copies stay in the core's L2
 // while every panel of the weight passes over them.
 constexpr int64_t kBandFloats = int64_t{160} << 10;
+// How far ahead the 48-position tiles fetch the weight panel they stream (2 KiB, as pointwise.cpp).
+constexpr int64_t kPrefetchFloats = 512;
 
 // What a kernel works from, computed once per node.
 struct Plan {
@@ -103,6 +105,7 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
     const float* bp = t.src + t.boff[k] + j;
     const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
     for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+      _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
       const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
                    b2 = _mm512_loadu_ps(bp + 32);
 #pragma GCC unroll 8
