@@ -134,6 +134,8 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       geometry(2, 3, 17, 3, 9, 3, 1, 1),            // 48 + 3
       geometry(1, 3, 2, 2, 8, 3, 1, 3),             // a padding wider than the input
       geometry(1, 2, 23, 50, 3, 2, 2, 0),           // 2 × 2 stride 2, rows of 25
+      geometry(2, 24, 14, 14, 40, 1, 2, 0),         // 1 × 1 stride 2 (a ResNet shortcut)
+      geometry(1, 9, 15, 15, 8, 1, 2, 0),           // 1 × 1 stride 2, odd input
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
@@ -184,6 +186,7 @@ TEST(ConvTapsKernels, TakesOnlyWhatItComputes) {
   if (kernel_isa() == Isa::kNone) GTEST_SKIP() << "no SIMD kernels on this CPU";
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1), ConvActivation::kSiLU));
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 1, 1, 0), ConvActivation::kReLU));
+  EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 1, 2, 0), ConvActivation::kReLU));
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1, 1, 8), ConvActivation::kReLU));
   EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 2, 1), ConvActivation::kReLU));
   // Where it is faster than im2col + GEMM: AVX-512 everywhere, AVX2 on planes 28 wide or more.

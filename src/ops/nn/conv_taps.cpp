@@ -544,7 +544,10 @@ Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
 bool conv_taps_fits(const ConvGeometry& g, ConvActivation act) {
 #if defined(__x86_64__)
   if (kernel_isa() == Isa::kNone || conv_activation_exp(act)) return false;
-  return conv_uses_gemm(g) && g.kh * g.kw >= 2 && g.kh * g.kw <= kMaxTaps && g.sh <= 8;
+  // A 1 × 1 kernel only strided (ResNet's stride-2 shortcuts; unstrided ones are pointwise.h's).
+  const bool one_tap = g.kh * g.kw == 1;
+  return conv_uses_gemm(g) && g.kh * g.kw <= kMaxTaps && g.sh <= 8 &&
+         (!one_tap || g.sh > 1 || g.sw > 1);
 #else
   (void)g;
   (void)act;

@@ -27,8 +27,8 @@
 namespace cellar::ops {
 
 // Whether the kernel takes this geometry with this activation on this CPU: Float32 with a packed
-// weight (the caller's part), AVX2 + FMA, a kernel of more than one tap and at most 49 taps, and
-// an activation applied in registers (not the e^x ones).
+// weight (the caller's part), AVX2 + FMA, a kernel of more than one tap and at most 49 taps or a
+// strided 1 × 1 one, and an activation applied in registers (not the e^x ones).
 bool conv_taps_fits(const ConvGeometry& g, ConvActivation act);
 
 // Whether the kernel is faster than im2col + the packed GEMM on this geometry and instruction set
