@@ -426,8 +426,19 @@ __attribute__((always_inline)) inline void make_copies(const Plan& pl, const flo
     else
       zero_run(n, dst);
   };
+  // The input rows the band reads: [iy0, iy1).
+  const int64_t iy0 = std::clamp<int64_t>(oy0 * g.sh - g.pt, 0, g.h);
+  const int64_t iy1 = std::clamp<int64_t>((oy0 + height) * g.sh - g.pt, iy0, g.h);
+  const int64_t fetch_bytes = (iy1 - iy0) * g.w * static_cast<int64_t>(sizeof(float));
   for (int64_t ci = 0; ci < pl.cg; ++ci) {
     const float* plane = xg + ci * g.h * g.w;
+    // The next channel's rows, asked for now: a batch's activations come from L3 or memory, and
+    // a band's few KiB per channel, a plane apart, are too short a stream for the hardware's
+    // prefetcher (the copies were 12% of resnet18 at batch 8).
+    if (ci + 1 < pl.cg) {
+      const char* next = reinterpret_cast<const char*>(plane + g.h * g.w + iy0 * g.w);
+      for (int64_t b = 0; b < fetch_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    }
     for (int64_t r = 0; r < height; ++r)
       for (int64_t c = 0; c < pl.copies; ++c) {
         if (!pl.used[c]) continue;
