@@ -241,6 +241,7 @@ __attribute__((target("avx2,fma"))) void rows256(const Args& t) {
       const float* bp = t.src + t.boff[k] + j;
       const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
       for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
         const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
                      b2 = _mm256_loadu_ps(bp + 16);
 #pragma GCC unroll 8
