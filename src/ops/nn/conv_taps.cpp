@@ -624,7 +624,10 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
       float* buf = par.scratch<float>(worker, copy_floats);
       int64_t boff[kMaxTaps];
       for (int64_t u = u0; u < u1; ++u) {
-        const int64_t rb = u % row_blocks, ib = u / row_blocks;
+        // The row block outermost: each worker's contiguous chunk is then every band of its own
+        // output channels (innermost, bands of 12, 12 and 4 rows over 2 workers went 36 : 20;
+        // the mt helper's measurement, resnet18 at 2 threads 9.38 -> 8.76 ms).
+        const int64_t rb = u / (images * bands), ib = u % (images * bands);
         const int64_t ig = ib / bands, oy0 = (ib % bands) * band;
         const int64_t oy1 = std::min(g.oh, oy0 + band);
         const int64_t b = ig / g.group, gr = ig % g.group;
