@@ -39,7 +39,7 @@ struct Plan {
   int64_t ntaps = 0;
   int64_t tap[kMaxTaps] = {}, copy[kMaxTaps] = {}, row[kMaxTaps] = {};
   int64_t copies = 0;            // kw · sh
-  bool used[kMaxTaps * 8] = {};  // copy c read by some tap (kw·sh ≤ 7 · 8)
+  bool used[kMaxTaps * 8] = {};  // copy c read by some tap (kw·sh ≤ 49 · 8)
   int64_t first[kMaxTaps] = {};  // per tap column j: output columns [first, last) inside the input
   int64_t last[kMaxTaps] = {};
   int64_t halo = 0;  // copy rows past a band's output rows: max (i·dh) / sh
