@@ -1,0 +1,669 @@
+// The direct convolution on column-shifted copies (ops/nn/conv_taps.h).
+#include "ops/nn/conv_taps.h"
+
+#include <algorithm>
+#include <memory>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/avx512_gcc.h"
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/activate_avx2.h"
+#include "ops/nn/activate_avx512.h"
+#include "ops/parallel.h"
+
+namespace cellar::ops {
+
+namespace {
+
+static_assert(kPackRows == 8, "the kernels below have panels of 1..8 rows");
+
+constexpr int64_t kMaxTaps = 49;  // the offset tables below (7 × 7)
+// Floats of shifted copies per unit of work (640 KiB): a band's copies stay in the core's L2
+// while every panel of the weight passes over them.
+constexpr int64_t kBandFloats = int64_t{160} << 10;
+// How far ahead the 48-position tiles fetch the weight panel they stream (2 KiB, as pointwise.cpp).
+constexpr int64_t kPrefetchFloats = 512;
+
+// What a kernel works from, computed once per node.
+struct Plan {
+  ConvGeometry g;
+  int64_t cg = 0, og = 0, kdim = 0;
+  bool bias = false;
+  ConvActivation act = ConvActivation::kNone;
+  // The taps that meet the input at some output position (t = i·kw + j, in order), and for each
+  // its copy (j·sh + (i·dh) mod sh) and row offset ((i·dh) / sh).
+  int64_t ntaps = 0;
+  int64_t tap[kMaxTaps] = {}, copy[kMaxTaps] = {}, row[kMaxTaps] = {};
+  int64_t copies = 0;            // kw · sh
+  bool used[kMaxTaps * 8] = {};  // copy c read by some tap (kw·sh ≤ 49 · 8)
+  int64_t first[kMaxTaps] = {};  // per tap column j: output columns [first, last) inside the input
+  int64_t last[kMaxTaps] = {};
+  int64_t halo = 0;  // copy rows past a band's output rows: max (i·dh) / sh
+  int64_t band = 0;  // output rows per unit at most
+};
+
+// The arguments of one panel's product over a band: n output positions (row-major from the
+// band's first), the copies at `src`, tap k's run of input channel ci at
+// src + boff[k] + ci·cstride; the panel's weight `a` (column p = t·cg + ci at a + p·MR).
+struct Args {
+  int64_t n;
+  const float* src;
+  const int64_t* boff;
+  const int64_t* tap;
+  int64_t ntaps, cg, cstride;
+  const float* a;
+  const float* bias;  // MR values, or null
+  float* y;           // row r at y + r·ldy
+  int64_t ldy;
+};
+
+#if defined(__x86_64__)
+
+// Whether a sum gets the epilogue's addition (conv2d.cpp adds 0 when there is no bias but an
+// activation follows: −0 becomes +0, and the values must be the same).
+template <ConvActivation kAct>
+constexpr bool kAddsBias = kAct != ConvActivation::kNone;
+
+// The epilogue on one vector of a row's sums: + the row's bias b (when `add`), then the activation.
+template <ConvActivation kAct>
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, float b, bool add) {
+  return activate512(add ? _mm512_add_ps(v, _mm512_set1_ps(b)) : v, kAct);
+}
+template <ConvActivation kAct>
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, bool add) {
+  return activate256(add ? _mm256_add_ps(v, _mm256_set1_ps(b)) : v, kAct);
+}
+
+// One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra `extra`
+// (1 to 4) more: a 7 × 7 plane's positions are 48 + 1, a 14 × 14 one's 4 · 48 + 4, and such a
+// last few alone as a masked tile of 16 would pass the whole weight again for a few useful lanes
+// (a third of a full tile's time). The extra positions are the lanes of one more accumulator,
+// lane 4·c + r for position 48 + c of row R0 + r: per column p, the panel's 4 rows (one load,
+// its 128 bits repeated) times the copy's 4 values (one load, each spread over 4 lanes: a
+// shuffle), one more multiply-add per 12; one extra position: lane r, the copy's value
+// broadcast, no shuffle (the shuffle cost a 7 × 7 layer 12%). Hence halves of 4 rows (each reading
+// the copy again, from L1): all 8 rows and the extra lanes would need 31 of the 32 registers.
+template <int MR, ConvActivation kAct, bool kExtra, int R0, int R1>
+__attribute__((target("avx512f"), always_inline)) inline void tile48(const Args& t, int64_t j,
+                                                                     int64_t extra) {
+  constexpr int kR = R1 - R0;
+  static_assert(kR <= 8, "a panel's rows");
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  constexpr auto kRowLanes = static_cast<__mmask16>((1u << kR) - 1);
+  const auto extra_lanes = static_cast<__mmask16>((1u << extra) - 1);
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 v0[kR], v1[kR], v2[kR];
+#pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+  __m512 e = _mm512_setzero_ps();
+  for (int64_t k = 0; k < t.ntaps; ++k) {
+    const float* bp = t.src + t.boff[k] + j;
+    const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+    for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+      _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
+      const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
+                   b2 = _mm512_loadu_ps(bp + 32);
+#pragma GCC unroll 8
+      for (int r = 0; r < kR; ++r) {
+        const __m512 av = _mm512_set1_ps(ap[r]);
+        v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+        v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+        v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
+      }
+      if constexpr (kExtra) {
+        if (kR > 4 || extra == 1) {  // a whole panel's tile takes one extra position only
+          // Lane r: row R0 + r (no shuffle: one more load and one multiply-add).
+          e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(bp[48]), e);
+        } else {
+          // The 4 rows' 128 bits repeated by the load itself where the half has 4 rows.
+          const __m512 a4 = kR == 4 ? _mm512_broadcast_f32x4(_mm_loadu_ps(ap))
+                                    : _mm512_shuffle_f32x4(_mm512_maskz_loadu_ps(kRowLanes, ap),
+                                                           _mm512_maskz_loadu_ps(kRowLanes, ap), 0);
+          e = _mm512_fmadd_ps(
+              a4, _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps(extra_lanes, bp + 48)), e);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kR; ++r) {
+    const float b = t.bias ? t.bias[R0 + r] : 0.0f;
+    float* yr = t.y + (R0 + r) * t.ldy + j;
+    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], b, add));
+    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], b, add));
+    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], b, add));
+  }
+  if constexpr (kExtra) {
+    const __m512 b4 = t.bias ? _mm512_maskz_loadu_ps(kRowLanes, t.bias + R0) : _mm512_setzero_ps();
+    alignas(64) float out[16];
+    const int64_t lanes = extra == 1 ? 1 : 4;  // per position
+    _mm512_store_ps(
+        out,
+        activate512(add ? _mm512_add_ps(e, extra == 1 ? b4 : _mm512_shuffle_f32x4(b4, b4, 0)) : e,
+                    kAct));
+    for (int64_t c = 0; c < extra; ++c)
+#pragma GCC unroll 4
+      for (int r = 0; r < kR; ++r) t.y[(R0 + r) * t.ldy + j + 48 + c] = out[lanes * c + r];
+  }
+}
+
+template <int MR, ConvActivation kAct>
+__attribute__((target("avx512f"))) void panel512(const Args& t) {
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  int64_t j = 0;
+  // 48 positions (24 accumulators: 3 loads of the copy and 8 broadcasts per 24 multiply-adds;
+  // 48 + 1 to 4 at the end of a band), then 32, then 16 at a time, masked.
+  for (; j + 48 <= t.n; j += 48) {
+    if (const int64_t extra = t.n - j - 48; extra == 1) {
+      tile48<MR, kAct, true, 0, MR>(t, j, extra);
+      j = t.n;
+      break;
+    } else if (extra >= 2 && extra <= 4) {
+      tile48<MR, kAct, true, 0, std::min(MR, 4)>(t, j, extra);
+      if constexpr (MR > 4) tile48<MR, kAct, true, 4, MR>(t, j, extra);
+      j = t.n;
+      break;
+    }
+    tile48<MR, kAct, false, 0, MR>(t, j, 0);
+  }
+  for (; j + 32 <= t.n; j += 32) {
+    __m512 lo[MR], hi[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+          const __m512 av = _mm512_set1_ps(ap[r]);
+          lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      float* yr = t.y + r * t.ldy + j;
+      _mm512_storeu_ps(yr, finish512<kAct>(lo[r], t.bias ? t.bias[r] : 0.0f, add));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(hi[r], t.bias ? t.bias[r] : 0.0f, add));
+    }
+  }
+  for (; j < t.n; j += 16) {
+    const auto mask = static_cast<__mmask16>((1u << std::min<int64_t>(16, t.n - j)) - 1);
+    __m512 acc[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+      _mm512_mask_storeu_ps(t.y + r * t.ldy + j, mask,
+                            finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add));
+  }
+}
+
+// The first n of eight int lanes set.
+__attribute__((target("avx2,fma"))) __m256i lanes_below(int64_t n) {
+  alignas(32) int lanes[8];
+  for (int l = 0; l < 8; ++l) lanes[l] = l < n ? -1 : 0;
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+}
+
+// AVX2 has 16 registers: rows [R0, R1) of the panel (at most 4) at a time, 24 positions (12
+// accumulators, 3 loads of the copy and 4 broadcasts per 12 multiply-adds), then 16, then 8,
+// masked.
+template <int MR, ConvActivation kAct, int R0, int R1>
+__attribute__((target("avx2,fma"))) void rows256(const Args& t) {
+  constexpr int kR = R1 - R0;
+  const bool add = t.bias != nullptr || kAddsBias<kAct>;
+  const int64_t cs = t.cstride;
+  int64_t j = 0;
+  for (; j + 24 <= t.n; j += 24) {
+    __m256 v0[kR], v1[kR], v2[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) v0[r] = v1[r] = v2[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
+                     b2 = _mm256_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r);
+          v0[r] = _mm256_fmadd_ps(av, b0, v0[r]);
+          v1[r] = _mm256_fmadd_ps(av, b1, v1[r]);
+          v2[r] = _mm256_fmadd_ps(av, b2, v2[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) {
+      float* yr = t.y + (R0 + r) * t.ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+    }
+  }
+  for (; j + 16 <= t.n; j += 16) {
+    __m256 lo[kR], hi[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r) {
+          const __m256 av = _mm256_broadcast_ss(ap + r);
+          lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+          hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) {
+      float* yr = t.y + (R0 + r) * t.ldy + j;
+      _mm256_storeu_ps(yr, finish256<kAct>(lo[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(hi[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+    }
+  }
+  for (; j < t.n; j += 8) {
+    const __m256i mask = lanes_below(std::min<int64_t>(8, t.n - j));
+    __m256 acc[kR];
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < t.ntaps; ++k) {
+      const float* bp = t.src + t.boff[k] + j;
+      const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+      for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
+        const __m256 b0 = _mm256_maskload_ps(bp, mask);
+#pragma GCC unroll 8
+        for (int r = 0; r < kR; ++r)
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + r), b0, acc[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kR; ++r)
+      _mm256_maskstore_ps(t.y + (R0 + r) * t.ldy + j, mask,
+                          finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+  }
+}
+
+template <int MR, ConvActivation kAct>
+void panel256(const Args& t) {
+  rows256<MR, kAct, 0, std::min(MR, 4)>(t);
+  if constexpr (MR > 4) rows256<MR, kAct, 4, MR>(t);
+}
+
+using PanelFn = void (*)(const Args&);
+
+template <ConvActivation kAct>
+const PanelFn* panels(bool wide) {
+  static const PanelFn k512[] = {panel512<1, kAct>, panel512<2, kAct>, panel512<3, kAct>,
+                                 panel512<4, kAct>, panel512<5, kAct>, panel512<6, kAct>,
+                                 panel512<7, kAct>, panel512<8, kAct>};
+  static const PanelFn k256[] = {panel256<1, kAct>, panel256<2, kAct>, panel256<3, kAct>,
+                                 panel256<4, kAct>, panel256<5, kAct>, panel256<6, kAct>,
+                                 panel256<7, kAct>, panel256<8, kAct>};
+  return wide ? k512 : k256;
+}
+
+const PanelFn* panels_for(ConvActivation act, bool wide) {
+  switch (act) {
+    case ConvActivation::kReLU:
+      return panels<ConvActivation::kReLU>(wide);
+    case ConvActivation::kReLU6:
+      return panels<ConvActivation::kReLU6>(wide);
+    case ConvActivation::kHSwish:
+      return panels<ConvActivation::kHSwish>(wide);
+    case ConvActivation::kHSigmoid:
+      return panels<ConvActivation::kHSigmoid>(wide);
+    default:
+      return panels<ConvActivation::kNone>(wide);
+  }
+}
+
+// dst[0, n) = src[0, n), eight floats at a time, then four, then one by one (no call to memmove
+// per row of 7 to 56 floats, and no masked store: AMD's vmaskmovps store is microcoded, and with
+// it the copies were 7% of resnet18).
+__attribute__((target("avx2,fma"))) void copy_run(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  if (i + 4 <= n) {
+    _mm_storeu_ps(dst + i, _mm_loadu_ps(src + i));
+    i += 4;
+  }
+  if (i < n) dst[i] = src[i];
+  if (i + 1 < n) dst[i + 1] = src[i + 1];
+  if (i + 2 < n) dst[i + 2] = src[i + 2];
+}
+
+// dst[0, n) = src[0], src[2], …, src[2·(n − 1)]: eight at a time from two loads of eight, as
+// long as they stay inside [0, 2n − 1); the rest one by one.
+__attribute__((target("avx2,fma"))) void copy_even(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 < n; i += 8) {
+    const __m256 a = _mm256_loadu_ps(src + 2 * i), b = _mm256_loadu_ps(src + 2 * i + 8);
+    // a0 a2 b0 b2 | a4 a6 b4 b6 → a0 a2 a4 a6 b0 b2 b4 b6
+    const __m256 s = _mm256_shuffle_ps(a, b, 0x88);
+    _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8)));
+  }
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// dst[0, n) = 0, the same way (a padding column is one float: not a call to memset).
+__attribute__((target("avx2,fma"))) void zero_run(int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
+  if (i + 4 <= n) {
+    _mm_storeu_ps(dst + i, _mm_setzero_ps());
+    i += 4;
+  }
+  if (i < n) dst[i] = 0.0f;
+  if (i + 1 < n) dst[i + 1] = 0.0f;
+  if (i + 2 < n) dst[i + 2] = 0.0f;
+}
+
+// AVX-512's runs: sixteen floats at a time, the last few under a mask (a masked store is one
+// instruction here, unlike AVX2's vmaskmovps).
+__attribute__((target("avx512f"))) inline void copy_run512(const float* src, int64_t n,
+                                                           float* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+  if (i < n) {
+    const auto m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
+}
+__attribute__((target("avx512f"))) inline void zero_run512(int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+  if (i < n)
+    _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1),
+                          _mm512_setzero_ps());
+}
+// dst[0, n) = src[0], src[2], …: sixteen from two loads of sixteen while they stay inside
+// [0, 2n − 1), then one by one.
+__attribute__((target("avx512f"))) inline void copy_even512(const float* src, int64_t n,
+                                                            float* dst) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  int64_t i = 0;
+  for (; i + 16 < n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * i), even,
+                                                     _mm512_loadu_ps(src + 2 * i + 16)));
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// The band's copies (output rows [oy0, oy0 + rows), `height` copy rows) of one image-group's
+// input channels xg into buf: copy c of channel ci at buf + (c·cg + ci)·cstride. Channel by
+// channel and row by row, each input row into every copy while it is in L1. Compiled into each
+// instruction set's function below (the AVX2 one must not contain AVX-512 instructions).
+template <bool kWide>
+__attribute__((always_inline)) inline void make_copies(const Plan& pl, const float* xg, int64_t oy0,
+                                                       int64_t height, float* buf) {
+  const ConvGeometry& g = pl.g;
+  const int64_t cstride = height * g.ow;
+  auto zero = [&](int64_t n, float* dst) {
+    if constexpr (kWide)
+      zero_run512(n, dst);
+    else
+      zero_run(n, dst);
+  };
+  // The input rows the band reads: [iy0, iy1).
+  const int64_t iy0 = std::clamp<int64_t>(oy0 * g.sh - g.pt, 0, g.h);
+  const int64_t iy1 = std::clamp<int64_t>((oy0 + height) * g.sh - g.pt, iy0, g.h);
+  const int64_t fetch_bytes = (iy1 - iy0) * g.w * static_cast<int64_t>(sizeof(float));
+  for (int64_t ci = 0; ci < pl.cg; ++ci) {
+    const float* plane = xg + ci * g.h * g.w;
+    // The next channel's rows, asked for now: a batch's activations come from L3 or memory, and
+    // a band's few KiB per channel, a plane apart, are too short a stream for the hardware's
+    // prefetcher (the copies were 12% of resnet18 at batch 8).
+    if (ci + 1 < pl.cg) {
+      const char* next = reinterpret_cast<const char*>(plane + g.h * g.w + iy0 * g.w);
+      for (int64_t b = 0; b < fetch_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    }
+    for (int64_t r = 0; r < height; ++r)
+      for (int64_t c = 0; c < pl.copies; ++c) {
+        if (!pl.used[c]) continue;
+        const int64_t j = c / g.sh, ph = c % g.sh;
+        const int64_t off = j * g.dw - g.pl;  // input column of output column 0
+        const int64_t lo = pl.first[j], hi = pl.last[j];
+        float* dst = buf + (c * pl.cg + ci) * cstride + r * g.ow;
+        const int64_t iy = (oy0 + r) * g.sh + ph - g.pt;
+        if (iy < 0 || iy >= g.h || hi <= lo) {
+          zero(g.ow, dst);
+          continue;
+        }
+        const float* src = plane + iy * g.w + lo * g.sw + off;
+        if (lo > 0) zero(lo, dst);
+        if (g.sw == 1) {
+          if constexpr (kWide)
+            copy_run512(src, hi - lo, dst + lo);
+          else
+            copy_run(src, hi - lo, dst + lo);
+        } else if (g.sw == 2) {
+          if constexpr (kWide)
+            copy_even512(src, hi - lo, dst + lo);
+          else
+            copy_even(src, hi - lo, dst + lo);
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox] = src[(ox - lo) * g.sw];
+        }
+        if (hi < g.ow) zero(g.ow - hi, dst + hi);
+      }
+  }
+}
+
+__attribute__((target("avx512f"))) void make_copies512(const Plan& pl, const float* xg, int64_t oy0,
+                                                       int64_t height, float* buf) {
+  make_copies<true>(pl, xg, oy0, height, buf);
+}
+__attribute__((target("avx2,fma"))) void make_copies256(const Plan& pl, const float* xg,
+                                                        int64_t oy0, int64_t height, float* buf) {
+  make_copies<false>(pl, xg, oy0, height, buf);
+}
+
+#endif  // __x86_64__
+
+// The kernels' cost of n positions, in passes of 16 lanes per column of the weight: tiles of 48
+// (3), its last 1 to 4 positions taken in (1/4), other remainders in vectors of 16.
+double tile_cost(int64_t n) {
+  const int64_t full = n / 48, rest = n % 48;
+  if (rest == 0) return 3.0 * static_cast<double>(full);
+  if (rest <= 4 && full > 0) return 3.0 * static_cast<double>(full) + 0.25;
+  return 3.0 * static_cast<double>(full) + static_cast<double>((rest + 15) / 16);
+}
+
+// Output rows per band, at most `budget` (at least 1) and at least half of it: the count whose
+// positions cost the least per position (56 wide: 12 rows, 14 tiles; 28 wide: 12), then the
+// largest.
+int64_t choose_band(const ConvGeometry& g, int64_t budget) {
+  budget = std::clamp<int64_t>(budget, 1, g.oh);
+  int64_t best = budget;
+  double best_cost = 1e300;
+  for (int64_t b = budget; b >= std::max<int64_t>(1, budget / 2); --b) {
+    // Bands of b rows, the last one what is left: the cost of all of them per position.
+    const int64_t bands = (g.oh + b - 1) / b, last = g.oh - (bands - 1) * b;
+    const double cost =
+        (static_cast<double>(bands - 1) * tile_cost(b * g.ow) + tile_cost(last * g.ow)) /
+        static_cast<double>(g.oh * g.ow);
+    if (cost < best_cost - 1e-9) best = b, best_cost = cost;
+  }
+  return best;
+}
+
+Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
+  Plan pl;
+  pl.g = g;
+  pl.cg = g.c / g.group;
+  pl.og = g.o / g.group;
+  pl.kdim = pl.cg * g.kh * g.kw;
+  pl.bias = bias;
+  pl.act = act;
+  pl.copies = g.kw * g.sh;
+  for (int64_t j = 0; j < g.kw; ++j) {
+    // Input column ox·sw + off lies in [0, w) for ox in [first, last).
+    const int64_t off = j * g.dw - g.pl;
+    const int64_t first = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+    const int64_t last = g.w - off > 0 ? (g.w - off - 1) / g.sw + 1 : 0;
+    pl.first[j] = std::min(first, g.ow);
+    pl.last[j] = std::clamp(last, pl.first[j], g.ow);
+  }
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      // conv2d.cpp's rule: a tap that meets the input at no output position is left out.
+      bool rows_in = false;
+      for (int64_t oy = 0; oy < g.oh && !rows_in; ++oy) {
+        const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+        rows_in = iy >= 0 && iy < g.h;
+      }
+      if (!rows_in || pl.last[j] <= pl.first[j]) continue;
+      const int64_t k = pl.ntaps++;
+      pl.tap[k] = i * g.kw + j;
+      pl.copy[k] = j * g.sh + (i * g.dh) % g.sh;
+      pl.row[k] = (i * g.dh) / g.sh;
+      pl.used[pl.copy[k]] = true;
+      pl.halo = std::max(pl.halo, pl.row[k]);
+    }
+  const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
+  // The whole plane when its copies fit 1.25 × the budget (a 14 × 14 plane: 196 positions, not
+  // 2 × 98, each band's last 2 a pass of its own).
+  const int64_t budget = kBandFloats / per_row - pl.halo;
+  pl.band = (g.oh + pl.halo) * per_row <= kBandFloats * 5 / 4 ? g.oh : choose_band(g, budget);
+  return pl;
+}
+
+}  // namespace
+
+bool conv_taps_fits(const ConvGeometry& g, ConvActivation act) {
+#if defined(__x86_64__)
+  if (kernel_isa() == Isa::kNone || conv_activation_exp(act)) return false;
+  // A 1 × 1 kernel only strided (ResNet's stride-2 shortcuts; unstrided ones are pointwise.h's).
+  const bool one_tap = g.kh * g.kw == 1;
+  return conv_uses_gemm(g) && g.kh * g.kw <= kMaxTaps && g.sh <= 8 &&
+         (!one_tap || g.sh > 1 || g.sw > 1);
+#else
+  (void)g;
+  (void)act;
+  return false;
+#endif
+}
+
+bool conv_taps_pays(const ConvGeometry& g) { return kernel_isa() == Isa::kAvx512 || g.ow >= 28; }
+
+Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act) {
+  auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act));
+  return [plan](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+#if defined(__x86_64__)
+    const Plan& pl = *plan;
+    const ConvGeometry& g = pl.g;
+    const float* x = in[0].data<float>();
+    const float* w = in[1].data<float>();
+    const float* bias = pl.bias ? in[2].data<float>() : nullptr;
+    float* y = out[0].data<float>();
+    if (out[0].numel() == 0) return;
+    const int64_t spatial = g.oh * g.ow, images = g.n * g.group;
+    // Units: (image-group, band of output rows, block of output channels). When the units do not
+    // split evenly over the workers (a batch-1 plane of 1 or 3 bands on 2 workers), blocks of
+    // the output channels too, each unit making its own copies: thinner bands would end in
+    // remainders the tiles take badly.
+    const int64_t band = pl.band, bands = (g.oh + band - 1) / band;
+    const int64_t units = images * bands, workers = par.threads();
+    int64_t row_blocks = 1;
+    if (workers > 1 && units % workers != 0 && units < 8 * workers && pl.og >= 16)
+      row_blocks = std::min<int64_t>(workers, pl.og / 8);
+    int64_t rows = (pl.og + row_blocks - 1) / row_blocks;
+    rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
+    row_blocks = (pl.og + rows - 1) / rows;
+    const size_t copy_floats = static_cast<size_t>(pl.copies * pl.cg * (band + pl.halo) * g.ow);
+    const bool wide = kernel_isa() == Isa::kAvx512;
+    const PanelFn* kernels = panels_for(pl.act, wide);
+    if (pl.ntaps == 0) {
+      // Every tap only meets padding: the sums are zero (gemm_packed's zeros, then the epilogue).
+      par.for_range(images, 1, [&](int64_t u0, int64_t u1, int) {
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t b = u / g.group, gr = u % g.group;
+          for (int64_t r = 0; r < pl.og; r += kPackRows) {
+            const int64_t m = std::min(kPackRows, pl.og - r);
+            Args a{spatial,
+                   nullptr,
+                   nullptr,
+                   nullptr,
+                   0,
+                   pl.cg,
+                   0,
+                   w,
+                   bias ? bias + gr * pl.og + r : nullptr,
+                   y + (b * g.o + gr * pl.og + r) * spatial,
+                   spatial};
+            kernels[m - 1](a);
+          }
+        }
+      });
+      return;
+    }
+    par.for_range(images * bands * row_blocks, 1, [&](int64_t u0, int64_t u1, int worker) {
+      float* buf = par.scratch<float>(worker, copy_floats);
+      int64_t boff[kMaxTaps];
+      for (int64_t u = u0; u < u1; ++u) {
+        // The row block outermost: each worker's contiguous chunk is then every band of its own
+        // output channels (innermost, bands of 12, 12 and 4 rows over 2 workers went 36 : 20;
+        // the mt helper's measurement, resnet18 at 2 threads 9.38 -> 8.76 ms).
+        const int64_t rb = u / (images * bands), ib = u % (images * bands);
+        const int64_t ig = ib / bands, oy0 = (ib % bands) * band;
+        const int64_t oy1 = std::min(g.oh, oy0 + band);
+        const int64_t b = ig / g.group, gr = ig % g.group;
+        const int64_t height = oy1 - oy0 + pl.halo, cstride = height * g.ow;
+        const float* xg = x + (b * g.c + gr * pl.cg) * g.h * g.w;
+        if (wide)
+          make_copies512(pl, xg, oy0, height, buf);
+        else
+          make_copies256(pl, xg, oy0, height, buf);
+        for (int64_t k = 0; k < pl.ntaps; ++k)
+          boff[k] = pl.copy[k] * pl.cg * cstride + pl.row[k] * g.ow;
+        const int64_t r0 = rb * rows, r1 = std::min(pl.og, r0 + rows);
+        for (int64_t r = r0; r < r1; r += kPackRows) {
+          const int64_t m = std::min(kPackRows, r1 - r);
+          const int64_t oc = gr * pl.og + r;
+          Args a{(oy1 - oy0) * g.ow,
+                 buf,
+                 boff,
+                 pl.tap,
+                 pl.ntaps,
+                 pl.cg,
+                 cstride,
+                 w + oc * pl.kdim,
+                 bias ? bias + oc : nullptr,
+                 y + (b * g.o + oc) * spatial + oy0 * g.ow,
+                 spatial};
+          kernels[m - 1](a);
+        }
+      }
+    });
+#else
+    (void)in;
+    (void)out;
+    (void)par;
+#endif
+  };
+}
+
+}  // namespace cellar::ops

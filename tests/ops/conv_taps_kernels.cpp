@@ -1,0 +1,257 @@
+// The direct convolution on column-shifted copies (src/ops/nn/conv_taps.h) on every instruction
+// set this CPU has: each output the chain of fused multiply-adds over the packed weight's columns
+// (tap-major) from zero, then + bias, then the activation (gemm_packed + conv2d.cpp's epilogue,
+// bit for bit), for odd channel counts (partial panels), planes whose positions end inside a tile
+// (7 × 7, 14 × 14, odd widths), padding 0 and 1 (and uneven), stride 1 and 2, dilation, groups,
+// batch > 1, taps that only meet padding; on one and two threads and run after run (the same
+// bits); and through FusedConv2D with a packed weight against the portable kernel.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ops/gemm.h"
+#include "ops/isa.h"
+#include "ops/nn/conv2d.h"
+#include "ops/nn/conv_taps.h"
+#include "ops/op_table.h"
+#include "runtime/thread_pool.h"
+
+namespace cellar::ops {
+namespace {
+
+std::vector<float> uniform(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+std::vector<Isa> simd_sets() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+    if (cpu_has(isa)) out.push_back(isa);
+  return out;
+}
+
+struct Forced {
+  explicit Forced(Isa isa) : previous(force_isa(isa)) {}
+  ~Forced() { force_isa(previous); }
+  Forced(const Forced&) = delete;
+  Forced& operator=(const Forced&) = delete;
+  Isa previous;
+};
+
+// The portable epilogue's arithmetic (conv2d.cpp's epilogue_row) on one sum.
+float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
+  if (bias == nullptr && act == ConvActivation::kNone) return sum;
+  const float v = sum + (bias ? bias[r] : 0.0f);
+  auto max0 = [](float a) { return a > 0.0f ? a : 0.0f; };
+  auto min6 = [](float a) { return a < 6.0f ? a : 6.0f; };
+  switch (act) {
+    case ConvActivation::kReLU:
+      return max0(v);
+    case ConvActivation::kReLU6:
+      return min6(max0(v));
+    case ConvActivation::kHSwish:
+      return v * min6(max0(v + 3.0f)) / 6.0f;
+    case ConvActivation::kHSigmoid:
+      return min6(max0(v + 3.0f)) / 6.0f;
+    default:
+      return v;
+  }
+}
+
+ConvGeometry geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t s,
+                      int64_t pad, int64_t d = 1, int64_t group = 1, int64_t pad_after = -1) {
+  ConvGeometry g{};
+  g.n = n, g.c = c, g.h = h, g.w = w, g.o = o, g.kh = k, g.kw = k, g.group = group;
+  g.sh = g.sw = s, g.dh = g.dw = d;
+  g.pt = g.pl = pad;
+  g.pb = g.pr = pad_after < 0 ? pad : pad_after;
+  const int64_t span = d * (k - 1) + 1;
+  g.oh = (h + g.pt + g.pb - span) / s + 1;
+  g.ow = (w + g.pl + g.pr - span) / s + 1;
+  return g;
+}
+
+// Every output as the kernel must form it: Σ over (tap, channel) in tap-major order of fma from
+// zero, a tap outside the input contributing w · 0 (which leaves the chain's value as it is).
+std::vector<float> reference(const ConvGeometry& g, const std::vector<float>& x,
+                             const std::vector<float>& w, const float* bias, ConvActivation act) {
+  const int64_t cg = g.c / g.group, og = g.o / g.group;
+  std::vector<float> y(static_cast<size_t>(g.n * g.o * g.oh * g.ow));
+  for (int64_t b = 0; b < g.n; ++b)
+    for (int64_t oc = 0; oc < g.o; ++oc) {
+      const int64_t gr = oc / og;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          float acc = 0.0f;
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j)
+              for (int64_t ci = 0; ci < cg; ++ci) {
+                const int64_t iy = oy * g.sh + i * g.dh - g.pt, ix = ox * g.sw + j * g.dw - g.pl;
+                const float v =
+                    iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                        ? x[static_cast<size_t>(((b * g.c + gr * cg + ci) * g.h + iy) * g.w + ix)]
+                        : 0.0f;
+                acc = std::fma(w[static_cast<size_t>(((oc * cg + ci) * g.kh + i) * g.kw + j)], v,
+                               acc);
+              }
+          y[static_cast<size_t>(((b * g.o + oc) * g.oh + oy) * g.ow + ox)] =
+              finish(acc, bias, oc, act);
+        }
+    }
+  return y;
+}
+
+std::string describe(const ConvGeometry& g) {
+  return "n " + std::to_string(g.n) + " c " + std::to_string(g.c) + " " + std::to_string(g.h) +
+         "×" + std::to_string(g.w) + " o " + std::to_string(g.o) + " k " + std::to_string(g.kh) +
+         " s " + std::to_string(g.sh) + " pad " + std::to_string(g.pt) + "/" +
+         std::to_string(g.pb) + " d " + std::to_string(g.dh) + " group " + std::to_string(g.group);
+}
+
+TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
+  const std::vector<ConvGeometry> geos = {
+      geometry(1, 3, 5, 5, 1, 3, 1, 1),             // one output channel, tiny plane
+      geometry(2, 5, 7, 7, 13, 3, 1, 1),            // 7 × 7 (48 + 1 positions), partial panel
+      geometry(1, 16, 14, 14, 24, 3, 1, 1),         // 14 × 14
+      geometry(2, 17, 9, 11, 9, 3, 2, 1),           // stride 2, odd sizes
+      geometry(1, 8, 12, 12, 16, 3, 2, 1),          // stride 2, even input
+      geometry(1, 7, 10, 13, 11, 3, 1, 0),          // no padding
+      geometry(1, 6, 9, 9, 8, 3, 1, 2, 2),          // dilation 2
+      geometry(1, 12, 8, 8, 20, 3, 1, 1, 1, 2),     // 2 groups
+      geometry(1, 4, 1, 1, 8, 3, 1, 1),             // 1 × 1 input: one tap of 9 meets it
+      geometry(1, 5, 11, 11, 10, 5, 2, 2),          // 5 × 5 stride 2
+      geometry(3, 9, 6, 20, 17, 3, 1, 1, 1, 1, 0),  // uneven padding, batch 3
+      geometry(1, 64, 56, 56, 24, 3, 1, 1),         // 5 bands of 12 rows, blocks of 16 + 8 channels
+      geometry(1, 64, 60, 60, 8, 3, 2, 1),          // stride 2 in bands
+      geometry(1, 4, 10, 5, 8, 3, 1, 1),            // 48 + 2 positions
+      geometry(2, 3, 17, 3, 9, 3, 1, 1),            // 48 + 3
+      geometry(1, 3, 2, 2, 8, 3, 1, 3),             // a padding wider than the input
+      geometry(1, 2, 23, 50, 3, 2, 2, 0),           // 2 × 2 stride 2, rows of 25
+      geometry(2, 24, 14, 14, 40, 1, 2, 0),         // 1 × 1 stride 2 (a ResNet shortcut)
+      geometry(1, 9, 15, 15, 8, 1, 2, 0),           // 1 × 1 stride 2, odd input
+  };
+  constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
+                                      ConvActivation::kReLU6, ConvActivation::kHSwish,
+                                      ConvActivation::kHSigmoid};
+  runtime::ThreadPool pool(2);
+  for (Isa isa : simd_sets()) {
+    Forced forced(isa);
+    for (const ConvGeometry& g : geos) {
+      const int64_t cg = g.c / g.group;
+      const auto x = uniform(static_cast<size_t>(g.n * g.c * g.h * g.w), 1);
+      const auto w = uniform(static_cast<size_t>(g.o * cg * g.kh * g.kw), 2);
+      const auto bv = uniform(static_cast<size_t>(g.o), 3, -2.0f, 2.0f);
+      const Shape xs{g.n, g.c, g.h, g.w}, ws{g.o, cg, g.kh, g.kw}, ys{g.n, g.o, g.oh, g.ow};
+      Tensor xt(DType::Float32, xs), wt(DType::Float32, ws), bt(DType::Float32, Shape{g.o});
+      std::copy(x.begin(), x.end(), xt.data<float>());
+      std::copy(w.begin(), w.end(), wt.data<float>());
+      std::copy(bv.begin(), bv.end(), bt.data<float>());
+      const Tensor packed = pack_conv_weight(wt, g.group);
+      for (ConvActivation act : kActs)
+        for (bool with_bias : {true, false}) {
+          SCOPED_TRACE(std::string(isa_name(isa)) + " " + describe(g) + " activation " +
+                       std::to_string(static_cast<int>(act)) + (with_bias ? " bias" : ""));
+          ASSERT_TRUE(conv_taps_fits(g, act));
+          const auto want = reference(g, x, w, with_bias ? bv.data() : nullptr, act);
+          const Kernel kernel = conv_taps_kernel(g, with_bias, act);
+          std::vector<Tensor> in{xt, packed};
+          if (with_bias) in.push_back(bt);
+          for (int run = 0; run < 2; ++run) {
+            Tensor one(DType::Float32, ys), two(DType::Float32, ys);
+            std::fill_n(one.data<float>(), one.numel(), 12345.0f);
+            std::fill_n(two.data<float>(), two.numel(), 12345.0f);
+            std::vector<Tensor> one_out{one}, two_out{two};
+            kernel(in, one_out);
+            kernel(in, two_out, pool);
+            for (size_t i = 0; i < want.size(); ++i) {
+              ASSERT_EQ(one.data<float>()[i], want[i]) << "output " << i << " run " << run;
+              ASSERT_EQ(two.data<float>()[i], want[i]) << "output " << i << " on 2 threads";
+            }
+          }
+        }
+    }
+  }
+}
+
+// The e^x activations are not taken (they are applied to the stored block elsewhere), nor a 1 × 1
+// kernel or a depthwise one.
+TEST(ConvTapsKernels, TakesOnlyWhatItComputes) {
+  if (kernel_isa() == Isa::kNone) GTEST_SKIP() << "no SIMD kernels on this CPU";
+  EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1), ConvActivation::kSiLU));
+  EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 1, 1, 0), ConvActivation::kReLU));
+  EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 1, 2, 0), ConvActivation::kReLU));
+  EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1, 1, 8), ConvActivation::kReLU));
+  EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 2, 1), ConvActivation::kReLU));
+  // Where it is faster than im2col + GEMM: AVX-512 everywhere, AVX2 on planes 28 wide or more.
+  for (Isa isa : simd_sets()) {
+    Forced forced(isa);
+    EXPECT_TRUE(conv_taps_pays(geometry(1, 8, 56, 56, 8, 3, 1, 1)));
+    EXPECT_EQ(conv_taps_pays(geometry(1, 8, 7, 7, 8, 3, 1, 1)), isa == Isa::kAvx512);
+  }
+  Forced none(Isa::kNone);
+  EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1), ConvActivation::kReLU));
+}
+
+// FusedConv2D with a packed weight (what the optimiser makes of ResNet's 3 × 3 layers) against the
+// portable kernel (no SIMD set: im2col + the reference GEMM), within float rounding; batch 2,
+// stride 1 and 2, odd channels.
+TEST(ConvTapsKernels, PackedFusedConvolutionsMatchThePortableOnes) {
+  const OpDef* fused = op_table().find("FusedConv2D");
+  ASSERT_NE(fused, nullptr);
+  struct Geo {
+    int64_t n, c, h, w, o, stride;
+  };
+  for (Isa isa : simd_sets()) {
+    for (const Geo& geo :
+         std::vector<Geo>{{2, 64, 14, 14, 64, 1}, {1, 33, 13, 9, 19, 2}, {2, 16, 7, 7, 40, 1}}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " c " + std::to_string(geo.c) + " o " +
+                   std::to_string(geo.o) + " stride " + std::to_string(geo.stride));
+      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, 3, 3};
+      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+      auto fill = [](Tensor& t, unsigned seed) {
+        const auto v = uniform(static_cast<size_t>(t.numel()), seed);
+        std::copy(v.begin(), v.end(), t.data<float>());
+      };
+      fill(x, 41), fill(w, 42), fill(bias, 43);
+      ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                         {"pad", std::vector<int64_t>{1, 1, 1, 1}},
+                         {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                         {"activation", std::string("relu")}};
+      const std::vector<TensorType> types = {
+          {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+      const TensorType out = fused->infer(types, attrs)[0];
+      ir::Attrs packed_attrs = attrs;
+      packed_attrs["packed_weight"] = true;
+      Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
+      {
+        Forced portable(Isa::kNone);
+        const Kernel plain = fused->make_kernel(types, attrs);
+        std::vector<Tensor> plain_in{x, w, bias}, want_out{want};
+        plain(plain_in, want_out);
+      }
+      Forced forced(isa);
+      const Kernel packed = fused->make_kernel(types, packed_attrs);
+      std::vector<Tensor> packed_in{x, pack_conv_weight(w, 1), bias}, got_out{got};
+      runtime::ThreadPool pool(2);
+      packed(packed_in, got_out, pool);
+      double worst = 0, scale = 0;
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        worst = std::max(
+            worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+        scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+      }
+      EXPECT_GT(scale, 0.1);
+      EXPECT_LE(worst, 1e-5 * scale);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cellar::ops
