@@ -869,6 +869,17 @@ const OpCaseTable kMathForModels([] {
        .inputs = {x234, uniform({3, 1}, 2006)},
        .attrs = {{"alpha", 2.5}},
        .reference = alpha_ref(1)},
+      // Large enough to be split over the workers (run_graph's three): same shapes, and a
+      // per-row operand (inner stride 0).
+      {.op = "AddExt",
+       .label = "split_same_shape",
+       .inputs = {uniform({2, 64, 300}, 2008), uniform({2, 64, 300}, 2009)},
+       .reference = alpha_ref(1)},
+      {.op = "AddExt",
+       .label = "split_row_broadcast",
+       .inputs = {uniform({2, 64, 300}, 2008), uniform({64, 1}, 2009)},
+       .attrs = {{"alpha", -1.5}},
+       .reference = alpha_ref(1)},
       {.op = "AddExt",
        .label = "default_alpha_int32",
        .inputs = {values({1, 2, 3}, {3}, DType::Int32), values({10}, {1}, DType::Int32)},

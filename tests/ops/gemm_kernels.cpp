@@ -488,6 +488,82 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
   }
 }
 
+// How an im2col convolution is cut over workers (conv2d.cpp, conv_split): by output channels
+// where they outnumber the output positions (7 × 7 and 1 × 1 planes at batch 1, row blocks of
+// whole panels, a last one shorter), by column ranges of each image otherwise (batch 1 and 3 on
+// two workers: ranges of whole 48-column tiles, one of them empty with 81 positions on three),
+// by whole images where they split evenly. On two and three workers the same bits as on one,
+// weight as given and packed, on each instruction set, and within 1e-5 of the portable kernel.
+TEST(GemmKernels, ConvolutionSplitsGiveTheSameBitsAsOneWorker) {
+  struct Geo {
+    int64_t n, c, h, w, o, k, group, stride;
+  };
+  const OpDef* fused = op_table().find("FusedConv2D");
+  ASSERT_NE(fused, nullptr);
+  for (const Geo& geo : std::vector<Geo>{{1, 64, 7, 7, 200, 3, 1, 1},
+                                         {1, 40, 5, 5, 100, 1, 1, 1},
+                                         {1, 600, 1, 1, 72, 1, 1, 1},
+                                         {1, 32, 14, 14, 61, 3, 1, 2},
+                                         {1, 32, 28, 28, 48, 3, 1, 1},
+                                         {3, 16, 11, 13, 24, 3, 1, 1},
+                                         {1, 32, 9, 9, 64, 3, 2, 1},
+                                         {2, 24, 10, 10, 40, 1, 1, 1}}) {
+    const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
+    SCOPED_TRACE("input " + xs.str() + " weight " + ws.str());
+    Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
+    auto fill = [](Tensor& t, unsigned seed) {
+      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+      std::copy(v.begin(), v.end(), t.data<float>());
+    };
+    fill(x, 41), fill(w, 42), fill(bias, 43);
+    const int64_t pad = geo.k / 2;
+    const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                             {"pad", std::vector<int64_t>{pad, pad, pad, pad}},
+                             {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                             {"dilation", std::vector<int64_t>{1, 1, 1, 1}},
+                             {"group", geo.group},
+                             {"activation", std::string("relu")}};
+    const std::vector<TensorType> types = {
+        {DType::Float32, xs}, {DType::Float32, ws}, {DType::Float32, Shape{geo.o}}};
+    const TensorType out = fused->infer(types, attrs)[0];
+    Tensor want(DType::Float32, out.shape);
+    {
+      ForcedIsa portable(Isa::kNone);
+      std::vector<Tensor> in{x, w, bias}, want_out{want};
+      fused->make_kernel(types, attrs)(in, want_out);
+    }
+    for (Isa isa : simd_isas()) {
+      ForcedIsa forced(isa);
+      for (bool packed : {false, true}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + (packed ? " packed" : ""));
+        ir::Attrs a = attrs;
+        a["packed_weight"] = packed;
+        const Kernel kernel = fused->make_kernel(types, a);
+        std::vector<Tensor> in{x, packed ? pack_conv_weight(w, geo.group) : w, bias};
+        Tensor serial(DType::Float32, out.shape);
+        std::vector<Tensor> serial_out{serial};
+        kernel(in, serial_out);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(worst, std::fabs(static_cast<double>(serial.data<float>()[i]) -
+                                            want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0.5);
+        EXPECT_LE(worst, 1e-5 * scale);
+        for (int threads : {2, 3}) {
+          runtime::ThreadPool pool(threads);
+          Tensor got(DType::Float32, out.shape);
+          std::fill_n(got.data<float>(), got.numel(), -7.0f);
+          std::vector<Tensor> got_out{got};
+          kernel(in, got_out, pool);
+          EXPECT_TRUE(serial.equal(got)) << threads << " workers";
+        }
+      }
+    }
+  }
+}
+
 // Convolutions of few input channels (ops/nn/conv_direct.h: computed directly, no im2col) on each
 // instruction set, weight as given and packed, against im2col + BLAS (Isa::kNone): LeNet-5's
 // layers, stems with stride 2 and padding, 7 × 7 taps, dilation, batch 2, rows of 1 to 13 vectors

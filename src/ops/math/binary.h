@@ -208,12 +208,26 @@ inline OpDef alpha_row(const std::string& name, int sign) {
     const Shape shapes[2] = {in[0].shape, in[1].shape};
     auto make = [&](auto zero) -> Kernel {
       using T = decltype(zero);
+      // By runs along the last dimension over the workers, as binary_kernel (a residual Add of
+      // [1, 256, 56, 56] was 0.2 ms on one thread while the other waited: resnet50, 2 threads).
       return [w = BroadcastWalk<2>(shapes, out), a = static_cast<T>(alpha)](
-                 std::span<const Tensor> x, std::span<Tensor> y) {
+                 std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
         const T* p = x[0].data<T>();
         const T* q = x[1].data<T>();
         T* o = y[0].data<T>();
-        w.run([&](int64_t i, const int64_t* off) { o[i] = p[off[0]] + a * q[off[1]]; });
+        const int64_t sp = w.inner_stride(0), sq = w.inner_stride(1);
+        par.for_range(w.size(), kElementGrain, [&](int64_t i0, int64_t i1, int) {
+          w.runs(i0, i1, [&](int64_t i, const int64_t* off, int64_t len) {
+            const T* pp = p + off[0];
+            const T* qp = q + off[1];
+            T* op = o + i;
+            if (sp == 1 && sq == 1) {
+              for (int64_t t = 0; t < len; ++t) op[t] = pp[t] + a * qp[t];
+            } else {
+              for (int64_t t = 0; t < len; ++t) op[t] = pp[t * sp] + a * qp[t * sq];
+            }
+          });
+        });
       };
     };
     switch (in[0].dtype) {

@@ -17,6 +17,7 @@
 #include <cctype>
 #include <cmath>
 #include <memory>
+#include <numeric>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -387,6 +388,46 @@ void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
 // epilogue alone was 10% of mobilenet_v2_100).
 constexpr int64_t kTileBytes = int64_t{128} << 10;
 
+// How an im2col convolution's work is cut over `threads` workers: whole images when they split
+// evenly; else by output channels when the weight outweighs the activations (more output
+// channels than output positions: a late layer at batch 1), each worker then streaming its half
+// of the weight once instead of all of it (a 7 × 7 layer of 512 channels was cut into 48 + 1
+// columns, so both workers read the 9 MiB weight, one for a single column); else each image's
+// columns in `parts` equal ranges. Rows and ranges start where one thread's blocks would (panels
+// of kPackRows, tiles of kPackCols), so every output is computed as on one thread.
+struct ConvSplit {
+  int64_t block;           // columns per GEMM block (the im2col scratch's width)
+  int64_t parts = 1;       // column ranges per image, one unit each
+  int64_t align = 1;       // ranges start at multiples of this
+  int64_t row_blocks = 1;  // output-channel blocks of `rows` channels
+  int64_t rows = 0;
+};
+
+// Below this many multiply-adds a convolution stays on one thread (as a GEMM does, ops/gemm.cpp).
+constexpr int64_t kMinParallelMacs = 1 << 15;
+
+ConvSplit conv_split(int threads, int64_t images, int64_t og, int64_t spatial, int64_t krows,
+                     int64_t cols, bool packed) {
+  ConvSplit sp{cols, 1, packed ? kPackCols : 16, 1, og};
+  const int64_t t = threads;
+  if (t <= 1 || images % t == 0 || og * krows * spatial * images < kMinParallelMacs) return sp;
+  const int64_t rows = ((og + t - 1) / t + kPackRows - 1) / kPackRows * kPackRows;
+  if (og > images * spatial && (og + rows - 1) / rows == t && rows * t <= og + og / 8) {
+    sp.row_blocks = t;
+    sp.rows = rows;
+    return sp;
+  }
+  sp.parts = std::min(t / std::gcd(images, t), (spatial + sp.align - 1) / sp.align);
+  return sp;
+}
+
+// Where column range `part` of an image starts (range parts ends at spatial).
+int64_t conv_part_start(const ConvSplit& sp, int64_t spatial, int64_t part) {
+  if (part >= sp.parts) return spatial;
+  const int64_t at = spatial * part / sp.parts;
+  return std::min(spatial, (at + sp.align / 2) / sp.align * sp.align);
+}
+
 // The kernel, chosen per node:
 // - groups of one input channel (depthwise, group > 1): computed directly; Float32 on AVX2/AVX-512
 //   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
@@ -421,10 +462,11 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
       if constexpr (std::is_same_v<T, float>) {
         if (const DepthwiseBlockedFn blocked =
                 depthwise_fits(g) && depthwise_blocked_fits(g) ? depthwise_blocked() : nullptr) {
-          // Blocks of kDepthwiseLanes channels of one image; a chunk of at least kElementGrain
-          // outputs (a wake-up costs about as much as that many).
+          // Blocks of kDepthwiseLanes channels of one image; a chunk of at least a quarter of
+          // kElementGrain outputs, each a few taps' work (a dispatch to spinning workers costs
+          // 0.3 µs; mobilenet_v2's 576 channels at 7 × 7 ran as one chunk of 28 µs).
           const int64_t per_image = (g.c + kDepthwiseLanes - 1) / kDepthwiseLanes;
-          const int64_t grain = rows_grain(kDepthwiseLanes * g.oh * g.ow);
+          const int64_t grain = rows_grain(4 * kDepthwiseLanes * g.oh * g.ow);
           par.for_range(g.n * per_image, grain, [&](int64_t u0, int64_t u1, int worker) {
             float* scratch = par.scratch<float>(worker, depthwise_blocked_scratch(g));
             for (int64_t u = u0; u < u1; ++u) {
@@ -536,34 +578,28 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
     T* y = out[0].data<T>();
     if (out[0].numel() == 0) return;
     const int64_t images = g.n * g.group;
-    int64_t block = cols;
-    // Fewer units than workers: smaller column blocks (at least kMinColumns, or one per worker).
-    // When that is still too few (a late layer's few output positions), the output channels are
-    // cut into row blocks too, each unit making its own (small) im2col.
-    if (images * ((spatial + block - 1) / block) < par.threads()) {
-      const int64_t per_image = (par.threads() + images - 1) / images;
-      block =
-          std::max<int64_t>(std::min(kMinColumns, spatial), (spatial + per_image - 1) / per_image);
-    }
-    const int64_t blocks = (spatial + block - 1) / block;
-    int64_t row_blocks = 1;
-    if (images * blocks < par.threads() && og >= 16)
-      row_blocks =
-          std::min<int64_t>((par.threads() + images * blocks - 1) / (images * blocks), og / 8);
-    int64_t rows = (og + row_blocks - 1) / row_blocks;
-    if (packed) {
-      rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
-      row_blocks = (og + rows - 1) / rows;
-    }
-    par.for_range(images * blocks * row_blocks, 1, [&](int64_t u0, int64_t u1, int worker) {
+    const ConvSplit sp = conv_split(par.threads(), images, og, spatial, krows, cols, packed);
+    const int64_t block = sp.block, rows = sp.rows;
+    // Blocks per column range (a shorter range's last one may be empty).
+    int64_t per_part = 0;
+    for (int64_t p = 0; p < sp.parts; ++p)
+      per_part = std::max(per_part, (conv_part_start(sp, spatial, p + 1) -
+                                     conv_part_start(sp, spatial, p) + block - 1) /
+                                        block);
+    const int64_t per_image = sp.parts * per_part;
+    // Unit u: row block u / (images × per_image) (outermost, so that a worker's units share its
+    // rows of the weight), then image-and-group, then column range, then block of the range.
+    par.for_range(sp.row_blocks * images * per_image, 1, [&](int64_t u0, int64_t u1, int worker) {
       T* col = direct || kdim == 0
                    ? nullptr
                    : par.scratch<T>(worker, static_cast<size_t>(krows * col_stride(block)));
       for (int64_t u = u0; u < u1; ++u) {
-        const int64_t r0 = (u % row_blocks) * rows, r1 = std::min(og, r0 + rows);
-        const int64_t ib = u / row_blocks;
-        const int64_t ig = ib / blocks, s0 = (ib % blocks) * block;
-        const int64_t s1 = std::min(spatial, s0 + block);
+        const int64_t r0 = u / (images * per_image) * rows, r1 = std::min(og, r0 + rows);
+        const int64_t ig = u % (images * per_image) / per_image, part = u % per_image / per_part;
+        const int64_t hi = conv_part_start(sp, spatial, part + 1);
+        const int64_t s0 = conv_part_start(sp, spatial, part) + u % per_part * block;
+        if (s0 >= hi) continue;
+        const int64_t s1 = std::min(hi, s0 + block);
         const int64_t b = ig / g.group, gr = ig % g.group;
         const T* xg = x + (b * g.c + gr * cg) * g.h * g.w;
         T* yg = y + (b * g.o + gr * og) * spatial;
