@@ -1,5 +1,9 @@
 #include "runtime/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -31,8 +35,16 @@ constexpr int next_of(uint64_t w) { return static_cast<int>(w & 0xffff); }
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : Parallel(threads), errors_(static_cast<size_t>(threads)) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (this->threads() > 1 && ::sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
+      CPU_COUNT(&allowed) >= this->threads()) {
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &allowed)) cpus_.push_back(c);
+  }
   workers_.reserve(static_cast<size_t>(this->threads() - 1));
   for (int i = 1; i < this->threads(); ++i) workers_.emplace_back([this] { worker_loop(); });
+  keep_workers_off_caller_cpu();
 }
 
 ThreadPool::~ThreadPool() {
@@ -88,7 +100,22 @@ void ThreadPool::worker_loop() {
   }
 }
 
+void ThreadPool::keep_workers_off_caller_cpu() {
+  if (cpus_.empty()) return;
+  const int cpu = ::sched_getcpu();  // rseq or vDSO: nanoseconds
+  if (cpu == caller_cpu_) return;
+  caller_cpu_ = cpu;
+  cpu_set_t others;
+  CPU_ZERO(&others);
+  for (int c : cpus_)
+    if (c != cpu) CPU_SET(c, &others);
+  // Best effort: a worker that cannot be bound runs where the scheduler puts it, as before.
+  for (auto& t : workers_)
+    (void)::pthread_setaffinity_np(t.native_handle(), sizeof(others), &others);
+}
+
 void ThreadPool::dispatch(int64_t n, int chunks, ops::RangeFn fn) {
+  keep_workers_off_caller_cpu();
   fn_ = &fn;
   n_ = n;
   done_.store(0, std::memory_order_relaxed);

@@ -7,6 +7,13 @@
 // runs its chunks. Between ranges, workers spin for a short while (a graph's ops follow each
 // other within microseconds) and then sleep on a futex (std::atomic::wait), so an idle pool costs
 // nothing. Dispatching allocates nothing. One for_range at a time: the owner serialises its runs.
+//
+// When the process may run on at least as many CPUs as the pool has threads, the workers are kept
+// off the CPU the caller is on (their affinity: every allowed CPU but the caller's, updated when a
+// range finds the caller on another CPU). Left to the scheduler, a worker that sleeps between
+// ranges was woken onto the caller's CPU and stayed there for the process's life, the caller then
+// running every chunk itself: the tutorial MLP at 2 threads took 26-28 µs per run in such
+// processes and 12-15 µs in the others (docs/benchmarks.md, Session 11).
 #pragma once
 
 #include <atomic>
@@ -31,8 +38,14 @@ class ThreadPool final : public ops::Parallel {
   void worker_loop();
   // Claims and runs chunks of range `id` until none is left (or the range is over).
   void run_chunks(uint32_t id);
+  // Sets the workers' affinity to cpus_ but the calling thread's CPU, when that has changed.
+  void keep_workers_off_caller_cpu();
 
   std::vector<std::thread> workers_;
+  // The CPUs the process may run on (at construction) when there are at least threads() of them;
+  // empty otherwise (affinity left alone).
+  std::vector<int> cpus_;
+  int caller_cpu_ = -1;  // the caller's CPU that the workers' affinity leaves out
   // The current range: written by the caller before it publishes `job_`, read by a thread only
   // after it has claimed a chunk of it.
   const ops::RangeFn* fn_ = nullptr;

@@ -3,6 +3,8 @@
 // is per worker and kept; a model gives the same outputs on 1, 2 and 3 workers and the same bytes
 // run after run.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -82,6 +84,67 @@ TEST(ThreadPool, ManyRangesBackToBackAndAfterSleeping) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   pool.for_range(3, 1, [&](int64_t b, int64_t e, int) { sum += e - b; });
   EXPECT_EQ(sum.load(), 60003);
+}
+
+// With at least as many CPUs as threads, a worker may run on every CPU but the caller's (so that
+// it is never woken onto the caller's CPU and left there), and follows the caller when it moves.
+TEST(ThreadPool, WorkersKeepOffTheCallersCpu) {
+  cpu_set_t allowed;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU";
+  const auto pin_caller = [](int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof(one), &one), 0);
+  };
+  // The affinity of a thread other than the caller that runs a chunk (each chunk waits, up to a
+  // second, for the other to start, so that both threads take one).
+  const auto worker_affinity = [](runtime::ThreadPool& pool, cpu_set_t& out) {
+    const auto caller = std::this_thread::get_id();
+    std::atomic<int> started{0};
+    std::atomic<bool> seen{false};
+    pool.for_range(2, 1, [&](int64_t, int64_t, int) {
+      ++started;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (started.load() < 2 && std::chrono::steady_clock::now() < until) {
+      }
+      if (std::this_thread::get_id() != caller) {
+        ::sched_getaffinity(0, sizeof(out), &out);
+        seen = true;
+      }
+    });
+    return seen.load();
+  };
+  {
+    runtime::ThreadPool pool(2);
+    for (int cpu : {cpus[0], cpus[1], cpus[0]}) {
+      SCOPED_TRACE(cpu);
+      pin_caller(cpu);
+      cpu_set_t w;
+      ASSERT_TRUE(worker_affinity(pool, w));
+      EXPECT_FALSE(CPU_ISSET(cpu, &w));
+      for (int c : cpus) {
+        if (c != cpu) {
+          EXPECT_TRUE(CPU_ISSET(c, &w)) << c;
+        }
+      }
+    }
+  }
+  // More threads than CPUs: the affinity is left alone.
+  pin_caller(cpus[0]);
+  const int many = static_cast<int>(cpus.size()) + 1;
+  {
+    runtime::ThreadPool pool(many);
+    cpu_set_t w;
+    if (worker_affinity(pool, w)) {
+      EXPECT_TRUE(CPU_ISSET(cpus[0], &w));
+    }
+  }
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof(allowed), &allowed), 0);
 }
 
 TEST(ThreadPool, AnErrorInAChunkReachesTheCallerAndThePoolGoesOn) {
