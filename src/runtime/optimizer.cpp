@@ -668,9 +668,22 @@ int gather_row_weights(Rewriter& rw) {
         b->storage() == nullptr || b->storage().use_count() != 1 || rw.is_output(v))
       continue;
     uses.emplace_back(n, v);
-    if (offset.emplace(v, total).second)
-      total += (b->nbytes() + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
+    offset.emplace(v, 0);
   }
+  // A weight something else reads too (a Gather of tied embeddings) would be held twice: left.
+  std::map<int, int> one_row_readers;
+  for (const auto& [n, v] : uses) ++one_row_readers[v];
+  for (auto it = offset.begin(); it != offset.end();) {
+    if (one_row_readers[it->first] != rw.readers(it->first)) {
+      it = offset.erase(it);
+      continue;
+    }
+    it->second = total;
+    const size_t bytes = rw.constant(it->first)->nbytes();
+    total += (bytes + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
+    ++it;
+  }
+  std::erase_if(uses, [&](const auto& u) { return !offset.count(u.second); });
   if (total < kMinBytes) return 0;
   // Whole huge pages (Storage::allocate asks for them on the 2 MiB units a block covers in full).
   const auto block = Storage::allocate((total + kHugePage - 1) / kHugePage * kHugePage, false);

@@ -466,6 +466,33 @@ TEST(Optimizer, GathersOneRowWeightsIntoOneHugePageBlock) {
     EXPECT_EQ(cellar::testing::max_abs_diff(e.run(in)[0], want), 0.0);
   }
   {
+    // w1 read by a Gather too (tied embeddings): left where it is (a copy would hold it twice),
+    // and with it the rest (w2 alone is under 1 MiB).
+    ir::Graph g = one_row_net(301, 1021);
+    const int w1 = g.nodes[0].inputs[1];
+    const int ids = g.add_value("ids", DType::Int32, Shape{3});
+    const int z = g.add_value("z", DType::Float32, Shape{3, 301});
+    g.inputs.push_back(ids);
+    g.nodes.push_back({.name = "gather",
+                       .op = "Gather",
+                       .inputs = {w1, ids},
+                       .outputs = {z},
+                       .attrs = {{"axis", int64_t{0}}, {"batch_dims", int64_t{0}}}});
+    g.outputs.push_back(z);
+    runtime::Executor e(std::move(g), {.threads = 1, .keep_graph = false});
+    const auto w = weights_of(e.executed_graph());
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_NE(w[0]->storage(), w[1]->storage());
+    Tensor rows(DType::Int32, Shape{3});
+    rows.data<int32_t>()[0] = 0;
+    rows.data<int32_t>()[1] = 7;
+    rows.data<int32_t>()[2] = 1020;
+    const auto out = e.run(std::vector<Tensor>{in[0], rows});
+    EXPECT_EQ(cellar::testing::max_abs_diff(out[0], want), 0.0);
+    EXPECT_EQ(out[1].data<float>()[301 + 5],
+              filled({1021, 301}, -0.5, 0.09).data<float>()[7 * 301 + 5]);
+  }
+  {
     // 0.2 MiB: stays in L2 between runs, left where it is.
     runtime::Executor e(one_row_net(301, 150), {.threads = 1, .keep_graph = false});
     const auto w = weights_of(e.executed_graph());
