@@ -912,11 +912,22 @@ void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* 
   };
   if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
     run(0, tiles, 0, m);
-  } else if (tiles >= par.threads()) {
+    return;
+  }
+  // By tiles, or by rows in whole panels of the kernels where there are enough (each thread then
+  // reads all of B, but once per panel of its own, so that B is read as often in all as when
+  // split by tiles): whichever gives the largest chunk less work (rows × columns; tiles on a
+  // tie). The tutorial MLP at batch 64 has 11 tiles in its 512 columns, 6 and 5 on two threads
+  // (288 and 224 columns), where its 64 rows split 32 and 32 (docs/benchmarks.md, Session 11).
+  // Fewer rows are split one by one only when there are fewer tiles than threads: a part of a
+  // panel would read all of B for fewer rows.
+  const int64_t threads = par.threads();
+  const int64_t unit = m >= 8 * threads ? 8 : 1, units = (m + unit - 1) / unit;
+  const int64_t most_cols = std::min(n, (tiles + threads - 1) / threads * kPackCols);
+  const int64_t most_rows = std::min(m, (units + threads - 1) / threads * unit);
+  if (tiles >= threads && (unit == 1 || most_cols * m <= most_rows * n)) {
     par.for_range(tiles, 1, [&](int64_t t0, int64_t t1, int) { run(t0, t1, 0, m); });
   } else {
-    // Rows in whole panels of the kernels where there are enough.
-    const int64_t unit = m >= 8 * par.threads() ? 8 : 1, units = (m + unit - 1) / unit;
     par.for_range(units, 1, [&](int64_t u0, int64_t u1, int) {
       run(0, tiles, u0 * unit, std::min(m, u1 * unit));
     });

@@ -267,16 +267,22 @@ TEST(GemmKernels, EpilogueAddsTheBiasAndAppliesReLUOnEveryPath) {
 }
 
 // B packed in column tiles (a constant Dense weight, FusedMatMul's packed_b): the same bits as
-// gemm() with B as stored, on one row, short and full panels, a last tile narrower than 48 and
-// fewer tiles than workers (rows split), with each epilogue; on every instruction set and none.
+// gemm() with B as stored, on one row, short and full panels, a last tile narrower than 48,
+// fewer tiles than workers (rows split), and tiles that split less evenly than the rows in panels
+// of 8 (64 × 520: 11 tiles, rows split), with each epilogue; on every instruction set and none.
 TEST(GemmKernels, ColumnPackedBGivesTheUnpackedProduct) {
   std::vector<Isa> isas = simd_isas();
   isas.push_back(Isa::kNone);
   for (Isa isa : isas) {
     SCOPED_TRACE(isa_name(isa));
     ForcedIsa forced(isa);
-    for (auto [m, n, k] : std::vector<Shape3>{
-             {1, 100, 33}, {8, 48, 20}, {50, 230, 77}, {13, 30, 9}, {64, 96, 5}, {9, 500, 64}}) {
+    for (auto [m, n, k] : std::vector<Shape3>{{1, 100, 33},
+                                              {8, 48, 20},
+                                              {50, 230, 77},
+                                              {13, 30, 9},
+                                              {64, 96, 5},
+                                              {9, 500, 64},
+                                              {64, 520, 33}}) {
       SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
       const auto a = random_floats(static_cast<size_t>(m * k), 31);
       const auto b = random_floats(static_cast<size_t>(k * n), 32);

@@ -408,6 +408,99 @@ TEST(Optimizer, PacksTheWeightOfAProductOfEightRowsOrMore) {
   }
 }
 
+// x (1, k) → MatMul(w1: h×k, transpose_b) → ReLU → MatMul(w2: 10×h, transpose_b) → y: two batch-1
+// Dense layers (the tutorial MLP's shape, smaller).
+ir::Graph one_row_net(int64_t k, int64_t h) {
+  ir::Graph g;
+  const int x = g.add_value("x", DType::Float32, Shape{1, k});
+  g.inputs = {x};
+  const int w1 = constant(g, "w1", filled({h, k}, -0.5, 0.09));
+  const int w2 = constant(g, "w2", filled({10, h}, -0.3, 0.05));
+  const int m1 = g.add_value("m1", DType::Float32, Shape{1, h});
+  const int r1 = g.add_value("r1", DType::Float32, Shape{1, h});
+  const int y = g.add_value("y", DType::Float32, Shape{1, 10});
+  const ir::Attrs tb{{"transpose_a", false}, {"transpose_b", true}};
+  g.nodes.push_back(
+      {.name = "mm1", .op = "MatMul", .inputs = {x, w1}, .outputs = {m1}, .attrs = tb});
+  g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {m1}, .outputs = {r1}});
+  g.nodes.push_back(
+      {.name = "mm2", .op = "MatMul", .inputs = {r1, w2}, .outputs = {y}, .attrs = tb});
+  g.outputs = {y};
+  return g;
+}
+
+// The weights of one-row products (batch 1), when they come to 1 MiB or more and the optimiser
+// holds them alone, are copied into one block on 2 MiB boundaries (pass 8, huge pages where the
+// system gives them); the outputs are those of the weights where they were, bit for bit, at 1 and
+// 2 threads. Kept where the caller's graph holds them too, or when they are small.
+TEST(Optimizer, GathersOneRowWeightsIntoOneHugePageBlock) {
+  const std::vector<Tensor> in{filled({1, 301}, -1, 0.19)};
+  const auto weights_of = [](const ir::Graph& g) {
+    std::vector<const Tensor*> w;
+    for (const auto& n : g.nodes)
+      if (n.op == "MatMul" || n.op == "FusedMatMul")
+        for (const auto& init : g.initializers)
+          if (init.value == n.inputs[1]) w.push_back(&init.data);
+    return w;
+  };
+  const Tensor want = run(one_row_net(301, 1021), false, in)[0];
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    // 1021 × 301 + 10 × 1021 floats: 1.2 MiB, the optimiser's alone.
+    runtime::Executor e(one_row_net(301, 1021), {.threads = threads, .keep_graph = false});
+    const auto w = weights_of(e.executed_graph());
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_EQ(w[0]->storage(), w[1]->storage());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w[0]->storage()->data()) % (size_t{2} << 20), 0u);
+    EXPECT_EQ(w[0]->shape(), (Shape{1021, 301}));
+    EXPECT_EQ(w[1]->shape(), (Shape{10, 1021}));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(cellar::testing::max_abs_diff(e.run(in)[0], want), 0.0);
+  }
+  {
+    // The caller keeps its graph: its weights are used where they are.
+    const ir::Graph g = one_row_net(301, 1021);
+    runtime::Executor e(g, {.threads = 1});
+    const auto w = weights_of(e.executed_graph());
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_NE(w[0]->storage(), w[1]->storage());
+    EXPECT_EQ(cellar::testing::max_abs_diff(e.run(in)[0], want), 0.0);
+  }
+  {
+    // w1 read by a Gather too (tied embeddings): left where it is (a copy would hold it twice),
+    // and with it the rest (w2 alone is under 1 MiB).
+    ir::Graph g = one_row_net(301, 1021);
+    const int w1 = g.nodes[0].inputs[1];
+    const int ids = g.add_value("ids", DType::Int32, Shape{3});
+    const int z = g.add_value("z", DType::Float32, Shape{3, 301});
+    g.inputs.push_back(ids);
+    g.nodes.push_back({.name = "gather",
+                       .op = "Gather",
+                       .inputs = {w1, ids},
+                       .outputs = {z},
+                       .attrs = {{"axis", int64_t{0}}, {"batch_dims", int64_t{0}}}});
+    g.outputs.push_back(z);
+    runtime::Executor e(std::move(g), {.threads = 1, .keep_graph = false});
+    const auto w = weights_of(e.executed_graph());
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_NE(w[0]->storage(), w[1]->storage());
+    Tensor rows(DType::Int32, Shape{3});
+    rows.data<int32_t>()[0] = 0;
+    rows.data<int32_t>()[1] = 7;
+    rows.data<int32_t>()[2] = 1020;
+    const auto out = e.run(std::vector<Tensor>{in[0], rows});
+    EXPECT_EQ(cellar::testing::max_abs_diff(out[0], want), 0.0);
+    EXPECT_EQ(out[1].data<float>()[301 + 5],
+              filled({1021, 301}, -0.5, 0.09).data<float>()[7 * 301 + 5]);
+  }
+  {
+    // 0.2 MiB: stays in L2 between runs, left where it is.
+    runtime::Executor e(one_row_net(301, 150), {.threads = 1, .keep_graph = false});
+    const auto w = weights_of(e.executed_graph());
+    ASSERT_EQ(w.size(), 2u);
+    EXPECT_NE(w[0]->storage(), w[1]->storage());
+  }
+}
+
 TEST(Optimizer, LeavesAMatMulWhoseOutputHasTwoReadersAndABiasThatBroadcastsTheOtherWay) {
   DenseNet n = dense_net("BiasAdd");
   n.g.outputs.push_back(n.mm_out);
