@@ -762,83 +762,123 @@ std::vector<float> floats_across_the_range() {
 // (the same bits). Every instruction set gives the same bits as the others for the
 // activations applied in registers: the direct and the blocked kernels sum the same fused
 // multiply-adds in the same order.
-TEST(GemmKernels, DepthwiseDirectRowsMatchThePortableLoop) {
-  struct Geo {
-    int64_t n, c, h, w, k, stride, pt, pb, pl, pr;
-  };
+struct DepthwiseGeo {
+  int64_t n, c, h, w, k, stride, pt, pb, pl, pr, dilation = 1;
+};
+
+// One depthwise geometry, every fused activation with and without bias, on each instruction set
+// against the portable loop: within a few ulp, two workers the same bits as one and as a second
+// run, and every set the same bits as the others for the activations applied in registers.
+void expect_depthwise_matches_the_portable_loop(const DepthwiseGeo& geo) {
   const auto& table = op_table();
   const OpDef* fused = table.find("FusedConv2D");
   ASSERT_NE(fused, nullptr);
-  for (const Geo& geo :
-       std::vector<Geo>{{1, 9, 19, 37, 3, 1, 1, 1, 1, 1}, {1, 3, 6, 16, 3, 1, 1, 1, 1, 1},
-                        {1, 3, 5, 17, 3, 1, 0, 0, 0, 0},  {2, 10, 23, 40, 3, 2, 1, 1, 1, 1},
-                        {1, 4, 22, 45, 3, 2, 0, 1, 0, 1}, {1, 5, 17, 33, 5, 1, 2, 2, 2, 2},
-                        {1, 6, 30, 47, 5, 2, 2, 2, 2, 2}, {1, 3, 9, 18, 5, 2, 1, 2, 0, 2},
-                        {1, 2, 3, 24, 3, 1, 2, 2, 2, 2},  {1, 4, 11, 16, 5, 1, 0, 0, 0, 0},
-                        {1, 3, 7, 1, 3, 1, 1, 1, 1, 1},   {1, 17, 3, 70, 3, 2, 0, 0, 1, 0},
-                        {1, 3, 9, 53, 3, 1, 1, 1, 1, 1},  {2, 5, 6, 49, 3, 1, 0, 2, 2, 0},
-                        {1, 2, 5, 64, 3, 1, 0, 0, 0, 0},  {1, 3, 2, 50, 3, 1, 1, 1, 1, 1},
-                        {1, 2, 7, 100, 5, 1, 2, 2, 2, 2}, {1, 5, 14, 14, 5, 1, 2, 2, 2, 2},
-                        {2, 3, 3, 13, 5, 1, 1, 1, 2, 2},  {1, 4, 9, 15, 5, 1, 2, 2, 2, 2},
-                        {1, 9, 2, 3, 5, 1, 2, 2, 2, 2},   {1, 9, 2, 4, 5, 1, 2, 2, 2, 2}}) {
-    for (const char* act : {"none", "relu", "relu6", "hswish", "hsigmoid", "silu", "x_sigmoid"}) {
-      for (bool with_bias : {true, false}) {
-        const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.c, 1, geo.k, geo.k};
-        Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.c});
-        auto fill = [](Tensor& t, unsigned seed) {
-          const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
-          std::copy(v.begin(), v.end(), t.data<float>());
-        };
-        // Inputs in [−3, 3]: the clamps of ReLU6, HSwish and HSigmoid are crossed both ways.
-        fill(x, 21), fill(w, 22), fill(bias, 23);
-        for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 3.0f;
-        const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
-                                 {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
-                                 {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
-                                 {"group", geo.c},
-                                 {"activation", std::string(act)}};
-        std::vector<TensorType> types = {{DType::Float32, xs}, {DType::Float32, ws}};
-        std::vector<Tensor> in{x, w};
-        if (with_bias) types.push_back({DType::Float32, Shape{geo.c}}), in.push_back(bias);
-        const TensorType out = fused->infer(types, attrs)[0];
-        Tensor want(DType::Float32, out.shape);
-        {
-          ForcedIsa portable(Isa::kNone);
-          std::vector<Tensor> want_out{want};
-          fused->make_kernel(types, attrs)(in, want_out);
-        }
-        const std::string what = std::string(act) + (with_bias ? " bias" : "") + " input " +
-                                 xs.str() + " kernel " + std::to_string(geo.k) + " stride " +
-                                 std::to_string(geo.stride);
-        std::vector<Tensor> by_isa;
-        for (Isa isa : simd_isas()) {
-          ForcedIsa forced(isa);
-          const Kernel kernel = fused->make_kernel(types, attrs);
-          Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape),
-              again(DType::Float32, out.shape);
-          std::vector<Tensor> got_out{got}, serial_out{serial}, again_out{again};
-          runtime::ThreadPool pool(2);
-          kernel(in, got_out, pool);
-          kernel(in, serial_out);
-          kernel(in, again_out, pool);
-          double worst = 0, scale = 1;
-          for (int64_t i = 0; i < want.numel(); ++i) {
-            worst = std::max(worst, std::fabs(static_cast<double>(got.data<float>()[i]) -
-                                              want.data<float>()[i]));
-            scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
-          }
-          // ≤ 25 products of |x| ≤ 3, |w| ≤ 1, rounded in another order (the portable loop's
-          // separate multiply and add): a few ulp of the largest output.
-          EXPECT_LE(worst, 1e-5 * scale) << isa_name(isa) << " " << what;
-          EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " " << what;
-          EXPECT_TRUE(again.equal(got)) << isa_name(isa) << " " << what;
-          by_isa.push_back(got);
-        }
-        const bool in_registers = std::string(act) != "silu" && std::string(act) != "x_sigmoid";
-        for (size_t i = 1; in_registers && i < by_isa.size(); ++i)
-          EXPECT_TRUE(by_isa[i].equal(by_isa[0])) << what;
+  for (const char* act : {"none", "relu", "relu6", "hswish", "hsigmoid", "silu", "x_sigmoid"}) {
+    for (bool with_bias : {true, false}) {
+      const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.c, 1, geo.k, geo.k};
+      Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.c});
+      auto fill = [](Tensor& t, unsigned seed) {
+        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        std::copy(v.begin(), v.end(), t.data<float>());
+      };
+      // Inputs in [−3, 3]: the clamps of ReLU6, HSwish and HSigmoid are crossed both ways.
+      fill(x, 21), fill(w, 22), fill(bias, 23);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 3.0f;
+      const ir::Attrs attrs = {{"pad_mode", std::string("pad")},
+                               {"pad", std::vector<int64_t>{geo.pt, geo.pb, geo.pl, geo.pr}},
+                               {"stride", std::vector<int64_t>{1, 1, geo.stride, geo.stride}},
+                               {"dilation", std::vector<int64_t>{1, 1, geo.dilation, geo.dilation}},
+                               {"group", geo.c},
+                               {"activation", std::string(act)}};
+      std::vector<TensorType> types = {{DType::Float32, xs}, {DType::Float32, ws}};
+      std::vector<Tensor> in{x, w};
+      if (with_bias) types.push_back({DType::Float32, Shape{geo.c}}), in.push_back(bias);
+      const TensorType out = fused->infer(types, attrs)[0];
+      Tensor want(DType::Float32, out.shape);
+      {
+        ForcedIsa portable(Isa::kNone);
+        std::vector<Tensor> want_out{want};
+        fused->make_kernel(types, attrs)(in, want_out);
       }
+      const std::string what = std::string(act) + (with_bias ? " bias" : "") + " input " +
+                               xs.str() + " kernel " + std::to_string(geo.k) + " stride " +
+                               std::to_string(geo.stride) + " dilation " +
+                               std::to_string(geo.dilation);
+      std::vector<Tensor> by_isa;
+      for (Isa isa : simd_isas()) {
+        ForcedIsa forced(isa);
+        const Kernel kernel = fused->make_kernel(types, attrs);
+        Tensor got(DType::Float32, out.shape), serial(DType::Float32, out.shape),
+            again(DType::Float32, out.shape);
+        std::vector<Tensor> got_out{got}, serial_out{serial}, again_out{again};
+        runtime::ThreadPool pool(2);
+        kernel(in, got_out, pool);
+        kernel(in, serial_out);
+        kernel(in, again_out, pool);
+        double worst = 0, scale = 1;
+        for (int64_t i = 0; i < want.numel(); ++i) {
+          worst = std::max(
+              worst, std::fabs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]));
+          scale = std::max(scale, std::fabs(static_cast<double>(want.data<float>()[i])));
+        }
+        // ≤ 25 products of |x| ≤ 3, |w| ≤ 1, rounded in another order (the portable loop's
+        // separate multiply and add): a few ulp of the largest output.
+        EXPECT_LE(worst, 1e-5 * scale) << isa_name(isa) << " " << what;
+        EXPECT_TRUE(serial.equal(got)) << isa_name(isa) << " " << what;
+        EXPECT_TRUE(again.equal(got)) << isa_name(isa) << " " << what;
+        by_isa.push_back(got);
+      }
+      const bool in_registers = std::string(act) != "silu" && std::string(act) != "x_sigmoid";
+      for (size_t i = 1; in_registers && i < by_isa.size(); ++i)
+        EXPECT_TRUE(by_isa[i].equal(by_isa[0])) << what;
     }
+  }
+}
+
+TEST(GemmKernels, DepthwiseDirectRowsMatchThePortableLoop) {
+  for (const DepthwiseGeo& geo : std::vector<DepthwiseGeo>{
+           {1, 9, 19, 37, 3, 1, 1, 1, 1, 1}, {1, 3, 6, 16, 3, 1, 1, 1, 1, 1},
+           {1, 3, 5, 17, 3, 1, 0, 0, 0, 0},  {2, 10, 23, 40, 3, 2, 1, 1, 1, 1},
+           {1, 4, 22, 45, 3, 2, 0, 1, 0, 1}, {1, 5, 17, 33, 5, 1, 2, 2, 2, 2},
+           {1, 6, 30, 47, 5, 2, 2, 2, 2, 2}, {1, 3, 9, 18, 5, 2, 1, 2, 0, 2},
+           {1, 2, 3, 24, 3, 1, 2, 2, 2, 2},  {1, 4, 11, 16, 5, 1, 0, 0, 0, 0},
+           {1, 3, 7, 1, 3, 1, 1, 1, 1, 1},   {1, 17, 3, 70, 3, 2, 0, 0, 1, 0},
+           {1, 3, 9, 53, 3, 1, 1, 1, 1, 1},  {2, 5, 6, 49, 3, 1, 0, 2, 2, 0},
+           {1, 2, 5, 64, 3, 1, 0, 0, 0, 0},  {1, 3, 2, 50, 3, 1, 1, 1, 1, 1},
+           {1, 2, 7, 100, 5, 1, 2, 2, 2, 2}, {1, 5, 14, 14, 5, 1, 2, 2, 2, 2},
+           {2, 3, 3, 13, 5, 1, 1, 1, 2, 2},  {1, 4, 9, 15, 5, 1, 2, 2, 2, 2},
+           {1, 9, 2, 3, 5, 1, 2, 2, 2, 2},   {1, 9, 2, 4, 5, 1, 2, 2, 2, 2}}) {
+    SCOPED_TRACE(geo.c);
+    expect_depthwise_matches_the_portable_loop(geo);
+  }
+}
+
+// AVX-512's blocks of 16 channels (one per lane; 3 × 3 and 5 × 5 taps without dilation, the
+// rest as two blocks of 8): channel counts that are not a multiple of 16 or 8 (a last block of 9
+// to 15 channels, and of 1 to 8: the 8-lane kernel), planes of 1 × 1 to 7 × 7 (groups of 8
+// pixels spanning rows, planes of under 8 pixels), 14 × 14 at stride 1 (narrower than the direct
+// kernel's rows), stride 2 on planes large enough to be cut into bands of rows (the last band
+// shorter, the last 8 pixels of each band overlapping the ones before), padding 0, 1, 2 and
+// asymmetric, batch 2, and dilation 2 and 7 × 7 taps (not the 16-lane kernel's) beside them; on
+// AVX2 the same geometries in blocks of 8.
+TEST(GemmKernels, DepthwiseSixteenLaneBlocksMatchThePortableLoop) {
+  for (const DepthwiseGeo& geo : std::vector<DepthwiseGeo>{{1, 16, 7, 7, 3, 1, 1, 1, 1, 1},
+                                                           {1, 33, 14, 14, 3, 1, 1, 1, 1, 1},
+                                                           {2, 25, 7, 7, 5, 1, 2, 2, 2, 2},
+                                                           {1, 17, 2, 2, 3, 1, 1, 1, 1, 1},
+                                                           {1, 31, 1, 1, 3, 1, 1, 1, 1, 1},
+                                                           {1, 20, 3, 5, 5, 1, 2, 2, 2, 2},
+                                                           {1, 40, 90, 90, 3, 2, 1, 1, 1, 1},
+                                                           {1, 33, 75, 71, 5, 2, 2, 2, 2, 2},
+                                                           {2, 24, 61, 64, 3, 2, 0, 1, 0, 1},
+                                                           {1, 48, 28, 28, 3, 2, 1, 1, 1, 1},
+                                                           {1, 19, 14, 14, 5, 2, 1, 2, 2, 1},
+                                                           {1, 41, 9, 11, 3, 1, 0, 0, 0, 0},
+                                                           {1, 18, 13, 13, 3, 1, 1, 1, 1, 1, 2},
+                                                           {1, 17, 12, 12, 7, 1, 3, 3, 3, 3}}) {
+    SCOPED_TRACE(std::to_string(geo.c) + " channels, " + std::to_string(geo.h) + " × " +
+                 std::to_string(geo.w));
+    expect_depthwise_matches_the_portable_loop(geo);
   }
 }
 

@@ -462,17 +462,18 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
       if constexpr (std::is_same_v<T, float>) {
         if (const DepthwiseBlockedFn blocked =
                 depthwise_fits(g) && depthwise_blocked_fits(g) ? depthwise_blocked() : nullptr) {
-          // Blocks of kDepthwiseLanes channels of one image; a chunk of at least a quarter of
+          // Blocks of depthwise_lanes() channels of one image; a chunk of at least a quarter of
           // kElementGrain outputs, each a few taps' work (a dispatch to spinning workers costs
           // 0.3 µs; mobilenet_v2's 576 channels at 7 × 7 ran as one chunk of 28 µs).
-          const int64_t per_image = (g.c + kDepthwiseLanes - 1) / kDepthwiseLanes;
-          const int64_t grain = rows_grain(4 * kDepthwiseLanes * g.oh * g.ow);
+          const int64_t lanes = depthwise_lanes();
+          const int64_t per_image = (g.c + lanes - 1) / lanes;
+          const int64_t grain = rows_grain(4 * lanes * g.oh * g.ow);
           par.for_range(g.n * per_image, grain, [&](int64_t u0, int64_t u1, int worker) {
             float* scratch = par.scratch<float>(worker, depthwise_blocked_scratch(g));
             for (int64_t u = u0; u < u1; ++u) {
-              const int64_t b = u / per_image, c0 = (u % per_image) * kDepthwiseLanes;
+              const int64_t b = u / per_image, c0 = (u % per_image) * lanes;
               const int64_t offset = (b * g.o + c0) * g.oh * g.ow;
-              const int64_t channels = std::min(kDepthwiseLanes, g.c - c0);
+              const int64_t channels = std::min(lanes, g.c - c0);
               blocked(g, x + (b * g.c + c0) * g.h * g.w, channels, w + c0 * g.kh * g.kw,
                       bias ? bias + c0 : nullptr, kAct, y + offset, scratch);
               // The block's planes, one after another, while they are in cache.

@@ -107,9 +107,10 @@ __attribute__((target("avx2,fma"))) void depthwise_avx2(const ConvGeometry& g, c
 // [row][column][lane]; every output pixel's vector then sums its taps in a register (the same
 // fused multiply-adds, in the same order, as the per-plane kernels above), gets bias and
 // activation, and is stored to the scratch; the block is finally transposed back into its output
-// planes. 8 lanes on AVX-512 CPUs too: measured on a Zen 4 EPYC (docs/benchmarks.md, session 6),
-// 16 lanes were slower (half the lanes idle in 8-channel layers, 16 × 16 transposes) and the
-// per-plane AVX-512 kernel 2-4× slower than this one, from 112 × 112 planes down to 2 × 2.
+// planes. On AVX-512 CPUs, blocks of 8 or fewer channels and taps other than 3 × 3 and 5 × 5
+// (depthwise_blocked16 below takes the rest: on a Zen 4, where 512-bit FMAs were split, 16 lanes
+// had been slower, docs/benchmarks.md session 6; on a Zen 5 they are 1.1-1.6× faster, session 11);
+// the per-plane AVX-512 kernel was 2-4× slower than this one, from 112 × 112 planes down to 2 × 2.
 struct Blocked {
   int64_t rows, cols;  // the padded input's
 };
@@ -304,6 +305,184 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
     }
   }
   store_blocked8(g, out, channels, y);
+}
+
+// The channel-blocked kernel on AVX-512: 16 channels at once, one per lane of a 512-bit vector
+// (Zen 5 runs 512-bit fused multiply-adds at full width; Zen 4 split them, where this lost to the
+// 8-lane kernel). Square 3 × 3 and 5 × 5 taps without dilation, any stride and padding, blocks of
+// 9 to 16 channels (8 or fewer go to the 8-lane kernel: half the lanes would idle). The block's
+// input goes, transposed (two 8 × 8 transposes per 8 columns: channels 0-7 into lanes 0-7, 8-15
+// into lanes 8-15) and zero-padded, into the scratch as [row][column][lane], a band of output rows
+// at a time (the band's input rows at most kBand16Floats: the stride-2 112 × 112 layers' whole
+// padded block would be 0.8 MiB); each band's output pixels then go 8 at a time in row-major order
+// (8 independent sums, the last 8 of a band ending at its last pixel, recomputing a few: the same
+// bits), each summing its taps in order from zero (fused multiply-adds: the 8-lane kernel's and
+// the direct kernel's order, so the same bits), + bias, the activation, and are transposed in
+// registers straight into the 16 output planes (no output scratch, no second pass).
+constexpr int64_t kBand16Floats = int64_t{32} << 10;  // 128 KiB of input rows
+
+// Output rows per band (whole planes narrower than 8 outputs: their groups of 8 pixels span rows).
+int64_t band16_rows(const ConvGeometry& g, const Blocked& p) {
+  if (g.ow < 8) return g.oh;
+  const int64_t in_rows = kBand16Floats / (p.cols * 16);
+  return std::clamp<int64_t>((in_rows - g.kh) / g.sh + 1, 1, g.oh);
+}
+
+// Floats of scratch the 16-lane kernel needs (its band of padded input rows).
+size_t blocked16_scratch(const ConvGeometry& g) {
+  const Blocked p = blocked(g);
+  const int64_t band = band16_rows(g, p);
+  const int64_t rows = std::min(p.rows, (band - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+  return static_cast<size_t>(rows * p.cols * 16);
+}
+
+bool blocked16_fits(const ConvGeometry& g) {
+  return g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.dh == 1 && g.dw == 1;
+}
+
+// Whether blocks of 9 to 16 channels go to the 16-lane kernel: where it fits, except 3 × 3 taps
+// the direct kernel takes (measured on a Zen 5, docs/benchmarks.md session 11: the direct kernel
+// 1.15× faster with 32 channels of 112 × 112, level on 56 × 56 and 28 × 28; with 5 × 5 taps the
+// 16-lane kernel 1.1-1.3× faster on 28 × 28 and 14 × 14).
+bool direct_fits(const ConvGeometry& g, bool avx512);  // (below)
+bool blocked16_takes(const ConvGeometry& g) {
+  return blocked16_fits(g) && !(g.kh == 3 && direct_fits(g, true));
+}
+
+// Padded rows [rlo, rhi) of channels [0, channels), 8 < channels ≤ 16, of x into `in` as
+// [row − rlo][col][lane], zero outside the input and in lanes ≥ channels (fill_blocked8's method
+// on each half of the lanes).
+__attribute__((target("avx512f,avx2,fma"))) void fill_blocked16(const ConvGeometry& g,
+                                                                const Blocked& p, const float* x,
+                                                                int64_t channels, int64_t rlo,
+                                                                int64_t rhi, float* in) {
+  constexpr int kLanes = 16;
+  const int64_t r0 = std::clamp<int64_t>(g.pt, rlo, rhi);
+  const int64_t r1 = std::clamp<int64_t>(g.pt + g.h, r0, rhi);
+  const int64_t c0 = std::max<int64_t>(0, g.pl), c1 = std::max(c0, std::min(p.cols, g.pl + g.w));
+  const int64_t row_floats = p.cols * kLanes;
+  std::fill(in, in + (r0 - rlo) * row_floats, 0.0f);
+  std::fill(in + (r1 - rlo) * row_floats, in + (rhi - rlo) * row_floats, 0.0f);
+  const int64_t plane = g.h * g.w;
+  const float* src_ch[16];
+  for (int64_t ch = 0; ch < 16; ++ch) src_ch[ch] = x + (ch < channels ? ch : 0) * plane;
+  const __m256i all = _mm256_set1_epi32(-1), none = _mm256_setzero_si256();
+  const __m256i tail = lanes_below8((c1 - c0) % 8);
+  __m256i body_ch[8], tail_ch[16];
+  for (int64_t ch = 0; ch < 8; ++ch) body_ch[ch] = 8 + ch < channels ? all : none;
+  for (int64_t ch = 0; ch < 16; ++ch) tail_ch[ch] = ch < channels ? tail : none;
+  const bool full = channels == 16;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t off = (r - g.pt) * g.w - g.pl;  // + c: padded column c of a channel's plane
+    float* dst = in + (r - rlo) * row_floats;
+    for (int64_t c = 0; c < c0; ++c) _mm512_store_ps(dst + c * kLanes, _mm512_setzero_ps());
+    for (int64_t c = c1; c < p.cols; ++c) _mm512_store_ps(dst + c * kLanes, _mm512_setzero_ps());
+    int64_t c = c0;
+    __m256 v[8];
+    if (full) {
+      // Each channel's address from the row's (16 pointers kept in registers spilled: 1.2×).
+      const float* src = x + off;
+      for (; c + 8 <= c1; c += 8) {
+        for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_loadu_ps(src + ch * plane + c);
+        transpose8(v);
+        for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
+        for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_loadu_ps(src + (8 + ch) * plane + c);
+        transpose8(v);
+        for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes + 8, v[k]);
+      }
+    } else {
+      for (; c + 8 <= c1; c += 8) {
+        for (int ch = 0; ch < 8; ++ch) v[ch] = _mm256_loadu_ps(src_ch[ch] + off + c);
+        transpose8(v);
+        for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes, v[k]);
+        for (int ch = 0; ch < 8; ++ch)
+          v[ch] = _mm256_maskload_ps(src_ch[8 + ch] + off + c, body_ch[ch]);
+        transpose8(v);
+        for (int k = 0; k < 8; ++k) _mm256_store_ps(dst + (c + k) * kLanes + 8, v[k]);
+      }
+    }
+    if (c < c1) {
+      const int64_t n = c1 - c;
+      for (int half = 0; half < 2; ++half) {
+        for (int ch = 0; ch < 8; ++ch)
+          v[ch] = _mm256_maskload_ps(src_ch[8 * half + ch] + off + c, tail_ch[8 * half + ch]);
+        transpose8(v);
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k)  // a fixed count: not a call to memcpy (as in fill_blocked8)
+          if (k < n) _mm256_store_ps(dst + (c + k) * kLanes + 8 * half, v[k]);
+      }
+    }
+  }
+}
+
+template <int K>
+__attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
+    const ConvGeometry& g, const float* x, int64_t channels, const float* w, const float* bias,
+    ConvActivation act, float* y, float* scratch) {
+  constexpr int kLanes = 16, kTaps = K * K;
+  const Blocked p = blocked(g);
+  alignas(64) float lane_w[kTaps][kLanes];
+  for (int t = 0; t < kTaps; ++t)
+    for (int64_t ch = 0; ch < kLanes; ++ch)
+      lane_w[t][ch] = ch < channels ? w[ch * kTaps + t] : 0.0f;
+  int64_t off[kTaps];
+  for (int t = 0; t < kTaps; ++t) off[t] = ((t / K) * p.cols + t % K) * kLanes;
+  const auto ch_mask = static_cast<__mmask16>((1u << channels) - 1);
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(ch_mask, bias) : _mm512_setzero_ps();
+  const bool add_bias = bias != nullptr;
+  const int64_t pixels = g.oh * g.ow, band = band16_rows(g, p);
+  const int64_t step = g.sw * kLanes, row_step = g.sh * p.cols * kLanes;
+  for (int64_t oy0 = 0; oy0 < g.oh; oy0 += band) {
+    const int64_t oy1 = std::min(g.oh, oy0 + band);
+    fill_blocked16(g, p, x, channels, oy0 * g.sh, (oy1 - 1) * g.sh + K, scratch);
+    const int64_t n = (oy1 - oy0) * g.ow;  // the band's pixels
+    float* yb = y + oy0 * g.ow;
+    int64_t oy = 0, ox = 0;  // pixel q0's, in the band
+    for (int64_t q0 = 0;; q0 += 8) {
+      if (q0 > n - 8) q0 = std::max<int64_t>(0, n - 8), oy = q0 / g.ow, ox = q0 % g.ow;
+      const float* base[8];
+      const float* row = scratch + oy * row_step;
+      for (int i = 0; i < 8; ++i) {
+        base[i] = row + ox * step;
+        // (a plane of under 8 pixels: its last pixel again, not stored)
+        if (q0 + i + 1 < n && ++ox == g.ow) ox = 0, ++oy, row += row_step;
+      }
+      __m512 a[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
+#pragma GCC unroll 25
+      for (int t = 0; t < kTaps; ++t) {
+        const __m512 wt = _mm512_load_ps(lane_w[t]);
+        const int64_t ot = off[t];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) a[i] = _mm512_fmadd_ps(wt, _mm512_load_ps(base[i] + ot), a[i]);
+      }
+      __m256 lo[8], hi[8];
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const __m512 v = activate512(add_bias ? _mm512_add_ps(a[i], b) : a[i], act);
+        lo[i] = _mm512_castps512_ps256(v);
+        hi[i] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+      }
+      transpose8(lo);
+      transpose8(hi);
+      if (n >= 8) {
+        float* yq = yb + q0;
+        for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(yq + ch * pixels, lo[ch]);
+        for (int64_t ch = 8; ch < channels; ++ch) _mm256_storeu_ps(yq + ch * pixels, hi[ch - 8]);
+      } else {
+        alignas(32) float t[8];
+        for (int64_t ch = 0; ch < channels; ++ch) {
+          _mm256_store_ps(t, ch < 8 ? lo[ch] : hi[ch - 8]);
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k)  // not a call to memcpy (as in fill_blocked8)
+            if (k < n) yb[ch * pixels + k] = t[k];
+        }
+        break;
+      }
+      if (q0 == n - 8) break;
+    }
+  }
 }
 #endif  // __x86_64__
 
@@ -555,8 +734,15 @@ void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_
 // geometry, the blocked one otherwise.
 void depthwise_auto_avx512(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
                            const float* bias, ConvActivation act, float* y, float* scratch) {
+  if (channels > 8 && blocked16_takes(g))
+    return (g.kh == 3 ? &depthwise_blocked16<3> : &depthwise_blocked16<5>)(g, x, channels, w, bias,
+                                                                           act, y, scratch);
   if (direct_fits(g, true)) return depthwise_direct(g, true, x, channels, w, bias, act, y, scratch);
-  depthwise_blocked_avx2(g, x, channels, w, bias, act, y, scratch);
+  // 8 channels at a time (a block of 8 or fewer, or taps the 16-lane kernel does not take).
+  for (int64_t c0 = 0; c0 < channels; c0 += 8)
+    depthwise_blocked_avx2(g, x + c0 * g.h * g.w, std::min<int64_t>(8, channels - c0),
+                           w + c0 * g.kh * g.kw, bias ? bias + c0 : nullptr, act,
+                           y + c0 * g.oh * g.ow, scratch);
 }
 
 void depthwise_auto_avx2(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
@@ -580,11 +766,27 @@ bool depthwise_blocked_fits(const ConvGeometry& g) { return g.o == g.c && g.kh *
 
 size_t depthwise_blocked_scratch(const ConvGeometry& g) {
   // Whichever kernel the instruction set picks.
+  const bool direct512 = direct_fits(g, true), direct256 = direct_fits(g, false);
   const Blocked p = blocked(g);
-  const size_t blocked_floats =
-      static_cast<size_t>((p.rows * p.cols + g.oh * g.ow) * kDepthwiseLanes);
-  if (direct_fits(g, false)) return direct_scratch(g);  // AVX-512's direct kernel takes it too
-  return direct_fits(g, true) ? std::max(direct_scratch(g), blocked_floats) : blocked_floats;
+  const auto blocked8 = static_cast<size_t>((p.rows * p.cols + g.oh * g.ow) * 8);
+  size_t floats = direct512 || direct256 ? direct_scratch(g) : 0;
+  if (!direct256) floats = std::max(floats, blocked8);
+  if (!direct512) {
+    floats = std::max(floats, blocked8);  // blocks of 8 or fewer channels, other taps
+#if defined(__x86_64__)
+#endif
+  }
+#if defined(__x86_64__)
+  if (blocked16_takes(g)) floats = std::max(floats, blocked16_scratch(g));
+#endif
+  return floats;
+}
+
+int64_t depthwise_lanes() {
+#if defined(__x86_64__)
+  if (kernel_isa() == Isa::kAvx512) return 16;
+#endif
+  return 8;
 }
 
 DepthwiseBlockedFn depthwise_blocked() {

@@ -26,16 +26,19 @@ using DepthwiseFn = void (*)(const ConvGeometry& g, const float* x, const float*
 // loop in conv2d.cpp then).
 DepthwiseFn depthwise_simd();
 
-// The kernel for a block of kDepthwiseLanes channels (a channel multiplier of 1: output channel c
-// reads input channel c), which picks one of two by geometry: at stride 1 with 3 × 3 taps on rows
-// of at least 16 outputs (AVX-512; 5 × 5 taps from 12) or 48 (AVX2), a direct kernel on the NCHW
-// rows, channel by channel (no copies); otherwise the channel-blocked kernel, one channel per
-// vector lane through a transposed padded copy in the scratch (2-4× faster than the per-plane
-// kernel on planes from 112 × 112 down to 2 × 2: a few pixels per row fill a vector poorly).
-// Channels [0, channels ≤ kDepthwiseLanes) of x's planes into y's; every output is Σ over taps in
-// order of w[c, t]·x[…] (fused multiply-adds, as the per-plane kernel; both kernels the same
-// bits), then + bias[c] (when bias is not null), then the activation.
-inline constexpr int64_t kDepthwiseLanes = 8;
+// The kernel for a block of depthwise_lanes() channels (a channel multiplier of 1: output channel c
+// reads input channel c), which picks one by geometry: at stride 1 with 3 × 3 taps on rows of at
+// least 16 outputs (AVX-512) or 48 (AVX2), a direct kernel on the NCHW rows, channel by channel
+// (no copies); otherwise a channel-blocked kernel, one channel per vector lane through a
+// transposed padded copy in the scratch (2-4× faster than the per-plane kernel on planes from
+// 112 × 112 down to 2 × 2: a few pixels per row fill a vector poorly): on AVX-512 16 lanes for
+// blocks of 9-16 channels with 3 × 3 or 5 × 5 taps (5 × 5 at stride 1 too), 8 lanes otherwise
+// (and the direct kernel for 5 × 5 rows of at least 12 outputs in blocks of 8 or fewer).
+// Channels [0, channels ≤ depthwise_lanes()) of x's planes into y's; every output is Σ over taps
+// in order of w[c, t]·x[…] (fused multiply-adds, as the per-plane kernel; all kernels the same
+// bits), then + bias[c] (when bias is not null), then the activation. AVX-512 takes blocks of 16
+// channels (one per lane of a 512-bit vector), AVX2 of 8.
+int64_t depthwise_lanes();
 bool depthwise_blocked_fits(const ConvGeometry& g);
 // Floats of 64-byte-aligned scratch one block needs (whichever kernel the instruction set picks).
 size_t depthwise_blocked_scratch(const ConvGeometry& g);
