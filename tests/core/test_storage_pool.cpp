@@ -64,7 +64,8 @@ TEST(StoragePool, SmallTenantsShareABlockAlignedAndDisjoint) {
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     EXPECT_LE(ranges[i - 1].first + ranges[i - 1].second, ranges[i].first);
-  for (size_t i = 0; i < s.size(); ++i) EXPECT_TRUE(all_equal(s[i], static_cast<unsigned char>(i + 1)));
+  for (size_t i = 0; i < s.size(); ++i)
+    EXPECT_TRUE(all_equal(s[i], static_cast<unsigned char>(i + 1)));
 }
 
 TEST(StoragePool, TenantsOutliveThePoolAndLargeRequestsGoElsewhere) {
