@@ -202,14 +202,21 @@ MaxRowSpan max_row_span(const PoolGeometry& g) {
 }
 
 // Max pools at stride 1 or 2 along W (ResNet's 3 × 3 / 2 after the stem), Float32: a vector of
-// outputs at a time, each lane folding its window's elements in the reference's order (rows,
-// then columns, from −∞, max_ps(v, m) = v > m ? v : m), so pool_run's bits, NaN (never wins) and
-// the sign of a zero included. A stride-2 tap is the even lanes of two vectors loaded from the
+// outputs at a time. The reference's fold (rows, then columns, from −∞, v > m ? v : m) gives the
+// first of the window's elements in row-major order equal to its maximum (NaN never wins; of -0
+// and +0 the one met first); so does folding each row's columns that way (h, the row's first
+// element equal to the row's maximum, −∞ for a row of NaN) and then the rows' h: the first row
+// holding the maximum, its first such element. Here each lane does that with max_ps(v, m) =
+// v > m ? v : m, so pool_run's bits; the rows' folds are independent chains, 3 + 3 maxima deep
+// for a 3 × 3 window instead of 9. A stride-2 tap is the even lanes of two vectors loaded from the
 // tap's first column; the last vector of a row is masked (no read past a window). max_pool_rows
 // reduced every input column of the window's rows (stride 2: twice the columns needed) in 4-lane
 // SSE: ~285 µs for resnet18's 64 × 112 × 112 at one thread.
+// kSw, kKw: the stride and window width along W when fixed at compile time (0: g's).
+template <int kSw, int kKw>
 __attribute__((target("avx512f"))) void max_pool_avx512(const PoolGeometry& g, const float* x,
                                                         float* y, int64_t p0, int64_t p1) {
+  const int64_t sw = kSw > 0 ? kSw : g.sw, kw = kKw > 0 ? kKw : g.kw;
   const auto [lo, hi] = max_row_span(g);
   const __m512 neg = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -226,24 +233,34 @@ __attribute__((target("avx512f"))) void max_pool_avx512(const PoolGeometry& g, c
         const __mmask16 keep = lanes(n);
         // Stride 2: the n outputs' taps span 2n − 1 columns, in two loads of up to 16.
         const int64_t cols = 2 * n - 1;
-        const __mmask16 ka = g.sw == 2 ? lanes(std::min<int64_t>(16, cols)) : keep;
+        const __mmask16 ka = sw == 2 ? lanes(std::min<int64_t>(16, cols)) : keep;
         const __mmask16 kb = lanes(std::max<int64_t>(0, cols - 16));
+        // Whole vectors whose loads stay inside the row load unmasked.
+        const bool whole = n == 16 && ox * sw - g.pl + kw - 1 + 16 * sw <= g.w;
         __m512 m = neg;
         for (int64_t iy = y0; iy < y1; ++iy) {
-          const float* r = plane + iy * g.w + ox * g.sw - g.pl;
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const float* r = plane + iy * g.w + ox * sw - g.pl;
+          __m512 h = neg;
+#pragma GCC unroll 4
+          for (int64_t kx = 0; kx < kw; ++kx) {
             __m512 v;
-            if (g.sw == 2) {
-              const __m512 a = _mm512_mask_loadu_ps(neg, ka, r + kx);
-              const __m512 b = _mm512_mask_loadu_ps(neg, kb, r + kx + 16);
+            if (sw == 2) {
+              const __m512 a =
+                  whole ? _mm512_loadu_ps(r + kx) : _mm512_mask_loadu_ps(neg, ka, r + kx);
+              const __m512 b =
+                  whole ? _mm512_loadu_ps(r + kx + 16) : _mm512_mask_loadu_ps(neg, kb, r + kx + 16);
               v = _mm512_permutex2var_ps(a, even, b);
             } else {
-              v = _mm512_mask_loadu_ps(neg, keep, r + kx);
+              v = whole ? _mm512_loadu_ps(r + kx) : _mm512_mask_loadu_ps(neg, keep, r + kx);
             }
-            m = _mm512_max_ps(v, m);
+            h = _mm512_max_ps(v, h);
           }
+          m = _mm512_max_ps(h, m);
         }
-        _mm512_mask_storeu_ps(o + ox, keep, m);
+        if (whole)
+          _mm512_storeu_ps(o + ox, m);
+        else
+          _mm512_mask_storeu_ps(o + ox, keep, m);
       }
       for (int64_t ox = 0; ox < lo; ++ox) o[ox] = max_window(g, plane, y0, y1, ox);
       for (int64_t ox = std::max(lo, hi); ox < g.ow; ++ox) o[ox] = max_window(g, plane, y0, y1, ox);
@@ -275,14 +292,16 @@ __attribute__((target("avx2,fma"))) void max_pool_avx2(const PoolGeometry& g, co
         __m256 m = neg;
         for (int64_t iy = y0; iy < y1; ++iy) {
           const float* r = plane + iy * g.w + c0;
+          __m256 h = neg;
           for (int64_t kx = 0; kx < g.kw; ++kx) {
             __m256 v;
             if (g.sw == 2)
               v = _mm256_shuffle_ps(_mm256_loadu_ps(r + kx), _mm256_loadu_ps(r + kx + 8), 0x88);
             else
               v = _mm256_loadu_ps(r + kx);
-            m = _mm256_max_ps(v, m);
+            h = _mm256_max_ps(v, h);
           }
+          m = _mm256_max_ps(h, m);
         }
         if (g.sw == 2) m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xD8));
         _mm256_storeu_ps(o + ox, m);
@@ -313,7 +332,16 @@ Kernel pool_kernel(const std::string& name, std::span<const TensorType> in,
               }
               if (kMax && (g.sw == 1 || g.sw == 2)) {
                 if (kernel_isa() == Isa::kAvx512) {
-                  max_pool_avx512(g, x[0].data<T>(), y[0].data<T>(), p0, p1);
+                  const float* xs = x[0].data<T>();
+                  float* ys = y[0].data<T>();
+                  if (g.sw == 2 && g.kw == 3)
+                    max_pool_avx512<2, 3>(g, xs, ys, p0, p1);
+                  else if (g.sw == 2 && g.kw == 2)
+                    max_pool_avx512<2, 2>(g, xs, ys, p0, p1);
+                  else if (g.sw == 1 && g.kw == 3)
+                    max_pool_avx512<1, 3>(g, xs, ys, p0, p1);
+                  else
+                    max_pool_avx512<0, 0>(g, xs, ys, p0, p1);
                   return;
                 }
                 if (kernel_isa() == Isa::kAvx2) {
