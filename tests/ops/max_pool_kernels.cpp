@@ -68,6 +68,7 @@ TEST(MaxPoolKernels, EveryIsaGivesThePortableBits) {
       {{1, 2, 7, 3}, 3, 3, 2, 2, true},   // no window inside along W
       {{1, 2, 7, 31}, 3, 3, 3, 3, true},  // stride 3: the portable kernel on every set
       {{2, 6, 28, 28}, 2, 2, 2, 2, false},  {{1, 1, 4, 200}, 2, 5, 2, 2, true},
+      {{1, 2, 13, 29}, 2, 3, 3, 1, true},   {{1, 2, 9, 64}, 3, 2, 2, 1, false},
   };
   unsigned seed = 7;
   for (const Geo& g : geos) {

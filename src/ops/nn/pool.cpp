@@ -268,8 +268,9 @@ __attribute__((target("avx512f"))) void max_pool_avx512(const PoolGeometry& g, c
   }
 }
 
-// The same on AVX2, 8 outputs a step (the last < 8 of a row's inside outputs as max_window does:
-// vmaskmovps is microcoded on AMD). Stride 2 takes even columns by vshufps, which leaves the
+// The same on AVX2 (each row's columns folded, then the rows), 8 outputs a step; the row's last
+// inside outputs, where a step's loads would pass the row's end, as max_window does (vmaskmovps
+// is microcoded on AMD). Stride 2 takes even columns by vshufps, which leaves the
 // lanes in the order of outputs 0, 1, 4, 5 | 2, 3, 6, 7 (lane-wise maxima do not mind); one
 // vpermpd puts them back before the store.
 __attribute__((target("avx2,fma"))) void max_pool_avx2(const PoolGeometry& g, const float* x,
