@@ -208,6 +208,10 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
     const float* xp = x + j;
     const float* ap = a + R0;
     for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      // The panel's weight ahead (by the first half of the panel's rows: the second finds it in
+      // L1 or L2): a 7 × 7 layer's 1–4 MiB weight comes from L3 or memory once per image.
+      if constexpr (R0 == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
       const __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8),
                    b2 = _mm256_loadu_ps(xp + 16);
       for (int r = 0; r < R; ++r) {
