@@ -75,16 +75,16 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
     int64_t m, n, k;
   };
   // Columns: below a vector, every tail of 1–15 past 16 and 48, a 7 × 7 plane (48 + 1, or one tile
-  // of 49 on AVX-512), 14 × 14 (192 + 4, or 4 · 49), other multiples of 49; k = 16 chunks (384 columns) with the last one taken into the one before or not;
-  // rows: one partial panel, 8 panels + 1 (a tail group of 8 then 1), 9 panels + 5 rows; a
-  // weight past the L2 chunking's bound (160 × 480 floats).
+  // of 49 on AVX-512), 14 × 14 (192 + 4, or 4 · 49), other multiples of 49 (AVX-512 tiles of 49:
+  // 2 to 8 tiles, every panel size 1–8, chunks of one tile (k 1100) and of several); k = 16
+  // chunks (384 columns) with the last one taken into the one before or not; rows: one partial
+  // panel, 8 panels + 1 (a tail group of 8 then 1), 9 panels + 5 rows; a weight past the L2
+  // chunking's bound (160 × 480 floats).
   const std::vector<Case> cases = {
-      {1, 1, 1},      {5, 3, 7},      {8, 7, 16},    {9, 17, 3},    {13, 49, 33},  {24, 31, 20},
-      {8, 47, 5},     {16, 48, 16},   {72, 49, 40},  {77, 196, 24}, {64, 63, 16},  {3, 64, 9},
-      {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16}, {96, 433, 16}, {17, 800, 16},
-      {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24}, {67, 57, 100}, {128, 9, 64},
-      // AVX-512 tiles of 49 (n a multiple of 49, not of 16): 2, 3 and 4 tiles, every panel size
-      // 1–8, chunks of one tile (k 1100: 49 columns of x past the L2 chunk) and of several.
+      {1, 1, 1},      {5, 3, 7},      {8, 7, 16},    {9, 17, 3},      {13, 49, 33},  {24, 31, 20},
+      {8, 47, 5},     {16, 48, 16},   {72, 49, 40},  {77, 196, 24},   {64, 63, 16},  {3, 64, 9},
+      {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16},   {96, 433, 16}, {17, 800, 16},
+      {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24},   {67, 57, 100}, {128, 9, 64},
       {7, 98, 5},     {23, 147, 33},  {61, 196, 64}, {13, 196, 1100}, {66, 392, 17}, {3, 49, 1}};
   for (Isa isa : simd_sets()) {
     Forced forced(isa);

@@ -118,7 +118,8 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void tile49(
 template <int MR, ConvActivation kAct>
 __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const float* a,
                                                      const float* x, int64_t ldx, const float* bias,
-                                                     float* y, int64_t ldy, bool fetch_x, bool t49) {
+                                                     float* y, int64_t ldy, bool fetch_x,
+                                                     bool t49) {
   if (t49) {
     for (int64_t j = 0; j + 49 <= n; j += 49)
       tile49<MR, kAct>(k, a, x + j, ldx, bias, y + j, ldy, fetch_x);
