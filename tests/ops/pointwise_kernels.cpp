@@ -74,15 +74,18 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
   struct Case {
     int64_t m, n, k;
   };
-  // Columns: below a vector, every tail of 1–15 past 16 and 48, a 7 × 7 plane (48 + 1), 14 × 14
-  // (192 + 4); k = 16 chunks (384 columns) with the last one taken into the one before or not;
-  // rows: one partial panel, 8 panels + 1 (a tail group of 8 then 1), 9 panels + 5 rows; a
-  // weight past the L2 chunking's bound (160 × 480 floats).
+  // Columns: below a vector, every tail of 1–15 past 16 and 48, a 7 × 7 plane (48 + 1, or one tile
+  // of 49 on AVX-512), 14 × 14 (192 + 4, or 4 · 49), other multiples of 49 (AVX-512 tiles of 49:
+  // 2 to 8 tiles, every panel size 1–8, chunks of one tile (k 1100) and of several); k = 16
+  // chunks (384 columns) with the last one taken into the one before or not; rows: one partial
+  // panel, 8 panels + 1 (a tail group of 8 then 1), 9 panels + 5 rows; a weight past the L2
+  // chunking's bound (160 × 480 floats).
   const std::vector<Case> cases = {
-      {1, 1, 1},      {5, 3, 7},      {8, 7, 16},    {9, 17, 3},    {13, 49, 33},  {24, 31, 20},
-      {8, 47, 5},     {16, 48, 16},   {72, 49, 40},  {77, 196, 24}, {64, 63, 16},  {3, 64, 9},
-      {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16}, {96, 433, 16}, {17, 800, 16},
-      {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24}, {67, 57, 100}, {128, 9, 64}};
+      {1, 1, 1},      {5, 3, 7},      {8, 7, 16},    {9, 17, 3},      {13, 49, 33},  {24, 31, 20},
+      {8, 47, 5},     {16, 48, 16},   {72, 49, 40},  {77, 196, 24},   {64, 63, 16},  {3, 64, 9},
+      {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16},   {96, 433, 16}, {17, 800, 16},
+      {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24},   {67, 57, 100}, {128, 9, 64},
+      {7, 98, 5},     {23, 147, 33},  {61, 196, 64}, {13, 196, 1100}, {66, 392, 17}, {3, 49, 1}};
   for (Isa isa : simd_sets()) {
     Forced forced(isa);
     for (const Case& c : cases) {
@@ -153,6 +156,8 @@ TEST(PointwiseKernels, PackedOneByOneConvolutionsMatchTheUnpackedOnes) {
     Forced forced(isa);
     if (!packed_kernels()) GTEST_SKIP() << "no packed kernels on this CPU";
     for (const Geo& geo : std::vector<Geo>{{1, 160, 7, 7, 960, 1},
+                                           {3, 300, 7, 7, 37, 1},
+                                           {2, 129, 14, 14, 61, 1},
                                            {2, 24, 14, 14, 77, 1},
                                            {1, 16, 56, 56, 96, 1},
                                            {1, 40, 5, 13, 36, 2},

@@ -47,13 +47,84 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bia
   return activate256(add ? _mm256_add_ps(v, bias) : v, kAct);
 }
 
-// MR rows (one panel, row stride MR in the packed weight) × n columns, AVX-512: 48 columns at a
-// time (24 accumulators: 3 loads of x and 8 broadcasts per 24 multiply-adds), then 32, then 16,
-// masked.
+// One tile of MR rows × 49 columns from column j, AVX-512: 48 in 24 accumulators as panel512's
+// tiles, the 49th in the lanes of one more (lane r: row r), so that a 7 × 7 plane (49) or a
+// 14 × 14 one (4 · 49) is one pass of the weight per 49 columns with no column left over: per p,
+// the panel's MR values (the packed weight holds them side by side) times x's 49th value
+// broadcast, one more multiply-add per 24 (the tail kernels it replaces ran those columns at a
+// quarter of the tiles' speed: 4% of resnet50's 1 × 1 time for 1% of its multiply-adds). 24 + 6
+// registers: every row loop unrolled, or gcc keeps the accumulators in memory.
 template <int MR, ConvActivation kAct>
-__attribute__((target("avx512f"))) void panel512(int64_t n, int64_t k, const float* a,
-                                                 const float* x, int64_t ldx, const float* bias,
-                                                 float* y, int64_t ldy, bool fetch_x) {
+__attribute__((target("avx512f,fma"), always_inline)) inline void tile49(
+    int64_t k, const float* a, const float* x, int64_t ldx, const float* bias, float* y,
+    int64_t ldy, bool fetch_x) {
+  const bool add = bias != nullptr || kAddsBias<kAct>;
+  constexpr auto kRowLanes = static_cast<__mmask16>((1u << MR) - 1);
+  __m512 v0[MR], v1[MR], v2[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+  // The 49th column's sums: a whole panel's 8 in one 256-bit vector (its weight load folded into
+  // the multiply-add), a partial panel's MR in masked 512-bit lanes (the last panel may end the
+  // packed weight; no AVX-512 VL needed).
+  __m256 e8 = _mm256_setzero_ps();
+  __m512 e16 = _mm512_setzero_ps();
+  const float* xp = x;
+  const float* ap = a;
+  for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+    _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
+    if (fetch_x) {
+      _mm_prefetch(reinterpret_cast<const char*>(xp + 49), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(xp + 65), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(xp + 81), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(xp + 97), _MM_HINT_T0);
+    }
+    const __m512 b0 = _mm512_loadu_ps(xp), b1 = _mm512_loadu_ps(xp + 16),
+                 b2 = _mm512_loadu_ps(xp + 32);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(ap[r]);
+      v0[r] = _mm512_fmadd_ps(av, b0, v0[r]);
+      v1[r] = _mm512_fmadd_ps(av, b1, v1[r]);
+      v2[r] = _mm512_fmadd_ps(av, b2, v2[r]);
+    }
+    if constexpr (MR == 8)
+      e8 = _mm256_fmadd_ps(_mm256_loadu_ps(ap), _mm256_broadcast_ss(xp + 48), e8);
+    else
+      e16 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(xp[48]), e16);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+    float* yr = y + r * ldy;
+    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv, add));
+    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv, add));
+    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv, add));
+  }
+  alignas(64) float out[16];
+  if constexpr (MR == 8) {
+    const __m256 b8 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    _mm256_store_ps(out, activate256(add ? _mm256_add_ps(e8, b8) : e8, kAct));
+  } else {
+    const __m512 b16 = bias ? _mm512_maskz_loadu_ps(kRowLanes, bias) : _mm512_setzero_ps();
+    _mm512_store_ps(out, activate512(add ? _mm512_add_ps(e16, b16) : e16, kAct));
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) y[r * ldy + 48] = out[r];
+}
+
+// MR rows (one panel, row stride MR in the packed weight) × n columns, AVX-512: with `t49` (n a
+// multiple of 49), tiles of 49 (tile49); otherwise 48 columns at a time (24 accumulators: 3 loads
+// of x and 8 broadcasts per 24 multiply-adds), then 32, then 16, masked.
+template <int MR, ConvActivation kAct>
+__attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const float* a,
+                                                     const float* x, int64_t ldx, const float* bias,
+                                                     float* y, int64_t ldy, bool fetch_x,
+                                                     bool t49) {
+  if (t49) {
+    for (int64_t j = 0; j + 49 <= n; j += 49)
+      tile49<MR, kAct>(k, a, x + j, ldx, bias, y + j, ldy, fetch_x);
+    return;
+  }
   __m512 bv[MR];
   const bool add = bias != nullptr || kAddsBias<kAct>;
   for (int r = 0; r < MR; ++r) bv[r] = _mm512_set1_ps(bias ? bias[r] : 0.0f);
@@ -138,6 +209,10 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
     const float* xp = x + j;
     const float* ap = a + R0;
     for (int64_t p = 0; p < k; ++p, xp += ldx, ap += MR) {
+      // The panel's weight ahead (by the first half of the panel's rows: the second finds it in
+      // L1 or L2): a 7 × 7 layer's 1–4 MiB weight comes from L3 or memory once per image.
+      if constexpr (R0 == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
       const __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8),
                    b2 = _mm256_loadu_ps(xp + 16);
       for (int r = 0; r < R; ++r) {
@@ -201,7 +276,7 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
 
 template <int MR, ConvActivation kAct>
 void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx, const float* bias,
-              float* y, int64_t ldy, bool /*fetch_x*/) {
+              float* y, int64_t ldy, bool /*fetch_x*/, bool /*t49*/) {
   rows256<MR, 0, std::min(MR, 4), kAct>(n, k, a, x, ldx, bias, y, ldy);
   if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, y, ldy);
 }
@@ -242,7 +317,7 @@ __attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const 
 }
 
 using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
-                         const float* bias, float* y, int64_t ldy, bool fetch_x);
+                         const float* bias, float* y, int64_t ldy, bool fetch_x, bool t49);
 using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x, int64_t ldx,
                         const float* bias, float* y, int64_t ldy);
 
@@ -254,19 +329,24 @@ using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x,
 // columns: one chunk of 48 + 1, not a second pass over the weight for one column). A chunk's last
 // columns past a multiple of the vector (kLanes), when there are at most kTailMaxColumns, go to
 // the tail kernels, kTailPanels full panels at a time, right after those panels' other columns
-// (their weights still in L2). The e^x activations over each panel's tile right after it is stored.
-template <ConvActivation kAct, const PanelFn* kPanels, const TailFn* kTails, int64_t kLanes>
+// (their weights still in L2). With k49 (AVX-512), columns a multiple of 49 but not of 16 (7 × 7
+// and 14 × 14 planes) go in tiles of 49 instead (tile49), chunks of whole tiles, no tail. The e^x
+// activations over each panel's tile right after it is stored.
+template <ConvActivation kAct, const PanelFn* kPanels, const TailFn* kTails, int64_t kLanes,
+          bool k49>
 void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float* x, int64_t ldx,
                const float* bias, float* y, int64_t ldy) {
   if (m <= 0 || n <= 0) return;
   const int64_t kk = std::max<int64_t>(k, 1);
+  const bool t49 = k49 && n % 49 == 0 && n % 16 != 0;
+  const int64_t tile = t49 ? 49 : kTile;
   const int64_t floats = (m * kk <= kWeightInL2Floats ? kChunkL1Bytes : kChunkL2Bytes) /
                          static_cast<int64_t>(sizeof(float));
-  const int64_t chunk = std::max<int64_t>(kTile, floats / kk / kTile * kTile);
+  const int64_t chunk = std::max<int64_t>(tile, floats / kk / tile * tile);
   constexpr int64_t kGroupRows = kTailPanels * kPackRows;
   for (int64_t j0 = 0; j0 < n;) {
-    const int64_t w = n - j0 < chunk + kTile ? n - j0 : chunk;
-    const int64_t rem = w % kLanes <= kTailMaxColumns ? w % kLanes : 0;
+    const int64_t w = t49 ? std::min(chunk, n - j0) : n - j0 < chunk + kTile ? n - j0 : chunk;
+    const int64_t rem = !t49 && w % kLanes <= kTailMaxColumns ? w % kLanes : 0;
     for (int64_t g0 = 0; g0 < m; g0 += kGroupRows) {
       const int64_t g1 = std::min(m, g0 + kGroupRows);
       const int64_t full = (g1 - g0) / kPackRows;  // full panels in the group
@@ -277,7 +357,7 @@ void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float
         float* yt = y + r0 * ldy + j0;
         if (cols > 0)
           kPanels[rows - 1](cols, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt,
-                            ldy, r0 == 0);
+                            ldy, r0 == 0, t49);
         if constexpr (conv_activation_exp(kAct))
           for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, cols);
       }
@@ -306,8 +386,8 @@ static_assert(kTailPanels == 8, "kTails256 has kernels for 1..8 panels");
 
 template <ConvActivation kAct>
 PointwiseFn for_isa(Isa isa) {
-  if (isa == Isa::kAvx512) return pointwise<kAct, kPanels512<kAct>, kTails256<kAct>, 16>;
-  if (isa == Isa::kAvx2) return pointwise<kAct, kPanels256<kAct>, kTails256<kAct>, 8>;
+  if (isa == Isa::kAvx512) return pointwise<kAct, kPanels512<kAct>, kTails256<kAct>, 16, true>;
+  if (isa == Isa::kAvx2) return pointwise<kAct, kPanels256<kAct>, kTails256<kAct>, 8, false>;
   return nullptr;
 }
 #endif
