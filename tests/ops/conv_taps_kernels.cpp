@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_support.h"
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/conv2d.h"
@@ -21,29 +22,6 @@
 
 namespace cellar::ops {
 namespace {
-
-std::vector<float> uniform(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
-
-std::vector<Isa> simd_sets() {
-  std::vector<Isa> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
-    if (cpu_has(isa)) out.push_back(isa);
-  return out;
-}
-
-struct Forced {
-  explicit Forced(Isa isa) : previous(force_isa(isa)) {}
-  ~Forced() { force_isa(previous); }
-  Forced(const Forced&) = delete;
-  Forced& operator=(const Forced&) = delete;
-  Isa previous;
-};
 
 // The portable epilogue's arithmetic (conv2d.cpp's epilogue_row) on one sum.
 float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
@@ -141,8 +119,8 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
                                       ConvActivation::kHSigmoid};
   runtime::ThreadPool pool(2);
-  for (Isa isa : simd_sets()) {
-    Forced forced(isa);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
     for (const ConvGeometry& g : geos) {
       const int64_t cg = g.c / g.group;
       const auto x = uniform(static_cast<size_t>(g.n * g.c * g.h * g.w), 1);
@@ -190,12 +168,12 @@ TEST(ConvTapsKernels, TakesOnlyWhatItComputes) {
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1, 1, 8), ConvActivation::kReLU));
   EXPECT_TRUE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 2, 1), ConvActivation::kReLU));
   // Where it is faster than im2col + GEMM: AVX-512 everywhere, AVX2 on planes 28 wide or more.
-  for (Isa isa : simd_sets()) {
-    Forced forced(isa);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
     EXPECT_TRUE(conv_taps_pays(geometry(1, 8, 56, 56, 8, 3, 1, 1)));
     EXPECT_EQ(conv_taps_pays(geometry(1, 8, 7, 7, 8, 3, 1, 1)), isa == Isa::kAvx512);
   }
-  Forced none(Isa::kNone);
+  ForcedIsa none(Isa::kNone);
   EXPECT_FALSE(conv_taps_fits(geometry(1, 8, 8, 8, 8, 3, 1, 1), ConvActivation::kReLU));
 }
 
@@ -208,7 +186,7 @@ TEST(ConvTapsKernels, PackedFusedConvolutionsMatchThePortableOnes) {
   struct Geo {
     int64_t n, c, h, w, o, stride;
   };
-  for (Isa isa : simd_sets()) {
+  for (Isa isa : simd_isas()) {
     for (const Geo& geo :
          std::vector<Geo>{{2, 64, 14, 14, 64, 1}, {1, 33, 13, 9, 19, 2}, {2, 16, 7, 7, 40, 1}}) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " c " + std::to_string(geo.c) + " o " +
@@ -231,12 +209,12 @@ TEST(ConvTapsKernels, PackedFusedConvolutionsMatchThePortableOnes) {
       packed_attrs["packed_weight"] = true;
       Tensor want(DType::Float32, out.shape), got(DType::Float32, out.shape);
       {
-        Forced portable(Isa::kNone);
+        ForcedIsa portable(Isa::kNone);
         const Kernel plain = fused->make_kernel(types, attrs);
         std::vector<Tensor> plain_in{x, w, bias}, want_out{want};
         plain(plain_in, want_out);
       }
-      Forced forced(isa);
+      ForcedIsa forced(isa);
       const Kernel packed = fused->make_kernel(types, packed_attrs);
       std::vector<Tensor> packed_in{x, pack_conv_weight(w, 1), bias}, got_out{got};
       runtime::ThreadPool pool(2);

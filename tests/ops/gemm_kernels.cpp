@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernel_test_support.h"
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/conv2d.h"
@@ -24,14 +25,6 @@
 
 namespace cellar::ops {
 namespace {
-
-std::vector<float> random_floats(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
 
 // C = A · B in double, A m × k, B k × n (both row-major, dense).
 std::vector<double> reference(int64_t m, int64_t n, int64_t k, const std::vector<float>& a,
@@ -55,24 +48,8 @@ void expect_close(const std::vector<float>& got, const std::vector<double>& want
 
 using Shape3 = std::tuple<int64_t, int64_t, int64_t>;  // m, n, k
 
-// The SIMD instruction sets this CPU can run kernels of: every test below runs once per set, each
-// forced in turn (the CPU's best one is what the executor picks; the others are what another CPU
-// picks).
-std::vector<Isa> simd_isas() {
-  std::vector<Isa> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
-    if (cpu_has(isa)) out.push_back(isa);
-  return out;
-}
-
-struct ForcedIsa {
-  explicit ForcedIsa(Isa isa) : previous(force_isa(isa)) {}
-  ~ForcedIsa() { force_isa(previous); }
-  ForcedIsa(const ForcedIsa&) = delete;
-  ForcedIsa& operator=(const ForcedIsa&) = delete;
-  Isa previous;
-};
-
+// Every test below runs once per SIMD instruction set this CPU has (simd_isas), each forced in
+// turn.
 TEST(GemmKernels, TheCpusBestInstructionSetIsTheDefault) {
   const Isa best = cpu_has(Isa::kAvx512) ? Isa::kAvx512
                    : cpu_has(Isa::kAvx2) ? Isa::kAvx2
@@ -102,8 +79,8 @@ TEST(GemmKernels, OneRowBothLayoutsMatchTheReferenceAndEveryColumnSplit) {
     ForcedIsa forced(isa);
     for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
              {1, 1}, {7, 3}, {100, 33}, {513, 17}, {1000, 256}, {64, 16}}) {
-      const auto x = random_floats(static_cast<size_t>(k), 1);
-      const auto b = random_floats(static_cast<size_t>(k * n), 2);
+      const auto x = uniform(static_cast<size_t>(k), 1);
+      const auto b = uniform(static_cast<size_t>(k * n), 2);
       std::vector<float> bt(b.size());
       for (int64_t p = 0; p < k; ++p)
         for (int64_t j = 0; j < n; ++j)
@@ -139,8 +116,8 @@ TEST(GemmKernels, OneRowWithEqualWeightColumnsGivesEqualOutputs) {
     ForcedIsa forced(isa);
     // A Dense layer whose output units all have the same weights: every output the same float.
     const int64_t n = 1000, k = 2048;
-    const auto x = random_floats(static_cast<size_t>(k), 3);
-    const auto row = random_floats(static_cast<size_t>(k), 4);
+    const auto x = uniform(static_cast<size_t>(k), 3);
+    const auto row = uniform(static_cast<size_t>(k), 4);
     std::vector<float> bt(static_cast<size_t>(n * k));
     for (int64_t j = 0; j < n; ++j) std::copy(row.begin(), row.end(), bt.begin() + j * k);
     runtime::ThreadPool pool(2);
@@ -166,8 +143,8 @@ TEST(GemmKernels, UnpackedProductsMatchTheReferenceAndAnySplit) {
                                               {64, 512, 784},
                                               {23, 97, 130},
                                               {7, 200, 1}}) {
-      const auto a = random_floats(static_cast<size_t>(m * k), 12);
-      const auto b = random_floats(static_cast<size_t>(k * n), 13);
+      const auto a = uniform(static_cast<size_t>(m * k), 12);
+      const auto b = uniform(static_cast<size_t>(k * n), 13);
       std::vector<float> whole(static_cast<size_t>(m * n));
       gemm(false, false, m, n, k, a.data(), k, b.data(), n, whole.data(), n);
       expect_close(whole, reference(m, n, k, a, b), k);
@@ -210,9 +187,9 @@ TEST(GemmKernels, EpilogueAddsTheBiasAndAppliesReLUOnEveryPath) {
                                            {5, 20, 0, false, false}}) {
       SCOPED_TRACE(std::to_string(t.m) + "x" + std::to_string(t.n) + "x" + std::to_string(t.k) +
                    (t.ta ? " A transposed" : "") + (t.tb ? " B transposed" : ""));
-      const auto a = random_floats(static_cast<size_t>(t.m * t.k), 21);
-      const auto b = random_floats(static_cast<size_t>(t.k * t.n), 22);
-      auto bias = random_floats(static_cast<size_t>(t.n), 23);
+      const auto a = uniform(static_cast<size_t>(t.m * t.k), 21);
+      const auto b = uniform(static_cast<size_t>(t.k * t.n), 22);
+      auto bias = uniform(static_cast<size_t>(t.n), 23);
       bias[static_cast<size_t>(t.n / 2)] = std::numeric_limits<float>::quiet_NaN();
       const int64_t lda = t.ta ? t.m : t.k, ldb = t.tb ? t.k : t.n;
       std::vector<float> plain(static_cast<size_t>(t.m * t.n));
@@ -284,9 +261,9 @@ TEST(GemmKernels, ColumnPackedBGivesTheUnpackedProduct) {
                                               {9, 500, 64},
                                               {64, 520, 33}}) {
       SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
-      const auto a = random_floats(static_cast<size_t>(m * k), 31);
-      const auto b = random_floats(static_cast<size_t>(k * n), 32);
-      const auto bias = random_floats(static_cast<size_t>(n), 33);
+      const auto a = uniform(static_cast<size_t>(m * k), 31);
+      const auto b = uniform(static_cast<size_t>(k * n), 32);
+      const auto bias = uniform(static_cast<size_t>(n), 33);
       std::vector<float> packed(b.size());
       pack_columns(k, n, b.data(), n, packed.data());
       for (GemmActivation act :
@@ -323,8 +300,8 @@ TEST(GemmKernels, PackedMatchesTheReferenceAndAnySplit) {
                                               {64, 1024, 64},
                                               {20, 300, 700},
                                               {17, 16, 300}}) {
-      const auto a = random_floats(static_cast<size_t>(m * k), 5);
-      const auto b = random_floats(static_cast<size_t>(k * n), 6);
+      const auto a = uniform(static_cast<size_t>(m * k), 5);
+      const auto b = uniform(static_cast<size_t>(k * n), 6);
       std::vector<float> packed(a.size());
       pack_rows(m, k, a.data(), k, packed.data());
       std::vector<float> whole(static_cast<size_t>(m * n));
@@ -358,8 +335,8 @@ TEST(GemmKernels, BlockedProductsAreOneChainPerElementOnEverySet) {
                                             {24, 300, 20},
                                             {33, 1000, 5}}) {
     SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
-    const auto a = random_floats(static_cast<size_t>(m * k), 41);
-    const auto b = random_floats(static_cast<size_t>(k * n), 42);
+    const auto a = uniform(static_cast<size_t>(m * k), 41);
+    const auto b = uniform(static_cast<size_t>(k * n), 42);
     std::vector<float> packed(a.size());
     pack_rows(m, k, a.data(), k, packed.data());
     // The pieces [3i, 3i + 2), and B's rows for them one after another.
@@ -405,10 +382,10 @@ TEST(GemmKernels, PackedRowsWithEqualWeightsGiveEqualOutputs) {
     if (!packed_kernels()) GTEST_SKIP() << "this CPU has neither AVX2 + FMA nor AVX-512";
     // 13 equal rows: one full panel and a panel of 5, which runs another kernel instance.
     const int64_t m = 13, n = 70, k = 301;
-    const auto row = random_floats(static_cast<size_t>(k), 7);
+    const auto row = uniform(static_cast<size_t>(k), 7);
     std::vector<float> a(static_cast<size_t>(m * k));
     for (int64_t i = 0; i < m; ++i) std::copy(row.begin(), row.end(), a.begin() + i * k);
-    const auto b = random_floats(static_cast<size_t>(k * n), 8);
+    const auto b = uniform(static_cast<size_t>(k * n), 8);
     std::vector<float> packed(a.size()), c(static_cast<size_t>(m * n));
     pack_rows(m, k, a.data(), k, packed.data());
     gemm_packed(m, n, k, packed.data(), b.data(), n, c.data(), n);
@@ -452,7 +429,7 @@ TEST(GemmKernels, PackedConvolutionMatchesTheUnpackedOne) {
         const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c / geo.group, geo.k, geo.k};
         Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
         auto fill = [](Tensor& t, unsigned seed) {
-          const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+          const auto v = uniform(static_cast<size_t>(t.numel()), seed);
           std::copy(v.begin(), v.end(), t.data<float>());
         };
         fill(x, 9), fill(w, 10), fill(bias, 11);
@@ -518,7 +495,7 @@ TEST(GemmKernels, ConvolutionSplitsGiveTheSameBitsAsOneWorker) {
     SCOPED_TRACE("input " + xs.str() + " weight " + ws.str());
     Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
     auto fill = [](Tensor& t, unsigned seed) {
-      const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+      const auto v = uniform(static_cast<size_t>(t.numel()), seed);
       std::copy(v.begin(), v.end(), t.data<float>());
     };
     fill(x, 41), fill(w, 42), fill(bias, 43);
@@ -597,7 +574,7 @@ TEST(GemmKernels, DirectConvolutionMatchesIm2col) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.o, geo.c, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.o});
       auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        const auto v = uniform(static_cast<size_t>(t.numel()), seed);
         std::copy(v.begin(), v.end(), t.data<float>());
       };
       fill(x, 21), fill(w, 22), fill(bias, 23);
@@ -661,7 +638,7 @@ TEST(GemmKernels, StrideTwoPhaseCopyOnEverySet) {
   for (Isa isa : isas) {
     ForcedIsa forced(isa);
     for (int64_t n = 0; n <= 70; ++n) {
-      const std::vector<float> v = random_floats(static_cast<size_t>(2 * n + 1), 31);
+      const std::vector<float> v = uniform(static_cast<size_t>(2 * n + 1), 31);
       std::vector<float> src(v.begin(), v.begin() + std::max<int64_t>(0, 2 * n - 1));
       std::vector<float> got(static_cast<size_t>(n) + 1, -7.0f);
       gather_stride2(got.data(), n, src.data());
@@ -698,7 +675,7 @@ TEST(GemmKernels, DepthwiseMatchesThePortableLoop) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{o, 1, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{o});
       auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        const auto v = uniform(static_cast<size_t>(t.numel()), seed);
         std::copy(v.begin(), v.end(), t.data<float>());
       };
       fill(x, 14), fill(w, 15), fill(bias, 16);
@@ -778,7 +755,7 @@ void expect_depthwise_matches_the_portable_loop(const DepthwiseGeo& geo) {
       const Shape xs{geo.n, geo.c, geo.h, geo.w}, ws{geo.c, 1, geo.k, geo.k};
       Tensor x(DType::Float32, xs), w(DType::Float32, ws), bias(DType::Float32, Shape{geo.c});
       auto fill = [](Tensor& t, unsigned seed) {
-        const auto v = random_floats(static_cast<size_t>(t.numel()), seed);
+        const auto v = uniform(static_cast<size_t>(t.numel()), seed);
         std::copy(v.begin(), v.end(), t.data<float>());
       };
       // Inputs in [−3, 3]: the clamps of ReLU6, HSwish and HSigmoid are crossed both ways.
@@ -994,7 +971,7 @@ TEST(GemmKernels, ExpLanesMatchStdExp) {
 TEST(GemmKernels, FloatSumsInDoubleAreOneOrderOnEverySet) {
   const float inf = std::numeric_limits<float>::infinity();
   // Room for the longest run (19,999) from the latest start (5).
-  std::vector<float> x = random_floats(20004, 31);
+  std::vector<float> x = uniform(20004, 31);
   for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e6f;
   const auto sum_with = [&](Isa isa, size_t start, size_t len) {
     ForcedIsa forced(isa);

@@ -13,20 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_support.h"
 #include "ops/isa.h"
 #include "ops/op_table.h"
 #include "runtime/thread_pool.h"
 
 namespace cellar::ops {
 namespace {
-
-struct Forced {
-  explicit Forced(Isa isa) : previous(force_isa(isa)) {}
-  ~Forced() { force_isa(previous); }
-  Forced(const Forced&) = delete;
-  Forced& operator=(const Forced&) = delete;
-  Isa previous;
-};
 
 // Values with many ties among the maxima: zeros of both signs, NaN, infinities and a few levels.
 Tensor tied_input(const Shape& s, unsigned seed) {
@@ -83,7 +76,7 @@ TEST(MaxPoolKernels, EveryIsaGivesThePortableBits) {
     const Tensor x = tied_input(g.x, seed++);
     Tensor want(DType::Float32, out.shape);
     {
-      Forced portable(Isa::kNone);
+      ForcedIsa portable(Isa::kNone);
       const Kernel k = def->make_kernel(types, attrs);
       std::vector<Tensor> in{x}, o{want};
       k(in, o);
@@ -91,7 +84,7 @@ TEST(MaxPoolKernels, EveryIsaGivesThePortableBits) {
     for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
       if (!cpu_has(isa)) continue;
       SCOPED_TRACE(isa_name(isa));
-      Forced forced(isa);
+      ForcedIsa forced(isa);
       const Kernel k = def->make_kernel(types, attrs);
       for (int threads : {1, 2}) {
         runtime::ThreadPool pool(threads);
@@ -135,7 +128,7 @@ TEST(MaxPoolKernels, ZeroSignAndNaNFollowTheFirstMaximum) {
   for (Isa isa : {Isa::kNone, Isa::kAvx2, Isa::kAvx512}) {
     if (!cpu_has(isa)) continue;
     SCOPED_TRACE(isa_name(isa));
-    Forced forced(isa);
+    ForcedIsa forced(isa);
     Tensor y(DType::Float32, out.shape);
     std::vector<Tensor> in{x}, o{y};
     def->make_kernel(types, attrs)(in, o);

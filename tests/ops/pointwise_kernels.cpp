@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_support.h"
 #include "ops/gemm.h"
 #include "ops/isa.h"
 #include "ops/nn/conv2d.h"
@@ -21,29 +22,6 @@
 
 namespace cellar::ops {
 namespace {
-
-std::vector<float> uniform(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
-
-std::vector<Isa> simd_sets() {
-  std::vector<Isa> out;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
-    if (cpu_has(isa)) out.push_back(isa);
-  return out;
-}
-
-struct Forced {
-  explicit Forced(Isa isa) : previous(force_isa(isa)) {}
-  ~Forced() { force_isa(previous); }
-  Forced(const Forced&) = delete;
-  Forced& operator=(const Forced&) = delete;
-  Isa previous;
-};
 
 constexpr ConvActivation kActs[] = {ConvActivation::kNone,     ConvActivation::kReLU,
                                     ConvActivation::kReLU6,    ConvActivation::kHSwish,
@@ -86,8 +64,8 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       {11, 65, 17},   {40, 103, 64},  {96, 384, 16}, {96, 431, 16},   {96, 433, 16}, {17, 800, 16},
       {160, 49, 480}, {32, 200, 300}, {8, 23, 128},  {96, 785, 24},   {67, 57, 100}, {128, 9, 64},
       {7, 98, 5},     {23, 147, 33},  {61, 196, 64}, {13, 196, 1100}, {66, 392, 17}, {3, 49, 1}};
-  for (Isa isa : simd_sets()) {
-    Forced forced(isa);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
     for (const Case& c : cases) {
       const int64_t ldx = c.n + 5, ldy = c.n + 3;
       const auto w = uniform(static_cast<size_t>(c.m * c.k), 1);
@@ -152,8 +130,8 @@ TEST(PointwiseKernels, PackedOneByOneConvolutionsMatchTheUnpackedOnes) {
   struct Geo {
     int64_t n, c, h, w, o, group;
   };
-  for (Isa isa : simd_sets()) {
-    Forced forced(isa);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
     if (!packed_kernels()) GTEST_SKIP() << "no packed kernels on this CPU";
     for (const Geo& geo : std::vector<Geo>{{1, 160, 7, 7, 960, 1},
                                            {3, 300, 7, 7, 37, 1},
