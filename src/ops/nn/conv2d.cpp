@@ -430,17 +430,21 @@ int64_t conv_part_start(const ConvSplit& sp, int64_t spatial, int64_t part) {
 
 // The kernel, chosen per node:
 // - groups of one input channel (depthwise, group > 1): computed directly; Float32 on AVX2/AVX-512
-//   (ops/nn/depthwise.h) 8 channels at a time, one per vector lane, bias and activation applied in
-//   registers (a channel multiplier above 1: each output plane alone, every tap of a vector of
-//   outputs summed in a register);
+//   (ops/nn/depthwise.h) depthwise_lanes() channels at a time (8 on AVX2, 16 on AVX-512), one per
+//   vector lane, or straight from the rows at stride 1, bias and activation applied in registers
+//   (a channel multiplier above 1: each output plane alone, every tap of a vector of outputs
+//   summed in a register);
 // - a few input channels (Float32, group 1, ops/nn/conv_direct.h): computed directly, each tap of a
 //   vector of outputs read from the input (or a padded copy), no im2col;
+// - a packed Float32 weight of several taps, or a strided 1×1 (ops/nn/conv_taps.h): computed
+//   directly on column-shifted copies of the input rows, no im2col, where measured faster;
 // - otherwise im2col + GEMM per (image, group, block of output positions), a 1×1 stride-1
-//   unpadded convolution reading its input as the im2col matrix directly.
-// Work is split over the Parallel's workers by output planes (depthwise) or by (image, group,
-// column block) units, each worker with its own im2col scratch; when there are fewer units than
-// workers, the column blocks are cut smaller. Bias and activation (FusedConv2D) are applied to
-// each plane or block as soon as it is computed.
+//   unpadded convolution reading its input as the im2col matrix directly; with a packed Float32
+//   weight the product is ops/nn/pointwise.h's kernel (bias and activation in registers).
+// The im2col path's work is split over the Parallel's workers as conv_split says (whole images,
+// else output channels or equal column ranges), each worker with its own im2col scratch; the
+// direct kernels split their own. Bias and activation (FusedConv2D) are applied to each plane or
+// block as soon as it is computed.
 //
 // With a packed weight (pack_conv_weight, made at load time by the optimiser), the GEMMs are
 // gemm_packed's (ops/gemm.h), row blocks start at panel boundaries, and the B operand never has
