@@ -68,6 +68,18 @@ TEST(StoragePool, SmallTenantsShareABlockAlignedAndDisjoint) {
     EXPECT_TRUE(all_equal(s[i], static_cast<unsigned char>(i + 1)));
 }
 
+TEST(StoragePool, AFewSmallTenantsDoNotMakeTheirBlockResident) {
+  // A pool's first block keeps 4 KiB pages: a file with one small misaligned tensor must not hold
+  // a whole huge page for it.
+  StoragePool pool;
+  auto a = pool.allocate(1000);
+  fill(a, 0x7e);
+  const auto block = reinterpret_cast<const std::byte*>(address(a) / StoragePool::kBlockBytes *
+                                                        StoragePool::kBlockBytes);
+  EXPECT_LE(resident_pages(block, StoragePool::kBlockBytes), 16u);
+  EXPECT_TRUE(all_equal(a, 0x7e));
+}
+
 TEST(StoragePool, TenantsOutliveThePoolAndLargeRequestsGoElsewhere) {
   std::shared_ptr<Storage> a, big;
   {
