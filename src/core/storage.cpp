@@ -103,7 +103,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   }
   ::close(fd);  // the mapping outlives the descriptor
   std::shared_ptr<MappedFile> f(new MappedFile(path, data, size, size, false));
-  f->copies_ = std::make_shared<StoragePool>();
+  f->copies_ = std::make_shared<StoragePool>(size);
   return f;
 }
 
@@ -154,7 +154,7 @@ std::shared_ptr<MappedFile> MappedFile::read(const std::filesystem::path& path) 
   }
   ::close(fd);
   std::shared_ptr<MappedFile> f(new MappedFile(path, data, size, map_len, true));
-  f->copies_ = std::make_shared<StoragePool>();
+  f->copies_ = std::make_shared<StoragePool>(size);
   return f;
 }
 
@@ -164,7 +164,7 @@ std::shared_ptr<MappedFile> MappedFile::adopt(std::filesystem::path path,
   f->owned_ = std::move(bytes);
   f->data_ = f->owned_.empty() ? nullptr : f->owned_.data();
   f->size_ = f->owned_.size();
-  f->copies_ = std::make_shared<StoragePool>();
+  f->copies_ = std::make_shared<StoragePool>(f->size_);
   return f;
 }
 
@@ -290,8 +290,8 @@ std::shared_ptr<Storage> StoragePool::allocate(size_t nbytes) {
     std::lock_guard<std::mutex> lock(mu_);
     if (block_ == nullptr || used_ + rounded > kBlockBytes) {
       size_t map_len = 0;
-      // 2 MiB-aligned; huge pages from the pool's second block on (see kBlockBytes).
-      std::byte* p = allocate_for_read(kBlockBytes, map_len, /*huge=*/block_ != nullptr);
+      // 2 MiB-aligned; huge pages but for a small pool's first block (see kBlockBytes).
+      std::byte* p = allocate_for_read(kBlockBytes, map_len, !small_ || block_ != nullptr);
       if (p == nullptr) throw std::bad_alloc();
       block = std::shared_ptr<std::byte>(p, [map_len](std::byte* q) { ::munmap(q, map_len); });
       slot = p;

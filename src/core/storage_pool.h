@@ -29,12 +29,14 @@ class StoragePool {
   // being carved starts a new block, and whichever of the two has more room left is carved next;
   // the other's tail is given back (resident with its huge page, and never handed out).
   static constexpr size_t kMaxPooledBytes = size_t{2} << 20;
-  // A pool's first block keeps 4 KiB pages: a huge page is resident whole from its first touch,
-  // and a file with a few small misaligned tensors (one shard of many, a small checkpoint) would
-  // then hold 2 MiB for them while it is open. A pool that needs a second block is carving a
-  // model's weights, where the huge pages pay (mobilenet_v2_100's first block on 4 KiB pages:
-  // 1,000 more page faults, CPU time within the noise of its 15-18 ms cold start).
+  // A pool expecting less than a block (a small file) makes its first block on 4 KiB pages: a huge
+  // page is resident whole from its first touch, so a file with a few small misaligned tensors
+  // would hold 2 MiB for them while it is open. Every other block asks for huge pages.
   static constexpr size_t kBlockBytes = size_t{2} << 20;
+
+  // `expected_bytes`: about how much the pool will hand out (a file's size; the weights an
+  // optimiser run rewrites).
+  explicit StoragePool(size_t expected_bytes) : small_(expected_bytes < kBlockBytes) {}
 
   // Bytes for a tensor of `nbytes`, Storage::kAlignment-aligned, not zero-filled. A block lives
   // while its tenants do; a tenant of 64 KiB or more gives its whole pages back to the system
@@ -43,6 +45,7 @@ class StoragePool {
   std::shared_ptr<Storage> allocate(size_t nbytes);
 
  private:
+  const bool small_;  // first block on 4 KiB pages
   std::mutex mu_;
   std::shared_ptr<std::byte> block_;  // the block being carved
   size_t used_ = 0;                   // bytes of it handed out

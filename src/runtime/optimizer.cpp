@@ -24,7 +24,7 @@ namespace {
 // values stay (compact() drops the unread ones at the end).
 class Rewriter {
  public:
-  explicit Rewriter(ir::Graph& g) : g_(g), dead_(g.nodes.size(), false) {
+  explicit Rewriter(ir::Graph& g) : g_(g), pool_(weight_bytes(g)), dead_(g.nodes.size(), false) {
     for (size_t i = 0; i < g.initializers.size(); ++i) init_[g.initializers[i].value] = i;
     for (int v : g.outputs) graph_output_.insert(v);
     recount();
@@ -147,6 +147,12 @@ class Rewriter {
     if (names_.empty())
       for (const auto& v : g_.values) names_.insert(v.name);
     return names_;
+  }
+
+  static size_t weight_bytes(const ir::Graph& g) {
+    size_t n = 0;
+    for (const auto& init : g.initializers) n += init.data.nbytes();
+    return n;
   }
 
   ir::Graph& g_;

@@ -47,7 +47,7 @@ size_t resident_pages(const std::byte* p, size_t n) {
 }  // namespace
 
 TEST(StoragePool, SmallTenantsShareABlockAlignedAndDisjoint) {
-  StoragePool pool;
+  StoragePool pool(size_t{64} << 20);
   std::vector<std::shared_ptr<Storage>> s;
   for (size_t n : {1u, 7u, 64u, 100u, 4096u, 5000u, 65536u, 300000u}) s.push_back(pool.allocate(n));
   std::vector<std::pair<uintptr_t, size_t>> ranges;
@@ -68,10 +68,10 @@ TEST(StoragePool, SmallTenantsShareABlockAlignedAndDisjoint) {
     EXPECT_TRUE(all_equal(s[i], static_cast<unsigned char>(i + 1)));
 }
 
-TEST(StoragePool, AFewSmallTenantsDoNotMakeTheirBlockResident) {
-  // A pool's first block keeps 4 KiB pages: a file with one small misaligned tensor must not hold
-  // a whole huge page for it.
-  StoragePool pool;
+TEST(StoragePool, ASmallPoolDoesNotMakeItsFirstBlockResident) {
+  // A pool expecting less than a block keeps its first block on 4 KiB pages: a file with one small
+  // misaligned tensor must not hold a whole huge page for it.
+  StoragePool pool(4096);
   auto a = pool.allocate(1000);
   fill(a, 0x7e);
   const auto block = reinterpret_cast<const std::byte*>(address(a) / StoragePool::kBlockBytes *
@@ -83,7 +83,7 @@ TEST(StoragePool, AFewSmallTenantsDoNotMakeTheirBlockResident) {
 TEST(StoragePool, TenantsOutliveThePoolAndLargeRequestsGoElsewhere) {
   std::shared_ptr<Storage> a, big;
   {
-    StoragePool pool;
+    StoragePool pool(size_t{64} << 20);
     a = pool.allocate(1000);
     big = pool.allocate(StoragePool::kMaxPooledBytes + 1);
     EXPECT_EQ(pool.allocate(0)->nbytes(), 0u);
@@ -96,7 +96,7 @@ TEST(StoragePool, TenantsOutliveThePoolAndLargeRequestsGoElsewhere) {
 }
 
 TEST(StoragePool, AFullBlockStartsAnother) {
-  StoragePool pool;
+  StoragePool pool(size_t{64} << 20);
   std::vector<std::shared_ptr<Storage>> s;
   const size_t n = StoragePool::kBlockBytes / 2 + 1;  // two do not fit one block
   for (int i = 0; i < 4; ++i) {
@@ -111,7 +111,7 @@ TEST(StoragePool, AFullBlockStartsAnother) {
 
 TEST(StoragePool, CarvesOnFromTheBlockWithMoreRoomLeft) {
   constexpr size_t kMiB = size_t{1} << 20;
-  StoragePool pool;
+  StoragePool pool(size_t{64} << 20);
   auto block_of = [](const std::shared_ptr<Storage>& s) {
     return address(s) / StoragePool::kBlockBytes;
   };
@@ -131,7 +131,7 @@ TEST(StoragePool, CarvesOnFromTheBlockWithMoreRoomLeft) {
 }
 
 TEST(StoragePool, ALargeTenantGivesBackItsPagesAndNotItsNeighbours) {
-  StoragePool pool;
+  StoragePool pool(size_t{64} << 20);
   auto before = pool.allocate(1000);  // shares the first page of the large tenant
   auto large = pool.allocate(512 * 1024);
   auto after = pool.allocate(3000);  // shares its last page
@@ -149,7 +149,7 @@ TEST(StoragePool, ALargeTenantGivesBackItsPagesAndNotItsNeighbours) {
 }
 
 TEST(StoragePool, ConcurrentTenantsAreDisjoint) {
-  StoragePool pool;
+  StoragePool pool(size_t{64} << 20);
   constexpr int kThreads = 4, kEach = 200;
   std::vector<std::vector<std::shared_ptr<Storage>>> got(kThreads);
   std::vector<std::thread> threads;
