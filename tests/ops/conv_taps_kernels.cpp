@@ -23,26 +23,6 @@
 namespace cellar::ops {
 namespace {
 
-// The portable epilogue's arithmetic (conv2d.cpp's epilogue_row) on one sum.
-float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
-  if (bias == nullptr && act == ConvActivation::kNone) return sum;
-  const float v = sum + (bias ? bias[r] : 0.0f);
-  auto max0 = [](float a) { return a > 0.0f ? a : 0.0f; };
-  auto min6 = [](float a) { return a < 6.0f ? a : 6.0f; };
-  switch (act) {
-    case ConvActivation::kReLU:
-      return max0(v);
-    case ConvActivation::kReLU6:
-      return min6(max0(v));
-    case ConvActivation::kHSwish:
-      return v * min6(max0(v + 3.0f)) / 6.0f;
-    case ConvActivation::kHSigmoid:
-      return min6(max0(v + 3.0f)) / 6.0f;
-    default:
-      return v;
-  }
-}
-
 ConvGeometry geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t s,
                       int64_t pad, int64_t d = 1, int64_t group = 1, int64_t pad_after = -1) {
   ConvGeometry g{};

@@ -28,26 +28,6 @@ constexpr ConvActivation kActs[] = {ConvActivation::kNone,     ConvActivation::k
                                     ConvActivation::kHSigmoid, ConvActivation::kSiLU,
                                     ConvActivation::kXSigmoid};
 
-// The portable epilogue's arithmetic (conv2d.cpp's epilogue_row) on one sum.
-float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
-  if (bias == nullptr && act == ConvActivation::kNone) return sum;
-  const float v = sum + (bias ? bias[r] : 0.0f);
-  auto max0 = [](float a) { return a > 0.0f ? a : 0.0f; };
-  auto min6 = [](float a) { return a < 6.0f ? a : 6.0f; };
-  switch (act) {
-    case ConvActivation::kReLU:
-      return max0(v);
-    case ConvActivation::kReLU6:
-      return min6(max0(v));
-    case ConvActivation::kHSwish:
-      return v * min6(max0(v + 3.0f)) / 6.0f;
-    case ConvActivation::kHSigmoid:
-      return min6(max0(v + 3.0f)) / 6.0f;
-    default:
-      return v;  // kNone; the e^x ones are applied to the whole row after
-  }
-}
-
 TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
   struct Case {
     int64_t m, n, k;
