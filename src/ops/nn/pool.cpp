@@ -84,6 +84,19 @@ void pool_run(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t p1) {
   }
 }
 
+// The outputs [lo, hi) of a row whose windows lie inside the input along W (rows outside it,
+// SAME's padding, are left out by y0, y1 as the reference leaves them out).
+struct MaxRowSpan {
+  int64_t lo, hi;
+};
+
+MaxRowSpan max_row_span(const PoolGeometry& g) {
+  const int64_t span = g.w - g.kw + 1;  // ox·sw − pl ∈ [0, span): the window is inside along W
+  const int64_t lo = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
+  const int64_t hi = span > 0 ? std::clamp<int64_t>((span - 1 + g.pl) / g.sw + 1, lo, g.ow) : lo;
+  return {lo, hi};
+}
+
 // A max over planes by rows, for windows of at most kMaxRowWidth input columns: for output row
 // oy, the window's rows are first reduced column by column over the sliding window of kw columns
 // (hm[c] = max of input columns c .. c + kw − 1 over the window's rows, a loop that vectorises),
@@ -96,9 +109,7 @@ template <class T>
 void max_pool_rows(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t p1) {
   T hm[kMaxRowWidth];
   const int64_t span = g.w - g.kw + 1;  // columns whose window of kw is inside the input
-  // Outputs whose window is inside the input along W: ox·sw − pl ∈ [0, span).
-  const int64_t lo = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
-  const int64_t hi = span > 0 ? std::clamp<int64_t>((span - 1 + g.pl) / g.sw + 1, lo, g.ow) : lo;
+  const auto [lo, hi] = max_row_span(g);
   for (int64_t p = p0; p < p1; ++p) {
     const T* plane = x + p * g.h * g.w;
     T* out = y + p * g.oh * g.ow;
@@ -186,19 +197,6 @@ float max_window(const PoolGeometry& g, const float* plane, int64_t y0, int64_t 
       m = v > m ? v : m;
     }
   return m;
-}
-
-// The outputs [lo, hi) of a row whose windows lie inside the input along W (rows outside it,
-// SAME's padding, are left out by y0, y1 as the reference leaves them out).
-struct MaxRowSpan {
-  int64_t lo, hi;
-};
-
-MaxRowSpan max_row_span(const PoolGeometry& g) {
-  const int64_t span = g.w - g.kw + 1;
-  const int64_t lo = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
-  const int64_t hi = span > 0 ? std::clamp<int64_t>((span - 1 + g.pl) / g.sw + 1, lo, g.ow) : lo;
-  return {lo, hi};
 }
 
 // Max pools at stride 1 or 2 along W (ResNet's 3 × 3 / 2 after the stem), Float32: a vector of
