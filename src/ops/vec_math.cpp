@@ -248,9 +248,16 @@ __attribute__((target("avx512f"))) double sum_avx512(const float* x, int64_t n) 
     const auto hi = static_cast<__mmask16>(rest <= 16 ? 0 : (1u << (rest - 16)) - 1);
     add32_avx512(acc, _mm512_maskz_loadu_ps(lo, x + k), _mm512_maskz_loadu_ps(hi, x + k + 16));
   }
-  alignas(64) double s[32];
-  for (int v = 0; v < 4; ++v) _mm512_store_pd(s + 8 * v, acc[v]);
-  return tree32(s);
+  // tree32's additions in registers, pair for pair (acc[v] holds s[8v, 8v + 8)): with short
+  // runs (a squeeze-excitation's 4 × 4 mean) the stores and 31 scalar additions were most of it
+  const __m512d s8 = _mm512_add_pd(_mm512_add_pd(acc[0], acc[2]), _mm512_add_pd(acc[1], acc[3]));
+  // lane i of s4, s2, s1 (i below 4, 2, 1): s[i] + s[i + 4], then + 2, then + 1 (the maskz forms:
+  // GCC 12 warns of the plain ones' undefined pass-through)
+  const __m512d s4 =
+      _mm512_add_pd(s8, _mm512_maskz_shuffle_f64x2(0xFF, s8, s8, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512d s2 = _mm512_add_pd(s4, _mm512_maskz_permutex_pd(0xFF, s4, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512d s1 = _mm512_add_pd(s2, _mm512_maskz_permute_pd(0xFF, s2, 0x55));
+  return _mm512_cvtsd_f64(s1);
 }
 
 __attribute__((target("avx2,fma"))) inline void add32_avx2(__m256d* acc, const float* p) {
@@ -268,9 +275,12 @@ __attribute__((target("avx2,fma"))) double sum_avx2(const float* x, int64_t n) {
     for (int64_t i = k; i < n; ++i) lane[i - k] = x[i];
     add32_avx2(acc, lane);
   }
-  alignas(32) double s[32];
-  for (int v = 0; v < 8; ++v) _mm256_store_pd(s + 4 * v, acc[v]);
-  return tree32(s);
+  // tree32's additions in registers, pair for pair (acc[v] holds s[4v, 4v + 4))
+  for (int v = 0; v < 4; ++v) acc[v] = _mm256_add_pd(acc[v], acc[v + 4]);
+  for (int v = 0; v < 2; ++v) acc[v] = _mm256_add_pd(acc[v], acc[v + 2]);
+  const __m256d s4 = _mm256_add_pd(acc[0], acc[1]);
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
 }
 #endif
 

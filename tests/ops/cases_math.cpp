@@ -450,6 +450,18 @@ const OpCaseTable kMath([] {
        .inputs = {uniform({4, 9}, 10)},
        .attrs = {{"axis", V{}}},
        .reference = reduce_ref(Red::kSum)},
+      // Runs too short for the SIMD sums (a squeeze-excitation's mean over 2 × 2 and 1 × 3): the
+      // plain loops over contiguous runs, one running sum per output.
+      {.op = "ReduceMean",
+       .label = "trailing_2x2",
+       .inputs = {uniform({2, 6, 2, 2}, 14)},
+       .attrs = {{"axis", V{2, 3}}, {"keep_dims", true}},
+       .reference = reduce_ref(Red::kMean)},
+      {.op = "ReduceSum",
+       .label = "trailing_1x3",
+       .inputs = {uniform({5, 1, 3}, 15)},
+       .attrs = {{"axis", V{1, 2}}},
+       .reference = reduce_ref(Red::kSum)},
       // Runs long enough for the SIMD sums (chains of 32 and 16 floats, then 8 and 4, then one by
       // one): 49, 135 and 1,003 elements, on every instruction set the CPU has.
       {.op = "ReduceMean",

@@ -93,30 +93,55 @@ inline void walk(const std::vector<int64_t>& dims, const std::vector<int64_t>& s
   }
 }
 
+// Calls f(i, base, off) for every output i and every offset `off` of its reduced elements, in
+// the order of the two odometers. When the reduced axes trail the kept ones, output i's elements
+// are the contiguous run [i·n, (i + 1)·n) and the walk is two plain loops: the odometers cost
+// several times the arithmetic over short runs (the 2 × 2 and 4 × 4 squeeze-excitation means of a
+// MobileNetV3 at 64 × 64 took 18% of its run through them). The order, and so every value, is the
+// same on both paths.
+template <class Begin, class Step, class End>
+inline void for_each_output(const ReducePlan& p, Begin begin, Step step, End end) {
+  if (p.trailing) {
+    const int64_t n = p.red_count;
+    for (int64_t i = 0; i < p.out_count; ++i) {
+      auto acc = begin();
+      for (int64_t off = i * n, stop = off + n; off < stop; ++off) step(acc, off);
+      end(i, acc);
+    }
+    return;
+  }
+  walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
+    auto acc = begin();
+    walk(p.red_dims, p.red_strides, p.red_count,
+         [&](int64_t, int64_t off) { step(acc, base + off); });
+    end(i, acc);
+  });
+}
+
 template <class T, ReduceKind K>
 Kernel reduce_kernel(ReducePlan p) {
   return [p = std::move(p)](std::span<const Tensor> in, std::span<Tensor> out) {
     const T* x = in[0].data<T>();
     T* y = out[0].data<T>();
     if constexpr (K == ReduceKind::kMax || K == ReduceKind::kMin) {
-      walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
-        T m = K == ReduceKind::kMax ? std::numeric_limits<T>::lowest()
-                                    : std::numeric_limits<T>::max();
-        walk(p.red_dims, p.red_strides, p.red_count, [&](int64_t, int64_t off) {
-          const T v = x[base + off];
-          // NaN propagates, as in torch and ONNX Runtime (once m is NaN nothing replaces it)
-          if ((K == ReduceKind::kMax ? v > m : v < m) || v != v) m = v;
-        });
-        y[i] = m;
-      });
+      for_each_output(
+          p,
+          [] {
+            return K == ReduceKind::kMax ? std::numeric_limits<T>::lowest()
+                                         : std::numeric_limits<T>::max();
+          },
+          [&](T& m, int64_t at) {
+            const T v = x[at];
+            // NaN propagates, as in torch and ONNX Runtime (once m is NaN nothing replaces it)
+            if ((K == ReduceKind::kMax ? v > m : v < m) || v != v) m = v;
+          },
+          [&](int64_t i, T m) { y[i] = m; });
     } else if constexpr (K == ReduceKind::kProd) {
+      // unsigned for integers: a wrapping product is defined behaviour
       using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
-      walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
-        Acc s = 1;  // unsigned for integers: a wrapping product is defined behaviour
-        walk(p.red_dims, p.red_strides, p.red_count,
-             [&](int64_t, int64_t off) { s *= static_cast<Acc>(x[base + off]); });
-        y[i] = static_cast<T>(s);
-      });
+      for_each_output(
+          p, [] { return Acc{1}; }, [&](Acc& s, int64_t at) { s *= static_cast<Acc>(x[at]); },
+          [&](int64_t i, Acc s) { y[i] = static_cast<T>(s); });
     } else if (std::is_same_v<T, float> && p.trailing && p.red_count >= 8) {
       // Contiguous runs (a squeeze-excitation's mean over H and W): summed in double in SIMD lanes
       // (vec_math.h float_sum_simd: 32 running sums added pairwise, the same order on every
@@ -132,19 +157,18 @@ Kernel reduce_kernel(ReducePlan p) {
       }
     } else {
       using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-      walk(p.kept_dims, p.kept_strides, p.out_count, [&](int64_t i, int64_t base) {
-        Acc s = 0;
-        walk(p.red_dims, p.red_strides, p.red_count,
-             [&](int64_t, int64_t off) { s += static_cast<Acc>(x[base + off]); });
-        if constexpr (K == ReduceKind::kMean) {
-          if constexpr (std::is_floating_point_v<T>)
-            s = p.red_count ? s / static_cast<double>(p.red_count)
-                            : std::numeric_limits<double>::quiet_NaN();
-          else  // integer mean truncates, as ONNX Runtime's does; over nothing it is 0
-            s = p.red_count ? s / p.red_count : 0;
-        }
-        y[i] = static_cast<T>(s);
-      });
+      for_each_output(
+          p, [] { return Acc{0}; }, [&](Acc& s, int64_t at) { s += static_cast<Acc>(x[at]); },
+          [&](int64_t i, Acc s) {
+            if constexpr (K == ReduceKind::kMean) {
+              if constexpr (std::is_floating_point_v<T>)
+                s = p.red_count ? s / static_cast<double>(p.red_count)
+                                : std::numeric_limits<double>::quiet_NaN();
+              else  // integer mean truncates, as ONNX Runtime's does; over nothing it is 0
+                s = p.red_count ? s / p.red_count : 0;
+            }
+            y[i] = static_cast<T>(s);
+          });
     }
   };
 }
