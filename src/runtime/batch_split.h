@@ -1,0 +1,40 @@
+// Running a batch in slices (private to src/runtime). At batch 8 the activations of the 8 images
+// outgrow the caches (ResNet-50's 256 × 56 × 56 fp32 tensor is 25.7 MB at batch 8, L3 is 32 MiB):
+// every layer then streams its input and output through memory, and a run costs ~5% more per
+// image than at batch 1. Where every op computes each image apart from the others, the executor
+// plans the graph for a slice of the batch (a few images, the leading axis of every input and
+// output) and runs that plan once per slice, on pointer offsets into the inputs and outputs: the
+// slice's activations stay in the caches, and its arena is the slice's, not the batch's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cellar/ir/graph.h"
+
+namespace cellar::runtime {
+
+// Whether running `g` on equal slices of its inputs' leading axis, and concatenating the slices of
+// its outputs, computes the same values as one run at `types` (per value id, the plan's types):
+// every input and output has the same leading size N ≥ 2, and every op that reads a value derived
+// from an input computes each index of that axis from the same index of its inputs alone
+// (element-wise ops, convolution and pooling, BatchNorm in inference mode, reductions, softmax and
+// concatenation over other axes, MatMul whose rows are the batch against constant weights,
+// Flatten, Transpose keeping axis 0 first). Any op or attribute the analysis does not know makes
+// it false, with the reason in `why` (when given): be conservative, a wrong yes is a wrong
+// result. The caller still checks the slice's plan: each such value's slice type must be its type
+// with the leading size cut (see slice_types_match).
+bool batch_separable(const ir::Graph& g, const std::vector<ir::ValueType>& types,
+                     std::string* why = nullptr);
+
+// Per value id: whether the value follows the graph's inputs along their leading axis (false for
+// constants and what is computed from constants alone). Valid only where batch_separable is true.
+std::vector<bool> batch_values(const ir::Graph& g);
+
+// Whether the slice plan's types (`slice`, at leading size `b`) are `full`'s with the leading size
+// cut to `b` on every value batch_values marks, and the same elsewhere.
+bool slice_types_match(const ir::Graph& g, const std::vector<ir::ValueType>& full,
+                       const std::vector<ir::ValueType>& slice, int64_t b);
+
+}  // namespace cellar::runtime
