@@ -1,5 +1,7 @@
 #include "runtime/batch_split.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "ops/attr.h"
@@ -189,6 +191,20 @@ bool batch_separable(const ir::Graph& g, const std::vector<ir::ValueType>& types
         return no(where + ": moves the batch axis");
       continue;
     }
+    if (op == "Pad") {
+      // `paddings`: (before, after) per dimension, axis 0's first; any mode pads each image apart
+      // when axis 0 gets nothing.
+      std::vector<int64_t> pads;
+      try {
+        pads = ops::attr_ints(node.attrs, op, "paddings");
+      } catch (const Error&) {
+        pads.clear();
+      }
+      if (node.inputs.size() != 1 || pads.size() != 2 * static_cast<size_t>(r) || pads[0] != 0 ||
+          pads[1] != 0)
+        return no(where + ": pads the batch axis, or says not how");
+      continue;
+    }
     return no(where + ": not known to compute images apart");
   }
   return true;
@@ -211,6 +227,47 @@ bool slice_types_match(const ir::Graph& g, const std::vector<ir::ValueType>& ful
       if (full[v].shape[d] != slice[v].shape[d]) return false;
   }
   return true;
+}
+
+size_t slice_budget() {
+  // sysconf(_SC_LEVEL3_CACHE_SIZE) gives the socket's L3 on some VMs (384 MiB on this project's
+  // Zen 5 VM, whose cores share 32 MiB); sysfs gives the cache the CPU's cores share.
+  size_t l3 = size_t{32} << 20;
+  if (std::FILE* f = std::fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r")) {
+    unsigned long long v = 0;
+    char unit = 0;
+    if (std::fscanf(f, "%llu%c", &v, &unit) >= 1 && v > 0)
+      l3 = static_cast<size_t>(v) * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1);
+    std::fclose(f);
+  }
+  return l3 / 4;
+}
+
+size_t image_working_set(const ir::Graph& g, const std::vector<ir::ValueType>& types, int64_t n) {
+  const std::vector<bool> batched = batch_values(g);
+  auto bytes = [&](int v) {
+    const auto& t = types.at(static_cast<size_t>(v));
+    return batched[static_cast<size_t>(v)]
+               ? static_cast<size_t>(t.shape.numel()) * itemsize(t.dtype)
+               : size_t{0};
+  };
+  size_t most = 0;
+  for (const ir::Node& node : g.nodes) {
+    size_t step = 0;
+    for (int v : node.inputs) step += bytes(v);
+    for (int v : node.outputs) step += bytes(v);
+    most = std::max(most, step);
+  }
+  return n > 0 ? most / static_cast<size_t>(n) : most;
+}
+
+int64_t choose_slice(int64_t n, size_t image_bytes, size_t budget, int parallel) {
+  if (static_cast<size_t>(n) * image_bytes <= budget) return n;
+  int64_t best = 1;
+  for (int64_t b = 1; b < n; ++b)
+    if (n % b == 0 && static_cast<size_t>(b) * static_cast<size_t>(parallel) * image_bytes <= budget)
+      best = b;
+  return best;
 }
 
 }  // namespace cellar::runtime

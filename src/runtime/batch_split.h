@@ -21,7 +21,7 @@ namespace cellar::runtime {
 // from an input computes each index of that axis from the same index of its inputs alone
 // (element-wise ops, convolution and pooling, BatchNorm in inference mode, reductions, softmax and
 // concatenation over other axes, MatMul whose rows are the batch against constant weights,
-// Flatten, Transpose keeping axis 0 first). Any op or attribute the analysis does not know makes
+// Flatten, Transpose keeping axis 0 first, Pad leaving axis 0 alone). Any op or attribute the analysis does not know makes
 // it false, with the reason in `why` (when given): be conservative, a wrong yes is a wrong
 // result. The caller still checks the slice's plan: each such value's slice type must be its type
 // with the leading size cut (see slice_types_match).
@@ -36,5 +36,21 @@ std::vector<bool> batch_values(const ir::Graph& g);
 // cut to `b` on every value batch_values marks, and the same elsewhere.
 bool slice_types_match(const ir::Graph& g, const std::vector<ir::ValueType>& full,
                        const std::vector<ir::ValueType>& slice, int64_t b);
+
+// The most bytes one step reads and writes, per image, of the values that follow the batch
+// (batch_values): the step's working set at a slice of one image, at batch size `n` in `types`.
+size_t image_working_set(const ir::Graph& g, const std::vector<ir::ValueType>& types, int64_t n);
+
+// The bytes a step's slice may read and write: a quarter of the L3 cache (sysfs; 32 MiB when
+// unknown). Measured on Zen 5 (32 MiB L3, docs/benchmarks.md "Session 12: batch 8 image by
+// image"): slices whose largest step works on 5.6 MiB run as fast as smaller ones, 12 MiB already
+// 4% slower than one image of 6 MiB (MobileNetV2).
+size_t slice_budget();
+
+// Images per slice at batch `n`: the largest divisor b of n for which `parallel` slices at once
+// (one per worker) keep every step's working set within `budget` bytes (parallel × b ×
+// image_working_set ≤ budget); 1 when even one image exceeds it, n (no slicing) when the whole
+// batch fits.
+int64_t choose_slice(int64_t n, size_t image_bytes, size_t budget, int parallel);
 
 }  // namespace cellar::runtime

@@ -122,6 +122,11 @@ struct Executor::Plan {
   // has no kernels, frames or arena of its own (arena_bytes is the slice's).
   std::shared_ptr<Plan> slice;
   int64_t slices = 1;
+  // Slices run at once, one per worker of the pool, each on a frame of its own (`pool_frames`,
+  // used only by the run holding Impl::pool_mutex), its kernels on that worker alone: no barrier
+  // between ops. 1: one slice after the other, each op split over the pool.
+  int parallel = 1;
+  std::vector<std::unique_ptr<Frame>> pool_frames;
 };
 
 struct Executor::Impl {
@@ -146,6 +151,7 @@ struct Executor::Impl {
   // Images per slice when a batch runs in slices: 0 chooses (slice_size), -1 never slices; from
   // CELLAR_BATCH_SLICE, read at construction.
   int64_t slice_setting = 0;
+  bool slice_parallel = true;
   // `graph` with every input's leading axis open, for slice plans (made when first needed, with
   // `mutex` held or during construction).
   mutable std::unique_ptr<ir::Graph> sliced;
@@ -154,8 +160,9 @@ struct Executor::Impl {
                                   std::span<const Tensor> input_values = {}) const;
   std::shared_ptr<Plan> make_plan(const ir::Graph& g, std::vector<Shape> input_shapes,
                                   std::span<const Tensor> input_values, bool may_slice) const;
-  // Images per slice for a plan at batch n that batch_split allows, or n for no slicing.
-  int64_t slice_size(const ir::Graph& g, const Plan& full, int64_t n) const;
+  // Images per slice for a plan at batch n that batch_split allows, or n for no slicing; and in
+  // `parallel`, how many slices run at once (Plan::parallel).
+  int64_t slice_size(const ir::Graph& g, const Plan& full, int64_t n, int* parallel) const;
   std::unique_ptr<Frame> make_frame(const Plan& plan) const;
   // The plan whose input shapes `shape_of(i)` gives (and, for the inputs in value_keys, whose
   // values `inputs` holds: empty for none known), moved to the front; made (and the least
@@ -238,6 +245,8 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
     impl_->slice_setting = std::strtoll(e, nullptr, 10) > 0 ? std::strtoll(e, nullptr, 10)
                            : std::string(e) == "0"          ? -1
                                                             : 0;
+  if (const char* e = std::getenv("CELLAR_BATCH_SLICE_PARALLEL"); e != nullptr)
+    impl_->slice_parallel = std::string(e) != "0";
   // The recorded shapes (for a symbolic graph: its representative sizes) are the first plan.
   std::vector<Shape> shapes;
   for (int v : g.inputs) shapes.push_back(g.value(v).shape);
@@ -258,11 +267,21 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
   return make_plan(graph, std::move(input_shapes), input_values, true);
 }
 
-int64_t Executor::Impl::slice_size(const ir::Graph& g, const Plan& full, int64_t n) const {
-  if (slice_setting > 0) return slice_setting < n && n % slice_setting == 0 ? slice_setting : n;
-  (void)g;
-  (void)full;
-  return n;
+int64_t Executor::Impl::slice_size(const ir::Graph& g, const Plan& full, int64_t n,
+                                   int* parallel) const {
+  int64_t b = n;
+  if (slice_setting > 0) {
+    b = slice_setting < n && n % slice_setting == 0 ? slice_setting : n;
+  } else {
+    b = choose_slice(n, image_working_set(g, full.types, n), slice_budget(), threads);
+    // Several workers with too few slices for each to take one: one slice of everything, split
+    // over the workers op by op.
+    if (threads > 1 && n / b < threads)
+      b = choose_slice(n, image_working_set(g, full.types, n), slice_budget(), 1);
+  }
+  // Whole slices per worker when there are enough of them (CELLAR_BATCH_SLICE_PARALLEL=0: never).
+  *parallel = threads > 1 && n / b >= threads && slice_parallel ? threads : 1;
+  return b;
 }
 
 std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(const ir::Graph& g,
@@ -287,7 +306,8 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(const ir::Graph& g,
   if (may_slice && slice_setting >= 0 && !any_value_key && exact && !g.inputs.empty() &&
       batch_separable(g, plan->types)) {
     const int64_t n = plan->input_shapes[0][0];
-    const int64_t b = slice_size(g, *plan, n);
+    int parallel = 1;
+    const int64_t b = slice_size(g, *plan, n, &parallel);
     if (b >= 1 && b < n && n % b == 0) {
       if (!sliced) {
         auto copy = std::make_unique<ir::Graph>(g);
@@ -309,7 +329,14 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(const ir::Graph& g,
       if (part && slice_types_match(g, plan->types, part->types, b)) {
         plan->slice = std::move(part);
         plan->slices = n / b;
-        plan->arena_bytes = plan->slice->arena_bytes;
+        plan->parallel = parallel;
+        plan->arena_bytes = plan->slice->arena_bytes * static_cast<size_t>(parallel);
+        if (parallel > 1) {
+          // The workers' frames replace the one made with the slice's plan (made again only for
+          // runs beside this one, which find the pool taken).
+          plan->slice->idle.clear();
+          for (int w = 0; w < parallel; ++w) plan->pool_frames.push_back(make_frame(*plan->slice));
+        }
         return plan;
       }
     }
@@ -499,13 +526,17 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   const ir::Graph& g = impl_->graph;
   check_inputs(g, inputs);
   Impl& im = *impl_;
+  // The pool first: a plan whose slices run side by side (Plan::parallel) does so only on it.
+  std::unique_lock pool(im.pool_mutex, std::try_to_lock);
   std::shared_ptr<Plan> plan_ref;
   std::unique_ptr<Frame> frame;
+  bool side_by_side = false;
   {
     std::lock_guard lock(im.mutex);
     plan_ref = im.select([&](size_t i) -> const Shape& { return inputs[i].shape(); }, inputs);
+    side_by_side = pool.owns_lock() && plan_ref->parallel > 1;
     Plan& exec = plan_ref->slice ? *plan_ref->slice : *plan_ref;
-    if (!exec.idle.empty()) {
+    if (!side_by_side && !exec.idle.empty()) {
       frame = std::move(exec.idle.back());
       exec.idle.pop_back();
     }
@@ -521,10 +552,10 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
       plan.idle.push_back(std::move(frame));
     }
   } lease{im, plan_ref->slice ? *plan_ref->slice : *plan_ref, frame};
-  const Plan& plan = *plan_ref;
+  Plan& plan = *plan_ref;
   // What runs: the plan, or its slice's plan once per slice.
   const Plan& exec = plan.slice ? *plan.slice : plan;
-  if (!frame) frame = im.make_frame(exec);  // more runs at once than ever before
+  if (!side_by_side && !frame) frame = im.make_frame(exec);  // more runs at once than ever before
   if (outputs.size() != g.outputs.size())
     throw ValueError(ErrorCode::kInvalidArgument, "wrong number of output tensors");
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -534,26 +565,37 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
                        "output tensor " + std::to_string(i) + " must be " +
                            std::string(mindspore_name(t.dtype)) + t.shape.str());
   }
-  std::unique_lock pool(im.pool_mutex, std::try_to_lock);
-  ops::Parallel& par = pool.owns_lock() ? static_cast<ops::Parallel&>(*im.pool) : frame->serial;
   // Slice k reads and writes bytes [k × slot, (k + 1) × slot) of every input and output: the
-  // leading axis is the outermost, so a slice of it is one contiguous range.
-  for (int64_t k = 0; k < plan.slices; ++k) {
+  // leading axis is the outermost, so a slice of it is one contiguous range. Each output is
+  // computed by the same kernels on the same values whichever frame and worker run its slice.
+  auto run_slice = [&](Frame& f, int64_t k, ops::Parallel& par) {
     for (size_t i = 0; i < inputs.size(); ++i) {
-      Tensor& slot = frame->values[static_cast<size_t>(g.inputs[i])];
+      Tensor& slot = f.values[static_cast<size_t>(g.inputs[i])];
       if (slot.nbytes())
         std::memcpy(slot.raw_data(), inputs[i].raw_data() + static_cast<size_t>(k) * slot.nbytes(),
                     slot.nbytes());
     }
     for (size_t s = 0; s < exec.kernels.size(); ++s)
-      exec.kernels[s](frame->steps[s].in, frame->steps[s].out, par);
+      exec.kernels[s](f.steps[s].in, f.steps[s].out, par);
     for (size_t i = 0; i < outputs.size(); ++i) {
-      const Tensor& src = frame->values[static_cast<size_t>(g.outputs[i])];
+      const Tensor& src = f.values[static_cast<size_t>(g.outputs[i])];
       if (src.nbytes())
         std::memcpy(outputs[i].raw_data() + static_cast<size_t>(k) * src.nbytes(), src.raw_data(),
                     src.nbytes());
     }
+  };
+  if (side_by_side) {
+    // Worker w runs slices w, w + parallel, …, on its frame, its kernels on its thread alone.
+    im.pool->for_range(plan.parallel, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t w = begin; w < end; ++w) {
+        Frame& f = *plan.pool_frames[static_cast<size_t>(w)];
+        for (int64_t k = w; k < plan.slices; k += plan.parallel) run_slice(f, k, f.serial);
+      }
+    });
+    return;
   }
+  ops::Parallel& par = pool.owns_lock() ? static_cast<ops::Parallel&>(*im.pool) : frame->serial;
+  for (int64_t k = 0; k < plan.slices; ++k) run_slice(*frame, k, par);
 }
 
 std::vector<Tensor> Executor::run(std::span<const Tensor> inputs) {
