@@ -14,27 +14,28 @@ namespace {
 // Ops whose one input maps element by element to their one output of the same shape.
 const std::set<std::string>& elementwise_unary() {
   static const std::set<std::string> ops = {
-      "ReLU",   "ReLU6", "SiLU",  "GeLU",  "SeLU", "Mish", "LeakyReLU", "Softsign", "HSigmoid",
-      "HSwish", "Elu",   "Tanh",  "Sigmoid", "Softplus", "Atan", "Acosh", "Rsqrt", "Floor",
-      "Sqrt",   "ACos",  "Exp",   "Cos",   "Reciprocal", "Ceil", "Tan", "Expm1", "Log", "Sin",
-      "Sign",   "Square", "Abs",  "Erfc",  "Neg",  "Atanh", "Asin", "Erf", "Cosh", "Log1p",
-      "Sinh",   "Asinh", "Identity", "Cast"};
+      "ReLU",     "ReLU6",      "SiLU",   "GeLU",  "SeLU",  "Mish",     "LeakyReLU",
+      "Softsign", "HSigmoid",   "HSwish", "Elu",   "Tanh",  "Sigmoid",  "Softplus",
+      "Atan",     "Acosh",      "Rsqrt",  "Floor", "Sqrt",  "ACos",     "Exp",
+      "Cos",      "Reciprocal", "Ceil",   "Tan",   "Expm1", "Log",      "Sin",
+      "Sign",     "Square",     "Abs",    "Erfc",  "Neg",   "Atanh",    "Asin",
+      "Erf",      "Cosh",       "Log1p",  "Sinh",  "Asinh", "Identity", "Cast"};
   return ops;
 }
 
 // Element-wise ops with numpy broadcasting over any number of inputs.
 const std::set<std::string>& elementwise_broadcast() {
-  static const std::set<std::string> ops = {"Add", "AddExt", "Sub", "SubExt", "Mul", "Div",
-                                            "Maximum", "Minimum", "Pow"};
+  static const std::set<std::string> ops = {"Add", "AddExt",  "Sub",     "SubExt", "Mul",
+                                            "Div", "Maximum", "Minimum", "Pow"};
   return ops;
 }
 
 // Ops computing each index of their first input's leading axis (an image, NCHW or NHWC) from that
 // index alone, with every other input a constant of the op (weights, bias, statistics).
 const std::set<std::string>& per_image() {
-  static const std::set<std::string> ops = {
-      "Conv2D",  "FusedConv2D", "Conv3D",    "MaxPool",  "AvgPool", "MaxPool3D",
-      "AvgPool3D", "BiasAdd",   "BatchNorm", "PReLU"};
+  static const std::set<std::string> ops = {"Conv2D",    "FusedConv2D", "Conv3D",    "MaxPool",
+                                            "AvgPool",   "MaxPool3D",   "AvgPool3D", "BiasAdd",
+                                            "BatchNorm", "PReLU"};
   return ops;
 }
 
@@ -120,7 +121,8 @@ bool batch_separable(const ir::Graph& g, const std::vector<ir::ValueType>& types
         const auto& t = type(v);
         if (is_batched(v)) {
           // Broadcasting never spans the batch axis: a batched operand has all of it.
-          if (rank_of(t) != r || !leads(v)) return no(where + ": an operand broadcast over the batch");
+          if (rank_of(t) != r || !leads(v))
+            return no(where + ": an operand broadcast over the batch");
         } else if (rank_of(t) >= r && !(rank_of(t) == r && t.shape[0] == 1)) {
           // A constant with a leading axis of its own would differ per image.
           return no(where + ": a constant operand spans the batch axis");
@@ -265,7 +267,8 @@ int64_t choose_slice(int64_t n, size_t image_bytes, size_t budget, int parallel)
   if (static_cast<size_t>(n) * image_bytes <= budget) return n;
   int64_t best = 1;
   for (int64_t b = 1; b < n; ++b)
-    if (n % b == 0 && static_cast<size_t>(b) * static_cast<size_t>(parallel) * image_bytes <= budget)
+    if (n % b == 0 &&
+        static_cast<size_t>(b) * static_cast<size_t>(parallel) * image_bytes <= budget)
       best = b;
   return best;
 }

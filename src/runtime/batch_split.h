@@ -21,10 +21,10 @@ namespace cellar::runtime {
 // from an input computes each index of that axis from the same index of its inputs alone
 // (element-wise ops, convolution and pooling, BatchNorm in inference mode, reductions, softmax and
 // concatenation over other axes, MatMul whose rows are the batch against constant weights,
-// Flatten, Transpose keeping axis 0 first, Pad leaving axis 0 alone). Any op or attribute the analysis does not know makes
-// it false, with the reason in `why` (when given): be conservative, a wrong yes is a wrong
-// result. The caller still checks the slice's plan: each such value's slice type must be its type
-// with the leading size cut (see slice_types_match).
+// Flatten, Transpose keeping axis 0 first, Pad leaving axis 0 alone). Any op or attribute the
+// analysis does not know makes it false, with the reason in `why` (when given): be conservative, a
+// wrong yes is a wrong result. The caller still checks the slice's plan: each such value's slice
+// type must be its type with the leading size cut (see slice_types_match).
 bool batch_separable(const ir::Graph& g, const std::vector<ir::ValueType>& types,
                      std::string* why = nullptr);
 

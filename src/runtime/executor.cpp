@@ -119,7 +119,7 @@ struct Executor::Plan {
   std::vector<std::unique_ptr<Frame>> idle;
   // Set when the batch runs in slices (runtime/batch_split.h): the plan of one slice, run
   // `slices` times on consecutive parts of the inputs' and outputs' leading axis. This plan then
-  // has no kernels, frames or arena of its own (arena_bytes is the slice's).
+  // has no kernels or arena of its own (arena_bytes is the slice's, times `parallel`).
   std::shared_ptr<Plan> slice;
   int64_t slices = 1;
   // Slices run at once, one per worker of the pool, each on a frame of its own (`pool_frames`,
@@ -241,10 +241,13 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
   for (bool k : impl_->value_keys) impl_->any_value_key = impl_->any_value_key || k;
 
   impl_->threads = options.threads ? options.threads : available_cpus();
-  if (const char* e = std::getenv("CELLAR_BATCH_SLICE"); e != nullptr && *e != '\0')
-    impl_->slice_setting = std::strtoll(e, nullptr, 10) > 0 ? std::strtoll(e, nullptr, 10)
-                           : std::string(e) == "0"          ? -1
-                                                            : 0;
+  // Batches in slices (runtime/batch_split.h): CELLAR_BATCH_SLICE=k forces k images per slice
+  // (where k divides the batch), 0 never slices; CELLAR_BATCH_SLICE_PARALLEL=0 keeps slices one
+  // after the other at any thread count. For measurements; unset, the executor chooses.
+  if (const char* e = std::getenv("CELLAR_BATCH_SLICE"); e != nullptr && *e != '\0') {
+    const long long k = std::strtoll(e, nullptr, 10);
+    impl_->slice_setting = k > 0 ? k : std::string(e) == "0" ? -1 : 0;
+  }
   if (const char* e = std::getenv("CELLAR_BATCH_SLICE_PARALLEL"); e != nullptr)
     impl_->slice_parallel = std::string(e) != "0";
   // The recorded shapes (for a symbolic graph: its representative sizes) are the first plan.
@@ -332,10 +335,11 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(const ir::Graph& g,
         plan->parallel = parallel;
         plan->arena_bytes = plan->slice->arena_bytes * static_cast<size_t>(parallel);
         if (parallel > 1) {
-          // The workers' frames replace the one made with the slice's plan (made again only for
-          // runs beside this one, which find the pool taken).
-          plan->slice->idle.clear();
-          for (int w = 0; w < parallel; ++w) plan->pool_frames.push_back(make_frame(*plan->slice));
+          // The workers' frames: the one made with the slice's plan and more (a run beside this
+          // one, which finds the pool taken, makes its own frame then).
+          plan->pool_frames.push_back(std::move(plan->slice->idle.back()));
+          plan->slice->idle.pop_back();
+          for (int w = 1; w < parallel; ++w) plan->pool_frames.push_back(make_frame(*plan->slice));
         }
         return plan;
       }

@@ -1,10 +1,10 @@
 // A batch run in slices (src/runtime/batch_split.h): the analysis splits only graphs whose ops
 // compute each image apart (and refuses a Reshape folding the batch into another axis, a
 // Transpose moving axis 0, a BatchNorm in training mode, a MatMul with the batch on its K axis, a
-// reduction, softmax or concatenation over axis 0, a constant spanning the batch); a split run gives
-// the unsplit run's outputs to the bit, run after run, at 1 and 2 threads (slices one after the
-// other, or side by side on the workers), from several threads at once, without allocating, with
-// an arena of the slice's size; symbolic-batch graphs are split at each batch they meet.
+// reduction, softmax or concatenation over axis 0, a constant spanning the batch); a split run
+// gives the unsplit run's outputs to the bit, run after run, at 1 and 2 threads (slices one after
+// the other, or side by side on the workers), from several threads at once, without allocating,
+// with an arena of the slice's size; symbolic-batch graphs are split at each batch they meet.
 // CELLAR_BATCH_SLICE (read when an executor is made) forces the slice size: 0 never slices.
 #include <gtest/gtest.h>
 
@@ -162,31 +162,28 @@ Tensor random_input(Shape shape, uint64_t seed) {
 TEST(BatchSplitAnalysis, PerImageOpsAreSeparable) {
   std::string why;
   EXPECT_TRUE(separable(classifier(), &why)) << why;
-  EXPECT_TRUE(separable(with_tail("Transpose", Shape{8, 6, 4, 6},
-                                  {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}),
-                        &why))
+  EXPECT_TRUE(separable(
+      with_tail("Transpose", Shape{8, 6, 4, 6}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}),
+      &why))
       << why;
   EXPECT_TRUE(separable(with_tail("Flatten", Shape{8, 144}), &why)) << why;
   EXPECT_TRUE(separable(with_tail("Add", Shape{8, 4, 6, 6}, {}, {Shape{4, 6, 6}}), &why)) << why;
-  EXPECT_TRUE(separable(with_tail("Mul", Shape{8, 4, 6, 6}, {}, {Shape{1, 4, 1, 1}}), &why))
-      << why;
+  EXPECT_TRUE(separable(with_tail("Mul", Shape{8, 4, 6, 6}, {}, {Shape{1, 4, 1, 1}}), &why)) << why;
 }
 
 TEST(BatchSplitAnalysis, OpsMixingTheBatchAreNot) {
   std::string why;
   // A Reshape folding the batch into another axis (and any Reshape: its target is a constant).
-  EXPECT_FALSE(separable(with_tail("Reshape", Shape{32, 36},
-                                   {{"shape", std::vector<int64_t>{32, 36}}}),
-                         &why));
-  EXPECT_FALSE(separable(with_tail("Reshape", Shape{8, 144},
-                                   {{"shape", std::vector<int64_t>{8, 144}}}),
-                         &why));
+  EXPECT_FALSE(separable(
+      with_tail("Reshape", Shape{32, 36}, {{"shape", std::vector<int64_t>{32, 36}}}), &why));
+  EXPECT_FALSE(separable(
+      with_tail("Reshape", Shape{8, 144}, {{"shape", std::vector<int64_t>{8, 144}}}), &why));
   EXPECT_NE(why.find("Reshape"), std::string::npos) << why;
   // A Transpose moving axis 0, even where the shapes would not show it (4 channels per image
   // are 4 images' rows once transposed).
-  EXPECT_FALSE(separable(with_tail("Transpose", Shape{4, 8, 6, 6},
-                                   {{"perm", std::vector<int64_t>{1, 0, 2, 3}}}),
-                         &why));
+  EXPECT_FALSE(separable(
+      with_tail("Transpose", Shape{4, 8, 6, 6}, {{"perm", std::vector<int64_t>{1, 0, 2, 3}}}),
+      &why));
   {
     ir::Graph g;
     const int x = g.add_value("x", DType::Float32, Shape{8, 8, 6});
@@ -210,13 +207,11 @@ TEST(BatchSplitAnalysis, OpsMixingTheBatchAreNot) {
                                    {{"paddings", std::vector<int64_t>{1, 1, 0, 0, 0, 0, 0, 0}}}),
                          &why));
   // Reductions, softmax, concatenation over axis 0, or over every axis.
-  EXPECT_FALSE(separable(with_tail("ReduceMean", Shape{4, 6, 6},
-                                   {{"axis", std::vector<int64_t>{0}}}),
-                         &why));
+  EXPECT_FALSE(separable(
+      with_tail("ReduceMean", Shape{4, 6, 6}, {{"axis", std::vector<int64_t>{0}}}), &why));
   EXPECT_FALSE(separable(with_tail("ReduceSum", Shape{}, {}), &why));
-  EXPECT_FALSE(separable(with_tail("Softmax", Shape{8, 4, 6, 6},
-                                   {{"axis", std::vector<int64_t>{0}}}),
-                         &why));
+  EXPECT_FALSE(separable(
+      with_tail("Softmax", Shape{8, 4, 6, 6}, {{"axis", std::vector<int64_t>{0}}}), &why));
   EXPECT_FALSE(separable(with_tail("Concat", Shape{16, 4, 6, 6}, {{"axis", int64_t{0}}}), &why));
   // A constant with a leading axis of the batch's size: each image would meet its own part.
   EXPECT_FALSE(separable(with_tail("Add", Shape{8, 4, 6, 6}, {}, {Shape{8, 4, 6, 6}}), &why));
