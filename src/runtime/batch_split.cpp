@@ -242,7 +242,7 @@ size_t slice_budget() {
       l3 = static_cast<size_t>(v) * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1);
     std::fclose(f);
   }
-  return l3 / 4;
+  return l3 / 8;
 }
 
 size_t image_working_set(const ir::Graph& g, const std::vector<ir::ValueType>& types, int64_t n) {

@@ -41,10 +41,12 @@ bool slice_types_match(const ir::Graph& g, const std::vector<ir::ValueType>& ful
 // (batch_values): the step's working set at a slice of one image, at batch size `n` in `types`.
 size_t image_working_set(const ir::Graph& g, const std::vector<ir::ValueType>& types, int64_t n);
 
-// The bytes a step's slice may read and write: a quarter of the L3 cache (sysfs; 32 MiB when
-// unknown). Measured on Zen 5 (32 MiB L3, docs/benchmarks.md "Session 12: batch 8 image by
-// image"): slices whose largest step works on 5.6 MiB run as fast as smaller ones, 12 MiB already
-// 4% slower than one image of 6 MiB (MobileNetV2).
+// The bytes a step's slice may read and write: an eighth of the L3 cache (sysfs; 32 MiB when
+// unknown). Measured on Zen 5 (1 MiB L2 per core, 32 MiB L3; docs/benchmarks.md "Session 12: batch
+// 8 image by image"), per image of the batch against the whole batch: MobileNetV3-small's slices of
+// 2.7 MiB save 4.3%, of 5.4 MiB 2.3%, of 1.3 MiB (one image: more dispatches) 1.3%; MobileNetV2's
+// one image (5.7 MiB) saves 20%, two (11.5 MiB) 16%, four 7.5%; ResNet-18's (3.8 MiB per image)
+// one, two or four images 1–3%, within the noise.
 size_t slice_budget();
 
 // Images per slice at batch `n`: the largest divisor b of n for which `parallel` slices at once
