@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -14,6 +15,7 @@
 #include "ir/infer.h"
 #include "ops/blas.h"
 #include "ops/op_table.h"
+#include "runtime/batch_split.h"
 #include "runtime/optimizer.h"
 #include "runtime/thread_pool.h"
 
@@ -102,6 +104,7 @@ struct Executor::Frame {
 };
 
 struct Executor::Plan {
+  const ir::Graph* graph = nullptr;  // Impl::graph, or Impl::sliced for a slice plan
   std::vector<Shape> input_shapes;
   // Per input, for the inputs whose values decide shapes (Impl::value_keys): the values planned
   // for (copies); undefined when planned without them (at construction, by resize()).
@@ -114,6 +117,16 @@ struct Executor::Plan {
   size_t arena_bytes = 0;
   std::vector<ops::Kernel> kernels;  // per step
   std::vector<std::unique_ptr<Frame>> idle;
+  // Set when the batch runs in slices (runtime/batch_split.h): the plan of one slice, run
+  // `slices` times on consecutive parts of the inputs' and outputs' leading axis. This plan then
+  // has no kernels or arena of its own (arena_bytes is the slice's, times `parallel`).
+  std::shared_ptr<Plan> slice;
+  int64_t slices = 1;
+  // Slices run at once, one per worker of the pool, each on a frame of its own (`pool_frames`,
+  // used only by the run holding Impl::pool_mutex), its kernels on that worker alone: no barrier
+  // between ops. 1: one slice after the other, each op split over the pool.
+  int parallel = 1;
+  std::vector<std::unique_ptr<Frame>> pool_frames;
 };
 
 struct Executor::Impl {
@@ -134,9 +147,22 @@ struct Executor::Impl {
   std::vector<bool> value_keys;
   bool any_value_key = false;
   std::vector<std::shared_ptr<Plan>> plans;  // most recently used first
+  int threads = 1;
+  // Images per slice when a batch runs in slices: 0 chooses (slice_size), -1 never slices; from
+  // CELLAR_BATCH_SLICE, read at construction.
+  int64_t slice_setting = 0;
+  bool slice_parallel = true;
+  // `graph` with every input's leading axis open, for slice plans (made when first needed, with
+  // `mutex` held or during construction).
+  mutable std::unique_ptr<ir::Graph> sliced;
 
   std::shared_ptr<Plan> make_plan(std::vector<Shape> input_shapes,
                                   std::span<const Tensor> input_values = {}) const;
+  std::shared_ptr<Plan> make_plan(const ir::Graph& g, std::vector<Shape> input_shapes,
+                                  std::span<const Tensor> input_values, bool may_slice) const;
+  // Images per slice for a plan at batch n that batch_split allows, or n for no slicing; and in
+  // `parallel`, how many slices run at once (Plan::parallel).
+  int64_t slice_size(const ir::Graph& g, const Plan& full, int64_t n, int* parallel) const;
   std::unique_ptr<Frame> make_frame(const Plan& plan) const;
   // The plan whose input shapes `shape_of(i)` gives (and, for the inputs in value_keys, whose
   // values `inputs` holds: empty for none known), moved to the front; made (and the least
@@ -214,12 +240,22 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
   impl_->value_keys = g.shape_value_inputs();
   for (bool k : impl_->value_keys) impl_->any_value_key = impl_->any_value_key || k;
 
+  impl_->threads = options.threads ? options.threads : available_cpus();
+  // Batches in slices (runtime/batch_split.h): CELLAR_BATCH_SLICE=k forces k images per slice
+  // (where k divides the batch), 0 never slices; CELLAR_BATCH_SLICE_PARALLEL=0 keeps slices one
+  // after the other at any thread count. For measurements; unset, the executor chooses.
+  if (const char* e = std::getenv("CELLAR_BATCH_SLICE"); e != nullptr && *e != '\0') {
+    const long long k = std::strtoll(e, nullptr, 10);
+    impl_->slice_setting = k > 0 ? k : std::string(e) == "0" ? -1 : 0;
+  }
+  if (const char* e = std::getenv("CELLAR_BATCH_SLICE_PARALLEL"); e != nullptr)
+    impl_->slice_parallel = std::string(e) != "0";
   // The recorded shapes (for a symbolic graph: its representative sizes) are the first plan.
   std::vector<Shape> shapes;
   for (int v : g.inputs) shapes.push_back(g.value(v).shape);
   impl_->plans.push_back(impl_->make_plan(std::move(shapes)));
   single_threaded_blas();
-  impl_->pool = std::make_unique<ThreadPool>(options.threads ? options.threads : available_cpus());
+  impl_->pool = std::make_unique<ThreadPool>(impl_->threads);
 #ifdef __GLIBC__
   // Loading and optimising freed about the weights' size again (the file's parsed message, the
   // weights the optimiser replaced), which glibc keeps in its heap: given back now, resident
@@ -231,9 +267,33 @@ Executor::Executor(ir::Graph graph, ExecutorOptions options) : impl_(std::make_u
 
 std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
     std::vector<Shape> input_shapes, std::span<const Tensor> input_values) const {
-  const ir::Graph& g = graph;
+  return make_plan(graph, std::move(input_shapes), input_values, true);
+}
+
+int64_t Executor::Impl::slice_size(const ir::Graph& g, const Plan& full, int64_t n,
+                                   int* parallel) const {
+  int64_t b = n;
+  if (slice_setting > 0) {
+    b = slice_setting < n && n % slice_setting == 0 ? slice_setting : n;
+  } else {
+    b = choose_slice(n, image_working_set(g, full.types, n), slice_budget(), threads);
+    // Several workers with too few slices for each to take one: one slice of everything, split
+    // over the workers op by op.
+    if (threads > 1 && n / b < threads)
+      b = choose_slice(n, image_working_set(g, full.types, n), slice_budget(), 1);
+  }
+  // Whole slices per worker when there are enough of them (CELLAR_BATCH_SLICE_PARALLEL=0: never).
+  *parallel = threads > 1 && n / b >= threads && slice_parallel ? threads : 1;
+  return b;
+}
+
+std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(const ir::Graph& g,
+                                                          std::vector<Shape> input_shapes,
+                                                          std::span<const Tensor> input_values,
+                                                          bool may_slice) const {
   const size_t nv = g.values.size();
   auto plan = std::make_shared<Plan>();
+  plan->graph = &g;
   std::map<size_t, ir::Attrs> kernel_attrs;  // nodes whose value inputs stand for attributes
   plan->types =
       ir::infer_at(g, input_shapes, order, input_values, &kernel_attrs, &plan->representative);
@@ -241,6 +301,50 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
   plan->key_values.resize(g.inputs.size());
   for (size_t i = 0; i < input_values.size() && i < g.inputs.size(); ++i)
     if (value_keys[i]) plan->key_values[i] = input_values[i].clone();
+
+  // The batch in slices, where every op computes its images apart (runtime/batch_split.h) and a
+  // slice is worth it: the slice's plan does the work, this one only describes the whole batch.
+  const bool exact = std::none_of(plan->representative.begin(), plan->representative.end(),
+                                  [](bool r) { return r; });
+  if (may_slice && slice_setting >= 0 && !any_value_key && exact && !g.inputs.empty() &&
+      batch_separable(g, plan->types)) {
+    const int64_t n = plan->input_shapes[0][0];
+    int parallel = 1;
+    const int64_t b = slice_size(g, *plan, n, &parallel);
+    if (b >= 1 && b < n && n % b == 0) {
+      if (!sliced) {
+        auto copy = std::make_unique<ir::Graph>(g);
+        for (int v : copy->inputs) {
+          ir::ValueInfo& info = copy->values[static_cast<size_t>(v)];
+          info.symbols.resize(info.shape.rank());
+          if (info.symbols[0].empty()) info.symbols[0] = "cellar_batch_slice";
+        }
+        sliced = std::move(copy);
+      }
+      std::vector<Shape> shapes = plan->input_shapes;
+      for (Shape& s : shapes) s[0] = b;
+      std::shared_ptr<Plan> part;
+      try {
+        part = make_plan(*sliced, std::move(shapes), {}, false);
+      } catch (const Error&) {
+        part.reset();  // a shape rule refusing the slice: run the batch whole
+      }
+      if (part && slice_types_match(g, plan->types, part->types, b)) {
+        plan->slice = std::move(part);
+        plan->slices = n / b;
+        plan->parallel = parallel;
+        plan->arena_bytes = plan->slice->arena_bytes * static_cast<size_t>(parallel);
+        if (parallel > 1) {
+          // The workers' frames: the one made with the slice's plan and more (a run beside this
+          // one, which finds the pool taken, makes its own frame then).
+          plan->pool_frames.push_back(std::move(plan->slice->idle.back()));
+          plan->slice->idle.pop_back();
+          for (int w = 1; w < parallel; ++w) plan->pool_frames.push_back(make_frame(*plan->slice));
+        }
+        return plan;
+      }
+    }
+  }
 
   auto bytes_of = [&](int v) {
     const auto& t = plan->types[static_cast<size_t>(v)];
@@ -323,7 +427,7 @@ std::shared_ptr<Executor::Plan> Executor::Impl::make_plan(
 }
 
 std::unique_ptr<Executor::Frame> Executor::Impl::make_frame(const Plan& plan) const {
-  const ir::Graph& g = graph;
+  const ir::Graph& g = *plan.graph;
   const size_t nv = g.values.size();
   auto f = std::make_unique<Frame>();
   f->arena = Storage::allocate(plan.arena_bytes, true);
@@ -426,14 +530,19 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
   const ir::Graph& g = impl_->graph;
   check_inputs(g, inputs);
   Impl& im = *impl_;
+  // The pool first: a plan whose slices run side by side (Plan::parallel) does so only on it.
+  std::unique_lock pool(im.pool_mutex, std::try_to_lock);
   std::shared_ptr<Plan> plan_ref;
   std::unique_ptr<Frame> frame;
+  bool side_by_side = false;
   {
     std::lock_guard lock(im.mutex);
     plan_ref = im.select([&](size_t i) -> const Shape& { return inputs[i].shape(); }, inputs);
-    if (!plan_ref->idle.empty()) {
-      frame = std::move(plan_ref->idle.back());
-      plan_ref->idle.pop_back();
+    side_by_side = pool.owns_lock() && plan_ref->parallel > 1;
+    Plan& exec = plan_ref->slice ? *plan_ref->slice : *plan_ref;
+    if (!side_by_side && !exec.idle.empty()) {
+      frame = std::move(exec.idle.back());
+      exec.idle.pop_back();
     }
   }
   // The frame goes back to its plan however the run ends.
@@ -446,9 +555,11 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
       std::lock_guard lock(im.mutex);
       plan.idle.push_back(std::move(frame));
     }
-  } lease{im, *plan_ref, frame};
-  const Plan& plan = *plan_ref;
-  if (!frame) frame = im.make_frame(plan);  // more runs at once than ever before
+  } lease{im, plan_ref->slice ? *plan_ref->slice : *plan_ref, frame};
+  Plan& plan = *plan_ref;
+  // What runs: the plan, or its slice's plan once per slice.
+  const Plan& exec = plan.slice ? *plan.slice : plan;
+  if (!side_by_side && !frame) frame = im.make_frame(exec);  // more runs at once than ever before
   if (outputs.size() != g.outputs.size())
     throw ValueError(ErrorCode::kInvalidArgument, "wrong number of output tensors");
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -458,20 +569,37 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
                        "output tensor " + std::to_string(i) + " must be " +
                            std::string(mindspore_name(t.dtype)) + t.shape.str());
   }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Tensor& slot = frame->values[static_cast<size_t>(g.inputs[i])];
-    if (slot.nbytes()) std::memcpy(slot.raw_data(), inputs[i].raw_data(), slot.nbytes());
+  // Slice k reads and writes bytes [k × slot, (k + 1) × slot) of every input and output: the
+  // leading axis is the outermost, so a slice of it is one contiguous range. Each output is
+  // computed by the same kernels on the same values whichever frame and worker run its slice.
+  auto run_slice = [&](Frame& f, int64_t k, ops::Parallel& par) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      Tensor& slot = f.values[static_cast<size_t>(g.inputs[i])];
+      if (slot.nbytes())
+        std::memcpy(slot.raw_data(), inputs[i].raw_data() + static_cast<size_t>(k) * slot.nbytes(),
+                    slot.nbytes());
+    }
+    for (size_t s = 0; s < exec.kernels.size(); ++s)
+      exec.kernels[s](f.steps[s].in, f.steps[s].out, par);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& src = f.values[static_cast<size_t>(g.outputs[i])];
+      if (src.nbytes())
+        std::memcpy(outputs[i].raw_data() + static_cast<size_t>(k) * src.nbytes(), src.raw_data(),
+                    src.nbytes());
+    }
+  };
+  if (side_by_side) {
+    // Worker w runs slices w, w + parallel, …, on its frame, its kernels on its thread alone.
+    im.pool->for_range(plan.parallel, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t w = begin; w < end; ++w) {
+        Frame& f = *plan.pool_frames[static_cast<size_t>(w)];
+        for (int64_t k = w; k < plan.slices; k += plan.parallel) run_slice(f, k, f.serial);
+      }
+    });
+    return;
   }
-  {
-    std::unique_lock pool(im.pool_mutex, std::try_to_lock);
-    ops::Parallel& par = pool.owns_lock() ? static_cast<ops::Parallel&>(*im.pool) : frame->serial;
-    for (size_t s = 0; s < plan.kernels.size(); ++s)
-      plan.kernels[s](frame->steps[s].in, frame->steps[s].out, par);
-  }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const Tensor& src = frame->values[static_cast<size_t>(g.outputs[i])];
-    if (src.nbytes()) std::memcpy(outputs[i].raw_data(), src.raw_data(), src.nbytes());
-  }
+  ops::Parallel& par = pool.owns_lock() ? static_cast<ops::Parallel&>(*im.pool) : frame->serial;
+  for (int64_t k = 0; k < plan.slices; ++k) run_slice(*frame, k, par);
 }
 
 std::vector<Tensor> Executor::run(std::span<const Tensor> inputs) {
