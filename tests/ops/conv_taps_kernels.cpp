@@ -94,6 +94,9 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       geometry(1, 2, 23, 50, 3, 2, 2, 0),           // 2 × 2 stride 2, rows of 25
       geometry(2, 24, 14, 14, 40, 1, 2, 0),         // 1 × 1 stride 2 (a ResNet shortcut)
       geometry(1, 9, 15, 15, 8, 1, 2, 0),           // 1 × 1 stride 2, odd input
+      geometry(1, 5, 9, 20, 8, 3, 1, 1),            // rows as wide as the input's, not square
+      geometry(1, 64, 40, 40, 8, 5, 1, 2),          // 5 × 5, two padding columns, in bands
+      geometry(1, 64, 40, 36, 8, 3, 1, 2, 2),       // dilation 2 in bands
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
