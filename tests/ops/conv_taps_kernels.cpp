@@ -97,6 +97,7 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       geometry(1, 5, 9, 20, 8, 3, 1, 1),            // rows as wide as the input's, not square
       geometry(1, 64, 40, 40, 8, 5, 1, 2),          // 5 × 5, two padding columns, in bands
       geometry(1, 64, 40, 36, 8, 3, 1, 2, 2),       // dilation 2 in bands
+      geometry(1, 3, 32, 32, 8, 3, 2, 1),           // stride 2, rows of 16 (one masked vector)
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
