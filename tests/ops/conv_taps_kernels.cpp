@@ -77,7 +77,7 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
   const std::vector<ConvGeometry> geos = {
       geometry(1, 3, 5, 5, 1, 3, 1, 1),             // one output channel, tiny plane
       geometry(2, 5, 7, 7, 13, 3, 1, 1),            // 7 × 7 (48 + 1 positions), partial panel
-      geometry(1, 16, 14, 14, 24, 3, 1, 1),         // 14 × 14
+      geometry(1, 16, 14, 14, 24, 3, 1, 1),         // 14 × 14: four tiles of 48 + 1
       geometry(2, 17, 9, 11, 9, 3, 2, 1),           // stride 2, odd sizes
       geometry(1, 8, 12, 12, 16, 3, 2, 1),          // stride 2, even input
       geometry(1, 7, 10, 13, 11, 3, 1, 0),          // no padding
@@ -98,6 +98,7 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       geometry(1, 64, 40, 40, 8, 5, 1, 2),          // 5 × 5, two padding columns, in bands
       geometry(1, 64, 40, 36, 8, 3, 1, 2, 2),       // dilation 2 in bands
       geometry(1, 3, 32, 32, 8, 3, 2, 1),           // stride 2, rows of 16 (one masked vector)
+      geometry(1, 5, 7, 35, 13, 3, 1, 1),           // 5 · 48 + 5 positions: five tiles of 49
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
