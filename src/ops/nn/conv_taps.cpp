@@ -46,8 +46,9 @@ struct Plan {
   // padded by 1): a copy's rows inside the input are the input's rows shifted by a few columns,
   // so a channel's band of them is one contiguous run of the input, copied as one run.
   bool flat = false;
-  int64_t halo = 0;  // copy rows past a band's output rows: max (i·dh) / sh
-  int64_t band = 0;  // output rows per unit at most
+  int64_t halo = 0;    // copy rows past a band's output rows: max (i·dh) / sh
+  int64_t band = 0;    // output rows per unit at most (one worker)
+  int64_t budget = 0;  // output rows whose copies fill kBandFloats (at least 1)
 };
 
 // The arguments of one panel's product over a band: n output positions (row-major from the
@@ -537,6 +538,13 @@ double tile_cost(int64_t n) {
   return 3.0 * static_cast<double>(full) + static_cast<double>((rest + 15) / 16);
 }
 
+// The tiles' cost of a plane in bands of b rows (the last one what is left), per position.
+double band_cost(const ConvGeometry& g, int64_t b) {
+  const int64_t bands = (g.oh + b - 1) / b, last = g.oh - (bands - 1) * b;
+  return (static_cast<double>(bands - 1) * tile_cost(b * g.ow) + tile_cost(last * g.ow)) /
+         static_cast<double>(g.oh * g.ow);
+}
+
 // Output rows per band, at most `budget` (at least 1) and at least half of it: the count whose
 // positions cost the least per position (56 wide: 12 rows, 14 tiles; 28 wide: 12), then the
 // largest.
@@ -545,11 +553,7 @@ int64_t choose_band(const ConvGeometry& g, int64_t budget) {
   int64_t best = budget;
   double best_cost = 1e300;
   for (int64_t b = budget; b >= std::max<int64_t>(1, budget / 2); --b) {
-    // Bands of b rows, the last one what is left: the cost of all of them per position.
-    const int64_t bands = (g.oh + b - 1) / b, last = g.oh - (bands - 1) * b;
-    const double cost =
-        (static_cast<double>(bands - 1) * tile_cost(b * g.ow) + tile_cost(last * g.ow)) /
-        static_cast<double>(g.oh * g.ow);
+    const double cost = band_cost(g, b);
     if (cost < best_cost - 1e-9) best = b, best_cost = cost;
   }
   return best;
@@ -592,9 +596,44 @@ Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
   const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
   // The whole plane when its copies fit 1.25 × the budget (a 14 × 14 plane: 196 positions, not
   // 2 × 98, each band's last 2 a pass of its own).
-  const int64_t budget = kBandFloats / per_row - pl.halo;
-  pl.band = (g.oh + pl.halo) * per_row <= kBandFloats * 5 / 4 ? g.oh : choose_band(g, budget);
+  pl.budget = std::max<int64_t>(1, kBandFloats / per_row - pl.halo);
+  pl.band = (g.oh + pl.halo) * per_row <= kBandFloats * 5 / 4 ? g.oh : choose_band(g, pl.budget);
   return pl;
+}
+
+// Output rows per band on `workers` workers: the plan's band, or, where the plane is already
+// cut in bands whose count does not divide over the workers (resnet18 at batch 1 on 2 workers:
+// 56 × 56 in 5 bands of 12 rows, 28 × 28 in 12 + 12 + 4), a band of half the budget to the
+// plan's band that gives each worker's contiguous share of the units at most 3% more tiles' cost
+// than half of the plan's (56 × 56 and 28 × 28: bands of 7 rows, 8 · 48 + 8 and 4 · 48 + 4
+// positions). Otherwise the units are split by blocks of output channels too, and every worker
+// copies every band; bands spread over the workers are each copied once. (Bands of up to 1.25 ×
+// the budget, 56 × 56 in 4 of 14 rows, made the tiles slower: 774 KiB of copies with the
+// weight and the output band overflow the 1 MiB L2.)
+int64_t band_for(const Plan& pl, int64_t images, int64_t workers) {
+  const ConvGeometry& g = pl.g;
+  const int64_t bands = (g.oh + pl.band - 1) / pl.band;
+  if (workers <= 1 || bands < 2 || images * bands % workers == 0) return pl.band;
+  // The largest share of b-row bands' tile cost a worker gets (for_range's contiguous chunks).
+  auto busiest = [&](int64_t b) {
+    const int64_t n = (g.oh + b - 1) / b, last = g.oh - (n - 1) * b, units = images * n;
+    const int64_t chunks = std::min(units, workers);
+    double most = 0;
+    for (int64_t c = 0, u = 0; c < chunks; ++c) {
+      double cost = 0;
+      for (const int64_t end = u + units / chunks + (c < units % chunks ? 1 : 0); u < end; ++u)
+        cost += tile_cost((u % n == n - 1 ? last : b) * g.ow);
+      most = std::max(most, cost);
+    }
+    return most;
+  };
+  const double even = band_cost(g, pl.band) * static_cast<double>(images * g.oh * g.ow) /
+                      static_cast<double>(workers) * 1.03;
+  int64_t best = pl.band;
+  double best_cost = even;
+  for (int64_t b = std::min(g.oh - 1, pl.band); b >= std::max<int64_t>(1, pl.budget / 2); --b)
+    if (const double cost = busiest(b); cost < best_cost - 1e-9) best = b, best_cost = cost;
+  return best;
 }
 
 }  // namespace
@@ -628,10 +667,10 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
     if (out[0].numel() == 0) return;
     const int64_t spatial = g.oh * g.ow, images = g.n * g.group;
     // Units: (image-group, band of output rows, block of output channels). When the units do not
-    // split evenly over the workers (a batch-1 plane of 1 or 3 bands on 2 workers), blocks of
-    // the output channels too, each unit making its own copies: thinner bands would end in
-    // remainders the tiles take badly.
-    const int64_t band = pl.band, bands = (g.oh + band - 1) / band;
+    // split evenly over the workers (a batch-1 plane of 1 band on 2 workers, or of bands no
+    // count of which divides evenly at the same tiles' cost), blocks of the output channels too,
+    // each unit making its own copies: thinner bands would end in remainders the tiles take badly.
+    const int64_t band = band_for(pl, images, par.threads()), bands = (g.oh + band - 1) / band;
     const int64_t units = images * bands, workers = par.threads();
     int64_t row_blocks = 1;
     if (workers > 1 && units % workers != 0 && units < 8 * workers && pl.og >= 16)
