@@ -233,6 +233,11 @@ bool Storage::is_pending() const {
   return pending_ != nullptr && !pending_->done.load(std::memory_order_acquire);
 }
 
+const std::byte* StoragePool::pending_source(const Storage& st) {
+  if (!st.is_pending() || st.pending_->pieces.size() != 1) return nullptr;
+  return st.pending_->file->data() + st.pending_->pieces[0].first;
+}
+
 std::byte* Storage::materialize() const {
   Pending& p = *pending_;
   std::call_once(p.once, [&] {

@@ -44,6 +44,15 @@ class StoragePool {
   // smaller one with the block. Thread-safe. Throws std::bad_alloc.
   std::shared_ptr<Storage> allocate(size_t nbytes);
 
+  // A deferred copy not yet made (Storage::deferred_copy), of one piece of its file: the file's
+  // bytes it would copy into a pool, where they lie (at an address their dtype's typed access may
+  // not allow: read them as bytes or by unaligned loads), without making the copy. For a reader
+  // that rewrites the bytes into a layout of its own anyway (the optimiser packing a weight),
+  // which would otherwise write them twice. nullptr for any other storage, or once the copy is
+  // made (the copy gives back its source's pages as it passes them). The caller keeps the copy
+  // from being made while it reads (it holds the storage's only reference).
+  static const std::byte* pending_source(const Storage& st);
+
  private:
   const bool small_;  // first block on 4 KiB pages
   std::mutex mu_;
