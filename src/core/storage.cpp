@@ -258,6 +258,7 @@ std::byte* Storage::materialize() const {
       uintptr_t dropped = (begin + page - 1) / page * page;  // pages before this are not ours
       for (size_t done = 0; done < n;) {
         const size_t k = std::min(n - done, kDropChunkBytes);
+        if (!p.file->is_private_copy()) populate_pages(src + done, k);
         std::memcpy(heap->data_ + at + done, src + done, k);
         done += k;
         const uintptr_t last = (begin + done) / page * page;
@@ -275,6 +276,21 @@ std::byte* Storage::materialize() const {
     p.done.store(true, std::memory_order_release);
   });
   return data_;
+}
+
+bool populate_pages(const std::byte* p, size_t n) {
+#ifdef MADV_POPULATE_READ
+  if (n == 0) return true;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t first = begin / page * page;
+  const uintptr_t last = (begin + n + page - 1) / page * page;
+  return ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_READ) == 0;
+#else
+  (void)p;
+  (void)n;
+  return false;
+#endif
 }
 
 void give_back_pages(const std::byte* p, size_t n) {

@@ -21,6 +21,12 @@ namespace cellar {
 // memory reads back as zeros, a private file mapping refaults from the page cache. For bytes
 // nothing will read again; the partial pages at either end stay (they hold someone else's).
 void give_back_pages(const std::byte* p, size_t n);
+// Maps the pages of [p, p + n) (a file mapping about to be read through) into the process in one
+// system call (MADV_POPULATE_READ) instead of a page fault every 64 KiB as a read walks them: ~8 µs
+// each on this VM, 13 ms of reading convnext_tiny's 110 MB file, 10.5 ms populated. Best effort
+// (a kernel before 5.14 refuses it: the read then faults as before); only bytes about to be read
+// in full, since the pages become resident. True when the system mapped them.
+bool populate_pages(const std::byte* p, size_t n);
 
 class StoragePool {
  public:

@@ -92,11 +92,16 @@ class Rewriter {
   // 2 of their 3 passes over ~100 and ~340 MB at load). The address may be misaligned for the
   // dtype: readers take bytes or unaligned loads. release_if_unread gives back the file's pages
   // the read made resident.
+  // A file's bytes are mapped in before the read in one go (populate_pages).
   const void* source_bytes(int v) const {
     const Tensor& t = *constant(v);
     const std::shared_ptr<Storage>& st = t.storage();
     if (st != nullptr && st.use_count() == 1 && t.storage_offset() == 0)
-      if (const std::byte* src = StoragePool::pending_source(*st)) return src;
+      if (const std::byte* src = StoragePool::pending_source(*st)) {
+        populate_pages(src, t.nbytes());
+        return src;
+      }
+    if (st != nullptr && st->is_mapped()) populate_pages(t.raw_data(), t.nbytes());
     return t.raw_data();
   }
   // `owned`: t's bytes were allocated by this optimiser for it alone (writable_constant).

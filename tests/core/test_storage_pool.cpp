@@ -3,6 +3,7 @@
 // given back when it goes without touching its neighbours' bytes.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -189,6 +190,30 @@ TEST(StoragePool, AFilesDeferredCopiesShareItsBlocks) {
   EXPECT_EQ(da / StoragePool::kBlockBytes, db / StoragePool::kBlockBytes);
   a.reset();  // b's bytes stay
   EXPECT_EQ(std::memcmp(pb, bytes.data() + 4001, 60000), 0);
+}
+
+// populate_pages maps a file's pages in ahead of a read: reading them afterwards faults no more.
+TEST(StoragePool, PopulatedPagesOfAFileReadWithoutFaults) {
+  cellar::testing::TempDir dir;
+  std::vector<std::byte> bytes(64 * 4096 + 5);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 3 % 251);
+  cellar::testing::write_bytes(dir / "f.bin", bytes);
+  auto file = MappedFile::open(dir / "f.bin");
+  const auto minor_faults = [] {
+    rusage r{};
+    ::getrusage(RUSAGE_SELF, &r);
+    return r.ru_minflt;
+  };
+  const std::byte* p = file->data();
+  if (!populate_pages(p + 3, bytes.size() - 3))
+    GTEST_SKIP() << "this kernel has no MADV_POPULATE_READ";
+  const long before = minor_faults();
+  unsigned sum = 0;
+  for (size_t i = 0; i < bytes.size(); i += 4096) sum += static_cast<unsigned>(p[i]);
+  EXPECT_EQ(minor_faults(), before);
+  unsigned want = 0;
+  for (size_t i = 0; i < bytes.size(); i += 4096) want += static_cast<unsigned>(bytes[i]);
+  EXPECT_EQ(sum, want);
 }
 
 // pending_source: a deferred copy of one piece, not yet made, shows the file's bytes where they lie
