@@ -233,8 +233,9 @@ bool Storage::is_pending() const {
   return pending_ != nullptr && !pending_->done.load(std::memory_order_acquire);
 }
 
-const std::byte* StoragePool::pending_source(const Storage& st) {
+const std::byte* StoragePool::pending_source(const Storage& st, bool sole_holder) {
   if (!st.is_pending() || st.pending_->pieces.size() != 1) return nullptr;
+  if (!sole_holder && st.pending_->file->is_private_copy()) return nullptr;
   return st.pending_->file->data() + st.pending_->pieces[0].first;
 }
 

@@ -55,9 +55,11 @@ class StoragePool {
   // not allow: read them as bytes or by unaligned loads), without making the copy. For a reader
   // that rewrites the bytes into a layout of its own anyway (the optimiser packing a weight),
   // which would otherwise write them twice. nullptr for any other storage, or once the copy is
-  // made (the copy gives back its source's pages as it passes them). The caller keeps the copy
-  // from being made while it reads (it holds the storage's only reference).
-  static const std::byte* pending_source(const Storage& st);
+  // made. Making the copy (which any holder of the storage may do, at any time) gives back the
+  // source's pages as it passes them: a file mapping's refault unchanged, but a file read into
+  // memory (MappedFile::read) then reads zeros there. So for such a file the bytes are shown only
+  // to the storage's `sole_holder`, who keeps the copy from being made while it reads.
+  static const std::byte* pending_source(const Storage& st, bool sole_holder);
 
  private:
   const bool small_;  // first block on 4 KiB pages

@@ -86,18 +86,20 @@ class Rewriter {
     return &t;
   }
   // Where constant `v`'s bytes can be read by a pass that writes them out in a new layout
-  // (transposed, packed): a deferred copy of a file's misaligned weight that the optimiser alone
-  // holds is read in the file, where it lies (StoragePool::pending_source), not copied into fresh
-  // memory first only to be rewritten into more (convnext_tiny's and vit_b_32's Dense weights:
-  // 2 of their 3 passes over ~100 and ~340 MB at load). The address may be misaligned for the
-  // dtype: readers take bytes or unaligned loads. release_if_unread gives back the file's pages
-  // the read made resident.
-  // A file's bytes are mapped in before the read in one go (populate_pages).
+  // (transposed, packed): a deferred copy of a file's misaligned weight is read in the file, where
+  // it lies (StoragePool::pending_source), not copied into fresh memory first only to be
+  // rewritten into more (convnext_tiny's and vit_b_32's Dense weights: 2 of their 3 passes over
+  // ~100 and ~340 MB at load). Also when the caller's graph holds the weight too (the Python
+  // package's GraphCell): the caller's copy then stays to be made, if ever, rather than made here
+  // and held beside the packed one. The address may be misaligned for the dtype: readers take
+  // bytes or unaligned loads. release_if_unread gives back the file's pages the read made
+  // resident, when the optimiser held the weight alone. A file's bytes are mapped in before the
+  // read in one go (populate_pages).
   const void* source_bytes(int v) const {
     const Tensor& t = *constant(v);
     const std::shared_ptr<Storage>& st = t.storage();
-    if (st != nullptr && st.use_count() == 1 && t.storage_offset() == 0)
-      if (const std::byte* src = StoragePool::pending_source(*st)) {
+    if (st != nullptr && t.storage_offset() == 0)
+      if (const std::byte* src = StoragePool::pending_source(*st, st.use_count() == 1)) {
         populate_pages(src, t.nbytes());
         return src;
       }
@@ -161,7 +163,7 @@ class Rewriter {
   static void give_back_view_pages(const Tensor& t) {
     const std::shared_ptr<Storage>& st = t.storage();
     if (st == nullptr || st.use_count() != 1 || t.nbytes() == 0) return;
-    if (const std::byte* src = StoragePool::pending_source(*st))
+    if (const std::byte* src = StoragePool::pending_source(*st, true))
       give_back_pages(src, st->nbytes());
     else if (st->is_mapped())
       give_back_pages(st->data() + t.storage_offset(), t.nbytes());

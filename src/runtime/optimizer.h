@@ -31,8 +31,8 @@
 //      a B read transposed; a MatMul becomes a FusedMatMul with activation none and packed_b), so
 //      that the kernels read each tile contiguously.
 // Passes that write a weight out in a new layout (6, 7) read a file's misaligned weight (a deferred
-// copy, StoragePool::pending_source) where the file holds it when the optimiser holds it alone,
-// rather than having it copied into fresh memory first. Values and initializers nothing reads any
+// copy, StoragePool::pending_source) where the file holds it, rather than having it copied into
+// fresh memory first. Values and initializers nothing reads any
 // more are dropped. The result validates as any graph.
 #pragma once
 

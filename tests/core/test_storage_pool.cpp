@@ -218,24 +218,29 @@ TEST(StoragePool, PopulatedPagesOfAFileReadWithoutFaults) {
 
 // pending_source: a deferred copy of one piece, not yet made, shows the file's bytes where they lie
 // (the optimiser reads a weight there instead of copying it first); none for a copy of several
-// pieces, once the copy is made, or for storages that are not deferred copies.
+// pieces, once the copy is made, or for storages that are not deferred copies. A file read into
+// memory shows them to the storage's sole holder only: making the copy zeroes them.
 TEST(StoragePool, ADeferredCopyShowsItsPieceOfTheFileUntilItIsMade) {
   cellar::testing::TempDir dir;
   std::vector<std::byte> bytes(2 * 4096 + 11);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 5 % 251);
   cellar::testing::write_bytes(dir / "f.bin", bytes);
-  auto file = MappedFile::open(dir / "f.bin");
-  auto one = Storage::deferred_copy(file, {{5, 4096 + 3}}, 4096 + 3);
-  const std::byte* src = StoragePool::pending_source(*one);
-  ASSERT_EQ(src, file->data() + 5);
-  EXPECT_EQ(std::memcmp(src, bytes.data() + 5, 4096 + 3), 0);
-  EXPECT_TRUE(one->is_pending());  // looking does not copy
-  const std::byte* copy = one->data();
-  EXPECT_NE(copy, src);
-  EXPECT_EQ(std::memcmp(copy, bytes.data() + 5, 4096 + 3), 0);
-  EXPECT_EQ(StoragePool::pending_source(*one), nullptr);
-  auto two = Storage::deferred_copy(file, {{1, 8}, {20, 8}}, 16);
-  EXPECT_EQ(StoragePool::pending_source(*two), nullptr);
-  EXPECT_EQ(StoragePool::pending_source(*Storage::view(file, 0, 64)), nullptr);
-  EXPECT_EQ(StoragePool::pending_source(*Storage::allocate(64)), nullptr);
+  for (bool mapped : {true, false}) {
+    SCOPED_TRACE(mapped ? "mapped" : "read");
+    auto file = mapped ? MappedFile::open(dir / "f.bin") : MappedFile::read(dir / "f.bin");
+    auto one = Storage::deferred_copy(file, {{5, 4096 + 3}}, 4096 + 3);
+    const std::byte* src = StoragePool::pending_source(*one, true);
+    ASSERT_EQ(src, file->data() + 5);
+    EXPECT_EQ(StoragePool::pending_source(*one, false), mapped ? src : nullptr);
+    EXPECT_EQ(std::memcmp(src, bytes.data() + 5, 4096 + 3), 0);
+    EXPECT_TRUE(one->is_pending());  // looking does not copy
+    const std::byte* copy = one->data();
+    EXPECT_NE(copy, src);
+    EXPECT_EQ(std::memcmp(copy, bytes.data() + 5, 4096 + 3), 0);
+    EXPECT_EQ(StoragePool::pending_source(*one, true), nullptr);
+    auto two = Storage::deferred_copy(file, {{1, 8}, {20, 8}}, 16);
+    EXPECT_EQ(StoragePool::pending_source(*two, true), nullptr);
+    EXPECT_EQ(StoragePool::pending_source(*Storage::view(file, 0, 64), true), nullptr);
+  }
+  EXPECT_EQ(StoragePool::pending_source(*Storage::allocate(64), true), nullptr);
 }

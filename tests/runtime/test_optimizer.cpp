@@ -411,10 +411,12 @@ TEST(Optimizer, PacksTheWeightOfAProductOfEightRowsOrMore) {
 
 // A Dense weight (transpose_b) read by 8 rows or more is packed from its transpose in one pass
 // (pass 7), not transposed into a copy first (pass 6 leaves it). A weight that is a deferred copy
-// of a file's misaligned bytes (as MindIR files put most weights) is read where it lies when the
-// optimiser holds it alone, and the file's pages it read are given back afterwards (a file read
-// into memory then reads zeros there); when the caller's graph holds it too, its bytes stay as the
-// file has them. The product is the unoptimised one's either way, the file mapped or read.
+// of a file's misaligned bytes (as MindIR files put most weights) is read where it lies, not
+// copied first: when the optimiser holds it alone, the file's pages it read are given back
+// afterwards (a file read into memory then reads zeros there); when the caller's graph holds it
+// too, the caller's copy stays to be made (of a mapped file; of a file read into memory, whose
+// bytes another holder's copy could zero under the read, it is made first), and its bytes are the
+// file's. The product is the unoptimised one's either way.
 TEST(Optimizer, PacksADenseWeightFromWhereTheFileHoldsIt) {
   const int64_t rows = 20, n = 96, k = 1100;
   const Tensor w = filled({n, k}, -0.5, 0.09);
@@ -458,6 +460,7 @@ TEST(Optimizer, PacksADenseWeightFromWhereTheFileHoldsIt) {
       EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
       if (caller_keeps) {
         const Tensor& kept = g.initializers[0].data;
+        EXPECT_EQ(kept.storage()->is_pending(), mapped && ops::packed_kernels());
         ASSERT_EQ(std::memcmp(kept.raw_data(), w.raw_data(), nbytes), 0);
       } else if (!mapped && ops::packed_kernels()) {
         // The pages wholly inside the weight's bytes were given back: zeros in the process's copy.
