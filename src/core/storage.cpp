@@ -259,7 +259,6 @@ std::byte* Storage::materialize() const {
       uintptr_t dropped = (begin + page - 1) / page * page;  // pages before this are not ours
       for (size_t done = 0; done < n;) {
         const size_t k = std::min(n - done, kDropChunkBytes);
-        if (!p.file->is_private_copy()) populate_pages(src + done, k);
         std::memcpy(heap->data_ + at + done, src + done, k);
         done += k;
         const uintptr_t last = (begin + done) / page * page;
