@@ -233,6 +233,12 @@ bool Storage::is_pending() const {
   return pending_ != nullptr && !pending_->done.load(std::memory_order_acquire);
 }
 
+const std::byte* StoragePool::pending_source(const Storage& st, bool sole_holder) {
+  if (!st.is_pending() || st.pending_->pieces.size() != 1) return nullptr;
+  if (!sole_holder && st.pending_->file->is_private_copy()) return nullptr;
+  return st.pending_->file->data() + st.pending_->pieces[0].first;
+}
+
 std::byte* Storage::materialize() const {
   Pending& p = *pending_;
   std::call_once(p.once, [&] {
@@ -270,6 +276,21 @@ std::byte* Storage::materialize() const {
     p.done.store(true, std::memory_order_release);
   });
   return data_;
+}
+
+bool populate_pages(const std::byte* p, size_t n) {
+#ifdef MADV_POPULATE_READ
+  if (n == 0) return true;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t first = begin / page * page;
+  const uintptr_t last = (begin + n + page - 1) / page * page;
+  return ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_READ) == 0;
+#else
+  (void)p;
+  (void)n;
+  return false;
+#endif
 }
 
 void give_back_pages(const std::byte* p, size_t n) {

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <stdexcept>
 
 #include "ops/blas.h"
+#include "ops/transpose_plane.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -890,11 +893,23 @@ void gemm(Parallel& par, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
           const Epilogue& ep) {
   gemm_split(par, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, ep);
 }
-void pack_columns(int64_t k, int64_t n, const float* b, int64_t ldb, float* out) {
+void pack_columns(int64_t k, int64_t n, const void* b, int64_t ldb, float* out) {
+  const auto* src = static_cast<const std::byte*>(b);
+  constexpr int64_t f = sizeof(float);
   for (int64_t j0 = 0; j0 < n; j0 += kPackCols) {
     const int64_t w = std::min(kPackCols, n - j0);
     float* tile = out + j0 * k;
-    for (int64_t p = 0; p < k; ++p) std::copy_n(b + p * ldb + j0, w, tile + p * w);
+    for (int64_t p = 0; p < k; ++p)
+      std::memcpy(tile + p * w, src + (p * ldb + j0) * f, static_cast<size_t>(w * f));
+  }
+}
+
+void pack_columns_transposed(int64_t k, int64_t n, const void* bt, int64_t ldbt, float* out) {
+  const auto* src = static_cast<const std::byte*>(bt);
+  for (int64_t j0 = 0; j0 < n; j0 += kPackCols) {
+    const int64_t w = std::min(kPackCols, n - j0);
+    // Rows [j0, j0 + w) of Bᵀ (w × k) become the tile's k rows of w.
+    transpose_plane32(src + j0 * ldbt * int64_t{sizeof(float)}, w, k, ldbt, out + j0 * k, w);
   }
 }
 

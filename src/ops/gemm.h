@@ -56,9 +56,15 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const flo
 // at packed + t·k·kPackCols, k × kPackCols; the last tile k × (n mod kPackCols) when n is not a
 // multiple), so that a kernel reads one contiguous block per tile instead of k rows a matrix row
 // apart (a 768 × 2304 weight: one 4 KiB page per row of a tile, TLB misses on every row: half the
-// speed). Same size as B.
+// speed). Same size as B. `b` may lie at any address (a weight where a file puts it: copied as
+// bytes).
 inline constexpr int64_t kPackCols = 48;
-void pack_columns(int64_t k, int64_t n, const float* b, int64_t ldb, float* out);
+void pack_columns(int64_t k, int64_t n, const void* b, int64_t ldb, float* out);
+// The same packed form of B from Bᵀ (n × k, row stride ldbt, in floats: a Dense weight [out, in]
+// as MindSpore and ONNX store it), in one pass: each tile is a transpose of kPackCols rows of Bᵀ
+// (ops/transpose_plane.h), the same bits pack_columns writes from B. `bt` may lie at any address
+// (a weight where a file puts it: read by unaligned loads and byte copies).
+void pack_columns_transposed(int64_t k, int64_t n, const void* bt, int64_t ldbt, float* out);
 // C = epilogue(A · B), A (m × k, row stride lda) as stored, B as pack_columns left it, over par's
 // workers (column tiles, or rows when there are fewer tiles than workers). Each element is the sum
 // gemm() computes for it (the same kernels, tile by tile).

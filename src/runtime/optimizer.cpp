@@ -85,6 +85,27 @@ class Rewriter {
     if (!owned_.count(v) && !st->is_pending()) return nullptr;
     return &t;
   }
+  // Where constant `v`'s bytes can be read by a pass that writes them out in a new layout
+  // (transposed, packed): a deferred copy of a file's misaligned weight is read in the file, where
+  // it lies (StoragePool::pending_source), not copied into fresh memory first only to be
+  // rewritten into more (convnext_tiny's and vit_b_32's Dense weights: 2 of their 3 passes over
+  // ~100 and ~340 MB at load). Also when the caller's graph holds the weight too (the Python
+  // package's GraphCell): the caller's copy then stays to be made, if ever, rather than made here
+  // and held beside the packed one. The address may be misaligned for the dtype: readers take
+  // bytes or unaligned loads. release_if_unread gives back the file's pages the read made
+  // resident, when the optimiser held the weight alone. A file's bytes are mapped in before the
+  // read in one go (populate_pages).
+  const void* source_bytes(int v) const {
+    const Tensor& t = *constant(v);
+    const std::shared_ptr<Storage>& st = t.storage();
+    if (st != nullptr && t.storage_offset() == 0)
+      if (const std::byte* src = StoragePool::pending_source(*st, st.use_count() == 1)) {
+        populate_pages(src, t.nbytes());
+        return src;
+      }
+    if (st != nullptr && st->is_mapped()) populate_pages(t.raw_data(), t.nbytes());
+    return t.raw_data();
+  }
   // `owned`: t's bytes were allocated by this optimiser for it alone (writable_constant).
   int add_constant(const std::string& hint, Tensor t, bool owned = false) {
     std::string name = hint;
@@ -137,10 +158,15 @@ class Rewriter {
   // (MappedFile::read) as zeros, which nothing reads (readers refuse overlapping tensors, and no
   // other tensor holds this storage). Storage::materialize gives back a deferred copy's source
   // pages on the same terms.
+  // A deferred copy never made (read where it lies, source_bytes) gives back its piece of the
+  // file the same way.
   static void give_back_view_pages(const Tensor& t) {
     const std::shared_ptr<Storage>& st = t.storage();
-    if (st == nullptr || st.use_count() != 1 || !st->is_mapped() || t.nbytes() == 0) return;
-    give_back_pages(st->data() + t.storage_offset(), t.nbytes());
+    if (st == nullptr || st.use_count() != 1 || t.nbytes() == 0) return;
+    if (const std::byte* src = StoragePool::pending_source(*st, true))
+      give_back_pages(src, st->nbytes());
+    else if (st->is_mapped())
+      give_back_pages(st->data() + t.storage_offset(), t.nbytes());
   }
 
   const std::set<std::string>& names() {
@@ -564,6 +590,22 @@ int pack_weights(Rewriter& rw) {
   return packed;
 }
 
+// A MatMul's (or FusedMatMul's) constant Float32 B that pass 7 packs in column tiles: A of at
+// least 8 rows known here, neither operand read transposed by the kernel yet (transpose_b, a Dense
+// weight as stored, is packed from Bᵀ), B not packed already.
+bool packs_columns(Rewriter& rw, const ir::Node& node) {
+  const ir::Graph& g = rw.graph();
+  if ((node.op != "MatMul" && node.op != "FusedMatMul") || node.inputs.size() < 2 ||
+      ops::attr_bool(node.attrs, node.op, "transpose_a", false) ||
+      ops::attr_bool(node.attrs, node.op, "packed_b", false))
+    return false;
+  const auto& ai = g.value(node.inputs[0]);
+  if (ai.dtype != DType::Float32 || ai.symbolic() || ai.shape.rank() != 2 || ai.shape[0] < 8)
+    return false;
+  const Tensor* b = rw.constant(node.inputs[1]);
+  return b != nullptr && b->dtype() == DType::Float32 && b->rank() == 2 && b->numel() > 0;
+}
+
 // 6. A MatMul's constant Float32 B stored once, here, the way its kernel reads it fastest. With A
 // of several rows (or an open number of them): as k × n (MatMul(a, B, transpose_b) → MatMul(a, Bᵀ
 // as a new constant)), since cellar's GEMM kernels read B's rows as vectors, which a transposed
@@ -571,7 +613,9 @@ int pack_weights(Rewriter& rw) {
 // transpose-pack it on every call. With one known row of A (batch 1): as n × k (transpose_b), the
 // other way round, since the one-row kernel takes each output as a dot product over a contiguous
 // row of B, which streams B 1.5-2x faster than walking down a k × n B (docs/benchmarks.md,
-// Session 8); a Dense weight is then used as the file stores it, with no copy at all.
+// Session 8); a Dense weight is then used as the file stores it, with no copy at all. A B that
+// pass 7 packs is left to it: it packs from Bᵀ as well, in one pass over the weight instead of
+// a transposed copy first (one fresh weight-sized buffer fewer at load).
 int transpose_constant_operands(Rewriter& rw) {
   if (!ops::packed_kernels()) return 0;
   ir::Graph& g = rw.graph();
@@ -581,7 +625,7 @@ int transpose_constant_operands(Rewriter& rw) {
     if (rw.dead(n) || (node.op != "MatMul" && node.op != "FusedMatMul") || node.inputs.size() < 2)
       continue;
     if (ops::attr_bool(node.attrs, node.op, "transpose_a", false) ||
-        ops::attr_bool(node.attrs, node.op, "packed_b", false))
+        ops::attr_bool(node.attrs, node.op, "packed_b", false) || packs_columns(rw, node))
       continue;
     const auto& ai = g.value(node.inputs[0]);
     const bool one_row = ai.shape.rank() == 2 && !ai.symbolic() && ai.shape[0] == 1;
@@ -594,8 +638,8 @@ int transpose_constant_operands(Rewriter& rw) {
     // Bᵀ in 32 × 32 tiles of SIMD blocks (ops/transpose_plane.h): the column-order writes of a
     // plain double loop miss the cache on every element (a 2.7 MB Dense weight took ~3 ms of a
     // small net's cold start), and element by element the tiles were still 165 ms of vit_b_32's.
-    ops::transpose_plane32(b->data<float>(), rows, cols, cols, t.data<float>(), rows);
     const int given = node.inputs[1];
+    ops::transpose_plane32(rw.source_bytes(given), rows, cols, cols, t.data<float>(), rows);
     node.inputs[1] = rw.add_constant(g.value(given).name + "/transposed", std::move(t), true);
     node.attrs["transpose_b"] = one_row;
     rw.release_if_unread(given);
@@ -605,8 +649,9 @@ int transpose_constant_operands(Rewriter& rw) {
   return turned;
 }
 
-// 7. MatMul / FusedMatMul (A × constant Float32 B, neither transposed, A of at least 8 rows that
-// are known here) → FusedMatMul with B packed in column tiles (ops/gemm.h pack_columns): the
+// 7. MatMul / FusedMatMul (A × constant Float32 B, A not transposed and of at least 8 rows that
+// are known here) → FusedMatMul with B packed in column tiles (ops/gemm.h pack_columns, or
+// pack_columns_transposed from a B read transposed: a Dense weight as the file stores it): the
 // kernels then read each tile's rows one after another. One-row products (batch 1) keep B as it
 // is: their kernel streams B's rows once whatever the layout.
 int pack_matmul_operands(Rewriter& rw) {
@@ -615,26 +660,22 @@ int pack_matmul_operands(Rewriter& rw) {
   int packed = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& node = g.nodes[n];
-    if (rw.dead(n) || (node.op != "MatMul" && node.op != "FusedMatMul") || node.inputs.size() < 2)
-      continue;
-    if (ops::attr_bool(node.attrs, node.op, "transpose_a", false) ||
-        ops::attr_bool(node.attrs, node.op, "transpose_b", false) ||
-        ops::attr_bool(node.attrs, node.op, "packed_b", false))
-      continue;
-    const auto& ai = g.value(node.inputs[0]);
-    if (ai.dtype != DType::Float32 || ai.symbolic() || ai.shape.rank() != 2 || ai.shape[0] < 8)
-      continue;
-    const Tensor* b = rw.constant(node.inputs[1]);
-    if (b == nullptr || b->dtype() != DType::Float32 || b->rank() != 2 || b->numel() == 0) continue;
-    const int64_t k = b->shape()[0], cols = b->shape()[1];
-    Tensor t = unfilled(rw.pool(), DType::Float32, b->shape());
-    ops::pack_columns(k, cols, b->data<float>(), cols, t.data<float>());
+    if (rw.dead(n) || !packs_columns(rw, node)) continue;
     const int given = node.inputs[1];
+    const Shape& bs = rw.constant(given)->shape();
+    const bool transposed = ops::attr_bool(node.attrs, node.op, "transpose_b", false);
+    const int64_t k = transposed ? bs[1] : bs[0], cols = transposed ? bs[0] : bs[1];
+    Tensor t = unfilled(rw.pool(), DType::Float32, Shape{k, cols});
+    if (transposed)
+      ops::pack_columns_transposed(k, cols, rw.source_bytes(given), k, t.data<float>());
+    else
+      ops::pack_columns(k, cols, rw.source_bytes(given), cols, t.data<float>());
     node.inputs[1] = rw.add_constant(g.value(given).name + "/packed_columns", std::move(t), true);
     if (node.op == "MatMul") {
       node.op = "FusedMatMul";
       node.attrs["activation"] = std::string("none");
     }
+    node.attrs["transpose_b"] = false;
     node.attrs["packed_b"] = true;
     rw.release_if_unread(given);
     ++packed;

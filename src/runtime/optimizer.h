@@ -25,10 +25,15 @@
 //      weight) is stored transposed once, here, so that the kernels read its rows as they lie
 //      (same CPUs); with one known row of A (batch 1) the other way round: a B as stored (k × n)
 //      is stored transposed, so that the one-row kernel reads each output's weights contiguously;
-//   7. a MatMul's or FusedMatMul's constant Float32 B (after 6), with A of at least 8 known rows,
-//      is packed in column tiles (ops/gemm.h pack_columns; a MatMul becomes a FusedMatMul with
-//      activation none and packed_b), so that the kernels read each tile contiguously.
-// Values and initializers nothing reads any more are dropped. The result validates as any graph.
+//      a B that pass 7 packs is left to it;
+//   7. a MatMul's or FusedMatMul's constant Float32 B, with A of at least 8 known rows, is packed
+//      in column tiles (ops/gemm.h pack_columns, or pack_columns_transposed in the same pass from
+//      a B read transposed; a MatMul becomes a FusedMatMul with activation none and packed_b), so
+//      that the kernels read each tile contiguously.
+// Passes that write a weight out in a new layout (6, 7) read a file's misaligned weight (a deferred
+// copy, StoragePool::pending_source) where the file holds it, rather than having it copied into
+// fresh memory first. Values and initializers nothing reads any
+// more are dropped. The result validates as any graph.
 #pragma once
 
 #include <cstddef>

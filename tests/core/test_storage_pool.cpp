@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -189,4 +192,64 @@ TEST(StoragePool, AFilesDeferredCopiesShareItsBlocks) {
   EXPECT_EQ(da / StoragePool::kBlockBytes, db / StoragePool::kBlockBytes);
   a.reset();  // b's bytes stay
   EXPECT_EQ(std::memcmp(pb, bytes.data() + 4001, 60000), 0);
+}
+
+// The resident KiB of the mapping that starts at `p` (/proc/self/smaps), or -1.
+long mapped_kib(const std::byte* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  char start[32];
+  std::snprintf(start, sizeof start, "%lx-",
+                static_cast<unsigned long>(reinterpret_cast<uintptr_t>(p)));
+  bool in = false;
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.rfind(start, 0) == 0)
+      in = true;
+    else if (in && line.rfind("Rss:", 0) == 0)
+      return std::stol(line.substr(4));
+  }
+  return -1;
+}
+
+// populate_pages maps a file's pages into the process ahead of a read (nothing read them yet).
+TEST(StoragePool, PopulatedPagesOfAFileAreMappedBeforeAnyRead) {
+  cellar::testing::TempDir dir;
+  std::vector<std::byte> bytes(64 * 4096 + 5);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 3 % 251);
+  cellar::testing::write_bytes(dir / "f.bin", bytes);
+  auto file = MappedFile::open(dir / "f.bin");
+  const std::byte* p = file->data();
+  ASSERT_EQ(mapped_kib(p), 0);
+  if (!populate_pages(p + 3, bytes.size() - 3))
+    GTEST_SKIP() << "this kernel has no MADV_POPULATE_READ";
+  EXPECT_EQ(mapped_kib(p), 65 * 4);
+  EXPECT_EQ(std::memcmp(p, bytes.data(), bytes.size()), 0);
+}
+
+// pending_source: a deferred copy of one piece, not yet made, shows the file's bytes where they lie
+// (the optimiser reads a weight there instead of copying it first); none for a copy of several
+// pieces, once the copy is made, or for storages that are not deferred copies. A file read into
+// memory shows them to the storage's sole holder only: making the copy zeroes them.
+TEST(StoragePool, ADeferredCopyShowsItsPieceOfTheFileUntilItIsMade) {
+  cellar::testing::TempDir dir;
+  std::vector<std::byte> bytes(2 * 4096 + 11);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 5 % 251);
+  cellar::testing::write_bytes(dir / "f.bin", bytes);
+  for (bool mapped : {true, false}) {
+    SCOPED_TRACE(mapped ? "mapped" : "read");
+    auto file = mapped ? MappedFile::open(dir / "f.bin") : MappedFile::read(dir / "f.bin");
+    auto one = Storage::deferred_copy(file, {{5, 4096 + 3}}, 4096 + 3);
+    const std::byte* src = StoragePool::pending_source(*one, true);
+    ASSERT_EQ(src, file->data() + 5);
+    EXPECT_EQ(StoragePool::pending_source(*one, false), mapped ? src : nullptr);
+    EXPECT_EQ(std::memcmp(src, bytes.data() + 5, 4096 + 3), 0);
+    EXPECT_TRUE(one->is_pending());  // looking does not copy
+    const std::byte* copy = one->data();
+    EXPECT_NE(copy, src);
+    EXPECT_EQ(std::memcmp(copy, bytes.data() + 5, 4096 + 3), 0);
+    EXPECT_EQ(StoragePool::pending_source(*one, true), nullptr);
+    auto two = Storage::deferred_copy(file, {{1, 8}, {20, 8}}, 16);
+    EXPECT_EQ(StoragePool::pending_source(*two, true), nullptr);
+    EXPECT_EQ(StoragePool::pending_source(*Storage::view(file, 0, 64), true), nullptr);
+  }
+  EXPECT_EQ(StoragePool::pending_source(*Storage::allocate(64), true), nullptr);
 }

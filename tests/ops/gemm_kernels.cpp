@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_support.h"
@@ -281,6 +283,47 @@ TEST(GemmKernels, ColumnPackedBGivesTheUnpackedProduct) {
           } else {
             ASSERT_EQ(got, want) << threads << " threads";
           }
+        }
+      }
+    }
+  }
+}
+
+// B packed from Bᵀ (a Dense weight [n, k] as a file stores it) in one pass is B packed from B,
+// bit for bit, on every path of the transpose (AVX2 blocks, the portable loop), for widths that
+// leave a narrow last tile and sizes off the transpose's 8 × 8 blocks and 32 × 32 tiles; read at
+// an address misaligned for float (a MindIR weight read in the file where it lies, 1 to 3 bytes
+// past a float boundary) as well as aligned, with a row stride wider than k.
+TEST(GemmKernels, ColumnsPackedFromTheTransposeAreTheColumnsPacked) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kNone);
+  for (Isa isa : isas) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{
+             {1, 1}, {48, 8}, {47, 33}, {100, 77}, {96, 64}, {200, 9}, {49, 130}}) {
+      for (int64_t extra : {0, 3}) {
+        for (size_t shift : {0, 1, 3}) {
+          SCOPED_TRACE(std::to_string(n) + "x" + std::to_string(k) + " stride +" +
+                       std::to_string(extra) + " shift " + std::to_string(shift));
+          const int64_t ld = k + extra;
+          const auto bt = uniform(static_cast<size_t>(n * ld), 41);  // n × k, row stride ld
+          std::vector<float> b(static_cast<size_t>(k * n));          // k × n
+          for (int64_t j = 0; j < n; ++j)
+            for (int64_t p = 0; p < k; ++p)
+              b[static_cast<size_t>(p * n + j)] = bt[static_cast<size_t>(j * ld + p)];
+          std::vector<float> want(b.size()), got(b.size(), -7.0f);
+          pack_columns(k, n, b.data(), n, want.data());
+          std::vector<std::byte> raw(bt.size() * sizeof(float) + 4);
+          std::memcpy(raw.data() + shift, bt.data(), bt.size() * sizeof(float));
+          pack_columns_transposed(k, n, raw.data() + shift, ld, got.data());
+          ASSERT_EQ(got, want);
+          // pack_columns reads a misaligned B the same way.
+          std::vector<std::byte> rawb(b.size() * sizeof(float) + 4);
+          std::memcpy(rawb.data() + shift, b.data(), b.size() * sizeof(float));
+          std::vector<float> again(b.size(), -7.0f);
+          pack_columns(k, n, rawb.data() + shift, n, again.data());
+          ASSERT_EQ(again, want);
         }
       }
     }

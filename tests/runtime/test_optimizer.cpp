@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -405,6 +406,68 @@ TEST(Optimizer, PacksTheWeightOfAProductOfEightRowsOrMore) {
     const std::vector<Tensor> in{filled({rows, 12}, -1, 0.19)};
     const Tensor want = run(g, false, in)[0], got = run(g, true, in)[0];
     EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+  }
+}
+
+// A Dense weight (transpose_b) read by 8 rows or more is packed from its transpose in one pass
+// (pass 7), not transposed into a copy first (pass 6 leaves it). A weight that is a deferred copy
+// of a file's misaligned bytes (as MindIR files put most weights) is read where it lies, not
+// copied first: when the optimiser holds it alone, the file's pages it read are given back
+// afterwards (a file read into memory then reads zeros there); when the caller's graph holds it
+// too, the caller's copy stays to be made (of a mapped file; of a file read into memory, whose
+// bytes another holder's copy could zero under the read, it is made first), and its bytes are the
+// file's. The product is the unoptimised one's either way.
+TEST(Optimizer, PacksADenseWeightFromWhereTheFileHoldsIt) {
+  const int64_t rows = 20, n = 96, k = 1100;
+  const Tensor w = filled({n, k}, -0.5, 0.09);
+  const size_t nbytes = w.nbytes(), at = 1;  // misaligned for float
+  std::vector<std::byte> bytes(at + nbytes + 3, std::byte{0x5a});
+  std::memcpy(bytes.data() + at, w.raw_data(), nbytes);
+  cellar::testing::TempDir dir;
+  cellar::testing::write_bytes(dir / "w.bin", bytes);
+  const auto net = [&](Tensor weight) {
+    ir::Graph g;
+    const int x = g.add_value("x", DType::Float32, Shape{rows, k});
+    g.inputs = {x};
+    const int wv = constant(g, "w", std::move(weight));
+    const int y = g.add_value("y", DType::Float32, Shape{rows, n});
+    g.nodes.push_back({.name = "mm",
+                       .op = "MatMul",
+                       .inputs = {x, wv},
+                       .outputs = {y},
+                       .attrs = {{"transpose_a", false}, {"transpose_b", true}}});
+    g.outputs = {y};
+    return g;
+  };
+  const std::vector<Tensor> in{filled({rows, k}, -1, 0.19)};
+  const Tensor want = run(net(w), false, in)[0];
+  for (bool mapped : {true, false}) {
+    for (bool caller_keeps : {false, true}) {
+      SCOPED_TRACE(std::string(mapped ? "mapped" : "read") +
+                   (caller_keeps ? ", caller keeps the graph" : ""));
+      auto file = mapped ? MappedFile::open(dir / "w.bin") : MappedFile::read(dir / "w.bin");
+      ir::Graph g = net(Tensor(DType::Float32, Shape{n, k},
+                               Storage::deferred_copy(file, {{at, nbytes}}, nbytes), 0));
+      ASSERT_TRUE(g.initializers[0].data.storage()->is_pending());
+      runtime::OptimizeReport r;
+      const ir::Graph opt =
+          caller_keeps ? runtime::optimize(g, &r) : runtime::optimize(std::move(g), &r);
+      EXPECT_NO_THROW(opt.validate());
+      EXPECT_EQ(r.operands_transposed, 0);
+      EXPECT_EQ(r.operands_packed, ops::packed_kernels() ? 1 : 0);
+      runtime::Executor e(opt, {.threads = 1, .optimize = false});
+      const Tensor got = e.run(in)[0];
+      EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
+      if (caller_keeps) {
+        const Tensor& kept = g.initializers[0].data;
+        EXPECT_EQ(kept.storage()->is_pending(), mapped && ops::packed_kernels());
+        ASSERT_EQ(std::memcmp(kept.raw_data(), w.raw_data(), nbytes), 0);
+      } else if (!mapped && ops::packed_kernels()) {
+        // The pages wholly inside the weight's bytes were given back: zeros in the process's copy.
+        const std::byte* p = file->data() + at + 4096;
+        for (size_t i = 0; i < 4096; ++i) ASSERT_EQ(p[i], std::byte{0}) << i;
+      }
+    }
   }
 }
 
