@@ -32,7 +32,7 @@ constexpr int64_t kPrefetchFloats = 512;
 struct Plan {
   ConvGeometry g;
   int64_t cg = 0, og = 0, kdim = 0;
-  bool bias = false;
+  bool bias = false, residual = false;
   ConvActivation act = ConvActivation::kNone;
   // The taps that meet the input at some output position (t = i·kw + j, in order), and for each
   // its copy (j·sh + (i·dh) mod sh) and row offset ((i·dh) / sh).
@@ -59,6 +59,7 @@ struct Args {
   const float* bias;  // MR values, or null
   float* y;           // row r at y + r·ldy
   int64_t ldy;
+  const float* res = nullptr;  // the residual, row r at res + r·ldy (as y), or null
 };
 
 #if defined(__x86_64__)
@@ -68,14 +69,29 @@ struct Args {
 template <ConvActivation kAct>
 constexpr bool kAddsBias = kAct != ConvActivation::kNone;
 
-// The epilogue on one vector of a row's sums: + the row's bias b (when `add`), then the activation.
+// The epilogue on one vector of a row's sums: + the row's bias b (when `add`), + the residual's
+// vector at `res` (when not null; under `mask` where the store is masked), then the activation.
 template <ConvActivation kAct>
-__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, float b, bool add) {
-  return activate512(add ? _mm512_add_ps(v, _mm512_set1_ps(b)) : v, kAct);
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, float b, bool add,
+                                                           const float* res,
+                                                           __mmask16 mask = 0xFFFF) {
+  if (add) v = _mm512_add_ps(v, _mm512_set1_ps(b));
+  if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, res));
+  return activate512(v, kAct);
 }
 template <ConvActivation kAct>
-__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, bool add) {
-  return activate256(add ? _mm256_add_ps(v, _mm256_set1_ps(b)) : v, kAct);
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, bool add,
+                                                            const float* res) {
+  if (add) v = _mm256_add_ps(v, _mm256_set1_ps(b));
+  if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+  return activate256(v, kAct);
+}
+template <ConvActivation kAct>
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, bool add,
+                                                            const float* res, __m256i mask) {
+  if (add) v = _mm256_add_ps(v, _mm256_set1_ps(b));
+  if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res, mask));
+  return activate256(v, kAct);
 }
 
 // One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra `extra`
@@ -134,18 +150,25 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
   for (int r = 0; r < kR; ++r) {
     const float b = t.bias ? t.bias[R0 + r] : 0.0f;
     float* yr = t.y + (R0 + r) * t.ldy + j;
-    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], b, add));
-    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], b, add));
-    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], b, add));
+    const float* rr = t.res ? t.res + (R0 + r) * t.ldy + j : nullptr;
+    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], b, add, rr));
+    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], b, add, rr ? rr + 16 : nullptr));
+    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], b, add, rr ? rr + 32 : nullptr));
   }
   if constexpr (kExtra) {
     const __m512 b4 = t.bias ? _mm512_maskz_loadu_ps(kRowLanes, t.bias + R0) : _mm512_setzero_ps();
     alignas(64) float out[16];
     const int64_t lanes = extra == 1 ? 1 : 4;  // per position
-    _mm512_store_ps(
-        out,
-        activate512(add ? _mm512_add_ps(e, extra == 1 ? b4 : _mm512_shuffle_f32x4(b4, b4, 0)) : e,
-                    kAct));
+    __m512 s = add ? _mm512_add_ps(e, extra == 1 ? b4 : _mm512_shuffle_f32x4(b4, b4, 0)) : e;
+    if (t.res) {
+      // The residual in the accumulator's lanes: lane lanes·c + r for position 48 + c of row
+      // R0 + r.
+      alignas(64) float rv[16] = {};
+      for (int64_t c = 0; c < extra; ++c)
+        for (int r = 0; r < kR; ++r) rv[lanes * c + r] = t.res[(R0 + r) * t.ldy + j + 48 + c];
+      s = _mm512_add_ps(s, _mm512_load_ps(rv));
+    }
+    _mm512_store_ps(out, activate512(s, kAct));
     for (int64_t c = 0; c < extra; ++c)
 #pragma GCC unroll 4
       for (int r = 0; r < kR; ++r) t.y[(R0 + r) * t.ldy + j + 48 + c] = out[lanes * c + r];
@@ -192,8 +215,10 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       float* yr = t.y + r * t.ldy + j;
-      _mm512_storeu_ps(yr, finish512<kAct>(lo[r], t.bias ? t.bias[r] : 0.0f, add));
-      _mm512_storeu_ps(yr + 16, finish512<kAct>(hi[r], t.bias ? t.bias[r] : 0.0f, add));
+      const float* rr = t.res ? t.res + r * t.ldy + j : nullptr;
+      _mm512_storeu_ps(yr, finish512<kAct>(lo[r], t.bias ? t.bias[r] : 0.0f, add, rr));
+      _mm512_storeu_ps(
+          yr + 16, finish512<kAct>(hi[r], t.bias ? t.bias[r] : 0.0f, add, rr ? rr + 16 : nullptr));
     }
   }
   for (; j < t.n; j += 16) {
@@ -213,7 +238,8 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r)
       _mm512_mask_storeu_ps(t.y + r * t.ldy + j, mask,
-                            finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add));
+                            finish512<kAct>(acc[r], t.bias ? t.bias[r] : 0.0f, add,
+                                            t.res ? t.res + r * t.ldy + j : nullptr, mask));
   }
 }
 
@@ -256,9 +282,11 @@ __attribute__((target("avx2,fma"))) void rows256(const Args& t) {
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r) {
       float* yr = t.y + (R0 + r) * t.ldy + j;
-      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
-      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
-      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      const float* rr = t.res ? t.res + (R0 + r) * t.ldy + j : nullptr;
+      const float b = t.bias ? t.bias[R0 + r] : 0.0f;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], b, add, rr));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], b, add, rr ? rr + 8 : nullptr));
+      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], b, add, rr ? rr + 16 : nullptr));
     }
   }
   for (; j + 16 <= t.n; j += 16) {
@@ -281,8 +309,10 @@ __attribute__((target("avx2,fma"))) void rows256(const Args& t) {
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r) {
       float* yr = t.y + (R0 + r) * t.ldy + j;
-      _mm256_storeu_ps(yr, finish256<kAct>(lo[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
-      _mm256_storeu_ps(yr + 8, finish256<kAct>(hi[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+      const float* rr = t.res ? t.res + (R0 + r) * t.ldy + j : nullptr;
+      const float b = t.bias ? t.bias[R0 + r] : 0.0f;
+      _mm256_storeu_ps(yr, finish256<kAct>(lo[r], b, add, rr));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(hi[r], b, add, rr ? rr + 8 : nullptr));
     }
   }
   for (; j < t.n; j += 8) {
@@ -303,7 +333,8 @@ __attribute__((target("avx2,fma"))) void rows256(const Args& t) {
 #pragma GCC unroll 8
     for (int r = 0; r < kR; ++r)
       _mm256_maskstore_ps(t.y + (R0 + r) * t.ldy + j, mask,
-                          finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add));
+                          finish256<kAct>(acc[r], t.bias ? t.bias[R0 + r] : 0.0f, add,
+                                          t.res ? t.res + (R0 + r) * t.ldy + j : nullptr, mask));
   }
 }
 
@@ -510,13 +541,14 @@ int64_t choose_band(const ConvGeometry& g, int64_t budget) {
   return best;
 }
 
-Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act) {
+Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act, bool residual) {
   Plan pl;
   pl.g = g;
   pl.cg = g.c / g.group;
   pl.og = g.o / g.group;
   pl.kdim = pl.cg * g.kh * g.kw;
   pl.bias = bias;
+  pl.residual = residual;
   pl.act = act;
   pl.copies = g.kw * g.sh;
   for (int64_t j = 0; j < g.kw; ++j) {
@@ -569,8 +601,8 @@ bool conv_taps_fits(const ConvGeometry& g, ConvActivation act) {
 
 bool conv_taps_pays(const ConvGeometry& g) { return kernel_isa() == Isa::kAvx512 || g.ow >= 28; }
 
-Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act) {
-  auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act));
+Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act, bool residual) {
+  auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act, residual));
   return [plan](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
 #if defined(__x86_64__)
     const Plan& pl = *plan;
@@ -578,6 +610,7 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
     const float* x = in[0].data<float>();
     const float* w = in[1].data<float>();
     const float* bias = pl.bias ? in[2].data<float>() : nullptr;
+    const float* res = pl.residual ? in[pl.bias ? 3 : 2].data<float>() : nullptr;
     float* y = out[0].data<float>();
     if (out[0].numel() == 0) return;
     const int64_t spatial = g.oh * g.ow, images = g.n * g.group;
@@ -613,7 +646,8 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
                    w,
                    bias ? bias + gr * pl.og + r : nullptr,
                    y + (b * g.o + gr * pl.og + r) * spatial,
-                   spatial};
+                   spatial,
+                   res ? res + (b * g.o + gr * pl.og + r) * spatial : nullptr};
             kernels[m - 1](a);
           }
         }
@@ -653,7 +687,8 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
                  w + oc * pl.kdim,
                  bias ? bias + oc : nullptr,
                  y + (b * g.o + oc) * spatial + oy0 * g.ow,
-                 spatial};
+                 spatial,
+                 res ? res + (b * g.o + oc) * spatial + oy0 * g.ow : nullptr};
           kernels[m - 1](a);
         }
       }

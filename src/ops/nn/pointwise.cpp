@@ -37,14 +37,28 @@ constexpr int64_t kPrefetchFloats = 512;  // how far ahead a weight panel is fet
 template <ConvActivation kAct>
 constexpr bool kAddsBias = kAct != ConvActivation::kNone;
 
-// The epilogue on one vector of a row's sums: + the row's bias (`add`), then the activation.
+// The epilogue on one vector of a row's sums: + the row's bias (`add`), + the residual's vector at
+// `res` (when not null; under `mask` where the store is masked), then the activation.
 template <ConvActivation kAct>
-__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, __m512 bias, bool add) {
-  return activate512(add ? _mm512_add_ps(v, bias) : v, kAct);
+__attribute__((target("avx512f"))) inline __m512 finish512(__m512 v, __m512 bias, bool add,
+                                                           const float* res,
+                                                           __mmask16 mask = 0xFFFF) {
+  if (add) v = _mm512_add_ps(v, bias);
+  if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, res));
+  return activate512(v, kAct);
 }
 template <ConvActivation kAct>
-__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bias, bool add) {
-  return activate256(add ? _mm256_add_ps(v, bias) : v, kAct);
+__attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bias, bool add,
+                                                            const float* res) {
+  if (add) v = _mm256_add_ps(v, bias);
+  if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+  return activate256(v, kAct);
+}
+// The residual's values at res[r·ld] for rows r < n (the lanes of a column's accumulator), the
+// other lanes 0.
+template <int kLanes>
+inline void gather_column(const float* res, int64_t ld, int n, float* out) {
+  for (int r = 0; r < kLanes; ++r) out[r] = r < n ? res[r * ld] : 0.0f;
 }
 
 // One tile of MR rows × 49 columns from column j, AVX-512: 48 in 24 accumulators as panel512's
@@ -56,8 +70,8 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, __m256 bia
 // registers: every row loop unrolled, or gcc keeps the accumulators in memory.
 template <int MR, ConvActivation kAct>
 __attribute__((target("avx512f,fma"), always_inline)) inline void tile49(
-    int64_t k, const float* a, const float* x, int64_t ldx, const float* bias, float* y,
-    int64_t ldy, bool fetch_x) {
+    int64_t k, const float* a, const float* x, int64_t ldx, const float* bias, const float* res,
+    float* y, int64_t ldy, bool fetch_x) {
   const bool add = bias != nullptr || kAddsBias<kAct>;
   constexpr auto kRowLanes = static_cast<__mmask16>((1u << MR) - 1);
   __m512 v0[MR], v1[MR], v2[MR];
@@ -96,17 +110,24 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void tile49(
   for (int r = 0; r < MR; ++r) {
     const __m512 bv = _mm512_set1_ps(bias ? bias[r] : 0.0f);
     float* yr = y + r * ldy;
-    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv, add));
-    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv, add));
-    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv, add));
+    const float* rr = res ? res + r * ldy : nullptr;
+    _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv, add, rr));
+    _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv, add, rr ? rr + 16 : nullptr));
+    _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv, add, rr ? rr + 32 : nullptr));
   }
   alignas(64) float out[16];
+  alignas(64) float rv[16];  // the 49th column's residual, lane r row r
+  if (res) gather_column<16>(res + 48, ldy, MR, rv);
   if constexpr (MR == 8) {
     const __m256 b8 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
-    _mm256_store_ps(out, activate256(add ? _mm256_add_ps(e8, b8) : e8, kAct));
+    __m256 s = add ? _mm256_add_ps(e8, b8) : e8;
+    if (res) s = _mm256_add_ps(s, _mm256_load_ps(rv));
+    _mm256_store_ps(out, activate256(s, kAct));
   } else {
     const __m512 b16 = bias ? _mm512_maskz_loadu_ps(kRowLanes, bias) : _mm512_setzero_ps();
-    _mm512_store_ps(out, activate512(add ? _mm512_add_ps(e16, b16) : e16, kAct));
+    __m512 s = add ? _mm512_add_ps(e16, b16) : e16;
+    if (res) s = _mm512_add_ps(s, _mm512_load_ps(rv));
+    _mm512_store_ps(out, activate512(s, kAct));
   }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) y[r * ldy + 48] = out[r];
@@ -118,11 +139,11 @@ __attribute__((target("avx512f,fma"), always_inline)) inline void tile49(
 template <int MR, ConvActivation kAct>
 __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const float* a,
                                                      const float* x, int64_t ldx, const float* bias,
-                                                     float* y, int64_t ldy, bool fetch_x,
-                                                     bool t49) {
+                                                     const float* res, float* y, int64_t ldy,
+                                                     bool fetch_x, bool t49) {
   if (t49) {
     for (int64_t j = 0; j + 49 <= n; j += 49)
-      tile49<MR, kAct>(k, a, x + j, ldx, bias, y + j, ldy, fetch_x);
+      tile49<MR, kAct>(k, a, x + j, ldx, bias, res ? res + j : nullptr, y + j, ldy, fetch_x);
     return;
   }
   __m512 bv[MR];
@@ -152,9 +173,10 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
     }
     for (int r = 0; r < MR; ++r) {
       float* yr = y + r * ldy + j;
-      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add));
-      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add));
-      _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv[r], add));
+      const float* rr = res ? res + r * ldy + j : nullptr;
+      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add, rr));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add, rr ? rr + 16 : nullptr));
+      _mm512_storeu_ps(yr + 32, finish512<kAct>(v2[r], bv[r], add, rr ? rr + 32 : nullptr));
     }
   }
   for (; j + 32 <= n; j += 32) {
@@ -172,8 +194,9 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
     }
     for (int r = 0; r < MR; ++r) {
       float* yr = y + r * ldy + j;
-      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add));
-      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add));
+      const float* rr = res ? res + r * ldy + j : nullptr;
+      _mm512_storeu_ps(yr, finish512<kAct>(v0[r], bv[r], add, rr));
+      _mm512_storeu_ps(yr + 16, finish512<kAct>(v1[r], bv[r], add, rr ? rr + 16 : nullptr));
     }
   }
   for (; j < n; j += 16) {
@@ -187,7 +210,9 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
       for (int r = 0; r < MR; ++r) v0[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, v0[r]);
     }
     for (int r = 0; r < MR; ++r)
-      _mm512_mask_storeu_ps(y + r * ldy + j, mask, finish512<kAct>(v0[r], bv[r], add));
+      _mm512_mask_storeu_ps(
+          y + r * ldy + j, mask,
+          finish512<kAct>(v0[r], bv[r], add, res ? res + r * ldy + j : nullptr, mask));
   }
 }
 
@@ -197,7 +222,7 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
 template <int MR, int R0, int R1, ConvActivation kAct>
 __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const float* a,
                                                  const float* x, int64_t ldx, const float* bias,
-                                                 float* y, int64_t ldy) {
+                                                 const float* res, float* y, int64_t ldy) {
   constexpr int R = R1 - R0;
   __m256 bv[R];
   const bool add = bias != nullptr || kAddsBias<kAct>;
@@ -224,9 +249,10 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
     }
     for (int r = 0; r < R; ++r) {
       float* yr = y + (R0 + r) * ldy + j;
-      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add));
-      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add));
-      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], bv[r], add));
+      const float* rr = res ? res + (R0 + r) * ldy + j : nullptr;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add, rr));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add, rr ? rr + 8 : nullptr));
+      _mm256_storeu_ps(yr + 16, finish256<kAct>(v2[r], bv[r], add, rr ? rr + 16 : nullptr));
     }
   }
   for (; j + 16 <= n; j += 16) {
@@ -244,8 +270,9 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
     }
     for (int r = 0; r < R; ++r) {
       float* yr = y + (R0 + r) * ldy + j;
-      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add));
-      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add));
+      const float* rr = res ? res + (R0 + r) * ldy + j : nullptr;
+      _mm256_storeu_ps(yr, finish256<kAct>(v0[r], bv[r], add, rr));
+      _mm256_storeu_ps(yr + 8, finish256<kAct>(v1[r], bv[r], add, rr ? rr + 8 : nullptr));
     }
   }
   for (; j < n; j += 8) {
@@ -262,7 +289,16 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
     }
     for (int r = 0; r < R; ++r) {
       float* yr = y + (R0 + r) * ldy + j;
-      const __m256 v = finish256<kAct>(v0[r], bv[r], add);
+      __m256 v;
+      if (res && w < 8) {
+        // The residual's last few values through a register copy as the store does (the row
+        // may end the tensor).
+        alignas(32) float rl[8] = {};
+        std::copy_n(res + (R0 + r) * ldy + j, w, rl);
+        v = finish256<kAct>(v0[r], bv[r], add, rl);
+      } else {
+        v = finish256<kAct>(v0[r], bv[r], add, res ? res + (R0 + r) * ldy + j : nullptr);
+      }
       if (w == 8) {
         _mm256_storeu_ps(yr, v);
       } else {
@@ -276,9 +312,9 @@ __attribute__((target("avx2,fma"))) void rows256(int64_t n, int64_t k, const flo
 
 template <int MR, ConvActivation kAct>
 void panel256(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx, const float* bias,
-              float* y, int64_t ldy, bool /*fetch_x*/, bool /*t49*/) {
-  rows256<MR, 0, std::min(MR, 4), kAct>(n, k, a, x, ldx, bias, y, ldy);
-  if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, y, ldy);
+              const float* res, float* y, int64_t ldy, bool /*fetch_x*/, bool /*t49*/) {
+  rows256<MR, 0, std::min(MR, 4), kAct>(n, k, a, x, ldx, bias, res, y, ldy);
+  if constexpr (MR > 4) rows256<MR, 4, MR, kAct>(n, k, a, x, ldx, bias, res, y, ldy);
 }
 
 // The last few columns of a chunk (fewer than the panel kernels' vector: a 7 × 7 plane's 49th),
@@ -291,7 +327,7 @@ inline constexpr int64_t kTailMaxColumns = 7;
 template <int G, ConvActivation kAct>
 __attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const float* a,
                                                  const float* x, int64_t ldx, const float* bias,
-                                                 float* y, int64_t ldy) {
+                                                 const float* res, float* y, int64_t ldy) {
   alignas(32) float out[kTailMaxColumns * G * kPackRows];
   const bool add = bias != nullptr || kAddsBias<kAct>;
   const int64_t stride = kPackRows * k;  // from one panel to the next
@@ -307,8 +343,13 @@ __attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const 
     }
     for (int q = 0; q < G; ++q) {
       const __m256 b = bias ? _mm256_loadu_ps(bias + q * kPackRows) : _mm256_setzero_ps();
-      _mm256_store_ps(out + (c * G + q) * kPackRows,
-                      activate256(add ? _mm256_add_ps(acc[q], b) : acc[q], kAct));
+      __m256 s = add ? _mm256_add_ps(acc[q], b) : acc[q];
+      if (res) {
+        alignas(32) float rv[kPackRows];
+        gather_column<kPackRows>(res + q * kPackRows * ldy + c, ldy, kPackRows, rv);
+        s = _mm256_add_ps(s, _mm256_load_ps(rv));
+      }
+      _mm256_store_ps(out + (c * G + q) * kPackRows, activate256(s, kAct));
     }
   }
   if constexpr (conv_activation_exp(kAct)) conv_activate_exp(kAct, out, cols * G * kPackRows);
@@ -317,9 +358,10 @@ __attribute__((target("avx2,fma"))) void tail256(int64_t cols, int64_t k, const 
 }
 
 using PanelFn = void (*)(int64_t n, int64_t k, const float* a, const float* x, int64_t ldx,
-                         const float* bias, float* y, int64_t ldy, bool fetch_x, bool t49);
+                         const float* bias, const float* res, float* y, int64_t ldy, bool fetch_x,
+                         bool t49);
 using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x, int64_t ldx,
-                        const float* bias, float* y, int64_t ldy);
+                        const float* bias, const float* res, float* y, int64_t ldy);
 
 // The product over all panels, column chunk by column chunk, each chunk's columns of x in cache
 // while every panel passes over them: in L1 when the weight is small enough to stay in L2 across
@@ -335,7 +377,7 @@ using TailFn = void (*)(int64_t cols, int64_t k, const float* a, const float* x,
 template <ConvActivation kAct, const PanelFn* kPanels, const TailFn* kTails, int64_t kLanes,
           bool k49>
 void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float* x, int64_t ldx,
-               const float* bias, float* y, int64_t ldy) {
+               const float* bias, const float* res, float* y, int64_t ldy) {
   if (m <= 0 || n <= 0) return;
   const int64_t kk = std::max<int64_t>(k, 1);
   const bool t49 = k49 && n % 49 == 0 && n % 16 != 0;
@@ -356,14 +398,15 @@ void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float
         const int64_t cols = rows == kPackRows ? w - rem : w;
         float* yt = y + r0 * ldy + j0;
         if (cols > 0)
-          kPanels[rows - 1](cols, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr, yt,
-                            ldy, r0 == 0, t49);
+          kPanels[rows - 1](cols, k, packed + r0 * k, x + j0, ldx, bias ? bias + r0 : nullptr,
+                            res ? res + r0 * ldy + j0 : nullptr, yt, ldy, r0 == 0, t49);
         if constexpr (conv_activation_exp(kAct))
           for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, yt + r * ldy, cols);
       }
       if (rem > 0 && full > 0)
         kTails[full - 1](rem, k, packed + g0 * k, x + j0 + w - rem, ldx, bias ? bias + g0 : nullptr,
-                         y + g0 * ldy + j0 + w - rem, ldy);
+                         res ? res + g0 * ldy + j0 + w - rem : nullptr, y + g0 * ldy + j0 + w - rem,
+                         ldy);
     }
     j0 += w;
   }
