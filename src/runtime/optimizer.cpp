@@ -453,7 +453,8 @@ int fuse_convolutions(Rewriter& rw) {
   return fused;
 }
 
-// 4c. A residual block's end: Add(c, r) [→ ReLU] with c a convolution's output → the convolution
+// 4c. A residual block's end: Add(c, r) [→ ReLU] with c a convolution's output (or AddExt with
+// alpha 1, MindSpore 2.x's mint.add and `x += y`) → the convolution
 // as a FusedConv2D with r as its residual input (ops/nn/fused_conv2d.cpp), which adds r to each
 // output after its bias and before the activation, in the same pass as its store, and writes the
 // Add's (or the ReLU's) output: ResNet's Add and ReLU no longer read and write the block's
@@ -494,8 +495,12 @@ int fuse_residual_adds(Rewriter& rw) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (rw.dead(n)) continue;
     const ir::Node& add = g.nodes[n];
-    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1 ||
-        add.inputs[0] == add.inputs[1])
+    // Add, or AddExt (a + alpha·b: every residual add of a mindcv model exported by MindSpore
+    // 2.10) with alpha 1, whose a + 1·b is a + b to the bit (either input may be the residual).
+    if (add.inputs.size() != 2 || add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
+      continue;
+    if (add.op != "Add" &&
+        !(add.op == "AddExt" && ops::attr_double(add.attrs, add.op, "alpha", 1) == 1.0))
       continue;
     const auto& yi = g.value(add.outputs[0]);
     if (!is_float(yi.dtype) || yi.symbolic()) continue;

@@ -14,7 +14,8 @@
 //      FusedConv2D node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one
 //      reader and is no graph output; so does swish as MindSpore writes it, Mul(v, Sigmoid(v))
 //      with v read by those two nodes only;
-//   4c. residual adds: Add(c, r) [→ ReLU], c a Conv2D's or an activation-free FusedConv2D's output
+//   4c. residual adds: Add(c, r) (or AddExt with alpha 1) [→ ReLU], c a Conv2D's or an
+//   activation-free FusedConv2D's output
 //      read by the Add alone and no graph output, r of c's known dtype and shape (no broadcast),
 //      becomes that convolution with r as a residual input (FusedConv2D's `residual`: added
 //      after the bias, before the activation, as the convolution stores its output), the ReLU as

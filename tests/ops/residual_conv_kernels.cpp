@@ -14,8 +14,8 @@
 
 #include <cmath>
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_support.h"
@@ -116,8 +116,7 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
                         {"pad", std::vector<int64_t>{c.pad, c.pad, c.pad, c.pad}},
                         {"stride", std::vector<int64_t>{1, 1, c.stride, c.stride}},
                         {"group", c.group}};
-      const Shape ys =
-          fused->infer(std::vector<TensorType>{{dt, c.x}, {dt, c.w}}, base)[0].shape;
+      const Shape ys = fused->infer(std::vector<TensorType>{{dt, c.x}, {dt, c.w}}, base)[0].shape;
       const Tensor r = random_tensor(ys, seed++, dt, -2.0f, 2.0f);
       for (const auto& [act_name, act] : acts)
         for (bool with_bias : {true, false}) {
@@ -129,8 +128,7 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
             for (bool packed : {false, true}) {
               if (packed && (isa == Isa::kNone || dt != DType::Float32 || !gemm)) continue;
               SCOPED_TRACE(c.label + " " + isa_name(isa) + (dt == DType::Float64 ? " f64" : "") +
-                           " " + act_name + (with_bias ? " bias" : "") +
-                           (packed ? " packed" : ""));
+                           " " + act_name + (with_bias ? " bias" : "") + (packed ? " packed" : ""));
               ir::Attrs attrs = base;
               attrs["packed_weight"] = packed;
               std::vector<TensorType> types = {{dt, c.x}, {dt, c.w}};
@@ -173,7 +171,8 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
               const Kernel k = fused->make_kernel(types, attrs);
               EXPECT_EQ(fused->infer(types, attrs)[0].shape, ys);
               for (int pass = 0; pass < 2; ++pass)
-                for (Parallel* p : {static_cast<Parallel*>(nullptr), static_cast<Parallel*>(&pool)}) {
+                for (Parallel* p :
+                     {static_cast<Parallel*>(nullptr), static_cast<Parallel*>(&pool)}) {
                   const auto got = values(run(k, in, ys, dt, p));
                   const auto& want = p ? wv2 : wv;
                   for (size_t i = 0; i < got.size(); ++i) {
@@ -184,8 +183,8 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
                       ASSERT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i])))
                           << "output " << i << (p ? " on 2 threads" : "") << " pass " << pass;
                     else
-                      ASSERT_EQ(got[i], want[i]) << "output " << i << (p ? " on 2 threads" : "")
-                                                 << " pass " << pass;
+                      ASSERT_EQ(got[i], want[i])
+                          << "output " << i << (p ? " on 2 threads" : "") << " pass " << pass;
                   }
                 }
               // Not trivially the residual or zero, and the residual did change the outputs.
@@ -216,15 +215,13 @@ TEST(ResidualConvKernels, RefusesAResidualOfAnotherShape) {
   const OpDef* fused = op_table().find("FusedConv2D");
   ASSERT_NE(fused, nullptr);
   const DType f = DType::Float32;
-  ir::Attrs attrs = {{"pad_mode", std::string("same")},
-                     {"activation", std::string("relu")},
-                     {"residual", true}};
+  ir::Attrs attrs = {
+      {"pad_mode", std::string("same")}, {"activation", std::string("relu")}, {"residual", true}};
   const TensorType x{f, Shape{1, 4, 6, 6}}, w{f, Shape{8, 4, 3, 3}}, b{f, Shape{8}};
   using Types = std::vector<TensorType>;
   EXPECT_EQ(fused->infer(Types{x, w, b, {f, Shape{1, 8, 6, 6}}}, attrs)[0].shape,
             (Shape{1, 8, 6, 6}));
-  EXPECT_EQ(fused->infer(Types{x, w, {f, Shape{1, 8, 6, 6}}}, attrs)[0].shape,
-            (Shape{1, 8, 6, 6}));
+  EXPECT_EQ(fused->infer(Types{x, w, {f, Shape{1, 8, 6, 6}}}, attrs)[0].shape, (Shape{1, 8, 6, 6}));
   // A broadcasting shape (an Add would take it) is refused.
   EXPECT_THROW(fused->infer(Types{x, w, b, {f, Shape{1, 8, 1, 1}}}, attrs), ValueError);
   EXPECT_THROW(fused->infer(Types{x, w, b, {f, Shape{1, 8, 6, 5}}}, attrs), ValueError);

@@ -123,8 +123,8 @@ Block block(int64_t c = 8, int64_t h = 10, bool downsample = false, DType dt = D
   const ir::Attrs pad1 = {{"pad_mode", std::string("pad")},
                           {"pad", std::vector<int64_t>{1, 1, 1, 1}},
                           {"stride", std::vector<int64_t>{1, 1, s, s}}};
-  g.nodes.push_back({.name = "conv1", .op = "Conv2D", .inputs = {b.x, w1}, .outputs = {c1},
-                     .attrs = pad1});
+  g.nodes.push_back(
+      {.name = "conv1", .op = "Conv2D", .inputs = {b.x, w1}, .outputs = {c1}, .attrs = pad1});
   g.nodes.push_back({.name = "bias1", .op = "BiasAdd", .inputs = {c1, b1}, .outputs = {v1}});
   g.nodes.push_back({.name = "relu1", .op = "ReLU", .inputs = {v1}, .outputs = {r1}});
   g.nodes.push_back({.name = "conv2",
@@ -228,6 +228,30 @@ TEST(ResidualFusion, SameBitsAsTheUnfusedAddAndReLU) {
         EXPECT_TRUE(a.equal(b)) << threads << " threads: max diff "
                                 << cellar::testing::max_abs_diff(a, b);
       }
+    }
+}
+
+// MindSpore 2.10 writes every residual add of a mindcv model as AddExt(a, b; alpha = 1) (mint.add,
+// `x += y`): fused when alpha is 1 (a + 1·b is a + b to the bit), refused otherwise.
+TEST(ResidualFusion, FoldsAddExtWithAlphaOneOnly) {
+  for (double alpha : {1.0, 2.0})
+    for (bool as_int : {true, false}) {
+      SCOPED_TRACE("alpha " + std::to_string(alpha) + (as_int ? " (int)" : " (float)"));
+      Block b = block(8, 10, true);
+      ir::Node& add = b.g.nodes[b.add_node];
+      add.op = "AddExt";
+      if (as_int)
+        add.attrs["alpha"] = static_cast<int64_t>(alpha);
+      else
+        add.attrs["alpha"] = alpha;
+      runtime::OptimizeReport r;
+      const ir::Graph opt = runtime::optimize(b.g, &r);
+      EXPECT_EQ(r.residuals_fused, alpha == 1.0 ? 1 : 0);
+      EXPECT_EQ(count(opt, "AddExt"), alpha == 1.0 ? 0 : 1);
+      const std::vector<Tensor> x{block_input(b)};
+      const Tensor want = run(b.g, false, x)[0], got = run(b.g, true, x)[0];
+      EXPECT_GT(max_abs(want), 0.1);
+      EXPECT_LE(cellar::testing::max_abs_diff(got, want), 1e-5 * (1 + max_abs(want)));
     }
 }
 
