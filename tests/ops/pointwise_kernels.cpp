@@ -88,7 +88,7 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
               if (conv_activation_exp(act)) conv_activate_exp(act, row, c.n);
             }
             const float* rp = with_res ? res.data() : nullptr;
-            const PointwiseFn kernel = pointwise_kernel(act);
+            const PointwiseFn kernel = pointwise_kernel(act, with_res);
             ASSERT_NE(kernel, nullptr);
             constexpr float kSentinel = 12345.0f;
             std::vector<float> y(static_cast<size_t>(c.m * ldy), kSentinel);

@@ -694,7 +694,7 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed, bool residu
           if constexpr (std::is_same_v<T, float>) {
             // A 1 × 1 convolution: bias and activation in registers (ops/nn/pointwise.h).
             if (packed) {
-              if (const PointwiseFn pointwise = pointwise_kernel(kAct)) {
+              if (const PointwiseFn pointwise = pointwise_kernel(kAct, rg != nullptr)) {
                 pointwise(r1 - r0, s1 - s0, kdim, am, bm, ld, bias ? bias + gr * og + r0 : nullptr,
                           rg ? rg + r0 * spatial + s0 : nullptr, yg + r0 * spatial + s0, spatial);
                 continue;

@@ -28,7 +28,8 @@ using PointwiseFn = void (*)(int64_t m, int64_t n, int64_t k, const float* packe
                              int64_t ldy);
 
 // The kernel for `act` on the kernels' instruction set (ops/isa.h: AVX-512 or AVX2 + FMA), or null
-// (no SIMD set).
-PointwiseFn pointwise_kernel(ConvActivation act);
+// (no SIMD set); with `residual`, the one that adds `res` (the other ignores it: compiled as
+// without a residual, no test in its stores).
+PointwiseFn pointwise_kernel(ConvActivation act, bool residual = false);
 
 }  // namespace cellar::ops
