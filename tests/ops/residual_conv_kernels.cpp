@@ -118,8 +118,9 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
                         {"group", c.group}};
       const Shape ys = fused->infer(std::vector<TensorType>{{dt, c.x}, {dt, c.w}}, base)[0].shape;
       const Tensor r = random_tensor(ys, seed++, dt, -2.0f, 2.0f);
-      for (const auto& [act_name, act] : acts)
+      for (const auto& [act_name, act_value] : acts)
         for (bool with_bias : {true, false}) {
+          const ConvActivation act = act_value;  // (a structured binding: not for lambdas in clang)
           // The portable kernels' result: the reference for every instruction set.
           std::vector<double> portable;
           for (Isa isa : isas) {
