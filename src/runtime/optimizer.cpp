@@ -479,6 +479,93 @@ int fuse_convolutions(Rewriter& rw) {
   return fused;
 }
 
+// 4c. A residual block's end: Add(c, r) [→ ReLU] with c a convolution's output (or AddExt with
+// alpha 1, MindSpore 2.x's mint.add and `x += y`) → the convolution
+// as a FusedConv2D with r as its residual input (ops/nn/fused_conv2d.cpp), which adds r to each
+// output after its bias and before the activation, in the same pass as its store, and writes the
+// Add's (or the ReLU's) output: ResNet's Add and ReLU no longer read and write the block's
+// activation twice more. Only where that computes the same values:
+//  - c is made by a Conv2D, or by a FusedConv2D applying no activation and no residual yet (an
+//    activation inside the convolution comes before the Add: relu(conv) + r is not
+//    relu(conv + r));
+//  - c is read by the Add alone and is no graph output (its values are never stored now);
+//  - r has c's dtype and shape, all known (no broadcast: the Add's output has that shape too), and
+//    is not c itself (Add(c, c) is 2c);
+//  - the ReLU, when taken in, is a plain one reading the Add's output, which nothing else reads
+//    and which is no graph output (otherwise the Add alone is fused, activation none).
+// The sums are rounded as the unfused ops round them ((conv + bias) + r, then the ReLU): the
+// same bits. Either input of the Add may be the convolution's: the first that qualifies. The
+// fused node reads r, so r lives until it runs, and its output is planned apart from r (the
+// arena planner never places an output over an input of the same step).
+int fuse_residual_adds(Rewriter& rw) {
+  ir::Graph& g = rw.graph();
+  int fused = 0;
+  // The convolution node producing `c`, when an Add may fold into it; else -1.
+  auto fusable_conv = [&](int c) -> int {
+    if (!rw.private_value(c)) return -1;
+    const int p = rw.producer(c);
+    if (p < 0) return -1;
+    const ir::Node& conv = g.nodes[static_cast<size_t>(p)];
+    if (conv.outputs.size() != 1 || conv.outputs[0] != c) return -1;
+    if (conv.op == "FusedConv2D") {
+      auto act = conv.attrs.find("activation");
+      const std::string* a =
+          act == conv.attrs.end() ? nullptr : std::get_if<std::string>(&act->second);
+      if ((a != nullptr && *a != "none") || ops::attr_bool(conv.attrs, conv.op, "residual", false))
+        return -1;
+    } else if (conv.op != "Conv2D" || conv.inputs.size() != 2) {
+      return -1;
+    }
+    return p;
+  };
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    const ir::Node& add = g.nodes[n];
+    // Add, or AddExt (a + alpha·b: every residual add of a mindcv model exported by MindSpore
+    // 2.10) with alpha 1, whose a + 1·b is a + b to the bit (either input may be the residual).
+    if (add.inputs.size() != 2 || add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
+      continue;
+    if (add.op != "Add" &&
+        !(add.op == "AddExt" && ops::attr_double(add.attrs, add.op, "alpha", 1) == 1.0))
+      continue;
+    const auto& yi = g.value(add.outputs[0]);
+    if (!is_float(yi.dtype) || yi.symbolic()) continue;
+    int conv = -1, residual = -1;
+    for (size_t k = 0; k < 2 && conv < 0; ++k) {
+      const int c = add.inputs[k], r = add.inputs[1 - k];
+      const auto& ci = g.value(c);
+      const auto& ri = g.value(r);
+      if (ci.symbolic() || ri.symbolic() || ci.dtype != yi.dtype || ri.dtype != yi.dtype ||
+          ci.shape != yi.shape || ri.shape != yi.shape || ci.shape.rank() != 4)
+        continue;
+      if (const int p = fusable_conv(c); p >= 0) conv = p, residual = r;
+    }
+    if (conv < 0) continue;
+    int out = add.outputs[0];
+    std::string activation = "none";
+    std::vector<size_t> swallowed{n};
+    if (const int r = rw.only_reader(out); r >= 0) {
+      const ir::Node& relu = g.nodes[static_cast<size_t>(r)];
+      if (relu.op == "ReLU" && relu.inputs.size() == 1 && relu.outputs.size() == 1 &&
+          relu.attrs.empty()) {
+        activation = "relu";
+        swallowed.push_back(static_cast<size_t>(r));
+        out = relu.outputs[0];
+      }
+    }
+    ir::Node& c = g.nodes[static_cast<size_t>(conv)];
+    c.op = "FusedConv2D";
+    c.inputs.push_back(residual);
+    c.outputs = {out};
+    c.attrs["activation"] = activation;
+    c.attrs["residual"] = true;
+    for (size_t s : swallowed) rw.kill(s);
+    rw.recount();
+    ++fused;
+  }
+  return fused;
+}
+
 // 4b. MatMul [→ BiasAdd | Add of a [n] bias] [→ [Reshape →] ReLU | GeLU] → FusedMatMul
 // (Float32): a Dense layer in one pass over its output, the bias and activation applied by the
 // GEMM kernels as they store it.
@@ -793,6 +880,7 @@ ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
   r.identities_removed = remove_identities(rw);
   r.batch_norms_folded = fold_batch_norms(rw);
   r.convolutions_fused = fuse_convolutions(rw);
+  r.residuals_fused = fuse_residual_adds(rw);
   r.matmuls_fused = fuse_matmuls(rw);
   r.weights_packed = pack_weights(rw);
   r.operands_transposed = transpose_constant_operands(rw);

@@ -14,6 +14,12 @@
 //      FusedConv2D node (ops/nn/fused_conv2d.cpp) when every intermediate value has that one
 //      reader and is no graph output; so does swish as MindSpore writes it, Mul(v, Sigmoid(v))
 //      with v read by those two nodes only;
+//   4c. residual adds: Add(c, r) (or AddExt with alpha 1) [→ ReLU], c a Conv2D's or an
+//   activation-free FusedConv2D's output
+//      read by the Add alone and no graph output, r of c's known dtype and shape (no broadcast),
+//      becomes that convolution with r as a residual input (FusedConv2D's `residual`: added
+//      after the bias, before the activation, as the convolution stores its output), the ReLU as
+//      its activation: a ResNet block's Add and ReLU in its last convolution's pass (same bits);
 //   4b. MatMul [→ BiasAdd | Add of a Float32 [n] bias] [→ ReLU | GeLU] becomes one FusedMatMul
 //      node (ops/math/matmul.cpp: the GEMM kernels apply bias and activation as they store C),
 //      under the same one-reader rule; an activation behind a Reshape of the product is taken in
@@ -47,6 +53,7 @@ struct OptimizeReport {
   int identities_removed = 0;   // nodes bypassed
   int batch_norms_folded = 0;   // BatchNorm nodes folded into a convolution
   int convolutions_fused = 0;   // FusedConv2D nodes made
+  int residuals_fused = 0;      // Add [+ ReLU] nodes folded into a convolution as its residual
   int matmuls_fused = 0;        // FusedMatMul nodes made
   int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
   int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time

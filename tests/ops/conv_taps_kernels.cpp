@@ -1,10 +1,11 @@
 // The direct convolution on column-shifted copies (src/ops/nn/conv_taps.h) on every instruction
 // set this CPU has: each output the chain of fused multiply-adds over the packed weight's columns
-// (tap-major) from zero, then + bias, then the activation (gemm_packed + conv2d.cpp's epilogue,
-// bit for bit), for odd channel counts (partial panels), planes whose positions end inside a tile
-// (7 × 7, 14 × 14, odd widths), padding 0 and 1 (and uneven), stride 1 and 2, dilation, groups,
-// batch > 1, taps that only meet padding; on one and two threads and run after run (the same
-// bits); and through FusedConv2D with a packed weight against the portable kernel.
+// (tap-major) from zero, then + bias, then + the residual when there is one, then the activation
+// (gemm_packed + conv2d.cpp's epilogue, bit for bit), for odd channel counts (partial panels),
+// planes whose positions end inside a tile (7 × 7, 14 × 14, odd widths), padding 0 and 1 (and
+// uneven), stride 1 and 2, dilation, groups, batch > 1, taps that only meet padding; on one and two
+// threads and run after run (the same bits); and through FusedConv2D with a packed weight against
+// the portable kernel.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,9 +38,11 @@ ConvGeometry geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int
 }
 
 // Every output as the kernel must form it: Σ over (tap, channel) in tap-major order of fma from
-// zero, a tap outside the input contributing w · 0 (which leaves the chain's value as it is).
+// zero, a tap outside the input contributing w · 0 (which leaves the chain's value as it is);
+// with a residual, (chain + bias) + residual, then the activation (the unfused ops' order).
 std::vector<float> reference(const ConvGeometry& g, const std::vector<float>& x,
-                             const std::vector<float>& w, const float* bias, ConvActivation act) {
+                             const std::vector<float>& w, const float* bias, ConvActivation act,
+                             const float* res = nullptr) {
   const int64_t cg = g.c / g.group, og = g.o / g.group;
   std::vector<float> y(static_cast<size_t>(g.n * g.o * g.oh * g.ow));
   for (int64_t b = 0; b < g.n; ++b)
@@ -59,8 +62,10 @@ std::vector<float> reference(const ConvGeometry& g, const std::vector<float>& x,
                 acc = std::fma(w[static_cast<size_t>(((oc * cg + ci) * g.kh + i) * g.kw + j)], v,
                                acc);
               }
-          y[static_cast<size_t>(((b * g.o + oc) * g.oh + oy) * g.ow + ox)] =
-              finish(acc, bias, oc, act);
+          const auto at = static_cast<size_t>(((b * g.o + oc) * g.oh + oy) * g.ow + ox);
+          y[at] =
+              res ? finish(finish(acc, bias, oc, ConvActivation::kNone) + res[at], nullptr, oc, act)
+                  : finish(acc, bias, oc, act);
         }
     }
   return y;
@@ -117,28 +122,36 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       std::copy(w.begin(), w.end(), wt.data<float>());
       std::copy(bv.begin(), bv.end(), bt.data<float>());
       const Tensor packed = pack_conv_weight(wt, g.group);
+      // A residual of the output's shape (a ResNet block's shortcut).
+      const auto rv = uniform(static_cast<size_t>(g.n * g.o * g.oh * g.ow), 4, -2.0f, 2.0f);
+      Tensor rt(DType::Float32, ys);
+      std::copy(rv.begin(), rv.end(), rt.data<float>());
       for (ConvActivation act : kActs)
-        for (bool with_bias : {true, false}) {
-          SCOPED_TRACE(std::string(isa_name(isa)) + " " + describe(g) + " activation " +
-                       std::to_string(static_cast<int>(act)) + (with_bias ? " bias" : ""));
-          ASSERT_TRUE(conv_taps_fits(g, act));
-          const auto want = reference(g, x, w, with_bias ? bv.data() : nullptr, act);
-          const Kernel kernel = conv_taps_kernel(g, with_bias, act);
-          std::vector<Tensor> in{xt, packed};
-          if (with_bias) in.push_back(bt);
-          for (int run = 0; run < 2; ++run) {
-            Tensor one(DType::Float32, ys), two(DType::Float32, ys);
-            std::fill_n(one.data<float>(), one.numel(), 12345.0f);
-            std::fill_n(two.data<float>(), two.numel(), 12345.0f);
-            std::vector<Tensor> one_out{one}, two_out{two};
-            kernel(in, one_out);
-            kernel(in, two_out, pool);
-            for (size_t i = 0; i < want.size(); ++i) {
-              ASSERT_EQ(one.data<float>()[i], want[i]) << "output " << i << " run " << run;
-              ASSERT_EQ(two.data<float>()[i], want[i]) << "output " << i << " on 2 threads";
+        for (bool with_bias : {true, false})
+          for (bool with_res : {false, true}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " " + describe(g) + " activation " +
+                         std::to_string(static_cast<int>(act)) + (with_bias ? " bias" : "") +
+                         (with_res ? " residual" : ""));
+            ASSERT_TRUE(conv_taps_fits(g, act));
+            const auto want = reference(g, x, w, with_bias ? bv.data() : nullptr, act,
+                                        with_res ? rv.data() : nullptr);
+            const Kernel kernel = conv_taps_kernel(g, with_bias, act, with_res);
+            std::vector<Tensor> in{xt, packed};
+            if (with_bias) in.push_back(bt);
+            if (with_res) in.push_back(rt);
+            for (int run = 0; run < 2; ++run) {
+              Tensor one(DType::Float32, ys), two(DType::Float32, ys);
+              std::fill_n(one.data<float>(), one.numel(), 12345.0f);
+              std::fill_n(two.data<float>(), two.numel(), 12345.0f);
+              std::vector<Tensor> one_out{one}, two_out{two};
+              kernel(in, one_out);
+              kernel(in, two_out, pool);
+              for (size_t i = 0; i < want.size(); ++i) {
+                ASSERT_EQ(one.data<float>()[i], want[i]) << "output " << i << " run " << run;
+                ASSERT_EQ(two.data<float>()[i], want[i]) << "output " << i << " on 2 threads";
+              }
             }
           }
-        }
     }
   }
 }

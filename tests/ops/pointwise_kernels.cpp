@@ -1,10 +1,11 @@
 // The 1 × 1 convolution's kernels (src/ops/nn/pointwise.h) on every instruction set this CPU has:
-// each output the chain of fused multiply-adds over p in order from zero, then + bias, then the
-// activation as the portable epilogue computes it (the same bits as gemm_packed followed by
-// conv2d.cpp's epilogue), for odd row counts (partial panels, groups of panels past the tail
-// kernels' 8), column counts around every tile and chunk edge (tails of 1 to 15 columns), short
-// and long k, row strides wider than the block; only the block is written; the same bits run
-// after run; and through FusedConv2D, packed against unpacked and two threads against one.
+// each output the chain of fused multiply-adds over p in order from zero, then + bias, then
+// + the residual when there is one, then the activation as the portable epilogue computes it (the
+// same bits as gemm_packed followed by conv2d.cpp's epilogue), for odd row counts (partial panels,
+// groups of panels past the tail kernels' 8), column counts around every tile and chunk edge (tails
+// of 1 to 15 columns), short and long k, row strides wider than the block; only the block is
+// written; the same bits run after run; and through FusedConv2D, packed against unpacked and two
+// threads against one.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,39 +64,50 @@ TEST(PointwiseKernels, EveryOutputIsTheChainThenBiasThenActivation) {
                            acc);
           sums[static_cast<size_t>(r * c.n + s)] = acc;
         }
+      // A residual (a ResNet shortcut) with y's row stride.
+      const auto res = uniform(static_cast<size_t>(c.m * ldy), 4, -2.0f, 2.0f);
       for (ConvActivation act : kActs)
-        for (bool with_bias : {true, false}) {
-          SCOPED_TRACE(std::string(isa_name(isa)) + " m " + std::to_string(c.m) + " n " +
-                       std::to_string(c.n) + " k " + std::to_string(c.k) + " activation " +
-                       std::to_string(static_cast<int>(act)) + (with_bias ? " bias" : ""));
-          const float* bias = with_bias ? b.data() : nullptr;
-          std::vector<float> want(static_cast<size_t>(c.m * c.n));
-          for (int64_t r = 0; r < c.m; ++r) {
-            float* row = want.data() + r * c.n;
-            for (int64_t s = 0; s < c.n; ++s)
-              row[s] = finish(sums[static_cast<size_t>(r * c.n + s)], bias, r, act);
-            if (conv_activation_exp(act)) conv_activate_exp(act, row, c.n);
-          }
-          const PointwiseFn kernel = pointwise_kernel(act);
-          ASSERT_NE(kernel, nullptr);
-          constexpr float kSentinel = 12345.0f;
-          std::vector<float> y(static_cast<size_t>(c.m * ldy), kSentinel);
-          kernel(c.m, c.n, c.k, packed.data(), x.data(), ldx, bias, y.data(), ldy);
-          for (int64_t r = 0; r < c.m; ++r)
-            for (int64_t s = 0; s < ldy; ++s) {
-              const float got = y[static_cast<size_t>(r * ldy + s)];
-              if (s >= c.n) {
-                ASSERT_EQ(got, kSentinel) << "wrote past the block: row " << r << " column " << s;
-                continue;
+        for (bool with_bias : {true, false})
+          for (bool with_res : {false, true}) {
+            SCOPED_TRACE(std::string(isa_name(isa)) + " m " + std::to_string(c.m) + " n " +
+                         std::to_string(c.n) + " k " + std::to_string(c.k) + " activation " +
+                         std::to_string(static_cast<int>(act)) + (with_bias ? " bias" : "") +
+                         (with_res ? " residual" : ""));
+            const float* bias = with_bias ? b.data() : nullptr;
+            std::vector<float> want(static_cast<size_t>(c.m * c.n));
+            for (int64_t r = 0; r < c.m; ++r) {
+              float* row = want.data() + r * c.n;
+              for (int64_t s = 0; s < c.n; ++s) {
+                const float sum = sums[static_cast<size_t>(r * c.n + s)];
+                // (sum + bias) + residual, then the activation: the unfused ops' order.
+                row[s] = with_res ? finish(finish(sum, bias, r, ConvActivation::kNone) +
+                                               res[static_cast<size_t>(r * ldy + s)],
+                                           nullptr, r, act)
+                                  : finish(sum, bias, r, act);
               }
-              const float expect = want[static_cast<size_t>(r * c.n + s)];
-              ASSERT_EQ(got, expect) << "row " << r << " column " << s;
+              if (conv_activation_exp(act)) conv_activate_exp(act, row, c.n);
             }
-          // Run after run: the same bits.
-          std::vector<float> again(y.size(), kSentinel);
-          kernel(c.m, c.n, c.k, packed.data(), x.data(), ldx, bias, again.data(), ldy);
-          ASSERT_EQ(again, y);
-        }
+            const float* rp = with_res ? res.data() : nullptr;
+            const PointwiseFn kernel = pointwise_kernel(act, with_res);
+            ASSERT_NE(kernel, nullptr);
+            constexpr float kSentinel = 12345.0f;
+            std::vector<float> y(static_cast<size_t>(c.m * ldy), kSentinel);
+            kernel(c.m, c.n, c.k, packed.data(), x.data(), ldx, bias, rp, y.data(), ldy);
+            for (int64_t r = 0; r < c.m; ++r)
+              for (int64_t s = 0; s < ldy; ++s) {
+                const float got = y[static_cast<size_t>(r * ldy + s)];
+                if (s >= c.n) {
+                  ASSERT_EQ(got, kSentinel) << "wrote past the block: row " << r << " column " << s;
+                  continue;
+                }
+                const float expect = want[static_cast<size_t>(r * c.n + s)];
+                ASSERT_EQ(got, expect) << "row " << r << " column " << s;
+              }
+            // Run after run: the same bits.
+            std::vector<float> again(y.size(), kSentinel);
+            kernel(c.m, c.n, c.k, packed.data(), x.data(), ldx, bias, rp, again.data(), ldy);
+            ASSERT_EQ(again, y);
+          }
     }
   }
 }

@@ -307,9 +307,13 @@ void depthwise_plane(const ConvGeometry& g, const T* x, const T* w, T* y) {
 constexpr int64_t kMinColumns = 64;
 constexpr size_t kColumnBytes = size_t{192} << 10;
 
-// y[i] = act(y[i] + bias) over `len` outputs of one channel. The clamps compare as the SIMD
-// kernels' max/min do (activate256: the bound when either side is NaN), so that an output's value
-// does not depend on which path finished it (ReLU gives 0 for NaN, as the ReLU op does).
+// y[i] = act(y[i] + bias) over `len` outputs of one channel; with a residual row `res`,
+// act((y[i] + bias) + res[i]), the two additions rounded in that order (the unfused ops' order).
+// `add`: whether the bias is added at all (the kernels add it, 0 when there is none, whenever an
+// activation follows; a pass over outputs a kernel has already biased adds nothing but the
+// residual). The clamps compare as the SIMD kernels' max/min do (activate256: the bound when
+// either side is NaN), so that an output's value does not depend on which path finished it (ReLU
+// gives 0 for NaN, as the ReLU op does).
 template <class T>
 inline T max0(T a) {
   return a > T(0) ? a : T(0);
@@ -319,14 +323,20 @@ inline T min6(T a) {
   return a < T(6) ? a : T(6);
 }
 template <class T, ConvActivation kAct>
-void epilogue_row(T* y, int64_t len, T bias) {
+void epilogue_row(T* y, int64_t len, T bias, const T* res = nullptr, bool add = true) {
+  // The sum before the activation: + bias when `add`, then + residual.
+  auto sum = [&](int64_t i) {
+    T v = add ? y[i] + bias : y[i];
+    if (res) v = v + res[i];
+    return v;
+  };
   if constexpr (conv_activation_exp(kAct)) {
-    for (int64_t i = 0; i < len; ++i) y[i] += bias;
+    for (int64_t i = 0; i < len; ++i) y[i] = sum(i);
     conv_activate_exp(kAct, y, len);
     return;
   }
   for (int64_t i = 0; i < len; ++i) {
-    const T v = y[i] + bias;
+    const T v = sum(i);
     if constexpr (kAct == ConvActivation::kNone) {
       y[i] = v;
     } else if constexpr (kAct == ConvActivation::kReLU) {
@@ -342,31 +352,51 @@ void epilogue_row(T* y, int64_t len, T bias) {
 }
 
 #if defined(__x86_64__)
-// The same over `rows` rows of `len` outputs (row stride ld), row r's bias bias[r] (or 0), eight
-// lanes at a time: the same additions and activation as epilogue_row, element by element
-// (activate256), a row's last few outputs as epilogue_row does them (the same values).
+// The same over `rows` rows of `len` outputs (row stride ld, the residual's too), row r's bias
+// bias[r] (or 0), eight lanes at a time: the same additions and activation as epilogue_row,
+// element by element (activate256), a row's last few outputs as epilogue_row does them (the same
+// values).
 template <ConvActivation kAct>
 __attribute__((target("avx2,fma"))) void epilogue_rows_avx2(float* y, int64_t ld, int64_t rows,
-                                                            int64_t len, const float* bias) {
+                                                            int64_t len, const float* bias,
+                                                            const float* res, bool add) {
   const int64_t body = len / 8 * 8, rest = len - body;
   for (int64_t r = 0; r < rows; ++r) {
     float* yr = y + r * ld;
+    const float* rr = res ? res + r * ld : nullptr;
     const __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
-    for (int64_t i = 0; i < body; i += 8)
-      _mm256_storeu_ps(yr + i, activate256(_mm256_add_ps(_mm256_loadu_ps(yr + i), b), kAct));
-    if (rest > 0) epilogue_row<float, kAct>(yr + body, rest, bias ? bias[r] : 0.0f);
+    if (rr) {
+      for (int64_t i = 0; i < body; i += 8) {
+        const __m256 v = _mm256_loadu_ps(yr + i);
+        _mm256_storeu_ps(yr + i, activate256(_mm256_add_ps(add ? _mm256_add_ps(v, b) : v,
+                                                           _mm256_loadu_ps(rr + i)),
+                                             kAct));
+      }
+    } else {
+      for (int64_t i = 0; i < body; i += 8) {
+        const __m256 v = _mm256_loadu_ps(yr + i);
+        _mm256_storeu_ps(yr + i, activate256(add ? _mm256_add_ps(v, b) : v, kAct));
+      }
+    }
+    if (rest > 0)
+      epilogue_row<float, kAct>(yr + body, rest, bias ? bias[r] : 0.0f, rr ? rr + body : nullptr,
+                                add);
   }
 }
 #endif
 
-// Bias and activation over rows [0, rows) × [0, len) of y (row stride ld), bias[r] row r's (or
-// none): in SIMD lanes where the kernels have AVX2, else epilogue_row.
+// Bias, residual and activation over rows [0, rows) × [0, len) of y (row stride ld, the residual
+// `res`'s too, or none), bias[r] row r's (or none; added at all only when `add`, as in
+// epilogue_row): in SIMD lanes where the kernels have AVX2, else epilogue_row. Without `add`, bias
+// or residual the sums are left as they are.
 template <class T, ConvActivation kAct>
-void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
+void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias,
+                   const T* res = nullptr, bool add = true) {
   if constexpr (conv_activation_exp(kAct)) {
-    // The bias row by row, then the activation over the rows at once where they are contiguous
-    // (one call over a block, not one per row of a few dozen outputs).
-    if (bias) epilogue_rows<T, ConvActivation::kNone>(y, ld, rows, len, bias);
+    // The bias (and residual) row by row, then the activation over the rows at once where they
+    // are contiguous (one call over a block, not one per row of a few dozen outputs).
+    if (bias || res)
+      epilogue_rows<T, ConvActivation::kNone>(y, ld, rows, len, bias, res, add && bias);
     if (ld == len) return conv_activate_exp(kAct, y, rows * len);
     for (int64_t r = 0; r < rows; ++r) conv_activate_exp(kAct, y + r * ld, len);
     return;
@@ -376,10 +406,12 @@ void epilogue_rows(T* y, int64_t ld, int64_t rows, int64_t len, const T* bias) {
     // Rows shorter than a vector (a squeeze-excitation's 1 × 1 outputs) one element at a time;
     // the e^x activations row by row over the whole row (conv_activate_exp).
     if (!conv_activation_exp(kAct) && len >= 8 && kernel_isa() != Isa::kNone)
-      return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias);
+      return epilogue_rows_avx2<kAct>(y, ld, rows, len, bias, res, add);
   }
 #endif
-  for (int64_t r = 0; r < rows; ++r) epilogue_row<T, kAct>(y + r * ld, len, bias ? bias[r] : T(0));
+  for (int64_t r = 0; r < rows; ++r)
+    epilogue_row<T, kAct>(y + r * ld, len, bias ? bias[r] : T(0), res ? res + r * ld : nullptr,
+                          add);
 }
 
 // A 1×1 convolution's product in tiles of columns whose output (all of the block's rows) fits
@@ -449,18 +481,26 @@ int64_t conv_part_start(const ConvSplit& sp, int64_t spatial, int64_t part) {
 // With a packed weight (pack_conv_weight, made at load time by the optimiser), the GEMMs are
 // gemm_packed's (ops/gemm.h), row blocks start at panel boundaries, and the B operand never has
 // a row stride of a multiple of 4 KiB (its rows would then share a few cache sets: 2× slower).
+//
+// With a residual (FusedConv2D's, the last input), each path adds it where it adds the bias: in
+// registers before the store (conv_taps.h, pointwise.h, conv_direct.h), in the epilogue pass over
+// each block (im2col + GEMM, the portable and Float64 loops), or, for the channel-blocked
+// depthwise kernel, in a pass over each block of planes right after the kernel wrote it with its
+// bias (and no activation).
 template <class T, ConvActivation kAct>
-Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
+Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed, bool residual) {
   const int64_t cg = g.c / g.group, og = g.o / g.group;
   const int64_t kdim = cg * g.kh * g.kw, spatial = g.oh * g.ow;
   constexpr bool kPlain = kAct == ConvActivation::kNone;
   // group > 1: a single-input-channel convolution (LeNet's first layer) is faster as one GEMM,
   // whose im2col rows are all its work, than as planes computed one tap at a time.
   if (!conv_uses_gemm(g)) {
-    return [g, og, has_bias](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+    return [g, og, has_bias, residual](std::span<const Tensor> in, std::span<Tensor> out,
+                                       Parallel& par) {
       const T* x = in[0].data<T>();
       const T* w = in[1].data<T>();
       const T* bias = has_bias ? in[2].data<T>() : nullptr;
+      const T* res = residual ? in[has_bias ? 3 : 2].data<T>() : nullptr;
       T* y = out[0].data<T>();
       if (out[0].numel() == 0) return;
       if constexpr (std::is_same_v<T, float>) {
@@ -478,11 +518,16 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
               const int64_t b = u / per_image, c0 = (u % per_image) * lanes;
               const int64_t offset = (b * g.o + c0) * g.oh * g.ow;
               const int64_t channels = std::min(lanes, g.c - c0);
+              // With a residual: the kernel's sums + bias, then residual and activation over the
+              // block's planes (one after another) while they are in cache.
               blocked(g, x + (b * g.c + c0) * g.h * g.w, channels, w + c0 * g.kh * g.kw,
-                      bias ? bias + c0 : nullptr, kAct, y + offset, scratch);
-              // The block's planes, one after another, while they are in cache.
-              if constexpr (conv_activation_exp(kAct))
-                conv_activate_exp(kAct, y + offset, channels * g.oh * g.ow);
+                      bias ? bias + c0 : nullptr, res ? ConvActivation::kNone : kAct, y + offset,
+                      scratch);
+              const int64_t len = channels * g.oh * g.ow;
+              if (res)
+                epilogue_rows<float, kAct>(y + offset, len, 1, len, nullptr, res + offset, false);
+              else if constexpr (conv_activation_exp(kAct))
+                conv_activate_exp(kAct, y + offset, len);
             }
           });
           return;
@@ -508,14 +553,16 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           } else {
             depthwise_plane(g, xp, w + oc * g.kh * g.kw, yp);
           }
-          if (!kPlain || bias) epilogue_row<T, kAct>(yp, g.oh * g.ow, bias ? bias[oc] : T(0));
+          if (!kPlain || bias || res)
+            epilogue_row<T, kAct>(yp, g.oh * g.ow, bias ? bias[oc] : T(0),
+                                  res ? res + p * g.oh * g.ow : nullptr, !kPlain || bias);
         }
       });
     };
   }
   if constexpr (std::is_same_v<T, float>) {
     if (conv_direct_fits(g)) {
-      Kernel direct = conv_direct_kernel(g, has_bias, kAct, packed);
+      Kernel direct = conv_direct_kernel(g, has_bias, kAct, packed, residual);
       if constexpr (!conv_activation_exp(kAct)) return direct;
       // The e^x activations over the output once it is written (a stem: one layer per net).
       return [direct](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
@@ -531,7 +578,7 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
   // (ops/nn/conv_taps.h).
   if constexpr (std::is_same_v<T, float>)
     if (packed && conv_taps_fits(g, kAct) && conv_taps_pays(g))
-      return conv_taps_kernel(g, has_bias, kAct);
+      return conv_taps_kernel(g, has_bias, kAct, residual);
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
                       g.pl == 0 && g.pr == 0 &&
@@ -575,11 +622,15 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
     cols = std::min(spatial,
                     std::max<int64_t>(kPackCols, static_cast<int64_t>(kColumnBytes / sizeof(T)) /
                                                      krows / kPackCols * kPackCols));
-  return [g, cg, og, kdim, spatial, direct, cols, has_bias, packed, col_stride, taps, ranges,
-          krows](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+  return [g, cg, og, kdim, spatial, direct, cols, has_bias, packed, col_stride, taps, ranges, krows,
+          residual](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
     const T* x = in[0].data<T>();
     const T* w = in[1].data<T>();
     const T* bias = has_bias ? in[2].data<T>() : nullptr;
+    const T* res = residual ? in[has_bias ? 3 : 2].data<T>() : nullptr;
+    // Bias and activation applied, 0 added when there is no bias but an activation; a residual
+    // added in any case.
+    const bool add = !kPlain || bias;
     T* y = out[0].data<T>();
     if (out[0].numel() == 0) return;
     const int64_t images = g.n * g.group;
@@ -608,6 +659,7 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
         const int64_t b = ig / g.group, gr = ig % g.group;
         const T* xg = x + (b * g.c + gr * cg) * g.h * g.w;
         T* yg = y + (b * g.o + gr * og) * spatial;
+        const T* rg = res ? res + (b * g.o + gr * og) * spatial : nullptr;
         if (kdim == 0) {
           for (int64_t r = r0; r < r1; ++r)
             std::fill(yg + r * spatial + s0, yg + r * spatial + s1, T(0));
@@ -628,9 +680,10 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
                 const int64_t j1 = std::min(s1, j0 + kPackCols);
                 gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, col + (j0 - s0) * krows, j1 - j0,
                             yg + r0 * spatial + j0, spatial);
-                if (!kPlain || bias)
+                if (add || rg)
                   epilogue_rows<T, kAct>(yg + r0 * spatial + j0, spatial, r1 - r0, j1 - j0,
-                                         bias ? bias + gr * og + r0 : nullptr);
+                                         bias ? bias + gr * og + r0 : nullptr,
+                                         rg ? rg + r0 * spatial + j0 : nullptr, add);
               }
               continue;
             }
@@ -641,9 +694,9 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
           if constexpr (std::is_same_v<T, float>) {
             // A 1 × 1 convolution: bias and activation in registers (ops/nn/pointwise.h).
             if (packed) {
-              if (const PointwiseFn pointwise = pointwise_kernel(kAct)) {
+              if (const PointwiseFn pointwise = pointwise_kernel(kAct, rg != nullptr)) {
                 pointwise(r1 - r0, s1 - s0, kdim, am, bm, ld, bias ? bias + gr * og + r0 : nullptr,
-                          yg + r0 * spatial + s0, spatial);
+                          rg ? rg + r0 * spatial + s0 : nullptr, yg + r0 * spatial + s0, spatial);
                 continue;
               }
             }
@@ -659,9 +712,10 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
                 if (s1 - j1 < kPackCols) j1 = s1;
                 gemm_packed(r1 - r0, j1 - j0, kdim, ranges, am, bm + (j0 - s0), ld,
                             yg + r0 * spatial + j0, spatial);
-                if (!kPlain || bias)
+                if (add || rg)
                   epilogue_rows<T, kAct>(yg + r0 * spatial + j0, spatial, r1 - r0, j1 - j0,
-                                         bias ? bias + gr * og + r0 : nullptr);
+                                         bias ? bias + gr * og + r0 : nullptr,
+                                         rg ? rg + r0 * spatial + j0 : nullptr, add);
                 j0 = j1;
               }
               continue;
@@ -674,33 +728,34 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed) {
                  spatial);
           }
         }
-        if (!kPlain || bias)
+        if (add || rg)
           epilogue_rows<T, kAct>(yg + r0 * spatial + s0, spatial, r1 - r0, s1 - s0,
-                                 bias ? bias + gr * og + r0 : nullptr);
+                                 bias ? bias + gr * og + r0 : nullptr,
+                                 rg ? rg + r0 * spatial + s0 : nullptr, add);
       }
     });
   };
 }
 
 template <class T>
-Kernel conv_with(const ConvGeometry& g, bool bias, ConvActivation act, bool packed) {
+Kernel conv_with(const ConvGeometry& g, bool bias, ConvActivation act, bool packed, bool res) {
   switch (act) {
     case ConvActivation::kReLU:
-      return conv_typed<T, ConvActivation::kReLU>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kReLU>(g, bias, packed, res);
     case ConvActivation::kReLU6:
-      return conv_typed<T, ConvActivation::kReLU6>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kReLU6>(g, bias, packed, res);
     case ConvActivation::kHSwish:
-      return conv_typed<T, ConvActivation::kHSwish>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kHSwish>(g, bias, packed, res);
     case ConvActivation::kHSigmoid:
-      return conv_typed<T, ConvActivation::kHSigmoid>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kHSigmoid>(g, bias, packed, res);
     case ConvActivation::kSiLU:
-      return conv_typed<T, ConvActivation::kSiLU>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kSiLU>(g, bias, packed, res);
     case ConvActivation::kXSigmoid:
-      return conv_typed<T, ConvActivation::kXSigmoid>(g, bias, packed);
+      return conv_typed<T, ConvActivation::kXSigmoid>(g, bias, packed, res);
     case ConvActivation::kNone:
       break;
   }
-  return conv_typed<T, ConvActivation::kNone>(g, bias, packed);
+  return conv_typed<T, ConvActivation::kNone>(g, bias, packed, res);
 }
 
 template <class T>
@@ -1003,13 +1058,13 @@ void pack_conv_weight_in_place(Tensor& w, int64_t group) {
 }
 
 Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,
-                   bool packed_weight) {
+                   bool packed_weight, bool residual) {
   if (packed_weight && (dtype != DType::Float32 || !conv_uses_gemm(g) || !packed_kernels()))
     throw ValueError(ErrorCode::kInvalidArgument,
                      "a packed convolution weight needs Float32, a convolution that is not "
                      "depthwise and a CPU with AVX2 and FMA");
-  if (dtype == DType::Float64) return conv_with<double>(g, bias, act, false);
-  return conv_with<float>(g, bias, act, packed_weight);
+  if (dtype == DType::Float64) return conv_with<double>(g, bias, act, false, residual);
+  return conv_with<float>(g, bias, act, packed_weight, residual);
 }
 
 CELLAR_REGISTER_OPS(conv2d) {

@@ -53,8 +53,12 @@ void pack_conv_weight_in_place(Tensor& w, int64_t group);
 
 // The kernel: inputs x, weight and, when `bias`, a per-output-channel bias (in[2]). With
 // `packed_weight`, the weight is pack_conv_weight's (Float32, a GEMM geometry, a CPU with
-// ops::packed_kernels(); ValueError otherwise).
+// ops::packed_kernels(); ValueError otherwise). With `residual`, one more input after those (in[2]
+// or in[3]), a tensor of the output's shape added to each output before the activation:
+// y = act((conv(x, w) + bias) + residual), the sum rounded in that order (a ResNet block's last
+// convolution, Add and ReLU as one pass: the same bits as the three ops). The output must not
+// share memory with the residual (the kernels read a residual element after storing others).
 Kernel conv_kernel(DType dtype, const ConvGeometry& g, bool bias, ConvActivation act,
-                   bool packed_weight = false);
+                   bool packed_weight = false, bool residual = false);
 
 }  // namespace cellar::ops

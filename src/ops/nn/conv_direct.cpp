@@ -33,7 +33,7 @@ constexpr int64_t kMinChunkMacs = int64_t{1} << 15;
 // What a kernel works from, computed once per node.
 struct Plan {
   ConvGeometry g;
-  bool packed = false, bias = false;
+  bool packed = false, bias = false, residual = false;
   ConvActivation act = ConvActivation::kNone;
   int64_t kdim = 0;
   // Stride 1 and no padding: taps read the input where it lies (row stride w). Otherwise each unit
@@ -68,6 +68,7 @@ struct Tile {
   ConvActivation act;
   float* y;  // output (r, column 0 of the tile) at y + r·ys
   int64_t ys;
+  const float* res;  // the residual at the same offsets as y, or null
 };
 
 // The first n of eight int lanes set.
@@ -128,10 +129,15 @@ __attribute__((target("avx2,fma"))) void tile8(const Tile& t) {
   for (int r = 0; r < R; ++r) {
     const __m256 b = t.bias ? _mm256_broadcast_ss(t.bias + r) : _mm256_setzero_ps();
     float* dst = t.y + r * t.ys;
+    const float* rs = t.res ? t.res + r * t.ys : nullptr;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m256 o =
-          activate256(t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
+      __m256 s = t.bias ? _mm256_add_ps(acc[r * V + v], b) : acc[r * V + v];
+      // The residual's last vector read under the store's mask (it may end the tensor).
+      if (rs)
+        s = _mm256_add_ps(
+            s, v < last ? _mm256_loadu_ps(rs + v * 8) : _mm256_maskload_ps(rs + v * 8, tail));
+      const __m256 o = activate256(s, t.act);
       if (v < last)
         _mm256_storeu_ps(dst + v * 8, o);
       else
@@ -186,10 +192,14 @@ __attribute__((target("avx512f"))) void tile16(const Tile& t) {
   for (int r = 0; r < R; ++r) {
     const __m512 b = t.bias ? _mm512_set1_ps(t.bias[r]) : _mm512_setzero_ps();
     float* dst = t.y + r * t.ys;
+    const float* rs = t.res ? t.res + r * t.ys : nullptr;
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const __m512 o =
-          activate512(t.bias ? _mm512_add_ps(acc[r * V + v], b) : acc[r * V + v], t.act);
+      __m512 s = t.bias ? _mm512_add_ps(acc[r * V + v], b) : acc[r * V + v];
+      if (rs)
+        s = _mm512_add_ps(
+            s, v < last ? _mm512_loadu_ps(rs + v * 16) : _mm512_maskz_loadu_ps(tail, rs + v * 16));
+      const __m512 o = activate512(s, t.act);
       if (v < last)
         _mm512_storeu_ps(dst + v * 16, o);
       else
@@ -272,7 +282,8 @@ void copy_rows(const Plan& pl, const float* x, int64_t oy0, int64_t n, float* bu
 // Output rows [oy0, oy1) of one image on `ts`'s tiles: src is its input (in place) or the unit's
 // copy, readable up to src_end.
 void run_rows(const Tiles& ts, const Plan& pl, const float* src, const float* src_end, int64_t rs,
-              int64_t oy0, int64_t oy1, const float* w, const float* bias, float* y) {
+              int64_t oy0, int64_t oy1, const float* w, const float* bias, const float* res,
+              float* y) {
   const ConvGeometry& g = pl.g;
   const int64_t spatial = g.oh * g.ow;
   const int64_t lanes = ts.lanes, max_v = ts.max_v, chunk = ts.chunk;
@@ -312,6 +323,7 @@ void run_rows(const Tiles& ts, const Plan& pl, const float* src, const float* sr
           t.act = pl.act;
           t.y = y + (p0 + r0) * spatial + oy * g.ow + ox0;
           t.ys = spatial;
+          t.res = res ? res + (p0 + r0) * spatial + oy * g.ow + ox0 : nullptr;
           ts.fn[static_cast<size_t>(v - 1)][static_cast<size_t>(rn - 1)][masked ? 1 : 0](t);
         }
       }
@@ -329,6 +341,7 @@ void run(const Plan& pl, std::span<const Tensor> in, std::span<Tensor> out, Para
   const float* x = in[0].data<float>();
   const float* w = in[1].data<float>();
   const float* bias = pl.bias ? in[2].data<float>() : nullptr;
+  const float* res = pl.residual ? in[pl.bias ? 3 : 2].data<float>() : nullptr;
   float* y = out[0].data<float>();
   if (out[0].numel() == 0) return;
   const int64_t per_image = std::clamp<int64_t>((par.threads() + g.n - 1) / g.n,
@@ -348,11 +361,12 @@ void run(const Plan& pl, std::span<const Tensor> in, std::span<Tensor> out, Para
       const int64_t oy1 = std::min(g.oh, oy0 + rows);
       const float* xb = x + b * g.c * g.h * g.w;
       float* yb = y + b * g.o * g.oh * g.ow;
+      const float* rb = res ? res + b * g.o * g.oh * g.ow : nullptr;
       if (pl.in_place) {
-        run_rows(ts, pl, xb, x + g.n * g.c * g.h * g.w, g.w, oy0, oy1, w, bias, yb);
+        run_rows(ts, pl, xb, x + g.n * g.c * g.h * g.w, g.w, oy0, oy1, w, bias, rb, yb);
       } else {
         copy_rows(pl, xb, oy0, oy1 - oy0, buf);
-        run_rows(ts, pl, buf, buf + copy, pl.cols, oy0, oy1, w, bias, yb);
+        run_rows(ts, pl, buf, buf + copy, pl.cols, oy0, oy1, w, bias, rb, yb);
       }
     }
   });
@@ -368,12 +382,13 @@ bool conv_direct_fits(const ConvGeometry& g) {
          g.c * g.kh * g.kw <= kMaxColumns && g.c * g.kh * g.kw > 0;
 }
 
-Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act,
-                          bool packed_weight) {
+Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool packed_weight,
+                          bool residual) {
   Plan pl;
   pl.g = g;
   pl.packed = packed_weight;
   pl.bias = bias;
+  pl.residual = residual;
   pl.act = act;
   pl.kdim = g.c * g.kh * g.kw;
   pl.in_place = g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 && g.pl == 0 && g.pr == 0;

@@ -25,10 +25,12 @@ inline constexpr int64_t kDirectMaxChannels = 4;
 // channels, at most 256 (channel, tap) pairs) on this CPU (AVX2 + FMA, ops/isa.h).
 bool conv_direct_fits(const ConvGeometry& g);
 
-// The kernel over inputs x, weight (as given, or pack_conv_weight's when `packed_weight`) and,
-// when `bias`, a per-channel bias: y = act(conv(x, w) + bias). Every output is Σ over the weight's
-// columns in their stored order (channel-major as given, tap-major when packed) of fused
-// multiply-adds, then + bias, then the activation: the same bits whatever the thread split.
-Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool packed_weight);
+// The kernel over inputs x, weight (as given, or pack_conv_weight's when `packed_weight`), when
+// `bias` a per-channel bias and when `residual` a tensor of the output's shape (the last input):
+// y = act((conv(x, w) + bias) + residual). Every output is Σ over the weight's columns in their
+// stored order (channel-major as given, tap-major when packed) of fused multiply-adds, then
+// + bias, then + residual, then the activation: the same bits whatever the thread split.
+Kernel conv_direct_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool packed_weight,
+                          bool residual = false);
 
 }  // namespace cellar::ops

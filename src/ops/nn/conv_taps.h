@@ -37,8 +37,10 @@ bool conv_taps_fits(const ConvGeometry& g, ConvActivation act);
 // of a few positions, 5–20% slower than the GEMM's few-column kernel).
 bool conv_taps_pays(const ConvGeometry& g);
 
-// The kernel over inputs x, pack_conv_weight's weight and, when `bias`, a per-channel bias:
-// y = act(conv(x, w) + bias).
-Kernel conv_taps_kernel(const ConvGeometry& g, bool bias, ConvActivation act);
+// The kernel over inputs x, pack_conv_weight's weight, when `bias` a per-channel bias and when
+// `residual` a tensor of the output's shape (the last input): y = act((conv(x, w) + bias) +
+// residual), the residual added in registers before the one store.
+Kernel conv_taps_kernel(const ConvGeometry& g, bool bias, ConvActivation act,
+                        bool residual = false);
 
 }  // namespace cellar::ops
