@@ -84,6 +84,8 @@ TEST(ResidualConvKernels, EveryPathAddsTheResidualAsTheUnfusedOpsDo) {
   const std::vector<Case> cases = {
       {"taps_3x3", {2, 16, 30, 30}, {24, 16, 3, 3}, 1, 1, 1},
       {"taps_7x7_plane", {1, 8, 7, 7}, {13, 8, 3, 3}, 1, 1, 1},
+      // 14 × 14 = 4 · 48 + 4: tiles of 48 + 1 (an extra position inside the band, not at its end)
+      {"taps_14x14_tiles_of_49", {1, 16, 14, 14}, {24, 16, 3, 3}, 1, 1, 1},
       {"taps_stride2_odd", {1, 9, 15, 15}, {10, 9, 3, 3}, 2, 1, 1},
       {"shortcut_1x1_stride2", {2, 24, 14, 14}, {40, 24, 1, 1}, 2, 0, 1},
       {"pointwise_7x7", {1, 20, 7, 7}, {19, 20, 1, 1}, 1, 0, 1},

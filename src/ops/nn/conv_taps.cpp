@@ -213,7 +213,7 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
     // tiles of 48 + 1, each a whole panel's (24 accumulators + 1 of 8 lanes). The 2 to 4 at the
     // end as halves of 4 rows instead cost 256 -> 256 at 14 a fifth of its time.
     if (const int64_t tiles = (t.n - j) / 48, rest = (t.n - j) % 48; rest > 1 && rest <= tiles) {
-      tile48<MR, kAct, true, 0, MR>(t, j, 1);
+      tile48<MR, kAct, kRes, true, 0, MR>(t, j, 1);
       ++j;
       continue;
     }
