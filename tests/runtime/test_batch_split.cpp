@@ -11,59 +11,16 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <new>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cellar/cellar.h"
 #include "cellar/models/resnet.h"
+#include "counting_allocator.h"
 #include "runtime/batch_split.h"
-#include "sanitized.h"
 #include "tensor_compare.h"
 #include "test_util.h"
-
-// Every allocation of the process is counted, so that a test can say "this run allocated nothing";
-// not under a sanitizer, whose runtime brings its own operator new (the counts are not checked
-// then).
-namespace {
-std::atomic<size_t> g_allocations{0};
-#ifdef CELLAR_TEST_SANITIZED
-constexpr bool kCounting = false;
-#else
-constexpr bool kCounting = true;
-#endif
-}  // namespace
-
-#ifndef CELLAR_TEST_SANITIZED
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
-  ++g_allocations;
-  const size_t al = static_cast<size_t>(a);
-  if (void* p = std::aligned_alloc(al, (std::max<size_t>(n, 1) + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-#endif
 
 using namespace cellar;
 namespace fs = std::filesystem;
@@ -342,10 +299,10 @@ TEST(BatchSplitRun, NoAllocationPerRun) {
     runtime::Executor split = make(g, "2", threads);
     std::vector<Tensor> out = split.make_outputs();
     split.run(x, out);  // the first run may size the workers' scratch
-    const size_t before = g_allocations.load();
+    const size_t before = cellar::testing::allocations();
     for (int r = 0; r < 5; ++r) split.run(x, out);
-    if (kCounting) {
-      EXPECT_EQ(g_allocations.load(), before) << threads << " threads";
+    if (cellar::testing::kCountingAllocations) {
+      EXPECT_EQ(cellar::testing::allocations(), before) << threads << " threads";
     }
   }
 }
@@ -392,10 +349,10 @@ TEST(BatchSplitRun, SymbolicBatchAgainstMindSpore) {
     split.resize({x8[0].shape()});
     out = split.make_outputs();
     split.run(x8, out);
-    const size_t before = g_allocations.load();
+    const size_t before = cellar::testing::allocations();
     split.run(x8, out);
-    if (kCounting) {
-      EXPECT_EQ(g_allocations.load(), before);
+    if (cellar::testing::kCountingAllocations) {
+      EXPECT_EQ(cellar::testing::allocations(), before);
     }
   }
 }

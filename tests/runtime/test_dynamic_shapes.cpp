@@ -6,55 +6,20 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <limits>
-#include <new>
 #include <set>
 
 #include "cellar/cellar.h"
 #include "cellar/io/npy.h"
+#include "counting_allocator.h"
 #include "expect_error.h"
 #include "mind_ir.pb.h"
 #include "onnx_model_maker.h"
 #include "tensor_compare.h"
 #include "test_util.h"
-
-// Every allocation of the process is counted, so that a test can say "this run allocated nothing".
-// The replacements are not inlined: gcc would otherwise pair an inlined free() with `new` and warn.
-namespace {
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
-  ++g_allocations;
-  const size_t al = static_cast<size_t>(a);
-  if (void* p = std::aligned_alloc(al, (std::max<size_t>(n, 1) + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 using namespace cellar;
 using cellar::testing::expect_error;
@@ -70,9 +35,9 @@ const std::filesystem::path kDir =
 size_t allocations_of_planned_runs(runtime::Executor& exec, const std::vector<Tensor>& x,
                                    std::vector<Tensor>& y, int runs = 1) {
   exec.run(x, y);
-  const size_t before = g_allocations.load();
+  const size_t before = cellar::testing::allocations();
   for (int i = 0; i < runs; ++i) exec.run(x, y);
-  return g_allocations.load() - before;
+  return cellar::testing::allocations() - before;
 }
 
 Tensor input_at(const std::string& net, int batch) {
@@ -129,11 +94,11 @@ TEST_P(DynamicBatch, RunningAtAPlannedShapeAllocatesNothing) {
   exec.run(x3, y3);  // warm: the plans exist, kernels have run once
   exec.run(x8, y8);
   const size_t plans = exec.plan_count();
-  const size_t before = g_allocations.load();
+  const size_t before = cellar::testing::allocations();
   exec.run(x3, y3);
   exec.run(x8, y8);
   exec.run(x3, y3);
-  const size_t allocated = g_allocations.load() - before;
+  const size_t allocated = cellar::testing::allocations() - before;
   EXPECT_EQ(allocated, 0u) << "allocations while running at planned shapes";
   EXPECT_EQ(exec.plan_count(), plans);
   EXPECT_LE(cellar::testing::max_abs_diff(y3[0], output_at(net, 3)), bound(output_at(net, 3)));
@@ -141,9 +106,9 @@ TEST_P(DynamicBatch, RunningAtAPlannedShapeAllocatesNothing) {
   // A new shape does plan (and so allocate).
   const std::vector<Tensor> x5{
       Tensor(DType::Float32, Shape{5, x3[0].shape()[1], x3[0].shape()[2], x3[0].shape()[3]})};
-  const size_t before_new = g_allocations.load();
+  const size_t before_new = cellar::testing::allocations();
   const auto y5 = exec.run(x5);
-  EXPECT_GT(g_allocations.load(), before_new);
+  EXPECT_GT(cellar::testing::allocations(), before_new);
   EXPECT_EQ(y5[0].shape(), (Shape{5, 10}));
 }
 
@@ -320,9 +285,9 @@ TEST(ValueDependentShapes, TheSameValueReusesItsPlanAndANewValueReplans) {
       << "allocations at a planned shape and value";
   EXPECT_EQ(exec.plan_count(), at_load + 1);
   // Same input shapes, another value: a plan of its own, with its own output shape.
-  const size_t before_new = g_allocations.load();
+  const size_t before_new = cellar::testing::allocations();
   const auto yb = exec.run(b);
-  EXPECT_GT(g_allocations.load(), before_new);
+  EXPECT_GT(cellar::testing::allocations(), before_new);
   EXPECT_EQ(exec.plan_count(), at_load + 2);
   ASSERT_EQ(yb[0].shape(), (Shape{1, 3, 4}));
   EXPECT_EQ(yb[0].data<float>()[11], 3.0f);

@@ -9,54 +9,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "cellar/cellar.h"
 #include "cellar/models/resnet.h"
+#include "counting_allocator.h"
 #include "runtime/optimizer.h"
 #include "tensor_compare.h"
 #include "test_util.h"
-
-// Every allocation of the process is counted, so that a test can say "this run allocated nothing"
-// (as tests/runtime/test_dynamic_shapes.cpp). Not inlined: gcc would otherwise pair an inlined
-// free() with `new` and warn.
-namespace {
-std::atomic<size_t> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return operator new(n); }
-[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
-  ++g_allocations;
-  const size_t al = static_cast<size_t>(a);
-  if (void* p = std::aligned_alloc(al, (std::max<size_t>(n, 1) + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 using namespace cellar;
 
@@ -422,9 +386,9 @@ TEST(ResidualFusion, ResNet18BlocksRunFusedWithoutAllocating) {
     e.run(in, y);  // warm
     const Tensor first = y[0].clone();
     EXPECT_LE(cellar::testing::max_abs_diff(first, want), 1e-4 * std::max(1.0, max_abs(want)));
-    const size_t before = g_allocations.load();
+    const size_t before = cellar::testing::allocations();
     for (int i = 0; i < 3; ++i) e.run(in, y);
-    EXPECT_EQ(g_allocations.load() - before, 0u) << threads << " threads";
+    EXPECT_EQ(cellar::testing::allocations() - before, 0u) << threads << " threads";
     EXPECT_TRUE(y[0].equal(first)) << threads << " threads";
   }
 }
