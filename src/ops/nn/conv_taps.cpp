@@ -13,6 +13,7 @@
 #include "ops/isa.h"
 #include "ops/nn/activate_avx2.h"
 #include "ops/nn/activate_avx512.h"
+#include "ops/nn/residual_fetch.h"
 #include "ops/parallel.h"
 
 namespace cellar::ops {
@@ -97,24 +98,6 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, b
   if (add) v = _mm256_add_ps(v, _mm256_set1_ps(b));
   if (res) v = _mm256_add_ps(v, _mm256_maskload_ps(res, mask));
   return activate256(v, kAct);
-}
-
-// The residual's `lines` cache lines (16 floats each) from res in each of `rows` rows (stride ld),
-// asked for at the start of a tile: its epilogue reads them after the tile's multiply-adds, and a
-// block's shortcut comes from L3 or memory (read at the store only, resnet50's fused 1 × 1 layers
-// took 31% more samples at batch 8 than unfused, about what the Add and ReLU had cost; 24% so).
-inline void fetch_residual(const float* res, int64_t ld, int rows, int lines) {
-  for (int r = 0; r < rows; ++r)
-    for (int l = 0; l < lines; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(res + r * ld + 16 * l), _MM_HINT_T0);
-}
-
-// The residual of the next panel's rows (`rows` rows of `len` floats, stride ld) into L2 while this
-// panel computes: its tiles' own fetches (above) then find it near.
-inline void fetch_residual_l2(const float* res, int64_t ld, int64_t rows, int64_t len) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < len; i += 16)
-      _mm_prefetch(reinterpret_cast<const char*>(res + r * ld + i), _MM_HINT_T1);
 }
 
 // One tile of rows [R0, R1) of the panel × 48 positions from position j, and with kExtra `extra`
