@@ -44,6 +44,14 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+// The largest |t[i]|, computed in float64 (a tolerance's scale).
+inline double max_abs(const Tensor& t) {
+  const Tensor d = t.to(DType::Float64);
+  double m = 0;
+  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, std::fabs(d.data<double>()[i]));
+  return m;
+}
+
 // One tensor exactly: dtype, shape, and every byte (a String tensor by its text). Failures name
 // `name`.
 inline void expect_same(const Tensor& got, const Tensor& want, const std::string& name = "") {

@@ -16,6 +16,8 @@
 
 using namespace cellar;
 
+using cellar::testing::max_abs;
+
 namespace {
 using cellar::testing::max_abs_diff;
 
@@ -29,14 +31,6 @@ std::vector<std::string> zoo_models() {
   for (const auto& [key, value] : listing.items())
     if (value.is_object()) names.push_back(key);
   return names;
-}
-
-double max_abs(const Tensor& t) {
-  double biggest = 0.0;
-  const auto* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    biggest = std::max(biggest, static_cast<double>(std::fabs(p[i])));
-  return biggest;
 }
 
 // The zoo's bound, 1e-4 · max(1, max |reference|); and, since random weights can leave a

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cellar/cellar.h"
+#include "graph_building.h"
 #include "ops/gemm.h"
 #include "ops/op_table.h"
 #include "runtime/optimizer.h"
@@ -20,24 +21,15 @@
 #include "test_util.h"
 
 using namespace cellar;
+using cellar::testing::census;
+using cellar::testing::constant;
+using cellar::testing::filled;
+using cellar::testing::max_abs;
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path kFixtures = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10";
-
-double max_abs(const Tensor& t) {
-  const Tensor d = t.to(DType::Float64);
-  double m = 0;
-  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, std::fabs(d.data<double>()[i]));
-  return m;
-}
-
-std::map<std::string, int> census(const ir::Graph& g) {
-  std::map<std::string, int> ops;
-  for (const auto& n : g.nodes) ++ops[n.op];
-  return ops;
-}
 
 struct Model {
   std::string file, input, output;
@@ -126,19 +118,6 @@ TEST(Optimizer, DynamicBatchGraphRunsAtOtherSizes) {
 }
 
 // ---- hand-made graphs ----
-
-Tensor filled(Shape s, double start, double step) {
-  Tensor t(DType::Float32, std::move(s));
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.data<float>()[i] = static_cast<float>(start + step * static_cast<double>(i % 13));
-  return t;
-}
-
-int constant(ir::Graph& g, const std::string& name, Tensor t) {
-  const int v = g.add_value(name, t.dtype(), t.shape());
-  g.initializers.push_back({.value = v, .data = std::move(t), .is_parameter = true});
-  return v;
-}
 
 // x (1, 2, 5, 5) → Conv2D(w: 3×2×3×3, same) → BiasAdd → BatchNorm → ReLU → out.
 struct ConvNet {

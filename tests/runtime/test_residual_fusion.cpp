@@ -18,43 +18,22 @@
 #include "cellar/cellar.h"
 #include "cellar/models/resnet.h"
 #include "counting_allocator.h"
+#include "graph_building.h"
 #include "runtime/optimizer.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace cellar;
+using cellar::testing::census;
+using cellar::testing::constant;
+using cellar::testing::filled;
+using cellar::testing::max_abs;
 
 namespace {
-
-double max_abs(const Tensor& t) {
-  const Tensor d = t.to(DType::Float64);
-  double m = 0;
-  for (int64_t i = 0; i < d.numel(); ++i) m = std::max(m, std::fabs(d.data<double>()[i]));
-  return m;
-}
-
-std::map<std::string, int> census(const ir::Graph& g) {
-  std::map<std::string, int> ops;
-  for (const auto& n : g.nodes) ++ops[n.op];
-  return ops;
-}
 
 int count(const ir::Graph& g, const std::string& op) {
   const auto c = census(g);
   return c.count(op) ? c.at(op) : 0;
-}
-
-Tensor filled(Shape s, double start, double step, DType dt = DType::Float32) {
-  Tensor t(DType::Float64, std::move(s));
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.data<double>()[i] = start + step * static_cast<double>(i % 13);
-  return t.to(dt);
-}
-
-int constant(ir::Graph& g, const std::string& name, Tensor t) {
-  const int v = g.add_value(name, t.dtype(), t.shape());
-  g.initializers.push_back({.value = v, .data = std::move(t), .is_parameter = true});
-  return v;
 }
 
 // A ResNet basic block, hand-made: x (1, C, H, W) → conv1 3×3 → BiasAdd → ReLU → conv2 3×3 →

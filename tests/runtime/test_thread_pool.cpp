@@ -25,17 +25,11 @@
 using namespace cellar;
 namespace fs = std::filesystem;
 
+using cellar::testing::max_abs;
+
 namespace {
 
 const fs::path kZoo = fs::path(CELLAR_SOURCE_DIR) / "tests/fixtures/mindspore/2.10/zoo";
-
-double max_abs(const Tensor& t) {
-  double biggest = 0.0;
-  const auto* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    biggest = std::max(biggest, static_cast<double>(std::fabs(p[i])));
-  return biggest;
-}
 
 TEST(ThreadPool, EveryIndexOnceInContiguousChunks) {
   for (int threads : {1, 2, 3, 5}) {
