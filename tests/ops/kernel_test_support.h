@@ -39,24 +39,30 @@ struct ForcedIsa {
   Isa previous;
 };
 
-// The portable epilogue's arithmetic (conv2d.cpp's epilogue_row) on one sum.
-inline float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
-  if (bias == nullptr && act == ConvActivation::kNone) return sum;
-  const float v = sum + (bias ? bias[r] : 0.0f);
-  auto max0 = [](float a) { return a > 0.0f ? a : 0.0f; };
-  auto min6 = [](float a) { return a < 6.0f ? a : 6.0f; };
+// The portable epilogue's activations (conv2d.cpp's epilogue_row) on one value; the e^x ones are
+// applied to the whole row afterwards, so they leave v as it is here.
+template <class T>
+T activate_as_epilogue(T v, ConvActivation act) {
+  auto max0 = [](T a) { return a > T(0) ? a : T(0); };
+  auto min6 = [](T a) { return a < T(6) ? a : T(6); };
   switch (act) {
     case ConvActivation::kReLU:
       return max0(v);
     case ConvActivation::kReLU6:
       return min6(max0(v));
     case ConvActivation::kHSwish:
-      return v * min6(max0(v + 3.0f)) / 6.0f;
+      return v * min6(max0(v + T(3))) / T(6);
     case ConvActivation::kHSigmoid:
-      return min6(max0(v + 3.0f)) / 6.0f;
+      return min6(max0(v + T(3))) / T(6);
     default:
-      return v;  // kNone; the e^x ones are applied to the whole row after
+      return v;  // kNone; the e^x ones
   }
+}
+
+// The portable epilogue's arithmetic on one sum: + bias, then the activation.
+inline float finish(float sum, const float* bias, int64_t r, ConvActivation act) {
+  if (bias == nullptr && act == ConvActivation::kNone) return sum;
+  return activate_as_epilogue(sum + (bias ? bias[r] : 0.0f), act);
 }
 
 }  // namespace cellar::ops

@@ -42,19 +42,7 @@ std::vector<double> values(const Tensor& t) {
 // epilogue computes it; the e^x ones over the whole tensor afterwards).
 template <class T>
 T add_then_activate(T conv, T res, ConvActivation act) {
-  const T v = conv + res;
-  auto max0 = [](T a) { return a > T(0) ? a : T(0); };
-  auto min6 = [](T a) { return a < T(6) ? a : T(6); };
-  switch (act) {
-    case ConvActivation::kReLU:
-      return max0(v);
-    case ConvActivation::kReLU6:
-      return min6(max0(v));
-    case ConvActivation::kHSwish:
-      return v * min6(max0(v + T(3))) / T(6);
-    default:
-      return v;
-  }
+  return activate_as_epilogue(conv + res, act);
 }
 
 struct Case {
