@@ -56,14 +56,22 @@ PoolGeometry pool_geometry(const std::string& op, std::span<const TensorType> in
   return g;
 }
 
+// The input rows [y0, y1) of output row oy's window (rows in the padding left out): one definition
+// for the reference loop and the row-wise max pools.
+struct WindowRows {
+  int64_t y0, y1;
+};
+inline WindowRows window_rows(const PoolGeometry& g, int64_t oy) {
+  return {std::max<int64_t>(0, oy * g.sh - g.pt), std::min(g.h, oy * g.sh - g.pt + g.kh)};
+}
+
 template <class T, bool kMax>
 void pool_run(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t p1) {
   for (int64_t p = p0; p < p1; ++p) {
     const T* plane = x + p * g.h * g.w;
     T* out = y + p * g.oh * g.ow;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
-      const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.pt);
-      const int64_t y1 = std::min(g.h, oy * g.sh - g.pt + g.kh);
+      const auto [y0, y1] = window_rows(g, oy);
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const int64_t x0 = std::max<int64_t>(0, ox * g.sw - g.pl);
         const int64_t x1 = std::min(g.w, ox * g.sw - g.pl + g.kw);
@@ -114,8 +122,9 @@ void max_pool_rows(const PoolGeometry& g, const T* x, T* y, int64_t p0, int64_t 
     const T* plane = x + p * g.h * g.w;
     T* out = y + p * g.oh * g.ow;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
-      const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.pt);
-      const int64_t y1 = std::min(g.h, oy * g.sh - g.pt + g.kh);
+      // named variables, not a structured binding: edge() below captures them (clang 14 refuses)
+      const WindowRows rows = window_rows(g, oy);
+      const int64_t y0 = rows.y0, y1 = rows.y1;
       T* o = out + oy * g.ow;
       if (hi > lo) {
         std::fill_n(hm, span, -std::numeric_limits<T>::infinity());
@@ -222,8 +231,7 @@ __attribute__((target("avx512f"))) void max_pool_avx512(const PoolGeometry& g, c
     const float* plane = x + p * g.h * g.w;
     float* out = y + p * g.oh * g.ow;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
-      const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.pt);
-      const int64_t y1 = std::min(g.h, oy * g.sh - g.pt + g.kh);
+      const auto [y0, y1] = window_rows(g, oy);
       float* o = out + oy * g.ow;
       for (int64_t ox = lo; ox < hi; ox += 16) {
         const int64_t n = std::min<int64_t>(16, hi - ox);
@@ -279,8 +287,7 @@ __attribute__((target("avx2,fma"))) void max_pool_avx2(const PoolGeometry& g, co
     const float* plane = x + p * g.h * g.w;
     float* out = y + p * g.oh * g.ow;
     for (int64_t oy = 0; oy < g.oh; ++oy) {
-      const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.pt);
-      const int64_t y1 = std::min(g.h, oy * g.sh - g.pt + g.kh);
+      const auto [y0, y1] = window_rows(g, oy);
       float* o = out + oy * g.ow;
       int64_t ox = lo;
       // Stride 2 loads 16 columns from each tap's first, one past the 8th output's: the vector
