@@ -7,12 +7,17 @@
 // threads and run after run (the same bits); and through FusedConv2D with a packed weight against
 // the portable kernel.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cellar/storage.h"
 #include "kernel_test_support.h"
 #include "ops/gemm.h"
 #include "ops/isa.h"
@@ -152,6 +157,77 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
               }
             }
           }
+    }
+  }
+}
+
+// A stride-1 layer whose output rows are as wide as its input's (3 × 3 pad 1) reads its input
+// in place on AVX-512, taps in the padding as masked-out lanes: here the input ends against an
+// unreadable page and starts right after one, so a lane read outside it would fault, and a lane
+// read from a neighbouring row or channel instead of zero would change the sums. Also horizontal
+// and vertical padding uneven (2 + 0: the taps' offsets all on one side), and 5 × 5.
+TEST(ConvTapsKernels, InPlaceReadsNothingOutsideTheInput) {
+  auto uneven = [](int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t pt, int64_t pb,
+                   int64_t pl, int64_t pr) {
+    ConvGeometry g = geometry(1, c, h, w, o, k, 1, 0);
+    g.pt = pt, g.pb = pb, g.pl = pl, g.pr = pr;
+    g.oh = h + pt + pb - k + 1;
+    g.ow = w + pl + pr - k + 1;
+    return g;
+  };
+  const std::vector<ConvGeometry> geos = {
+      geometry(1, 5, 7, 7, 13, 3, 1, 1),     // 48 + 1 positions
+      geometry(2, 16, 14, 14, 24, 3, 1, 1),  // tiles of 48 + 1, batch 2
+      geometry(1, 3, 10, 5, 8, 3, 1, 1),     // 48 + 2: halves of 4 rows
+      geometry(1, 64, 56, 56, 16, 3, 1, 1),  // bands
+      geometry(1, 7, 9, 20, 9, 3, 1, 1),     // 32 + 16 + masked remainders
+      geometry(1, 6, 13, 13, 8, 5, 1, 2),    // 5 × 5
+      uneven(5, 12, 12, 8, 3, 2, 0, 2, 0),   // every tap up and left
+      uneven(5, 12, 12, 8, 3, 0, 2, 0, 2),   // every tap down and right
+  };
+  const long page = sysconf(_SC_PAGESIZE);
+  runtime::ThreadPool pool(2);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    for (const ConvGeometry& g : geos) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + describe(g) + " pad left " +
+                   std::to_string(g.pl) + " right " + std::to_string(g.pr));
+      const int64_t count = g.n * g.c * g.h * g.w;
+      const auto x = uniform(static_cast<size_t>(count), 5);
+      const auto w = uniform(static_cast<size_t>(g.o * g.c * g.kh * g.kw), 6);
+      const auto bv = uniform(static_cast<size_t>(g.o), 7);
+      // The input's bytes end where an unreadable page starts; another one just before them.
+      const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+      const size_t span = (bytes + static_cast<size_t>(page) - 1) / page * page;
+      const size_t total = span + 2 * static_cast<size_t>(page);
+      void* map = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      ASSERT_NE(map, MAP_FAILED);
+      std::shared_ptr<void> owner(map, [total](void* p) { munmap(p, total); });
+      auto* base = static_cast<std::byte*>(map) + page;
+      ASSERT_EQ(mprotect(base, span, PROT_READ | PROT_WRITE), 0);
+      Tensor wt(DType::Float32, Shape{g.o, g.c, g.kh, g.kw}), bt(DType::Float32, Shape{g.o});
+      std::copy(w.begin(), w.end(), wt.data<float>());
+      std::copy(bv.begin(), bv.end(), bt.data<float>());
+      ASSERT_TRUE(conv_taps_fits(g, ConvActivation::kReLU));
+      const auto want = reference(g, x, w, bv.data(), ConvActivation::kReLU);
+      const Kernel kernel = conv_taps_kernel(g, true, ConvActivation::kReLU);
+      // Against the guard after the input, then against the one before it.
+      for (bool at_end : {true, false}) {
+        std::byte* data = at_end ? base + (span - bytes) : base;
+        std::memcpy(data, x.data(), bytes);
+        const Tensor input(DType::Float32, Shape{g.n, g.c, g.h, g.w},
+                           Storage::external(data, bytes, owner));
+        std::vector<Tensor> in{input, pack_conv_weight(wt, 1), bt};
+        Tensor one(DType::Float32, Shape{g.n, g.o, g.oh, g.ow}),
+            two(DType::Float32, Shape{g.n, g.o, g.oh, g.ow});
+        std::vector<Tensor> one_out{one}, two_out{two};
+        kernel(in, one_out);
+        kernel(in, two_out, pool);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(one.data<float>()[i], want[i]) << "output " << i << (at_end ? " end" : "");
+          ASSERT_EQ(two.data<float>()[i], want[i]) << "output " << i << " on 2 threads";
+        }
+      }
     }
   }
 }

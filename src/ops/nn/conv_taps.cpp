@@ -2,7 +2,9 @@
 #include "ops/nn/conv_taps.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -50,6 +52,13 @@ struct Plan {
   int64_t halo = 0;    // copy rows past a band's output rows: max (i·dh) / sh
   int64_t band = 0;    // output rows per unit at most (one worker)
   int64_t budget = 0;  // output rows whose copies fill kBandFloats (at least 1)
+  // A flat plan on AVX-512 reads the input where it lies instead of copying it: tap k of output
+  // position q (row-major in the image) is input element q + inoff[k], taken when bit q of the
+  // tap's validity bitmap (valid + k·vstride bytes) is set and read as zero (a masked load) where
+  // the tap falls in the padding: the copies' zeros, so the same multiply-adds on the same values.
+  int64_t inoff[kMaxTaps] = {};
+  std::vector<uint8_t> valid;
+  int64_t vstride = 0;
 };
 
 // The arguments of one panel's product over a band: n output positions (row-major from the
@@ -66,7 +75,20 @@ struct Args {
   float* y;           // row r at y + r·ldy
   int64_t ldy;
   const float* res = nullptr;  // the residual, row r at res + r·ldy (as y), or null
+  // Reading the input in place (Plan::valid): tap k's bitmap at valid + k·vstride, and the
+  // image position of the band's first output, q0. Null with copies.
+  const uint8_t* valid = nullptr;
+  int64_t vstride = 0, q0 = 0;
 };
+
+// The validity bits of positions [q, q + 16) in a tap's bitmap (padded by 4 bytes).
+inline uint32_t valid16(const uint8_t* bits, int64_t q) {
+  uint32_t w;
+  std::memcpy(&w, bits + (q >> 3), sizeof w);
+  return (w >> (q & 7)) & 0xFFFFu;
+}
+// What an extra position's broadcast reads when its tap falls in the padding.
+alignas(64) constexpr float kZeros[16] = {};
 
 #if defined(__x86_64__)
 
@@ -109,7 +131,7 @@ __attribute__((target("avx2,fma"))) inline __m256 finish256(__m256 v, float b, b
 // shuffle), one more multiply-add per 12; one extra position: lane r, the copy's value
 // broadcast, no shuffle (the shuffle cost a 7 × 7 layer 12%). Hence halves of 4 rows (each reading
 // the copy again, from L1): all 8 rows and the extra lanes would need 31 of the 32 registers.
-template <int MR, ConvActivation kAct, bool kRes, bool kExtra, int R0, int R1>
+template <int MR, ConvActivation kAct, bool kRes, bool kIn, bool kExtra, int R0, int R1>
 __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args& t, int64_t j,
                                                                      int64_t extra) {
   constexpr int kR = R1 - R0;
@@ -128,10 +150,33 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
   for (int64_t k = 0; k < t.ntaps; ++k) {
     const float* bp = t.src + t.boff[k] + j;
     const float* ap = t.a + t.tap[k] * t.cg * MR + R0;
+    // In place: the lanes whose tap falls in the padding read as zero; the one extra position
+    // from a zero (not advanced) where it does.
+    __mmask16 m0 = 0xFFFF, m1 = 0xFFFF, m2 = 0xFFFF, me = extra_lanes;
+    const float* ep = bp + 48;
+    int64_t es = cs;
+    if constexpr (kIn) {
+      const uint8_t* bits = t.valid + k * t.vstride;
+      const int64_t q = t.q0 + j;
+      m0 = static_cast<__mmask16>(valid16(bits, q));
+      m1 = static_cast<__mmask16>(valid16(bits, q + 16));
+      m2 = static_cast<__mmask16>(valid16(bits, q + 32));
+      if constexpr (kExtra) {
+        const auto ve = static_cast<__mmask16>(valid16(bits, q + 48));
+        me = extra_lanes & ve;
+        if ((ve & 1) == 0) ep = kZeros, es = 0;
+      }
+    }
     for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
       _mm_prefetch(reinterpret_cast<const char*>(ap + kPrefetchFloats), _MM_HINT_T0);
-      const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
-                   b2 = _mm512_loadu_ps(bp + 32);
+      __m512 b0, b1, b2;
+      if constexpr (kIn) {
+        b0 = _mm512_maskz_loadu_ps(m0, bp);
+        b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
+        b2 = _mm512_maskz_loadu_ps(m2, bp + 32);
+      } else {
+        b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), b2 = _mm512_loadu_ps(bp + 32);
+      }
 #pragma GCC unroll 8
       for (int r = 0; r < kR; ++r) {
         const __m512 av = _mm512_set1_ps(ap[r]);
@@ -142,14 +187,16 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
       if constexpr (kExtra) {
         if (kR > 4 || extra == 1) {  // a whole panel's tile takes one extra position only
           // Lane r: row R0 + r (no shuffle: one more load and one multiply-add).
-          e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(bp[48]), e);
+          const float ev = kIn ? *ep : bp[48];
+          if constexpr (kIn) ep += es;
+          e = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRowLanes, ap), _mm512_set1_ps(ev), e);
         } else {
           // The 4 rows' 128 bits repeated by the load itself where the half has 4 rows.
           const __m512 a4 = kR == 4 ? _mm512_broadcast_f32x4(_mm_loadu_ps(ap))
                                     : _mm512_shuffle_f32x4(_mm512_maskz_loadu_ps(kRowLanes, ap),
                                                            _mm512_maskz_loadu_ps(kRowLanes, ap), 0);
-          e = _mm512_fmadd_ps(
-              a4, _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps(extra_lanes, bp + 48)), e);
+          e = _mm512_fmadd_ps(a4, _mm512_permutexvar_ps(spread, _mm512_maskz_loadu_ps(me, bp + 48)),
+                              e);
         }
       }
     }
@@ -183,7 +230,7 @@ __attribute__((target("avx512f"), always_inline)) inline void tile48(const Args&
   }
 }
 
-template <int MR, ConvActivation kAct, bool kRes>
+template <int MR, ConvActivation kAct, bool kRes, bool kIn>
 __attribute__((target("avx512f"))) void panel512(const Args& t) {
   const float* const res = kRes ? t.res : nullptr;
   const bool add = t.bias != nullptr || kAddsBias<kAct>;
@@ -196,21 +243,21 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
     // tiles of 48 + 1, each a whole panel's (24 accumulators + 1 of 8 lanes). The 2 to 4 at the
     // end as halves of 4 rows instead cost 256 -> 256 at 14 a fifth of its time.
     if (const int64_t tiles = (t.n - j) / 48, rest = (t.n - j) % 48; rest > 1 && rest <= tiles) {
-      tile48<MR, kAct, kRes, true, 0, MR>(t, j, 1);
+      tile48<MR, kAct, kRes, kIn, true, 0, MR>(t, j, 1);
       ++j;
       continue;
     }
     if (const int64_t extra = t.n - j - 48; extra == 1) {
-      tile48<MR, kAct, kRes, true, 0, MR>(t, j, extra);
+      tile48<MR, kAct, kRes, kIn, true, 0, MR>(t, j, extra);
       j = t.n;
       break;
     } else if (extra >= 2 && extra <= 4) {
-      tile48<MR, kAct, kRes, true, 0, std::min(MR, 4)>(t, j, extra);
-      if constexpr (MR > 4) tile48<MR, kAct, kRes, true, 4, MR>(t, j, extra);
+      tile48<MR, kAct, kRes, kIn, true, 0, std::min(MR, 4)>(t, j, extra);
+      if constexpr (MR > 4) tile48<MR, kAct, kRes, kIn, true, 4, MR>(t, j, extra);
       j = t.n;
       break;
     }
-    tile48<MR, kAct, kRes, false, 0, MR>(t, j, 0);
+    tile48<MR, kAct, kRes, kIn, false, 0, MR>(t, j, 0);
   }
   for (; j + 32 <= t.n; j += 32) {
     __m512 lo[MR], hi[MR];
@@ -219,8 +266,14 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
     for (int64_t k = 0; k < t.ntaps; ++k) {
       const float* bp = t.src + t.boff[k] + j;
       const float* ap = t.a + t.tap[k] * t.cg * MR;
+      __mmask16 m0 = 0xFFFF, m1 = 0xFFFF;
+      if constexpr (kIn) {
+        m0 = static_cast<__mmask16>(valid16(t.valid + k * t.vstride, t.q0 + j));
+        m1 = static_cast<__mmask16>(valid16(t.valid + k * t.vstride, t.q0 + j + 16));
+      }
       for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
-        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        const __m512 b0 = kIn ? _mm512_maskz_loadu_ps(m0, bp) : _mm512_loadu_ps(bp);
+        const __m512 b1 = kIn ? _mm512_maskz_loadu_ps(m1, bp + 16) : _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           const __m512 av = _mm512_set1_ps(ap[r]);
@@ -246,8 +299,10 @@ __attribute__((target("avx512f"))) void panel512(const Args& t) {
     for (int64_t k = 0; k < t.ntaps; ++k) {
       const float* bp = t.src + t.boff[k] + j;
       const float* ap = t.a + t.tap[k] * t.cg * MR;
+      const auto m =
+          kIn ? static_cast<__mmask16>(mask & valid16(t.valid + k * t.vstride, t.q0 + j)) : mask;
       for (int64_t ci = 0; ci < t.cg; ++ci, bp += cs, ap += MR) {
-        const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m, bp);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r]);
       }
@@ -368,32 +423,37 @@ using PanelFn = void (*)(const Args&);
 // The panel kernels for an activation, with or without a residual (a template argument: the
 // kernels without one are compiled as before it existed; a run-time test in each store cost 3% of
 // resnet50 at batch 8).
-template <ConvActivation kAct, bool kRes>
+// kIn: the AVX-512 kernels reading the input in place (Plan::valid); AVX2 always reads copies.
+template <ConvActivation kAct, bool kRes, bool kIn>
 const PanelFn* panels(bool wide) {
-  static const PanelFn k512[] = {panel512<1, kAct, kRes>, panel512<2, kAct, kRes>,
-                                 panel512<3, kAct, kRes>, panel512<4, kAct, kRes>,
-                                 panel512<5, kAct, kRes>, panel512<6, kAct, kRes>,
-                                 panel512<7, kAct, kRes>, panel512<8, kAct, kRes>};
-  static const PanelFn k256[] = {panel256<1, kAct, kRes>, panel256<2, kAct, kRes>,
-                                 panel256<3, kAct, kRes>, panel256<4, kAct, kRes>,
-                                 panel256<5, kAct, kRes>, panel256<6, kAct, kRes>,
-                                 panel256<7, kAct, kRes>, panel256<8, kAct, kRes>};
-  return wide ? k512 : k256;
+  static const PanelFn k512[] = {panel512<1, kAct, kRes, kIn>, panel512<2, kAct, kRes, kIn>,
+                                 panel512<3, kAct, kRes, kIn>, panel512<4, kAct, kRes, kIn>,
+                                 panel512<5, kAct, kRes, kIn>, panel512<6, kAct, kRes, kIn>,
+                                 panel512<7, kAct, kRes, kIn>, panel512<8, kAct, kRes, kIn>};
+  if constexpr (kIn) {
+    return k512;
+  } else {
+    static const PanelFn k256[] = {panel256<1, kAct, kRes>, panel256<2, kAct, kRes>,
+                                   panel256<3, kAct, kRes>, panel256<4, kAct, kRes>,
+                                   panel256<5, kAct, kRes>, panel256<6, kAct, kRes>,
+                                   panel256<7, kAct, kRes>, panel256<8, kAct, kRes>};
+    return wide ? k512 : k256;
+  }
 }
 
-template <bool kRes>
+template <bool kRes, bool kIn>
 const PanelFn* panels_for(ConvActivation act, bool wide) {
   switch (act) {
     case ConvActivation::kReLU:
-      return panels<ConvActivation::kReLU, kRes>(wide);
+      return panels<ConvActivation::kReLU, kRes, kIn>(wide);
     case ConvActivation::kReLU6:
-      return panels<ConvActivation::kReLU6, kRes>(wide);
+      return panels<ConvActivation::kReLU6, kRes, kIn>(wide);
     case ConvActivation::kHSwish:
-      return panels<ConvActivation::kHSwish, kRes>(wide);
+      return panels<ConvActivation::kHSwish, kRes, kIn>(wide);
     case ConvActivation::kHSigmoid:
-      return panels<ConvActivation::kHSigmoid, kRes>(wide);
+      return panels<ConvActivation::kHSigmoid, kRes, kIn>(wide);
     default:
-      return panels<ConvActivation::kNone, kRes>(wide);
+      return panels<ConvActivation::kNone, kRes, kIn>(wide);
   }
 }
 
@@ -637,6 +697,23 @@ Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act, bool residu
       pl.used[pl.copy[k]] = true;
       pl.halo = std::max(pl.halo, pl.row[k]);
     }
+  if (pl.flat) {
+    // Tap k's validity bit per output position; 4 bytes of slack for valid16's read.
+    const int64_t positions = g.oh * g.ow;
+    pl.vstride = (positions + 7) / 8 + 4;
+    pl.valid.assign(static_cast<size_t>(pl.ntaps * pl.vstride), 0);
+    for (int64_t k = 0; k < pl.ntaps; ++k) {
+      const int64_t di = (pl.tap[k] / g.kw) * g.dh - g.pt, dj = (pl.tap[k] % g.kw) * g.dw - g.pl;
+      pl.inoff[k] = di * g.w + dj;
+      uint8_t* bits = pl.valid.data() + k * pl.vstride;
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox)
+          if (oy + di >= 0 && oy + di < g.h && ox + dj >= 0 && ox + dj < g.w) {
+            const int64_t q = oy * g.ow + ox;
+            bits[q >> 3] = static_cast<uint8_t>(bits[q >> 3] | (1u << (q & 7)));
+          }
+    }
+  }
   const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
   // The whole plane when its copies fit 1.25 × the budget (a 14 × 14 plane: 196 positions, not
   // 2 × 98, each band's last 2 a pass of its own).
@@ -723,10 +800,16 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
     int64_t rows = (pl.og + row_blocks - 1) / row_blocks;
     rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
     row_blocks = (pl.og + rows - 1) / rows;
-    const size_t copy_floats = static_cast<size_t>(pl.copies * pl.cg * (band + pl.halo) * g.ow);
     const bool wide = kernel_isa() == Isa::kAvx512;
-    const PanelFn* kernels =
-        pl.residual ? panels_for<true>(pl.act, wide) : panels_for<false>(pl.act, wide);
+    // AVX-512 reads a flat plan's input where it lies (masked loads); AVX2 copies it (its masked
+    // loads, vmaskmovps, are microcoded on AMD).
+    const bool in_place = wide && pl.flat;
+    const size_t copy_floats =
+        in_place ? 0 : static_cast<size_t>(pl.copies * pl.cg * (band + pl.halo) * g.ow);
+    const PanelFn* kernels = in_place ? (pl.residual ? panels_for<true, true>(pl.act, wide)
+                                                     : panels_for<false, true>(pl.act, wide))
+                                      : (pl.residual ? panels_for<true, false>(pl.act, wide)
+                                                     : panels_for<false, false>(pl.act, wide));
     if (pl.ntaps == 0) {
       // Every tap only meets padding: the sums are zero (gemm_packed's zeros, then the epilogue).
       par.for_range(images, 1, [&](int64_t u0, int64_t u1, int) {
@@ -753,7 +836,7 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
       return;
     }
     par.for_range(images * bands * row_blocks, 1, [&](int64_t u0, int64_t u1, int worker) {
-      float* buf = par.scratch<float>(worker, copy_floats);
+      float* buf = in_place ? nullptr : par.scratch<float>(worker, copy_floats);
       int64_t boff[kMaxTaps];
       for (int64_t u = u0; u < u1; ++u) {
         // The row block outermost: each worker's contiguous chunk is then every band of its own
@@ -763,20 +846,27 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
         const int64_t ig = ib / bands, oy0 = (ib % bands) * band;
         const int64_t oy1 = std::min(g.oh, oy0 + band);
         const int64_t b = ig / g.group, gr = ig % g.group;
-        const int64_t height = oy1 - oy0 + pl.halo, cstride = height * g.ow;
+        const int64_t height = oy1 - oy0 + pl.halo;
+        const int64_t cstride = in_place ? g.h * g.w : height * g.ow;
         const float* xg = x + (b * g.c + gr * pl.cg) * g.h * g.w;
-        if (wide)
-          make_copies512(pl, xg, oy0, height, buf);
-        else
-          make_copies256(pl, xg, oy0, height, buf);
-        for (int64_t k = 0; k < pl.ntaps; ++k)
-          boff[k] = pl.copy[k] * pl.cg * cstride + pl.row[k] * g.ow;
+        const float* src = buf;
+        if (in_place) {
+          src = xg + oy0 * g.ow;
+          for (int64_t k = 0; k < pl.ntaps; ++k) boff[k] = pl.inoff[k];
+        } else {
+          if (wide)
+            make_copies512(pl, xg, oy0, height, buf);
+          else
+            make_copies256(pl, xg, oy0, height, buf);
+          for (int64_t k = 0; k < pl.ntaps; ++k)
+            boff[k] = pl.copy[k] * pl.cg * cstride + pl.row[k] * g.ow;
+        }
         const int64_t r0 = rb * rows, r1 = std::min(pl.og, r0 + rows);
         for (int64_t r = r0; r < r1; r += kPackRows) {
           const int64_t m = std::min(kPackRows, r1 - r);
           const int64_t oc = gr * pl.og + r;
           Args a{(oy1 - oy0) * g.ow,
-                 buf,
+                 src,
                  boff,
                  pl.tap,
                  pl.ntaps,
@@ -786,7 +876,10 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
                  bias ? bias + oc : nullptr,
                  y + (b * g.o + oc) * spatial + oy0 * g.ow,
                  spatial,
-                 res ? res + (b * g.o + oc) * spatial + oy0 * g.ow : nullptr};
+                 res ? res + (b * g.o + oc) * spatial + oy0 * g.ow : nullptr,
+                 in_place ? pl.valid.data() : nullptr,
+                 pl.vstride,
+                 oy0 * g.ow};
           if (res && r + kPackRows < r1)
             fetch_residual_l2(a.res + kPackRows * spatial, spatial,
                               std::min(kPackRows, r1 - r - kPackRows), a.n);
