@@ -411,7 +411,7 @@ void pointwise(int64_t m, int64_t n, int64_t k, const float* packed, const float
           // output's too: resnet50's fused 1 × 1 expansions at 56 × 56 and 28 × 28 (3.2 and 1.6
           // MB written, as much of shortcut read) took 21% and 14% less time with it, one panel
           // ahead (two: slower); without a residual no change, so not there (docs/benchmarks.md,
-          // "Session 13: ResNet's 3 × 3 input in place, 1 × 1 outputs fetched ahead").
+          // "Session 13: ResNet's 3 × 3 input read in place, 1 × 1 outputs fetched ahead").
           const int64_t next = std::min(kPackRows, m - r0 - kPackRows);
           fetch_residual_l2(res + (r0 + kPackRows) * ldy + j0, ldy, next, w);
           fetch_residual_l2(y + (r0 + kPackRows) * ldy + j0, ldy, next, w);
