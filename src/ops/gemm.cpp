@@ -195,11 +195,12 @@ __attribute__((target("avx512f"))) void row_avx512(bool trans_b, int64_t n, int6
 // A group of R rows stored interleaved (gemm.h interleave_rows: per 16 columns p, the rows' 16
 // floats one after another; the last chunk t = k mod 16 wide, row r's t floats at r·t): each row's
 // arithmetic that of dot_rows_avx512 (16 lanes over p, the tail masked, sum16's order), its
-// weights read from one stream and prefetched kPrefetchFloats ahead, a line per line read (the
-// hardware's prefetch alone kept the MLP's read 15% under a plain read loop's speed; 1 to 8 KiB
-// ahead measured alike).
+// weights read from one stream. kPrefetch: each line also prefetched kPrefetchFloats ahead, for a
+// product on one core (the hardware's prefetch alone kept the MLP's read ~10% under a plain read
+// loop's speed; 1 to 8 KiB ahead measured alike); not where two cores read at once (the two
+// halves' streams then share L3's bandwidth, and the prefetches made the MLP 4-6% slower).
 constexpr int64_t kPrefetchFloats = 512;
-template <int R>
+template <int R, bool kPrefetch>
 __attribute__((target("avx512f"))) void dot_group_avx512(int64_t k, const float* x, const float* g,
                                                          float* y) {
   static_assert(R % 4 == 0);
@@ -207,8 +208,9 @@ __attribute__((target("avx512f"))) void dot_group_avx512(int64_t k, const float*
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t p = 0; p < full; p += 16, g += R * 16) {
-    for (int r = 0; r < R; ++r)
-      _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchFloats + r * 16), _MM_HINT_T0);
+    if (kPrefetch)
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchFloats + r * 16), _MM_HINT_T0);
     const __m512 xv = _mm512_loadu_ps(x + p);
     for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(g + r * 16), xv, acc[r]);
   }
@@ -222,14 +224,18 @@ __attribute__((target("avx512f"))) void dot_group_avx512(int64_t k, const float*
 }
 
 // Rows [j0, j1) of an interleaved Bᵀ (n × k) times x into y[j0, j1); j0 and j1 are multiples of
-// kInterleaveRows or n (whole groups).
+// kInterleaveRows or n (whole groups). `prefetch`: the product runs on this core alone.
 __attribute__((target("avx512f"))) void rows_interleaved_avx512(int64_t j0, int64_t j1, int64_t n,
                                                                 int64_t k, const float* x,
-                                                                const float* w, float* y) {
+                                                                const float* w, float* y,
+                                                                bool prefetch) {
   const int64_t grouped = std::min(j1, n - n % kInterleaveRows);
   int64_t j = j0;
   for (; j < grouped; j += kInterleaveRows)
-    dot_group_avx512<kInterleaveRows>(k, x, w + j * k, y + j);
+    if (prefetch)
+      dot_group_avx512<kInterleaveRows, true>(k, x, w + j * k, y + j);
+    else
+      dot_group_avx512<kInterleaveRows, false>(k, x, w + j * k, y + j);
   for (; j + 4 <= j1; j += 4) dot_rows_avx512<4>(k, x, w + j * k, k, y + j);
   for (; j < j1; ++j) dot_rows_avx512<1>(k, x, w + j * k, k, y + j);
 }
@@ -309,15 +315,16 @@ __attribute__((target("avx2,fma"))) void row_avx2(bool trans_b, int64_t n, int64
 // prefetched alike): per chunk of 16 columns, its first 8 into a row's `lo` sums, the rest into
 // `hi`; a last chunk of t < 16 columns as dot_rows_avx2 takes its last t columns (8 into lo when
 // t ≥ 8, the rest masked into hi).
-template <int R>
+template <int R, bool kPrefetch>
 __attribute__((target("avx2,fma"))) void dot_group_avx2(int64_t k, const float* x, const float* g,
                                                         float* y) {
   __m256 lo[R], hi[R];
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
   int64_t p = 0;
   for (; p + 16 <= k; p += 16, g += R * 16) {
-    for (int r = 0; r < R; ++r)
-      _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchFloats + r * 16), _MM_HINT_T0);
+    if (kPrefetch)
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchFloats + r * 16), _MM_HINT_T0);
     const __m256 x0 = _mm256_loadu_ps(x + p), x1 = _mm256_loadu_ps(x + p + 8);
     for (int r = 0; r < R; ++r) {
       lo[r] = _mm256_fmadd_ps(_mm256_loadu_ps(g + r * 16), x0, lo[r]);
@@ -342,10 +349,15 @@ __attribute__((target("avx2,fma"))) void dot_group_avx2(int64_t k, const float* 
 
 __attribute__((target("avx2,fma"))) void rows_interleaved_avx2(int64_t j0, int64_t j1, int64_t n,
                                                                int64_t k, const float* x,
-                                                               const float* w, float* y) {
+                                                               const float* w, float* y,
+                                                               bool prefetch) {
   const int64_t grouped = std::min(j1, n - n % kInterleaveRows);
   int64_t j = j0;
-  for (; j < grouped; j += kInterleaveRows) dot_group_avx2<kInterleaveRows>(k, x, w + j * k, y + j);
+  for (; j < grouped; j += kInterleaveRows)
+    if (prefetch)
+      dot_group_avx2<kInterleaveRows, true>(k, x, w + j * k, y + j);
+    else
+      dot_group_avx2<kInterleaveRows, false>(k, x, w + j * k, y + j);
   for (; j + 4 <= j1; j += 4) dot_rows_avx2<4>(k, x, w + j * k, k, y + j);
   for (; j < j1; ++j) dot_rows_avx2<1>(k, x, w + j * k, k, y + j);
 }
@@ -652,7 +664,7 @@ RowFn row_kernel() {
 }
 
 using InterleavedFn = void (*)(int64_t, int64_t, int64_t, int64_t, const float*, const float*,
-                               float*);
+                               float*, bool);
 
 InterleavedFn interleaved_kernel() {
 #if defined(__x86_64__)
@@ -1091,14 +1103,14 @@ void gemm_interleaved_b(Parallel& par, int64_t m, int64_t n, int64_t k, const fl
   if (m <= 0 || n <= 0) return;
   const InterleavedFn f = interleaved_kernel();
   // Columns [j0, j1) of rows [i0, i1) of C.
-  auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  auto run = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1, bool prefetch) {
     for (int64_t i = i0; i < i1; ++i) {
       const float* x = a + i * lda;
       float* y = c + i * ldc;
       if (k == 0) {
         std::fill(y + j0, y + j1, 0.0f);
       } else if (f) {
-        f(j0, j1, n, k, x, w, y);
+        f(j0, j1, n, k, x, w, y, prefetch);
       } else {
         for (int64_t j = j0; j < j1; ++j) {
           float s = 0.0f;
@@ -1110,18 +1122,19 @@ void gemm_interleaved_b(Parallel& par, int64_t m, int64_t n, int64_t k, const fl
     }
   };
   if (par.threads() == 1 || m * n * k < kMinParallelMacs) {
-    run(0, m, 0, n);
+    run(0, m, 0, n, true);
     return;
   }
-  // As gemm_split: column blocks when there are enough, rows otherwise.
+  // As gemm_split: column blocks when there are enough, rows otherwise; no software prefetch
+  // (dot_group_avx512).
   const int64_t col_blocks = (n + kColumnBlock - 1) / kColumnBlock;
   if (col_blocks >= par.threads()) {
     par.for_range(col_blocks, 1, [&](int64_t b0, int64_t b1, int) {
-      run(0, m, b0 * kColumnBlock, std::min(n, b1 * kColumnBlock));
+      run(0, m, b0 * kColumnBlock, std::min(n, b1 * kColumnBlock), false);
     });
     return;
   }
-  par.for_range(m, 1, [&](int64_t i0, int64_t i1, int) { run(i0, i1, 0, n); });
+  par.for_range(m, 1, [&](int64_t i0, int64_t i1, int) { run(i0, i1, 0, n, false); });
 }
 
 }  // namespace cellar::ops

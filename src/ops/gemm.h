@@ -78,9 +78,9 @@ void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* 
 // n mod kInterleaveRows rows after the last group as stored. Group g's rows lie in g·R·k …
 // (g + 1)·R·k (R = kInterleaveRows), so the layout has Bᵀ's size and a block of whole groups
 // holds Bᵀ's rows of that block. The AVX-512 and AVX2 kernels read a group's rows from one
-// stream, prefetched ahead in software, where they read 4 rows from 4 streams in Bᵀ as stored
-// (the tutorial MLP's 2.6 MB of weights from L3: docs/benchmarks.md, Session 13), each row's sum
-// in the same lanes and the same order.
+// stream (prefetched ahead in software when one core runs the product), where they read 4 rows
+// from 4 streams in Bᵀ as stored (the tutorial MLP's 2.6 MB of weights from L3: docs/benchmarks.md,
+// Session 13), each row's sum in the same lanes and the same order.
 inline constexpr int64_t kInterleaveRows = 4;
 // Bᵀ (n × k, row stride ldbt in floats) into `out` (n·k floats). `bt` may lie at any address.
 void interleave_rows(int64_t n, int64_t k, const void* bt, int64_t ldbt, float* out);
