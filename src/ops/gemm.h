@@ -71,6 +71,26 @@ void pack_columns_transposed(int64_t k, int64_t n, const void* bt, int64_t ldbt,
 void gemm_packed_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                    const float* packed, float* c, int64_t ldc, const Epilogue& ep);
 
+// One-row products with a constant Bᵀ (a batch-1 Dense weight [n, k]) whose rows are stored
+// interleaved, so that the one-row kernel reads the whole weight as one stream: rows in groups of
+// kInterleaveRows, each group's k columns in chunks of 16 (the last chunk k mod 16 wide), a chunk
+// holding the group's rows' pieces one after another (row r's at r × the chunk's width); the
+// n mod kInterleaveRows rows after the last group as stored. Group g's rows lie in g·R·k …
+// (g + 1)·R·k (R = kInterleaveRows), so the layout has Bᵀ's size and a block of whole groups
+// holds Bᵀ's rows of that block. The AVX-512 and AVX2 kernels read a group's rows from one
+// stream (prefetched ahead in software when one core runs the product), where they read 4 rows
+// from 4 streams in Bᵀ as stored (the tutorial MLP's 2.6 MB of weights from L3: docs/benchmarks.md,
+// Session 13), each row's sum in the same lanes and the same order.
+inline constexpr int64_t kInterleaveRows = 4;
+// Bᵀ (n × k, row stride ldbt in floats) into `out` (n·k floats). `bt` may lie at any address.
+void interleave_rows(int64_t n, int64_t k, const void* bt, int64_t ldbt, float* out);
+// C = epilogue(A · B), A (m × k, row stride lda) as stored, B given as interleave_rows left Bᵀ;
+// over par's workers in the column blocks gemm(par, …) splits n into (whole groups). Each row of
+// C has the bits gemm(par, false, true, 1, …) gives for that row of A with Bᵀ as stored, on
+// AVX-512 and AVX2; without them, each element is the sum over p in order (BLAS's within rounding).
+void gemm_interleaved_b(Parallel& par, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                        const float* w, float* c, int64_t ldc, const Epilogue& ep);
+
 // Products with a constant A (a convolution's weights), A packed once, at load time, by
 // pack_rows: C[m×n] = A · B, row-major, computed by cellar's own kernels (AVX-512 or AVX2 + FMA,
 // chosen at run time from the CPU's features; packed_kernels() says whether this CPU has them).

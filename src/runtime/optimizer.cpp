@@ -779,7 +779,11 @@ int pack_matmul_operands(Rewriter& rw) {
 // takes 23.0 instead of 26.4 µs at one thread (Zen 5, docs/benchmarks.md, Session 11). Only weights
 // the optimiser holds alone (not the caller's graph, kept beside: ExecutorOptions::keep_graph), so
 // that resident memory does not grow but by the block's last huge page; and only when they come to
-// more than an L2 holds, since what fits stays in L2.
+// more than an L2 holds, since what fits stays in L2. Where the CPU has the one-row kernels (AVX2,
+// AVX-512), each weight is written with its rows interleaved (ops/gemm.h interleave_rows; a
+// MatMul becomes a FusedMatMul with activation none and rows_interleaved): the kernel then reads
+// 4 rows from one stream instead of 4 streams, the weights of a run one stream through the block,
+// prefetched ahead (docs/benchmarks.md, Session 13), with each output's bits unchanged.
 int gather_row_weights(Rewriter& rw) {
   constexpr size_t kHugePage = size_t{2} << 20;
   constexpr size_t kMinBytes = size_t{1} << 20;
@@ -822,17 +826,32 @@ int gather_row_weights(Rewriter& rw) {
   if (total < kMinBytes) return 0;
   // Whole huge pages (Storage::allocate asks for them on the 2 MiB units a block covers in full).
   const auto block = Storage::allocate((total + kHugePage - 1) / kHugePage * kHugePage, false);
+  const bool interleave = ops::packed_kernels();
   std::map<int, int> moved;  // B → its copy's value
   for (const auto& [v, off] : offset) {
     const Tensor& b = *rw.constant(v);
-    std::memcpy(block->data() + off, b.raw_data(), b.nbytes());
-    moved[v] = rw.add_constant(g.value(v).name + "/huge_pages",
+    std::byte* to = block->data() + off;
+    if (interleave)
+      ops::interleave_rows(b.shape()[0], b.shape()[1], rw.source_bytes(v), b.shape()[1],
+                           reinterpret_cast<float*>(to));
+    else
+      std::memcpy(to, rw.source_bytes(v), b.nbytes());
+    moved[v] = rw.add_constant(g.value(v).name + (interleave ? "/interleaved" : "/huge_pages"),
                                Tensor(DType::Float32, b.shape(), block, off));
   }
-  for (const auto& [n, v] : uses) g.nodes[n].inputs[1] = moved.at(v);
+  for (const auto& [n, v] : uses) {
+    ir::Node& node = g.nodes[n];
+    node.inputs[1] = moved.at(v);
+    if (!interleave) continue;
+    if (node.op == "MatMul") {
+      node.op = "FusedMatMul";
+      node.attrs["activation"] = std::string("none");
+    }
+    node.attrs["rows_interleaved"] = true;
+  }
   rw.recount();
   for (const auto& [v, off] : offset) rw.release_if_unread(v);
-  return static_cast<int>(offset.size());
+  return interleave ? static_cast<int>(offset.size()) : 0;
 }
 
 // Live nodes only; values nothing defines-and-uses dropped; ids renumbered.
@@ -885,7 +904,7 @@ ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
   r.weights_packed = pack_weights(rw);
   r.operands_transposed = transpose_constant_operands(rw);
   r.operands_packed = pack_matmul_operands(rw);
-  gather_row_weights(rw);
+  r.rows_interleaved = gather_row_weights(rw);
   ir::Graph out = compact(rw.graph(), rw);
   r.nodes_after = static_cast<int>(out.nodes.size());
   if (report) *report = r;

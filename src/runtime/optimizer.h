@@ -35,11 +35,15 @@
 //   7. a MatMul's or FusedMatMul's constant Float32 B, with A of at least 8 known rows, is packed
 //      in column tiles (ops/gemm.h pack_columns, or pack_columns_transposed in the same pass from
 //      a B read transposed; a MatMul becomes a FusedMatMul with activation none and packed_b), so
-//      that the kernels read each tile contiguously.
-// Passes that write a weight out in a new layout (6, 7) read a file's misaligned weight (a deferred
-// copy, StoragePool::pending_source) where the file holds it, rather than having it copied into
-// fresh memory first. Values and initializers nothing reads any
-// more are dropped. The result validates as any graph.
+//      that the kernels read each tile contiguously;
+//   8. the constant Bᵀ of one-row products (batch-1 Dense layers) coming to 1 MiB or more, held
+//      by the optimiser alone, copied into one block of 2 MiB huge pages, with their rows
+//      interleaved (ops/gemm.h interleave_rows; FusedMatMul's rows_interleaved) where the CPU has
+//      the one-row kernels (same CPUs), so that a run reads them as one stream.
+// Passes that write a weight out in a new layout (6, 7, 8) read a file's misaligned weight (a
+// deferred copy, StoragePool::pending_source) where the file holds it, rather than having it copied
+// into fresh memory first. Values and initializers nothing reads any more are dropped. The result
+// validates as any graph.
 #pragma once
 
 #include <cstddef>
@@ -58,6 +62,7 @@ struct OptimizeReport {
   int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
   int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time
   int operands_packed = 0;      // MatMul constant B operands packed in column tiles
+  int rows_interleaved = 0;     // one-row MatMul constant Bᵀ operands stored rows interleaved
   int nodes_before = 0, nodes_after = 0;
 };
 

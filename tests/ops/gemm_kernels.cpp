@@ -5,6 +5,7 @@
 // equal weights come out bit for bit equal.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -241,6 +242,102 @@ TEST(GemmKernels, EpilogueAddsTheBiasAndAppliesReLUOnEveryPath) {
             }
           }
         }
+    }
+  }
+}
+
+// interleave_rows (a batch-1 Dense weight as pass 8 stores it): rows in groups of 4, each group's
+// columns in chunks of 16 (the last k mod 16 wide), the group's rows one after another in a chunk;
+// the rows after the last group as given. Positions worked out by hand for 11 rows of 37 columns
+// (two groups and 3 rows; chunks of 16, 16 and 5), read from a misaligned copy with a row stride
+// wider than k.
+TEST(GemmKernels, InterleavedRowsLayout) {
+  ASSERT_EQ(kInterleaveRows, 4);
+  const int64_t n = 11, k = 37, ld = 40;
+  std::vector<float> bt(static_cast<size_t>(n * ld));
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t p = 0; p < ld; ++p) bt[static_cast<size_t>(j * ld + p)] = float(j * 100 + p);
+  std::vector<std::byte> bytes(bt.size() * sizeof(float) + 3);
+  std::memcpy(bytes.data() + 3, bt.data(), bt.size() * sizeof(float));
+  std::vector<float> out(static_cast<size_t>(n * k), -1.0f);
+  interleave_rows(n, k, bytes.data() + 3, ld, out.data());
+  const auto at = [&](int64_t i) { return out[static_cast<size_t>(i)]; };
+  EXPECT_EQ(at(0), 0.0f);                  // row 0, column 0
+  EXPECT_EQ(at(15), 15.0f);                // row 0, column 15
+  EXPECT_EQ(at(16), 100.0f);               // row 1, column 0
+  EXPECT_EQ(at(3 * 16 + 15), 315.0f);      // row 3, column 15
+  EXPECT_EQ(at(64), 16.0f);                // second chunk: row 0, column 16
+  EXPECT_EQ(at(128), 32.0f);               // third chunk (5 wide): row 0, column 32
+  EXPECT_EQ(at(128 + 5), 132.0f);          // row 1, column 32
+  EXPECT_EQ(at(128 + 3 * 5 + 4), 336.0f);  // row 3, column 36: the group's last float
+  EXPECT_EQ(at(4 * k), 400.0f);            // second group: row 4, column 0
+  EXPECT_EQ(at(8 * k - 1), 736.0f);        // row 7, column 36
+  EXPECT_EQ(at(8 * k), 800.0f);            // row 8 as given
+  EXPECT_EQ(at(10 * k + 36), 1036.0f);     // the last float
+  std::vector<float> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "each float once";
+  EXPECT_EQ(sorted.front(), 0.0f);
+}
+
+// C = A · B with Bᵀ's rows interleaved (FusedMatMul's rows_interleaved): on AVX-512 and AVX2 the
+// bits of gemm() with Bᵀ as stored, whole groups and rows after them (n mod 4 from 0 to 3), k a
+// multiple of 16 or with a last chunk under 8 or from 8 columns wide, several rows of A (each
+// that row's one-row product), each epilogue, on one worker and split over two (column blocks of
+// whole groups; rows when the blocks are fewer); with no SIMD set, the reference within rounding.
+TEST(GemmKernels, InterleavedRowsGiveTheOneRowProduct) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kNone);
+  for (Isa isa : isas) {
+    SCOPED_TRACE(isa_name(isa));
+    ForcedIsa forced(isa);
+    for (auto [m, n, k] : std::vector<Shape3>{{1, 1, 1},
+                                              {1, 7, 3},
+                                              {1, 8, 16},
+                                              {1, 9, 17},
+                                              {1, 13, 24},
+                                              {1, 16, 8},
+                                              {1, 30, 31},
+                                              {1, 70, 513},
+                                              {1, 100, 33},
+                                              {1, 517, 301},
+                                              {1, 512, 784},
+                                              {3, 21, 45},
+                                              {2, 24, 2000},
+                                              {4, 13, 1000}}) {
+      SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+      const auto a = uniform(static_cast<size_t>(m * k), 41);
+      const auto bt = uniform(static_cast<size_t>(n * k), 42);
+      const auto bias = uniform(static_cast<size_t>(n), 43);
+      std::vector<float> w(bt.size());
+      interleave_rows(n, k, bt.data(), k, w.data());
+      if (n >= 8 && k > 16) {
+        EXPECT_NE(w, bt);
+      }
+      std::vector<float> b(bt.size());  // B (k × n) for the reference
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t p = 0; p < k; ++p)
+          b[static_cast<size_t>(p * n + j)] = bt[static_cast<size_t>(j * k + p)];
+      const auto exact = reference(m, n, k, a, b);
+      for (GemmActivation act :
+           {GemmActivation::kNone, GemmActivation::kReLU, GemmActivation::kGeLU}) {
+        const Epilogue ep{act == GemmActivation::kNone ? nullptr : bias.data(), act};
+        for (int threads : {1, 2}) {
+          runtime::ThreadPool pool(threads);
+          std::vector<float> want(static_cast<size_t>(m * n)), got(want.size(), -7.0f);
+          for (int64_t i = 0; i < m; ++i)  // row by row: the one-row kernels
+            gemm(pool, false, true, 1, n, k, a.data() + i * k, k, bt.data(), k, want.data() + i * n,
+                 n, ep);
+          gemm_interleaved_b(pool, m, n, k, a.data(), k, w.data(), got.data(), n, ep);
+          if (isa == Isa::kNone) {
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_NEAR(got[i], want[i], static_cast<double>(k) * std::ldexp(1.0, -21)) << i;
+          } else {
+            ASSERT_EQ(got, want) << threads << " threads";
+          }
+          if (act == GemmActivation::kNone) expect_close(got, exact, k);
+        }
+      }
     }
   }
 }

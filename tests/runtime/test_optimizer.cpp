@@ -13,8 +13,11 @@
 #include <string>
 
 #include "cellar/cellar.h"
+#include "counting_allocator.h"
 #include "graph_building.h"
+#include "ops/attr.h"
 #include "ops/gemm.h"
+#include "ops/isa.h"
 #include "ops/op_table.h"
 #include "runtime/optimizer.h"
 #include "tensor_compare.h"
@@ -450,17 +453,17 @@ TEST(Optimizer, PacksADenseWeightFromWhereTheFileHoldsIt) {
   }
 }
 
-// x (1, k) → MatMul(w1: h×k, transpose_b) → ReLU → MatMul(w2: 10×h, transpose_b) → y: two batch-1
-// Dense layers (the tutorial MLP's shape, smaller).
-ir::Graph one_row_net(int64_t k, int64_t h) {
+// x (batch, k) → MatMul(w1: h×k, transpose_b) → ReLU → MatMul(w2: 10×h, transpose_b) → y: two
+// Dense layers (the tutorial MLP's shape, smaller), batch 1 unless said.
+ir::Graph one_row_net(int64_t k, int64_t h, int64_t batch = 1) {
   ir::Graph g;
-  const int x = g.add_value("x", DType::Float32, Shape{1, k});
+  const int x = g.add_value("x", DType::Float32, Shape{batch, k});
   g.inputs = {x};
   const int w1 = constant(g, "w1", filled({h, k}, -0.5, 0.09));
   const int w2 = constant(g, "w2", filled({10, h}, -0.3, 0.05));
-  const int m1 = g.add_value("m1", DType::Float32, Shape{1, h});
-  const int r1 = g.add_value("r1", DType::Float32, Shape{1, h});
-  const int y = g.add_value("y", DType::Float32, Shape{1, 10});
+  const int m1 = g.add_value("m1", DType::Float32, Shape{batch, h});
+  const int r1 = g.add_value("r1", DType::Float32, Shape{batch, h});
+  const int y = g.add_value("y", DType::Float32, Shape{batch, 10});
   const ir::Attrs tb{{"transpose_a", false}, {"transpose_b", true}};
   g.nodes.push_back(
       {.name = "mm1", .op = "MatMul", .inputs = {x, w1}, .outputs = {m1}, .attrs = tb});
@@ -540,6 +543,69 @@ TEST(Optimizer, GathersOneRowWeightsIntoOneHugePageBlock) {
     const auto w = weights_of(e.executed_graph());
     ASSERT_EQ(w.size(), 2u);
     EXPECT_NE(w[0]->storage(), w[1]->storage());
+  }
+}
+
+// The products whose weights pass 8 gathers, with their rows interleaved where the CPU has the
+// one-row kernels (AVX2, AVX-512): FusedMatMul nodes with rows_interleaved (the first with the
+// ReLU fused, the second a MatMul made one), the outputs those of the unoptimised graph bit for
+// bit at 1 and 2 threads, and no allocation per run. Not where the weights stay as given: the
+// caller keeps its graph, a batch of 2 (pass 7 packs them), no SIMD set (the weights gathered as
+// they are, for BLAS).
+TEST(Optimizer, InterleavesTheRowsOfOneRowWeightsItGathers) {
+  const auto interleaved = [](const ir::Graph& g) {
+    int count = 0;
+    for (const auto& n : g.nodes)
+      if (n.op == "FusedMatMul" && ops::attr_bool(n.attrs, n.op, "rows_interleaved", false))
+        ++count;
+    return count;
+  };
+  const std::vector<Tensor> in{filled({1, 301}, -1, 0.19)};
+  const Tensor want = run(one_row_net(301, 1021), false, in)[0];
+  {
+    runtime::OptimizeReport r;
+    const ir::Graph opt = runtime::optimize(one_row_net(301, 1021), &r);
+    EXPECT_NO_THROW(opt.validate());
+    const int expected = ops::packed_kernels() ? 2 : 0;
+    EXPECT_EQ(r.rows_interleaved, expected);
+    EXPECT_EQ(interleaved(opt), expected);
+  }
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    runtime::Executor e(one_row_net(301, 1021), {.threads = threads, .keep_graph = false});
+    EXPECT_EQ(interleaved(e.executed_graph()), ops::packed_kernels() ? 2 : 0);
+    std::vector<Tensor> y = e.make_outputs();
+    e.run(in, y);  // warm
+    EXPECT_EQ(cellar::testing::max_abs_diff(y[0], want), 0.0);
+    const size_t before = cellar::testing::allocations();
+    for (int i = 0; i < 3; ++i) e.run(in, y);
+    EXPECT_EQ(cellar::testing::allocations() - before, 0u);
+    EXPECT_EQ(cellar::testing::max_abs_diff(y[0], want), 0.0);
+  }
+  {
+    const ir::Graph g = one_row_net(301, 1021);
+    runtime::OptimizeReport r;
+    EXPECT_EQ(interleaved(runtime::optimize(g, &r)), 0) << "the caller's graph keeps its weights";
+    EXPECT_EQ(r.rows_interleaved, 0);
+  }
+  {
+    const std::vector<Tensor> in2{filled({2, 301}, -1, 0.19)};
+    const Tensor want2 = run(one_row_net(301, 1021, 2), false, in2)[0];
+    runtime::Executor e(one_row_net(301, 1021, 2), {.threads = 1, .keep_graph = false});
+    EXPECT_EQ(interleaved(e.executed_graph()), 0) << "batch 2";
+    EXPECT_LE(cellar::testing::max_abs_diff(e.run(in2)[0], want2), 1e-5 * (1 + max_abs(want2)));
+  }
+  {
+    const ops::Isa previous = ops::force_isa(ops::Isa::kNone);
+    const Tensor want_none = run(one_row_net(301, 1021), false, in)[0];
+    runtime::OptimizeReport r;
+    const ir::Graph opt = runtime::optimize(one_row_net(301, 1021), &r);
+    runtime::Executor e(one_row_net(301, 1021), {.threads = 1, .keep_graph = false});
+    const Tensor got = e.run(in)[0];
+    ops::force_isa(previous);
+    EXPECT_EQ(r.rows_interleaved, 0);
+    EXPECT_EQ(interleaved(opt), 0) << "no SIMD set";
+    EXPECT_EQ(cellar::testing::max_abs_diff(got, want_none), 0.0);
   }
 }
 

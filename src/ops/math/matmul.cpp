@@ -50,10 +50,11 @@ Kernel matmul_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
 
 // FusedMatMul (the optimiser's MatMul + BiasAdd + ReLU | GeLU, src/runtime/optimizer.h): inputs
 // a, b and an optional bias [n]; MatMul's attributes plus `activation` ("none", "relu" or "gelu",
-// the GeLU op's tanh form) and `packed_b` (B as ops/gemm.h pack_columns leaves it, the optimiser's
-// doing for a constant weight). The GEMM kernels add the bias and apply the activation as they
-// store C (ops/gemm.h Epilogue). Float32 only. An internal row: no MindIR or ONNX spelling, never
-// in a file.
+// the GeLU op's tanh form), `packed_b` (B as ops/gemm.h pack_columns leaves it, the optimiser's
+// doing for a constant weight) and `rows_interleaved` (Bᵀ, read transposed, as ops/gemm.h
+// interleave_rows leaves it: the optimiser's for a batch-1 Dense weight). The GEMM kernels add the
+// bias and apply the activation as they store C (ops/gemm.h Epilogue). Float32 only. An internal
+// row: no MindIR or ONNX spelling, never in a file.
 const char* const kFused = "FusedMatMul";
 
 GemmActivation fused_activation(const ir::Attrs& attrs) {
@@ -100,6 +101,16 @@ Kernel fused_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
       const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
       gemm_packed_b(par, m, n, k, x[0].data<float>(), lda, x[1].data<float>(), y[0].data<float>(),
                     n, ep);
+    };
+  }
+  if (attr_bool(attrs, kFused, "rows_interleaved", false)) {
+    if (ta || !tb)
+      throw ValueError(ErrorCode::kInvalidArgument,
+                       std::string(kFused) + ": interleaved rows are B read transposed, A as is");
+    return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
+      const Epilogue ep{bias ? x[2].data<float>() : nullptr, act};
+      gemm_interleaved_b(par, m, n, k, x[0].data<float>(), lda, x[1].data<float>(),
+                         y[0].data<float>(), n, ep);
     };
   }
   return [=](std::span<const Tensor> x, std::span<Tensor> y, Parallel& par) {
