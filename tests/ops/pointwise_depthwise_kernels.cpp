@@ -44,9 +44,8 @@ ir::Attrs depthwise_attrs(const Block& b, const std::string& act) {
 Tensor unfused(const Block& b, const std::vector<Tensor>& in, const std::string& act_e,
                const std::string& act_d) {
   const OpDef* conv = op_table().find("FusedConv2D");
-  const ir::Attrs ea = {{"pad_mode", std::string("valid")},
-                        {"activation", act_e},
-                        {"packed_weight", true}};
+  const ir::Attrs ea = {
+      {"pad_mode", std::string("valid")}, {"activation", act_e}, {"packed_weight", true}};
   const std::vector<TensorType> et = {{DType::Float32, in[0].shape()},
                                       {DType::Float32, in[1].shape()},
                                       {DType::Float32, in[2].shape()}};
@@ -85,13 +84,13 @@ TEST(PointwiseDepthwiseKernels, BandsGiveTheUnfusedNodesBits) {
     for (const Block& b : blocks)
       for (const auto& [act_e, act_d] : acts) {
         SCOPED_TRACE(std::string(isa_name(isa)) + " " + act_e + "/" + act_d + " c " +
-                     std::to_string(b.c) + " e " + std::to_string(b.e) + " " +
-                     std::to_string(b.h) + " × " + std::to_string(b.w) + " k " +
-                     std::to_string(b.k) + " s " + std::to_string(b.stride));
+                     std::to_string(b.c) + " e " + std::to_string(b.e) + " " + std::to_string(b.h) +
+                     " × " + std::to_string(b.w) + " k " + std::to_string(b.k) + " s " +
+                     std::to_string(b.stride));
         const Tensor w = filled(Shape{b.e, b.c, 1, 1}, 2);
-        const std::vector<Tensor> in = {
-            filled(Shape{b.n, b.c, b.h, b.w}, 1), pack_conv_weight(w, 1), filled(Shape{b.e}, 3),
-            filled(Shape{b.e, 1, b.k, b.k}, 4), filled(Shape{b.e}, 5)};
+        const std::vector<Tensor> in = {filled(Shape{b.n, b.c, b.h, b.w}, 1),
+                                        pack_conv_weight(w, 1), filled(Shape{b.e}, 3),
+                                        filled(Shape{b.e, 1, b.k, b.k}, 4), filled(Shape{b.e}, 5)};
         const Tensor want = unfused(b, in, act_e, act_d);
         ir::Attrs attrs = depthwise_attrs(b, act_d);
         attrs["expand_activation"] = act_e;

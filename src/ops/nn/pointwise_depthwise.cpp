@@ -55,8 +55,9 @@ struct Geometries {
 Geometries checked(std::span<const TensorType> in, const ir::Attrs& attrs) {
   if (in.size() != 5)
     throw ValueError(ErrorCode::kInvalidArgument,
-                     std::string(kOp) + ": takes x, the 1 × 1 weight and bias, the depthwise "
-                                        "weight and bias (5 inputs), got " +
+                     std::string(kOp) +
+                         ": takes x, the 1 × 1 weight and bias, the depthwise "
+                         "weight and bias (5 inputs), got " +
                          std::to_string(in.size()));
   const ConvGeometry e = conv_geometry(kOp, in.subspan(0, 2), ir::Attrs{});
   if (e.kh != 1 || e.kw != 1)
@@ -124,8 +125,11 @@ Split split(const ConvGeometry& d, int64_t lanes, int threads) {
     return d.sh == 1 && rows > 4 && rows < d.oh ? rows / 4 * 4 : rows;
   };
   Split s{d.c, rows_for(d.c), 1, 1};
-  if (s.rows < std::min(kMinBandRows, d.oh)) {
-    s.channels = std::min(d.c, round_lanes(kBandFloats / (in_rows(d, kMinBandRows) * d.w)));
+  // At least twice the rows a band shares with the next (kh − sh: 5 × 5 taps at stride 1 share
+  // 4), so that copying those stays under half of what a band holds.
+  const int64_t min_rows = std::max(kMinBandRows, 2 * (d.kh - d.sh));
+  if (s.rows < std::min(min_rows, d.oh)) {
+    s.channels = std::min(d.c, round_lanes(kBandFloats / (in_rows(d, min_rows) * d.w)));
     s.rows = rows_for(s.channels);
   }
   auto count = [&] {
@@ -221,8 +225,9 @@ Kernel make_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   const ConvActivation act_d = conv_activation_attr(kOp, attrs, "activation");
   const bool packed = attr_bool(attrs, kOp, "packed_weight", false);
   if (packed && (in[0].dtype != DType::Float32 || !packed_kernels()))
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     std::string(kOp) + ": a packed weight needs Float32 and a CPU with AVX2 and FMA");
+    throw ValueError(
+        ErrorCode::kInvalidArgument,
+        std::string(kOp) + ": a packed weight needs Float32 and a CPU with AVX2 and FMA");
   if (packed && in[0].dtype == DType::Float32 && bands_take(g.depthwise) &&
       depthwise_fits(g.depthwise) && depthwise_blocked_fits(g.depthwise))
     return banded(g, act_e, act_d);
