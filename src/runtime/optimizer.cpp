@@ -685,10 +685,12 @@ int pack_weights(Rewriter& rw) {
 // (ops/nn/pointwise_depthwise.cpp), which computes the expanded tensor a band of rows at a time
 // into L2 instead of writing it out and reading it back. Float32 only, shapes known, the
 // intermediate no graph output; and only where the expanded tensor of one image exceeds
-// kBandedExpansionBytes (smaller ones stay in L2 between the two nodes anyway, and the two nodes
-// split their work over two workers more evenly than one band of a small plane). The same values
-// bit for bit: the same kernels compute every value.
-constexpr int64_t kBandedExpansionBytes = int64_t{512} << 10;
+// kBandedExpansionBytes: smaller ones stay in L2 or L3 between the two nodes, where the bands'
+// overheads (shared rows copied, a band's set-up) cost more than they save (Zen 5,
+// docs/benchmarks.md session 13: with 512 KiB, MobileNetV2's 192 channels of 28 × 28 ran 1.14×
+// the unfused time with warm caches, and efficientnet_b0 as a whole 1.03×). The same values bit
+// for bit: the same kernels compute every value.
+constexpr int64_t kBandedExpansionBytes = int64_t{1} << 20;
 
 int fuse_pointwise_depthwise(Rewriter& rw) {
   if (!ops::packed_kernels()) return 0;

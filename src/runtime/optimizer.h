@@ -30,7 +30,7 @@
 //   5b. a 1 × 1 FusedConv2D (packed weight) whose output only a depthwise FusedConv2D reads
 //      becomes one FusedPointwiseDepthwise node (ops/nn/pointwise_depthwise.cpp: the expanded
 //      tensor computed a band of rows at a time into L2, the same bits) where one image's
-//      expanded tensor exceeds 512 KiB;
+//      expanded tensor exceeds 1 MiB;
 //   6. a MatMul's (or FusedMatMul's) constant Float32 B read transposed (transpose_b: a Dense
 //      weight) is stored transposed once, here, so that the kernels read its rows as they lie
 //      (same CPUs); with one known row of A (batch 1) the other way round: a B as stored (k × n)

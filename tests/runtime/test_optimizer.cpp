@@ -349,7 +349,7 @@ ExpansionNet expansion_net(int64_t n, int64_t h, int64_t w, int64_t stride) {
   return net;
 }
 
-// The expansion's 96 channels of 40 × 40 (600 KiB an image, over the pass's 512 KiB) become one
+// The expansion's 96 channels of 57 × 57 (1.19 MiB an image, over the pass's 1 MiB) become one
 // FusedPointwiseDepthwise node, whose output has the bits of the two FusedConv2D nodes the same
 // graph gets when the expansion is also a graph output (which the pass refuses), at batch 1 and 2
 // (the batch run image by image), on one worker and two.
@@ -358,18 +358,18 @@ TEST(Optimizer, FusesAnExpansionIntoItsDepthwise) {
   for (int64_t stride : {1, 2})
     for (int64_t n : {1, 2}) {
       SCOPED_TRACE("stride " + std::to_string(stride) + " batch " + std::to_string(n));
-      const ExpansionNet net = expansion_net(n, 40, 40, stride);
+      const ExpansionNet net = expansion_net(n, 57, 57, stride);
       runtime::OptimizeReport r;
       const ir::Graph opt = runtime::optimize(net.g, &r);
       EXPECT_EQ(r.pointwise_depthwise_fused, 1);
       EXPECT_EQ(census(opt).at("FusedPointwiseDepthwise"), 1);
       EXPECT_EQ(census(opt).count("FusedConv2D"), 0u);
-      ExpansionNet apart = expansion_net(n, 40, 40, stride);
+      ExpansionNet apart = expansion_net(n, 57, 57, stride);
       apart.g.outputs.push_back(apart.expanded);
       runtime::OptimizeReport ra;
       EXPECT_EQ(census(runtime::optimize(apart.g, &ra)).at("FusedConv2D"), 2);
       EXPECT_EQ(ra.pointwise_depthwise_fused, 0);
-      const std::vector<Tensor> x{filled({n, 16, 40, 40}, -1, 0.17)};
+      const std::vector<Tensor> x{filled({n, 16, 57, 57}, -1, 0.17)};
       const Tensor want = run(apart.g, true, x)[0];
       EXPECT_GT(max_abs(want), 0.1);
       EXPECT_TRUE(run(net.g, true, x)[0].equal(want));
@@ -381,10 +381,11 @@ TEST(Optimizer, FusesAnExpansionIntoItsDepthwise) {
     }
 }
 
-// The pass refuses an expansion another node reads, and one that fits L2 (16 × 16: 96 KiB).
+// The pass refuses an expansion another node reads, and one that fits L2 (16 × 16: 96 KiB; the 1
+// MiB bound: 28 × 28 layers of 192 to 240 channels stay two nodes).
 TEST(Optimizer, LeavesAnExpansionWithAnotherReaderOrASmallOne) {
-  ExpansionNet read = expansion_net(1, 40, 40, 1);
-  const int sq = read.g.add_value("sq", DType::Float32, Shape{1, 96, 40, 40});
+  ExpansionNet read = expansion_net(1, 57, 57, 1);
+  const int sq = read.g.add_value("sq", DType::Float32, Shape{1, 96, 57, 57});
   read.g.nodes.push_back(
       {.name = "sq", .op = "Square", .inputs = {read.expanded}, .outputs = {sq}});
   read.g.outputs.push_back(sq);
