@@ -33,8 +33,9 @@ const std::set<std::string>& elementwise_broadcast() {
 // Ops computing each index of their first input's leading axis (an image, NCHW or NHWC) from that
 // index alone, with every other input a constant of the op (weights, bias, statistics).
 const std::set<std::string>& per_image() {
-  static const std::set<std::string> ops = {"Conv2D",    "FusedConv2D", "Conv3D",    "MaxPool",
-                                            "AvgPool",   "MaxPool3D",   "AvgPool3D", "BiasAdd",
+  static const std::set<std::string> ops = {"Conv2D",    "FusedConv2D", "FusedPointwiseDepthwise",
+                                            "Conv3D",    "MaxPool",     "AvgPool",
+                                            "MaxPool3D", "AvgPool3D",   "BiasAdd",
                                             "BatchNorm", "PReLU"};
   return ops;
 }

@@ -1,6 +1,7 @@
 #include "runtime/optimizer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -677,6 +678,77 @@ int pack_weights(Rewriter& rw) {
   return packed;
 }
 
+// 5b. An inverted-residual block's expansion and depthwise convolution: a 1 × 1 FusedConv2D
+// (packed weight, bias, no residual, stride 1, no padding, group 1) whose output only a depthwise
+// FusedConv2D reads (one input channel per group, channel multiplier 1, bias, no residual,
+// dilation 1, padding under the kernel's height) → one FusedPointwiseDepthwise node
+// (ops/nn/pointwise_depthwise.cpp), which computes the expanded tensor a band of rows at a time
+// into L2 instead of writing it out and reading it back. Float32 only, shapes known, the
+// intermediate no graph output; and only where the expanded tensor of one image exceeds
+// kBandedExpansionBytes: smaller ones stay in L2 or L3 between the two nodes, where the bands'
+// overheads (shared rows copied, a band's set-up) cost more than they save (Zen 5,
+// docs/benchmarks.md session 13: with 512 KiB, MobileNetV2's 192 channels of 28 × 28 ran 1.14×
+// the unfused time with warm caches, and efficientnet_b0 as a whole 1.03×). The same values bit
+// for bit: the same kernels compute every value.
+constexpr int64_t kBandedExpansionBytes = int64_t{1} << 20;
+
+int fuse_pointwise_depthwise(Rewriter& rw) {
+  if (!ops::packed_kernels()) return 0;
+  ir::Graph& g = rw.graph();
+  int fused = 0;
+  auto plain_fused_conv = [&](const ir::Node& node) {
+    return node.op == "FusedConv2D" && node.inputs.size() == 3 &&
+           !ops::attr_bool(node.attrs, node.op, "residual", false);
+  };
+  auto types = [&](const ir::Node& node) {
+    std::vector<ops::TensorType> t;
+    for (int v : node.inputs) t.push_back({g.value(v).dtype, g.value(v).shape});
+    return t;
+  };
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (rw.dead(n)) continue;
+    const ir::Node& e = g.nodes[n];
+    if (!plain_fused_conv(e) || !ops::attr_bool(e.attrs, e.op, "packed_weight", false)) continue;
+    const int mid = e.outputs[0];
+    const ir::ValueInfo& mv = g.value(mid);
+    if (mv.dtype != DType::Float32 || mv.symbolic() || mv.shape.rank() != 4) continue;
+    const int r = rw.only_reader(mid);
+    if (r < 0) continue;
+    ir::Node& d = g.nodes[static_cast<size_t>(r)];
+    if (!plain_fused_conv(d) || d.inputs[0] != mid ||
+        ops::attr_bool(d.attrs, d.op, "packed_weight", false))
+      continue;
+    bool known = true;
+    for (const ir::Node* node : std::array<const ir::Node*, 2>{&e, &d})
+      for (int v : node->inputs) known = known && !g.value(v).symbolic();
+    if (!known || g.value(d.outputs[0]).symbolic()) continue;
+    ops::ConvGeometry ge{}, gd{};
+    try {
+      ge = ops::conv_geometry("FusedConv2D", types(e), e.attrs);
+      gd = ops::conv_geometry("FusedConv2D", types(d), d.attrs);
+    } catch (const Error&) {
+      continue;
+    }
+    if (ge.kh != 1 || ge.kw != 1 || ge.sh != 1 || ge.sw != 1 || ge.pt || ge.pb || ge.pl || ge.pr ||
+        ge.group != 1)
+      continue;
+    if (gd.group != gd.c || gd.o != gd.c || gd.dh != 1 || gd.dw != 1 || gd.pt >= gd.kh ||
+        gd.pb >= gd.kh)
+      continue;
+    if (mv.shape[1] * mv.shape[2] * mv.shape[3] * 4 <= kBandedExpansionBytes) continue;
+    d.op = "FusedPointwiseDepthwise";
+    d.inputs = {e.inputs[0], e.inputs[1], e.inputs[2], d.inputs[1], d.inputs[2]};
+    auto act = e.attrs.find("activation");
+    d.attrs["expand_activation"] =
+        act == e.attrs.end() ? ir::Attr(std::string("none")) : act->second;
+    d.attrs["packed_weight"] = true;
+    rw.kill(n);
+    rw.recount();
+    ++fused;
+  }
+  return fused;
+}
+
 // A MatMul's (or FusedMatMul's) constant Float32 B that pass 7 packs in column tiles: A of at
 // least 8 rows known here, neither operand read transposed by the kernel yet (transpose_b, a Dense
 // weight as stored, is packed from Bᵀ), B not packed already.
@@ -902,6 +974,7 @@ ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
   r.residuals_fused = fuse_residual_adds(rw);
   r.matmuls_fused = fuse_matmuls(rw);
   r.weights_packed = pack_weights(rw);
+  r.pointwise_depthwise_fused = fuse_pointwise_depthwise(rw);
   r.operands_transposed = transpose_constant_operands(rw);
   r.operands_packed = pack_matmul_operands(rw);
   r.rows_interleaved = gather_row_weights(rw);

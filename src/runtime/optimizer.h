@@ -27,6 +27,10 @@
 //   5. weight packing: a FusedConv2D whose weight is a Float32 constant and which runs as GEMMs
 //      (not depthwise) gets the weight packed once, here, for cellar's own GEMM kernels
 //      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
+//   5b. a 1 × 1 FusedConv2D (packed weight) whose output only a depthwise FusedConv2D reads
+//      becomes one FusedPointwiseDepthwise node (ops/nn/pointwise_depthwise.cpp: the expanded
+//      tensor computed a band of rows at a time into L2, the same bits) where one image's
+//      expanded tensor exceeds 1 MiB;
 //   6. a MatMul's (or FusedMatMul's) constant Float32 B read transposed (transpose_b: a Dense
 //      weight) is stored transposed once, here, so that the kernels read its rows as they lie
 //      (same CPUs); with one known row of A (batch 1) the other way round: a B as stored (k × n)
@@ -53,16 +57,17 @@
 namespace cellar::runtime {
 
 struct OptimizeReport {
-  int constants_folded = 0;     // nodes computed at load time
-  int identities_removed = 0;   // nodes bypassed
-  int batch_norms_folded = 0;   // BatchNorm nodes folded into a convolution
-  int convolutions_fused = 0;   // FusedConv2D nodes made
-  int residuals_fused = 0;      // Add [+ ReLU] nodes folded into a convolution as its residual
-  int matmuls_fused = 0;        // FusedMatMul nodes made
-  int weights_packed = 0;       // FusedConv2D weights packed for the GEMM kernels
-  int operands_transposed = 0;  // MatMul constant B operands stored transposed at load time
-  int operands_packed = 0;      // MatMul constant B operands packed in column tiles
-  int rows_interleaved = 0;     // one-row MatMul constant Bᵀ operands stored rows interleaved
+  int constants_folded = 0;    // nodes computed at load time
+  int identities_removed = 0;  // nodes bypassed
+  int batch_norms_folded = 0;  // BatchNorm nodes folded into a convolution
+  int convolutions_fused = 0;  // FusedConv2D nodes made
+  int residuals_fused = 0;     // Add [+ ReLU] nodes folded into a convolution as its residual
+  int matmuls_fused = 0;       // FusedMatMul nodes made
+  int weights_packed = 0;      // FusedConv2D weights packed for the GEMM kernels
+  int pointwise_depthwise_fused = 0;  // 1 × 1 + depthwise FusedConv2D pairs made one node (5b)
+  int operands_transposed = 0;        // MatMul constant B operands stored transposed at load time
+  int operands_packed = 0;            // MatMul constant B operands packed in column tiles
+  int rows_interleaved = 0;  // one-row MatMul constant Bᵀ operands stored rows interleaved
   int nodes_before = 0, nodes_after = 0;
 };
 

@@ -637,6 +637,56 @@ std::vector<OpCase> nn_cases() {
     unknown.reference = nullptr;
     add(unknown);
   }
+  // FusedPointwiseDepthwise (the optimiser's 1 × 1 FusedConv2D + depthwise FusedConv2D as one
+  // node): FusedConv2D's reference twice. The op-table cases give the 1 × 1 weight unpacked (the
+  // node then runs as the two convolutions); tests/ops/pointwise_depthwise_kernels.cpp checks the
+  // packed weight's bands against the two nodes bit for bit.
+  {
+    struct Pair {
+      std::string label;
+      ConvParams expand, depthwise;
+      std::string act_e, act_d;
+    };
+    const std::vector<Pair> pairs = {
+        {"s2_relu6",
+         {{2, 3, 9, 10}, {20, 3, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1},
+         {{2, 20, 9, 10}, {20, 1, 3, 3}, "pad", {1, 1, 1, 1}, 2, 2, 1, 1, 20},
+         "relu6",
+         "relu6"},
+        {"s1_5x5_hswish",
+         {{1, 5, 12, 7}, {17, 5, 1, 1}, "valid", {0, 0, 0, 0}, 1, 1, 1, 1, 1},
+         {{1, 17, 12, 7}, {17, 1, 5, 5}, "pad", {2, 1, 0, 2}, 1, 1, 1, 1, 17},
+         "hswish",
+         "none"},
+    };
+    uint64_t pseed = 900;
+    for (const Pair& p : pairs) {
+      const OpCase e = fused_conv_case("e", p.expand, DType::Float32, pseed += 3, p.act_e, true);
+      const OpCase d = fused_conv_case("d", p.depthwise, DType::Float32, pseed += 3, p.act_d, true);
+      OpCase c;
+      c.op = "FusedPointwiseDepthwise";
+      c.label = p.label;
+      c.inputs = {e.inputs[0], e.inputs[1], e.inputs[2], d.inputs[1], d.inputs[2]};
+      c.attrs = d.attrs;
+      c.attrs["expand_activation"] = p.act_e;
+      c.reference = [re = e.reference, rd = d.reference](const std::vector<Tensor>& in,
+                                                         const ir::Attrs& attrs) {
+        const Tensor mid = re({in[0], in[1], in[2]}, attrs)[0];
+        return rd({mid, in[3], in[4]}, attrs);
+      };
+      c.tol = 1e-4;
+      add(c);
+    }
+    OpCase bad;
+    bad.op = "FusedPointwiseDepthwise";
+    bad.label = "bias_wrong_size";
+    bad.inputs = {ones({1, 3, 4, 4}), ones({8, 3, 1, 1}), ones({8}), ones({8, 1, 3, 3}), ones({7})};
+    bad.attrs = {{"pad_mode", std::string("pad")},
+                 {"pad", std::vector<int64_t>{1, 1, 1, 1}},
+                 {"group", int64_t{8}}};
+    bad.error = "bias (7,) must be [8]";
+    add(bad);
+  }
   // MindSpore's spellings of pad_mode: the PadMode enum (SAME = 1) and upper case; and every
   // attribute ops.Conv2D (and the functional API) writes.
   {

@@ -312,6 +312,95 @@ DenseNet dense_net(const std::string& bias_op, bool bias_first = false) {
   return n;
 }
 
+// x (n, 16, h, w) → 1×1 Conv2D (96) → BiasAdd → ReLU6 → depthwise 3×3 Conv2D (stride s, pad 1) →
+// BiasAdd → ReLU6 → y: an inverted-residual block's expansion and depthwise convolution.
+// `expanded`: the ReLU6's value (the depthwise's input).
+struct ExpansionNet {
+  ir::Graph g;
+  int expanded;
+};
+
+ExpansionNet expansion_net(int64_t n, int64_t h, int64_t w, int64_t stride) {
+  ExpansionNet net;
+  ir::Graph& g = net.g;
+  const int64_t e = 96, oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+  const int x = g.add_value("x", DType::Float32, Shape{n, 16, h, w});
+  g.inputs = {x};
+  const int w1 = constant(g, "w1", filled({e, 16, 1, 1}, -0.4, 0.07));
+  const int b1 = constant(g, "b1", filled({e}, -0.3, 0.05));
+  const int w2 = constant(g, "w2", filled({e, 1, 3, 3}, -0.5, 0.09));
+  const int b2 = constant(g, "b2", filled({e}, 0.2, -0.04));
+  const Shape s{n, e, h, w}, so{n, e, oh, ow};
+  const int c1 = g.add_value("c1", DType::Float32, s), v1 = g.add_value("v1", DType::Float32, s);
+  net.expanded = g.add_value("r1", DType::Float32, s);
+  const int c2 = g.add_value("c2", DType::Float32, so), v2 = g.add_value("v2", DType::Float32, so);
+  const int y = g.add_value("y", DType::Float32, so);
+  g.nodes.push_back({.name = "conv1", .op = "Conv2D", .inputs = {x, w1}, .outputs = {c1}});
+  g.nodes.push_back({.name = "bias1", .op = "BiasAdd", .inputs = {c1, b1}, .outputs = {v1}});
+  g.nodes.push_back({.name = "relu1", .op = "ReLU6", .inputs = {v1}, .outputs = {net.expanded}});
+  g.nodes.push_back({.name = "conv2",
+                     .op = "Conv2D",
+                     .inputs = {net.expanded, w2},
+                     .outputs = {c2},
+                     .attrs = {{"pad_mode", std::string("pad")},
+                               {"pad", std::vector<int64_t>{1, 1, 1, 1}},
+                               {"stride", std::vector<int64_t>{stride, stride}},
+                               {"group", e}}});
+  g.nodes.push_back({.name = "bias2", .op = "BiasAdd", .inputs = {c2, b2}, .outputs = {v2}});
+  g.nodes.push_back({.name = "relu2", .op = "ReLU6", .inputs = {v2}, .outputs = {y}});
+  g.outputs = {y};
+  return net;
+}
+
+// The expansion's 96 channels of 57 × 57 (1.19 MiB an image, over the pass's 1 MiB) become one
+// FusedPointwiseDepthwise node, whose output has the bits of the two FusedConv2D nodes the same
+// graph gets when the expansion is also a graph output (which the pass refuses), at batch 1 and 2
+// (the batch run image by image), on one worker and two.
+TEST(Optimizer, FusesAnExpansionIntoItsDepthwise) {
+  if (!ops::packed_kernels()) GTEST_SKIP() << "no packed kernels on this CPU";
+  for (int64_t stride : {1, 2})
+    for (int64_t n : {1, 2}) {
+      SCOPED_TRACE("stride " + std::to_string(stride) + " batch " + std::to_string(n));
+      const ExpansionNet net = expansion_net(n, 57, 57, stride);
+      runtime::OptimizeReport r;
+      const ir::Graph opt = runtime::optimize(net.g, &r);
+      EXPECT_EQ(r.pointwise_depthwise_fused, 1);
+      EXPECT_EQ(census(opt).at("FusedPointwiseDepthwise"), 1);
+      EXPECT_EQ(census(opt).count("FusedConv2D"), 0u);
+      ExpansionNet apart = expansion_net(n, 57, 57, stride);
+      apart.g.outputs.push_back(apart.expanded);
+      runtime::OptimizeReport ra;
+      EXPECT_EQ(census(runtime::optimize(apart.g, &ra)).at("FusedConv2D"), 2);
+      EXPECT_EQ(ra.pointwise_depthwise_fused, 0);
+      const std::vector<Tensor> x{filled({n, 16, 57, 57}, -1, 0.17)};
+      const Tensor want = run(apart.g, true, x)[0];
+      EXPECT_GT(max_abs(want), 0.1);
+      EXPECT_TRUE(run(net.g, true, x)[0].equal(want));
+      runtime::Executor two(net.g, {.threads = 2});
+      EXPECT_TRUE(two.run(x)[0].equal(want));
+      // The unfused ops themselves, within rounding.
+      EXPECT_LE(cellar::testing::max_abs_diff(run(net.g, false, x)[0], want),
+                1e-5 * (1 + max_abs(want)));
+    }
+}
+
+// The pass refuses an expansion another node reads, and one that fits L2 (16 × 16: 96 KiB; the 1
+// MiB bound: 28 × 28 layers of 192 to 240 channels stay two nodes).
+TEST(Optimizer, LeavesAnExpansionWithAnotherReaderOrASmallOne) {
+  ExpansionNet read = expansion_net(1, 57, 57, 1);
+  const int sq = read.g.add_value("sq", DType::Float32, Shape{1, 96, 57, 57});
+  read.g.nodes.push_back(
+      {.name = "sq", .op = "Square", .inputs = {read.expanded}, .outputs = {sq}});
+  read.g.outputs.push_back(sq);
+  runtime::OptimizeReport r;
+  EXPECT_EQ(census(runtime::optimize(read.g, &r)).count("FusedPointwiseDepthwise"), 0u);
+  EXPECT_EQ(r.pointwise_depthwise_fused, 0);
+  const ExpansionNet small = expansion_net(1, 16, 16, 2);
+  runtime::OptimizeReport rs;
+  EXPECT_EQ(census(runtime::optimize(small.g, &rs)).count("FusedPointwiseDepthwise"), 0u);
+  EXPECT_EQ(rs.convolutions_fused, 2);
+}
+
 TEST(Optimizer, FusesMatMulBiasAndReLU) {
   for (const auto& [op, first] : std::vector<std::pair<std::string, bool>>{
            {"BiasAdd", false}, {"Add", false}, {"Add", true}}) {

@@ -119,6 +119,26 @@ ConvGeometry conv_geometry(const char* op, std::span<const TensorType> in, const
   return g;
 }
 
+ConvActivation conv_activation_attr(const char* op, const ir::Attrs& attrs, const char* key) {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return ConvActivation::kNone;
+  const auto* s = std::get_if<std::string>(&it->second);
+  if (s == nullptr)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     std::string(op) + ": " + key + " must be a string");
+  const std::string& a = *s;
+  if (a == "none") return ConvActivation::kNone;
+  if (a == "relu") return ConvActivation::kReLU;
+  if (a == "relu6") return ConvActivation::kReLU6;
+  if (a == "hswish") return ConvActivation::kHSwish;
+  if (a == "hsigmoid") return ConvActivation::kHSigmoid;
+  if (a == "silu") return ConvActivation::kSiLU;
+  if (a == "x_sigmoid") return ConvActivation::kXSigmoid;
+  throw ValueError(ErrorCode::kInvalidArgument,
+                   std::string(op) + ": " + key + " '" + a +
+                       "' is not one of none, relu, relu6, hswish, hsigmoid, silu, x_sigmoid");
+}
+
 namespace {
 
 std::vector<TensorType> conv_infer(std::span<const TensorType> in, const ir::Attrs& attrs) {
@@ -522,7 +542,7 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed, bool residu
               // block's planes (one after another) while they are in cache.
               blocked(g, x + (b * g.c + c0) * g.h * g.w, channels, w + c0 * g.kh * g.kw,
                       bias ? bias + c0 : nullptr, res ? ConvActivation::kNone : kAct, y + offset,
-                      scratch);
+                      g.oh * g.ow, scratch);
               const int64_t len = channels * g.oh * g.ow;
               if (res)
                 epilogue_rows<float, kAct>(y + offset, len, 1, len, nullptr, res + offset, false);

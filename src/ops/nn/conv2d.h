@@ -34,6 +34,9 @@ enum class ConvActivation { kNone, kReLU, kReLU6, kHSwish, kHSigmoid, kSiLU, kXS
 constexpr bool conv_activation_exp(ConvActivation a) {
   return a == ConvActivation::kSiLU || a == ConvActivation::kXSigmoid;
 }
+// Attribute `key` of a fused convolution's node ("none", "relu", "relu6", "hswish", "hsigmoid",
+// "silu", "x_sigmoid"; kNone when absent); ValueError (kInvalidArgument) naming op otherwise.
+ConvActivation conv_activation_attr(const char* op, const ir::Attrs& attrs, const char* key);
 // y[0, n) = act(y[0, n)) for the two e^x activations (in SIMD lanes where the kernels have them,
 // as the SiLU and Sigmoid ops compute them; anything else: y unchanged).
 void conv_activate_exp(ConvActivation act, float* y, int64_t n);

@@ -181,7 +181,7 @@ __attribute__((target("avx2,fma"))) void fill_blocked8(const ConvGeometry& g, co
 // time through transpose8, the last few through the same and a copy (AMD's masked stores are
 // microcoded).
 __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, const float* out,
-                                                        int64_t channels, float* y) {
+                                                        int64_t channels, float* y, int64_t ldy) {
   constexpr int kLanes = 8;
   const int64_t pixels = g.oh * g.ow;
   int64_t q = 0;
@@ -190,13 +190,13 @@ __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, c
     for (; q + 8 <= pixels; q += 8) {
       for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
       transpose8(v);
-      for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+      for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(y + ch * ldy + q, v[ch]);
     }
   } else {
     for (; q + 8 <= pixels; q += 8) {
       for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(out + (q + k) * kLanes);
       transpose8(v);
-      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q, v[ch]);
+      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * ldy + q, v[ch]);
     }
   }
   if (q < pixels) {
@@ -209,7 +209,7 @@ __attribute__((target("avx2,fma"))) void store_blocked8(const ConvGeometry& g, c
       _mm256_store_ps(t, v[ch]);
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k)  // not a call to memcpy (as in fill_blocked8)
-        if (k < rest) y[ch * pixels + q + k] = t[k];
+        if (k < rest) y[ch * ldy + q + k] = t[k];
     }
   }
 }
@@ -218,7 +218,7 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
                                                                 const float* x, int64_t channels,
                                                                 const float* w, const float* bias,
                                                                 ConvActivation act, float* y,
-                                                                float* scratch) {
+                                                                int64_t ldy, float* scratch) {
   constexpr int kLanes = 8;
   const Blocked p = blocked(g);
   float* in = scratch;
@@ -265,7 +265,7 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) a[i] = activate256(add_bias ? _mm256_add_ps(a[i], b) : a[i], act);
       transpose8(a);
-      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * pixels + q0, a[ch]);
+      for (int64_t ch = 0; ch < channels; ++ch) _mm256_storeu_ps(y + ch * ldy + q0, a[ch]);
       if (q0 == pixels - 8) break;
     }
     return;
@@ -304,7 +304,7 @@ __attribute__((target("avx2,fma"))) void depthwise_blocked_avx2(const ConvGeomet
       _mm256_store_ps(o + ox * kLanes, activate256(a0, act));
     }
   }
-  store_blocked8(g, out, channels, y);
+  store_blocked8(g, out, channels, y, ldy);
 }
 
 // The channel-blocked kernel on AVX-512: 16 channels at once, one per lane of a 512-bit vector
@@ -418,7 +418,7 @@ __attribute__((target("avx512f,avx2,fma"))) void fill_blocked16(const ConvGeomet
 template <int K>
 __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
     const ConvGeometry& g, const float* x, int64_t channels, const float* w, const float* bias,
-    ConvActivation act, float* y, float* scratch) {
+    ConvActivation act, float* y, int64_t ldy, float* scratch) {
   constexpr int kLanes = 16, kTaps = K * K;
   const Blocked p = blocked(g);
   alignas(64) float lane_w[kTaps][kLanes];
@@ -430,7 +430,7 @@ __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
   const auto ch_mask = static_cast<__mmask16>((1u << channels) - 1);
   const __m512 b = bias ? _mm512_maskz_loadu_ps(ch_mask, bias) : _mm512_setzero_ps();
   const bool add_bias = bias != nullptr;
-  const int64_t pixels = g.oh * g.ow, band = band16_rows(g, p);
+  const int64_t band = band16_rows(g, p);
   const int64_t step = g.sw * kLanes, row_step = g.sh * p.cols * kLanes;
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += band) {
     const int64_t oy1 = std::min(g.oh, oy0 + band);
@@ -468,15 +468,15 @@ __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
       transpose8(hi);
       if (n >= 8) {
         float* yq = yb + q0;
-        for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(yq + ch * pixels, lo[ch]);
-        for (int64_t ch = 8; ch < channels; ++ch) _mm256_storeu_ps(yq + ch * pixels, hi[ch - 8]);
+        for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(yq + ch * ldy, lo[ch]);
+        for (int64_t ch = 8; ch < channels; ++ch) _mm256_storeu_ps(yq + ch * ldy, hi[ch - 8]);
       } else {
         alignas(32) float t[8];
         for (int64_t ch = 0; ch < channels; ++ch) {
           _mm256_store_ps(t, ch < 8 ? lo[ch] : hi[ch - 8]);
 #pragma GCC unroll 8
           for (int k = 0; k < 8; ++k)  // not a call to memcpy (as in fill_blocked8)
-            if (k < n) yb[ch * pixels + k] = t[k];
+            if (k < n) yb[ch * ldy + k] = t[k];
         }
         break;
       }
@@ -701,7 +701,7 @@ std::pair<DirectS1Fn, DirectS1Fn> direct_s1_fns(const ConvGeometry& g, bool avx5
 
 // Channels [0, channels) of x into y (direct_fits).
 void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_t channels,
-                      const float* w, const float* bias, ConvActivation act, float* y,
+                      const float* w, const float* bias, ConvActivation act, float* y, int64_t ldy,
                       float* scratch) {
   const auto [block, single] =
       g.kh == 3 ? direct_s1_fns<3>(g, avx512) : direct_s1_fns<5>(g, avx512);
@@ -712,7 +712,7 @@ void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_
   const float* in[kDirectRows + 4];
   for (int64_t ch = 0; ch < channels; ++ch) {
     const float* plane = x + ch * g.h * g.w;
-    float* out = y + ch * g.oh * g.ow;
+    float* out = y + ch * ldy;
     // Blocks of 4 rows, the last one ending at the plane's last row (recomputing a few rows, the
     // same bits: single rows, one chain of taps per vector, cost 3% on 14 × 14 planes); planes of
     // under 4 rows one row at a time.
@@ -733,23 +733,26 @@ void depthwise_direct(const ConvGeometry& g, bool avx512, const float* x, int64_
 // The blocked-kernel entry points (DepthwiseBlockedFn): the direct kernel where it takes the
 // geometry, the blocked one otherwise.
 void depthwise_auto_avx512(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
-                           const float* bias, ConvActivation act, float* y, float* scratch) {
+                           const float* bias, ConvActivation act, float* y, int64_t ldy,
+                           float* scratch) {
   if (channels > 8 && blocked16_takes(g))
     return (g.kh == 3 ? &depthwise_blocked16<3> : &depthwise_blocked16<5>)(g, x, channels, w, bias,
-                                                                           act, y, scratch);
-  if (direct_fits(g, true)) return depthwise_direct(g, true, x, channels, w, bias, act, y, scratch);
+                                                                           act, y, ldy, scratch);
+  if (direct_fits(g, true))
+    return depthwise_direct(g, true, x, channels, w, bias, act, y, ldy, scratch);
   // 8 channels at a time (a block of 8 or fewer, or taps the 16-lane kernel does not take).
   for (int64_t c0 = 0; c0 < channels; c0 += 8)
     depthwise_blocked_avx2(g, x + c0 * g.h * g.w, std::min<int64_t>(8, channels - c0),
-                           w + c0 * g.kh * g.kw, bias ? bias + c0 : nullptr, act,
-                           y + c0 * g.oh * g.ow, scratch);
+                           w + c0 * g.kh * g.kw, bias ? bias + c0 : nullptr, act, y + c0 * ldy, ldy,
+                           scratch);
 }
 
 void depthwise_auto_avx2(const ConvGeometry& g, const float* x, int64_t channels, const float* w,
-                         const float* bias, ConvActivation act, float* y, float* scratch) {
+                         const float* bias, ConvActivation act, float* y, int64_t ldy,
+                         float* scratch) {
   if (direct_fits(g, false))
-    return depthwise_direct(g, false, x, channels, w, bias, act, y, scratch);
-  depthwise_blocked_avx2(g, x, channels, w, bias, act, y, scratch);
+    return depthwise_direct(g, false, x, channels, w, bias, act, y, ldy, scratch);
+  depthwise_blocked_avx2(g, x, channels, w, bias, act, y, ldy, scratch);
 }
 #endif
 

@@ -34,7 +34,9 @@ DepthwiseFn depthwise_simd();
 // 112 × 112 down to 2 × 2: a few pixels per row fill a vector poorly): on AVX-512 16 lanes for
 // blocks of 9-16 channels with 3 × 3 or 5 × 5 taps (5 × 5 at stride 1 too), 8 lanes otherwise
 // (and the direct kernel for 5 × 5 rows of at least 12 outputs in blocks of 8 or fewer).
-// Channels [0, channels ≤ depthwise_lanes()) of x's planes into y's; every output is Σ over taps
+// Channels [0, channels ≤ depthwise_lanes()) of x's planes (h × w each, one after another) into
+// y's (oh × ow each, ldy floats apart: oh · ow, or more where y is a band of rows of larger
+// planes, ops/nn/pointwise_depthwise.cpp); every output is Σ over taps
 // in order of w[c, t]·x[…] (fused multiply-adds, as the per-plane kernel; all kernels the same
 // bits), then + bias[c] (when bias is not null), then the activation. AVX-512 takes blocks of 16
 // channels (one per lane of a 512-bit vector), AVX2 of 8.
@@ -44,7 +46,7 @@ bool depthwise_blocked_fits(const ConvGeometry& g);
 size_t depthwise_blocked_scratch(const ConvGeometry& g);
 using DepthwiseBlockedFn = void (*)(const ConvGeometry& g, const float* x, int64_t channels,
                                     const float* w, const float* bias, ConvActivation act, float* y,
-                                    float* scratch);
+                                    int64_t ldy, float* scratch);
 // The kernel for the kernels' instruction set (ops/isa.h: AVX2 or AVX-512), or null.
 DepthwiseBlockedFn depthwise_blocked();
 

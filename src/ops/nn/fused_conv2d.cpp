@@ -22,23 +22,7 @@ namespace {
 const char* const kOp = "FusedConv2D";
 
 ConvActivation activation(const ir::Attrs& attrs) {
-  auto it = attrs.find("activation");
-  if (it == attrs.end()) return ConvActivation::kNone;
-  const auto* s = std::get_if<std::string>(&it->second);
-  if (s == nullptr)
-    throw ValueError(ErrorCode::kInvalidArgument,
-                     std::string(kOp) + ": activation must be a string");
-  const std::string& a = *s;
-  if (a == "none") return ConvActivation::kNone;
-  if (a == "relu") return ConvActivation::kReLU;
-  if (a == "relu6") return ConvActivation::kReLU6;
-  if (a == "hswish") return ConvActivation::kHSwish;
-  if (a == "hsigmoid") return ConvActivation::kHSigmoid;
-  if (a == "silu") return ConvActivation::kSiLU;
-  if (a == "x_sigmoid") return ConvActivation::kXSigmoid;
-  throw ValueError(ErrorCode::kInvalidArgument,
-                   std::string(kOp) + ": activation '" + a +
-                       "' is not one of none, relu, relu6, hswish, hsigmoid, silu, x_sigmoid");
+  return conv_activation_attr(kOp, attrs, "activation");
 }
 
 bool residual(const ir::Attrs& attrs) { return attr_bool(attrs, kOp, "residual", false); }
