@@ -200,21 +200,15 @@ __attribute__((target("avx512f,fma"))) void expand16_row(int64_t k, const float*
         for (int g = 0; g < G; ++g) acc[i][g] = _mm512_fmadd_ps(wv[g], xv, acc[i][g]);
       }
     }
+    // (unrolled both ways: a loop here kept the sums in memory)
     float* d = dst + j * kBlock;
-    if (n >= 8) {
 #pragma GCC unroll 3
-      for (int g = 0; g < G; ++g)
+    for (int g = 0; g < G; ++g)
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < 8; ++i)
+        if (i < n)
           _mm512_store_ps(d + g * stride + i * kBlock,
                           activate512(_mm512_add_ps(acc[i][g], bv[g]), act));
-    } else {
-      for (int g = 0; g < G; ++g)
-        for (int i = 0; i < 8; ++i)
-          if (i < n)
-            _mm512_store_ps(d + g * stride + i * kBlock,
-                            activate512(_mm512_add_ps(acc[i][g], bv[g]), act));
-    }
     if (j + 8 >= n) break;
   }
 }
