@@ -438,7 +438,7 @@ __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
     const int64_t oy1 = std::min(g.oh, oy0 + band);
     if (!filled) fill_blocked16(g, p, x, channels, oy0 * g.sh, (oy1 - 1) * g.sh + K, scratch);
     const float* const in = filled ? x : scratch;  // the band's padded rows, blocked
-    const int64_t n = (oy1 - oy0) * g.ow;  // the band's pixels
+    const int64_t n = (oy1 - oy0) * g.ow;          // the band's pixels
     float* yb = y + oy0 * g.ow;
     int64_t oy = 0, ox = 0;  // pixel q0's, in the band
     for (int64_t q0 = 0;; q0 += 8) {

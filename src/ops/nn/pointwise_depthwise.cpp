@@ -174,10 +174,10 @@ constexpr int64_t kBlock = 16;
 // the first n stored): pixel i's input channel p at x[p·ldx + i]; weights wb [G][k][16] (block g
 // at wb + g·k·16), bias [G][16]; pixel i of block g stored at dst + g·stride + 16·i.
 template <int G>
-__attribute__((target("avx512f,fma"))) void expand16_row(int64_t k, const float* wb,
-                                                         const float* x, int64_t ldx,
-                                                         const float* bias, ConvActivation act,
-                                                         float* dst, int64_t stride, int64_t n) {
+__attribute__((target("avx512f,fma"))) void expand16_row(int64_t k, const float* wb, const float* x,
+                                                         int64_t ldx, const float* bias,
+                                                         ConvActivation act, float* dst,
+                                                         int64_t stride, int64_t n) {
   __m512 bv[G];
 #pragma GCC unroll 3
   for (int g = 0; g < G; ++g) bv[g] = _mm512_load_ps(bias + g * kBlock);
@@ -265,8 +265,8 @@ void expand_blocked16(const Blocked16& L, float* buf, int64_t blocks, int64_t fr
     }
     for (int64_t b0 = 0; b0 < blocks; b0 += per) {
       const int64_t g = std::min(per, blocks - b0);
-      kExpand16[g - 1](k, wb + b0 * k * kBlock, xr, ld, bb + b0 * kBlock, act,
-                       L.at(buf, b0, r, pl), L.stride, n);
+      kExpand16[g - 1](k, wb + b0 * k * kBlock, xr, ld, bb + b0 * kBlock, act, L.at(buf, b0, r, pl),
+                       L.stride, n);
     }
   }
 #else
@@ -316,9 +316,9 @@ Kernel banded(const Geometries& g, ConvActivation act_e, ConvActivation act_d) {
     const int64_t group_blocks = (s.channels + kBlock - 1) / kBlock;
     const size_t buf = blocked16 ? lines(group_blocks * in_rows(d, s.rows) * cols * kBlock)
                                  : lines(s.channels * in_rows(d, s.rows) * d.w);
-    const size_t dw_scratch =
-        blocked16 ? lines(group_blocks * (k + 1) * kBlock) + lines(8 * k)
-                  : lines(static_cast<int64_t>(depthwise_blocked_scratch(full)));
+    const size_t dw_scratch = blocked16
+                                  ? lines(group_blocks * (k + 1) * kBlock) + lines(8 * k)
+                                  : lines(static_cast<int64_t>(depthwise_blocked_scratch(full)));
     par.for_range(d.n * s.groups * s.bands, 1, [&](int64_t u0, int64_t u1, int worker) {
       float* scratch = par.scratch<float>(worker, 2 * buf + dw_scratch);
       float* bufs[2] = {scratch, scratch + buf};
@@ -333,8 +333,7 @@ Kernel banded(const Geometries& g, ConvActivation act_e, ConvActivation act_d) {
         Blocked16 prev{};
         int64_t prev_hi_c = 0;
         for (int64_t u = u0; u < u1; ++u) {
-          const int64_t b = u / (s.groups * s.bands), gi = u / s.bands % s.groups,
-                        bi = u % s.bands;
+          const int64_t b = u / (s.groups * s.bands), gi = u / s.bands % s.groups, bi = u % s.bands;
           const int64_t c0 = gi * s.channels, c1 = std::min(d.c, c0 + s.channels);
           const int64_t blocks = (c1 - c0 + kBlock - 1) / kBlock;
           if (gi != packed_group) pack_blocks16(we, be, g.expand.o, k, c0, c1, wb, bb);
