@@ -15,7 +15,10 @@
 // by the 1 × 1 kernel (ops/nn/pointwise.h) into the worker's scratch (a few hundred KiB, in L2),
 // then the depthwise kernel (ops/nn/depthwise.h) reads them there and writes the band's output
 // rows. The rows a band shares with the band before it (kh − sh of them) are copied from the
-// previous band's buffer (two buffers, in turn) rather than computed again.
+// previous band's buffer (two buffers, in turn) rather than computed again. On AVX-512, where every
+// block of 16 channels goes to the 16-lane depthwise kernel (stride 2, 5 × 5 taps, planes under 16
+// wide), the band is computed straight in that kernel's layout (expand_blocked16 below), which
+// then reads it as it is: no transposes of the band.
 //
 // Every expanded value and every output is computed by the same kernels, with the same chains of
 // fused multiply-adds in the same order, as the two unfused nodes: the same bits (tested). Without
@@ -165,7 +168,8 @@ size_t lines(int64_t floats) { return static_cast<size_t>((floats + 15) / 16 * 1
 // weight's column of 16 channels: 8 × G independent sums), and each sum stored where the
 // depthwise kernel reads it. Each expanded value is the 1 × 1 kernel's: one chain of fused
 // multiply-adds over the input channels in order from zero (w·x = x·w exactly), + bias, then the
-// activation (activate512, as pointwise.cpp's finish512): the same bits.
+// activation (activate512, as pointwise.cpp's finish512; the e^x ones by conv_activate_exp over
+// each row, as the 1 × 1 kernel over each tile): the same bits.
 constexpr int64_t kBlock = 16;
 
 #if defined(__x86_64__)
@@ -268,6 +272,10 @@ void expand_blocked16(const Blocked16& L, float* buf, int64_t blocks, int64_t fr
       kExpand16[g - 1](k, wb + b0 * k * kBlock, xr, ld, bb + b0 * kBlock, act, L.at(buf, b0, r, pl),
                        L.stride, n);
     }
+    // The e^x activations over the row while it is in L1, as the 1 × 1 kernel applies them (lane
+    // by lane: the same bits wherever a value lies; the lanes past the channels too, unread).
+    if (conv_activation_exp(act))
+      for (int64_t b = 0; b < blocks; ++b) conv_activate_exp(act, L.at(buf, b, r, pl), n * kBlock);
   }
 #else
   (void)from, (void)to, (void)w, (void)pl, (void)k, (void)wb, (void)bb, (void)x, (void)ldx;
@@ -308,9 +316,8 @@ Kernel banded(const Geometries& g, ConvActivation act_e, ConvActivation act_d) {
     ConvGeometry full = d;
     full.n = 1, full.h = std::min(d.h, in_rows(d, s.rows)), full.oh = s.rows, full.pt = full.pb = 0;
     // The expansion written in the 16-lane depthwise kernel's layout (expand_blocked16) where
-    // every block goes to that kernel and the activation is in registers.
-    const bool blocked16 = !conv_activation_exp(act_e) &&
-                           depthwise_takes_filled16(d, std::min(kBlock, d.c)) &&
+    // every block goes to that kernel.
+    const bool blocked16 = depthwise_takes_filled16(d, std::min(kBlock, d.c)) &&
                            (d.c % kBlock == 0 || depthwise_takes_filled16(d, d.c % kBlock));
     const int64_t cols = depthwise_filled16_cols(d);
     const int64_t group_blocks = (s.channels + kBlock - 1) / kBlock;
