@@ -74,6 +74,15 @@ TEST(PointwiseDepthwiseKernels, BandsGiveTheUnfusedNodesBits) {
       {1, 3, 33, 17, 9, 3, 2, {2, 1, 0, 1}},      // asymmetric, 9 channels (8-lane block)
       {1, 12, 20, 20, 34, 3, 1, {1, 1, 1, 1}},    // rows of 20 (AVX-512 direct rows)
       {1, 6, 5, 50, 48, 3, 1, {1, 1, 1, 1}},      // under 4 output rows (single rows)
+      // The expansion written in the 16-lane depthwise kernel's layout (AVX-512: 3 × 3 taps
+      // where the direct rows do not take them, 5 × 5, last blocks of 9 to 16 channels):
+      {2, 16, 56, 56, 144, 3, 2, {1, 1, 1, 1}},  // MobileNetV2's 56 × 56 stride 2, batch 2
+      {2, 3, 12, 12, 25, 3, 2, {0, 0, 0, 0}},    // a last column the depthwise never reads
+      {1, 9, 2, 2, 41, 3, 1, {1, 1, 1, 1}},      // bands of under 8 pixels, blocks of 16 + 9
+      {1, 11, 7, 7, 58, 5, 1, {2, 2, 2, 2}},     // 5 × 5 on 7 × 7, a block of 10
+      {1, 5, 40, 90, 1001, 3, 2, {0, 2, 1, 0}},  // channel groups, a last block of 9
+      {1, 17, 14, 14, 92, 3, 1, {1, 1, 1, 1}},   // 14 × 14 stride 1, k odd
+      {1, 24, 30, 26, 80, 5, 2, {2, 1, 2, 1}},   // 5 × 5 stride 2, asymmetric
   };
   const std::vector<std::pair<std::string, std::string>> acts = {
       {"relu6", "relu6"}, {"none", "none"},           {"hswish", "hswish"},

@@ -415,10 +415,12 @@ __attribute__((target("avx512f,avx2,fma"))) void fill_blocked16(const ConvGeomet
   }
 }
 
+// filled: x is already the block's padded rows [0, p.rows) as fill_blocked16 would leave them (the
+// expansion of FusedPointwiseDepthwise writes them so); one band then, no scratch.
 template <int K>
 __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
     const ConvGeometry& g, const float* x, int64_t channels, const float* w, const float* bias,
-    ConvActivation act, float* y, int64_t ldy, float* scratch) {
+    ConvActivation act, float* y, int64_t ldy, float* scratch, bool filled) {
   constexpr int kLanes = 16, kTaps = K * K;
   const Blocked p = blocked(g);
   alignas(64) float lane_w[kTaps][kLanes];
@@ -430,18 +432,19 @@ __attribute__((target("avx512f,avx2,fma"))) void depthwise_blocked16(
   const auto ch_mask = static_cast<__mmask16>((1u << channels) - 1);
   const __m512 b = bias ? _mm512_maskz_loadu_ps(ch_mask, bias) : _mm512_setzero_ps();
   const bool add_bias = bias != nullptr;
-  const int64_t band = band16_rows(g, p);
+  const int64_t band = filled ? g.oh : band16_rows(g, p);
   const int64_t step = g.sw * kLanes, row_step = g.sh * p.cols * kLanes;
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += band) {
     const int64_t oy1 = std::min(g.oh, oy0 + band);
-    fill_blocked16(g, p, x, channels, oy0 * g.sh, (oy1 - 1) * g.sh + K, scratch);
-    const int64_t n = (oy1 - oy0) * g.ow;  // the band's pixels
+    if (!filled) fill_blocked16(g, p, x, channels, oy0 * g.sh, (oy1 - 1) * g.sh + K, scratch);
+    const float* const in = filled ? x : scratch;  // the band's padded rows, blocked
+    const int64_t n = (oy1 - oy0) * g.ow;          // the band's pixels
     float* yb = y + oy0 * g.ow;
     int64_t oy = 0, ox = 0;  // pixel q0's, in the band
     for (int64_t q0 = 0;; q0 += 8) {
       if (q0 > n - 8) q0 = std::max<int64_t>(0, n - 8), oy = q0 / g.ow, ox = q0 % g.ow;
       const float* base[8];
-      const float* row = scratch + oy * row_step;
+      const float* row = in + oy * row_step;
       for (int i = 0; i < 8; ++i) {
         base[i] = row + ox * step;
         // (a plane of under 8 pixels: its last pixel again, not stored)
@@ -737,7 +740,8 @@ void depthwise_auto_avx512(const ConvGeometry& g, const float* x, int64_t channe
                            float* scratch) {
   if (channels > 8 && blocked16_takes(g))
     return (g.kh == 3 ? &depthwise_blocked16<3> : &depthwise_blocked16<5>)(g, x, channels, w, bias,
-                                                                           act, y, ldy, scratch);
+                                                                           act, y, ldy, scratch,
+                                                                           false);
   if (direct_fits(g, true))
     return depthwise_direct(g, true, x, channels, w, bias, act, y, ldy, scratch);
   // 8 channels at a time (a block of 8 or fewer, or taps the 16-lane kernel does not take).
@@ -790,6 +794,29 @@ int64_t depthwise_lanes() {
   if (kernel_isa() == Isa::kAvx512) return 16;
 #endif
   return 8;
+}
+
+bool depthwise_takes_filled16(const ConvGeometry& g, int64_t channels) {
+#if defined(__x86_64__)
+  return kernel_isa() == Isa::kAvx512 && channels > 8 && channels <= 16 &&
+         depthwise_blocked_fits(g) && blocked16_takes(g);
+#else
+  (void)g;
+  (void)channels;
+  return false;
+#endif
+}
+
+int64_t depthwise_filled16_cols(const ConvGeometry& g) { return blocked(g).cols; }
+
+void depthwise_filled16(const ConvGeometry& g, const float* in, int64_t channels, const float* w,
+                        const float* bias, ConvActivation act, float* y, int64_t ldy) {
+#if defined(__x86_64__)
+  (g.kh == 3 ? &depthwise_blocked16<3> : &depthwise_blocked16<5>)(g, in, channels, w, bias, act, y,
+                                                                  ldy, nullptr, true);
+#else
+  (void)g, (void)in, (void)channels, (void)w, (void)bias, (void)act, (void)y, (void)ldy;
+#endif
 }
 
 DepthwiseBlockedFn depthwise_blocked() {

@@ -50,4 +50,17 @@ using DepthwiseBlockedFn = void (*)(const ConvGeometry& g, const float* x, int64
 // The kernel for the kernels' instruction set (ops/isa.h: AVX2 or AVX-512), or null.
 DepthwiseBlockedFn depthwise_blocked();
 
+// The 16-lane kernel on input its caller has already laid out as it reads it
+// (FusedPointwiseDepthwise's expansion writes its band so, saving the kernel's transposes): whether
+// depthwise_blocked() takes a block of `channels` of this geometry with it (AVX-512, 3 × 3 or 5 × 5
+// taps where the direct kernel does not take them, 9 to 16 channels), and then the kernel on `in`:
+// the block's padded input rows [0, (oh − 1)·sh + kh) (row 0 is padded row 0: pt rows above the
+// image), each of depthwise_filled16_cols(g) columns (column 0 is padded column 0) × 16 lanes (lane
+// c: channel c; zero in the padding, any finite value in lanes ≥ channels), 64-byte aligned. The
+// same outputs, bit for bit, as depthwise_blocked() on the planes.
+bool depthwise_takes_filled16(const ConvGeometry& g, int64_t channels);
+int64_t depthwise_filled16_cols(const ConvGeometry& g);
+void depthwise_filled16(const ConvGeometry& g, const float* in, int64_t channels, const float* w,
+                        const float* bias, ConvActivation act, float* y, int64_t ldy);
+
 }  // namespace cellar::ops

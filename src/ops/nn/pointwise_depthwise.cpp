@@ -15,7 +15,10 @@
 // by the 1 × 1 kernel (ops/nn/pointwise.h) into the worker's scratch (a few hundred KiB, in L2),
 // then the depthwise kernel (ops/nn/depthwise.h) reads them there and writes the band's output
 // rows. The rows a band shares with the band before it (kh − sh of them) are copied from the
-// previous band's buffer (two buffers, in turn) rather than computed again.
+// previous band's buffer (two buffers, in turn) rather than computed again. On AVX-512, where every
+// block of 16 channels goes to the 16-lane depthwise kernel (stride 2, 5 × 5 taps, planes under 16
+// wide), the band is computed straight in that kernel's layout (expand_blocked16 below), which
+// then reads it as it is: no transposes of the band.
 //
 // Every expanded value and every output is computed by the same kernels, with the same chains of
 // fused multiply-adds in the same order, as the two unfused nodes: the same bits (tested). Without
@@ -28,7 +31,13 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "ops/avx512_gcc.h"
 #include "ops/gemm.h"
+#include "ops/nn/activate_avx512.h"
 #include "ops/nn/conv2d.h"
 #include "ops/nn/depthwise.h"
 #include "ops/nn/pointwise.h"
@@ -150,6 +159,141 @@ Split split(const ConvGeometry& d, int64_t lanes, int threads) {
 // Floats rounded up to a whole number of 64-byte lines.
 size_t lines(int64_t floats) { return static_cast<size_t>((floats + 15) / 16 * 16); }
 
+// The expansion written straight in the 16-lane depthwise kernel's layout (AVX-512; where every
+// block of the depthwise goes to that kernel: depthwise_takes_filled16). The 1 × 1 kernel writes
+// the expanded rows as planes (a row of pixels per output channel), which the 16-lane depthwise
+// kernel then transposed into [row][column][16 channels] (fill_blocked16: 6% of mobilenet_v2_100's
+// time, docs/benchmarks.md session 14); here the expansion is computed the other way round, a
+// vector of 16 channels per pixel (each input channel's value of 8 pixels broadcast, times the
+// weight's column of 16 channels: 8 × G independent sums), and each sum stored where the
+// depthwise kernel reads it. Each expanded value is the 1 × 1 kernel's: one chain of fused
+// multiply-adds over the input channels in order from zero (w·x = x·w exactly), + bias, then the
+// activation (activate512, as pointwise.cpp's finish512; the e^x ones by conv_activate_exp over
+// each row, as the 1 × 1 kernel over each tile): the same bits.
+constexpr int64_t kBlock = 16;
+
+#if defined(__x86_64__)
+// G blocks of 16 channels × pixels [0, n) of a row, 8 at a time (n ≥ 8: the last 8 ending at the
+// row's end, overlapping the 8 before, whose values they store again; n < 8: x holds 8 pixels,
+// the first n stored): pixel i's input channel p at x[p·ldx + i]; weights wb [G][k][16] (block g
+// at wb + g·k·16), bias [G][16]; pixel i of block g stored at dst + g·stride + 16·i.
+template <int G>
+__attribute__((target("avx512f,fma"))) void expand16_row(int64_t k, const float* wb, const float* x,
+                                                         int64_t ldx, const float* bias,
+                                                         ConvActivation act, float* dst,
+                                                         int64_t stride, int64_t n) {
+  __m512 bv[G];
+#pragma GCC unroll 3
+  for (int g = 0; g < G; ++g) bv[g] = _mm512_load_ps(bias + g * kBlock);
+  for (int64_t j = 0;; j += 8) {
+    j = std::max<int64_t>(0, std::min(j, n - 8));
+    __m512 acc[8][G];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i)
+#pragma GCC unroll 3
+      for (int g = 0; g < G; ++g) acc[i][g] = _mm512_setzero_ps();
+    const float* xp = x + j;
+    for (int64_t p = 0; p < k; ++p, xp += ldx) {
+      __m512 wv[G];
+#pragma GCC unroll 3
+      for (int g = 0; g < G; ++g) wv[g] = _mm512_load_ps(wb + (g * k + p) * kBlock);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) {
+        const __m512 xv = _mm512_set1_ps(xp[i]);
+#pragma GCC unroll 3
+        for (int g = 0; g < G; ++g) acc[i][g] = _mm512_fmadd_ps(wv[g], xv, acc[i][g]);
+      }
+    }
+    // (unrolled both ways: a loop here kept the sums in memory)
+    float* d = dst + j * kBlock;
+#pragma GCC unroll 3
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i)
+        if (i < n)
+          _mm512_store_ps(d + g * stride + i * kBlock,
+                          activate512(_mm512_add_ps(acc[i][g], bv[g]), act));
+    if (j + 8 >= n) break;
+  }
+}
+
+using Expand16Fn = void (*)(int64_t, const float*, const float*, int64_t, const float*,
+                            ConvActivation, float*, int64_t, int64_t);
+constexpr Expand16Fn kExpand16[] = {expand16_row<1>, expand16_row<2>, expand16_row<3>};
+#endif
+
+// The layout of one band's buffer: `blocks` regions of 16 channels, each its padded rows
+// [lo, hi) × cols × 16 lanes, `stride` floats apart.
+struct Blocked16 {
+  int64_t lo, hi, cols, stride;
+  float* at(float* buf, int64_t block, int64_t row, int64_t col) const {
+    return buf + block * stride + ((row - lo) * cols + col) * kBlock;
+  }
+};
+
+// Channels [c0, c1) of a packed 1 × 1 weight (pack_conv_weight's panels of kPackRows, m rows, k
+// columns) as [block][k][16], zero in lanes past c1; their bias as [block][16].
+void pack_blocks16(const float* packed, const float* bias, int64_t m, int64_t k, int64_t c0,
+                   int64_t c1, float* wb, float* bb) {
+  const int64_t blocks = (c1 - c0 + kBlock - 1) / kBlock;
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t l = 0; l < kBlock; ++l) {
+      const int64_t c = c0 + b * kBlock + l;
+      bb[b * kBlock + l] = c < c1 ? bias[c] : 0.0f;
+      const int64_t panel = c / kPackRows, mr = std::min<int64_t>(kPackRows, m - panel * kPackRows);
+      const float* src = packed + panel * kPackRows * k + c % kPackRows;
+      for (int64_t p = 0; p < k; ++p) wb[(b * k + p) * kBlock + l] = c < c1 ? src[p * mr] : 0.0f;
+    }
+}
+
+// Image rows [from, to) of the band (x: the image's input, channel p's plane ldx apart, rows w
+// wide) expanded into blocks [0, blocks) of the band's buffer at padded column pl + column (not
+// the columns past the buffer's, which the depthwise does not read), then the padding the
+// depthwise reads zeroed: rows of the band outside [top, bottom), columns outside [pl, pl + w) of
+// rows [from, to). tmp: k × 8 floats (rows of under 8 pixels).
+void expand_blocked16(const Blocked16& L, float* buf, int64_t blocks, int64_t from, int64_t to,
+                      int64_t top, int64_t bottom, int64_t w, int64_t pl, int64_t k,
+                      const float* wb, const float* bb, const float* x, int64_t ldx,
+                      ConvActivation act, float* tmp) {
+#if defined(__x86_64__)
+  const int64_t n = std::min(w, L.cols - pl);  // the columns read
+  // Blocks 3 at a time, spread evenly (4 as 2 + 2, not 3 + 1).
+  const int64_t passes = (blocks + 2) / 3, per = (blocks + passes - 1) / passes;
+  for (int64_t r = from; r < to && n > 0; ++r) {
+    const float* xr = x + r * w;
+    int64_t ld = ldx;
+    if (n < 8) {  // the last pixel again in the lanes past n (not stored)
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t i = 0; i < 8; ++i) tmp[p * 8 + i] = xr[p * ldx + std::min<int64_t>(i, n - 1)];
+      xr = tmp, ld = 8;
+    }
+    for (int64_t b0 = 0; b0 < blocks; b0 += per) {
+      const int64_t g = std::min(per, blocks - b0);
+      kExpand16[g - 1](k, wb + b0 * k * kBlock, xr, ld, bb + b0 * kBlock, act, L.at(buf, b0, r, pl),
+                       L.stride, n);
+    }
+    // The e^x activations over the row while it is in L1, as the 1 × 1 kernel applies them (lane
+    // by lane: the same bits wherever a value lies; the lanes past the channels too, unread).
+    if (conv_activation_exp(act))
+      for (int64_t b = 0; b < blocks; ++b) conv_activate_exp(act, L.at(buf, b, r, pl), n * kBlock);
+  }
+#else
+  (void)from, (void)to, (void)w, (void)pl, (void)k, (void)wb, (void)bb, (void)x, (void)ldx;
+  (void)act, (void)tmp;
+#endif
+  const int64_t row = L.cols * kBlock;
+  const int64_t right = std::min(L.cols, pl + w);
+  for (int64_t b = 0; b < blocks; ++b) {
+    float* base = buf + b * L.stride;
+    std::fill(base, base + (top - L.lo) * row, 0.0f);
+    std::fill(base + (bottom - L.lo) * row, base + (L.hi - L.lo) * row, 0.0f);
+    for (int64_t r = from; r < to; ++r) {
+      std::fill(L.at(buf, b, r, 0), L.at(buf, b, r, std::min(pl, L.cols)), 0.0f);
+      if (right < L.cols) std::fill(L.at(buf, b, r, right), L.at(buf, b, r, L.cols), 0.0f);
+    }
+  }
+}
+
 Kernel banded(const Geometries& g, ConvActivation act_e, ConvActivation act_d) {
   return [g, act_e, act_d](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
     const ConvGeometry& d = g.depthwise;
@@ -171,12 +315,68 @@ Kernel banded(const Geometries& g, ConvActivation act_e, ConvActivation act_d) {
     // A full band's depthwise geometry (its scratch is the largest any band needs).
     ConvGeometry full = d;
     full.n = 1, full.h = std::min(d.h, in_rows(d, s.rows)), full.oh = s.rows, full.pt = full.pb = 0;
-    const size_t buf = lines(s.channels * in_rows(d, s.rows) * d.w);
-    const size_t dw_scratch = lines(static_cast<int64_t>(depthwise_blocked_scratch(full)));
+    // The expansion written in the 16-lane depthwise kernel's layout (expand_blocked16) where
+    // every block goes to that kernel.
+    const bool blocked16 = depthwise_takes_filled16(d, std::min(kBlock, d.c)) &&
+                           (d.c % kBlock == 0 || depthwise_takes_filled16(d, d.c % kBlock));
+    const int64_t cols = depthwise_filled16_cols(d);
+    const int64_t group_blocks = (s.channels + kBlock - 1) / kBlock;
+    const size_t buf = blocked16 ? lines(group_blocks * in_rows(d, s.rows) * cols * kBlock)
+                                 : lines(s.channels * in_rows(d, s.rows) * d.w);
+    const size_t dw_scratch = blocked16
+                                  ? lines(group_blocks * (k + 1) * kBlock) + lines(8 * k)
+                                  : lines(static_cast<int64_t>(depthwise_blocked_scratch(full)));
     par.for_range(d.n * s.groups * s.bands, 1, [&](int64_t u0, int64_t u1, int worker) {
       float* scratch = par.scratch<float>(worker, 2 * buf + dw_scratch);
       float* bufs[2] = {scratch, scratch + buf};
       float* dws = scratch + 2 * buf;
+      if (blocked16) {
+        // The group's weight and bias as [block][k][16] and [block][16], a row of under 8
+        // pixels' input.
+        float* wb = dws;
+        float* bb = wb + group_blocks * k * kBlock;
+        float* tmp = bb + group_blocks * kBlock;
+        int64_t packed_group = -1;
+        Blocked16 prev{};
+        int64_t prev_hi_c = 0;
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t b = u / (s.groups * s.bands), gi = u / s.bands % s.groups, bi = u % s.bands;
+          const int64_t c0 = gi * s.channels, c1 = std::min(d.c, c0 + s.channels);
+          const int64_t blocks = (c1 - c0 + kBlock - 1) / kBlock;
+          if (gi != packed_group) pack_blocks16(we, be, g.expand.o, k, c0, c1, wb, bb);
+          packed_group = gi;
+          const int64_t oy0 = bi * s.rows, oy1 = std::min(d.oh, oy0 + s.rows);
+          const int64_t lo = oy0 * d.sh - d.pt, hi = (oy1 - 1) * d.sh - d.pt + d.kh;
+          const int64_t lo_c = std::max<int64_t>(0, lo), hi_c = std::min(d.h, hi);
+          const Blocked16 cur{lo, hi, cols, (hi - lo) * cols * kBlock};
+          float* cbuf = bufs[u & 1];
+          int64_t from = lo_c;
+          if (u > u0 && bi > 0 && lo_c < prev_hi_c) {
+            // The rows this band shares with the one before (computed by this chunk: u − 1).
+            const int64_t shared_to = std::min(prev_hi_c, hi_c);
+            for (int64_t blk = 0; blk < blocks; ++blk)
+              std::memcpy(cur.at(cbuf, blk, lo_c, 0), prev.at(bufs[(u - 1) & 1], blk, lo_c, 0),
+                          static_cast<size_t>((shared_to - lo_c) * cols * kBlock) * sizeof(float));
+            from = shared_to;
+          }
+          expand_blocked16(cur, cbuf, blocks, from, hi_c, lo_c, hi_c, d.w, d.pl, k, wb, bb,
+                           x + b * k * plane, plane, act_e, tmp);
+          prev = cur, prev_hi_c = hi_c;
+          ConvGeometry band = d;
+          band.n = 1, band.h = hi_c - lo_c, band.oh = oy1 - oy0, band.pt = lo_c - lo,
+          band.pb = hi - hi_c;
+          for (int64_t blk = 0; blk < blocks; ++blk) {
+            const int64_t cb = c0 + blk * kBlock, channels = std::min(kBlock, c1 - cb);
+            float* yb = y + ((b * d.c + cb) * d.oh + oy0) * d.ow;
+            depthwise_filled16(band, cbuf + blk * cur.stride, channels, wd + cb * taps, bd + cb,
+                               act_d, yb, out_plane);
+            if (conv_activation_exp(act_d))
+              for (int64_t c = 0; c < channels; ++c)
+                conv_activate_exp(act_d, yb + c * out_plane, (oy1 - oy0) * d.ow);
+          }
+        }
+        return;
+      }
       // The band before, when this chunk computed it: its buffer and input rows [lo, hi).
       int64_t prev_unit = -1, prev_lo = 0, prev_hi = 0;
       for (int64_t u = u0; u < u1; ++u) {
