@@ -109,6 +109,15 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
       geometry(1, 64, 40, 36, 8, 3, 1, 2, 2),       // dilation 2 in bands
       geometry(1, 3, 32, 32, 8, 3, 2, 1),           // stride 2, rows of 16 (one masked vector)
       geometry(1, 5, 7, 35, 13, 3, 1, 1),           // 5 · 48 + 5 positions: five tiles of 49
+      // Strided layers on AVX-512's phase planes (each tap a run of one plane, ow wide):
+      geometry(1, 6, 7, 7, 16, 3, 2, 1),      // ResNet's 3 × 3 / 2 on an odd plane: 4 × 4
+      geometry(2, 5, 15, 15, 9, 3, 2, 1),     // 15 → 8
+      geometry(1, 3, 225, 225, 8, 3, 2, 1),   // 225 → 113, in bands
+      geometry(1, 4, 21, 21, 8, 7, 2, 3),     // a stem's 7 × 7 / 2 pad 3: columns −2 .. +1
+      geometry(1, 4, 13, 14, 8, 3, 3, 1),     // stride 3: 9 planes, columns split one by one
+      geometry(1, 4, 15, 15, 8, 3, 2, 2, 2),  // stride 2, dilation 2: one plane, rows −1 .. +1
+      geometry(1, 6, 13, 13, 8, 3, 2, 0),     // a column past ow inside the input: copies
+      geometry(1, 7, 11, 9, 10, 3, 2, 1, 1, 1, 0),  // uneven padding: rows 0 .. +1 only
   };
   constexpr ConvActivation kActs[] = {ConvActivation::kNone, ConvActivation::kReLU,
                                       ConvActivation::kReLU6, ConvActivation::kHSwish,
@@ -165,7 +174,8 @@ TEST(ConvTapsKernels, EveryOutputIsTheChainThenBiasThenActivation) {
 // in place on AVX-512, taps in the padding as masked-out lanes: here the input ends against an
 // unreadable page and starts right after one, so a lane read outside it would fault, and a lane
 // read from a neighbouring row or channel instead of zero would change the sums. Also horizontal
-// and vertical padding uneven (2 + 0: the taps' offsets all on one side), and 5 × 5.
+// and vertical padding uneven (2 + 0: the taps' offsets all on one side), and 5 × 5; and strided
+// layers, whose phase planes are split from the input's rows (odd widths: a masked last load).
 TEST(ConvTapsKernels, InPlaceReadsNothingOutsideTheInput) {
   auto uneven = [](int64_t c, int64_t h, int64_t w, int64_t o, int64_t k, int64_t pt, int64_t pb,
                    int64_t pl, int64_t pr) {
@@ -184,6 +194,10 @@ TEST(ConvTapsKernels, InPlaceReadsNothingOutsideTheInput) {
       geometry(1, 6, 13, 13, 8, 5, 1, 2),    // 5 × 5
       uneven(5, 12, 12, 8, 3, 2, 0, 2, 0),   // every tap up and left
       uneven(5, 12, 12, 8, 3, 0, 2, 0, 2),   // every tap down and right
+      // Strided: the phase planes' rows are split from the input's, whose last vector is masked.
+      geometry(1, 5, 15, 15, 8, 3, 2, 1),
+      geometry(2, 3, 7, 33, 8, 3, 2, 1),
+      geometry(1, 4, 21, 21, 8, 7, 2, 3),
   };
   const long page = sysconf(_SC_PAGESIZE);
   runtime::ThreadPool pool(2);
@@ -227,6 +241,55 @@ TEST(ConvTapsKernels, InPlaceReadsNothingOutsideTheInput) {
           ASSERT_EQ(one.data<float>()[i], want[i]) << "output " << i << (at_end ? " end" : "");
           ASSERT_EQ(two.data<float>()[i], want[i]) << "output " << i << " on 2 threads";
         }
+      }
+    }
+  }
+}
+
+// A strided layer's phase planes (AVX-512) are written only where they hold input pixels; the
+// kernels must read nothing else (their masks), the padding as zeros. Here every worker's scratch
+// is NaN before the run: a lane read from a part of a plane the run did not write (a padding row
+// or column, a plane's columns past the input's, a band's rows past the input) makes a NaN.
+TEST(ConvTapsKernels, PhasePlanesReadOnlyWhatTheRunWrote) {
+  const std::vector<ConvGeometry> geos = {
+      geometry(1, 64, 56, 56, 16, 3, 2, 1),         // ResNet's 3 × 3 / 2 at 56, in bands
+      geometry(1, 9, 7, 7, 8, 3, 2, 1),             // 7 → 4: a plane's last column past the input
+      geometry(2, 5, 15, 15, 9, 3, 2, 1),           // 15 → 8, batch 2
+      geometry(1, 3, 225, 225, 8, 3, 2, 1),         // 225 → 113
+      geometry(1, 4, 21, 21, 8, 7, 2, 3),           // 7 × 7 / 2 pad 3
+      geometry(1, 4, 13, 14, 8, 3, 3, 1),           // stride 3
+      geometry(1, 4, 15, 15, 8, 3, 2, 2, 2),        // dilation 2
+      geometry(1, 5, 12, 12, 8, 5, 2, 2, 1, 1, 0),  // uneven padding
+  };
+  constexpr size_t kScratchFloats = size_t{1} << 20;
+  runtime::ThreadPool pool(2);
+  for (Isa isa : simd_isas()) {
+    ForcedIsa forced(isa);
+    for (const ConvGeometry& g : geos) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + describe(g));
+      const auto x = uniform(static_cast<size_t>(g.n * g.c * g.h * g.w), 8);
+      const auto w = uniform(static_cast<size_t>(g.o * g.c * g.kh * g.kw), 9);
+      const auto rv = uniform(static_cast<size_t>(g.n * g.o * g.oh * g.ow), 10);
+      const Shape xs{g.n, g.c, g.h, g.w}, ys{g.n, g.o, g.oh, g.ow};
+      Tensor xt(DType::Float32, xs), wt(DType::Float32, Shape{g.o, g.c, g.kh, g.kw}),
+          rt(DType::Float32, ys);
+      std::copy(x.begin(), x.end(), xt.data<float>());
+      std::copy(w.begin(), w.end(), wt.data<float>());
+      std::copy(rv.begin(), rv.end(), rt.data<float>());
+      ASSERT_TRUE(conv_taps_fits(g, ConvActivation::kNone));
+      const auto want = reference(g, x, w, nullptr, ConvActivation::kNone, rv.data());
+      const Kernel kernel = conv_taps_kernel(g, false, ConvActivation::kNone, true);
+      std::vector<Tensor> in{xt, pack_conv_weight(wt, 1), rt};
+      Parallel serial;
+      for (Parallel* par : {static_cast<Parallel*>(&serial), static_cast<Parallel*>(&pool)}) {
+        for (int worker = 0; worker < par->threads(); ++worker)
+          std::fill_n(par->scratch<float>(worker, kScratchFloats), kScratchFloats, std::nanf(""));
+        Tensor y(DType::Float32, ys);
+        std::vector<Tensor> out{y};
+        kernel(in, out, *par);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(y.data<float>()[i], want[i])
+              << "output " << i << " on " << par->threads() << " threads";
       }
     }
   }

@@ -28,6 +28,10 @@ constexpr int64_t kMaxTaps = 49;  // the offset tables below (7 × 7)
 // Floats of shifted copies per unit of work (640 KiB): a band's copies stay in the core's L2
 // while every panel of the weight passes over them.
 constexpr int64_t kBandFloats = int64_t{160} << 10;
+// The same for phase planes (Plan::phased; 480 KiB): the same rows take 2/3 of the copies'
+// floats, and bands of up to 640 KiB of planes were 2–3% slower (ResNet's stride-2 layers in
+// gemm_bench, docs/benchmarks.md, issue 13, session 14).
+constexpr int64_t kPhaseBandFloats = kBandFloats * 3 / 4;
 // How far ahead the 48-position tiles fetch the weight panel they stream (2 KiB, as pointwise.cpp).
 constexpr int64_t kPrefetchFloats = 512;
 
@@ -59,6 +63,20 @@ struct Plan {
   int64_t inoff[kMaxTaps] = {};
   std::vector<uint8_t> valid;
   int64_t vstride = 0;
+  // A strided plan on AVX-512 (make_plan's `phased`) reads phase planes instead of copies:
+  // phase (ph, pw) of input channel ci holds, at row r and column c, the input pixel
+  // (r·sh + ph, c·sw + pw), in rows ow floats wide. Tap k of output (oy, ox) is phase pslot[k]'s
+  // element at row oy + prow[k], column ox + pcol[k] (pcol ≥ −1 for ResNet's layers): with rows
+  // ow wide, a run of output positions is again one run of a plane, read by the in-place kernels
+  // under the taps' validity bitmaps (valid, as above), whose masked lanes never load. So a
+  // 3 × 3 stride-2 layer de-interleaves each input row once into 4 planes (each element written
+  // once, no zeros written) where it made 6 copies of 1.5 times its input, padding included.
+  // Only where a column past a plane's ow never lies inside the input (plan_phases).
+  bool phased = false;
+  int64_t phases = 0;  // planes made: the (ph, pw) some tap reads
+  int64_t phase_ph[16] = {}, phase_pw[16] = {};
+  int64_t pslot[kMaxTaps] = {}, prow[kMaxTaps] = {}, pcol[kMaxTaps] = {};
+  int64_t prow_min = 0;  // the band's planes start at plane row oy0 + prow_min
 };
 
 // The arguments of one panel's product over a band: n output positions (row-major from the
@@ -628,6 +646,95 @@ __attribute__((target("avx2,fma"))) void make_copies256(const Plan& pl, const fl
   make_copies<false>(pl, xg, oy0, height, buf);
 }
 
+// dst0[0, n0) = src[0], src[2], …; dst1[0, n1) = src[1], src[3], … (a null one not wanted),
+// reading src[0, len) only: per 16 of each, two loads of 16 (masked at the row's end) and a
+// permute per output.
+__attribute__((target("avx512f"))) inline void split_even_odd512(const float* src, int64_t len,
+                                                                 float* dst0, int64_t n0,
+                                                                 float* dst1, int64_t n1) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  if (!dst0) n0 = 0;
+  if (!dst1) n1 = 0;
+  const int64_t n = std::max(n0, n1);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t span = len - 2 * i;  // source floats left from src + 2i (≥ 1)
+    __m512 lo, hi;
+    if (span >= 32) {
+      lo = _mm512_loadu_ps(src + 2 * i), hi = _mm512_loadu_ps(src + 2 * i + 16);
+    } else {
+      lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << std::min<int64_t>(span, 16)) - 1),
+                                 src + 2 * i);
+      hi = _mm512_maskz_loadu_ps(
+          static_cast<__mmask16>((1u << std::max<int64_t>(span - 16, 0)) - 1), src + 2 * i + 16);
+    }
+    if (i + 16 <= n0)
+      _mm512_storeu_ps(dst0 + i, _mm512_permutex2var_ps(lo, even, hi));
+    else if (i < n0)
+      _mm512_mask_storeu_ps(dst0 + i, static_cast<__mmask16>((1u << (n0 - i)) - 1),
+                            _mm512_permutex2var_ps(lo, even, hi));
+    if (i + 16 <= n1)
+      _mm512_storeu_ps(dst1 + i, _mm512_permutex2var_ps(lo, odd, hi));
+    else if (i < n1)
+      _mm512_mask_storeu_ps(dst1 + i, static_cast<__mmask16>((1u << (n1 - i)) - 1),
+                            _mm512_permutex2var_ps(lo, odd, hi));
+  }
+}
+
+// A band's phase planes (Plan::phased: plane rows [oy0 + prow_min, + height) of every used phase)
+// of one image-group's input channels xg into buf: phase slot s of channel ci at
+// buf + (s·cg + ci)·height·ow. Only what lies inside the input is written (the kernels' masks
+// never read the rest); each input row read once, a stride-2 row split into both its column
+// phases at once.
+__attribute__((target("avx512f"))) void make_phases512(const Plan& pl, const float* xg, int64_t oy0,
+                                                       int64_t height, float* buf) {
+  const ConvGeometry& g = pl.g;
+  const int64_t cstride = height * g.ow, top = oy0 + pl.prow_min;
+  // Per phase slot: the row phase, and its columns inside the input (c·sw + pw < w).
+  int64_t cols[16];
+  for (int64_t s = 0; s < pl.phases; ++s)
+    cols[s] = std::clamp<int64_t>((g.w - pl.phase_pw[s] + g.sw - 1) / g.sw, 0, g.ow);
+  const int64_t iy0 = std::clamp<int64_t>(top * g.sh, 0, g.h);
+  const int64_t iy1 = std::clamp<int64_t>((top + height) * g.sh, iy0, g.h);
+  const int64_t fetch_bytes = (iy1 - iy0) * g.w * static_cast<int64_t>(sizeof(float));
+  for (int64_t ci = 0; ci < pl.cg; ++ci) {
+    const float* plane = xg + ci * g.h * g.w;
+    if (ci + 1 < pl.cg) {  // as make_copies: the next channel's rows
+      const char* next = reinterpret_cast<const char*>(plane + g.h * g.w + iy0 * g.w);
+      for (int64_t b = 0; b < fetch_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    }
+    for (int64_t ph = 0; ph < g.sh; ++ph) {
+      // The slots of row phase ph: at most sw, in column-phase order.
+      int64_t slot[4] = {-1, -1, -1, -1};
+      bool any = false;
+      for (int64_t s = 0; s < pl.phases; ++s)
+        if (pl.phase_ph[s] == ph) slot[pl.phase_pw[s]] = s, any = true;
+      if (!any) continue;
+      auto dst = [&](int64_t s, int64_t r) {
+        return s < 0 ? nullptr : buf + (s * pl.cg + ci) * cstride + r * g.ow;
+      };
+      for (int64_t r = 0; r < height; ++r) {
+        const int64_t iy = (top + r) * g.sh + ph;
+        if (iy < 0 || iy >= g.h) continue;
+        const float* src = plane + iy * g.w;
+        if (g.sw == 2) {
+          split_even_odd512(src, g.w, dst(slot[0], r), slot[0] < 0 ? 0 : cols[slot[0]],
+                            dst(slot[1], r), slot[1] < 0 ? 0 : cols[slot[1]]);
+          continue;
+        }
+        for (int64_t pw = 0; pw < g.sw; ++pw) {
+          if (slot[pw] < 0) continue;
+          float* d = dst(slot[pw], r);
+          if (g.sw == 1)
+            copy_run512(src, cols[slot[pw]], d);
+          else
+            for (int64_t c = 0; c < cols[slot[pw]]; ++c) d[c] = src[c * g.sw + pw];
+        }
+      }
+    }
+  }
+}
+
 #endif  // __x86_64__
 
 // The kernels' cost of n positions, in passes of 16 lanes per column of the weight: tiles of 48
@@ -662,7 +769,58 @@ int64_t choose_band(const ConvGeometry& g, int64_t budget) {
   return best;
 }
 
-Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act, bool residual) {
+// Whether, and how, a strided layer reads phase planes (Plan::phased); fills its fields.
+bool plan_phases(Plan& pl) {
+  const ConvGeometry& g = pl.g;
+  // A strided 1 × 1 layer keeps its one copy (its phase plane is the same floats; on it the
+  // masked kernels and longer bands were 2–5% slower).
+  if (pl.flat || (g.sh == 1 && g.sw == 1) || g.sh > 4 || g.sw > 4 || g.kh * g.kw == 1 ||
+      pl.ntaps == 0)
+    return false;
+  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+  int64_t slot_of[16];
+  std::fill_n(slot_of, 16, -1);
+  int64_t lo = 0, hi = 0;
+  for (int64_t k = 0; k < pl.ntaps; ++k) {
+    const int64_t e = (pl.tap[k] / g.kw) * g.dh - g.pt, d = (pl.tap[k] % g.kw) * g.dw - g.pl;
+    const int64_t a = floor_div(e, g.sh), b = floor_div(d, g.sw);
+    const int64_t ph = e - a * g.sh, pw = d - b * g.sw;
+    // A column past the plane's ow inside the input would be read as the next row's first.
+    if (b > 0 && g.ow * g.sw + pw < g.w) return false;
+    int64_t& s = slot_of[ph * g.sw + pw];
+    if (s < 0) {
+      s = pl.phases++;
+      pl.phase_ph[s] = ph, pl.phase_pw[s] = pw;
+    }
+    pl.pslot[k] = s, pl.prow[k] = a, pl.pcol[k] = b;
+    lo = k == 0 ? a : std::min(lo, a);
+    hi = k == 0 ? a : std::max(hi, a);
+  }
+  pl.prow_min = lo;
+  pl.halo = hi - lo;
+  // The taps' validity bits per output position, as the flat plan's.
+  const int64_t positions = g.oh * g.ow;
+  pl.vstride = (positions + 7) / 8 + 4;
+  pl.valid.assign(static_cast<size_t>(pl.ntaps * pl.vstride), 0);
+  for (int64_t k = 0; k < pl.ntaps; ++k) {
+    const int64_t e = (pl.tap[k] / g.kw) * g.dh - g.pt, d = (pl.tap[k] % g.kw) * g.dw - g.pl;
+    uint8_t* bits = pl.valid.data() + k * pl.vstride;
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const int64_t iy = oy * g.sh + e, ix = ox * g.sw + d;
+        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
+          const int64_t q = oy * g.ow + ox;
+          bits[q >> 3] = static_cast<uint8_t>(bits[q >> 3] | (1u << (q & 7)));
+        }
+      }
+  }
+  pl.phased = true;
+  return true;
+}
+
+// `phases`: plan phase planes where the geometry allows (AVX-512's kernels only).
+Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act, bool residual,
+               bool phases = false) {
   Plan pl;
   pl.g = g;
   pl.cg = g.c / g.group;
@@ -714,11 +872,13 @@ Plan make_plan(const ConvGeometry& g, bool bias, ConvActivation act, bool residu
           }
     }
   }
-  const int64_t per_row = std::max<int64_t>(1, pl.copies * pl.cg * g.ow);
+  if (phases) plan_phases(pl);
+  const int64_t per_row = std::max<int64_t>(1, (pl.phased ? pl.phases : pl.copies) * pl.cg * g.ow);
   // The whole plane when its copies fit 1.25 × the budget (a 14 × 14 plane: 196 positions, not
   // 2 × 98, each band's last 2 a pass of its own).
-  pl.budget = std::max<int64_t>(1, kBandFloats / per_row - pl.halo);
-  pl.band = (g.oh + pl.halo) * per_row <= kBandFloats * 5 / 4 ? g.oh : choose_band(g, pl.budget);
+  const int64_t floats = pl.phased ? kPhaseBandFloats : kBandFloats;
+  pl.budget = std::max<int64_t>(1, floats / per_row - pl.halo);
+  pl.band = (g.oh + pl.halo) * per_row <= floats * 5 / 4 ? g.oh : choose_band(g, pl.budget);
   return pl;
 }
 
@@ -777,9 +937,14 @@ bool conv_taps_pays(const ConvGeometry& g) { return kernel_isa() == Isa::kAvx512
 
 Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation act, bool residual) {
   auto plan = std::make_shared<const Plan>(make_plan(geo, has_bias, act, residual));
-  return [plan](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
+  // A strided layer's phase planes (Plan::phased), for AVX-512; its bands are its own.
+  std::shared_ptr<const Plan> phase_plan;
+  if (Plan p = make_plan(geo, has_bias, act, residual, true); p.phased)
+    phase_plan = std::make_shared<const Plan>(std::move(p));
+  return [plan, phase_plan](std::span<const Tensor> in, std::span<Tensor> out, Parallel& par) {
 #if defined(__x86_64__)
-    const Plan& pl = *plan;
+    const bool wide = kernel_isa() == Isa::kAvx512;
+    const Plan& pl = wide && phase_plan ? *phase_plan : *plan;
     const ConvGeometry& g = pl.g;
     const float* x = in[0].data<float>();
     const float* w = in[1].data<float>();
@@ -800,16 +965,17 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
     int64_t rows = (pl.og + row_blocks - 1) / row_blocks;
     rows = (rows + kPackRows - 1) / kPackRows * kPackRows;
     row_blocks = (pl.og + rows - 1) / rows;
-    const bool wide = kernel_isa() == Isa::kAvx512;
-    // AVX-512 reads a flat plan's input where it lies (masked loads); AVX2 copies it (its masked
-    // loads, vmaskmovps, are microcoded on AMD).
-    const bool in_place = wide && pl.flat;
-    const size_t copy_floats =
-        in_place ? 0 : static_cast<size_t>(pl.copies * pl.cg * (band + pl.halo) * g.ow);
-    const PanelFn* kernels = in_place ? (pl.residual ? panels_for<true, true>(pl.act, wide)
-                                                     : panels_for<false, true>(pl.act, wide))
-                                      : (pl.residual ? panels_for<true, false>(pl.act, wide)
-                                                     : panels_for<false, false>(pl.act, wide));
+    // AVX-512 reads a flat plan's input where it lies (masked loads), a strided one's phase
+    // planes the same way; AVX2 copies it (its masked loads, vmaskmovps, are microcoded on AMD).
+    const bool in_place = wide && pl.flat, phased = pl.phased;
+    const size_t copy_floats = in_place ? 0
+                                        : static_cast<size_t>((phased ? pl.phases : pl.copies) *
+                                                              pl.cg * (band + pl.halo) * g.ow);
+    const PanelFn* kernels = in_place || phased
+                                 ? (pl.residual ? panels_for<true, true>(pl.act, wide)
+                                                : panels_for<false, true>(pl.act, wide))
+                                 : (pl.residual ? panels_for<true, false>(pl.act, wide)
+                                                : panels_for<false, false>(pl.act, wide));
     if (pl.ntaps == 0) {
       // Every tap only meets padding: the sums are zero (gemm_packed's zeros, then the epilogue).
       par.for_range(images, 1, [&](int64_t u0, int64_t u1, int) {
@@ -853,6 +1019,11 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
         if (in_place) {
           src = xg + oy0 * g.ow;
           for (int64_t k = 0; k < pl.ntaps; ++k) boff[k] = pl.inoff[k];
+        } else if (phased) {
+          make_phases512(pl, xg, oy0, height, buf);
+          for (int64_t k = 0; k < pl.ntaps; ++k)
+            boff[k] =
+                pl.pslot[k] * pl.cg * cstride + (pl.prow[k] - pl.prow_min) * g.ow + pl.pcol[k];
         } else {
           if (wide)
             make_copies512(pl, xg, oy0, height, buf);
@@ -877,7 +1048,7 @@ Kernel conv_taps_kernel(const ConvGeometry& geo, bool has_bias, ConvActivation a
                  y + (b * g.o + oc) * spatial + oy0 * g.ow,
                  spatial,
                  res ? res + (b * g.o + oc) * spatial + oy0 * g.ow : nullptr,
-                 in_place ? pl.valid.data() : nullptr,
+                 in_place || phased ? pl.valid.data() : nullptr,
                  pl.vstride,
                  oy0 * g.ow};
           if (res && r + kPackRows < r1)
