@@ -29,6 +29,9 @@ struct Layer {
   int64_t c, hw, o;  // input channels, plane (h · w), output channels
   bool res;
   ConvActivation act;
+  // A band of FusedPointwiseDepthwise (pointwise_depthwise.cpp): `n` of the plane's columns into a
+  // buffer of row stride `ldy` (0: the whole plane, y's stride the plane's).
+  int64_t n = 0, ldy = 0;
 };
 
 struct Set {
@@ -54,6 +57,9 @@ int main(int argc, char** argv) {
       {"r50 7 512->2048 +res relu", 512, 49, 2048, true, A::kReLU},
       {"r50 7 2048->512 relu", 2048, 49, 512, false, A::kReLU},
       {"mb2 112 16->96 relu6", 16, 12544, 96, false, A::kReLU6},
+      {"mb2 112 16->32 band 896", 16, 12544, 32, false, A::kReLU6, 896, 1008},
+      {"mb2 56 24->64 band 448", 24, 3136, 64, false, A::kReLU6, 448, 504},
+      {"mb2 56 24->96 band 224", 24, 3136, 96, false, A::kReLU6, 224, 336},
       {"mb2 56 96->24", 96, 3136, 24, false, A::kNone},
       {"mb2 56 24->144 relu6", 24, 3136, 144, false, A::kReLU6},
       {"mb2 56 144->24 +res", 144, 3136, 24, true, A::kNone},
@@ -80,9 +86,12 @@ int main(int argc, char** argv) {
     if (!filter.empty() && std::string(l.name).find(filter) == std::string::npos) continue;
     const cellar::ops::PointwiseFn fn = cellar::ops::pointwise_kernel(l.act, l.res);
     if (fn == nullptr) return 1;
-    const size_t bytes = static_cast<size_t>(l.c * l.hw + l.c * l.o + 2 * l.o * l.hw) * 4;
-    const int sets = getenv("PW_SETS") ? std::atoi(getenv("PW_SETS"))
-                                       : static_cast<int>(std::clamp<size_t>((size_t{24} << 20) / bytes + 1, 2, 64));
+    const int64_t n = l.n ? l.n : l.hw, ldy = l.ldy ? l.ldy : l.hw;
+    const size_t bytes = static_cast<size_t>(l.c * l.hw + l.c * l.o + 2 * l.o * ldy) * 4;
+    const int sets =
+        getenv("PW_SETS")
+            ? std::atoi(getenv("PW_SETS"))
+            : static_cast<int>(std::clamp<size_t>((size_t{24} << 20) / bytes + 1, 2, 64));
     std::vector<Set> s(static_cast<size_t>(sets));
     for (Set& t : s) {
       t.x = fill(static_cast<size_t>(l.c * l.hw));
@@ -90,22 +99,24 @@ int main(int argc, char** argv) {
       t.w.resize(w.size());
       cellar::ops::pack_rows(l.o, l.c, w.data(), l.c, t.w.data());
       t.b = fill(static_cast<size_t>(l.o));
-      t.r = fill(static_cast<size_t>(l.o * l.hw));
-      t.y = fill(static_cast<size_t>(l.o * l.hw));
+      t.r = fill(static_cast<size_t>(l.o * ldy));
+      t.y = fill(static_cast<size_t>(l.o * ldy));
     }
     std::vector<double> us;
     for (int i = 0; i < repeats + sets; ++i) {
       Set& t = s[static_cast<size_t>(i % sets)];
       const auto t0 = std::chrono::steady_clock::now();
-      fn(l.o, l.hw, l.c, t.w.data(), t.x.data(), l.hw, t.b.data(), l.res ? t.r.data() : nullptr,
-         t.y.data(), l.hw);
+      // A band's x: a different place in the plane each call, as the bands go down the image.
+      const int64_t at = l.n ? i * n % (l.hw - n + 1) : 0;
+      fn(l.o, n, l.c, t.w.data(), t.x.data() + at, l.hw, t.b.data(), l.res ? t.r.data() : nullptr,
+         t.y.data(), ldy);
       const auto t1 = std::chrono::steady_clock::now();
       if (i >= sets) us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     }
     std::sort(us.begin(), us.end());
     const double med = us[us.size() / 2];
     std::printf("%-28s %10.1f %10.1f %10.1f %8.1f\n", l.name, med, us.front(), us[us.size() / 10],
-                2.0 * static_cast<double>(l.c * l.hw * l.o) / med * 1e-3);
+                2.0 * static_cast<double>(l.c * n * l.o) / med * 1e-3);
   }
   return 0;
 }
