@@ -199,7 +199,9 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       float* yr = y + r * ldy + j;
-      const float* rr = kRes ? res + r * ldy + j : nullptr;
+      // Without a residual done512 reads nothing at rr (y's row here: not null, so that rr + 16
+      // is defined).
+      const float* rr = kRes ? res + r * ldy + j : yr;
       _mm512_storeu_ps(yr, done512<kAct, kRes>(v0[r], bs + r, add, rr));
       _mm512_storeu_ps(yr + 16, done512<kAct, kRes>(v1[r], bs + r, add, rr + 16));
       _mm512_storeu_ps(yr + 32, done512<kAct, kRes>(v2[r], bs + r, add, rr + 32));
@@ -223,7 +225,9 @@ __attribute__((target("avx512f,fma"))) void panel512(int64_t n, int64_t k, const
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       float* yr = y + r * ldy + j;
-      const float* rr = kRes ? res + r * ldy + j : nullptr;
+      // Without a residual done512 reads nothing at rr (y's row here: not null, so that rr + 16
+      // is defined).
+      const float* rr = kRes ? res + r * ldy + j : yr;
       _mm512_storeu_ps(yr, done512<kAct, kRes>(v0[r], bs + r, add, rr));
       _mm512_storeu_ps(yr + 16, done512<kAct, kRes>(v1[r], bs + r, add, rr + 16));
     }
