@@ -112,10 +112,10 @@ __attribute__((target("avx512f"))) inline void input16(const float* plane, int64
                  c = row16(row, base + 32, w);
     d[r][0] = _mm512_permutex2var_ps(a, even, b);
     d[r][1] = _mm512_permutex2var_ps(a, odd, b);
-    const __m512 a2 = _mm512_castsi512_ps(
-        _mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 2));
-    const __m512 b2 = _mm512_castsi512_ps(
-        _mm512_alignr_epi32(_mm512_castps_si512(c), _mm512_castps_si512(b), 2));
+    const __m512 a2 =
+        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 2));
+    const __m512 b2 =
+        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c), _mm512_castps_si512(b), 2));
     d[r][2] = _mm512_permutex2var_ps(a2, even, b2);
     d[r][3] = _mm512_permutex2var_ps(a2, odd, b2);
   }
@@ -355,14 +355,14 @@ int main(int argc, char** argv) {
     double ymax = 0;
     for (double v : want) ymax = std::max(ymax, std::fabs(v));
     const double flop = 2.0 * static_cast<double>(l.o * l.c * 9 * l.h * l.h);
-    std::printf("| %lld→%lld at %lld×%lld | %.0f / %.0f | %.0f / %.0f | %.1f | %.1f | %.2f | "
-                "%.1e / %.1e (%.2f) |\n",
-                static_cast<long long>(l.c), static_cast<long long>(l.o),
-                static_cast<long long>(l.h), static_cast<long long>(l.h),
-                1e6 * *std::min_element(a.begin(), a.end()), 1e6 * median(a),
-                1e6 * *std::min_element(b.begin(), b.end()), 1e6 * median(b),
-                flop / median(a) / 1e9, flop / median(b) / 1e9, median(b) / median(a),
-                worst(want, y[0].data<float>()), worst(want, py.data()), ymax);
+    std::printf(
+        "| %lld→%lld at %lld×%lld | %.0f / %.0f | %.0f / %.0f | %.1f | %.1f | %.2f | "
+        "%.1e / %.1e (%.2f) |\n",
+        static_cast<long long>(l.c), static_cast<long long>(l.o), static_cast<long long>(l.h),
+        static_cast<long long>(l.h), 1e6 * *std::min_element(a.begin(), a.end()), 1e6 * median(a),
+        1e6 * *std::min_element(b.begin(), b.end()), 1e6 * median(b), flop / median(a) / 1e9,
+        flop / median(b) / 1e9, median(b) / median(a), worst(want, y[0].data<float>()),
+        worst(want, py.data()), ymax);
   }
 #else
   (void)argc;
