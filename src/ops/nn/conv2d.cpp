@@ -32,7 +32,6 @@
 #include "ops/nn/conv3d.h"
 #include "ops/nn/conv_direct.h"
 #include "ops/nn/conv_taps.h"
-#include "ops/nn/conv_winograd.h"
 #include "ops/nn/depthwise.h"
 #include "ops/nn/pointwise.h"
 #include "ops/nn/window.h"
@@ -597,12 +596,9 @@ Kernel conv_typed(const ConvGeometry& g, bool has_bias, bool packed, bool residu
   }
   // A packed weight of several taps: the direct kernel on column-shifted copies, no im2col
   // (ops/nn/conv_taps.h).
-  if constexpr (std::is_same_v<T, float>) {
-    if (packed && conv_winograd_fits(g, kAct))  // EXPERIMENT (conv_winograd.h)
-      return conv_winograd_kernel(g, has_bias, kAct, residual);
+  if constexpr (std::is_same_v<T, float>)
     if (packed && conv_taps_fits(g, kAct) && conv_taps_pays(g))
       return conv_taps_kernel(g, has_bias, kAct, residual);
-  }
   constexpr int64_t kAliasFloats = 1024;  // 4 KiB
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pb == 0 &&
                       g.pl == 0 && g.pr == 0 &&

@@ -1,17 +1,22 @@
-// EXPERIMENT: see conv_winograd.h. The probe's kernel (bench/winograd_probe.cpp) with bias,
-// residual and activation, batches and workers.
+// Winograd F(2 × 2, 3 × 3) (ops/nn/conv_winograd.h). A unit of work is one image's chunk of 49
+// tiles (4 × 4 inputs, 2 × 2 outputs each) against a range of panels of 8 output channels: the
+// chunk's 16 transformed input planes V[ξ][c][tile] are made once into the worker's scratch, then
+// for each panel the 16 products M[ξ] = U[ξ] V[ξ] (8 × c by c × 49, in registers) and the output
+// transform Aᵀ M A with bias, residual and activation as the 2 × 2 blocks are stored.
 #include "ops/nn/conv_winograd.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
-#include <mutex>
-#include <vector>
+#include <string>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
+#include "cellar/error.h"
 #include "ops/avx512_gcc.h"
 #include "ops/isa.h"
 #include "ops/nn/activate_avx512.h"
@@ -28,36 +33,9 @@ struct Plan {
   bool bias = false, residual = false;
   ConvActivation act = ConvActivation::kNone;
   int64_t tw = 0, tiles = 0, chunks = 0, panels = 0;
-  mutable std::once_flag once;
-  mutable std::vector<float> u;
 };
 
 #if defined(__x86_64__)
-
-// U[ξ][o / 8][c][o % 8] from pack_conv_weight's panels (column t·C + c of panel o / 8).
-void transform_weight(const Plan& p, const float* packed) {
-  const int64_t c_in = p.g.c, o_out = p.g.o, kdim = c_in * 9, panels = p.panels;
-  p.u.assign(static_cast<size_t>(16 * o_out * c_in), 0.0f);
-  for (int64_t o = 0; o < o_out; ++o)
-    for (int64_t c = 0; c < c_in; ++c) {
-      float g[9];
-      for (int t = 0; t < 9; ++t) g[t] = packed[(o / 8) * 8 * kdim + (t * c_in + c) * 8 + o % 8];
-      float t3[4][3];
-      for (int j = 0; j < 3; ++j) {
-        t3[0][j] = g[j];
-        t3[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        t3[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        t3[3][j] = g[6 + j];
-      }
-      for (int i = 0; i < 4; ++i) {
-        const float v[4] = {t3[i][0], 0.5f * (t3[i][0] + t3[i][1] + t3[i][2]),
-                            0.5f * (t3[i][0] - t3[i][1] + t3[i][2]), t3[i][2]};
-        for (int j = 0; j < 4; ++j)
-          p.u[static_cast<size_t>((((i * 4 + j) * panels + o / 8) * c_in + c) * 8 + o % 8)] = v[j];
-      }
-    }
-}
-
 __attribute__((target("avx512f"))) inline __m512 row16(const float* row, int64_t lo, int64_t w) {
   if (lo >= 0 && lo + 16 <= w) return _mm512_loadu_ps(row + lo);
   uint32_t m = 0xFFFFu;
@@ -208,20 +186,23 @@ __attribute__((target("avx512f"))) void output_chunk(const Plan& p, int r, int64
       }
       _mm512_mask_storeu_ps(y + at, m0, activate512(v0, p.act));
       if (m1) _mm512_mask_storeu_ps(y + at + 16, m1, activate512(v1, p.act));
+      // SiLU / x·sigmoid(x): over the stored values (activate512 passed them through).
+      if (conv_activation_exp(p.act)) conv_activate_exp(p.act, y + at, cols);
     }
     k += run;
   }
 }
 
-__attribute__((target("avx512f"))) void run_unit(const Plan& p, const float* x, const float* bias,
-                                                 const float* res, float* y, int64_t t0,
-                                                 int64_t pn0, int64_t pn1, float* v, float* m) {
+__attribute__((target("avx512f"))) void run_unit(const Plan& p, const float* x, const float* u,
+                                                 const float* bias, const float* res, float* y,
+                                                 int64_t t0, int64_t pn0, int64_t pn1, float* v,
+                                                 float* m) {
   const int64_t c_in = p.g.c, spatial = p.g.h * p.g.w;
   const int64_t ustride = p.panels * c_in * 8;
   const int64_t n = std::min(kChunk, p.tiles - t0);
   input_chunk(p, x, t0, n, v);
   for (int64_t pn = pn0; pn < pn1; ++pn) {
-    const float* up = p.u.data() + pn * c_in * 8;
+    const float* up = u + pn * c_in * 8;
     if (n > 48)
       products<3, true>(c_in, up, ustride, v, m);
     else if (n > 32)
@@ -242,21 +223,61 @@ __attribute__((target("avx512f"))) void run_unit(const Plan& p, const float* x, 
 
 }  // namespace
 
-bool conv_winograd_fits(const ConvGeometry& g, ConvActivation act) {
+// U[ξ][o / 8][c][o % 8] = (G g Gᵀ)[ξ] of the 3 × 3 weight g of (o, c).
+void conv_winograd_transform(int64_t o_out, int64_t c_in, const void* w, float* u) {
+  const auto* bytes = static_cast<const std::byte*>(w);
+  const int64_t panels = o_out / 8;
+  for (int64_t o = 0; o < o_out; ++o)
+    for (int64_t c = 0; c < c_in; ++c) {
+      float g[9];
+      std::memcpy(g, bytes + (o * c_in + c) * 9 * sizeof(float), sizeof g);
+      float t3[4][3];
+      for (int j = 0; j < 3; ++j) {
+        t3[0][j] = g[j];
+        t3[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t3[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t3[3][j] = g[6 + j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const float v[4] = {t3[i][0], 0.5f * (t3[i][0] + t3[i][1] + t3[i][2]),
+                            0.5f * (t3[i][0] - t3[i][1] + t3[i][2]), t3[i][2]};
+        for (int j = 0; j < 4; ++j)
+          u[static_cast<size_t>((((i * 4 + j) * panels + o / 8) * c_in + c) * 8 + o % 8)] = v[j];
+      }
+    }
+}
+
+Tensor conv_winograd_weight(const Tensor& w) {
+  Tensor u(DType::Float32, Shape{w.shape()[0], w.shape()[1], 4, 4});
+  conv_winograd_transform(w.shape()[0], w.shape()[1], w.raw_data(), u.data<float>());
+  return u;
+}
+
+bool conv_winograd_geometry(const ConvGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 &&
+         g.pb == 1 && g.pl == 1 && g.pr == 1 && g.group == 1 && g.oh == g.h && g.ow == g.w &&
+         g.o % 8 == 0 && g.c > 0 && g.h > 0 && g.w > 0;
+}
+
+bool conv_winograd_pays(const ConvGeometry& g) {
 #if defined(__x86_64__)
   static const bool off = std::getenv("CELLAR_NO_WINOGRAD") != nullptr;
-  return !off && kernel_isa() == Isa::kAvx512 && !conv_activation_exp(act) && g.kh == 3 &&
-         g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.pt == 1 && g.pb == 1 &&
-         g.pl == 1 && g.pr == 1 && g.group == 1 && g.oh == g.h && g.ow == g.w && g.h >= 14 &&
-         g.w >= 14 && g.o % 8 == 0;
+  return !off && kernel_isa() == Isa::kAvx512 && conv_winograd_geometry(g) && g.h >= 14 &&
+         g.w >= 14;
 #else
   (void)g;
-  (void)act;
   return false;
 #endif
 }
 
 Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation act, bool residual) {
+  if (kernel_isa() != Isa::kAvx512)
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "a Winograd convolution weight needs a CPU running AVX-512 kernels");
+  if (!conv_winograd_geometry(geo))
+    throw ValueError(ErrorCode::kInvalidArgument,
+                     "a Winograd convolution weight needs a 3 x 3 stride-1 pad-1 convolution of "
+                     "group 1 whose output channels are a multiple of 8");
   auto plan = std::make_shared<Plan>();
   plan->g = geo, plan->bias = bias, plan->residual = residual, plan->act = act;
   plan->tw = (geo.w + 1) / 2;
@@ -267,7 +288,7 @@ Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation a
 #if defined(__x86_64__)
     const Plan& p = *plan;
     const ConvGeometry& g = p.g;
-    std::call_once(p.once, [&] { transform_weight(p, in[1].data<float>()); });
+    const float* uw = in[1].data<float>();
     const float* x = in[0].data<float>();
     const float* b = p.bias ? in[2].data<float>() : nullptr;
     const float* res = p.residual ? in[p.bias ? 3 : 2].data<float>() : nullptr;
@@ -281,7 +302,7 @@ Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation a
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t blk = u / units, iu = u % units, img = iu / p.chunks, ch = iu % p.chunks;
         const int64_t pn0 = p.panels * blk / blocks, pn1 = p.panels * (blk + 1) / blocks;
-        run_unit(p, x + img * g.c * spatial, b, res ? res + img * g.o * spatial : nullptr,
+        run_unit(p, x + img * g.c * spatial, uw, b, res ? res + img * g.o * spatial : nullptr,
                  y + img * g.o * spatial, ch * kChunk, pn0, pn1, v, m);
       }
     });
