@@ -650,7 +650,11 @@ int fuse_matmuls(Rewriter& rw) {
 // 5a. A 3 × 3 stride-1 pad-1 FusedConv2D that the Winograd kernel takes (ops/nn/conv_winograd.h:
 // Float32, known shapes, planes of 14 × 14 or more, output channels a multiple of 8, kernels
 // running AVX-512 now, at load) gets its weight transformed once, here ([o, c, 4, 4]; attribute
-// winograd_weight), in place of the weight, which pass 5 then leaves alone.
+// winograd_weight), in place of the weight, which pass 5 then leaves alone; on planes of one chunk
+// of tiles (14 × 14 and under: large weights, transformed once per image per run by the kernel)
+// the weight is packed by pass 5 as for conv_taps and the node marked `winograd` instead
+// (ops/nn/conv_winograd.h conv_winograd_from_packed: ResNet-50's six 256-channel layers
+// transformed at load put it 13 MiB further, over the memory bound at batch 8).
 int winograd_weights(Rewriter& rw) {
   ir::Graph& g = rw.graph();
   int transformed = 0;
@@ -676,6 +680,11 @@ int winograd_weights(Rewriter& rw) {
       continue;
     }
     if (!ops::conv_winograd_pays(geo)) continue;
+    ++transformed;
+    if (ops::conv_winograd_from_packed(geo)) {
+      node.attrs["winograd"] = true;  // pass 5 packs the weight; the kernel transforms it per run
+      continue;
+    }
     const int given = node.inputs[1];
     Tensor u = unfilled(rw.pool(), DType::Float32, Shape{geo.o, geo.c, 4, 4});
     ops::conv_winograd_transform(geo.o, geo.c, rw.source_bytes(given), u.data<float>());
@@ -683,7 +692,6 @@ int winograd_weights(Rewriter& rw) {
         rw.add_constant(g.value(node.outputs[0]).name + "/winograd_weight", std::move(u), true);
     node.attrs["winograd_weight"] = true;
     rw.release_if_unread(given);
-    ++transformed;
   }
   rw.recount();
   return transformed;

@@ -77,16 +77,20 @@ constexpr ConvActivation kActs[] = {ConvActivation::kNone,     ConvActivation::k
                                     ConvActivation::kHSigmoid, ConvActivation::kSiLU,
                                     ConvActivation::kXSigmoid};
 
-// FusedConv2D's kernel for a Winograd weight of g, as the executor makes it.
-Kernel fused_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool residual) {
+// FusedConv2D's kernel for a Winograd weight of g, as the executor makes it; with `packed`, for
+// a packed weight marked `winograd` (the kernel transforms it per run).
+Kernel fused_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool residual,
+                    bool packed = false) {
   const OpDef* fused = op_table().find("FusedConv2D");
   ir::Attrs attrs = {{"pad_mode", std::string("pad")},
                      {"pad", std::vector<int64_t>{1, 1, 1, 1}},
-                     {"winograd_weight", true},
+                     {packed ? "winograd" : "winograd_weight", true},
+                     {"packed_weight", packed},
                      {"residual", residual},
                      {"activation", std::string(act_name(act))}};
-  std::vector<TensorType> types = {{DType::Float32, Shape{g.n, g.c, g.h, g.w}},
-                                   {DType::Float32, Shape{g.o, g.c, 4, 4}}};
+  std::vector<TensorType> types = {
+      {DType::Float32, Shape{g.n, g.c, g.h, g.w}},
+      {DType::Float32, Shape{g.o, g.c, packed ? 3 : 4, packed ? 3 : 4}}};
   if (bias) types.push_back({DType::Float32, Shape{g.o}});
   if (residual) types.push_back({DType::Float32, Shape{g.n, g.o, g.h, g.w}});
   return fused->make_kernel(types, attrs);
@@ -147,7 +151,7 @@ TEST(ConvWinogradKernels, WithinRoundingOfTheDoubleReference) {
     std::copy(w.begin(), w.end(), wt.data<float>());
     std::copy(bv.begin(), bv.end(), bt.data<float>());
     std::copy(rv.begin(), rv.end(), rt.data<float>());
-    const Tensor u = conv_winograd_weight(wt);
+    const Tensor u = conv_winograd_weight(wt), packed = pack_conv_weight(wt, 1);
     const std::vector<double> conv = reference(g, x, w);
     for (ConvActivation act : kActs)
       for (bool with_bias : {true, false})
@@ -157,9 +161,10 @@ TEST(ConvWinogradKernels, WithinRoundingOfTheDoubleReference) {
                        std::to_string(g.o) + " " + act_name(act) + (with_bias ? " bias" : "") +
                        (with_res ? " residual" : ""));
           const Kernel kernel = fused_kernel(g, with_bias, act, with_res);
-          std::vector<Tensor> in{xt, u};
-          if (with_bias) in.push_back(bt);
-          if (with_res) in.push_back(rt);
+          const Kernel per_run = fused_kernel(g, with_bias, act, with_res, true);
+          std::vector<Tensor> in{xt, u}, in_packed{xt, packed};
+          if (with_bias) in.push_back(bt), in_packed.push_back(bt);
+          if (with_res) in.push_back(rt), in_packed.push_back(rt);
           for (int run = 0; run < 2; ++run) {
             Tensor one(DType::Float32, ys), two(DType::Float32, ys);
             std::fill_n(one.data<float>(), one.numel(), 12345.0f);
@@ -167,6 +172,16 @@ TEST(ConvWinogradKernels, WithinRoundingOfTheDoubleReference) {
             std::vector<Tensor> one_out{one}, two_out{two};
             kernel(in, one_out);
             kernel(in, two_out, pool);
+            // The packed weight transformed per run: the same bits, on 1 and 2 threads.
+            Tensor three(DType::Float32, ys);
+            std::fill_n(three.data<float>(), three.numel(), 12345.0f);
+            std::vector<Tensor> three_out{three};
+            if (run == 0)
+              per_run(in_packed, three_out, pool);
+            else
+              per_run(in_packed, three_out);
+            for (size_t i = 0; i < conv.size(); ++i)
+              ASSERT_EQ(three.data<float>()[i], one.data<float>()[i]) << "output " << i;
             for (size_t i = 0; i < conv.size(); ++i) {
               const int64_t o = static_cast<int64_t>(i) / (g.h * g.w) % g.o;
               const double want =

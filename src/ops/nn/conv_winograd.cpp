@@ -30,12 +30,39 @@ constexpr int64_t kChunk = 49;
 
 struct Plan {
   ConvGeometry g;
-  bool bias = false, residual = false;
+  bool bias = false, residual = false, packed = false;
   ConvActivation act = ConvActivation::kNone;
   int64_t tw = 0, tiles = 0, chunks = 0, panels = 0;
 };
 
 #if defined(__x86_64__)
+
+// Panel pn's U[ξ][c][8] (into ub) from pack_conv_weight's panel (column t·C + c of 8 floats): the
+// arithmetic of conv_winograd_transform lane for lane, so the same bits.
+__attribute__((target("avx512f"))) void transform_panel(const Plan& p, const float* packed,
+                                                        int64_t pn, float* ub) {
+  const int64_t c_in = p.g.c;
+  const float* panel = packed + pn * 8 * c_in * 9;
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (int64_t c = 0; c < c_in; ++c) {
+    __m256 g[9];
+    for (int t = 0; t < 9; ++t) g[t] = _mm256_loadu_ps(panel + (t * c_in + c) * 8);
+    __m256 t3[4][3];
+    for (int j = 0; j < 3; ++j) {
+      t3[0][j] = g[j];
+      t3[1][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(g[j], g[3 + j]), g[6 + j]));
+      t3[2][j] = _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(g[j], g[3 + j]), g[6 + j]));
+      t3[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; ++i) {
+      const __m256 v[4] = {
+          t3[i][0], _mm256_mul_ps(half, _mm256_add_ps(_mm256_add_ps(t3[i][0], t3[i][1]), t3[i][2])),
+          _mm256_mul_ps(half, _mm256_add_ps(_mm256_sub_ps(t3[i][0], t3[i][1]), t3[i][2])),
+          t3[i][2]};
+      for (int j = 0; j < 4; ++j) _mm256_storeu_ps(ub + ((i * 4 + j) * c_in + c) * 8, v[j]);
+    }
+  }
+}
 __attribute__((target("avx512f"))) inline __m512 row16(const float* row, int64_t lo, int64_t w) {
   if (lo >= 0 && lo + 16 <= w) return _mm512_loadu_ps(row + lo);
   uint32_t m = 0xFFFFu;
@@ -196,13 +223,17 @@ __attribute__((target("avx512f"))) void output_chunk(const Plan& p, int r, int64
 __attribute__((target("avx512f"))) void run_unit(const Plan& p, const float* x, const float* u,
                                                  const float* bias, const float* res, float* y,
                                                  int64_t t0, int64_t pn0, int64_t pn1, float* v,
-                                                 float* m) {
+                                                 float* m, float* ub) {
   const int64_t c_in = p.g.c, spatial = p.g.h * p.g.w;
-  const int64_t ustride = p.panels * c_in * 8;
+  const int64_t ustride = p.packed ? c_in * 8 : p.panels * c_in * 8;
   const int64_t n = std::min(kChunk, p.tiles - t0);
   input_chunk(p, x, t0, n, v);
   for (int64_t pn = pn0; pn < pn1; ++pn) {
     const float* up = u + pn * c_in * 8;
+    if (p.packed) {
+      transform_panel(p, u, pn, ub);
+      up = ub;
+    }
     if (n > 48)
       products<3, true>(c_in, up, ustride, v, m);
     else if (n > 32)
@@ -259,6 +290,10 @@ bool conv_winograd_geometry(const ConvGeometry& g) {
          g.o % 8 == 0 && g.c > 0 && g.h > 0 && g.w > 0;
 }
 
+bool conv_winograd_from_packed(const ConvGeometry& g) {
+  return (g.w + 1) / 2 * ((g.h + 1) / 2) <= kChunk;
+}
+
 bool conv_winograd_pays(const ConvGeometry& g) {
 #if defined(__x86_64__)
   static const bool off = std::getenv("CELLAR_NO_WINOGRAD") != nullptr;
@@ -270,7 +305,8 @@ bool conv_winograd_pays(const ConvGeometry& g) {
 #endif
 }
 
-Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation act, bool residual) {
+Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation act, bool residual,
+                            bool packed_weight) {
   if (kernel_isa() != Isa::kAvx512)
     throw ValueError(ErrorCode::kInvalidArgument,
                      "a Winograd convolution weight needs a CPU running AVX-512 kernels");
@@ -280,6 +316,7 @@ Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation a
                      "group 1 whose output channels are a multiple of 8");
   auto plan = std::make_shared<Plan>();
   plan->g = geo, plan->bias = bias, plan->residual = residual, plan->act = act;
+  plan->packed = packed_weight;
   plan->tw = (geo.w + 1) / 2;
   plan->tiles = plan->tw * ((geo.h + 1) / 2);
   plan->chunks = (plan->tiles + kChunk - 1) / kChunk;
@@ -295,15 +332,17 @@ Kernel conv_winograd_kernel(const ConvGeometry& geo, bool bias, ConvActivation a
     float* y = out[0].data<float>();
     const int64_t spatial = g.h * g.w, units = g.n * p.chunks, workers = par.threads();
     const int64_t blocks = workers > 1 && units % workers != 0 ? std::min(workers, p.panels) : 1;
-    const size_t floats = static_cast<size_t>(16 * g.c * kChunk + 16 + 16 * 8 * 64);
+    const size_t floats =
+        static_cast<size_t>(16 * g.c * kChunk + 16 + 16 * 8 * 64 + (p.packed ? 16 * g.c * 8 : 0));
     par.for_range(blocks * units, 1, [&](int64_t u0, int64_t u1, int worker) {
       float* v = par.scratch<float>(worker, floats);
       float* m = v + 16 * g.c * kChunk + 16;
+      float* ub = m + 16 * 8 * 64;
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t blk = u / units, iu = u % units, img = iu / p.chunks, ch = iu % p.chunks;
         const int64_t pn0 = p.panels * blk / blocks, pn1 = p.panels * (blk + 1) / blocks;
         run_unit(p, x + img * g.c * spatial, uw, b, res ? res + img * g.o * spatial : nullptr,
-                 y + img * g.o * spatial, ch * kChunk, pn0, pn1, v, m);
+                 y + img * g.o * spatial, ch * kChunk, pn0, pn1, v, m, ub);
       }
     });
 #else

@@ -26,9 +26,18 @@ bool conv_winograd_pays(const ConvGeometry& g);
 void conv_winograd_transform(int64_t o, int64_t c, const void* w, float* u);
 // The same into a new [o, c, 4, 4] tensor.
 Tensor conv_winograd_weight(const Tensor& w);
-// The kernel over inputs x, the transformed weight, a bias [o] when `bias`, and a residual of the
-// output's shape when `residual`: y = act((conv(x, w) + bias) + residual), as conv_kernel's
-// order. Needs a CPU with AVX-512 (ValueError otherwise) and conv_winograd_geometry(g).
-Kernel conv_winograd_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool residual);
+// Whether the optimiser leaves the weight packed (pack_conv_weight) and the kernel transforms each
+// panel of 8 output channels as it comes to it, once per image and run, rather than at load time:
+// planes of one chunk (at most 49 tiles, 14 × 14), where a layer's weight is large (ResNet's
+// 256-channel layers: 2.25 MiB each, 4 MiB transformed) and the run transforms it only once per
+// image (~7% of the layer's multiply-adds' time); the transformed weight would put ResNet-50 at
+// batch 8 over the memory bound.
+bool conv_winograd_from_packed(const ConvGeometry& g);
+// The kernel over inputs x, the weight (conv_winograd_transform's, or pack_conv_weight's when
+// `packed_weight`), a bias [o] when `bias`, and a residual of the output's shape when `residual`:
+// y = act((conv(x, w) + bias) + residual), as conv_kernel's order. The same bits from either
+// weight. Needs a CPU with AVX-512 (ValueError otherwise) and conv_winograd_geometry(g).
+Kernel conv_winograd_kernel(const ConvGeometry& g, bool bias, ConvActivation act, bool residual,
+                            bool packed_weight = false);
 
 }  // namespace cellar::ops

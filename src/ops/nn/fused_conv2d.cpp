@@ -10,12 +10,15 @@
 // it, the optimiser's doing where the CPU has the packed kernels) and `winograd_weight` (bool,
 // default false: w as conv_winograd_transform leaves it, [out, in, 4, 4] for a 3 × 3 kernel, the
 // optimiser's doing on AVX-512 for the 3 × 3 stride-1 pad-1 layers; ops/nn/conv_winograd.h). The
-// kernel is Conv2D's, or the Winograd kernel for a Winograd weight,
+// kernel is Conv2D's, or the Winograd kernel for a Winograd weight or for a packed one with
+// `winograd` (bool, default false: the optimiser's mark on a layer whose weight the kernel
+// transforms per run; on a CPU not running AVX-512 kernels, Conv2D's kernel on the packed weight),
 // applying bias, residual and activation to each block of output while it is in cache
 // (ops/nn/conv2d.h). An internal row: no MindIR or ONNX spelling, never in a file.
 #include <string>
 #include <vector>
 
+#include "ops/isa.h"
 #include "ops/nn/conv2d.h"
 #include "ops/nn/conv_winograd.h"
 #include "ops/registry.h"
@@ -33,6 +36,9 @@ ConvActivation activation(const ir::Attrs& attrs) {
 bool residual(const ir::Attrs& attrs) { return attr_bool(attrs, kOp, "residual", false); }
 
 bool winograd(const ir::Attrs& attrs) { return attr_bool(attrs, kOp, "winograd_weight", false); }
+bool winograd_packed(const ir::Attrs& attrs) {
+  return attr_bool(attrs, kOp, "winograd", false) && attr_bool(attrs, kOp, "packed_weight", false);
+}
 
 // Whether the inputs hold a bias (in[2]): a third input without `residual`, or a fourth with it.
 bool has_bias(std::span<const TensorType> in, const ir::Attrs& attrs) {
@@ -82,6 +88,13 @@ Kernel fused_kernel(std::span<const TensorType> in, const ir::Attrs& attrs) {
   if (winograd(attrs))
     return conv_winograd_kernel(checked(in, attrs), has_bias(in, attrs), activation(attrs),
                                 residual(attrs));
+  // `winograd` with a packed weight: the Winograd kernel where it can run (AVX-512, the geometry),
+  // conv_taps on the same weight otherwise.
+  if (winograd_packed(attrs) && in[0].dtype == DType::Float32 && kernel_isa() == Isa::kAvx512) {
+    const ConvGeometry g = checked(in, attrs);
+    if (conv_winograd_geometry(g))
+      return conv_winograd_kernel(g, has_bias(in, attrs), activation(attrs), residual(attrs), true);
+  }
   return conv_kernel(in[0].dtype, checked(in, attrs), has_bias(in, attrs), activation(attrs),
                      attr_bool(attrs, kOp, "packed_weight", false), residual(attrs));
 }
