@@ -3,7 +3,9 @@
 // output channel) pair instead of 36, 2.25× fewer multiplications than conv_taps
 // (docs/benchmarks.md, Session 14). The weight is transformed once, at load time, by the
 // optimiser (src/runtime/optimizer.h pass 5a, FusedConv2D's `winograd_weight`), replacing the
-// weight it supersedes: [o, c, 4, 4] floats, U[ξ][o / 8][c][o % 8] (ξ = 4·i + j of G g Gᵀ).
+// weight it supersedes: [o, c, 4, 4] floats, U[ξ][o / 8][c][o % 8] (ξ = 4·i + j of G g Gᵀ); or,
+// on planes of one chunk of tiles (conv_winograd_from_packed), left packed and transformed a panel
+// at a time by the kernel (FusedConv2D's `winograd`), for memory: the same bits either way.
 // Outputs differ from the direct kernels' at the level of float rounding (another summation
 // order: within 1e-4 of the reference kernels, closer to a double reference than conv_taps').
 // CELLAR_NO_WINOGRAD=1 (read once, at the first load) turns the rewrite off.
