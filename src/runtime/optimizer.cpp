@@ -14,6 +14,7 @@
 #include "ops/attr.h"
 #include "ops/gemm.h"
 #include "ops/nn/conv2d.h"
+#include "ops/nn/conv_winograd.h"
 #include "ops/op_table.h"
 #include "ops/transpose_plane.h"
 
@@ -646,6 +647,56 @@ int fuse_matmuls(Rewriter& rw) {
   return fused;
 }
 
+// 5a. A 3 × 3 stride-1 pad-1 FusedConv2D that the Winograd kernel takes (ops/nn/conv_winograd.h:
+// Float32, known shapes, planes of 14 × 14 or more, output channels a multiple of 8, kernels
+// running AVX-512 now, at load) gets its weight transformed once, here ([o, c, 4, 4]; attribute
+// winograd_weight), in place of the weight, which pass 5 then leaves alone; on planes of one chunk
+// of tiles (14 × 14 and under: large weights, transformed once per image per run by the kernel)
+// the weight is packed by pass 5 as for conv_taps and the node marked `winograd` instead
+// (ops/nn/conv_winograd.h conv_winograd_from_packed: ResNet-50's six 256-channel layers
+// transformed at load put it 13 MiB further, over the memory bound at batch 8).
+int winograd_weights(Rewriter& rw) {
+  ir::Graph& g = rw.graph();
+  int transformed = 0;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    ir::Node& node = g.nodes[n];
+    if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) continue;
+    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false) ||
+        ops::attr_bool(node.attrs, node.op, "winograd_weight", false))
+      continue;
+    const Tensor* w = rw.constant(node.inputs[1]);
+    if (w == nullptr || w->dtype() != DType::Float32 || w->rank() != 4) continue;
+    bool known = !g.value(node.outputs[0]).symbolic();
+    std::vector<ops::TensorType> types;
+    for (int v : node.inputs) {
+      known = known && !g.value(v).symbolic();
+      types.push_back({g.value(v).dtype, g.value(v).shape});
+    }
+    if (!known) continue;
+    ops::ConvGeometry geo{};
+    try {
+      geo = ops::conv_geometry("FusedConv2D", types, node.attrs);
+    } catch (const Error&) {
+      continue;
+    }
+    if (!ops::conv_winograd_pays(geo)) continue;
+    ++transformed;
+    if (ops::conv_winograd_from_packed(geo)) {
+      node.attrs["winograd"] = true;  // pass 5 packs the weight; the kernel transforms it per run
+      continue;
+    }
+    const int given = node.inputs[1];
+    Tensor u = unfilled(rw.pool(), DType::Float32, Shape{geo.o, geo.c, 4, 4});
+    ops::conv_winograd_transform(geo.o, geo.c, rw.source_bytes(given), u.data<float>());
+    node.inputs[1] =
+        rw.add_constant(g.value(node.outputs[0]).name + "/winograd_weight", std::move(u), true);
+    node.attrs["winograd_weight"] = true;
+    rw.release_if_unread(given);
+  }
+  rw.recount();
+  return transformed;
+}
+
 // 5. FusedConv2D weights packed for gemm_packed.
 int pack_weights(Rewriter& rw) {
   if (!ops::packed_kernels()) return 0;
@@ -654,7 +705,9 @@ int pack_weights(Rewriter& rw) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& node = g.nodes[n];
     if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) continue;
-    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false)) continue;
+    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false) ||
+        ops::attr_bool(node.attrs, node.op, "winograd_weight", false))
+      continue;
     const Tensor* w = rw.constant(node.inputs[1]);
     if (w == nullptr || w->dtype() != DType::Float32 || w->rank() != 4 || w->numel() == 0) continue;
     const int64_t group = ops::attr_int(node.attrs, node.op, "group",
@@ -973,6 +1026,7 @@ ir::Graph optimize(ir::Graph graph, OptimizeReport* report) {
   r.convolutions_fused = fuse_convolutions(rw);
   r.residuals_fused = fuse_residual_adds(rw);
   r.matmuls_fused = fuse_matmuls(rw);
+  r.weights_winograd = winograd_weights(rw);
   r.weights_packed = pack_weights(rw);
   r.pointwise_depthwise_fused = fuse_pointwise_depthwise(rw);
   r.operands_transposed = transpose_constant_operands(rw);

@@ -24,6 +24,13 @@
 //      node (ops/math/matmul.cpp: the GEMM kernels apply bias and activation as they store C),
 //      under the same one-reader rule; an activation behind a Reshape of the product is taken in
 //      too (the Reshape then writes the activation's output);
+//   5a. Winograd weights: a 3 × 3 stride-1 pad-1 FusedConv2D with a Float32 constant weight,
+//      known shapes, planes of 14 × 14 or more and output channels a multiple of 8 gets its weight
+//      transformed once, here, for the Winograd F(2 × 2, 3 × 3) kernel (ops/nn/conv_winograd.h;
+//      attribute winograd_weight), in place of the weight, when the kernels run AVX-512 at load
+//      (planes of 14 × 14 and under: the weight packed by pass 5 and the node marked `winograd`,
+//      the kernel transforming each panel per run, for memory);
+//      outputs then differ from the direct kernels' at float rounding (another summation order);
 //   5. weight packing: a FusedConv2D whose weight is a Float32 constant and which runs as GEMMs
 //      (not depthwise) gets the weight packed once, here, for cellar's own GEMM kernels
 //      (ops/gemm.h gemm_packed; attribute packed_weight), when the CPU has them (AVX2 + FMA);
@@ -63,6 +70,7 @@ struct OptimizeReport {
   int convolutions_fused = 0;  // FusedConv2D nodes made
   int residuals_fused = 0;     // Add [+ ReLU] nodes folded into a convolution as its residual
   int matmuls_fused = 0;       // FusedMatMul nodes made
+  int weights_winograd = 0;    // FusedConv2D nodes given to the Winograd kernel (5a)
   int weights_packed = 0;      // FusedConv2D weights packed for the GEMM kernels
   int pointwise_depthwise_fused = 0;  // 1 × 1 + depthwise FusedConv2D pairs made one node (5b)
   int operands_transposed = 0;        // MatMul constant B operands stored transposed at load time

@@ -698,6 +698,87 @@ TEST(Optimizer, InterleavesTheRowsOfOneRowWeightsItGathers) {
   }
 }
 
+// x (n, c, h, w) → Conv2D(o × c × 3 × 3, pad 1, stride s) → BiasAdd → ReLU → out.
+ir::Graph conv3x3_net(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t stride = 1) {
+  ir::Graph g;
+  const int64_t oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1;
+  const int x = g.add_value("x", DType::Float32, Shape{n, c, h, w});
+  g.inputs = {x};
+  const int wt = constant(g, "w", filled({o, c, 3, 3}, -0.3, 0.05));
+  const int b = constant(g, "b", filled({o}, -0.2, 0.03));
+  const int conv = g.add_value("conv", DType::Float32, Shape{n, o, oh, ow});
+  const int biased = g.add_value("biased", DType::Float32, Shape{n, o, oh, ow});
+  const int y = g.add_value("y", DType::Float32, Shape{n, o, oh, ow});
+  g.nodes.push_back({.name = "conv",
+                     .op = "Conv2D",
+                     .inputs = {x, wt},
+                     .outputs = {conv},
+                     .attrs = {{"pad_mode", std::string("pad")},
+                               {"pad", std::vector<int64_t>{1, 1, 1, 1}},
+                               {"stride", std::vector<int64_t>{1, 1, stride, stride}}}});
+  g.nodes.push_back({.name = "bias", .op = "BiasAdd", .inputs = {conv, b}, .outputs = {biased}});
+  g.nodes.push_back({.name = "relu", .op = "ReLU", .inputs = {biased}, .outputs = {y}});
+  g.outputs = {y};
+  return g;
+}
+
+TEST(Optimizer, GivesTheWinogradKernelItsWeightWhereItPaysOnAvx512) {
+  if (!ops::cpu_has(ops::Isa::kAvx512)) GTEST_SKIP() << "AVX-512 only";
+  struct Case {
+    const char* label;
+    int64_t n, c, h, w, o, stride;
+    bool winograd;
+  };
+  const Case cases[] = {
+      {"14x14: one chunk, the weight packed", 1, 8, 14, 14, 16, 1, true},
+      {"batch 3, odd plane: 72 tiles, the weight transformed", 3, 5, 15, 17, 8, 1, true},
+      {"28x28", 2, 16, 28, 28, 8, 1, true},
+      {"12x12: conv_taps", 1, 8, 12, 12, 16, 1, false},
+      {"12 output channels", 1, 8, 14, 14, 12, 1, false},
+      {"stride 2", 1, 8, 28, 28, 16, 2, false},
+  };
+  for (ops::Isa isa : {ops::Isa::kAvx512, ops::Isa::kAvx2})
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(c.label) + " " + ops::isa_name(isa));
+      const ops::Isa previous = ops::force_isa(isa);
+      const ir::Graph g = conv3x3_net(c.n, c.c, c.h, c.w, c.o, c.stride);
+      const bool winograd = c.winograd && isa == ops::Isa::kAvx512;
+      // Planes of one chunk of 49 tiles keep the packed weight, transformed by the kernel.
+      const bool per_run = winograd && (c.h + 1) / 2 * ((c.w + 1) / 2) <= 49;
+      const bool transformed = winograd && !per_run;
+      runtime::OptimizeReport r;
+      const ir::Graph opt = runtime::optimize(g, &r);
+      EXPECT_NO_THROW(opt.validate());
+      EXPECT_EQ(r.weights_winograd, winograd ? 1 : 0);
+      EXPECT_EQ(r.weights_packed, transformed ? 0 : 1);
+      ASSERT_EQ(opt.nodes.size(), 1u);
+      EXPECT_EQ(ops::attr_bool(opt.nodes[0].attrs, "FusedConv2D", "winograd_weight", false),
+                transformed);
+      EXPECT_EQ(ops::attr_bool(opt.nodes[0].attrs, "FusedConv2D", "winograd", false), per_run);
+      // The weight it supersedes is gone: the transformed weight and the bias are all there is.
+      ASSERT_EQ(opt.initializers.size(), 2u);
+      for (const auto& init : opt.initializers) {
+        if (init.data.rank() == 4) {
+          EXPECT_EQ(init.data.shape(), (Shape{c.o, c.c, transformed ? 4 : 3, transformed ? 4 : 3}));
+        }
+      }
+      const std::vector<Tensor> x{filled({c.n, c.c, c.h, c.w}, -1, 0.17)};
+      const Tensor want = run(g, false, x)[0];
+      for (int threads : {1, 2}) {
+        runtime::Executor e(g, {.threads = threads, .keep_graph = false});
+        std::vector<Tensor> y = e.make_outputs();
+        e.run(x, y);  // warm
+        EXPECT_LE(cellar::testing::max_abs_diff(y[0], want), 1e-5 * (1 + max_abs(want)));
+        const size_t before = cellar::testing::allocations();
+        for (int i = 0; i < 3; ++i) e.run(x, y);
+        EXPECT_EQ(cellar::testing::allocations() - before, 0u) << threads << " threads";
+        EXPECT_LE(cellar::testing::max_abs_diff(y[0], want), 1e-5 * (1 + max_abs(want)));
+      }
+      EXPECT_GT(max_abs(want), 0.1);
+      ops::force_isa(previous);
+    }
+}
+
 TEST(Optimizer, LeavesAMatMulWhoseOutputHasTwoReadersAndABiasThatBroadcastsTheOtherWay) {
   DenseNet n = dense_net("BiasAdd");
   n.g.outputs.push_back(n.mm_out);
