@@ -647,6 +647,18 @@ int fuse_matmuls(Rewriter& rw) {
   return fused;
 }
 
+// Node n's weight when it is a live FusedConv2D whose weight is a Float32 [o, c, kh, kw] constant
+// as the file gave it (not yet packed by pass 5 nor transformed by pass 5a); null otherwise.
+const Tensor* as_given_conv_weight(Rewriter& rw, size_t n) {
+  const ir::Node& node = rw.graph().nodes[n];
+  if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) return nullptr;
+  if (ops::attr_bool(node.attrs, node.op, "packed_weight", false) ||
+      ops::attr_bool(node.attrs, node.op, "winograd_weight", false))
+    return nullptr;
+  const Tensor* w = rw.constant(node.inputs[1]);
+  return w != nullptr && w->dtype() == DType::Float32 && w->rank() == 4 ? w : nullptr;
+}
+
 // 5a. A 3 × 3 stride-1 pad-1 FusedConv2D that the Winograd kernel takes (ops/nn/conv_winograd.h:
 // Float32, known shapes, planes of 14 × 14 or more, output channels a multiple of 8, kernels
 // running AVX-512 now, at load) gets its weight transformed once, here ([o, c, 4, 4]; attribute
@@ -660,12 +672,7 @@ int winograd_weights(Rewriter& rw) {
   int transformed = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& node = g.nodes[n];
-    if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) continue;
-    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false) ||
-        ops::attr_bool(node.attrs, node.op, "winograd_weight", false))
-      continue;
-    const Tensor* w = rw.constant(node.inputs[1]);
-    if (w == nullptr || w->dtype() != DType::Float32 || w->rank() != 4) continue;
+    if (as_given_conv_weight(rw, n) == nullptr) continue;
     bool known = !g.value(node.outputs[0]).symbolic();
     std::vector<ops::TensorType> types;
     for (int v : node.inputs) {
@@ -704,12 +711,8 @@ int pack_weights(Rewriter& rw) {
   int packed = 0;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     ir::Node& node = g.nodes[n];
-    if (rw.dead(n) || node.op != "FusedConv2D" || node.inputs.size() < 2) continue;
-    if (ops::attr_bool(node.attrs, node.op, "packed_weight", false) ||
-        ops::attr_bool(node.attrs, node.op, "winograd_weight", false))
-      continue;
-    const Tensor* w = rw.constant(node.inputs[1]);
-    if (w == nullptr || w->dtype() != DType::Float32 || w->rank() != 4 || w->numel() == 0) continue;
+    const Tensor* w = as_given_conv_weight(rw, n);
+    if (w == nullptr || w->numel() == 0) continue;
     const int64_t group = ops::attr_int(node.attrs, node.op, "group",
                                         ops::attr_int(node.attrs, node.op, "groups", 1));
     if (group < 1 || w->shape()[0] % group != 0 || (w->shape()[1] == 1 && group > 1)) continue;
